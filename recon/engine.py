@@ -1,0 +1,246 @@
+"""The pipeline: canonical sources -> resolved rows -> keys -> discrepancies -> metrics.
+
+``reconcile`` is the one entry point the CLI, the store and the dashboard call. It returns a frozen
+``Reconciliation`` that tells the whole story of a run; nobody downstream recomputes a figure from raw
+rows. Every step reads one client's rows only (plus catalog, aliases and settings), so the same function
+can run per client partition on a distributed engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from recon import identity, keys as keyfacts, metrics, receivables, rules
+from recon.io import ImportRecord, Sources, combine, empty_source
+from recon.money import format_units
+from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.settings import Settings
+
+PSA_SOURCES = ("contracts", "invoices", "time_entries")
+UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
+                    "suggestion", "suggestion_score", "quantity")
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """Mappings confirmed by people (kept in the store), applied on top of the sources' own aliases."""
+
+    client_aliases: pd.DataFrame = field(default_factory=lambda: empty_source("client_aliases"))
+    sku_map: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"vendor_sku": pd.Series(dtype="string"),
+                                              "sku": pd.Series(dtype="string")}))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Canonical rows with PSA client and sku names; the usage rows that could not be resolved."""
+
+    frames: dict[str, pd.DataFrame]
+    unmapped: pd.DataFrame
+    client_matches: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The result of one run: what was compared, what was found, and the figures."""
+
+    periods: tuple[str, ...]
+    settings: Settings
+    discrepancies: pd.DataFrame
+    keys: pd.DataFrame
+    unmapped: pd.DataFrame
+    client_matches: pd.DataFrame
+    quarantine: pd.DataFrame
+    receivables: pd.DataFrame
+    metrics: metrics.Metrics
+    resolved: dict[str, pd.DataFrame]
+    imports: tuple[ImportRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary of the run (money as decimal strings)."""
+        return {"periods": list(self.periods), "settings": self.settings.to_dict(),
+                "imports": [record.to_dict() for record in self.imports], **self.metrics.to_dict()}
+
+    def discrepancies_for_export(self) -> pd.DataFrame:
+        """Discrepancies with money as decimal strings (amounts 2 places, unit prices 4)."""
+        return export_money(self.discrepancies)
+
+
+MONEY_EXPORT_PLACES = {
+    "expected_unit_price": 4, "billed_unit_price": 4, "contract_unit_price": 4, "vendor_unit_cost": 4,
+    "unit_price": 4, "unit_cost": 4, "list_price": 4, "hourly_rate": 2, "rate": 2,
+    "expected_amount": 2, "billed_amount": 2, "variance": 2, "amount": 2, "tax": 2, "total": 2, "paid": 2,
+    "balance": 2, "vendor_cost_amount": 2, "duplicate_amount": 2, "unbilled_time_amount": 2,
+}
+
+
+def export_money(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every money column of ``frame`` as exact decimal strings."""
+    out = frame.copy()
+    for column, places in MONEY_EXPORT_PLACES.items():
+        if column in out:
+            out[column] = format_units(out[column].astype("Int64"), places)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- resolution
+
+def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = None) -> Resolved:
+    """Put PSA client and sku names on every row. PSA sources name the clients; usage rows resolve
+    through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
+    rows go to ``unmapped`` (never valued as leakage)."""
+    mappings = mappings or Mappings()
+    psa_names = pd.concat([sources[kind]["client"] for kind in PSA_SOURCES], ignore_index=True)
+    aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
+    directory = identity.build_directory(psa_names, aliases)
+    all_names = pd.concat([sources[kind]["client"] for kind in (*PSA_SOURCES, "usage")], ignore_index=True)
+    matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
+    psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
+    lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
+    frames = dict(sources.frames)
+    for kind in ("contracts", "invoices", "time_entries"):
+        frames[kind] = _with_client(sources[kind], matches)
+    for kind in ("contracts", "invoices"):
+        frames[kind] = frames[kind].assign(sku=identity.map_skus(frames[kind]["sku"], lookup)
+                                           .fillna(frames[kind]["sku"].str.strip()))
+    usage = _with_client(sources["usage"], matches).assign(
+        sku_raw=sources["usage"]["sku"], sku=identity.map_skus(sources["usage"]["sku"], lookup))
+    mapped = usage["client"].notna() & usage["sku"].notna()
+    frames["usage"] = usage[mapped].reset_index(drop=True)
+    return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
+
+
+def _with_client(frame: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
+    """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier."""
+    names = frame["client"].astype("string").str.strip()
+    lookup = matches.set_index("name")
+    return frame.assign(client_raw=frame["client"], client=names.map(lookup["client"]).astype("string"),
+                        match_tier=names.map(lookup["match_tier"]).astype("string"))
+
+
+def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
+    lookup = matches.set_index("name")
+    names = rows["client_raw"].astype("string").str.strip()
+    reason = pd.Series("unknown client", index=rows.index, dtype="string")
+    reason = reason.where(rows["client"].isna(), "unknown sku")
+    reason = reason.where(~(rows["client"].isna() & rows["sku"].isna()), "unknown client and sku")
+    out = pd.DataFrame({
+        "source": "usage", "file": rows["source_file"], "line": rows["source_line"],
+        "client_raw": rows["client_raw"], "sku_raw": rows["sku_raw"], "client": rows["client"],
+        "sku": rows["sku"], "reason": reason,
+        "suggestion": names.map(lookup["suggestion"]).astype("string"),
+        "suggestion_score": names.map(lookup["suggestion_score"]).astype("float64"),
+        "quantity": rows["quantity"],
+    })
+    return out.reindex(columns=list(UNMAPPED_COLUMNS)).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------- periods
+
+def available_periods(resolved: Resolved) -> list[str]:
+    """Every month that has an invoice line or a usage row, sorted."""
+    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"])
+    usage = resolved.frames["usage"]
+    usage_periods = (keyfacts.prorate_usage(usage)["period"] if len(usage) else pd.Series(dtype="string"))
+    return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
+    """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``)."""
+    frames = resolved.frames
+    in_run = set(periods)
+    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
+    contract = keyfacts.contracts_by_key(frames["contracts"], periods)
+    kept, extras = keyfacts.split_duplicates(frames["invoices"])
+    billed = keyfacts.invoices_by_key(kept, extras)
+    terms = keyfacts.labour_terms(frames["contracts"], periods)
+    labour = keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)
+    merged = usage.merge(contract, on=keyfacts.KEY, how="outer")
+    merged = merged.merge(billed, on=keyfacts.KEY, how="outer").merge(labour, on=keyfacts.KEY, how="outer")
+    merged = merged[merged["period"].isin(in_run)]
+    vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
+    had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
+    catalog = _catalog_facts(frames["catalog"])
+    keys = keyfacts.complete_keys(merged, vendor_tracked, had_contract, catalog)
+    managers = keyfacts.account_managers(frames["contracts"])
+    keys = keys.drop(columns=["account_manager"]).merge(managers, on="client", how="left")
+    return keys.sort_values(keyfacts.KEY, kind="stable").reset_index(drop=True)
+
+
+def _no_usage() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
+        "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
+        "vendor_cost_amount": "Int64", "vendor": "string", "product_name": "string",
+        "usage_rows": "int64", "vendor_unit_cost": "Int64"}.items()})
+
+
+def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
+    facts = catalog.drop_duplicates("sku", keep="first")[["sku", "list_price", "unit_cost", "description"]]
+    return facts.rename(columns={"unit_cost": "catalog_unit_cost", "description": "sku_description"})
+
+
+# ---------------------------------------------------------------------------------------------- a run
+
+def reconcile(sources: Sources, settings: Settings | None = None, periods: list[str] | None = None,
+              mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None) -> Reconciliation:
+    """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data).
+
+    ``resolutions`` (columns ``fingerprint``, ``status``) feeds the recovered / open exposure metrics.
+    """
+    settings = settings or Settings()
+    sources = _with_all_kinds(sources)
+    resolved = resolve(sources, settings, mappings)
+    chosen = sorted(set(periods)) if periods else available_periods(resolved)
+    keys = build_keys(resolved, chosen, settings)
+    found = rules.apply_rules(keys, settings)
+    as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
+    book = receivables.receivables(resolved.frames["invoices"], sources["payments"], settings, as_of)
+    figures = metrics.summarise(
+        keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=len(resolved.frames["usage"]),
+        book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],
+        resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen))
+    return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
+                          sources.issues, book, figures, resolved.frames, sources.imports)
+
+
+def _month_end(period: str) -> date:
+    return pd.Period(period, "M").end_time.date()
+
+
+def _with_all_kinds(sources: Sources) -> Sources:
+    """Fill absent kinds with empty canonical frames, so optional sources can simply be missing."""
+    missing = [kind for kind in (*REQUIRED_SOURCES, *OPTIONAL_SOURCES) if kind not in sources.frames]
+    if not missing:
+        return sources
+    frames = {**sources.frames, **{kind: empty_source(kind) for kind in missing}}
+    return Sources(frames, sources.issues, sources.imports)
+
+
+def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict[str, pd.DataFrame]:
+    """The contract, usage and invoice rows behind one key (and time entries for labour), side by side."""
+    month = pd.Period(period, "M")
+    start, end = month.start_time, month.end_time.normalize()
+    frames = result.resolved
+    contracts = frames["contracts"]
+    usage = frames["usage"]
+    invoices = frames["invoices"]
+    out = {
+        "contract": contracts[(contracts["client"] == client) & (contracts["sku"] == sku)],
+        "usage": usage[(usage["client"] == client) & (usage["sku"] == sku) & (usage["period_start"] <= end)
+                       & (usage["period_end"] >= start)],
+        "invoice": invoices[(invoices["client"] == client) & (invoices["sku"] == sku)
+                            & (keyfacts.to_period(invoices["period_start"]) == period)],
+    }
+    if sku == LABOR_SKU:
+        time = frames["time_entries"]
+        out["time"] = time[(time["client"] == client) & (keyfacts.to_period(time["date"]) == period)]
+    return {name: export_money(frame.reset_index(drop=True)) for name, frame in out.items()}
+
+
+__all__ = ["Mappings", "Reconciliation", "Resolved", "combine", "evidence", "reconcile", "resolve"]

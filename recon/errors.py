@@ -1,0 +1,24 @@
+"""Errors for bad calls and bad configuration; bad *data* becomes quarantine rows instead."""
+
+from __future__ import annotations
+
+
+class ReconError(Exception):
+    """Base class: something the caller or the configuration got wrong. The message is user-facing."""
+
+
+class SourceError(ReconError):
+    """A source file (or query result) cannot be used at all: unreadable, or required columns missing."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class MissingSourceError(ReconError):
+    """A required source (contracts, usage, invoices) was not supplied."""
+
+
+class SettingsError(ReconError):
+    """A setting is out of range or of the wrong type."""

@@ -1,0 +1,391 @@
+"""Loading: files (CSV or XLSX) -> canonical frames + quarantine rows (PRODUCT.md sections 2 and 9).
+
+Two steps, kept apart so uploads, database queries and API pulls share the second one:
+``read_table`` turns bytes into a frame of text cells (encoding, delimiter and sheet handled here), and
+``normalise`` turns a text frame into a canonical frame, sending every row it cannot use to quarantine
+with the file, line, column and reason. Rows in = rows loaded + rows quarantined, always.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recon.errors import MissingSourceError, SourceError
+from recon.money import money_times_quantity, parse_money, parse_quantity
+from recon.schema import (
+    BILLING_FREQUENCIES,
+    ISSUE_COLUMNS,
+    OPTIONAL_SOURCES,
+    PANDAS_DTYPES,
+    REQUIRED_SOURCES,
+    SOURCES,
+    Field,
+    canonical_dtypes,
+)
+
+ENCODINGS = ("utf-8-sig", "cp1252")
+DELIMITERS = ",;\t|"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *EXCEL_SUFFIXES)
+
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "donotbill", "nocharge", "nodefault", ""})
+_FREQUENCY_WORDS = {"monthly": "monthly", "month": "monthly", "annual": "annual", "annually": "annual",
+                    "yearly": "annual", "year": "annual"}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one file. ``None`` means detect (encoding, delimiter) or the default (dates, decimal)."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_format: str | None = None
+    decimal: str = "."
+    sheet: str | int = 0
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """What one file contributed: the counts that must add up, and its content hash."""
+
+    source: str
+    file: str
+    sha256: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    blank_rows: int = 0
+
+    def to_dict(self) -> dict[str, str | int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """One file normalised: the canonical rows, its quarantined rows, and its import record."""
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame
+    record: ImportRecord
+
+
+@dataclass(frozen=True)
+class Sources:
+    """All canonical frames of a run (missing optional sources are empty frames) plus their quarantine."""
+
+    frames: dict[str, pd.DataFrame]
+    issues: pd.DataFrame
+    imports: tuple[ImportRecord, ...] = field(default=())
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        return self.frames[kind]
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_text(data: bytes, encoding: str | None = None) -> str:
+    """Bytes to text: the given encoding, else UTF-8 (BOM or not), else cp1252 (Excel on Windows)."""
+    for candidate in (encoding,) if encoding else ENCODINGS:
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    raise SourceError("file", [f"cannot be decoded as {encoding or ' or '.join(ENCODINGS)}"])
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a delimited text: the candidate that splits the header most consistently."""
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = sample.splitlines()[0] if sample else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions()) -> pd.DataFrame:
+    """Read CSV/TSV/XLSX bytes into a frame of stripped text cells (no type guessing, no NA guessing).
+
+    ``name`` is used for the format (by suffix) and in messages. Raises ``SourceError`` when the file is
+    unreadable or has no header.
+    """
+    try:
+        if name.lower().endswith(EXCEL_SUFFIXES):
+            frame = pd.read_excel(io.BytesIO(data), sheet_name=options.sheet, dtype=str,
+                                  keep_default_na=False, engine="openpyxl")
+        else:
+            text = decode_text(data, options.encoding)
+            delimiter = options.delimiter or sniff_delimiter(text)
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                                skip_blank_lines=False, engine="c")
+    except SourceError as error:
+        raise SourceError(name, error.problems) from None
+    except (ValueError, OSError, pd.errors.ParserError, KeyError) as error:
+        raise SourceError(name, [f"unreadable: {str(error).splitlines()[0][:200]}"]) from None
+    if frame.columns.empty:
+        raise SourceError(name, ["has no header row"])
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame.fillna("").astype("string").apply(lambda column: column.str.strip())
+
+
+# ----------------------------------------------------------------------------------------- normalising
+
+def match_columns(columns: Iterable[str], kind: str, mapping: dict[str, str] | None = None) -> dict[str, str]:
+    """Canonical field -> file column: an explicit ``mapping`` first, then the canonical name itself
+    (case, spaces and underscores ignored)."""
+    by_folded = {_fold(column): column for column in columns}
+    matched: dict[str, str] = {}
+    for spec in SOURCES[kind]:
+        explicit = (mapping or {}).get(spec.name)
+        if explicit is not None and explicit in by_folded.values():
+            matched[spec.name] = explicit
+        elif explicit is None and _fold(spec.name) in by_folded:
+            matched[spec.name] = by_folded[_fold(spec.name)]
+    return matched
+
+
+def _fold(name: str) -> str:
+    return name.strip().casefold().replace(" ", "").replace("_", "")
+
+
+def missing_required(kind: str, matched: dict[str, str]) -> list[str]:
+    return [spec.name for spec in SOURCES[kind] if spec.required and spec.name not in matched]
+
+
+def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions = ReadOptions(),
+              mapping: dict[str, str] | None = None) -> LoadedSource:
+    """Text frame -> canonical frame of ``kind`` plus quarantined rows.
+
+    Raises ``SourceError`` naming every missing required column. Blank rows are skipped (counted as
+    ``blank_rows``); a repeated header row and any row with an unparseable or missing required value goes
+    to quarantine, one issue per row with all its reasons.
+    """
+    if kind not in SOURCES:
+        raise SourceError(file_name, [f"unknown source kind {kind!r}; expected one of {', '.join(SOURCES)}"])
+    matched = match_columns(raw.columns, kind, mapping)
+    missing = missing_required(kind, matched)
+    if missing:
+        raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
+                                      f" (found: {', '.join(map(str, raw.columns))})"])
+    text = raw.reset_index(drop=True)
+    lines = pd.Series(np.arange(len(text), dtype=np.int64) + 2, dtype="Int64")  # header is line 1
+    blank = text.eq("").all(axis=1) if len(text.columns) else pd.Series(True, index=text.index)
+    text, lines = text[~blank].reset_index(drop=True), lines[~blank.to_numpy()].reset_index(drop=True)
+
+    frame = pd.DataFrame(index=text.index)
+    reasons = pd.Series("", index=text.index, dtype="string")
+    for spec in SOURCES[kind]:
+        cells = text[matched[spec.name]] if spec.name in matched else None
+        values, problems = _parse_field(spec, cells, len(text), options)
+        frame[spec.name] = values
+        reasons = _append_reason(reasons, problems)
+    repeated = _repeated_header(text)
+    reasons = reasons.where(~repeated, "repeated header row")
+    frame = _apply_defaults(kind, frame)
+    frame["source_file"] = pd.Series(file_name, index=frame.index, dtype="string")
+    frame["source_line"] = lines
+    bad = reasons.ne("").to_numpy()
+    issues = _issues_frame(kind, file_name, lines[bad], reasons[bad], text[bad])
+    good = frame[~bad].reset_index(drop=True).astype(canonical_dtypes(kind))
+    record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), int(blank.sum()))
+    return LoadedSource(good, issues, record)
+
+
+def _append_reason(reasons: pd.Series, problems: pd.Series | None) -> pd.Series:
+    if problems is None:
+        return reasons
+    joined = reasons.where(reasons.eq("") | problems.eq(""), reasons + "; ")
+    return joined + problems.fillna("")
+
+
+def _repeated_header(text: pd.DataFrame) -> pd.Series:
+    """A copy-paste often leaves the header row again inside the data: quarantine it as such."""
+    if not len(text):
+        return pd.Series(False, index=text.index, dtype=bool)
+    header = pd.Series([str(column) for column in text.columns], index=text.columns)
+    return text.eq(header, axis=1).all(axis=1).astype(bool)
+
+
+def _parse_field(spec: Field, cells: pd.Series | None, length: int,
+                 options: ReadOptions) -> tuple[pd.Series, pd.Series | None]:
+    """Parse one column; returns (values, per-row problem text or None when all fine)."""
+    if cells is None:
+        return _empty_column(spec, length), None
+    blank = cells.eq("")
+    values = _PARSERS[spec.type](cells, options)
+    unparseable = values.isna() & ~blank
+    problem = np.where(unparseable, f"{spec.name}: cannot read {spec.type} ", "")
+    problem = pd.Series(problem, index=cells.index, dtype="string")
+    problem = problem.where(~unparseable, problem + "'" + cells.str.slice(0, 40) + "'")
+    if spec.required:
+        problem = problem.where(~blank, f"{spec.name}: required value is empty")
+    return values, problem
+
+
+def _empty_column(spec: Field, length: int) -> pd.Series:
+    return pd.Series([pd.NA] * length, dtype=PANDAS_DTYPES[spec.type])
+
+
+def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return cells.str.replace(r"\s+", " ", regex=True).where(cells.ne(""))
+
+
+def _parse_money(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_money(cells, options.decimal)
+
+
+def _parse_quantity(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_quantity(cells, options.decimal)
+
+
+def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Dates: the profile's format when given; else ISO 8601 (time part ignored), then M/D/YYYY."""
+    text = cells.astype("string").str.strip()
+    if date_format:
+        return pd.to_datetime(text, format=date_format, errors="coerce").dt.normalize()
+    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    us = pd.to_datetime(text.str.split(" ").str[0], format="%m/%d/%Y", errors="coerce")
+    return iso.fillna(us).dt.normalize().astype("datetime64[ns]")
+
+
+def _parse_date(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_dates(cells, options.date_format)
+
+
+def _parse_flag(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    folded = cells.str.casefold().str.replace(r"[\s_-]", "", regex=True)
+    values = pd.Series(pd.NA, index=cells.index, dtype="boolean")
+    values[folded.isin(_TRUE_WORDS).fillna(False).to_numpy()] = True
+    values[folded.isin(_FALSE_WORDS).fillna(False).to_numpy() & cells.ne("").to_numpy()] = False
+    return values
+
+
+def _parse_choice(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    mapped = cells.str.casefold().map(_FREQUENCY_WORDS)
+    return mapped.where(mapped.isin(BILLING_FREQUENCIES)).astype("string")
+
+
+_PARSERS = {
+    "text": _parse_text, "money": _parse_money, "quantity": _parse_quantity, "date": _parse_date,
+    "flag": _parse_flag, "choice": _parse_choice,
+}
+
+
+def _apply_defaults(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Defaults PRODUCT.md section 2 gives: monthly billing, billable lines, whole-month periods, and an
+    invoice amount of quantity x unit price."""
+    out = frame.copy()
+    if kind == "contracts":
+        out["billing_frequency"] = out["billing_frequency"].fillna("monthly")
+        out["billable"] = out["billable"].fillna(True)
+    if kind == "usage":
+        out["period_end"] = out["period_end"].fillna(month_end(out["period_start"]))
+    if kind == "invoices":
+        out["amount"] = out["amount"].fillna(money_times_quantity(out["quantity"], out["unit_price"]))
+        out["period_start"] = out["period_start"].fillna(out["invoice_date"].dt.to_period("M").dt.start_time)
+        out["period_end"] = out["period_end"].fillna(month_end(out["period_start"]))
+    return out
+
+
+def month_end(dates: pd.Series) -> pd.Series:
+    """Last day of each date's month (NaT stays NaT)."""
+    return dates.dt.to_period("M").dt.end_time.dt.normalize().astype("datetime64[ns]")
+
+
+def _issues_frame(kind: str, file_name: str, lines: pd.Series, reasons: pd.Series,
+                  rows: pd.DataFrame) -> pd.DataFrame:
+    raw = rows.apply(lambda row: " | ".join(row.astype(str)), axis=1) if len(rows) else pd.Series(dtype="string")
+    first_column = reasons.str.extract(r"^([a-z_]+):", expand=False)
+    return pd.DataFrame({
+        "source": pd.Series(kind, index=reasons.index, dtype="string"),
+        "file": pd.Series(file_name, index=reasons.index, dtype="string"),
+        "line": lines.to_numpy(),
+        "column": first_column.fillna("").to_numpy(),
+        "reason": reasons.to_numpy(),
+        "raw": raw.to_numpy() if len(rows) else pd.Series([], dtype="string"),
+    }, columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
+
+
+def empty_issues() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="Int64" if column == "line" else "string")
+                         for column in ISSUE_COLUMNS})
+
+
+def empty_source(kind: str) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in canonical_dtypes(kind).items()})
+
+
+# ------------------------------------------------------------------------------------------ a directory
+
+def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOptions(),
+              mapping: dict[str, str] | None = None) -> LoadedSource:
+    """Read and normalise one file's bytes; the import record carries the content hash."""
+    loaded = normalise(read_table(data, name, options), kind, name, options, mapping)
+    record = ImportRecord(**{**loaded.record.to_dict(), "sha256": sha256_of(data)})
+    return LoadedSource(loaded.frame, loaded.issues, record)
+
+
+def source_files(data_dir: Path) -> dict[str, list[Path]]:
+    """Files of a data directory by source kind: ``contracts.csv``, ``usage*.csv`` (several allowed),
+    ``invoices.xlsx`` ... matched on the stem, CSV/TSV/TXT or XLSX."""
+    found: dict[str, list[Path]] = {kind: [] for kind in SOURCES}
+    for path in sorted(data_dir.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES:
+            continue
+        stem = path.stem.casefold()
+        kind = "usage" if stem.startswith("usage") else stem
+        if kind in found:
+            found[kind].append(path)
+    return found
+
+
+def combine(loaded: Iterable[LoadedSource], kinds: Iterable[str]) -> Sources:
+    """Concatenate loaded files per kind into one ``Sources``; kinds with no file get empty frames."""
+    by_kind: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
+    issues, records = [], []
+    for item in loaded:
+        by_kind.setdefault(item.record.source, []).append(item.frame)
+        issues.append(item.issues)
+        records.append(item.record)
+    frames = {kind: (pd.concat(parts, ignore_index=True) if parts else empty_source(kind))
+              for kind, parts in by_kind.items()}
+    all_issues = pd.concat([empty_issues(), *[i for i in issues if len(i)]], ignore_index=True)
+    return Sources(frames, all_issues, tuple(records))
+
+
+def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sources:
+    """Load every canonical source file of ``data_dir``.
+
+    Raises ``MissingSourceError`` when contracts, usage or invoices is absent, and ``SourceError`` for
+    an unreadable file or missing required columns (every problem of every file at once).
+    """
+    if not data_dir.is_dir():
+        raise MissingSourceError(f"data directory not found: {data_dir}")
+    files = source_files(data_dir)
+    absent = [kind for kind in REQUIRED_SOURCES if not files[kind]]
+    if absent:
+        raise MissingSourceError(f"{data_dir}: missing required source file(s): "
+                                 + ", ".join(f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent))
+    loaded, problems = [], []
+    for kind, paths in files.items():
+        for path in paths:
+            try:
+                loaded.append(load_file(path.read_bytes(), path.name, kind, options))
+            except SourceError as error:
+                problems.append(str(error))
+    if problems:
+        raise SourceError(str(data_dir), problems)
+    return combine(loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))

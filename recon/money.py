@@ -1,0 +1,133 @@
+"""Exact money.
+
+Money is held as integer counts of 1/10,000 of the currency unit (fixed point with four decimal places,
+like SQL Server's MONEY): vendors price some SKUs below a cent (backup per GB), so unit prices need four
+places, while amounts (quantity x price, invoice totals, variances) are always rounded to whole cents.
+Frames carry these integers in nullable ``Int64`` columns, scalars become ``Decimal`` at the edges, and
+nothing on the way is ever a float. Quantities are not money: they are float64 rounded to four places.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+MONEY_SCALE = 10_000
+CENT = MONEY_SCALE // 100
+QUANTITY_PLACES = 4
+_QTY_SCALE = 10**QUANTITY_PLACES
+_INT64_SAFE = 2**62
+
+_MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>\d*)(?:\.(?P<frac>\d*))?$"
+_CURRENCY_MARKS = r"[\s$€£¥\u00a0]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
+
+
+def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
+    """Integer division rounding half away from zero (the way invoices round), on int64 arrays."""
+    magnitude = (np.abs(numerator) + denominator // 2) // denominator
+    return np.sign(numerator) * magnitude
+
+
+def _clean_money_text(text: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
+    """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses)."""
+    cleaned = text.astype("string").str.strip().str.replace(_CURRENCY_MARKS, "", regex=True)
+    in_parentheses = cleaned.str.startswith("(") & cleaned.str.endswith(")")
+    cleaned = cleaned.str.strip("()")
+    trailing_minus = cleaned.str.endswith("-") & ~cleaned.str.startswith("-")
+    cleaned = cleaned.where(~trailing_minus, "-" + cleaned.str.rstrip("-"))
+    thousands = "." if decimal == "," else ","
+    cleaned = cleaned.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        cleaned = cleaned.str.replace(decimal, ".", regex=False)
+    return cleaned, in_parentheses.fillna(False)
+
+
+def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
+    """Parse money text (``$1,234.56``, ``(12.00)``, ``1.234,56`` with ``decimal=","``) into Int64 units.
+
+    Returns an ``Int64`` series in 1/10,000 units; unparseable or blank cells are ``<NA>`` (the caller
+    decides whether that is a quarantine reason). Digits past the fourth place round half up.
+    """
+    cleaned, negative = _clean_money_text(text, decimal)
+    parts = cleaned.str.extract(_MONEY_PATTERN)
+    has_digits = parts["whole"].fillna("").str.len().gt(0) | parts["frac"].fillna("").str.len().gt(0)
+    valid = parts["sign"].notna() & has_digits
+    whole = pd.to_numeric(parts["whole"].where(parts["whole"].fillna("") != "", "0"), errors="coerce")
+    fraction_text = parts["frac"].fillna("").str.pad(5, side="right", fillchar="0")
+    fraction = pd.to_numeric(fraction_text.str.slice(0, 4), errors="coerce")
+    round_digit = pd.to_numeric(fraction_text.str.slice(4, 5), errors="coerce")
+    magnitude = whole * MONEY_SCALE + fraction + (round_digit >= 5).astype("Int64")
+    sign = np.where((parts["sign"] == "-").fillna(False).to_numpy(bool) ^ negative.to_numpy(bool), -1, 1)
+    units = (magnitude * sign).where(valid)
+    return units.astype("Int64")
+
+
+def parse_quantity(text: pd.Series, decimal: str = ".") -> pd.Series:
+    """Parse quantity text into float64 rounded to four places; unparseable cells are NaN."""
+    units = parse_money(text, decimal)
+    return (units.astype("Float64") / MONEY_SCALE).round(QUANTITY_PLACES).astype("float64")
+
+
+def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Series:
+    """Amount = quantity x unit price, rounded half up to whole cents; exact integer arithmetic.
+
+    ``quantity`` is float64 (four places), ``unit_price`` Int64 units; returns Int64 units (a multiple of
+    one cent). Missing inputs give ``<NA>``.
+    """
+    missing = quantity.isna().to_numpy() | unit_price.isna().to_numpy()
+    quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
+    price = unit_price.fillna(0).to_numpy(np.int64)
+    if len(price) and int(np.abs(quantity_scaled).max()) * int(np.abs(price).max()) >= _INT64_SAFE:
+        cents = _exact_product_in_cents(quantity_scaled, price)
+    else:
+        cents = round_half_up_div(quantity_scaled * price, _QTY_SCALE * CENT)
+    return pd.Series(cents * CENT, index=quantity.index, dtype="Int64").mask(missing)
+
+
+def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Fallback for products past int64: Python integers (arbitrary precision), still exact."""
+    divisor = _QTY_SCALE * CENT
+    products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
+    cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
+    return np.array(cents, dtype=np.int64)
+
+
+def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
+    """Unit price = amount / quantity in Int64 units (four places, half up); ``<NA>`` where quantity is 0."""
+    usable = quantity.fillna(0).to_numpy(float) != 0
+    ratio = amount.astype("Float64").to_numpy(float, na_value=np.nan) / np.where(usable, quantity, 1.0)
+    units = pd.Series(np.round(ratio), index=amount.index).where(usable & ~np.isnan(ratio))
+    return units.astype("Int64")
+
+
+def to_decimal(units: int | None, places: int = 2) -> Decimal | None:
+    """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` stays ``None``."""
+    if units is None or units is pd.NA:
+        return None
+    exponent = Decimal(1).scaleb(-places)
+    return (Decimal(int(units)) / MONEY_SCALE).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def from_decimal(value: Decimal | int | str) -> int:
+    """A decimal amount (``Decimal("12.50")``) to Int64 units, half up past four places."""
+    scaled = (Decimal(value) * MONEY_SCALE).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(scaled)
+
+
+def format_units(units: pd.Series, places: int = 2) -> pd.Series:
+    """Int64 units to decimal strings with ``places`` decimals (``"-1234.50"``); NA becomes ``""``.
+
+    Vectorised exact formatting: whole and fractional parts are taken with integer arithmetic.
+    """
+    step = MONEY_SCALE // 10**places
+    present = units.notna().to_numpy()
+    rounded = round_half_up_div(units.to_numpy(dtype=np.int64, na_value=0), step)
+    whole, fraction = np.divmod(np.abs(rounded), 10**places)
+    sign = np.where(rounded < 0, "-", "")
+    text = pd.Series(sign, dtype="string") + pd.Series(whole.astype(str), dtype="string")
+    if places:
+        text = text + "." + pd.Series(fraction.astype(str), dtype="string").str.zfill(places)
+    text.index = units.index
+    return text.where(present, "")

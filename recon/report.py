@@ -1,0 +1,58 @@
+"""Writing a run's evidence to a directory (what ``recon run --out`` produces)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from recon.engine import Reconciliation, export_money
+
+OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
+                "keys.csv")
+
+
+def _date_columns_as_iso(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame ready for a CSV: money as exact decimal strings, dates as ISO."""
+    return _date_columns_as_iso(export_money(frame))
+
+
+def write_outputs(result: Reconciliation, out_dir: Path) -> list[Path]:
+    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "discrepancies.csv": result.discrepancies, "receivables.csv": result.receivables,
+        "unmapped.csv": result.unmapped, "quarantine.csv": result.quarantine, "keys.csv": result.keys,
+    }
+    paths = []
+    for name, frame in tables.items():
+        path = out_dir / name
+        export_frame(frame).to_csv(path, index=False)
+        paths.append(path)
+    summary = out_dir / "summary.json"
+    summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    return [*paths, summary]
+
+
+def summary_lines(result: Reconciliation) -> list[str]:
+    """A short human summary of a run (what the CLI prints)."""
+    overall = result.metrics.overall
+    currency = result.settings.currency
+    periods = f"{result.periods[0]} to {result.periods[-1]}" if result.periods else "no periods"
+    rate = overall["leakage_rate"]
+    return [
+        f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
+        f"  billed {overall['billed_revenue']} {currency}, expected {overall['expected_revenue']} {currency}",
+        f"  leakage {overall['leakage']} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
+        f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
+        f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+    ]

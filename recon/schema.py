@@ -1,0 +1,108 @@
+"""The canonical schema (PRODUCT.md section 2) and the fixed frame schemas the engine produces.
+
+Every source, whatever its export format, is normalised into one canonical frame per kind. Field types:
+``text`` (string), ``money`` (Int64 in 1/10,000 units, see ``recon.money``), ``quantity`` (float64),
+``date`` (datetime64), ``flag`` (bool) and ``choice`` (lower-case text from a fixed vocabulary).
+Each canonical row also carries its provenance: ``source_file`` and ``source_line`` (1-based line in the
+file, header = line 1), so every figure can be traced back to the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["text", "money", "quantity", "date", "flag", "choice"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType
+    required: bool = False
+
+
+def _fields(*specs: tuple[str, FieldType, bool]) -> tuple[Field, ...]:
+    return tuple(Field(name, kind, required) for name, kind, required in specs)
+
+
+SOURCES: dict[str, tuple[Field, ...]] = {
+    "contracts": _fields(
+        ("client", "text", True), ("sku", "text", True), ("unit_price", "money", True),
+        ("quantity", "quantity", False), ("start_date", "date", True), ("end_date", "date", False),
+        ("billing_frequency", "choice", False), ("agreement_id", "text", False),
+        ("description", "text", False), ("currency", "text", False), ("account_manager", "text", False),
+        ("included_hours", "quantity", False), ("hourly_rate", "money", False),
+        # Not in the original list: ConnectWise "Bill Customer" and Autotask flags say whether a line
+        # is expected revenue at all (DoNotBill / NoCharge lines are not).
+        ("billable", "flag", False),
+    ),
+    "usage": _fields(
+        ("client", "text", True), ("sku", "text", True), ("quantity", "quantity", True),
+        ("period_start", "date", True), ("period_end", "date", False), ("vendor", "text", False),
+        ("unit_cost", "money", False), ("subscription_id", "text", False), ("product_name", "text", False),
+    ),
+    "invoices": _fields(
+        ("invoice_number", "text", True), ("invoice_date", "date", True), ("client", "text", True),
+        ("sku", "text", True), ("quantity", "quantity", True), ("unit_price", "money", True),
+        ("amount", "money", False), ("period_start", "date", False), ("period_end", "date", False),
+        ("due_date", "date", False), ("status", "text", False), ("description", "text", False),
+        ("tax", "money", False),
+    ),
+    "time_entries": _fields(
+        ("date", "date", True), ("client", "text", True), ("hours", "quantity", True),
+        ("billable", "flag", True), ("rate", "money", False), ("invoice_number", "text", False),
+        ("entry_id", "text", False), ("technician", "text", False), ("ticket", "text", False),
+        ("work_type", "text", False),
+    ),
+    "payments": _fields(
+        ("invoice_number", "text", True), ("payment_date", "date", True), ("amount", "money", True),
+    ),
+    "catalog": _fields(
+        ("sku", "text", True), ("description", "text", False), ("list_price", "money", False),
+        ("unit_cost", "money", False), ("vendor", "text", False), ("vendor_sku", "text", False),
+    ),
+    "client_aliases": _fields(("alias", "text", True), ("client", "text", True)),
+}
+
+REQUIRED_SOURCES = ("contracts", "usage", "invoices")
+OPTIONAL_SOURCES = ("time_entries", "payments", "catalog", "client_aliases")
+PROVENANCE_COLUMNS = ("source_file", "source_line")
+
+BILLING_FREQUENCIES = ("monthly", "annual")
+LABOR_SKU = "LABOR"
+
+PANDAS_DTYPES: dict[FieldType, str] = {
+    "text": "string",
+    "money": "Int64",
+    "quantity": "float64",
+    "date": "datetime64[ns]",
+    "flag": "boolean",
+    "choice": "string",
+}
+
+
+def field_names(kind: str) -> list[str]:
+    return [field.name for field in SOURCES[kind]]
+
+
+def required_fields(kind: str) -> list[str]:
+    return [field.name for field in SOURCES[kind] if field.required]
+
+
+def canonical_dtypes(kind: str) -> dict[str, str]:
+    """Column -> pandas dtype of a canonical frame of ``kind`` (provenance columns included)."""
+    dtypes = {field.name: PANDAS_DTYPES[field.type] for field in SOURCES[kind]}
+    return dtypes | {"source_file": "string", "source_line": "Int64"}
+
+
+# The quarantine: one row per rejected input row, with where it came from and why.
+ISSUE_COLUMNS = ("source", "file", "line", "column", "reason", "raw")
+
+# The discrepancy schema every rule returns (PRODUCT.md section 4; money in Int64 units).
+DISCREPANCY_COLUMNS = (
+    "period", "client", "sku", "type", "direction",
+    "expected_qty", "billed_qty", "usage_qty", "contract_qty",
+    "expected_unit_price", "billed_unit_price", "price_source",
+    "expected_amount", "billed_amount", "variance", "detail",
+)
