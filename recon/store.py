@@ -44,11 +44,10 @@ from recon.io import ImportRecord
 from recon.money import from_decimal
 from recon.rules import OUTPUT_COLUMNS
 from recon.settings import Settings
+from recon.status import STATUSES, with_status
 
 ENV_URL = "RECON_DATABASE_URL"
 DEFAULT_URL = "sqlite:///recon.db"
-STATUSES = ("open", "billed", "credited", "accepted", "disputed")
-OPEN = "open"
 INSERT_BATCH = 1_000
 _PG_MIGRATION_LOCK = 0x5245434F4E  # pg_advisory_xact_lock key: "RECON"
 
@@ -639,13 +638,6 @@ def _resolution_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return _text_columns(frame, ("fingerprint", "status", "note", "by"))
 
 
-def with_status(found: pd.DataFrame, resolutions: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``found`` with ``status``: the latest resolution of each fingerprint, else ``open``."""
-    latest = resolutions.drop_duplicates("fingerprint", keep="last").set_index("fingerprint")["status"]
-    status = found["fingerprint"].map(latest).astype("string").fillna(OPEN)
-    return found.assign(status=status)
-
-
 def compare(old: StoredRun, new: StoredRun) -> RunComparison:
     """Compare two stored runs by fingerprint (see ``RunComparison``)."""
     old_found, new_found = old.discrepancies, new.discrepancies
@@ -675,4 +667,4 @@ def _summary_delta(old: StoredRun, new: StoredRun, figure: str) -> int:
 
 
 __all__ = ["DEFAULT_URL", "ENV_URL", "STATUSES", "ImportOutcome", "RunComparison", "Store", "StoredRun",
-           "compare", "create_store_engine", "database_url", "migrate", "with_status"]
+           "compare", "create_store_engine", "database_url", "migrate"]
