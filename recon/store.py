@@ -68,6 +68,8 @@ _SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
 MONEY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, tables.Money))
 QUANTITY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, sa.Float))
 STORED_DISCREPANCY_COLUMNS = OUTPUT_COLUMNS  # the engine's schema, in its order
+DISCREPANCY_DTYPES = dict.fromkeys(MONEY_COLUMNS, "Int64") | dict.fromkeys(QUANTITY_COLUMNS, "float64")
+RUN_MONEY_COLUMNS = ("billed", "expected", "leakage", "overcharge")
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -221,8 +223,13 @@ def _write_transaction(engine: Engine) -> Iterator[Connection]:
 
 # ----------------------------------------------------------------------------------------- frames
 
-def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame([tuple(row) for row in rows], columns=list(columns))
+def _frame(rows: Sequence[Any], columns: Sequence[str], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+    """Result rows as a frame, column by column: money columns go straight to ``Int64`` (letting pandas
+    infer would turn a column of ints with a None into float64 and lose digits past 2**53)."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    chosen = dtypes or {}
+    return pd.DataFrame({name: pd.Series(list(column), dtype=chosen.get(name, "object"))
+                         for name, column in zip(columns, values, strict=True)})
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -333,12 +340,11 @@ class Store:
         columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
         with self._reading() as connection:
             rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
-            frame = _frame(rows.all(), RUN_LIST_COLUMNS)
+            frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(RUN_MONEY_COLUMNS, "Int64"))
         frame["periods"] = frame["periods"].map(", ".join)
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
-        money = dict.fromkeys(("billed", "expected", "leakage", "overcharge"), "Int64")
-        return frame.astype({"id": "int64", "discrepancies": "int64", **money})
+        return frame.astype({"id": "int64", "discrepancies": "int64"})
 
     def latest_run_id(self) -> int | None:
         """The id of the newest complete run, or None when there is none."""
@@ -375,7 +381,7 @@ class Store:
         columns = [_DISCREPANCY.c[name] for name in STORED_DISCREPANCY_COLUMNS]
         query = sa.select(*columns).where(_DISCREPANCY.c.run_id == run_id).order_by(_DISCREPANCY.c.position)
         with self._reading() as connection:
-            frame = _frame(connection.execute(query).all(), STORED_DISCREPANCY_COLUMNS)
+            frame = _frame(connection.execute(query).all(), STORED_DISCREPANCY_COLUMNS, DISCREPANCY_DTYPES)
         return discrepancy_frame(frame)
 
     def _run_imports(self, run_id: int) -> pd.DataFrame:
@@ -628,9 +634,8 @@ def _check_known(connection: Connection, fingerprints: list[str]) -> None:
 def discrepancy_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored discrepancy rows with the engine's dtypes: text as ``string``, quantities ``float64``,
     money ``Int64`` units."""
-    text = [name for name in frame.columns if name not in (*MONEY_COLUMNS, *QUANTITY_COLUMNS)]
-    dtypes = dict.fromkeys(MONEY_COLUMNS, "Int64") | dict.fromkeys(QUANTITY_COLUMNS, "float64")
-    return _text_columns(frame.astype(dtypes), text)
+    text = [name for name in frame.columns if name not in DISCREPANCY_DTYPES]
+    return _text_columns(frame.astype(DISCREPANCY_DTYPES), text)
 
 
 def _resolution_frame(frame: pd.DataFrame) -> pd.DataFrame:
