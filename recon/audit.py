@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 import xlsxwriter
@@ -31,12 +31,14 @@ SHEETS = ("summary", "discrepancies", "history", "inputs", "settings")
 _HISTORY_CONTEXT = ("period", "client", "sku", "type")
 
 
-def write_audit_pack(run: StoredRun, events: pd.DataFrame, path: Path) -> Path:
-    """Write ``run`` and the resolution ``events`` of its fingerprints (``Store.history`` rows) to
-    ``path`` as XLSX. Returns ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                              "strings_to_numbers": False})
+def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | BinaryIO) -> None:
+    """Write ``run`` and the resolution ``events`` of its fingerprints (``Store.history`` rows) as XLSX
+    to ``target``, a path (its directory is created) or a binary buffer."""
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    destination = str(target) if isinstance(target, Path) else target
+    workbook = xlsxwriter.Workbook(destination, {"strings_to_formulas": False, "strings_to_urls": False,
+                                                 "strings_to_numbers": False, "in_memory": True})
     formats = {"header": workbook.add_format({"bold": True, "bottom": 1}),
                2: workbook.add_format({"num_format": "#,##0.00"}),
                4: workbook.add_format({"num_format": "#,##0.0000"})}
@@ -48,7 +50,6 @@ def write_audit_pack(run: StoredRun, events: pd.DataFrame, path: Path) -> Path:
     for name in SHEETS:
         _write_sheet(workbook.add_worksheet(name), sheets[name], formats)
     workbook.close()
-    return path
 
 
 def summary_rows(run: StoredRun) -> pd.DataFrame:
@@ -73,23 +74,30 @@ def _figure(name: str, value: Any) -> Any:
 
 def discrepancy_rows(found: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Discrepancies with who resolved them last, when, with what note, and the whole history as text."""
-    ordered = events.sort_values("id", kind="stable")
+    ordered = _stamped(events)
     latest = ordered.drop_duplicates("fingerprint", keep="last").set_index("fingerprint")
-    line = (ordered["at"].map(_stamp) + " " + ordered["status"] + " by " + ordered["by"].replace("", "?")
-            + ordered["note"].map(lambda note: f": {note}" if note else ""))
+    notes = ordered["note"].map(lambda note: f": {note}" if note else "").astype("string")
+    line = ordered["at"] + " " + ordered["status"] + " by " + ordered["by"].replace("", "?") + notes
     story = line.groupby(ordered["fingerprint"]).agg(" | ".join)
+    fingerprint = found["fingerprint"]
     return found.assign(
-        resolved_by=found["fingerprint"].map(latest["by"]), resolved_at=found["fingerprint"].map(
-            latest["at"].map(_stamp)), resolution_note=found["fingerprint"].map(latest["note"]),
-        resolution_history=found["fingerprint"].map(story))
+        resolved_by=fingerprint.map(latest["by"]), resolved_at=fingerprint.map(latest["at"]),
+        resolution_note=fingerprint.map(latest["note"]), resolution_history=fingerprint.map(story))
 
 
 def history_rows(found: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Every resolution event, oldest first, with the period, client, sku and type it concerns."""
     context = found[["fingerprint", *_HISTORY_CONTEXT]].drop_duplicates("fingerprint")
-    out = events.sort_values("id", kind="stable").merge(context, on="fingerprint", how="left")
-    return out.assign(at=out["at"].map(_stamp))[["id", "at", "fingerprint", *_HISTORY_CONTEXT, "status",
-                                                 "by", "note"]]
+    out = _stamped(events).merge(context, on="fingerprint", how="left")
+    return out[["id", "at", "fingerprint", *_HISTORY_CONTEXT, "status", "by", "note"]]
+
+
+def _stamped(events: pd.DataFrame) -> pd.DataFrame:
+    """Events oldest first, ``at`` as UTC text (also when there are none: then there is no datetime
+    for ``map`` to go through, so the column type is set explicitly)."""
+    ordered = events.sort_values("id", kind="stable")
+    stamps = pd.Series([_stamp(moment) for moment in ordered["at"]], index=ordered.index, dtype="string")
+    return ordered.assign(at=stamps)
 
 
 def _stamp(moment: Any) -> str:

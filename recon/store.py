@@ -17,6 +17,7 @@ Everything the store returns is a frame or a frozen value; money stays in Int64 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from recon import tables
+from recon import metrics, tables
 from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.io import ImportRecord
@@ -534,17 +535,33 @@ class Store:
         latest = self._latest(_PROFILE, "name", "text")
         return dict(sorted(zip(latest["name"], latest["text"], strict=True)))
 
+    def exposure(self, run_id: int) -> dict[str, int]:
+        """Recovered and open exposure of a stored run under today's resolutions (Int64 units):
+        ``{"recovered": ..., "open_exposure": ...}`` (PRODUCT.md section 5)."""
+        return metrics.exposure(self.load_run(run_id).discrepancies, self.resolutions())
+
     # --------------------------------------------------------------------------------------- audit
 
     def export_audit_pack(self, run_id: int, path: Path) -> Path:
         """Write the audit pack of a run to ``path`` (XLSX: summary, discrepancies with status and
         resolution history, history, inputs with hashes, settings). Returns ``path``."""
+        target = Path(path)
+        self._write_audit_pack(run_id, target)
+        return target
+
+    def audit_pack(self, run_id: int) -> bytes:
+        """The audit pack of a run as XLSX bytes (for a download button)."""
+        buffer = io.BytesIO()
+        self._write_audit_pack(run_id, buffer)
+        return buffer.getvalue()
+
+    def _write_audit_pack(self, run_id: int, target: Path | io.BytesIO) -> None:
         from recon.audit import write_audit_pack
 
         stored = self.load_run(run_id)
-        fingerprints = set(stored.discrepancies["fingerprint"])
         events = self.history()
-        return write_audit_pack(stored, events[events["fingerprint"].isin(fingerprints)], Path(path))
+        write_audit_pack(stored, events[events["fingerprint"].isin(set(stored.discrepancies["fingerprint"]))],
+                         target)
 
 
 # ----------------------------------------------------------------------------------- write helpers

@@ -7,6 +7,7 @@ Crash, concurrency and migration tests are in ``test_store_reliability.py``.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -306,3 +307,18 @@ def test_audit_pack_of_an_unknown_run_fails_clearly(store: Store, tmp_path: Path
     with pytest.raises(StoreError, match="no stored run with id 7"):
         store.export_audit_pack(7, tmp_path / "audit.xlsx")
     assert not (tmp_path / "audit.xlsx").exists()
+
+
+def test_audit_pack_as_bytes_for_a_download(store: Store) -> None:
+    run_id = store.save_run(before_fixes())
+    book = openpyxl.load_workbook(io.BytesIO(store.audit_pack(run_id)))
+    assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings"]
+
+
+def test_exposure_follows_todays_resolutions(store: Store) -> None:
+    result = before_fixes()
+    run_id = store.save_run(result)
+    assert store.exposure(run_id) == {"recovered": 0, "open_exposure": from_decimal("416.00")}
+    store.resolve([fingerprint_of(result, "missed_recurring_charge")], "credited")
+    store.resolve([fingerprint_of(result, "quantity_under_billed")], "accepted")
+    assert store.exposure(run_id) == {"recovered": from_decimal("300.00"), "open_exposure": from_decimal("116.00")}
