@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,16 @@ def test_downgrade_to_empty_and_upgrade_again(store: Store) -> None:
         assert current_revision(store) == expected
     store.save_run(before_fixes())
     assert len(store.list_runs()) == 1
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    """An installed package migrates its own database: every migrations folder is a package (found by
+    setuptools) and every non-Python file Alembic reads is declared as package data."""
+    migrations = ROOT / "recon" / "migrations"
+    for folder in [migrations, *[path for path in migrations.rglob("*") if path.is_dir()]]:
+        if folder.name != "__pycache__":
+            assert (folder / "__init__.py").exists(), folder
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    data_files = {path.name for path in migrations.iterdir() if path.is_file() and path.suffix != ".py"}
+    assert data_files <= set(declared["recon.migrations"])
+    assert _alembic_config().get_main_option("script_location") == "recon:migrations"
