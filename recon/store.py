@@ -107,8 +107,10 @@ class RunComparison:
 
     ``new``: findings of the new run absent from the old one. ``cleared``: findings of the old run absent
     from the new one, in a period the new run covers (a period it did not look at is not cleared).
-    ``changed``: same fingerprint, different variance, with ``old_variance`` and ``new_variance``.
-    Deltas are new minus old, in Int64 units (a positive ``leakage_delta`` means more leakage).
+    ``changed``: same fingerprint, different variance; ``unchanged``: same fingerprint, same variance.
+    Both have the new run's columns plus ``old_variance``, ``new_variance`` and ``variance_delta``.
+    Every frame keeps the ``status`` column (today's resolution). ``leakage_delta`` and
+    ``overcharge_delta`` are new minus old in Int64 units (positive: more leakage than before).
     """
 
     old_id: int
@@ -666,13 +668,9 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
     in_old = new_found["fingerprint"].isin(old_found["fingerprint"])
     in_new = old_found["fingerprint"].isin(new_found["fingerprint"])
     in_scope = old_found["period"].isin(new.periods)
-    both = new_found[in_old].merge(old_found[["fingerprint", "variance"]].rename(
-        columns={"variance": "old_variance"}), on="fingerprint", how="left")
-    both = both.rename(columns={"variance": "new_variance"})
-    both["variance_delta"] = both["new_variance"] - both["old_variance"]
-    same = both["new_variance"].eq(both["old_variance"]).fillna(False).astype(bool) \
-        | (both["new_variance"].isna() & both["old_variance"].isna())
-    moved = ~same.to_numpy(bool)
+    both = _with_old_variance(new_found[in_old], old_found)
+    moved = both["new_variance"].ne(both["old_variance"]).fillna(
+        both["new_variance"].isna() != both["old_variance"].isna()).to_numpy(bool)
     return RunComparison(
         old_id=old.id, new_id=new.id,
         new=new_found[~in_old].reset_index(drop=True),
@@ -680,6 +678,15 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
         changed=both[moved].reset_index(drop=True), unchanged=both[~moved].reset_index(drop=True),
         leakage_delta=_summary_delta(old, new, "leakage"),
         overcharge_delta=_summary_delta(old, new, "overcharge"))
+
+
+def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataFrame:
+    """``found`` (new run rows) plus ``old_variance``, ``new_variance`` (= ``variance``) and
+    ``variance_delta`` (new minus old), all Int64 units."""
+    old_variance = old_found.drop_duplicates("fingerprint").set_index("fingerprint")["variance"]
+    out = found.assign(old_variance=found["fingerprint"].map(old_variance).astype("Int64"),
+                       new_variance=found["variance"])
+    return out.assign(variance_delta=out["new_variance"] - out["old_variance"]).reset_index(drop=True)
 
 
 def _summary_delta(old: StoredRun, new: StoredRun, figure: str) -> int:
