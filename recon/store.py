@@ -205,10 +205,15 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there). Holds a lock while migrating
     so two processes starting at once on an empty database do not both create it."""
     config = _alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
     with engine.connect() as connection:
-        if MigrationContext.configure(connection).get_current_revision() == head:
-            return
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return
+    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+        raise StoreError(f"the database schema (revision {current}) is newer than this version of recon "
+                         f"knows (up to {head}); upgrade recon to use it")
     with _write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))

@@ -134,7 +134,7 @@ def test_comparison_shows_new_cleared_and_changed(store: Store) -> None:
     assert list(comparison.changed["type"]) == ["quantity_under_billed"]
     changed = comparison.changed.iloc[0]
     assert (changed["old_variance"], changed["new_variance"]) == (from_decimal("-66"), from_decimal("-22"))
-    assert changed["variance_delta"] == from_decimal("44")
+    assert changed["variance_delta"] == from_decimal("44") and changed["variance"] == changed["new_variance"]
     assert list(comparison.unchanged["type"]) == ["missed_recurring_charge"]
     assert comparison.leakage_delta == from_decimal("322.00") - from_decimal("416.00")
     assert comparison.overcharge_delta == from_decimal("450.00")

@@ -262,3 +262,10 @@ def test_the_migrations_ship_inside_the_package() -> None:
     data_files = {path.name for path in migrations.iterdir() if path.is_file() and path.suffix != ".py"}
     assert data_files <= set(declared["recon.migrations"])
     assert _alembic_config().get_main_option("script_location") == "recon:migrations"
+
+
+def test_a_schema_newer_than_the_code_is_refused_clearly(store: Store, store_url: str) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError, match=r"schema \(revision 9999\) is newer than this version of recon"):
+        Store(store_url)
