@@ -16,6 +16,7 @@ import pandas as pd
 
 from recon import identity, metrics, receivables, rules
 from recon import keys as keyfacts
+from recon.cells import per_distinct
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
@@ -95,10 +96,10 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
     mappings = mappings or Mappings()
-    psa_names = pd.concat([sources[kind]["client"] for kind in PSA_SOURCES], ignore_index=True)
+    psa_names = _distinct_names(sources, PSA_SOURCES)
     aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
     directory = identity.build_directory(psa_names, aliases)
-    all_names = pd.concat([sources[kind]["client"] for kind in (*PSA_SOURCES, "usage")], ignore_index=True)
+    all_names = _distinct_names(sources, (*PSA_SOURCES, "usage"))
     matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
     psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
     lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
@@ -115,12 +116,19 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
 
 
+def _distinct_names(sources: Sources, kinds: tuple[str, ...]) -> pd.Series:
+    """The client names of ``kinds`` in order of first appearance, each once (identity works on names,
+    not rows)."""
+    return pd.concat([sources[kind]["client"].drop_duplicates() for kind in kinds], ignore_index=True)
+
+
 def _with_client(frame: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier."""
-    names = frame["client"].astype("string").str.strip()
     lookup = matches.set_index("name")
-    return frame.assign(client_raw=frame["client"], client=names.map(lookup["client"]).astype("string"),
-                        match_tier=names.map(lookup["match_tier"]).astype("string"))
+    def matched(column: str) -> pd.Series:
+        return per_distinct(lambda names: names.astype("string").str.strip().map(lookup[column]), frame["client"])
+    return frame.assign(client_raw=frame["client"], client=matched("client").astype("string"),
+                        match_tier=matched("match_tier").astype("string"))
 
 
 def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
@@ -144,9 +152,11 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 
 def available_periods(resolved: Resolved) -> list[str]:
     """Every month that has an invoice line or a usage row, sorted."""
-    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"])
-    usage = resolved.frames["usage"]
-    usage_periods = (keyfacts.prorate_usage(usage)["period"] if len(usage) else pd.Series(dtype="string"))
+    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"].drop_duplicates())
+    # The months a usage row covers depend on its dates only: prorate each distinct date range once.
+    spans = resolved.frames["usage"][["period_start", "period_end", "quantity"]]
+    spans = spans.drop_duplicates(["period_start", "period_end"])
+    usage_periods = keyfacts.prorate_usage(spans)["period"] if len(spans) else pd.Series(dtype="string")
     return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
 
 

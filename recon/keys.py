@@ -21,8 +21,10 @@ CLIENT_SKU = ["client", "sku"]
 
 
 def to_period(dates: pd.Series) -> pd.Series:
-    """Dates -> ``YYYY-MM`` strings."""
-    return dates.dt.strftime("%Y-%m").astype("string")
+    """Dates -> ``YYYY-MM`` strings (``<NA>`` for NaT); each distinct month is formatted once."""
+    codes, months = pd.factorize(dates.to_numpy("datetime64[ns]").astype("datetime64[M]"))
+    labels = pd.array(np.datetime_as_string(months, unit="M"), dtype="string")
+    return pd.Series(labels.take(codes, allow_fill=True), index=dates.index)
 
 
 def period_bounds(periods: list[str]) -> pd.DataFrame:
