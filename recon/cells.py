@@ -72,7 +72,9 @@ def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets_buffer, data_buffer = chunk.buffers()[1:3]
     width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(1, np.uint8)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    # All cells empty: one zero byte keeps the first/last byte lookups of empty cells in range.
+    data = data if len(data) else np.zeros(1, np.uint8)
     return offsets.astype(np.int64), data
 
 

@@ -23,6 +23,8 @@ from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 
 PSA_SOURCES = ("contracts", "invoices", "time_entries")
+INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
+                 "invoice_number", "source_file", "source_line"]
 UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
                     "suggestion", "suggestion_score", "quantity")
 
@@ -164,24 +166,24 @@ def available_periods(resolved: Resolved) -> list[str]:
 
 def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
     """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``)."""
-    frames = resolved.frames
-    in_run = set(periods)
+    frames = keyfacts.coded(resolved.frames)
     usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
     contract = keyfacts.contracts_by_key(frames["contracts"], periods)
-    kept, extras = keyfacts.split_duplicates(frames["invoices"])
+    kept, extras = keyfacts.split_duplicates(frames["invoices"][INVOICE_FACTS])
     billed = keyfacts.invoices_by_key(kept, extras)
     terms = keyfacts.labour_terms(frames["contracts"], periods)
     labour = keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)
-    merged = usage.merge(contract, on=keyfacts.KEY, how="outer")
-    merged = merged.merge(billed, on=keyfacts.KEY, how="outer").merge(labour, on=keyfacts.KEY, how="outer")
-    merged = merged[merged["period"].isin(in_run)]
+    merged = keyfacts.outer_join([usage, contract, billed, labour], keyfacts.KEY)
+    in_run = merged["period"].isin(periods).to_numpy()
+    merged = merged if in_run.all() else merged[in_run].reset_index(drop=True)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
     catalog = _catalog_facts(frames["catalog"])
     keys = keyfacts.complete_keys(merged, vendor_tracked, had_contract, catalog)
     managers = keyfacts.account_managers(frames["contracts"])
-    keys = keys.drop(columns=["account_manager"]).merge(managers, on="client", how="left")
-    return keys.sort_values(keyfacts.KEY, kind="stable").reset_index(drop=True)
+    keys = keys.drop(columns=["account_manager"]).assign(
+        account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
+    return keyfacts.decoded(keys)  # in key order already (outer_join)
 
 
 def _no_usage() -> pd.DataFrame:

@@ -12,27 +12,169 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from recon.cells import TEXT, arrow_text, text_series
 from recon.money import money_times_quantity, unit_price_from_amount
 from recon.schema import LABOR_SKU
 
 KEY = ["period", "client", "sku"]
 CLIENT_SKU = ["client", "sku"]
 
+# Inside the engine a period is categorical over every month a datetime64[ns] can hold, and clients and
+# skus are categorical over the run's names (``coded``): grouping and joining a million keys then
+# compares small integers, not strings. Categories are in string order, so sorting is unchanged, and
+# ``decoded`` turns the finished keys back into text.
+_MONTHS = np.arange(np.datetime64("1677-09"), np.datetime64("2262-05"), dtype="datetime64[M]")
+PERIODS = pd.CategoricalDtype(pd.Index(np.datetime_as_string(_MONTHS, unit="M"), dtype="string"))
+
+
+def month_periods(dates: pd.Series) -> pd.Series:
+    """Dates -> ``YYYY-MM`` periods as ``PERIODS`` categoricals (NaT -> NaN)."""
+    return _periods_of_months(dates.to_numpy("datetime64[ns]").astype("datetime64[M]"), dates.index)
+
+
+def _periods_of_months(months: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    codes = np.where(np.isnat(months), -1, (months - _MONTHS[0]).astype(np.int64))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=PERIODS), index=index)
+
 
 def to_period(dates: pd.Series) -> pd.Series:
-    """Dates -> ``YYYY-MM`` strings (``<NA>`` for NaT); each distinct month is formatted once."""
-    codes, months = pd.factorize(dates.to_numpy("datetime64[ns]").astype("datetime64[M]"))
-    labels = pd.array(np.datetime_as_string(months, unit="M"), dtype="string")
-    return pd.Series(labels.take(codes, allow_fill=True), index=dates.index)
+    """Dates -> ``YYYY-MM`` strings (``<NA>`` for NaT)."""
+    return month_periods(dates).astype("string")
 
 
 def period_bounds(periods: list[str]) -> pd.DataFrame:
-    """``YYYY-MM`` -> first day, last day and number of days of each month."""
+    """``YYYY-MM`` -> first day, last day and number of days of each month (``period`` as ``PERIODS``)."""
     starts = pd.to_datetime(pd.Series(periods, dtype="string") + "-01", format="%Y-%m-%d")
     ends = starts + pd.offsets.MonthEnd(0)
-    return pd.DataFrame({"period": pd.Series(periods, dtype="string"), "month_start": starts,
+    return pd.DataFrame({"period": pd.Series(periods, dtype="string").astype(PERIODS), "month_start": starts,
                          "month_end": ends, "days_in_month": starts.dt.days_in_month})
+
+
+def coded(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The frames with ``client`` and ``sku`` as categoricals shared by all of them (new frames; the
+    other columns are not copied)."""
+    clients = _vocabulary([frames[kind]["client"] for kind in CLIENT_KINDS if kind in frames])
+    skus = _vocabulary([frames[kind]["sku"] for kind in SKU_KINDS if kind in frames]
+                       + [pd.Series([LABOR_SKU], dtype="string")])
+    out = {}
+    for kind, frame in frames.items():
+        codes = {name: as_categorical(frame[name], dtype) for name, dtype in (("client", clients), ("sku", skus))
+                 if name in frame}
+        out[kind] = frame.assign(**codes)
+    return out
+
+
+CLIENT_KINDS = ("usage", "contracts", "invoices", "time_entries")
+SKU_KINDS = ("usage", "contracts", "invoices", "catalog")
+
+
+def _vocabulary(columns: list[pd.Series]) -> pd.CategoricalDtype:
+    """Every value of ``columns`` once, in string order (so codes sort as the text does)."""
+    values = pd.concat([column.drop_duplicates().astype("string") for column in columns], ignore_index=True)
+    return pd.CategoricalDtype(pd.Index(sorted(values.dropna().unique()), dtype="string"))
+
+
+def as_categorical(column: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series:
+    """``column.astype(dtype)``, with the codes looked up by Arrow's hash kernel."""
+    if column.dtype == dtype:
+        return column
+    codes = pc.index_in(arrow_text(column.astype("string")), value_set=pa.array(dtype.categories, TEXT))
+    codes_array = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(codes_array, dtype=dtype), index=column.index, name=column.name)
+
+
+def decoded(keys: pd.DataFrame) -> pd.DataFrame:
+    """``period``, ``client`` and ``sku`` back to ``string`` columns."""
+    return keys.assign(**{name: _as_text(keys[name]) for name in KEY})
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column.astype("string")
+    codes = np.asarray(column.array.codes)
+    labels = pc.take(pa.array(column.cat.categories, TEXT), pa.array(codes, mask=codes < 0))
+    return text_series(labels, column.index)
+
+
+# ------------------------------------------------------------------------------------ joining on codes
+
+def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One int64 per row combining the categorical codes of ``columns``: equal keys get equal codes, and
+    codes sort like the keys' text (missing values last). The columns must share dtypes across the
+    frames compared (see ``coded``)."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        categorical = frame[column].array
+        size = len(categorical.categories)
+        codes = np.asarray(categorical.codes, dtype=np.int64)
+        combined = combined * (size + 1) + np.where(codes < 0, size, codes)
+    return combined
+
+
+def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
+    """The outer join on ``on`` of frames in each of which ``on`` is unique: one row per key found in
+    any frame, in key order, with every frame's other columns (missing where it has no such key). Each
+    column is aligned once, where a chain of merges would copy the growing result at every step."""
+    frames = _with_common_dtypes(frames, on)
+    codes = [key_codes(frame, on) for frame in frames]
+    union, first = np.unique(np.concatenate(codes), return_index=True)
+    keys = pd.concat([frame[on] for frame in frames], ignore_index=True).iloc[first].reset_index(drop=True)
+    columns: dict[str, pd.Series] = {name: keys[name] for name in on}
+    for frame, frame_codes in zip(frames, codes, strict=True):
+        indexer = np.full(len(union), -1, dtype=np.intp)
+        indexer[np.searchsorted(union, frame_codes)] = np.arange(len(frame))
+        for name in frame.columns.difference(on, sort=False):
+            if name in columns:
+                raise ValueError(f"outer_join: column {name!r} is in more than one frame")
+            columns[name] = _aligned(frame[name], indexer)
+    return pd.DataFrame(columns)
+
+
+def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``table``'s other columns for each row of ``frame`` (``on`` unique in ``table``; missing where
+    it has no such key): a left join that leaves ``frame`` where it is."""
+    frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
+    table_codes = key_codes(table_keys, on)
+    order = np.argsort(table_codes, kind="stable")
+    sorted_codes = table_codes[order]
+    wanted = key_codes(frame_keys, on)
+    position = np.searchsorted(sorted_codes, wanted)
+    found = position < len(sorted_codes)
+    found[found] = sorted_codes[position[found]] == wanted[found]
+    indexer = np.full(len(wanted), -1, dtype=np.intp)
+    indexer[found] = order[position[found]]
+    return pd.DataFrame({name: _aligned(table[name], indexer) for name in table.columns.difference(on, sort=False)},
+                        index=frame.index)
+
+
+def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:
+    """The categorical dtype of the coded columns when it holds every value of the others (a labour
+    ``LABOR`` sku, an empty frame), else one over all their values."""
+    coded_dtypes = {column.dtype for column in columns if isinstance(column.dtype, pd.CategoricalDtype)}
+    if len(coded_dtypes) == 1:
+        dtype = coded_dtypes.pop()
+        if all(column.dtype == dtype or _fits(column, dtype) for column in columns):
+            return dtype
+    return _vocabulary(columns)
+
+
+def _fits(column: pd.Series, dtype: pd.CategoricalDtype) -> bool:
+    return bool(column.dropna().isin(dtype.categories).all())
+
+
+def _aligned(column: pd.Series, indexer: np.ndarray) -> pd.Series:
+    """``column`` taken at ``indexer`` (-1 gives a missing value, promoting the dtype as a merge does)."""
+    return pd.Series(pd.api.extensions.take(column.array, indexer, allow_fill=True), name=column.name)
+
+
+def _with_common_dtypes(frames: list[pd.DataFrame], on: list[str]) -> list[pd.DataFrame]:
+    """The frames with each ``on`` column in one categorical dtype (cast only where they differ)."""
+    dtypes = {name: _common_dtype([frame[name] for frame in frames]) for name in on}
+    return [frame.assign(**{name: as_categorical(frame[name], dtypes[name]) for name in on
+                            if frame[name].dtype != dtypes[name]}) for frame in frames]
 
 
 # ----------------------------------------------------------------------------------------------- usage
@@ -53,8 +195,9 @@ def prorate_usage(usage: pd.DataFrame) -> pd.DataFrame:
     covered = (np.minimum(end[row] + 1, next_month_start) - np.maximum(start[row], month_start)).astype(np.int64)
     days_in_month = (next_month_start - month_start).astype(np.int64)
     quantity = usage["quantity"].to_numpy(float)[row]
-    expanded = usage.iloc[row].reset_index(drop=True)
-    expanded["period"] = pd.Series(np.datetime_as_string(month, unit="M"), dtype="string")
+    # Usually every row lies inside one month: then the rows need no copying.
+    expanded = usage.reset_index(drop=True) if len(row) == len(usage) else usage.iloc[row].reset_index(drop=True)
+    expanded["period"] = _periods_of_months(month)
     expanded["prorated_qty"] = np.round(quantity * covered / days_in_month, 4)
     return expanded
 
@@ -62,7 +205,8 @@ def prorate_usage(usage: pd.DataFrame) -> pd.DataFrame:
 def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     """Per key: ``usage_qty`` U, ``vendor_cost_amount`` (prorated qty x unit cost), the quantity-weighted
     ``vendor_unit_cost``, and the first ``vendor`` / ``product_name`` seen (for charts)."""
-    rows = prorate_usage(usage)
+    rows = prorate_usage(usage[[*CLIENT_SKU, "quantity", "period_start", "period_end", "unit_cost", "vendor",
+                                "product_name"]])
     rows["vendor_cost_amount"] = money_times_quantity(rows["prorated_qty"], rows["unit_cost"])
     grouped = rows.groupby(KEY, sort=False, observed=True)
     facts = grouped.agg(usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
@@ -81,20 +225,25 @@ def active_contract_lines(contracts: pd.DataFrame, periods: list[str]) -> pd.Dat
     """Billable contract lines x the periods in which each is expected: started by the month's end, not
     ended before its start; an annual line only in the months of its start anniversary."""
     bounds = period_bounds(periods)
-    lines = contracts[contracts["billable"].fillna(True).astype(bool)]
-    pairs = lines.merge(bounds, how="cross")
-    active = (pairs["start_date"] <= pairs["month_end"]) & (
-        pairs["end_date"].isna() | (pairs["end_date"] >= pairs["month_start"]))
-    annual = pairs["billing_frequency"].eq("annual").fillna(False)
-    anniversary = pairs["start_date"].dt.month == pairs["month_start"].dt.month
-    return pairs[active & (~annual | anniversary)].reset_index(drop=True)
+    lines = contracts[contracts["billable"].fillna(True).astype(bool).to_numpy()]
+    start = lines["start_date"].to_numpy("datetime64[ns]")[:, None]
+    end = lines["end_date"].to_numpy("datetime64[ns]")[:, None]
+    month_start = bounds["month_start"].to_numpy("datetime64[ns]")[None, :]
+    active = (start <= bounds["month_end"].to_numpy("datetime64[ns]")[None, :]) & (np.isnat(end) | (end >= month_start))
+    annual = lines["billing_frequency"].eq("annual").fillna(False).to_numpy(bool)[:, None]
+    anniversary = lines["start_date"].dt.month.to_numpy()[:, None] == bounds["month_start"].dt.month.to_numpy()[None, :]
+    line, period = np.nonzero(active & (~annual | anniversary))  # line by line, months in order
+    pairs = lines.iloc[line].reset_index(drop=True)
+    return pd.concat([pairs, bounds.iloc[period].reset_index(drop=True)], axis=1)
 
 
 def contracts_by_key(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     """Per key with an active line: ``contract_qty`` C, ``contract_unit_price`` Pc (quantity-weighted over
     the active lines; the latest line's price where no line has a quantity), ``account_manager``,
     ``included_hours`` and ``contract_hourly_rate``."""
-    lines = active_contract_lines(contracts, periods).sort_values("start_date", kind="stable")
+    needed = [*CLIENT_SKU, "quantity", "unit_price", "start_date", "end_date", "billing_frequency", "billable",
+              "account_manager"]
+    lines = active_contract_lines(contracts[needed], periods).sort_values("start_date", kind="stable")
     lines["line_amount"] = money_times_quantity(lines["quantity"].fillna(0), lines["unit_price"])
     grouped = lines.groupby(KEY, sort=False, observed=True)
     facts = grouped.agg(contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
@@ -107,7 +256,8 @@ def contracts_by_key(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFram
 
 def labour_terms(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     """Per (period, client): hours included by block agreements and the agreement's hourly rate."""
-    lines = active_contract_lines(contracts, periods)
+    needed = ["client", "included_hours", "hourly_rate", "start_date", "end_date", "billing_frequency", "billable"]
+    lines = active_contract_lines(contracts[needed], periods)
     grouped = lines.groupby(["period", "client"], sort=False, observed=True)
     return grouped.agg(included_hours=("included_hours", "sum"),
                        contract_hourly_rate=("hourly_rate", "max")).reset_index()
@@ -128,9 +278,14 @@ def split_duplicates(invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     """(kept lines, extra lines): a line repeating an earlier one's client, sku, period, quantity and
     unit price is an extra. "Earlier" is by invoice date, number and file line, so input order changes
     nothing."""
-    lines = invoices.assign(period=to_period(invoices["period_start"]))
-    lines = lines.sort_values(["invoice_date", "invoice_number", "source_file", "source_line"], kind="stable")
-    extra = lines.duplicated(subset=DUPLICATE_FIELDS, keep="first").to_numpy()
+    lines = invoices.assign(period=month_periods(invoices["period_start"]))
+    # Only lines that repeat some other line can be extras: order just those (a few in a hundred).
+    repeating = np.flatnonzero(lines.duplicated(subset=DUPLICATE_FIELDS, keep=False).to_numpy())
+    candidates = lines.iloc[repeating].reset_index(drop=True).sort_values(
+        ["invoice_date", "invoice_number", "source_file", "source_line"], kind="stable")
+    later = candidates.duplicated(subset=DUPLICATE_FIELDS, keep="first").to_numpy()
+    extra = np.zeros(len(lines), dtype=bool)
+    extra[repeating[candidates.index.to_numpy()[later]]] = True
     return lines[~extra], lines[extra]
 
 
@@ -144,7 +299,7 @@ def invoices_by_key(kept: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
     duplicates = extras.groupby(KEY, sort=False, observed=True).agg(
         duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
         duplicate_lines=("amount", "size")).reset_index()
-    return billed.merge(duplicates, on=KEY, how="outer")
+    return outer_join([billed, duplicates], KEY)
 
 
 # ---------------------------------------------------------------------------------------------- labour
@@ -154,7 +309,7 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
     a block agreement), and the billable hours left uninvoiced beyond the block's included hours
     (``unbilled_hours``) valued at the entry rate, else the agreement's hourly rate, else ``default_rate``
     (``unbilled_time_amount``, Int64 units)."""
-    entries = time_entries.assign(period=to_period(time_entries["date"]))
+    entries = time_entries.assign(period=month_periods(time_entries["date"]))
     entries = entries.merge(terms, on=["period", "client"], how="left")
     billable = entries["billable"].fillna(False).astype(bool)
     uninvoiced = billable & entries["invoice_number"].isna()
@@ -195,8 +350,8 @@ def expected_price(keys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract: pd.DataFrame,
                   catalog: pd.DataFrame) -> pd.DataFrame:
     """Add flags, catalog facts, E, P and the expected amount to merged per-key facts (a new frame)."""
-    out = keys.merge(vendor_tracked, on=CLIENT_SKU, how="left").merge(had_contract, on=CLIENT_SKU, how="left")
-    out = out.merge(catalog, on="sku", how="left")
+    out = pd.concat([keys, left_lookup(keys, vendor_tracked, CLIENT_SKU), left_lookup(keys, had_contract, CLIENT_SKU),
+                     left_lookup(keys, catalog, ["sku"])], axis=1)
     for column in ("usage_qty", "contract_qty", "billed_qty", "duplicate_qty"):
         out[column] = out[column].fillna(0.0)
     for column in ("billed_amount", "duplicate_amount"):
@@ -214,7 +369,7 @@ def with_expected_amounts(keys: pd.DataFrame) -> pd.DataFrame:
     usage-based line). A charge no
     contract or vendor explains (a one-time project) is expected as billed; a contract that is over
     (billed outside it) expects nothing. Labour adds the unbilled time to what was billed."""
-    out = keys.copy()
+    out = keys.copy(deep=False)
     basis = out["vendor_tracked"] | out["had_contract"]
     # A usage-based line (no quantity) with no vendor report to measure it: the billed quantity stands.
     usage_based = out["contract_active"] & out["contract_qty"].eq(0) & ~out["vendor_tracked"]
