@@ -94,13 +94,14 @@ def measure_engine(directory: Path) -> dict[str, Any]:
     """Load, reconcile, then run the DuckDB reference on the resolved frames and compare."""
     from recon import load_directory, reconcile
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     sources = load_directory(directory)
-    loaded = time.perf_counter()
+    loaded, loaded_cpu = time.perf_counter(), time.process_time()
     result = reconcile(sources)
-    reconciled = time.perf_counter()
+    reconciled, reconciled_cpu = time.perf_counter(), time.process_time()
     figures = {
         "load_seconds": loaded - started, "engine_seconds": reconciled - loaded, "peak_mb": peak_mb(),
+        "load_cpu_seconds": loaded_cpu - started_cpu, "engine_cpu_seconds": reconciled_cpu - loaded_cpu,
         "rows": {kind: len(frame) for kind, frame in sources.frames.items()},
         "keys": len(result.keys), "discrepancies": len(result.discrepancies),
     }

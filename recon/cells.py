@@ -119,9 +119,19 @@ def per_distinct(parse: Callable[[pd.Series], pd.Series], cells: pd.Series) -> p
     Exact for any ``parse`` that reads each cell on its own (every cell parser does), and its cost
     follows the number of distinct values: a million invoice dates are a few hundred distinct days.
     """
-    codes, distinct = pd.factorize(cells, use_na_sentinel=True)
+    codes, distinct = distinct_cells(cells)
     if len(distinct) * 2 > len(cells):
         return parse(cells)
-    values = parse(pd.Series(distinct, dtype=cells.dtype))
-    spread = values.array.take(codes, allow_fill=True)
-    return pd.Series(spread, index=cells.index, name=values.name)
+    return spread(parse(distinct), codes, cells.index)
+
+
+def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code per row, the distinct cells in order of appearance): ``cells`` is ``distinct[codes]``
+    (code -1 for a missing cell)."""
+    codes, distinct = pd.factorize(cells, use_na_sentinel=True)
+    return codes, pd.Series(distinct, dtype=cells.dtype)
+
+
+def spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Values per distinct cell back over the rows (missing where the code is -1)."""
+    return pd.Series(values.array.take(codes, allow_fill=True), index=index, name=values.name)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from recon import identity, metrics, receivables, rules
 from recon import keys as keyfacts
-from recon.cells import per_distinct
+from recon.cells import distinct_cells, spread
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
@@ -127,10 +127,13 @@ def _distinct_names(sources: Sources, kinds: tuple[str, ...]) -> pd.Series:
 def _with_client(frame: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
     """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier."""
     lookup = matches.set_index("name")
-    def matched(column: str) -> pd.Series:
-        return per_distinct(lambda names: names.astype("string").str.strip().map(lookup[column]), frame["client"])
-    return frame.assign(client_raw=frame["client"], client=matched("client").astype("string"),
-                        match_tier=matched("match_tier").astype("string"))
+    codes, names = distinct_cells(frame["client"])
+    stripped = names.astype("string").str.strip()
+    client, tier = (stripped.map(lookup[column]).astype("string") for column in ("client", "match_tier"))
+    # PSA sources name their clients canonically already: then the column itself is the answer.
+    same = frame["client"].dtype == "string" and client.equals(names)
+    resolved = frame["client"] if same else spread(client, codes, frame.index)
+    return frame.assign(client_raw=frame["client"], client=resolved, match_tier=spread(tier, codes, frame.index))
 
 
 def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
@@ -165,15 +168,10 @@ def available_periods(resolved: Resolved) -> list[str]:
 # ------------------------------------------------------------------------------------------------ keys
 
 def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
-    """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``)."""
+    """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
+    order."""
     frames = keyfacts.coded(resolved.frames)
-    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
-    contract = keyfacts.contracts_by_key(frames["contracts"], periods)
-    kept, extras = keyfacts.split_duplicates(frames["invoices"][INVOICE_FACTS])
-    billed = keyfacts.invoices_by_key(kept, extras)
-    terms = keyfacts.labour_terms(frames["contracts"], periods)
-    labour = keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)
-    merged = keyfacts.outer_join([usage, contract, billed, labour], keyfacts.KEY)
+    merged = keyfacts.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
     in_run = merged["period"].isin(periods).to_numpy()
     merged = merged if in_run.all() else merged[in_run].reset_index(drop=True)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
@@ -183,7 +181,16 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
     managers = keyfacts.account_managers(frames["contracts"])
     keys = keys.drop(columns=["account_manager"]).assign(
         account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
-    return keyfacts.decoded(keys)  # in key order already (outer_join)
+    return keyfacts.decoded(keys)
+
+
+def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
+    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
+    terms = keyfacts.labour_terms(frames["contracts"], periods)
+    return [usage, keyfacts.contracts_by_key(frames["contracts"], periods),
+            keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
+            keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)]
 
 
 def _no_usage() -> pd.DataFrame:

@@ -119,18 +119,20 @@ def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     any frame, in key order, with every frame's other columns (missing where it has no such key). Each
     column is aligned once, where a chain of merges would copy the growing result at every step."""
     frames = _with_common_dtypes(frames, on)
-    codes = [key_codes(frame, on) for frame in frames]
-    union, first = np.unique(np.concatenate(codes), return_index=True)
+    union, first, position = np.unique(np.concatenate([key_codes(frame, on) for frame in frames]),
+                                       return_index=True, return_inverse=True)
     keys = pd.concat([frame[on] for frame in frames], ignore_index=True).iloc[first].reset_index(drop=True)
     columns: dict[str, pd.Series] = {name: keys[name] for name in on}
-    for frame, frame_codes in zip(frames, codes, strict=True):
+    start = 0
+    for frame in frames:
         indexer = np.full(len(union), -1, dtype=np.intp)
-        indexer[np.searchsorted(union, frame_codes)] = np.arange(len(frame))
+        indexer[position[start:start + len(frame)]] = np.arange(len(frame))
+        start += len(frame)
         for name in frame.columns.difference(on, sort=False):
             if name in columns:
                 raise ValueError(f"outer_join: column {name!r} is in more than one frame")
             columns[name] = _aligned(frame[name], indexer)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)
 
 
 def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
@@ -146,8 +148,9 @@ def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.D
     found[found] = sorted_codes[position[found]] == wanted[found]
     indexer = np.full(len(wanted), -1, dtype=np.intp)
     indexer[found] = order[position[found]]
-    return pd.DataFrame({name: _aligned(table[name], indexer) for name in table.columns.difference(on, sort=False)},
-                        index=frame.index)
+    aligned = {name: _aligned(table[name], indexer).set_axis(frame.index)
+               for name in table.columns.difference(on, sort=False)}
+    return pd.DataFrame(aligned, index=frame.index, copy=False)
 
 
 def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:
@@ -274,32 +277,40 @@ def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
 DUPLICATE_FIELDS = ["client", "sku", "period", "quantity", "unit_price"]
 
 
-def split_duplicates(invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(kept lines, extra lines): a line repeating an earlier one's client, sku, period, quantity and
-    unit price is an extra. "Earlier" is by invoice date, number and file line, so input order changes
-    nothing."""
-    lines = invoices.assign(period=month_periods(invoices["period_start"]))
+def duplicate_lines(invoices: pd.DataFrame) -> np.ndarray:
+    """Which lines are extras: a line repeating an earlier one's client, sku, period, quantity and unit
+    price. "Earlier" is by invoice date, number and file line, so input order changes nothing.
+    ``invoices`` needs a ``period`` column."""
     # Only lines that repeat some other line can be extras: order just those (a few in a hundred).
-    repeating = np.flatnonzero(lines.duplicated(subset=DUPLICATE_FIELDS, keep=False).to_numpy())
-    candidates = lines.iloc[repeating].reset_index(drop=True).sort_values(
+    repeating = np.flatnonzero(invoices.duplicated(subset=DUPLICATE_FIELDS, keep=False).to_numpy())
+    candidates = invoices.iloc[repeating].reset_index(drop=True).sort_values(
         ["invoice_date", "invoice_number", "source_file", "source_line"], kind="stable")
     later = candidates.duplicated(subset=DUPLICATE_FIELDS, keep="first").to_numpy()
-    extra = np.zeros(len(lines), dtype=bool)
+    extra = np.zeros(len(invoices), dtype=bool)
     extra[repeating[candidates.index.to_numpy()[later]]] = True
-    return lines[~extra], lines[extra]
+    return extra
 
 
-def invoices_by_key(kept: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
-    """Per key: ``billed_qty`` B, ``billed_amount`` A, Pb, and the duplicates' quantity and amount."""
-    billed = kept.groupby(KEY, sort=False, observed=True).agg(
-        billed_qty=("quantity", "sum"), billed_amount=("amount", "sum"),
-        invoice_lines=("amount", "size")).reset_index()
-    billed["billed_qty"] = billed["billed_qty"].round(4)
-    billed["billed_unit_price"] = unit_price_from_amount(billed["billed_amount"], billed["billed_qty"])
-    duplicates = extras.groupby(KEY, sort=False, observed=True).agg(
-        duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
-        duplicate_lines=("amount", "size")).reset_index()
-    return outer_join([billed, duplicates], KEY)
+def invoices_by_key(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Per key (period of the service start): ``billed_qty`` B and ``billed_amount`` A of the lines kept,
+    Pb, and the quantity, amount and number of the extra (duplicate) lines, missing where there are
+    none. One grouped pass: kept and extra lines are told apart by masking, not by copying."""
+    lines = invoices.assign(period=month_periods(invoices["period_start"]))
+    extra = duplicate_lines(lines)
+    lines = lines.assign(kept_qty=lines["quantity"].where(~extra, 0.0), kept_amount=lines["amount"].where(~extra, 0),
+                         extra_qty=lines["quantity"].where(extra, 0.0), extra_amount=lines["amount"].where(extra, 0),
+                         kept=~extra, extra=extra)
+    facts = lines.groupby(KEY, sort=False, observed=True).agg(
+        billed_qty=("kept_qty", "sum"), billed_amount=("kept_amount", "sum"), invoice_lines=("kept", "sum"),
+        duplicate_qty=("extra_qty", "sum"), duplicate_amount=("extra_amount", "sum"),
+        duplicate_lines=("extra", "sum")).reset_index()
+    facts["billed_qty"] = facts["billed_qty"].round(4)
+    # line counts are nullable, as a group size over a nullable column is
+    facts = facts.astype({"invoice_lines": "Int64", "duplicate_lines": "Int64"})
+    facts.insert(6, "billed_unit_price", unit_price_from_amount(facts["billed_amount"], facts["billed_qty"]))
+    has_extra = facts["duplicate_lines"].gt(0)
+    return facts.assign(**{name: facts[name].where(has_extra) for name in
+                           ("duplicate_qty", "duplicate_amount", "duplicate_lines")})
 
 
 # ---------------------------------------------------------------------------------------------- labour
@@ -337,14 +348,16 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
 def expected_price(keys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """P and where it came from: the contract price where a line is active, else the billed price,
     else the catalog list price, else the vendor unit cost."""
-    price = pd.Series(pd.NA, index=keys.index, dtype="Int64")
-    source = pd.Series(pd.NA, index=keys.index, dtype="string")
-    for column, name in (("contract_unit_price", "contract"), ("billed_unit_price", "billed"),
-                         ("list_price", "catalog"), ("vendor_unit_cost", "vendor_cost")):
-        take = price.isna() & keys[column].notna()
-        price = price.where(~take, keys[column])
-        source = source.where(~take, name)
-    return price, source
+    sources = {"contract_unit_price": "contract", "billed_unit_price": "billed", "list_price": "catalog",
+               "vendor_unit_cost": "vendor_cost"}
+    candidates = [keys[column].astype("Int64") for column in sources]
+    present = np.column_stack([candidate.notna().to_numpy(bool) for candidate in candidates])
+    first = np.where(present.any(axis=1), present.argmax(axis=1), -1)
+    values = np.column_stack([candidate.to_numpy(np.int64, na_value=0) for candidate in candidates])
+    chosen = values[np.arange(len(keys)), np.maximum(first, 0)]
+    price = pd.Series(pd.arrays.IntegerArray(chosen, first < 0), index=keys.index)
+    labels = pd.Categorical.from_codes(first, categories=list(sources.values()))
+    return price, pd.Series(labels, index=keys.index).astype("string")
 
 
 def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract: pd.DataFrame,
