@@ -179,17 +179,18 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
     catalog = _catalog_facts(frames["catalog"])
     keys = keyfacts.complete_keys(merged, vendor_tracked, had_contract, catalog)
     managers = keyfacts.account_managers(frames["contracts"])
-    keys = keys.drop(columns=["account_manager"]).assign(
-        account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
+    keys = keys.assign(account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
     return keyfacts.decoded(keys)
 
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
     """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
     usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
-    terms = keyfacts.labour_terms(frames["contracts"], periods)
-    return [usage, keyfacts.contracts_by_key(frames["contracts"], periods),
-            keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
+    # in start-date order, so that the latest line of a key comes last
+    contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values("start_date", kind="stable")
+    active = keyfacts.active_contract_lines(contracts, periods)
+    terms = keyfacts.labour_terms(active)
+    return [usage, keyfacts.contracts_by_key(active), keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
             keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)]
 
 

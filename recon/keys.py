@@ -55,16 +55,30 @@ def period_bounds(periods: list[str]) -> pd.DataFrame:
 
 def coded(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The frames with ``client`` and ``sku`` as categoricals shared by all of them (new frames; the
-    other columns are not copied)."""
-    clients = _vocabulary([frames[kind]["client"] for kind in CLIENT_KINDS if kind in frames])
-    skus = _vocabulary([frames[kind]["sku"] for kind in SKU_KINDS if kind in frames]
-                       + [pd.Series([LABOR_SKU], dtype="string")])
+    other columns are not copied). Each column is hashed once (Arrow's dictionary encoding); the shared
+    vocabulary is then built from the small dictionaries."""
+    encoded = {(kind, name): pc.dictionary_encode(arrow_text(frame[name])).combine_chunks()
+               for kind, frame in frames.items() for name in ("client", "sku") if name in frame}
+    extra = {"client": [], "sku": [LABOR_SKU]}
+    vocabulary = {name: _vocabulary([text_series(array.dictionary, pd.RangeIndex(len(array.dictionary)))
+                                     for (_, column), array in encoded.items() if column == name]
+                                    + [pd.Series(extra[name], dtype="string")])
+                  for name in ("client", "sku")}
     out = {}
     for kind, frame in frames.items():
-        codes = {name: as_categorical(frame[name], dtype) for name, dtype in (("client", clients), ("sku", skus))
-                 if name in frame}
+        codes = {name: _recoded(encoded[kind, name], vocabulary[name], frame.index)
+                 for name in ("client", "sku") if name in frame}
         out[kind] = frame.assign(**codes)
     return out
+
+
+def _recoded(encoded: pa.DictionaryArray, dtype: pd.CategoricalDtype, index: pd.Index) -> pd.Series:
+    """A dictionary-encoded column as a categorical of ``dtype`` (its dictionary holds only categories)."""
+    to_category = pc.index_in(encoded.dictionary, value_set=pa.array(dtype.categories, TEXT))
+    to_category = np.append(np.asarray(pc.fill_null(to_category, -1), dtype=np.int64), -1)  # last: missing
+    indices = np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)), dtype=np.int64)
+    codes = to_category[indices]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=index)
 
 
 CLIENT_KINDS = ("usage", "contracts", "invoices", "time_entries")
@@ -240,28 +254,28 @@ def active_contract_lines(contracts: pd.DataFrame, periods: list[str]) -> pd.Dat
     return pd.concat([pairs, bounds.iloc[period].reset_index(drop=True)], axis=1)
 
 
-def contracts_by_key(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """Per key with an active line: ``contract_qty`` C, ``contract_unit_price`` Pc (quantity-weighted over
-    the active lines; the latest line's price where no line has a quantity), ``account_manager``,
-    ``included_hours`` and ``contract_hourly_rate``."""
-    needed = [*CLIENT_SKU, "quantity", "unit_price", "start_date", "end_date", "billing_frequency", "billable",
-              "account_manager"]
-    lines = active_contract_lines(contracts[needed], periods).sort_values("start_date", kind="stable")
-    lines["line_amount"] = money_times_quantity(lines["quantity"].fillna(0), lines["unit_price"])
+CONTRACT_FACTS = [*CLIENT_SKU, "quantity", "unit_price", "start_date", "end_date", "billing_frequency",
+                  "billable", "included_hours", "hourly_rate"]
+
+
+def contracts_by_key(active_lines: pd.DataFrame) -> pd.DataFrame:
+    """Per key with an active line (``active_contract_lines`` of contracts in start-date order):
+    ``contract_qty`` C, ``contract_lines`` and ``contract_unit_price`` Pc (quantity-weighted over the
+    active lines; the latest line's price where no line has a quantity)."""
+    lines = active_lines.assign(line_amount=money_times_quantity(active_lines["quantity"].fillna(0),
+                                                                 active_lines["unit_price"]))
     grouped = lines.groupby(KEY, sort=False, observed=True)
     facts = grouped.agg(contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
-                        latest_price=("unit_price", "last"), account_manager=("account_manager", "first"),
-                        contract_lines=("unit_price", "size")).reset_index()
+                        latest_price=("unit_price", "last"), contract_lines=("unit_price", "size")).reset_index()
     weighted = unit_price_from_amount(facts["contract_amount"].astype("Int64"), facts["contract_qty"])
     facts["contract_unit_price"] = weighted.fillna(facts["latest_price"]).astype("Int64")
     return facts.drop(columns=["contract_amount", "latest_price"])
 
 
-def labour_terms(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """Per (period, client): hours included by block agreements and the agreement's hourly rate."""
-    needed = ["client", "included_hours", "hourly_rate", "start_date", "end_date", "billing_frequency", "billable"]
-    lines = active_contract_lines(contracts[needed], periods)
-    grouped = lines.groupby(["period", "client"], sort=False, observed=True)
+def labour_terms(active_lines: pd.DataFrame) -> pd.DataFrame:
+    """Per (period, client) with active contract lines (``active_contract_lines``): hours included by block
+    agreements and the agreement's hourly rate."""
+    grouped = active_lines.groupby(["period", "client"], sort=False, observed=True)
     return grouped.agg(included_hours=("included_hours", "sum"),
                        contract_hourly_rate=("hourly_rate", "max")).reset_index()
 
