@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
 from recon.cells import TEXT, arrow_text, text_series
 from recon.money import money_times_quantity, unit_price_from_amount
 from recon.schema import LABOR_SKU
 
+ArrayLike = ExtensionArray | np.ndarray
 KEY = ["period", "client", "sku"]
 CLIENT_SKU = ["client", "sku"]
 
@@ -128,15 +130,23 @@ def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return combined
 
 
+def key_columns(combined: np.ndarray, dtypes: dict[str, pd.CategoricalDtype]) -> dict[str, pd.Categorical]:
+    """The inverse of ``key_codes``: the key columns (of these dtypes, in this order) of each code."""
+    columns = {}
+    for name, dtype in reversed(dtypes.items()):
+        size = len(dtype.categories)
+        combined, codes = np.divmod(combined, size + 1)
+        columns[name] = pd.Categorical.from_codes(np.where(codes == size, -1, codes), dtype=dtype)
+    return dict(reversed(columns.items()))
+
+
 def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     """The outer join on ``on`` of frames in each of which ``on`` is unique: one row per key found in
     any frame, in key order, with every frame's other columns (missing where it has no such key). Each
     column is aligned once, where a chain of merges would copy the growing result at every step."""
     frames = _with_common_dtypes(frames, on)
-    union, first, position = np.unique(np.concatenate([key_codes(frame, on) for frame in frames]),
-                                       return_index=True, return_inverse=True)
-    keys = pd.concat([frame[on] for frame in frames], ignore_index=True).iloc[first].reset_index(drop=True)
-    columns: dict[str, pd.Series] = {name: keys[name] for name in on}
+    position, union = pd.factorize(np.concatenate([key_codes(frame, on) for frame in frames]), sort=True)
+    columns: dict[str, ArrayLike] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
     start = 0
     for frame in frames:
         indexer = np.full(len(union), -1, dtype=np.intp)
@@ -162,9 +172,14 @@ def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.D
     found[found] = sorted_codes[position[found]] == wanted[found]
     indexer = np.full(len(wanted), -1, dtype=np.intp)
     indexer[found] = order[position[found]]
-    aligned = {name: _aligned(table[name], indexer).set_axis(frame.index)
-               for name in table.columns.difference(on, sort=False)}
+    aligned = {name: _aligned(table[name], indexer) for name in table.columns.difference(on, sort=False)}
     return pd.DataFrame(aligned, index=frame.index, copy=False)
+
+
+def has_key(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """For each row of ``frame``, whether ``table`` has a row with the same ``on`` values."""
+    frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
+    return np.isin(key_codes(frame_keys, on), key_codes(table_keys, on))
 
 
 def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:
@@ -182,9 +197,10 @@ def _fits(column: pd.Series, dtype: pd.CategoricalDtype) -> bool:
     return bool(column.dropna().isin(dtype.categories).all())
 
 
-def _aligned(column: pd.Series, indexer: np.ndarray) -> pd.Series:
-    """``column`` taken at ``indexer`` (-1 gives a missing value, promoting the dtype as a merge does)."""
-    return pd.Series(pd.api.extensions.take(column.array, indexer, allow_fill=True), name=column.name)
+def _aligned(column: pd.Series, indexer: np.ndarray) -> ArrayLike:
+    """``column``'s values taken at ``indexer`` (-1 gives a missing value, promoting the dtype as a merge
+    does)."""
+    return pd.api.extensions.take(column.array, indexer, allow_fill=True)
 
 
 def _with_common_dtypes(frames: list[pd.DataFrame], on: list[str]) -> list[pd.DataFrame]:
@@ -370,21 +386,20 @@ def expected_price(keys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     values = np.column_stack([candidate.to_numpy(np.int64, na_value=0) for candidate in candidates])
     chosen = values[np.arange(len(keys)), np.maximum(first, 0)]
     price = pd.Series(pd.arrays.IntegerArray(chosen, first < 0), index=keys.index)
-    labels = pd.Categorical.from_codes(first, categories=list(sources.values()))
-    return price, pd.Series(labels, index=keys.index).astype("string")
+    labels = pd.Categorical.from_codes(first, categories=pd.Index(list(sources.values()), dtype="string"))
+    return price, _as_text(pd.Series(labels, index=keys.index))
 
 
 def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract: pd.DataFrame,
                   catalog: pd.DataFrame) -> pd.DataFrame:
     """Add flags, catalog facts, E, P and the expected amount to merged per-key facts (a new frame)."""
-    out = pd.concat([keys, left_lookup(keys, vendor_tracked, CLIENT_SKU), left_lookup(keys, had_contract, CLIENT_SKU),
-                     left_lookup(keys, catalog, ["sku"])], axis=1)
+    flags = pd.DataFrame({"vendor_tracked": has_key(keys, vendor_tracked, CLIENT_SKU),
+                          "had_contract": has_key(keys, had_contract, CLIENT_SKU)}, index=keys.index)
+    out = pd.concat([keys, flags, left_lookup(keys, catalog, ["sku"])], axis=1)
     for column in ("usage_qty", "contract_qty", "billed_qty", "duplicate_qty"):
         out[column] = out[column].fillna(0.0)
     for column in ("billed_amount", "duplicate_amount"):
         out[column] = out[column].fillna(0).astype("Int64")
-    out["vendor_tracked"] = out["vendor_tracked"].fillna(False).astype(bool)
-    out["had_contract"] = out["had_contract"].fillna(False).astype(bool)
     out["contract_active"] = out["contract_lines"].fillna(0).gt(0)
     out["vendor_unit_cost"] = out["vendor_unit_cost"].fillna(out["catalog_unit_cost"])
     out["expected_unit_price"], out["price_source"] = expected_price(out)
