@@ -8,10 +8,14 @@ can run per client partition on a distributed engine.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recon import identity, metrics, receivables, rules
@@ -98,36 +102,36 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
     mappings = mappings or Mappings()
-    psa_names = _distinct_names(sources, PSA_SOURCES)
+    # identity works on names, not rows: each frame's client names once, in order of first appearance
+    names = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
     aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
-    directory = identity.build_directory(psa_names, aliases)
-    all_names = _distinct_names(sources, (*PSA_SOURCES, "usage"))
+    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
+    all_names = _concat_names(names, (*PSA_SOURCES, "usage"))
     matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
     psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
     lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
     frames = dict(sources.frames)
     for kind in ("contracts", "invoices", "time_entries"):
-        frames[kind] = _with_client(sources[kind], matches)
+        frames[kind] = _with_client(sources[kind], names[kind], matches)
     for kind in ("contracts", "invoices"):
         frames[kind] = frames[kind].assign(sku=identity.map_skus(frames[kind]["sku"], lookup)
                                            .fillna(frames[kind]["sku"].str.strip()))
-    usage = _with_client(sources["usage"], matches).assign(
+    usage = _with_client(sources["usage"], names["usage"], matches).assign(
         sku_raw=sources["usage"]["sku"], sku=identity.map_skus(sources["usage"]["sku"], lookup))
     mapped = usage["client"].notna() & usage["sku"].notna()
     frames["usage"] = usage[mapped].reset_index(drop=True)
     return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
 
 
-def _distinct_names(sources: Sources, kinds: tuple[str, ...]) -> pd.Series:
-    """The client names of ``kinds`` in order of first appearance, each once (identity works on names,
-    not rows)."""
-    return pd.concat([sources[kind]["client"].drop_duplicates() for kind in kinds], ignore_index=True)
+def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[str, ...]) -> pd.Series:
+    return pd.concat([names[kind][1] for kind in kinds], ignore_index=True)
 
 
-def _with_client(frame: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
-    """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier."""
+def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame) -> pd.DataFrame:
+    """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier.
+    ``distinct`` is ``distinct_cells(frame["client"])``."""
     lookup = matches.set_index("name")
-    codes, names = distinct_cells(frame["client"])
+    codes, names = distinct
     stripped = names.astype("string").str.strip()
     client, tier = (stripped.map(lookup[column]).astype("string") for column in ("client", "match_tier"))
     # PSA sources name their clients canonically already: then the column itself is the answer.
@@ -184,14 +188,21 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
 
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
-    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
-    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key). The four are
+    independent, so they are built side by side on the machine's cores: their work is mostly in
+    pandas', numpy's and Arrow's compiled loops, which release the GIL."""
     # in start-date order, so that the latest line of a key comes last
     contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values("start_date", kind="stable")
     active = keyfacts.active_contract_lines(contracts, periods)
-    terms = keyfacts.labour_terms(active)
-    return [usage, keyfacts.contracts_by_key(active), keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
-            keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)]
+    builders: list[Callable[[], pd.DataFrame]] = [
+        lambda: keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage(),
+        lambda: keyfacts.contracts_by_key(active),
+        lambda: keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
+        lambda: keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+                                     settings.default_hourly_rate_units),
+    ]
+    with ThreadPoolExecutor(max_workers=min(len(builders), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda build: build(), builders))
 
 
 def _no_usage() -> pd.DataFrame:

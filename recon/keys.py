@@ -324,23 +324,20 @@ def duplicate_lines(invoices: pd.DataFrame) -> np.ndarray:
 def invoices_by_key(invoices: pd.DataFrame) -> pd.DataFrame:
     """Per key (period of the service start): ``billed_qty`` B and ``billed_amount`` A of the lines kept,
     Pb, and the quantity, amount and number of the extra (duplicate) lines, missing where there are
-    none. One grouped pass: kept and extra lines are told apart by masking, not by copying."""
+    none. Kept lines are summed by masking the extras out, so the million lines are not copied."""
     lines = invoices.assign(period=month_periods(invoices["period_start"]))
     extra = duplicate_lines(lines)
-    lines = lines.assign(kept_qty=lines["quantity"].where(~extra, 0.0), kept_amount=lines["amount"].where(~extra, 0),
-                         extra_qty=lines["quantity"].where(extra, 0.0), extra_amount=lines["amount"].where(extra, 0),
-                         kept=~extra, extra=extra)
-    facts = lines.groupby(KEY, sort=False, observed=True).agg(
+    kept = lines.assign(kept_qty=lines["quantity"].where(~extra, 0.0), kept_amount=lines["amount"].where(~extra, 0),
+                        kept=~extra)
+    facts = kept.groupby(KEY, sort=False, observed=True).agg(
         billed_qty=("kept_qty", "sum"), billed_amount=("kept_amount", "sum"), invoice_lines=("kept", "sum"),
-        duplicate_qty=("extra_qty", "sum"), duplicate_amount=("extra_amount", "sum"),
-        duplicate_lines=("extra", "sum")).reset_index()
+    ).reset_index().astype({"invoice_lines": "Int64"})  # nullable, as a group size over a nullable column is
     facts["billed_qty"] = facts["billed_qty"].round(4)
-    # line counts are nullable, as a group size over a nullable column is
-    facts = facts.astype({"invoice_lines": "Int64", "duplicate_lines": "Int64"})
-    facts.insert(6, "billed_unit_price", unit_price_from_amount(facts["billed_amount"], facts["billed_qty"]))
-    has_extra = facts["duplicate_lines"].gt(0)
-    return facts.assign(**{name: facts[name].where(has_extra) for name in
-                           ("duplicate_qty", "duplicate_amount", "duplicate_lines")})
+    facts["billed_unit_price"] = unit_price_from_amount(facts["billed_amount"], facts["billed_qty"])
+    duplicates = lines[extra].groupby(KEY, sort=False, observed=True).agg(
+        duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
+        duplicate_lines=("amount", "size")).reset_index()
+    return pd.concat([facts, left_lookup(facts, duplicates, KEY)], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------- labour
