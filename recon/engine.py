@@ -8,9 +8,6 @@ can run per client partition on a distributed engine.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -188,21 +185,15 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
 
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
-    """Usage, contract, invoice and labour facts per key (each frame unique on the key). The four are
-    independent, so they are built side by side on the machine's cores: their work is mostly in
-    pandas', numpy's and Arrow's compiled loops, which release the GIL."""
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
+    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
     # in start-date order, so that the latest line of a key comes last
     contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values("start_date", kind="stable")
     active = keyfacts.active_contract_lines(contracts, periods)
-    builders: list[Callable[[], pd.DataFrame]] = [
-        lambda: keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage(),
-        lambda: keyfacts.contracts_by_key(active),
-        lambda: keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
-        lambda: keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
-                                     settings.default_hourly_rate_units),
-    ]
-    with ThreadPoolExecutor(max_workers=min(len(builders), os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda build: build(), builders))
+    labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+                                  settings.default_hourly_rate_units)
+    return [usage, keyfacts.contracts_by_key(active), keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
+            labour]
 
 
 def _no_usage() -> pd.DataFrame:
