@@ -140,6 +140,20 @@ def key_columns(combined: np.ndarray, dtypes: dict[str, pd.CategoricalDtype]) ->
     return dict(reversed(columns.items()))
 
 
+def per_key(frame: pd.DataFrame, on: list[str], **aggregations: tuple[str, str]) -> pd.DataFrame:
+    """``frame.groupby(on, sort=False, observed=True).agg(**aggregations).reset_index()`` for coded key
+    columns, grouped on their one combined code (about half the cost of grouping on several
+    categoricals). Rows with a missing key are left out, as groupby leaves them out."""
+    codes = key_codes(frame, on)
+    complete = np.ones(len(frame), dtype=bool)
+    for name in on:
+        complete &= np.asarray(frame[name].array.codes) >= 0
+    rows = frame if complete.all() else frame[complete]
+    facts = rows.assign(_key=codes[complete]).groupby("_key", sort=False).agg(**aggregations)
+    keys = key_columns(facts.index.to_numpy(), {name: frame[name].dtype for name in on})
+    return pd.concat([pd.DataFrame(keys, copy=False), facts.reset_index(drop=True)], axis=1)
+
+
 def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     """The outer join on ``on`` of frames in each of which ``on`` is unique: one row per key found in
     any frame, in key order, with every frame's other columns (missing where it has no such key). Each
@@ -241,12 +255,11 @@ def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     rows = prorate_usage(usage[[*CLIENT_SKU, "quantity", "period_start", "period_end", "unit_cost", "vendor",
                                 "product_name"]])
     rows["vendor_cost_amount"] = money_times_quantity(rows["prorated_qty"], rows["unit_cost"])
-    grouped = rows.groupby(KEY, sort=False, observed=True)
-    facts = grouped.agg(usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
-                        vendor=("vendor", "first"), product_name=("product_name", "first"),
-                        usage_rows=("prorated_qty", "size")).reset_index()
+    facts = per_key(rows, KEY, usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
+                    vendor=("vendor", "first"), product_name=("product_name", "first"),
+                    usage_rows=("prorated_qty", "size"), cost_rows=("unit_cost", "count"))
     facts["usage_qty"] = facts["usage_qty"].round(4)
-    has_cost = grouped["unit_cost"].count().to_numpy() > 0
+    has_cost = facts.pop("cost_rows").to_numpy() > 0
     facts["vendor_cost_amount"] = facts["vendor_cost_amount"].astype("Int64").where(has_cost)
     facts["vendor_unit_cost"] = unit_price_from_amount(facts["vendor_cost_amount"], facts["usage_qty"])
     return facts
@@ -280,9 +293,8 @@ def contracts_by_key(active_lines: pd.DataFrame) -> pd.DataFrame:
     active lines; the latest line's price where no line has a quantity)."""
     lines = active_lines.assign(line_amount=money_times_quantity(active_lines["quantity"].fillna(0),
                                                                  active_lines["unit_price"]))
-    grouped = lines.groupby(KEY, sort=False, observed=True)
-    facts = grouped.agg(contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
-                        latest_price=("unit_price", "last"), contract_lines=("unit_price", "size")).reset_index()
+    facts = per_key(lines, KEY, contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
+                    latest_price=("unit_price", "last"), contract_lines=("unit_price", "size"))
     weighted = unit_price_from_amount(facts["contract_amount"].astype("Int64"), facts["contract_qty"])
     facts["contract_unit_price"] = weighted.fillna(facts["latest_price"]).astype("Int64")
     return facts.drop(columns=["contract_amount", "latest_price"])
@@ -291,9 +303,8 @@ def contracts_by_key(active_lines: pd.DataFrame) -> pd.DataFrame:
 def labour_terms(active_lines: pd.DataFrame) -> pd.DataFrame:
     """Per (period, client) with active contract lines (``active_contract_lines``): hours included by block
     agreements and the agreement's hourly rate."""
-    grouped = active_lines.groupby(["period", "client"], sort=False, observed=True)
-    return grouped.agg(included_hours=("included_hours", "sum"),
-                       contract_hourly_rate=("hourly_rate", "max")).reset_index()
+    return per_key(active_lines, ["period", "client"], included_hours=("included_hours", "sum"),
+                   contract_hourly_rate=("hourly_rate", "max"))
 
 
 def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
@@ -329,14 +340,12 @@ def invoices_by_key(invoices: pd.DataFrame) -> pd.DataFrame:
     extra = duplicate_lines(lines)
     kept = lines.assign(kept_qty=lines["quantity"].where(~extra, 0.0), kept_amount=lines["amount"].where(~extra, 0),
                         kept=~extra)
-    facts = kept.groupby(KEY, sort=False, observed=True).agg(
-        billed_qty=("kept_qty", "sum"), billed_amount=("kept_amount", "sum"), invoice_lines=("kept", "sum"),
-    ).reset_index().astype({"invoice_lines": "Int64"})  # nullable, as a group size over a nullable column is
+    facts = per_key(kept, KEY, billed_qty=("kept_qty", "sum"), billed_amount=("kept_amount", "sum"),
+                    invoice_lines=("kept", "sum")).astype({"invoice_lines": "Int64"})  # a nullable count
     facts["billed_qty"] = facts["billed_qty"].round(4)
     facts["billed_unit_price"] = unit_price_from_amount(facts["billed_amount"], facts["billed_qty"])
-    duplicates = lines[extra].groupby(KEY, sort=False, observed=True).agg(
-        duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
-        duplicate_lines=("amount", "size")).reset_index()
+    duplicates = per_key(lines[extra], KEY, duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
+                         duplicate_lines=("amount", "size"))
     return pd.concat([facts, left_lookup(facts, duplicates, KEY)], axis=1)
 
 
@@ -347,8 +356,9 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
     a block agreement), and the billable hours left uninvoiced beyond the block's included hours
     (``unbilled_hours``) valued at the entry rate, else the agreement's hourly rate, else ``default_rate``
     (``unbilled_time_amount``, Int64 units)."""
-    entries = time_entries.assign(period=month_periods(time_entries["date"]))
-    entries = entries.merge(terms, on=["period", "client"], how="left")
+    entries = time_entries[["date", "client", "hours", "billable", "rate", "invoice_number"]]
+    entries = entries.assign(period=month_periods(entries["date"]))
+    entries = pd.concat([entries, left_lookup(entries, terms, ["period", "client"])], axis=1)
     billable = entries["billable"].fillna(False).astype(bool)
     uninvoiced = billable & entries["invoice_number"].isna()
     rate = entries["rate"].fillna(entries["contract_hourly_rate"]).fillna(default_rate).astype("Int64")
@@ -356,11 +366,10 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
     entries["hours_invoiced"] = entries["hours"].where(billable & ~uninvoiced, 0.0)
     entries["hours_uninvoiced"] = entries["hours"].where(uninvoiced, 0.0)
     entries["uninvoiced_amount"] = money_times_quantity(entries["hours_uninvoiced"], rate)
-    facts = entries.groupby(["period", "client"], sort=False, observed=True).agg(
-        hours_worked=("hours", "sum"), hours_billable=("hours_billable", "sum"),
-        hours_invoiced=("hours_invoiced", "sum"), hours_uninvoiced=("hours_uninvoiced", "sum"),
-        uninvoiced_amount=("uninvoiced_amount", "sum"), included_hours=("included_hours", "first"),
-    ).reset_index()
+    facts = per_key(entries, ["period", "client"], hours_worked=("hours", "sum"),
+                    hours_billable=("hours_billable", "sum"), hours_invoiced=("hours_invoiced", "sum"),
+                    hours_uninvoiced=("hours_uninvoiced", "sum"), uninvoiced_amount=("uninvoiced_amount", "sum"),
+                    included_hours=("included_hours", "first"))
     facts["unbilled_hours"] = (facts["hours_uninvoiced"] - facts["included_hours"].fillna(0)).clip(lower=0).round(4)
     # Hours a block agreement covers are paid for by its fee: they count as billed.
     facts["hours_billed"] = (facts["hours_invoiced"] + facts["hours_uninvoiced"] - facts["unbilled_hours"]).round(4)
