@@ -128,9 +128,7 @@ def sku_lookup(catalog: pd.DataFrame, sku_map: pd.DataFrame | None = None,
         if vendor_sku:
             lookup[vendor_sku.casefold()] = sku
     if sku_map is not None:
-        for vendor_sku, sku in zip(_fold(sku_map["vendor_sku"]), sku_map["sku"].astype(str).str.strip(),
-                                   strict=True):
-            lookup[vendor_sku] = sku
+        lookup |= dict(zip(_fold(sku_map["vendor_sku"]), sku_map["sku"].astype(str).str.strip(), strict=True))
     return lookup
 
 

@@ -9,6 +9,7 @@ with the file, line, column and reason. Rows in = rows loaded + rows quarantined
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 from collections.abc import Iterable
@@ -133,8 +134,10 @@ def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions()) -> 
                                 skip_blank_lines=False, engine="c")
     except SourceError as error:
         raise SourceError(name, error.problems) from None
-    except (ValueError, OSError, pd.errors.ParserError, KeyError) as error:
-        raise SourceError(name, [f"unreadable: {str(error).splitlines()[0][:200]}"]) from None
+    except Exception as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        kind = "XLSX" if name.lower().endswith(EXCEL_SUFFIXES) else "CSV"
+        raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if frame.columns.empty:
         raise SourceError(name, ["has no header row"])
     frame.columns = [str(column).strip() for column in frame.columns]
@@ -236,7 +239,8 @@ def _parse_field(spec: Field, cells: pd.Series | None, length: int,
 
 
 def _empty_column(spec: Field, length: int) -> pd.Series:
-    return pd.Series([pd.NA] * length, dtype=PANDAS_DTYPES[spec.type])
+    """An absent optional column: all missing, in the field's dtype."""
+    return pd.Series([None] * length, dtype=object).astype(PANDAS_DTYPES[spec.type])
 
 
 def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
@@ -334,7 +338,7 @@ def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOpti
               mapping: dict[str, str] | None = None) -> LoadedSource:
     """Read and normalise one file's bytes; the import record carries the content hash."""
     loaded = normalise(read_table(data, name, options), kind, name, options, mapping)
-    record = ImportRecord(**{**loaded.record.to_dict(), "sha256": sha256_of(data)})
+    record = dataclasses.replace(loaded.record, sha256=sha256_of(data))
     return LoadedSource(loaded.frame, loaded.issues, record)
 
 

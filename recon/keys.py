@@ -205,13 +205,17 @@ def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract
 
 
 def with_expected_amounts(keys: pd.DataFrame) -> pd.DataFrame:
-    """E and the expected amount. Vendor-tracked: E = U. With a contract basis: E = C. A charge no
+    """E and the expected amount. Vendor-tracked: E = U. With a contract basis: E = C (B for a
+    usage-based line). A charge no
     contract or vendor explains (a one-time project) is expected as billed; a contract that is over
     (billed outside it) expects nothing. Labour adds the unbilled time to what was billed."""
     out = keys.copy()
     basis = out["vendor_tracked"] | out["had_contract"]
+    # A usage-based line (no quantity) with no vendor report to measure it: the billed quantity stands.
+    usage_based = out["contract_active"] & out["contract_qty"].eq(0) & ~out["vendor_tracked"]
+    contract_qty = out["contract_qty"].where(~usage_based, out["billed_qty"])
     out["expected_qty"] = np.where(out["vendor_tracked"], out["usage_qty"],
-                                   np.where(basis, out["contract_qty"], out["billed_qty"]))
+                                   np.where(basis, contract_qty, out["billed_qty"]))
     amount = money_times_quantity(out["expected_qty"], out["expected_unit_price"]).fillna(0)
     out["expected_amount"] = amount.where(basis, out["billed_amount"]).astype("Int64")
     # Unbilled time raises the labour key's expected amount, not its expected quantity: the hours are
