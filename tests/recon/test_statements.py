@@ -29,8 +29,8 @@ def statement() -> statements.Statement:
 def test_statement_lines_and_totals(statement):
     assert statement.title == f"Billing review for {ACME}, 2026-01 to 2026-04"
     assert statement.account_manager == "Dana Lee"
-    assert list(statement.lines["finding"]) == [
-        "Invoiced below the agreed price", "Fewer units invoiced than used", "Invoiced after the agreement ended"]
+    assert list(statement.lines["finding"]) == ["Invoiced below the agreed price", "Fewer units invoiced than used",
+                                                "Invoiced after the agreement ended"]
     # 24 billed at 20.00 against 22.00 agreed: (20 - 22) x 24 = -48; 27 used, 24 billed at 22.00: -66
     assert (statement.under_billed, statement.over_billed) == (1_140_000, 3_000_000)
     assert statement.net == int(statement.lines["difference"].sum())
