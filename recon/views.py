@@ -9,17 +9,19 @@ Money stays in Int64 units (``recon.money``); inputs are never mutated (the dash
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 
-from recon.engine import Reconciliation
+from recon.engine import Mappings, Reconciliation
 from recon.errors import ReconError
 from recon.io import ImportRecord
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, summarise
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES
+from recon.schema import SOURCES
 
 NO_VENDOR = "(no vendor)"
 OPEN = "open"
@@ -225,6 +227,13 @@ def top_clients(by_client: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     return ranked.head(limit).reset_index(drop=True)
 
 
+def top_products(by_vendor: pd.DataFrame, limit: int = 12) -> pd.DataFrame:
+    """The ``limit`` vendor products with the most money at stake (``metrics.by_vendor``), largest first."""
+    at_stake = by_vendor.assign(at_stake=by_vendor["leakage"] + by_vendor["overcharge"])
+    ranked = at_stake.sort_values(["at_stake", "vendor", "sku"], ascending=[False, True, True], kind="stable")
+    return ranked.head(limit).reset_index(drop=True)
+
+
 def margin_ranking(by_client: pd.DataFrame) -> pd.DataFrame:
     """Clients by gross margin %, lowest first (the ones to look at); clients with no revenue last."""
     ranked = by_client.sort_values(["gross_margin_pct", "client"], na_position="last", kind="stable")
@@ -291,6 +300,14 @@ def worklist(discrepancies: pd.DataFrame, query: WorklistQuery | None = None) ->
     ordered = kept.assign(abs_variance=kept["variance"].abs())
     ordered = ordered.sort_values(by, ascending=ascending, kind="stable")
     return ordered.drop(columns=["abs_variance"]).reset_index(drop=True)
+
+
+def worklist_totals(rows: pd.DataFrame) -> dict[str, int]:
+    """Count, under-billed and over-billed money (Int64 units, informational findings not counted)."""
+    counted = rows[~rows["type"].isin(INFORMATIONAL_TYPES)]
+    variance = counted["variance"].fillna(0)
+    return {"findings": len(rows), "under": int(-variance[variance < 0].sum()),
+            "over": int(variance[variance > 0].sum())}
 
 
 def _text_matches(rows: pd.DataFrame, text: str) -> pd.Series:
@@ -377,6 +394,32 @@ IMPORT_COLUMNS = ("source", "file", "rows_in", "rows_loaded", "rows_quarantined"
                   "sha256")
 
 
+def guess_kind(file_name: str) -> str | None:
+    """The canonical source a file name suggests (``usage_pax8.csv`` -> usage), as ``recon.io`` reads a
+    data directory; ``None`` when the name says nothing."""
+    stem = Path(file_name).stem.casefold().strip()
+    for kind in SOURCES:
+        if stem == kind or stem.startswith((f"{kind}_", f"{kind}-", f"{kind} ")):
+            return kind
+    return "usage" if stem.startswith("usage") else None
+
+
+def with_client_alias(mappings: Mappings, alias: str, client: str) -> Mappings:
+    """``mappings`` plus the alias ``alias`` -> ``client`` (an earlier alias of that name is replaced)."""
+    aliases = mappings.client_aliases
+    kept = aliases[aliases["alias"].astype("string").str.casefold() != alias.casefold()]
+    row = pd.DataFrame({"alias": [alias], "client": [client]}).astype("string")
+    return replace(mappings, client_aliases=pd.concat([kept, row], ignore_index=True))
+
+
+def with_sku_mapping(mappings: Mappings, vendor_sku: str, sku: str) -> Mappings:
+    """``mappings`` plus the vendor SKU ``vendor_sku`` -> PSA ``sku`` (replacing an earlier one)."""
+    skus = mappings.sku_map
+    kept = skus[skus["vendor_sku"].astype("string").str.casefold() != vendor_sku.casefold()]
+    row = pd.DataFrame({"vendor_sku": [vendor_sku], "sku": [sku]}).astype("string")
+    return replace(mappings, sku_map=pd.concat([kept, row], ignore_index=True))
+
+
 def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
     """One row per imported file: rows in, loaded, quarantined, blank, and whether in = loaded +
     quarantined holds (it always should: a ``False`` here is a bug to report)."""
@@ -388,7 +431,8 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 
 __all__ = [
     "NO_VENDOR", "RESOLUTION_STATUSES", "TYPE_LABELS", "FilterError", "FilterOptions", "Filters", "RunView",
-    "WorklistQuery", "aging_table", "client_names", "filter_options", "filter_run", "import_report",
-    "labelled_keys", "latest_resolutions", "mapping_queue", "margin_ranking", "overdue_invoices",
-    "short_paid_invoices", "sku_names", "top_clients", "top_findings", "with_status", "worklist",
+    "WorklistQuery", "aging_table", "client_names", "filter_options", "filter_run", "guess_kind",
+    "import_report", "labelled_keys", "latest_resolutions", "mapping_queue", "margin_ranking",
+    "overdue_invoices", "short_paid_invoices", "sku_names", "top_clients", "top_findings", "top_products",
+    "with_client_alias", "with_sku_mapping", "with_status", "worklist", "worklist_totals",
 ]

@@ -1,0 +1,169 @@
+"""The session's workspace: which files the active run is computed from, with which settings and
+mappings, and the page context every page reads (run, filters, filtered view).
+
+State lives in ``st.session_state`` under ``workspace.*`` keys (set with ``setdefault``); nothing is
+module-level mutable state. Computation goes through the cached wrappers of ``dashboard.data``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from recon import views
+from recon.engine import Mappings, Reconciliation
+from recon.errors import MissingSourceError
+from recon.io import empty_source
+from recon.settings import Settings
+from recon.views import Filters, RunView
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR_ENV = "RECON_SAMPLE_DIR"
+
+
+def default_data_dir() -> Path:
+    """The data the app opens with: ``$RECON_SAMPLE_DIR``, else the sample MSP in ``sample_data/``,
+    else the small test MSP shipped with the tests."""
+    configured = os.environ.get(SAMPLE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    sample = ROOT / "sample_data"
+    if (sample / "contracts.csv").is_file():
+        return sample
+    return ROOT / "tests" / "fixtures" / "mini_msp"
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    """The run the pages show: its inputs, the mappings it used, its key and (once saved) its id."""
+
+    inputs: data.RunInputs
+    mappings: Mappings
+    key: str
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the entrypoint hands every page: the run, the filters and the run seen through them."""
+
+    active: ActiveRun
+    result: Reconciliation
+    filters: Filters
+    view: RunView
+    resolutions: pd.DataFrame | None
+    resolutions_key: str
+
+    @property
+    def currency(self) -> str:
+        return self.result.settings.currency
+
+
+# ------------------------------------------------------------------------------------ session state
+
+def blobs() -> dict[str, bytes]:
+    """Bytes of the files uploaded in this session, by SHA-256."""
+    return st.session_state.setdefault("workspace.blobs", {})
+
+
+def current_settings() -> Settings:
+    return st.session_state.setdefault("workspace.settings", Settings())
+
+
+def save_settings(settings: Settings) -> None:
+    st.session_state["workspace.settings"] = settings
+
+
+def empty_mappings() -> Mappings:
+    return Mappings(client_aliases=empty_source("client_aliases"))
+
+
+def current_mappings() -> Mappings:
+    """The mappings people confirmed (used by the next run)."""
+    return st.session_state.setdefault("workspace.mappings", empty_mappings())
+
+
+def current_resolutions() -> pd.DataFrame | None:
+    return st.session_state.get("workspace.resolutions")
+
+
+def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
+    if not path.is_dir():
+        raise MissingSourceError(f"data directory not found: {path}")
+    files = data.directory_files(str(path), data.directory_stamp(path))
+    return data.RunInputs(files, settings, label=path.name)
+
+
+def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
+    """Make ``inputs`` (with the confirmed mappings) the run every page shows."""
+    mappings = mappings if mappings is not None else current_mappings()
+    active = ActiveRun(inputs, mappings, data.run_key(inputs, mappings))
+    st.session_state["workspace.active"] = active
+    return active
+
+
+def active_run() -> ActiveRun:
+    """The active run; on a session's first page view, the default data directory's."""
+    active = st.session_state.get("workspace.active")
+    if active is None:
+        active = activate(directory_inputs(default_data_dir(), current_settings()))
+    return active
+
+
+def is_stale(active: ActiveRun) -> bool:
+    """Whether settings or mappings changed since the active run was computed."""
+    inputs = replace(active.inputs, settings=current_settings())
+    return data.run_key(inputs, current_mappings()) != active.key
+
+
+def rerun_with_current_choices() -> ActiveRun:
+    """The active run's files again, with the current settings and mappings."""
+    active = active_run()
+    return activate(replace(active.inputs, settings=current_settings()), current_mappings())
+
+
+def result_of(active: ActiveRun) -> Reconciliation:
+    return data.reconciliation(active.key, active.inputs, blobs(), active.mappings)
+
+
+def build_context(filters: Filters) -> PageContext:
+    """The page context for ``filters`` on the active run (computed once, cached)."""
+    active = active_run()
+    result = result_of(active)
+    resolutions = current_resolutions()
+    resolutions_key = data.frame_digest(resolutions)
+    view = data.run_view(active.key, filters, resolutions_key, result, resolutions)
+    context = PageContext(active, result, filters, view, resolutions, resolutions_key)
+    st.session_state["app.context"] = context
+    return context
+
+
+def context() -> PageContext | None:
+    """The context the entrypoint built for this script run (``None`` when there is no run)."""
+    return st.session_state.get("app.context")
+
+
+# ------------------------------------------------------------------------------------------ mappings
+
+def rejected_suggestions() -> pd.DataFrame:
+    """Suggestions people rejected (``name``, ``client``): not offered again."""
+    return st.session_state.setdefault("workspace.rejected", pd.DataFrame({"name": [], "client": []}, dtype="string"))
+
+
+def confirm_alias(alias: str, client: str) -> None:
+    st.session_state["workspace.mappings"] = views.with_client_alias(current_mappings(), alias, client)
+
+
+def confirm_sku(vendor_sku: str, sku: str) -> None:
+    st.session_state["workspace.mappings"] = views.with_sku_mapping(current_mappings(), vendor_sku, sku)
+
+
+def reject_suggestion(name: str, client: str) -> None:
+    rejected = rejected_suggestions()
+    row = pd.DataFrame({"name": [name], "client": [client]}, dtype="string")
+    st.session_state["workspace.rejected"] = pd.concat([rejected, row], ignore_index=True)
