@@ -42,9 +42,10 @@ navigation = st.navigation({
     ],
 })
 
+ASSETS = Path(__file__).resolve().parent / "assets"
+st.logo(ASSETS / "logo.svg", size="large", icon_image=ASSETS / "icon.svg")
 st.session_state["app.context"] = None
 with st.sidebar:
-    st.markdown("### :material/receipt_long: MSP Billing Recon")
     try:
         result = session.result_of(session.active_run())
         filters = sidebar_filters(result)

@@ -37,8 +37,8 @@ def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, **e
     figure.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
         template="plotly_white", font={"family": FONT, "size": 12, "color": "#1E293B"}, height=height,
-        margin={"l": 8, "r": 8, "t": 56, "b": 8}, hoverlabel={"font": {"family": FONT}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        margin={"l": 8, "r": 8, "t": 48, "b": 8}, hoverlabel={"font": {"family": FONT}},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "xanchor": "left", "x": 0},
         separators=".,", **extra)
     figure.update_yaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
     figure.update_xaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
@@ -56,8 +56,11 @@ def _empty(title: str, message: str = "Nothing to show for these filters.") -> g
 
 
 def _money_axis(currency: str) -> dict[str, object]:
-    symbol = display_money(0, currency).replace("0.00", "")
-    return {"tickprefix": symbol, "tickformat": ",.0f"}
+    """Whole-currency ticks; the sign goes before the symbol (-$500), so only USD gets the symbol and
+    other currencies name themselves in the axis title."""
+    if currency.upper() == "USD":
+        return {"tickformat": "$,.0f"}
+    return {"tickformat": ",.0f", "title": {"text": currency.upper()}}
 
 
 # ---------------------------------------------------------------------------------------------- trend
@@ -146,7 +149,7 @@ def build_margin_figure(margins: pd.DataFrame, currency: str,
         textposition="outside", customdata=details, cliponaxis=False,
         hovertemplate="%{y}<br>Margin <b>%{x:.1f}%</b>: %{customdata}<extra></extra>"))
     figure.update_yaxes(autorange="reversed", type="category")
-    figure.update_xaxes(ticksuffix="%")
+    figure.update_xaxes(ticksuffix="%", range=[min(0.0, min(percent) * 1.2), max(100.0, max(percent)) * 1.15])
     return _layout(figure, title, currency, height=max(300, 90 + 26 * len(shown)), showlegend=False)
 
 

@@ -101,6 +101,8 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         if column in MONEY_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
             places = MONEY_EXPORT_PLACES.get(column, 2)
             config[column] = st.column_config.NumberColumn(title, format=_money_format(currency, places))
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
+            config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
         elif column.endswith(("_pct", "_rate")) or column == "billing_accuracy":
             config[column] = st.column_config.NumberColumn(title, format="percent")
         elif column.endswith("_qty") or column in {"quantity", "hours"}:

@@ -56,8 +56,8 @@ st.subheader("Every finding, with its evidence")
 st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")
 found = view.discrepancies
 event = ui.table(found, key="client.findings", currency=currency, file_name=f"{client} discrepancies.csv",
-                 columns=["period", "sku", "product", "label", "direction", "expected_qty", "billed_qty",
-                          "expected_amount", "billed_amount", "variance", "status"],
+                 columns=["period", "product", "label", "variance", "status", "expected_amount", "billed_amount",
+                          "expected_qty", "billed_qty", "sku", "direction"],
                  labels={"label": "Finding"}, selection="single-row")
 picked = ui.selected_rows(event)
 if picked and picked[0] < len(found):

@@ -43,9 +43,9 @@ row[2].metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 
 st.caption("Select rows to see their evidence" + (" and resolve them." if "store" in st.session_state else "."))
 event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
-                 columns=["period", "client", "account_manager", "sku", "product", "label", "direction",
-                          "expected_qty", "billed_qty", "expected_unit_price", "billed_unit_price", "expected_amount",
-                          "billed_amount", "variance", "status", "detail", "fingerprint"],
+                 columns=["period", "client", "product", "label", "variance", "status", "expected_amount",
+                          "billed_amount", "expected_qty", "billed_qty", "expected_unit_price", "billed_unit_price",
+                          "sku", "account_manager", "direction", "detail", "fingerprint"],
                  labels={"label": "Finding"}, selection="multi-row", height=460)
 picked = [position for position in ui.selected_rows(event) if position < len(rows)]
 if picked:

@@ -15,14 +15,15 @@ ui.header("Overview", "How much revenue is leaking, where, and is it getting bet
           f"{len(view.periods)} period(s), {overall['keys']:,} client-product-months compared.")
 
 trend = view.metrics.by_period
-leakage_series = [-int(units) / MONEY_SCALE for units in trend["leakage"]]
+leakage_series = [int(units) / MONEY_SCALE for units in trend["leakage"]]
+latest = f"{ui.money(int(trend['leakage'].iloc[-1]), currency)} in {trend['period'].iloc[-1]}" if len(trend) else None
 row = st.columns(4)
 row[0].metric("Billed revenue", ui.money(overall["billed_revenue"], currency), border=True,
               help="Sum of invoice line amounts in the selected periods.")
 row[1].metric("Expected revenue", ui.money(overall["expected_revenue"], currency), border=True,
               help="What should have been billed: vendor usage or contract quantity at the expected price.")
 row[2].metric("Leakage (under-billed)", ui.loss(overall["leakage"], currency), border=True,
-              chart_data=leakage_series, chart_type="bar", delta_color="red",
+              chart_data=leakage_series, chart_type="bar", delta=latest, delta_color="red", delta_arrow="off",
               help="Money not billed that should have been: the sum of under-billed variances.")
 row[3].metric("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), border=True,
               help="Money billed that should not have been: a refund exposure.")

@@ -16,7 +16,7 @@ ui.header("Receivables", "Which invoices are overdue or short-paid, and how old 
 row = st.columns(4)
 row[0].metric("Open balance", ui.money(overall["ar_balance"], currency), border=True,
               help=f"{overall['open_invoices']} open invoice(s).")
-row[1].metric("Overdue", ui.loss(overall["overdue_balance"], currency), border=True,
+row[1].metric("Overdue", ui.money(overall["overdue_balance"], currency), border=True,
               help="Open balance past its due date.")
 row[2].metric("DSO (days)", "—" if overall["dso"] is None else f"{overall['dso']:.1f}", border=True,
               help="Days sales outstanding: open balance / billed revenue x days in the selected periods.")
@@ -31,13 +31,14 @@ with left:
 with right:
     st.subheader("Overdue")
     ui.table(views.overdue_invoices(book), key="receivables.overdue", currency=currency, file_name="overdue.csv",
-             columns=["invoice_number", "client", "invoice_date", "due_date", "total", "paid", "balance",
-                      "days_past_due", "aging_bucket"])
+             columns=["invoice_number", "client", "balance", "days_past_due", "aging_bucket", "due_date", "total",
+                      "paid"],
+             labels={"aging_bucket": "Aging", "days_past_due": "Days late"})
 st.subheader("Short-paid")
 st.caption("Invoices marked paid whose payments do not cover the total.")
 ui.table(views.short_paid_invoices(book), key="receivables.short_paid", currency=currency,
          file_name="short_paid.csv",
-         columns=["invoice_number", "client", "invoice_date", "status", "total", "paid", "balance",
+         columns=["invoice_number", "client", "balance", "total", "paid", "status", "invoice_date",
                   "last_payment_date"])
 with st.expander(f"All {len(book):,} invoices"):
     ui.table(book, key="receivables.all", currency=currency, file_name="receivables.csv")
