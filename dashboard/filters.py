@@ -30,10 +30,10 @@ def _period_range(periods: tuple[str, ...]) -> tuple[str | None, str | None]:
         st.caption(f"Period: {periods[0] if periods else 'none'}")
         return None, None
     chosen = st.session_state.get("filters.periods")
-    if not (isinstance(chosen, tuple | list) and len(chosen) == 2 and set(chosen) <= set(periods)):
-        st.session_state["filters.periods"] = (periods[0], periods[-1])
-    first, last = st.select_slider("Periods", options=periods, key="filters.periods",
-                                   help="The billing months to show (YYYY-MM).")
+    if chosen is not None and not (isinstance(chosen, tuple | list) and set(chosen) <= set(periods)):
+        del st.session_state["filters.periods"]  # a new run with other months: start from all of them
+    first, last = st.select_slider("Periods", options=periods, value=(periods[0], periods[-1]),
+                                   key="filters.periods", help="The billing months to show (YYYY-MM).")
     return first, last
 
 

@@ -44,7 +44,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -63,7 +63,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, process, log)
@@ -93,7 +93,7 @@ def chromium_browser() -> Iterator[object]:
 
 
 @pytest.fixture()
-def app_page(chromium_browser, app_url):  # noqa: ANN001, ANN201
+def app_page(chromium_browser, app_url):
     """A fresh browser page (a new Streamlit session) of 1440 x 1000."""
     context = chromium_browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
     tab = context.new_page()

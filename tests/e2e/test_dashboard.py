@@ -16,7 +16,7 @@ PAGES = {"overview": "", "client": "client", "discrepancies": "discrepancies", "
          "sources": "sources", "mappings": "mappings", "runs": "runs", "settings": "settings"}
 
 
-def settle(page, timeout_ms: int = 60_000) -> None:  # noqa: ANN001
+def settle(page, timeout_ms: int = 60_000) -> None:
     """Wait until the script run is over (Streamlit marks its state on the app root) and no element is
     still a loading placeholder; charts and grids draw right after."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
@@ -24,7 +24,7 @@ def settle(page, timeout_ms: int = 60_000) -> None:  # noqa: ANN001
     page.wait_for_timeout(500)
 
 
-def screenshot(page, name: str) -> None:  # noqa: ANN001
+def screenshot(page, name: str) -> None:
     """The whole page: the viewport grows to the app's scroll height (the app scrolls inside itself)."""
     height = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
     page.set_viewport_size({"width": 1440, "height": max(1000, int(height) + 120)})
@@ -33,13 +33,13 @@ def screenshot(page, name: str) -> None:  # noqa: ANN001
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def open_page(page, app_url: str, name: str) -> None:  # noqa: ANN001
+def open_page(page, app_url: str, name: str) -> None:
     page.goto(f"{app_url}/{PAGES[name]}")
     page.get_by_role("heading", level=1).first.wait_for()
     settle(page)
 
 
-def metric(page, label: str) -> str:  # noqa: ANN001
+def metric(page, label: str) -> str:
     card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).first
     return card.get_by_test_id("stMetricValue").inner_text().strip()
 

@@ -1,0 +1,181 @@
+"""Every page under Streamlit's AppTest: renders on the test MSP (and the sample MSP when present),
+filters change what is shown, uploads reconcile, bad files give a message, mappings change the next run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboard" / "app.py"
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+SAMPLE = ROOT / "sample_data"
+PAGES = ("overview", "client", "discrepancies", "receivables", "sources", "mappings", "runs", "settings")
+TIMEOUT_S = 120
+
+
+@pytest.fixture()
+def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+    """The app on the test MSP with its own empty database."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(item.value for item in at.metric if item.label == label)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [item.value for item in at.exception]
+    assert not at.error, [item.value for item in at.error]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app: AppTest, page: str):
+    app.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(app)
+    assert app.title[0].value == page.capitalize()
+
+
+@pytest.mark.skipif(not (SAMPLE / "contracts.csv").is_file(), reason="sample_data/ is not generated yet")
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_sample_msp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, page: str):
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(SAMPLE))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(at)
+
+
+def test_overview_shows_the_engine_summary(app: AppTest):
+    assert_clean(app)
+    assert metric(app, "Billed revenue") == "$39,597.64"
+    assert metric(app, "Leakage (under-billed)") == ":red[-$5,042.00]"
+    assert metric(app, "Overcharge (refunds owed)") == ":blue[+$787.00]"
+    assert metric(app, "Leakage rate") == "11.50%"
+
+
+def test_client_filter_changes_every_figure(app: AppTest):
+    app.multiselect(key="filters.clients").select("Acme Corporation").run()
+    assert_clean(app)
+    assert metric(app, "Billed revenue") == "$13,210.00"
+    app.switch_page("app_pages/discrepancies.py").run()
+    assert metric(app, "Findings") == "3"
+
+
+def test_period_and_manager_filters(app: AppTest):
+    app.select_slider(key="filters.periods").set_range("2026-04", "2026-04").run()
+    assert_clean(app)
+    assert metric(app, "Leakage (under-billed)") == ":red[-$3,200.00]"
+    app.multiselect(key="filters.account_managers").select("Priya Shah").run()
+    assert metric(app, "Leakage (under-billed)") == "$0.00"
+    app.button(key="filters.reset").click().run()
+    assert metric(app, "Billed revenue") == "$39,597.64"
+
+
+def test_client_page_follows_the_chosen_client(app: AppTest):
+    app.switch_page("app_pages/client.py").run()
+    app.selectbox(key="client.selected").select("Cobalt Logistics").run()
+    assert_clean(app)
+    assert metric(app, "Under-billed") == ":red[-$4,850.00]"
+    assert any("Sam Ortiz" in caption.value for caption in app.caption)
+    assert {button.label for button in app.get("download_button")} >= {"Statement (XLSX)", "Statement (PDF)"}
+
+
+def test_work_list_narrows_by_type_and_text(app: AppTest):
+    app.switch_page("app_pages/discrepancies.py").run()
+    assert metric(app, "Findings") == "14"
+    app.multiselect(key="discrepancies.types").select("negative_margin").run()
+    assert metric(app, "Findings") == "4"
+    assert metric(app, "Under-billed") == "$0.00"  # informational: not money owed
+    app.multiselect(key="discrepancies.types").unselect("negative_margin")
+    app.text_input(key="discrepancies.text").input("cobalt").run()
+    assert metric(app, "Findings") == "2"
+    assert_clean(app)
+
+
+def test_selecting_a_finding_shows_its_evidence(app: AppTest):
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert_clean(app)
+    assert any("Evidence for Cobalt Logistics · MANAGED-SVC · 2026-04" in item.value for item in app.markdown)
+
+
+def test_receivables_lists_overdue_and_short_paid(app: AppTest):
+    app.switch_page("app_pages/receivables.py").run()
+    assert_clean(app)
+    assert metric(app, "Short-paid invoices") == "1"
+    tables = [frame.value for frame in app.dataframe]
+    assert list(tables[0]["invoice_number"]) == ["INV-1007", "INV-1013", "INV-1014"]
+
+
+def test_upload_reconciles_the_uploaded_files(app: AppTest):
+    app.switch_page("app_pages/sources.py").run()
+    names = ("contracts.csv", "usage.csv", "invoices.csv")
+    files = [(name, (MINI_MSP / name).read_bytes(), "text/csv") for name in names]
+    app.file_uploader(key="sources.uploads").set_value(files).run()
+    assert [box.value for box in app.selectbox if box.key.startswith("sources.kind")] == [
+        "contracts", "usage", "invoices"]
+    app.radio(key="sources.mode").set_value("only")
+    app.button(key="sources.reconcile").click().run()
+    assert_clean(app)
+    assert app.session_state["workspace.active"].inputs.label == "contracts.csv, usage.csv, invoices.csv"
+    report = next(frame.value for frame in app.dataframe if "balanced" in frame.value)
+    assert list(report["file"]) == ["contracts.csv", "usage.csv", "invoices.csv"]
+    app.switch_page("app_pages/overview.py").run()
+    assert metric(app, "Billed revenue") == "$39,597.64"
+
+
+def test_a_file_missing_columns_is_refused_with_a_message(app: AppTest):
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(("invoices.csv", b"invoice_number,client\nINV-1,Acme\n",
+                                                        "text/csv")).run()
+    app.button(key="sources.reconcile").click().run()
+    assert not app.exception
+    messages = " ".join(item.value for item in app.error)
+    assert "missing required column(s) for invoices" in messages
+    assert app.session_state["workspace.active"].inputs.label == "mini_msp"  # the run on screen is kept
+
+
+def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
+    app.switch_page("app_pages/discrepancies.py").run()
+    assert metric(app, "Findings") == "14"
+    app.switch_page("app_pages/mappings.py").run()
+    assert metric(app, "Mapping coverage") == "83.8%"
+    app.button(key="mappings.confirm.0").click().run()
+    assert_clean(app)
+    assert any("Mappings changed" in item.value for item in app.warning)
+    app.button(key="mappings.rerun").click().run()
+    assert metric(app, "Mapping coverage") == "94.6%"
+    app.switch_page("app_pages/discrepancies.py").run()
+    assert metric(app, "Findings") == "15"  # Cobalt's 42 seats in March against 40 billed
+
+
+def test_rejected_suggestion_leaves_the_queue(app: AppTest):
+    app.switch_page("app_pages/mappings.py").run()
+    app.button(key="mappings.reject.0").click().run()
+    assert_clean(app)
+    assert metric(app, "Suggestions to review") == "0"
+
+
+def test_settings_apply_to_the_next_run(app: AppTest):
+    app.switch_page("app_pages/settings.py").run()
+    app.number_input(key="settings.quantity").set_value(5.0)
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    assert_clean(app)
+    assert any("Saved" in item.value for item in app.success)
+    app.button(key="settings.rerun").click().run()
+    app.switch_page("app_pages/discrepancies.py").run()
+    # within a 5-seat tolerance: Delta's 10 billed against 8 used, Acme's 24 billed against 27 used
+    assert metric(app, "Findings") == "12"
+
+
+def test_invalid_settings_are_refused_with_a_message(app: AppTest):
+    app.switch_page("app_pages/settings.py").run()
+    app.selectbox(key="settings.currency").select("JPY")
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    assert not app.exception
