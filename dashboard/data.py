@@ -139,3 +139,11 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
     """Required sources (contracts, usage, invoices) with no file."""
     present = {file.kind for file in files}
     return [kind for kind in REQUIRED_SOURCES if kind not in present]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def open_store(url: str):  # noqa: ANN201 - recon.store.Store
+    """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
+    from recon.store import Store
+
+    return Store(url)

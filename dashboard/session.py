@@ -22,6 +22,11 @@ from recon.io import empty_source
 from recon.settings import Settings
 from recon.views import Filters, RunView
 
+try:
+    from recon.store import Store, database_url
+except ImportError:  # the store lands on its own branch; until then a session keeps its own state
+    Store = None  # type: ignore[assignment,misc]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR_ENV = "RECON_SAMPLE_DIR"
 
@@ -64,6 +69,21 @@ class PageContext:
         return self.result.settings.currency
 
 
+# ------------------------------------------------------------------------------------------- store
+
+def store() -> Store | None:
+    """The database of runs, mappings, settings and resolutions (``RECON_DATABASE_URL``, else
+    ``recon.db`` in the working directory), shared by every session; ``None`` when not available."""
+    if Store is None:
+        return None
+    return data.open_store(database_url())
+
+
+def user_name() -> str:
+    """Who is working, for the audit trail (asked on the pages that write)."""
+    return str(st.session_state.get("workspace.user", "")).strip()
+
+
 # ------------------------------------------------------------------------------------ session state
 
 def blobs() -> dict[str, bytes]:
@@ -72,11 +92,19 @@ def blobs() -> dict[str, bytes]:
 
 
 def current_settings() -> Settings:
+    """The settings the next run uses: the database's, else this session's, else the defaults."""
+    database = store()
+    if database is not None:
+        return database.load_settings()
     return st.session_state.setdefault("workspace.settings", Settings())
 
 
 def save_settings(settings: Settings) -> None:
-    st.session_state["workspace.settings"] = settings
+    database = store()
+    if database is not None:
+        database.save_settings(settings, by=user_name())
+    else:
+        st.session_state["workspace.settings"] = settings
 
 
 def empty_mappings() -> Mappings:
@@ -85,11 +113,16 @@ def empty_mappings() -> Mappings:
 
 def current_mappings() -> Mappings:
     """The mappings people confirmed (used by the next run)."""
+    database = store()
+    if database is not None:
+        return database.mappings()
     return st.session_state.setdefault("workspace.mappings", empty_mappings())
 
 
 def current_resolutions() -> pd.DataFrame | None:
-    return st.session_state.get("workspace.resolutions")
+    """The latest resolution of every resolved finding (``fingerprint``, ``status``, ``note``, ...)."""
+    database = store()
+    return database.resolutions() if database is not None else st.session_state.get("workspace.resolutions")
 
 
 def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
@@ -100,9 +133,18 @@ def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
 
 
 def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
-    """Make ``inputs`` (with the confirmed mappings) the run every page shows."""
+    """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and (with a
+    database) stored; the same inputs, settings and mappings reuse their stored run."""
     mappings = mappings if mappings is not None else current_mappings()
-    active = ActiveRun(inputs, mappings, data.run_key(inputs, mappings))
+    key = data.run_key(inputs, mappings)
+    active = ActiveRun(inputs, mappings, key)
+    database = store()
+    if database is not None:
+        runs = database.list_runs()
+        known = runs[runs["label"].str.endswith(f"[{key}]").fillna(False)]
+        run_id = int(known["id"].iloc[0]) if len(known) else database.save_run(
+            result_of(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} [{key}]")
+        active = replace(active, run_id=run_id)
     st.session_state["workspace.active"] = active
     return active
 
@@ -152,18 +194,52 @@ def context() -> PageContext | None:
 
 def rejected_suggestions() -> pd.DataFrame:
     """Suggestions people rejected (``name``, ``client``): not offered again."""
+    database = store()
+    if database is not None:
+        return database.rejected_suggestions()
     return st.session_state.setdefault("workspace.rejected", pd.DataFrame({"name": [], "client": []}, dtype="string"))
 
 
 def confirm_alias(alias: str, client: str) -> None:
-    st.session_state["workspace.mappings"] = views.with_client_alias(current_mappings(), alias, client)
+    database = store()
+    if database is not None:
+        database.save_client_alias(alias, client, by=user_name())
+    else:
+        st.session_state["workspace.mappings"] = views.with_client_alias(current_mappings(), alias, client)
 
 
 def confirm_sku(vendor_sku: str, sku: str) -> None:
-    st.session_state["workspace.mappings"] = views.with_sku_mapping(current_mappings(), vendor_sku, sku)
+    database = store()
+    if database is not None:
+        database.save_sku_mapping(vendor_sku, sku, by=user_name())
+    else:
+        st.session_state["workspace.mappings"] = views.with_sku_mapping(current_mappings(), vendor_sku, sku)
 
 
 def reject_suggestion(name: str, client: str) -> None:
+    database = store()
+    if database is not None:
+        database.reject_suggestion(name, client, by=user_name())
+        return
     rejected = rejected_suggestions()
     row = pd.DataFrame({"name": [name], "client": [client]}, dtype="string")
     st.session_state["workspace.rejected"] = pd.concat([rejected, row], ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------ resolutions
+
+def resolve(fingerprints: list[str], status: str, note: str) -> None:
+    """Record a resolution for each finding (appended to its history in the database)."""
+    database = store()
+    if database is not None:
+        database.resolve(fingerprints, status, note, by=user_name())
+        return
+    rows = pd.DataFrame({"fingerprint": fingerprints, "status": status, "note": note, "by": user_name()})
+    earlier = st.session_state.get("workspace.resolutions")
+    st.session_state["workspace.resolutions"] = pd.concat([earlier, rows], ignore_index=True)
+
+
+def resolution_history(fingerprint: str) -> pd.DataFrame | None:
+    """Every resolution of one finding, oldest first (``None`` without a database)."""
+    database = store()
+    return database.history(fingerprint) if database is not None else None

@@ -3,6 +3,7 @@ filters change what is shown, uploads reconcile, bad files give a message, mappi
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,68 @@ def test_invalid_settings_are_refused_with_a_message(app: AppTest):
     app.selectbox(key="settings.currency").select("JPY")
     app.button(key="FormSubmitter:settings.form-Save settings").click().run()
     assert not app.exception
+
+
+# ------------------------------------------------------------------------------------- with the store
+
+needs_store = pytest.mark.skipif(importlib.util.find_spec("recon.store") is None, reason="recon.store not merged yet")
+
+
+def stored_runs(tmp_path: Path):  # noqa: ANN201
+    from recon.store import Store
+
+    return Store(f"sqlite:///{tmp_path / 'recon.db'}").list_runs()
+
+
+@needs_store
+def test_first_start_stores_the_run_once(app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    assert len(stored_runs(tmp_path)) == 1
+    again = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()  # a second browser session
+    assert_clean(again)
+    assert len(stored_runs(tmp_path)) == 1  # same files, settings and mappings: the same run
+
+
+@needs_store
+def test_resolving_findings_records_status_and_recovery(app: AppTest):
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    app.run()
+    app.selectbox(key="discrepancies.status").select("billed")
+    app.text_input(key="discrepancies.note").input("invoiced on INV-2041")
+    app.text_input(key="discrepancies.user").input("dana")
+    app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+    assert_clean(app)
+    table = next(frame.value for frame in app.dataframe if "fingerprint" in frame.value)
+    assert list(table["status"][:2]) == ["billed", "billed"]
+    assert list(table["note"][:2]) == ["invoiced on INV-2041"] * 2
+    app.switch_page("app_pages/overview.py").run()
+    open_exposure = next(item for item in app.metric if item.label == "Open exposure")
+    assert "recovered" in open_exposure.proto.delta  # $3,200.00 + $1,650.00 recovered
+
+
+@needs_store
+def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp_path: Path):
+    app.switch_page("app_pages/mappings.py").run()
+    app.button(key="mappings.confirm.0").click().run()
+    app.button(key="mappings.rerun").click().run()
+    assert len(stored_runs(tmp_path)) == 2
+    app.switch_page("app_pages/runs.py").run()
+    assert_clean(app)
+    assert metric(app, "New findings") == "1"
+    assert metric(app, "Cleared") == "0"
+    assert metric(app, "Leakage change") == "+$72.00"
+    assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
+
+
+@needs_store
+def test_settings_and_mappings_persist_across_sessions(app: AppTest):
+    app.switch_page("app_pages/settings.py").run()
+    app.number_input(key="settings.rate").set_value(175.0)
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    app.switch_page("app_pages/mappings.py").run()
+    app.button(key="mappings.confirm.0").click().run()
+    later = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()  # a new session on the same database
+    later.switch_page("app_pages/settings.py").run()
+    assert later.number_input(key="settings.rate").value == 175.0
+    later.switch_page("app_pages/mappings.py").run()
+    assert metric(later, "Mapping coverage") == "94.6%"  # the new session's first run used the saved alias
