@@ -142,7 +142,7 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def open_store(url: str):  # noqa: ANN201 - recon.store.Store
+def open_store(url: str):
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
     from recon.store import Store
 

@@ -187,7 +187,7 @@ def test_invalid_settings_are_refused_with_a_message(app: AppTest):
 needs_store = pytest.mark.skipif(importlib.util.find_spec("recon.store") is None, reason="recon.store not merged yet")
 
 
-def stored_runs(tmp_path: Path):  # noqa: ANN201
+def stored_runs(tmp_path: Path):
     from recon.store import Store
 
     return Store(f"sqlite:///{tmp_path / 'recon.db'}").list_runs()
