@@ -206,5 +206,6 @@ def evidence(context: session.PageContext, period: str, client: str, sku: str, k
             if frame.empty:
                 st.caption("No rows.")
                 continue
-            wanted = [column_name for column_name in EVIDENCE_COLUMNS[name] if column_name in frame]
-            st.dataframe(frame[wanted], hide_index=True, key=f"{key}.{name}", width="stretch")
+            wanted = frame[[column_name for column_name in EVIDENCE_COLUMNS[name] if column_name in frame]]
+            st.dataframe(wanted, hide_index=True, key=f"{key}.{name}", width="stretch",
+                         column_config=column_config(wanted, context.currency))

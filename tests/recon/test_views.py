@@ -183,3 +183,38 @@ def test_names_for_mapping_choices(run):
 ])
 def test_display_money(units, currency, signed, text):
     assert display_money(units, currency, signed=signed) == text
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("contracts.csv", "contracts"), ("usage_pax8_2026-03.csv", "usage"), ("usage.xlsx", "usage"),
+    ("Invoices.CSV", "invoices"), ("time_entries-q1.csv", "time_entries"), ("client_aliases.csv", "client_aliases"),
+    ("export (3).csv", None),
+])
+def test_guess_kind_from_the_file_name(name, kind):
+    assert views.guess_kind(name) == kind
+
+
+def test_mappings_are_added_without_touching_the_original():
+    empty = recon.Mappings()
+    once = views.with_client_alias(empty, "Cobalt Logistcs Inc", "Cobalt Logistics")
+    twice = views.with_client_alias(once, "cobalt logistcs inc", "Cobalt Freight")
+    assert empty.client_aliases.empty
+    assert list(twice.client_aliases["client"]) == ["Cobalt Freight"]  # the later decision replaces the earlier
+    skus = views.with_sku_mapping(empty, "MS-VISIO-P2", "VISIO")
+    assert list(skus.sku_map["sku"]) == ["VISIO"] and empty.sku_map.empty
+
+
+def test_a_confirmed_alias_changes_the_run(run):
+    mappings = views.with_client_alias(recon.Mappings(), "Cobalt Logistcs Inc", "Cobalt Logistics")
+    again = recon.reconcile(recon.load_directory(MINI_MSP), mappings=mappings)
+    assert len(again.discrepancies) == len(run.discrepancies) + 1
+    assert len(again.unmapped) == len(run.unmapped) - 4
+
+
+def test_worklist_totals_and_top_products(run):
+    found = views.filter_run(run).discrepancies
+    totals = views.worklist_totals(found)
+    assert totals == {"findings": 14, "under": recon.money.from_decimal(run.metrics.overall["leakage"]),
+                      "over": recon.money.from_decimal(run.metrics.overall["overcharge"])}
+    products = views.top_products(run.metrics.by_vendor, limit=2)
+    assert list(products["sku"]) == ["MANAGED-SVC", "LABOR"]
