@@ -80,8 +80,8 @@ def store() -> Store | None:
 
 
 def user_name() -> str:
-    """Who is working, for the audit trail (asked on the pages that write)."""
-    return str(st.session_state.get("workspace.user", "")).strip()
+    """Who is working, for the audit trail (asked on the pages that write; ``dashboard`` until then)."""
+    return str(st.session_state.get("workspace.user", "")).strip() or "dashboard"
 
 
 # ------------------------------------------------------------------------------------ session state
@@ -141,9 +141,10 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> Active
     database = store()
     if database is not None:
         runs = database.list_runs()
-        known = runs[runs["label"].str.endswith(f"[{key}]").fillna(False)]
+        tag = f"· run key {key[:12]}"
+        known = runs[runs["label"].str.endswith(tag).fillna(False)]
         run_id = int(known["id"].iloc[0]) if len(known) else database.save_run(
-            result_of(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} [{key}]")
+            result_of(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}")
         active = replace(active, run_id=run_id)
     st.session_state["workspace.active"] = active
     return active

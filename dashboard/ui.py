@@ -79,7 +79,7 @@ def _money_format(currency: str, places: int) -> str:
 
 MONEY_COLUMNS = frozenset({*MONEY_EXPORT_PLACES, "leakage", "overcharge", "expected_revenue", "billed_revenue",
                            "gross_margin", "net_variance", "at_stake", "recovered", "open_exposure", "difference",
-                           "leakage_delta", "vendor_cost"})
+                           "leakage_delta", "vendor_cost", "billed", "expected", "old_variance", "new_variance"})
 
 
 def _is_money(frame: pd.DataFrame, column: str) -> bool:

@@ -57,7 +57,7 @@ if picked:
         status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
                                 help="billed / credited count as recovered; accepted and disputed stay open.")
         note = middle.text_input("Note", key="discrepancies.note", placeholder="e.g. invoiced on INV-2041")
-        name = right.text_input("Your name", value=session.user_name(), key="discrepancies.user")
+        name = right.text_input("Your name", value=st.session_state.get("workspace.user", ""), key="discrepancies.user")
         if st.form_submit_button("Save resolution", type="primary", icon=":material/task_alt:"):
             st.session_state["workspace.user"] = name.strip()
             session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
