@@ -37,8 +37,8 @@ def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, **e
     figure.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
         template="plotly_white", font={"family": FONT, "size": 12, "color": "#1E293B"}, height=height,
-        margin={"l": 8, "r": 8, "t": 48, "b": 8}, hoverlabel={"font": {"family": FONT}},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "xanchor": "left", "x": 0},
+        margin={"l": 8, "r": 8, "t": 78, "b": 8}, hoverlabel={"font": {"family": FONT}},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
         separators=".,", **extra)
     figure.update_yaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
     figure.update_xaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
@@ -69,18 +69,18 @@ def build_trend_figure(by_period: pd.DataFrame, currency: str,
                        title: str = "Is revenue leakage growing month over month?") -> go.Figure:
     """Per period: leakage as a red bar below zero, overcharge as a blue bar above, net variance line.
     ``by_period`` is ``metrics.by_period`` (``period``, ``leakage``, ``overcharge``, ``net_variance``)."""
-    if by_period.empty:
-        return _empty(title)
+    if by_period.empty or not (by_period["leakage"].any() or by_period["overcharge"].any()):
+        return _empty(title, "No under- or over-billing in these periods.")
     periods = list(by_period["period"])
     leakage = by_period["leakage"]
     figure = go.Figure([
-        go.Bar(x=periods, y=[-value for value in _amounts(leakage)], name="Under-billed (leakage)",
+        go.Bar(x=periods, y=[-value for value in _amounts(leakage)], name="Under-billed",
                marker_color=UNDER_COLOR, customdata=_labels(-leakage, currency),
                hovertemplate="%{x}<br>Under-billed: <b>%{customdata}</b><extra></extra>"),
-        go.Bar(x=periods, y=_amounts(by_period["overcharge"]), name="Over-billed (refunds owed)",
+        go.Bar(x=periods, y=_amounts(by_period["overcharge"]), name="Over-billed",
                marker_color=OVER_COLOR, customdata=_labels(by_period["overcharge"], currency),
                hovertemplate="%{x}<br>Over-billed: <b>%{customdata}</b><extra></extra>"),
-        go.Scatter(x=periods, y=_amounts(by_period["net_variance"]), name="Net (billed - expected)",
+        go.Scatter(x=periods, y=_amounts(by_period["net_variance"]), name="Net",
                    mode="lines+markers", line={"color": "#0F172A", "width": 2},
                    customdata=_labels(by_period["net_variance"], currency, signed=True),
                    hovertemplate="%{x}<br>Net: <b>%{customdata}</b><extra></extra>"),

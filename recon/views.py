@@ -234,11 +234,12 @@ def top_products(by_vendor: pd.DataFrame, limit: int = 12) -> pd.DataFrame:
     return ranked.head(limit).reset_index(drop=True)
 
 
-def margin_ranking(by_client: pd.DataFrame) -> pd.DataFrame:
-    """Clients by gross margin %, lowest first (the ones to look at); clients with no revenue last."""
+def margin_ranking(by_client: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """Clients by gross margin %, lowest first (the ones to look at), the first ``limit`` of them;
+    clients with no revenue last."""
     ranked = by_client.sort_values(["gross_margin_pct", "client"], na_position="last", kind="stable")
     columns = ["client", "billed_revenue", "vendor_cost", "gross_margin", "gross_margin_pct"]
-    return ranked[columns].reset_index(drop=True)
+    return ranked[columns].head(limit).reset_index(drop=True)
 
 
 def top_findings(discrepancies: pd.DataFrame, limit: int = 5) -> pd.DataFrame:

@@ -17,8 +17,9 @@ clients = list(context.view.clients)
 if not clients:
     st.info("No client matches the filters in the sidebar.", icon=":material/filter_alt:")
     st.stop()
-if st.session_state.get("client.selected") not in clients:
-    st.session_state["client.selected"] = clients[0]
+if st.session_state.get("client.selected") not in clients:  # start with the client with most at stake
+    ranked = views.top_clients(context.view.metrics.by_client, limit=1)
+    st.session_state["client.selected"] = str(ranked["client"].iloc[0]) if len(ranked) else clients[0]
 client = st.selectbox("Client", clients, key="client.selected")
 view = data.run_view(context.active.key, context.filters.with_clients(client), context.resolutions_key,
                      context.result, context.resolutions)
@@ -39,18 +40,21 @@ row[4].metric("Gross margin", ui.percent(overall["gross_margin_pct"]), border=Tr
 left, right = st.columns(2)
 with left:
     st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
-                                                           title=f"Was {client} billed what they should have been?"),
+                                                           title="Was this client billed what it should have been?"),
                     key="client.billed_vs_expected", width="stretch")
 with right:
     st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
-                                              title=f"When did {client}'s billing go wrong?"),
+                                              title="When did this client's billing go wrong?"),
                     key="client.trend", width="stretch")
 
 st.subheader("Largest differences")
 top = views.top_findings(view.discrepancies, limit=5)
-ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
-         columns=["period", "product", "label", "variance", "detail"],
-         labels={"label": "Finding", "variance": "Billed - expected"})
+if top.empty:
+    st.success(f"{client} was billed as expected in these periods.", icon=":material/check_circle:")
+else:
+    ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
+             columns=["period", "product", "label", "variance", "detail"],
+             labels={"label": "Finding", "variance": "Billed - expected"})
 
 st.subheader("Every finding, with its evidence")
 st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")

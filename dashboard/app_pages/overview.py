@@ -18,23 +18,23 @@ trend = view.metrics.by_period
 leakage_series = [int(units) / MONEY_SCALE for units in trend["leakage"]]
 latest = f"{ui.money(int(trend['leakage'].iloc[-1]), currency)} in {trend['period'].iloc[-1]}" if len(trend) else None
 row = st.columns(4)
-row[0].metric("Billed revenue", ui.money(overall["billed_revenue"], currency), border=True,
+row[0].metric("Billed revenue", ui.money(overall["billed_revenue"], currency), border=True, height="stretch",
               help="Sum of invoice line amounts in the selected periods.")
-row[1].metric("Expected revenue", ui.money(overall["expected_revenue"], currency), border=True,
+row[1].metric("Expected revenue", ui.money(overall["expected_revenue"], currency), border=True, height="stretch",
               help="What should have been billed: vendor usage or contract quantity at the expected price.")
-row[2].metric("Leakage (under-billed)", ui.loss(overall["leakage"], currency), border=True,
+row[2].metric("Leakage (under-billed)", ui.loss(overall["leakage"], currency), border=True, height="stretch",
               chart_data=leakage_series, chart_type="bar", delta=latest, delta_color="red", delta_arrow="off",
               help="Money not billed that should have been: the sum of under-billed variances.")
-row[3].metric("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), border=True,
+row[3].metric("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), border=True, height="stretch",
               help="Money billed that should not have been: a refund exposure.")
 row = st.columns(4)
-row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
+row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True, height="stretch",
               help="Leakage / expected revenue.")
-row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
+row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True, height="stretch",
               help="Client-product-months with no discrepancy / all of them.")
-row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True, height="stretch",
               help="Vendor usage rows resolved to a PSA client and product (whole run).")
-row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
+row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True, height="stretch",
               delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
               else None, delta_color="green",
               help="Money at stake in findings not yet resolved as billed or credited.")
@@ -52,7 +52,7 @@ with left:
     st.plotly_chart(charts.build_vendor_figure(views.top_products(view.metrics.by_vendor, 12), currency),
                     key="overview.vendors", width="stretch")
 with right:
-    st.plotly_chart(charts.build_margin_figure(views.margin_ranking(view.metrics.by_client), currency),
+    st.plotly_chart(charts.build_margin_figure(views.margin_ranking(view.metrics.by_client, 15), currency),
                     key="overview.margin", width="stretch")
 
 st.subheader("Clients")
