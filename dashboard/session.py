@@ -158,6 +158,12 @@ def active_run() -> ActiveRun:
     return active
 
 
+def active_files() -> tuple[data.InputFile, ...]:
+    """The files of the run on screen (none when no run could be made yet)."""
+    active = st.session_state.get("workspace.active")
+    return active.inputs.files if active is not None else ()
+
+
 def is_stale(active: ActiveRun) -> bool:
     """Whether settings or mappings changed since the active run was computed."""
     inputs = replace(active.inputs, settings=current_settings())

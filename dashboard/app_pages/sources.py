@@ -48,7 +48,7 @@ if uploads:
                 except ReconError as error:
                     problems.append(str(error))
                 progress.progress(number / (len(chosen) + 1), text=f"Read {name}")
-            next_files = data.merge_files(session.active_run().inputs.files, tuple(files), replacing == "replace")
+            next_files = data.merge_files(session.active_files(), tuple(files), replacing == "replace")
             missing = data.missing_kinds(next_files)
             if missing:
                 problems.append(f"missing required source(s): {', '.join(missing)}")

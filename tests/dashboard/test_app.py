@@ -51,6 +51,24 @@ def test_every_page_renders_on_the_sample_msp(monkeypatch: pytest.MonkeyPatch, t
     assert_clean(at)
 
 
+def test_unusable_data_gives_a_message_and_the_sources_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert not at.exception
+    assert "data directory not found" in at.sidebar.error[0].value
+    assert "Load your files on the **Sources** page" in at.info[0].value
+    at.switch_page("app_pages/sources.py").run()
+    assert not at.exception
+    names = ("contracts.csv", "usage.csv", "invoices.csv")
+    at.file_uploader(key="sources.uploads").set_value([(name, (MINI_MSP / name).read_bytes(), "text/csv")
+                                                       for name in names]).run()
+    at.button(key="sources.reconcile").click().run()
+    assert_clean(at)
+    at.switch_page("app_pages/overview.py").run()
+    assert metric(at, "Billed revenue") == "$39,597.64"
+
+
 def test_overview_shows_the_engine_summary(app: AppTest):
     assert_clean(app)
     assert metric(app, "Billed revenue") == "$39,597.64"
