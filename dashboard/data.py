@@ -34,6 +34,7 @@ class InputFile:
     kind: str
     sha256: str
     path: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()  # canonical field -> column in the file ("" = none)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def frame_digest(frame: pd.DataFrame | None) -> str:
 def run_key(inputs: RunInputs, mappings: Mappings) -> str:
     """The identity of a computed run: same files, settings, periods and mappings, same result."""
     payload = {
-        "files": sorted([file.kind, file.name, file.sha256] for file in inputs.files),
+        "files": sorted([file.kind, file.name, file.sha256, list(file.columns)] for file in inputs.files),
         "settings": inputs.settings.to_dict(), "periods": list(inputs.periods),
         "aliases": frame_digest(mappings.client_aliases), "skus": frame_digest(mappings.sku_map),
     }
@@ -82,10 +83,18 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def loaded_file(sha256: str, name: str, kind: str, _data: bytes) -> LoadedSource:
-    """``recon.io.load_file`` keyed by content hash (the bytes are not hashed again)."""
+def loaded_file(sha256: str, name: str, kind: str, _data: bytes,
+                columns: tuple[tuple[str, str], ...] = ()) -> LoadedSource:
+    """``recon.io.load_file`` keyed by content hash and column mapping (the bytes are not hashed again)."""
     _ = sha256
-    return recon_io.load_file(_data, name, kind)
+    return recon_io.load_file(_data, name, kind, mapping=dict(columns) or None)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def file_header(sha256: str, name: str, _data: bytes) -> tuple[str, ...]:
+    """The column names of a file (``recon.io.read_table``)."""
+    _ = sha256
+    return tuple(recon_io.read_table(_data, name).columns)
 
 
 def file_bytes(file: InputFile, blobs: dict[str, bytes]) -> bytes:
@@ -96,7 +105,8 @@ def file_bytes(file: InputFile, blobs: dict[str, bytes]) -> bytes:
 def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings) -> Reconciliation:
     """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated)."""
     _ = key
-    loaded = [loaded_file(file.sha256, file.name, file.kind, file_bytes(file, _blobs)) for file in _inputs.files]
+    loaded = [loaded_file(file.sha256, file.name, file.kind, file_bytes(file, _blobs), file.columns)
+              for file in _inputs.files]
     sources: Sources = recon_io.combine(loaded, ALL_KINDS)
     return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
 

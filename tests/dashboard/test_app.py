@@ -153,11 +153,30 @@ def test_a_file_missing_columns_is_refused_with_a_message(app: AppTest):
     app.switch_page("app_pages/sources.py").run()
     app.file_uploader(key="sources.uploads").set_value(("invoices.csv", b"invoice_number,client\nINV-1,Acme\n",
                                                         "text/csv")).run()
-    app.button(key="sources.reconcile").click().run()
     assert not app.exception
     messages = " ".join(item.value for item in app.error)
     assert "missing required column(s) for invoices" in messages
+    assert app.button(key="sources.reconcile").disabled
     assert app.session_state["workspace.active"].inputs.label == "mini_msp"  # the run on screen is kept
+
+
+def test_columns_of_another_format_are_mapped_with_dropdowns(app: AppTest):
+    renamed = {"invoice_number": "Invoice #", "invoice_date": "Date", "client": "Customer", "sku": "Product ID",
+               "quantity": "Qty", "unit_price": "Price"}
+    text = (MINI_MSP / "invoices.csv").read_text()
+    header, body = text.split("\n", 1)
+    header = ",".join(renamed.get(column, column) for column in header.split(","))
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(("invoices.csv", f"{header}\n{body}".encode(), "text/csv")).run()
+    assert app.button(key="sources.reconcile").disabled
+    for field, column in renamed.items():
+        app.selectbox(key=f"sources.column.0.invoices.{field}").select(column)
+    app.run()
+    assert not app.error
+    app.button(key="sources.reconcile").click().run()
+    assert_clean(app)
+    app.switch_page("app_pages/overview.py").run()
+    assert metric(app, "Billed revenue") == "$39,597.64"  # same invoices, other column names
 
 
 def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
