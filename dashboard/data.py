@@ -22,6 +22,7 @@ from recon.engine import Mappings, Reconciliation, evidence, reconcile
 from recon.io import LoadedSource, Sources
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
+from recon.store import Store
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 
@@ -152,8 +153,6 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def open_store(url: str):
+def open_store(url: str) -> Store:
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
-    from recon.store import Store
-
     return Store(url)

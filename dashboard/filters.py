@@ -46,6 +46,9 @@ def sidebar_filters(result: Reconciliation) -> Filters:
         _keep_known(key, values)
     st.caption(f"Data: **{active.inputs.label or 'uploaded files'}** · {len(active.inputs.files)} file(s)"
                + (f" · run #{active.run_id}" if active.run_id else ""))
+    if "workspace.store_error" in st.session_state:
+        st.warning(f"No database ({st.session_state['workspace.store_error']}): changes last for this session "
+                   "only.", icon=":material/database_off:")
     if session.is_stale(active):
         st.warning("Settings or mappings changed since this run.", icon=":material/update:")
         if st.button("Re-run with the changes", key="filters.rerun", type="primary", width="stretch"):

@@ -17,15 +17,11 @@ import streamlit as st
 from dashboard import data
 from recon import views
 from recon.engine import Mappings, Reconciliation
-from recon.errors import MissingSourceError
+from recon.errors import MissingSourceError, ReconError
 from recon.io import empty_source
 from recon.settings import Settings
+from recon.store import Store, database_url
 from recon.views import Filters, RunView
-
-try:
-    from recon.store import Store, database_url
-except ImportError:  # the store lands on its own branch; until then a session keeps its own state
-    Store = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR_ENV = "RECON_SAMPLE_DIR"
@@ -73,10 +69,15 @@ class PageContext:
 
 def store() -> Store | None:
     """The database of runs, mappings, settings and resolutions (``RECON_DATABASE_URL``, else
-    ``recon.db`` in the working directory), shared by every session; ``None`` when not available."""
-    if Store is None:
+    ``recon.db`` in the working directory), shared by every session. ``None`` when it cannot be opened:
+    the app then keeps this session's choices in memory and says so in the sidebar."""
+    try:
+        database = data.open_store(database_url())
+    except ReconError as error:
+        st.session_state["workspace.store_error"] = str(error)
         return None
-    return data.open_store(database_url())
+    st.session_state.pop("workspace.store_error", None)
+    return database
 
 
 def user_name() -> str:

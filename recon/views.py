@@ -22,10 +22,10 @@ from recon.metrics import Metrics, summarise
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import SOURCES
+from recon.status import OPEN, STATUSES
 
 NO_VENDOR = "(no vendor)"
-OPEN = "open"
-RESOLUTION_STATUSES = ("open", "billed", "credited", "accepted", "disputed")
+RESOLUTION_STATUSES = STATUSES
 
 # What each finding means, in words a client or an account manager reads (statements, tooltips).
 TYPE_LABELS = {

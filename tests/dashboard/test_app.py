@@ -3,11 +3,13 @@ filters change what is shown, uploads reconcile, bad files give a message, mappi
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from recon.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -221,16 +223,11 @@ def test_invalid_settings_are_refused_with_a_message(app: AppTest):
 
 # ------------------------------------------------------------------------------------- with the store
 
-needs_store = pytest.mark.skipif(importlib.util.find_spec("recon.store") is None, reason="recon.store not merged yet")
 
-
-def stored_runs(tmp_path: Path):
-    from recon.store import Store
-
+def stored_runs(tmp_path: Path) -> pd.DataFrame:
     return Store(f"sqlite:///{tmp_path / 'recon.db'}").list_runs()
 
 
-@needs_store
 def test_first_start_stores_the_run_once(app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     assert len(stored_runs(tmp_path)) == 1
     again = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()  # a second browser session
@@ -238,7 +235,6 @@ def test_first_start_stores_the_run_once(app: AppTest, monkeypatch: pytest.Monke
     assert len(stored_runs(tmp_path)) == 1  # same files, settings and mappings: the same run
 
 
-@needs_store
 def test_resolving_findings_records_status_and_recovery(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
     app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
@@ -256,7 +252,6 @@ def test_resolving_findings_records_status_and_recovery(app: AppTest):
     assert "recovered" in open_exposure.proto.delta  # $3,200.00 + $1,650.00 recovered
 
 
-@needs_store
 def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp_path: Path):
     app.switch_page("app_pages/mappings.py").run()
     app.button(key="mappings.confirm.0").click().run()
@@ -270,7 +265,6 @@ def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp
     assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
 
 
-@needs_store
 def test_settings_and_mappings_persist_across_sessions(app: AppTest):
     app.switch_page("app_pages/settings.py").run()
     app.number_input(key="settings.rate").set_value(175.0)
@@ -282,3 +276,18 @@ def test_settings_and_mappings_persist_across_sessions(app: AppTest):
     assert later.number_input(key="settings.rate").value == 175.0
     later.switch_page("app_pages/mappings.py").run()
     assert metric(later, "Mapping coverage") == "94.6%"  # the new session's first run used the saved alias
+
+
+def test_without_a_database_the_app_still_works_for_the_session(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'no such directory' / 'recon.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert not at.exception
+    assert "No database" in at.sidebar.warning[0].value
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    at.switch_page("app_pages/mappings.py").run()
+    at.button(key="mappings.confirm.0").click().run()
+    at.button(key="mappings.rerun").click().run()
+    assert metric(at, "Mapping coverage") == "94.6%"
+    at.switch_page("app_pages/runs.py").run()
+    assert "Run history needs the database" in at.info[0].value
