@@ -53,11 +53,17 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The app's own temporary SQLite database."""
+    return f"sqlite:///{tmp_path_factory.mktemp('database') / 'recon.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
     """The URL of a dashboard serving the test MSP on a temporary SQLite database."""
     home = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
-    env = {**os.environ, "RECON_DATABASE_URL": f"sqlite:///{home / 'recon.db'}", "RECON_SAMPLE_DIR": str(MINI_MSP)}
+    env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP)}
     log = home / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -9,6 +9,7 @@ import pytest
 
 import recon
 from recon.money import display_money, from_decimal
+from recon.store import Store
 
 from .conftest import MINI_MSP, SCREENSHOTS
 
@@ -94,6 +95,20 @@ def test_upload_through_the_real_widget(app_page, app_url):
     app_page.get_by_text(re.compile(r"Reconciled 4 period\(s\)")).wait_for(timeout=60_000)
     settle(app_page)
     assert app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first.is_visible()
+
+
+def test_resolving_a_finding_in_the_browser_reaches_the_database(app_page, app_url, database_url):
+    open_page(app_page, app_url, "discrepancies")
+    grid = app_page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection box
+    app_page.get_by_text(re.compile(r"Resolve 1 selected finding")).wait_for()
+    app_page.get_by_label("Note").fill("raised with the client")
+    app_page.get_by_label("Your name").fill("e2e")
+    app_page.get_by_role("button", name="Save resolution").click()
+    settle(app_page)
+    history = Store(database_url).history()
+    assert list(history[["status", "note", "by"]].iloc[-1]) == ["billed", "raised with the client", "e2e"]
 
 
 @pytest.mark.parametrize("name", list(PAGES))
