@@ -33,13 +33,17 @@ def _labels(units: Iterable[object], currency: str, signed: bool = False) -> lis
             for value in units]
 
 
-def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, **extra: object) -> go.Figure:
+def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, legend_below: bool = False,
+            **extra: object) -> go.Figure:
     figure.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
         template="plotly_white", font={"family": FONT, "size": 12, "color": "#1E293B"}, height=height,
         margin={"l": 8, "r": 8, "t": 78, "b": 8}, hoverlabel={"font": {"family": FONT}},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
         separators=".,", **extra)
+    if legend_below:  # horizontal bars with long labels: the legend under the axis, not over the title
+        figure.update_layout(legend={"yanchor": "top", "y": -0.12, "xanchor": "right", "x": 1},
+                             margin={"t": 48, "b": 24})
     figure.update_yaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
     figure.update_xaxes(gridcolor="#EEF2F7", zerolinecolor="#94A3B8")
     _ = currency
@@ -130,7 +134,8 @@ def build_client_balance_figure(top_clients: pd.DataFrame, currency: str,
     ])
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 90 + 30 * len(clients)), barmode="relative")
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(clients)), barmode="relative",
+                   legend_below=True)
 
 
 def build_margin_figure(margins: pd.DataFrame, currency: str,
@@ -175,7 +180,7 @@ def build_type_figure(by_type: pd.DataFrame, currency: str,
                        hovertemplate="%{y}<br><b>%{customdata}</b><extra></extra>")
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 90 + 30 * len(shown)))
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)), legend_below=True)
 
 
 def name_of(discrepancy_type: str) -> str:
@@ -200,7 +205,8 @@ def build_vendor_figure(products: pd.DataFrame, currency: str,
     ])
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 90 + 30 * len(shown)), barmode="relative")
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)), barmode="relative",
+                   legend_below=True)
 
 
 # ----------------------------------------------------------------------------------------- receivables

@@ -48,6 +48,15 @@ def gain(units: int | str | None, currency: str) -> str:
     return f":blue[{money(abs(units), currency, signed=True)}]"
 
 
+def sparkline(by_period: pd.DataFrame, column: str, currency: str) -> tuple[list[float] | None, str | None]:
+    """A money column of ``metrics.by_period`` as sparkline values, and its last period as delta text."""
+    if by_period.empty:
+        return None, None
+    last = by_period.iloc[-1]
+    return ([int(units) / MONEY_SCALE for units in by_period[column]],
+            f"{money(int(last[column]), currency)} in {last['period']}")
+
+
 def percent(ratio: float | None, places: int = 1) -> str:
     return "—" if ratio is None or pd.isna(ratio) else f"{ratio * 100:.{places}f}%"
 

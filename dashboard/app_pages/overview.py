@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from recon import views
-from recon.money import MONEY_SCALE, from_decimal
+from recon.money import from_decimal
 
 context = ui.require_context()
 view, currency = context.view, context.currency
@@ -15,26 +15,29 @@ ui.header("Overview", "How much revenue is leaking, where, and is it getting bet
           f"{len(view.periods)} period(s), {overall['keys']:,} client-product-months compared.")
 
 trend = view.metrics.by_period
-leakage_series = [int(units) / MONEY_SCALE for units in trend["leakage"]]
-latest = f"{ui.money(int(trend['leakage'].iloc[-1]), currency)} in {trend['period'].iloc[-1]}" if len(trend) else None
 row = st.columns(4)
-row[0].metric("Billed revenue", ui.money(overall["billed_revenue"], currency), border=True, height="stretch",
-              help="Sum of invoice line amounts in the selected periods.")
-row[1].metric("Expected revenue", ui.money(overall["expected_revenue"], currency), border=True, height="stretch",
-              help="What should have been billed: vendor usage or contract quantity at the expected price.")
-row[2].metric("Leakage (under-billed)", ui.loss(overall["leakage"], currency), border=True, height="stretch",
-              chart_data=leakage_series, chart_type="bar", delta=latest, delta_color="red", delta_arrow="off",
-              help="Money not billed that should have been: the sum of under-billed variances.")
-row[3].metric("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), border=True, height="stretch",
-              help="Money billed that should not have been: a refund exposure.")
+cards = [
+    ("Billed revenue", ui.money(overall["billed_revenue"], currency), "billed_revenue", "gray",
+     "Sum of invoice line amounts in the selected periods."),
+    ("Expected revenue", ui.money(overall["expected_revenue"], currency), "expected_revenue", "gray",
+     "What should have been billed: vendor usage or contract quantity at the expected price."),
+    ("Leakage (under-billed)", ui.loss(overall["leakage"], currency), "leakage", "red",
+     "Money not billed that should have been: the sum of under-billed variances."),
+    ("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), "overcharge", "blue",
+     "Money billed that should not have been: a refund exposure."),
+]
+for column, (label, value, series, colour, explanation) in zip(row, cards, strict=True):
+    sparkline, latest = ui.sparkline(trend, series, currency)
+    column.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
+                  chart_type="bar", border=True, help=explanation)
 row = st.columns(4)
-row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True, height="stretch",
+row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
               help="Leakage / expected revenue.")
-row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True, height="stretch",
+row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
               help="Client-product-months with no discrepancy / all of them.")
-row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True, height="stretch",
+row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
               help="Vendor usage rows resolved to a PSA client and product (whole run).")
-row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True, height="stretch",
+row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
               delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
               else None, delta_color="green",
               help="Money at stake in findings not yet resolved as billed or credited.")
