@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## run: open the dashboard; on first start it reconciles the sample MSP (http://localhost:8501)
 run: $(STAMP)
-	$(PY) -m streamlit run dashboard/app.py --server.port 8501
+	$(PY) -m recon.cli dashboard --port 8501
 
 ## test: lint, type-check and the whole test suite
 test: $(STAMP)
