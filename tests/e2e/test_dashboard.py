@@ -73,6 +73,19 @@ def test_a_filter_changes_the_numbers(app_page, app_url, engine_summary):
     assert metric(app_page, "Billed revenue") == "$13,210.00"
 
 
+def test_overview_client_row_opens_the_client_page(app_page, app_url):
+    open_page(app_page, app_url, "overview")
+    grid = app_page.get_by_test_id("stDataFrame").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 + 17)  # the second row (Birch Dental LLC)
+    app_page.wait_for_url(re.compile(r"/client$"))
+    settle(app_page)
+    assert app_page.get_by_role("heading", name="Client", level=1).is_visible()
+    assert app_page.get_by_test_id("stMain").get_by_text("Birch Dental LLC").first.is_visible()
+    assert metric(app_page, "Under-billed") == "-$78.00"
+
+
 def test_client_drill_down_opens(app_page, app_url):
     open_page(app_page, app_url, "client")
     app_page.get_by_test_id("stSelectbox").filter(has_text="Client").first.click()
