@@ -82,8 +82,8 @@ def test_overview_client_row_opens_the_client_page(app_page, app_url):
     app_page.wait_for_url(re.compile(r"/client$"))
     settle(app_page)
     assert app_page.get_by_role("heading", name="Client", level=1).is_visible()
-    assert app_page.get_by_test_id("stMain").get_by_text("Birch Dental LLC").first.is_visible()
-    assert metric(app_page, "Under-billed") == "-$78.00"
+    assert app_page.get_by_text("Account manager: Dana Lee").is_visible()
+    assert (metric(app_page, "Under-billed"), metric(app_page, "Over-billed")) == ("-$78.00", "+$264.00")  # Birch
 
 
 def test_client_drill_down_opens(app_page, app_url):
