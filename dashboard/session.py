@@ -251,3 +251,30 @@ def resolution_history(fingerprint: str) -> pd.DataFrame | None:
     """Every resolution of one finding, oldest first (``None`` without a database)."""
     database = store()
     return database.history(fingerprint) if database is not None else None
+
+
+# ------------------------------------------------------------------------------------------ profiles
+
+def profiles() -> dict[str, str]:
+    """Saved column-mapping profiles, name -> ``profile.toml`` text."""
+    database = store()
+    if database is not None:
+        return database.profiles()
+    return st.session_state.setdefault("workspace.profiles", {})
+
+
+def save_profile(name: str, text: str) -> None:
+    database = store()
+    if database is not None:
+        database.save_profile(name, text, by=user_name())
+    else:
+        st.session_state["workspace.profiles"] = {**profiles(), name: text}
+
+
+def profile_for(file_name: str) -> tuple[str, views.ProfileSource] | None:
+    """The first saved profile with a source matching ``file_name``, with that source."""
+    for name, text in profiles().items():
+        source = views.profile_source_for(text, file_name)
+        if source is not None:
+            return name, source
+    return None

@@ -8,6 +8,9 @@ Money stays in Int64 units (``recon.money``); inputs are never mutated (the dash
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -421,6 +424,43 @@ def with_sku_mapping(mappings: Mappings, vendor_sku: str, sku: str) -> Mappings:
     return replace(mappings, sku_map=pd.concat([kept, row], ignore_index=True))
 
 
+@dataclass(frozen=True)
+class ProfileSource:
+    """One ``[[source]]`` of a ``profile.toml`` (issue 4's format): a file glob, its kind, its columns
+    (canonical field -> column in the file)."""
+
+    path: str
+    kind: str
+    columns: tuple[tuple[str, str], ...] = ()
+
+
+def profile_toml(sources: Sequence[ProfileSource]) -> str:
+    """``sources`` as ``profile.toml`` text (only the columns that name a column of the file)."""
+    blocks = []
+    for source in sources:
+        lines = ["[[source]]", f"path = {json.dumps(source.path)}", f"kind = {json.dumps(source.kind)}"]
+        mapped = [(field, column) for field, column in source.columns if column]
+        if mapped:
+            lines.append("[source.columns]")
+            lines.extend(f"{field} = {json.dumps(column)}" for field, column in mapped)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def profile_source_for(text: str, file_name: str) -> ProfileSource | None:
+    """The first ``[[source]]`` of a profile whose ``path`` glob matches ``file_name`` (case-insensitive);
+    ``None`` when none does or the text is not a readable profile."""
+    try:
+        entries = tomllib.loads(text).get("source", [])
+    except tomllib.TOMLDecodeError:
+        return None
+    for entry in entries:
+        if isinstance(entry, dict) and fnmatch.fnmatch(file_name.casefold(), str(entry.get("path", "")).casefold()):
+            columns = tuple(sorted((str(field), str(column)) for field, column in entry.get("columns", {}).items()))
+            return ProfileSource(str(entry["path"]), str(entry.get("kind", "")), columns)
+    return None
+
+
 def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
     """One row per imported file: rows in, loaded, quarantined, blank, and whether in = loaded +
     quarantined holds (it always should: a ``False`` here is a bug to report)."""
@@ -431,9 +471,36 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 
 
 __all__ = [
-    "NO_VENDOR", "RESOLUTION_STATUSES", "TYPE_LABELS", "FilterError", "FilterOptions", "Filters", "RunView",
-    "WorklistQuery", "aging_table", "client_names", "filter_options", "filter_run", "guess_kind",
-    "import_report", "labelled_keys", "latest_resolutions", "mapping_queue", "margin_ranking",
-    "overdue_invoices", "short_paid_invoices", "sku_names", "top_clients", "top_findings", "top_products",
-    "with_client_alias", "with_sku_mapping", "with_status", "worklist", "worklist_totals",
+    "NO_VENDOR",
+    "RESOLUTION_STATUSES",
+    "TYPE_LABELS",
+    "FilterError",
+    "FilterOptions",
+    "Filters",
+    "ProfileSource",
+    "RunView",
+    "WorklistQuery",
+    "aging_table",
+    "client_names",
+    "filter_options",
+    "filter_run",
+    "guess_kind",
+    "import_report",
+    "labelled_keys",
+    "latest_resolutions",
+    "mapping_queue",
+    "margin_ranking",
+    "overdue_invoices",
+    "profile_source_for",
+    "profile_toml",
+    "short_paid_invoices",
+    "sku_names",
+    "top_clients",
+    "top_findings",
+    "top_products",
+    "with_client_alias",
+    "with_sku_mapping",
+    "with_status",
+    "worklist",
+    "worklist_totals",
 ]

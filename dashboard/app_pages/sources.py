@@ -14,9 +14,11 @@ KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 NONE = "—"
 
 
-def column_choices(index: int, name: str, kind: str, header: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """Dropdowns mapping each canonical field of ``kind`` to a column of the file, prefilled by name."""
-    guessed = match_columns(header, kind)
+def column_choices(index: int, kind: str, header: tuple[str, ...],
+                   saved: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Dropdowns mapping each canonical field of ``kind`` to a column of the file, prefilled from a saved
+    profile, else by name."""
+    guessed = match_columns(header, kind, saved or None) if saved else match_columns(header, kind)
     options = [NONE, *header]
     grid = st.columns(4)
     chosen: dict[str, str] = {}
@@ -29,12 +31,28 @@ def column_choices(index: int, name: str, kind: str, header: tuple[str, ...]) ->
     return tuple(sorted(chosen.items()))
 
 
+def save_as_profile(index: int, name: str, kind: str, columns: tuple[tuple[str, str], ...]) -> None:
+    """Save this file's kind and columns as a named profile, so next month's export reads the same way."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    profile_name = left.text_input("Save these columns as a profile", key=f"sources.profile.{index}",
+                                   placeholder="e.g. ConnectWise agreements")
+    pattern = left.text_input("for files named", value=name, key=f"sources.profile_path.{index}",
+                              help="A glob such as agreements_*.csv matches next month's file too.")
+    if right.button("Save profile", key=f"sources.save_profile.{index}", disabled=not profile_name.strip()):
+        session.save_profile(profile_name.strip(), views.profile_toml([views.ProfileSource(pattern, kind, columns)]))
+        st.toast(f"Profile '{profile_name.strip()}' saved.", icon=":material/bookmark_added:")
+
+
 def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None:
     """One uploaded file: its kind, its columns, and a preview of the rows as parsed."""
     digest = sha256_of(content)
     session.blobs()[digest] = content
-    guessed = views.guess_kind(name)
+    profile = session.profile_for(name)
+    saved = dict(profile[1].columns) if profile else {}
+    guessed = (profile[1].kind if profile and profile[1].kind in KINDS else None) or views.guess_kind(name)
     with st.container(border=True):
+        if profile:
+            st.caption(f"Read with the saved profile **{profile[0]}**.")
         left, right = st.columns([1, 3], vertical_alignment="bottom")
         kind = left.selectbox(f"Kind of **{name}**", KINDS, index=KINDS.index(guessed) if guessed else None,
                               key=f"sources.kind.{index}.{name}", placeholder="Choose the kind of this file")
@@ -47,10 +65,10 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
             right.error(str(error), icon=":material/error:")
             return None
         missing = [field for field in SOURCES[kind] if field.required
-                   and field.name not in match_columns(header, kind)]
+                   and field.name not in match_columns(header, kind, saved or None)]
         with st.expander("Columns and preview" + (" · choose the missing required columns" if missing else ""),
                          expanded=bool(missing)):
-            columns = column_choices(index, name, kind, header)
+            columns = column_choices(index, kind, header, saved)
             try:
                 loaded = data.loaded_file(digest, name, kind, content, columns)
             except ReconError as error:
@@ -58,6 +76,7 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
                 return None
             st.dataframe(loaded.frame.head(5), hide_index=True, key=f"sources.preview.{index}",
                          column_config=ui.column_config(loaded.frame, session.current_settings().currency))
+            save_as_profile(index, name, kind, columns)
         record = loaded.record
         right.caption(f"{record.rows_in:,} rows in · {record.rows_loaded:,} loaded · "
                       f"{record.rows_quarantined:,} quarantined")

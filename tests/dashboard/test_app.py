@@ -175,6 +175,14 @@ def test_columns_of_another_format_are_mapped_with_dropdowns(app: AppTest):
         app.selectbox(key=f"sources.column.0.invoices.{field}").select(column)
     app.run()
     assert not app.error
+    app.text_input(key="sources.profile.0").input("PSA invoices")
+    app.text_input(key="sources.profile_path.0").input("invoices*.csv").run()
+    app.button(key="sources.save_profile.0").click().run()
+    app.file_uploader(key="sources.uploads").set_value(None).run()
+    app.file_uploader(key="sources.uploads").set_value(("invoices.csv", f"{header}\n{body}".encode(),
+                                                        "text/csv")).run()
+    assert any("saved profile **PSA invoices**" in caption.value for caption in app.caption)
+    assert not app.button(key="sources.reconcile").disabled  # next month: the profile maps the columns
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     app.switch_page("app_pages/overview.py").run()

@@ -218,3 +218,15 @@ def test_worklist_totals_and_top_products(run):
                       "over": recon.money.from_decimal(run.metrics.overall["overcharge"])}
     products = views.top_products(run.metrics.by_vendor, limit=2)
     assert list(products["sku"]) == ["MANAGED-SVC", "LABOR"]
+
+
+def test_a_profile_round_trips_and_matches_by_glob():
+    source = views.ProfileSource("agreements_*.csv", "contracts", (
+        ("client", "Company"), ("sku", "Product ID"), ("unit_price", 'Price "list"'), ("end_date", "")))
+    text = views.profile_toml([source])
+    assert '[source.columns]\nclient = "Company"' in text
+    found = views.profile_source_for(text, "Agreements_2026-03.CSV")
+    assert found == views.ProfileSource("agreements_*.csv", "contracts", (
+        ("client", "Company"), ("sku", "Product ID"), ("unit_price", 'Price "list"')))
+    assert views.profile_source_for(text, "usage.csv") is None
+    assert views.profile_source_for("not = [toml", "usage.csv") is None
