@@ -56,6 +56,10 @@ else:
              columns=["period", "product", "label", "variance", "detail"],
              labels={"label": "Finding", "variance": "Billed - expected"})
 
+with st.expander("Margin by product"):
+    ui.table(views.margin_by_product(view.keys), key="client.margins", currency=currency,
+             file_name=f"{client} margin by product.csv")
+
 st.subheader("Every finding, with its evidence")
 st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")
 found = view.discrepancies

@@ -64,6 +64,10 @@ if picked:
             st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
             st.rerun()
     last = chosen.iloc[-1]
+    if st.button(f"Open {last['client']}", key="discrepancies.open_client", icon=":material/apartment:",
+                 type="tertiary"):
+        st.session_state["client.selected"] = str(last["client"])
+        st.switch_page("app_pages/client.py")
     ui.evidence(context, str(last["period"]), str(last["client"]), str(last["sku"]), key="discrepancies.evidence")
     history = session.resolution_history(str(last["fingerprint"]))
     if history is not None and len(history):

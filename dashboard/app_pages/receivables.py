@@ -34,6 +34,10 @@ with right:
              columns=["invoice_number", "client", "balance", "days_past_due", "aging_bucket", "due_date", "total",
                       "paid"],
              labels={"aging_bucket": "Aging", "days_past_due": "Days late"})
+st.subheader("Who owes the most")
+ui.table(views.receivables_by_client(book), key="receivables.by_client", currency=currency,
+         file_name="receivables_by_client.csv",
+         labels={"oldest_days_past_due": "Oldest (days late)", "open_invoices": "Open invoices"})
 st.subheader("Short-paid")
 st.caption("Invoices marked paid whose payments do not cover the total.")
 ui.table(views.short_paid_invoices(book), key="receivables.short_paid", currency=currency,

@@ -124,6 +124,10 @@ def test_selecting_a_finding_shows_its_evidence(app: AppTest):
     app.run()
     assert_clean(app)
     assert any("Evidence for Cobalt Logistics · MANAGED-SVC · 2026-04" in item.value for item in app.markdown)
+    app.button(key="discrepancies.open_client").click().run()
+    assert_clean(app)
+    assert app.title[0].value == "Client"
+    assert app.selectbox(key="client.selected").value == "Cobalt Logistics"
 
 
 def test_receivables_lists_overdue_and_short_paid(app: AppTest):

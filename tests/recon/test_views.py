@@ -230,3 +230,16 @@ def test_a_profile_round_trips_and_matches_by_glob():
         ("client", "Company"), ("sku", "Product ID"), ("unit_price", 'Price "list"')))
     assert views.profile_source_for(text, "usage.csv") is None
     assert views.profile_source_for("not = [toml", "usage.csv") is None
+
+
+def test_margin_by_product_and_receivables_by_client(run):
+    evergreen = views.filter_run(run, views.Filters(clients=("Evergreen Clinic",)))
+    margins = views.margin_by_product(evergreen.keys)
+    first = margins.iloc[0]
+    assert (first["vendor"], first["product"]) == ("Pax8", "Microsoft 365 Business Premium")
+    assert first["gross_margin"] < 0  # billed 18.00 against a cost of 19.80
+    assert int(margins["billed_revenue"].sum()) == recon.money.from_decimal(evergreen.metrics.overall["billed_revenue"])
+    owed = views.receivables_by_client(views.filter_run(run).receivables)
+    assert list(owed["client"][:2]) == ["Cobalt Logistics", "Delta Legal Partners"]
+    assert int(owed["balance"].sum()) == recon.money.from_decimal(run.metrics.overall["ar_balance"])
+    assert int(owed["overdue"].sum()) == recon.money.from_decimal(run.metrics.overall["overdue_balance"])
