@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from dashboard.data import InputFile, RunInputs, frame_digest, merge_files, missing_kinds, run_key
@@ -39,3 +41,13 @@ def test_frame_digest_sees_every_row():
     assert frame_digest(frame) != frame_digest(changed)
     assert frame_digest(frame) == frame_digest(frame.copy())
     assert frame_digest(None) == frame_digest(frame.iloc[0:0]) == "empty"
+
+
+def test_pages_only_render():
+    """A page reads filters, calls recon (through dashboard.data) and renders: no pandas of its own."""
+    pages = sorted((Path(__file__).resolve().parents[2] / "dashboard" / "app_pages").glob("*.py"))
+    assert len(pages) == 8
+    for page in pages:
+        source = page.read_text()
+        assert "import pandas" not in source, page.name
+        assert not any(call in source for call in (".groupby(", ".merge(", ".pivot", ".agg(")), page.name
