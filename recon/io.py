@@ -247,7 +247,7 @@ def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: Rea
 
 
 def _empty_column(spec: Field, length: int) -> pd.Series:
-    return pd.Series([pd.NA] * length, dtype=PANDAS_DTYPES[spec.type])
+    return pd.Series(index=pd.RangeIndex(length), dtype=PANDAS_DTYPES[spec.type])
 
 
 def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
