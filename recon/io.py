@@ -268,11 +268,17 @@ def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
     text = cells.astype("string").str.strip()
     if date_format:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
-        return parsed.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]")
+        return _in_ns_range(parsed.dt.tz_localize(None).dt.normalize())
     day = text.str.split(r"[T ]", n=1, regex=True).str[0]
     iso = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     us = pd.to_datetime(day, format="%m/%d/%Y", errors="coerce")
-    return iso.fillna(us).astype("datetime64[ns]")
+    return _in_ns_range(iso.fillna(us))
+
+
+def _in_ns_range(dates: pd.Series) -> pd.Series:
+    """Canonical dates are datetime64[ns] (years 1678 to 2261); a date outside cannot be read."""
+    inside = dates.between(pd.Timestamp.min, pd.Timestamp.max).fillna(False)
+    return dates.where(inside).astype("datetime64[ns]")
 
 
 def _parse_date(cells: pd.Series, options: ReadOptions) -> pd.Series:
