@@ -73,7 +73,8 @@ def validate(
         raise typer.Exit(code=1) from None
     issues = {item.record.file: item.issues for item in inspection.loaded}
     for file_report in inspection.reports:
-        for line in report.validation_lines(file_report, issues.get(file_report.file), all_expectations, limit):
+        file_issues = issues.get(file_report.file)
+        for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
             typer.echo(line)
     for line in [*inspection.ignored, *inspection.unused_entries]:
         typer.echo(f"note: {line}")

@@ -158,7 +158,8 @@ def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions()) -> 
 
 # ----------------------------------------------------------------------------------------- normalising
 
-def match_columns(columns: Iterable[str], kind: str, mapping: dict[str, str] | None = None) -> dict[str, str]:
+def match_columns(columns: Iterable[str], kind: str,
+                  mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """Canonical field -> file column: an explicit ``mapping`` first, then the canonical name itself
     (case, spaces and underscores ignored)."""
     by_folded = {_fold(column): column for column in columns}
@@ -363,7 +364,8 @@ def load_source(data: bytes, name: str, entry: SourceEntry, base: ReadOptions = 
     options and columns. ``base`` gives the options the entry leaves open. Raises ``SourceError`` when
     the file is unreadable, a mapped column is absent or a required field has no column."""
     options = read_options(entry, base)
-    return _load_entry(read_table(data, name, options), data, name, entry, options, read_as or describe(entry))
+    raw = read_table(data, name, options)
+    return _load_entry(raw, data, name, entry, options, read_as or describe(entry))
 
 
 def read_options(entry: SourceEntry, base: ReadOptions = ReadOptions()) -> ReadOptions:
@@ -401,8 +403,9 @@ def _load_entry(raw: pd.DataFrame, data: bytes, name: str, entry: SourceEntry, o
 
 
 def _with_hash(loaded: LoadedSource, data: bytes, read_as: str) -> LoadedSource:
-    record = ImportRecord(**{**loaded.record.to_dict(), "sha256": sha256_of(data)})
-    return LoadedSource(loaded.frame, loaded.issues, record, dataclasses.replace(loaded.report, read_as=read_as))
+    record = dataclasses.replace(loaded.record, sha256=sha256_of(data))
+    report = dataclasses.replace(loaded.report, read_as=read_as)
+    return LoadedSource(loaded.frame, loaded.issues, record, report)
 
 
 # ------------------------------------------------------------------------------------------ a directory
@@ -544,8 +547,8 @@ def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sour
     inspection = inspect_directory(data_dir, options)
     absent = inspection.missing_kinds()
     if absent:
-        raise MissingSourceError(f"{data_dir}: missing required source file(s): "
-                                 + ", ".join(f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent))
+        names = [f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent]
+        raise MissingSourceError(f"{data_dir}: missing required source file(s): {', '.join(names)}")
     if inspection.refused:
         raise SourceError(str(data_dir), [f"{report.file}: " + "; ".join(report.problems)
                                           for report in inspection.refused])

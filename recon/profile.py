@@ -49,8 +49,8 @@ from recon.presets import PRESETS, Preset, derived_column, fold
 from recon.schema import SOURCES
 
 PROFILE_FILE = "profile.toml"
-ENTRY_KEYS = ("path", "kind", "preset", "encoding", "delimiter", "date_format", "decimal", "sheet", "client_key",
-              "columns", "client_lookup")
+ENTRY_KEYS = ("path", "kind", "preset", "encoding", "delimiter", "date_format", "decimal", "sheet",
+              "client_key", "columns", "client_lookup")
 DECIMAL_MARKS = (".", ",")
 
 
@@ -97,7 +97,8 @@ class SourceEntry:
         key = self.lookup_column
         if self.client_lookup and key is not None and key in out:
             lookup = {str(k).strip(): v for k, v in self.client_lookup.items()}
-            out[derived_column("client")] = out[key].astype("string").str.strip().map(lookup).fillna("").astype("string")
+            clients = out[key].astype("string").str.strip().map(lookup)
+            out[derived_column("client")] = clients.fillna("").astype("string")
         return out
 
     @property
@@ -136,7 +137,8 @@ def parse_profile(text: str, origin: str = PROFILE_FILE) -> tuple[SourceEntry, .
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"{origin}: not valid TOML: {error}") from None
-    problems = [f"unknown top-level key {key!r} (expected [[source]] tables)" for key in document if key != "source"]
+    problems = [f"unknown top-level key {key!r} (expected [[source]] tables)"
+                for key in document if key != "source"]
     tables = document.get("source", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         problems.append("'source' must be written as [[source]] tables")
@@ -146,7 +148,8 @@ def parse_profile(text: str, origin: str = PROFILE_FILE) -> tuple[SourceEntry, .
     for number, table in enumerate(tables):
         start = starts[number] if number < len(starts) else 0
         block = _block(text, start, starts[number + 1] if number + 1 < len(starts) else None)
-        entry, entry_problems = _entry(table, f"[[source]] #{number + 1}", lambda key, b=block, s=start: _key_line(b, s, key))
+        entry, entry_problems = _entry(table, f"[[source]] #{number + 1}",
+                                       lambda key, b=block, s=start: _key_line(b, s, key))
         problems += entry_problems
         if entry is not None:
             entries.append(SourceEntry(**{**entry.__dict__, "line": start}))
@@ -247,9 +250,11 @@ def _options(table: dict[str, Any], problem: Any) -> dict[str, Any]:
     """encoding, delimiter, date_format, decimal and sheet, checked."""
     options = {key: table.get(key) for key in ("encoding", "delimiter", "date_format", "decimal", "sheet")}
     checks = {
-        "encoding": (lambda v: isinstance(v, str) and _known_encoding(v), "an encoding Python knows, e.g. 'cp1252'"),
+        "encoding": (lambda v: isinstance(v, str) and _known_encoding(v),
+                     "an encoding Python knows, e.g. 'cp1252'"),
         "delimiter": (lambda v: isinstance(v, str) and len(v) == 1, "one character, e.g. ';' or '\\t'"),
-        "date_format": (lambda v: isinstance(v, str) and _usable_date_format(v), "a strftime format, e.g. '%d/%m/%Y'"),
+        "date_format": (lambda v: isinstance(v, str) and _usable_date_format(v),
+                        "a strftime format, e.g. '%d/%m/%Y'"),
         "decimal": (lambda v: v in DECIMAL_MARKS, "'.' or ','"),
         "sheet": (lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
                   "a sheet name or a 0-based index"),
@@ -283,7 +288,8 @@ def _string_table(table: dict[str, Any], key: str, problem: Any) -> dict[str, st
     if not isinstance(value, dict):
         problem(key, f"[source.{key}] must be a table of names")
         return {}
-    bad = [name for name, column in value.items() if not isinstance(column, str | int) or not str(column).strip()]
+    bad = [name for name, column in value.items()
+           if not isinstance(column, str | int) or not str(column).strip()]
     for name in bad:
         problem(name, f"[source.{key}] {name!r} must be a non-empty string")
     return {str(name): str(column).strip() for name, column in value.items() if name not in bad}
@@ -293,9 +299,11 @@ def _check_client_source(preset: Preset | None, columns: dict[str, str], lookup:
                          client_key: str | None, problem: Any) -> None:
     if preset is not None and preset.client_key and "client" not in columns and not lookup:
         problem("preset", f"{preset.name} exports name no client: add client = \"<column>\" under "
-                          f"[source.columns] or a [source.client_lookup] table ({preset.client_key} -> client)")
+                          f"[source.columns] or a [source.client_lookup] table "
+                          f"({preset.client_key} -> client)")
     if lookup and not client_key and not (preset and preset.client_key):
-        problem("client_lookup", "[source.client_lookup] needs client_key = \"<column>\" (which column it reads)")
+        problem("client_lookup",
+                "[source.client_lookup] needs client_key = \"<column>\" (which column it reads)")
 
 
 # ----------------------------------------------------------------------------------------------- writing
@@ -306,7 +314,8 @@ def profile_to_toml(entries: Sequence[SourceEntry]) -> str:
     for entry in entries:
         data = entry.to_dict()
         lines = ["[[source]]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in data.items() if not isinstance(value, dict)]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in data.items()
+                  if not isinstance(value, dict)]
         for table in ("columns", "client_lookup"):
             if table in data:
                 lines.append(f"[source.{table}]")
@@ -337,9 +346,10 @@ class ColumnGuess:
 
 FUZZY_MIN_SCORE = 80.0
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "client": ("company", "customer", "customer name", "company name", "account", "account name", "client name",
-               "organization", "organisation", "tenant"),
-    "sku": ("product id", "product code", "product", "item", "item id", "part number", "sku id", "service id"),
+    "client": ("company", "customer", "customer name", "company name", "account", "account name",
+               "client name", "organization", "organisation", "tenant"),
+    "sku": ("product id", "product code", "product", "item", "item id", "part number", "sku id",
+            "service id"),
     "quantity": ("qty", "units", "seats", "licenses", "licences", "billable quantity", "count"),
     "unit_price": ("price", "unit price", "price each", "sell price", "each"),
     "start_date": ("effective date", "start", "begin date", "from date"),
@@ -418,5 +428,5 @@ def _candidates(header: list[str], kind: str, preset: str | None) -> list[tuple[
     return out
 
 
-__all__ = ["PROFILE_FILE", "ColumnGuess", "SourceEntry", "entry_from_dict", "parse_profile", "profile_to_toml",
-           "read_profile", "suggest_mapping"]
+__all__ = ["PROFILE_FILE", "ColumnGuess", "SourceEntry", "entry_from_dict", "parse_profile",
+           "profile_to_toml", "read_profile", "suggest_mapping"]

@@ -1,4 +1,4 @@
-"""Data quality: one Great Expectations suite per canonical source, run on every import (PRODUCT.md section 9).
+"""Data quality: a Great Expectations suite per canonical source, run on every import (PRODUCT.md section 9).
 
 ``io.normalise`` parses a file's text cells into canonical columns and hands the parsed rows here. The
 suite of the source kind runs once per file on that frame with Great Expectations (GX Core 1.x in an
@@ -62,7 +62,7 @@ DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
 CURRENCY_FIELD = "currency"
 
 # Active ISO 4217 codes (the fund, metal and testing codes left out: nobody bills in them).
-ISO_4217 = frozenset("""
+_ISO_4217_TEXT = """
 AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
 CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ
 GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
@@ -70,7 +70,8 @@ LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO 
 PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL
 THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR
 ZMW ZWG ZWL
-""".split())
+"""
+ISO_4217 = frozenset(_ISO_4217_TEXT.split())
 
 # How GX names each canonical column's type: the numpy scalar type behind the pandas dtype.
 GX_TYPES = {"text": "str", "choice": "str", "money": "int64", "quantity": "float64", "date": "datetime64",
@@ -166,7 +167,8 @@ class _Check:
     field: str  # the field named first in the quarantine reason
     column: str  # the field(s) shown in the report
     rule: str
-    explain: Callable[[pd.Index], pd.Series] | None = None  # failing rows -> what is wrong (None: column-level)
+    # failing rows -> what is wrong with each (None for column-level expectations: no rows to blame)
+    explain: Callable[[pd.Index], pd.Series] | None = None
 
 
 class _Cells:
@@ -203,7 +205,8 @@ def suite_checks(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series])
                       spec.name, spec.name, f"{spec.name} is {TYPE_WORDS[spec.type]}") for spec in specs]
     checks += [_non_negative(gxe, name, text) for name in NON_NEGATIVE[kind] if name in given]
     checks += [_in_date_range(gxe, spec.name, text) for spec in specs if spec.type == "date"]
-    checks += [_in_order(gxe, start, end, text) for start, end in DATE_ORDER.get(kind, ()) if {start, end} <= given]
+    checks += [_in_order(gxe, start, end, text) for start, end in DATE_ORDER.get(kind, ())
+               if {start, end} <= given]
     checks += [_known_currency(gxe, text) for name in given if name == CURRENCY_FIELD]
     if kind in UNIQUE_KEYS and set(UNIQUE_KEYS[kind]) <= given:
         checks.append(_unique(gxe, UNIQUE_KEYS[kind], text))
@@ -249,7 +252,8 @@ def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
     earliest, latest = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(LATEST_DATE)
     span = f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
     return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=earliest, max_value=latest),
-                  name, name, f"{name} within {span}", lambda rows: text.quoted(name, rows) + f" is outside {span}")
+                  name, name, f"{name} within {span}",
+                  lambda rows: text.quoted(name, rows) + f" is outside {span}")
 
 
 def _in_order(gxe: ModuleType, start: str, end: str, text: _Cells) -> _Check:
@@ -271,7 +275,8 @@ def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
     if len(key) == 1:
         expectation = gxe.ExpectColumnValuesToBeUnique(column=key[0])
     else:
-        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key), ignore_row_if="any_value_is_missing")
+        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key),
+                                                           ignore_row_if="any_value_is_missing")
 
     def explain(rows: pd.Index) -> pd.Series:
         quoted = text.quoted(key[0], rows)
@@ -360,7 +365,7 @@ def _gx() -> ModuleType:
     """Great Expectations, imported on first use (it takes seconds) with analytics switched off first."""
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
     import great_expectations
-    import great_expectations.expectations.row_conditions  # noqa: F401  (Column, for row conditions)
+    import great_expectations.expectations.row_conditions  # Column, for row conditions
 
     return great_expectations
 
@@ -378,4 +383,5 @@ def _project_config() -> Any:
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
 
 
-__all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "refused_report", "suite_checks", "validate"]
+__all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "refused_report", "suite_checks",
+           "validate"]

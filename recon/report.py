@@ -63,7 +63,8 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
                      all_expectations: bool = False, limit: int = 20) -> list[str]:
     """One file's validation report as text (what ``recon validate`` prints): how it was read, the row
     counts, the failed (or all) expectations and up to ``limit`` quarantined rows with their reasons."""
-    head = f"{file_report.file}  [{file_report.source}]" + (f"  read as {file_report.read_as}" if file_report.read_as else "")
+    head = f"{file_report.file}  [{file_report.source}]"
+    head += f"  read as {file_report.read_as}" if file_report.read_as else ""
     if file_report.refused:
         return [head, *[f"  REFUSED: {problem}" for problem in file_report.problems]]
     blank = f" ({file_report.blank_rows} blank rows skipped)" if file_report.blank_rows else ""
@@ -78,5 +79,6 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
         lines.append("  quarantined:")
         lines += [f"    line {issue.line}: {issue.reason}" for issue in issues.head(limit).itertuples()]
         if len(issues) > limit:
-            lines.append(f"    ... and {len(issues) - limit} more (recon run writes them all to quarantine.csv)")
+            lines.append(f"    ... and {len(issues) - limit} more "
+                         "(recon run writes them all to quarantine.csv)")
     return lines

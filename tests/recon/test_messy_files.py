@@ -14,7 +14,11 @@ CONTRACTS = "client;sku;unit_price;quantity;start_date\n"
 
 
 def test_cp1252_with_accented_client_names() -> None:
-    text = "client,sku,unit_price,start_date\nCafé Núñez Ltd,M365-BP,22.00,2026-01-01\nZürich Ärzte AG,EDR,6.50,2026-01-01\n"
+    text = (
+        "client,sku,unit_price,start_date\n"
+        "Café Núñez Ltd,M365-BP,22.00,2026-01-01\n"
+        "Zürich Ärzte AG,EDR,6.50,2026-01-01\n"
+    )
     loaded = load_file(text.encode("cp1252"), "contracts.csv", "contracts")
     assert loaded.frame["client"].tolist() == ["Café Núñez Ltd", "Zürich Ärzte AG"]
 
@@ -35,9 +39,11 @@ def test_semicolons_with_decimal_commas_and_thousands_dots() -> None:
 
 
 def test_dollar_signs_thousands_separators_and_parenthesised_negatives() -> None:
-    text = ("invoice_number,invoice_date,client,sku,quantity,unit_price,amount\n"
-            'INV-1,3/7/2026,Acme,X,1,"$1,234.56","$1,234.56"\n'
-            "INV-2,3/7/2026,Acme,CREDIT,1,12.00,(12.00)\n")
+    text = (
+        "invoice_number,invoice_date,client,sku,quantity,unit_price,amount\n"
+        'INV-1,3/7/2026,Acme,X,1,"$1,234.56","$1,234.56"\n'
+        "INV-2,3/7/2026,Acme,CREDIT,1,12.00,(12.00)\n"
+    )
     loaded = load_file(text.encode(), "invoices.csv", "invoices")
     assert loaded.frame["unit_price"].tolist() == [from_decimal("1234.56"), from_decimal("12.00")]
     assert loaded.frame["amount"].tolist() == [from_decimal("1234.56"), from_decimal("-12.00")]
@@ -47,7 +53,9 @@ def test_dollar_signs_thousands_separators_and_parenthesised_negatives() -> None
 def test_a_negative_price_in_parentheses_is_quarantined_not_flipped() -> None:
     text = "client,sku,unit_price,start_date\nAcme,X,(12.00),2026-01-01\n"
     loaded = load_file(text.encode(), "contracts.csv", "contracts")
-    assert loaded.issues["reason"].tolist() == ["unit_price: '(12.00)' is negative (expect_column_values_to_be_between)"]
+    assert loaded.issues["reason"].tolist() == [
+        "unit_price: '(12.00)' is negative (expect_column_values_to_be_between)"
+    ]
 
 
 def test_trailing_blank_rows_are_skipped_and_counted() -> None:
@@ -59,8 +67,10 @@ def test_trailing_blank_rows_are_skipped_and_counted() -> None:
 
 
 def test_a_duplicated_header_row_from_a_copy_paste_is_quarantined_as_such() -> None:
-    text = ("client,sku,quantity,period_start\nAcme,X,3,2026-01-05\n"
-            "client,sku,quantity,period_start\nBeta,Y,4,2026-01-05\n")
+    text = (
+        "client,sku,quantity,period_start\nAcme,X,3,2026-01-05\n"
+        "client,sku,quantity,period_start\nBeta,Y,4,2026-01-05\n"
+    )
     loaded = load_file(text.encode(), "usage.csv", "usage")
     assert loaded.issues["reason"].tolist() == ["repeated header row"]
     assert loaded.issues["line"].tolist() == [3]
@@ -80,12 +90,18 @@ def test_stray_spaces_and_case_in_names_and_headers() -> None:
     text = " Client , SKU ,Quantity, Period_Start \n  Acme   Corp ,X, 3 , 2026-01-05 \n"
     loaded = load_file(text.encode(), "usage.csv", "usage")
     row = loaded.frame.iloc[0]
-    assert (row["client"], row["quantity"], row["period_start"]) == ("Acme Corp", 3.0, pd.Timestamp("2026-01-05"))
+    assert (row["client"], row["quantity"], row["period_start"]) == (
+        "Acme Corp",
+        3.0,
+        pd.Timestamp("2026-01-05"),
+    )
 
 
 def test_iso_timestamps_with_zones_read_as_their_written_date() -> None:
-    text = ("client,sku,quantity,period_start,period_end\nAcme,X,1,2026-03-01T00:00:00Z,2026-03-31T23:59:59-05:00\n"
-            "Acme,Y,1,2026-03-01 08:00,3/31/2026\n")
+    text = (
+        "client,sku,quantity,period_start,period_end\nAcme,X,1,2026-03-01T00:00:00Z,2026-03-31T23:59:59-05:00\n"
+        "Acme,Y,1,2026-03-01 08:00,3/31/2026\n"
+    )
     frame = load_file(text.encode(), "usage.csv", "usage").frame
     assert frame["period_start"].tolist() == [pd.Timestamp("2026-03-01")] * 2
     assert frame["period_end"].tolist() == [pd.Timestamp("2026-03-31")] * 2
@@ -94,11 +110,20 @@ def test_iso_timestamps_with_zones_read_as_their_written_date() -> None:
 def test_tab_separated_and_excel_files(tmp_path: Path) -> None:
     tsv = "client\tsku\tquantity\tperiod_start\nAcme\tX\t3\t2026-01-05\n"
     assert len(load_file(tsv.encode(), "usage.tsv", "usage").frame) == 1
-    frame = pd.DataFrame({"Company": ["Acme"], "Product ID": ["EDR"], "Unit Price": ["6.50"],
-                          "Effective Date": ["2026-01-01"], "Bill Customer": ["NoCharge"]})
+    frame = pd.DataFrame(
+        {
+            "Company": ["Acme"],
+            "Product ID": ["EDR"],
+            "Unit Price": ["6.50"],
+            "Effective Date": ["2026-01-01"],
+            "Bill Customer": ["NoCharge"],
+        }
+    )
     path = tmp_path / "additions.xlsx"
     frame.to_excel(path, index=False, sheet_name="Additions")
-    entry = SourceEntry(path="additions.xlsx", kind="contracts", preset="connectwise-additions", sheet="Additions")
+    entry = SourceEntry(
+        path="additions.xlsx", kind="contracts", preset="connectwise-additions", sheet="Additions"
+    )
     row = load_source(path.read_bytes(), "additions.xlsx", entry).frame.iloc[0]
     assert row["client"] == "Acme" and bool(row["billable"]) is False
 
@@ -110,7 +135,9 @@ def test_a_mapped_column_missing_from_the_file_is_named() -> None:
 
 
 def test_missing_required_columns_are_refused_naming_them() -> None:
-    with pytest.raises(SourceError, match="missing required column\\(s\\) for invoices: invoice_number, invoice_date"):
+    with pytest.raises(
+        SourceError, match="missing required column\\(s\\) for invoices: invoice_number, invoice_date"
+    ):
         load_file(b"client,sku,quantity,unit_price\nA,B,1,2\n", "invoices.csv", "invoices")
 
 

@@ -70,7 +70,10 @@ def test_microsoft_credit_lines_count_negative_and_are_quarantined_visibly() -> 
 def test_pax8_prorate_rows_are_partial_periods_with_monthly_cost() -> None:
     frame = load("pax8-invoice-items").frame.set_index("source_line")
     prorate = frame.loc[3]
-    assert (prorate["period_start"], prorate["period_end"]) == (pd.Timestamp("2026-02-11"), pd.Timestamp("2026-02-28"))
+    assert (prorate["period_start"], prorate["period_end"]) == (
+        pd.Timestamp("2026-02-11"),
+        pd.Timestamp("2026-02-28"),
+    )
     assert prorate["quantity"] == 3.0
     assert prorate["unit_cost"] == from_decimal("11.25")
     assert frame.loc[2, "client"] == "Lakeside Veterinary Clinic"
@@ -112,8 +115,10 @@ def test_connectwise_time_billable_option_and_invoice() -> None:
 
 
 def test_connectwise_time_takes_time_start_when_there_is_no_date_column() -> None:
-    text = ("Company,Member,timeStart,Actual Hours,Billable Option\n"
-            "Ridgeway Accounting,mgarcia,2026-02-24T14:30:00Z,1.5,Billable\n")
+    text = (
+        "Company,Member,timeStart,Actual Hours,Billable Option\n"
+        "Ridgeway Accounting,mgarcia,2026-02-24T14:30:00Z,1.5,Billable\n"
+    )
     entry = SourceEntry(path="time.csv", kind="time_entries", preset="connectwise-time")
     row = load_source(text.encode(), "time.csv", entry).frame.iloc[0]
     assert row["date"] == pd.Timestamp("2026-02-24")
@@ -121,8 +126,10 @@ def test_connectwise_time_takes_time_start_when_there_is_no_date_column() -> Non
 
 
 def test_autotask_units_take_the_client_from_the_profile_lookup() -> None:
-    loaded = load("autotask-contract-units", client_lookup={"29684120": "Lakeside Veterinary Clinic",
-                                                            "29684133": "Ridgeway Accounting"})
+    loaded = load(
+        "autotask-contract-units",
+        client_lookup={"29684120": "Lakeside Veterinary Clinic", "29684133": "Ridgeway Accounting"},
+    )
     frame = loaded.frame
     assert frame["client"].tolist() == ["Lakeside Veterinary Clinic"] * 2 + ["Ridgeway Accounting"] * 2
     assert frame["sku"].iloc[0] == "29683450"

@@ -36,8 +36,9 @@ def runs():
 
 def test_real_exports_reconcile_to_the_same_discrepancies_as_canonical_files(runs) -> None:
     canonical, exports = runs
-    pd.testing.assert_frame_equal(exports.discrepancies.reset_index(drop=True),
-                                  canonical.discrepancies.reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        exports.discrepancies.reset_index(drop=True), canonical.discrepancies.reset_index(drop=True)
+    )
     found = exports.discrepancies_for_export()
     assert list(zip(found["client"], found["sku"], found["type"], found["variance"], strict=True)) == EXPECTED
     assert exports.metrics.to_dict() == canonical.metrics.to_dict()
@@ -46,7 +47,9 @@ def test_real_exports_reconcile_to_the_same_discrepancies_as_canonical_files(run
 
 def test_every_export_file_is_read_as_its_profile_entry_says() -> None:
     reports = {report.file: report for report in inspect_directory(ROOT / "exports").reports}
-    assert reports["microsoft_recon_2026-03.csv"].read_as.startswith("preset microsoft-nce-recon (profile.toml line")
+    assert reports["microsoft_recon_2026-03.csv"].read_as.startswith(
+        "preset microsoft-nce-recon (profile.toml line"
+    )
     assert reports["psa_invoices.csv"].read_as.startswith("invoices with a column mapping")
     assert reports["catalog.csv"].read_as == "canonical columns"
     assert all(report.balanced for report in reports.values())
@@ -72,11 +75,14 @@ def test_without_a_profile_preset_exports_are_detected_from_their_headers(tmp_pa
     inspection = inspect_directory(data)
     reports = {report.file: report for report in inspection.reports}
     assert reports["pax8_invoice_items_2026-03.csv"].read_as.startswith(
-        "preset detected from the header: Pax8 invoice items (pax8-invoice-items): 16 of 16 known columns")
+        "preset detected from the header: Pax8 invoice items (pax8-invoice-items): 16 of 16 known columns"
+    )
     assert reports["connectwise_additions.csv"].source == "contracts"
-    assert inspection.ignored == ("answer_key.csv: no profile entry, not a canonical name, and no preset fits: "
-                                  "closest is pax8-invoice-items with 1 of 16 known columns; missing companyName, "
-                                  "sku, quantity, startPeriod",)
+    assert inspection.ignored == (
+        "answer_key.csv: no profile entry, not a canonical name, and no preset fits: "
+        "closest is pax8-invoice-items with 1 of 16 known columns; missing companyName, "
+        "sku, quantity, startPeriod",
+    )
     assert not inspection.refused and inspection.missing_kinds() == []
 
 
@@ -96,8 +102,10 @@ def test_refused_files_are_reported_and_load_directory_names_them_all(tmp_path: 
     inspection = inspect_directory(data)
     refused = {report.file: report for report in inspection.refused}
     assert set(refused) == {"payments.csv", "catalog.csv"}
-    assert "missing required column(s) for payments: invoice_number, payment_date, amount" in refused[
-        "payments.csv"].problems[0]
+    assert (
+        "missing required column(s) for payments: invoice_number, payment_date, amount"
+        in refused["payments.csv"].problems[0]
+    )
     with pytest.raises(SourceError) as error:
         load_directory(data)
     assert "catalog.csv: missing required column(s) for catalog: sku" in str(error.value)
@@ -109,7 +117,9 @@ def test_a_profile_entry_matching_no_file_is_noted_and_a_bad_profile_stops_the_r
     shutil.copytree(ROOT / "exports", data)
     with (data / "profile.toml").open("a") as profile:
         profile.write('\n[[source]]\npath = "halo_*.csv"\nkind = "invoices"\n')
-    assert inspect_directory(data).unused_entries == ("profile.toml line 45: path 'halo_*.csv' matched no file",)
+    assert inspect_directory(data).unused_entries == (
+        "profile.toml line 45: path 'halo_*.csv' matched no file",
+    )
     (data / "profile.toml").write_text('[[source]]\npath = "x.csv"\nkind = "usage"\nencodng = "cp1252"\n')
     with pytest.raises(ProfileError, match="line 4: \\[\\[source\\]\\] #1: unknown key 'encodng'"):
         load_directory(data)
@@ -119,5 +129,5 @@ def test_missing_required_sources_are_named(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(ROOT / "canonical", data)
     (data / "usage.csv").unlink()
-    with pytest.raises(MissingSourceError, match="usage\\*.csv"):
+    with pytest.raises(MissingSourceError, match=r"usage\*\.csv"):
         load_directory(data)
