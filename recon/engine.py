@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from recon import identity, keys as keyfacts, metrics, receivables, rules
+from recon import identity, metrics, receivables, rules
+from recon import keys as keyfacts
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES

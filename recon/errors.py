@@ -30,3 +30,8 @@ class ProfileError(ReconError):
 
 class QualityError(ReconError):
     """The data-quality suite could not run one of its expectations (a bug to report, not bad data)."""
+
+
+class StoreError(ReconError):
+    """The database cannot be used (unreachable, refused the schema), or a store call names something
+    that is not there (an unknown run, fingerprint or status)."""

@@ -148,8 +148,10 @@ def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions()) -> 
                                 skip_blank_lines=False, engine="c")
     except SourceError as error:
         raise SourceError(name, error.problems) from None
-    except (ValueError, OSError, pd.errors.ParserError, KeyError) as error:
-        raise SourceError(name, [f"unreadable: {str(error).splitlines()[0][:200]}"]) from None
+    except Exception as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        kind = "XLSX" if name.lower().endswith(EXCEL_SUFFIXES) else "CSV"
+        raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if frame.columns.empty:
         raise SourceError(name, ["has no header row"])
     frame.columns = [str(column).strip() for column in frame.columns]
@@ -248,7 +250,8 @@ def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: Rea
 
 
 def _empty_column(spec: Field, length: int) -> pd.Series:
-    return pd.Series(index=pd.RangeIndex(length), dtype=PANDAS_DTYPES[spec.type])
+    """An absent optional column: all missing, in the field's dtype."""
+    return pd.Series([None] * length, dtype=object).astype(PANDAS_DTYPES[spec.type])
 
 
 def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:

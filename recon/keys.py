@@ -148,9 +148,10 @@ def invoices_by_key(kept: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- labour
 
 def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: int) -> pd.DataFrame:
-    """Per (period, client), sku ``LABOR``: hours worked, billable, invoiced, and the billable hours left
-    uninvoiced beyond the block's included hours (``unbilled_hours``) valued at the entry rate, else the
-    agreement's hourly rate, else ``default_rate`` (``unbilled_time_amount``, Int64 units)."""
+    """Per (period, client), sku ``LABOR``: hours worked, billable, invoiced, billed (invoiced or covered by
+    a block agreement), and the billable hours left uninvoiced beyond the block's included hours
+    (``unbilled_hours``) valued at the entry rate, else the agreement's hourly rate, else ``default_rate``
+    (``unbilled_time_amount``, Int64 units)."""
     entries = time_entries.assign(period=to_period(time_entries["date"]))
     entries = entries.merge(terms, on=["period", "client"], how="left")
     billable = entries["billable"].fillna(False).astype(bool)
@@ -166,6 +167,8 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
         uninvoiced_amount=("uninvoiced_amount", "sum"), included_hours=("included_hours", "first"),
     ).reset_index()
     facts["unbilled_hours"] = (facts["hours_uninvoiced"] - facts["included_hours"].fillna(0)).clip(lower=0).round(4)
+    # Hours a block agreement covers are paid for by its fee: they count as billed.
+    facts["hours_billed"] = (facts["hours_invoiced"] + facts["hours_uninvoiced"] - facts["unbilled_hours"]).round(4)
     average_rate = unit_price_from_amount(facts["uninvoiced_amount"].astype("Int64"), facts["hours_uninvoiced"])
     facts["unbilled_time_amount"] = money_times_quantity(facts["unbilled_hours"], average_rate).fillna(0)
     facts["sku"] = pd.Series(LABOR_SKU, index=facts.index, dtype="string")
@@ -205,13 +208,17 @@ def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract
 
 
 def with_expected_amounts(keys: pd.DataFrame) -> pd.DataFrame:
-    """E and the expected amount. Vendor-tracked: E = U. With a contract basis: E = C. A charge no
+    """E and the expected amount. Vendor-tracked: E = U. With a contract basis: E = C (B for a
+    usage-based line). A charge no
     contract or vendor explains (a one-time project) is expected as billed; a contract that is over
     (billed outside it) expects nothing. Labour adds the unbilled time to what was billed."""
     out = keys.copy()
     basis = out["vendor_tracked"] | out["had_contract"]
+    # A usage-based line (no quantity) with no vendor report to measure it: the billed quantity stands.
+    usage_based = out["contract_active"] & out["contract_qty"].eq(0) & ~out["vendor_tracked"]
+    contract_qty = out["contract_qty"].where(~usage_based, out["billed_qty"])
     out["expected_qty"] = np.where(out["vendor_tracked"], out["usage_qty"],
-                                   np.where(basis, out["contract_qty"], out["billed_qty"]))
+                                   np.where(basis, contract_qty, out["billed_qty"]))
     amount = money_times_quantity(out["expected_qty"], out["expected_unit_price"]).fillna(0)
     out["expected_amount"] = amount.where(basis, out["billed_amount"]).astype("Int64")
     # Unbilled time raises the labour key's expected amount, not its expected quantity: the hours are

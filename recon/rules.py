@@ -115,7 +115,9 @@ def _price_gap(keys: pd.DataFrame, settings: Settings) -> tuple[pd.Series, pd.Se
     tolerance = np.maximum(contract_price.abs().fillna(0).to_numpy(float) * float(settings.price_tolerance_pct),
                            settings.price_tolerance_min_units)
     price_gap = (keys["billed_unit_price"] - contract_price).astype("Float64")
-    applies = (keys["billed_qty"] > 0) & keys["contract_active"] & price_gap.notna()
+    # Where nothing was expected (E = 0) the presence rule already values the whole billed amount;
+    # a price finding on top would count the same money twice.
+    applies = (keys["billed_qty"] > 0) & (keys["expected_qty"] > 0) & keys["contract_active"] & price_gap.notna()
     beyond = applies & (price_gap.abs() > tolerance).fillna(False)
     variance = keys["billed_amount"] - money_times_quantity(keys["billed_qty"], contract_price)
     return variance, beyond.astype(bool)

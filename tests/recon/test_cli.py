@@ -1,0 +1,77 @@
+"""The ``recon`` command as a scheduled billing close runs it: files in, evidence out, clear failures."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from recon.cli import app
+from tests.scenarios import DEFAULT_CATALOG, SCENARIOS, parse_scenario
+
+runner = CliRunner()
+
+
+def scenario_dir(tmp_path: Path, name: str) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "catalog.csv").write_text(DEFAULT_CATALOG)
+    for kind, text in parse_scenario((SCENARIOS / f"{name}.txt").read_text()).items():
+        if kind != "expected":
+            (data / f"{kind}.csv").write_text(text)
+    return data
+
+
+def test_run_writes_every_output(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "2 discrepancies" in result.output
+    found = pd.read_csv(tmp_path / "out" / "discrepancies.csv", dtype=str)
+    required = ["period", "client", "sku", "type", "direction", "expected_qty", "billed_qty", "expected_unit_price",
+                "billed_unit_price", "expected_amount", "billed_amount", "variance", "fingerprint"]
+    assert set(required) <= set(found.columns)
+    assert sorted(found["variance"]) == ["-48.00", "-66.00"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["overall"]["leakage"] == "114.00"
+    assert summary["by_period"][0]["period"] == "2026-02"
+    for name in ("receivables.csv", "unmapped.csv", "quarantine.csv"):
+        assert (tmp_path / "out" / name).exists()
+
+
+def test_run_restricts_to_the_given_periods(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "billed_without_usage")
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--period", "2026-01"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "out" / "discrepancies.csv").empty
+
+
+def test_missing_required_file_is_one_clear_line(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    (data / "invoices.csv").unlink()
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {data}: missing required source file(s): invoices.csv"]
+
+
+def test_missing_column_and_bad_period_fail_clearly(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    (data / "usage.csv").write_text("client,sku,period_start\nAcme,X,2026-01-01\n")
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "missing required column(s) for usage: quantity" in result.output
+    assert "Traceback" not in result.output
+    bad_period = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path), "--period", "2026-13"])
+    assert bad_period.exit_code == 2 and "--period must be YYYY-MM" in bad_period.output
+
+
+def test_validate_reports_counts_and_refuses_bad_files(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    with (data / "usage.csv").open("a") as usage:
+        usage.write("Acme Corp,MS-OFF-BUS-PREM,many,2026-02-01,Pax8,19.80\n")
+    result = runner.invoke(app, ["validate", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "quantity: cannot read quantity 'many'" in result.output
+    shutil.copy(data / "usage.csv", data / "usage_broken.xlsx")
+    refused = runner.invoke(app, ["validate", "--data", str(data)])
+    assert refused.exit_code == 1 and "usage_broken.xlsx" in refused.output

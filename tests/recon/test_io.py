@@ -1,0 +1,85 @@
+"""Loading real-world files: encodings, delimiters, money and date formats, and the quarantine."""
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from recon.errors import MissingSourceError, SourceError
+from recon.io import ReadOptions, load_directory, load_file
+from recon.money import from_decimal
+
+USAGE = "client,sku,quantity,period_start\nAcme,X,3,2026-01-05\n"
+
+
+def test_bom_cp1252_and_semicolons_are_read() -> None:
+    text = "client;sku;unit_price;start_date\nCafé Müller;M365-BP;1.234,50;15/01/2026\n"
+    loaded = load_file(text.encode("cp1252"), "contracts.csv", "contracts",
+                       ReadOptions(decimal=",", date_format="%d/%m/%Y"))
+    row = loaded.frame.iloc[0]
+    assert row["client"] == "Café Müller"
+    assert row["unit_price"] == from_decimal("1234.50")
+    assert row["start_date"] == pd.Timestamp("2026-01-15")
+    bom = load_file(b"\xef\xbb\xbf" + USAGE.encode(), "usage.csv", "usage")
+    assert list(bom.frame["client"]) == ["Acme"]
+
+
+def test_tabs_us_dates_dollars_and_parentheses() -> None:
+    text = ("invoice_number\tinvoice_date\tclient\tsku\tquantity\tunit_price\tamount\n"
+            "INV-1\t3/7/2026\t  Acme   Corp \tM365-BP\t2\t$1,234.56\t(2,469.12)\n\n\n")
+    loaded = load_file(text.encode(), "invoices.tsv", "invoices")
+    row = loaded.frame.iloc[0]
+    assert row["invoice_date"] == pd.Timestamp("2026-03-07")
+    assert row["client"] == "Acme Corp"
+    assert row["amount"] == from_decimal("-2469.12")
+    assert loaded.record.blank_rows == 2 and loaded.record.rows_in == 1
+
+
+def test_bad_rows_go_to_quarantine_with_line_column_and_reason() -> None:
+    text = ("client,sku,quantity,period_start\nAcme,X,3,2026-01-05\nBeta,Y,lots,2026-01-05\n"
+            ",Z,1,2026-01-05\nclient,sku,quantity,period_start\nGamma,W,2,someday\n")
+    loaded = load_file(text.encode(), "usage_pax8.csv", "usage")
+    issues = loaded.issues.set_index("line")
+    # Each reason names the field, what is wrong, and the expectation of the quality suite that failed.
+    assert issues.loc[3, "reason"] == "quantity: cannot read quantity 'lots' (expect_column_values_to_not_be_null)"
+    assert issues.loc[4, "reason"] == "client: required value is empty (expect_column_values_to_not_be_null)"
+    assert issues.loc[5, "reason"] == "repeated header row"
+    assert issues.loc[6, "column"] == "period_start"
+    record = loaded.record
+    assert record.rows_in == record.rows_loaded + record.rows_quarantined == 5
+
+
+def test_missing_required_columns_are_named_all_at_once() -> None:
+    with pytest.raises(SourceError, match="invoice_number, invoice_date") as error:
+        load_file(b"client,sku,quantity,unit_price\nA,B,1,2\n", "invoices.csv", "invoices")
+    assert "invoices.csv" in str(error.value)
+
+
+def test_defaults_fill_amount_and_periods() -> None:
+    text = "invoice_number,invoice_date,client,sku,quantity,unit_price\nINV-1,2026-02-14,A,B,3,2.50\n"
+    row = load_file(text.encode(), "invoices.csv", "invoices").frame.iloc[0]
+    assert row["amount"] == from_decimal("7.50")
+    assert (row["period_start"], row["period_end"]) == (pd.Timestamp("2026-02-01"), pd.Timestamp("2026-02-28"))
+
+
+def test_xlsx_is_read(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["client", "sku", "quantity", "period_start"])
+    sheet.append(["Acme", "X", 4, "2026-01-01"])
+    path = tmp_path / "usage.xlsx"
+    book.save(path)
+    loaded = load_file(path.read_bytes(), path.name, "usage")
+    assert loaded.frame["quantity"].tolist() == [4.0]
+
+
+def test_directory_needs_the_three_required_sources(tmp_path: Path) -> None:
+    (tmp_path / "usage.csv").write_text(USAGE)
+    with pytest.raises(MissingSourceError, match=r"contracts\.csv, invoices\.csv"):
+        load_directory(tmp_path)
+
+
+def test_unreadable_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"broken\.xlsx"):
+        load_file(b"PK\x03\x04 not really a zip", "broken.xlsx", "usage")

@@ -1,0 +1,66 @@
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from recon.money import (
+    MONEY_SCALE,
+    format_units,
+    from_decimal,
+    money_times_quantity,
+    parse_money,
+    parse_quantity,
+    to_decimal,
+    unit_price_from_amount,
+)
+
+
+@pytest.mark.parametrize(("text", "decimal", "expected"), [
+    ("$1,234.56", ".", Decimal("1234.56")),
+    ("(12.00)", ".", Decimal("-12.00")),
+    ("1.234,56", ",", Decimal("1234.56")),
+    ("-0.5", ".", Decimal("-0.5")),
+    (" 7 ", ".", Decimal("7")),
+    ("€ 19,80", ",", Decimal("19.80")),
+    ("0.02499", ".", Decimal("0.0250")),   # a fifth place rounds half up
+    ("12-", ".", Decimal("-12")),          # trailing minus, as some ERPs export
+    ("USD 5.10", ".", Decimal("5.10")),
+])
+def test_parse_money_reads_real_export_formats(text: str, decimal: str, expected: Decimal) -> None:
+    assert parse_money(pd.Series([text]), decimal).iloc[0] == from_decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["abc", "", "1.2.3", "--5", "$"])
+def test_parse_money_leaves_unreadable_cells_missing(text: str) -> None:
+    assert parse_money(pd.Series([text])).isna().all()
+
+
+def test_quantities_are_rounded_to_four_places() -> None:
+    assert parse_quantity(pd.Series(["2.66666", "3"])).tolist() == [2.6667, 3.0]
+
+
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False))
+def test_money_round_trips_exactly_through_text(value: Decimal) -> None:
+    units = parse_money(pd.Series([str(value)]))
+    assert to_decimal(int(units.iloc[0]), places=4) == value
+    assert format_units(units, places=4).iloc[0] == f"{value:.4f}"
+
+
+@given(st.integers(0, 10**6), st.integers(-10**8, 10**8))
+def test_quantity_times_price_is_exact_half_up_to_the_cent(quantity_e2: int, price: int) -> None:
+    quantity = quantity_e2 / 100
+    amount = money_times_quantity(pd.Series([quantity]), pd.Series([price], dtype="Int64")).iloc[0]
+    exact = Decimal(quantity_e2) / 100 * Decimal(price) / MONEY_SCALE
+    assert to_decimal(int(amount)) == exact.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+
+def test_huge_products_fall_back_to_exact_integers() -> None:
+    amount = money_times_quantity(pd.Series([900_000.0]), pd.Series([9 * 10**12], dtype="Int64"))
+    assert to_decimal(int(amount.iloc[0])) == Decimal("810000000000000.00")
+
+
+def test_unit_price_from_amount_handles_zero_quantity() -> None:
+    price = unit_price_from_amount(pd.Series([1000000, 5], dtype="Int64"), pd.Series([3.0, 0.0]))
+    assert price.iloc[0] == 333333 and price.isna().iloc[1]

@@ -1,0 +1,73 @@
+"""Each discrepancy type on a small hand-computed scenario (tests/fixtures/rules/*.txt): the findings
+that must fire, with their exact variance, and nothing else (the cases beside them must not fire)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from recon.rules import DISCREPANCY_TYPES, RULES
+from recon.settings import Settings
+from tests.scenarios import run_scenario, scenario_names
+
+
+def found_rows(name: str, settings: Settings | None = None) -> list[tuple[str, ...]]:
+    result, _ = run_scenario(name, settings)
+    exported = result.discrepancies_for_export()
+    return sorted(exported[["period", "client", "sku", "type", "variance"]].itertuples(index=False, name=None))
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_scenario_finds_exactly_the_expected_discrepancies(name: str) -> None:
+    result, expected = run_scenario(name)
+    exported = result.discrepancies_for_export()
+    found = sorted(exported[["period", "client", "sku", "type", "variance"]].itertuples(index=False, name=None))
+    assert found == sorted(expected.itertuples(index=False, name=None))
+
+
+def test_every_discrepancy_type_has_a_scenario() -> None:
+    covered = set()
+    for name in scenario_names():
+        covered |= set(run_scenario(name)[1]["type"])
+    assert covered == set(DISCREPANCY_TYPES)
+
+
+def test_registry_reads_like_the_spec_in_precedence_order() -> None:
+    assert [rule.__name__ for rule in RULES] == [
+        "duplicate_charge", "unbilled_usage", "billed_without_usage", "quantity_under_billed",
+        "quantity_over_billed", "missed_recurring_charge", "billed_outside_contract",
+        "price_below_contract", "price_above_contract", "unbilled_time", "negative_margin",
+    ]
+
+
+def test_direction_follows_the_sign_of_the_variance() -> None:
+    result, _ = run_scenario("price_below_contract")
+    found = result.discrepancies
+    assert (found.loc[found["variance"] < 0, "direction"] == "under").all()
+    assert (found.loc[found["variance"] > 0, "direction"] == "over").all()
+
+
+def test_quantity_tolerance_is_a_setting() -> None:
+    # With no tolerance at all, the prorated 1.7143 billed as 1.71 becomes a (tiny) under-billing:
+    # -(1.7143 - 1.71) x 22.00 = -0.0946.
+    rows = found_rows("quantity_under_billed", Settings(quantity_tolerance=Decimal("0")))
+    assert ("2026-02", "Gamma Ltd", "M365-BP", "quantity_under_billed", "-0.09") in rows
+
+
+def test_price_tolerance_is_a_setting() -> None:
+    rows = found_rows("price_below_contract", Settings(price_tolerance_pct=Decimal("0.2")))
+    assert not [row for row in rows if row[3].startswith("price_")]
+
+
+def test_negative_margin_is_not_leakage() -> None:
+    result, _ = run_scenario("negative_margin")
+    assert result.metrics.overall["leakage"] == "0.00"
+    assert len(result.discrepancies) == 1
+
+
+def test_fingerprint_is_stable_and_unique_per_key_and_type() -> None:
+    first, _ = run_scenario("quantity_and_price")
+    second, _ = run_scenario("quantity_and_price")
+    assert first.discrepancies["fingerprint"].tolist() == second.discrepancies["fingerprint"].tolist()
+    assert first.discrepancies["fingerprint"].is_unique
