@@ -16,7 +16,7 @@ from recon.errors import (
 )
 from recon.io import Inspection, ReadOptions, Sources, inspect_directory, load_directory, load_file, load_source
 from recon.presets import PRESETS, Detection, detect_preset
-from recon.profile import ColumnGuess, SourceEntry, parse_profile, profile_to_toml, suggest_mapping
+from recon.profile import ColumnGuess, SourceEntry, parse_profile, profile_to_toml, suggest_entry, suggest_mapping
 from recon.quality import ExpectationOutcome, ValidationReport
 from recon.settings import Settings
 from recon.store import RunComparison, Store, StoredRun
@@ -57,5 +57,6 @@ __all__ = [
     "profile_to_toml",
     "reconcile",
     "resolve",
+    "suggest_entry",
     "suggest_mapping",
 ]

@@ -200,7 +200,7 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     blank = text.eq("").all(axis=1) if len(text.columns) else pd.Series(True, index=text.index)
     text, lines = text[~blank].reset_index(drop=True), lines[~blank.to_numpy()].reset_index(drop=True)
     data_rows = ~_repeated_header(text).to_numpy()
-    prepared = prepare(text) if prepare is not None else text
+    prepared = prepare(text).fillna("") if prepare is not None else text
     matched = match_columns(prepared.columns, kind, mapping)
     missing = missing_required(kind, matched)
     if missing:
@@ -246,7 +246,7 @@ def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: Rea
     turns into a reason when the value was required or given."""
     if cells is None:
         return _empty_column(spec, length)
-    return _PARSERS[spec.type](cells.fillna("").astype("string"), options)
+    return _PARSERS[spec.type](cells, options)
 
 
 def _empty_column(spec: Field, length: int) -> pd.Series:

@@ -45,7 +45,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from recon.errors import ProfileError
-from recon.presets import PRESETS, Preset, derived_column, fold
+from recon.presets import PRESETS, Preset, derived_column, detect_preset, fold
 from recon.schema import SOURCES
 
 PROFILE_FILE = "profile.toml"
@@ -428,5 +428,33 @@ def _candidates(header: list[str], kind: str, preset: str | None) -> list[tuple[
     return out
 
 
+def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry | None, str]:
+    """A first guess at how to read an uploaded file, and why (for the Sources page to confirm).
+
+    A preset the header matches wins; otherwise the source kind whose required fields the header covers
+    best (by ``suggest_mapping``), with the guessed columns as the entry's mapping. ``None`` when no kind
+    has a column for every required field.
+    """
+    header = [str(column) for column in columns]
+    detection = detect_preset(header)
+    if detection.preset is not None:
+        preset = PRESETS[detection.preset]
+        return SourceEntry(path=file_name, kind=preset.kind, preset=preset.name), detection.reason
+    best: tuple[float, str, dict[str, ColumnGuess]] | None = None
+    for kind in SOURCES:
+        guesses = suggest_mapping(header, kind)
+        required = [spec.name for spec in SOURCES[kind] if spec.required]
+        if all(guesses[name].column for name in required):
+            score = sum(guess.score for guess in guesses.values()) / len(SOURCES[kind])
+            if best is None or score > best[0]:
+                best = (score, kind, guesses)
+    if best is None:
+        return None, f"no source kind fits: {detection.reason}"
+    _, kind, guesses = best
+    mapping = {name: guess.column for name, guess in guesses.items() if guess.column}
+    how = ", ".join(f"{name} <- {column}" for name, column in mapping.items())
+    return SourceEntry(path=file_name, kind=kind, columns=mapping), f"looks like {kind}: {how}"
+
+
 __all__ = ["PROFILE_FILE", "ColumnGuess", "SourceEntry", "entry_from_dict", "parse_profile",
-           "profile_to_toml", "read_profile", "suggest_mapping"]
+           "profile_to_toml", "read_profile", "suggest_entry", "suggest_mapping"]

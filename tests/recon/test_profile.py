@@ -3,7 +3,14 @@
 import pytest
 
 from recon.errors import ProfileError
-from recon.profile import SourceEntry, entry_from_dict, parse_profile, profile_to_toml, suggest_mapping
+from recon.profile import (
+    SourceEntry,
+    entry_from_dict,
+    parse_profile,
+    profile_to_toml,
+    suggest_entry,
+    suggest_mapping,
+)
 
 # The example of issue 4 (two comments shortened).
 ISSUE_EXAMPLE = """\
@@ -152,9 +159,7 @@ def test_suggest_mapping_uses_preset_names_synonyms_and_similar_names() -> None:
     assert guesses["quantity"].column == "Qty"
     assert guesses["unit_price"].column == "Price Each"
     assert guesses["amount"].column == "Line Total"
-    assert (
-        guesses["period_start"].column == "Servce Start" and guesses["period_start"].basis == "similar name"
-    )
+    assert guesses["period_start"].column == "Servce Start" and guesses["period_start"].basis == "similar name"
     assert guesses["tax"].column is None
     assert list(guesses) == [
         "invoice_number",
@@ -193,6 +198,17 @@ def test_suggest_mapping_gives_each_column_to_one_field_and_prefers_the_preset()
     used = [guess.column for guess in guesses.values() if guess.column]
     assert len(used) == len(set(used))
     canonical = suggest_mapping(["client", "sku", "quantity", "period_start"], "usage")
-    assert all(
-        canonical[name].basis == "canonical name" for name in ("client", "sku", "quantity", "period_start")
-    )
+    assert all(canonical[name].basis == "canonical name" for name in ("client", "sku", "quantity", "period_start"))
+
+
+def test_suggest_entry_prefers_a_detected_preset_then_the_best_covered_kind() -> None:
+    pax8 = ["companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod", "cost"]
+    entry, reason = suggest_entry(pax8, "march.csv")
+    assert entry == SourceEntry(path="march.csv", kind="usage", preset="pax8-invoice-items")
+    assert reason.startswith("Pax8 invoice items")
+    entry, reason = suggest_entry(["Invoice No", "Invoice Date", "Customer", "Item ID", "Qty", "Price"], "inv.csv")
+    assert entry is not None and entry.kind == "invoices"
+    assert entry.columns["client"] == "Customer" and entry.columns["unit_price"] == "Price"
+    assert reason.startswith("looks like invoices: invoice_number <- Invoice No")
+    entry, reason = suggest_entry(["Foo", "Bar"], "x.csv")
+    assert entry is None and reason.startswith("no source kind fits")

@@ -201,3 +201,10 @@ def test_validation_does_not_mutate_the_frame_it_checks() -> None:
 def test_an_empty_file_validates_to_an_empty_balanced_report() -> None:
     loaded = load_file(b"client,sku,quantity,period_start\n\n\n", "usage.csv", "usage")
     assert loaded.report.rows_in == 0 and loaded.report.blank_rows == 2 and loaded.report.balanced
+
+
+def test_importing_recon_does_not_import_great_expectations() -> None:
+    # GX takes seconds to import: only a validation pays for it, not `recon runs` or a dashboard page.
+    code = "import sys, recon, recon.cli; print('great_expectations' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
