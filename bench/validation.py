@@ -18,7 +18,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recon import io, quality  # noqa: E402
+from recon import io, quality
 
 DATA = Path(__file__).resolve().parent / "data"
 
