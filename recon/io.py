@@ -479,14 +479,11 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> I
         entry = next((item for item in entries if item.matches(name)), None)
         if entry is not None:
             used.add(id(entry))
-        try:
-            result = _load_path(path, name, entry, options)
-        except SourceError as error:
-            refused.append(refused_report(entry.kind if entry else canonical_kind(name) or "unknown", name,
-                                          error.problems, describe(entry) if entry else ""))
-            continue
+        result = _load_path(path, name, entry, options)
         if isinstance(result, str):
             ignored.append(f"{name}: {result}")
+        elif isinstance(result, ValidationReport):
+            refused.append(result)
         else:
             loaded.append(result)
     unused = tuple(f"profile.toml line {entry.line}: path {entry.path!r} matched no file"
@@ -494,28 +491,39 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> I
     return Inspection(tuple(loaded), tuple(refused), tuple(ignored), unused)
 
 
-def _load_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions) -> LoadedSource | str:
-    """Load one file of a directory; a string says why a file nobody claims was not read."""
+def _load_path(path: Path, name: str, entry: SourceEntry | None,
+               options: ReadOptions) -> LoadedSource | ValidationReport | str:
+    """Load one file of a directory: its rows, the report of its refusal, or (a string) why a file
+    nobody claims was not read."""
     data = path.read_bytes()
-    if entry is not None:
-        return load_source(data, name, entry, options)
-    kind = canonical_kind(name)
-    raw = read_table(data, name, options) if kind else _header_or_none(data, name, options)
-    if raw is None:
-        return "not a table this tool can read"
-    if kind and not missing_required(kind, match_columns(raw.columns, kind)):
-        return _with_hash(normalise(raw, kind, name, options), data, "canonical columns")
-    detection = detect_preset(raw.columns)
-    preset = PRESETS.get(detection.preset or "")
-    if preset is not None and kind in (None, preset.kind):
+    kind = entry.kind if entry else canonical_kind(name)
+    how = describe(entry) if entry else "canonical columns"
+    try:
+        if entry is not None:
+            return load_source(data, name, entry, options)
+        raw = read_table(data, name, options) if kind else _header_or_none(data, name, options)
+        if raw is None:
+            return "not a table this tool can read"
+        if kind and not missing_required(kind, match_columns(raw.columns, kind)):
+            return _with_hash(normalise(raw, kind, name, options), data, how)
+        detection = detect_preset(raw.columns)
+        preset = PRESETS.get(detection.preset or "")
+        if preset is None or kind not in (None, preset.kind):
+            return _undetected(name, kind, raw, detection.reason)
+        kind, how = preset.kind, f"preset detected from the header: {detection.reason}"
         guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
-        return _load_entry(raw, data, name, guessed, read_options(guessed, options),
-                           f"preset detected from the header: {detection.reason}")
+        return _load_entry(raw, data, name, guessed, read_options(guessed, options), how)
+    except SourceError as error:
+        return refused_report(kind or "unknown", name, error.problems, how)
+
+
+def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) -> str:
+    """Why a file nobody claims is ignored; for a canonically named file, a refusal naming its columns."""
     if kind is None:
-        return f"no profile entry, not a canonical name, and {detection.reason}"
+        return f"no profile entry, not a canonical name, and {detection}"
     missing = missing_required(kind, match_columns(raw.columns, kind))
     raise SourceError(name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
-                             f" (found: {', '.join(map(str, raw.columns))}); {detection.reason}"])
+                             f" (found: {', '.join(map(str, raw.columns))}); {detection}"])
 
 
 def _header_or_none(data: bytes, name: str, options: ReadOptions) -> pd.DataFrame | None:

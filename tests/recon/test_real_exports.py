@@ -131,3 +131,13 @@ def test_missing_required_sources_are_named(tmp_path: Path) -> None:
     (data / "usage.csv").unlink()
     with pytest.raises(MissingSourceError, match=r"usage\*\.csv"):
         load_directory(data)
+
+
+def test_a_detected_export_that_cannot_be_used_is_refused_under_its_kind(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "canonical", data)
+    shutil.copy(PRESETS / "autotask-contract-units.csv", data / "autotask.csv")
+    (refused,) = inspect_directory(data).refused
+    assert (refused.file, refused.source) == ("autotask.csv", "contracts")
+    assert refused.read_as.startswith("preset detected from the header: Autotask contract service units")
+    assert "give the profile a client column or a [source.client_lookup] table" in refused.problems[0]
