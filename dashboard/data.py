@@ -19,7 +19,9 @@ import streamlit as st
 from recon import io as recon_io
 from recon import views
 from recon.engine import Mappings, Reconciliation, evidence, reconcile
-from recon.io import LoadedSource, Sources
+from recon.io import LoadedSource, Sources, canonical_kind
+from recon.profile import SourceEntry
+from recon.quality import ValidationReport
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 from recon.store import Store
@@ -34,8 +36,8 @@ class InputFile:
     name: str
     kind: str
     sha256: str
-    path: str | None = None
-    columns: tuple[tuple[str, str], ...] = ()  # canonical field -> column in the file ("" = none)
+    path: str | None = None  # the data directory of the file (read as that directory's inspection read it)
+    entry: SourceEntry | None = None  # how an upload is read (kind, preset, columns); None: canonical
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ def frame_digest(frame: pd.DataFrame | None) -> str:
 def run_key(inputs: RunInputs, mappings: Mappings) -> str:
     """The identity of a computed run: same files, settings, periods and mappings, same result."""
     payload = {
-        "files": sorted([file.kind, file.name, file.sha256, list(file.columns)] for file in inputs.files),
+        "files": sorted([file.kind, file.name, file.sha256, file.path or "",
+                         json.dumps(file.entry.to_dict() if file.entry else None, sort_keys=True)]
+                        for file in inputs.files),
         "settings": inputs.settings.to_dict(), "periods": list(inputs.periods),
         "aliases": frame_digest(mappings.client_aliases), "skus": frame_digest(mappings.sku_map),
     }
@@ -68,13 +72,19 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
 
 # ----------------------------------------------------------------------------------------- loading
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def directory_files(path: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[InputFile, ...]:
-    """The canonical source files of a directory with their hashes (``stamp``: names, sizes, mtimes)."""
+@st.cache_data(max_entries=16, show_spinner=False)
+def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> recon_io.Inspection:
+    """``recon.io.inspect_directory``: every file of a data directory read (profile, canonical name or
+    detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change."""
     _ = stamp
-    found = recon_io.source_files(Path(path))
-    return tuple(InputFile(file.name, kind, recon_io.sha256_of(file.read_bytes()), str(file))
-                 for kind, files in found.items() for file in files)
+    return recon_io.inspect_directory(Path(path))
+
+
+def directory_files(path: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[InputFile, ...]:
+    """The files a data directory contributes to a run."""
+    inspection = directory_inspection(path, stamp)
+    return tuple(InputFile(item.record.file, item.record.source, item.record.sha256, path)
+                 for item in inspection.loaded)
 
 
 def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
@@ -84,11 +94,13 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def loaded_file(sha256: str, name: str, kind: str, _data: bytes,
-                columns: tuple[tuple[str, str], ...] = ()) -> LoadedSource:
-    """``recon.io.load_file`` keyed by content hash and column mapping (the bytes are not hashed again)."""
+def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes) -> LoadedSource:
+    """An uploaded file read as ``entry`` says (``recon.io.load_source``), or by its canonical columns;
+    keyed by content hash and entry (the bytes are not hashed again)."""
     _ = sha256
-    return recon_io.load_file(_data, name, kind, mapping=dict(columns) or None)
+    if entry is None:
+        return recon_io.load_file(_data, name, canonical_kind(name) or "usage")
+    return recon_io.load_source(_data, name, entry, read_as=f"upload: {recon_io.describe(entry)}")
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -98,16 +110,26 @@ def file_header(sha256: str, name: str, _data: bytes) -> tuple[str, ...]:
     return tuple(recon_io.read_table(_data, name).columns)
 
 
-def file_bytes(file: InputFile, blobs: dict[str, bytes]) -> bytes:
-    return Path(file.path).read_bytes() if file.path else blobs[file.sha256]
+def loaded_input(file: InputFile, blobs: dict[str, bytes]) -> LoadedSource:
+    """One input of a run, loaded: a directory's file from its (cached) inspection, an upload from its
+    bytes kept in the session."""
+    if file.path is not None:
+        directory = Path(file.path)
+        inspection = directory_inspection(str(directory), directory_stamp(directory))
+        return next(item for item in inspection.loaded if item.record.file == file.name)
+    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256])
+
+
+def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes]) -> tuple[ValidationReport, ...]:
+    """The validation report of every input file of a run."""
+    return tuple(loaded_input(file, blobs).report for file in files)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings) -> Reconciliation:
     """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated)."""
     _ = key
-    loaded = [loaded_file(file.sha256, file.name, file.kind, file_bytes(file, _blobs), file.columns)
-              for file in _inputs.files]
+    loaded = [loaded_input(file, _blobs) for file in _inputs.files]
     sources: Sources = recon_io.combine(loaded, ALL_KINDS)
     return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
 

@@ -19,6 +19,7 @@ from recon import views
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
 from recon.io import empty_source
+from recon.profile import SourceEntry, parse_profile
 from recon.settings import Settings
 from recon.store import Store, database_url
 from recon.views import Filters, RunView
@@ -130,6 +131,9 @@ def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
     if not path.is_dir():
         raise MissingSourceError(f"data directory not found: {path}")
     files = data.directory_files(str(path), data.directory_stamp(path))
+    missing = data.missing_kinds(files)
+    if missing:
+        raise MissingSourceError(f"{path}: no usable file for {', '.join(missing)} (see the Sources page)")
     return data.RunInputs(files, settings, label=path.name)
 
 
@@ -271,10 +275,15 @@ def save_profile(name: str, text: str) -> None:
         st.session_state["workspace.profiles"] = {**profiles(), name: text}
 
 
-def profile_for(file_name: str) -> tuple[str, views.ProfileSource] | None:
-    """The first saved profile with a source matching ``file_name``, with that source."""
+def profile_for(file_name: str) -> tuple[str, SourceEntry] | None:
+    """The first saved profile with an entry whose path matches ``file_name``, with that entry (a
+    profile that no longer parses is skipped)."""
     for name, text in profiles().items():
-        source = views.profile_source_for(text, file_name)
-        if source is not None:
-            return name, source
+        try:
+            entries = parse_profile(text, origin=f"profile {name!r}")
+        except ReconError:
+            continue
+        entry = next((item for item in entries if item.matches(file_name)), None)
+        if entry is not None:
+            return name, entry
     return None

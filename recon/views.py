@@ -8,9 +8,6 @@ Money stays in Int64 units (``recon.money``); inputs are never mutated (the dash
 
 from __future__ import annotations
 
-import fnmatch
-import json
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +19,7 @@ from recon.errors import ReconError
 from recon.io import ImportRecord
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, summarise
+from recon.quality import ValidationReport
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import SOURCES
@@ -450,41 +448,31 @@ def with_sku_mapping(mappings: Mappings, vendor_sku: str, sku: str) -> Mappings:
     return replace(mappings, sku_map=pd.concat([kept, row], ignore_index=True))
 
 
-@dataclass(frozen=True)
-class ProfileSource:
-    """One ``[[source]]`` of a ``profile.toml`` (issue 4's format): a file glob, its kind, its columns
-    (canonical field -> column in the file)."""
-
-    path: str
-    kind: str
-    columns: tuple[tuple[str, str], ...] = ()
+VALIDATION_COLUMNS = ("file", "source", "read_as", "rows_in", "rows_used", "rows_quarantined", "blank_rows",
+                      "passed", "failed", "balanced", "problems", "sha256")
+EXPECTATION_COLUMNS = ("file", "source", "rule", "success", "checked", "failed", "expectation", "column",
+                       "observed")
 
 
-def profile_toml(sources: Sequence[ProfileSource]) -> str:
-    """``sources`` as ``profile.toml`` text (only the columns that name a column of the file)."""
-    blocks = []
-    for source in sources:
-        lines = ["[[source]]", f"path = {json.dumps(source.path)}", f"kind = {json.dumps(source.kind)}"]
-        mapped = [(field, column) for field, column in source.columns if column]
-        if mapped:
-            lines.append("[source.columns]")
-            lines.extend(f"{field} = {json.dumps(column)}" for field, column in mapped)
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+def validation_summary(reports: Sequence[ValidationReport],
+                       records: Sequence[ImportRecord] = ()) -> pd.DataFrame:
+    """One row per file: how it was read, rows in / used / quarantined / blank, expectations passed and
+    failed, whether the rows balance, why it was refused (if it was) and its SHA-256 (from ``records``)."""
+    hashes = {(record.source, record.file): record.sha256 for record in records}
+    rows = [{"file": report.file, "source": report.source, "read_as": report.read_as, "rows_in": report.rows_in,
+             "rows_used": report.rows_used, "rows_quarantined": report.rows_quarantined,
+             "blank_rows": report.blank_rows, "passed": len(report.passed), "failed": len(report.failed),
+             "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
+             "sha256": hashes.get((report.source, report.file), "")} for report in reports]
+    return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
 
-def profile_source_for(text: str, file_name: str) -> ProfileSource | None:
-    """The first ``[[source]]`` of a profile whose ``path`` glob matches ``file_name`` (case-insensitive);
-    ``None`` when none does or the text is not a readable profile."""
-    try:
-        entries = tomllib.loads(text).get("source", [])
-    except tomllib.TOMLDecodeError:
-        return None
-    for entry in entries:
-        if isinstance(entry, dict) and fnmatch.fnmatch(file_name.casefold(), str(entry.get("path", "")).casefold()):
-            columns = tuple(sorted((str(field), str(column)) for field, column in entry.get("columns", {}).items()))
-            return ProfileSource(str(entry["path"]), str(entry.get("kind", "")), columns)
-    return None
+def validation_table(reports: Sequence[ValidationReport]) -> pd.DataFrame:
+    """Every expectation run on every file (Great Expectations outcomes), failed ones first."""
+    rows = [{"file": report.file, "source": report.source, **outcome.to_dict()}
+            for report in reports for outcome in report.expectations]
+    table = pd.DataFrame(rows, columns=list(EXPECTATION_COLUMNS))
+    return table.sort_values("success", kind="stable").reset_index(drop=True)
 
 
 def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
@@ -503,7 +491,6 @@ __all__ = [
     "FilterError",
     "FilterOptions",
     "Filters",
-    "ProfileSource",
     "RunView",
     "WorklistQuery",
     "aging_table",
@@ -518,14 +505,14 @@ __all__ = [
     "margin_by_product",
     "margin_ranking",
     "overdue_invoices",
-    "profile_source_for",
-    "profile_toml",
     "receivables_by_client",
     "short_paid_invoices",
     "sku_names",
     "top_clients",
     "top_findings",
     "top_products",
+    "validation_summary",
+    "validation_table",
     "with_client_alias",
     "with_sku_mapping",
     "with_status",

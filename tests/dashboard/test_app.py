@@ -167,30 +167,42 @@ def test_a_file_missing_columns_is_refused_with_a_message(app: AppTest):
 
 
 def test_columns_of_another_format_are_mapped_with_dropdowns(app: AppTest):
-    renamed = {"invoice_number": "Invoice #", "invoice_date": "Date", "client": "Customer", "sku": "Product ID",
-               "quantity": "Qty", "unit_price": "Price"}
+    renamed = {"invoice_number": "Invoice #", "invoice_date": "Date", "client": "Bill-to party",
+               "sku": "Product ID", "quantity": "Qty", "unit_price": "Price"}
     text = (MINI_MSP / "invoices.csv").read_text()
     header, body = text.split("\n", 1)
     header = ",".join(renamed.get(column, column) for column in header.split(","))
+    export = ("psa_export.csv", f"{header}\n{body}".encode(), "text/csv")
     app.switch_page("app_pages/sources.py").run()
-    app.file_uploader(key="sources.uploads").set_value(("invoices.csv", f"{header}\n{body}".encode(), "text/csv")).run()
-    assert app.button(key="sources.reconcile").disabled
-    for field, column in renamed.items():
-        app.selectbox(key=f"sources.column.0.invoices.{field}").select(column)
-    app.run()
+    app.file_uploader(key="sources.uploads").set_value(export).run()
+    # only the catalog's columns are all there (sku <- Product ID): a first guess a person corrects
+    assert app.selectbox(key="sources.kind.0.psa_export.csv").value == "catalog"
+    app.selectbox(key="sources.kind.0.psa_export.csv").select("invoices").run()
+    assert app.selectbox(key="sources.column.0.invoices.quantity").value == "Qty"  # a synonym, guessed
+    assert app.button(key="sources.reconcile").disabled  # nothing is the client yet
+    app.selectbox(key="sources.column.0.invoices.client").select("Bill-to party").run()
     assert not app.error
     app.text_input(key="sources.profile.0").input("PSA invoices")
-    app.text_input(key="sources.profile_path.0").input("invoices*.csv").run()
+    app.text_input(key="sources.profile_path.0").input("psa_*.csv").run()
     app.button(key="sources.save_profile.0").click().run()
     app.file_uploader(key="sources.uploads").set_value(None).run()
-    app.file_uploader(key="sources.uploads").set_value(("invoices.csv", f"{header}\n{body}".encode(),
-                                                        "text/csv")).run()
+    app.file_uploader(key="sources.uploads").set_value(export).run()  # next month's export
     assert any("saved profile **PSA invoices**" in caption.value for caption in app.caption)
-    assert not app.button(key="sources.reconcile").disabled  # next month: the profile maps the columns
+    assert not app.button(key="sources.reconcile").disabled  # the profile maps the columns
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     app.switch_page("app_pages/overview.py").run()
     assert metric(app, "Billed revenue") == "$39,597.64"  # same invoices, other column names
+
+
+def test_a_real_export_is_detected_by_its_preset(app: AppTest):
+    export = ROOT / "tests" / "fixtures" / "presets" / "pax8-invoice-items.csv"
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value((export.name, export.read_bytes(), "text/csv")).run()
+    assert_clean(app)
+    assert app.selectbox(key=f"sources.kind.0.{export.name}").value == "usage"
+    assert app.selectbox(key="sources.preset.0.usage").value == "pax8-invoice-items"
+    assert any("Detected:" in caption.value and "pax8" in caption.value.casefold() for caption in app.caption)
 
 
 def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 import recon
 from recon.money import display_money, from_decimal
@@ -17,7 +18,7 @@ PAGES = {"overview": "", "client": "client", "discrepancies": "discrepancies", "
          "sources": "sources", "mappings": "mappings", "runs": "runs", "settings": "settings"}
 
 
-def settle(page, timeout_ms: int = 60_000) -> None:
+def settle(page, timeout_ms: int = 120_000) -> None:
     """Wait until the script run is over (Streamlit marks its state on the app root) and no element is
     still a loading placeholder; charts and grids draw right after."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
@@ -102,10 +103,13 @@ def test_upload_through_the_real_widget(app_page, app_url):
     open_page(app_page, app_url, "sources")
     files = [str(MINI_MSP / name) for name in ("contracts.csv", "usage.csv", "invoices.csv")]
     app_page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
-    app_page.get_by_text("Kind of invoices.csv").wait_for()
+    expect(app_page.get_by_text(re.compile(r"^Detected:"))).to_have_count(3, timeout=60_000)
     settle(app_page)
     app_page.get_by_role("button", name="Reconcile").click()
-    app_page.get_by_text(re.compile(r"Reconciled 4 period\(s\)")).wait_for(timeout=60_000)
+    try:
+        app_page.get_by_text(re.compile(r"Reconciled 4 period\(s\)")).wait_for(timeout=120_000)
+    finally:
+        screenshot(app_page, "upload")
     settle(app_page)
     assert app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first.is_visible()
 

@@ -220,16 +220,16 @@ def test_worklist_totals_and_top_products(run):
     assert list(products["sku"]) == ["MANAGED-SVC", "LABOR"]
 
 
-def test_a_profile_round_trips_and_matches_by_glob():
-    source = views.ProfileSource("agreements_*.csv", "contracts", (
-        ("client", "Company"), ("sku", "Product ID"), ("unit_price", 'Price "list"'), ("end_date", "")))
-    text = views.profile_toml([source])
-    assert '[source.columns]\nclient = "Company"' in text
-    found = views.profile_source_for(text, "Agreements_2026-03.CSV")
-    assert found == views.ProfileSource("agreements_*.csv", "contracts", (
-        ("client", "Company"), ("sku", "Product ID"), ("unit_price", 'Price "list"')))
-    assert views.profile_source_for(text, "usage.csv") is None
-    assert views.profile_source_for("not = [toml", "usage.csv") is None
+def test_validation_summary_and_table():
+    sources = recon.load_directory(MINI_MSP)
+    summary = views.validation_summary(sources.reports, sources.imports).set_index("file")
+    usage = summary.loc["usage.csv"]
+    assert (usage["rows_in"], usage["rows_used"], usage["rows_quarantined"]) == (39, 37, 2)
+    assert usage["balanced"] and usage["failed"] == 2 and len(usage["sha256"]) == 64
+    table = views.validation_table(sources.reports)
+    failed = table[~table["success"]]
+    assert set(failed["file"]) == {"usage.csv", "invoices.csv"}
+    assert table["success"].iloc[: len(failed)].eq(False).all()  # failed expectations first
 
 
 def test_margin_by_product_and_receivables_by_client(run):
