@@ -77,7 +77,8 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
             st.error(str(error), icon=":material/error:")
             return None
         guess, reason = first_guess(name, header)
-        st.caption(f"Detected: {reason}")
+        short = reason.split(":", 1)[0] if reason.startswith("looks like") else reason
+        st.caption(f"Detected: {short}", help=reason if short != reason else None)
         left, right = st.columns(2)
         kind = left.selectbox("Kind", KINDS, key=f"sources.kind.{index}.{name}", placeholder="Choose the kind",
                               index=KINDS.index(guess.kind) if guess and guess.kind in KINDS else None)
