@@ -22,3 +22,9 @@ class MissingSourceError(ReconError):
 
 class SettingsError(ReconError):
     """A setting is out of range or of the wrong type."""
+
+
+class ConnectorError(ReconError):
+    """A connection cannot be used: its definition is incomplete, a secret is missing, the service refused
+    the credentials or stayed unavailable after retries. The message names the connection and what to
+    check, and never contains a secret."""
