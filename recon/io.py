@@ -255,9 +255,14 @@ def _parse_quantity(cells: pd.Series, options: ReadOptions) -> pd.Series:
     return parse_quantity(cells, options.decimal)
 
 
+_TIME_ZONE_SUFFIX = r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})$"
+
+
 def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates: the profile's format when given; else ISO 8601 (time part ignored), then M/D/YYYY."""
     text = cells.astype("string").str.strip()
+    # A timestamp's zone (``Z``, ``+02:00``) is dropped: the date is the one written (APIs send UTC stamps).
+    text = text.str.replace(_TIME_ZONE_SUFFIX, r"\1", regex=True)
     if date_format:
         return pd.to_datetime(text, format=date_format, errors="coerce").dt.normalize()
     iso = pd.to_datetime(text, format="ISO8601", errors="coerce")

@@ -8,7 +8,7 @@ the cheapest authenticated call, to tell a user at once whether the connection w
 | type | module | sources |
 |---|---|---|
 | ``sql`` | ``recon.connectors.sql`` | whichever the connection has a query for |
-| ``connectwise`` | ``recon.connectors.connectwise`` | contracts (agreement additions), invoices, time entries |
+| ``connectwise`` | ``recon.connectors.connectwise`` | contracts (agreement additions), invoices, time entries, catalog |
 | ``pax8`` | ``recon.connectors.pax8`` | usage (invoice items, with cost) |
 | ``partner_center`` | ``recon.connectors.partner_center`` | usage (billed invoice reconciliation line items) |
 """

@@ -14,7 +14,9 @@ What this follows (ConnectWise's developer guide and the OpenAPI models publishe
   ``cancelledDate``), ``/finance/invoices`` (``invoiceNumber``, ``type``, ``date``, ``dueDate``,
   ``status.name``, ``company``, ``agreement``), ``/procurement/products`` (product lines of an invoice:
   ``invoice.id``, ``catalogItem.identifier``, ``quantity``, ``price``, ``extPrice``) and ``/time/entries``
-  (``timeStart``, ``actualHours``, ``billableOption``, ``hourlyRate``, ``invoice.identifier``);
+  (``timeStart``, ``actualHours``, ``billableOption``, ``hourlyRate``, ``invoice.identifier``) and
+  ``/procurement/catalog`` (``identifier``, ``description``, ``price``, ``cost``, ``vendorSku``: the
+  vendor SKU through which Pax8 and Microsoft usage maps onto the PSA product);
 - ``/system/info`` for the connection test.
 
 Frames use the column names of ConnectWise's own exports where a file preset exists (agreement
@@ -52,6 +54,7 @@ ADDITION_MAPPING = {"client": "Company", "agreement_id": "Agreement ID", "sku": 
                     "billing_frequency": "Billing Cycle"}
 INVOICE_COLUMNS = ("invoice_number", "invoice_date", "due_date", "status", "client", "sku", "description",
                    "quantity", "unit_price", "amount", "period_start", "period_end")
+CATALOG_COLUMNS = ("sku", "description", "list_price", "unit_cost", "vendor", "vendor_sku")
 TIME_COLUMNS = ("Entry ID", "Company", "Member", "Date", "Actual Hours", "Billable Option", "Hourly Rate",
                 "Invoice", "Work Type", "Ticket")
 TIME_MAPPING = {"entry_id": "Entry ID", "client": "Company", "technician": "Member", "date": "Date",
@@ -109,7 +112,7 @@ def conditions_between(field: str, period: Period) -> str:
 # ---------------------------------------------------------------------------------------------- pulling
 
 def fetch(connection: Connection, period: Period, progress: Progress | None = None) -> list[Pulled]:
-    """Contracts (all agreement additions), the month's invoice lines and the month's time entries."""
+    """Contracts (all agreement additions), the month's invoice lines and time entries, and the catalog."""
     report = progress or (lambda step, fraction: None)
     size = int(connection.setting("page_size", PAGE_SIZE))
     with client(connection) as api:
@@ -122,6 +125,8 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
         invoices = _invoice_lines(api, period, companies, agreements, additions, size)
         report("time entries", 0.8)
         entries = list(pages(api, "time/entries", {"conditions": conditions_between("timeStart", period)}, size))
+        report("product catalog", 0.9)
+        catalog = [_catalog_row(item) for item in pages(api, "procurement/catalog", page_size=size)]
     report("done", 1.0)
     return [
         Pulled("contracts", "agreement additions", text_frame(_addition_rows(agreements, additions, companies),
@@ -129,6 +134,7 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
         Pulled("invoices", "invoices", text_frame(invoices, INVOICE_COLUMNS)),
         Pulled("time_entries", "time entries", text_frame([_time_row(e, companies) for e in entries],
                                                           TIME_COLUMNS), TIME_MAPPING),
+        Pulled("catalog", "product catalog", text_frame(catalog, CATALOG_COLUMNS)),
     ]
 
 
@@ -223,6 +229,13 @@ def _agreement_lines(additions: list[dict[str, Any]], period: Period) -> list[di
                       "unit_price": addition.get("unitPrice"), "period_start": period.start,
                       "period_end": period.end})
     return lines
+
+
+def _catalog_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A catalog item: its ``vendorSku`` is how vendor usage (Pax8, Microsoft) maps onto the PSA product."""
+    return {"sku": item.get("identifier"), "description": item.get("description"), "list_price": item.get("price"),
+            "unit_cost": item.get("cost"), "vendor": (item.get("vendor") or {}).get("name"),
+            "vendor_sku": item.get("vendorSku")}
 
 
 def _time_row(entry: Mapping[str, Any], companies: Mapping[Any, Any]) -> dict[str, Any]:
