@@ -8,7 +8,7 @@ the cheapest authenticated call, to tell a user at once whether the connection w
 | type | module | sources |
 |---|---|---|
 | ``sql`` | ``recon.connectors.sql`` | whichever the connection has a query for |
-| ``connectwise`` | ``recon.connectors.connectwise`` | contracts (agreement additions), invoices, time entries, catalog |
+| ``connectwise`` | ``recon.connectors.connectwise`` | contracts (additions), invoices, time entries, catalog |
 | ``pax8`` | ``recon.connectors.pax8`` | usage (invoice items, with cost) |
 | ``partner_center`` | ``recon.connectors.partner_center`` | usage (billed invoice reconciliation line items) |
 """
@@ -28,9 +28,11 @@ from recon.connectors.config import (
     get_connection,
     load_connections,
 )
-from recon.connectors.frames import PullResult, load_pulled, write_pull
+from recon.connectors.frames import ALL_KINDS, PullResult, load_pulled, write_pull
 from recon.connectors.period import Period
-from recon.errors import ConnectorError
+from recon.errors import ConnectorError, MissingSourceError
+from recon.io import Sources, combine
+from recon.schema import REQUIRED_SOURCES
 
 Progress = Callable[[str, float], None]
 
@@ -68,6 +70,22 @@ def pull_named(names: list[str], period: str, connections_file: Path | None = No
     return [pull(connections[name], period, progress) for name in names]
 
 
+def pull_sources(names: list[str], period: str, connections_file: Path | None = None,
+                 progress: Progress | None = None) -> tuple[Sources, list[PullResult]]:
+    """Pull ``period`` from the named connections and combine them into the ``Sources`` of one run.
+
+    Raises ``MissingSourceError`` when together they provide no contracts, usage or invoices.
+    """
+    results = pull_named(names, period, connections_file, progress)
+    loaded = [item for result in results for item in result.loaded]
+    provided = {item.record.source for item in loaded}
+    missing = [kind for kind in REQUIRED_SOURCES if kind not in provided]
+    if missing:
+        raise MissingSourceError(f"connection(s) {', '.join(names)} provide no {', '.join(missing)}: add a "
+                                 "--connection that does (e.g. a pax8 or partner_center one for usage)")
+    return combine(loaded, ALL_KINDS), results
+
+
 __all__ = [
     "CONNECTOR_LABELS",
     "CONNECTOR_TYPES",
@@ -81,5 +99,6 @@ __all__ = [
     "load_connections",
     "pull",
     "pull_named",
+    "pull_sources",
     "write_pull",
 ]

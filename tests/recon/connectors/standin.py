@@ -108,7 +108,7 @@ class StandIn:
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the test output quiet
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from recon.connectors import check, pull
-from recon.connectors.config import load_connections
+from recon.connectors.config import Connection, load_connections
 from recon.engine import reconcile
 from recon.errors import ConnectorError
 from recon.money import from_decimal
@@ -161,7 +161,7 @@ def psa_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dat
 
 
 def sql_connection(tmp_path: Path, database: Database, queries: dict[str, str] | None = None,
-                   password: str | None = None, name: str = "psa"):  # noqa: ANN201 - a Connection
+                   password: str | None = None, name: str = "psa") -> Connection:
     chosen = queries or QUERIES
     lines = [f'[connections.{name}]', 'type = "sql"', f'url = "{database.url}"', f"[connections.{name}.queries]"]
     lines += [f'{kind} = """{sql}"""' for kind, sql in chosen.items()]
@@ -215,7 +215,7 @@ def test_queries_run_read_only(tmp_path: Path, psa_database: Database) -> None:
 
 
 def test_bad_sql_and_unknown_parameters_name_the_source(tmp_path: Path, psa_database: Database) -> None:
-    with pytest.raises(ConnectorError, match="the query for usage failed: .*no_such_table"):
+    with pytest.raises(ConnectorError, match=r"the query for usage failed: .*no_such_table"):
         pull(sql_connection(tmp_path, psa_database, {"usage": "SELECT * FROM no_such_table"}), "2026-02")
     with pytest.raises(ConnectorError, match=r"the query for usage uses :client; only :period_start, :period_end, "
                                              r":next_period_start are bound"):

@@ -116,7 +116,8 @@ class ConnectWise:
 
     def __call__(self, request: Request) -> Reply:
         path = request.path.removeprefix(CW_PREFIX).strip("/")
-        if request.headers.get("authorization") != self.authorization or request.headers.get("clientid") != CW_CLIENT_ID:
+        headers = request.headers
+        if headers.get("authorization") != self.authorization or headers.get("clientid") != CW_CLIENT_ID:
             return Reply(401, {"code": "Unauthorized", "message": "Authentication failed: invalid credentials"})
         if path in self.forbidden:
             return Reply(403, {"code": "Forbidden", "message": "You do not have access to this record type"})
