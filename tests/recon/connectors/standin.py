@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
 
 
 App = Callable[[Request], Reply]
@@ -98,6 +100,7 @@ class StandIn:
                                   {key.lower(): value for key, value in self.headers.items()},
                                   self.rfile.read(length) if length else b"")
                 reply = standin._answer(request)
+                time.sleep(reply.delay)
                 payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for key, value in {"Content-Type": "application/json", **reply.headers}.items():
