@@ -48,10 +48,10 @@ ID_BATCH = 100
 ADDITION_COLUMNS = ("Company", "Agreement", "Agreement ID", "Product ID", "Description", "Quantity",
                     "Less Included", "Unit Price", "Unit Cost", "Effective Date", "Cancelled Date",
                     "Bill Customer", "Billing Cycle")
-ADDITION_MAPPING = {"client": "Company", "agreement_id": "Agreement ID", "sku": "Product ID",
+# As the connectwise-additions file preset maps the export (Billing Cycle rides along, unmapped, as there).
+ADDITION_MAPPING = {"client": "Company", "agreement_id": "Agreement", "sku": "Product ID",
                     "description": "Description", "quantity": "Quantity", "unit_price": "Unit Price",
-                    "start_date": "Effective Date", "end_date": "Cancelled Date", "billable": "Bill Customer",
-                    "billing_frequency": "Billing Cycle"}
+                    "start_date": "Effective Date", "end_date": "Cancelled Date", "billable": "Bill Customer"}
 INVOICE_COLUMNS = ("invoice_number", "invoice_date", "due_date", "status", "client", "sku", "description",
                    "quantity", "unit_price", "amount", "period_start", "period_end")
 CATALOG_COLUMNS = ("sku", "description", "list_price", "unit_cost", "vendor", "vendor_sku")
@@ -130,10 +130,11 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
     report("done", 1.0)
     return [
         Pulled("contracts", "agreement additions", text_frame(_addition_rows(agreements, additions, companies),
-                                                              ADDITION_COLUMNS), ADDITION_MAPPING),
+                                                              ADDITION_COLUMNS), ADDITION_MAPPING,
+               preset="connectwise-additions"),
         Pulled("invoices", "invoices", text_frame(invoices, INVOICE_COLUMNS)),
         Pulled("time_entries", "time entries", text_frame([_time_row(e, companies) for e in entries],
-                                                          TIME_COLUMNS), TIME_MAPPING),
+                                                          TIME_COLUMNS), TIME_MAPPING, preset="connectwise-time"),
         Pulled("catalog", "product catalog", text_frame(catalog, CATALOG_COLUMNS)),
     ]
 

@@ -30,12 +30,14 @@ ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 @dataclass(frozen=True)
 class Pulled:
     """One source as a connector pulled it: text cells, the columns a file export of it would have, and
-    the mapping (canonical field -> column) that turns it into the canonical ``kind``."""
+    the mapping (canonical field -> column) that turns it into the canonical ``kind``. ``preset`` names
+    the file preset whose export shape the frame has (the mapping is that preset's)."""
 
     kind: str
     origin: str
     frame: pd.DataFrame
     mapping: Mapping[str, str] | None = None
+    preset: str | None = None
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,8 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
                 "provider": "onetime", "invoicelineitemtype": "billinglineitems", "size": size}))
     report("done", 1.0)
     rows = [{column: line.get(field) for column, field in FIELDS.items()} for line in lines]
-    return [Pulled("usage", "billed reconciliation line items", text_frame(rows, list(FIELDS)), LINE_MAPPING)]
+    frame = text_frame(rows, list(FIELDS))
+    return [Pulled("usage", "billed reconciliation line items", frame, LINE_MAPPING, preset="microsoft-nce-recon")]
 
 
 def check(connection: Connection) -> str:

@@ -92,7 +92,8 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
             items += [_item_row(item, invoice, companies) for item in pages(api, f"invoices/{invoice['id']}/items",
                                                                              size=size)]
     report("done", 1.0)
-    return [Pulled("usage", "invoice items", text_frame(items, ITEM_COLUMNS), ITEM_MAPPING)]
+    frame = text_frame(items, ITEM_COLUMNS)
+    return [Pulled("usage", "invoice items", frame, ITEM_MAPPING, preset="pax8-invoice-items")]
 
 
 def check(connection: Connection) -> str:
