@@ -122,7 +122,7 @@ def _run(db: DbConnection, connection: Connection, kind: str, clause: sa.TextCla
 @contextmanager
 def _read_only(connection: Connection) -> Iterator[DbConnection]:
     """A connection in a read-only transaction (rolled back at the end: nothing is ever written)."""
-    url = database_url(connection)
+    url = _read_only_url(database_url(connection))
     try:
         engine = sa.create_engine(url, connect_args=_connect_args(url))
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
@@ -138,6 +138,15 @@ def _read_only(connection: Connection) -> Iterator[DbConnection]:
                              f"{_first_line(error, connection)}") from None
     finally:
         engine.dispose()
+
+
+def _read_only_url(url: sa.URL) -> sa.URL:
+    """A SQLite file is opened read-only (``mode=ro``): a mistyped path fails instead of creating an empty
+    database."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or \
+            str(url.database).startswith("file:"):
+        return url
+    return url.set(database=f"file:{url.database}").update_query_dict({"mode": "ro", "uri": "true"})
 
 
 def _connect_args(url: sa.URL) -> dict[str, Any]:

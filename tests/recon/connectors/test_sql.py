@@ -240,3 +240,13 @@ def test_wrong_password_is_refused_without_showing_it(tmp_path: Path) -> None:
         assert "definitely-wrong-pw" not in str(error.value) and "password authentication failed" in str(error.value)
     finally:
         next(source, None)
+
+
+def test_a_mistyped_sqlite_path_fails_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "connections.toml").write_text(
+        f'[connections.psa]\ntype = "sql"\nurl = "sqlite:///{tmp_path / "typo.db"}"\n'
+        '[connections.psa.queries]\nusage = "SELECT 1"\n')
+    connection = load_connections(tmp_path / "connections.toml", tmp_path / "none.toml", {})["psa"]
+    with pytest.raises(ConnectorError, match=r"SQL database connection 'psa': cannot connect to sqlite:///.*typo.db"):
+        check(connection)
+    assert not (tmp_path / "typo.db").exists()
