@@ -1,15 +1,15 @@
 """From pulled records to canonical frames, through the same door as a file.
 
 A connector returns ``Pulled`` sources: frames of text cells shaped like the vendor's own export (the
-column names a file preset maps), one per canonical source kind. ``load_pulled`` sorts the rows into a
-deterministic order, hashes a canonical serialisation of them (CSV, UTF-8) as the import's SHA-256, and
-hands the frame to ``recon.io.normalise``: the same column mapping, parsing, quarantine and row counts
-as an uploaded file. Rows in = rows loaded + rows quarantined holds for every pull.
+column names a file preset maps), one per canonical source kind. ``as_file`` turns one into the file it
+is equivalent to (mapped columns named as the canonical fields, rows in a deterministic order, CSV in
+UTF-8), and ``load_pulled`` reads those bytes with ``recon.io.load_file``: the same parsing, quarantine
+and row counts as an uploaded file, and the SHA-256 of those bytes as the import's hash. Rows in = rows
+loaded + rows quarantined holds for every pull, and anything that takes files takes a pull.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,11 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from recon.io import ImportRecord, LoadedSource, Sources, combine, normalise, sha256_of
+from recon.io import ImportRecord, LoadedSource, ReadOptions, Sources, combine, load_file
 from recon.money import format_units
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+PULLED_FILE_OPTIONS = ReadOptions(encoding="utf-8", delimiter=",")  # what ``canonical_bytes`` writes
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,36 @@ def text_frame(records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> 
 
 
 def canonical_bytes(frame: pd.DataFrame) -> bytes:
-    """The serialisation a pull is hashed by: header plus rows as CSV, UTF-8, LF line ends."""
+    """The serialisation a pull is hashed and read by: header plus rows as CSV, UTF-8, LF line ends."""
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def load_pulled(pulled: Pulled, origin_prefix: str) -> LoadedSource:
-    """Normalise one pulled source like a file called ``<origin_prefix>:<origin>``, hashed by content.
+def as_file(pulled: Pulled) -> tuple[str, bytes]:
+    """A pulled source as the file it is equivalent to: mapped columns renamed to their canonical fields,
+    other columns kept (renamed aside when their name would read as a field mapped to another column, as
+    ``Quantity`` beside a mapped ``BillableQuantity``). Rows are sorted so the same data pulled twice in
+    any order gives the same bytes."""
+    mapping = dict(pulled.mapping or {})
+    taken = {_fold(field) for field in mapping}  # fields another column is mapped to
+    renamed = {column: field for field, column in mapping.items()}
+    aside = {column: f"{column} (source)" for column in pulled.frame.columns
+             if column not in renamed and _fold(column) in taken}
+    frame = pulled.frame.astype("string").fillna("").rename(columns={**aside, **renamed})
+    if len(frame):
+        frame = frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+    return f"{pulled.kind} ({pulled.origin}).csv", canonical_bytes(frame)
 
-    Rows are sorted first so the same data pulled twice (in any order) has the same hash and line numbers.
-    """
-    frame = pulled.frame.astype("string").fillna("")
-    ordered = frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True) if len(frame) else frame
-    name = f"{origin_prefix}:{pulled.origin}"
-    loaded = normalise(ordered, pulled.kind, name, mapping=dict(pulled.mapping) if pulled.mapping else None)
-    record = dataclasses.replace(loaded.record, sha256=sha256_of(canonical_bytes(ordered)))
-    return LoadedSource(loaded.frame, loaded.issues, record)
+
+def _fold(name: str) -> str:
+    return str(name).strip().casefold().replace(" ", "").replace("_", "")
+
+
+def load_pulled(pulled: Pulled, origin_prefix: str) -> LoadedSource:
+    """Read one pulled source exactly like an uploaded file (``recon.io.load_file``): same parsing,
+    quarantine and counts; the import's SHA-256 is that of the equivalent file's bytes. The source file
+    is named ``<origin_prefix>:<origin>``."""
+    _, content = as_file(pulled)
+    return load_file(content, f"{origin_prefix}:{pulled.origin}", pulled.kind, PULLED_FILE_OPTIONS)
 
 
 # ------------------------------------------------------------------------------------------ writing
