@@ -24,6 +24,11 @@ class SettingsError(ReconError):
     """A setting is out of range or of the wrong type."""
 
 
+class StoreError(ReconError):
+    """The database cannot be used (unreachable, refused the schema), or a store call names something
+    that is not there (an unknown run, fingerprint or status)."""
+
+
 class ConnectorError(ReconError):
     """A connection cannot be used: its definition is incomplete, a secret is missing, the service refused
     the credentials or stayed unavailable after retries. The message names the connection and what to

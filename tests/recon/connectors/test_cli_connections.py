@@ -66,6 +66,29 @@ def test_pull_prints_counts_and_quarantined_rows(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "usage           in       3  loaded       2  quarantined     1" in result.output
     assert "pax8@2026-02:invoice items:4: quantity: required value is empty" in result.output
+    assert "already imported" not in result.output
+
+
+def test_pulls_are_stored_as_imports_with_their_hash(project: Path) -> None:
+    from recon.store import Store
+
+    first = runner.invoke(app, ["pull", "--connection", "pax8", "--period", vendors.MONTH, "--out", "data"])
+    again = runner.invoke(app, ["pull", "--connection", "pax8", "--period", vendors.MONTH, "--out", "data"])
+    assert first.exit_code == 0 and again.exit_code == 0, again.output
+    assert "already imported before (same SHA-256): pax8@2026-02:invoice items" in again.output
+    ran = runner.invoke(app, ["run", "--connection", "cw", "--connection", "pax8", "--connection", "msft",
+                              "--period", vendors.MONTH, "--out", "out", "--label", "pulled"])
+    assert ran.exit_code == 0, ran.output
+    store = Store()
+    try:
+        stored = store.load_run(store.latest_run_id() or 0)
+        assert stored.label == "pulled"
+        files = set(stored.imports["file"])
+        assert {"cw@2026-02:agreement additions", "pax8@2026-02:invoice items",
+                "msft@2026-02:billed reconciliation line items"} <= files
+        assert all(len(digest) == 64 for digest in stored.imports["sha256"])
+    finally:
+        store.close()
 
 
 def test_exactly_one_of_data_or_connection(project: Path) -> None:
