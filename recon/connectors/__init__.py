@@ -28,7 +28,7 @@ from recon.connectors.config import (
     get_connection,
     load_connections,
 )
-from recon.connectors.frames import ALL_KINDS, PullResult, load_pulled, write_pull
+from recon.connectors.frames import ALL_KINDS, PulledFile, PullResult, as_file, load_pulled, write_pull
 from recon.connectors.period import Period
 from recon.errors import ConnectorError, MissingSourceError
 from recon.io import Sources, combine
@@ -48,8 +48,8 @@ def pull(connection: Connection, period: str, progress: Progress | None = None) 
     """
     month = Period.parse(period)
     pulled = _MODULES[connection.type].fetch(connection, month, progress)
-    loaded = tuple(load_pulled(item, f"{connection.name}@{month.label}") for item in pulled)
-    return PullResult(connection.name, month.label, loaded)
+    files = tuple(as_file(item, f"{connection.name}@{month.label}") for item in pulled)
+    return PullResult(connection.name, month.label, files, tuple(load_pulled(file) for file in files))
 
 
 def check(connection: Connection) -> str:
@@ -93,6 +93,7 @@ __all__ = [
     "ConnectorError",
     "Period",
     "PullResult",
+    "PulledFile",
     "check",
     "env_name",
     "get_connection",

@@ -42,11 +42,23 @@ class Pulled:
 
 
 @dataclass(frozen=True)
+class PulledFile:
+    """A pulled source as the file it is equivalent to: its name (the rows' ``source_file``), its canonical
+    source kind and its bytes (CSV, UTF-8). Anything that takes an uploaded file takes this."""
+
+    name: str
+    kind: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class PullResult:
-    """Everything one pull of one connection for one period produced, normalised like files."""
+    """Everything one pull of one connection for one period produced: the equivalent files, and those
+    files normalised exactly like uploads (same order)."""
 
     connection: str
     period: str
+    files: tuple[PulledFile, ...]
     loaded: tuple[LoadedSource, ...]
 
     @property
@@ -97,11 +109,11 @@ def canonical_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def as_file(pulled: Pulled) -> tuple[str, bytes]:
-    """A pulled source as the file it is equivalent to: mapped columns renamed to their canonical fields,
-    other columns kept (renamed aside when their name would read as a field mapped to another column, as
-    ``Quantity`` beside a mapped ``BillableQuantity``). Rows are sorted so the same data pulled twice in
-    any order gives the same bytes."""
+def as_file(pulled: Pulled, origin_prefix: str) -> PulledFile:
+    """The file a pulled source is equivalent to, named ``<origin_prefix>:<origin>``: mapped columns
+    renamed to their canonical fields, other columns kept (renamed aside when their name would read as a
+    field mapped to another column, as ``Quantity`` beside a mapped ``BillableQuantity``). Rows are sorted
+    so the same data pulled twice in any order gives the same bytes."""
     mapping = dict(pulled.mapping or {})
     taken = {_fold(field) for field in mapping}  # fields another column is mapped to
     renamed = {column: field for field, column in mapping.items()}
@@ -110,19 +122,17 @@ def as_file(pulled: Pulled) -> tuple[str, bytes]:
     frame = pulled.frame.astype("string").fillna("").rename(columns={**aside, **renamed})
     if len(frame):
         frame = frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
-    return f"{pulled.kind} ({pulled.origin}).csv", canonical_bytes(frame)
+    return PulledFile(f"{origin_prefix}:{pulled.origin}", pulled.kind, canonical_bytes(frame))
 
 
 def _fold(name: str) -> str:
     return str(name).strip().casefold().replace(" ", "").replace("_", "")
 
 
-def load_pulled(pulled: Pulled, origin_prefix: str) -> LoadedSource:
-    """Read one pulled source exactly like an uploaded file (``recon.io.load_file``): same parsing,
-    quarantine and counts; the import's SHA-256 is that of the equivalent file's bytes. The source file
-    is named ``<origin_prefix>:<origin>``."""
-    _, content = as_file(pulled)
-    return load_file(content, f"{origin_prefix}:{pulled.origin}", pulled.kind, PULLED_FILE_OPTIONS)
+def load_pulled(file: PulledFile) -> LoadedSource:
+    """Read a pulled file exactly like an upload (``recon.io.load_file``): same parsing, quarantine and
+    counts, and the SHA-256 of its bytes as the import's hash."""
+    return load_file(file.content, file.name, file.kind, PULLED_FILE_OPTIONS)
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -28,21 +28,22 @@ ROWS = [
 
 
 def test_a_pull_reads_as_its_file() -> None:
-    name, content = as_file(pulled(ROWS))
+    file = as_file(pulled(ROWS), "msft@2026-02")
+    content = file.content
     lines = content.decode().splitlines()
     assert lines[0] == "client,sku,Quantity (source),quantity,period_start,UnitPrice"  # Quantity set aside
     assert lines[1] == "Acme,P1,3,,2026-02-01,true" and lines[2].startswith("Globex,P1,12,10.5,")
-    loaded = load_pulled(pulled(ROWS), "msft@2026-02")
+    loaded = load_pulled(file)
     as_upload = load_file(content, "msft@2026-02:lines", "usage")
     pd.testing.assert_frame_equal(loaded.frame, as_upload.frame)
     assert loaded.record.sha256 == sha256_of(content) == as_upload.record.sha256
     assert (loaded.record.rows_in, loaded.record.rows_loaded, loaded.record.rows_quarantined) == (2, 1, 1)
     assert loaded.frame["quantity"].tolist() == [10.5]  # BillableQuantity, not Quantity
-    assert loaded.issues["line"].tolist() == [2] and name == "usage (lines).csv"
+    assert loaded.issues["line"].tolist() == [2] and (file.name, file.kind) == ("msft@2026-02:lines", "usage")
 
 
 def test_row_order_does_not_change_the_hash() -> None:
-    assert as_file(pulled(ROWS))[1] == as_file(pulled(ROWS[::-1]))[1]
+    assert as_file(pulled(ROWS), "x").content == as_file(pulled(ROWS[::-1]), "x").content
 
 
 def test_cells_keep_exact_decimals_and_iso_dates() -> None:
