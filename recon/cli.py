@@ -149,7 +149,8 @@ def pull(
         "--store/--no-store", help="Record the pulled imports (with their SHA-256) in the database.")] = True,
 ) -> None:
     """Pull one month from connections into a data directory (canonical CSVs ``recon run --data`` reads),
-    printing rows in / loaded / quarantined per source; the pulls are recorded as imports with their hash."""
+    printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
+    recorded as imports with their hash."""
     from recon.connectors import pull_named, write_pull
 
     month = _valid_period(period)
@@ -164,9 +165,10 @@ def pull(
     except ReconError as error:
         fail(str(error))
     for result in results:
-        _echo_counts(result)
-        for issue in result.issues.head(20).itertuples():
-            typer.echo(f"    {issue.file}:{issue.line}: {issue.reason}")
+        typer.echo(f"Pulled {result.connection} for {result.period}:")
+        for loaded in result.loaded:
+            for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
+                typer.echo(line)
     if seen:
         typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Canonical sources written to {out}/")

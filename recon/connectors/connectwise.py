@@ -20,8 +20,11 @@ What this follows (ConnectWise's developer guide and the OpenAPI models publishe
 - ``/system/info`` for the connection test.
 
 Frames use the column names of ConnectWise's own exports where a file preset exists (agreement
-additions: ``Company``, ``Agreement``, ``Product ID``, ``Bill Customer``...; time entries: ``Member``,
-``Actual Hours``, ``Billable Option``...), so the pull and an uploaded export map the same way.
+additions: ``Company``, ``Agreement``, ``Product ID``, ``Bill Customer``..., read with the
+``connectwise-additions`` preset; time entries: ``Member``, ``Actual Hours``, ``Billable Option``...,
+read with ``connectwise-time``), so a pull and an uploaded export are read the same way. Invoice lines
+and the catalog have no export preset and come with the canonical column names (an invoice line's
+``line_id`` is its product line id, or ``addition-<id>`` for an agreement line).
 
 An agreement invoice bills the agreement's additions rather than carrying product lines of its own, so
 its lines are the billable additions active in the invoiced month (quantity less the included quantity,
@@ -48,19 +51,11 @@ ID_BATCH = 100
 ADDITION_COLUMNS = ("Company", "Agreement", "Agreement ID", "Product ID", "Description", "Quantity",
                     "Less Included", "Unit Price", "Unit Cost", "Effective Date", "Cancelled Date",
                     "Bill Customer", "Billing Cycle")
-# As the connectwise-additions file preset maps the export (Billing Cycle rides along, unmapped, as there).
-ADDITION_MAPPING = {"client": "Company", "agreement_id": "Agreement", "sku": "Product ID",
-                    "description": "Description", "quantity": "Quantity", "unit_price": "Unit Price",
-                    "start_date": "Effective Date", "end_date": "Cancelled Date", "billable": "Bill Customer"}
-INVOICE_COLUMNS = ("invoice_number", "invoice_date", "due_date", "status", "client", "sku", "description",
-                   "quantity", "unit_price", "amount", "period_start", "period_end")
+INVOICE_COLUMNS = ("invoice_number", "line_id", "invoice_date", "due_date", "status", "client", "sku",
+                   "description", "quantity", "unit_price", "amount", "period_start", "period_end")
 CATALOG_COLUMNS = ("sku", "description", "list_price", "unit_cost", "vendor", "vendor_sku")
 TIME_COLUMNS = ("Entry ID", "Company", "Member", "Date", "Actual Hours", "Billable Option", "Hourly Rate",
                 "Invoice", "Work Type", "Ticket")
-TIME_MAPPING = {"entry_id": "Entry ID", "client": "Company", "technician": "Member", "date": "Date",
-                "hours": "Actual Hours", "billable": "Billable Option", "rate": "Hourly Rate",
-                "invoice_number": "Invoice", "work_type": "Work Type", "ticket": "Ticket"}
-
 Progress = Callable[[str, float], None]
 
 
@@ -130,11 +125,10 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
     report("done", 1.0)
     return [
         Pulled("contracts", "agreement additions", text_frame(_addition_rows(agreements, additions, companies),
-                                                              ADDITION_COLUMNS), ADDITION_MAPPING,
-               preset="connectwise-additions"),
+                                                              ADDITION_COLUMNS), preset="connectwise-additions"),
         Pulled("invoices", "invoices", text_frame(invoices, INVOICE_COLUMNS)),
-        Pulled("time_entries", "time entries", text_frame([_time_row(e, companies) for e in entries],
-                                                          TIME_COLUMNS), TIME_MAPPING, preset="connectwise-time"),
+        Pulled("time_entries", "time entries", text_frame([_time_row(e, companies) for e in entries], TIME_COLUMNS),
+               {"entry_id": "Entry ID"}, preset="connectwise-time"),
         Pulled("catalog", "product catalog", text_frame(catalog, CATALOG_COLUMNS)),
     ]
 
@@ -190,7 +184,8 @@ def _invoice_lines(api: ApiClient, period: Period, companies: Mapping[Any, Any],
     rows: list[dict[str, Any]] = []
     for invoice in invoices:
         header = _invoice_header(invoice, companies)
-        rows.extend({**header, "sku": (product.get("catalogItem") or {}).get("identifier"),
+        rows.extend({**header, "line_id": product.get("id"),
+                     "sku": (product.get("catalogItem") or {}).get("identifier"),
                      "description": product.get("description"), "quantity": product.get("quantity"),
                      "unit_price": product.get("price"), "amount": product.get("extPrice")}
                     for product in products.get(invoice["id"], []))
@@ -225,7 +220,8 @@ def _agreement_lines(additions: list[dict[str, Any]], period: Period) -> list[di
         if not active or str(addition.get("billCustomer", "")).casefold() != "billable":
             continue
         quantity = (addition.get("quantity") or 0) - (addition.get("lessIncluded") or 0)
-        lines.append({"sku": (addition.get("product") or {}).get("identifier"), "quantity": quantity,
+        lines.append({"line_id": f"addition-{addition.get('id')}",
+                      "sku": (addition.get("product") or {}).get("identifier"), "quantity": quantity,
                       "description": addition.get("invoiceDescription") or addition.get("description"),
                       "unit_price": addition.get("unitPrice"), "period_start": period.start,
                       "period_end": period.end})

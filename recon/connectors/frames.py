@@ -1,18 +1,18 @@
 """From pulled records to canonical frames, through the same door as a file.
 
 A connector returns ``Pulled`` sources: frames of text cells shaped like the vendor's own export (the
-column names a file preset maps), one per canonical source kind. ``as_file`` turns one into the file it
-is equivalent to (mapped columns named as the canonical fields, rows in a deterministic order, CSV in
-UTF-8), and ``load_pulled`` reads those bytes with ``recon.io.load_file``: the same parsing, quarantine
-and row counts as an uploaded file, and the SHA-256 of those bytes as the import's hash. Rows in = rows
-loaded + rows quarantined holds for every pull, and anything that takes files takes a pull.
+columns its file preset maps), one per canonical source kind. ``as_file`` turns one into the file it is
+equivalent to (rows in a deterministic order, CSV in UTF-8), and ``load_pulled`` reads those bytes with
+``recon.io.load_source`` and that preset: the same preset rules, parsing, Great Expectations validation,
+quarantine and row counts as an uploaded export, and the SHA-256 of those bytes as the import's hash.
+Rows in = rows loaded + rows quarantined holds for every pull, and anything that takes files takes a pull.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,8 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from recon.io import ImportRecord, LoadedSource, ReadOptions, Sources, combine, load_file
+from recon.io import ImportRecord, LoadedSource, ReadOptions, Sources, combine, load_source
 from recon.money import format_units
+from recon.profile import SourceEntry
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
@@ -30,14 +31,15 @@ PULLED_FILE_OPTIONS = ReadOptions(encoding="utf-8", delimiter=",")  # what ``can
 
 @dataclass(frozen=True)
 class Pulled:
-    """One source as a connector pulled it: text cells, the columns a file export of it would have, and
-    the mapping (canonical field -> column) that turns it into the canonical ``kind``. ``preset`` names
-    the file preset whose export shape the frame has (the mapping is that preset's)."""
+    """One source as a connector pulled it: text cells with the columns a file export of it has.
+    ``preset`` names the file preset that reads that export (``recon.presets``); ``columns`` maps
+    canonical fields to columns the preset does not map (or, without a preset, every field whose column
+    is not named as the field)."""
 
     kind: str
     origin: str
     frame: pd.DataFrame
-    mapping: Mapping[str, str] | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
     preset: str | None = None
 
 
@@ -49,6 +51,13 @@ class PulledFile:
     name: str
     kind: str
     content: bytes
+    preset: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    def entry(self) -> SourceEntry:
+        """How to read this file: what an upload of the same export would be read as."""
+        return SourceEntry(path=self.name, kind=self.kind, preset=self.preset, columns=dict(self.columns),
+                           encoding=PULLED_FILE_OPTIONS.encoding, delimiter=PULLED_FILE_OPTIONS.delimiter)
 
 
 @dataclass(frozen=True)
@@ -110,29 +119,20 @@ def canonical_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def as_file(pulled: Pulled, origin_prefix: str) -> PulledFile:
-    """The file a pulled source is equivalent to, named ``<origin_prefix>:<origin>``: mapped columns
-    renamed to their canonical fields, other columns kept (renamed aside when their name would read as a
-    field mapped to another column, as ``Quantity`` beside a mapped ``BillableQuantity``). Rows are sorted
-    so the same data pulled twice in any order gives the same bytes."""
-    mapping = dict(pulled.mapping or {})
-    taken = {_fold(field) for field in mapping}  # fields another column is mapped to
-    renamed = {column: field for field, column in mapping.items()}
-    aside = {column: f"{column} (source)" for column in pulled.frame.columns
-             if column not in renamed and _fold(column) in taken}
-    frame = pulled.frame.astype("string").fillna("").rename(columns={**aside, **renamed})
+    """The file a pulled source is equivalent to, named ``<origin_prefix>:<origin>``: the export's
+    columns, rows sorted (the same data pulled twice in any order gives the same bytes), CSV in UTF-8."""
+    frame = pulled.frame.astype("string").fillna("")
     if len(frame):
         frame = frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
-    return PulledFile(f"{origin_prefix}:{pulled.origin}", pulled.kind, canonical_bytes(frame))
-
-
-def _fold(name: str) -> str:
-    return str(name).strip().casefold().replace(" ", "").replace("_", "")
+    return PulledFile(f"{origin_prefix}:{pulled.origin}", pulled.kind, canonical_bytes(frame), pulled.preset,
+                      dict(pulled.columns))
 
 
 def load_pulled(file: PulledFile) -> LoadedSource:
-    """Read a pulled file exactly like an upload (``recon.io.load_file``): same parsing, quarantine and
-    counts, and the SHA-256 of its bytes as the import's hash."""
-    return load_file(file.content, file.name, file.kind, PULLED_FILE_OPTIONS)
+    """Read a pulled file exactly like an uploaded export (``recon.io.load_source`` with its preset):
+    same parsing, validation, quarantine and counts, and the SHA-256 of its bytes as the import's hash."""
+    how = f"pulled, read with preset {file.preset}" if file.preset else f"pulled {file.kind}"
+    return load_source(file.content, file.name, file.entry(), read_as=how)
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -17,8 +17,8 @@ invoices", "Partner Center authentication"):
   ``billableQuantity``, ``subtotal``, ``taxTotal``, ``totalForCustomer``, ``currency``,
   ``subscriptionId``, ``chargeStartDate``, ``chargeEndDate``, ``termAndBillingCycle``,
   ``invoiceNumber``, ``publisherName``) are written under the column names of the downloadable
-  reconciliation file (``CustomerName``, ``SkuId``, ``BillableQuantity``, ``ChargeStartDate``...), the
-  ones the ``microsoft-nce-recon`` preset maps.
+  reconciliation file (``CustomerName``, ``SkuId``, ``BillableQuantity``, ``ChargeStartDate``...) and
+  read with the ``microsoft-nce-recon`` preset, like a downloaded reconciliation file.
 
 Microsoft moves invoices from billing period February 2024 on to the asynchronous "billed invoice
 reconciliation API v2" (Microsoft Graph export to a blob); this connector reads the v1 line items above.
@@ -53,11 +53,6 @@ FIELDS = {
     "SubscriptionId": "subscriptionId", "ChargeStartDate": "chargeStartDate", "ChargeEndDate": "chargeEndDate",
     "TermAndBillingCycle": "termAndBillingCycle", "InvoiceNumber": "invoiceNumber",
 }
-LINE_MAPPING = {"client": "CustomerName", "sku": "ProductId", "product_name": "ProductName",
-                "vendor": "PublisherName", "quantity": "BillableQuantity", "period_start": "ChargeStartDate",
-                "period_end": "ChargeEndDate", "unit_cost": "EffectiveUnitPrice",
-                "subscription_id": "SubscriptionId"}
-
 Progress = Callable[[str, float], None]
 
 
@@ -112,7 +107,7 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
     report("done", 1.0)
     rows = [{column: line.get(field) for column, field in FIELDS.items()} for line in lines]
     frame = text_frame(rows, list(FIELDS))
-    return [Pulled("usage", "billed reconciliation line items", frame, LINE_MAPPING, preset="microsoft-nce-recon")]
+    return [Pulled("usage", "billed reconciliation line items", frame, preset="microsoft-nce-recon")]
 
 
 def check(connection: Connection) -> str:

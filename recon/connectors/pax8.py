@@ -14,10 +14,10 @@ wrap it):
   ``cost``, ``costTotal``, ``subTotal``, ``total``, ``type``, ``term``, ``subscriptionId``,
   ``currencyCode``).
 
-The usage frame keeps those column names and the ``pax8-invoice-items`` preset's mapping, so a pull and
-an uploaded invoice export land identically. The month's items are those of the invoices dated in it
-(Pax8 invoices a month's subscriptions at its start and usage-based products in arrears). An item
-without a ``companyName`` takes its company's name from ``/companies``.
+The usage frame keeps those column names and is read with the ``pax8-invoice-items`` preset, so a pull
+and an uploaded invoice export land identically (credits, prorated lines and all). The month's items are
+those of the invoices dated in it (Pax8 invoices a month's subscriptions at its start and usage-based
+products in arrears). An item without a ``companyName`` takes its company's name from ``/companies``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,6 @@ PAGE_SIZE = 200
 ITEM_COLUMNS = ("companyName", "companyId", "sku", "productName", "vendorName", "quantity", "startPeriod",
                 "endPeriod", "price", "cost", "costTotal", "subTotal", "total", "type", "term",
                 "subscriptionId", "currencyCode", "invoiceId")
-ITEM_MAPPING = {"client": "companyName", "sku": "sku", "product_name": "productName", "vendor": "vendorName",
-                "quantity": "quantity", "period_start": "startPeriod", "period_end": "endPeriod",
-                "unit_cost": "cost", "subscription_id": "subscriptionId"}
-
 Progress = Callable[[str, float], None]
 
 
@@ -93,7 +89,7 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
                                                                              size=size)]
     report("done", 1.0)
     frame = text_frame(items, ITEM_COLUMNS)
-    return [Pulled("usage", "invoice items", frame, ITEM_MAPPING, preset="pax8-invoice-items")]
+    return [Pulled("usage", "invoice items", frame, preset="pax8-invoice-items")]
 
 
 def check(connection: Connection) -> str:

@@ -9,8 +9,10 @@ through SQLAlchemy ``text()`` with the period bound as parameters, never pasted 
 
 Each query runs in a read-only transaction where the database offers one (PostgreSQL ``READ ONLY``,
 SQLite ``query_only``). Its result becomes a frame of text cells, which goes through the same column
-mapping, parsing and quarantine as an uploaded file. Columns named like the canonical fields need no
-mapping; otherwise ``[connections.NAME.mappings.<source>]`` maps canonical field -> result column.
+mapping, parsing, validation and quarantine as an uploaded file. Columns named like the canonical fields
+need no mapping; otherwise ``[connections.NAME.mappings.<source>]`` maps canonical field -> result
+column, and ``[connections.NAME.presets]`` can name a file preset for a query that returns an export's
+columns (``usage = "pax8-invoice-items"``).
 
 Definition in ``connections.toml``::
 
@@ -115,8 +117,9 @@ def _run(db: DbConnection, connection: Connection, kind: str, clause: sa.TextCla
     except SQLAlchemyError as error:
         raise ConnectorError(f"{connection.label}: the query for {kind} failed: "
                              f"{_first_line(error, connection)}") from None
-    mapping = connection.setting("mappings", {}).get(kind)
-    return Pulled(kind, f"query {kind}", text_frame(records, columns), mapping)
+    mapping = connection.setting("mappings", {}).get(kind) or {}
+    preset = connection.setting("presets", {}).get(kind)
+    return Pulled(kind, f"query {kind}", text_frame(records, columns), mapping, preset)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ def test_pull_returns_the_months_invoice_items_as_usage(tmp_path: Path, pax8_ser
     assert list(usage["unit_cost"]) == [from_decimal("2.45"), from_decimal("19.8")]  # exact, not float
     assert str(usage["period_end"].iloc[0].date()) == "2026-02-28"
     [issue] = result.issues.itertuples()
-    assert issue.reason == "quantity: required value is empty" and issue.file == "pax8@2026-02:invoice items"
+    assert issue.reason.startswith("quantity: required value is empty") and issue.file == "pax8@2026-02:invoice items"
 
 
 def test_token_once_and_pages_by_total_pages(tmp_path: Path, pax8_server: StandIn) -> None:
