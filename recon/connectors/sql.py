@@ -41,6 +41,7 @@ from recon.connectors.frames import Pulled, text_frame
 from recon.connectors.http import redact
 from recon.connectors.period import Period
 from recon.errors import ConnectorError
+from recon.presets import PRESETS, preset_names
 from recon.schema import SOURCES
 
 PERIOD_PARAMETERS = ("period_start", "period_end", "next_period_start")
@@ -69,6 +70,11 @@ def queries(connection: Connection) -> dict[str, str]:
     problems = [f"unknown source {kind!r} (expected one of {', '.join(SOURCES)})" for kind in defined
                 if kind not in SOURCES]
     problems += [f"the query for {kind} is empty" for kind, sql in defined.items() if not str(sql).strip()]
+    for kind, name in (connection.setting("presets") or {}).items():
+        preset = PRESETS.get(name)
+        if preset is None or preset.kind != kind:
+            problems.append(f"presets.{kind} = {name!r} is not a {kind} preset "
+                            f"(one of: {', '.join(preset_names(kind)) or 'none'})")
     if not isinstance(defined, dict) or not defined or problems:
         raise ConnectorError(f"{connection.label}: " + ("; ".join(problems) or "no queries defined"))
     return {kind: str(sql) for kind, sql in defined.items()}

@@ -251,3 +251,31 @@ def test_a_mistyped_sqlite_path_fails_and_creates_nothing(tmp_path: Path) -> Non
     with pytest.raises(ConnectorError, match=r"SQL database connection 'psa': cannot connect to sqlite:///.*typo.db"):
         check(connection)
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_query_can_return_an_export_read_with_its_preset(tmp_path: Path, psa_database: Database) -> None:
+    export = {"usage": """SELECT customer AS "companyName", vendor_sku AS sku, seats AS quantity,
+                                 period_start AS "startPeriod", period_end AS "endPeriod", unit_cost AS cost,
+                                 -1 * seats AS total
+                          FROM vendor_usage WHERE period_start <= :period_end AND period_end >= :period_start"""}
+    connection = sql_connection(tmp_path, psa_database, export)
+    presets = tmp_path / "connections.toml"
+    presets.write_text(presets.read_text().replace("[connections.psa.mappings.usage]", "[connections.psa.presets]\n"
+                                                   'usage = "pax8-invoice-items"\n[connections.psa.mappings.usage]')
+                       .replace(USAGE_MAPPING, ""))
+    connection = load_connections(presets, tmp_path / "none.toml", {"RECON_CONN_PSA_PASSWORD": psa_database.password}
+                                  if psa_database.password else {})["psa"]
+    result = pull(connection, "2026-02")
+    [loaded] = result.loaded
+    assert loaded.report.read_as == "pulled, read with preset pax8-invoice-items"
+    assert loaded.record.rows_quarantined == 1  # a negative total is a credit: its quantity counts negative
+
+
+def test_an_unknown_preset_is_refused(tmp_path: Path, psa_database: Database) -> None:
+    connection = sql_connection(tmp_path, psa_database)
+    definitions = tmp_path / "connections.toml"
+    definitions.write_text(definitions.read_text() + '[connections.psa.presets]\nusage = "connectwise-time"\n')
+    connection = load_connections(definitions, tmp_path / "none.toml", {"RECON_CONN_PSA_PASSWORD": "x"})["psa"]
+    with pytest.raises(ConnectorError, match=r"presets.usage = 'connectwise-time' is not a usage preset \(one of: "
+                                             r"microsoft-nce-recon, pax8-invoice-items\)"):
+        pull(connection, "2026-02")
