@@ -12,10 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## run: reconcile the sample MSP and open the dashboard
+## run: open the dashboard; on first start it reconciles the sample MSP (http://localhost:8501)
 run: $(STAMP)
-	$(PY) -m recon.cli run --data sample_data --out out
-	$(PY) -m recon.cli dashboard
+	$(PY) -m recon.cli dashboard --port 8501
 
 ## test: lint, type-check and the whole test suite
 test: $(STAMP)
@@ -28,4 +27,4 @@ sample: $(STAMP)
 	$(PY) -m recon.cli sample --out sample_data
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts
