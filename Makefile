@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m recon.cli dashboard --port 8501
 
-## test: lint, type-check and the whole test suite
+## test: lint, type-check and the whole suite; sets up Debian's Chromium and a local PostgreSQL first
+## (where the machine allows it; otherwise those tests skip with their reason, or fail under CI's REQUIRE flags)
 test: $(STAMP)
 	$(PY) -m ruff check recon dashboard tests bench
 	$(PY) -m mypy
-	$(PY) -m pytest
+	-scripts/install-chromium.sh
+	RECON_TEST_POSTGRES_URL="$${RECON_TEST_POSTGRES_URL:-$$(scripts/start-postgres.sh || true)}" $(PY) -m pytest
 
 ## sample: regenerate sample_data/ (on purpose only: tests check its answer key)
 sample: $(STAMP)
