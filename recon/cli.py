@@ -18,12 +18,17 @@ from recon.money import to_decimal
 from recon.settings import Settings
 
 if TYPE_CHECKING:
+    from recon.connectors.frames import PullResult
     from recon.store import Store
 
 app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 
 DataOption = Annotated[Path, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")]
+ConnectionOption = Annotated[list[str] | None, typer.Option(
+    "--connection", help="A named connection of connections.toml to pull from; repeat for several.")]
+ConnectionsFileOption = Annotated[Path | None, typer.Option(
+    "--connections", help="The connections file (default: ./connections.toml).")]
 ByOption = Annotated[str, typer.Option("--by", help="Who is doing this (kept in the audit trail).")]
 
 
@@ -67,8 +72,10 @@ def _valid_period(value: str) -> str:
 @app.command()
 def run(
     ctx: typer.Context,
-    data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the results to.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")] = None,
+    connection: ConnectionOption = None,
+    connections: ConnectionsFileOption = None,
     period: Annotated[list[str] | None, typer.Option("--period", help="YYYY-MM; repeat for several.")] = None,
     as_of: Annotated[str | None,
                      typer.Option("--as-of", help="Receivables as of this date (YYYY-MM-DD).")] = None,
@@ -77,9 +84,14 @@ def run(
     store: Annotated[bool, typer.Option(
         "--store/--no-store", help="Store the run in the database (default) or only write files.")] = True,
 ) -> None:
-    """Reconcile a data directory, store the run, and write discrepancies (with their resolution status),
-    summary, receivables, unmapped and quarantine."""
+    """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
+    the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
+    quarantine."""
     periods = [_valid_period(value) for value in period or []]
+    if (data is None) == (not connection):
+        fail("give exactly one of --data DIR or --connection NAME")
+    if connection and len(periods) != 1:
+        fail("--connection needs exactly one --period YYYY-MM: the month to pull")
     database = open_store(ctx) if store else None
     run_id, seen = None, []
     try:
@@ -87,7 +99,9 @@ def run(
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
         resolutions = database.resolutions() if database else None
-        result = reconcile(io.load_directory(data), settings, periods or None,
+        sources = io.load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
+                                                                                   connections)
+        result = reconcile(sources, settings, periods or None,
                            mappings=database.mappings() if database else None, resolutions=resolutions)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
@@ -106,6 +120,58 @@ def run(
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")
+
+
+def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> io.Sources:
+    from recon.connectors import pull_sources
+
+    sources, results = pull_sources(names, period, connections_file)
+    for result in results:
+        _echo_counts(result)
+    return sources
+
+
+def _echo_counts(result: PullResult) -> None:
+    typer.echo(f"Pulled {result.connection} for {result.period}:")
+    for record in result.imports:
+        typer.echo(f"  {record.source:<15} in {record.rows_in:>7}  loaded {record.rows_loaded:>7}"
+                   f"  quarantined {record.rows_quarantined:>5}  sha256 {record.sha256[:12]}")
+
+
+@app.command()
+def pull(
+    ctx: typer.Context,
+    connection: Annotated[list[str], typer.Option("--connection", help="A named connection; repeat for several.")],
+    period: Annotated[str, typer.Option("--period", help="The month to pull, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Data directory to write the canonical CSVs into.")] = Path("data"),
+    connections: ConnectionsFileOption = None,
+    store: Annotated[bool, typer.Option(
+        "--store/--no-store", help="Record the pulled imports (with their SHA-256) in the database.")] = True,
+) -> None:
+    """Pull one month from connections into a data directory (canonical CSVs ``recon run --data`` reads),
+    printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
+    recorded as imports with their hash."""
+    from recon.connectors import pull_named, write_pull
+
+    month = _valid_period(period)
+    database = open_store(ctx) if store else None
+    seen: list[str] = []
+    try:
+        results = pull_named(connection, month, connections)
+        for result in results:
+            write_pull(result, out)
+            if database:
+                seen += [record.file for record in result.imports if database.record_import(record).duplicate]
+    except ReconError as error:
+        fail(str(error))
+    for result in results:
+        typer.echo(f"Pulled {result.connection} for {result.period}:")
+        for loaded in result.loaded:
+            for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
+                typer.echo(line)
+    if seen:
+        typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
+    typer.echo(f"Canonical sources written to {out}/")
 
 
 def _money(units: int | None) -> str:
@@ -178,21 +244,31 @@ def export(
 
 
 @app.command()
-def validate(data: DataOption) -> None:
-    """Read and check every source file; report rows in / loaded / quarantined. Exits 1 when a file is
-    refused."""
+def validate(
+    data: DataOption,
+    all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
+    limit: Annotated[int, typer.Option(min=0, help="Quarantined rows to print per file.")] = 20,
+) -> None:
+    """Read and check every source file (profile.toml, presets, expectation suites) and print the report
+    per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
+    quarantined. Exits 1 when a file is refused or a required source is missing."""
     try:
-        sources = io.load_directory(data)
+        inspection = io.inspect_directory(data)
     except ReconError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(code=1) from None
-    for record in sources.imports:
-        typer.echo(f"{record.file:<28} {record.source:<15} in {record.rows_in:>7}  loaded {record.rows_loaded:>7}"
-                   f"  quarantined {record.rows_quarantined:>5}")
-    for issue in sources.issues.head(50).itertuples():
-        typer.echo(f"  {issue.file}:{issue.line}: {issue.reason}")
-    if len(sources.issues) > 50:
-        typer.echo(f"  ... and {len(sources.issues) - 50} more quarantined rows")
+    issues = {item.record.file: item.issues for item in inspection.loaded}
+    for file_report in inspection.reports:
+        file_issues = issues.get(file_report.file)
+        for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
+            typer.echo(line)
+    for line in [*inspection.ignored, *inspection.unused_entries]:
+        typer.echo(f"note: {line}")
+    missing = inspection.missing_kinds()
+    if missing:
+        typer.echo(f"refused: no file provides the required source(s): {', '.join(missing)}", err=True)
+    if inspection.refused or missing:
+        raise typer.Exit(code=1)
 
 
 @app.command()

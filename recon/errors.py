@@ -24,6 +24,20 @@ class SettingsError(ReconError):
     """A setting is out of range or of the wrong type."""
 
 
+class ProfileError(ReconError):
+    """``profile.toml`` (or a saved column mapping) is malformed; the message names the key and line."""
+
+
+class QualityError(ReconError):
+    """The data-quality suite could not run one of its expectations (a bug to report, not bad data)."""
+
+
 class StoreError(ReconError):
     """The database cannot be used (unreachable, refused the schema), or a store call names something
     that is not there (an unknown run, fingerprint or status)."""
+
+
+class ConnectorError(ReconError):
+    """A connection cannot be used: its definition is incomplete, a secret is missing, the service refused
+    the credentials or stayed unavailable after retries. The message names the connection and what to
+    check, and never contains a secret."""

@@ -169,7 +169,8 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
               book: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame,
               resolutions: pd.DataFrame | None, days_in_run: int) -> Metrics:
     """Every figure of section 5 for one run."""
-    overall_row = figures(keys, found, []).to_dict(orient="records")[0]
+    rows = figures(keys, found, []).to_dict(orient="records")
+    overall_row = rows[0] if rows else _no_figures()
     overall: dict[str, Any] = {name: overall_row[name] for name in (
         *MONEY_FIGURES, "leakage_rate", "billing_accuracy", "gross_margin_pct", "keys", "keys_flagged",
         "discrepancies")}
@@ -184,6 +185,12 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
     return Metrics(_json_ready(overall), figures(keys, found, ["period"]),
                    by_client.merge(managers, on="client", how="left"), by_type(found),
                    by_vendor_product(keys, found))
+
+
+def _no_figures() -> dict[str, Any]:
+    """The overall figures of a run (or a filtered view of one) with no keys at all: zeros, no rates."""
+    zeros: dict[str, Any] = dict.fromkeys((*MONEY_FIGURES, "keys", "keys_flagged", "discrepancies"), 0)
+    return zeros | dict.fromkeys(("leakage_rate", "billing_accuracy", "gross_margin_pct"))
 
 
 MONEY_KEYS = frozenset({*MONEY_FIGURES, "billed_labour", "effective_hourly_rate", "recovered",
