@@ -36,9 +36,8 @@ def figures(keys: pd.DataFrame, found: pd.DataFrame, by: list[str]) -> pd.DataFr
         billed_revenue=keys["billed_amount"] + keys["duplicate_amount"], _one=1,
         vendor_cost=keys["vendor_cost_amount"].fillna(0).astype("Int64"))
     group = by or ["_one"]
-    per_key = key_money.groupby(group, observed=True).agg(
-        expected_revenue=("expected_amount", "sum"), billed_revenue=("billed_revenue", "sum"),
-        vendor_cost=("vendor_cost", "sum"), keys=("_one", "sum"))
+    per_key = _summed(key_money, group, expected_revenue="expected_amount", billed_revenue="billed_revenue",
+                      vendor_cost="vendor_cost", keys="_one")
     # Every finding is about one of the keys: count the flagged keys on the findings, not on all keys.
     flagged = at_stake[list(dict.fromkeys(["period", "client", "sku", *by]))].drop_duplicates(
         ["period", "client", "sku"])
@@ -49,6 +48,19 @@ def figures(keys: pd.DataFrame, found: pd.DataFrame, by: list[str]) -> pd.DataFr
         leakage=("leakage", "sum"), overcharge=("overcharge", "sum"), discrepancies=("_one", "size"))
     out = per_key.join(per_finding, how="outer").fillna(0)
     return _with_rates(out).reset_index().drop(columns=["_one"], errors="ignore")
+
+
+def _summed(frame: pd.DataFrame, group: list[str], **sums: str) -> pd.DataFrame:
+    """``frame.groupby(group).agg(name=(column, "sum"), ...)``; for the overall row (``group`` is the
+    constant ``_one``) the columns are summed directly rather than grouped."""
+    if group != ["_one"]:
+        return frame.groupby(group, observed=True).agg(**{name: (column, "sum") for name, column in sums.items()})
+    totals = {name: pd.array([frame[column].sum()], dtype=_sum_dtype(frame[column])) for name, column in sums.items()}
+    return pd.DataFrame(totals, index=pd.Index([1], name="_one"))
+
+
+def _sum_dtype(column: pd.Series) -> str:
+    return "Int64" if str(column.dtype) == "Int64" else "int64"
 
 
 def _with_rates(out: pd.DataFrame) -> pd.DataFrame:
