@@ -72,10 +72,12 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
 
 # ----------------------------------------------------------------------------------------- loading
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> recon_io.Inspection:
     """``recon.io.inspect_directory``: every file of a data directory read (profile, canonical name or
-    detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change."""
+    detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change.
+    Shared, not copied: with a million invoice lines a copy per call (``st.cache_data`` unpickles one
+    for every caller) costs seconds on every new session and every visit to the Sources page."""
     _ = stamp
     return recon_io.inspect_directory(Path(path))
 

@@ -1,0 +1,133 @@
+"""How the dashboard responds with a 1M-line run (issue 6, item 4): ``python bench/dashboard.py [--size 1M]``.
+
+Starts ``streamlit run dashboard/app.py`` on the cached benchmark sample (``RECON_SAMPLE_DIR``) with a
+fresh SQLite database and drives it with Playwright and Debian's Chromium (headless; never a
+downloaded browser):
+
+1. a first session opens the Overview: the server reads the files, reconciles and stores the run
+   (timed, for context: this is the one-off cost of a new run);
+2. the run is then in the database and in the server's caches. A new session (a new browser context,
+   as a second user would open it) times its first Overview render, the Streamlit app's own loading
+   included; another opens the light Settings page first and times its first Overview render with
+   the app already loaded, then switches to Discrepancies, Client and Receivables and visits every
+   page a second time (served from the caches).
+
+A page counts as rendered when Streamlit reports the script run over and no placeholder is left (the
+same ``settle`` the browser tests use). Prints one line per step; no timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from run import ROOT, data_dir  # bench/run.py: the cached samples
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+PAGES = {"Overview": "", "Discrepancies": "discrepancies", "Client": "client", "Receivables": "receivables",
+         "Settings": "settings"}
+FIRST_RUN_TIMEOUT_MS = 15 * 60_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_app(sample: Path, database: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The dashboard on a free port, serving ``sample`` and storing runs in ``database``."""
+    port = free_port()
+    env = {**os.environ, "RECON_SAMPLE_DIR": str(sample), "RECON_DATABASE_URL": f"sqlite:///{database}"}
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
+               "false", "--server.fileWatcherType", "none"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+
+
+def settle(page, timeout_ms: int) -> None:
+    """Until the script run is over and no loading placeholder is left (as tests/e2e does)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
+
+
+def timed_open(page, url: str, name: str, timeout_ms: int = 120_000) -> float:
+    """Seconds from asking for page ``name`` by its address to its render being complete."""
+    started = time.perf_counter()
+    page.goto(f"{url}/{PAGES[name]}")
+    page.get_by_role("heading", level=1, name=name).first.wait_for(timeout=timeout_ms)
+    settle(page, timeout_ms)
+    return time.perf_counter() - started
+
+
+def timed_switch(page, name: str, timeout_ms: int = 120_000) -> float:
+    """Seconds from clicking ``name`` in the sidebar (same session) to its render being complete."""
+    started = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.get_by_role("heading", level=1, name=name).first.wait_for(timeout=timeout_ms)
+    settle(page, timeout_ms)
+    return time.perf_counter() - started
+
+
+def measure(url: str) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    figures: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        first = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        figures["first session: read, reconcile, store, render Overview"] = timed_open(
+            first, url, "Overview", FIRST_RUN_TIMEOUT_MS)
+        opened = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        figures["new session: first Overview render, app loading included (run stored)"] = timed_open(
+            opened, url, "Overview")
+        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        figures["new session: app loaded on the Settings page"] = timed_open(page, url, "Settings")
+        figures["first Overview render in that session (run stored)"] = timed_switch(page, "Overview")
+        for name in ("Discrepancies", "Client", "Receivables"):
+            figures[f"switch to {name} (first visit)"] = timed_switch(page, name)
+        for name in ("Overview", "Discrepancies", "Client", "Receivables"):
+            figures[f"switch to {name} (second visit)"] = timed_switch(page, name)
+        browser.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="1M")
+    args = parser.parse_args()
+    sample = data_dir(args.size)
+    with tempfile.TemporaryDirectory(prefix="recon-dashboard-bench-") as home:
+        process, url = start_app(sample, Path(home) / "recon.db", Path(home) / "streamlit.log")
+        try:
+            figures = measure(url)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print(f"dashboard with the {args.size} sample ({sample.relative_to(ROOT)}):")
+    for step, seconds in figures.items():
+        print(f"  {step}: {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
