@@ -83,8 +83,11 @@ def peak_mb() -> int:
 
 def measure_pandas(directory: Path) -> dict[str, Any]:
     """Seconds for ``pandas.read_csv(engine="pyarrow")`` of every source file."""
+    import io
+
     import pandas as pd
 
+    pd.read_csv(io.BytesIO(b"a,b\n1,2\n"), engine="pyarrow")  # its imports are not the files' cost
     started = time.perf_counter()
     rows = sum(len(pd.read_csv(path, engine="pyarrow")) for path in source_csvs(directory))
     return {"pandas_seconds": time.perf_counter() - started, "pandas_rows": rows}
@@ -94,6 +97,7 @@ def measure_engine(directory: Path) -> dict[str, Any]:
     """Load, reconcile, then run the DuckDB reference on the resolved frames and compare."""
     from recon import load_directory, reconcile
 
+    quality_seconds = time_quality_suite()
     started, started_cpu = time.perf_counter(), time.process_time()
     sources = load_directory(directory)
     loaded, loaded_cpu = time.perf_counter(), time.process_time()
@@ -102,11 +106,32 @@ def measure_engine(directory: Path) -> dict[str, Any]:
     figures = {
         "load_seconds": loaded - started, "engine_seconds": reconciled - loaded, "peak_mb": peak_mb(),
         "load_cpu_seconds": loaded_cpu - started_cpu, "engine_cpu_seconds": reconciled_cpu - loaded_cpu,
+        "quality_seconds": sum(quality_seconds),
         "rows": {kind: len(frame) for kind, frame in sources.frames.items()},
         "keys": len(result.keys), "discrepancies": len(result.discrepancies),
     }
     reference, duckdb_seconds = run_reference(result)
     return figures | {"duckdb_seconds": duckdb_seconds, "agreement": agreement(result.discrepancies, reference)}
+
+
+def time_quality_suite() -> list[float]:
+    """Time every ``recon.quality.validate`` call from now on (the Great Expectations suite each loaded
+    file goes through, GX's one-off import included), so that loading can be split into reading and
+    parsing vs validating. Returns the list the seconds are appended to."""
+    from recon import quality
+
+    spent: list[float] = []
+    validate = quality.validate
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return validate(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    quality.validate = timed
+    return spent
 
 
 def run_reference(result: Any) -> tuple[Any, float]:
@@ -138,13 +163,12 @@ def run_reference(result: Any) -> tuple[Any, float]:
 
 def agreement(engine: Any, reference: Any) -> dict[str, Any]:
     """Compare (period, client, sku, type, variance) of the rule types the query covers."""
-    import pandas as pd
 
     columns = ["period", "client", "sku", "type"]
     ours = engine[engine["type"].isin(SQL_TYPES)][[*columns, "variance"]].astype({"variance": "int64"})
     theirs = reference.astype({"period": "string", "client": "string", "sku": "string", "type": "string",
                                "variance": "int64"})
-    ours = ours.astype({column: "string" for column in columns})
+    ours = ours.astype(dict.fromkeys(columns, "string"))
     both = ours.merge(theirs, on=columns, how="outer", suffixes=("_engine", "_duckdb"), indicator=True)
     same = both["_merge"].eq("both") & both["variance_engine"].eq(both["variance_duckdb"])
     differing = both[~same.fillna(False).astype(bool)]
@@ -216,13 +240,15 @@ def print_size(result: SizeResult, previous: SizeResult | None, directory: Path)
     load = result.median("load_seconds")
     print(f"== {result.size}: {rows['invoices']:,} invoice lines, {rows['usage']:,} usage rows, "
           f"{result.input_rows:,} input rows in all ({directory.relative_to(ROOT)})")
-    print(f"load:   recon.load_directory {load:.2f} s ({result.input_rows / load:,.0f} rows/s) vs "
-          f"pandas.read_csv(engine='pyarrow') {result.pandas_seconds:.2f} s "
-          f"(ratio {load / result.pandas_seconds:.2f})")
+    quality = result.median("quality_seconds")
+    print(f"load:   recon.load_directory {load:.2f} s ({result.input_rows / load:,.0f} rows/s) = reading and "
+          f"parsing {load - quality:.2f} s + quality suite (Great Expectations, its import included) "
+          f"{quality:.2f} s; pandas.read_csv(engine='pyarrow') of the same files {result.pandas_seconds:.2f} s "
+          f"(reading and parsing / pandas: {(load - quality) / result.pandas_seconds:.2f})")
     print(f"engine: reconcile {engine:.2f} s ({result.input_rows / engine:,.0f} rows/s, "
           f"{result.invoice_lines / engine:,.0f} invoice lines/s); "
-          f"duckdb {result.median('duckdb_seconds'):.2f} s; {result.runs[0]['keys']:,} keys, "
-          f"{result.runs[0]['discrepancies']:,} discrepancies")
+          f"{result.median('engine_cpu_seconds'):.2f} s CPU; duckdb {result.median('duckdb_seconds'):.2f} s; "
+          f"{result.runs[0]['keys']:,} keys, {result.runs[0]['discrepancies']:,} discrepancies")
     if len(result.runs) > 1:
         print(f"repeats: {len(result.runs)}; engine best {result.best('engine_seconds'):.2f} s median "
               f"{engine:.2f} s; duckdb best {result.best('duckdb_seconds'):.2f} s median "
@@ -236,9 +262,11 @@ def print_size(result: SizeResult, previous: SizeResult | None, directory: Path)
         print(f"        differs: {example}")
     if previous is not None:
         growth = result.input_rows / previous.input_rows
+        parsed, parsed_before = (load - quality, previous.median("load_seconds") - previous.median("quality_seconds"))
         print(f"growth: {previous.size} -> {result.size}: rows x{growth:.1f}, engine "
-              f"x{engine / previous.median('engine_seconds'):.1f}, load "
-              f"x{load / previous.median('load_seconds'):.1f}, duckdb "
+              f"x{engine / previous.median('engine_seconds'):.1f} (CPU "
+              f"x{result.median('engine_cpu_seconds') / previous.median('engine_cpu_seconds'):.1f}), reading and "
+              f"parsing x{parsed / parsed_before:.1f}, duckdb "
               f"x{result.median('duckdb_seconds') / previous.median('duckdb_seconds'):.1f}")
     print(result.summary_line(), flush=True)
 
@@ -261,14 +289,16 @@ def machine() -> str:
 
 
 def results_block(results: list[SizeResult]) -> str:
-    header = ("| size | invoice lines | input rows | load s (pandas pyarrow s) | engine s median (best) | "
-              "duckdb s median (best) | ratio | peak MB | agreement |\n|---|---|---|---|---|---|---|---|---|\n")
+    header = ("| size | invoice lines | input rows | load s: read+parse + quality suite (pandas pyarrow) | "
+              "engine s median (best) | duckdb s median (best) | ratio | peak MB | agreement |\n"
+              "|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for result in results:
         match = result.runs[0]["agreement"]
         rows.append(
             f"| {result.size} | {result.invoice_lines:,} | {result.input_rows:,} | "
-            f"{result.median('load_seconds'):.2f} ({result.pandas_seconds:.2f}) | "
+            f"{result.median('load_seconds') - result.median('quality_seconds'):.2f} + "
+            f"{result.median('quality_seconds'):.2f} ({result.pandas_seconds:.2f}) | "
             f"{result.median('engine_seconds'):.2f} ({result.best('engine_seconds'):.2f}) | "
             f"{result.median('duckdb_seconds'):.2f} ({result.best('duckdb_seconds'):.2f}) | "
             f"{result.median('engine_seconds') / result.median('duckdb_seconds'):.2f} | "
