@@ -112,8 +112,7 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     for kind in ("contracts", "invoices", "time_entries"):
         frames[kind] = _with_client(sources[kind], names[kind], matches)
     for kind in ("contracts", "invoices"):
-        frames[kind] = frames[kind].assign(sku=identity.map_skus(frames[kind]["sku"], lookup)
-                                           .fillna(frames[kind]["sku"].str.strip()))
+        frames[kind] = frames[kind].assign(sku=_psa_skus(frames[kind]["sku"], lookup))
     usage = _with_client(sources["usage"], names["usage"], matches).assign(
         sku_raw=sources["usage"]["sku"], sku=identity.map_skus(sources["usage"]["sku"], lookup))
     mapped = usage["client"].notna() & usage["sku"].notna()
@@ -136,6 +135,14 @@ def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], ma
     same = frame["client"].dtype == "string" and client.equals(names)
     resolved = frame["client"] if same else spread(client, codes, frame.index)
     return frame.assign(client_raw=frame["client"], client=resolved, match_tier=spread(tier, codes, frame.index))
+
+
+def _psa_skus(skus: pd.Series, lookup: dict[str, str]) -> pd.Series:
+    """PSA skus through the SKU map (one it does not know stays as written, stripped), per distinct sku;
+    the column itself where that changes nothing (the usual case), so invoice lines are not copied."""
+    codes, distinct = distinct_cells(skus)
+    mapped = identity.map_skus(distinct, lookup).fillna(distinct.str.strip())
+    return skus if skus.dtype == "string" and mapped.equals(distinct) else spread(mapped, codes, skus.index)
 
 
 def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:

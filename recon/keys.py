@@ -196,6 +196,21 @@ def has_key(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> np.ndarr
     return np.isin(key_codes(frame_keys, on), key_codes(table_keys, on))
 
 
+def text_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``left_lookup`` for text key columns, ``frame`` the small side (a run's findings against its
+    keys): both are coded over ``frame``'s own values, so the big side is hashed against a few thousand
+    names instead of being factorized whole, and its rows holding any other value are out at once."""
+    dtypes = {name: _vocabulary([frame[name]]) for name in on}
+    frame_keys = pd.DataFrame({name: as_categorical(frame[name], dtypes[name]) for name in on}, index=frame.index)
+    table_keys = pd.DataFrame({name: as_categorical(table[name], dtypes[name]) for name in on}, index=table.index)
+    outside = np.zeros(len(table), dtype=bool)
+    for name in on:  # a value that is not missing yet has no code: not one of frame's values
+        outside |= (np.asarray(table_keys[name].array.codes) < 0) & table[name].notna().to_numpy(bool)
+    others = table.columns.difference(on, sort=False)
+    candidates = pd.concat([table_keys, table[others]], axis=1)[~outside]
+    return left_lookup(frame_keys, candidates, on)
+
+
 def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:
     """The categorical dtype of the coded columns when it holds every value of the others (a labour
     ``LABOR`` sku, an empty frame), else one over all their values."""

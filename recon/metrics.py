@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recon.keys import text_lookup
 from recon.money import format_units, to_decimal
 from recon.receivables import AGING_BUCKETS, unapplied_payments
 from recon.rules import INFORMATIONAL_TYPES
@@ -91,7 +92,8 @@ def by_type(found: pd.DataFrame) -> pd.DataFrame:
 def by_vendor_product(keys: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
     """Leakage and overcharge per vendor and product (``(no vendor)`` for contract-only SKUs)."""
     labels = keys[["period", "client", "sku", "vendor", "sku_description"]]
-    tagged = counted(found).merge(labels, on=["period", "client", "sku"], how="left")
+    findings = counted(found).reset_index(drop=True)
+    tagged = pd.concat([findings, text_lookup(findings, labels, ["period", "client", "sku"])], axis=1)
     tagged["vendor"] = tagged["vendor"].fillna("(no vendor)")
     tagged["product"] = tagged["sku_description"].fillna(tagged["sku"])
     tagged["leakage"] = -tagged["variance"].where(tagged["variance"] < 0, 0)

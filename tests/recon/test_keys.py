@@ -58,3 +58,10 @@ def test_per_key_is_a_groupby_on_the_keys(rows: list) -> None:
                                                 first=("a", "first"), lines=("a", "size")))
     grouped = grouped.sort_values(keyfacts.KEY).reset_index(drop=True)
     pd.testing.assert_frame_equal(grouped, expected)
+
+
+@given(key_rows, key_rows)
+def test_text_lookup_is_a_left_merge_on_text_keys(left: list, right: list) -> None:
+    frame, table = facts(left, "a"), facts(right, "b")
+    expected = frame.merge(table, on=keyfacts.KEY, how="left")[["b", "b_qty"]]
+    pd.testing.assert_frame_equal(keyfacts.text_lookup(frame, table, keyfacts.KEY), expected)
