@@ -159,7 +159,7 @@ def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     any frame, in key order, with every frame's other columns (missing where it has no such key). Each
     column is aligned once, where a chain of merges would copy the growing result at every step."""
     frames = _with_common_dtypes(frames, on)
-    position, union = pd.factorize(np.concatenate([key_codes(frame, on) for frame in frames]), sort=True)
+    union, position = distinct_codes(np.concatenate([key_codes(frame, on) for frame in frames]))
     columns: dict[str, ArrayLike] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
     start = 0
     for frame in frames:
@@ -177,23 +177,64 @@ def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.D
     """``table``'s other columns for each row of ``frame`` (``on`` unique in ``table``; missing where
     it has no such key): a left join that leaves ``frame`` where it is."""
     frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
-    table_codes = key_codes(table_keys, on)
-    order = np.argsort(table_codes, kind="stable")
-    sorted_codes = table_codes[order]
-    wanted = key_codes(frame_keys, on)
-    position = np.searchsorted(sorted_codes, wanted)
-    found = position < len(sorted_codes)
-    found[found] = sorted_codes[position[found]] == wanted[found]
-    indexer = np.full(len(wanted), -1, dtype=np.intp)
-    indexer[found] = order[position[found]]
+    return _lookup_codes(key_codes(frame_keys, on), key_codes(table_keys, on), table, on, frame.index)
+
+
+def _lookup_codes(wanted: np.ndarray, table_codes: np.ndarray, table: pd.DataFrame, on: list[str],
+                  index: pd.Index) -> pd.DataFrame:
+    """``table``'s other columns at the row whose code is each ``wanted`` code (missing where none)."""
+    indexer = code_rows(table_codes, wanted)
     aligned = {name: _aligned(table[name], indexer) for name in table.columns.difference(on, sort=False)}
-    return pd.DataFrame(aligned, index=frame.index, copy=False)
+    return pd.DataFrame(aligned, index=index, copy=False)
 
 
 def has_key(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> np.ndarray:
     """For each row of ``frame``, whether ``table`` has a row with the same ``on`` values."""
     frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
-    return np.isin(key_codes(frame_keys, on), key_codes(table_keys, on))
+    return code_rows(key_codes(table_keys, on), key_codes(frame_keys, on)) >= 0
+
+
+def distinct_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct codes in order, the position of each code among them), as
+    ``np.unique(codes, return_inverse=True)`` gives. A run's key codes span a narrow range (a few
+    months x its clients x its skus), which is addressed directly: no hashing and no sorting."""
+    if _narrow(codes, codes):
+        low = codes.min()
+        present = np.zeros(codes.max() - low + 1, dtype=bool)
+        present[codes - low] = True
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return np.flatnonzero(present) + low, rank[codes - low]
+    position, union = pd.factorize(codes, sort=True)
+    return union, position
+
+
+def code_rows(table_codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each wanted code, the row of ``table_codes`` (unique; negative ones never match) holding it,
+    -1 where none does: a direct-address table over a narrow range, else a sorted search."""
+    rows = np.flatnonzero(table_codes >= 0)
+    codes = table_codes[rows]
+    indexer = np.full(len(wanted), -1, dtype=np.intp)
+    if not len(codes) or not len(wanted):
+        return indexer
+    if _narrow(codes, wanted):
+        low = min(codes.min(), wanted.min())
+        table = np.full(max(codes.max(), wanted.max()) - low + 1, -1, dtype=np.intp)
+        table[codes - low] = rows
+        return table[wanted - low]
+    order = np.argsort(codes, kind="stable")
+    position = np.searchsorted(codes[order], wanted)
+    found = position < len(codes)
+    found[found] = codes[order][position[found]] == wanted[found]
+    indexer[found] = rows[order[position[found]]]
+    return indexer
+
+
+def _narrow(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether the codes span few enough slots for a direct-address table (at most four per code)."""
+    if not len(first) or not len(second):
+        return False
+    span = max(first.max(), second.max()) - min(first.min(), second.min()) + 1
+    return bool(span <= 4 * (len(first) + len(second)))
 
 
 def text_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
@@ -203,12 +244,11 @@ def text_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.D
     dtypes = {name: _vocabulary([frame[name]]) for name in on}
     frame_keys = pd.DataFrame({name: as_categorical(frame[name], dtypes[name]) for name in on}, index=frame.index)
     table_keys = pd.DataFrame({name: as_categorical(table[name], dtypes[name]) for name in on}, index=table.index)
-    outside = np.zeros(len(table), dtype=bool)
-    for name in on:  # a value that is not missing yet has no code: not one of frame's values
-        outside |= (np.asarray(table_keys[name].array.codes) < 0) & table[name].notna().to_numpy(bool)
-    others = table.columns.difference(on, sort=False)
-    candidates = pd.concat([table_keys, table[others]], axis=1)[~outside]
-    return left_lookup(frame_keys, candidates, on)
+    table_codes = key_codes(table_keys, on)
+    for name in on:  # a value that is not missing yet has no code is none of frame's: never matched
+        outside = (np.asarray(table_keys[name].array.codes) < 0) & table[name].notna().to_numpy(bool)
+        table_codes[outside] = -1
+    return _lookup_codes(key_codes(frame_keys, on), table_codes, table, on, frame.index)
 
 
 def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from recon.cells import is_in
+from recon.cells import is_in, per_distinct
 from recon.settings import Settings
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -36,7 +36,8 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame, settings: Settin
     overdue_days = (cutoff - book["due_date"]).dt.days.clip(lower=0)
     book["days_past_due"] = overdue_days.where(open_balance, 0).astype("int64")
     book["aging_bucket"] = np.where(open_balance, aging_bucket(book["days_past_due"]), "paid")
-    marked_paid = book["status"].astype("string").str.casefold().eq("paid").fillna(False)
+    marked_paid = per_distinct(lambda status: status.astype("string").str.casefold().eq("paid"),
+                               book["status"]).fillna(False)
     book["short_paid"] = (marked_paid & open_balance).astype(bool)
     return book.reindex(columns=list(RECEIVABLE_COLUMNS))
 

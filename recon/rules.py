@@ -212,5 +212,5 @@ def fingerprints(found: pd.DataFrame) -> pd.Series:
     same period is reconciled again."""
     text = found["period"].astype(str) + "|" + found["client"].astype(str) + "|" + found["sku"].astype(str) \
         + "|" + found["type"].astype(str)
-    return pd.Series([hashlib.sha256(value.encode()).hexdigest()[:16] for value in text],
+    return pd.Series([hashlib.sha256(value.encode()).hexdigest()[:16] for value in text.tolist()],
                      index=found.index, dtype="string")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,3 +66,21 @@ def test_text_lookup_is_a_left_merge_on_text_keys(left: list, right: list) -> No
     frame, table = facts(left, "a"), facts(right, "b")
     expected = frame.merge(table, on=keyfacts.KEY, how="left")[["b", "b_qty"]]
     pd.testing.assert_frame_equal(keyfacts.text_lookup(frame, table, keyfacts.KEY), expected)
+
+
+codes = st.lists(st.one_of(st.integers(0, 40), st.integers(0, 10**12)), max_size=30)
+
+
+@given(codes)
+def test_distinct_codes_is_numpys_unique_narrow_or_wide(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    union, position = keyfacts.distinct_codes(array)
+    expected_union, expected_position = np.unique(array, return_inverse=True)
+    assert union.tolist() == expected_union.tolist() and position.tolist() == expected_position.tolist()
+
+
+@given(st.lists(st.one_of(st.integers(-1, 40), st.integers(0, 10**12)), unique=True, max_size=20), codes)
+def test_code_rows_finds_each_code_in_the_table(table: list[int], wanted: list[int]) -> None:
+    rows = keyfacts.code_rows(np.array(table, dtype=np.int64), np.array(wanted, dtype=np.int64))
+    expected = [table.index(code) if code in table and code >= 0 else -1 for code in wanted]
+    assert rows.tolist() == expected
