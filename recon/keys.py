@@ -10,6 +10,8 @@ so that every rule in ``recon.rules`` reads one frame. Money is Int64 units (``r
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +22,7 @@ from recon.cells import TEXT, arrow_text, text_series
 from recon.money import money_times_quantity, unit_price_from_amount
 from recon.schema import LABOR_SKU
 
-ArrayLike = ExtensionArray | np.ndarray
+ArrayLike: TypeAlias = ExtensionArray | np.ndarray
 KEY = ["period", "client", "sku"]
 CLIENT_SKU = ["client", "sku"]
 
