@@ -281,10 +281,15 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
         spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
         for spec in SOURCES[kind]}, index=text.index))
-    cells = {name: prepared.loc[data_rows, column] for name, column in matched.items()}
-    validation = quality.validate(kind, frame[data_rows], cells)
+    every_row = bool(data_rows.all())  # the usual case: no row need be picked out (nor copied)
+    picked = prepared if every_row else prepared[data_rows]
+    cells = {name: picked[column] for name, column in matched.items()}
+    validation = quality.validate(kind, frame if every_row else frame[data_rows], cells)
     reasons = pd.Series("repeated header row", index=text.index, dtype="string")
-    reasons[data_rows] = validation.reasons.to_numpy()
+    if every_row:
+        reasons = pd.Series(validation.reasons.to_numpy(), index=text.index, dtype="string")
+    else:
+        reasons[data_rows] = validation.reasons.to_numpy()
     frame = _apply_defaults(kind, frame)
     frame["source_file"] = pd.Series(file_name, index=frame.index, dtype="string")
     frame["source_line"] = lines
