@@ -24,6 +24,10 @@ MONEY_FIGURES = ("expected_revenue", "billed_revenue", "leakage", "overcharge", 
                  "vendor_cost", "gross_margin")
 
 
+NO_FIGURES: dict[str, Any] = {**dict.fromkeys(MONEY_FIGURES, 0), "leakage_rate": None, "billing_accuracy": None,
+                              "gross_margin_pct": None, "keys": 0, "keys_flagged": 0, "discrepancies": 0}
+
+
 def counted(found: pd.DataFrame) -> pd.DataFrame:
     """Discrepancies that count as money at stake (informational ones, negative margin, do not)."""
     return found[~found["type"].isin(INFORMATIONAL_TYPES)]
@@ -165,7 +169,8 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
               book: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame,
               resolutions: pd.DataFrame | None, days_in_run: int) -> Metrics:
     """Every figure of section 5 for one run."""
-    overall_row = figures(keys, found, []).to_dict(orient="records")[0]
+    rows = figures(keys, found, []).to_dict(orient="records")
+    overall_row = rows[0] if rows else NO_FIGURES  # no keys at all (e.g. a scope with no clients)
     overall: dict[str, Any] = {name: overall_row[name] for name in (
         *MONEY_FIGURES, "leakage_rate", "billing_accuracy", "gross_margin_pct", "keys", "keys_flagged",
         "discrepancies")}

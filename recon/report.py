@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from recon.engine import Reconciliation, export_money
+from recon.safe_export import safe_csv
 
 OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
                 "keys.csv")
@@ -27,7 +28,8 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(result: Reconciliation, out_dir: Path) -> list[Path]:
-    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths."""
+    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
+    cells are neutralised against spreadsheet formulas (``recon.safe_export``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "discrepancies.csv": result.discrepancies, "receivables.csv": result.receivables,
@@ -36,7 +38,7 @@ def write_outputs(result: Reconciliation, out_dir: Path) -> list[Path]:
     paths = []
     for name, frame in tables.items():
         path = out_dir / name
-        export_frame(frame).to_csv(path, index=False)
+        path.write_bytes(safe_csv(export_frame(frame)))
         paths.append(path)
     summary = out_dir / "summary.json"
     summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")

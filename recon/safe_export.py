@@ -145,8 +145,9 @@ def _write_sheet(sheet: object, frame: pd.DataFrame, numeric: set[str] | frozens
 def _write_cell(sheet: object, row: int, col: int, value: object, column: str, money: bool,
                 formats: _XlsxFormats) -> None:
     write = sheet  # the xlsxwriter worksheet
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
-        return
+    if value is None or value is pd.NA or value is pd.NaT or value == "" or (isinstance(value, float)
+                                                                             and value != value):
+        return  # a blank cell
     if isinstance(value, bool):
         write.write_boolean(row, col, value)  # type: ignore[attr-defined]
     elif isinstance(value, int | float | Decimal):
