@@ -22,6 +22,7 @@ import base64
 import dataclasses
 import functools
 import hashlib
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -343,6 +344,7 @@ def generate_password() -> str:
 # ------------------------------------------------------------------------------------- managing users
 
 FIRST_ADMIN = "admin"
+USERNAME_PATTERN = re.compile(r"[\w.@+-]{1,100}")
 
 
 def new_user(username: str, role: str, password: str | None, clients: Iterable[str] = (),
@@ -351,7 +353,8 @@ def new_user(username: str, role: str, password: str | None, clients: Iterable[s
     """A validated ``UserRecord`` (the password hashed; ``None``: identity-provider login only).
     Raises ``AuthError`` naming every problem at once."""
     name = normalise_username(username)
-    problems = [] if name else ["a user name must not be empty"]
+    problems = [] if USERNAME_PATTERN.fullmatch(name) else [
+        "a user name must be 1 to 100 letters, digits or . _ @ + - (an e-mail address is fine)"]
     if role not in ROLES:
         problems.append(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if password is not None:

@@ -187,8 +187,10 @@ def test_new_user_names_every_problem_at_once() -> None:
     with pytest.raises(AuthError) as error:
         auth.new_user("  ", "root", "short")
     message = str(error.value)
-    assert "user name must not be empty" in message and "unknown role 'root'" in message
+    assert "user name must be 1 to 100 letters" in message and "unknown role 'root'" in message
     assert "at least 12 characters" in message
+    with pytest.raises(AuthError, match="user name must be"):
+        auth.new_user("[click](http://evil.example)", FINANCE, None)
     with pytest.raises(AuthError, match="must not be the user name"):
         auth.new_user("Finance-Lead-1", FINANCE, "finance-lead-1", rounds=FAST)
     user = auth.new_user(" Dana ", ACCOUNT_MANAGER, None, clients=[" Beta LLC", ""], manager_name=" Dana Lee ")
