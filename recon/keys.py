@@ -148,9 +148,10 @@ def invoices_by_key(kept: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- labour
 
 def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: int) -> pd.DataFrame:
-    """Per (period, client), sku ``LABOR``: hours worked, billable, invoiced, and the billable hours left
-    uninvoiced beyond the block's included hours (``unbilled_hours``) valued at the entry rate, else the
-    agreement's hourly rate, else ``default_rate`` (``unbilled_time_amount``, Int64 units)."""
+    """Per (period, client), sku ``LABOR``: hours worked, billable, invoiced, billed (invoiced or covered by
+    a block agreement), and the billable hours left uninvoiced beyond the block's included hours
+    (``unbilled_hours``) valued at the entry rate, else the agreement's hourly rate, else ``default_rate``
+    (``unbilled_time_amount``, Int64 units)."""
     entries = time_entries.assign(period=to_period(time_entries["date"]))
     entries = entries.merge(terms, on=["period", "client"], how="left")
     billable = entries["billable"].fillna(False).astype(bool)
@@ -166,6 +167,8 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
         uninvoiced_amount=("uninvoiced_amount", "sum"), included_hours=("included_hours", "first"),
     ).reset_index()
     facts["unbilled_hours"] = (facts["hours_uninvoiced"] - facts["included_hours"].fillna(0)).clip(lower=0).round(4)
+    # Hours a block agreement covers are paid for by its fee: they count as billed.
+    facts["hours_billed"] = (facts["hours_invoiced"] + facts["hours_uninvoiced"] - facts["unbilled_hours"]).round(4)
     average_rate = unit_price_from_amount(facts["uninvoiced_amount"].astype("Int64"), facts["hours_uninvoiced"])
     facts["unbilled_time_amount"] = money_times_quantity(facts["unbilled_hours"], average_rate).fillna(0)
     facts["sku"] = pd.Series(LABOR_SKU, index=facts.index, dtype="string")

@@ -118,19 +118,21 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def labour_figures(keys: pd.DataFrame) -> dict[str, Any]:
-    """Hours worked / billable / invoiced / unbilled, effective hourly rate, realisation."""
+    """Hours worked / billable / invoiced / billed / unbilled, effective hourly rate, and realisation =
+    billed hours (invoiced or covered by a block) / billable hours."""
     labour = keys[keys["sku"] == LABOR_SKU]
     worked = float(labour["hours_worked"].fillna(0).sum())
     billable = float(labour["hours_billable"].fillna(0).sum())
     invoiced = float(labour["hours_invoiced"].fillna(0).sum())
+    billed = float(labour["hours_billed"].fillna(0).sum())
     billed_labour = int(labour["billed_amount"].sum())
     return {
         "hours_worked": round(worked, 2), "hours_billable": round(billable, 2),
-        "hours_invoiced": round(invoiced, 2),
+        "hours_invoiced": round(invoiced, 2), "hours_billed": round(billed, 2),
         "unbilled_hours": round(float(labour["unbilled_hours"].fillna(0).sum()), 2),
         "billed_labour": billed_labour,
         "effective_hourly_rate": _per_hour(billed_labour, worked),
-        "realisation": round(invoiced / billable, 4) if billable else None,
+        "realisation": round(billed / billable, 4) if billable else None,
     }
 
 
