@@ -341,3 +341,21 @@ def test_exports_and_resolutions_are_logged_with_who_and_when() -> None:
     auth.record(storage, Principal("fin", FINANCE), "export", T0, target="discrepancies.csv", detail="42 rows")
     event = storage.access_log()[0]
     assert (event.user, event.action, event.target, event.at) == ("fin", "export", "discrepancies.csv", T0)
+
+
+def test_on_the_sample_msp_each_account_manager_sees_exactly_their_clients() -> None:
+    from pathlib import Path
+
+    from recon.io import load_directory
+
+    result = reconcile(load_directory(Path(__file__).parents[2] / "sample_data"))
+    managers = result.keys.dropna(subset=["account_manager"]).groupby("account_manager")["client"].apply(set)
+    assert len(managers) >= 2
+    everyone = set(result.keys["client"])
+    for manager, clients in managers.items():
+        principal = Principal(manager.split()[0].lower(), ACCOUNT_MANAGER, manager_name=str(manager))
+        scoped = auth.apply_scope(result, auth.scope_for(principal))
+        assert set(scoped.keys["client"]) == clients
+        text = every_text(scoped)
+        hidden = {name for name in everyone - clients if not any(name in mine for mine in clients)}
+        assert hidden and not [name for name in hidden if name in text], manager
