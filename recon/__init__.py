@@ -5,9 +5,10 @@ discrepancies (``rules``) -> figures (``metrics``, ``receivables``) -> one ``Rec
 """
 
 from recon.engine import Mappings, Reconciliation, evidence, reconcile, resolve
-from recon.errors import MissingSourceError, ReconError, SettingsError, SourceError
+from recon.errors import MissingSourceError, ReconError, SettingsError, SourceError, StoreError
 from recon.io import ReadOptions, Sources, load_directory, load_file
 from recon.settings import Settings
+from recon.store import RunComparison, Store, StoredRun
 
 __version__ = "0.1.0"
 
@@ -17,10 +18,14 @@ __all__ = [
     "ReadOptions",
     "ReconError",
     "Reconciliation",
+    "RunComparison",
     "Settings",
     "SettingsError",
     "SourceError",
     "Sources",
+    "Store",
+    "StoreError",
+    "StoredRun",
     "__version__",
     "evidence",
     "load_directory",

@@ -22,3 +22,8 @@ class MissingSourceError(ReconError):
 
 class SettingsError(ReconError):
     """A setting is out of range or of the wrong type."""
+
+
+class StoreError(ReconError):
+    """The database cannot be used (unreachable, refused the schema), or a store call names something
+    that is not there (an unknown run, fingerprint or status)."""

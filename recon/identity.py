@@ -10,8 +10,6 @@ per row, so it stays linear in rows.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,22 +25,34 @@ MATCH_TIERS = ("alias", "exact", "normalised", "fuzzy", "unmatched")
 MATCH_COLUMNS = ("name", "client", "match_tier", "match_score", "suggestion", "suggestion_score")
 SKU_MAP_COLUMNS = ("vendor_sku", "sku")
 
-_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+_SUFFIX_ALTERNATIVES = "|".join(sorted(LEGAL_SUFFIXES))
+
+
+def normalise_client_names(names: pd.Series) -> pd.Series:
+    """The comparison key of each client name: ``"The ACME Corp., Inc."``, ``"acme.onmicrosoft.com"`` and
+    ``"Acme"`` all give ``"acme"``; empty for a name with nothing left.
+
+    Accents and non-Latin marks go (NFKD), case folds, ``&`` reads "and", a tenant domain keeps its first
+    label, punctuation becomes a space, a leading "the" and trailing legal suffixes (Inc, LLC, Ltd, GmbH,
+    Corp, ...) are dropped while at least one word remains, then spaces go. Vectorised string operations
+    only (Arrow regular expressions), so it costs no Python call per name.
+    """
+    text = pd.Series(names, dtype="str").fillna("").str.normalize("NFKD")
+    text = text.str.replace(r"[^\x00-\x7f]", "", regex=True).str.lower().str.strip()
+    text = text.str.replace("&", " and ", regex=False)
+    is_domain = ~text.str.contains(r"\s", regex=True) & text.str.strip(".").str.contains(".", regex=False)
+    text = text.where(~is_domain, text.str.replace(r"\..*$", "", regex=True))
+    text = text.str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
+    text = text.str.replace(r"^the ", "", regex=True)
+    text = text.str.replace(rf"(?: (?:{_SUFFIX_ALTERNATIVES}))+$", "", regex=True)
+    return text.str.replace(" ", "", regex=False)
 
 
 def normalise_client_name(name: str) -> str:
-    """The comparison key of a client name: ``"The ACME Corp., Inc."``, ``"acme.onmicrosoft.com"`` and
-    ``"Acme"`` all give ``"acme"``. Empty for a name with nothing left."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold().strip()
-    text = text.replace("&", " and ")
-    if " " not in text and "." in text.strip("."):
-        text = text.split(".", 1)[0]  # a tenant domain such as acme.onmicrosoft.com
-    words = _PUNCTUATION.sub(" ", text).split()
-    if words and words[0] == "the":
-        words = words[1:]
-    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
-        words = words[:-1]
-    return "".join(words)
+    """``normalise_client_names`` for one name."""
+    return str(normalise_client_names(pd.Series([name])).iloc[0])
 
 
 def _fold(text: pd.Series) -> pd.Series:
@@ -62,15 +72,17 @@ class ClientDirectory:
 def build_directory(psa_names: pd.Series, aliases: pd.DataFrame | None = None) -> ClientDirectory:
     """Index the PSA client names (first spelling wins for names that normalise alike) and the aliases
     (``alias`` -> ``client``; an alias pointing at a PSA spelling variant lands on its canonical name)."""
-    by_normalised: dict[str, str] = {}
-    for name in pd.unique(psa_names.dropna().astype(str).str.strip()):
-        by_normalised.setdefault(normalise_client_name(name), name)
-    by_normalised.pop("", None)
+    unique = pd.Series(pd.unique(psa_names.dropna().astype(str).str.strip()), dtype="str")
+    keyed = pd.DataFrame({"key": normalise_client_names(unique), "name": unique})
+    keyed = keyed[keyed["key"] != ""].drop_duplicates("key", keep="first")
+    by_normalised = dict(zip(keyed["key"], keyed["name"], strict=True))
     by_exact = {name: name for name in by_normalised.values()}
     by_alias: dict[str, str] = {}
     if aliases is not None and len(aliases):
-        for alias, client in zip(_fold(aliases["alias"]), aliases["client"].astype(str).str.strip(), strict=True):
-            by_alias[alias] = by_exact.get(client) or by_normalised.get(normalise_client_name(client), client)
+        targets = aliases["client"].astype(str).str.strip()
+        target_keys = normalise_client_names(targets)
+        for alias, client, key in zip(_fold(aliases["alias"]), targets, target_keys, strict=True):
+            by_alias[alias] = by_exact.get(client) or by_normalised.get(key, client)
     return ClientDirectory(tuple(by_exact), by_exact, by_normalised, by_alias)
 
 
@@ -82,7 +94,7 @@ def match_clients(names: pd.Series, directory: ClientDirectory, suggest_min: flo
     """
     unique = pd.Series(pd.unique(names.dropna().astype(str).str.strip()), dtype="string")
     folded = _fold(unique)
-    normalised = unique.map(normalise_client_name).astype("string")
+    normalised = normalise_client_names(unique).astype("string")
     tiers = [
         ("alias", folded.map(directory.by_alias)),
         ("exact", unique.map(directory.by_exact)),

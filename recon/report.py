@@ -9,6 +9,7 @@ import pandas as pd
 
 from recon.engine import Reconciliation, export_money
 from recon.safe_export import safe_csv
+from recon.status import with_status
 
 OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
                 "keys.csv")
@@ -27,12 +28,18 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return _date_columns_as_iso(export_money(frame))
 
 
-def write_outputs(result: Reconciliation, out_dir: Path) -> list[Path]:
+def write_outputs(result: Reconciliation, out_dir: Path,
+                  resolutions: pd.DataFrame | None = None) -> list[Path]:
     """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
-    cells are neutralised against spreadsheet formulas (``recon.safe_export``)."""
+    cells are neutralised against spreadsheet formulas (``recon.safe_export``).
+
+    ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
+    ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
-        "discrepancies.csv": result.discrepancies, "receivables.csv": result.receivables,
+        "discrepancies.csv": with_status(result.discrepancies, resolutions),
+        "receivables.csv": result.receivables,
         "unmapped.csv": result.unmapped, "quarantine.csv": result.quarantine, "keys.csv": result.keys,
     }
     paths = []

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recon.errors import ReconError
+from recon.identity import normalise_client_names
 from recon.money import CENT, MONEY_SCALE, format_units, from_decimal, money_times_quantity
 from recon.schema import LABOR_SKU, field_names
 
@@ -139,9 +140,6 @@ _OLD_NAME_SURNAMES = (
 _OLD_NAME_KINDS = ("Associates", "Partners", "Group", "Consulting", "Services", "Enterprises", "Trading")
 _LEGAL_PATTERN = (
     r"(?i)[ ,]+(?:inc|incorporated|llc|ltd|limited|gmbh|corp|corporation|co|company|plc|pty|llp|lp)\.?$"
-)
-_TRAILING_LEGAL_TOKENS = (
-    r"(?: +(?:inc|incorporated|llc|ltd|limited|gmbh|corp|corporation|co|company|plc|pty|llp|lp))+$"
 )
 
 _ACCOUNT_MANAGERS = ("Dana Whitfield", "Marcus Chen", "Priya Raman", "Tom Okafor")
@@ -370,20 +368,9 @@ def _discounted(price: np.ndarray, negotiated: np.ndarray) -> np.ndarray:
 
 
 def _normalise_names(names: pd.Series) -> pd.Series:
-    """The engine's normalised client name (PRODUCT.md section 3), used to build and check variants.
-
-    NFKD without accents, casefold, ``&`` -> ``and``, a domain keeps its first label, punctuation and a
-    leading "the" dropped, trailing legal suffixes dropped repeatedly, then all spaces removed. Written for
-    the generator's own names (Latin letters, plain spaces) so every step runs in Arrow's RE2, not per row.
-    """
-    text = pd.Series(names, dtype="str").str.normalize("NFKD").str.replace("[\u0300-\u036f]", "", regex=True)
-    text = text.str.casefold().str.replace("&", " and ", regex=False).str.strip()
-    is_domain = ~text.str.contains(" ", regex=False) & text.str.contains(".", regex=False)
-    text = text.where(~is_domain, text.str.replace(r"\..*$", "", regex=True))
-    text = text.str.replace(r"[^a-z0-9 ]", "", regex=True).str.strip()
-    text = text.str.replace(r"^the +", "", regex=True)
-    text = text.str.replace(_TRAILING_LEGAL_TOKENS, "", regex=True)
-    return text.str.replace(" ", "", regex=False)
+    """The engine's comparison key for each name (``recon.identity``), so variants are built against the
+    very definition the engine resolves with."""
+    return normalise_client_names(names)
 
 
 def _strip_legal(names: pd.Series) -> pd.Series:
