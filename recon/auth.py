@@ -43,19 +43,20 @@ from recon.keys import account_managers
 ADMIN, FINANCE, ACCOUNT_MANAGER, AUDITOR = "admin", "finance", "account_manager", "auditor"
 ROLES = (ADMIN, FINANCE, ACCOUNT_MANAGER, AUDITOR)
 
-VIEW, UPLOAD, RUN, RESOLVE, MAP = "view", "upload", "run", "resolve", "map"
+VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP = "view", "view_runs", "upload", "run", "resolve", "map"
 EXPORT, EXPORT_AUDIT_PACK = "export", "export_audit_pack"
 CHANGE_SETTINGS, MANAGE_USERS, VIEW_ACCESS_LOG = "change_settings", "manage_users", "view_access_log"
-ACTIONS = (VIEW, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK, CHANGE_SETTINGS, MANAGE_USERS,
+ACTIONS = (VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK, CHANGE_SETTINGS, MANAGE_USERS,
            VIEW_ACCESS_LOG)
 
 # Who may do what. Finance runs the billing close; admin also owns settings and users; an account
-# manager works their own clients' discrepancies and shares their statements; an auditor only reads.
+# manager works their own clients' discrepancies and shares their statements (stored runs cover the
+# whole book, so they are not theirs to browse); an auditor reads everything and changes nothing.
 PERMISSIONS: Mapping[str, frozenset[str]] = {
     ADMIN: frozenset(ACTIONS),
-    FINANCE: frozenset({VIEW, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK}),
+    FINANCE: frozenset({VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK}),
     ACCOUNT_MANAGER: frozenset({VIEW, RESOLVE, EXPORT}),
-    AUDITOR: frozenset({VIEW, EXPORT, EXPORT_AUDIT_PACK}),
+    AUDITOR: frozenset({VIEW, VIEW_RUNS, EXPORT, EXPORT_AUDIT_PACK}),
 }
 SCOPED_ROLES = frozenset({ACCOUNT_MANAGER})
 
