@@ -5,31 +5,58 @@ discrepancies (``rules``) -> figures (``metrics``, ``receivables``) -> one ``Rec
 """
 
 from recon.engine import Mappings, Reconciliation, evidence, reconcile, resolve
-from recon.errors import MissingSourceError, ReconError, SettingsError, SourceError, StoreError
-from recon.io import ReadOptions, Sources, load_directory, load_file
+from recon.errors import (
+    MissingSourceError,
+    ProfileError,
+    QualityError,
+    ReconError,
+    SettingsError,
+    SourceError,
+    StoreError,
+)
+from recon.io import Inspection, ReadOptions, Sources, inspect_directory, load_directory, load_file, load_source
+from recon.presets import PRESETS, Detection, detect_preset
+from recon.profile import ColumnGuess, SourceEntry, parse_profile, profile_to_toml, suggest_entry, suggest_mapping
+from recon.quality import ExpectationOutcome, ValidationReport
 from recon.settings import Settings
 from recon.store import RunComparison, Store, StoredRun
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRESETS",
+    "ColumnGuess",
+    "Detection",
+    "ExpectationOutcome",
+    "Inspection",
     "Mappings",
     "MissingSourceError",
+    "ProfileError",
+    "QualityError",
     "ReadOptions",
     "ReconError",
     "Reconciliation",
     "RunComparison",
     "Settings",
     "SettingsError",
+    "SourceEntry",
     "SourceError",
     "Sources",
     "Store",
     "StoreError",
     "StoredRun",
+    "ValidationReport",
     "__version__",
+    "detect_preset",
     "evidence",
+    "inspect_directory",
     "load_directory",
     "load_file",
+    "load_source",
+    "parse_profile",
+    "profile_to_toml",
     "reconcile",
     "resolve",
+    "suggest_entry",
+    "suggest_mapping",
 ]

@@ -184,21 +184,31 @@ def export(
 
 
 @app.command()
-def validate(data: DataOption) -> None:
-    """Read and check every source file; report rows in / loaded / quarantined. Exits 1 when a file is
-    refused."""
+def validate(
+    data: DataOption,
+    all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
+    limit: Annotated[int, typer.Option(min=0, help="Quarantined rows to print per file.")] = 20,
+) -> None:
+    """Read and check every source file (profile.toml, presets, expectation suites) and print the report
+    per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
+    quarantined. Exits 1 when a file is refused or a required source is missing."""
     try:
-        sources = io.load_directory(data)
+        inspection = io.inspect_directory(data)
     except ReconError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(code=1) from None
-    for record in sources.imports:
-        typer.echo(f"{record.file:<28} {record.source:<15} in {record.rows_in:>7}  loaded {record.rows_loaded:>7}"
-                   f"  quarantined {record.rows_quarantined:>5}")
-    for issue in sources.issues.head(50).itertuples():
-        typer.echo(f"  {issue.file}:{issue.line}: {issue.reason}")
-    if len(sources.issues) > 50:
-        typer.echo(f"  ... and {len(sources.issues) - 50} more quarantined rows")
+    issues = {item.record.file: item.issues for item in inspection.loaded}
+    for file_report in inspection.reports:
+        file_issues = issues.get(file_report.file)
+        for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
+            typer.echo(line)
+    for line in [*inspection.ignored, *inspection.unused_entries]:
+        typer.echo(f"note: {line}")
+    missing = inspection.missing_kinds()
+    if missing:
+        typer.echo(f"refused: no file provides the required source(s): {', '.join(missing)}", err=True)
+    if inspection.refused or missing:
+        raise typer.Exit(code=1)
 
 
 @app.command()

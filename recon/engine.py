@@ -8,6 +8,7 @@ can run per client partition on a distributed engine.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -220,7 +221,7 @@ def _with_all_kinds(sources: Sources) -> Sources:
     if not missing:
         return sources
     frames = {**sources.frames, **{kind: empty_source(kind) for kind in missing}}
-    return Sources(frames, sources.issues, sources.imports)
+    return dataclasses.replace(sources, frames=frames)
 
 
 def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict[str, pd.DataFrame]:

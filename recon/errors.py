@@ -24,6 +24,14 @@ class SettingsError(ReconError):
     """A setting is out of range or of the wrong type."""
 
 
+class ProfileError(ReconError):
+    """``profile.toml`` (or a saved column mapping) is malformed; the message names the key and line."""
+
+
+class QualityError(ReconError):
+    """The data-quality suite could not run one of its expectations (a bug to report, not bad data)."""
+
+
 class StoreError(ReconError):
     """The database cannot be used (unreachable, refused the schema), or a store call names something
     that is not there (an unknown run, fingerprint or status)."""

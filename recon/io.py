@@ -2,8 +2,13 @@
 
 Two steps, kept apart so uploads, database queries and API pulls share the second one:
 ``read_table`` turns bytes into a frame of text cells (encoding, delimiter and sheet handled here), and
-``normalise`` turns a text frame into a canonical frame, sending every row it cannot use to quarantine
-with the file, line, column and reason. Rows in = rows loaded + rows quarantined, always.
+``normalise`` turns a text frame into a canonical frame, validates it with the source's expectation
+suite (``recon.quality``) and sends every row it cannot use to quarantine with the file, line, column and
+reason. Rows in = rows loaded + rows quarantined, always.
+
+A data directory is read file by file: a file matched by a ``profile.toml`` entry is read as the entry
+says (``recon.profile``), a canonically named file (``contracts.csv``, ``usage*.csv``) by its canonical
+columns, and any other table file whose header a preset recognises (``recon.presets``) with that preset.
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from recon import quality
 from recon.errors import MissingSourceError, SourceError
 from recon.money import money_times_quantity, parse_money, parse_quantity
+from recon.presets import PRESETS, detect_preset
+from recon.profile import SourceEntry, read_profile
+from recon.quality import ValidationReport, refused_report
 from recon.schema import (
     BILLING_FREQUENCIES,
     ISSUE_COLUMNS,
@@ -34,6 +43,8 @@ from recon.schema import (
     canonical_dtypes,
 )
 from recon.settings import Settings
+
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = ",;\t|"
@@ -76,11 +87,13 @@ class ImportRecord:
 
 @dataclass(frozen=True)
 class LoadedSource:
-    """One file normalised: the canonical rows, its quarantined rows, and its import record."""
+    """One file normalised: the canonical rows, its quarantined rows, its import record and its
+    validation report."""
 
     frame: pd.DataFrame
     issues: pd.DataFrame
     record: ImportRecord
+    report: ValidationReport
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class Sources:
     frames: dict[str, pd.DataFrame]
     issues: pd.DataFrame
     imports: tuple[ImportRecord, ...] = field(default=())
+    reports: tuple[ValidationReport, ...] = field(default=())
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         return self.frames[kind]
@@ -283,7 +297,8 @@ def _check_header_width(text: str, delimiter: str, name: str, limits: UploadLimi
 
 # ----------------------------------------------------------------------------------------- normalising
 
-def match_columns(columns: Iterable[str], kind: str, mapping: dict[str, str] | None = None) -> dict[str, str]:
+def match_columns(columns: Iterable[str], kind: str,
+                  mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """Canonical field -> file column: an explicit ``mapping`` first, then the canonical name itself
     (case, spaces and underscores ignored)."""
     by_folded = {_fold(column): column for column in columns}
@@ -313,34 +328,36 @@ def missing_required(kind: str, matched: dict[str, str]) -> list[str]:
 
 
 def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions = ReadOptions(),
-              mapping: dict[str, str] | None = None) -> LoadedSource:
-    """Text frame -> canonical frame of ``kind`` plus quarantined rows.
+              mapping: Mapping[str, str] | None = None, prepare: Prepare | None = None) -> LoadedSource:
+    """Text frame -> canonical frame of ``kind`` plus quarantined rows and the validation report.
 
-    Raises ``SourceError`` naming every missing required column. Blank rows are skipped (counted as
-    ``blank_rows``); a repeated header row and any row with an unparseable or missing required value goes
-    to quarantine, one issue per row with all its reasons.
+    ``prepare`` (a preset's or profile's rule: text frame -> text frame, same rows) runs on the data rows
+    before the columns are matched. Raises ``SourceError`` naming every missing required column. Blank
+    rows are skipped (counted as ``blank_rows``); a repeated header row and any row that fails an
+    expectation of the source's suite (``recon.quality``: unreadable or missing required values, negative
+    quantities, dates out of range, ...) goes to quarantine, one issue per row with all its reasons.
     """
     if kind not in SOURCES:
         raise SourceError(file_name, [f"unknown source kind {kind!r}; expected one of {', '.join(SOURCES)}"])
-    matched = match_columns(raw.columns, kind, mapping)
-    missing = missing_required(kind, matched)
-    if missing:
-        raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
-                                      f" (found: {_column_list(raw.columns)})"])
     text = raw.reset_index(drop=True)
     lines = pd.Series(np.arange(len(text), dtype=np.int64) + 2, dtype="Int64")  # header is line 1
     blank = text.eq("").all(axis=1) if len(text.columns) else pd.Series(True, index=text.index)
     text, lines = text[~blank].reset_index(drop=True), lines[~blank.to_numpy()].reset_index(drop=True)
+    data_rows = ~_repeated_header(text).to_numpy()
+    prepared = prepare(text).fillna("") if prepare is not None else text
+    matched = match_columns(prepared.columns, kind, mapping)
+    missing = missing_required(kind, matched)
+    if missing:
+        raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
+                                      f" (found: {_column_list(raw.columns)})"])
 
-    frame = pd.DataFrame(index=text.index)
-    reasons = pd.Series("", index=text.index, dtype="string")
-    for spec in SOURCES[kind]:
-        cells = text[matched[spec.name]] if spec.name in matched else None
-        values, problems = _parse_field(spec, cells, len(text), options)
-        frame[spec.name] = values
-        reasons = _append_reason(reasons, problems)
-    repeated = _repeated_header(text)
-    reasons = reasons.where(~repeated, "repeated header row")
+    frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
+        spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
+        for spec in SOURCES[kind]}, index=text.index))
+    cells = {name: prepared.loc[data_rows, column] for name, column in matched.items()}
+    validation = quality.validate(kind, frame[data_rows], cells)
+    reasons = pd.Series("repeated header row", index=text.index, dtype="string")
+    reasons[data_rows] = validation.reasons.to_numpy()
     frame = _apply_defaults(kind, frame)
     frame["source_file"] = pd.Series(file_name, index=frame.index, dtype="string")
     frame["source_line"] = lines
@@ -348,14 +365,16 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     issues = _issues_frame(kind, file_name, lines[bad], reasons[bad], text[bad])
     good = frame[~bad].reset_index(drop=True).astype(canonical_dtypes(kind))
     record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), int(blank.sum()))
-    return LoadedSource(good, issues, record)
+    report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
+                              record.blank_rows, validation.outcomes)
+    return LoadedSource(good, issues, record, report)
 
 
-def _append_reason(reasons: pd.Series, problems: pd.Series | None) -> pd.Series:
-    if problems is None:
-        return reasons
-    joined = reasons.where(reasons.eq("") | problems.eq(""), reasons + "; ")
-    return joined + problems.fillna("")
+def _upper_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Currency codes are compared upper-case ("usd" is USD)."""
+    if "currency" not in frame:
+        return frame
+    return frame.assign(currency=frame["currency"].str.upper())
 
 
 def _repeated_header(text: pd.DataFrame) -> pd.Series:
@@ -366,20 +385,12 @@ def _repeated_header(text: pd.DataFrame) -> pd.Series:
     return text.eq(header, axis=1).all(axis=1).astype(bool)
 
 
-def _parse_field(spec: Field, cells: pd.Series | None, length: int,
-                 options: ReadOptions) -> tuple[pd.Series, pd.Series | None]:
-    """Parse one column; returns (values, per-row problem text or None when all fine)."""
+def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: ReadOptions) -> pd.Series:
+    """Parse one column; a cell that cannot be read (or is blank) is ``<NA>``, which the quality suite
+    turns into a reason when the value was required or given."""
     if cells is None:
-        return _empty_column(spec, length), None
-    blank = cells.eq("")
-    values = _PARSERS[spec.type](cells, options)
-    unparseable = values.isna() & ~blank
-    problem = np.where(unparseable, f"{spec.name}: cannot read {spec.type} ", "")
-    problem = pd.Series(problem, index=cells.index, dtype="string")
-    problem = problem.where(~unparseable, problem + "'" + cells.str.slice(0, 40) + "'")
-    if spec.required:
-        problem = problem.where(~blank, f"{spec.name}: required value is empty")
-    return values, problem
+        return _empty_column(spec, length)
+    return _PARSERS[spec.type](cells, options)
 
 
 def _empty_column(spec: Field, length: int) -> pd.Series:
@@ -400,13 +411,22 @@ def _parse_quantity(cells: pd.Series, options: ReadOptions) -> pd.Series:
 
 
 def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Dates: the profile's format when given; else ISO 8601 (time part ignored), then M/D/YYYY."""
+    """Dates: the profile's format when given; else ISO 8601 ``YYYY-MM-DD``, then M/D/YYYY (a time part,
+    with or without a zone, is ignored: the date is the one written)."""
     text = cells.astype("string").str.strip()
     if date_format:
-        return pd.to_datetime(text, format=date_format, errors="coerce").dt.normalize()
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    us = pd.to_datetime(text.str.split(" ").str[0], format="%m/%d/%Y", errors="coerce")
-    return iso.fillna(us).dt.normalize().astype("datetime64[ns]")
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+        return _in_ns_range(parsed.dt.tz_localize(None).dt.normalize())
+    day = text.str.split(r"[T ]", n=1, regex=True).str[0]
+    iso = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    us = pd.to_datetime(day, format="%m/%d/%Y", errors="coerce")
+    return _in_ns_range(iso.fillna(us))
+
+
+def _in_ns_range(dates: pd.Series) -> pd.Series:
+    """Canonical dates are datetime64[ns] (years 1678 to 2261); a date outside cannot be read."""
+    inside = dates.between(pd.Timestamp.min, pd.Timestamp.max).fillna(False)
+    return dates.where(inside).astype("datetime64[ns]")
 
 
 def _parse_date(cells: pd.Series, options: ReadOptions) -> pd.Series:
@@ -476,7 +496,7 @@ def empty_source(kind: str) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in canonical_dtypes(kind).items()})
 
 
-# ------------------------------------------------------------------------------------------ a directory
+# ------------------------------------------------------------------------------------------- one file
 
 def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOptions(),
               mapping: dict[str, str] | None = None, limits: UploadLimits | None = None) -> LoadedSource:
@@ -484,58 +504,211 @@ def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOpti
     label (its directories are dropped); ``limits`` bound what the file may be (``UploadLimits``)."""
     name = safe_file_name(name)
     loaded = normalise(read_table(data, name, options, limits), kind, name, options, mapping)
+    return _with_hash(loaded, data, "canonical columns" if mapping is None else "column mapping")
+
+
+def load_source(data: bytes, name: str, entry: SourceEntry, base: ReadOptions = ReadOptions(),
+                read_as: str = "", limits: UploadLimits | None = None) -> LoadedSource:
+    """Read one file as a profile entry (or the Sources page's choices) says: its kind, preset, read
+    options and columns. ``base`` gives the options the entry leaves open. Raises ``SourceError`` when
+    the file is unreadable, breaks ``limits``, a mapped column is absent or a required field has no
+    column. ``name`` is a label (its directories are dropped)."""
+    name = safe_file_name(name)
+    options = read_options(entry, base)
+    raw = read_table(data, name, options, limits)
+    return _load_entry(raw, data, name, entry, options, read_as or describe(entry))
+
+
+def read_options(entry: SourceEntry, base: ReadOptions = ReadOptions()) -> ReadOptions:
+    """The entry's read options, else its preset's, else ``base``."""
+    preset = entry.preset_spec
+    return ReadOptions(
+        encoding=entry.encoding or base.encoding, delimiter=entry.delimiter or base.delimiter,
+        date_format=entry.date_format or (preset.date_format if preset else None) or base.date_format,
+        decimal=entry.decimal or (preset.decimal if preset else None) or base.decimal,
+        sheet=entry.sheet if entry.sheet is not None else base.sheet)
+
+
+def describe(entry: SourceEntry) -> str:
+    """How an entry reads a file, in words (the report's ``read_as``)."""
+    how = f"preset {entry.preset}" if entry.preset else f"{entry.kind} with a column mapping"
+    if entry.preset and entry.columns:
+        how += " and a column mapping"
+    return how + (f" (profile.toml line {entry.line}, path {entry.path!r})" if entry.line else "")
+
+
+def _load_entry(raw: pd.DataFrame, data: bytes, name: str, entry: SourceEntry, options: ReadOptions,
+                read_as: str) -> LoadedSource:
+    absent = [f"{column!r} (for {field_name})" for field_name, column in entry.columns.items()
+              if column not in raw.columns]
+    if absent:
+        raise SourceError(name, [f"mapped column(s) not in the file: {', '.join(absent)}"
+                                 f" (found: {_column_list(raw.columns)})"])
+    preset = entry.preset_spec
+    if preset and preset.client_key and "client" not in entry.columns and not entry.client_lookup:
+        raise SourceError(name, [f"{preset.name} exports name no client: give the profile a client column or "
+                                 f"a [source.client_lookup] table ({preset.client_key} -> client)"])
+    mapping = entry.mapping(entry.prepare(raw.iloc[:0]).columns)
+    loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare)
+    return _with_hash(loaded, data, read_as)
+
+
+def _with_hash(loaded: LoadedSource, data: bytes, read_as: str) -> LoadedSource:
     record = dataclasses.replace(loaded.record, sha256=sha256_of(data))
-    return LoadedSource(loaded.frame, loaded.issues, record)
+    report = dataclasses.replace(loaded.report, read_as=read_as)
+    return LoadedSource(loaded.frame, loaded.issues, record, report)
+
+
+# ------------------------------------------------------------------------------------------ a directory
+
+@dataclass(frozen=True)
+class Inspection:
+    """Every file of a data directory read and validated: the loaded ones, the refused ones (with their
+    problems), the table files nobody claims, and the profile entries that matched no file."""
+
+    loaded: tuple[LoadedSource, ...]
+    refused: tuple[ValidationReport, ...]
+    ignored: tuple[str, ...] = ()
+    unused_entries: tuple[str, ...] = ()
+
+    @property
+    def reports(self) -> tuple[ValidationReport, ...]:
+        """One report per file read, loaded or refused, in file-name order."""
+        return tuple(sorted((*[item.report for item in self.loaded], *self.refused), key=lambda r: r.file))
+
+    def missing_kinds(self) -> list[str]:
+        """Required sources (contracts, usage, invoices) that no file provides."""
+        kinds = {report.source for report in self.reports}
+        return [kind for kind in REQUIRED_SOURCES if kind not in kinds]
 
 
 def source_files(data_dir: Path) -> dict[str, list[Path]]:
     """Files of a data directory by source kind: ``contracts.csv``, ``usage*.csv`` (several allowed),
     ``invoices.xlsx`` ... matched on the stem, CSV/TSV/TXT or XLSX."""
     found: dict[str, list[Path]] = {kind: [] for kind in SOURCES}
-    for path in sorted(data_dir.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in TABLE_SUFFIXES:
-            continue
-        stem = path.stem.casefold()
-        kind = "usage" if stem.startswith("usage") else stem
-        if kind in found:
+    for path in _table_files(data_dir):
+        kind = canonical_kind(path.name)
+        if kind is not None:
             found[kind].append(path)
     return found
+
+
+def canonical_kind(file_name: str) -> str | None:
+    """The source kind a canonical file name stands for (``usage_pax8.csv`` -> usage), else None."""
+    stem = Path(file_name).stem.casefold()
+    kind = "usage" if stem.startswith("usage") else stem
+    return kind if kind in SOURCES and Path(file_name).suffix.lower() in TABLE_SUFFIXES else None
+
+
+def _table_files(data_dir: Path) -> list[Path]:
+    return [path for path in sorted(data_dir.iterdir())
+            if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES]
+
+
+def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Inspection:
+    """Read and validate every file of ``data_dir`` without stopping at a bad one.
+
+    A file matched by a ``profile.toml`` entry is read as the entry says (first match wins); a
+    canonically named file by its canonical columns (or a preset its header matches, if those are
+    missing); any other table file by the preset its header matches, else it is ignored. Raises
+    ``MissingSourceError`` for a missing directory and ``ProfileError`` for a malformed profile.
+    """
+    if not data_dir.is_dir():
+        raise MissingSourceError(f"data directory not found: {data_dir}")
+    entries = read_profile(data_dir)
+    files = _table_files(data_dir) + sorted({path for entry in entries if "/" in entry.path
+                                              for path in data_dir.glob(entry.path) if path.is_file()})
+    loaded: list[LoadedSource] = []
+    refused: list[ValidationReport] = []
+    ignored: list[str] = []
+    used: set[int] = set()
+    for path in files:
+        name = path.relative_to(data_dir).as_posix()
+        entry = next((item for item in entries if item.matches(name)), None)
+        if entry is not None:
+            used.add(id(entry))
+        result = _load_path(path, name, entry, options)
+        if isinstance(result, str):
+            ignored.append(f"{name}: {result}")
+        elif isinstance(result, ValidationReport):
+            refused.append(result)
+        else:
+            loaded.append(result)
+    unused = tuple(f"profile.toml line {entry.line}: path {entry.path!r} matched no file"
+                   for entry in entries if id(entry) not in used)
+    return Inspection(tuple(loaded), tuple(refused), tuple(ignored), unused)
+
+
+def _load_path(path: Path, name: str, entry: SourceEntry | None,
+               options: ReadOptions) -> LoadedSource | ValidationReport | str:
+    """Load one file of a directory: its rows, the report of its refusal, or (a string) why a file
+    nobody claims was not read."""
+    data = path.read_bytes()
+    kind = entry.kind if entry else canonical_kind(name)
+    how = describe(entry) if entry else "canonical columns"
+    try:
+        if entry is not None:
+            return load_source(data, name, entry, options)
+        raw = read_table(data, name, options) if kind else _header_or_none(data, name, options)
+        if raw is None:
+            return "not a table this tool can read"
+        if kind and not missing_required(kind, match_columns(raw.columns, kind)):
+            return _with_hash(normalise(raw, kind, name, options), data, how)
+        detection = detect_preset(raw.columns)
+        preset = PRESETS.get(detection.preset or "")
+        if preset is None or kind not in (None, preset.kind):
+            return _undetected(name, kind, raw, detection.reason)
+        kind, how = preset.kind, f"preset detected from the header: {detection.reason}"
+        guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
+        return _load_entry(raw, data, name, guessed, read_options(guessed, options), how)
+    except SourceError as error:
+        return refused_report(kind or "unknown", name, error.problems, how)
+
+
+def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) -> str:
+    """Why a file nobody claims is ignored; for a canonically named file, a refusal naming its columns."""
+    if kind is None:
+        return f"no profile entry, not a canonical name, and {detection}"
+    missing = missing_required(kind, match_columns(raw.columns, kind))
+    raise SourceError(name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
+                             f" (found: {_column_list(raw.columns)}); {detection}"])
+
+
+def _header_or_none(data: bytes, name: str, options: ReadOptions) -> pd.DataFrame | None:
+    try:
+        return read_table(data, name, options)
+    except SourceError:
+        return None
 
 
 def combine(loaded: Iterable[LoadedSource], kinds: Iterable[str]) -> Sources:
     """Concatenate loaded files per kind into one ``Sources``; kinds with no file get empty frames."""
     by_kind: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
-    issues, records = [], []
+    issues, records, reports = [], [], []
     for item in loaded:
         by_kind.setdefault(item.record.source, []).append(item.frame)
         issues.append(item.issues)
         records.append(item.record)
+        reports.append(item.report)
     frames = {kind: (pd.concat(parts, ignore_index=True) if parts else empty_source(kind))
               for kind, parts in by_kind.items()}
     all_issues = pd.concat([empty_issues(), *[i for i in issues if len(i)]], ignore_index=True)
-    return Sources(frames, all_issues, tuple(records))
+    return Sources(frames, all_issues, tuple(records), tuple(reports))
 
 
 def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sources:
-    """Load every canonical source file of ``data_dir``.
+    """Load every source file of ``data_dir`` (see ``inspect_directory`` for which files and how).
 
-    Raises ``MissingSourceError`` when contracts, usage or invoices is absent, and ``SourceError`` for
-    an unreadable file or missing required columns (every problem of every file at once).
+    Raises ``MissingSourceError`` when contracts, usage or invoices is absent, ``SourceError`` for an
+    unreadable file or missing required columns (every problem of every file at once), and
+    ``ProfileError`` for a malformed ``profile.toml``.
     """
-    if not data_dir.is_dir():
-        raise MissingSourceError(f"data directory not found: {data_dir}")
-    files = source_files(data_dir)
-    absent = [kind for kind in REQUIRED_SOURCES if not files[kind]]
+    inspection = inspect_directory(data_dir, options)
+    absent = inspection.missing_kinds()
     if absent:
-        raise MissingSourceError(f"{data_dir}: missing required source file(s): "
-                                 + ", ".join(f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent))
-    loaded, problems = [], []
-    for kind, paths in files.items():
-        for path in paths:
-            try:
-                loaded.append(load_file(path.read_bytes(), path.name, kind, options))
-            except SourceError as error:
-                problems.append(str(error))
-    if problems:
-        raise SourceError(str(data_dir), problems)
-    return combine(loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+        names = [f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent]
+        raise MissingSourceError(f"{data_dir}: missing required source file(s): {', '.join(names)}")
+    if inspection.refused:
+        raise SourceError(str(data_dir), [f"{report.file}: " + "; ".join(report.problems)
+                                          for report in inspection.refused])
+    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from recon.engine import Reconciliation, export_money
+from recon.quality import ValidationReport
 from recon.safe_export import safe_csv
 from recon.status import with_status
 
@@ -65,3 +66,28 @@ def summary_lines(result: Reconciliation) -> list[str]:
         f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
     ]
+
+
+def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None = None,
+                     all_expectations: bool = False, limit: int = 20) -> list[str]:
+    """One file's validation report as text (what ``recon validate`` prints): how it was read, the row
+    counts, the failed (or all) expectations and up to ``limit`` quarantined rows with their reasons."""
+    head = f"{file_report.file}  [{file_report.source}]"
+    head += f"  read as {file_report.read_as}" if file_report.read_as else ""
+    if file_report.refused:
+        return [head, *[f"  REFUSED: {problem}" for problem in file_report.problems]]
+    blank = f" ({file_report.blank_rows} blank rows skipped)" if file_report.blank_rows else ""
+    lines = [head,
+             f"  rows in {file_report.rows_in} = used {file_report.rows_used} + quarantined "
+             f"{file_report.rows_quarantined}{blank}",
+             f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
+    shown = file_report.expectations if all_expectations else file_report.failed
+    lines += [f"    {'ok    ' if outcome.success else 'FAILED'} {outcome.rule:<48} {outcome.expectation}"
+              f"  ({outcome.failed} of {outcome.checked} rows)" for outcome in shown]
+    if issues is not None and len(issues):
+        lines.append("  quarantined:")
+        lines += [f"    line {issue.line}: {issue.reason}" for issue in issues.head(limit).itertuples()]
+        if len(issues) > limit:
+            lines.append(f"    ... and {len(issues) - limit} more "
+                         "(recon run writes them all to quarantine.csv)")
+    return lines

@@ -1379,8 +1379,10 @@ def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame)
     paid = invoices.set_index(["client_id", "month"])["status"].eq("paid")
     line_paid = paid.reindex(pd.MultiIndex.from_arrays([client_id, month])).to_numpy(bool)
     start = ctx.periods["start"].to_numpy()[month]
+    numbers = _invoice_numbers(ctx, client_id, month)
+    line_ids = pd.Series(numbers).groupby(pd.Series(numbers), sort=False).cumcount() + 1
     return _text_frame("invoices", {
-        "invoice_number": _invoice_numbers(ctx, client_id, month), "invoice_date": _iso_dates(start),
+        "invoice_number": numbers, "invoice_date": _iso_dates(start), "line_id": line_ids.astype("str"),
         "client": _client_text(ctx, client_id), "sku": lines["sku"], "quantity": _quantity_text(lines["quantity"]),
         "unit_price": _money_text(lines["unit_price"]), "amount": _money_text(lines["amount"]),
         "period_start": _iso_dates(start), "period_end": _iso_dates(ctx.periods["end"].to_numpy()[month]),

@@ -48,6 +48,9 @@ SOURCES: dict[str, tuple[Field, ...]] = {
         ("amount", "money", False), ("period_start", "date", False), ("period_end", "date", False),
         ("due_date", "date", False), ("status", "text", False), ("description", "text", False),
         ("tax", "money", False),
+        # Not in the original list: the PSA's line identifier within an invoice. With it, a line exported
+        # twice is a data error (quarantined); without it, repeated lines are duplicate charges to find.
+        ("line_id", "text", False),
     ),
     "time_entries": _fields(
         ("date", "date", True), ("client", "text", True), ("hours", "quantity", True),

@@ -41,8 +41,9 @@ def test_bad_rows_go_to_quarantine_with_line_column_and_reason() -> None:
             ",Z,1,2026-01-05\nclient,sku,quantity,period_start\nGamma,W,2,someday\n")
     loaded = load_file(text.encode(), "usage_pax8.csv", "usage")
     issues = loaded.issues.set_index("line")
-    assert issues.loc[3, "reason"] == "quantity: cannot read quantity 'lots'"
-    assert issues.loc[4, "reason"] == "client: required value is empty"
+    # Each reason names the field, what is wrong, and the expectation of the quality suite that failed.
+    assert issues.loc[3, "reason"] == "quantity: cannot read quantity 'lots' (expect_column_values_to_not_be_null)"
+    assert issues.loc[4, "reason"] == "client: required value is empty (expect_column_values_to_not_be_null)"
     assert issues.loc[5, "reason"] == "repeated header row"
     assert issues.loc[6, "column"] == "period_start"
     record = loaded.record

@@ -1,0 +1,387 @@
+"""Data quality: a Great Expectations suite per canonical source, run on every import (PRODUCT.md section 9).
+
+``io.normalise`` parses a file's text cells into canonical columns and hands the parsed rows here. The
+suite of the source kind runs once per file on that frame with Great Expectations (GX Core 1.x in an
+in-memory *ephemeral* context: no project directory, no stores on disk, analytics off), and its result
+decides quarantine: every row an expectation lists as unexpected gets a reason that names the field,
+what is wrong with the cell and the expectation, e.g. ``quantity: '-3' is negative
+(expect_column_values_to_be_between)``. The per-file ``ValidationReport`` lists every expectation with
+the rows it checked and failed, for the CLI and the dashboard.
+
+A cell that cannot be parsed is ``<NA>`` in the parsed frame, so "parseable" is
+``expect_column_values_to_not_be_null``: for a required field on every row, for an optional field on the
+rows where the file gave a value (a ``row_condition`` on a ``given_<field>`` flag column).
+
+Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation;
+a suite then runs in roughly 0.2 s per 100k rows (``bench/validation.py`` measures it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recon.errors import QualityError
+from recon.schema import BILLING_FREQUENCIES, SOURCES, Field
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+# Which money and quantity fields must not be negative ("non-negative quantities and prices").
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "contracts": ("unit_price", "quantity", "included_hours", "hourly_rate"),
+    "usage": ("quantity", "unit_cost"),
+    "invoices": ("quantity", "unit_price"),
+    "time_entries": ("hours", "rate"),
+    "payments": (),
+    "catalog": ("list_price", "unit_cost"),
+    "client_aliases": (),
+}
+# Keys that identify one row. Invoice lines without a ``line_id`` are not checked: two equal charges
+# are a ``duplicate_charge`` finding for the rules, not bad data.
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "invoices": ("invoice_number", "line_id"),
+    "time_entries": ("entry_id",),
+    "catalog": ("sku",),
+    "client_aliases": ("alias",),
+}
+# (start, end) pairs where the end must not come before the start.
+DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
+    "contracts": (("start_date", "end_date"),),
+    "usage": (("period_start", "period_end"),),
+    "invoices": (("period_start", "period_end"), ("invoice_date", "due_date")),
+}
+CURRENCY_FIELD = "currency"
+
+# Active ISO 4217 codes (the fund, metal and testing codes left out: nobody bills in them).
+_ISO_4217_TEXT = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
+CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ
+GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL
+THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR
+ZMW ZWG ZWL
+"""
+ISO_4217 = frozenset(_ISO_4217_TEXT.split())
+
+# How GX names each canonical column's type: the numpy scalar type behind the pandas dtype.
+GX_TYPES = {"text": "str", "choice": "str", "money": "int64", "quantity": "float64", "date": "datetime64",
+            "flag": "bool"}
+TYPE_WORDS = {"text": "text", "choice": "one of " + ", ".join(BILLING_FREQUENCIES), "money": "money",
+              "quantity": "a number", "date": "a date", "flag": "true or false"}
+RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation run on one file: what it checks, and how many rows it checked and failed."""
+
+    expectation: str  # the GX expectation type, e.g. "expect_column_values_to_be_between"
+    column: str  # the field(s) it looks at, canonical names
+    rule: str  # the same in words, e.g. "quantity >= 0"
+    success: bool
+    checked: int  # rows with a value the expectation judged (all rows for column-level ones)
+    failed: int  # rows it found unexpected (each one is in quarantine)
+    observed: str = ""  # for column-level expectations (type, presence): what GX saw
+
+    def to_dict(self) -> dict[str, str | int | bool]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validating one file found: the expectations passed and failed, and the row counts
+    (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart). A refused
+    file (unreadable, required columns missing) has ``problems`` and no rows used."""
+
+    source: str
+    file: str
+    rows_in: int = 0
+    rows_used: int = 0
+    rows_quarantined: int = 0
+    blank_rows: int = 0
+    expectations: tuple[ExpectationOutcome, ...] = ()
+    read_as: str = ""  # how the file was read: canonical columns, a profile entry, a detected preset
+    problems: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def passed(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(outcome for outcome in self.expectations if outcome.success)
+
+    @property
+    def failed(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(outcome for outcome in self.expectations if not outcome.success)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_used + self.rows_quarantined
+
+    def expectations_frame(self) -> pd.DataFrame:
+        """One row per expectation (columns of ``ExpectationOutcome``), for a table on a page."""
+        columns = list(ExpectationOutcome.__dataclass_fields__)
+        return pd.DataFrame([outcome.to_dict() for outcome in self.expectations], columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {**{key: value for key, value in self.__dict__.items() if key != "expectations"},
+                "problems": list(self.problems), "refused": self.refused,
+                "expectations": [outcome.to_dict() for outcome in self.expectations]}
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The suite's verdict on a parsed frame: a reason per row (``""`` when it passed everything) and
+    the outcome of every expectation."""
+
+    reasons: pd.Series
+    outcomes: tuple[ExpectationOutcome, ...]
+
+
+def refused_report(source: str, file: str, problems: list[str], read_as: str = "") -> ValidationReport:
+    """The report of a file that could not be used at all."""
+    return ValidationReport(source, file, read_as=read_as, problems=tuple(problems))
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+@dataclass(frozen=True)
+class _Check:
+    """One expectation of a suite, and how to say what is wrong with a row it rejects."""
+
+    expectation: Any  # a great_expectations.expectations.Expectation
+    field: str  # the field named first in the quarantine reason
+    column: str  # the field(s) shown in the report
+    rule: str
+    # failing rows -> what is wrong with each (None for column-level expectations: no rows to blame)
+    explain: Callable[[pd.Index], pd.Series] | None = None
+
+
+class _Cells:
+    """The text of each mapped field (what the file said), to quote in reasons."""
+
+    def __init__(self, cells: Mapping[str, pd.Series], frame: pd.DataFrame) -> None:
+        self._cells = cells
+        self._frame = frame
+
+    def quoted(self, name: str, rows: pd.Index) -> pd.Series:
+        text = self._cells[name] if name in self._cells else self._frame[name].astype("string")
+        return "'" + text.loc[rows].fillna("").astype("string").str.slice(0, 40) + "'"
+
+    def blank(self, name: str, rows: pd.Index) -> pd.Series:
+        if name not in self._cells:
+            return pd.Series(True, index=rows)
+        return self._cells[name].loc[rows].fillna("").eq("")
+
+
+def suite_checks(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> list[_Check]:
+    """The expectations for a frame of ``kind``: required columns present, values readable and of their
+    canonical type, quantities and prices not negative, dates in range and in order, currency codes
+    known, row keys unique. ``cells`` holds the text of the fields the file gave; a field it did not give
+    is all empty and is not judged (GX spends ~20 ms per expectation, so a suite only has useful ones)."""
+    gxe = _gx().expectations
+    text = _Cells(cells, frame)
+    specs = [spec for spec in SOURCES[kind] if spec.required or spec.name in cells]
+    given = {spec.name for spec in specs}
+    required = [spec.name for spec in specs if spec.required]
+    checks = [_Check(gxe.ExpectTableColumnsToMatchSet(column_set=required, exact_match=False), required[0],
+                     ", ".join(required), "required columns present")]
+    checks += [_presence(gxe, spec, text) for spec in specs if spec.required or spec.type != "text"]
+    checks += [_Check(gxe.ExpectColumnValuesToBeOfType(column=spec.name, type_=GX_TYPES[spec.type]),
+                      spec.name, spec.name, f"{spec.name} is {TYPE_WORDS[spec.type]}") for spec in specs]
+    checks += [_non_negative(gxe, name, text) for name in NON_NEGATIVE[kind] if name in given]
+    checks += [_in_date_range(gxe, spec.name, text) for spec in specs if spec.type == "date"]
+    checks += [_in_order(gxe, start, end, text) for start, end in DATE_ORDER.get(kind, ())
+               if {start, end} <= given]
+    checks += [_known_currency(gxe, text) for name in given if name == CURRENCY_FIELD]
+    if kind in UNIQUE_KEYS and set(UNIQUE_KEYS[kind]) <= given:
+        checks.append(_unique(gxe, UNIQUE_KEYS[kind], text))
+    return checks
+
+
+def _presence(gxe: ModuleType, spec: Field, text: _Cells) -> _Check:
+    """Required: every row has a readable value. Optional: where the file gave a value, it is readable
+    (an optional text value always is)."""
+    name = spec.name
+    if spec.required:
+        return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name), name, name,
+                      f"{name} present and {TYPE_WORDS[spec.type]}", _unreadable(spec, text, required=True))
+    condition = _gx().expectations.row_conditions.Column(given_column(name)) == True  # noqa: E712
+    return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name, row_condition=condition), name, name,
+                  f"{name} {TYPE_WORDS[spec.type]} where given", _unreadable(spec, text, required=False))
+
+
+def given_column(name: str) -> str:
+    """The flag column telling GX that the file gave a value for optional field ``name``."""
+    return f"given_{name}"
+
+
+def _unreadable(spec: Field, text: _Cells, required: bool) -> Callable[[pd.Index], pd.Series]:
+    def explain(rows: pd.Index) -> pd.Series:
+        quoted = text.quoted(spec.name, rows)
+        if spec.type == "choice":
+            wrong = quoted + f" is not one of {', '.join(BILLING_FREQUENCIES)}"
+        else:
+            wrong = f"cannot read {spec.type} " + quoted
+        if required:
+            wrong = wrong.where(~text.blank(spec.name, rows), "required value is empty")
+        return wrong
+    return explain
+
+
+def _non_negative(gxe: ModuleType, name: str, text: _Cells) -> _Check:
+    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0), name, name, f"{name} >= 0",
+                  lambda rows: text.quoted(name, rows) + " is negative")
+
+
+def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
+    earliest, latest = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(LATEST_DATE)
+    span = f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
+    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=earliest, max_value=latest),
+                  name, name, f"{name} within {span}",
+                  lambda rows: text.quoted(name, rows) + f" is outside {span}")
+
+
+def _in_order(gxe: ModuleType, start: str, end: str, text: _Cells) -> _Check:
+    expectation = gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=end, column_B=start, or_equal=True, ignore_row_if="either_value_is_missing")
+    return _Check(expectation, end, f"{start}, {end}", f"{end} >= {start}",
+                  lambda rows: text.quoted(end, rows) + f" is before {start} " + text.quoted(start, rows))
+
+
+def _known_currency(gxe: ModuleType, text: _Cells) -> _Check:
+    return _Check(gxe.ExpectColumnValuesToBeInSet(column=CURRENCY_FIELD, value_set=sorted(ISO_4217)),
+                  CURRENCY_FIELD, CURRENCY_FIELD, "currency is an ISO 4217 code",
+                  lambda rows: text.quoted(CURRENCY_FIELD, rows) + " is not an ISO 4217 currency code")
+
+
+def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
+    """Every row with a full key has a key of its own; all rows sharing a key go to quarantine (which of
+    them is right is for a person to say)."""
+    if len(key) == 1:
+        expectation = gxe.ExpectColumnValuesToBeUnique(column=key[0])
+    else:
+        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key),
+                                                           ignore_row_if="any_value_is_missing")
+
+    def explain(rows: pd.Index) -> pd.Series:
+        quoted = text.quoted(key[0], rows)
+        for name in key[1:]:
+            quoted = quoted + " / " + text.quoted(name, rows)
+        return quoted + " appears more than once in this file"
+    return _Check(expectation, key[-1], ", ".join(key), f"{' + '.join(key)} unique", explain)
+
+
+# ------------------------------------------------------------------------------------------- running GX
+
+def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> Validation:
+    """Run the suite of ``kind`` on ``frame`` (parsed canonical columns, one row per data row) with GX.
+
+    ``cells`` maps each field the file gave to its text cells (same index as ``frame``), used to decide
+    which optional values were given and to quote them in reasons. Returns a reason per row and every
+    expectation's outcome. Raises ``QualityError`` if GX cannot evaluate an expectation.
+    """
+    rows = frame.reset_index(drop=True)
+    row_cells = {name: values.reset_index(drop=True) for name, values in cells.items()}
+    checks = suite_checks(kind, rows, row_cells)
+    results = _run(kind, _with_given_flags(rows, row_cells), checks)
+    reasons = pd.Series("", index=rows.index, dtype="string")
+    outcomes = []
+    for check, result in zip(checks, results, strict=True):
+        outcome, failing = _outcome(check, result, len(rows))
+        outcomes.append(outcome)
+        if check.explain is not None and len(failing):
+            reasons = _add_reason(reasons, failing, check)
+    reasons.index = frame.index
+    return Validation(reasons, tuple(outcomes))
+
+
+def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd.DataFrame:
+    flags = {given_column(name): values.ne("").fillna(False).astype(bool) for name, values in cells.items()}
+    return frame.assign(**flags)
+
+
+def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
+    """Validate ``frame`` against the checks' expectations in a fresh ephemeral context; the results
+    in the checks' order (GX groups them by column, so each carries its check number in ``meta``)."""
+    gx = _gx()
+    context = gx.get_context(mode="ephemeral", project_config=_project_config())
+    batch_definition = (context.data_sources.add_pandas(name="recon").add_dataframe_asset(name=kind)
+                        .add_batch_definition_whole_dataframe("file"))
+    expectations = []
+    for number, check in enumerate(checks):
+        expectation = check.expectation.copy(deep=True)
+        expectation.meta = {"check": number}
+        expectations.append(expectation)
+    suite = gx.ExpectationSuite(name=f"recon-{kind}", expectations=expectations)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    results = batch.validate(suite, result_format=RESULT_FORMAT).results
+    by_number = {result.expectation_config.meta["check"]: result for result in results}
+    return [by_number[number] for number in range(len(checks))]
+
+
+def _outcome(check: _Check, result: Any, row_count: int) -> tuple[ExpectationOutcome, pd.Index]:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        raise QualityError(f"could not run {result.expectation_config.type} on {check.column}: "
+                           f"{info.get('exception_message')}")
+    details = result.result or {}
+    failing = pd.Index(details.get("unexpected_index_list") or [], dtype="int64")
+    observed = details.get("observed_value")
+    outcome = ExpectationOutcome(
+        expectation=result.expectation_config.type, column=check.column, rule=check.rule,
+        success=bool(result.success),
+        checked=int(details.get("element_count", row_count)) - int(details.get("missing_count") or 0),
+        failed=int(details.get("unexpected_count") or 0), observed="" if observed is None else str(observed))
+    return outcome, failing
+
+
+def _add_reason(reasons: pd.Series, failing: pd.Index, check: _Check) -> pd.Series:
+    assert check.explain is not None
+    expectation_type = check.expectation.expectation_type
+    reason = f"{check.field}: " + check.explain(failing).astype("string") + f" ({expectation_type})"
+    current = reasons.loc[failing]
+    out = reasons.copy()
+    out.loc[failing] = np.where(current.eq(""), reason, current + "; " + reason)
+    return out
+
+
+@cache
+def _gx() -> ModuleType:
+    """Great Expectations, imported on first use (it takes seconds) with analytics switched off first."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import great_expectations
+    import great_expectations.expectations.row_conditions  # Column, for row conditions
+
+    return great_expectations
+
+
+def _project_config() -> Any:
+    """An in-memory project: stores in memory, no data-docs site (no temporary directory), no analytics,
+    no progress bars on stderr."""
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    return DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                             analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+
+
+__all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "refused_report", "suite_checks",
+           "validate"]
