@@ -21,6 +21,7 @@ from recon.safe_export import redact
 from recon.settings import Settings
 
 if TYPE_CHECKING:
+    from recon.connectors.frames import PullResult
     from recon.store import Store
 
 ENV_URL = "RECON_DATABASE_URL"
@@ -29,6 +30,10 @@ app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices
                   add_completion=False, pretty_exceptions_enable=False)
 
 DataOption = Annotated[Path, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")]
+ConnectionOption = Annotated[list[str] | None, typer.Option(
+    "--connection", help="A named connection of connections.toml to pull from; repeat for several.")]
+ConnectionsFileOption = Annotated[Path | None, typer.Option(
+    "--connections", help="The connections file (default: ./connections.toml).")]
 ByOption = Annotated[str, typer.Option("--by", help="Who is doing this (kept in the audit trail).")]
 
 
@@ -73,8 +78,10 @@ def _valid_period(value: str) -> str:
 @app.command()
 def run(
     ctx: typer.Context,
-    data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the results to.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")] = None,
+    connection: ConnectionOption = None,
+    connections: ConnectionsFileOption = None,
     period: Annotated[list[str] | None, typer.Option("--period", help="YYYY-MM; repeat for several.")] = None,
     as_of: Annotated[str | None,
                      typer.Option("--as-of", help="Receivables as of this date (YYYY-MM-DD).")] = None,
@@ -83,9 +90,14 @@ def run(
     store: Annotated[bool, typer.Option(
         "--store/--no-store", help="Store the run in the database (default) or only write files.")] = True,
 ) -> None:
-    """Reconcile a data directory, store the run, and write discrepancies (with their resolution status),
-    summary, receivables, unmapped and quarantine."""
+    """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
+    the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
+    quarantine."""
     periods = [_valid_period(value) for value in period or []]
+    if (data is None) == (not connection):
+        fail("give exactly one of --data DIR or --connection NAME")
+    if connection and len(periods) != 1:
+        fail("--connection needs exactly one --period YYYY-MM: the month to pull")
     database = open_store(ctx) if store else None
     run_id, seen = None, []
     try:
@@ -93,7 +105,9 @@ def run(
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
         resolutions = database.resolutions() if database else None
-        result = reconcile(io.load_directory(data), settings, periods or None,
+        sources = io.load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
+                                                                                   connections)
+        result = reconcile(sources, settings, periods or None,
                            mappings=database.mappings() if database else None, resolutions=resolutions)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
@@ -112,6 +126,58 @@ def run(
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")
+
+
+def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> io.Sources:
+    from recon.connectors import pull_sources
+
+    sources, results = pull_sources(names, period, connections_file)
+    for result in results:
+        _echo_counts(result)
+    return sources
+
+
+def _echo_counts(result: PullResult) -> None:
+    typer.echo(f"Pulled {result.connection} for {result.period}:")
+    for record in result.imports:
+        typer.echo(f"  {record.source:<15} in {record.rows_in:>7}  loaded {record.rows_loaded:>7}"
+                   f"  quarantined {record.rows_quarantined:>5}  sha256 {record.sha256[:12]}")
+
+
+@app.command()
+def pull(
+    ctx: typer.Context,
+    connection: Annotated[list[str], typer.Option("--connection", help="A named connection; repeat for several.")],
+    period: Annotated[str, typer.Option("--period", help="The month to pull, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Data directory to write the canonical CSVs into.")] = Path("data"),
+    connections: ConnectionsFileOption = None,
+    store: Annotated[bool, typer.Option(
+        "--store/--no-store", help="Record the pulled imports (with their SHA-256) in the database.")] = True,
+) -> None:
+    """Pull one month from connections into a data directory (canonical CSVs ``recon run --data`` reads),
+    printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
+    recorded as imports with their hash."""
+    from recon.connectors import pull_named, write_pull
+
+    month = _valid_period(period)
+    database = open_store(ctx) if store else None
+    seen: list[str] = []
+    try:
+        results = pull_named(connection, month, connections)
+        for result in results:
+            write_pull(result, out)
+            if database:
+                seen += [record.file for record in result.imports if database.record_import(record).duplicate]
+    except ReconError as error:
+        fail(str(error))
+    for result in results:
+        typer.echo(f"Pulled {result.connection} for {result.period}:")
+        for loaded in result.loaded:
+            for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
+                typer.echo(line)
+    if seen:
+        typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
+    typer.echo(f"Canonical sources written to {out}/")
 
 
 def _money(units: int | None) -> str:

@@ -35,3 +35,9 @@ class QualityError(ReconError):
 class StoreError(ReconError):
     """The database cannot be used (unreachable, refused the schema), or a store call names something
     that is not there (an unknown run, fingerprint or status)."""
+
+
+class ConnectorError(ReconError):
+    """A connection cannot be used: its definition is incomplete, a secret is missing, the service refused
+    the credentials or stayed unavailable after retries. The message names the connection and what to
+    check, and never contains a secret."""

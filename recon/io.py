@@ -410,10 +410,15 @@ def _parse_quantity(cells: pd.Series, options: ReadOptions) -> pd.Series:
     return parse_quantity(cells, options.decimal)
 
 
+_TIME_ZONE_SUFFIX = r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})$"
+
+
 def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates: the profile's format when given; else ISO 8601 ``YYYY-MM-DD``, then M/D/YYYY (a time part,
     with or without a zone, is ignored: the date is the one written)."""
     text = cells.astype("string").str.strip()
+    # A timestamp's zone (``Z``, ``+02:00``) is dropped: the date is the one written (APIs send UTC stamps).
+    text = text.str.replace(_TIME_ZONE_SUFFIX, r"\1", regex=True)
     if date_format:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
         return _in_ns_range(parsed.dt.tz_localize(None).dt.normalize())

@@ -83,3 +83,13 @@ def test_directory_needs_the_three_required_sources(tmp_path: Path) -> None:
 def test_unreadable_file_is_refused_with_its_name(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"broken\.xlsx"):
         load_file(b"PK\x03\x04 not really a zip", "broken.xlsx", "usage")
+
+
+def test_timestamps_with_a_time_zone_keep_the_written_date() -> None:
+    from recon.io import parse_dates
+
+    cells = pd.Series(["2026-02-10T14:00:00Z", "2026-02-28T23:30:00-05:00", "2026-02-01T00:00:00.5+0100",
+                       "2026-02-01", "bad"])
+    parsed = parse_dates(cells)
+    assert list(parsed[:4].dt.strftime("%Y-%m-%d")) == ["2026-02-10", "2026-02-28", "2026-02-01", "2026-02-01"]
+    assert pd.isna(parsed[4])

@@ -1,0 +1,115 @@
+"""``recon pull`` and ``recon run --connection``: a month end to end from the three APIs, no file upload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from recon.cli import app
+from tests.recon.connectors import vendors
+from tests.recon.connectors.conftest import connections_toml, write_project
+from tests.recon.connectors.standin import StandIn
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connectwise_server: StandIn, pax8_server: StandIn,
+            partner_center_server: StandIn) -> Iterator[Path]:
+    """A working directory with connections.toml and .streamlit/secrets.toml for the three stand-ins."""
+    write_project(tmp_path, connections_toml(connectwise_server.url, pax8_server.url, partner_center_server.url))
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def test_run_reconciles_a_month_straight_from_the_apis(project: Path) -> None:
+    result = runner.invoke(app, ["run", "--connection", "cw", "--connection", "pax8", "--connection", "msft",
+                                 "--period", vendors.MONTH, "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert "Pulled cw for 2026-02:" in result.output and "3 discrepancies" in result.output
+    found = pd.read_csv(project / "out" / "discrepancies.csv", dtype=str)
+    assert sorted(zip(found["client"], found["sku"], found["type"], found["variance"], strict=True)) == [
+        ("Acme Corp", "LABOR", "unbilled_time", "-300.00"),
+        ("Acme Corp", "M365-BP", "quantity_under_billed", "-44.00"),
+        ("Globex LLC", "M365-BP", "price_below_contract", "-20.00"),
+    ]
+    summary = json.loads((project / "out" / "summary.json").read_text())
+    assert summary["overall"]["leakage"] == "364.00"
+    assert {record["source"] for record in summary["imports"]} == {"contracts", "invoices", "time_entries",
+                                                                   "catalog", "usage"}
+    unmapped = pd.read_csv(project / "out" / "unmapped.csv", dtype=str)
+    assert len(unmapped) == 3  # Datto (no catalog SKU), Teams Essentials (none either), Initech (no client)
+
+
+def test_pull_writes_a_data_directory_that_run_reads(project: Path) -> None:
+    for name in ("cw", "pax8", "msft"):
+        pulled = runner.invoke(app, ["pull", "--connection", name, "--period", vendors.MONTH, "--out", "data"])
+        assert pulled.exit_code == 0, pulled.output
+    files = sorted(path.name for path in (project / "data").iterdir())
+    assert files == ["catalog.csv", "contracts.csv", "imports-cw.json", "imports-msft.json", "imports-pax8.json",
+                     "invoices.csv", "quarantine-cw.csv", "quarantine-msft.csv", "quarantine-pax8.csv",
+                     "time_entries.csv", "usage-msft.csv", "usage-pax8.csv"]
+    contracts = pd.read_csv(project / "data" / "contracts.csv", dtype=str)
+    assert contracts.loc[contracts["sku"] == "M365-BP", "unit_price"].tolist() == ["22.0000", "22.0000"]
+    ran = runner.invoke(app, ["run", "--data", "data", "--out", "out", "--period", vendors.MONTH])
+    assert ran.exit_code == 0, ran.output
+    assert "3 discrepancies" in ran.output
+
+
+def test_pull_prints_counts_and_quarantined_rows(project: Path) -> None:
+    result = runner.invoke(app, ["pull", "--connection", "pax8", "--period", vendors.MONTH, "--out", "data"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:3] == ["Pulled pax8 for 2026-02:",
+                         "pax8@2026-02:invoice items  [usage]  read as pulled, read with preset pax8-invoice-items",
+                         "  rows in 3 = used 2 + quarantined 1"]
+    assert "    line 4: quantity: required value is empty (expect_column_values_to_not_be_null)" in lines
+    assert "already imported" not in result.output
+
+
+def test_pulls_are_stored_as_imports_with_their_hash(project: Path) -> None:
+    from recon.store import Store
+
+    first = runner.invoke(app, ["pull", "--connection", "pax8", "--period", vendors.MONTH, "--out", "data"])
+    again = runner.invoke(app, ["pull", "--connection", "pax8", "--period", vendors.MONTH, "--out", "data"])
+    assert first.exit_code == 0 and again.exit_code == 0, again.output
+    assert "already imported before (same SHA-256): pax8@2026-02:invoice items" in again.output
+    ran = runner.invoke(app, ["run", "--connection", "cw", "--connection", "pax8", "--connection", "msft",
+                              "--period", vendors.MONTH, "--out", "out", "--label", "pulled"])
+    assert ran.exit_code == 0, ran.output
+    store = Store()
+    try:
+        stored = store.load_run(store.latest_run_id() or 0)
+        assert stored.label == "pulled"
+        files = set(stored.imports["file"])
+        assert {"cw@2026-02:agreement additions", "pax8@2026-02:invoice items",
+                "msft@2026-02:billed reconciliation line items"} <= files
+        assert all(len(digest) == 64 for digest in stored.imports["sha256"])
+    finally:
+        store.close()
+
+
+def test_exactly_one_of_data_or_connection(project: Path) -> None:
+    both = runner.invoke(app, ["run", "--data", "data", "--connection", "cw", "--period", "2026-02", "--out", "o"])
+    neither = runner.invoke(app, ["run", "--out", "o"])
+    for result in (both, neither):
+        assert result.exit_code == 2 and "give exactly one of --data DIR or --connection NAME" in result.output
+    no_period = runner.invoke(app, ["run", "--connection", "cw", "--out", "o"])
+    assert no_period.exit_code == 2 and "--connection needs exactly one --period" in no_period.output
+
+
+def test_connection_failures_are_one_clear_line(project: Path) -> None:
+    unknown = runner.invoke(app, ["pull", "--connection", "nope", "--period", "2026-02"])
+    assert unknown.exit_code == 2
+    assert unknown.output.strip() == "error: no connection named 'nope' in connections.toml (defined: cw, msft, pax8)"
+    missing_usage = runner.invoke(app, ["run", "--connection", "cw", "--period", "2026-02", "--out", "o"])
+    assert missing_usage.exit_code == 2 and "provide no usage" in missing_usage.output
+    (project / ".streamlit" / "secrets.toml").write_text("")
+    no_secret = runner.invoke(app, ["pull", "--connection", "pax8", "--period", "2026-02"])
+    assert no_secret.exit_code == 2 and "RECON_CONN_PAX8_CLIENT_SECRET" in no_secret.output
+    assert "Traceback" not in no_secret.output
