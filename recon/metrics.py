@@ -24,10 +24,6 @@ MONEY_FIGURES = ("expected_revenue", "billed_revenue", "leakage", "overcharge", 
                  "vendor_cost", "gross_margin")
 
 
-NO_FIGURES: dict[str, Any] = {**dict.fromkeys(MONEY_FIGURES, 0), "leakage_rate": None, "billing_accuracy": None,
-                              "gross_margin_pct": None, "keys": 0, "keys_flagged": 0, "discrepancies": 0}
-
-
 def counted(found: pd.DataFrame) -> pd.DataFrame:
     """Discrepancies that count as money at stake (informational ones, negative margin, do not)."""
     return found[~found["type"].isin(INFORMATIONAL_TYPES)]
@@ -172,7 +168,7 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
               resolutions: pd.DataFrame | None, days_in_run: int) -> Metrics:
     """Every figure of section 5 for one run."""
     rows = figures(keys, found, []).to_dict(orient="records")
-    overall_row = rows[0] if rows else NO_FIGURES  # no keys at all (e.g. a scope with no clients)
+    overall_row = rows[0] if rows else _no_figures()
     overall: dict[str, Any] = {name: overall_row[name] for name in (
         *MONEY_FIGURES, "leakage_rate", "billing_accuracy", "gross_margin_pct", "keys", "keys_flagged",
         "discrepancies")}
@@ -187,6 +183,12 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
     return Metrics(_json_ready(overall), figures(keys, found, ["period"]),
                    by_client.merge(managers, on="client", how="left"), by_type(found),
                    by_vendor_product(keys, found))
+
+
+def _no_figures() -> dict[str, Any]:
+    """The overall figures of a run (or a filtered view of one) with no keys at all: zeros, no rates."""
+    zeros: dict[str, Any] = dict.fromkeys((*MONEY_FIGURES, "keys", "keys_flagged", "discrepancies"), 0)
+    return zeros | dict.fromkeys(("leakage_rate", "billing_accuracy", "gross_margin_pct"))
 
 
 MONEY_KEYS = frozenset({*MONEY_FIGURES, "billed_labour", "effective_hourly_rate", "recovered",

@@ -131,3 +131,18 @@ def format_units(units: pd.Series, places: int = 2) -> pd.Series:
         text = text + "." + pd.Series(fraction.astype(str), dtype="string").str.zfill(places)
     text.index = units.index
     return text.where(present, "")
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "JPY": "¥"}
+
+
+def display_money(units: int | None, currency: str = "USD", places: int = 2, signed: bool = False) -> str:
+    """Int64 units as a person reads money: ``-$1,234.56`` (a loss keeps its minus sign in front of the
+    symbol), ``+$12.00`` with ``signed=True``, ``CHF 5.00`` for currencies without a symbol here.
+    ``None`` / NA give an em dash. Exact: formatted from a ``Decimal``, never a float."""
+    amount = to_decimal(units, places)
+    if amount is None:
+        return "—"
+    symbol = CURRENCY_SYMBOLS.get(currency.upper(), f"{currency.upper()} ")
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    return f"{sign}{symbol}{abs(amount):,.{places}f}"

@@ -1,0 +1,85 @@
+"""Client: one client's billing story for the account manager's conversation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from dashboard import charts, data, ui
+from recon import statements, views
+
+context = ui.require_context()
+currency = context.currency
+ui.header("Client", "What should I raise with this client: where did we under- or over-bill them, and why?")
+
+clients = list(context.view.clients)
+if not clients:
+    st.info("No client matches the filters in the sidebar.", icon=":material/filter_alt:")
+    st.stop()
+if st.session_state.get("client.selected") not in clients:  # start with the client with most at stake
+    ranked = views.top_clients(context.view.metrics.by_client, limit=1)
+    st.session_state["client.selected"] = str(ranked["client"].iloc[0]) if len(ranked) else clients[0]
+client = st.selectbox("Client", clients, key="client.selected")
+view = data.run_view(context.active.key, context.filters.with_clients(client), context.resolutions_key,
+                     context.result, context.resolutions)
+overall = view.metrics.overall
+manager = view.keys["account_manager"].dropna()
+st.caption(f"Account manager: **{manager.iloc[0] if len(manager) else 'not named on a contract'}** · "
+           f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
+
+row = st.columns(5)
+row[0].metric("Billed", ui.money(overall["billed_revenue"], currency), border=True)
+row[1].metric("Expected", ui.money(overall["expected_revenue"], currency), border=True)
+row[2].metric("Under-billed", ui.loss(overall["leakage"], currency), border=True)
+row[3].metric("Over-billed", ui.gain(overall["overcharge"], currency), border=True)
+row[4].metric("Gross margin", ui.percent(overall["gross_margin_pct"]), border=True,
+              help=f"{ui.money(overall['gross_margin'], currency)} after "
+                   f"{ui.money(overall['vendor_cost'], currency)} of vendor cost.")
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
+                                                           title="Was this client billed what it should have been?"),
+                    key="client.billed_vs_expected", width="stretch")
+with right:
+    st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
+                                              title="When did this client's billing go wrong?"),
+                    key="client.trend", width="stretch")
+
+st.subheader("Largest differences")
+top = views.top_findings(view.discrepancies, limit=5)
+if top.empty:
+    st.success(f"{client} was billed as expected in these periods.", icon=":material/check_circle:")
+else:
+    ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
+             columns=["period", "product", "label", "variance", "detail"],
+             labels={"label": "Finding", "variance": "Billed - expected"})
+
+with st.expander("Margin by product"):
+    ui.table(views.margin_by_product(view.keys), key="client.margins", currency=currency,
+             file_name=f"{client} margin by product.csv")
+
+st.subheader("Every finding, with its evidence")
+st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")
+found = view.discrepancies
+event = ui.table(found, key="client.findings", currency=currency, file_name=f"{client} discrepancies.csv",
+                 columns=["period", "product", "label", "variance", "status", "expected_amount", "billed_amount",
+                          "expected_qty", "billed_qty", "sku", "direction"],
+                 labels={"label": "Finding"}, selection="single-row")
+picked = ui.selected_rows(event)
+if picked and picked[0] < len(found):
+    chosen = found.iloc[picked[0]]
+    ui.evidence(context, str(chosen["period"]), client, str(chosen["sku"]), key="client.evidence")
+
+st.subheader("Statement for the client")
+st.caption("Billing differences in words the client reads (internal findings such as margin are left out).")
+statement = statements.client_statement(view, client, date.today())
+left, middle, _ = st.columns([1, 1, 3])
+left.download_button("Statement (XLSX)", data=lambda: statements.statement_xlsx(statement),
+                     file_name=f"{client} statement.xlsx", key="client.statement_xlsx", on_click="ignore",
+                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     icon=":material/table_view:", width="stretch")
+middle.download_button("Statement (PDF)", data=lambda: statements.statement_pdf(statement),
+                       file_name=f"{client} statement.pdf", key="client.statement_pdf", on_click="ignore",
+                       mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch")

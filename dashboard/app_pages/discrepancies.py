@@ -1,0 +1,75 @@
+"""Discrepancies: the work list. Narrow it, sort it, open the evidence, resolve."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, session, ui
+from recon import views
+from recon.money import from_decimal
+
+context = ui.require_context()
+currency = context.currency
+ui.header("Discrepancies", "Which findings should I work on first, and what is behind each one?")
+
+found = context.view.discrepancies
+with st.container(border=True):
+    first, second, third = st.columns([3, 2, 2])
+    types = first.multiselect("Type", sorted(found["type"].unique()), key="discrepancies.types",
+                              format_func=charts.name_of, placeholder="All types")
+    directions = second.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
+                              format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
+    statuses = third.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",
+                                 placeholder="Any status")
+    first, second, third, fourth = st.columns([3, 2, 2, 2])
+    text = first.text_input("Search", key="discrepancies.text", placeholder="client, SKU, product, detail …")
+    minimum = second.number_input(f"Minimum amount ({currency})", min_value=0.0, step=50.0,
+                                  key="discrepancies.minimum")
+    sort_by = third.selectbox("Order", list(views.SORT_ORDERS), key="discrepancies.sort",
+                              format_func=lambda value: {"impact": "Largest money first", "period": "Period",
+                                                         "client": "Client", "variance": "Biggest loss first"}[value])
+    informational = fourth.toggle("Show informational", value=True, key="discrepancies.informational",
+                                  help="Negative margin findings: billed below vendor cost, not money owed.")
+
+query = views.WorklistQuery(types=tuple(types), directions=tuple(directions or ()), statuses=tuple(statuses),
+                            min_amount=from_decimal(str(minimum)), text=text, include_informational=informational,
+                            sort_by=sort_by)
+rows = views.worklist(found, query)
+totals = views.worklist_totals(rows)
+row = st.columns(3)
+row[0].metric("Findings", f"{totals['findings']:,}", border=True)
+row[1].metric("Under-billed", ui.loss(totals["under"], currency), border=True)
+row[2].metric("Over-billed", ui.gain(totals["over"], currency), border=True)
+
+st.caption("Select rows to see their evidence and resolve them (one or many at once).")
+event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
+                 columns=["period", "client", "product", "label", "variance", "status", "note", "expected_amount",
+                          "billed_amount", "expected_qty", "billed_qty", "expected_unit_price", "billed_unit_price",
+                          "sku", "account_manager", "direction", "detail", "fingerprint"],
+                 labels={"label": "Finding"}, selection="multi-row", height=460)
+picked = [position for position in ui.selected_rows(event) if position < len(rows)]
+if picked:
+    chosen = rows.iloc[picked]
+    with st.form("discrepancies.resolve", border=True):
+        st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
+                    f"{ui.money(int(chosen['variance'].sum()), currency, signed=True)} in total")
+        left, middle, right = st.columns([1, 3, 1])
+        status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
+                                help="billed / credited count as recovered; accepted and disputed stay open.")
+        note = middle.text_input("Note", key="discrepancies.note", placeholder="e.g. invoiced on INV-2041")
+        name = right.text_input("Your name", value=st.session_state.get("workspace.user", ""), key="discrepancies.user")
+        if st.form_submit_button("Save resolution", type="primary", icon=":material/task_alt:"):
+            st.session_state["workspace.user"] = name.strip()
+            session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
+            st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
+            st.rerun()
+    last = chosen.iloc[-1]
+    if st.button(f"Open {last['client']}", key="discrepancies.open_client", icon=":material/apartment:",
+                 type="tertiary"):
+        st.session_state["client.selected"] = str(last["client"])
+        st.switch_page("app_pages/client.py")
+    ui.evidence(context, str(last["period"]), str(last["client"]), str(last["sku"]), key="discrepancies.evidence")
+    history = session.resolution_history(str(last["fingerprint"]))
+    if history is not None and len(history):
+        with st.expander(f"Resolution history of {last['client']} · {last['sku']} · {last['period']}"):
+            ui.table(history, key="discrepancies.history", currency=currency, file_name="history.csv")

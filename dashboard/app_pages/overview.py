@@ -1,0 +1,67 @@
+"""Overview: how much revenue leaks, where, and whether it is getting better."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, ui
+from recon import views
+from recon.money import from_decimal
+
+context = ui.require_context()
+view, currency = context.view, context.currency
+overall = view.metrics.overall
+ui.header("Overview", "How much revenue is leaking, where, and is it getting better? "
+          f"{len(view.periods)} period(s), {overall['keys']:,} client-product-months compared.")
+
+trend = view.metrics.by_period
+row = st.columns(4)
+cards = [
+    ("Billed revenue", ui.money(overall["billed_revenue"], currency), "billed_revenue", "gray",
+     "Sum of invoice line amounts in the selected periods."),
+    ("Expected revenue", ui.money(overall["expected_revenue"], currency), "expected_revenue", "gray",
+     "What should have been billed: vendor usage or contract quantity at the expected price."),
+    ("Leakage (under-billed)", ui.loss(overall["leakage"], currency), "leakage", "red",
+     "Money not billed that should have been: the sum of under-billed variances."),
+    ("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), "overcharge", "blue",
+     "Money billed that should not have been: a refund exposure."),
+]
+for column, (label, value, series, colour, explanation) in zip(row, cards, strict=True):
+    sparkline, latest = ui.sparkline(trend, series, currency)
+    column.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
+                  chart_type="bar", border=True, help=explanation)
+row = st.columns(4)
+row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
+              help="Leakage / expected revenue.")
+row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
+              help="Client-product-months with no discrepancy / all of them.")
+row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+              help="Vendor usage rows resolved to a PSA client and product (whole run).")
+row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
+              delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
+              else None, delta_color="green",
+              help="Money at stake in findings not yet resolved as billed or credited.")
+
+st.plotly_chart(charts.build_trend_figure(trend, currency), key="overview.trend", width="stretch")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.build_client_balance_figure(views.top_clients(view.metrics.by_client, 10), currency),
+                    key="overview.clients", width="stretch")
+with right:
+    st.plotly_chart(charts.build_type_figure(view.metrics.by_type, currency), key="overview.types",
+                    width="stretch")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.build_vendor_figure(views.top_products(view.metrics.by_vendor, 12), currency),
+                    key="overview.vendors", width="stretch")
+with right:
+    st.plotly_chart(charts.build_margin_figure(views.margin_ranking(view.metrics.by_client, 15), currency),
+                    key="overview.margin", width="stretch")
+
+st.subheader("Clients")
+st.caption("Select a client to open its page.")
+clients = view.metrics.by_client
+ui.table_to_open(clients, key="overview.client_table", column="client", state_key="client.selected",
+                 page="app_pages/client.py", currency=currency, file_name="clients.csv",
+                 columns=["client", "account_manager", "billed_revenue", "expected_revenue", "leakage", "overcharge",
+                          "net_variance", "discrepancies", "leakage_rate", "gross_margin_pct"])

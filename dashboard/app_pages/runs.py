@@ -1,0 +1,75 @@
+"""Runs: every stored reconciliation, re-opened read-only, compared, and exported as an audit pack."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import session, ui
+
+context = ui.require_context()
+currency = context.currency
+ui.header("Runs", "What was known when? Open any past run, compare two runs, download the evidence.")
+database = session.store()
+if database is None:
+    st.info("Run history needs the database; this session's run is shown on the other pages.",
+            icon=":material/database:")
+    st.stop()
+
+runs = database.list_runs()
+st.caption(f"{len(runs)} stored run(s); the run on screen is #{context.active.run_id}. Select a run to open it.")
+event = ui.table(runs, key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
+                 columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
+                          "discrepancies"],
+                 labels={"id": "Run", "created_at": "Created (UTC)"})
+picked = ui.selected_rows(event)
+chosen_id = int(runs.iloc[picked[0]]["id"]) if picked else context.active.run_id
+
+if chosen_id is not None:
+    stored = database.load_run(chosen_id)
+    overall = stored.summary.get("overall", {})
+    st.subheader(f"Run #{stored.id} · {stored.label or 'no label'}")
+    st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {stored.by or 'unknown'} · periods "
+               f"{', '.join(stored.periods)} · engine {stored.engine_version} · read-only")
+    row = st.columns(4)
+    row[0].metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
+    row[1].metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)
+    row[2].metric("Overcharge", ui.gain(overall.get("overcharge"), currency), border=True)
+    row[3].metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
+    tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
+    with tabs[0]:
+        ui.table(stored.discrepancies, key="runs.discrepancies", currency=currency,
+                 file_name=f"run-{stored.id}-discrepancies.csv",
+                 columns=["period", "client", "sku", "type", "variance", "status", "expected_amount", "billed_amount",
+                          "fingerprint"])
+    with tabs[1]:
+        ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
+    with tabs[2]:
+        st.json(stored.settings.to_dict())
+    st.download_button("Audit pack (XLSX)", data=lambda: database.audit_pack(stored.id),
+                       file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack", on_click="ignore",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/inventory_2:", type="primary",
+                       help="Summary, discrepancies with resolution history, inputs with hashes, settings.")
+
+st.subheader("Compare two runs")
+ids = [int(value) for value in runs["id"]]
+if len(ids) < 2:
+    st.caption("A comparison needs two stored runs: reconcile again after a fix or a new month.")
+    st.stop()
+left, right = st.columns(2)
+old_id = left.selectbox("Older run", ids, index=1, key="runs.old", format_func=lambda value: f"#{value}")
+new_id = right.selectbox("Newer run", ids, index=0, key="runs.new", format_func=lambda value: f"#{value}")
+comparison = database.compare_runs(old_id, new_id)
+row = st.columns(4)
+row[0].metric("New findings", f"{len(comparison.new)}", border=True)
+row[1].metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")
+row[2].metric("Changed", f"{len(comparison.changed)}", border=True)
+row[3].metric("Leakage change", ui.money(comparison.leakage_delta, currency, signed=True), border=True,
+              delta="more leakage" if comparison.leakage_delta > 0 else "less leakage" if comparison.leakage_delta
+              else None, delta_color="inverse", delta_arrow="auto")
+tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.cleared)})",
+                f"Changed ({len(comparison.changed)})"])
+for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),
+                                     ("changed", comparison.changed)), strict=True):
+    with tab:
+        ui.table(frame, key=f"runs.compare.{name}", currency=currency, file_name=f"runs-{old_id}-{new_id}-{name}.csv")

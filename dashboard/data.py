@@ -1,0 +1,180 @@
+"""The only place with Streamlit caches: thin wrappers around pure ``recon`` calls.
+
+Every wrapper is keyed by hashable values (file hashes, a run key, frozen filters); the heavy objects it
+needs are passed as ``_underscore`` arguments, which Streamlit does not hash. Results held by
+``st.cache_resource`` are shared between reruns and sessions, so nothing downstream may mutate them
+(``recon`` never mutates its inputs; pages only render).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from recon import io as recon_io
+from recon import views
+from recon.engine import Mappings, Reconciliation, evidence, reconcile
+from recon.io import LoadedSource, Sources, canonical_kind
+from recon.profile import SourceEntry
+from recon.quality import ValidationReport
+from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.settings import Settings
+from recon.store import Store
+
+ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One source file of a run: on disk (``path``) or uploaded in this session (bytes kept by hash)."""
+
+    name: str
+    kind: str
+    sha256: str
+    path: str | None = None  # the data directory of the file (read as that directory's inspection read it)
+    entry: SourceEntry | None = None  # how an upload is read (kind, preset, columns); None: canonical
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a run is computed from, except the mappings (hashed separately, see ``run_key``)."""
+
+    files: tuple[InputFile, ...]
+    settings: Settings
+    periods: tuple[str, ...] = ()
+    label: str = ""
+
+
+def frame_digest(frame: pd.DataFrame | None) -> str:
+    """A content hash of a whole frame (Streamlit's own hasher samples large frames: not good enough)."""
+    if frame is None or frame.empty:
+        return "empty"
+    values = pd.util.hash_pandas_object(frame.astype("string"), index=False).to_numpy().tobytes()
+    return hashlib.sha256(values + "|".join(map(str, frame.columns)).encode()).hexdigest()[:24]
+
+
+def run_key(inputs: RunInputs, mappings: Mappings) -> str:
+    """The identity of a computed run: same files, settings, periods and mappings, same result."""
+    payload = {
+        "files": sorted([file.kind, file.name, file.sha256, file.path or "",
+                         json.dumps(file.entry.to_dict() if file.entry else None, sort_keys=True)]
+                        for file in inputs.files),
+        "settings": inputs.settings.to_dict(), "periods": list(inputs.periods),
+        "aliases": frame_digest(mappings.client_aliases), "skus": frame_digest(mappings.sku_map),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> recon_io.Inspection:
+    """``recon.io.inspect_directory``: every file of a data directory read (profile, canonical name or
+    detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change."""
+    _ = stamp
+    return recon_io.inspect_directory(Path(path))
+
+
+def directory_files(path: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[InputFile, ...]:
+    """The files a data directory contributes to a run."""
+    inspection = directory_inspection(path, stamp)
+    return tuple(InputFile(item.record.file, item.record.source, item.record.sha256, path)
+                 for item in inspection.loaded)
+
+
+def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Cheap change detector for a directory: every file's name, size and modification time."""
+    return tuple(sorted((item.name, item.stat().st_size, item.stat().st_mtime_ns)
+                        for item in path.iterdir() if item.is_file()))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes) -> LoadedSource:
+    """An uploaded file read as ``entry`` says (``recon.io.load_source``), or by its canonical columns;
+    keyed by content hash and entry (the bytes are not hashed again)."""
+    _ = sha256
+    if entry is None:
+        return recon_io.load_file(_data, name, canonical_kind(name) or "usage")
+    return recon_io.load_source(_data, name, entry, read_as=f"upload: {recon_io.describe(entry)}")
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def file_header(sha256: str, name: str, _data: bytes) -> tuple[str, ...]:
+    """The column names of a file (``recon.io.read_table``)."""
+    _ = sha256
+    return tuple(recon_io.read_table(_data, name).columns)
+
+
+def loaded_input(file: InputFile, blobs: dict[str, bytes]) -> LoadedSource:
+    """One input of a run, loaded: a directory's file from its (cached) inspection, an upload from its
+    bytes kept in the session."""
+    if file.path is not None:
+        directory = Path(file.path)
+        inspection = directory_inspection(str(directory), directory_stamp(directory))
+        return next(item for item in inspection.loaded if item.record.file == file.name)
+    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256])
+
+
+def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes]) -> tuple[ValidationReport, ...]:
+    """The validation report of every input file of a run."""
+    return tuple(loaded_input(file, blobs).report for file in files)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings) -> Reconciliation:
+    """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated)."""
+    _ = key
+    loaded = [loaded_input(file, _blobs) for file in _inputs.files]
+    sources: Sources = recon_io.combine(loaded, ALL_KINDS)
+    return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
+
+
+# ------------------------------------------------------------------------------------------- views
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def run_view(key: str, filters: views.Filters, resolutions_key: str, _result: Reconciliation,
+             _resolutions: pd.DataFrame | None) -> views.RunView:
+    """``recon.views.filter_run`` per (run, filters, resolutions state)."""
+    _ = key, resolutions_key
+    return views.filter_run(_result, filters, _resolutions)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def key_evidence(key: str, period: str, client: str, sku: str, _result: Reconciliation) -> dict[str, pd.DataFrame]:
+    """``recon.evidence``: the contract, usage and invoice rows behind one key."""
+    _ = key
+    return evidence(_result, period, client, sku)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def filter_options(key: str, _result: Reconciliation) -> views.FilterOptions:
+    """``recon.views.filter_options`` per run."""
+    _ = key
+    return views.filter_options(_result)
+
+
+def merge_files(current: tuple[InputFile, ...], uploaded: tuple[InputFile, ...],
+                replace_kinds: bool) -> tuple[InputFile, ...]:
+    """The files of the next run: the uploads, plus (when ``replace_kinds``) the current files of every
+    kind nothing was uploaded for."""
+    if not replace_kinds:
+        return uploaded
+    new_kinds = {file.kind for file in uploaded}
+    return (*(file for file in current if file.kind not in new_kinds), *uploaded)
+
+
+def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
+    """Required sources (contracts, usage, invoices) with no file."""
+    present = {file.kind for file in files}
+    return [kind for kind in REQUIRED_SOURCES if kind not in present]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def open_store(url: str) -> Store:
+    """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
+    return Store(url)

@@ -1,0 +1,65 @@
+"""The global filters, drawn once in the entrypoint's sidebar and applied on every page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from dashboard import data, session
+from recon.engine import Reconciliation
+from recon.views import FilterOptions, Filters
+
+KEYS = ("filters.periods", "filters.clients", "filters.account_managers", "filters.vendors")
+
+
+def _keep_known(key: str, options: Sequence[str]) -> None:
+    """Drop remembered choices the current run does not have (a new upload changes the options)."""
+    chosen = st.session_state.get(key)
+    if isinstance(chosen, list):
+        st.session_state[key] = [value for value in chosen if value in options]
+
+
+def _reset() -> None:
+    for key in KEYS:
+        st.session_state.pop(key, None)
+
+
+def _period_range(periods: tuple[str, ...]) -> tuple[str | None, str | None]:
+    if len(periods) < 2:
+        st.caption(f"Period: {periods[0] if periods else 'none'}")
+        return None, None
+    chosen = st.session_state.get("filters.periods")
+    if chosen is not None and not (isinstance(chosen, tuple | list) and set(chosen) <= set(periods)):
+        del st.session_state["filters.periods"]  # a new run with other months: start from all of them
+    first, last = st.select_slider("Periods", options=periods, value=(periods[0], periods[-1]),
+                                   key="filters.periods", help="The billing months to show (YYYY-MM).")
+    return first, last
+
+
+def sidebar_filters(result: Reconciliation) -> Filters:
+    """Draw the filters for ``result`` and return what they select."""
+    active = session.active_run()
+    options: FilterOptions = data.filter_options(active.key, result)
+    for key, values in (("filters.clients", options.clients), ("filters.account_managers", options.account_managers),
+                        ("filters.vendors", options.vendors)):
+        _keep_known(key, values)
+    st.caption(f"Data: **{active.inputs.label or 'uploaded files'}** · {len(active.inputs.files)} file(s)"
+               + (f" · run #{active.run_id}" if active.run_id else ""))
+    if "workspace.store_error" in st.session_state:
+        st.warning(f"No database ({st.session_state['workspace.store_error']}): changes last for this session "
+                   "only.", icon=":material/database_off:")
+    if session.is_stale(active):
+        st.warning("Settings or mappings changed since this run.", icon=":material/update:")
+        if st.button("Re-run with the changes", key="filters.rerun", type="primary", width="stretch"):
+            session.rerun_with_current_choices()
+            st.rerun()
+    st.markdown("**Filters**")
+    period_from, period_to = _period_range(options.periods)
+    clients = st.multiselect("Clients", options.clients, key="filters.clients", placeholder="All clients")
+    managers = st.multiselect("Account managers", options.account_managers, key="filters.account_managers",
+                              placeholder="All account managers")
+    vendors = st.multiselect("Vendors", options.vendors, key="filters.vendors", placeholder="All vendors")
+    st.button("Clear filters", key="filters.reset", on_click=_reset, icon=":material/filter_alt_off:",
+              type="tertiary")
+    return Filters(period_from, period_to, tuple(clients), tuple(managers), tuple(vendors))

@@ -1,0 +1,289 @@
+"""The session's workspace: which files the active run is computed from, with which settings and
+mappings, and the page context every page reads (run, filters, filtered view).
+
+State lives in ``st.session_state`` under ``workspace.*`` keys (set with ``setdefault``); nothing is
+module-level mutable state. Computation goes through the cached wrappers of ``dashboard.data``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from recon import views
+from recon.engine import Mappings, Reconciliation
+from recon.errors import MissingSourceError, ReconError
+from recon.io import empty_source
+from recon.profile import SourceEntry, parse_profile
+from recon.settings import Settings
+from recon.store import Store, database_url
+from recon.views import Filters, RunView
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR_ENV = "RECON_SAMPLE_DIR"
+
+
+def default_data_dir() -> Path:
+    """The data the app opens with: ``$RECON_SAMPLE_DIR``, else the sample MSP in ``sample_data/``,
+    else the small test MSP shipped with the tests."""
+    configured = os.environ.get(SAMPLE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    sample = ROOT / "sample_data"
+    if (sample / "contracts.csv").is_file():
+        return sample
+    return ROOT / "tests" / "fixtures" / "mini_msp"
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    """The run the pages show: its inputs, the mappings it used, its key and (once saved) its id."""
+
+    inputs: data.RunInputs
+    mappings: Mappings
+    key: str
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the entrypoint hands every page: the run, the filters and the run seen through them."""
+
+    active: ActiveRun
+    result: Reconciliation
+    filters: Filters
+    view: RunView
+    resolutions: pd.DataFrame | None
+    resolutions_key: str
+
+    @property
+    def currency(self) -> str:
+        return self.result.settings.currency
+
+
+# ------------------------------------------------------------------------------------------- store
+
+def store() -> Store | None:
+    """The database of runs, mappings, settings and resolutions (``RECON_DATABASE_URL``, else
+    ``recon.db`` in the working directory), shared by every session. ``None`` when it cannot be opened:
+    the app then keeps this session's choices in memory and says so in the sidebar."""
+    try:
+        database = data.open_store(database_url())
+    except ReconError as error:
+        st.session_state["workspace.store_error"] = str(error)
+        return None
+    st.session_state.pop("workspace.store_error", None)
+    return database
+
+
+def user_name() -> str:
+    """Who is working, for the audit trail (asked on the pages that write; ``dashboard`` until then)."""
+    return str(st.session_state.get("workspace.user", "")).strip() or "dashboard"
+
+
+# ------------------------------------------------------------------------------------ session state
+
+def blobs() -> dict[str, bytes]:
+    """Bytes of the files uploaded in this session, by SHA-256."""
+    return st.session_state.setdefault("workspace.blobs", {})
+
+
+def current_settings() -> Settings:
+    """The settings the next run uses: the database's, else this session's, else the defaults."""
+    database = store()
+    if database is not None:
+        return database.load_settings()
+    return st.session_state.setdefault("workspace.settings", Settings())
+
+
+def save_settings(settings: Settings) -> None:
+    database = store()
+    if database is not None:
+        database.save_settings(settings, by=user_name())
+    else:
+        st.session_state["workspace.settings"] = settings
+
+
+def empty_mappings() -> Mappings:
+    return Mappings(client_aliases=empty_source("client_aliases"))
+
+
+def current_mappings() -> Mappings:
+    """The mappings people confirmed (used by the next run)."""
+    database = store()
+    if database is not None:
+        return database.mappings()
+    return st.session_state.setdefault("workspace.mappings", empty_mappings())
+
+
+def current_resolutions() -> pd.DataFrame | None:
+    """The latest resolution of every resolved finding (``fingerprint``, ``status``, ``note``, ...)."""
+    database = store()
+    return database.resolutions() if database is not None else st.session_state.get("workspace.resolutions")
+
+
+def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
+    if not path.is_dir():
+        raise MissingSourceError(f"data directory not found: {path}")
+    files = data.directory_files(str(path), data.directory_stamp(path))
+    missing = data.missing_kinds(files)
+    if missing:
+        raise MissingSourceError(f"{path}: no usable file for {', '.join(missing)} (see the Sources page)")
+    return data.RunInputs(files, settings, label=path.name)
+
+
+def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
+    """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and (with a
+    database) stored; the same inputs, settings and mappings reuse their stored run."""
+    mappings = mappings if mappings is not None else current_mappings()
+    key = data.run_key(inputs, mappings)
+    active = ActiveRun(inputs, mappings, key)
+    database = store()
+    if database is not None:
+        runs = database.list_runs()
+        tag = f"· run key {key[:12]}"
+        known = runs[runs["label"].str.endswith(tag).fillna(False)]
+        run_id = int(known["id"].iloc[0]) if len(known) else database.save_run(
+            result_of(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}")
+        active = replace(active, run_id=run_id)
+    st.session_state["workspace.active"] = active
+    return active
+
+
+def active_run() -> ActiveRun:
+    """The active run; on a session's first page view, the default data directory's."""
+    active = st.session_state.get("workspace.active")
+    if active is None:
+        active = activate(directory_inputs(default_data_dir(), current_settings()))
+    return active
+
+
+def active_files() -> tuple[data.InputFile, ...]:
+    """The files of the run on screen (none when no run could be made yet)."""
+    active = st.session_state.get("workspace.active")
+    return active.inputs.files if active is not None else ()
+
+
+def is_stale(active: ActiveRun) -> bool:
+    """Whether settings or mappings changed since the active run was computed."""
+    inputs = replace(active.inputs, settings=current_settings())
+    return data.run_key(inputs, current_mappings()) != active.key
+
+
+def rerun_with_current_choices() -> ActiveRun:
+    """The active run's files again, with the current settings and mappings."""
+    active = active_run()
+    return activate(replace(active.inputs, settings=current_settings()), current_mappings())
+
+
+def result_of(active: ActiveRun) -> Reconciliation:
+    return data.reconciliation(active.key, active.inputs, blobs(), active.mappings)
+
+
+def build_context(filters: Filters) -> PageContext:
+    """The page context for ``filters`` on the active run (computed once, cached)."""
+    active = active_run()
+    result = result_of(active)
+    resolutions = current_resolutions()
+    resolutions_key = data.frame_digest(resolutions)
+    view = data.run_view(active.key, filters, resolutions_key, result, resolutions)
+    context = PageContext(active, result, filters, view, resolutions, resolutions_key)
+    st.session_state["app.context"] = context
+    return context
+
+
+def context() -> PageContext | None:
+    """The context the entrypoint built for this script run (``None`` when there is no run)."""
+    return st.session_state.get("app.context")
+
+
+# ------------------------------------------------------------------------------------------ mappings
+
+def rejected_suggestions() -> pd.DataFrame:
+    """Suggestions people rejected (``name``, ``client``): not offered again."""
+    database = store()
+    if database is not None:
+        return database.rejected_suggestions()
+    return st.session_state.setdefault("workspace.rejected", pd.DataFrame({"name": [], "client": []}, dtype="string"))
+
+
+def confirm_alias(alias: str, client: str) -> None:
+    database = store()
+    if database is not None:
+        database.save_client_alias(alias, client, by=user_name())
+    else:
+        st.session_state["workspace.mappings"] = views.with_client_alias(current_mappings(), alias, client)
+
+
+def confirm_sku(vendor_sku: str, sku: str) -> None:
+    database = store()
+    if database is not None:
+        database.save_sku_mapping(vendor_sku, sku, by=user_name())
+    else:
+        st.session_state["workspace.mappings"] = views.with_sku_mapping(current_mappings(), vendor_sku, sku)
+
+
+def reject_suggestion(name: str, client: str) -> None:
+    database = store()
+    if database is not None:
+        database.reject_suggestion(name, client, by=user_name())
+        return
+    rejected = rejected_suggestions()
+    row = pd.DataFrame({"name": [name], "client": [client]}, dtype="string")
+    st.session_state["workspace.rejected"] = pd.concat([rejected, row], ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------ resolutions
+
+def resolve(fingerprints: list[str], status: str, note: str) -> None:
+    """Record a resolution for each finding (appended to its history in the database)."""
+    database = store()
+    if database is not None:
+        database.resolve(fingerprints, status, note, by=user_name())
+        return
+    rows = pd.DataFrame({"fingerprint": fingerprints, "status": status, "note": note, "by": user_name()})
+    earlier = st.session_state.get("workspace.resolutions")
+    st.session_state["workspace.resolutions"] = pd.concat([earlier, rows], ignore_index=True)
+
+
+def resolution_history(fingerprint: str) -> pd.DataFrame | None:
+    """Every resolution of one finding, oldest first (``None`` without a database)."""
+    database = store()
+    return database.history(fingerprint) if database is not None else None
+
+
+# ------------------------------------------------------------------------------------------ profiles
+
+def profiles() -> dict[str, str]:
+    """Saved column-mapping profiles, name -> ``profile.toml`` text."""
+    database = store()
+    if database is not None:
+        return database.profiles()
+    return st.session_state.setdefault("workspace.profiles", {})
+
+
+def save_profile(name: str, text: str) -> None:
+    database = store()
+    if database is not None:
+        database.save_profile(name, text, by=user_name())
+    else:
+        st.session_state["workspace.profiles"] = {**profiles(), name: text}
+
+
+def profile_for(file_name: str) -> tuple[str, SourceEntry] | None:
+    """The first saved profile with an entry whose path matches ``file_name``, with that entry (a
+    profile that no longer parses is skipped)."""
+    for name, text in profiles().items():
+        try:
+            entries = parse_profile(text, origin=f"profile {name!r}")
+        except ReconError:
+            continue
+        entry = next((item for item in entries if item.matches(file_name)), None)
+        if entry is not None:
+            return name, entry
+    return None

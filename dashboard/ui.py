@@ -1,0 +1,220 @@
+"""Rendering helpers shared by the pages: KPI cards, money tables with CSV downloads, evidence panels.
+
+Formatting only: values arrive computed by ``recon``; money is Int64 units and is shown through
+``recon.money.display_money`` (cards, text) or as currency-formatted numbers (tables), with exact
+decimal strings in every CSV download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, session
+from recon.engine import MONEY_EXPORT_PLACES
+from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money, from_decimal
+from recon.report import export_frame
+
+NAMED_FORMATS = {"USD": "dollar", "EUR": "euro"}
+COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
+
+
+# --------------------------------------------------------------------------------------------- text
+
+def money(units: int | str | None, currency: str, signed: bool = False) -> str:
+    """Units (or a decimal string from ``metrics.overall``) as currency text."""
+    if isinstance(units, str):
+        units = from_decimal(units)
+    return display_money(units, currency, signed=signed)
+
+
+def loss(units: int | str | None, currency: str) -> str:
+    """Money lost, as red text with a minus sign (markdown)."""
+    if isinstance(units, str):
+        units = from_decimal(units)
+    if not units:
+        return money(0, currency)
+    return f":red[{money(-abs(units), currency)}]"
+
+
+def gain(units: int | str | None, currency: str) -> str:
+    """Money over-billed (owed back), in blue with a plus sign (markdown)."""
+    if isinstance(units, str):
+        units = from_decimal(units)
+    if not units:
+        return money(0, currency)
+    return f":blue[{money(abs(units), currency, signed=True)}]"
+
+
+def sparkline(by_period: pd.DataFrame, column: str, currency: str) -> tuple[list[float] | None, str | None]:
+    """A money column of ``metrics.by_period`` as sparkline values, and its last period as delta text."""
+    if by_period.empty:
+        return None, None
+    last = by_period.iloc[-1]
+    return ([int(units) / MONEY_SCALE for units in by_period[column]],
+            f"{money(int(last[column]), currency)} in {last['period']}")
+
+
+def percent(ratio: float | None, places: int = 1) -> str:
+    return "—" if ratio is None or pd.isna(ratio) else f"{ratio * 100:.{places}f}%"
+
+
+def header(title: str, question: str) -> None:
+    """Page title and the question the page answers."""
+    st.title(title)
+    st.caption(question)
+
+
+def require_context() -> session.PageContext:
+    """The page context, or a pointer to the Sources page and a stop when there is no run."""
+    context = session.context()
+    if context is None:
+        st.info("No reconciliation to show yet. Load your files on the **Sources** page.", icon=":material/info:")
+        st.page_link("app_pages/sources.py", label="Go to Sources", icon=":material/upload_file:")
+        st.stop()
+    return context
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+def _money_format(currency: str, places: int) -> str:
+    if places == 2 and currency.upper() in NAMED_FORMATS:
+        return NAMED_FORMATS[currency.upper()]
+    symbol = CURRENCY_SYMBOLS.get(currency.upper(), f"{currency.upper()} ")
+    return f"{symbol}%,.{places}f"
+
+
+MONEY_COLUMNS = frozenset({*MONEY_EXPORT_PLACES, "leakage", "overcharge", "expected_revenue", "billed_revenue",
+                           "gross_margin", "net_variance", "at_stake", "recovered", "open_exposure", "difference",
+                           "leakage_delta", "vendor_cost", "billed", "expected", "old_variance", "new_variance"})
+
+
+def _is_money(frame: pd.DataFrame, column: str) -> bool:
+    return column in MONEY_COLUMNS and pd.api.types.is_integer_dtype(frame[column])
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money columns (Int64 units) as currency floats for display; everything else as it is."""
+    money_columns = [column for column in frame.columns if _is_money(frame, column)]
+    return frame.assign(**{column: frame[column].astype("Float64") / MONEY_SCALE for column in money_columns})
+
+
+def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None) -> dict[str, object]:
+    """Currency formats for the money columns, percentages for ratios, readable headers."""
+    config: dict[str, object] = {}
+    labels = labels or {}
+    for column in frame.columns:
+        title = labels.get(column, column.replace("_", " ").capitalize())
+        if column in MONEY_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
+            places = MONEY_EXPORT_PLACES.get(column, 2)
+            config[column] = st.column_config.NumberColumn(title, format=_money_format(currency, places))
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]):
+            config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
+        elif column.endswith(("_pct", "_rate")) or column == "billing_accuracy":
+            config[column] = st.column_config.NumberColumn(title, format="percent")
+        elif column.endswith("_qty") or column in {"quantity", "hours"}:
+            config[column] = st.column_config.NumberColumn(title, format="%,.2f")
+        else:
+            config[column] = st.column_config.Column(title)
+    return config
+
+
+def _colour(value: object) -> str:
+    if value is None or pd.isna(value):  # type: ignore[call-overload]
+        return ""
+    if float(value) < 0:  # type: ignore[arg-type]
+        return f"color: {charts.UNDER_COLOR}; font-weight: 600"
+    return f"color: {charts.OVER_COLOR}; font-weight: 600" if float(value) > 0 else ""  # type: ignore[arg-type]
+
+
+def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None = None,
+          columns: Sequence[str] | None = None, labels: dict[str, str] | None = None,
+          selection: str | None = None, height: int | str = "auto", download: bool = True,
+          on_select: Callable[[], None] | None = None) -> object:
+    """A money-aware table: currency formats, losses red and over-billing blue in variance columns, and
+    (below it) a CSV download with exact decimal money. ``selection`` ("single-row" / "multi-row")
+    makes rows selectable and returns the selection event."""
+    shown = frame[list(columns)] if columns else frame
+    display = display_frame(shown)
+    coloured = [column for column in COLOURED_COLUMNS if column in display]
+    body: object = display.style.map(_colour, subset=coloured) if coloured and len(display) <= 5000 else display
+    options: dict[str, object] = {"hide_index": True, "column_config": column_config(display, currency, labels),
+                                  "key": key, "height": height, "width": "stretch"}
+    if selection:
+        options |= {"on_select": on_select or "rerun", "selection_mode": selection}
+    event = st.dataframe(body, **options)  # type: ignore[arg-type]
+    if download and file_name:
+        download_csv(shown, file_name=file_name, key=f"{key}.csv")
+    return event
+
+
+def table_to_open(frame: pd.DataFrame, *, key: str, column: str, state_key: str, page: str,
+                  **options: object) -> None:
+    """A table whose row, once selected, opens ``page`` with ``state_key`` set to the row's ``column``.
+    The table is re-keyed after each pick, so coming back shows it unselected (no navigation loop)."""
+    nonce = st.session_state.setdefault(f"{key}.nonce", 0)
+    widget_key = f"{key}.{nonce}"
+
+    def picked() -> None:
+        rows = selected_rows(st.session_state.get(widget_key))
+        if rows:
+            st.session_state[state_key] = str(frame.iloc[rows[0]][column])
+            st.session_state[f"{key}.nonce"] = nonce + 1
+            st.session_state[f"{key}.open"] = True
+
+    table(frame, key=widget_key, selection="single-row", on_select=picked, **options)  # type: ignore[arg-type]
+    if st.session_state.pop(f"{key}.open", False):
+        st.switch_page(page)
+
+
+def download_csv(frame: pd.DataFrame, *, file_name: str, key: str, label: str = "Download CSV") -> None:
+    """A download button producing the CSV only when clicked (exact money, ISO dates)."""
+    st.download_button(label, data=lambda: export_frame(frame).to_csv(index=False).encode("utf-8"),
+                       file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
+                       on_click="ignore", type="tertiary")
+
+
+def selected_rows(event: object) -> list[int]:
+    """Row positions selected in a ``table(..., selection=...)``."""
+    if event is None:
+        return []
+    selection = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None)
+    if selection is None:
+        return []
+    rows = selection.get("rows", []) if isinstance(selection, dict) else getattr(selection, "rows", [])
+    return list(rows)
+
+
+# ----------------------------------------------------------------------------------------- evidence
+
+EVIDENCE_COLUMNS = {
+    "contract": ["agreement_id", "sku", "quantity", "unit_price", "start_date", "end_date", "billing_frequency",
+                 "source_file", "source_line"],
+    "usage": ["client_raw", "sku_raw", "quantity", "period_start", "period_end", "vendor", "unit_cost",
+              "subscription_id", "source_file", "source_line"],
+    "invoice": ["invoice_number", "invoice_date", "quantity", "unit_price", "amount", "period_start", "status",
+                "description", "source_file", "source_line"],
+    "time": ["date", "hours", "billable", "rate", "invoice_number", "technician", "ticket", "source_file",
+             "source_line"],
+}
+EVIDENCE_TITLES = {"contract": "Contract", "usage": "Vendor usage", "invoice": "Invoice", "time": "Time entries"}
+
+
+def evidence(context: session.PageContext, period: str, client: str, sku: str, key: str) -> None:
+    """The contract, usage and invoice rows behind one key, side by side (time entries for labour)."""
+    rows = data.key_evidence(context.active.key, period, client, sku, context.result)
+    parts = [name for name in ("contract", "usage", "invoice", "time") if name in rows]
+    st.markdown(f"**Evidence for {client} · {sku} · {period}**: the input rows behind this finding "
+                "(file and line for each).")
+    for column, name in zip(st.columns(len(parts)), parts, strict=True):
+        with column:
+            frame = rows[name]
+            st.markdown(f"**{EVIDENCE_TITLES[name]}** · {len(frame)} row(s)")
+            if frame.empty:
+                st.caption("No rows.")
+                continue
+            wanted = frame[[column_name for column_name in EVIDENCE_COLUMNS[name] if column_name in frame]]
+            st.dataframe(wanted, hide_index=True, key=f"{key}.{name}", width="stretch",
+                         column_config=column_config(wanted, context.currency))

@@ -1,0 +1,84 @@
+"""dashboard.charts: pure figure builders; colours mean the same everywhere, hover text is exact money."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+import recon
+from dashboard import charts
+from recon import views
+
+MINI_MSP = Path(__file__).resolve().parents[1] / "fixtures" / "mini_msp"
+
+
+@pytest.fixture(scope="module")
+def view() -> views.RunView:
+    return views.filter_run(recon.reconcile(recon.load_directory(MINI_MSP)))
+
+
+def colours(figure: go.Figure) -> dict[str, str]:
+    return {trace.name: trace.marker.color for trace in figure.data if trace.type == "bar" and trace.name}
+
+
+def test_trend_puts_leakage_below_zero_in_the_loss_colour(view):
+    figure = charts.build_trend_figure(view.metrics.by_period, "USD")
+    under, over, net = figure.data
+    assert under.marker.color == charts.UNDER_COLOR and over.marker.color == charts.OVER_COLOR
+    assert list(under.x) == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert all(value <= 0 for value in under.y)
+    assert under.customdata[-1] == "-$3,200.00"  # exact money on hover
+    assert net.customdata[0].startswith("+$")
+    assert figure.layout.title.text.endswith("?")
+
+
+@pytest.mark.parametrize("build", [
+    lambda v: charts.build_client_balance_figure(views.top_clients(v.metrics.by_client), "USD"),
+    lambda v: charts.build_vendor_figure(views.top_products(v.metrics.by_vendor), "USD"),
+    lambda v: charts.build_type_figure(v.metrics.by_type, "USD"),
+])
+def test_every_chart_uses_the_same_two_colours(view, build):
+    figure = build(view)
+    assert set(colours(figure).values()) == {charts.UNDER_COLOR, charts.OVER_COLOR}
+    assert figure.layout.title.text.endswith("?")
+
+
+def test_type_chart_leaves_informational_findings_out(view):
+    figure = charts.build_type_figure(view.metrics.by_type, "USD")
+    labels = {label for trace in figure.data for label in trace.y}
+    assert "Negative margin" not in labels
+    assert "Missed recurring charge" in labels
+
+
+def test_client_balance_keeps_the_ranking(view):
+    ranked = views.top_clients(view.metrics.by_client, 3)
+    figure = charts.build_client_balance_figure(ranked, "EUR")
+    assert list(figure.data[0].y) == list(ranked["client"])
+    assert figure.data[0].customdata[0] == "-€4,850.00"
+    assert figure.layout.xaxis.title.text == "EUR"
+
+
+def test_margin_and_aging(view):
+    margin = charts.build_margin_figure(views.margin_ranking(view.metrics.by_client), "USD")
+    assert margin.data[0].y[0] == "Evergreen Clinic"  # thinnest margin first
+    aging = charts.build_aging_figure(views.aging_table(view.receivables), "USD")
+    assert list(aging.data[0].x) == ["current", "1-30", "31-60", "61-90", "90+"]
+    assert aging.data[0].customdata[2] == "$120.00 in 1 invoice(s)"
+
+
+def test_empty_frames_give_a_message_not_an_error(view):
+    empty = view.metrics.by_period.iloc[0:0]
+    for figure in (charts.build_trend_figure(empty, "USD"), charts.build_billed_vs_expected_figure(empty, "USD"),
+                   charts.build_client_balance_figure(pd.DataFrame(columns=["client"]), "USD")):
+        assert not figure.data
+        assert figure.layout.annotations[0].text
+
+
+def test_builders_do_not_touch_their_input(view):
+    frame = view.metrics.by_period
+    before = frame.copy()
+    charts.build_trend_figure(frame, "USD")
+    pd.testing.assert_frame_equal(frame, before)

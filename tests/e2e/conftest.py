@@ -1,0 +1,108 @@
+"""Browser tests: a real `streamlit run dashboard/app.py` driven by Playwright with Debian's Chromium.
+
+The app runs once per session on a free 127.0.0.1 port, on the small test MSP, with its own temporary
+SQLite database. Without /usr/bin/chromium the tests skip with the reason, unless RECON_REQUIRE_E2E=1
+(CI sets it), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+START_TIMEOUT_S = 90
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The app's own temporary SQLite database."""
+    return f"sqlite:///{tmp_path_factory.mktemp('database') / 'recon.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
+    """The URL of a dashboard serving the test MSP on a temporary SQLite database."""
+    home = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP)}
+    log = home / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright (never a downloaded browser build)."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if os.environ.get("RECON_REQUIRE_E2E") == "1":
+            pytest.fail(f"browser tests are required (RECON_REQUIRE_E2E=1) but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def app_page(chromium_browser, app_url):
+    """A fresh browser page (a new Streamlit session) of 1440 x 1000."""
+    context = chromium_browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)  # a loaded 2-core CI machine: slow, not broken
+    yield tab
+    context.close()

@@ -1,0 +1,135 @@
+"""The dashboard in a real browser: it starts, uploads through the real widget, shows the engine's
+numbers, drills down into a client, and every page is photographed into test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+import recon
+from recon.money import display_money, from_decimal
+from recon.store import Store
+
+from .conftest import MINI_MSP, SCREENSHOTS
+
+PAGES = {"overview": "", "client": "client", "discrepancies": "discrepancies", "receivables": "receivables",
+         "sources": "sources", "mappings": "mappings", "runs": "runs", "settings": "settings"}
+
+
+def settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run is over (Streamlit marks its state on the app root) and no element is
+    still a loading placeholder; charts and grids draw right after."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
+    page.wait_for_timeout(500)
+
+
+def screenshot(page, name: str) -> None:
+    """The whole page: the viewport grows to the app's scroll height (the app scrolls inside itself)."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": max(1000, int(height) + 120)})
+    page.wait_for_timeout(700)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def open_page(page, app_url: str, name: str) -> None:
+    page.goto(f"{app_url}/{PAGES[name]}")
+    page.get_by_role("heading", level=1).first.wait_for()
+    settle(page)
+
+
+def metric(page, label: str) -> str:
+    card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).first
+    return card.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+@pytest.fixture(scope="module")
+def engine_summary() -> dict[str, object]:
+    return recon.reconcile(recon.load_directory(MINI_MSP)).metrics.overall
+
+
+def test_app_starts_and_overview_matches_the_engine(app_page, app_url, engine_summary):
+    open_page(app_page, app_url, "overview")
+    assert app_page.get_by_role("heading", name="Overview").is_visible()
+    for label, figure in (("Billed revenue", "billed_revenue"), ("Expected revenue", "expected_revenue")):
+        assert metric(app_page, label) == display_money(from_decimal(engine_summary[figure]))
+    assert metric(app_page, "Leakage (under-billed)") == display_money(-from_decimal(engine_summary["leakage"]))
+    assert metric(app_page, "Overcharge (refunds owed)") == display_money(
+        from_decimal(engine_summary["overcharge"]), signed=True)
+    assert metric(app_page, "Leakage rate") == f"{engine_summary['leakage_rate'] * 100:.2f}%"
+    assert app_page.get_by_test_id("stException").count() == 0
+
+
+def test_a_filter_changes_the_numbers(app_page, app_url, engine_summary):
+    open_page(app_page, app_url, "overview")
+    sidebar = app_page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stMultiSelect").filter(has_text="Clients").click()
+    app_page.get_by_role("option", name="Acme Corporation").click()
+    app_page.keyboard.press("Escape")
+    settle(app_page)
+    assert metric(app_page, "Billed revenue") != display_money(from_decimal(engine_summary["billed_revenue"]))
+    assert metric(app_page, "Billed revenue") == "$13,210.00"
+
+
+def test_overview_client_row_opens_the_client_page(app_page, app_url):
+    open_page(app_page, app_url, "overview")
+    grid = app_page.get_by_test_id("stDataFrame").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 + 17)  # the second row (Birch Dental LLC)
+    app_page.wait_for_url(re.compile(r"/client$"))
+    settle(app_page)
+    assert app_page.get_by_role("heading", name="Client", level=1).is_visible()
+    assert app_page.get_by_text("Account manager: Dana Lee").is_visible()
+    assert (metric(app_page, "Under-billed"), metric(app_page, "Over-billed")) == ("-$78.00", "+$264.00")  # Birch
+
+
+def test_client_drill_down_opens(app_page, app_url):
+    open_page(app_page, app_url, "client")
+    app_page.get_by_test_id("stSelectbox").filter(has_text="Client").first.click()
+    app_page.get_by_role("option", name="Cobalt Logistics").click()
+    settle(app_page)
+    assert app_page.get_by_text("Account manager: Sam Ortiz").is_visible()
+    assert metric(app_page, "Under-billed") == "-$4,850.00"
+    with app_page.expect_download() as download:
+        app_page.get_by_role("button", name=re.compile("Statement \\(PDF\\)")).click()
+    assert download.value.suggested_filename == "Cobalt Logistics statement.pdf"
+
+
+def test_upload_through_the_real_widget(app_page, app_url):
+    open_page(app_page, app_url, "sources")
+    files = [str(MINI_MSP / name) for name in ("contracts.csv", "usage.csv", "invoices.csv")]
+    app_page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
+    expect(app_page.get_by_text(re.compile(r"^Detected:"))).to_have_count(3, timeout=60_000)
+    settle(app_page)
+    app_page.get_by_role("button", name="Reconcile").click()
+    try:
+        app_page.get_by_text(re.compile(r"Reconciled 4 period\(s\)")).wait_for(timeout=120_000)
+    finally:
+        screenshot(app_page, "upload")
+    settle(app_page)
+    assert app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first.is_visible()
+
+
+def test_resolving_a_finding_in_the_browser_reaches_the_database(app_page, app_url, database_url):
+    open_page(app_page, app_url, "discrepancies")
+    grid = app_page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection box
+    app_page.get_by_text(re.compile(r"Resolve 1 selected finding")).wait_for()
+    app_page.get_by_label("Note").fill("raised with the client")
+    app_page.get_by_label("Your name").fill("e2e")
+    app_page.get_by_role("button", name="Save resolution").click()
+    settle(app_page)
+    history = Store(database_url).history()
+    assert list(history[["status", "note", "by"]].iloc[-1]) == ["billed", "raised with the client", "e2e"]
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_screenshot_of_every_page(app_page, app_url, name):
+    open_page(app_page, app_url, name)
+    assert app_page.get_by_test_id("stException").count() == 0
+    screenshot(app_page, name)
