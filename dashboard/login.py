@@ -39,9 +39,10 @@ def now() -> datetime:
 def client_source() -> str:
     """Where the browser connects from (for login throttling and the access log)."""
     try:
-        return st.context.ip_address or "unknown"
-    except Exception:  # no browser context (scripts, tests)
+        address = st.context.ip_address
+    except Exception:  # no browser context (scripts)
         return "unknown"
+    return address[:100] if isinstance(address, str) and address else "unknown"
 
 
 # ---------------------------------------------------------------------------------------- configuration

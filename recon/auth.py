@@ -289,6 +289,17 @@ def access_log_frame(events: Sequence[AccessEvent]) -> pd.DataFrame:
         {column: "string" for column in ACCESS_LOG_COLUMNS if column != "at"})
 
 
+def filter_access_log(log: pd.DataFrame, users: Iterable[str] = (), actions: Iterable[str] = ()) -> pd.DataFrame:
+    """The access-log lines of ``users`` doing ``actions`` (empty: any)."""
+    keep = pd.Series(True, index=log.index)
+    users, actions = list(users), list(actions)
+    if users:
+        keep &= log["user"].isin(users)
+    if actions:
+        keep &= log["action"].isin(actions)
+    return log[keep.to_numpy(bool)].reset_index(drop=True)
+
+
 def normalise_username(name: str) -> str:
     """User names compare without case or surrounding spaces (``"Dana "`` is ``"dana"``)."""
     return name.strip().casefold()
@@ -388,6 +399,62 @@ def ensure_first_admin(storage: AuthStorage, now: datetime, rounds: int = BCRYPT
         return None
     storage.record_access(AccessEvent(now, "system", "user_added", FIRST_ADMIN, "first start: one-time password"))
     return password
+
+
+def change_user(storage: AuthStorage, username: str, by: str, now: datetime, *, role: str | None = None,
+                clients: Iterable[str] | None = None, manager_name: str | None = None,
+                disabled: bool | None = None) -> UserRecord:
+    """Change a user's role, clients, manager name or disabled flag (``None``: unchanged) and log who
+    did it. Raises ``AuthError`` for an unknown user or role, and when an admin would lock themself out
+    (no longer admin, or disabled)."""
+    user = storage.get_user(username)
+    if user is None:
+        raise AuthError(f"no user named {normalise_username(username)!r}")
+    if role is not None and role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    changed = dataclasses.replace(
+        user, role=role if role is not None else user.role,
+        clients=tuple(sorted({c.strip() for c in clients if c.strip()})) if clients is not None else user.clients,
+        manager_name=manager_name.strip() if manager_name is not None else user.manager_name,
+        disabled=disabled if disabled is not None else user.disabled)
+    if normalise_username(by) == user.username and (changed.role != ADMIN or changed.disabled) and user.role == ADMIN:
+        raise AuthError("you cannot take away your own admin role or disable yourself; ask another admin")
+    storage.update_user(changed)
+    what = [f"{name} {getattr(user, name)!r} -> {getattr(changed, name)!r}"
+            for name in ("role", "clients", "manager_name", "disabled")
+            if getattr(user, name) != getattr(changed, name)]
+    storage.record_access(AccessEvent(now, by, "user_changed", user.username, "; ".join(what)))
+    return changed
+
+
+def reset_password(storage: AuthStorage, username: str, by: str, now: datetime,
+                   rounds: int = BCRYPT_ROUNDS) -> str:
+    """Give a user a generated one-time password (to be changed at the next sign-in) and return it,
+    to be shown once. Raises ``AuthError`` for an unknown user."""
+    user = storage.get_user(username)
+    if user is None:
+        raise AuthError(f"no user named {normalise_username(username)!r}")
+    password = generate_password()
+    storage.update_user(dataclasses.replace(user, password_hash=hash_password(password, rounds),
+                                            must_change_password=True))
+    storage.record_access(AccessEvent(now, by, "password_reset", user.username))
+    return password
+
+
+def users_frame(users: Sequence[UserRecord]) -> pd.DataFrame:
+    """Users for display: name, role, how they sign in, status, manager name, extra clients (never a hash)."""
+    rows = [(user.username, user.role, "password" if user.password_hash else "identity provider",
+             "disabled" if user.disabled else "must change password" if user.must_change_password else "active",
+             user.manager_name, ", ".join(user.clients), user.created_at) for user in users]
+    return pd.DataFrame(rows, columns=["user", "role", "sign_in", "status", "manager_name", "clients", "created_at"])
+
+
+def first_admin_banner(password: str) -> str:
+    """What the terminal that started the app shows, once, after ``ensure_first_admin`` created it."""
+    line = "=" * 72
+    return (f"{line}\n  First start: created the user '{FIRST_ADMIN}' with this one-time password\n\n"
+            f"      {password}\n\n  It is shown only now. Sign in and choose your own password.\n"
+            f"  Lost it? recon user reset-password {FIRST_ADMIN}\n{line}")
 
 
 def change_password(storage: AuthStorage, username: str, current: str, new: str, now: datetime,
@@ -552,10 +619,45 @@ def describe(principal: Principal) -> dict[str, Any]:
 
 
 __all__ = [
-    "ACTIONS", "ROLES", "AccessDeniedError", "AccessEvent", "AuthError", "AuthStorage", "LockoutPolicy",
-    "LoginAttempt", "LoginResult", "MemoryAuthStorage", "Principal", "Scope", "Session", "SessionPolicy",
-    "UserRecord", "access_log_frame", "add_user", "apply_scope", "authenticate", "can", "change_password",
-    "current_principal", "ensure_first_admin", "generate_password", "hash_password", "locked_until",
-    "new_user", "principal_for_identity", "record", "require", "restrict", "scope_for", "session_expired",
-    "start_session", "touch", "verify_password", "visible_clients",
+    "ACTIONS",
+    "ROLES",
+    "AccessDeniedError",
+    "AccessEvent",
+    "AuthError",
+    "AuthStorage",
+    "LockoutPolicy",
+    "LoginAttempt",
+    "LoginResult",
+    "MemoryAuthStorage",
+    "Principal",
+    "Scope",
+    "Session",
+    "SessionPolicy",
+    "UserRecord",
+    "access_log_frame",
+    "add_user",
+    "apply_scope",
+    "authenticate",
+    "can",
+    "change_password",
+    "change_user",
+    "current_principal",
+    "ensure_first_admin",
+    "first_admin_banner",
+    "generate_password",
+    "hash_password",
+    "locked_until",
+    "new_user",
+    "principal_for_identity",
+    "record",
+    "require",
+    "reset_password",
+    "restrict",
+    "scope_for",
+    "session_expired",
+    "start_session",
+    "touch",
+    "users_frame",
+    "verify_password",
+    "visible_clients",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -313,14 +312,7 @@ def announce_first_admin(store: Store) -> None:
 
     password = auth.ensure_first_admin(StoreAuthStorage(store), datetime.now(UTC))
     if password:
-        typer.echo(first_admin_banner(password))
-
-
-def first_admin_banner(password: str) -> str:
-    line = "=" * 72
-    return (f"{line}\n  First start: created the user 'admin' with this one-time password\n\n"
-            f"      {password}\n\n  It is shown only now. Sign in and choose your own password.\n"
-            f"  Lost it? recon user reset-password admin\n{line}")
+        typer.echo(auth.first_admin_banner(password))
 
 
 # ---------------------------------------------------------------------------------------------- users
@@ -391,15 +383,11 @@ def user_list(ctx: typer.Context) -> None:
 def user_reset_password(ctx: typer.Context, name: Annotated[str, typer.Argument(help="User name.")],
                         by: ByOption = "cli") -> None:
     """Give a user a new one-time password (printed once; to be changed at the next sign-in)."""
-    storage = open_auth(ctx)
-    user = storage.get_user(name)
-    if user is None:
-        fail(f"no user named {auth.normalise_username(name)!r}")
-        return
-    password = auth.generate_password()
-    storage.update_user(replace(user, password_hash=auth.hash_password(password), must_change_password=True))
-    storage.record_access(auth.AccessEvent(datetime.now(UTC), by, "password_reset", user.username))
-    typer.echo(f"One-time password for {user.username} (shown only now): {password}")
+    try:
+        password = auth.reset_password(open_auth(ctx), name, by, datetime.now(UTC))
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"One-time password for {auth.normalise_username(name)} (shown only now): {password}")
 
 
 @user_app.command("disable")
@@ -407,14 +395,10 @@ def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="U
                  enable: Annotated[bool, typer.Option("--enable", help="Enable again instead.")] = False,
                  by: ByOption = "cli") -> None:
     """Disable a user (open sessions end at their next click), or ``--enable`` them again."""
-    storage = open_auth(ctx)
-    user = storage.get_user(name)
-    if user is None:
-        fail(f"no user named {auth.normalise_username(name)!r}")
-        return
-    storage.update_user(replace(user, disabled=not enable))
-    storage.record_access(auth.AccessEvent(datetime.now(UTC), by, "user_enabled" if enable else "user_disabled",
-                                           user.username))
+    try:
+        user = auth.change_user(open_auth(ctx), name, by, datetime.now(UTC), disabled=not enable)
+    except ReconError as error:
+        fail(str(error))
     typer.echo(f"{user.username} is {'enabled' if enable else 'disabled'}.")
 
 

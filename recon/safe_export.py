@@ -38,6 +38,9 @@ _PLAIN_DECIMAL = r"-?\d{1,18}(?:\.\d{1,6})?"
 _LEADING_BLANKS = " \n\u00a0\u3000"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 XLSX_MAX_CELL = 32_767
+# xlsxwriter options for every workbook the product writes: a string is always a string cell.
+SAFE_WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                         "strings_to_numbers": False, "nan_inf_to_errors": True}
 XLSX_SHEET_NAME_MAX = 31
 
 
@@ -113,9 +116,7 @@ def safe_xlsx(sheets: Mapping[str, pd.DataFrame], numeric_columns: Iterable[str]
     (xlsxwriter's ``strings_to_formulas`` / ``strings_to_urls`` / ``strings_to_numbers`` are off)."""
     numeric = MONEY_COLUMNS | set(numeric_columns)
     buffer = io.BytesIO()
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-               "strings_to_numbers": False, "nan_inf_to_errors": True}
-    with xlsxwriter.Workbook(buffer, options) as book:
+    with xlsxwriter.Workbook(buffer, SAFE_WORKBOOK_OPTIONS) as book:
         formats = _XlsxFormats(book)
         taken: list[str] = []
         for name, frame in sheets.items():
@@ -171,6 +172,19 @@ def pdf_text(value: object) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# ----------------------------------------------------------------------------------------- markdown
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def markdown_text(value: object) -> str:
+    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, labels): every
+    markdown character backslash-escaped and line breaks flattened, so a client name can never become a
+    link, an image (which would load a remote URL), a colour, an icon or a formula."""
+    text = _CONTROL.sub("", "" if value is None or value is pd.NA else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
 # ---------------------------------------------------------------------------------------- file names
 
 def download_name(*parts: str, suffix: str) -> str:
@@ -198,5 +212,6 @@ def redact(text: str) -> str:
     return _SECRET_PAIRS.sub(lambda m: m.group("head") + m.group("quote") + REDACTED + m.group("quote"), masked)
 
 
-__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "download_name", "is_formula_like", "neutralise",
-           "neutralise_text", "pdf_text", "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]
+__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "download_name", "is_formula_like",
+           "markdown_text", "neutralise", "neutralise_text", "pdf_text", "redact", "safe_csv", "safe_frame",
+           "safe_sheet_name", "safe_xlsx"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from recon import auth
 from recon.auth_store import StoreAuthStorage
-from recon.cli import app, first_admin_banner
+from recon.cli import app
 from recon.store import Store
 
 runner = CliRunner()
@@ -78,7 +78,8 @@ def test_reset_disable_and_the_access_log(tmp_path: Path) -> None:
     assert recon(url, "user", "disable", "fin", "--enable")[0] == 0
     code, output = recon(url, "access-log", "--limit", "20")
     lines = output.strip().splitlines()
-    assert code == 0 and "user_enabled" in lines[0] and "password_reset" in output and "fin" in output
+    assert code == 0 and "user_changed" in lines[0] and "disabled True -> False" in lines[0]
+    assert "password_reset" in output and "fin" in output
     assert new_password not in output
 
 
@@ -89,7 +90,7 @@ def test_the_first_admin_banner_prints_the_password_once(tmp_path: Path) -> None
 
     first = runner.invoke(app, ["--database-url", url, "user", "list"])
     assert "No users yet" in first.output
-    assert "First start" in first_admin_banner("pw")
+    assert "First start" in auth.first_admin_banner("pw")
     announce_first_admin(store)
     users = StoreAuthStorage(store).list_users()
     assert [(u.username, u.role, u.must_change_password) for u in users] == [("admin", "admin", True)]
