@@ -187,9 +187,11 @@ def change_password_form(storage: AuthStorage) -> None:
     st.write(f"Signed in as **{principal.user if principal else ''}** with a one-time password. "
              f"Choose your own (at least {auth.MIN_PASSWORD_LENGTH} characters) to continue.")
     with st.form("login.change"):
-        current = st.text_input("Current password", type="password", autocomplete="current-password")
-        new = st.text_input("New password", type="password", autocomplete="new-password")
-        again = st.text_input("New password again", type="password", autocomplete="new-password")
+        current = st.text_input("Current password", type="password", autocomplete="current-password",
+                                key="login.current")
+        new = st.text_input("New password", type="password", autocomplete="new-password", key="login.new")
+        again = st.text_input("New password again", type="password", autocomplete="new-password",
+                              key="login.again")
         submitted = st.form_submit_button("Save password", type="primary")
     if not submitted or principal is None:
         return
