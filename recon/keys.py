@@ -64,7 +64,7 @@ def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     rows["vendor_cost_amount"] = money_times_quantity(rows["prorated_qty"], rows["unit_cost"])
     grouped = rows.groupby(KEY, sort=False, observed=True)
     facts = grouped.agg(usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
-                        vendor=("vendor", "first"), product_name=("product_name", "first"),
+                        vendor=("vendor", "min"), product_name=("product_name", "min"),
                         usage_rows=("prorated_qty", "size")).reset_index()
     facts["usage_qty"] = facts["usage_qty"].round(4)
     has_cost = grouped["unit_cost"].count().to_numpy() > 0
@@ -92,7 +92,9 @@ def contracts_by_key(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFram
     """Per key with an active line: ``contract_qty`` C, ``contract_unit_price`` Pc (quantity-weighted over
     the active lines; the latest line's price where no line has a quantity), ``account_manager``,
     ``included_hours`` and ``contract_hourly_rate``."""
-    lines = active_contract_lines(contracts, periods).sort_values("start_date", kind="stable")
+    # Lines starting the same day are ordered by their content, never by input order.
+    content_order = ["start_date", "unit_price", "quantity", "account_manager"]
+    lines = active_contract_lines(contracts, periods).sort_values(content_order, kind="stable")
     lines["line_amount"] = money_times_quantity(lines["quantity"].fillna(0), lines["unit_price"])
     grouped = lines.groupby(KEY, sort=False, observed=True)
     facts = grouped.agg(contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
@@ -113,7 +115,7 @@ def labour_terms(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
 
 def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
     """Per client: the account manager named on its latest contract line."""
-    named = contracts.dropna(subset=["account_manager"]).sort_values("start_date", kind="stable")
+    named = contracts.dropna(subset=["account_manager"]).sort_values(["start_date", "account_manager"], kind="stable")
     return named.groupby("client", sort=False)["account_manager"].last().reset_index()
 
 

@@ -128,15 +128,19 @@ def reconcile(files: list[data.InputFile], replace_kinds: bool) -> None:
         active = session.activate(data.RunInputs(next_files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
-        status.update(label=f"Reconciled {len(result.periods)} period(s): "
-                            f"{result.metrics.overall['discrepancies']} discrepancies", state="complete")
-    st.session_state["sources.done"] = True
+        outcome = (f"Reconciled {len(result.periods)} period(s): {result.metrics.overall['discrepancies']} "
+                   f"discrepancies (run #{active.run_id}). Every page now shows these files.")
+        status.update(label=outcome, state="complete")
+    st.session_state["sources.done"] = outcome
 
 
 session.require(auth.UPLOAD)
 ui.header("Sources", "What went into this run, what was refused, and how do I reconcile my own files?")
 context = session.context()
 
+done = st.session_state.pop("sources.outcome", None)
+if done:
+    st.success(done, icon=":material/check_circle:")
 st.subheader("Upload files")
 st.caption("CSV or XLSX: contracts, usage, invoices (required), time entries, payments, catalog, client aliases. "
            "The kind is guessed from the file name and the columns from their names; change either if needed.")
@@ -150,7 +154,8 @@ if uploads:
     if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
                  disabled=len(ready_files) != len(uploads)):
         reconcile(ready_files, replacing == "replace")
-    if st.session_state.pop("sources.done", False):
+    if "sources.done" in st.session_state:
+        st.session_state["sources.outcome"] = st.session_state.pop("sources.done")
         st.rerun()
 
 st.divider()

@@ -155,6 +155,7 @@ def test_upload_reconciles_the_uploaded_files(app: AppTest):
     app.radio(key="sources.mode").set_value("only")
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
+    assert "Reconciled 4 period(s)" in app.success[0].value
     assert app.session_state["workspace.active"].inputs.label == "contracts.csv, usage.csv, invoices.csv"
     report = next(frame.value for frame in app.dataframe if "balanced" in frame.value)
     assert list(report["file"]) == ["contracts.csv", "usage.csv", "invoices.csv"]

@@ -103,14 +103,9 @@ def test_upload_through_the_real_widget(app_page, app_url):
     expect(app_page.get_by_text(re.compile(r"^Detected:"))).to_have_count(3, timeout=60_000)
     settle(app_page)
     app_page.get_by_role("button", name="Reconcile").click()
-    try:
-        # the status line shows until the page reruns; after it, the sidebar names the new files
-        done = app_page.get_by_text(re.compile(r"Reconciled 4 period\(s\)")).or_(
-            app_page.get_by_text("contracts.csv, usage.csv, invoices.csv"))
-        done.first.wait_for(timeout=120_000)
-    finally:
-        screenshot(app_page, "upload")
+    app_page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Reconciled 4 period\(s\)")).wait_for()
     settle(app_page)
+    screenshot(app_page, "upload")
     assert app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first.is_visible()
 
 
