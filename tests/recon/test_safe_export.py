@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -18,12 +19,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate
 
-from recon import report
+from recon import report, statements, views
 from recon.engine import Reconciliation, reconcile
 from recon.safe_export import (
     MONEY_COLUMNS,
     download_name,
     is_formula_like,
+    markdown_text,
     neutralise,
     pdf_text,
     redact,
@@ -44,6 +46,7 @@ PAYLOADS = (
     "  =1+1",
     "\n=1+1",
     "-Acme",
+    "<font color='red'>Fish</font> & <b>Chips</b>",
 )
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 
@@ -190,3 +193,31 @@ def test_sheet_and_download_names_are_safe() -> None:
 ])
 def test_redact_masks_passwords(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize("client", [PAYLOADS[0], PAYLOADS[-1], "-Acme"])
+def test_client_statements_are_inert_in_xlsx_and_literal_in_pdf(result: Reconciliation, client: str) -> None:
+    view = views.filter_run(result, views.Filters(clients=(client,)))
+    statement = statements.client_statement(view, client, date(2026, 3, 31))
+    assert len(statement.lines), "the payload client has findings to put on the statement"
+    book = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))
+    texts = []
+    for row in book.active.iter_rows():  # type: ignore[union-attr]
+        for cell in row:
+            assert cell.data_type != "f", cell.value
+            if isinstance(cell.value, str):
+                assert_inert(cell.value, cell.coordinate)
+                texts.append(cell.value)
+    assert any(client in text for text in texts)  # the name is there, as text
+    pdf = PdfReader(io.BytesIO(statements.statement_pdf(statement)))
+    assert client in " ".join(" ".join(page.extract_text().split()) for page in pdf.pages)
+
+
+def test_markdown_text_keeps_names_literal() -> None:
+    hostile = "![x](http://evil.example/p.png) [click](javascript:alert(1)) :red[a] :material/home: $x$ <b>"
+    escaped = markdown_text(hostile)
+    for construct in ("![", "](", ":red[", ":material/", "$x$", "<b>"):  # none left unescaped
+        assert not re.search(r"(?<!\\)" + re.escape(construct), escaped), construct
+    assert re.sub(r"\\(.)", r"\1", escaped) == hostile  # nothing lost: only escaped
+    assert markdown_text("Acme Corporation") == "Acme Corporation"
+    assert markdown_text("line\nbreak\x00") == "line break"
