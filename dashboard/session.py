@@ -21,6 +21,7 @@ from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
 from recon.io import UploadLimits, empty_source
 from recon.profile import SourceEntry, parse_profile
+from recon.safe_export import redact
 from recon.settings import Settings
 from recon.store import Store, database_url
 from recon.views import Filters, RunView
@@ -78,7 +79,7 @@ def store() -> Store | None:
     try:
         database = data.open_store(database_url())
     except ReconError as error:
-        st.session_state["workspace.store_error"] = str(error)
+        st.session_state["workspace.store_error"] = redact(str(error))
         return None
     st.session_state.pop("workspace.store_error", None)
     return database

@@ -20,6 +20,7 @@ invoice description. Whatever they contain comes back out in our CSV, XLSX and P
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -212,6 +213,26 @@ def redact(text: str) -> str:
     return _SECRET_PAIRS.sub(lambda m: m.group("head") + m.group("quote") + REDACTED + m.group("quote"), masked)
 
 
-__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "download_name", "is_formula_like",
-           "markdown_text", "neutralise", "neutralise_text", "pdf_text", "redact", "safe_csv", "safe_frame",
-           "safe_sheet_name", "safe_xlsx"]
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record with its message and traceback ``redact``-ed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Add ``RedactingFilter`` to every handler of the root logger and of ``logger_names`` (once)."""
+    for name in ("", *logger_names):
+        for handler in logging.getLogger(name or None).handlers:
+            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
+__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
+           "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
+           "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]

@@ -221,3 +221,26 @@ def test_markdown_text_keeps_names_literal() -> None:
     assert re.sub(r"\\(.)", r"\1", escaped) == hostile  # nothing lost: only escaped
     assert markdown_text("Acme Corporation") == "Acme Corporation"
     assert markdown_text("line\nbreak\x00") == "line break"
+
+
+def test_logs_are_redacted() -> None:
+    import logging
+
+    from recon.safe_export import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("recon.test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.error("cannot open %s", "postgresql://recon:Sup3rS3cret@db/recon")
+        try:
+            raise RuntimeError("password=hunter2 rejected")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "Sup3rS3cret" not in written and "hunter2" not in written
+    assert "postgresql://recon:***@db/recon" in written and "RuntimeError: password=*** rejected" in written
