@@ -280,3 +280,75 @@ def _resolve_probe(fingerprint: str) -> None:
     from dashboard import session
 
     session.resolve([fingerprint], "billed", "not mine")
+
+
+# --------------------------------------------------------------------------------- identity provider
+
+OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                         "microsoft": {"client_id": "id", "client_secret": "secret",
+                                       "server_metadata_url": "https://login.example/.well-known/openid-configuration"}}}
+
+
+def oidc_app(user: dict[str, object]) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.secrets = OIDC_SECRETS
+    at.user = user
+    return at.run()
+
+
+def test_with_an_identity_provider_the_form_is_a_sign_in_button() -> None:
+    at = oidc_app({"is_logged_in": False})
+    assert page_names(at) == ["Sign in"]
+    assert not at.text_input and [button.label for button in at.button] == ["Sign in"]
+
+
+def test_the_identity_provider_proves_who_and_the_user_record_grants_the_role(tmp_path: Path) -> None:
+    ensure_user("ann@msp.example", auth.AUDITOR)
+    at = oidc_app({"is_logged_in": True, "email": "Ann@MSP.example", "email_verified": True, "name": "Ann"})
+    assert_clean(at)
+    assert page_names(at) == ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]
+    assert storage(tmp_path).access_log()[0].detail == "identity provider"
+
+
+@pytest.mark.parametrize("user", [
+    {"is_logged_in": True, "email": "eve@elsewhere.example", "email_verified": True},
+    {"is_logged_in": True, "email": "ann@msp.example", "email_verified": False},
+    {"is_logged_in": True},
+])
+def test_an_unknown_or_unverified_identity_sees_nothing(user: dict[str, object]) -> None:
+    ensure_user("ann@msp.example", auth.AUDITOR)
+    at = oidc_app(user)
+    assert page_names(at) == ["Sign in"] and not at.metric and not at.dataframe
+    assert "has no access to MSP Billing Recon" in at.error[0].value
+
+
+# --------------------------------------------------------------------------------------------- admin
+
+def test_the_admin_page_adds_users_with_a_one_time_password_and_shows_the_access_log(tmp_path: Path) -> None:
+    at = signed_in_app(auth.ADMIN, name="root")
+    at.switch_page("app_pages/admin.py").run()
+    assert_clean(at)
+    at.text_input(key="admin.add.name").input("sam")
+    at.selectbox(key="admin.add.role").select(auth.ACCOUNT_MANAGER)
+    at.text_input(key="admin.add.manager").input("Sam Ortiz")
+    at.button(key="FormSubmitter:admin.add-Add user").click().run()
+    assert_clean(at)
+    password = at.code[0].value
+    outcome = auth.authenticate(storage(tmp_path), "sam", password, "test", datetime.now(UTC))
+    assert outcome.principal == auth.Principal("sam", auth.ACCOUNT_MANAGER, manager_name="Sam Ortiz")
+    assert outcome.must_change_password
+    at.run()  # shown once: the next run no longer has it
+    assert not at.code
+    users = next(frame.value for frame in at.dataframe if "sign_in" in frame.value)
+    assert "password_hash" not in users and set(users["user"]) == {"root", "sam"}
+    log = next(frame.value for frame in at.dataframe if "action" in frame.value)
+    assert {"user_added", "login"} <= set(log["action"]) and password not in log.to_csv()
+
+
+def test_an_admin_cannot_lock_themself_out() -> None:
+    at = signed_in_app(auth.ADMIN, name="root")
+    at.switch_page("app_pages/admin.py").run()
+    at.selectbox(key="admin.change.user").select("root").run()
+    at.selectbox(key="admin.change.role.root").select(auth.FINANCE)
+    at.button(key="admin.change.save").click().run()
+    assert "cannot take away your own admin role" in at.error[0].value
