@@ -24,6 +24,12 @@ test: $(STAMP)
 	-scripts/install-chromium.sh
 	RECON_TEST_POSTGRES_URL="$${RECON_TEST_POSTGRES_URL:-$$(scripts/start-postgres.sh || true)}" $(PY) -m pytest
 
+## bench: engine vs DuckDB at 10k, 100k and 1M invoice lines (SIZES=1M for one size, REPEAT=3 for best/median)
+SIZES ?= 10k,100k,1M
+REPEAT ?= 1
+bench: $(STAMP)
+	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT) --results bench/results.md
+
 ## sample: regenerate sample_data/ (on purpose only: tests check its answer key)
 sample: $(STAMP)
 	$(PY) -m recon.cli sample --out sample_data

@@ -13,16 +13,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recon import identity, metrics, receivables, rules
 from recon import keys as keyfacts
+from recon.cells import distinct_cells, spread
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 
 PSA_SOURCES = ("contracts", "invoices", "time_entries")
+INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
+                 "invoice_number", "source_file", "source_line"]
 UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
                     "suggestion", "suggestion_score", "quantity")
 
@@ -96,32 +100,42 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
     mappings = mappings or Mappings()
-    psa_names = pd.concat([sources[kind]["client"] for kind in PSA_SOURCES], ignore_index=True)
+    # identity works on names, not rows: each frame's client names once, in order of first appearance
+    names = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
     aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
-    directory = identity.build_directory(psa_names, aliases)
-    all_names = pd.concat([sources[kind]["client"] for kind in (*PSA_SOURCES, "usage")], ignore_index=True)
+    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
+    all_names = _concat_names(names, (*PSA_SOURCES, "usage"))
     matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
     psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
     lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
     frames = dict(sources.frames)
     for kind in ("contracts", "invoices", "time_entries"):
-        frames[kind] = _with_client(sources[kind], matches)
+        frames[kind] = _with_client(sources[kind], names[kind], matches)
     for kind in ("contracts", "invoices"):
         frames[kind] = frames[kind].assign(sku=identity.map_skus(frames[kind]["sku"], lookup)
                                            .fillna(frames[kind]["sku"].str.strip()))
-    usage = _with_client(sources["usage"], matches).assign(
+    usage = _with_client(sources["usage"], names["usage"], matches).assign(
         sku_raw=sources["usage"]["sku"], sku=identity.map_skus(sources["usage"]["sku"], lookup))
     mapped = usage["client"].notna() & usage["sku"].notna()
     frames["usage"] = usage[mapped].reset_index(drop=True)
     return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
 
 
-def _with_client(frame: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
-    """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier."""
-    names = frame["client"].astype("string").str.strip()
+def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[str, ...]) -> pd.Series:
+    return pd.concat([names[kind][1] for kind in kinds], ignore_index=True)
+
+
+def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame) -> pd.DataFrame:
+    """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier.
+    ``distinct`` is ``distinct_cells(frame["client"])``."""
     lookup = matches.set_index("name")
-    return frame.assign(client_raw=frame["client"], client=names.map(lookup["client"]).astype("string"),
-                        match_tier=names.map(lookup["match_tier"]).astype("string"))
+    codes, names = distinct
+    stripped = names.astype("string").str.strip()
+    client, tier = (stripped.map(lookup[column]).astype("string") for column in ("client", "match_tier"))
+    # PSA sources name their clients canonically already: then the column itself is the answer.
+    same = frame["client"].dtype == "string" and client.equals(names)
+    resolved = frame["client"] if same else spread(client, codes, frame.index)
+    return frame.assign(client_raw=frame["client"], client=resolved, match_tier=spread(tier, codes, frame.index))
 
 
 def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
@@ -145,34 +159,44 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 
 def available_periods(resolved: Resolved) -> list[str]:
     """Every month that has an invoice line or a usage row, sorted."""
-    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"])
-    usage = resolved.frames["usage"]
-    usage_periods = (keyfacts.prorate_usage(usage)["period"] if len(usage) else pd.Series(dtype="string"))
+    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"].drop_duplicates())
+    # The months a usage row covers depend on its dates only: prorate each distinct date range once.
+    spans = resolved.frames["usage"][["period_start", "period_end", "quantity"]]
+    spans = spans.drop_duplicates(["period_start", "period_end"])
+    usage_periods = keyfacts.prorate_usage(spans)["period"] if len(spans) else pd.Series(dtype="string")
     return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
 
 
 # ------------------------------------------------------------------------------------------------ keys
 
 def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
-    """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``)."""
-    frames = resolved.frames
-    in_run = set(periods)
-    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
-    contract = keyfacts.contracts_by_key(frames["contracts"], periods)
-    kept, extras = keyfacts.split_duplicates(frames["invoices"])
-    billed = keyfacts.invoices_by_key(kept, extras)
-    terms = keyfacts.labour_terms(frames["contracts"], periods)
-    labour = keyfacts.time_by_key(frames["time_entries"], terms, settings.default_hourly_rate_units)
-    merged = usage.merge(contract, on=keyfacts.KEY, how="outer")
-    merged = merged.merge(billed, on=keyfacts.KEY, how="outer").merge(labour, on=keyfacts.KEY, how="outer")
-    merged = merged[merged["period"].isin(in_run)]
+    """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
+    order."""
+    frames = keyfacts.coded(resolved.frames)
+    merged = keyfacts.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
+    in_run = merged["period"].isin(periods).to_numpy()
+    merged = merged if in_run.all() else merged[in_run].reset_index(drop=True)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
     catalog = _catalog_facts(frames["catalog"])
     keys = keyfacts.complete_keys(merged, vendor_tracked, had_contract, catalog)
     managers = keyfacts.account_managers(frames["contracts"])
-    keys = keys.drop(columns=["account_manager"]).merge(managers, on="client", how="left")
-    return keys.sort_values(keyfacts.KEY, kind="stable").reset_index(drop=True)
+    keys = keys.assign(account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
+    return keyfacts.decoded(keys)
+
+
+def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
+    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
+    # in start-date order, so that the latest line of a key comes last; lines starting the same day are
+    # ordered by their content, never by input order
+    contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
+        ["start_date", "unit_price", "quantity"], kind="stable")
+    active = keyfacts.active_contract_lines(contracts, periods)
+    labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+                                  settings.default_hourly_rate_units)
+    return [usage, keyfacts.contracts_by_key(active), keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
+            labour]
 
 
 def _no_usage() -> pd.DataFrame:

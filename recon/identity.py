@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from recon.cells import per_distinct
+
 LEGAL_SUFFIXES = frozenset({
     "inc", "incorporated", "llc", "ltd", "limited", "gmbh", "corp", "corporation", "co", "company",
     "plc", "pty", "llp", "lp",
@@ -132,7 +134,7 @@ def sku_lookup(catalog: pd.DataFrame, sku_map: pd.DataFrame | None = None,
     vendor row that already uses a PSA SKU (catalog or contract/invoice SKU) maps to itself."""
     lookup: dict[str, str] = {}
     known = pd.concat([catalog["sku"], psa_skus if psa_skus is not None else pd.Series(dtype="string")])
-    for sku in known.dropna().astype(str).str.strip():
+    for sku in pd.unique(known.dropna().astype(str).str.strip()):
         lookup.setdefault(sku.casefold(), sku)
     listed = catalog[["sku", "vendor_sku"]].dropna()
     exploded = listed.assign(vendor_sku=listed["vendor_sku"].str.split(";")).explode("vendor_sku")
@@ -146,4 +148,4 @@ def sku_lookup(catalog: pd.DataFrame, sku_map: pd.DataFrame | None = None,
 
 def map_skus(skus: pd.Series, lookup: dict[str, str]) -> pd.Series:
     """Vendor SKUs -> PSA SKUs (``<NA>`` where unknown), case-insensitively."""
-    return _fold(skus).map(lookup).astype("string")
+    return per_distinct(lambda distinct: _fold(distinct).map(lookup), skus).astype("string")

@@ -13,6 +13,7 @@ columns, and any other table file whose header a preset recognises (``recon.pres
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -25,8 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from recon import quality
+from recon.cells import TEXT, WHITESPACE, arrow_text, as_numpy_bool, concat, per_distinct, text_series, tidy_with
 from recon.errors import MissingSourceError, SourceError
 from recon.money import money_times_quantity, parse_money, parse_quantity
 from recon.presets import PRESETS, detect_preset
@@ -54,6 +59,7 @@ SNIFF_CHARS = 65_536
 
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "donotbill", "nocharge", "nodefault", ""})
+Parser = Callable[[pd.Series, "ReadOptions"], pd.Series]
 _FREQUENCY_WORDS = {"monthly": "monthly", "month": "monthly", "annual": "annual", "annually": "annual",
                     "yearly": "annual", "year": "annual"}
 
@@ -127,12 +133,20 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter of a delimited text: the candidate that splits the header most consistently."""
-    sample = "\n".join(text.splitlines()[:20])
+    sample = "\n".join(_first_lines(text, 20))
     try:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         header = sample.splitlines()[0] if sample else ""
         return max(DELIMITERS, key=header.count)
+
+
+def _first_lines(text: str, count: int) -> list[str]:
+    """``text.splitlines()[:count]`` without splitting a whole million-line file."""
+    head = text[:65_536]
+    while len(head) < len(text) and len(head.splitlines()) <= count:
+        head = text[:2 * len(head)]
+    return head.splitlines()[:count]
 
 
 def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions(),
@@ -154,8 +168,7 @@ def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions(),
             text = decode_text(data, options.encoding)
             delimiter = options.delimiter or sniff_delimiter(text[:SNIFF_CHARS])
             _check_header_width(text, delimiter, name, limits)
-            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                                skip_blank_lines=False, engine="c")
+            frame = read_delimited(text, delimiter, _utf8_of(data, text, options.encoding))
     except SourceError as error:
         raise SourceError(name, error.problems) from None
     except Exception as error:  # any parser failure on hostile or broken bytes is one clear message
@@ -168,7 +181,64 @@ def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions(),
         raise SourceError(name, [f"has {len(frame):,} rows, more than the limit of {limits.max_rows:,} "
                                  "(max_upload_rows in the settings)"])
     frame.columns = [str(column).strip()[:MAX_COLUMN_NAME] for column in frame.columns]
-    return frame.fillna("").astype("string").apply(lambda column: column.str.strip())
+    return frame.fillna("").astype("string").apply(_stripped)
+
+
+def _stripped(column: pd.Series) -> pd.Series:
+    """``column.str.strip()``, skipped where no cell has whitespace to strip."""
+    text = arrow_text(column)
+    stripped = tidy_with(text, pc.utf8_trim_whitespace)
+    return column if stripped is text else text_series(stripped, column.index)
+
+
+def _utf8_of(data: bytes, text: str, encoding: str | None) -> bytes | None:
+    """``data`` (BOM dropped) when it already is ``text`` in UTF-8, so that it need not be encoded
+    again; else ``None``. Of the detected encodings, cp1252 reads each byte as one character and UTF-8
+    reads a multi-byte sequence as one, so a shorter text (or an ASCII one) was read as UTF-8."""
+    body = data.removeprefix(codecs.BOM_UTF8)
+    as_utf8 = len(text) < len(body) or (len(text) == len(body) and text.isascii())
+    return body if encoding is None and as_utf8 else None
+
+
+def read_delimited(text: str, delimiter: str, utf8: bytes | None = None) -> pd.DataFrame:
+    """Delimited text -> a frame of text cells, every row kept (a blank line is a row of empty cells).
+    ``utf8`` is the same text as UTF-8 bytes when the caller has them (saves encoding it again).
+
+    Arrow's multi-threaded CSV reader does the work. A file it would read differently from pandas' C
+    parser goes to that parser instead, which then reads it as it always has: ragged rows (padded),
+    whitespace-only lines, and headers with repeated or empty names (renamed ``a.1``, ``Unnamed: 2``).
+    """
+    header = _header_names(text, delimiter)
+    frame = _read_with_arrow(utf8 or text.encode("utf-8"), delimiter, header) if header else None
+    if frame is not None:
+        return frame
+    return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                       skip_blank_lines=False, engine="c")
+
+
+def _header_names(text: str, delimiter: str) -> list[str] | None:
+    """The header's column names, or ``None`` when they repeat or one is empty (pandas renames those)."""
+    header = next(csv.reader(io.StringIO("\n".join(_first_lines(text, 1))), delimiter=delimiter), None)
+    if not header or len(set(header)) != len(header) or "" in header:
+        return None
+    return header
+
+
+def _read_with_arrow(data: bytes, delimiter: str, header: list[str]) -> pd.DataFrame | None:
+    """UTF-8 bytes -> frame of ``string`` columns with Arrow's CSV reader, no type or NA guessing;
+    ``None`` where Arrow refuses the file or reads its header otherwise than ``header``."""
+    strings = pa_csv.ConvertOptions(column_types=dict.fromkeys(header, TEXT), null_values=[],
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+    # Without a quote character in the file no value can hold a line break: the faster parse is exact.
+    layout = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in data, ignore_empty_lines=False)
+    try:
+        table = pa_csv.read_csv(io.BytesIO(data), parse_options=layout, convert_options=strings)
+    except pa.ArrowInvalid:
+        return None
+    if table.column_names != header or any(column.type != TEXT for column in table.columns):
+        return None
+    return pd.DataFrame({name: text_series(column, pd.RangeIndex(table.num_rows))
+                         for name, column in zip(header, table.columns, strict=True)})
 
 
 # --------------------------------------------------------------------------------------- hostile input
@@ -341,8 +411,9 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
         raise SourceError(file_name, [f"unknown source kind {kind!r}; expected one of {', '.join(SOURCES)}"])
     text = raw.reset_index(drop=True)
     lines = pd.Series(np.arange(len(text), dtype=np.int64) + 2, dtype="Int64")  # header is line 1
-    blank = text.eq("").all(axis=1) if len(text.columns) else pd.Series(True, index=text.index)
-    text, lines = text[~blank].reset_index(drop=True), lines[~blank.to_numpy()].reset_index(drop=True)
+    blank = _rows_equal_to(text, [""] * len(text.columns))
+    if blank.any():
+        text, lines = text[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
     data_rows = ~_repeated_header(text).to_numpy()
     prepared = prepare(text).fillna("") if prepare is not None else text
     matched = match_columns(prepared.columns, kind, mapping)
@@ -363,7 +434,7 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     frame["source_line"] = lines
     bad = reasons.ne("").to_numpy()
     issues = _issues_frame(kind, file_name, lines[bad], reasons[bad], text[bad])
-    good = frame[~bad].reset_index(drop=True).astype(canonical_dtypes(kind))
+    good = (frame[~bad].reset_index(drop=True) if bad.any() else frame).astype(canonical_dtypes(kind))
     record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), int(blank.sum()))
     report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
                               record.blank_rows, validation.outcomes)
@@ -379,10 +450,21 @@ def _upper_codes(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _repeated_header(text: pd.DataFrame) -> pd.Series:
     """A copy-paste often leaves the header row again inside the data: quarantine it as such."""
-    if not len(text):
-        return pd.Series(False, index=text.index, dtype=bool)
-    header = pd.Series([str(column) for column in text.columns], index=text.columns)
-    return text.eq(header, axis=1).all(axis=1).astype(bool)
+    return pd.Series(_rows_equal_to(text, [str(column) for column in text.columns]), index=text.index)
+
+
+def _rows_equal_to(text: pd.DataFrame, values: list[str]) -> np.ndarray:
+    """Rows whose cells equal ``values`` column by column (a missing cell counts as equal). Each column
+    is compared on the rows still matching, so a million-row file costs about one column's pass."""
+    matching = np.arange(len(text))
+    for column, value in zip(text.columns, values, strict=True):
+        cells = arrow_text(text[column] if len(matching) == len(text) else text[column].iloc[matching])
+        matching = matching[as_numpy_bool(pc.fill_null(pc.equal(cells, value), True))]
+        if not len(matching):
+            break
+    rows = np.zeros(len(text), dtype=bool)
+    rows[matching] = True
+    return rows
 
 
 def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: ReadOptions) -> pd.Series:
@@ -399,7 +481,9 @@ def _empty_column(spec: Field, length: int) -> pd.Series:
 
 
 def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
-    return cells.str.replace(r"\s+", " ", regex=True).where(cells.ne(""))
+    text = arrow_text(cells)
+    collapsed = tidy_with(text, lambda untidy: pc.replace_substring_regex(untidy, WHITESPACE + "+", " "))
+    return text_series(pc.if_else(pc.equal(text, ""), pa.scalar(None, collapsed.type), collapsed), cells.index)
 
 
 def _parse_money(cells: pd.Series, options: ReadOptions) -> pd.Series:
@@ -451,16 +535,25 @@ def _parse_choice(cells: pd.Series, options: ReadOptions) -> pd.Series:
     return mapped.where(mapped.isin(BILLING_FREQUENCIES)).astype("string")
 
 
-_PARSERS = {
-    "text": _parse_text, "money": _parse_money, "quantity": _parse_quantity, "date": _parse_date,
-    "flag": _parse_flag, "choice": _parse_choice,
+def _once_per_distinct(parse: Parser) -> Parser:
+    """``parse`` run on each distinct cell once (see ``recon.cells.per_distinct``): a column of a
+    million cells holds a few hundred dates, prices or flags."""
+    def parse_distinct(cells: pd.Series, options: ReadOptions) -> pd.Series:
+        return per_distinct(lambda distinct: parse(distinct, options), cells)
+    return parse_distinct
+
+
+_PARSERS: dict[str, Parser] = {
+    "text": _parse_text, "money": _once_per_distinct(_parse_money),
+    "quantity": _once_per_distinct(_parse_quantity), "date": _once_per_distinct(_parse_date),
+    "flag": _once_per_distinct(_parse_flag), "choice": _once_per_distinct(_parse_choice),
 }
 
 
 def _apply_defaults(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Defaults PRODUCT.md section 2 gives: monthly billing, billable lines, whole-month periods, and an
     invoice amount of quantity x unit price."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     if kind == "contracts":
         out["billing_frequency"] = out["billing_frequency"].fillna("monthly")
         out["billable"] = out["billable"].fillna(True)
@@ -468,19 +561,27 @@ def _apply_defaults(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
         out["period_end"] = out["period_end"].fillna(month_end(out["period_start"]))
     if kind == "invoices":
         out["amount"] = out["amount"].fillna(money_times_quantity(out["quantity"], out["unit_price"]))
-        out["period_start"] = out["period_start"].fillna(out["invoice_date"].dt.to_period("M").dt.start_time)
+        out["period_start"] = out["period_start"].fillna(month_start(out["invoice_date"]))
         out["period_end"] = out["period_end"].fillna(month_end(out["period_start"]))
     return out
 
 
+def month_start(dates: pd.Series) -> pd.Series:
+    """First day of each date's month (NaT stays NaT)."""
+    months = dates.to_numpy("datetime64[ns]").astype("datetime64[M]")
+    return pd.Series(months.astype("datetime64[ns]"), index=dates.index)
+
+
 def month_end(dates: pd.Series) -> pd.Series:
     """Last day of each date's month (NaT stays NaT)."""
-    return dates.dt.to_period("M").dt.end_time.dt.normalize().astype("datetime64[ns]")
+    next_months = dates.to_numpy("datetime64[ns]").astype("datetime64[M]") + 1
+    last_days = next_months.astype("datetime64[D]") - np.timedelta64(1, "D")
+    return pd.Series(last_days.astype("datetime64[ns]"), index=dates.index)
 
 
 def _issues_frame(kind: str, file_name: str, lines: pd.Series, reasons: pd.Series,
                   rows: pd.DataFrame) -> pd.DataFrame:
-    raw = rows.apply(lambda row: " | ".join(row.astype(str)), axis=1) if len(rows) else pd.Series(dtype="string")
+    raw = _joined_cells(rows) if len(rows) else pd.Series(dtype="string")
     first_column = reasons.str.extract(r"^([a-z_]+):", expand=False)
     return pd.DataFrame({
         "source": pd.Series(kind, index=reasons.index, dtype="string"),
@@ -490,6 +591,12 @@ def _issues_frame(kind: str, file_name: str, lines: pd.Series, reasons: pd.Serie
         "reason": reasons.to_numpy(),
         "raw": raw.to_numpy() if len(rows) else pd.Series([], dtype="string"),
     }, columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
+
+
+def _joined_cells(rows: pd.DataFrame) -> pd.Series:
+    """Each row's cells as one ``a | b | c`` text (``<NA>`` for a missing cell), for the quarantine."""
+    cells = [pc.fill_null(arrow_text(rows[column]), "<NA>") for column in rows.columns]
+    return text_series(concat(cells, " | "), rows.index)
 
 
 def empty_issues() -> pd.DataFrame:

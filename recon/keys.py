@@ -10,27 +10,220 @@ so that every rule in ``recon.rules`` reads one frame. Money is Int64 units (``r
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
+from recon.cells import TEXT, arrow_text, text_series
 from recon.money import money_times_quantity, unit_price_from_amount
 from recon.schema import LABOR_SKU
 
+ArrayLike: TypeAlias = ExtensionArray | np.ndarray
 KEY = ["period", "client", "sku"]
 CLIENT_SKU = ["client", "sku"]
 
+# Inside the engine a period is categorical over every month a datetime64[ns] can hold, and clients and
+# skus are categorical over the run's names (``coded``): grouping and joining a million keys then
+# compares small integers, not strings. Categories are in string order, so sorting is unchanged, and
+# ``decoded`` turns the finished keys back into text.
+_MONTHS = np.arange(np.datetime64("1677-09"), np.datetime64("2262-05"), dtype="datetime64[M]")
+PERIODS = pd.CategoricalDtype(pd.Index(np.datetime_as_string(_MONTHS, unit="M"), dtype="string"))
+
+
+def month_periods(dates: pd.Series) -> pd.Series:
+    """Dates -> ``YYYY-MM`` periods as ``PERIODS`` categoricals (NaT -> NaN)."""
+    return _periods_of_months(dates.to_numpy("datetime64[ns]").astype("datetime64[M]"), dates.index)
+
+
+def _periods_of_months(months: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    codes = np.where(np.isnat(months), -1, (months - _MONTHS[0]).astype(np.int64))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=PERIODS), index=index)
+
 
 def to_period(dates: pd.Series) -> pd.Series:
-    """Dates -> ``YYYY-MM`` strings."""
-    return dates.dt.strftime("%Y-%m").astype("string")
+    """Dates -> ``YYYY-MM`` strings (``<NA>`` for NaT)."""
+    return month_periods(dates).astype("string")
 
 
 def period_bounds(periods: list[str]) -> pd.DataFrame:
-    """``YYYY-MM`` -> first day, last day and number of days of each month."""
+    """``YYYY-MM`` -> first day, last day and number of days of each month (``period`` as ``PERIODS``)."""
     starts = pd.to_datetime(pd.Series(periods, dtype="string") + "-01", format="%Y-%m-%d")
     ends = starts + pd.offsets.MonthEnd(0)
-    return pd.DataFrame({"period": pd.Series(periods, dtype="string"), "month_start": starts,
+    return pd.DataFrame({"period": pd.Series(periods, dtype="string").astype(PERIODS), "month_start": starts,
                          "month_end": ends, "days_in_month": starts.dt.days_in_month})
+
+
+def coded(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The frames with ``client`` and ``sku`` as categoricals shared by all of them (new frames; the
+    other columns are not copied). Each column is hashed once (Arrow's dictionary encoding); the shared
+    vocabulary is then built from the small dictionaries."""
+    encoded = {(kind, name): pc.dictionary_encode(arrow_text(frame[name])).combine_chunks()
+               for kind, frame in frames.items() for name in ("client", "sku") if name in frame}
+    extra = {"client": [], "sku": [LABOR_SKU]}
+    vocabulary = {name: _vocabulary([text_series(array.dictionary, pd.RangeIndex(len(array.dictionary)))
+                                     for (_, column), array in encoded.items() if column == name]
+                                    + [pd.Series(extra[name], dtype="string")])
+                  for name in ("client", "sku")}
+    out = {}
+    for kind, frame in frames.items():
+        codes = {name: _recoded(encoded[kind, name], vocabulary[name], frame.index)
+                 for name in ("client", "sku") if name in frame}
+        out[kind] = frame.assign(**codes)
+    return out
+
+
+def _recoded(encoded: pa.DictionaryArray, dtype: pd.CategoricalDtype, index: pd.Index) -> pd.Series:
+    """A dictionary-encoded column as a categorical of ``dtype`` (its dictionary holds only categories)."""
+    to_category = pc.index_in(encoded.dictionary, value_set=pa.array(dtype.categories, TEXT))
+    to_category = np.append(np.asarray(pc.fill_null(to_category, -1), dtype=np.int64), -1)  # last: missing
+    indices = np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)), dtype=np.int64)
+    codes = to_category[indices]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=index)
+
+
+CLIENT_KINDS = ("usage", "contracts", "invoices", "time_entries")
+SKU_KINDS = ("usage", "contracts", "invoices", "catalog")
+
+
+def _vocabulary(columns: list[pd.Series]) -> pd.CategoricalDtype:
+    """Every value of ``columns`` once, in string order (so codes sort as the text does)."""
+    values = pd.concat([column.drop_duplicates().astype("string") for column in columns], ignore_index=True)
+    return pd.CategoricalDtype(pd.Index(sorted(values.dropna().unique()), dtype="string"))
+
+
+def as_categorical(column: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series:
+    """``column.astype(dtype)``, with the codes looked up by Arrow's hash kernel."""
+    if column.dtype == dtype:
+        return column
+    codes = pc.index_in(arrow_text(column.astype("string")), value_set=pa.array(dtype.categories, TEXT))
+    codes_array = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(codes_array, dtype=dtype), index=column.index, name=column.name)
+
+
+def decoded(keys: pd.DataFrame) -> pd.DataFrame:
+    """``period``, ``client`` and ``sku`` back to ``string`` columns."""
+    return keys.assign(**{name: _as_text(keys[name]) for name in KEY})
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column.astype("string")
+    codes = np.asarray(column.array.codes)
+    labels = pc.take(pa.array(column.cat.categories, TEXT), pa.array(codes, mask=codes < 0))
+    return text_series(labels, column.index)
+
+
+# ------------------------------------------------------------------------------------ joining on codes
+
+def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One int64 per row combining the categorical codes of ``columns``: equal keys get equal codes, and
+    codes sort like the keys' text (missing values last). The columns must share dtypes across the
+    frames compared (see ``coded``)."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        categorical = frame[column].array
+        size = len(categorical.categories)
+        codes = np.asarray(categorical.codes, dtype=np.int64)
+        combined = combined * (size + 1) + np.where(codes < 0, size, codes)
+    return combined
+
+
+def key_columns(combined: np.ndarray, dtypes: dict[str, pd.CategoricalDtype]) -> dict[str, pd.Categorical]:
+    """The inverse of ``key_codes``: the key columns (of these dtypes, in this order) of each code."""
+    columns = {}
+    for name, dtype in reversed(dtypes.items()):
+        size = len(dtype.categories)
+        combined, codes = np.divmod(combined, size + 1)
+        columns[name] = pd.Categorical.from_codes(np.where(codes == size, -1, codes), dtype=dtype)
+    return dict(reversed(columns.items()))
+
+
+def per_key(frame: pd.DataFrame, on: list[str], **aggregations: tuple[str, str]) -> pd.DataFrame:
+    """``frame.groupby(on, sort=False, observed=True).agg(**aggregations).reset_index()`` for coded key
+    columns, grouped on their one combined code (about half the cost of grouping on several
+    categoricals). Rows with a missing key are left out, as groupby leaves them out."""
+    codes = key_codes(frame, on)
+    complete = np.ones(len(frame), dtype=bool)
+    for name in on:
+        complete &= np.asarray(frame[name].array.codes) >= 0
+    rows = frame if complete.all() else frame[complete]
+    facts = rows.assign(_key=codes[complete]).groupby("_key", sort=False).agg(**aggregations)
+    keys = key_columns(facts.index.to_numpy(), {name: frame[name].dtype for name in on})
+    return pd.concat([pd.DataFrame(keys, copy=False), facts.reset_index(drop=True)], axis=1)
+
+
+def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
+    """The outer join on ``on`` of frames in each of which ``on`` is unique: one row per key found in
+    any frame, in key order, with every frame's other columns (missing where it has no such key). Each
+    column is aligned once, where a chain of merges would copy the growing result at every step."""
+    frames = _with_common_dtypes(frames, on)
+    position, union = pd.factorize(np.concatenate([key_codes(frame, on) for frame in frames]), sort=True)
+    columns: dict[str, ArrayLike] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
+    start = 0
+    for frame in frames:
+        indexer = np.full(len(union), -1, dtype=np.intp)
+        indexer[position[start:start + len(frame)]] = np.arange(len(frame))
+        start += len(frame)
+        for name in frame.columns.difference(on, sort=False):
+            if name in columns:
+                raise ValueError(f"outer_join: column {name!r} is in more than one frame")
+            columns[name] = _aligned(frame[name], indexer)
+    return pd.DataFrame(columns, copy=False)
+
+
+def left_lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``table``'s other columns for each row of ``frame`` (``on`` unique in ``table``; missing where
+    it has no such key): a left join that leaves ``frame`` where it is."""
+    frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
+    table_codes = key_codes(table_keys, on)
+    order = np.argsort(table_codes, kind="stable")
+    sorted_codes = table_codes[order]
+    wanted = key_codes(frame_keys, on)
+    position = np.searchsorted(sorted_codes, wanted)
+    found = position < len(sorted_codes)
+    found[found] = sorted_codes[position[found]] == wanted[found]
+    indexer = np.full(len(wanted), -1, dtype=np.intp)
+    indexer[found] = order[position[found]]
+    aligned = {name: _aligned(table[name], indexer) for name in table.columns.difference(on, sort=False)}
+    return pd.DataFrame(aligned, index=frame.index, copy=False)
+
+
+def has_key(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """For each row of ``frame``, whether ``table`` has a row with the same ``on`` values."""
+    frame_keys, table_keys = _with_common_dtypes([frame[on], table[on]], on)
+    return np.isin(key_codes(frame_keys, on), key_codes(table_keys, on))
+
+
+def _common_dtype(columns: list[pd.Series]) -> pd.CategoricalDtype:
+    """The categorical dtype of the coded columns when it holds every value of the others (a labour
+    ``LABOR`` sku, an empty frame), else one over all their values."""
+    coded_dtypes = {column.dtype for column in columns if isinstance(column.dtype, pd.CategoricalDtype)}
+    if len(coded_dtypes) == 1:
+        dtype = coded_dtypes.pop()
+        if all(column.dtype == dtype or _fits(column, dtype) for column in columns):
+            return dtype
+    return _vocabulary(columns)
+
+
+def _fits(column: pd.Series, dtype: pd.CategoricalDtype) -> bool:
+    return bool(column.dropna().isin(dtype.categories).all())
+
+
+def _aligned(column: pd.Series, indexer: np.ndarray) -> ArrayLike:
+    """``column``'s values taken at ``indexer`` (-1 gives a missing value, promoting the dtype as a merge
+    does)."""
+    return pd.api.extensions.take(column.array, indexer, allow_fill=True)
+
+
+def _with_common_dtypes(frames: list[pd.DataFrame], on: list[str]) -> list[pd.DataFrame]:
+    """The frames with each ``on`` column in one categorical dtype (cast only where they differ)."""
+    dtypes = {name: _common_dtype([frame[name] for frame in frames]) for name in on}
+    return [frame.assign(**{name: as_categorical(frame[name], dtypes[name]) for name in on
+                            if frame[name].dtype != dtypes[name]}) for frame in frames]
 
 
 # ----------------------------------------------------------------------------------------------- usage
@@ -51,8 +244,9 @@ def prorate_usage(usage: pd.DataFrame) -> pd.DataFrame:
     covered = (np.minimum(end[row] + 1, next_month_start) - np.maximum(start[row], month_start)).astype(np.int64)
     days_in_month = (next_month_start - month_start).astype(np.int64)
     quantity = usage["quantity"].to_numpy(float)[row]
-    expanded = usage.iloc[row].reset_index(drop=True)
-    expanded["period"] = pd.Series(np.datetime_as_string(month, unit="M"), dtype="string")
+    # Usually every row lies inside one month: then the rows need no copying.
+    expanded = usage.reset_index(drop=True) if len(row) == len(usage) else usage.iloc[row].reset_index(drop=True)
+    expanded["period"] = _periods_of_months(month)
     expanded["prorated_qty"] = np.round(quantity * covered / days_in_month, 4)
     return expanded
 
@@ -60,14 +254,14 @@ def prorate_usage(usage: pd.DataFrame) -> pd.DataFrame:
 def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     """Per key: ``usage_qty`` U, ``vendor_cost_amount`` (prorated qty x unit cost), the quantity-weighted
     ``vendor_unit_cost``, and the first ``vendor`` / ``product_name`` seen (for charts)."""
-    rows = prorate_usage(usage)
+    rows = prorate_usage(usage[[*CLIENT_SKU, "quantity", "period_start", "period_end", "unit_cost", "vendor",
+                                "product_name"]])
     rows["vendor_cost_amount"] = money_times_quantity(rows["prorated_qty"], rows["unit_cost"])
-    grouped = rows.groupby(KEY, sort=False, observed=True)
-    facts = grouped.agg(usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
-                        vendor=("vendor", "min"), product_name=("product_name", "min"),
-                        usage_rows=("prorated_qty", "size")).reset_index()
+    facts = per_key(rows, KEY, usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
+                    vendor=("vendor", "min"), product_name=("product_name", "min"),
+                    usage_rows=("prorated_qty", "size"), cost_rows=("unit_cost", "count"))
     facts["usage_qty"] = facts["usage_qty"].round(4)
-    has_cost = grouped["unit_cost"].count().to_numpy() > 0
+    has_cost = facts.pop("cost_rows").to_numpy() > 0
     facts["vendor_cost_amount"] = facts["vendor_cost_amount"].astype("Int64").where(has_cost)
     facts["vendor_unit_cost"] = unit_price_from_amount(facts["vendor_cost_amount"], facts["usage_qty"])
     return facts
@@ -79,38 +273,40 @@ def active_contract_lines(contracts: pd.DataFrame, periods: list[str]) -> pd.Dat
     """Billable contract lines x the periods in which each is expected: started by the month's end, not
     ended before its start; an annual line only in the months of its start anniversary."""
     bounds = period_bounds(periods)
-    lines = contracts[contracts["billable"].fillna(True).astype(bool)]
-    pairs = lines.merge(bounds, how="cross")
-    active = (pairs["start_date"] <= pairs["month_end"]) & (
-        pairs["end_date"].isna() | (pairs["end_date"] >= pairs["month_start"]))
-    annual = pairs["billing_frequency"].eq("annual").fillna(False)
-    anniversary = pairs["start_date"].dt.month == pairs["month_start"].dt.month
-    return pairs[active & (~annual | anniversary)].reset_index(drop=True)
+    lines = contracts[contracts["billable"].fillna(True).astype(bool).to_numpy()]
+    start = lines["start_date"].to_numpy("datetime64[ns]")[:, None]
+    end = lines["end_date"].to_numpy("datetime64[ns]")[:, None]
+    month_start = bounds["month_start"].to_numpy("datetime64[ns]")[None, :]
+    active = (start <= bounds["month_end"].to_numpy("datetime64[ns]")[None, :]) & (np.isnat(end) | (end >= month_start))
+    annual = lines["billing_frequency"].eq("annual").fillna(False).to_numpy(bool)[:, None]
+    anniversary = lines["start_date"].dt.month.to_numpy()[:, None] == bounds["month_start"].dt.month.to_numpy()[None, :]
+    line, period = np.nonzero(active & (~annual | anniversary))  # line by line, months in order
+    pairs = lines.iloc[line].reset_index(drop=True)
+    return pd.concat([pairs, bounds.iloc[period].reset_index(drop=True)], axis=1)
 
 
-def contracts_by_key(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """Per key with an active line: ``contract_qty`` C, ``contract_unit_price`` Pc (quantity-weighted over
-    the active lines; the latest line's price where no line has a quantity), ``account_manager``,
-    ``included_hours`` and ``contract_hourly_rate``."""
-    # Lines starting the same day are ordered by their content, never by input order.
-    content_order = ["start_date", "unit_price", "quantity", "account_manager"]
-    lines = active_contract_lines(contracts, periods).sort_values(content_order, kind="stable")
-    lines["line_amount"] = money_times_quantity(lines["quantity"].fillna(0), lines["unit_price"])
-    grouped = lines.groupby(KEY, sort=False, observed=True)
-    facts = grouped.agg(contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
-                        latest_price=("unit_price", "last"), account_manager=("account_manager", "first"),
-                        contract_lines=("unit_price", "size")).reset_index()
+CONTRACT_FACTS = [*CLIENT_SKU, "quantity", "unit_price", "start_date", "end_date", "billing_frequency",
+                  "billable", "included_hours", "hourly_rate"]
+
+
+def contracts_by_key(active_lines: pd.DataFrame) -> pd.DataFrame:
+    """Per key with an active line (``active_contract_lines`` of contracts in start-date order):
+    ``contract_qty`` C, ``contract_lines`` and ``contract_unit_price`` Pc (quantity-weighted over the
+    active lines; the latest line's price where no line has a quantity)."""
+    lines = active_lines.assign(line_amount=money_times_quantity(active_lines["quantity"].fillna(0),
+                                                                 active_lines["unit_price"]))
+    facts = per_key(lines, KEY, contract_qty=("quantity", "sum"), contract_amount=("line_amount", "sum"),
+                    latest_price=("unit_price", "last"), contract_lines=("unit_price", "size"))
     weighted = unit_price_from_amount(facts["contract_amount"].astype("Int64"), facts["contract_qty"])
     facts["contract_unit_price"] = weighted.fillna(facts["latest_price"]).astype("Int64")
     return facts.drop(columns=["contract_amount", "latest_price"])
 
 
-def labour_terms(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
-    """Per (period, client): hours included by block agreements and the agreement's hourly rate."""
-    lines = active_contract_lines(contracts, periods)
-    grouped = lines.groupby(["period", "client"], sort=False, observed=True)
-    return grouped.agg(included_hours=("included_hours", "sum"),
-                       contract_hourly_rate=("hourly_rate", "max")).reset_index()
+def labour_terms(active_lines: pd.DataFrame) -> pd.DataFrame:
+    """Per (period, client) with active contract lines (``active_contract_lines``): hours included by block
+    agreements and the agreement's hourly rate."""
+    return per_key(active_lines, ["period", "client"], included_hours=("included_hours", "sum"),
+                   contract_hourly_rate=("hourly_rate", "max"))
 
 
 def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
@@ -124,27 +320,35 @@ def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
 DUPLICATE_FIELDS = ["client", "sku", "period", "quantity", "unit_price"]
 
 
-def split_duplicates(invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(kept lines, extra lines): a line repeating an earlier one's client, sku, period, quantity and
-    unit price is an extra. "Earlier" is by invoice date, number and file line, so input order changes
-    nothing."""
-    lines = invoices.assign(period=to_period(invoices["period_start"]))
-    lines = lines.sort_values(["invoice_date", "invoice_number", "source_file", "source_line"], kind="stable")
-    extra = lines.duplicated(subset=DUPLICATE_FIELDS, keep="first").to_numpy()
-    return lines[~extra], lines[extra]
+def duplicate_lines(invoices: pd.DataFrame) -> np.ndarray:
+    """Which lines are extras: a line repeating an earlier one's client, sku, period, quantity and unit
+    price. "Earlier" is by invoice date, number and file line, so input order changes nothing.
+    ``invoices`` needs a ``period`` column."""
+    # Only lines that repeat some other line can be extras: order just those (a few in a hundred).
+    repeating = np.flatnonzero(invoices.duplicated(subset=DUPLICATE_FIELDS, keep=False).to_numpy())
+    candidates = invoices.iloc[repeating].reset_index(drop=True).sort_values(
+        ["invoice_date", "invoice_number", "source_file", "source_line"], kind="stable")
+    later = candidates.duplicated(subset=DUPLICATE_FIELDS, keep="first").to_numpy()
+    extra = np.zeros(len(invoices), dtype=bool)
+    extra[repeating[candidates.index.to_numpy()[later]]] = True
+    return extra
 
 
-def invoices_by_key(kept: pd.DataFrame, extras: pd.DataFrame) -> pd.DataFrame:
-    """Per key: ``billed_qty`` B, ``billed_amount`` A, Pb, and the duplicates' quantity and amount."""
-    billed = kept.groupby(KEY, sort=False, observed=True).agg(
-        billed_qty=("quantity", "sum"), billed_amount=("amount", "sum"),
-        invoice_lines=("amount", "size")).reset_index()
-    billed["billed_qty"] = billed["billed_qty"].round(4)
-    billed["billed_unit_price"] = unit_price_from_amount(billed["billed_amount"], billed["billed_qty"])
-    duplicates = extras.groupby(KEY, sort=False, observed=True).agg(
-        duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
-        duplicate_lines=("amount", "size")).reset_index()
-    return billed.merge(duplicates, on=KEY, how="outer")
+def invoices_by_key(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Per key (period of the service start): ``billed_qty`` B and ``billed_amount`` A of the lines kept,
+    Pb, and the quantity, amount and number of the extra (duplicate) lines, missing where there are
+    none. Kept lines are summed by masking the extras out, so the million lines are not copied."""
+    lines = invoices.assign(period=month_periods(invoices["period_start"]))
+    extra = duplicate_lines(lines)
+    kept = lines.assign(kept_qty=lines["quantity"].where(~extra, 0.0), kept_amount=lines["amount"].where(~extra, 0),
+                        kept=~extra)
+    facts = per_key(kept, KEY, billed_qty=("kept_qty", "sum"), billed_amount=("kept_amount", "sum"),
+                    invoice_lines=("kept", "sum")).astype({"invoice_lines": "Int64"})  # a nullable count
+    facts["billed_qty"] = facts["billed_qty"].round(4)
+    facts["billed_unit_price"] = unit_price_from_amount(facts["billed_amount"], facts["billed_qty"])
+    duplicates = per_key(lines[extra], KEY, duplicate_qty=("quantity", "sum"), duplicate_amount=("amount", "sum"),
+                         duplicate_lines=("amount", "size"))
+    return pd.concat([facts, left_lookup(facts, duplicates, KEY)], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------- labour
@@ -154,8 +358,9 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
     a block agreement), and the billable hours left uninvoiced beyond the block's included hours
     (``unbilled_hours``) valued at the entry rate, else the agreement's hourly rate, else ``default_rate``
     (``unbilled_time_amount``, Int64 units)."""
-    entries = time_entries.assign(period=to_period(time_entries["date"]))
-    entries = entries.merge(terms, on=["period", "client"], how="left")
+    entries = time_entries[["date", "client", "hours", "billable", "rate", "invoice_number"]]
+    entries = entries.assign(period=month_periods(entries["date"]))
+    entries = pd.concat([entries, left_lookup(entries, terms, ["period", "client"])], axis=1)
     billable = entries["billable"].fillna(False).astype(bool)
     uninvoiced = billable & entries["invoice_number"].isna()
     rate = entries["rate"].fillna(entries["contract_hourly_rate"]).fillna(default_rate).astype("Int64")
@@ -163,11 +368,10 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
     entries["hours_invoiced"] = entries["hours"].where(billable & ~uninvoiced, 0.0)
     entries["hours_uninvoiced"] = entries["hours"].where(uninvoiced, 0.0)
     entries["uninvoiced_amount"] = money_times_quantity(entries["hours_uninvoiced"], rate)
-    facts = entries.groupby(["period", "client"], sort=False, observed=True).agg(
-        hours_worked=("hours", "sum"), hours_billable=("hours_billable", "sum"),
-        hours_invoiced=("hours_invoiced", "sum"), hours_uninvoiced=("hours_uninvoiced", "sum"),
-        uninvoiced_amount=("uninvoiced_amount", "sum"), included_hours=("included_hours", "first"),
-    ).reset_index()
+    facts = per_key(entries, ["period", "client"], hours_worked=("hours", "sum"),
+                    hours_billable=("hours_billable", "sum"), hours_invoiced=("hours_invoiced", "sum"),
+                    hours_uninvoiced=("hours_uninvoiced", "sum"), uninvoiced_amount=("uninvoiced_amount", "sum"),
+                    included_hours=("included_hours", "first"))
     facts["unbilled_hours"] = (facts["hours_uninvoiced"] - facts["included_hours"].fillna(0)).clip(lower=0).round(4)
     # Hours a block agreement covers are paid for by its fee: they count as billed.
     facts["hours_billed"] = (facts["hours_invoiced"] + facts["hours_uninvoiced"] - facts["unbilled_hours"]).round(4)
@@ -182,27 +386,28 @@ def time_by_key(time_entries: pd.DataFrame, terms: pd.DataFrame, default_rate: i
 def expected_price(keys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """P and where it came from: the contract price where a line is active, else the billed price,
     else the catalog list price, else the vendor unit cost."""
-    price = pd.Series(pd.NA, index=keys.index, dtype="Int64")
-    source = pd.Series(pd.NA, index=keys.index, dtype="string")
-    for column, name in (("contract_unit_price", "contract"), ("billed_unit_price", "billed"),
-                         ("list_price", "catalog"), ("vendor_unit_cost", "vendor_cost")):
-        take = price.isna() & keys[column].notna()
-        price = price.where(~take, keys[column])
-        source = source.where(~take, name)
-    return price, source
+    sources = {"contract_unit_price": "contract", "billed_unit_price": "billed", "list_price": "catalog",
+               "vendor_unit_cost": "vendor_cost"}
+    candidates = [keys[column].astype("Int64") for column in sources]
+    present = np.column_stack([candidate.notna().to_numpy(bool) for candidate in candidates])
+    first = np.where(present.any(axis=1), present.argmax(axis=1), -1)
+    values = np.column_stack([candidate.to_numpy(np.int64, na_value=0) for candidate in candidates])
+    chosen = values[np.arange(len(keys)), np.maximum(first, 0)]
+    price = pd.Series(pd.arrays.IntegerArray(chosen, first < 0), index=keys.index)
+    labels = pd.Categorical.from_codes(first, categories=pd.Index(list(sources.values()), dtype="string"))
+    return price, _as_text(pd.Series(labels, index=keys.index))
 
 
 def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract: pd.DataFrame,
                   catalog: pd.DataFrame) -> pd.DataFrame:
     """Add flags, catalog facts, E, P and the expected amount to merged per-key facts (a new frame)."""
-    out = keys.merge(vendor_tracked, on=CLIENT_SKU, how="left").merge(had_contract, on=CLIENT_SKU, how="left")
-    out = out.merge(catalog, on="sku", how="left")
+    flags = pd.DataFrame({"vendor_tracked": has_key(keys, vendor_tracked, CLIENT_SKU),
+                          "had_contract": has_key(keys, had_contract, CLIENT_SKU)}, index=keys.index)
+    out = pd.concat([keys, flags, left_lookup(keys, catalog, ["sku"])], axis=1)
     for column in ("usage_qty", "contract_qty", "billed_qty", "duplicate_qty"):
         out[column] = out[column].fillna(0.0)
     for column in ("billed_amount", "duplicate_amount"):
         out[column] = out[column].fillna(0).astype("Int64")
-    out["vendor_tracked"] = out["vendor_tracked"].fillna(False).astype(bool)
-    out["had_contract"] = out["had_contract"].fillna(False).astype(bool)
     out["contract_active"] = out["contract_lines"].fillna(0).gt(0)
     out["vendor_unit_cost"] = out["vendor_unit_cost"].fillna(out["catalog_unit_cost"])
     out["expected_unit_price"], out["price_source"] = expected_price(out)
@@ -214,7 +419,7 @@ def with_expected_amounts(keys: pd.DataFrame) -> pd.DataFrame:
     usage-based line). A charge no
     contract or vendor explains (a one-time project) is expected as billed; a contract that is over
     (billed outside it) expects nothing. Labour adds the unbilled time to what was billed."""
-    out = keys.copy()
+    out = keys.copy(deep=False)
     basis = out["vendor_tracked"] | out["had_contract"]
     # A usage-based line (no quantity) with no vendor report to measure it: the billed quantity stands.
     usage_based = out["contract_active"] & out["contract_qty"].eq(0) & ~out["vendor_tracked"]

@@ -35,12 +35,14 @@ def figures(keys: pd.DataFrame, found: pd.DataFrame, by: list[str]) -> pd.DataFr
     key_money = keys.assign(
         billed_revenue=keys["billed_amount"] + keys["duplicate_amount"], _one=1,
         vendor_cost=keys["vendor_cost_amount"].fillna(0).astype("Int64"))
-    flagged = at_stake[["period", "client", "sku"]].drop_duplicates().assign(_flagged=1)
-    key_money = key_money.merge(flagged, on=["period", "client", "sku"], how="left")
     group = by or ["_one"]
     per_key = key_money.groupby(group, observed=True).agg(
         expected_revenue=("expected_amount", "sum"), billed_revenue=("billed_revenue", "sum"),
-        vendor_cost=("vendor_cost", "sum"), keys=("_one", "sum"), keys_flagged=("_flagged", "sum"))
+        vendor_cost=("vendor_cost", "sum"), keys=("_one", "sum"))
+    # Every finding is about one of the keys: count the flagged keys on the findings, not on all keys.
+    flagged = at_stake[list(dict.fromkeys(["period", "client", "sku", *by]))].drop_duplicates(
+        ["period", "client", "sku"])
+    per_key = per_key.join(flagged.assign(_one=1).groupby(group, observed=True).size().rename("keys_flagged"))
     variance = at_stake.assign(_one=1, leakage=-at_stake["variance"].where(at_stake["variance"] < 0, 0),
                                overcharge=at_stake["variance"].where(at_stake["variance"] > 0, 0))
     per_finding = variance.groupby(group, observed=True).agg(

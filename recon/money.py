@@ -13,6 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.cells import WHITESPACE, arrow_text, as_numpy_bool, concat
 
 MONEY_SCALE = 10_000
 CENT = MONEY_SCALE // 100
@@ -20,8 +24,11 @@ QUANTITY_PLACES = 4
 _QTY_SCALE = 10**QUANTITY_PLACES
 _INT64_SAFE = 2**62
 
-_MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>\d*)(?:\.(?P<frac>\d*))?$"
-_CURRENCY_MARKS = r"[\s$€£¥\u00a0]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
+# A number after cleaning: sign, up to 14 whole digits (10^14 currency units, so that units fit int64
+# exactly) and decimals. Only the first five decimals are read (four kept, the fifth rounds); any
+# digits after them, in any script, are ignored.
+_MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\p{Nd}*|[0-9]{0,4}))?$"
+_CURRENCY_MARKS = WHITESPACE[:-1] + r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
@@ -30,38 +37,40 @@ def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return np.sign(numerator) * magnitude
 
 
-def _clean_money_text(text: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
+def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses)."""
-    cleaned = text.astype("string").str.strip().str.replace(_CURRENCY_MARKS, "", regex=True)
-    in_parentheses = cleaned.str.startswith("(") & cleaned.str.endswith(")")
-    cleaned = cleaned.str.strip("()")
-    trailing_minus = cleaned.str.endswith("-") & ~cleaned.str.startswith("-")
-    cleaned = cleaned.where(~trailing_minus, "-" + cleaned.str.rstrip("-"))
+    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _CURRENCY_MARKS, "")
+    in_parentheses = pc.and_(pc.starts_with(cleaned, "("), pc.ends_with(cleaned, ")"))
+    cleaned = pc.utf8_trim(cleaned, "()")
+    trailing_minus = pc.and_(pc.ends_with(cleaned, "-"), pc.invert(pc.starts_with(cleaned, "-")))
+    cleaned = pc.if_else(trailing_minus, concat(["-", pc.utf8_rtrim(cleaned, "-")]), cleaned)
     thousands = "." if decimal == "," else ","
-    cleaned = cleaned.str.replace(thousands, "", regex=False)
+    cleaned = pc.replace_substring(cleaned, thousands, "")
     if decimal != ".":
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
-    return cleaned, in_parentheses.fillna(False)
+        cleaned = pc.replace_substring(cleaned, decimal, ".")
+    return cleaned, in_parentheses
 
 
 def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     """Parse money text (``$1,234.56``, ``(12.00)``, ``1.234,56`` with ``decimal=","``) into Int64 units.
 
     Returns an ``Int64`` series in 1/10,000 units; unparseable or blank cells are ``<NA>`` (the caller
-    decides whether that is a quarantine reason). Digits past the fourth place round half up.
+    decides whether that is a quarantine reason), and so is an amount of 10^14 or more. Digits past the
+    fourth place round half up. Exact integer arithmetic on Arrow string kernels: no floats, no Python
+    call per cell.
     """
-    cleaned, negative = _clean_money_text(text, decimal)
-    parts = cleaned.str.extract(_MONEY_PATTERN)
-    has_digits = parts["whole"].fillna("").str.len().gt(0) | parts["frac"].fillna("").str.len().gt(0)
-    valid = parts["sign"].notna() & has_digits
-    whole = pd.to_numeric(parts["whole"].where(parts["whole"].fillna("") != "", "0"), errors="coerce")
-    fraction_text = parts["frac"].fillna("").str.pad(5, side="right", fillchar="0")
-    fraction = pd.to_numeric(fraction_text.str.slice(0, 4), errors="coerce")
-    round_digit = pd.to_numeric(fraction_text.str.slice(4, 5), errors="coerce")
-    magnitude = whole * MONEY_SCALE + fraction + (round_digit >= 5).astype("Int64")
-    sign = np.where((parts["sign"] == "-").fillna(False).to_numpy(bool) ^ negative.to_numpy(bool), -1, 1)
-    units = (magnitude * sign).where(valid)
-    return units.astype("Int64")
+    cleaned, negative = _clean_money_text(arrow_text(text), decimal)
+    parts = pc.extract_regex(cleaned, _MONEY_PATTERN)
+    sign, whole, fraction = (pc.struct_field(parts, name) for name in ("sign", "whole", "frac"))
+    has_digits = pc.or_(pc.not_equal(whole, ""), pc.not_equal(fraction, ""))
+    fraction = pc.utf8_rpad(fraction, width=5, padding="0")
+    digits = concat([whole, pc.utf8_slice_codeunits(fraction, 0, 4)])
+    magnitude = pc.fill_null(pc.cast(digits, pa.int64()), 0).to_numpy()
+    magnitude = magnitude + as_numpy_bool(pc.greater_equal(pc.utf8_slice_codeunits(fraction, 4, 5), "5"))
+    minus = as_numpy_bool(pc.equal(sign, "-")) ^ as_numpy_bool(negative)
+    valid = as_numpy_bool(pc.and_(pc.is_valid(parts), has_digits))
+    units = np.where(minus, -magnitude, magnitude)
+    return pd.Series(pd.arrays.IntegerArray(units, ~valid), index=text.index)
 
 
 def parse_quantity(text: pd.Series, decimal: str = ".") -> pd.Series:

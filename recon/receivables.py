@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from recon.cells import is_in
 from recon.settings import Settings
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -49,4 +50,5 @@ def aging_bucket(days_past_due: pd.Series) -> np.ndarray:
 
 def unapplied_payments(invoices: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
     """Payments naming an invoice number that no invoice line has."""
-    return payments[~payments["invoice_number"].isin(invoices["invoice_number"])].reset_index(drop=True)
+    known = is_in(payments["invoice_number"], invoices["invoice_number"])
+    return payments[~known].reset_index(drop=True)

@@ -54,7 +54,8 @@ def _discrepancies(keys: pd.DataFrame, mask: pd.Series, type_name: str, variance
         "variance": variance[mask.to_numpy(bool)].astype("Int64"), "detail": "",
     })
     for column, value in overrides.items():
-        out[column] = value[mask.to_numpy(bool)] if isinstance(value, pd.Series) else value
+        # a series may cover every key or only the picked ones (text worth formatting only for those)
+        out[column] = value.reindex(picked.index) if isinstance(value, pd.Series) else value
     return out
 
 
@@ -141,7 +142,7 @@ def price_above_contract(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame
 
 def duplicate_charge(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     mask = keys["duplicate_amount"].ne(0) & keys["duplicate_qty"].ne(0)
-    detail = keys["duplicate_lines"].fillna(0).astype(int).astype(str) + " extra line(s)"
+    detail = keys["duplicate_lines"][mask].fillna(0).astype(int).astype(str) + " extra line(s)"
     return _discrepancies(keys, mask, "duplicate_charge", keys["duplicate_amount"],
                           billed_qty=keys["duplicate_qty"], billed_amount=keys["duplicate_amount"],
                           expected_qty=0.0, expected_amount=pd.Series(0, index=keys.index, dtype="Int64"),
@@ -152,7 +153,7 @@ def unbilled_time(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     amount = keys["unbilled_time_amount"].fillna(0).astype("Int64")
     mask = keys["unbilled_hours"].fillna(0).gt(0) & amount.gt(0)
     hours = keys["unbilled_hours"].fillna(0)
-    detail = hours.round(2).astype(str) + " billable h uninvoiced beyond included hours"
+    detail = hours[mask].round(2).astype(str) + " billable h uninvoiced beyond included hours"
     return _discrepancies(keys, mask, "unbilled_time", -amount, expected_qty=hours, billed_qty=0.0,
                           expected_amount=amount, billed_amount=pd.Series(0, index=keys.index, dtype="Int64"),
                           expected_unit_price=pd.Series(pd.NA, index=keys.index, dtype="Int64"),

@@ -1,0 +1,311 @@
+"""The benchmark (issue 6): the engine against a DuckDB reference on generated MSPs of growing size.
+
+    make bench                      # 10k, 100k and 1M invoice lines
+    make bench SIZES=1M REPEAT=3    # one size, three measurements (best and median reported)
+
+For each size it generates the sample MSP once (``recon.sample``, cached as CSV under ``bench/data/``,
+keyed by size and seed) and measures, each measurement in a fresh subprocess so that peaks do not mix:
+
+* loading: ``recon.load_directory`` (typed, validated, quarantined, hashed) against
+  ``pandas.read_csv(engine="pyarrow")`` of the same files (read only, types guessed);
+* the engine: ``recon.reconcile`` from the loaded sources to discrepancies, metrics and receivables;
+* the reference: the core comparison (usage vs contract vs billed per period, client and sku, with the
+  presence, quantity and price rules) as one DuckDB query (``bench/reference.sql``) over the engine's
+  own resolved frames, in the same process; both must report the same discrepancies.
+
+Peak memory is the process's resident high-water mark after loading and reconciling (before DuckDB
+runs). The last line printed for each size is ``SIZE rows: engine S s, duckdb S s, ratio R, peak M MB``.
+No timing is asserted anywhere: this is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH = ROOT / "bench"
+DATA = BENCH / "data"
+REFERENCE_SQL = BENCH / "reference.sql"
+RESULTS = BENCH / "results.md"
+SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+INVOICE_LINES_PER_CLIENT = 76  # the sample MSP bills about 6.3 lines a client a month over 12 months
+SEED = 7
+SQL_TYPES = ("unbilled_usage", "billed_without_usage", "quantity_under_billed", "quantity_over_billed",
+             "missed_recurring_charge", "billed_outside_contract", "price_below_contract",
+             "price_above_contract")
+MEASURE_MARK = "BENCH-RESULT "
+
+
+# ------------------------------------------------------------------------------------------- the data
+
+def data_dir(size: str, seed: int = SEED) -> Path:
+    """The cached sample for ``size`` (generated on first use in a subprocess; ``complete`` marks a
+    finished write, so an interrupted one is redone)."""
+    directory = DATA / f"{size}-seed{seed}"
+    if not (directory / "complete").exists():
+        clients = math.ceil(SIZES[size] / INVOICE_LINES_PER_CLIENT)
+        print(f"generating the {size} sample ({clients:,} clients, seed {seed}) into {directory} ...", flush=True)
+        code = ("import sys; from recon.sample import write_sample; "
+                f"write_sample(sys.argv[1], clients={clients}, seed={seed})")
+        subprocess.run([sys.executable, "-c", code, str(directory)], check=True, cwd=ROOT)
+        (directory / "complete").write_text(f"{clients} clients, seed {seed}\n")
+    return directory
+
+
+def source_csvs(directory: Path) -> list[Path]:
+    """The files ``load_directory`` reads (the answer key and expected-unmapped list are not sources)."""
+    from recon.io import source_files
+
+    return [path for paths in source_files(directory).values() for path in paths]
+
+
+# ---------------------------------------------------------------------------------- in the subprocess
+
+def peak_mb() -> int:
+    """Resident-set high-water mark of this process, in MB (``ru_maxrss`` is KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def measure_pandas(directory: Path) -> dict[str, Any]:
+    """Seconds for ``pandas.read_csv(engine="pyarrow")`` of every source file."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    rows = sum(len(pd.read_csv(path, engine="pyarrow")) for path in source_csvs(directory))
+    return {"pandas_seconds": time.perf_counter() - started, "pandas_rows": rows}
+
+
+def measure_engine(directory: Path) -> dict[str, Any]:
+    """Load, reconcile, then run the DuckDB reference on the resolved frames and compare."""
+    from recon import load_directory, reconcile
+
+    started, started_cpu = time.perf_counter(), time.process_time()
+    sources = load_directory(directory)
+    loaded, loaded_cpu = time.perf_counter(), time.process_time()
+    result = reconcile(sources)
+    reconciled, reconciled_cpu = time.perf_counter(), time.process_time()
+    figures = {
+        "load_seconds": loaded - started, "engine_seconds": reconciled - loaded, "peak_mb": peak_mb(),
+        "load_cpu_seconds": loaded_cpu - started_cpu, "engine_cpu_seconds": reconciled_cpu - loaded_cpu,
+        "rows": {kind: len(frame) for kind, frame in sources.frames.items()},
+        "keys": len(result.keys), "discrepancies": len(result.discrepancies),
+    }
+    reference, duckdb_seconds = run_reference(result)
+    return figures | {"duckdb_seconds": duckdb_seconds, "agreement": agreement(result.discrepancies, reference)}
+
+
+def run_reference(result: Any) -> tuple[Any, float]:
+    """The DuckDB query over the engine's resolved frames: (its findings, seconds incl. registering)."""
+    import duckdb
+    import numpy as np
+
+    from recon.keys import period_bounds
+
+    settings = result.settings
+    frames = result.resolved
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    for name in ("usage", "invoices"):
+        connection.register(name, frames[name])
+    for name in ("contracts", "catalog"):
+        connection.register(name, frames[name].assign(line_order=np.arange(len(frames[name]))))
+    connection.register("run_periods", period_bounds(list(result.periods)))
+    sql = REFERENCE_SQL.read_text().format(
+        quantity_tolerance=float(settings.quantity_tolerance),
+        price_tolerance_pct=f"{float(settings.price_tolerance_pct)}::DOUBLE",
+        price_tolerance_min=settings.price_tolerance_min_units,
+        amount_tolerance=settings.amount_tolerance_units)
+    found = connection.execute(sql).df()  # the macros, then the one query whose result this is
+    seconds = time.perf_counter() - started
+    connection.close()
+    return found, seconds
+
+
+def agreement(engine: Any, reference: Any) -> dict[str, Any]:
+    """Compare (period, client, sku, type, variance) of the rule types the query covers."""
+
+    columns = ["period", "client", "sku", "type"]
+    ours = engine[engine["type"].isin(SQL_TYPES)][[*columns, "variance"]].astype({"variance": "int64"})
+    theirs = reference.astype({"period": "string", "client": "string", "sku": "string", "type": "string",
+                               "variance": "int64"})
+    ours = ours.astype(dict.fromkeys(columns, "string"))
+    both = ours.merge(theirs, on=columns, how="outer", suffixes=("_engine", "_duckdb"), indicator=True)
+    same = both["_merge"].eq("both") & both["variance_engine"].eq(both["variance_duckdb"])
+    differing = both[~same.fillna(False).astype(bool)]
+    return {"engine": len(ours), "duckdb": len(theirs), "identical": int(same.fillna(False).sum()),
+            "examples": differing.head(5).astype(str).to_dict(orient="records"),
+            "by_type": ours["type"].value_counts().sort_index().to_dict()}
+
+
+def child_main(mode: str, directory: Path) -> None:
+    figures = measure_pandas(directory) if mode == "pandas" else measure_engine(directory)
+    print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)
+
+
+# ------------------------------------------------------------------------------------ in the parent
+
+@dataclass(frozen=True)
+class SizeResult:
+    size: str
+    runs: list[dict[str, Any]]
+    pandas_seconds: float
+
+    def median(self, name: str) -> float:
+        return statistics.median(run[name] for run in self.runs)
+
+    def best(self, name: str) -> float:
+        return min(run[name] for run in self.runs)
+
+    @property
+    def invoice_lines(self) -> int:
+        return int(self.runs[0]["rows"]["invoices"])
+
+    @property
+    def input_rows(self) -> int:
+        return int(sum(self.runs[0]["rows"].values()))
+
+    def summary_line(self) -> str:
+        engine, duckdb = self.median("engine_seconds"), self.median("duckdb_seconds")
+        return (f"{self.size} rows: engine {_seconds(engine)} s, duckdb {_seconds(duckdb)} s, "
+                f"ratio {engine / duckdb:.2f}, peak {round(self.median('peak_mb'))} MB")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def run_child(mode: str, directory: Path) -> dict[str, Any]:
+    """One measurement in a fresh interpreter (its own peak memory); returns its figures."""
+    completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", mode, str(directory)],
+                               cwd=ROOT, capture_output=True, text=True, check=False)
+    marked = [line for line in completed.stdout.splitlines() if line.startswith(MEASURE_MARK)]
+    if completed.returncode != 0 or not marked:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        raise SystemExit(f"the {mode} measurement failed for {directory}")
+    return json.loads(marked[-1][len(MEASURE_MARK):])
+
+
+def measure_size(size: str, repeat: int, previous: SizeResult | None) -> SizeResult:
+    directory = data_dir(size)
+    pandas_seconds = min(run_child("pandas", directory)["pandas_seconds"] for _ in range(repeat))
+    runs = [run_child("engine", directory) for _ in range(repeat)]
+    result = SizeResult(size, runs, pandas_seconds)
+    print_size(result, previous, directory)
+    return result
+
+
+def print_size(result: SizeResult, previous: SizeResult | None, directory: Path) -> None:
+    rows = result.runs[0]["rows"]
+    engine = result.median("engine_seconds")
+    load = result.median("load_seconds")
+    print(f"== {result.size}: {rows['invoices']:,} invoice lines, {rows['usage']:,} usage rows, "
+          f"{result.input_rows:,} input rows in all ({directory.relative_to(ROOT)})")
+    print(f"load:   recon.load_directory {load:.2f} s ({result.input_rows / load:,.0f} rows/s) vs "
+          f"pandas.read_csv(engine='pyarrow') {result.pandas_seconds:.2f} s "
+          f"(ratio {load / result.pandas_seconds:.2f})")
+    print(f"engine: reconcile {engine:.2f} s ({result.input_rows / engine:,.0f} rows/s, "
+          f"{result.invoice_lines / engine:,.0f} invoice lines/s); "
+          f"duckdb {result.median('duckdb_seconds'):.2f} s; {result.runs[0]['keys']:,} keys, "
+          f"{result.runs[0]['discrepancies']:,} discrepancies")
+    if len(result.runs) > 1:
+        print(f"repeats: {len(result.runs)}; engine best {result.best('engine_seconds'):.2f} s median "
+              f"{engine:.2f} s; duckdb best {result.best('duckdb_seconds'):.2f} s median "
+              f"{result.median('duckdb_seconds'):.2f} s; load best {result.best('load_seconds'):.2f} s; "
+              f"peak best {result.best('peak_mb'):.0f} MB")
+    match = result.runs[0]["agreement"]
+    verdict = "agree" if match["identical"] == match["engine"] == match["duckdb"] else "DISAGREE"
+    print(f"check:  engine and duckdb {verdict}: {match['identical']:,} identical of {match['engine']:,} "
+          f"(engine) / {match['duckdb']:,} (duckdb) presence, quantity and price discrepancies")
+    for example in match["examples"]:
+        print(f"        differs: {example}")
+    if previous is not None:
+        growth = result.input_rows / previous.input_rows
+        print(f"growth: {previous.size} -> {result.size}: rows x{growth:.1f}, engine "
+              f"x{engine / previous.median('engine_seconds'):.1f}, load "
+              f"x{load / previous.median('load_seconds'):.1f}, duckdb "
+              f"x{result.median('duckdb_seconds') / previous.median('duckdb_seconds'):.1f}")
+    print(result.summary_line(), flush=True)
+
+
+# ---------------------------------------------------------------------------------------- results.md
+
+def machine() -> str:
+    """One line describing the machine and the versions measured."""
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    return (f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}, pandas {pd.__version__}, "
+            f"pyarrow {pa.__version__}, duckdb {duckdb.__version__}; {date.today().isoformat()}, "
+            f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def results_block(results: list[SizeResult]) -> str:
+    header = ("| size | invoice lines | input rows | load s (pandas pyarrow s) | engine s median (best) | "
+              "duckdb s median (best) | ratio | peak MB | agreement |\n|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for result in results:
+        match = result.runs[0]["agreement"]
+        rows.append(
+            f"| {result.size} | {result.invoice_lines:,} | {result.input_rows:,} | "
+            f"{result.median('load_seconds'):.2f} ({result.pandas_seconds:.2f}) | "
+            f"{result.median('engine_seconds'):.2f} ({result.best('engine_seconds'):.2f}) | "
+            f"{result.median('duckdb_seconds'):.2f} ({result.best('duckdb_seconds'):.2f}) | "
+            f"{result.median('engine_seconds') / result.median('duckdb_seconds'):.2f} | "
+            f"{result.median('peak_mb'):.0f} | {match['identical']:,}/{match['engine']:,} |")
+    lines = "\n".join(result.summary_line() for result in results)
+    return (f"Machine: {machine()}. Repeats per size: {len(results[0].runs)}.\n\n{header}" + "\n".join(rows)
+            + f"\n\n```\n{lines}\n```\n")
+
+
+def write_results(results: list[SizeResult], path: Path) -> None:
+    """Replace the generated block of ``path`` (between the bench markers) with these results."""
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    text = path.read_text() if path.exists() else f"# Benchmark results\n\n{start}\n{end}\n"
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    path.write_text(f"{before}{start}\n{results_block(results)}{end}{after}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated, of: " + ", ".join(SIZES))
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per size (best and median)")
+    parser.add_argument("--results", type=Path, default=None, help="update this results file's table")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(args.child[0], Path(args.child[1]))
+        return
+    sizes = [size.strip() for size in args.sizes.split(",") if size.strip()]
+    unknown = [size for size in sizes if size not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    results: list[SizeResult] = []
+    for size in sizes:
+        results.append(measure_size(size, max(args.repeat, 1), results[-1] if results else None))
+    if args.results:
+        write_results(results, args.results)
+
+
+if __name__ == "__main__":
+    main()

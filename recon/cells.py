@@ -1,0 +1,137 @@
+"""Text cells as Arrow arrays: the vectorised string operations loading needs, with Python's meaning.
+
+Loading a million-row file is a handful of passes over each text column, so each pass has to run in
+Arrow's C++ kernels rather than as a Python call per cell. pandas hands a regular expression to Arrow's
+RE2 engine only when RE2 would match like Python's ``re``; ``\\s`` is one of the exceptions (RE2's
+misses ``"\\x0b"`` and every non-ASCII space), so pandas falls back to Python for it. ``WHITESPACE``
+spells out Python's whitespace as an explicit RE2 character class instead: the same meaning, at Arrow's
+speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Exactly the characters ``str.isspace`` (and so Python's ``\\s``) accepts, as an RE2 character class;
+# tests/recon/test_cells.py checks it against every code point.
+WHITESPACE = (r"[\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+              r"\x{205f}\x{3000}]")
+
+
+TEXT = pa.large_string()  # what pandas' ``string`` dtype holds
+
+
+def arrow_text(cells: pd.Series) -> pa.ChunkedArray:
+    """The cells as an Arrow ``large_string`` array (no copy when they already are one; ``<NA>`` is
+    null)."""
+    strings = cells if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow" \
+        else cells.astype(pd.StringDtype("pyarrow"))
+    array = pa.array(strings.array)
+    chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+    return chunked if chunked.type == TEXT else chunked.cast(TEXT)
+
+
+def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """An Arrow string array back as a pandas ``string`` series on ``index``."""
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array)
+                                                 else array), index=index)
+
+
+def untidy_cells(text: pa.ChunkedArray) -> np.ndarray:
+    """Per cell, whether stripping or collapsing whitespace might change it: it holds a byte that is
+    not printable ASCII, two spaces in a row, or a space at either end. ``False`` is certain (``True``
+    may be a false alarm). Computed with numpy on the raw bytes, so the usual tidy column costs a few
+    byte passes instead of a string kernel that rebuilds every cell."""
+    if not text.num_chunks:
+        return np.zeros(0, dtype=bool)
+    return np.concatenate([_untidy_in_chunk(chunk) for chunk in text.chunks])
+
+
+def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
+    offsets, data = _raw_strings(chunk)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    last_byte = len(data) - 1
+    untidy = filled & ((data[np.minimum(starts, last_byte)] == 0x20) | (data[np.maximum(ends - 1, 0)] == 0x20))
+    shifted = data[offsets[0]:offsets[-1]] - np.uint8(0x20)  # printable ASCII -> 0..0x5f, space -> 0
+    odd = shifted >= 0x60
+    spaces = shifted == 0
+    odd[1:] |= spaces[1:] & spaces[:-1]
+    if odd.any():
+        untidy[np.searchsorted(offsets, np.flatnonzero(odd) + offsets[0], side="right") - 1] = True
+    return untidy
+
+
+def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array chunk: cell ``i`` is ``bytes[offsets[i]:offsets[i + 1]]``."""
+    offsets_buffer, data_buffer = chunk.buffers()[1:3]
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    # All cells empty: one zero byte keeps the first/last byte lookups of empty cells in range.
+    data = data if len(data) else np.zeros(1, np.uint8)
+    return offsets.astype(np.int64), data
+
+
+def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> pa.ChunkedArray:
+    """``clean(text)`` for a whitespace cleaner (strip, collapse) that leaves tidy cells as they are:
+    ``clean`` runs on the untidy cells only (``untidy_cells``), usually none."""
+    untidy = untidy_cells(text)
+    if not untidy.any():
+        return text
+    whole = text.combine_chunks()
+    mask = pa.array(untidy)
+    return pa.chunked_array([pc.replace_with_mask(whole, mask, clean(pc.filter(whole, mask)))])
+
+
+def as_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array as numpy, null read as False."""
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def concat(parts: list[pa.ChunkedArray | str], separator: str = "") -> pa.ChunkedArray:
+    """Element-wise concatenation of ``large_string`` arrays and constants (null where a part is null)."""
+    values = [pa.scalar(part, TEXT) if isinstance(part, str) else part for part in parts]
+    return pc.binary_join_element_wise(*values, pa.scalar(separator, TEXT))
+
+
+def is_in(cells: pd.Series, values: pd.Series) -> np.ndarray:
+    """``cells.isin(values)`` for text, in Arrow: pandas builds the lookup set one Python object per
+    value, which for a million invoice numbers is most of a reconciliation's run time."""
+    value_set = pc.unique(arrow_text(values.drop_duplicates()))
+    return as_numpy_bool(pc.is_in(arrow_text(cells), value_set=value_set.combine_chunks()
+                                  if isinstance(value_set, pa.ChunkedArray) else value_set))
+
+
+def map_distinct(cells: pd.Series, table: pd.Series | dict[str, object]) -> pd.Series:
+    """``cells.map(table)``, looked up once per distinct cell."""
+    return per_distinct(lambda distinct: distinct.map(table), cells)
+
+
+def per_distinct(parse: Callable[[pd.Series], pd.Series], cells: pd.Series) -> pd.Series:
+    """``parse(cells)`` computed once per distinct cell and spread back over the rows.
+
+    Exact for any ``parse`` that reads each cell on its own (every cell parser does), and its cost
+    follows the number of distinct values: a million invoice dates are a few hundred distinct days.
+    """
+    codes, distinct = distinct_cells(cells)
+    if len(distinct) * 2 > len(cells):
+        return parse(cells)
+    return spread(parse(distinct), codes, cells.index)
+
+
+def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code per row, the distinct cells in order of appearance): ``cells`` is ``distinct[codes]``
+    (code -1 for a missing cell)."""
+    codes, distinct = pd.factorize(cells, use_na_sentinel=True)
+    return codes, pd.Series(distinct, dtype=cells.dtype)
+
+
+def spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Values per distinct cell back over the rows (missing where the code is -1)."""
+    return pd.Series(values.array.take(codes, allow_fill=True), index=index, name=values.name)
