@@ -37,12 +37,13 @@ def now() -> datetime:
 
 
 def client_source() -> str:
-    """Where the browser connects from (for login throttling and the access log)."""
+    """Where the browser connects from (for login throttling and the access log); Streamlit gives no
+    address for a browser on the same machine: ``local``."""
     try:
         address = st.context.ip_address
     except Exception:  # no browser context (scripts)
         return "unknown"
-    return address[:100] if isinstance(address, str) and address else "unknown"
+    return address[:100] if isinstance(address, str) and address else "local"
 
 
 # ---------------------------------------------------------------------------------------- configuration

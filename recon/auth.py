@@ -289,6 +289,12 @@ def access_log_frame(events: Sequence[AccessEvent]) -> pd.DataFrame:
         {column: "string" for column in ACCESS_LOG_COLUMNS if column != "at"})
 
 
+def access_log_for_display(log: pd.DataFrame) -> pd.DataFrame:
+    """The access log with ``at`` as UTC text to the second (a table shows datetimes as dates)."""
+    return log.assign(at=pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+                      .astype("string"))
+
+
 def filter_access_log(log: pd.DataFrame, users: Iterable[str] = (), actions: Iterable[str] = ()) -> pd.DataFrame:
     """The access-log lines of ``users`` doing ``actions`` (empty: any)."""
     keep = pd.Series(True, index=log.index)

@@ -81,5 +81,5 @@ who = first.multiselect("User", sorted(log["user"].dropna().unique()), key="admi
 what = second.multiselect("Action", sorted(log["action"].dropna().unique()), key="admin.log.actions",
                           placeholder="Any action")
 shown = auth.filter_access_log(log, who, what)
-ui.table(shown, key="admin.log", currency="USD", file_name="access_log.csv", height=420,
+ui.table(auth.access_log_for_display(shown), key="admin.log", currency="USD", file_name="access_log.csv", height=420,
          labels={"at": "When (UTC)", "source": "From"})
