@@ -366,6 +366,6 @@ def test_the_access_log_reads_to_the_second_and_filters() -> None:
     auth.record(storage, Principal("fin", FINANCE), "export", T0 + timedelta(seconds=7), target="a.csv")
     auth.record(storage, Principal("ann", AUDITOR), "export_audit_pack", T0, target="run 1")
     log = auth.access_log_frame(storage.access_log())
-    assert list(auth.access_log_for_display(log)["at"]) == ["2026-03-01 09:00:07 UTC", "2026-03-01 09:00:00 UTC"]
+    assert list(auth.access_log_for_display(log)["at"]) == ["2026-03-01 09:00:00 UTC", "2026-03-01 09:00:07 UTC"]
     assert list(auth.filter_access_log(log, users=["ann"])["action"]) == ["export_audit_pack"]
     assert len(auth.filter_access_log(log)) == 2
