@@ -1,7 +1,9 @@
 """MSP Billing Recon dashboard: the entrypoint (``streamlit run dashboard/app.py``).
 
-It sets the page up, draws the global filters once in the sidebar, builds the page context (the active
-run seen through the filters) and runs the chosen page. Any ``ReconError`` becomes one clear message,
+It sets the page up and, before anything else, signs the visitor in (``dashboard.login``): until then the
+only page that exists is the sign-in form. Then it offers the pages the principal's role allows, draws
+the global filters once in the sidebar, builds the page context (the active run cut to the principal's
+clients and seen through the filters) and runs the chosen page. Any ``ReconError`` becomes one clear message,
 and no other exception reaches the browser as a traceback.
 """
 
@@ -17,51 +19,85 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import session  # noqa: E402
+from dashboard import login, session, ui  # noqa: E402
 from dashboard.filters import sidebar_filters  # noqa: E402
+from recon import auth  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
+from recon.safe_export import install_log_redaction  # noqa: E402
 
 LOG = logging.getLogger("dashboard")
+install_log_redaction("streamlit", "dashboard")  # no password of a database URL in the server log
 PAGES = Path(__file__).resolve().parent / "app_pages"
 
 st.set_page_config(page_title="MSP Billing Recon", page_icon=":material/receipt_long:", layout="wide",
                    initial_sidebar_state="expanded")
-
-navigation = st.navigation({
-    "Billing": [
-        st.Page(PAGES / "overview.py", title="Overview", icon=":material/space_dashboard:", default=True),
-        st.Page(PAGES / "client.py", title="Client", icon=":material/apartment:"),
-        st.Page(PAGES / "discrepancies.py", title="Discrepancies", icon=":material/rule:"),
-        st.Page(PAGES / "receivables.py", title="Receivables", icon=":material/account_balance_wallet:"),
-    ],
-    "Data": [
-        st.Page(PAGES / "sources.py", title="Sources", icon=":material/upload_file:"),
-        st.Page(PAGES / "mappings.py", title="Mappings", icon=":material/join_inner:"),
-        st.Page(PAGES / "runs.py", title="Runs", icon=":material/history:"),
-        st.Page(PAGES / "settings.py", title="Settings", icon=":material/tune:"),
-    ],
-})
-
 ASSETS = Path(__file__).resolve().parent / "assets"
 st.logo(ASSETS / "logo.svg", size="large", icon_image=ASSETS / "icon.svg")
+
+# ------------------------------------------------------------------- nobody reaches a page unsigned
+try:
+    storage = session.auth_storage()
+except ReconError as error:
+    st.error(f"Nobody can sign in: the user database cannot be opened ({ui.error_text(error)}).",
+             icon=":material/database_off:")
+    st.stop()
+
+
+def sign_in() -> None:
+    login.sign_in_form(storage)
+
+
+def choose_password() -> None:
+    login.change_password_form(storage)
+
+
+principal = login.signed_in(storage)
+if principal is None or login.must_change_password():
+    # The only page that exists before signing in: every other URL lands here too.
+    gate = st.Page(sign_in, title="Sign in", icon=":material/lock:", url_path="sign-in", default=True)
+    if principal is not None:
+        gate = st.Page(choose_password, title="Choose a password", icon=":material/password:",
+                       url_path="choose-password", default=True)
+    st.navigation([gate], position="hidden").run()
+    st.stop()
+
+# (group, file, title, icon, the action a principal needs to see the page)
+PAGE_SPECS = (
+    ("Billing", "overview.py", "Overview", ":material/space_dashboard:", auth.VIEW),
+    ("Billing", "client.py", "Client", ":material/apartment:", auth.VIEW),
+    ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", auth.VIEW),
+    ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", auth.VIEW),
+    ("Data", "sources.py", "Sources", ":material/upload_file:", auth.UPLOAD),
+    ("Data", "mappings.py", "Mappings", ":material/join_inner:", auth.MAP),
+    ("Data", "runs.py", "Runs", ":material/history:", auth.VIEW_RUNS),
+    ("Data", "settings.py", "Settings", ":material/tune:", auth.CHANGE_SETTINGS),
+    ("Admin", "admin.py", "Admin", ":material/admin_panel_settings:", auth.MANAGE_USERS),
+)
+pages: dict[str, list[st.Page]] = {}
+for group, file, title, icon, action in PAGE_SPECS:
+    if auth.can(principal, action):
+        pages.setdefault(group, []).append(st.Page(PAGES / file, title=title, icon=icon, default=file == "overview.py"))
+navigation = st.navigation(pages)
+
 st.session_state["app.context"] = None
 with st.sidebar:
+    login.sidebar_identity(storage, principal)
     try:
         result = session.result_of(session.active_run())
         filters = sidebar_filters(result)
         session.build_context(filters)
     except ReconError as error:
-        st.error(f"The current data cannot be reconciled: {error}", icon=":material/error:")
+        st.error(f"The current data cannot be reconciled: {ui.error_text(error)}", icon=":material/error:")
     except Exception as error:
         LOG.exception("run failed")
-        st.error(f"The current data cannot be reconciled ({type(error).__name__}: {error}).",
+        st.error(f"The current data cannot be reconciled ({type(error).__name__}: {ui.error_text(error)}).",
                  icon=":material/error:")
 
 try:
     navigation.run()
 except ReconError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(ui.error_text(error), icon=":material/error:")
 except Exception as error:  # the last line of defence: a message, never a traceback
     LOG.exception("page failed")
-    st.error(f"Something went wrong on this page ({type(error).__name__}: {error}). "
+    st.error(f"Something went wrong on this page ({type(error).__name__}: {ui.error_text(error)}). "
              "The details are in the server log.", icon=":material/error:")

@@ -122,19 +122,22 @@ def build_client_balance_figure(top_clients: pd.DataFrame, currency: str,
     to the right in blue; the biggest total at the top."""
     if top_clients.empty:
         return _empty(title, "No client has money at stake for these filters.")
-    clients = list(top_clients["client"])
-    leakage = top_clients["leakage"]
+    return _diverging_bars(list(top_clients["client"]), top_clients, currency, title)
+
+
+def _diverging_bars(labels: list[str], frame: pd.DataFrame, currency: str, title: str) -> go.Figure:
+    """Horizontal bars per label: ``leakage`` to the left in red, ``overcharge`` to the right in blue."""
     figure = go.Figure([
-        go.Bar(y=clients, x=[-value for value in _amounts(leakage)], orientation="h", name="Under-billed",
-               marker_color=UNDER_COLOR, customdata=_labels(-leakage, currency),
+        go.Bar(y=labels, x=[-value for value in _amounts(frame["leakage"])], orientation="h",
+               name="Under-billed", marker_color=UNDER_COLOR, customdata=_labels(-frame["leakage"], currency),
                hovertemplate="%{y}<br>Under-billed: <b>%{customdata}</b><extra></extra>"),
-        go.Bar(y=clients, x=_amounts(top_clients["overcharge"]), orientation="h", name="Over-billed",
-               marker_color=OVER_COLOR, customdata=_labels(top_clients["overcharge"], currency),
+        go.Bar(y=labels, x=_amounts(frame["overcharge"]), orientation="h", name="Over-billed",
+               marker_color=OVER_COLOR, customdata=_labels(frame["overcharge"], currency),
                hovertemplate="%{y}<br>Over-billed: <b>%{customdata}</b><extra></extra>"),
     ])
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(clients)), barmode="relative",
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(labels)), barmode="relative",
                    legend_below=True)
 
 
@@ -193,20 +196,9 @@ def build_vendor_figure(products: pd.DataFrame, currency: str,
     """Leakage (red) and overcharge (blue) per vendor and product (``views.top_products``), in order."""
     if products.empty:
         return _empty(title)
-    shown = products
-    labels = [f"{vendor} · {product}" for vendor, product in zip(shown["vendor"], shown["product"], strict=True)]
-    figure = go.Figure([
-        go.Bar(y=labels, x=[-value for value in _amounts(shown["leakage"])], orientation="h",
-               name="Under-billed", marker_color=UNDER_COLOR, customdata=_labels(-shown["leakage"], currency),
-               hovertemplate="%{y}<br>Under-billed: <b>%{customdata}</b><extra></extra>"),
-        go.Bar(y=labels, x=_amounts(shown["overcharge"]), orientation="h", name="Over-billed",
-               marker_color=OVER_COLOR, customdata=_labels(shown["overcharge"], currency),
-               hovertemplate="%{y}<br>Over-billed: <b>%{customdata}</b><extra></extra>"),
-    ])
-    figure.update_yaxes(autorange="reversed", type="category")
-    figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)), barmode="relative",
-                   legend_below=True)
+    labels = [f"{vendor} · {product}" for vendor, product in zip(products["vendor"], products["product"],
+                                                                 strict=True)]
+    return _diverging_bars(labels, products, currency, title)
 
 
 # ----------------------------------------------------------------------------------------- receivables

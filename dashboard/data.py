@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from recon import auth, views
 from recon import io as recon_io
-from recon import views
+from recon.auth_store import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile
-from recon.io import LoadedSource, Sources, canonical_kind
+from recon.io import LoadedSource, Sources, UploadLimits, canonical_kind
 from recon.profile import SourceEntry
 from recon.quality import ValidationReport
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
@@ -27,6 +29,7 @@ from recon.settings import Settings
 from recon.store import Store
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+DEFAULT_LIMITS = UploadLimits()
 
 
 @dataclass(frozen=True)
@@ -96,42 +99,45 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes) -> LoadedSource:
+def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes,
+                  limits: UploadLimits = DEFAULT_LIMITS) -> LoadedSource:
     """An uploaded file read as ``entry`` says (``recon.io.load_source``), or by its canonical columns;
-    keyed by content hash and entry (the bytes are not hashed again)."""
+    keyed by content hash, entry and upload limits (the bytes are not hashed again)."""
     _ = sha256
     if entry is None:
-        return recon_io.load_file(_data, name, canonical_kind(name) or "usage")
-    return recon_io.load_source(_data, name, entry, read_as=f"upload: {recon_io.describe(entry)}")
+        return recon_io.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
+    return recon_io.load_source(_data, name, entry, read_as=f"upload: {recon_io.describe(entry)}", limits=limits)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def file_header(sha256: str, name: str, _data: bytes) -> tuple[str, ...]:
-    """The column names of a file (``recon.io.read_table``)."""
+def file_header(sha256: str, name: str, _data: bytes, limits: UploadLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
+    """The column names of a file (``recon.io.read_table``, within the upload limits)."""
     _ = sha256
-    return tuple(recon_io.read_table(_data, name).columns)
+    return tuple(recon_io.read_table(_data, name, limits=limits).columns)
 
 
-def loaded_input(file: InputFile, blobs: dict[str, bytes]) -> LoadedSource:
+def loaded_input(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits = DEFAULT_LIMITS) -> LoadedSource:
     """One input of a run, loaded: a directory's file from its (cached) inspection, an upload from its
-    bytes kept in the session."""
+    bytes kept in the session (within the upload ``limits``)."""
     if file.path is not None:
         directory = Path(file.path)
         inspection = directory_inspection(str(directory), directory_stamp(directory))
         return next(item for item in inspection.loaded if item.record.file == file.name)
-    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256])
+    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256], limits)
 
 
-def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes]) -> tuple[ValidationReport, ...]:
+def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes],
+                  limits: UploadLimits = DEFAULT_LIMITS) -> tuple[ValidationReport, ...]:
     """The validation report of every input file of a run."""
-    return tuple(loaded_input(file, blobs).report for file in files)
+    return tuple(loaded_input(file, blobs, limits).report for file in files)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings) -> Reconciliation:
     """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated)."""
     _ = key
-    loaded = [loaded_input(file, _blobs) for file in _inputs.files]
+    limits = UploadLimits.from_settings(_inputs.settings)
+    loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
     sources: Sources = recon_io.combine(loaded, ALL_KINDS)
     return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
 
@@ -180,3 +186,24 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 def open_store(url: str) -> Store:
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
     return Store(url)
+
+
+# ------------------------------------------------------------------------------------------- access
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def scoped_reconciliation(key: str, scope: auth.Scope, _result: Reconciliation) -> Reconciliation:
+    """``recon.auth.apply_scope``: the run as a principal of ``scope`` may see it, once per (run, scope).
+    Every page reads this, never the whole run, so no page can show a client outside the scope."""
+    _ = key
+    return auth.apply_scope(_result, scope)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def auth_storage(url: str) -> StoreAuthStorage:
+    """Users, login attempts and the access log in the store's database. On a database with no user
+    yet, creates ``admin`` and prints its one-time password once, on the server's console."""
+    storage = StoreAuthStorage(open_store(url))
+    password = auth.ensure_first_admin(storage, datetime.now(UTC))
+    if password:
+        print(auth.first_admin_banner(password), flush=True)  # the server's terminal, never the browser
+    return storage

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard import data, session
+from dashboard import data, session, ui
 from recon.engine import Reconciliation
 from recon.views import FilterOptions, Filters
 
@@ -40,14 +40,15 @@ def _period_range(periods: tuple[str, ...]) -> tuple[str | None, str | None]:
 def sidebar_filters(result: Reconciliation) -> Filters:
     """Draw the filters for ``result`` and return what they select."""
     active = session.active_run()
-    options: FilterOptions = data.filter_options(active.key, result)
+    options: FilterOptions = data.filter_options(session.view_key(active), result)
     for key, values in (("filters.clients", options.clients), ("filters.account_managers", options.account_managers),
                         ("filters.vendors", options.vendors)):
         _keep_known(key, values)
-    st.caption(f"Data: **{active.inputs.label or 'uploaded files'}** · {len(active.inputs.files)} file(s)"
-               + (f" · run #{active.run_id}" if active.run_id else ""))
+    if session.scope().all_clients:  # file names may name clients: not shown to a scoped principal
+        st.caption(f"Data: **{ui.md(active.inputs.label or 'uploaded files')}** · {len(active.inputs.files)} "
+                   "file(s)" + (f" · run #{active.run_id}" if active.run_id else ""))
     if "workspace.store_error" in st.session_state:
-        st.warning(f"No database ({st.session_state['workspace.store_error']}): changes last for this session "
+        st.warning(f"No database ({ui.md(st.session_state['workspace.store_error'])}): changes last for this session "
                    "only.", icon=":material/database_off:")
     if session.is_stale(active):
         st.warning("Settings or mappings changed since this run.", icon=":material/update:")

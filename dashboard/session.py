@@ -7,6 +7,7 @@ module-level mutable state. Computation goes through the cached wrappers of ``da
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
-from recon import views
+from dashboard import data, login
+from recon import auth, views
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
-from recon.io import empty_source
+from recon.io import UploadLimits, empty_source
 from recon.profile import SourceEntry, parse_profile
+from recon.safe_export import redact
 from recon.settings import Settings
 from recon.store import Store, database_url
 from recon.views import Filters, RunView
@@ -52,7 +54,8 @@ class ActiveRun:
 
 @dataclass(frozen=True)
 class PageContext:
-    """What the entrypoint hands every page: the run, the filters and the run seen through them."""
+    """What the entrypoint hands every page: the run (as the signed-in principal may see it), the
+    filters and the run seen through them. ``key`` identifies that scoped run for the caches."""
 
     active: ActiveRun
     result: Reconciliation
@@ -60,6 +63,7 @@ class PageContext:
     view: RunView
     resolutions: pd.DataFrame | None
     resolutions_key: str
+    key: str = ""
 
     @property
     def currency(self) -> str:
@@ -75,18 +79,53 @@ def store() -> Store | None:
     try:
         database = data.open_store(database_url())
     except ReconError as error:
-        st.session_state["workspace.store_error"] = str(error)
+        st.session_state["workspace.store_error"] = redact(str(error))
         return None
     st.session_state.pop("workspace.store_error", None)
     return database
 
 
+def auth_storage() -> auth.AuthStorage:
+    """Users, login attempts and the access log (in the database; raises ``StoreError`` when it cannot
+    be opened: without it nobody can sign in)."""
+    return data.auth_storage(database_url())
+
+
+def principal() -> auth.Principal:
+    """The signed-in principal (the entrypoint renders no page without one)."""
+    signed_in = login.current_principal()
+    if signed_in is None:
+        raise auth.AccessDeniedError("not signed in")
+    return signed_in
+
+
+def can(action: str) -> bool:
+    signed_in = login.current_principal()
+    return signed_in is not None and auth.can(signed_in, action)
+
+
+def require(action: str) -> auth.Principal:
+    """The principal, when it may perform ``action``; raises ``AccessDeniedError`` otherwise."""
+    return auth.require(login.current_principal(), action)
+
+
+def record(action: str, target: str = "", detail: str = "") -> None:
+    """One line of the access log for the signed-in principal (an export, a resolution, ...)."""
+    auth.record(auth_storage(), principal(), action, login.now(), target, detail, login.client_source())
+
+
 def user_name() -> str:
-    """Who is working, for the audit trail (asked on the pages that write; ``dashboard`` until then)."""
-    return str(st.session_state.get("workspace.user", "")).strip() or "dashboard"
+    """Who is working, for the audit trail: the signed-in user."""
+    signed_in = login.current_principal()
+    return signed_in.user if signed_in is not None else "dashboard"
 
 
 # ------------------------------------------------------------------------------------ session state
+
+def upload_limits() -> UploadLimits:
+    """How large an upload may be (size and rows from the settings)."""
+    return UploadLimits.from_settings(current_settings())
+
 
 def blobs() -> dict[str, bytes]:
     """Bytes of the files uploaded in this session, by SHA-256."""
@@ -102,6 +141,8 @@ def current_settings() -> Settings:
 
 
 def save_settings(settings: Settings) -> None:
+    require(auth.CHANGE_SETTINGS)
+    record("change_settings", detail=", ".join(f"{k}={v}" for k, v in settings.to_dict().items())[:500])
     database = store()
     if database is not None:
         database.save_settings(settings, by=user_name())
@@ -148,9 +189,11 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> Active
         runs = database.list_runs()
         tag = f"· run key {key[:12]}"
         known = runs[runs["label"].str.endswith(tag).fillna(False)]
-        run_id = int(known["id"].iloc[0]) if len(known) else database.save_run(
-            result_of(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}")
-        active = replace(active, run_id=run_id)
+        if len(known):
+            active = replace(active, run_id=int(known["id"].iloc[0]))
+        elif can(auth.RUN):  # only who may run the billing close stores runs (they cover every client)
+            active = replace(active, run_id=database.save_run(
+                whole_result(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}"))
     st.session_state["workspace.active"] = active
     return active
 
@@ -181,18 +224,39 @@ def rerun_with_current_choices() -> ActiveRun:
     return activate(replace(active.inputs, settings=current_settings()), current_mappings())
 
 
-def result_of(active: ActiveRun) -> Reconciliation:
+def whole_result(active: ActiveRun) -> Reconciliation:
+    """The run over every client (to store it); pages read ``result_of``."""
     return data.reconciliation(active.key, active.inputs, blobs(), active.mappings)
+
+
+def scope() -> auth.Scope:
+    return auth.scope_for(principal())
+
+
+def view_key(active: ActiveRun) -> str:
+    """The cache identity of the run as this principal sees it: the run key plus the scope."""
+    current = scope()
+    if current.all_clients:
+        return active.key
+    tag = "|".join([*sorted(current.managers), "#", *sorted(current.clients)])
+    return f"{active.key}:{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+
+
+def result_of(active: ActiveRun) -> Reconciliation:
+    """The active run cut to the signed-in principal's clients (``recon.auth.apply_scope``): frames,
+    figures, evidence and everything downloaded from them."""
+    return data.scoped_reconciliation(view_key(active), scope(), whole_result(active))
 
 
 def build_context(filters: Filters) -> PageContext:
     """The page context for ``filters`` on the active run (computed once, cached)."""
     active = active_run()
     result = result_of(active)
+    key = view_key(active)
     resolutions = current_resolutions()
     resolutions_key = data.frame_digest(resolutions)
-    view = data.run_view(active.key, filters, resolutions_key, result, resolutions)
-    context = PageContext(active, result, filters, view, resolutions, resolutions_key)
+    view = data.run_view(key, filters, resolutions_key, result, resolutions)
+    context = PageContext(active, result, filters, view, resolutions, resolutions_key, key)
     st.session_state["app.context"] = context
     return context
 
@@ -213,6 +277,7 @@ def rejected_suggestions() -> pd.DataFrame:
 
 
 def confirm_alias(alias: str, client: str) -> None:
+    require(auth.MAP)
     database = store()
     if database is not None:
         database.save_client_alias(alias, client, by=user_name())
@@ -221,6 +286,7 @@ def confirm_alias(alias: str, client: str) -> None:
 
 
 def confirm_sku(vendor_sku: str, sku: str) -> None:
+    require(auth.MAP)
     database = store()
     if database is not None:
         database.save_sku_mapping(vendor_sku, sku, by=user_name())
@@ -229,6 +295,7 @@ def confirm_sku(vendor_sku: str, sku: str) -> None:
 
 
 def reject_suggestion(name: str, client: str) -> None:
+    require(auth.MAP)
     database = store()
     if database is not None:
         database.reject_suggestion(name, client, by=user_name())
@@ -241,7 +308,16 @@ def reject_suggestion(name: str, client: str) -> None:
 # ------------------------------------------------------------------------------------ resolutions
 
 def resolve(fingerprints: list[str], status: str, note: str) -> None:
-    """Record a resolution for each finding (appended to its history in the database)."""
+    """Record a resolution for each finding (appended to its history in the database). Only for a
+    principal who may resolve, and only findings of the run as they see it (their clients)."""
+    require(auth.RESOLVE)
+    current = context()
+    visible = set(current.result.discrepancies["fingerprint"]) if current is not None else set()
+    outside = sorted(set(fingerprints) - visible)
+    if outside:
+        raise auth.AccessDeniedError(f"{len(outside)} of these findings are not yours to resolve")
+    record("resolve", target=", ".join(fingerprints[:20]) + (" ..." if len(fingerprints) > 20 else ""),
+           detail=f"{status}: {note}"[:500])
     database = store()
     if database is not None:
         database.resolve(fingerprints, status, note, by=user_name())
@@ -268,6 +344,7 @@ def profiles() -> dict[str, str]:
 
 
 def save_profile(name: str, text: str) -> None:
+    require(auth.UPLOAD)
     database = store()
     if database is not None:
         database.save_profile(name, text, by=user_name())

@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, session
+from dashboard import charts, data, login, session
+from recon import auth
 from recon.engine import MONEY_EXPORT_PLACES
 from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money, from_decimal
 from recon.report import export_frame
+from recon.safe_export import download_name, markdown_text, redact, safe_csv
 
 NAMED_FORMATS = {"USD": "dollar", "EUR": "euro"}
 COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
@@ -170,10 +172,39 @@ def table_to_open(frame: pd.DataFrame, *, key: str, column: str, state_key: str,
 
 
 def download_csv(frame: pd.DataFrame, *, file_name: str, key: str, label: str = "Download CSV") -> None:
-    """A download button producing the CSV only when clicked (exact money, ISO dates)."""
-    st.download_button(label, data=lambda: export_frame(frame).to_csv(index=False).encode("utf-8"),
-                       file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
-                       on_click="ignore", type="tertiary")
+    """A download button producing the CSV only when clicked (exact money, ISO dates, formulas in text
+    cells neutralised), for a principal who may export."""
+    export_button(label, lambda: safe_csv(export_frame(frame)), file_name=file_name, key=key, mime="text/csv",
+                  icon=":material/download:", type="tertiary", detail=f"{len(frame)} row(s)")
+
+
+def export_button(label: str, produce: Callable[[], bytes], *, file_name: str, key: str, mime: str,
+                  action: str = auth.EXPORT, detail: str = "", **options: object) -> None:
+    """A download button shown only to a principal allowed ``action``; the file is made when clicked,
+    under a safe file name, and the download is written to the access log (who, what, when)."""
+    principal = login.current_principal()
+    if principal is None or not auth.can(principal, action):
+        return
+    storage, source = session.auth_storage(), login.client_source()
+    name = download_name(*file_name.rsplit(".", 1)[:1], suffix="." + file_name.rsplit(".", 1)[-1])
+
+    def logged() -> bytes:
+        content = produce()
+        auth.record(storage, principal, action, login.now(), target=name, detail=detail, source=source)
+        return content
+
+    st.download_button(label, data=logged, file_name=name, mime=mime, key=key, on_click="ignore",
+                       **options)  # type: ignore[arg-type]
+
+
+def error_text(error: BaseException) -> str:
+    """An error for the screen: secrets masked, and literal (file content in a message stays text)."""
+    return md(redact(str(error)))
+
+
+def md(value: object) -> str:
+    """Text from data, literal in markdown: a client name can never become a link, image or colour."""
+    return markdown_text(value)
 
 
 def selected_rows(event: object) -> list[int]:
@@ -204,9 +235,9 @@ EVIDENCE_TITLES = {"contract": "Contract", "usage": "Vendor usage", "invoice": "
 
 def evidence(context: session.PageContext, period: str, client: str, sku: str, key: str) -> None:
     """The contract, usage and invoice rows behind one key, side by side (time entries for labour)."""
-    rows = data.key_evidence(context.active.key, period, client, sku, context.result)
+    rows = data.key_evidence(context.key, period, client, sku, context.result)
     parts = [name for name in ("contract", "usage", "invoice", "time") if name in rows]
-    st.markdown(f"**Evidence for {client} · {sku} · {period}**: the input rows behind this finding "
+    st.markdown(f"**Evidence for {md(client)} · {md(sku)} · {md(period)}**: the input rows behind this finding "
                 "(file and line for each).")
     for column, name in zip(st.columns(len(parts)), parts, strict=True):
         with column:

@@ -20,6 +20,7 @@ import xlsxwriter
 from recon.engine import MONEY_EXPORT_PLACES
 from recon.metrics import MONEY_KEYS
 from recon.money import to_decimal
+from recon.safe_export import neutralise
 
 if TYPE_CHECKING:
     from xlsxwriter.format import Format
@@ -108,7 +109,7 @@ def _stamp(moment: Any) -> str:
 
 def _write_sheet(sheet: Worksheet, frame: pd.DataFrame, formats: dict[Any, Format]) -> None:
     for column, name in enumerate(frame.columns):
-        sheet.write_string(0, column, str(name), formats["header"])
+        sheet.write_string(0, column, neutralise(str(name)), formats["header"])
         places = MONEY_EXPORT_PLACES.get(str(name))
         for row, value in enumerate(frame[name].tolist(), start=1):
             _write_cell(sheet, row, column, value, formats.get(places) if places else None, formats)
@@ -133,5 +134,5 @@ def _write_cell(sheet: Worksheet, row: int, column: int, value: Any, money: Form
         sheet.write_number(row, column, value)
     elif isinstance(value, datetime):
         sheet.write_string(row, column, _stamp(value))
-    else:
-        sheet.write_string(row, column, str(value))
+    else:  # text stays text, and inert if the file is ever re-saved as CSV (recon.safe_export)
+        sheet.write_string(row, column, neutralise(str(value)))

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
-from recon import io, report
+from recon import auth, io, report
 from recon.engine import reconcile
 from recon.errors import ReconError
 from recon.money import to_decimal
+from recon.safe_export import redact
 from recon.settings import Settings
 
 if TYPE_CHECKING:
     from recon.connectors.frames import PullResult
     from recon.store import Store
+
+ENV_URL = "RECON_DATABASE_URL"
 
 app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -56,8 +60,9 @@ def open_store(ctx: typer.Context) -> Store:
 
 
 def fail(message: str) -> None:
-    """One clear line on stderr and a non-zero exit; never a traceback for bad input."""
-    typer.echo(f"error: {message}", err=True)
+    """One clear line on stderr and a non-zero exit; never a traceback for bad input (and never a
+    password: database URLs are redacted)."""
+    typer.echo(f"error: {redact(message)}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -286,13 +291,126 @@ def sample(
 
 
 @app.command()
-def dashboard(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501) -> None:
-    """Start the dashboard (Streamlit)."""
+def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501) -> None:
+    """Start the dashboard (Streamlit). On the very first start, creates the user ``admin`` and prints
+    its one-time password here, once."""
     app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     if not app_path.exists():
         fail(f"dashboard not found at {app_path}")
+    store = open_store(ctx)
+    announce_first_admin(store)
+    store.close()
+    env = {**os.environ, **({ENV_URL: ctx.obj["database_url"]} if (ctx.obj or {}).get("database_url") else {})}
     raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_path),
-                                      "--server.port", str(port)]))
+                                      "--server.port", str(port)], env=env))
+
+
+def announce_first_admin(store: Store) -> None:
+    """Create the first admin on an empty user table and print its one-time password (never stored
+    in clear, never printed again)."""
+    from recon.auth_store import StoreAuthStorage
+
+    password = auth.ensure_first_admin(StoreAuthStorage(store), datetime.now(UTC))
+    if password:
+        typer.echo(auth.first_admin_banner(password))
+
+
+# ---------------------------------------------------------------------------------------------- users
+
+user_app = typer.Typer(help="Who may sign in to the dashboard, with which role.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def open_auth(ctx: typer.Context) -> auth.AuthStorage:
+    from recon.auth_store import StoreAuthStorage
+
+    return StoreAuthStorage(open_store(ctx))
+
+
+def _new_password(generate: bool) -> tuple[str, bool]:
+    """(password, generated): generated and printed once, or prompted twice (hidden)."""
+    if generate:
+        return auth.generate_password(), True
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return str(password), False
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="User name (for the identity provider: the e-mail address).")],
+    role: Annotated[str, typer.Option("--role", help="admin, finance, account_manager or auditor.")],
+    clients: Annotated[list[str] | None, typer.Option(
+        "--clients", help="A client this user may see besides their own (repeat for several).")] = None,
+    manager_name: Annotated[str, typer.Option(
+        "--manager-name", help="The name contracts use for this person as account manager (default: the "
+                               "user name).")] = "",
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a one-time password and print it "
+                                                              "once (instead of prompting).")] = False,
+    identity_provider: Annotated[bool, typer.Option(
+        "--identity-provider", help="Signs in through the company identity provider only: no password.")] = False,
+    by: ByOption = "cli",
+) -> None:
+    """Add a user. The password is prompted (hidden, twice), or generated and printed once."""
+    storage = open_auth(ctx)
+    password, generated = (None, False) if identity_provider else _new_password(generate)
+    try:
+        user = auth.new_user(name, role, password, clients or (), manager_name,
+                             now=datetime.now(UTC), must_change_password=generated)
+        auth.add_user(storage, user, by, datetime.now(UTC))
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"Added {user.username} ({user.role}).")
+    if generated:
+        typer.echo(f"One-time password (shown only now; to be changed at first sign-in): {password}")
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context) -> None:
+    """List the users: name, role, how they sign in, status, extra clients."""
+    users = open_auth(ctx).list_users()
+    if not users:
+        typer.echo("No users yet (the dashboard creates 'admin' at its first start).")
+    for user in users:
+        how = "password" if user.password_hash else "identity provider"
+        state = "disabled" if user.disabled else ("must change password" if user.must_change_password else "active")
+        extra = f"  manager name: {user.manager_name}" if user.manager_name else ""
+        extra += f"  clients: {', '.join(user.clients)}" if user.clients else ""
+        typer.echo(f"{user.username:<32} {user.role:<16} {how:<18} {state}{extra}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(ctx: typer.Context, name: Annotated[str, typer.Argument(help="User name.")],
+                        by: ByOption = "cli") -> None:
+    """Give a user a new one-time password (printed once; to be changed at the next sign-in)."""
+    try:
+        password = auth.reset_password(open_auth(ctx), name, by, datetime.now(UTC))
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"One-time password for {auth.normalise_username(name)} (shown only now): {password}")
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="User name.")],
+                 enable: Annotated[bool, typer.Option("--enable", help="Enable again instead.")] = False,
+                 by: ByOption = "cli") -> None:
+    """Disable a user (open sessions end at their next click), or ``--enable`` them again."""
+    try:
+        user = auth.change_user(open_auth(ctx), name, by, datetime.now(UTC), disabled=not enable)
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"{user.username} is {'enabled' if enable else 'disabled'}.")
+
+
+@app.command("access-log")
+def access_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many lines.")] = 50) -> None:
+    """Show the access log, newest first: sign-ins, exports, resolutions, user changes."""
+    for event in open_auth(ctx).access_log(limit):
+        target = f" {event.target}" if event.target else ""
+        detail = f" ({event.detail})" if event.detail else ""
+        source = f" from {event.source}" if event.source else ""
+        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {event.user:<24} {event.action}{target}{detail}"
+                   f"{source}  {event.outcome}")
 
 
 if __name__ == "__main__":

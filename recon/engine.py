@@ -195,8 +195,10 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
     """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
     usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
-    # in start-date order, so that the latest line of a key comes last
-    contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values("start_date", kind="stable")
+    # in start-date order, so that the latest line of a key comes last; lines starting the same day are
+    # ordered by their content, never by input order
+    contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
+        ["start_date", "unit_price", "quantity"], kind="stable")
     active = keyfacts.active_contract_lines(contracts, periods)
     labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
                                   settings.default_hourly_rate_units)

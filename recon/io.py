@@ -18,6 +18,8 @@ import csv
 import dataclasses
 import hashlib
 import io
+import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,13 +47,15 @@ from recon.schema import (
     Field,
     canonical_dtypes,
 )
+from recon.settings import Settings
 
 Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = ",;\t|"
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx",)
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *EXCEL_SUFFIXES)
+SNIFF_CHARS = 65_536
 
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "donotbill", "nocharge", "nodefault", ""})
@@ -145,29 +149,38 @@ def _first_lines(text: str, count: int) -> list[str]:
     return head.splitlines()[:count]
 
 
-def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions()) -> pd.DataFrame:
+def read_table(data: bytes, name: str, options: ReadOptions = ReadOptions(),
+               limits: UploadLimits | None = None) -> pd.DataFrame:
     """Read CSV/TSV/XLSX bytes into a frame of stripped text cells (no type guessing, no NA guessing).
 
-    ``name`` is used for the format (by suffix) and in messages. Raises ``SourceError`` when the file is
-    unreadable or has no header.
+    ``name`` is used for the format (by suffix) and in messages, never as a path. Raises
+    ``SourceError`` when the file is unreadable, has no header, or breaks ``limits`` (see
+    ``check_upload``).
     """
+    name = safe_file_name(name)
+    limits = limits or UploadLimits()
+    check_upload(data, name, limits)
     try:
         if name.lower().endswith(EXCEL_SUFFIXES):
             frame = pd.read_excel(io.BytesIO(data), sheet_name=options.sheet, dtype=str,
                                   keep_default_na=False, engine="openpyxl")
         else:
             text = decode_text(data, options.encoding)
-            delimiter = options.delimiter or sniff_delimiter(text)
+            delimiter = options.delimiter or sniff_delimiter(text[:SNIFF_CHARS])
+            _check_header_width(text, delimiter, name, limits)
             frame = read_delimited(text, delimiter, _utf8_of(data, text, options.encoding))
     except SourceError as error:
         raise SourceError(name, error.problems) from None
-    except Exception as error:
+    except Exception as error:  # any parser failure on hostile or broken bytes is one clear message
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         kind = "XLSX" if name.lower().endswith(EXCEL_SUFFIXES) else "CSV"
         raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if frame.columns.empty:
         raise SourceError(name, ["has no header row"])
-    frame.columns = [str(column).strip() for column in frame.columns]
+    if len(frame) > limits.max_rows:
+        raise SourceError(name, [f"has {len(frame):,} rows, more than the limit of {limits.max_rows:,} "
+                                 "(max_upload_rows in the settings)"])
+    frame.columns = [str(column).strip()[:MAX_COLUMN_NAME] for column in frame.columns]
     return frame.fillna("").astype("string").apply(_stripped)
 
 
@@ -228,6 +241,130 @@ def _read_with_arrow(data: bytes, delimiter: str, header: list[str]) -> pd.DataF
                          for name, column in zip(header, table.columns, strict=True)})
 
 
+# --------------------------------------------------------------------------------------- hostile input
+# Uploads come from anyone with a login, and files from vendors: check what a file *is* before a
+# parser sees it, and refuse with one sentence what a parser would choke on or a spreadsheet would run.
+
+MAX_COLUMN_NAME = 200
+_XLSX_REFUSED_PARTS = (
+    ("xl/externallinks/", "links to other workbooks (external links)"),
+    ("vbaproject.bin", "macros (VBA project)"),
+    ("xl/activex/", "ActiveX controls"),
+    ("xl/embeddings/", "embedded objects"),
+)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What an uploaded file may be: size, rows, columns, line length, and for XLSX (a zip archive)
+    how much it may unpack to and how strongly it may be compressed (a zip bomb is tiny and unpacks to
+    gigabytes). ``from_settings`` takes size and rows from the settings."""
+
+    max_bytes: int = 200 * 2**20
+    max_rows: int = 2_000_000
+    max_columns: int = 1_000
+    max_line_chars: int = 1_000_000
+    max_unzipped_bytes: int = 1024 * 2**20
+    max_compression_ratio: int = 100
+    max_zip_members: int = 10_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(max_bytes=settings.max_upload_mb * 2**20, max_rows=settings.max_upload_rows)
+
+
+def safe_file_name(name: str) -> str:
+    """The last component of an uploaded file's name, without control characters (uploads are bytes:
+    the name is a label, never a path). ``"../../etc/x.csv"`` -> ``"x.csv"``."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
+    if base in ("", ".", ".."):
+        return "upload"
+    stem, dot, suffix = base.rpartition(".")
+    return base[:200] if not dot or len(suffix) > 10 else stem[:190] + dot + suffix
+
+
+def check_upload(data: bytes, name: str, limits: UploadLimits) -> None:
+    """Refuse, with a ``SourceError`` naming the reason, a file that is too large, an XLSX that is a
+    zip bomb or carries macros, external links, ActiveX or embedded objects, an old binary workbook,
+    or a text file with absurdly long lines."""
+    if len(data) > limits.max_bytes:
+        raise SourceError(name, [f"is {len(data) / 2**20:,.1f} MB, more than the limit of "
+                                 f"{limits.max_bytes / 2**20:,.0f} MB (max_upload_mb in the settings)"])
+    lower = name.lower()
+    if lower.endswith((".xlsm", ".xltm", ".xlsb")):
+        raise SourceError(name, ["macro-enabled or binary workbooks are not accepted; save it as .xlsx or .csv"])
+    if data.startswith(_OLE2_MAGIC):
+        raise SourceError(name, ["is an Excel 97-2003 (.xls) or password-protected workbook; save it as .xlsx or .csv"])
+    if lower.endswith(EXCEL_SUFFIXES):
+        check_xlsx_archive(data, name, limits)
+    else:
+        _check_line_length(data, name, limits)
+
+
+def check_xlsx_archive(data: bytes, name: str, limits: UploadLimits) -> None:
+    """Look inside an XLSX (a zip archive) before openpyxl opens it. The sizes checked are the ones the
+    archive declares; Python's zipfile never inflates a member past its declared size (it stops, and
+    the CRC check fails), so these bounds hold for the parser too."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            content_types = _read_small(archive, "[Content_Types].xml")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise SourceError(name, ["is not a valid XLSX file (damaged, truncated, or not an Excel workbook)"]) from None
+    problems = _zip_size_problems(members, limits)
+    names = [member.filename.replace("\\", "/").lower() for member in members]
+    problems += [f"contains {what}; such workbooks are refused" for part, what in _XLSX_REFUSED_PARTS
+                 if any(part in member for member in names)]
+    if b"macroenabled" in content_types.lower() and not any("vbaproject.bin" in member for member in names):
+        problems.append("is a macro-enabled workbook; such workbooks are refused")
+    if problems:
+        raise SourceError(name, problems)
+
+
+def _zip_size_problems(members: list[zipfile.ZipInfo], limits: UploadLimits) -> list[str]:
+    unpacked = sum(member.file_size for member in members)
+    if len(members) > limits.max_zip_members:
+        return [f"has {len(members):,} parts inside, more than {limits.max_zip_members:,}"]
+    if unpacked > limits.max_unzipped_bytes:
+        return [f"unpacks to {unpacked / 2**20:,.0f} MB, more than the limit of "
+                f"{limits.max_unzipped_bytes / 2**20:,.0f} MB"]
+    bombs = [member.filename for member in members if member.file_size > 2**20
+             and member.file_size > limits.max_compression_ratio * max(member.compress_size, 1)]
+    if bombs:
+        return [f"is compressed more than {limits.max_compression_ratio}:1 ({bombs[0][:80]}), "
+                "which only a zip bomb does; refused"]
+    return []
+
+
+def _read_small(archive: zipfile.ZipFile, member: str, limit: int = 2**20) -> bytes:
+    """A small member's bytes (at most ``limit``), or empty when absent."""
+    try:
+        with archive.open(member) as handle:
+            return handle.read(limit)
+    except KeyError:
+        return b""
+
+
+def _check_line_length(data: bytes, name: str, limits: UploadLimits) -> None:
+    """Refuse text whose longest line is beyond ``max_line_chars`` (measured in bytes, vectorised)."""
+    breaks = np.flatnonzero(np.isin(np.frombuffer(data, dtype=np.uint8), (10, 13)))
+    edges = np.concatenate(([-1], breaks, [len(data)]))
+    longest = int(np.diff(edges).max()) - 1 if len(data) else 0
+    if longest > limits.max_line_chars:
+        line = int(np.argmax(np.diff(edges))) + 1
+        raise SourceError(name, [f"line {line:,} is {longest:,} characters long, more than the limit of "
+                                 f"{limits.max_line_chars:,}; is this really a CSV file?"])
+
+
+def _check_header_width(text: str, delimiter: str, name: str, limits: UploadLimits) -> None:
+    header = text[: text.find("\n")] if "\n" in text else text
+    if header.count(delimiter) + 1 > limits.max_columns:
+        raise SourceError(name, [f"has {header.count(delimiter) + 1:,} columns, more than the limit of "
+                                 f"{limits.max_columns:,}"])
+
+
 # ----------------------------------------------------------------------------------------- normalising
 
 def match_columns(columns: Iterable[str], kind: str,
@@ -243,6 +380,13 @@ def match_columns(columns: Iterable[str], kind: str,
         elif explicit is None and _fold(spec.name) in by_folded:
             matched[spec.name] = by_folded[_fold(spec.name)]
     return matched
+
+
+def _column_list(columns: Iterable[object], shown: int = 30) -> str:
+    """Column names for a message: the first ``shown``, each cut to 60 characters."""
+    names = [str(column)[:60] for column in columns]
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _fold(name: str) -> str:
@@ -276,7 +420,7 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     missing = missing_required(kind, matched)
     if missing:
         raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
-                                      f" (found: {', '.join(map(str, raw.columns))})"])
+                                      f" (found: {_column_list(raw.columns)})"])
 
     frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
         spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
@@ -472,19 +616,23 @@ def empty_source(kind: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- one file
 
 def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOptions(),
-              mapping: dict[str, str] | None = None) -> LoadedSource:
-    """Read and normalise one file's bytes; the import record carries the content hash."""
-    loaded = normalise(read_table(data, name, options), kind, name, options, mapping)
+              mapping: dict[str, str] | None = None, limits: UploadLimits | None = None) -> LoadedSource:
+    """Read and normalise one file's bytes; the import record carries the content hash. ``name`` is a
+    label (its directories are dropped); ``limits`` bound what the file may be (``UploadLimits``)."""
+    name = safe_file_name(name)
+    loaded = normalise(read_table(data, name, options, limits), kind, name, options, mapping)
     return _with_hash(loaded, data, "canonical columns" if mapping is None else "column mapping")
 
 
 def load_source(data: bytes, name: str, entry: SourceEntry, base: ReadOptions = ReadOptions(),
-                read_as: str = "") -> LoadedSource:
+                read_as: str = "", limits: UploadLimits | None = None) -> LoadedSource:
     """Read one file as a profile entry (or the Sources page's choices) says: its kind, preset, read
     options and columns. ``base`` gives the options the entry leaves open. Raises ``SourceError`` when
-    the file is unreadable, a mapped column is absent or a required field has no column."""
+    the file is unreadable, breaks ``limits``, a mapped column is absent or a required field has no
+    column. ``name`` is a label (its directories are dropped)."""
+    name = safe_file_name(name)
     options = read_options(entry, base)
-    raw = read_table(data, name, options)
+    raw = read_table(data, name, options, limits)
     return _load_entry(raw, data, name, entry, options, read_as or describe(entry))
 
 
@@ -512,7 +660,7 @@ def _load_entry(raw: pd.DataFrame, data: bytes, name: str, entry: SourceEntry, o
               if column not in raw.columns]
     if absent:
         raise SourceError(name, [f"mapped column(s) not in the file: {', '.join(absent)}"
-                                 f" (found: {', '.join(map(str, raw.columns))})"])
+                                 f" (found: {_column_list(raw.columns)})"])
     preset = entry.preset_spec
     if preset and preset.client_key and "client" not in entry.columns and not entry.client_lookup:
         raise SourceError(name, [f"{preset.name} exports name no client: give the profile a client column or "
@@ -640,7 +788,7 @@ def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) 
         return f"no profile entry, not a canonical name, and {detection}"
     missing = missing_required(kind, match_columns(raw.columns, kind))
     raise SourceError(name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
-                             f" (found: {', '.join(map(str, raw.columns))}); {detection}"])
+                             f" (found: {_column_list(raw.columns)}); {detection}"])
 
 
 def _header_or_none(data: bytes, name: str, options: ReadOptions) -> pd.DataFrame | None:

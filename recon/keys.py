@@ -313,7 +313,7 @@ def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
                                 "product_name"]])
     rows["vendor_cost_amount"] = money_times_quantity(rows["prorated_qty"], rows["unit_cost"])
     facts = per_key(rows, KEY, usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
-                    vendor=("vendor", "first"), product_name=("product_name", "first"),
+                    vendor=("vendor", "min"), product_name=("product_name", "min"),
                     usage_rows=("prorated_qty", "size"), cost_rows=("unit_cost", "count"))
     facts["usage_qty"] = facts["usage_qty"].round(4)
     has_cost = facts.pop("cost_rows").to_numpy() > 0
@@ -366,7 +366,7 @@ def labour_terms(active_lines: pd.DataFrame) -> pd.DataFrame:
 
 def account_managers(contracts: pd.DataFrame) -> pd.DataFrame:
     """Per client: the account manager named on its latest contract line."""
-    named = contracts.dropna(subset=["account_manager"]).sort_values("start_date", kind="stable")
+    named = contracts.dropna(subset=["account_manager"]).sort_values(["start_date", "account_manager"], kind="stable")
     return named.groupby("client", sort=False)["account_manager"].last().reset_index()
 
 

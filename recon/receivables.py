@@ -24,7 +24,7 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame, settings: Settin
     lines = invoices.assign(line_total=invoices["amount"].fillna(0) + invoices["tax"].fillna(0))
     book = lines.groupby("invoice_number", sort=True).agg(
         client=("client", "first"), invoice_date=("invoice_date", "min"), due_date=("due_date", "min"),
-        status=("status", "first"), total=("line_total", "sum")).reset_index()
+        status=("status", "min"), total=("line_total", "sum")).reset_index()
     book["due_date"] = book["due_date"].fillna(book["invoice_date"] + pd.Timedelta(days=settings.payment_terms_days))
     received = payments[payments["payment_date"] <= cutoff].groupby("invoice_number").agg(
         paid=("amount", "sum"), last_payment_date=("payment_date", "max"))

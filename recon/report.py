@@ -9,6 +9,7 @@ import pandas as pd
 
 from recon.engine import Reconciliation, export_money
 from recon.quality import ValidationReport
+from recon.safe_export import safe_csv
 from recon.status import with_status
 
 OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
@@ -30,7 +31,8 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_outputs(result: Reconciliation, out_dir: Path,
                   resolutions: pd.DataFrame | None = None) -> list[Path]:
-    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths.
+    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
+    cells are neutralised against spreadsheet formulas (``recon.safe_export``).
 
     ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
     ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``.
@@ -44,7 +46,7 @@ def write_outputs(result: Reconciliation, out_dir: Path,
     paths = []
     for name, frame in tables.items():
         path = out_dir / name
-        export_frame(frame).to_csv(path, index=False)
+        path.write_bytes(safe_csv(export_frame(frame)))
         paths.append(path)
     summary = out_dir / "summary.json"
     summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")

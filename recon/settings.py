@@ -25,6 +25,8 @@ class Settings:
     fuzzy_suggest_min: float = 70.0
     payment_terms_days: int = 30
     as_of: date | None = None
+    max_upload_mb: int = 200
+    max_upload_rows: int = 2_000_000
 
     def __post_init__(self) -> None:
         problems = [
@@ -35,6 +37,8 @@ class Settings:
         ]
         if not 0 <= self.fuzzy_suggest_min <= 100:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
+        problems += [f"{name} must be a positive whole number" for name in ("max_upload_mb", "max_upload_rows")
+                     if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
         if len(self.currency) != 3 or not self.currency.isalpha():
             problems.append("currency must be a three-letter ISO 4217 code")
         if problems:

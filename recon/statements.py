@@ -23,6 +23,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 
 from recon.money import CURRENCY_SYMBOLS, display_money, to_decimal
 from recon.rules import INFORMATIONAL_TYPES
+from recon.safe_export import SAFE_WORKBOOK_OPTIONS, neutralise, pdf_text
 from recon.views import TYPE_LABELS, RunView
 
 STATEMENT_COLUMNS = ("period", "sku", "product", "finding", "billed_qty", "expected_qty", "billed_amount",
@@ -106,23 +107,24 @@ def statement_xlsx(statement: Statement) -> bytes:
     """The statement as an .xlsx workbook (one sheet, ``Statement``): heading, summary, then one row per
     finding with quantities and money as numbers."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook = xlsxwriter.Workbook(buffer, SAFE_WORKBOOK_OPTIONS)
     sheet = workbook.add_worksheet("Statement")
     bold = workbook.add_format({"bold": True})
     title = workbook.add_format({"bold": True, "font_size": 14})
     money = workbook.add_format({"num_format": _excel_money_format(statement.currency)})
     money_bold = workbook.add_format({"num_format": _excel_money_format(statement.currency), "bold": True})
     header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
-    sheet.write(0, 0, statement.title, title)
-    sheet.write(1, 0, f"Account manager: {statement.account_manager or '-'}")
-    sheet.write(2, 0, f"Prepared on {statement.prepared_on.isoformat()}; amounts in {statement.currency}")
+    sheet.write_string(0, 0, neutralise(statement.title), title)
+    sheet.write_string(1, 0, neutralise(f"Account manager: {statement.account_manager or '-'}"))
+    sheet.write_string(2, 0, f"Prepared on {statement.prepared_on.isoformat()}; amounts in {statement.currency}")
     for offset, (label, units) in enumerate(_summary_rows(statement)):
         sheet.write(4 + offset, 0, label, bold)
         sheet.write_number(4 + offset, 1, float(to_decimal(units) or 0), money_bold)
     first = 8
     sheet.write_row(first, 0, HEADINGS, header)
     for row_number, line in enumerate(statement.lines.itertuples(index=False), start=first + 1):
-        sheet.write_row(row_number, 0, [line.period, line.sku, line.product, line.finding])
+        for column, text in enumerate((line.period, line.sku, line.product, line.finding)):
+            sheet.write_string(row_number, column, neutralise("" if pd.isna(text) else str(text)))
         for column, value in ((4, _quantity(line.billed_qty)), (5, _quantity(line.expected_qty))):
             sheet.write(row_number, column, value)
         for column, units in ((6, line.billed_amount), (7, line.expected_amount), (8, line.difference)):
@@ -159,7 +161,7 @@ def statement_pdf(statement: Statement) -> bytes:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return pdf_text(text)
 
 
 def _summary_table(statement: Statement) -> Flowable:

@@ -238,8 +238,55 @@ class MappingProfile(SQLModel, table=True):
     at: datetime = _timestamp()
 
 
+class UserAccount(SQLModel, table=True):
+    """A person who may sign in (``recon.auth``): role, bcrypt hash (none for identity-provider users),
+    clients granted by name, the name contracts use for them as account manager. Changes are
+    updates in place; each one is written to ``access_log`` with who did it."""
+
+    __tablename__: ClassVar[str] = "user_account"  # "user" is reserved in PostgreSQL
+    __table_args__ = (sa.UniqueConstraint("username", name="uq_user_account_username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(100), nullable=False)
+    role: str = Field(sa_type=sa.String(20), nullable=False)
+    password_hash: str | None = Field(default=None, sa_type=sa.String(100), nullable=True)
+    clients: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    manager_name: str = _text()
+    disabled: bool = Field(default=False, nullable=False)
+    must_change_password: bool = Field(default=False, nullable=False)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Append-only: every password login attempt (for throttling; the password is never stored)."""
+
+    __tablename__: ClassVar[str] = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(200), nullable=False, index=True)
+    source: str = Field(sa_type=sa.String(100), nullable=False, index=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    succeeded: bool = Field(default=False, nullable=False)
+
+
+class AccessLog(SQLModel, table=True):
+    """Append-only: who signed in, exported, resolved or changed what, when, from where."""
+
+    __tablename__: ClassVar[str] = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    username: str = Field(sa_type=sa.String(200), nullable=False, index=True)
+    action: str = Field(sa_type=sa.String(40), nullable=False)
+    target: str = _text()
+    detail: str = _text()
+    source: str = Field(default="", sa_type=sa.String(100), nullable=False)
+    outcome: str = Field(default="ok", sa_type=sa.String(20), nullable=False)
+
+
 TABLES = (ImportFile, Run, RunImport, Discrepancy, Resolution, ClientAlias, RejectedSuggestion, SkuMapping,
-          SettingsVersion, MappingProfile)
+          SettingsVersion, MappingProfile, UserAccount, LoginAttempt, AccessLog)
 
 
 def table(model: type[SQLModel]) -> sa.Table:

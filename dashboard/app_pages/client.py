@@ -21,11 +21,11 @@ if st.session_state.get("client.selected") not in clients:  # start with the cli
     ranked = views.top_clients(context.view.metrics.by_client, limit=1)
     st.session_state["client.selected"] = str(ranked["client"].iloc[0]) if len(ranked) else clients[0]
 client = st.selectbox("Client", clients, key="client.selected")
-view = data.run_view(context.active.key, context.filters.with_clients(client), context.resolutions_key,
+view = data.run_view(context.key, context.filters.with_clients(client), context.resolutions_key,
                      context.result, context.resolutions)
 overall = view.metrics.overall
 manager = view.keys["account_manager"].dropna()
-st.caption(f"Account manager: **{manager.iloc[0] if len(manager) else 'not named on a contract'}** · "
+st.caption(f"Account manager: **{ui.md(manager.iloc[0]) if len(manager) else 'not named on a contract'}** · "
            f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
 
 row = st.columns(5)
@@ -50,7 +50,7 @@ with right:
 st.subheader("Largest differences")
 top = views.top_findings(view.discrepancies, limit=5)
 if top.empty:
-    st.success(f"{client} was billed as expected in these periods.", icon=":material/check_circle:")
+    st.success(f"{ui.md(client)} was billed as expected in these periods.", icon=":material/check_circle:")
 else:
     ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
              columns=["period", "product", "label", "variance", "detail"],
@@ -76,10 +76,12 @@ st.subheader("Statement for the client")
 st.caption("Billing differences in words the client reads (internal findings such as margin are left out).")
 statement = statements.client_statement(view, client, date.today())
 left, middle, _ = st.columns([1, 1, 3])
-left.download_button("Statement (XLSX)", data=lambda: statements.statement_xlsx(statement),
-                     file_name=f"{client} statement.xlsx", key="client.statement_xlsx", on_click="ignore",
+with left:
+    ui.export_button("Statement (XLSX)", lambda: statements.statement_xlsx(statement),
+                     file_name=f"{client} statement.xlsx", key="client.statement_xlsx",
                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     icon=":material/table_view:", width="stretch")
-middle.download_button("Statement (PDF)", data=lambda: statements.statement_pdf(statement),
-                       file_name=f"{client} statement.pdf", key="client.statement_pdf", on_click="ignore",
-                       mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch")
+                     icon=":material/table_view:", width="stretch", detail="client statement")
+with middle:
+    ui.export_button("Statement (PDF)", lambda: statements.statement_pdf(statement),
+                     file_name=f"{client} statement.pdf", key="client.statement_pdf", mime="application/pdf",
+                     icon=":material/picture_as_pdf:", width="stretch", detail="client statement")

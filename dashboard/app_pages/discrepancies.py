@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, session, ui
-from recon import views
+from recon import auth, views
 from recon.money import from_decimal
 
 context = ui.require_context()
@@ -41,7 +41,8 @@ row[0].metric("Findings", f"{totals['findings']:,}", border=True)
 row[1].metric("Under-billed", ui.loss(totals["under"], currency), border=True)
 row[2].metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 
-st.caption("Select rows to see their evidence and resolve them (one or many at once).")
+may_resolve = session.can(auth.RESOLVE)
+st.caption("Select rows to see their evidence" + (" and resolve them (one or many at once)." if may_resolve else "."))
 event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
                  columns=["period", "client", "product", "label", "variance", "status", "note", "expected_amount",
                           "billed_amount", "expected_qty", "billed_qty", "expected_unit_price", "billed_unit_price",
@@ -50,26 +51,26 @@ event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="
 picked = [position for position in ui.selected_rows(event) if position < len(rows)]
 if picked:
     chosen = rows.iloc[picked]
-    with st.form("discrepancies.resolve", border=True):
-        st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
-                    f"{ui.money(int(chosen['variance'].sum()), currency, signed=True)} in total")
-        left, middle, right = st.columns([1, 3, 1])
-        status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
-                                help="billed / credited count as recovered; accepted and disputed stay open.")
-        note = middle.text_input("Note", key="discrepancies.note", placeholder="e.g. invoiced on INV-2041")
-        name = right.text_input("Your name", value=st.session_state.get("workspace.user", ""), key="discrepancies.user")
-        if st.form_submit_button("Save resolution", type="primary", icon=":material/task_alt:"):
-            st.session_state["workspace.user"] = name.strip()
-            session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
-            st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
-            st.rerun()
+    if may_resolve:
+        with st.form("discrepancies.resolve", border=True):
+            st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
+                        f"{ui.money(int(chosen['variance'].sum()), currency, signed=True)} in total · "
+                        f"as **{ui.md(session.user_name())}**")
+            left, middle = st.columns([1, 4])
+            status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
+                                    help="billed / credited count as recovered; accepted and disputed stay open.")
+            note = middle.text_input("Note", key="discrepancies.note", placeholder="e.g. invoiced on INV-2041")
+            if st.form_submit_button("Save resolution", type="primary", icon=":material/task_alt:"):
+                session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
+                st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
+                st.rerun()
     last = chosen.iloc[-1]
-    if st.button(f"Open {last['client']}", key="discrepancies.open_client", icon=":material/apartment:",
+    if st.button(f"Open {ui.md(last['client'])}", key="discrepancies.open_client", icon=":material/apartment:",
                  type="tertiary"):
         st.session_state["client.selected"] = str(last["client"])
         st.switch_page("app_pages/client.py")
     ui.evidence(context, str(last["period"]), str(last["client"]), str(last["sku"]), key="discrepancies.evidence")
     history = session.resolution_history(str(last["fingerprint"]))
     if history is not None and len(history):
-        with st.expander(f"Resolution history of {last['client']} · {last['sku']} · {last['period']}"):
+        with st.expander(f"Resolution history of {ui.md(last['client'])} · {ui.md(last['sku'])} · {last['period']}"):
             ui.table(history, key="discrepancies.history", currency=currency, file_name="history.csv")

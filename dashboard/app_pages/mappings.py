@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session, ui
-from recon import views
+from recon import auth, views
 
+session.require(auth.MAP)
 context = ui.require_context()
 result, currency = context.result, context.currency
 ui.header("Mappings", "Which vendor names and SKUs could not be placed, and what do they mean in the PSA? "
@@ -28,11 +29,12 @@ if suggested.empty:
 for index, item in enumerate(suggested.head(20).itertuples(index=False)):
     with st.container(border=True):
         text, confirm, reject = st.columns([6, 1, 1], vertical_alignment="center")
-        text.markdown(f"**{item.client_raw}** → **{item.suggestion}** · confidence {item.suggestion_score:.0f} · "
-                      f"{item.rows} usage row(s) ({item.where})")
+        text.markdown(f"**{ui.md(item.client_raw)}** → **{ui.md(item.suggestion)}** · confidence "
+                      f"{item.suggestion_score:.0f} · {item.rows} usage row(s) ({ui.md(item.where)})")
         if confirm.button("Confirm", key=f"mappings.confirm.{index}", type="primary", icon=":material/check:"):
             session.confirm_alias(str(item.client_raw), str(item.suggestion))
-            st.toast(f"'{item.client_raw}' now means {item.suggestion}. Re-run to apply.", icon=":material/link:")
+            st.toast(f"'{ui.md(item.client_raw)}' now means {ui.md(item.suggestion)}. Re-run to apply.",
+                     icon=":material/link:")
             st.rerun()
         if reject.button("Reject", key=f"mappings.reject.{index}", icon=":material/close:"):
             session.reject_suggestion(str(item.client_raw), str(item.suggestion))

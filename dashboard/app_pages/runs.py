@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session, ui
+from recon import auth
 
+session.require(auth.VIEW_RUNS)
 context = ui.require_context()
 currency = context.currency
 ui.header("Runs", "What was known when? Open any past run, compare two runs, download the evidence.")
@@ -27,8 +29,8 @@ chosen_id = int(runs.iloc[picked[0]]["id"]) if picked else context.active.run_id
 if chosen_id is not None:
     stored = database.load_run(chosen_id)
     overall = stored.summary.get("overall", {})
-    st.subheader(f"Run #{stored.id} · {stored.label or 'no label'}")
-    st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {stored.by or 'unknown'} · periods "
+    st.subheader(f"Run #{stored.id} · {ui.md(stored.label or 'no label')}")
+    st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {ui.md(stored.by or 'unknown')} · periods "
                f"{', '.join(stored.periods)} · engine {stored.engine_version} · read-only")
     row = st.columns(4)
     row[0].metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
@@ -45,11 +47,12 @@ if chosen_id is not None:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
         st.json(stored.settings.to_dict())
-    st.download_button("Audit pack (XLSX)", data=lambda: database.audit_pack(stored.id),
-                       file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack", on_click="ignore",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/inventory_2:", type="primary",
-                       help="Summary, discrepancies with resolution history, inputs with hashes, settings.")
+    ui.export_button("Audit pack (XLSX)", lambda: database.audit_pack(stored.id),
+                     file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack",
+                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     action=auth.EXPORT_AUDIT_PACK, detail=f"run {stored.id}", icon=":material/inventory_2:",
+                     type="primary", help="Summary, discrepancies with resolution history, inputs with hashes, "
+                                          "settings.")
 
 st.subheader("Compare two runs")
 ids = [int(value) for value in runs["id"]]

@@ -7,11 +7,13 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboard import session, ui
+from recon import auth
 from recon.errors import ReconError
 from recon.settings import Settings
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY")
 
+session.require(auth.CHANGE_SETTINGS)
 ui.header("Settings", "How strict is the comparison, and what do unpriced hours cost? Changes apply to the next run.")
 settings = session.current_settings()
 
@@ -38,6 +40,13 @@ with st.form("settings.form", border=True):
                                 value=settings.payment_terms_days, key="settings.terms")
         fuzzy = st.slider("Suggest a client match from confidence", min_value=50, max_value=100,
                           value=int(settings.fuzzy_suggest_min), key="settings.fuzzy")
+        st.markdown("**Uploads**")
+        upload_mb = st.number_input("Largest upload (MB)", min_value=1, max_value=200, step=10,
+                                    value=min(settings.max_upload_mb, 200), key="settings.upload_mb",
+                                    help="Larger files are refused with a message (the web server takes at most "
+                                         "200 MB).")
+        upload_rows = st.number_input("Most rows in one file", min_value=1, step=100_000,
+                                      value=settings.max_upload_rows, key="settings.upload_rows")
     submitted = st.form_submit_button("Save settings", type="primary", icon=":material/save:")
 
 if submitted:
@@ -45,11 +54,12 @@ if submitted:
         chosen = Settings(quantity_tolerance=Decimal(str(quantity)), price_tolerance_pct=Decimal(str(price_pct)) / 100,
                           price_tolerance_min=Decimal(str(price_min)), amount_tolerance=Decimal(str(amount)),
                           default_hourly_rate=Decimal(str(rate)), currency=currency, payment_terms_days=int(terms),
-                          fuzzy_suggest_min=float(fuzzy), as_of=settings.as_of)
+                          fuzzy_suggest_min=float(fuzzy), as_of=settings.as_of, max_upload_mb=int(upload_mb),
+                          max_upload_rows=int(upload_rows))
         session.save_settings(chosen)
         st.success("Saved. Re-run to apply them to the current data.", icon=":material/check_circle:")
     except ReconError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(ui.error_text(error), icon=":material/error:")
 
 context = session.context()
 if context is not None and session.is_stale(context.active) and st.button(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, session, ui
-from recon import views
+from recon import auth, views
 from recon.errors import ReconError
 from recon.io import canonical_kind, sha256_of
 from recon.presets import PRESETS, preset_names
@@ -15,13 +15,14 @@ from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 NONE = "—"
 NO_PRESET = "(no preset: map the columns)"
+SAVED_PROFILE = "read with the saved profile"
 
 
 def first_guess(name: str, header: tuple[str, ...]) -> tuple[SourceEntry | None, str]:
     """How to read an upload before anyone chooses: a saved profile, else what the header suggests."""
     saved = session.profile_for(name)
     if saved is not None:
-        return saved[1], f"read with the saved profile **{saved[0]}**"
+        return saved[1], f"{SAVED_PROFILE} **{ui.md(saved[0])}**"
     entry, reason = suggest_entry(header, name)
     named = canonical_kind(name)
     if entry is None and named is not None:  # the name says which source; its columns will be asked for
@@ -62,7 +63,7 @@ def save_as_profile(index: int, name: str, entry: SourceEntry) -> None:
         saved = SourceEntry(path=pattern.strip() or name, kind=entry.kind, preset=entry.preset,
                             columns=dict(entry.columns))
         session.save_profile(profile_name.strip(), profile_to_toml([saved]))
-        st.toast(f"Profile '{profile_name.strip()}' saved.", icon=":material/bookmark_added:")
+        st.toast(f"Profile '{ui.md(profile_name.strip())}' saved.", icon=":material/bookmark_added:")
 
 
 def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None:
@@ -70,15 +71,16 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
     digest = sha256_of(content)
     session.blobs()[digest] = content
     with st.container(border=True):
-        st.markdown(f"**{name}**")
+        st.markdown(f"**{ui.md(name)}**")
         try:
-            header = data.file_header(digest, name, content)
+            header = data.file_header(digest, name, content, session.upload_limits())
         except ReconError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(ui.error_text(error), icon=":material/error:")
             return None
         guess, reason = first_guess(name, header)
         short = reason.split(":", 1)[0] if reason.startswith("looks like") else reason
-        st.caption(f"Detected: {short}", help=reason if short != reason else None)
+        shown = short if short.startswith(SAVED_PROFILE) else ui.md(short)  # file text stays text
+        st.caption(f"Detected: {shown}", help=ui.md(reason) if short != reason else None)
         left, right = st.columns(2)
         kind = left.selectbox("Kind", KINDS, key=f"sources.kind.{index}.{name}", placeholder="Choose the kind",
                               index=KINDS.index(guess.kind) if guess and guess.kind in KINDS else None)
@@ -95,9 +97,9 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
             columns = column_choices(index, kind, preset, header, given)
             entry = SourceEntry(path=name, kind=kind, preset=preset, columns=columns)
             try:
-                loaded = data.loaded_upload(digest, name, entry, content)
+                loaded = data.loaded_upload(digest, name, entry, content, session.upload_limits())
             except ReconError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(ui.error_text(error), icon=":material/error:")
                 return None
             validation = views.validation_table([loaded.report])
             st.dataframe(loaded.frame.head(5), hide_index=True, key=f"sources.preview.{index}",
@@ -132,6 +134,7 @@ def reconcile(files: list[data.InputFile], replace_kinds: bool) -> None:
     st.session_state["sources.done"] = outcome
 
 
+session.require(auth.UPLOAD)
 ui.header("Sources", "What went into this run, what was refused, and how do I reconcile my own files?")
 context = session.context()
 
@@ -160,7 +163,7 @@ if context is None:
     st.info("No run yet: upload contracts, usage and invoices above.", icon=":material/info:")
     st.stop()
 result = context.result
-reports = data.input_reports(context.active.inputs.files, session.blobs())
+reports = data.input_reports(context.active.inputs.files, session.blobs(), session.upload_limits())
 summary = views.validation_summary(reports, result.imports)
 st.subheader("Files in this run")
 row = st.columns(4)

@@ -23,6 +23,7 @@ import pandas as pd
 from recon.io import ImportRecord, LoadedSource, ReadOptions, Sources, combine, load_source
 from recon.money import format_units
 from recon.profile import SourceEntry
+from recon.safe_export import safe_csv
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
@@ -169,7 +170,8 @@ def write_pull(result: PullResult, out_dir: Path) -> list[Path]:
         canonical_csv_frame(sources[kind], kind).to_csv(path, index=False)
         paths.append(path)
     quarantine = out_dir / f"quarantine-{result.connection}.csv"
-    sources.issues.to_csv(quarantine, index=False)
+    quarantine.write_bytes(safe_csv(sources.issues))  # a report people open: formulas neutralised
+    # (the canonical files above are data that ``recon run`` reads back exactly, so they stay verbatim)
     imports = out_dir / f"imports-{result.connection}.json"
     imports.write_text(json.dumps({"connection": result.connection, "period": result.period,
                                    "imports": [r.to_dict() for r in result.imports]}, indent=2) + "\n")

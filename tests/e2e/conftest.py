@@ -58,9 +58,50 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('database') / 'recon.db'}"
 
 
+# Who signs in during the browser tests (created in the database before the app starts, so the app's
+# first start creates no one-time admin): name -> (role, password, manager name on contracts).
+USERS = {
+    "admin": ("admin", "e2e-admin-password", ""),
+    "dana": ("account_manager", "e2e-dana-password", "Dana Lee"),
+    "auditor": ("auditor", "e2e-auditor-password", ""),
+}
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
-    """The URL of a dashboard serving the test MSP on a temporary SQLite database."""
+def users(database_url: str) -> dict[str, tuple[str, str, str]]:
+    from recon import auth
+    from recon.auth_store import StoreAuthStorage
+    from recon.store import Store
+
+    store = Store(database_url)
+    storage = StoreAuthStorage(store)
+    for name, (role, password, manager) in USERS.items():
+        storage.add_user(auth.new_user(name, role, password, manager_name=manager, rounds=4))
+    store.close()
+    return USERS
+
+
+def settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run is over (Streamlit marks its state on the app root) and no element is
+    still a loading placeholder; charts and grids draw right after."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
+    page.wait_for_timeout(500)
+
+
+def sign_in(page, name: str = "admin") -> None:
+    """Fill the sign-in form (every page load is a new Streamlit session) and wait for the Overview."""
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(USERS[name][1])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Overview", level=1).wait_for(timeout=120_000)
+    settle(page)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str,
+            users: dict[str, tuple[str, str, str]]) -> Iterator[str]:
+    """The URL of a dashboard serving the test MSP on a temporary SQLite database (users in place)."""
     home = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
     env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP)}

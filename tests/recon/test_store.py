@@ -288,7 +288,7 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     settings = _sheet_frame(book["settings"])
     assert settings.set_index("setting").loc["currency", "value"] == "USD"
     hostile = book["discrepancies"]["B2"]
-    assert hostile.value == "=HYPERLINK(\"http://x\")" and hostile.data_type == "s"
+    assert hostile.value == "'=HYPERLINK(\"http://x\")" and hostile.data_type == "s"  # text, neutralised
 
 
 def _with_hostile_client(result: Reconciliation) -> Reconciliation:

@@ -1,0 +1,217 @@
+"""Sign-in before any page renders (issue 7).
+
+Two ways in, chosen by ``.streamlit/secrets.toml`` (see ``.streamlit/secrets.example.toml``):
+
+- **company identity provider** (OIDC) when the file has an ``[auth]`` section: Streamlit's own
+  ``st.login`` / ``st.user`` prove who someone is; a user record in the store (by e-mail) grants a role;
+- **local users** otherwise: a user name and password form checked by ``recon.auth.authenticate``
+  (bcrypt hashes in the store, throttled failed logins).
+
+Every rule (passwords, lockout, expiry, roles) lives in ``recon.auth``; this module only draws the forms
+and keeps the signed-in session under ``auth.*`` keys of ``st.session_state``. The entrypoint calls
+``signed_in`` on every script run, and shows nothing but the sign-in page until it returns a principal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from recon import auth
+from recon.auth import AuthStorage, Principal
+
+LOG = logging.getLogger("dashboard.login")
+SESSION_KEY = "auth.session"
+MUST_CHANGE_KEY = "auth.must_change"
+NOTICE_KEY = "auth.notice"
+REFUSED_KEY = "auth.refused"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def client_source() -> str:
+    """Where the browser connects from (for login throttling and the access log); Streamlit gives no
+    address for a browser on the same machine: ``local``."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser context (scripts)
+        return "unknown"
+    return address[:100] if isinstance(address, str) and address else "local"
+
+
+# ---------------------------------------------------------------------------------------- configuration
+
+def _auth_secrets() -> Mapping[str, Any] | None:
+    try:
+        section = st.secrets.get("auth")
+    except Exception:  # no secrets file at all, or an unreadable one: local mode
+        return None
+    return section if isinstance(section, Mapping) and section else None
+
+
+def oidc_provider() -> str | None:
+    """The identity provider to sign in with: ``"default"`` when ``[auth]`` holds ``client_id`` itself,
+    else the first ``[auth.<name>]`` section; ``None`` in local mode (no ``[auth]`` in the secrets)."""
+    section = _auth_secrets()
+    if section is None:
+        return None
+    if "client_id" in section:
+        return "default"
+    named = [name for name, value in section.items() if isinstance(value, Mapping)]
+    return named[0] if named else None
+
+
+# -------------------------------------------------------------------------------------------- session
+
+def current_principal() -> Principal | None:
+    """The principal of this session's last successful check (pages and data wrappers read this)."""
+    session = st.session_state.get(SESSION_KEY)
+    return session.principal if isinstance(session, auth.Session) else None
+
+
+def signed_in(storage: AuthStorage) -> Principal | None:
+    """The signed-in principal for this script run, or ``None``. Ends an expired session, and picks up
+    a role change (or a disabled account) from the store on every run."""
+    session = st.session_state.get(SESSION_KEY)
+    if not isinstance(session, auth.Session):
+        return _from_identity_provider(storage) if oidc_provider() else None
+    moment = now()
+    if auth.session_expired(session, moment):
+        auth.record(storage, session.principal, "logout", moment, detail="session expired", source=client_source())
+        _forget_everything()
+        st.session_state[NOTICE_KEY] = "Your session expired. Please sign in again."
+        return None
+    fresh = auth.current_principal(storage, session.principal)
+    if fresh is None:
+        _forget_everything()
+        st.session_state[NOTICE_KEY] = "Your account is no longer active."
+        return None
+    st.session_state[SESSION_KEY] = replace(auth.touch(session, moment), principal=fresh)
+    return fresh
+
+
+def _from_identity_provider(storage: AuthStorage) -> Principal | None:
+    """Turn the identity provider's signed-in user into a session, once; refuse unknown e-mails."""
+    if not st.user.get("is_logged_in", False):
+        return None
+    email = str(st.user.get("email") or "")
+    if st.session_state.get(REFUSED_KEY) == email:
+        return None
+    verified = st.user.get("email_verified", True) is not False
+    principal = auth.principal_for_identity(storage, email if verified else None, now(), client_source())
+    if principal is None:
+        st.session_state[REFUSED_KEY] = email
+        return None
+    _begin(principal, method="oidc")
+    return principal
+
+
+def _begin(principal: Principal, method: str, must_change: bool = False) -> None:
+    """A fresh session: nothing from before signing in survives (no data of a previous user)."""
+    _forget_everything()
+    st.session_state[SESSION_KEY] = auth.start_session(principal, now(), method)
+    if must_change:
+        st.session_state[MUST_CHANGE_KEY] = True
+
+
+def _forget_everything() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def sign_out(storage: AuthStorage) -> None:
+    """Log the sign-out, forget the whole session state, and leave the identity provider too."""
+    session = st.session_state.get(SESSION_KEY)
+    method = session.method if isinstance(session, auth.Session) else "password"
+    if isinstance(session, auth.Session):
+        auth.record(storage, session.principal, "logout", now(), source=client_source())
+    _forget_everything()
+    if method == "oidc":
+        st.logout()
+
+
+def must_change_password() -> bool:
+    return bool(st.session_state.get(MUST_CHANGE_KEY))
+
+
+# ---------------------------------------------------------------------------------------------- pages
+
+def sign_in_form(storage: AuthStorage) -> None:
+    """The only page anyone sees before signing in."""
+    st.title(":material/lock: MSP Billing Recon")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/info:")
+    provider = oidc_provider()
+    if provider:
+        _identity_provider_form(provider)
+        return
+    with st.form("login.form", enter_to_submit=True):
+        username = st.text_input("User name", key="login.username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login.password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    st.caption("First start: the one-time password of the user `admin` was printed once in the terminal "
+               "that started the app. Lost it? Run `recon user reset-password admin`.")
+    if submitted:
+        outcome = auth.authenticate(storage, username, password, client_source(), now())
+        if outcome.principal is None:
+            st.error(outcome.message, icon=":material/error:")
+            return
+        _begin(outcome.principal, method="password", must_change=outcome.must_change_password)
+        st.rerun()
+
+
+def _identity_provider_form(provider: str) -> None:
+    if st.user.get("is_logged_in", False):
+        email = str(st.user.get("email") or "this account")
+        st.error(f"{email} has no access to MSP Billing Recon yet. Ask an administrator to add it "
+                 "(`recon user add EMAIL --role ROLE`).", icon=":material/block:")
+        st.button("Sign out", on_click=st.logout, icon=":material/logout:")
+        return
+    st.write("Sign in with your company account.")
+    args = () if provider == "default" else (provider,)
+    st.button("Sign in", type="primary", on_click=st.login, args=args, icon=":material/login:")
+
+
+def change_password_form(storage: AuthStorage) -> None:
+    """Shown instead of every page until a one-time password has been replaced."""
+    principal = current_principal()
+    st.title(":material/password: Choose a new password")
+    st.write(f"Signed in as **{principal.user if principal else ''}** with a one-time password. "
+             f"Choose your own (at least {auth.MIN_PASSWORD_LENGTH} characters) to continue.")
+    with st.form("login.change"):
+        current = st.text_input("Current password", type="password", autocomplete="current-password",
+                                key="login.current")
+        new = st.text_input("New password", type="password", autocomplete="new-password", key="login.new")
+        again = st.text_input("New password again", type="password", autocomplete="new-password",
+                              key="login.again")
+        submitted = st.form_submit_button("Save password", type="primary")
+    if not submitted or principal is None:
+        return
+    if new != again:
+        st.error("The two new passwords differ.", icon=":material/error:")
+        return
+    try:
+        auth.change_password(storage, principal.user, current, new, now())
+    except auth.AuthError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    st.session_state.pop(MUST_CHANGE_KEY, None)
+    st.rerun()
+
+
+def sidebar_identity(storage: AuthStorage, principal: Principal) -> None:
+    """Who is signed in, and the way out."""
+    role = principal.role.replace("_", " ")
+    st.caption(f":material/person: **{principal.user}** · {role}")
+    if st.button("Sign out", key="login.sign_out", icon=":material/logout:"):
+        sign_out(storage)
+        st.rerun()

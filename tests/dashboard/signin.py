@@ -1,0 +1,40 @@
+"""Signing in under AppTest: a user in the test database and a session in ``st.session_state``, exactly
+what ``dashboard.login`` leaves after a successful sign-in (the form itself is tested in test_access)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from recon import auth
+from recon.auth_store import StoreAuthStorage
+from recon.store import Store
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+TIMEOUT_S = 120
+
+
+def ensure_user(name: str, role: str, manager_name: str = "", clients: Iterable[str] = (),
+                password: str | None = None, url: str | None = None) -> auth.Principal:
+    """The user ``name`` in the test database (``RECON_DATABASE_URL``), created when absent."""
+    store = Store(url or os.environ["RECON_DATABASE_URL"])
+    storage = StoreAuthStorage(store)
+    user = storage.get_user(name)
+    if user is None:
+        user = auth.new_user(name, role, password, clients, manager_name, rounds=4)
+        storage.add_user(user)
+    store.close()
+    return user.principal()
+
+
+def signed_in_app(role: str = auth.ADMIN, name: str | None = None, manager_name: str = "",
+                  clients: Iterable[str] = (), run: bool = True) -> AppTest:
+    """A new browser session of the app, signed in as ``name`` (default: the role's name)."""
+    principal = ensure_user(name or role.replace("_", "-"), role, manager_name, clients)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.session_state["auth.session"] = auth.start_session(principal, datetime.now(UTC))
+    return at.run() if run else at
