@@ -349,7 +349,8 @@ def _read_small(archive: zipfile.ZipFile, member: str, limit: int = 2**20) -> by
 
 def _check_line_length(data: bytes, name: str, limits: UploadLimits) -> None:
     """Refuse text whose longest line is beyond ``max_line_chars`` (measured in bytes, vectorised)."""
-    breaks = np.flatnonzero(np.isin(np.frombuffer(data, dtype=np.uint8), (10, 13)))
+    raw = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero((raw == 10) | (raw == 13))  # two compares: half the time of np.isin
     edges = np.concatenate(([-1], breaks, [len(data)]))
     longest = int(np.diff(edges).max()) - 1 if len(data) else 0
     if longest > limits.max_line_chars:
