@@ -180,16 +180,21 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
     """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
     order."""
     frames = keyfacts.coded(resolved.frames)
-    merged = keyfacts.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
-    in_run = merged["period"].isin(periods).to_numpy()
-    merged = merged if in_run.all() else merged[in_run].reset_index(drop=True)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
-    catalog = _catalog_facts(frames["catalog"])
-    keys = keyfacts.complete_keys(merged, vendor_tracked, had_contract, catalog)
     managers = keyfacts.account_managers(frames["contracts"])
+    # The merged facts are passed on, not kept: the columns completing them replaces are freed at once.
+    keys = keyfacts.complete_keys(_merged_facts(frames, periods, settings), vendor_tracked, had_contract,
+                                  _catalog_facts(frames["catalog"]))
     keys = keys.assign(account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
     return keyfacts.decoded(keys)
+
+
+def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> pd.DataFrame:
+    """Every fact per key, one row per key of the run's periods, in key order."""
+    merged = keyfacts.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
+    in_run = merged["period"].isin(periods).to_numpy()
+    return merged if in_run.all() else merged[in_run].reset_index(drop=True)
 
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
