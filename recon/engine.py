@@ -9,6 +9,7 @@ can run per client partition on a distributed engine.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -199,7 +200,8 @@ def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings:
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
     """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
-    usage = keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage()
+    pool = ThreadPoolExecutor(1)
+    usage_future = pool.submit(lambda: keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage())
     # in start-date order, so that the latest line of a key comes last; lines starting the same day are
     # ordered by their content, never by input order
     contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
@@ -207,8 +209,11 @@ def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings:
     active = keyfacts.active_contract_lines(contracts, periods)
     labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
                                   settings.default_hourly_rate_units)
-    return [usage, keyfacts.contracts_by_key(active), keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS]),
-            labour]
+    contract_facts = keyfacts.contracts_by_key(active)
+    invoice_facts = keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS])
+    usage = usage_future.result()
+    pool.shutdown()
+    return [usage, contract_facts, invoice_facts, labour]
 
 
 def _no_usage() -> pd.DataFrame:
@@ -235,10 +240,13 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     sources = _with_all_kinds(sources)
     resolved = resolve(sources, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
-    keys = build_keys(resolved, chosen, settings)
-    found = rules.apply_rules(keys, settings)
     as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
-    book = receivables.receivables(resolved.frames["invoices"], sources["payments"], settings, as_of)
+    with ThreadPoolExecutor(1) as pool:
+        book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
+                                  settings, as_of)
+        keys = build_keys(resolved, chosen, settings)
+        found = rules.apply_rules(keys, settings)
+        book = book_future.result()
     figures = metrics.summarise(
         keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=len(resolved.frames["usage"]),
         book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],

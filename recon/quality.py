@@ -19,6 +19,7 @@ a suite then runs in roughly 0.2 s per 100k rows (``bench/validation.py`` measur
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -319,6 +320,14 @@ def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
     """Validate ``frame`` against the checks' expectations in a fresh ephemeral context; the results
     in the checks' order (GX groups them by column, so each carries its check number in ``meta``)."""
     gx = _gx()
+    with _GX_LOCK:  # one suite at a time: GX's contexts and registries are not made for threads
+        return _run_locked(gx, kind, frame, checks)
+
+
+_GX_LOCK = threading.Lock()
+
+
+def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
     context = gx.get_context(mode="ephemeral", project_config=_project_config())
     batch_definition = (context.data_sources.add_pandas(name="recon").add_dataframe_asset(name=kind)
                         .add_batch_definition_whole_dataframe("file"))

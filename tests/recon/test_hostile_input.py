@@ -202,3 +202,21 @@ def test_damaged_workbooks_never_raise_anything_else(cut: int, flip: int) -> Non
     data = bytearray(workbook_bytes(20))
     data[flip % len(data)] ^= 0xFF
     load_or_refuse(bytes(data[: max(1, len(data) - cut % len(data))]), "usage.xlsx")
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.tuples(st.integers(0, 40), st.sampled_from([b"\n", b"\r\n", b"\r"])), max_size=30),
+       limit=st.integers(1, 30))
+def test_the_line_length_check_refuses_exactly_the_lines_over_the_limit(
+        lines: list[tuple[int, bytes]], limit: int) -> None:
+    """The window pre-check may only skip the exact measurement when no line is over the limit."""
+    from recon.io import _check_line_length
+
+    data = b"".join(b"a" * length + ending for length, ending in lines)
+    longest = max((len(line) for line in data.replace(b"\r", b"\n").split(b"\n")), default=0)
+    limits = UploadLimits(max_line_chars=limit)
+    if longest > limit:
+        with pytest.raises(SourceError, match="characters long"):
+            _check_line_length(data, "usage.csv", limits)
+    else:
+        _check_line_length(data, "usage.csv", limits)
