@@ -34,13 +34,25 @@ DEFAULT_LIMITS = UploadLimits()
 
 @dataclass(frozen=True)
 class InputFile:
-    """One source file of a run: on disk (``path``) or uploaded in this session (bytes kept by hash)."""
+    """One source file of a run: on disk (``path``) or uploaded in this session (bytes kept by hash).
+    A pulled source is an upload too: its bytes are the file the pull is equivalent to."""
 
     name: str
     kind: str
     sha256: str
     path: str | None = None  # the data directory of the file (read as that directory's inspection read it)
     entry: SourceEntry | None = None  # how an upload is read (kind, preset, columns); None: canonical
+    origin: str = "upload"  # how the bytes came: "upload", or "pulled from <connection>" (the report's read_as)
+
+
+@dataclass(frozen=True)
+class PulledInputs:
+    """One pull kept in the session until it is reconciled: the connection, the month and the files it gave."""
+
+    connection: str
+    connector: str
+    period: str
+    files: tuple[InputFile, ...]
 
 
 @dataclass(frozen=True)
@@ -100,13 +112,13 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes,
-                  limits: UploadLimits = DEFAULT_LIMITS) -> LoadedSource:
-    """An uploaded file read as ``entry`` says (``recon.io.load_source``), or by its canonical columns;
-    keyed by content hash, entry and upload limits (the bytes are not hashed again)."""
+                  limits: UploadLimits = DEFAULT_LIMITS, origin: str = "upload") -> LoadedSource:
+    """An uploaded (or pulled) file read as ``entry`` says (``recon.io.load_source``), or by its canonical
+    columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again)."""
     _ = sha256
     if entry is None:
         return recon_io.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
-    return recon_io.load_source(_data, name, entry, read_as=f"upload: {recon_io.describe(entry)}", limits=limits)
+    return recon_io.load_source(_data, name, entry, read_as=f"{origin}: {recon_io.describe(entry)}", limits=limits)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -123,7 +135,7 @@ def loaded_input(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits 
         directory = Path(file.path)
         inspection = directory_inspection(str(directory), directory_stamp(directory))
         return next(item for item in inspection.loaded if item.record.file == file.name)
-    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256], limits)
+    return loaded_upload(file.sha256, file.name, file.entry, blobs[file.sha256], limits, file.origin)
 
 
 def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes],

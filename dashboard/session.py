@@ -17,9 +17,10 @@ import streamlit as st
 
 from dashboard import data, login
 from recon import auth, views
+from recon.connectors import PullResult
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
-from recon.io import UploadLimits, empty_source
+from recon.io import UploadLimits, empty_source, sha256_of
 from recon.profile import SourceEntry, parse_profile
 from recon.safe_export import redact
 from recon.settings import Settings
@@ -130,6 +131,19 @@ def upload_limits() -> UploadLimits:
 def blobs() -> dict[str, bytes]:
     """Bytes of the files uploaded in this session, by SHA-256."""
     return st.session_state.setdefault("workspace.blobs", {})
+
+
+def keep_pull(result: PullResult, connector: str) -> data.PulledInputs:
+    """A pull's files as this session's uploads: each one's bytes kept by SHA-256 and read as the
+    connector says (its preset and columns), so validation, quarantine, the import's hash and storing
+    are the upload's own code."""
+    files = []
+    for pulled in result.files:
+        digest = sha256_of(pulled.content)
+        blobs()[digest] = pulled.content
+        files.append(data.InputFile(pulled.name, pulled.kind, digest, entry=pulled.entry(),
+                                    origin=f"pulled from {result.connection}"))
+    return data.PulledInputs(result.connection, connector, result.period, tuple(files))
 
 
 def current_settings() -> Settings:

@@ -32,7 +32,7 @@ DataOption = Annotated[Path, typer.Option("--data", help="Directory of source fi
 ConnectionOption = Annotated[list[str] | None, typer.Option(
     "--connection", help="A named connection of connections.toml to pull from; repeat for several.")]
 ConnectionsFileOption = Annotated[Path | None, typer.Option(
-    "--connections", help="The connections file (default: ./connections.toml).")]
+    "--connections", help="The connections file (default: $RECON_CONNECTIONS_FILE, else ./connections.toml).")]
 ByOption = Annotated[str, typer.Option("--by", help="Who is doing this (kept in the audit trail).")]
 
 

@@ -1,21 +1,38 @@
-"""Sources: what the run is made of, and uploading files (canonical or real exports) to reconcile."""
+"""Sources: what the run is made of, and reconciling my own data: files uploaded (canonical or real
+exports) or a month pulled from a named connection (PRODUCT.md section 6), both through the same door."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
 from dashboard import data, session, ui
 from recon import auth, views
+from recon.connectors import CONNECTOR_LABELS, Connection, Period, check, load_connections, pull
+from recon.connectors.config import CONNECTIONS_FILE_ENV, connections_file
 from recon.errors import ReconError
-from recon.io import canonical_kind, sha256_of
+from recon.io import LoadedSource, canonical_kind, sha256_of
 from recon.presets import PRESETS, preset_names
 from recon.profile import SourceEntry, profile_to_toml, suggest_entry, suggest_mapping
+from recon.quality import ValidationReport
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 
 KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 NONE = "—"
 NO_PRESET = "(no preset: map the columns)"
 SAVED_PROFILE = "read with the saved profile"
+EXAMPLE_CONNECTIONS = """[connections.psa]            # a PSA reporting database: one read-only query per source
+type = "sql"
+url = "postgresql+psycopg://recon_reader@psa-db.internal/psa"   # the password goes in the secrets
+[connections.psa.queries]
+invoices = '''SELECT invoice_number, invoice_date, client, sku, quantity, unit_price FROM invoice_lines
+              WHERE invoice_date >= :period_start AND invoice_date < :next_period_start'''
+
+[connections.pax8]           # client_secret in .streamlit/secrets.toml under [connections.pax8]
+type = "pax8"
+client_id = "your-pax8-app-client-id"
+"""
 
 
 def first_guess(name: str, header: tuple[str, ...]) -> tuple[SourceEntry | None, str]:
@@ -101,20 +118,37 @@ def upload_panel(index: int, name: str, content: bytes) -> data.InputFile | None
             except ReconError as error:
                 st.error(ui.error_text(error), icon=":material/error:")
                 return None
-            validation = views.validation_table([loaded.report])
-            st.dataframe(loaded.frame.head(5), hide_index=True, key=f"sources.preview.{index}",
-                         column_config=ui.column_config(loaded.frame, session.current_settings().currency))
-            ui.table(validation, key=f"sources.expectations.{index}", currency="USD", download=False,
-                     columns=["rule", "success", "checked", "failed", "expectation"])
+            validation_details(str(index), loaded)
             save_as_profile(index, name, entry)
-        report = loaded.report
-        failed = len(report.failed)
-        st.caption(f"{report.rows_in:,} rows in · {report.rows_used:,} used · {report.rows_quarantined:,} quarantined"
-                   f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
+        validation_counts(loaded.report)
         return data.InputFile(name, kind, digest, entry=entry)
 
 
-def reconcile(files: list[data.InputFile], replace_kinds: bool) -> None:
+def validation_details(key: str, loaded: LoadedSource) -> None:
+    """How one file (uploaded or pulled) reads: its first rows, every validation check and the rows it
+    sends to quarantine, with their reasons."""
+    validation = views.validation_table([loaded.report])
+    preview = ui.display_frame(loaded.frame.head(5))  # money as currency amounts, not integer units
+    st.dataframe(preview, hide_index=True, key=f"sources.preview.{key}",
+                 column_config=ui.column_config(preview, session.current_settings().currency))
+    ui.table(validation, key=f"sources.expectations.{key}", currency="USD", download=False,
+             columns=["rule", "success", "checked", "failed", "expectation"])
+    if len(loaded.issues):
+        st.markdown(f"**Quarantined rows** · {len(loaded.issues):,}")
+        ui.table(loaded.issues, key=f"sources.issues.{key}", currency="USD", download=False,
+                 columns=["line", "column", "reason", "raw"])
+
+
+def validation_counts(report: ValidationReport) -> None:
+    """One line under a file: rows in = used + quarantined, and how many expectations passed and failed."""
+    failed = len(report.failed)
+    st.caption(f"{report.rows_in:,} rows in · {report.rows_used:,} used · {report.rows_quarantined:,} quarantined"
+               f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
+
+
+def reconcile(files: list[data.InputFile], replace_kinds: bool, label: str = "") -> None:
+    """Make ``files`` (uploads or pulls) the session's data, alone or in place of the same kinds, and
+    reconcile it: the run every page shows, stored with its imports (name, SHA-256, row counts)."""
     with st.status("Reconciling …", expanded=True) as status:
         progress = st.progress(0.2, text="Checking the files")
         next_files = data.merge_files(session.active_files(), tuple(files), replace_kinds)
@@ -124,7 +158,7 @@ def reconcile(files: list[data.InputFile], replace_kinds: bool) -> None:
             status.update(label="Not reconciled: a required source is missing", state="error")
             return
         progress.progress(0.5, text=f"Reconciling {len(next_files)} file(s)")
-        label = ", ".join(file.name for file in files)[:60]
+        label = label or ", ".join(file.name for file in files)[:60]
         active = session.activate(data.RunInputs(next_files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
@@ -134,33 +168,168 @@ def reconcile(files: list[data.InputFile], replace_kinds: bool) -> None:
     st.session_state["sources.done"] = outcome
 
 
+# ------------------------------------------------------------------------------------------- connect
+
+def no_connections_help() -> None:
+    """Where connections are defined, with a short example (shown while none is)."""
+    st.info(f"No connection is defined yet. Define named connections in **{ui.md(connections_file())}** "
+            f"(in the app's working directory, or the file `{CONNECTIONS_FILE_ENV}` names); this tab reads it "
+            "afresh each time, no restart needed. Secrets never go in that file: put them in `.streamlit/secrets.toml` "
+            "under `[connections.NAME]`, or in `RECON_CONN_<NAME>_<KEY>` environment variables. "
+            "`connections.example.toml` has one of each type.", icon=":material/info:")
+    st.code(EXAMPLE_CONNECTIONS, language="toml")
+
+
+def try_connection(connection: Connection) -> None:
+    """``recon.connectors.check``: the one-line answer, or what to fix."""
+    session.require(auth.UPLOAD)
+    with st.spinner(f"Connecting to {ui.md(connection.name)} …"):
+        try:
+            answer = check(connection)
+        except ReconError as error:
+            st.error(ui.error_text(error), icon=":material/error:")
+            return
+    st.success(f"{ui.md(connection.label)}: {ui.md(answer)}", icon=":material/check_circle:")
+
+
+def pull_month(connection: Connection, period: str) -> None:
+    """``recon.connectors.pull`` with a progress bar; the pulled files are kept in the session like uploads."""
+    session.require(auth.UPLOAD)
+    shown = ui.md(connection.name)
+    bar = st.progress(0.0, text=f"Pulling {ui.md(period)} from {shown} …")
+
+    def progress(step: str, fraction: float) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{shown} · {ui.md(period)}: {ui.md(step)}")
+
+    try:
+        result = pull(connection, period.strip(), progress)
+    except ReconError as error:
+        bar.empty()
+        st.error(ui.error_text(error), icon=":material/error:")
+        return
+    kept = session.keep_pull(result, connection.type)
+    st.session_state["sources.pulls"] = {**st.session_state.get("sources.pulls", {}), connection.name: kept}
+    rows = sum(record.rows_in for record in result.imports)
+    quarantined = sum(record.rows_quarantined for record in result.imports)
+    session.record("pull", target=connection.name,
+                   detail=f"{result.period}: {len(result.files)} source(s), {rows} rows, {quarantined} quarantined")
+    bar.progress(1.0, text=f"Pulled {len(result.files)} source(s) from {shown} for {result.period}")
+
+
+def pulled_panel(key: str, file: data.InputFile) -> bool:
+    """One pulled source, shown like an upload: how it is read, its validation and a preview. ``False``
+    when it cannot be read within the upload limits."""
+    with st.container(border=True):
+        st.markdown(f"**{ui.md(file.name)}** · {file.kind}")
+        try:
+            loaded = data.loaded_input(file, session.blobs(), session.upload_limits())
+        except ReconError as error:
+            st.error(ui.error_text(error), icon=":material/error:")
+            return False
+        st.caption(f"Read as {ui.md(loaded.report.read_as)} · SHA-256 `{file.sha256}`")
+        with st.expander("Validation and preview", key=f"sources.details.{key}"):
+            validation_details(key, loaded)
+        validation_counts(loaded.report)
+    return True
+
+
+def pulled_section(pulls: dict[str, data.PulledInputs]) -> None:
+    """The pulls kept in this session, each source with its validation report, and reconciling them."""
+    st.markdown("**Pulled data**")
+    months = sorted({kept.period for kept in pulls.values()})
+    if len(months) > 1:
+        st.warning(f"These pulls cover different months ({', '.join(months)}): each finding is still per month, "
+                   "but pull the same month from every connection for one billing close.",
+                   icon=":material/warning:")
+    readable = []
+    for name, kept in pulls.items():
+        st.caption(f"From **{ui.md(name)}** ({CONNECTOR_LABELS[kept.connector]}) for {kept.period}: "
+                   f"{len(kept.files)} source(s)")
+        readable += [pulled_panel(f"pull.{name}.{index}", file) for index, file in enumerate(kept.files)]
+    files = [file for kept in pulls.values() for file in kept.files]
+    modes = {"replace": "the pulled sources in place of the same kinds in the current data",
+             "only": "only the pulled sources"}
+    replacing = st.radio("Reconcile", list(modes), horizontal=True, key="sources.pull_mode", format_func=modes.get)
+    left, right = st.columns([1, 4])
+    if left.button("Reconcile", type="primary", key="sources.reconcile_pulled", icon=":material/play_arrow:",
+                   disabled=not all(readable)):
+        label = ", ".join(f"{name}@{kept.period}" for name, kept in pulls.items())
+        reconcile(files, replacing == "replace", label=label[:60])
+    if right.button("Clear pulled data", key="sources.clear_pulls", type="tertiary", icon=":material/delete:"):
+        st.session_state.pop("sources.pulls", None)
+        st.rerun()
+
+
+def connect_tab() -> None:
+    """Pick a named connection, test it, pull a month; the pull is validated and reconciled like an upload."""
+    st.caption("Pull one month straight from a PSA database, ConnectWise PSA, Pax8 or Microsoft Partner Center. "
+               "Each pulled source is validated, quarantined, hashed and reconciled exactly like an uploaded file.")
+    try:
+        connections = load_connections()
+    except ReconError as error:
+        st.error(f"The connections cannot be read: {ui.error_text(error)}", icon=":material/error:")
+        return
+    if not connections:
+        no_connections_help()
+        return
+    pulls: dict[str, data.PulledInputs] = st.session_state.get("sources.pulls", {})
+    default_period = next(iter(pulls.values())).period if pulls else Period.last_closed(date.today()).label
+    st.session_state.setdefault("sources.period", default_period)
+    left, right = st.columns([3, 1])
+    name = left.selectbox("Connection", sorted(connections), key="sources.connection",
+                          format_func=lambda item: f"{item} · {CONNECTOR_LABELS[connections[item].type]}")
+    period = right.text_input("Month (YYYY-MM)", key="sources.period", max_chars=7,
+                              help="The billing month to pull; by default the last closed month.")
+    connection = connections[name]
+    buttons = st.columns([1, 1, 3])
+    testing = buttons[0].button("Test connection", key="sources.test_connection", icon=":material/cable:")
+    pulling = buttons[1].button("Pull", key="sources.pull", type="primary", icon=":material/cloud_download:")
+    with st.container():  # one slot for the answer or the progress bar: what follows keeps its place
+        if testing:
+            try_connection(connection)
+        if pulling:
+            pull_month(connection, period)
+    pulls = st.session_state.get("sources.pulls", {})
+    if pulls:
+        pulled_section(pulls)
+
+
+def upload_tab() -> None:
+    """Upload files (canonical or real exports), read each one as chosen, and reconcile them."""
+    st.caption("CSV or XLSX: contracts, usage, invoices (required), time entries, payments, catalog, client aliases. "
+               "The kind is guessed from the file name and the columns from their names; change either if needed.")
+    uploads = st.file_uploader("Source files", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
+                               key="sources.uploads")
+    ready = [upload_panel(index, upload.name, upload.getvalue()) for index, upload in enumerate(uploads or [])]
+    ready_files = [file for file in ready if file is not None]
+    if uploads:
+        modes = {"replace": "these files in place of the same kinds in the current data", "only": "only these files"}
+        replacing = st.radio("Reconcile", list(modes), horizontal=True, key="sources.mode", format_func=modes.get)
+        if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
+                     disabled=len(ready_files) != len(uploads)):
+            reconcile(ready_files, replacing == "replace")
+
+
 session.require(auth.UPLOAD)
 ui.header("Sources", "What went into this run, what was refused, and how do I reconcile my own files?")
 context = session.context()
 
+outcome = st.container()  # a fixed slot: the tabs below keep their place (and the open tab) when it fills
 done = st.session_state.pop("sources.outcome", None)
 if done:
-    st.success(done, icon=":material/check_circle:")
-st.subheader("Upload files")
-st.caption("CSV or XLSX: contracts, usage, invoices (required), time entries, payments, catalog, client aliases. "
-           "The kind is guessed from the file name and the columns from their names; change either if needed.")
-uploads = st.file_uploader("Source files", type=["csv", "tsv", "txt", "xlsx"], accept_multiple_files=True,
-                           key="sources.uploads")
-ready = [upload_panel(index, upload.name, upload.getvalue()) for index, upload in enumerate(uploads or [])]
-ready_files = [file for file in ready if file is not None]
-if uploads:
-    modes = {"replace": "these files in place of the same kinds in the current data", "only": "only these files"}
-    replacing = st.radio("Reconcile", list(modes), horizontal=True, key="sources.mode", format_func=modes.get)
-    if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
-                 disabled=len(ready_files) != len(uploads)):
-        reconcile(ready_files, replacing == "replace")
-    if "sources.done" in st.session_state:
-        st.session_state["sources.outcome"] = st.session_state.pop("sources.done")
-        st.rerun()
+    outcome.success(done, icon=":material/check_circle:")
+uploading, connecting = st.tabs(["Upload", "Connect"], key="sources.tab")
+with uploading:
+    upload_tab()
+with connecting:
+    connect_tab()
+if "sources.done" in st.session_state:  # reconciled: run the page again so every figure is the new run's
+    st.session_state["sources.outcome"] = st.session_state.pop("sources.done")
+    st.rerun()
 
 st.divider()
 if context is None:
-    st.info("No run yet: upload contracts, usage and invoices above.", icon=":material/info:")
+    st.info("No run yet: upload or pull contracts, usage and invoices above.", icon=":material/info:")
     st.stop()
 result = context.result
 reports = data.input_reports(context.active.inputs.files, session.blobs(), session.upload_limits())

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from recon.connectors import connectwise, partner_center, pax8, sql
+from recon.connectors import config, connectwise, partner_center, pax8, sql
 from recon.connectors.config import (
     CONNECTOR_LABELS,
     CONNECTOR_TYPES,
@@ -60,13 +60,14 @@ def check(connection: Connection) -> str:
 
 def pull_named(names: list[str], period: str, connections_file: Path | None = None,
                progress: Progress | None = None) -> list[PullResult]:
-    """Pull ``period`` from each named connection of ``connections_file`` (default ``./connections.toml``)."""
+    """Pull ``period`` from each named connection of ``connections_file`` (default ``$RECON_CONNECTIONS_FILE``,
+    else ``./connections.toml``)."""
     connections = load_connections(connections_file)
     missing = [name for name in names if name not in connections]
     if missing:
         known = ", ".join(sorted(connections)) or "none"
         raise ConnectorError(f"no connection named {', '.join(map(repr, missing))} in "
-                             f"{connections_file or 'connections.toml'} (defined: {known})")
+                             f"{connections_file or config.connections_file()} (defined: {known})")
     return [pull(connections[name], period, progress) for name in names]
 
 

@@ -1,6 +1,7 @@
 """Named connections: what to connect to (``connections.toml``) and the secrets to do it with.
 
-A connection is defined once, in ``connections.toml`` in the working directory (or a file passed in)::
+A connection is defined once, in ``connections.toml`` in the working directory (or the file
+``$RECON_CONNECTIONS_FILE`` names, or a file passed in)::
 
     [connections.psa-replica]
     type = "sql"
@@ -34,6 +35,7 @@ from typing import Any
 from recon.errors import ConnectorError
 
 CONNECTIONS_FILE = "connections.toml"
+CONNECTIONS_FILE_ENV = "RECON_CONNECTIONS_FILE"
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 ENV_PREFIX = "RECON_CONN_"
 
@@ -98,16 +100,25 @@ def where_secrets_go(connection: str, key: str) -> str:
             f"or in the environment variable {env_name(connection, key)}.")
 
 
+def connections_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where connections are defined by default: ``$RECON_CONNECTIONS_FILE``, else ``./connections.toml``."""
+    configured = (os.environ if environ is None else environ).get(CONNECTIONS_FILE_ENV)
+    return Path(configured) if configured else Path(CONNECTIONS_FILE)
+
+
 def load_connections(path: Path | None = None, secrets_path: Path | None = None,
                      environ: Mapping[str, str] | None = None) -> dict[str, Connection]:
-    """All connections defined in ``path`` (default ``./connections.toml``; none when it is absent), with
-    their secrets from ``secrets_path`` (default ``./.streamlit/secrets.toml``) and ``environ``.
+    """All connections defined in ``path`` (default ``connections_file()``; none when ``./connections.toml``
+    is absent), with their secrets from ``secrets_path`` (default ``./.streamlit/secrets.toml``) and
+    ``environ``.
 
-    Raises ``ConnectorError`` listing every problem of every definition at once.
+    Raises ``ConnectorError`` listing every problem of every definition at once, and when a file given
+    (as ``path`` or ``$RECON_CONNECTIONS_FILE``) does not exist.
     """
-    definitions = _read_toml(path or Path(CONNECTIONS_FILE), required=path is not None)
-    stored_secrets = _read_toml(secrets_path or SECRETS_FILE, required=False).get("connections", {})
     environ = os.environ if environ is None else environ
+    given = path is not None or bool(environ.get(CONNECTIONS_FILE_ENV))
+    definitions = _read_toml(path or connections_file(environ), required=given)
+    stored_secrets = _read_toml(secrets_path or SECRETS_FILE, required=False).get("connections", {})
     connections, problems = {}, []
     for name, definition in (definitions.get("connections") or {}).items():
         found = _check_definition(name, definition)
@@ -126,8 +137,8 @@ def get_connection(name: str, path: Path | None = None, secrets_path: Path | Non
     connections = load_connections(path, secrets_path, environ)
     if name not in connections:
         known = ", ".join(sorted(connections)) or "none"
-        raise ConnectorError(f"no connection named {name!r} in {path or CONNECTIONS_FILE} (defined: {known}); "
-                             f"define it as a [connections.{name}] table")
+        raise ConnectorError(f"no connection named {name!r} in {path or connections_file(environ)} "
+                             f"(defined: {known}); define it as a [connections.{name}] table")
     return connections[name]
 
 

@@ -29,3 +29,9 @@ class Period:
         start = date(year, month, 1)
         next_start = date(year + month // 12, month % 12 + 1, 1)
         return cls(start.strftime("%Y-%m"), start, date.fromordinal(next_start.toordinal() - 1), next_start)
+
+    @classmethod
+    def last_closed(cls, today: date) -> Period:
+        """The latest month that is over on ``today`` (the one before it): the month a billing close pulls."""
+        first_of_month = today.replace(day=1)
+        return cls.parse(date.fromordinal(first_of_month.toordinal() - 1).strftime("%Y-%m"))

@@ -101,10 +101,14 @@ def sign_in(page, name: str = "admin") -> None:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str,
             users: dict[str, tuple[str, str, str]]) -> Iterator[str]:
-    """The URL of a dashboard serving the test MSP on a temporary SQLite database (users in place)."""
+    """The URL of a dashboard serving the test MSP on a temporary SQLite database (users in place), with
+    one named connection: a PSA database holding the test MSP (``tests.dashboard.psa``)."""
+    from tests.dashboard.psa import write_psa_project
+
     home = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
-    env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP)}
+    env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP),
+           "RECON_CONNECTIONS_FILE": str(write_psa_project(home))}
     log = home / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",

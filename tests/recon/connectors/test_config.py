@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,22 @@ def test_period_bounds() -> None:
     for bad in ("2025-13", "25-01", "2025-1"):
         with pytest.raises(ConnectorError, match="period must be YYYY-MM"):
             Period.parse(bad)
+
+
+def test_the_connections_file_can_be_named_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    definitions, secrets = write(tmp_path, DEFINITIONS)
+    monkeypatch.chdir(tmp_path / "..")
+    named = {"RECON_CONNECTIONS_FILE": str(definitions)}
+    assert sorted(load_connections(secrets_path=secrets, environ=named)) == ["pax8", "psa-replica"]
+    assert load_connections(secrets_path=secrets, environ={}) == {}  # no ./connections.toml: none defined
+    with pytest.raises(ConnectorError, match=r"connections file not found: .*elsewhere\.toml"):
+        load_connections(environ={"RECON_CONNECTIONS_FILE": str(tmp_path / "elsewhere.toml")})
+    with pytest.raises(ConnectorError, match=r"no connection named 'cw' in .*connections\.toml \(defined: pax8, "):
+        get_connection("cw", secrets_path=secrets, environ=named)
+
+
+@pytest.mark.parametrize(("today", "month"), [("2026-03-01", "2026-02"), ("2026-03-31", "2026-02"),
+                                              ("2026-01-15", "2025-12")])
+def test_the_last_closed_month(today: str, month: str) -> None:
+    closed = Period.last_closed(date.fromisoformat(today))
+    assert closed.label == month and closed.next_start == date.fromisoformat(today).replace(day=1)
