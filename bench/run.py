@@ -199,6 +199,9 @@ def agreement(engine: Any, reference: Any) -> dict[str, Any]:
 
 
 def child_main(mode: str, directory: Path) -> None:
+    from recon.memory import use_lean_arrow_allocator
+
+    use_lean_arrow_allocator()  # as `recon` and the dashboard do
     measure = {"pandas": measure_pandas, "parse": measure_parsing, "engine": measure_engine}[mode]
     figures = measure(directory)
     print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)

@@ -15,6 +15,7 @@ import typer
 from recon import auth, io, report
 from recon.engine import reconcile
 from recon.errors import ReconError
+from recon.memory import use_lean_arrow_allocator
 from recon.money import to_decimal
 from recon.safe_export import redact
 from recon.settings import Settings
@@ -45,6 +46,7 @@ def main(
              "directory; e.g. postgresql://user:password@127.0.0.1/recon).")] = None,
 ) -> None:
     """MSP Billing Recon: contracts vs vendor usage vs invoices."""
+    use_lean_arrow_allocator()
     ctx.obj = {"database_url": database_url}
 
 
