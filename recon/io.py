@@ -20,6 +20,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -312,7 +313,8 @@ def check_xlsx_archive(data: bytes, name: str, limits: UploadLimits) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
             content_types = _read_small(archive, "[Content_Types].xml")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, ValueError, OSError, EOFError):
+        # zlib.error: a damaged compressed part; NotImplementedError: a compression method zipfile lacks
         raise SourceError(name, ["is not a valid XLSX file (damaged, truncated, or not an Excel workbook)"]) from None
     problems = _zip_size_problems(members, limits)
     names = [member.filename.replace("\\", "/").lower() for member in members]

@@ -3,9 +3,11 @@ and nothing a workbook could run or fetch (issue 7)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import zipfile
+import zlib
 
 import openpyxl
 import pytest
@@ -19,6 +21,7 @@ from recon.settings import Settings
 USAGE = b"client,sku,quantity,period_start\nAcme,X,3,2026-01-05\n"
 
 
+@functools.cache  # the same bytes for a whole run (openpyxl stamps the time): fuzzed cases reproduce
 def workbook_bytes(rows: int = 2) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -220,3 +223,23 @@ def test_the_line_length_check_refuses_exactly_the_lines_over_the_limit(
             _check_line_length(data, "usage.csv", limits)
     else:
         _check_line_length(data, "usage.csv", limits)
+
+
+def test_a_workbook_with_a_damaged_compressed_part_is_refused() -> None:
+    """Bytes flipped inside a deflated part: zlib's own error becomes the refusal (found by the fuzz test
+    above, cut=0, flip=9757)."""
+    data = workbook_bytes(20)
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo("[Content_Types].xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged_by_zlib = 0
+    for position in range(start + 2, start + info.compress_size):
+        damaged = bytearray(data)
+        damaged[position] ^= 0xFF
+        try:
+            zipfile.ZipFile(io.BytesIO(bytes(damaged))).read("[Content_Types].xml")
+        except zlib.error:
+            damaged_by_zlib += 1
+            assert "is not a valid XLSX file" in refusal(bytes(damaged), "usage.xlsx")
+        except zipfile.BadZipFile:
+            continue
+    assert damaged_by_zlib, "no flipped byte made zlib fail: the case is not exercised"
