@@ -135,7 +135,9 @@ def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], ma
     # PSA sources name their clients canonically already: then the column itself is the answer.
     same = frame["client"].dtype == "string" and client.equals(names)
     resolved = frame["client"] if same else spread(client, codes, frame.index)
-    return frame.assign(client_raw=frame["client"], client=resolved, match_tier=spread(tier, codes, frame.index))
+    # a handful of tier names over a million rows: a categorical, not a million strings
+    return frame.assign(client_raw=frame["client"], client=resolved,
+                        match_tier=spread(tier.astype("category"), codes, frame.index))
 
 
 def _psa_skus(skus: pd.Series, lookup: dict[str, str]) -> pd.Series:

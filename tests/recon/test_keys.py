@@ -84,3 +84,22 @@ def test_code_rows_finds_each_code_in_the_table(table: list[int], wanted: list[i
     rows = keyfacts.code_rows(np.array(table, dtype=np.int64), np.array(wanted, dtype=np.int64))
     expected = [table.index(code) if code in table and code >= 0 else -1 for code in wanted]
     assert rows.tolist() == expected
+
+
+NAMES = ("Pax8", "Datto", "Ärzte-Lizenz", "datto", "")
+
+
+@given(st.lists(st.tuples(st.sampled_from(CLIENTS), st.sampled_from(SKUS), st.sampled_from(NAMES),
+                          st.sampled_from((*NAMES, None))), min_size=1, max_size=20))
+def test_usage_facts_name_each_key_by_its_first_vendor_and_product_in_text_order(rows: list) -> None:
+    """The vendor and product of a key are its smallest names (as pandas' string ``min``), taken on
+    ordered codes."""
+    frame = pd.DataFrame(rows, columns=["client", "sku", "vendor", "product_name"]).astype("string")
+    usage = frame.assign(quantity=1.0, unit_cost=pd.array([100] * len(frame), dtype="Int64"),
+                         period_start=pd.Timestamp("2026-01-01"), period_end=pd.Timestamp("2026-01-31"))
+    [usage] = coded(usage.assign(period="2026-01"))
+    facts = keyfacts.usage_by_key(usage.drop(columns="period"))
+    expected = frame.groupby(["client", "sku"]).agg(vendor=("vendor", "min"), product_name=("product_name", "min"))
+    got = facts.assign(client=facts["client"].astype("string"), sku=facts["sku"].astype("string"))
+    got = got.set_index(["client", "sku"])[["vendor", "product_name"]].sort_index()
+    pd.testing.assert_frame_equal(got, expected.sort_index(), check_dtype=False)
