@@ -58,7 +58,10 @@ def start_app(sample: Path, database: Path, log: Path) -> tuple[subprocess.Popen
     """The dashboard on a free port, serving ``sample`` and storing runs in ``database``."""
     add_admin(database)
     port = free_port()
-    env = {**os.environ, "RECON_SAMPLE_DIR": str(sample), "RECON_DATABASE_URL": f"sqlite:///{database}"}
+    from recon.memory import with_lean_allocator
+
+    env = with_lean_allocator({**os.environ, "RECON_SAMPLE_DIR": str(sample),
+                               "RECON_DATABASE_URL": f"sqlite:///{database}"})  # as `recon dashboard` starts it
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
                "false", "--server.fileWatcherType", "none"]

@@ -199,9 +199,6 @@ def agreement(engine: Any, reference: Any) -> dict[str, Any]:
 
 
 def child_main(mode: str, directory: Path) -> None:
-    from recon.memory import use_lean_arrow_allocator
-
-    use_lean_arrow_allocator()  # as `recon` and the dashboard do
     measure = {"pandas": measure_pandas, "parse": measure_parsing, "engine": measure_engine}[mode]
     figures = measure(directory)
     print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)
@@ -242,8 +239,11 @@ def _seconds(value: float) -> str:
 
 def run_child(mode: str, directory: Path) -> dict[str, Any]:
     """One measurement in a fresh interpreter (its own peak memory); returns its figures."""
+    from recon.memory import with_lean_allocator
+
     completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", mode, str(directory)],
-                               cwd=ROOT, capture_output=True, text=True, check=False)
+                               cwd=ROOT, capture_output=True, text=True, check=False,
+                               env=with_lean_allocator(os.environ))  # Arrow's allocator, as `recon dashboard`
     marked = [line for line in completed.stdout.splitlines() if line.startswith(MEASURE_MARK)]
     if completed.returncode != 0 or not marked:
         sys.stderr.write(completed.stdout + completed.stderr)

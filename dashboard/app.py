@@ -23,12 +23,10 @@ from dashboard import login, session, ui  # noqa: E402
 from dashboard.filters import sidebar_filters  # noqa: E402
 from recon import auth  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
-from recon.memory import use_lean_arrow_allocator  # noqa: E402
 from recon.safe_export import install_log_redaction  # noqa: E402
 
 LOG = logging.getLogger("dashboard")
 install_log_redaction("streamlit", "dashboard")  # no password of a database URL in the server log
-use_lean_arrow_allocator()  # a lower peak with a million-line run in memory
 PAGES = Path(__file__).resolve().parent / "app_pages"
 
 st.set_page_config(page_title="MSP Billing Recon", page_icon=":material/receipt_long:", layout="wide",

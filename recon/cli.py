@@ -15,7 +15,7 @@ import typer
 from recon import auth, io, report
 from recon.engine import reconcile
 from recon.errors import ReconError
-from recon.memory import use_lean_arrow_allocator
+from recon.memory import with_lean_allocator
 from recon.money import to_decimal
 from recon.safe_export import redact
 from recon.settings import Settings
@@ -46,7 +46,6 @@ def main(
              "directory; e.g. postgresql://user:password@127.0.0.1/recon).")] = None,
 ) -> None:
     """MSP Billing Recon: contracts vs vendor usage vs invoices."""
-    use_lean_arrow_allocator()
     ctx.obj = {"database_url": database_url}
 
 
@@ -302,7 +301,8 @@ def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port t
     store = open_store(ctx)
     announce_first_admin(store)
     store.close()
-    env = {**os.environ, **({ENV_URL: ctx.obj["database_url"]} if (ctx.obj or {}).get("database_url") else {})}
+    env = with_lean_allocator({**os.environ, **({ENV_URL: ctx.obj["database_url"]}
+                                                if (ctx.obj or {}).get("database_url") else {})})
     raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_path),
                                       "--server.port", str(port)], env=env))
 

@@ -1,26 +1,25 @@
-"""Process-wide memory settings for large runs.
+"""Arrow's allocator for processes that hold a large run.
 
-Arrow's default allocator in the pyarrow wheels (mimalloc) keeps freed pages for reuse; jemalloc hands
-them back to the system after a short delay. Loading and reconciling a million invoice lines frees a
-lot of Arrow memory along the way (text columns replaced by parsed ones), and with jemalloc the
-process's peak is about 170 MB lower at the same speed (``bench/results.md``).
+The pyarrow wheels allocate with mimalloc by default, which keeps freed pages for reuse; jemalloc hands
+them back to the system after a short delay. Loading and reconciling a million invoice lines frees a lot
+of Arrow memory on the way (text columns replaced by parsed ones), and with jemalloc the process's peak is
+about 150 MB lower at the same speed (``bench/results.md``).
+
+Arrow reads its choice from ``ARROW_DEFAULT_MEMORY_POOL`` once, when the library loads, and switching
+later (``pyarrow.set_memory_pool``) leaves part of Arrow on the first allocator (a higher peak, measured).
+So the choice is made in the environment of the processes ``recon`` starts: the dashboard server and the
+benchmark's measurements.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+from collections.abc import Mapping
 
-import pyarrow as pa
-
-ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"  # Arrow's own switch: when set, the user has chosen
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+LEAN_ALLOCATOR = "jemalloc"
 
 
-def use_lean_arrow_allocator() -> str:
-    """Make jemalloc Arrow's default allocator (unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses one, or this
-    pyarrow build has no jemalloc). Returns the allocator in use. Arrays already made keep theirs."""
-    if not os.environ.get(ARROW_POOL_ENV):
-        # a build without jemalloc (e.g. Windows wheels) keeps its default
-        with contextlib.suppress(NotImplementedError):
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-    return str(pa.default_memory_pool().backend_name)
+def with_lean_allocator(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` for a child process, with jemalloc as Arrow's allocator unless it names one.
+    (A pyarrow built without jemalloc warns once and keeps its default.)"""
+    return {ARROW_POOL_ENV: LEAN_ALLOCATOR, **environment}

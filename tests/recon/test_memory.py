@@ -1,33 +1,34 @@
-"""The Arrow allocator the entry points choose (``recon.memory``)."""
+"""Arrow's allocator in the processes ``recon`` starts (``recon.memory``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
 
-from recon.memory import ARROW_POOL_ENV, use_lean_arrow_allocator
+from recon.memory import ARROW_POOL_ENV, with_lean_allocator
 
 
-@pytest.fixture(autouse=True)
-def restore_pool() -> Iterator[None]:
-    before = pa.default_memory_pool()
-    yield
-    pa.set_memory_pool(before)
+def backend_in_child(environment: dict[str, str]) -> str:
+    code = "import pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    return subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
-def test_jemalloc_is_chosen_where_the_wheel_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ARROW_POOL_ENV, raising=False)
+def test_a_child_process_allocates_with_jemalloc() -> None:
     try:
         pa.jemalloc_memory_pool()
     except NotImplementedError:
         pytest.skip("this pyarrow build has no jemalloc")
-    assert use_lean_arrow_allocator() == "jemalloc"
-    assert pa.array(["x"] * 10).to_pandas().tolist() == ["x"] * 10  # arrays still work
+    environment = {key: value for key, value in os.environ.items() if key != ARROW_POOL_ENV}
+    assert backend_in_child(with_lean_allocator(environment)) == "jemalloc"
+    assert backend_in_child(environment) != "jemalloc"  # the wheel's default is another one
 
 
-def test_an_explicit_choice_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    pa.set_memory_pool(pa.system_memory_pool())
-    monkeypatch.setenv(ARROW_POOL_ENV, "system")
-    assert use_lean_arrow_allocator() == "system"
+def test_a_choice_in_the_environment_is_kept() -> None:
+    environment = with_lean_allocator({**os.environ, ARROW_POOL_ENV: "system"})
+    assert environment[ARROW_POOL_ENV] == "system"
+    assert backend_in_child(environment) == "system"
