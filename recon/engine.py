@@ -202,20 +202,23 @@ def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings:
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
     """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
-    pool = ThreadPoolExecutor(1)
-    usage_future = pool.submit(lambda: keyfacts.usage_by_key(frames["usage"]) if len(frames["usage"]) else _no_usage())
-    # in start-date order, so that the latest line of a key comes last; lines starting the same day are
-    # ordered by their content, never by input order
-    contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
-        ["start_date", "unit_price", "quantity"], kind="stable")
-    active = keyfacts.active_contract_lines(contracts, periods)
-    labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
-                                  settings.default_hourly_rate_units)
-    contract_facts = keyfacts.contracts_by_key(active)
-    invoice_facts = keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS])
-    usage = usage_future.result()
-    pool.shutdown()
-    return [usage, contract_facts, invoice_facts, labour]
+    # Usage on a second thread: pandas' and Arrow's kernels release the GIL, and the sources are independent.
+    with ThreadPoolExecutor(1) as pool:
+        usage = pool.submit(_usage_facts, frames["usage"])
+        # in start-date order, so that the latest line of a key comes last; lines starting the same day are
+        # ordered by their content, never by input order
+        contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
+            ["start_date", "unit_price", "quantity"], kind="stable")
+        active = keyfacts.active_contract_lines(contracts, periods)
+        labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+                                      settings.default_hourly_rate_units)
+        contract_facts = keyfacts.contracts_by_key(active)
+        invoice_facts = keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS])
+        return [usage.result(), contract_facts, invoice_facts, labour]
+
+
+def _usage_facts(usage: pd.DataFrame) -> pd.DataFrame:
+    return keyfacts.usage_by_key(usage) if len(usage) else _no_usage()
 
 
 def _no_usage() -> pd.DataFrame:
@@ -243,7 +246,7 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     resolved = resolve(sources, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
         keys = build_keys(resolved, chosen, settings)
