@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboard import data, login
 from recon import auth, views
-from recon.connectors import PullResult
+from recon.connectors import PulledFile
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
 from recon.io import UploadLimits, empty_source, sha256_of
@@ -133,17 +133,17 @@ def blobs() -> dict[str, bytes]:
     return st.session_state.setdefault("workspace.blobs", {})
 
 
-def keep_pull(result: PullResult, connector: str) -> data.PulledInputs:
+def keep_pull(connection: str, connector: str, period: str, pulled: tuple[PulledFile, ...]) -> data.PulledInputs:
     """A pull's files as this session's uploads: each one's bytes kept by SHA-256 and read as the
     connector says (its preset and columns), so validation, quarantine, the import's hash and storing
     are the upload's own code."""
     files = []
-    for pulled in result.files:
-        digest = sha256_of(pulled.content)
-        blobs()[digest] = pulled.content
-        files.append(data.InputFile(pulled.name, pulled.kind, digest, entry=pulled.entry(),
-                                    origin=f"pulled from {result.connection}"))
-    return data.PulledInputs(result.connection, connector, result.period, tuple(files))
+    for item in pulled:
+        digest = sha256_of(item.content)
+        blobs()[digest] = item.content
+        files.append(data.InputFile(item.name, item.kind, digest, entry=item.entry(),
+                                    origin=f"pulled from {connection}"))
+    return data.PulledInputs(connection, connector, period, tuple(files))
 
 
 def current_settings() -> Settings:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data, session, ui
 from recon import auth, views
-from recon.connectors import CONNECTOR_LABELS, Connection, Period, check, load_connections, pull
+from recon.connectors import CONNECTOR_LABELS, Connection, Period, check, fetch, load_connections
 from recon.connectors.config import CONNECTIONS_FILE_ENV, connections_file
 from recon.errors import ReconError
 from recon.io import LoadedSource, canonical_kind, sha256_of
@@ -193,7 +193,8 @@ def try_connection(connection: Connection) -> None:
 
 
 def pull_month(connection: Connection, period: str) -> None:
-    """``recon.connectors.pull`` with a progress bar; the pulled files are kept in the session like uploads."""
+    """``recon.connectors.fetch`` with a progress bar; the pulled files are kept in the session like uploads
+    and read by the upload's path (not read a second time by ``pull``)."""
     session.require(auth.UPLOAD)
     shown = ui.md(connection.name)
     bar = st.progress(0.0, text=f"Pulling {ui.md(period)} from {shown} …")
@@ -202,18 +203,28 @@ def pull_month(connection: Connection, period: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=f"{shown} · {ui.md(period)}: {ui.md(step)}")
 
     try:
-        result = pull(connection, period.strip(), progress)
+        month, files = fetch(connection, period.strip(), progress)  # read below, as uploads are
     except ReconError as error:
         bar.empty()
         st.error(ui.error_text(error), icon=":material/error:")
         return
-    kept = session.keep_pull(result, connection.type)
+    kept = session.keep_pull(connection.name, connection.type, month, files)
     st.session_state["sources.pulls"] = {**st.session_state.get("sources.pulls", {}), connection.name: kept}
-    rows = sum(record.rows_in for record in result.imports)
-    quarantined = sum(record.rows_quarantined for record in result.imports)
-    session.record("pull", target=connection.name,
-                   detail=f"{result.period}: {len(result.files)} source(s), {rows} rows, {quarantined} quarantined")
-    bar.progress(1.0, text=f"Pulled {len(result.files)} source(s) from {shown} for {result.period}")
+    session.record("pull", target=connection.name, detail=pull_summary(kept))
+    bar.progress(1.0, text=f"Pulled {len(files)} source(s) from {shown} for {month}")
+
+
+def pull_summary(kept: data.PulledInputs) -> str:
+    """For the access log: the month, the sources and their rows as the upload path reads them (cached:
+    the panels below show the same reports)."""
+    summary = f"{kept.period}: {len(kept.files)} source(s)"
+    try:
+        reports = data.input_reports(kept.files, session.blobs(), session.upload_limits())
+    except ReconError:  # a file the upload limits refuse: its panel says why
+        return summary
+    rows = sum(report.rows_in for report in reports)
+    quarantined = sum(report.rows_quarantined for report in reports)
+    return f"{summary}, {rows} rows, {quarantined} quarantined"
 
 
 def pulled_panel(key: str, file: data.InputFile) -> bool:

@@ -46,10 +46,16 @@ def pull(connection: Connection, period: str, progress: Progress | None = None) 
     ``progress(step, fraction)`` is called as the pull goes (fraction from 0 to 1). Raises
     ``ConnectorError`` when the connection cannot be used; bad rows become quarantine rows instead.
     """
+    month, files = fetch(connection, period, progress)
+    return PullResult(connection.name, month, files, tuple(load_pulled(file) for file in files))
+
+
+def fetch(connection: Connection, period: str, progress: Progress | None = None) -> tuple[str, tuple[PulledFile, ...]]:
+    """``pull`` up to the files, not yet read: (the month as ``YYYY-MM``, the pulled files), for a caller
+    that reads files through its own path (the dashboard reads them as uploads)."""
     month = Period.parse(period)
     pulled = _MODULES[connection.type].fetch(connection, month, progress)
-    files = tuple(as_file(item, f"{connection.name}@{month.label}") for item in pulled)
-    return PullResult(connection.name, month.label, files, tuple(load_pulled(file) for file in files))
+    return month.label, tuple(as_file(item, f"{connection.name}@{month.label}") for item in pulled)
 
 
 def check(connection: Connection) -> str:
@@ -97,6 +103,7 @@ __all__ = [
     "PulledFile",
     "check",
     "env_name",
+    "fetch",
     "get_connection",
     "load_connections",
     "pull",
