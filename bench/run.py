@@ -3,8 +3,9 @@
     make bench                      # 10k, 100k and 1M invoice lines
     make bench SIZES=1M REPEAT=3    # one size, three measurements (best and median reported)
 
-For each size it generates the sample MSP once (``recon.sample``, cached as CSV under ``bench/data/``,
-keyed by size and seed) and measures, each measurement in a fresh subprocess so that peaks do not mix:
+For each size it generates the sample MSP once (``recon sample --usage-sites 2``: about as many usage
+rows as invoice lines; cached as CSV under ``bench/data/``, keyed by size, seed and sites) and measures,
+each measurement in a fresh subprocess so that peaks do not mix:
 
 * loading: ``recon.load_directory`` (typed, validated, quarantined, hashed) against
   ``pandas.read_csv(engine="pyarrow")`` of the same files (read only, types guessed);
@@ -43,7 +44,10 @@ DATA = BENCH / "data"
 REFERENCE_SQL = BENCH / "reference.sql"
 RESULTS = BENCH / "results.md"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
-INVOICE_LINES_PER_CLIENT = 76  # the sample MSP bills about 6.3 lines a client a month over 12 months
+INVOICE_LINES_PER_CLIENT = 73  # the sample MSP bills about 6.1 lines a client a month over 12 months
+# Vendors report each subscription month per site, in two rows: as many usage rows as invoice lines
+# (the target is 1M invoice lines plus 1M usage rows), with the keys, totals and findings of one row.
+USAGE_SITES = 2
 SEED = 7
 SQL_TYPES = ("unbilled_usage", "billed_without_usage", "quantity_under_billed", "quantity_over_billed",
              "missed_recurring_charge", "billed_outside_contract", "price_below_contract",
@@ -56,14 +60,15 @@ MEASURE_MARK = "BENCH-RESULT "
 def data_dir(size: str, seed: int = SEED) -> Path:
     """The cached sample for ``size`` (generated on first use in a subprocess; ``complete`` marks a
     finished write, so an interrupted one is redone)."""
-    directory = DATA / f"{size}-seed{seed}"
+    directory = DATA / f"{size}-seed{seed}-sites{USAGE_SITES}"
     if not (directory / "complete").exists():
         clients = math.ceil(SIZES[size] / INVOICE_LINES_PER_CLIENT)
-        print(f"generating the {size} sample ({clients:,} clients, seed {seed}) into {directory} ...", flush=True)
-        code = ("import sys; from recon.sample import write_sample; "
-                f"write_sample(sys.argv[1], clients={clients}, seed={seed})")
-        subprocess.run([sys.executable, "-c", code, str(directory)], check=True, cwd=ROOT)
-        (directory / "complete").write_text(f"{clients} clients, seed {seed}\n")
+        print(f"generating the {size} sample ({clients:,} clients, seed {seed}, usage per site x{USAGE_SITES}) "
+              f"into {directory} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "recon.cli", "sample", "--out", str(directory), "--clients",
+                        str(clients), "--seed", str(seed), "--usage-sites", str(USAGE_SITES)],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        (directory / "complete").write_text(f"{clients} clients, seed {seed}, {USAGE_SITES} sites\n")
     return directory
 
 

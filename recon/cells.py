@@ -42,6 +42,11 @@ def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
                                                  else array), index=index)
 
 
+def constant_text(value: str, index: pd.Index) -> pd.Series:
+    """A ``string`` series holding ``value`` on every row of ``index`` (built by Arrow at once)."""
+    return text_series(pa.repeat(pa.scalar(value, TEXT), len(index)), index)
+
+
 def untidy_cells(text: pa.ChunkedArray) -> np.ndarray:
     """Per cell, whether stripping or collapsing whitespace might change it: it holds a byte that is
     not printable ASCII, two spaces in a row, or a space at either end. ``False`` is certain (``True``
@@ -58,13 +63,30 @@ def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
     filled = ends > starts
     last_byte = len(data) - 1
     untidy = filled & ((data[np.minimum(starts, last_byte)] == 0x20) | (data[np.maximum(ends - 1, 0)] == 0x20))
-    shifted = data[offsets[0]:offsets[-1]] - np.uint8(0x20)  # printable ASCII -> 0..0x5f, space -> 0
-    odd = shifted >= 0x60
-    spaces = shifted == 0
-    odd[1:] |= spaces[1:] & spaces[:-1]
-    if odd.any():
-        untidy[np.searchsorted(offsets, np.flatnonzero(odd) + offsets[0], side="right") - 1] = True
+    odd = _odd_bytes(data, int(offsets[0]), int(offsets[-1]))
+    if len(odd):
+        untidy[np.searchsorted(offsets, odd, side="right") - 1] = True
     return untidy
+
+
+_SCAN_WINDOW = 1 << 18
+
+
+def _odd_bytes(data: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Positions in ``data[start:end]`` of a byte that is not printable ASCII or of a second space in a
+    row. Scanned in windows of 256 KB: the passes' temporaries stay in cache and are reused, where
+    whole-column ones (three times a column's bytes) would be fresh pages to fault in every time."""
+    found = []
+    for low in range(start, end, _SCAN_WINDOW):
+        window = data[low:min(low + _SCAN_WINDOW, end)]
+        shifted = window - np.uint8(0x20)  # printable ASCII -> 0..0x5f, space -> 0
+        odd = shifted >= 0x60
+        spaces = shifted == 0
+        odd[1:] |= spaces[1:] & spaces[:-1]
+        odd[0] |= bool(low > start and spaces[0] and data[low - 1] == 0x20)
+        if odd.any():
+            found.append(np.flatnonzero(odd) + low)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
 def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +106,13 @@ def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> p
     untidy = untidy_cells(text)
     if not untidy.any():
         return text
-    whole = text.combine_chunks()
     mask = pa.array(untidy)
-    return pa.chunked_array([pc.replace_with_mask(whole, mask, clean(pc.filter(whole, mask)))])
+    suspects = pc.filter(text, mask)
+    cleaned = clean(suspects)
+    if pc.all(pc.equal(cleaned, suspects)).as_py() is not False:  # false alarms only (say, accented names)
+        return text
+    cleaned = cleaned.combine_chunks() if isinstance(cleaned, pa.ChunkedArray) else cleaned
+    return pa.chunked_array([pc.replace_with_mask(text.combine_chunks(), mask, cleaned)])
 
 
 def as_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -130,6 +156,27 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
     (code -1 for a missing cell)."""
     codes, distinct = pd.factorize(cells, use_na_sentinel=True)
     return codes, pd.Series(distinct, dtype=cells.dtype)
+
+
+def as_labels(cells: pd.Series) -> pd.Series:
+    """Text cells as a categorical over their distinct values (Arrow's dictionary encoding): a column
+    that repeats a few thousand names over a million rows then holds each name once, and a subset of
+    its rows copies codes, not strings."""
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        return cells
+    encoded = pc.dictionary_encode(arrow_text(cells)).combine_chunks()
+    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+    categories = pd.Index(text_series(encoded.dictionary, pd.RangeIndex(len(encoded.dictionary))))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=cells.index, name=cells.name)
+
+
+def labels(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``spread`` into a categorical: ``values`` (one per distinct cell; they may repeat or be missing)
+    at ``codes`` (-1: missing), without a string per row."""
+    value_codes, categories = pd.factorize(values, use_na_sentinel=True)
+    row_codes = np.append(value_codes, -1)[codes]  # code -1 picks the appended missing value
+    return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype="string")),
+                     index=index, name=values.name)
 
 
 def spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:

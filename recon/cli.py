@@ -283,11 +283,13 @@ def sample(
     clients: Annotated[int, typer.Option(min=1, help="Number of clients.")] = 40,
     months: Annotated[int, typer.Option(min=1, max=120, help="Number of months.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    usage_sites: Annotated[int, typer.Option(
+        min=1, max=100, help="Usage rows per subscription and month (vendors reporting per site).")] = 1,
 ) -> None:
     """Write a realistic sample MSP (every discrepancy type planted) and its answer key."""
     from recon.sample import write_sample
 
-    generated = write_sample(out, clients=clients, months=months, seed=seed)
+    generated = write_sample(out, clients=clients, months=months, seed=seed, usage_sites=usage_sites)
     typer.echo(f"Sample MSP written to {out}/: {len(generated.answer_key)} planted discrepancies.")
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from recon import identity, metrics, receivables, rules
 from recon import keys as keyfacts
-from recon.cells import distinct_cells, spread
+from recon.cells import as_labels, distinct_cells, labels, spread
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
@@ -114,11 +114,35 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
         frames[kind] = _with_client(sources[kind], names[kind], matches)
     for kind in ("contracts", "invoices"):
         frames[kind] = frames[kind].assign(sku=_psa_skus(frames[kind]["sku"], lookup))
-    usage = _with_client(sources["usage"], names["usage"], matches).assign(
-        sku_raw=sources["usage"]["sku"], sku=identity.map_skus(sources["usage"]["sku"], lookup))
-    mapped = usage["client"].notna() & usage["sku"].notna()
+    usage = _resolved_usage(sources["usage"], names["usage"], matches, lookup)
+    mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
     frames["usage"] = usage[mapped].reset_index(drop=True)
     return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
+
+
+def _resolved_usage(usage: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame,
+                    lookup: dict[str, str]) -> pd.DataFrame:
+    """Usage rows with the PSA ``client`` and ``sku`` (``client_raw``, ``sku_raw``: the vendor's), every
+    text column categorical: vendor reports repeat a few thousand names over up to millions of rows,
+    and as text the resolved rows (a subset, so a copy) would hold every name again (200 MB at 1M rows)."""
+    codes, names = distinct
+    client, tier = _matched(names, matches)
+    sku_raw = as_labels(usage["sku"])
+    skus = sku_raw.cat.categories.to_series(index=None)
+    text = [name for name in usage.columns if name not in ("client", "sku") and usage[name].dtype == "string"]
+    return usage.assign(
+        **{name: as_labels(usage[name]) for name in text},
+        client_raw=labels(names, codes, usage.index), client=labels(client, codes, usage.index),
+        match_tier=labels(tier, codes, usage.index), sku_raw=sku_raw,
+        sku=labels(identity.map_skus(skus, lookup), np.asarray(sku_raw.array.codes, dtype=np.int64), usage.index))
+
+
+def _matched(names: pd.Series, matches: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The PSA client and match tier of each distinct name."""
+    lookup = matches.set_index("name")
+    stripped = names.astype("string").str.strip()
+    client, tier = (stripped.map(lookup[column]).astype("string") for column in ("client", "match_tier"))
+    return client, tier
 
 
 def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[str, ...]) -> pd.Series:
@@ -128,10 +152,8 @@ def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[s
 def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame) -> pd.DataFrame:
     """``client`` replaced by the PSA name (``client_raw`` keeps the original), with the match tier.
     ``distinct`` is ``distinct_cells(frame["client"])``."""
-    lookup = matches.set_index("name")
     codes, names = distinct
-    stripped = names.astype("string").str.strip()
-    client, tier = (stripped.map(lookup[column]).astype("string") for column in ("client", "match_tier"))
+    client, tier = _matched(names, matches)
     # PSA sources name their clients canonically already: then the column itself is the answer.
     same = frame["client"].dtype == "string" and client.equals(names)
     resolved = frame["client"] if same else spread(client, codes, frame.index)
@@ -162,7 +184,9 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
         "suggestion_score": names.map(lookup["suggestion_score"]).astype("float64"),
         "quantity": rows["quantity"],
     })
-    return out.reindex(columns=list(UNMAPPED_COLUMNS)).reset_index(drop=True)
+    # a few rows: plain text again, as every other table of findings has it
+    text = dict.fromkeys(("file", "client_raw", "sku_raw", "client", "sku"), "string")
+    return out.reindex(columns=list(UNMAPPED_COLUMNS)).astype(text).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- periods
@@ -185,7 +209,7 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
     frames = keyfacts.coded(resolved.frames)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
-    managers = keyfacts.account_managers(frames["contracts"])
+    managers = keyfacts.account_managers(frames["contracts"]).astype({"account_manager": "category"})
     # The merged facts are passed on, not kept: the columns completing them replaces are freed at once.
     keys = keyfacts.complete_keys(_merged_facts(frames, periods, settings), vendor_tracked, had_contract,
                                   _catalog_facts(frames["catalog"]))
@@ -224,12 +248,13 @@ def _usage_facts(usage: pd.DataFrame) -> pd.DataFrame:
 def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
-        "vendor_cost_amount": "Int64", "vendor": "string", "product_name": "string",
+        "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
         "usage_rows": "int64", "vendor_unit_cost": "Int64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
     facts = catalog.drop_duplicates("sku", keep="first")[["sku", "list_price", "unit_cost", "description"]]
+    facts = facts.astype({"description": "category"})
     return facts.rename(columns={"unit_cost": "catalog_unit_cost", "description": "sku_description"})
 
 

@@ -61,7 +61,7 @@ def coded(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The frames with ``client`` and ``sku`` as categoricals shared by all of them (new frames; the
     other columns are not copied). Each column is hashed once (Arrow's dictionary encoding); the shared
     vocabulary is then built from the small dictionaries."""
-    encoded = {(kind, name): pc.dictionary_encode(arrow_text(frame[name])).combine_chunks()
+    encoded = {(kind, name): _dictionary(frame[name])
                for kind, frame in frames.items() for name in ("client", "sku") if name in frame}
     extra = {"client": [], "sku": [LABOR_SKU]}
     vocabulary = {name: _vocabulary([text_series(array.dictionary, pd.RangeIndex(len(array.dictionary)))
@@ -74,6 +74,15 @@ def coded(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
                  for name in ("client", "sku") if name in frame}
         out[kind] = frame.assign(**codes)
     return out
+
+
+def _dictionary(column: pd.Series) -> pa.DictionaryArray:
+    """A text column dictionary-encoded (a categorical one as it is: its codes and categories)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = np.asarray(column.array.codes, dtype=np.int32)
+        categories = arrow_text(pd.Series(column.cat.categories, dtype="string")).combine_chunks()
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories)
+    return pc.dictionary_encode(arrow_text(column)).combine_chunks()
 
 
 def _recoded(encoded: pa.DictionaryArray, dtype: pd.CategoricalDtype, index: pd.Index) -> pd.Series:
@@ -99,6 +108,9 @@ def as_categorical(column: pd.Series, dtype: pd.CategoricalDtype) -> pd.Series:
     """``column.astype(dtype)``, with the codes looked up by Arrow's hash kernel."""
     if column.dtype == dtype:
         return column
+    if isinstance(column.dtype, pd.CategoricalDtype):  # recode its categories, not its rows
+        return pd.Series(_recoded(_dictionary(column), dtype, column.index).array, index=column.index,
+                         name=column.name)
     codes = pc.index_in(arrow_text(column.astype("string")), value_set=pa.array(dtype.categories, TEXT))
     codes_array = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return pd.Series(pd.Categorical.from_codes(codes_array, dtype=dtype), index=column.index, name=column.name)
@@ -318,7 +330,8 @@ def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     facts = per_key(rows, KEY, usage_qty=("prorated_qty", "sum"), vendor_cost_amount=("vendor_cost_amount", "sum"),
                     vendor=("vendor", "min"), product_name=("product_name", "min"),
                     usage_rows=("prorated_qty", "size"), cost_rows=("unit_cost", "count"))
-    facts["vendor"], facts["product_name"] = (_as_text(facts[name]) for name in ("vendor", "product_name"))
+    # kept as categoricals: a few hundred names over a million keys (labels; see ``complete_keys``)
+    facts["vendor"], facts["product_name"] = (facts[name].cat.as_unordered() for name in ("vendor", "product_name"))
     facts["usage_qty"] = facts["usage_qty"].round(4)
     has_cost = facts.pop("cost_rows").to_numpy() > 0
     facts["vendor_cost_amount"] = facts["vendor_cost_amount"].astype("Int64").where(has_cost)
@@ -460,12 +473,16 @@ def expected_price(keys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     chosen = values[np.arange(len(keys)), np.maximum(first, 0)]
     price = pd.Series(pd.arrays.IntegerArray(chosen, first < 0), index=keys.index)
     labels = pd.Categorical.from_codes(first, categories=pd.Index(list(sources.values()), dtype="string"))
-    return price, _as_text(pd.Series(labels, index=keys.index))
+    return price, pd.Series(labels, index=keys.index)
 
 
 def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract: pd.DataFrame,
                   catalog: pd.DataFrame) -> pd.DataFrame:
-    """Add flags, catalog facts, E, P and the expected amount to merged per-key facts (a new frame)."""
+    """Add flags, catalog facts, E, P and the expected amount to merged per-key facts (a new frame).
+
+    The key table's descriptive text (``vendor``, ``product_name``, ``sku_description``,
+    ``account_manager``, ``price_source``) is categorical: a few hundred values over up to millions of
+    keys, where text columns would hold each name once per key (over 100 MB at a million keys)."""
     flags = pd.DataFrame({"vendor_tracked": has_key(keys, vendor_tracked, CLIENT_SKU),
                           "had_contract": has_key(keys, had_contract, CLIENT_SKU)}, index=keys.index)
     out = pd.concat([keys, flags, left_lookup(keys, catalog, ["sku"])], axis=1)

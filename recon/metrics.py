@@ -93,7 +93,8 @@ def by_vendor_product(keys: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
     """Leakage and overcharge per vendor and product (``(no vendor)`` for contract-only SKUs)."""
     labels = keys[["period", "client", "sku", "vendor", "sku_description"]]
     findings = counted(found).reset_index(drop=True)
-    tagged = pd.concat([findings, text_lookup(findings, labels, ["period", "client", "sku"])], axis=1)
+    found_labels = text_lookup(findings, labels, ["period", "client", "sku"]).astype("string")
+    tagged = pd.concat([findings, found_labels], axis=1)
     tagged["vendor"] = tagged["vendor"].fillna("(no vendor)")
     tagged["product"] = tagged["sku_description"].fillna(tagged["sku"])
     tagged["leakage"] = -tagged["variance"].where(tagged["variance"] < 0, 0)
@@ -195,7 +196,7 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
     unapplied = unapplied_payments(invoices, payments)
     overall |= {"unapplied_payments": len(unapplied), "unapplied_amount": int(unapplied["amount"].sum())}
     by_client = figures(keys, found, ["client"])
-    managers = keys[["client", "account_manager"]].drop_duplicates("client")
+    managers = keys[["client", "account_manager"]].drop_duplicates("client").astype({"account_manager": "string"})
     return Metrics(_json_ready(overall), figures(keys, found, ["period"]),
                    by_client.merge(managers, on="client", how="left"), by_type(found),
                    by_vendor_product(keys, found))

@@ -49,7 +49,7 @@ def _discrepancies(keys: pd.DataFrame, mask: pd.Series, type_name: str, variance
         "expected_qty": picked["expected_qty"], "billed_qty": picked["billed_qty"],
         "usage_qty": picked["usage_qty"], "contract_qty": picked["contract_qty"],
         "expected_unit_price": picked["expected_unit_price"],
-        "billed_unit_price": picked["billed_unit_price"], "price_source": picked["price_source"],
+        "billed_unit_price": picked["billed_unit_price"], "price_source": picked["price_source"].astype("string"),
         "expected_amount": picked["expected_amount"], "billed_amount": picked["billed_amount"],
         "variance": variance[mask.to_numpy(bool)].astype("Int64"), "detail": "",
     })

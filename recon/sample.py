@@ -239,14 +239,18 @@ def generate_sample(
     seed: int = 7,
     first_period: str = "2025-11",
     discrepancy_rate: float = 0.02,
+    usage_sites: int = 1,
 ) -> SampleMSP:
     """Generate a sample MSP with ``clients`` clients over ``months`` periods from ``first_period``.
 
     About ``discrepancy_rate`` of all (period, client, sku) keys get a planted discrepancy, split evenly
     over the types, with at least 3 of every type when the books are big enough (40 x 12 always is).
-    Deterministic for a given ``seed``. Invoice lines come to about ``clients x months x 7``.
+    Deterministic for a given ``seed``. Invoice lines come to about ``clients x months x 7``, usage rows
+    to about ``clients x months x 3.5 x usage_sites``: with ``usage_sites`` above 1 the vendors report
+    each subscription month per site, in that many rows whose quantities add up to the subscription's
+    (the same keys, totals and findings; what a vendor reporting per device or location looks like).
     """
-    _check_arguments(clients, months, first_period, discrepancy_rate)
+    _check_arguments(clients, months, first_period, discrepancy_rate, usage_sites)
     rng = np.random.default_rng(seed)
     periods = _periods(first_period, months)
     ctx = _Context(periods, _make_clients(clients, periods, rng), _catalog_table())
@@ -262,7 +266,7 @@ def generate_sample(
     names = _vendor_client_names(ctx.clients, rng)
     noise, expected_unmapped = _unmapped_noise(ctx, names, rng)
     invoices, payments = _invoices_and_payments(ctx, books.lines, rng)
-    files = _render_files(ctx, books, entries, names, noise, invoices, payments)
+    files = _render_files(ctx, books, entries, names, noise, invoices, payments, usage_sites)
     answer_key = _render_answer_key(ctx, pd.concat([time_answer, key_answer], ignore_index=True))
     as_of = str(_iso_dates(np.array([ctx.as_of])).iloc[0])
     readme = _readme(files, answer_key, expected_unmapped, _receivables_text(ctx, invoices), ctx, seed, as_of)
@@ -277,13 +281,14 @@ def write_sample(
     seed: int = 7,
     first_period: str = "2025-11",
     discrepancy_rate: float = 0.02,
+    usage_sites: int = 1,
 ) -> SampleMSP:
     """Generate a sample (arguments as ``generate_sample``) and write it to ``out_dir`` (created).
 
     Writes every source file as UTF-8 CSV, plus ``answer_key.csv``, ``expected_unmapped.csv`` and a
     ``README.md`` describing the sample and its planted cases. Returns the sample.
     """
-    sample = generate_sample(clients, months, seed, first_period, discrepancy_rate)
+    sample = generate_sample(clients, months, seed, first_period, discrepancy_rate, usage_sites)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = {**sample.files, "answer_key.csv": sample.answer_key,
@@ -294,7 +299,8 @@ def write_sample(
     return sample
 
 
-def _check_arguments(clients: int, months: int, first_period: str, discrepancy_rate: float) -> None:
+def _check_arguments(clients: int, months: int, first_period: str, discrepancy_rate: float,
+                     usage_sites: int) -> None:
     problems = []
     if clients < 1:
         problems.append(f"clients must be at least 1 (got {clients})")
@@ -304,6 +310,8 @@ def _check_arguments(clients: int, months: int, first_period: str, discrepancy_r
         problems.append(f"first_period must be YYYY-MM (got {first_period!r})")
     if not 0 <= discrepancy_rate <= 0.5:
         problems.append(f"discrepancy_rate must be between 0 and 0.5 (got {discrepancy_rate})")
+    if not 1 <= usage_sites <= 100:
+        problems.append(f"usage_sites must be between 1 and 100 (got {usage_sites})")
     if problems:
         raise ReconError("; ".join(problems))
 
@@ -1361,8 +1369,8 @@ def _render_contracts(ctx: _Context, contracts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _render_usage(ctx: _Context, usage: pd.DataFrame, names: pd.DataFrame, noise: pd.DataFrame,
-                  vendor: str) -> pd.DataFrame:
-    rows = usage[usage["vendor"] == vendor].merge(names, on=["client_id", "vendor"], how="left")
+                  vendor: str, sites: int) -> pd.DataFrame:
+    rows = _per_site(usage[usage["vendor"] == vendor], sites).merge(names, on=["client_id", "vendor"], how="left")
     rows = pd.concat([rows, noise[noise["vendor"] == vendor]], ignore_index=True)
     rows = rows.sort_values(["month", "client_id", "vendor_sku"], kind="stable")
     return _text_frame("usage", {
@@ -1371,6 +1379,19 @@ def _render_usage(ctx: _Context, usage: pd.DataFrame, names: pd.DataFrame, noise
         "vendor": rows["vendor"], "unit_cost": _money_text(rows["unit_cost"]),
         "subscription_id": rows["subscription_id"], "product_name": rows["product_name"],
     })
+
+
+def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
+    """Each full-month usage row as up to ``sites`` rows of whole seats adding up to it (the first site
+    takes the remainder); prorated rows stay whole, so every key's usage is exactly what it was."""
+    seats = usage["quantity"].to_numpy(dtype=float)
+    split = ~usage["partial"].to_numpy(bool) & (seats == np.floor(seats))
+    count = np.where(split, np.clip(np.minimum(sites, seats), 1, None), 1).astype(np.int64)
+    rows = usage.loc[usage.index.repeat(count)]
+    first = np.r_[True, np.diff(np.repeat(np.arange(len(usage)), count)) != 0]
+    share = np.repeat(np.floor_divide(seats, count), count)
+    remainder = np.repeat(seats - np.floor_divide(seats, count) * count, count)
+    return rows.assign(quantity=np.where(first, share + remainder, share))
 
 
 def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:
@@ -1423,8 +1444,10 @@ def _render_aliases(ctx: _Context) -> pd.DataFrame:
 
 
 def _render_files(ctx: _Context, books: _Books, entries: pd.DataFrame, names: pd.DataFrame,
-                  noise: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    usage = {file: _render_usage(ctx, books.usage, names, noise, vendor) for vendor, file in VENDOR_FILES.items()}
+                  noise: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame,
+                  usage_sites: int) -> dict[str, pd.DataFrame]:
+    usage = {file: _render_usage(ctx, books.usage, names, noise, vendor, usage_sites)
+             for vendor, file in VENDOR_FILES.items()}
     return {
         "contracts.csv": _render_contracts(ctx, books.contracts), **usage,
         "invoices.csv": _render_invoices(ctx, books.lines, invoices),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from recon import metrics, tables
@@ -221,6 +222,20 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def migrate_when_free(engine: Engine, attempts: int = 6) -> None:
+    """``migrate``, tried again while SQLite reports the database locked. Processes opening a fresh
+    database together can get "database is locked" at once, without SQLite waiting out its busy timeout
+    (while one sets up WAL or recovers it); migrating is idempotent, so waiting and retrying is safe."""
+    for attempt in range(attempts):
+        try:
+            migrate(engine)
+            return
+        except OperationalError as error:
+            if engine.dialect.name != "sqlite" or "locked" not in str(error.orig) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
+
+
 @contextmanager
 def _write_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
@@ -280,7 +295,7 @@ class Store:
         self.url = database_url(url)
         self.engine = create_store_engine(self.url)
         try:
-            migrate(self.engine)
+            migrate_when_free(self.engine)
         except SQLAlchemyError as error:
             self.engine.dispose()
             shown = _shown(self.engine.url)

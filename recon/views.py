@@ -118,7 +118,8 @@ def labelled_keys(result: Reconciliation) -> pd.DataFrame:
         catalog_vendor = catalog.dropna(subset=["vendor"]).drop_duplicates("sku").set_index("sku")["vendor"]
         vendor = vendor.fillna(keys["sku"].map(catalog_vendor).astype("string"))
     product = keys["sku_description"].astype("string").fillna(keys["product_name"].astype("string"))
-    return keys.assign(vendor=vendor.fillna(NO_VENDOR), product=product.fillna(keys["sku"]))
+    return keys.assign(vendor=vendor.fillna(NO_VENDOR), product=product.fillna(keys["sku"]),
+                       account_manager=keys["account_manager"].astype("string"))
 
 
 def filter_options(result: Reconciliation) -> FilterOptions:

@@ -13,9 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from recon import cells as cells_module
 from recon.cells import WHITESPACE, arrow_text, per_distinct, tidy_with, untidy_cells
 from recon.io import parse_dates, read_delimited
 from recon.money import parse_money
@@ -47,6 +48,22 @@ def test_a_cell_called_tidy_is_left_alone_by_strip_and_collapse(cells: list[str]
             assert cell.strip() == cell and re.sub(r"\s+", " ", cell) == cell
     stripped = tidy_with(text, pc.utf8_trim_whitespace).to_pylist()
     assert stripped == pd.Series(cells, dtype="string").str.strip().tolist()
+
+
+@given(st.lists(spaced_text, max_size=30), st.integers(min_value=1, max_value=9))
+@example(["a  b"], 2)  # the space pair split between two windows
+def test_the_tidy_scan_misses_nothing_across_its_window_edges(cells: list[str], window: int) -> None:
+    """The byte scan works in windows (256 KB); with windows of a few bytes every edge case of a space
+    pair or an odd byte split between two windows comes up."""
+    scanned = cells_module._SCAN_WINDOW
+    cells_module._SCAN_WINDOW = window
+    try:
+        untidy = untidy_cells(arrow_text(pd.Series(cells, dtype="string")))
+    finally:
+        cells_module._SCAN_WINDOW = scanned
+    for cell, flagged in zip(cells, untidy, strict=True):
+        if not flagged:
+            assert cell.strip() == cell and re.sub(r"\s+", " ", cell) == cell
 
 
 # ---------------------------------------------------------------------------------------------- money

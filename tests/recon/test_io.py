@@ -93,3 +93,21 @@ def test_timestamps_with_a_time_zone_keep_the_written_date() -> None:
     parsed = parse_dates(cells)
     assert list(parsed[:4].dt.strftime("%Y-%m-%d")) == ["2026-02-10", "2026-02-28", "2026-02-01", "2026-02-01"]
     assert pd.isna(parsed[4])
+
+
+def test_a_file_whose_non_utf8_byte_comes_late_is_read_as_cp1252_whole() -> None:
+    """Only a UTF-8 file's head is decoded before Arrow reads it (Arrow checks the rest): a cp1252
+    byte far past that head must still send the whole file down the cp1252 path, not lose a row."""
+    rows = "".join(f"Client {i},M365-BP,1,2026-01-05\n" for i in range(40_000))  # well past the head
+    text = "client,sku,quantity,period_start\n" + rows + "Café Müller,M365-BP,2,2026-01-05\n"
+    loaded = load_file(text.encode("cp1252"), "usage.csv", "usage")
+    assert len(loaded.frame) == 40_001
+    assert loaded.frame["client"].iloc[-1] == "Café Müller"
+
+
+def test_a_header_longer_than_the_sniffed_head_is_read_whole() -> None:
+    padding = [f"extra_column_{i:05d}" for i in range(600)]  # about 12,000 characters of header
+    header = ",".join(["client", "sku", "quantity", "period_start", *padding])
+    row = ",".join(["Acme", "X", "3", "2026-01-05", *[""] * len(padding)])
+    loaded = load_file(f"{header}\n{row}\n".encode(), "usage.csv", "usage")
+    assert list(loaded.frame["client"]) == ["Acme"]

@@ -101,5 +101,5 @@ def test_usage_facts_name_each_key_by_its_first_vendor_and_product_in_text_order
     facts = keyfacts.usage_by_key(usage.drop(columns="period"))
     expected = frame.groupby(["client", "sku"]).agg(vendor=("vendor", "min"), product_name=("product_name", "min"))
     got = facts.assign(client=facts["client"].astype("string"), sku=facts["sku"].astype("string"))
-    got = got.set_index(["client", "sku"])[["vendor", "product_name"]].sort_index()
+    got = got.set_index(["client", "sku"])[["vendor", "product_name"]].astype("string").sort_index()
     pd.testing.assert_frame_equal(got, expected.sort_index(), check_dtype=False)

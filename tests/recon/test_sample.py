@@ -369,3 +369,20 @@ def test_write_sample_writes_every_file_with_canonical_headers(tmp_path: Path) -
 def test_bad_arguments_name_every_problem() -> None:
     with pytest.raises(ReconError, match=r"clients.*months.*first_period.*discrepancy_rate"):
         generate_sample(clients=0, months=0, first_period="2025-13", discrepancy_rate=2.0)
+
+
+def test_usage_per_site_splits_rows_but_keeps_every_key_total_and_finding(tmp_path: Path) -> None:
+    """``usage_sites``: vendors reporting per site write more usage rows whose quantities add up to the
+    subscription's, so the engine finds exactly the same discrepancies (the benchmark relies on it)."""
+    from recon import load_directory, reconcile
+
+    findings, usage_rows = {}, {}
+    for sites in (1, 3):
+        sample = write_sample(tmp_path / f"sites{sites}", clients=30, months=4, usage_sites=sites)
+        usage_rows[sites] = sum(len(frame) for name, frame in sample.files.items() if name.startswith("usage"))
+        found = reconcile(load_directory(tmp_path / f"sites{sites}")).discrepancies
+        findings[sites] = found[[*KEY, "type", "variance"]].astype(str).sort_values([*KEY, "type"], ignore_index=True)
+    assert usage_rows[3] > 2 * usage_rows[1]
+    pd.testing.assert_frame_equal(findings[3], findings[1])
+    with pytest.raises(ReconError, match="usage_sites"):
+        generate_sample(usage_sites=0)
