@@ -141,7 +141,10 @@ def restrict(frame: pd.DataFrame, visible: frozenset[str] | None, column: str = 
     if visible is None:
         return frame
     keep = frame[column].astype("string").isin(visible).fillna(False).to_numpy(bool)
-    return frame[keep].reset_index(drop=True)
+    kept = frame[keep].reset_index(drop=True)
+    # A categorical keeps all its categories after a cut: other clients' names would travel with it.
+    labels = [name for name, dtype in kept.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)]
+    return kept.assign(**{name: kept[name].cat.remove_unused_categories() for name in labels})
 
 
 def apply_scope(result: Reconciliation, scope: Scope, resolutions: pd.DataFrame | None = None) -> Reconciliation:

@@ -59,11 +59,13 @@ def untidy_cells(text: pa.ChunkedArray) -> np.ndarray:
 
 def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
     offsets, data = _raw_strings(chunk)
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    last_byte = len(data) - 1
-    untidy = filled & ((data[np.minimum(starts, last_byte)] == 0x20) | (data[np.maximum(ends - 1, 0)] == 0x20))
-    odd = _odd_bytes(data, int(offsets[0]), int(offsets[-1]))
+    odd, has_space = _odd_bytes(data, int(offsets[0]), int(offsets[-1]))
+    untidy = np.zeros(len(offsets) - 1, dtype=bool)
+    if has_space:  # (codes, numbers and dates usually have none: then no cell starts or ends with one)
+        starts, ends = offsets[:-1], offsets[1:]
+        last_byte = len(data) - 1
+        untidy = (ends > starts) & ((data[np.minimum(starts, last_byte)] == 0x20)
+                                    | (data[np.maximum(ends - 1, 0)] == 0x20))
     if len(odd):
         untidy[np.searchsorted(offsets, odd, side="right") - 1] = True
     return untidy
@@ -72,11 +74,13 @@ def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
 _SCAN_WINDOW = 1 << 18
 
 
-def _odd_bytes(data: np.ndarray, start: int, end: int) -> np.ndarray:
-    """Positions in ``data[start:end]`` of a byte that is not printable ASCII or of a second space in a
-    row. Scanned in windows of 256 KB: the passes' temporaries stay in cache and are reused, where
-    whole-column ones (three times a column's bytes) would be fresh pages to fault in every time."""
+def _odd_bytes(data: np.ndarray, start: int, end: int) -> tuple[np.ndarray, bool]:
+    """(positions in ``data[start:end]`` of a byte that is not printable ASCII or of a second space in
+    a row, whether there is a space at all). Scanned in windows of 256 KB: the passes' temporaries stay
+    in cache and are reused, where whole-column ones (three times a column's bytes) would be fresh
+    pages to fault in every time."""
     found = []
+    has_space = False
     for low in range(start, end, _SCAN_WINDOW):
         window = data[low:min(low + _SCAN_WINDOW, end)]
         shifted = window - np.uint8(0x20)  # printable ASCII -> 0..0x5f, space -> 0
@@ -84,9 +88,10 @@ def _odd_bytes(data: np.ndarray, start: int, end: int) -> np.ndarray:
         spaces = shifted == 0
         odd[1:] |= spaces[1:] & spaces[:-1]
         odd[0] |= bool(low > start and spaces[0] and data[low - 1] == 0x20)
+        has_space = has_space or bool(spaces.any())
         if odd.any():
             found.append(np.flatnonzero(odd) + low)
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    return (np.concatenate(found) if found else np.empty(0, dtype=np.int64)), has_space
 
 
 def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -181,4 +186,4 @@ def labels(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
 
 def spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """Values per distinct cell back over the rows (missing where the code is -1)."""
-    return pd.Series(values.array.take(codes, allow_fill=True), index=index, name=values.name)
+    return pd.Series(values.array.take(codes, allow_fill=True), index=index, name=values.name, copy=False)

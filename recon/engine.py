@@ -86,8 +86,12 @@ MONEY_EXPORT_PLACES = {
 
 
 def export_money(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every money column of ``frame`` as exact decimal strings."""
+    """A copy with every money column of ``frame`` as exact decimal strings (and categorical columns as
+    plain text: an export holds the values shown, not a categorical's whole vocabulary)."""
     out = frame.copy()
+    for column, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("string")
     for column, places in MONEY_EXPORT_PLACES.items():
         if column in out:
             out[column] = format_units(out[column].astype("Int64"), places)

@@ -485,7 +485,7 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
 
     frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
         spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
-        for spec in SOURCES[kind]}, index=text.index))
+        for spec in SOURCES[kind]}, index=text.index, copy=False))
     every_row = bool(data_rows.all())  # the usual case: no row need be picked out (nor copied)
     picked = prepared if every_row else prepared[data_rows]
     cells = {name: picked[column] for name, column in matched.items()}
@@ -499,7 +499,9 @@ def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions
     frame["source_file"] = constant_text(file_name, frame.index)
     frame["source_line"] = lines
     bad = reasons.ne("").to_numpy()
-    issues = _issues_frame(kind, file_name, lines[bad], reasons[bad], text[bad])
+    # (a boolean pick of no rows still has Arrow concatenate every text column: slice when none is bad)
+    picked_rows = (lambda frame: frame[bad]) if bad.any() else (lambda frame: frame.iloc[:0])
+    issues = _issues_frame(kind, file_name, picked_rows(lines), picked_rows(reasons), picked_rows(text))
     good = (frame[~bad].reset_index(drop=True) if bad.any() else frame).astype(canonical_dtypes(kind))
     record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), int(blank.sum()))
     report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,

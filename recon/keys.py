@@ -349,7 +349,8 @@ def _ordered_codes(column: pd.Series) -> pd.Series:
 
 def active_contract_lines(contracts: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     """Billable contract lines x the periods in which each is expected: started by the month's end, not
-    ended before its start; an annual line only in the months of its start anniversary."""
+    ended before its start; an annual line only in the months of its start anniversary. Each pair has
+    the ``LINE_TERMS`` of its line and the period's bounds (the dates that chose them are not copied)."""
     bounds = period_bounds(periods)
     lines = contracts[contracts["billable"].fillna(True).astype(bool).to_numpy()]
     start = lines["start_date"].to_numpy("datetime64[ns]")[:, None]
@@ -359,10 +360,11 @@ def active_contract_lines(contracts: pd.DataFrame, periods: list[str]) -> pd.Dat
     annual = lines["billing_frequency"].eq("annual").fillna(False).to_numpy(bool)[:, None]
     anniversary = lines["start_date"].dt.month.to_numpy()[:, None] == bounds["month_start"].dt.month.to_numpy()[None, :]
     line, period = np.nonzero(active & (~annual | anniversary))  # line by line, months in order
-    pairs = lines.iloc[line].reset_index(drop=True)
+    pairs = lines[LINE_TERMS].iloc[line].reset_index(drop=True)
     return pd.concat([pairs, bounds.iloc[period].reset_index(drop=True)], axis=1)
 
 
+LINE_TERMS = [*CLIENT_SKU, "quantity", "unit_price", "included_hours", "hourly_rate"]
 CONTRACT_FACTS = [*CLIENT_SKU, "quantity", "unit_price", "start_date", "end_date", "billing_frequency",
                   "billable", "included_hours", "hourly_rate"]
 
