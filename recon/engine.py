@@ -9,7 +9,7 @@ can run per client partition on a distributed engine.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -105,6 +105,12 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
     mappings = mappings or Mappings()
+    with ThreadPoolExecutor(1) as pool:  # the usage rows' own text does not depend on who the clients are
+        usage_text = pool.submit(_usage_text, sources["usage"])
+        return _resolved(sources, mappings, settings, usage_text)
+
+
+def _resolved(sources: Sources, mappings: Mappings, settings: Settings, usage_text: Future[pd.DataFrame]) -> Resolved:
     # identity works on names, not rows: each frame's client names once, in order of first appearance
     names = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
     aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
@@ -118,26 +124,31 @@ def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = No
         frames[kind] = _with_client(sources[kind], names[kind], matches)
     for kind in ("contracts", "invoices"):
         frames[kind] = frames[kind].assign(sku=_psa_skus(frames[kind]["sku"], lookup))
-    usage = _resolved_usage(sources["usage"], names["usage"], matches, lookup)
+    usage = _resolved_usage(usage_text.result(), names["usage"], matches, lookup)
     mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
     frames["usage"] = usage[mapped].reset_index(drop=True)
     return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
 
 
+def _usage_text(usage: pd.DataFrame) -> pd.DataFrame:
+    """``usage`` with every text column but ``client`` categorical and the vendor's sku as ``sku_raw``:
+    vendor reports repeat a few thousand names over up to millions of rows, and as text the resolved
+    rows (a subset, so a copy) would hold every name again (200 MB at 1M rows)."""
+    text = [name for name in usage.columns if name not in ("client", "sku") and usage[name].dtype == "string"]
+    return usage.assign(**{name: as_labels(usage[name]) for name in text}, sku_raw=as_labels(usage["sku"]))
+
+
 def _resolved_usage(usage: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame,
                     lookup: dict[str, str]) -> pd.DataFrame:
-    """Usage rows with the PSA ``client`` and ``sku`` (``client_raw``, ``sku_raw``: the vendor's), every
-    text column categorical: vendor reports repeat a few thousand names over up to millions of rows,
-    and as text the resolved rows (a subset, so a copy) would hold every name again (200 MB at 1M rows)."""
+    """Usage rows (``_usage_text``) with the PSA ``client`` and ``sku``; ``client_raw`` and ``sku_raw``
+    keep the vendor's."""
     codes, names = distinct
     client, tier = _matched(names, matches)
-    sku_raw = as_labels(usage["sku"])
+    sku_raw = usage["sku_raw"]
     skus = sku_raw.cat.categories.to_series(index=None)
-    text = [name for name in usage.columns if name not in ("client", "sku") and usage[name].dtype == "string"]
     return usage.assign(
-        **{name: as_labels(usage[name]) for name in text},
         client_raw=labels(names, codes, usage.index), client=labels(client, codes, usage.index),
-        match_tier=labels(tier, codes, usage.index), sku_raw=sku_raw,
+        match_tier=labels(tier, codes, usage.index),
         sku=labels(identity.map_skus(skus, lookup), np.asarray(sku_raw.array.codes, dtype=np.int64), usage.index))
 
 
@@ -230,9 +241,11 @@ def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings:
 
 def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
     """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
-    # Usage on a second thread: pandas' and Arrow's kernels release the GIL, and the sources are independent.
-    with ThreadPoolExecutor(1) as pool:
+    # Usage and invoices on threads of their own, beside contracts and labour: pandas' and Arrow's
+    # kernels release the GIL, and the sources are independent.
+    with ThreadPoolExecutor(2) as pool:
         usage = pool.submit(_usage_facts, frames["usage"])
+        invoice_facts = pool.submit(keyfacts.invoices_by_key, frames["invoices"][INVOICE_FACTS])
         # in start-date order, so that the latest line of a key comes last; lines starting the same day are
         # ordered by their content, never by input order
         contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
@@ -241,8 +254,7 @@ def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings:
         labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
                                       settings.default_hourly_rate_units)
         contract_facts = keyfacts.contracts_by_key(active)
-        invoice_facts = keyfacts.invoices_by_key(frames["invoices"][INVOICE_FACTS])
-        return [usage.result(), contract_facts, invoice_facts, labour]
+        return [usage.result(), contract_facts, invoice_facts.result(), labour]
 
 
 def _usage_facts(usage: pd.DataFrame) -> pd.DataFrame:

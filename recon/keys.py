@@ -10,6 +10,7 @@ so that every rule in ``recon.rules`` reads one frame. Money is Int64 units (``r
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeAlias
 
 import numpy as np
@@ -175,15 +176,20 @@ def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     frames = _with_common_dtypes(frames, on)
     union, position = distinct_codes(np.concatenate([key_codes(frame, on) for frame in frames]))
     columns: dict[str, ArrayLike] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
+    wanted: list[tuple[pd.Series, np.ndarray]] = []
     start = 0
     for frame in frames:
         indexer = np.full(len(union), -1, dtype=np.intp)
         indexer[position[start:start + len(frame)]] = np.arange(len(frame))
         start += len(frame)
         for name in frame.columns.difference(on, sort=False):
-            if name in columns:
+            if name in columns or any(column.name == name for column, _ in wanted):
                 raise ValueError(f"outer_join: column {name!r} is in more than one frame")
-            columns[name] = _aligned(frame[name], indexer)
+            wanted.append((frame[name], indexer))
+    # two columns at a time: numpy's and Arrow's takes release the GIL
+    with ThreadPoolExecutor(2) as pool:
+        aligned = list(pool.map(lambda item: _aligned(*item), wanted))
+    columns |= {column.name: values for (column, _), values in zip(wanted, aligned, strict=True)}
     return pd.DataFrame(columns, copy=False)
 
 
