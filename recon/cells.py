@@ -59,6 +59,9 @@ def untidy_cells(text: pa.ChunkedArray) -> np.ndarray:
 
 def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
     offsets, data = _raw_strings(chunk)
+    body = data[offsets[0]:offsets[-1]]
+    if not len(body) or (body.min() > 0x20 and body.max() < 0x80):
+        return np.zeros(len(offsets) - 1, dtype=bool)  # no space, control or non-ASCII byte: all tidy
     odd, has_space = _odd_bytes(data, int(offsets[0]), int(offsets[-1]))
     untidy = np.zeros(len(offsets) - 1, dtype=bool)
     if has_space:  # (codes, numbers and dates usually have none: then no cell starts or ends with one)
@@ -159,6 +162,13 @@ def per_distinct(parse: Callable[[pd.Series], pd.Series], cells: pd.Series) -> p
 def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code per row, the distinct cells in order of appearance): ``cells`` is ``distinct[codes]``
     (code -1 for a missing cell)."""
+    if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow" and len(cells):
+        # Arrow's dictionary encoding: the chunks share one dictionary, in order of first appearance
+        encoded = pc.dictionary_encode(arrow_text(cells))
+        codes = np.concatenate([np.asarray(pc.fill_null(chunk.indices, -1), dtype=np.int64)
+                                for chunk in encoded.chunks])
+        dictionary = encoded.chunk(0).dictionary
+        return codes, text_series(dictionary, pd.RangeIndex(len(dictionary))).astype(cells.dtype)
     codes, distinct = pd.factorize(cells, use_na_sentinel=True)
     return codes, pd.Series(distinct, dtype=cells.dtype)
 
