@@ -179,10 +179,9 @@ def as_labels(cells: pd.Series) -> pd.Series:
     its rows copies codes, not strings."""
     if isinstance(cells.dtype, pd.CategoricalDtype):
         return cells
-    encoded = pc.dictionary_encode(arrow_text(cells)).combine_chunks()
-    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-    categories = pd.Index(text_series(encoded.dictionary, pd.RangeIndex(len(encoded.dictionary))))
-    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=cells.index, name=cells.name)
+    codes, distinct = distinct_cells(cells)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(distinct)), index=cells.index,
+                     name=cells.name)
 
 
 def labels(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:

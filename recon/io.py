@@ -527,12 +527,23 @@ def _rows_equal_to(text: pd.DataFrame, values: list[str]) -> np.ndarray:
     matching = np.arange(len(text))
     for column, value in zip(text.columns, values, strict=True):
         cells = arrow_text(text[column] if len(matching) == len(text) else text[column].iloc[matching])
+        if len(matching) == len(text) and not cells.null_count and _holds_no(cells, value):
+            return np.zeros(len(text), dtype=bool)  # the usual answer, from one scan without a mask
         matching = matching[as_numpy_bool(pc.fill_null(pc.equal(cells, value), True))]
         if not len(matching):
             break
     rows = np.zeros(len(text), dtype=bool)
     rows[matching] = True
     return rows
+
+
+def _holds_no(cells: pa.ChunkedArray, value: str) -> bool:
+    """Whether no cell is ``value`` (an empty value: whether no cell is empty)."""
+    if not len(cells):
+        return True
+    if value == "":
+        return bool(pc.min(pc.binary_length(cells)).as_py())
+    return pc.index(cells, value).as_py() < 0
 
 
 def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: ReadOptions) -> pd.Series:

@@ -175,7 +175,7 @@ def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     column is aligned once, where a chain of merges would copy the growing result at every step."""
     frames = _with_common_dtypes(frames, on)
     union, position = distinct_codes(np.concatenate([key_codes(frame, on) for frame in frames]))
-    columns: dict[str, ArrayLike] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
+    columns: dict[str, ArrayLike | None] = dict(key_columns(union, {name: frames[0][name].dtype for name in on}))
     wanted: list[tuple[pd.Series, np.ndarray]] = []
     start = 0
     for frame in frames:
@@ -183,8 +183,9 @@ def outer_join(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
         indexer[position[start:start + len(frame)]] = np.arange(len(frame))
         start += len(frame)
         for name in frame.columns.difference(on, sort=False):
-            if name in columns or any(column.name == name for column, _ in wanted):
+            if name in columns:
                 raise ValueError(f"outer_join: column {name!r} is in more than one frame")
+            columns[name] = None  # its place, in frame order; filled below
             wanted.append((frame[name], indexer))
     # two columns at a time: numpy's and Arrow's takes release the GIL
     with ThreadPoolExecutor(2) as pool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,6 +39,12 @@ def test_outer_join_is_a_chain_of_outer_merges_in_key_order(first: list, second:
     expected = expected.sort_values(keyfacts.KEY).reset_index(drop=True)
     joined = keyfacts.decoded(keyfacts.outer_join(coded(*frames), keyfacts.KEY))
     pd.testing.assert_frame_equal(joined, expected)
+
+
+def test_outer_join_refuses_a_column_two_frames_both_have() -> None:
+    rows = [("2026-01", "Acme", "EDR")]
+    with pytest.raises(ValueError, match="'a' is in more than one frame"):
+        keyfacts.outer_join(coded(facts(rows, "a"), facts(rows, "a")), keyfacts.KEY)
 
 
 @given(key_rows, key_rows)
