@@ -1387,11 +1387,11 @@ def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
     seats = usage["quantity"].to_numpy(dtype=float)
     split = ~usage["partial"].to_numpy(bool) & (seats == np.floor(seats))
     count = np.where(split, np.clip(np.minimum(sites, seats), 1, None), 1).astype(np.int64)
-    rows = usage.loc[usage.index.repeat(count)]
-    first = np.r_[True, np.diff(np.repeat(np.arange(len(usage)), count)) != 0]
-    share = np.repeat(np.floor_divide(seats, count), count)
-    remainder = np.repeat(seats - np.floor_divide(seats, count) * count, count)
-    return rows.assign(quantity=np.where(first, share + remainder, share))
+    share, remainder = np.divmod(seats, count)
+    first = np.zeros(int(count.sum()), dtype=bool)
+    first[np.cumsum(count) - count] = True
+    quantity = np.repeat(share, count) + np.where(first, np.repeat(remainder, count), 0)
+    return usage.loc[usage.index.repeat(count)].assign(quantity=quantity)
 
 
 def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:
