@@ -164,16 +164,14 @@ def run_reference(result: Any) -> tuple[Any, float]:
     """The DuckDB query over the engine's resolved frames: (its findings, seconds incl. registering)."""
     import duckdb
     import numpy as np
-    import pandas as pd
 
+    from recon.cells import categoricals_as_text
     from recon.keys import period_bounds
 
     settings = result.settings
     # DuckDB at its best: plain text columns, as it reads from files (a categorical would register as
     # an ENUM that every join casts back to text); converted before the clock starts.
-    frames = {name: frame.astype({column: "string" for column, dtype in frame.dtypes.items()
-                                  if isinstance(dtype, pd.CategoricalDtype)})
-              for name, frame in result.resolved.items()}
+    frames = {name: categoricals_as_text(frame) for name, frame in result.resolved.items()}
     started = time.perf_counter()
     connection = duckdb.connect()
     for name in ("usage", "invoices"):

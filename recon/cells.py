@@ -184,6 +184,12 @@ def as_labels(cells: pd.Series) -> pd.Series:
                      name=cells.name)
 
 
+def categoricals_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categorical columns as ``string`` ones (the other columns not copied)."""
+    categorical = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(categorical, "string")) if categorical else frame
+
+
 def labels(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """``spread`` into a categorical: ``values`` (one per distinct cell; they may repeat or be missing)
     at ``codes`` (-1: missing), without a string per row."""

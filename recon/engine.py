@@ -19,7 +19,7 @@ import pandas as pd
 
 from recon import identity, metrics, receivables, rules
 from recon import keys as keyfacts
-from recon.cells import as_labels, distinct_cells, labels, spread
+from recon.cells import as_labels, categoricals_as_text, distinct_cells, labels, spread
 from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
@@ -88,10 +88,7 @@ MONEY_EXPORT_PLACES = {
 def export_money(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with every money column of ``frame`` as exact decimal strings (and categorical columns as
     plain text: an export holds the values shown, not a categorical's whole vocabulary)."""
-    out = frame.copy()
-    for column, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.CategoricalDtype):
-            out[column] = out[column].astype("string")
+    out = categoricals_as_text(frame).copy()
     for column, places in MONEY_EXPORT_PLACES.items():
         if column in out:
             out[column] = format_units(out[column].astype("Int64"), places)
