@@ -111,3 +111,35 @@ def test_a_header_longer_than_the_sniffed_head_is_read_whole() -> None:
     row = ",".join(["Acme", "X", "3", "2026-01-05", *[""] * len(padding)])
     loaded = load_file(f"{header}\n{row}\n".encode(), "usage.csv", "usage")
     assert list(loaded.frame["client"]) == ["Acme"]
+
+
+def test_a_directory_reads_its_files_as_the_same_bytes_uploaded_would_be(tmp_path: Path) -> None:
+    """Files of a data directory are mapped into memory rather than copied (``io._mapped``): a BOM, a
+    cp1252 file, a quoted line break, an empty file and a workbook must load exactly as their bytes do
+    when uploaded, hash included."""
+    files = {
+        "contracts.csv": b"\xef\xbb\xbfclient,sku,quantity,unit_price,start_date\nAcme,M365-BP,3,12.50,2026-01-01\n",
+        "usage.csv": "client,sku,quantity,period_start\nCafé Müller,M365-BP,3,2026-01-05\n".encode("cp1252"),
+        "invoices.csv": (b'invoice_number,invoice_date,client,sku,quantity,unit_price,description\n'
+                         b'INV-1,2026-01-31,Acme,M365-BP,3,12.50,"two\nlines"\n'),
+        "payments.csv": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    book = openpyxl.Workbook()
+    book.active.append(["client", "sku", "quantity", "period_start"])
+    book.active.append(["Acme", "X", 4, "2026-01-01"])
+    book.save(tmp_path / "usage_extra.xlsx")
+
+    from recon.io import inspect_directory
+
+    inspection = inspect_directory(tmp_path)
+    loaded = {item.record.file: item for item in inspection.loaded}
+    assert [report.file for report in inspection.refused] == ["payments.csv"]  # empty: no header row
+    assert sorted(loaded) == ["contracts.csv", "invoices.csv", "usage.csv", "usage_extra.xlsx"]
+    for name, item in loaded.items():
+        uploaded = load_file((tmp_path / name).read_bytes(), name, item.record.source)
+        pd.testing.assert_frame_equal(item.frame, uploaded.frame)
+        assert item.record.sha256 == uploaded.record.sha256
+    assert loaded["usage.csv"].frame["client"].tolist() == ["Café Müller"]
+    assert loaded["invoices.csv"].frame["description"].tolist() == ["two lines"]  # read whole, then tidied
