@@ -9,9 +9,10 @@ fresh SQLite database holding one admin user, and drives it with Playwright and 
 2. the run is then in the database and in the server's caches. A new session in a new browser (an
    empty browser cache: Plotly's and the grid's scripts are fetched and compiled) and a new session in
    a new tab of the first browser (the cache warm, as a user opening the app again) each time the app
-   loading up to its sign-in form, then their first Overview render from the click on "Sign in"; the
-   tab then switches to Discrepancies, Client and Receivables and visits every page a second time
-   (served from the caches).
+   loading up to its sign-in form, then their first Overview render from the click on "Sign in",
+   clicked at once and (as a person does) a couple of seconds after the form showed: the sign-in page
+   has the browser load the chart library meanwhile. The last tab then switches to Discrepancies,
+   Client and Receivables and visits every page a second time (served from the caches).
 
 A page counts as rendered when Streamlit reports the script run over and no placeholder is left (the
 same ``settle`` the browser tests use). Prints one line per step; no timing is asserted anywhere.
@@ -35,6 +36,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
 FIRST_RUN_TIMEOUT_MS = 15 * 60_000
 USER, PASSWORD = "bench", "bench-admin-password"
+# A person takes a few seconds to type a user name and password; the sign-in page has the browser load
+# the chart library meanwhile (dashboard/login.py), which only a click at once can overtake.
+TYPING_SECONDS = 2.0
+TAB_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -94,8 +99,10 @@ def timed_app_loading(page, url: str, timeout_ms: int = 120_000) -> float:
     return time.perf_counter() - started
 
 
-def timed_sign_in(page, timeout_ms: int = 120_000) -> float:
-    """Seconds from clicking "Sign in" to the Overview (where the app lands) being rendered."""
+def timed_sign_in(page, timeout_ms: int = 120_000, typing_seconds: float = 0.0) -> float:
+    """Seconds from clicking "Sign in" to the Overview (where the app lands) being rendered, the click
+    coming ``typing_seconds`` after the form showed (0: at once, as no person signs in)."""
+    time.sleep(typing_seconds)
     page.get_by_label("User name").fill(USER)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     started = time.perf_counter()
@@ -124,16 +131,26 @@ def measure(url: str) -> dict[str, float]:
         timed_app_loading(first, url)
         figures["first session: read, reconcile, store the run, render the Overview"] = timed_sign_in(
             first, FIRST_RUN_TIMEOUT_MS)
-        cold = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-        figures["new session, new browser (empty cache): the app loads up to its sign-in form"] = \
-            timed_app_loading(cold, url)
-        figures["new session, new browser (empty cache): first Overview render after signing in"] = \
-            timed_sign_in(cold)
+        clicks = ((0.0, "clicked at once"), (TYPING_SECONDS, f"clicked {TYPING_SECONDS:.0f} s after the form showed"))
+        for attempt, (typing, how) in enumerate(clicks, start=1):
+            cold = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            figures[f"new session, new browser (empty cache): the app loads up to its sign-in form (#{attempt})"] = \
+                timed_app_loading(cold, url)
+            figures[f"new session, new browser (empty cache): first Overview render after signing in, {how}"] = \
+                timed_sign_in(cold, typing_seconds=typing)
+            cold.context.close()
         # A new tab of the same browser is a new Streamlit session (signed out) with the browser's cache
-        # warm: what a user opening the app again sees.
-        page = first.context.new_page()
-        figures["new session, new tab: the app loads up to its sign-in form"] = timed_app_loading(page, url)
-        figures["new session, new tab: first Overview render after signing in (run stored)"] = timed_sign_in(page)
+        # warm: what a user opening the app again sees. Three of each, as a tab's timing varies.
+        tabs = 0
+        for typing, how in clicks:
+            for attempt in range(1, TAB_ATTEMPTS + 1):
+                page, tabs = first.context.new_page(), tabs + 1
+                figures[f"new session, new tab: the app loads up to its sign-in form (#{tabs})"] = \
+                    timed_app_loading(page, url)
+                figures[f"new session, new tab: first Overview render after signing in, {how} (#{attempt})"] = \
+                    timed_sign_in(page, typing_seconds=typing)
+                if attempt < TAB_ATTEMPTS or typing == 0.0:
+                    page.close()
         for name in ("Discrepancies", "Client", "Receivables"):
             figures[f"switch to {name} (first visit)"] = timed_switch(page, name)
         for name in ("Overview", "Discrepancies", "Client", "Receivables"):

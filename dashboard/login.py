@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from recon import auth
@@ -160,6 +161,8 @@ def sign_in_form(storage: AuthStorage) -> None:
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     st.caption("First start: the one-time password of the user `admin` was printed once in the terminal "
                "that started the app. Lost it? Run `recon user reset-password admin`.")
+    if not submitted:
+        _load_chart_library_early()
     if submitted:
         outcome = auth.authenticate(storage, username, password, client_source(), now())
         if outcome.principal is None:
@@ -167,6 +170,14 @@ def sign_in_form(storage: AuthStorage) -> None:
             return
         _begin(outcome.principal, method="password", must_change=outcome.must_change_password)
         st.rerun()
+
+
+def _load_chart_library_early() -> None:
+    """The pages behind this one draw Plotly charts, and a browser tab loads and runs Plotly's script
+    when its first chart arrives: about a second on a two-core machine, half of the Overview's first
+    render. An empty chart, hidden, has the tab do that while the user types their password."""
+    st.html("<style>.st-key-login-warm-up { display: none; }</style>")
+    st.plotly_chart(go.Figure(), key="login-warm-up")
 
 
 def _identity_provider_form(provider: str) -> None:

@@ -4,6 +4,7 @@ their own, and an account manager who never sees another client's name anywhere 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -78,7 +79,11 @@ def test_before_signing_in_there_is_only_the_sign_in_form(capsys: pytest.Capture
     assert not at.exception
     assert page_names(at) == ["Sign in"]
     page = everything(at)
-    assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+    assert not at.metric and not at.dataframe
+    # the one chart is the empty, hidden one that has the browser load Plotly while the user types
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert [chart["data"] for chart in charts] == [[]]
+    assert [chart["layout"].get("annotations") for chart in charts] == [None]
     assert password.group(1) not in page  # printed once in the terminal, never sent to a browser
     for name in (*DANAS_CLIENTS, *NOT_DANAS, "Dana Lee"):
         assert name not in page
