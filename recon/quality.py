@@ -12,8 +12,12 @@ A cell that cannot be parsed is ``<NA>`` in the parsed frame, so "parseable" is
 ``expect_column_values_to_not_be_null``: for a required field on every row, for an optional field on the
 rows where the file gave a value (a ``row_condition`` on a ``given_<field>`` flag column).
 
-Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation;
-a suite then runs in roughly 0.2 s per 100k rows (``bench/validation.py`` measures it).
+Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation.
+A suite costs 20 to 30 ms per expectation plus time in the rows it is handed, so a large file's rows
+are not all handed to it: each check's verdict on a row depends only on the values it reads, and GX
+judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
+million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, which
+``tests/recon/test_quality.py`` checks against judging every row). ``bench/validation.py`` measures it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from types import ModuleType
@@ -170,6 +174,13 @@ class _Check:
     rule: str
     # failing rows -> what is wrong with each (None for column-level expectations: no rows to blame)
     explain: Callable[[pd.Index], pd.Series] | None = None
+    # What decides the verdict on a row: the values of ``reads`` (only whether they are empty, for a
+    # presence check), on the rows whose ``condition`` flag is set; for a uniqueness check, also how often
+    # those values occur. No ``reads``: a verdict on the table or a column's type, not on rows.
+    reads: tuple[str, ...] = ()
+    presence: bool = False
+    condition: str | None = None
+    unique: bool = False
 
 
 class _Cells:
@@ -220,10 +231,12 @@ def _presence(gxe: ModuleType, spec: Field, text: _Cells) -> _Check:
     name = spec.name
     if spec.required:
         return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name), name, name,
-                      f"{name} present and {TYPE_WORDS[spec.type]}", _unreadable(spec, text, required=True))
+                      f"{name} present and {TYPE_WORDS[spec.type]}", _unreadable(spec, text, required=True),
+                      reads=(name,), presence=True)
     condition = _gx().expectations.row_conditions.Column(given_column(name)) == True  # noqa: E712
     return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name, row_condition=condition), name, name,
-                  f"{name} {TYPE_WORDS[spec.type]} where given", _unreadable(spec, text, required=False))
+                  f"{name} {TYPE_WORDS[spec.type]} where given", _unreadable(spec, text, required=False),
+                  reads=(name,), presence=True, condition=given_column(name))
 
 
 def given_column(name: str) -> str:
@@ -246,7 +259,7 @@ def _unreadable(spec: Field, text: _Cells, required: bool) -> Callable[[pd.Index
 
 def _non_negative(gxe: ModuleType, name: str, text: _Cells) -> _Check:
     return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0), name, name, f"{name} >= 0",
-                  lambda rows: text.quoted(name, rows) + " is negative")
+                  lambda rows: text.quoted(name, rows) + " is negative", reads=(name,))
 
 
 def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
@@ -254,20 +267,22 @@ def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
     span = f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
     return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=earliest, max_value=latest),
                   name, name, f"{name} within {span}",
-                  lambda rows: text.quoted(name, rows) + f" is outside {span}")
+                  lambda rows: text.quoted(name, rows) + f" is outside {span}", reads=(name,))
 
 
 def _in_order(gxe: ModuleType, start: str, end: str, text: _Cells) -> _Check:
     expectation = gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A=end, column_B=start, or_equal=True, ignore_row_if="either_value_is_missing")
     return _Check(expectation, end, f"{start}, {end}", f"{end} >= {start}",
-                  lambda rows: text.quoted(end, rows) + f" is before {start} " + text.quoted(start, rows))
+                  lambda rows: text.quoted(end, rows) + f" is before {start} " + text.quoted(start, rows),
+                  reads=(start, end))
 
 
 def _known_currency(gxe: ModuleType, text: _Cells) -> _Check:
     return _Check(gxe.ExpectColumnValuesToBeInSet(column=CURRENCY_FIELD, value_set=sorted(ISO_4217)),
                   CURRENCY_FIELD, CURRENCY_FIELD, "currency is an ISO 4217 code",
-                  lambda rows: text.quoted(CURRENCY_FIELD, rows) + " is not an ISO 4217 currency code")
+                  lambda rows: text.quoted(CURRENCY_FIELD, rows) + " is not an ISO 4217 currency code",
+                  reads=(CURRENCY_FIELD,))
 
 
 def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
@@ -284,36 +299,138 @@ def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
         for name in key[1:]:
             quoted = quoted + " / " + text.quoted(name, rows)
         return quoted + " appears more than once in this file"
-    return _Check(expectation, key[-1], ", ".join(key), f"{' + '.join(key)} unique", explain)
+    return _Check(expectation, key[-1], ", ".join(key), f"{' + '.join(key)} unique", explain, reads=key,
+                  unique=True)
 
 
 # ------------------------------------------------------------------------------------------- running GX
 
-def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> Validation:
+def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series], *,
+             representatives: float = 0.5) -> Validation:
     """Run the suite of ``kind`` on ``frame`` (parsed canonical columns, one row per data row) with GX.
 
     ``cells`` maps each field the file gave to its text cells (same index as ``frame``), used to decide
     which optional values were given and to quote them in reasons. Returns a reason per row and every
     expectation's outcome. Raises ``QualityError`` if GX cannot evaluate an expectation.
+
+    GX judges one row of each look per check (see ``_Looks``) when those rows are fewer than
+    ``representatives`` times the rows (0: it judges every row; the verdicts are the same either way).
     """
     rows = frame.reset_index(drop=True)
     row_cells = {name: values.reset_index(drop=True) for name, values in cells.items()}
     checks = suite_checks(kind, rows, row_cells)
-    results = _run(kind, _with_given_flags(rows, row_cells), checks)
+    judged = _with_given_flags(rows, row_cells)
+    looks = _looks(checks, judged, representatives)
+    if looks is None:  # few rows look alike: GX judges them all
+        results = _run(kind, judged, checks)
+        found = [_outcome(check, result, len(rows)) for check, result in zip(checks, results, strict=True)]
+    else:
+        results = _run(kind, judged.iloc[looks.rows].reset_index(drop=True), checks)
+        found = [_spread_outcome(check, result, looks, number, judged)
+                 for number, (check, result) in enumerate(zip(checks, results, strict=True))]
     reasons = pd.Series("", index=rows.index, dtype="string")
-    outcomes = []
-    for check, result in zip(checks, results, strict=True):
-        outcome, failing = _outcome(check, result, len(rows))
-        outcomes.append(outcome)
+    for check, (_, failing) in zip(checks, found, strict=True):
         if check.explain is not None and len(failing):
             reasons = _add_reason(reasons, failing, check)
     reasons.index = frame.index
-    return Validation(reasons, tuple(outcomes))
+    return Validation(reasons, tuple(outcome for outcome, _ in found))
 
 
 def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd.DataFrame:
     flags = {given_column(name): values.ne("").fillna(False).astype(bool) for name, values in cells.items()}
     return frame.assign(**flags)
+
+
+# ------------------------------------------------------------------------ one row of each look per check
+# GX's cost grows with the rows it is handed (about 4 of a million-line directory's 6 s), and a file of a
+# million rows holds a few hundred distinct dates, prices and quantities. A check's verdict on a row
+# depends only on what it reads (``_Check.reads``), so rows that look the same to it get the same verdict:
+# GX judges one row of each look (two of each repeated key, for uniqueness), and its verdicts are spread
+# back over the rows they stand for, as the cell parsers do with distinct cells.
+
+@dataclass(frozen=True)
+class _Looks:
+    """The rows GX is handed (positions, ascending), and per check (by number) a code per row that
+    rows looking the same to the check share, numbered in order of first appearance."""
+
+    rows: np.ndarray
+    codes: dict[int, np.ndarray]
+
+
+def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | None:
+    """The representative rows of ``frame`` for ``checks``; ``None`` when they would not be fewer than
+    ``share`` times the rows (a small or varied file: handing GX every row is as cheap)."""
+    if share <= 0 or len(frame) < 2:
+        return None
+    by_view: dict[tuple[tuple[str, bool], ...], np.ndarray] = {}
+    codes: dict[int, np.ndarray] = {}
+    picked = [np.zeros(1, dtype=np.int64)]  # a row for the table-level checks
+    for number, check in enumerate(checks):
+        if not check.reads:
+            continue
+        view = tuple((name, check.presence) for name in check.reads)
+        view += ((check.condition, False),) if check.condition else ()
+        if view not in by_view:
+            by_view[view] = _look_codes(frame, view)
+        repeated = np.bincount(by_view[view])[by_view[view]] > 1 if check.unique else None
+        codes[number] = by_view[view] if repeated is None else _keys_seen(by_view[view], repeated)
+        first = _first_of_each(codes[number])
+        picked.append(first)
+        if repeated is not None:  # and a second row of each repeated key, so that GX sees it repeat
+            repeated[first] = False
+            rows = np.flatnonzero(repeated)
+            picked.append(rows[_first_of_each(pd.factorize(codes[number][rows])[0])])
+        if sum(len(rows) for rows in picked) > share * len(frame):
+            return None
+    return _Looks(np.unique(np.concatenate(picked)), codes)
+
+
+def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
+    """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
+    flag says so), numbered in order of first appearance. A missing value is a value of its own."""
+    codes: np.ndarray | None = None
+    for name, presence_only in view:
+        column = frame[name].isna().to_numpy() if presence_only else frame[name]
+        column_codes = pd.factorize(column, use_na_sentinel=False)[0].astype(np.int64)
+        codes = column_codes if codes is None else \
+            pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0].astype(np.int64)
+    assert codes is not None
+    return codes
+
+
+def _keys_seen(key_codes: np.ndarray, repeated: np.ndarray) -> np.ndarray:
+    """For a uniqueness check, what a row looks like: a key found once (one code, whichever the key)
+    or the key it repeats (a code of its own), numbered in order of first appearance."""
+    return pd.factorize(np.where(repeated, key_codes + 1, 0))[0].astype(np.int64)
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """Positions of each code's first row, for codes numbered in order of first appearance (a row
+    holds a new code exactly when its code exceeds every code before it)."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return np.flatnonzero(new)
+
+
+def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,
+                    frame: pd.DataFrame) -> tuple[ExpectationOutcome, pd.Index]:
+    """A check's outcome on the representative rows, as it is on all rows: every row that looks like a
+    failing one fails; the rows checked are those GX would have judged (on the condition's rows, and
+    for a value check those with every value it reads given)."""
+    outcome, failing = _outcome(check, result, len(looks.rows))
+    if number not in looks.codes:  # on the table or a column's type: the same for any rows
+        return replace(outcome, checked=len(frame)), failing
+    codes = looks.codes[number]
+    bad = np.zeros(int(codes.max()) + 1, dtype=bool)
+    bad[codes[looks.rows[failing.to_numpy()]]] = True
+    rows = pd.Index(np.flatnonzero(bad[codes]), dtype="int64")
+    judged = frame[check.condition].to_numpy(dtype=bool) if check.condition else np.ones(len(frame), bool)
+    if not check.presence:  # a value check passes over rows missing a value it reads
+        judged = judged & frame[list(check.reads)].notna().all(axis=1).to_numpy()
+    return replace(outcome, checked=int(judged.sum()), failed=len(rows)), rows
 
 
 def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recon.io import empty_source, load_file
 from recon.quality import ISO_4217, ValidationReport, suite_checks
@@ -208,3 +211,62 @@ def test_importing_recon_does_not_import_great_expectations() -> None:
     code = "import sys, recon, recon.cli; print('great_expectations' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# ------------------------------------------------- GX judging one row of each look, not every row
+
+def _judged_both_ways(monkeypatch, compared: list[tuple[str, int, int]]) -> None:
+    """Have every validation run twice, GX judging every row and GX judging one row of each look (as
+    large files are), and fail unless reasons and outcomes are identical."""
+    from recon import quality
+
+    real = quality.validate
+
+    def both(kind, frame, cells, **_):
+        every_row = real(kind, frame, cells, representatives=0)
+        looks = real(kind, frame, cells, representatives=float("inf"))
+        pd.testing.assert_series_equal(looks.reasons, every_row.reasons)
+        assert looks.outcomes == every_row.outcomes
+        compared.append((kind, len(frame), int(every_row.reasons.ne("").sum())))
+        return every_row
+
+    monkeypatch.setattr(quality, "validate", both)
+
+
+def test_one_row_of_each_look_gets_every_row_the_verdict_of_all_rows_on_real_exports(monkeypatch) -> None:
+    from recon.io import load_directory
+
+    compared: list[tuple[str, int, int]] = []
+    _judged_both_ways(monkeypatch, compared)
+    for directory in (REPO / "sample_data", REPO / "tests/fixtures/real_exports/exports"):
+        load_directory(directory)
+    kinds = {kind for kind, _, _ in compared}
+    assert {"contracts", "usage", "invoices", "time_entries", "payments"} <= kinds
+    assert sum(failed for _, _, failed in compared) > 0  # the planted bad rows were judged both ways
+
+
+_POOLS = {
+    "invoice_number": ["INV-1", "INV-2", "INV-3", ""],
+    "line_id": ["1", "2", ""],
+    "invoice_date": ["2026-01-31", "2026-02-28", "1999-12-01", "someday", ""],
+    "due_date": ["2026-02-28", "2026-01-01", ""],
+    "client": ["Acme", "Birch Dental", ""],
+    "sku": ["M365-BP", "EDR"],
+    "quantity": ["1", "2.5", "-3", "x", ""],
+    "unit_price": ["10.00", "-1", "$1,234.50", ""],
+    "currency": ["USD", "usd", "XYZ", ""],
+    "period_start": ["2026-01-01", "2026-02-01", ""],
+    "period_end": ["2026-01-31", "2025-12-31", ""],
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({name: st.sampled_from(pool) for name, pool in _POOLS.items()}),
+                min_size=2, max_size=60))
+def test_one_row_of_each_look_gets_every_row_the_verdict_of_all_rows(rows) -> None:
+    compared: list[tuple[str, int, int]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        _judged_both_ways(patch, compared)
+        frame = pd.DataFrame(rows, columns=list(_POOLS))
+        load_file(frame.to_csv(index=False).encode(), "invoices.csv", "invoices")
+    assert compared and compared[0][1] == len(rows)
