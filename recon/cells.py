@@ -165,8 +165,9 @@ def distinct_cells(cells: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow" and len(cells):
         # Arrow's dictionary encoding: the chunks share one dictionary, in order of first appearance
         encoded = pc.dictionary_encode(arrow_text(cells))
-        codes = np.concatenate([np.asarray(pc.fill_null(chunk.indices, -1), dtype=np.int64)
-                                for chunk in encoded.chunks])
+        indices = [chunk.indices if not chunk.null_count else pc.fill_null(chunk.indices, -1)
+                   for chunk in encoded.chunks]  # (filling nulls copies: only where there are some)
+        codes = np.concatenate([index.to_numpy() for index in indices]).astype(np.intp, copy=False)
         dictionary = encoded.chunk(0).dictionary
         return codes, text_series(dictionary, pd.RangeIndex(len(dictionary))).astype(cells.dtype)
     codes, distinct = pd.factorize(cells, use_na_sentinel=True)
