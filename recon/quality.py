@@ -405,14 +405,18 @@ def _keys_seen(key_codes: np.ndarray, repeated: np.ndarray) -> np.ndarray:
 
 
 def _first_of_each(codes: np.ndarray) -> np.ndarray:
-    """Positions of each code's first row, for codes numbered in order of first appearance (a row
-    holds a new code exactly when its code exceeds every code before it)."""
+    """Positions of each code's first row. For codes numbered 0, 1, ... in order of first appearance
+    (as factorizing gives them) a row holds a new code exactly when it exceeds every code before it;
+    codes numbered otherwise are renumbered first (a missed look would be a verdict never judged)."""
     if not len(codes):
         return np.zeros(0, dtype=np.int64)
     new = np.empty(len(codes), dtype=bool)
     new[0] = True
     new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
-    return np.flatnonzero(new)
+    first = np.flatnonzero(new)
+    if len(first) != int(codes.max()) + 1 or codes[0] != 0:
+        return _first_of_each(pd.factorize(codes)[0])
+    return first
 
 
 def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -270,3 +271,11 @@ def test_one_row_of_each_look_gets_every_row_the_verdict_of_all_rows(rows) -> No
         frame = pd.DataFrame(rows, columns=list(_POOLS))
         load_file(frame.to_csv(index=False).encode(), "invoices.csv", "invoices")
     assert compared and compared[0][1] == len(rows)
+
+
+def test_each_look_has_its_first_row_picked_whatever_the_numbering() -> None:
+    from recon.quality import _first_of_each
+
+    assert _first_of_each(np.array([0, 0, 1, 0, 2, 1])).tolist() == [0, 2, 4]
+    assert _first_of_each(np.array([2, 0, 2, 1, 0])).tolist() == [0, 1, 3]  # not in order of appearance
+    assert _first_of_each(np.array([1, 1, 3])).tolist() == [0, 2]  # gaps
