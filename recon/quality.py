@@ -351,7 +351,7 @@ def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd
 @dataclass(frozen=True)
 class _Looks:
     """The rows GX is handed (positions, ascending), and per check (by number) a code per row that
-    rows looking the same to the check share, numbered in order of first appearance."""
+    rows looking the same to the check share."""
 
     rows: np.ndarray
     codes: dict[int, np.ndarray]
@@ -364,7 +364,7 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
         return None
     by_view: dict[tuple[tuple[str, bool], ...], np.ndarray] = {}
     codes: dict[int, np.ndarray] = {}
-    picked = [np.zeros(1, dtype=np.int64)]  # a row for the table-level checks
+    picked = [np.zeros(1, dtype=np.intp)]  # a row for the table-level checks
     for number, check in enumerate(checks):
         if not check.reads:
             continue
@@ -387,29 +387,40 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
 
 def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
     """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
-    flag says so), numbered in order of first appearance. A missing value is a value of its own."""
-    codes: np.ndarray | None = None
+    flag says so; a missing value is a value of its own). Codes stay below the number of rows: a viewed
+    value column is factorized (order of first appearance), a yes/no one only doubles the codes."""
+    codes = np.zeros(len(frame), dtype=np.intp)
     for name, presence_only in view:
-        column = frame[name].isna().to_numpy() if presence_only else frame[name]
-        column_codes = pd.factorize(column, use_na_sentinel=False)[0].astype(np.int64)
-        codes = column_codes if codes is None else \
-            pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0].astype(np.int64)
-    assert codes is not None
+        column = frame[name].isna() if presence_only else frame[name]
+        if column.dtype == bool:
+            codes = codes * 2 + column.to_numpy()
+        else:
+            column_codes = pd.factorize(column, use_na_sentinel=False)[0]
+            codes = pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0] if codes.any() \
+                else column_codes
     return codes
 
 
 def _keys_seen(key_codes: np.ndarray, repeated: np.ndarray) -> np.ndarray:
     """For a uniqueness check, what a row looks like: a key found once (one code, whichever the key)
     or the key it repeats (a code of its own), numbered in order of first appearance."""
-    return pd.factorize(np.where(repeated, key_codes + 1, 0))[0].astype(np.int64)
+    return pd.factorize(np.where(repeated, key_codes + 1, 0))[0]
 
 
 def _first_of_each(codes: np.ndarray) -> np.ndarray:
-    """Positions of each code's first row. For codes numbered 0, 1, ... in order of first appearance
-    (as factorizing gives them) a row holds a new code exactly when it exceeds every code before it;
-    codes numbered otherwise are renumbered first (a missed look would be a verdict never judged)."""
+    """Positions of each code's first row (ascending). A handful of codes (presence, flags) are looked
+    for one by one; for codes numbered 0, 1, ... in order of first appearance (as factorizing gives
+    them) a row holds a new code exactly when it exceeds every code before it, and codes numbered
+    otherwise are renumbered first (a missed look would be a verdict never judged)."""
     if not len(codes):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.intp)
+    if int(codes.max()) < _FEW_CODES:
+        firsts = []
+        for code in range(int(codes.max()) + 1):
+            rows = codes == code
+            if rows.any():
+                firsts.append(int(rows.argmax()))
+        return np.sort(np.array(firsts, dtype=np.intp))
     new = np.empty(len(codes), dtype=bool)
     new[0] = True
     new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
@@ -419,14 +430,17 @@ def _first_of_each(codes: np.ndarray) -> np.ndarray:
     return first
 
 
+_FEW_CODES = 16
+
+
 def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,
                     frame: pd.DataFrame) -> tuple[ExpectationOutcome, pd.Index]:
     """A check's outcome on the representative rows, as it is on all rows: every row that looks like a
     failing one fails; the rows checked are those GX would have judged (on the condition's rows, and
     for a value check those with every value it reads given)."""
     outcome, failing = _outcome(check, result, len(looks.rows))
-    if number not in looks.codes:  # on the table or a column's type: the same for any rows
-        return replace(outcome, checked=len(frame)), failing
+    if number not in looks.codes:  # on the table or a column's type: the same for any rows, none to blame
+        return replace(outcome, checked=len(frame)), pd.Index([], dtype="int64")
     codes = looks.codes[number]
     bad = np.zeros(int(codes.max()) + 1, dtype=bool)
     bad[codes[looks.rows[failing.to_numpy()]]] = True

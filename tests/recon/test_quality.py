@@ -279,3 +279,9 @@ def test_each_look_has_its_first_row_picked_whatever_the_numbering() -> None:
     assert _first_of_each(np.array([0, 0, 1, 0, 2, 1])).tolist() == [0, 2, 4]
     assert _first_of_each(np.array([2, 0, 2, 1, 0])).tolist() == [0, 1, 3]  # not in order of appearance
     assert _first_of_each(np.array([1, 1, 3])).tolist() == [0, 2]  # gaps
+    many = np.array([*range(20), 5, 19])
+    for codes in (many, many[::-1]):  # numbered in order of appearance, and not
+        first = {}
+        for row, code in enumerate(codes.tolist()):
+            first.setdefault(code, row)
+        assert _first_of_each(codes).tolist() == sorted(first.values())
