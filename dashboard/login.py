@@ -175,9 +175,16 @@ def sign_in_form(storage: AuthStorage) -> None:
 def _load_chart_library_early() -> None:
     """The pages behind this one draw Plotly charts, and a browser tab loads and runs Plotly's script
     when its first chart arrives: about a second on a two-core machine, half of the Overview's first
-    render. An empty chart, hidden, has the tab do that while the user types their password."""
-    st.html("<style>.st-key-login-warm-up { display: none; }</style>")
-    st.plotly_chart(go.Figure(), key="login-warm-up")
+    render. An empty chart (transparent, no axes, 10 px at the foot of the page: nothing to see) has
+    the tab do that while the user types their password."""
+    blank = go.Figure(layout={"height": _WARM_UP_HEIGHT, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                              "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"})
+    st.plotly_chart(blank, key="login-warm-up", height=_WARM_UP_HEIGHT, theme=None,
+                    config={"staticPlot": True, "displayModeBar": False})
+
+
+_WARM_UP_HEIGHT = 10
 
 
 def _identity_provider_form(provider: str) -> None:
