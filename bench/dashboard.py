@@ -149,7 +149,7 @@ def measure(url: str) -> dict[str, float]:
                     timed_app_loading(page, url)
                 figures[f"new session, new tab: first Overview render after signing in, {how} (#{attempt})"] = \
                     timed_sign_in(page, typing_seconds=typing)
-                if attempt < TAB_ATTEMPTS or typing == 0.0:
+                if attempt < TAB_ATTEMPTS or typing == 0.0:  # the last tab goes on to the page switches
                     page.close()
         for name in ("Discrepancies", "Client", "Receivables"):
             figures[f"switch to {name} (first visit)"] = timed_switch(page, name)

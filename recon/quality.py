@@ -378,8 +378,8 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
         picked.append(first)
         if repeated is not None:  # and a second row of each repeated key, so that GX sees it repeat
             repeated[first] = False
-            rows = np.flatnonzero(repeated)
-            picked.append(rows[_first_of_each(pd.factorize(codes[number][rows])[0])])
+            later = np.flatnonzero(repeated)
+            picked.append(later[_first_of_each(codes[number][later])])
         if sum(len(rows) for rows in picked) > share * len(frame):
             return None
     return _Looks(np.unique(np.concatenate(picked)), codes)
