@@ -172,6 +172,9 @@ def sign_in_form(storage: AuthStorage) -> None:
         st.rerun()
 
 
+_WARM_UP_HEIGHT = 10  # px: the least Plotly draws
+
+
 def _load_chart_library_early() -> None:
     """The pages behind this one draw Plotly charts, and a browser tab loads and runs Plotly's script
     when its first chart arrives: about a second on a two-core machine, half of the Overview's first
@@ -183,8 +186,6 @@ def _load_chart_library_early() -> None:
     st.plotly_chart(blank, key="login-warm-up", height=_WARM_UP_HEIGHT, theme=None,
                     config={"staticPlot": True, "displayModeBar": False})
 
-
-_WARM_UP_HEIGHT = 10
 
 
 def _identity_provider_form(provider: str) -> None:

@@ -128,10 +128,10 @@ def _resolved(sources: Sources, mappings: Mappings, settings: Settings, usage_te
 
 
 def _usage_text(usage: pd.DataFrame) -> pd.DataFrame:
-    """``usage`` with its text columns categorical (``client`` and ``sku``, still to resolve, aside) and the
-    vendor's sku as ``sku_raw``:
-    vendor reports repeat a few thousand names over up to millions of rows, and as text the resolved
-    rows (a subset, so a copy) would hold every name again (200 MB at 1M rows)."""
+    """``usage`` with its text columns categorical (``client`` and ``sku``, still to resolve, aside) and
+    the vendor's sku as ``sku_raw``: vendor reports repeat a few thousand names over up to millions of
+    rows, and as text the resolved rows (a subset, so a copy) would hold every name again (200 MB at
+    1M rows)."""
     text = [name for name in usage.columns if name not in ("client", "sku") and usage[name].dtype == "string"]
     return usage.assign(**{name: as_labels(usage[name]) for name in text}, sku_raw=as_labels(usage["sku"]))
 

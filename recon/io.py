@@ -889,9 +889,10 @@ def _load_path(path: Path, name: str, entry: SourceEntry | None,
 def _mapped(path: Path) -> FileBytes:
     """A text file's bytes mapped read-only into memory (an empty file, or a workbook, read as bytes):
     Arrow parses the page cache in place, where reading would first copy the file into as many fresh
-    pages (0.4 to 0.6 s of a million-line directory's 1.5 s, ``bench/results.md``). Nothing read keeps
-    a reference (Arrow's reader copies every value out), so the mapping closes with ``data``. As with
-    any mapped read (ripgrep, Polars), a file truncated by another program mid-read is not supported."""
+    pages (about 0.3 s of the million-line directory's 1.7 s on the bench machine, ``bench/results.md``).
+    Nothing read keeps a reference (Arrow's reader copies every value out), so the mapping closes with
+    ``data``. As with any mapped read (ripgrep, Polars), a file truncated by another program mid-read is
+    not supported."""
     if path.suffix.lower() in EXCEL_SUFFIXES or not path.stat().st_size:
         return path.read_bytes()
     with path.open("rb") as handle:

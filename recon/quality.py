@@ -387,8 +387,8 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
 
 def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
     """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
-    flag says so; a missing value is a value of its own). Codes stay below the number of rows: a viewed
-    value column is factorized (order of first appearance), a yes/no one only doubles the codes."""
+    flag says so; a missing value is a value of its own). Codes stay small: a viewed value column is
+    factorized (order of first appearance, below the number of rows), a yes/no one only doubles them."""
     codes = np.zeros(len(frame), dtype=np.intp)
     for name, presence_only in view:
         column = frame[name].isna() if presence_only else frame[name]
