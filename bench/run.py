@@ -8,7 +8,8 @@ rows as invoice lines; cached as CSV under ``bench/data/``, keyed by size, seed 
 each measurement in a fresh subprocess so that peaks do not mix:
 
 * loading: ``recon.load_directory`` (typed, validated, quarantined, hashed) against
-  ``pandas.read_csv(engine="pyarrow")`` of the same files (read only, types guessed);
+  ``pandas.read_csv(engine="pyarrow")`` of the same files (read only, types guessed), and Arrow's reader
+  with every column as text (where ``recon``'s reading starts);
 * the engine: ``recon.reconcile`` from the loaded sources to discrepancies, metrics and receivables;
 * the reference: the core comparison (usage vs contract vs billed per period, client and sku, with the
   presence, quantity and price rules) as one DuckDB query (``bench/reference.sql``) over the engine's
@@ -93,9 +94,29 @@ def measure_pandas(directory: Path) -> dict[str, Any]:
     import pandas as pd
 
     pd.read_csv(io.BytesIO(b"a,b\n1,2\n"), engine="pyarrow")  # its imports are not the files' cost
+    paths = source_csvs(directory)  # (listing them imports recon: not pandas' cost either)
     started = time.perf_counter()
-    rows = sum(len(pd.read_csv(path, engine="pyarrow")) for path in source_csvs(directory))
+    rows = sum(len(pd.read_csv(path, engine="pyarrow")) for path in paths)
     return {"pandas_seconds": time.perf_counter() - started, "pandas_rows": rows}
+
+
+def measure_arrow_text(directory: Path) -> dict[str, Any]:
+    """Seconds for Arrow's CSV reader to read every source file with every column as text (no types
+    guessed, nothing parsed, no hash): where ``recon``'s reading starts, its floor."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    paths = source_csvs(directory)
+    started = time.perf_counter()
+    rows = 0
+    for path in paths:
+        with path.open(encoding="utf-8-sig") as handle:
+            header = next(iter(handle)).rstrip("\r\n").split(",")
+        text = pa_csv.ConvertOptions(column_types=dict.fromkeys(header, pa.large_string()), null_values=[],
+                                     strings_can_be_null=False)
+        rows += pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(block_size=4 * 2**20),
+                                convert_options=text).num_rows
+    return {"arrow_text_seconds": time.perf_counter() - started, "arrow_text_rows": rows}
 
 
 def measure_engine(directory: Path) -> dict[str, Any]:
@@ -208,7 +229,8 @@ def agreement(engine: Any, reference: Any) -> dict[str, Any]:
 
 
 def child_main(mode: str, directory: Path) -> None:
-    measure = {"pandas": measure_pandas, "parse": measure_parsing, "engine": measure_engine}[mode]
+    measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
+               "engine": measure_engine}[mode]
     figures = measure(directory)
     print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)
 
@@ -221,6 +243,7 @@ class SizeResult:
     runs: list[dict[str, Any]]
     pandas_seconds: float
     parse_seconds: float
+    arrow_text_seconds: float
 
     def median(self, name: str) -> float:
         return statistics.median(run[name] for run in self.runs)
@@ -263,9 +286,10 @@ def run_child(mode: str, directory: Path) -> dict[str, Any]:
 def measure_size(size: str, repeat: int, previous: SizeResult | None) -> SizeResult:
     directory = data_dir(size)
     pandas_seconds = min(run_child("pandas", directory)["pandas_seconds"] for _ in range(repeat))
+    arrow_text_seconds = min(run_child("arrow", directory)["arrow_text_seconds"] for _ in range(repeat))
     parse_seconds = min(run_child("parse", directory)["parse_seconds"] for _ in range(repeat))
     runs = [run_child("engine", directory) for _ in range(repeat)]
-    result = SizeResult(size, runs, pandas_seconds, parse_seconds)
+    result = SizeResult(size, runs, pandas_seconds, parse_seconds, arrow_text_seconds)
     print_size(result, previous, directory)
     return result
 
@@ -282,7 +306,8 @@ def print_size(result: SizeResult, previous: SizeResult | None, directory: Path)
           f"is parsed); reading and parsing alone (suite off) {result.parse_seconds:.2f} s "
           f"({result.input_rows / result.parse_seconds:,.0f} rows/s); pandas.read_csv(engine='pyarrow') of the "
           f"same files {result.pandas_seconds:.2f} s (parsing / pandas: "
-          f"{result.parse_seconds / result.pandas_seconds:.2f})")
+          f"{result.parse_seconds / result.pandas_seconds:.2f}); Arrow's reader with every column as text "
+          f"{result.arrow_text_seconds:.2f} s (where parsing starts)")
     print(f"engine: reconcile {engine:.2f} s ({result.input_rows / engine:,.0f} rows/s, "
           f"{result.invoice_lines / engine:,.0f} invoice lines/s); "
           f"{result.median('engine_cpu_seconds'):.2f} s CPU; duckdb {result.median('duckdb_seconds'):.2f} s; "

@@ -202,4 +202,5 @@ def labels(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
 
 def spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """Values per distinct cell back over the rows (missing where the code is -1)."""
-    return pd.Series(values.array.take(codes, allow_fill=True), index=index, name=values.name, copy=False)
+    missing = bool(len(codes)) and int(codes.min()) < 0  # (taking with fill checks every code: only if needed)
+    return pd.Series(values.array.take(codes, allow_fill=missing), index=index, name=values.name, copy=False)
