@@ -353,7 +353,7 @@ def machine() -> str:
 
 def results_block(results: list[SizeResult]) -> str:
     header = ("| size | invoice lines | input rows | load s (of which GX import + suites) | read+parse s "
-              "(pandas pyarrow) | "
+              "(pandas pyarrow; Arrow text read) | "
               "engine s median (best) | duckdb s median (best) | ratio | peak MB | agreement |\n"
               "|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
@@ -362,7 +362,8 @@ def results_block(results: list[SizeResult]) -> str:
         rows.append(
             f"| {result.size} | {result.invoice_lines:,} | {result.input_rows:,} | "
             f"{result.median('load_seconds'):.2f} ({result.median('gx_import_seconds'):.2f} + "
-            f"{result.median('quality_seconds'):.2f}) | {result.parse_seconds:.2f} ({result.pandas_seconds:.2f}) | "
+            f"{result.median('quality_seconds'):.2f}) | {result.parse_seconds:.2f} ({result.pandas_seconds:.2f}; "
+            f"{result.arrow_text_seconds:.2f}) | "
             f"{result.median('engine_seconds'):.2f} ({result.best('engine_seconds'):.2f}) | "
             f"{result.median('duckdb_seconds'):.2f} ({result.best('duckdb_seconds'):.2f}) | "
             f"{result.median('engine_seconds') / result.median('duckdb_seconds'):.2f} | "

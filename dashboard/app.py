@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import login, session, ui  # noqa: E402
+from dashboard import data, login, session, ui  # noqa: E402
 from dashboard.filters import sidebar_filters  # noqa: E402
 from recon import auth  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
@@ -59,6 +59,7 @@ if principal is None or login.must_change_password():
         gate = st.Page(choose_password, title="Choose a password", icon=":material/password:",
                        url_path="choose-password", default=True)
     st.navigation([gate], position="hidden").run()
+    data.quality_suites_warming()  # once the form is drawn: the first visitor types while GX is imported
     st.stop()
 
 # (group, file, title, icon, the action a principal needs to see the page)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from recon import auth, views
+from recon import auth, quality, views
 from recon import io as recon_io
 from recon.auth_store import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile
@@ -86,6 +86,15 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
 
 
 # ----------------------------------------------------------------------------------------- loading
+
+@st.cache_resource(show_spinner=False)
+def quality_suites_warming() -> bool:
+    """Once per server, when its first visitor arrives: Great Expectations starts importing in the
+    background (``recon.quality.import_in_background``), so that the files read after signing in do not
+    wait about 3 s for it."""
+    quality.import_in_background()
+    return True
+
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> recon_io.Inspection:

@@ -504,9 +504,27 @@ def _add_reason(reasons: pd.Series, failing: pd.Index, check: _Check) -> pd.Seri
     return out
 
 
-@cache
 def _gx() -> ModuleType:
-    """Great Expectations, imported on first use (it takes seconds) with analytics switched off first."""
+    """Great Expectations, imported on first use (it takes seconds) with analytics switched off first;
+    a caller arriving while another thread imports it waits for that import."""
+    with _GX_IMPORT_LOCK:
+        return _imported_gx()
+
+
+_GX_IMPORT_LOCK = threading.Lock()
+
+
+def import_in_background() -> threading.Thread:
+    """Start importing Great Expectations on a daemon thread. Its import is about 3 s of a first load
+    (``bench/results.md``); a server that calls this when its first visitor arrives has it ready by the
+    time that visitor, signed in, has files validated."""
+    thread = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
+
+
+@cache
+def _imported_gx() -> ModuleType:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
     import great_expectations
     import great_expectations.expectations.row_conditions  # Column, for row conditions
@@ -527,5 +545,5 @@ def _project_config() -> Any:
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
 
 
-__all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "refused_report", "suite_checks",
-           "validate"]
+__all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "import_in_background", "refused_report",
+           "suite_checks", "validate"]

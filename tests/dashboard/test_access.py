@@ -5,7 +5,10 @@ their own, and an account manager who never sees another client's name anywhere 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,3 +360,27 @@ def test_an_admin_cannot_lock_themself_out() -> None:
     at.selectbox(key="admin.change.role.root").select(auth.FINANCE)
     at.button(key="admin.change.save").click().run()
     assert "cannot take away your own admin role" in at.error[0].value
+
+
+def test_the_sign_in_page_has_great_expectations_imported_while_the_visitor_types(tmp_path: Path):
+    """A fresh server (a fresh interpreter: this one imported GX long ago) starts importing Great
+    Expectations once the sign-in form is drawn, so the first files validated after signing in do not
+    wait for it; the form itself is drawn without it."""
+    script = f"""
+import sys, threading
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout={TIMEOUT_S})
+at.run()
+assert not at.exception, at.exception
+assert [button.label for button in at.button] == ["Sign in"], [button.label for button in at.button]
+for thread in threading.enumerate():
+    if thread.name == "import-great-expectations":
+        thread.join(120)
+print("imported:", "great_expectations" in sys.modules)
+"""
+    environment = {**os.environ, "RECON_SAMPLE_DIR": str(MINI_MSP),
+                   "RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'recon.db'}"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "imported: True" in done.stdout, done.stdout[-2000:]  # (nothing else on this page imports it)
