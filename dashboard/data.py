@@ -89,9 +89,9 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
 
 @st.cache_resource(show_spinner=False)
 def quality_suites_warming() -> bool:
-    """Once per server, when its first visitor arrives: Great Expectations starts importing in the
-    background (``recon.quality.import_in_background``), so that the files read after signing in do not
-    wait about 3 s for it."""
+    """Once per server, when the first visitor's sign-in form is drawn: Great Expectations starts
+    importing in the background (``recon.quality.import_in_background``), so that the files read after
+    signing in do not wait about 3 s for it."""
     quality.import_in_background()
     return True
 

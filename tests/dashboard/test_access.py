@@ -365,7 +365,7 @@ def test_an_admin_cannot_lock_themself_out() -> None:
 def test_the_sign_in_page_has_great_expectations_imported_while_the_visitor_types(tmp_path: Path):
     """A fresh server (a fresh interpreter: this one imported GX long ago) starts importing Great
     Expectations once the sign-in form is drawn, so the first files validated after signing in do not
-    wait for it; the form itself is drawn without it."""
+    wait for it. Without that, nothing on the sign-in page imports it (the check fails)."""
     script = f"""
 import sys, threading
 from streamlit.testing.v1 import AppTest
