@@ -130,8 +130,8 @@ def measure(url: str, first_typing: float = 0.0) -> dict[str, float]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         first = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
         timed_app_loading(first, url)
-        how = "clicked at once" if not first_typing else f"clicked {first_typing:.0f} s after the form showed"
-        figures[f"first session: read, reconcile, store the run, render the Overview ({how})"] = timed_sign_in(
+        first_click = "clicked at once" if not first_typing else f"clicked {first_typing:.0f} s after the form showed"
+        figures[f"first session: read, reconcile, store the run, render the Overview ({first_click})"] = timed_sign_in(
             first, FIRST_RUN_TIMEOUT_MS, typing_seconds=first_typing)
         clicks = ((0.0, "clicked at once"), (TYPING_SECONDS, f"clicked {TYPING_SECONDS:.0f} s after the form showed"))
         for attempt, (typing, how) in enumerate(clicks, start=1):

@@ -23,6 +23,7 @@ No timing is asserted anywhere: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -110,8 +111,8 @@ def measure_arrow_text(directory: Path) -> dict[str, Any]:
     started = time.perf_counter()
     rows = 0
     for path in paths:
-        with path.open(encoding="utf-8-sig") as handle:
-            header = next(iter(handle)).rstrip("\r\n").split(",")
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle))
         text = pa_csv.ConvertOptions(column_types=dict.fromkeys(header, pa.large_string()), null_values=[],
                                      strings_can_be_null=False)
         rows += pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(block_size=4 * 2**20),
