@@ -316,6 +316,40 @@ def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series], *,
     GX judges one row of each look per check (see ``_Looks``) when those rows are fewer than
     ``representatives`` times the rows (0: it judges every row; the verdicts are the same either way).
     """
+    checks, _, found = _judge(kind, frame, cells, representatives)
+    return Validation(_reasons(checks, found, frame.index), tuple(outcome for outcome, _ in found))
+
+
+def validate_together(kind: str, parts: list[tuple[pd.DataFrame, Mapping[str, pd.Series]]], *,
+                      representatives: float = 0.5) -> list[Validation]:
+    """``validate`` of each (frame, cells) part, from one run of the suite over all of them: GX's cost
+    is mostly a fixed cost per expectation, and a vendor's usage often comes as several files of one
+    kind. The parts must give the same fields, and the suite must have no key check (a key repeats
+    within a file, not across files). Each part's outcomes count its own rows."""
+    if len(parts) == 1:
+        return [validate(kind, *parts[0], representatives=representatives)]
+    given = {tuple(cells) for _, cells in parts}
+    if len(given) != 1 or kind in UNIQUE_KEYS:
+        raise ValueError(f"{kind} parts cannot share a validation: fields {sorted(given)}")
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    cells = {name: pd.concat([part_cells[name] for _, part_cells in parts], ignore_index=True)
+             for name in parts[0][1]}
+    checks, judged, found = _judge(kind, frame, cells, representatives)
+    reasons = _reasons(checks, found, frame.index)
+    validations = []
+    ends = np.cumsum([len(part) for part, _ in parts])
+    for (part, _), end in zip(parts, ends, strict=True):
+        rows = slice(int(end) - len(part), int(end))
+        outcomes = tuple(_part_outcome(check, outcome, failing, judged, rows)
+                         for check, (outcome, failing) in zip(checks, found, strict=True))
+        validations.append(Validation(reasons.iloc[rows].set_axis(part.index), outcomes))
+    return validations
+
+
+def _judge(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series],
+           representatives: float) -> tuple[list[_Check], pd.DataFrame, list[tuple[ExpectationOutcome, pd.Index]]]:
+    """The checks, the frame GX judged (with the given-flags; row positions), and per check its outcome
+    and failing row positions."""
     rows = frame.reset_index(drop=True)
     row_cells = {name: values.reset_index(drop=True) for name, values in cells.items()}
     checks = suite_checks(kind, rows, row_cells)
@@ -328,12 +362,17 @@ def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series], *,
         results = _run(kind, judged.iloc[looks.rows].reset_index(drop=True), checks)
         found = [_spread_outcome(check, result, looks, number, judged)
                  for number, (check, result) in enumerate(zip(checks, results, strict=True))]
-    reasons = pd.Series("", index=rows.index, dtype="string")
+    return checks, judged, found
+
+
+def _reasons(checks: list[_Check], found: list[tuple[ExpectationOutcome, pd.Index]],
+             index: pd.Index) -> pd.Series:
+    reasons = pd.Series("", index=pd.RangeIndex(len(index)), dtype="string")
     for check, (_, failing) in zip(checks, found, strict=True):
         if check.explain is not None and len(failing):
             reasons = _add_reason(reasons, failing, check)
-    reasons.index = frame.index
-    return Validation(reasons, tuple(outcome for outcome, _ in found))
+    reasons.index = index
+    return reasons
 
 
 def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd.DataFrame:
@@ -445,10 +484,28 @@ def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,
     bad = np.zeros(int(codes.max()) + 1, dtype=bool)
     bad[codes[looks.rows[failing.to_numpy()]]] = True
     rows = pd.Index(np.flatnonzero(bad[codes]), dtype="int64")
+    return replace(outcome, checked=int(_checked_rows(check, frame).sum()), failed=len(rows)), rows
+
+
+def _checked_rows(check: _Check, frame: pd.DataFrame) -> np.ndarray:
+    """The rows GX would judge for a check that reads values: those on its condition, and for a value
+    check (not a presence one) those with every value it reads given."""
     judged = frame[check.condition].to_numpy(dtype=bool) if check.condition else np.ones(len(frame), bool)
     if not check.presence:  # a value check passes over rows missing a value it reads
         judged = judged & frame[list(check.reads)].notna().all(axis=1).to_numpy()
-    return replace(outcome, checked=int(judged.sum()), failed=len(rows)), rows
+    return judged
+
+
+def _part_outcome(check: _Check, outcome: ExpectationOutcome, failing: pd.Index, judged: pd.DataFrame,
+                  rows: slice) -> ExpectationOutcome:
+    """A check's outcome over all parts, as it is on the part at ``rows``: its failing rows, and its rows
+    checked counted as ``_spread_outcome`` counts them (on a table or a column's type: the part's rows)."""
+    if not check.reads:
+        return replace(outcome, checked=rows.stop - rows.start)
+    positions = failing.to_numpy()
+    failed = int(((positions >= rows.start) & (positions < rows.stop)).sum())
+    return replace(outcome, checked=int(_checked_rows(check, judged.iloc[rows]).sum()), failed=failed,
+                   success=not failed)
 
 
 def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
@@ -546,4 +603,4 @@ def _project_config() -> Any:
 
 
 __all__ = ["ExpectationOutcome", "Validation", "ValidationReport", "import_in_background", "refused_report",
-           "suite_checks", "validate"]
+           "suite_checks", "validate", "validate_together"]

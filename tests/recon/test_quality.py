@@ -285,3 +285,79 @@ def test_each_look_has_its_first_row_picked_whatever_the_numbering() -> None:
         for row, code in enumerate(codes.tolist()):
             first.setdefault(code, row)
         assert _first_of_each(codes).tolist() == sorted(first.values())
+
+
+# ------------------------------------------------- files of one kind sharing one run of their suite
+
+_USAGE_POOLS = {
+    "client": ["Acme", "Birch Dental", "", "client"],
+    "sku": ["M365-BP", "EDR", ""],
+    "quantity": ["1", "2.5", "-3", "x", ""],
+    "period_start": ["2026-01-01", "2026-02-01", "1999-12-01", "soon", ""],
+    "period_end": ["2026-01-31", "2025-12-31", ""],
+    "unit_cost": ["2.00", "-1", "$1,234.50", "n/a", ""],
+}
+
+
+def _assert_loaded_as_apart(directory: Path) -> list[str]:
+    """Every file ``inspect_directory`` loads equals the same bytes loaded alone (``load_file``, which
+    validates the file by itself): rows, quarantined rows with their reasons, record and report.
+    Returns the kinds of the suite runs the directory made."""
+    from recon import quality
+    from recon.io import inspect_directory
+
+    runs: list[str] = []
+    real_run = quality._run
+
+    def counted(kind, frame, checks):
+        runs.append(kind)
+        return real_run(kind, frame, checks)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(quality, "_run", counted)
+        inspection = inspect_directory(directory)
+    for item in inspection.loaded:
+        alone = load_file((directory / item.record.file).read_bytes(), item.record.file, item.record.source)
+        pd.testing.assert_frame_equal(item.frame, alone.frame)
+        pd.testing.assert_frame_equal(item.issues, alone.issues)
+        assert item.record == alone.record
+        assert item.report == alone.report
+    return runs
+
+
+def test_usage_files_share_one_run_of_the_suite_and_report_as_if_validated_apart(tmp_path: Path) -> None:
+    header = "client,sku,quantity,period_start,period_end,unit_cost\n"
+    (tmp_path / "contracts.csv").write_text("client,sku,unit_price,start_date\nAcme,M365-BP,10.00,2026-01-01\n")
+    (tmp_path / "invoices.csv").write_text("invoice_number,invoice_date,client,sku,quantity,unit_price\n"
+                                           "INV-1,2026-01-31,Acme,M365-BP,3,10.00\n")
+    (tmp_path / "usage_a.csv").write_text(header + "Acme,M365-BP,3,2026-01-01,2026-01-31,2.00\n"
+                                          "Acme,M365-BP,-3,2026-01-01,2026-01-31,2.00\n\n"  # negative; blank
+                                          + header  # a repeated header row
+                                          + "Acme,EDR,2,soon,2026-01-31,2.00\n")  # an unreadable date
+    (tmp_path / "usage_b.csv").write_text(header + "Birch Dental,EDR,1,2026-02-01,2026-01-31,x\n"  # end first
+                                          "Birch Dental,EDR,1,2026-02-01,2026-02-28,\n")
+    (tmp_path / "usage_c.csv").write_text(header + "Acme,M365-BP,1,2026-01-01,2026-01-31,2.00\n")
+    (tmp_path / "usage_d.csv").write_text("client,sku,quantity,period_start,vendor\n"  # other fields given
+                                          "Acme,M365-BP,1,2026-01-01,Pax8\n,M365-BP,1,2026-01-01,Pax8\n")
+    (tmp_path / "usage_e.csv").write_text("client,quantity\nAcme,1\n")  # refused: columns missing
+
+    runs = _assert_loaded_as_apart(tmp_path)
+    assert runs.count("usage") == 2  # usage_a, _b and _c in one run, usage_d (other fields) in its own
+    assert sorted(runs) == ["contracts", "invoices", "usage", "usage"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.fixed_dictionaries({name: st.sampled_from(pool) for name, pool in _USAGE_POOLS.items()}),
+                         min_size=1, max_size=25), min_size=2, max_size=3))
+def test_usage_files_validated_together_get_the_verdicts_each_gets_alone(files) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "contracts.csv").write_text("client,sku,unit_price,start_date\nAcme,EDR,1,2026-01-01\n")
+        (root / "invoices.csv").write_text("invoice_number,invoice_date,client,sku,quantity,unit_price\n"
+                                           "INV-1,2026-01-31,Acme,EDR,1,1\n")
+        for number, rows in enumerate(files):
+            pd.DataFrame(rows, columns=list(_USAGE_POOLS)).to_csv(root / f"usage_{number}.csv", index=False)
+        runs = _assert_loaded_as_apart(root)
+    assert runs.count("usage") == 1
