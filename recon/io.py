@@ -534,7 +534,7 @@ def _validated(parsed: _Parsed, validation: quality.Validation) -> LoadedSource:
     """The parsed file with the suite's verdict: good rows in canonical dtypes, the others quarantined."""
     kind, file_name, text, lines, data_rows = (parsed.kind, parsed.file_name, parsed.text, parsed.lines,
                                                parsed.data_rows)
-    if parsed.data_rows.all():
+    if data_rows.all():
         reasons = validation.reasons.set_axis(text.index)
     else:
         reasons = constant_text("repeated header row", text.index)
@@ -941,8 +941,9 @@ class _SharedSuites:
             if isinstance(loaded, _Awaiting):
                 self._waiting[kind].append((name, loaded))
             self._left[kind] -= 1
-            waiting = self._waiting[kind] if not self._left[kind] else []
-        finished = _validated_together(kind, waiting)
+            if self._left[kind]:  # others of its kind are still loading: the last of them finishes this one
+                return loaded
+        finished = _validated_together(kind, self._waiting[kind])
         with self._lock:
             self._done.update(finished)
         return finished.get(name, loaded)
