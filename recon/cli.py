@@ -305,8 +305,10 @@ def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port t
     store.close()
     env = with_lean_allocator({**os.environ, **({ENV_URL: ctx.obj["database_url"]}
                                                 if (ctx.obj or {}).get("database_url") else {})})
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_path),
-                                      "--server.port", str(port)], env=env))
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port)]
+    if os.name == "posix":  # become the server: a stop signal (Ctrl-C, systemd, docker stop) reaches it
+        os.execve(sys.executable, command, env)
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
 def announce_first_admin(store: Store) -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,13 +33,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -106,18 +107,25 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str,
     from tests.dashboard.psa import write_psa_project
 
     home = tmp_path_factory.mktemp("dashboard")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP),
            "RECON_CONNECTIONS_FILE": str(write_psa_project(home))}
-    log = home / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
+    with serving(command, ROOT, env, home / "streamlit.log", port) as url:
+        yield url
+
+
+@contextmanager
+def serving(command: list[str], cwd: Path, env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+    """Run ``command`` (a dashboard server on ``port``) with its output in ``log``; its URL once it
+    answers, and the server stopped afterwards."""
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        _wait_until_healthy(url, process, log)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, process, log)
         yield url
     finally:
         process.terminate()
