@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 ENV_URL = "RECON_DATABASE_URL"
 
 app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+                  add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 
 DataOption = Annotated[Path, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")]
 ConnectionOption = Annotated[list[str] | None, typer.Option(
@@ -323,7 +323,8 @@ def announce_first_admin(store: Store) -> None:
 
 # ---------------------------------------------------------------------------------------------- users
 
-user_app = typer.Typer(help="Who may sign in to the dashboard, with which role.", no_args_is_help=True)
+user_app = typer.Typer(help="Who may sign in to the dashboard, with which role.", no_args_is_help=True,
+                       rich_markup_mode="markdown")
 app.add_typer(user_app, name="user")
 
 

@@ -75,3 +75,13 @@ def test_validate_reports_counts_and_refuses_bad_files(tmp_path: Path) -> None:
     shutil.copy(data / "usage.csv", data / "usage_broken.xlsx")
     refused = runner.invoke(app, ["validate", "--data", str(data)])
     assert refused.exit_code == 1 and "usage_broken.xlsx" in refused.output
+
+
+def test_help_reads_as_prose_without_source_markup() -> None:
+    """Docstrings become the help: their ``code`` spans render as code, not as doubled backticks, and a
+    command's summary in the list is one paragraph, not the docstring's line breaks."""
+    for command in ([], ["pull"], ["dashboard"], ["user"]):
+        shown = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+        assert "``" not in shown, shown
+    listed = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert "connections (--connection), store the run, and write" in listed, listed
