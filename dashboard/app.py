@@ -34,6 +34,19 @@ st.set_page_config(page_title="MSP Billing Recon", page_icon=":material/receipt_
 ASSETS = Path(__file__).resolve().parent / "assets"
 st.logo(ASSETS / "logo.svg", size="large", icon_image=ASSETS / "icon.svg")
 
+# The pages: (group, file, title, icon, the action a principal needs to see the page)
+PAGE_SPECS = (
+    ("Billing", "overview.py", "Overview", ":material/space_dashboard:", auth.VIEW),
+    ("Billing", "client.py", "Client", ":material/apartment:", auth.VIEW),
+    ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", auth.VIEW),
+    ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", auth.VIEW),
+    ("Data", "sources.py", "Sources", ":material/upload_file:", auth.UPLOAD),
+    ("Data", "mappings.py", "Mappings", ":material/join_inner:", auth.MAP),
+    ("Data", "runs.py", "Runs", ":material/history:", auth.VIEW_RUNS),
+    ("Data", "settings.py", "Settings", ":material/tune:", auth.CHANGE_SETTINGS),
+    ("Admin", "admin.py", "Admin", ":material/admin_panel_settings:", auth.MANAGE_USERS),
+)
+
 # ------------------------------------------------------------------- nobody reaches a page unsigned
 try:
     storage = session.auth_storage()
@@ -53,27 +66,17 @@ def choose_password() -> None:
 
 principal = login.signed_in(storage)
 if principal is None or login.must_change_password():
-    # The only page that exists before signing in: every other URL lands here too.
-    gate = st.Page(sign_in, title="Sign in", icon=":material/lock:", url_path="sign-in", default=True)
-    if principal is not None:
-        gate = st.Page(choose_password, title="Choose a password", icon=":material/password:",
-                       url_path="choose-password", default=True)
-    st.navigation([gate], position="hidden").run()
+    # The sign-in form (or, with a one-time password, the form to choose one) is the only page, and
+    # every page's URL draws it too: a bookmarked or shared page asks to sign in, not "page not found",
+    # and opens once signed in (the URL is kept).
+    form, title, icon, url_path = (sign_in, "Sign in", ":material/lock:", "sign-in") if principal is None \
+        else (choose_password, "Choose a password", ":material/password:", "choose-password")
+    gate = [st.Page(form, title=title, icon=icon, url_path=url_path, default=True)]
+    gate += [st.Page(form, title=title, icon=icon, url_path=Path(file).stem) for _, file, *_ in PAGE_SPECS]
+    st.navigation(gate, position="hidden").run()
     data.quality_suites_warming()  # once the form is drawn: the first visitor types while GX is imported
     st.stop()
 
-# (group, file, title, icon, the action a principal needs to see the page)
-PAGE_SPECS = (
-    ("Billing", "overview.py", "Overview", ":material/space_dashboard:", auth.VIEW),
-    ("Billing", "client.py", "Client", ":material/apartment:", auth.VIEW),
-    ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", auth.VIEW),
-    ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", auth.VIEW),
-    ("Data", "sources.py", "Sources", ":material/upload_file:", auth.UPLOAD),
-    ("Data", "mappings.py", "Mappings", ":material/join_inner:", auth.MAP),
-    ("Data", "runs.py", "Runs", ":material/history:", auth.VIEW_RUNS),
-    ("Data", "settings.py", "Settings", ":material/tune:", auth.CHANGE_SETTINGS),
-    ("Admin", "admin.py", "Admin", ":material/admin_panel_settings:", auth.MANAGE_USERS),
-)
 pages: dict[str, list[st.Page]] = {}
 for group, file, title, icon, action in PAGE_SPECS:
     if auth.can(principal, action):

@@ -58,7 +58,8 @@ def everything(at: AppTest) -> str:
 
 
 def page_names(at: AppTest) -> list[str]:
-    return [page["page_name"] for page in at._registered_pages.values()]
+    """The pages a visitor can tell apart (before signing in, every page's URL draws the one form)."""
+    return list(dict.fromkeys(page["page_name"] for page in at._registered_pages.values()))
 
 
 def assert_clean(at: AppTest) -> None:

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from .conftest import SCREENSHOTS, settle, sign_in
+from .conftest import SCREENSHOTS, USERS, settle, sign_in
 
 PATHS = ("", "client", "discrepancies", "receivables", "sources", "mappings", "runs", "settings", "admin",
          "sign-in", "no-such-page", "?page=overview")
@@ -47,6 +47,17 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_app(app_page, a
     sign_in_form_only(app_page)
     sign_in(app_page, "admin")
     assert app_page.get_by_test_id("stSidebarNav").get_by_role("link", name="Admin").is_visible()
+
+
+def test_a_bookmarked_page_asks_to_sign_in_then_opens(app_page, app_url):
+    app_page.goto(f"{app_url}/discrepancies")
+    sign_in_form_only(app_page)
+    assert app_page.get_by_text("Page not found").count() == 0  # the form, not a dialog over it
+    app_page.get_by_label("User name").fill("auditor")
+    app_page.get_by_label("Password", exact=True).fill(USERS["auditor"][1])
+    app_page.get_by_role("button", name="Sign in").click()
+    app_page.get_by_role("heading", name="Discrepancies", level=1).wait_for(timeout=120_000)
+    assert app_page.url.endswith("/discrepancies")
 
 
 def test_signing_out_ends_the_session(app_page, app_url):
