@@ -141,12 +141,24 @@ def sha256_of(data: FileBytes) -> str:
 
 def decode_text(data: FileBytes, encoding: str | None = None) -> str:
     """Bytes to text: the given encoding, else UTF-8 (BOM or not), else cp1252 (Excel on Windows)."""
+    failures = []
     for candidate in (encoding,) if encoding else ENCODINGS:
         try:
             return str(data, candidate)
-        except UnicodeDecodeError:
-            continue
-    raise SourceError("file", [f"cannot be decoded as {encoding or ' or '.join(ENCODINGS)}"])
+        except UnicodeDecodeError as error:
+            name = _ENCODING_NAMES.get(candidate, candidate)
+            failures.append(f"{_where(data, error.start)} (0x{data[error.start]:02x}) is not {name}")
+    raise SourceError("file", ["cannot be read as text: " + ", and ".join(failures)])
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252"}
+
+
+def _where(data: FileBytes, offset: int) -> str:
+    """``offset`` in ``data`` as a line (counting from 1) and a byte in that line (from 1)."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    line = data[:offset].count(b"\n") + 1
+    return f"line {line}, byte {offset - line_start + 1}"
 
 
 def sniff_delimiter(text: str) -> str:

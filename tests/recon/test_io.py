@@ -105,6 +105,16 @@ def test_a_file_whose_non_utf8_byte_comes_late_is_read_as_cp1252_whole() -> None
     assert loaded.frame["client"].iloc[-1] == "Café Müller"
 
 
+def test_a_file_that_is_not_text_is_refused_saying_where() -> None:
+    """0x81 is neither UTF-8 (a continuation byte with nothing before it) nor in Windows-1252: the
+    refusal names the file, the line and the byte, for each encoding tried."""
+    data = "client,sku,quantity,period_start\nCafé,X,3,2026-01-05\n".encode() + b"Acme,X\x81,3,2026-01-05\n"
+    with pytest.raises(SourceError) as refused:
+        load_file(data, "usage.csv", "usage")
+    assert str(refused.value) == ("usage.csv: cannot be read as text: line 3, byte 7 (0x81) is not UTF-8, "
+                                  "and line 3, byte 7 (0x81) is not Windows-1252")
+
+
 def test_a_header_longer_than_the_sniffed_head_is_read_whole() -> None:
     padding = [f"extra_column_{i:05d}" for i in range(600)]  # about 12,000 characters of header
     header = ",".join(["client", "sku", "quantity", "period_start", *padding])
