@@ -98,9 +98,17 @@ def _is_money(frame: pd.DataFrame, column: str) -> bool:
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Money columns (Int64 units) as currency floats for display; everything else as it is."""
+    """Money columns (Int64 units) as currency floats for display, and a missing text as a blank cell
+    (a table shows a missing value as "None"); everything else as it is."""
     money_columns = [column for column in frame.columns if _is_money(frame, column)]
-    return frame.assign(**{column: frame[column].astype("Float64") / MONEY_SCALE for column in money_columns})
+    blank_texts = [column for column in frame.columns if frame[column].isna().any() and _is_text(frame[column])]
+    return frame.assign(**{column: frame[column].astype("Float64") / MONEY_SCALE for column in money_columns},
+                        **{column: frame[column].astype("string").fillna("") for column in blank_texts})
+
+
+def _is_text(column: pd.Series) -> bool:
+    values = column.dtype.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
 def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None) -> dict[str, object]:

@@ -1,0 +1,22 @@
+"""The shared table rendering: what a cell shows."""
+
+import pandas as pd
+
+from dashboard.ui import display_frame
+
+
+def test_a_table_shows_money_as_currency_and_a_missing_text_as_a_blank() -> None:
+    frame = pd.DataFrame({
+        "variance": pd.array([12_345, None], dtype="Int64"),  # money: Int64 units of 1/10,000
+        "note": pd.array(["invoiced on INV-2041", None], dtype="string"),
+        "client": pd.Categorical(["Acme", None]),
+        "detail": pd.Series(["price 22.00", None], dtype=object),
+        "billed_qty": pd.array([3.0, None], dtype="Float64"),
+    })
+    shown = display_frame(frame)
+    assert shown["variance"].tolist() == [1.2345, pd.NA]
+    assert shown["note"].tolist() == ["invoiced on INV-2041", ""]
+    assert shown["client"].tolist() == ["Acme", ""]
+    assert shown["detail"].tolist() == ["price 22.00", ""]
+    assert shown["billed_qty"].isna().tolist() == [False, True]  # a missing number stays missing
+    assert frame["note"].isna().tolist() == [False, True]  # the frame given (and its CSV) is untouched
