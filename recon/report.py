@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +58,7 @@ def summary_lines(result: Reconciliation) -> list[str]:
     """A short human summary of a run (what the CLI prints)."""
     overall = result.metrics.overall
     currency = result.settings.currency
-    periods = f"{result.periods[0]} to {result.periods[-1]}" if result.periods else "no periods"
+    periods = _periods_text(result.periods)
     rate = overall["leakage_rate"]
     return [
         f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
@@ -65,7 +66,28 @@ def summary_lines(result: Reconciliation) -> list[str]:
         f"  leakage {overall['leakage']} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
         f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+        *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
+          "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
+          for period in periods_without_billing(result)],
     ]
+
+
+def _periods_text(periods: tuple[str, ...]) -> str:
+    """``2025-11 to 2026-10`` for consecutive months, else the months listed."""
+    if not periods:
+        return "no periods"
+    months = [pd.Period(period, freq="M") for period in periods]
+    consecutive = all((later - earlier).n == 1 for earlier, later in pairwise(months))
+    return f"{periods[0]} to {periods[-1]}" if consecutive and len(periods) > 1 else ", ".join(periods)
+
+
+def periods_without_billing(result: Reconciliation) -> list[str]:
+    """The run's periods in which no invoice line and no usage row fell: asked for by mistake, or not
+    billed yet, and either way not a month whose leakage means anything."""
+    keys = result.keys
+    active = keys["invoice_lines"].fillna(0).gt(0) | keys["usage_rows"].fillna(0).gt(0)
+    seen = set(keys.loc[active.to_numpy(dtype=bool), "period"].astype(str))
+    return [period for period in result.periods if period not in seen]
 
 
 def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None = None,

@@ -47,6 +47,21 @@ def test_run_restricts_to_the_given_periods(tmp_path: Path) -> None:
     assert pd.read_csv(tmp_path / "out" / "discrepancies.csv").empty
 
 
+def test_a_period_with_no_invoice_or_usage_is_flagged(tmp_path: Path) -> None:
+    """A month outside the data (a typo, or not invoiced yet) reads as 100 % leakage: say so."""
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    asked = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store",
+                                "--period", "2026-02", "--period", "2036-02"])
+    assert asked.exit_code == 0, asked.output
+    assert "Reconciled 2026-02, 2036-02:" in asked.output
+    warnings = [line for line in asked.output.splitlines() if "warning" in line]
+    assert warnings == ["  warning: 2036-02 has no invoice line and no vendor usage in the data, so every "
+                        "contract line in it counts as not billed (a month not yet invoiced, or a mistyped "
+                        "--period?)"]
+    default = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
+    assert "warning" not in default.output
+
+
 def test_missing_required_file_is_one_clear_line(tmp_path: Path) -> None:
     data = scenario_dir(tmp_path, "quantity_and_price")
     (data / "invoices.csv").unlink()
