@@ -17,7 +17,7 @@ import pandas as pd
 import xlsxwriter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape, letter
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -90,10 +90,15 @@ def _quantity(value: object) -> float | None:
     return None if value is None or pd.isna(value) else round(float(str(value)), 4)
 
 
+SIGN_NOTE = ("Difference is billed minus expected: a negative difference was under-billed (owed to us), "
+             "a positive one over-billed (a credit due to you).")
+
+
 def _summary_rows(statement: Statement) -> list[tuple[str, int]]:
+    net = "Net: credit due to you" if statement.net > 0 else "Net: owed to us" if statement.net < 0 else "Net"
     return [("Under-billed (owed to us)", -statement.under_billed),
             ("Over-billed (credit due to you)", statement.over_billed),
-            ("Net difference", statement.net)]
+            (net, statement.net)]
 
 
 # -------------------------------------------------------------------------------------------- XLSX
@@ -117,6 +122,7 @@ def statement_xlsx(statement: Statement) -> bytes:
     sheet.write_string(0, 0, neutralise(statement.title), title)
     sheet.write_string(1, 0, neutralise(f"Account manager: {statement.account_manager or '-'}"))
     sheet.write_string(2, 0, f"Prepared on {statement.prepared_on.isoformat()}; amounts in {statement.currency}")
+    sheet.write_string(3, 0, SIGN_NOTE)
     for offset, (label, units) in enumerate(_summary_rows(statement)):
         sheet.write(4 + offset, 0, label, bold)
         sheet.write_number(4 + offset, 1, float(to_decimal(units) or 0), money_bold)
@@ -154,7 +160,9 @@ def statement_pdf(statement: Statement) -> bytes:
         Spacer(1, 0.2 * inch),
         _summary_table(statement),
         Spacer(1, 0.25 * inch),
-        _lines_table(statement),
+        _lines_table(statement, ParagraphStyle("cell", parent=styles["Normal"], fontSize=8, leading=10)),
+        Spacer(1, 0.1 * inch),
+        Paragraph(SIGN_NOTE, ParagraphStyle("note", parent=styles["Normal"], fontSize=8, textColor=colors.grey)),
     ]
     document.build(story)
     return buffer.getvalue()
@@ -173,10 +181,15 @@ def _summary_table(statement: Statement) -> Flowable:
     return table
 
 
-def _lines_table(statement: Statement) -> Flowable:
+# Column widths (inches) fitting landscape Letter inside half-inch margins; text cells wrap, never cut.
+_COLUMN_INCHES = (0.65, 1.05, 2.3, 2.1, 0.65, 0.75, 0.8, 0.8, 0.85)
+
+
+def _lines_table(statement: Statement, cell: ParagraphStyle) -> Flowable:
     currency = statement.currency
-    rows: list[list[str]] = [list(HEADINGS)]
-    rows.extend([str(line.period), str(line.sku), str(line.product)[:38], str(line.finding),
+    rows: list[list[object]] = [list(HEADINGS)]
+    rows.extend([str(line.period), *[Paragraph(_escape(text), cell) for text in (line.sku, line.product,
+                                                                              line.finding)],
                  _quantity_text(line.billed_qty), _quantity_text(line.expected_qty),
                  display_money(_units(line.billed_amount), currency),
                  display_money(_units(line.expected_amount), currency),
@@ -184,9 +197,10 @@ def _lines_table(statement: Statement) -> Flowable:
                 for line in statement.lines.itertuples(index=False))
     if len(rows) == 1:
         rows.append(["", "", "No billing differences in this period.", "", "", "", "", "", ""])
-    table = Table(rows, repeatRows=1, hAlign="LEFT")
+    table = Table(rows, colWidths=[width * inch for width in _COLUMN_INCHES], repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"), ("FONTSIZE", (0, 0), (-1, -1), 8),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF2F7")), ("ALIGN", (4, 0), (-1, -1), "RIGHT"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#F8FAFC")]),

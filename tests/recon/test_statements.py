@@ -81,3 +81,13 @@ def test_a_client_with_nothing_to_report_still_gets_a_document():
     assert "No billing differences" in reader.pages[0].extract_text()
     sheet = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))["Statement"]
     assert sheet.cell(10, 1).value is None
+
+
+def test_pdf_wraps_long_names_instead_of_cutting_them(statement):
+    product = "Unlimited remote helpdesk and after-hours emergency support (flat monthly, per site)"
+    lines = statement.lines.assign(product=[product] * len(statement.lines))
+    long_named = statements.Statement(**{**statement.__dict__, "lines": lines})
+    text = " ".join(PdfReader(io.BytesIO(statements.statement_pdf(long_named))).pages[0].extract_text().split())
+    assert text.count(product) == len(lines)
+    assert "Net: credit due to you $186.00" in text  # 300.00 over-billed - 114.00 under-billed
+    assert statements.SIGN_NOTE in text
