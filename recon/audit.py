@@ -113,10 +113,18 @@ def _write_sheet(sheet: Worksheet, frame: pd.DataFrame, formats: dict[Any, Forma
         places = MONEY_EXPORT_PLACES.get(str(name))
         for row, value in enumerate(frame[name].tolist(), start=1):
             _write_cell(sheet, row, column, value, formats.get(places) if places else None, formats)
-        sheet.set_column(column, column, min(max(len(str(name)) + 2, 12), 60))
+        sheet.set_column(column, column, _width(str(name), frame[name]))
     sheet.freeze_panes(1, 0)
     if len(frame):
         sheet.autofilter(0, 0, len(frame), max(len(frame.columns) - 1, 0))
+
+
+def _width(name: str, values: pd.Series, sample: int = 2000) -> int:
+    """A column wide enough for its header and its longest text among the first ``sample`` rows
+    (client names, fingerprints, resolution notes), from 12 to 60 characters."""
+    texts = values.head(sample).dropna().astype(str)
+    longest = int(texts.str.len().max()) if len(texts) else 0
+    return min(max(len(name), longest, 10) + 2, 60)
 
 
 def _write_cell(sheet: Worksheet, row: int, column: int, value: Any, money: Format | None,

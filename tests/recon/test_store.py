@@ -283,6 +283,11 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     assert "billed by bob: INV-1003" in helpdesk_row["resolution_history"]
     assert helpdesk_row["variance"] == -300
     assert _sheet_frame(book["history"])["status"].tolist() == ["disputed", "billed"]
+    widths = {cell.value: book["discrepancies"].column_dimensions[cell.column_letter].width
+              for cell in book["discrepancies"][1]}
+    assert widths["client"] >= found["client"].str.len().max()  # a client's name shows whole
+    assert widths["fingerprint"] >= found["fingerprint"].str.len().max()
+    assert max(widths.values()) < 61  # a long note wraps at 60 characters (plus Excel's padding)
     inputs = _sheet_frame(book["inputs"])
     assert inputs["sha256"].tolist() == [record.sha256 for record in result.imports]
     settings = _sheet_frame(book["settings"])
