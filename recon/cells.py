@@ -105,7 +105,7 @@ def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
     # All cells empty: one zero byte keeps the first/last byte lookups of empty cells in range.
     data = data if len(data) else np.zeros(1, np.uint8)
-    return offsets.astype(np.int64), data
+    return offsets.astype(np.int64, copy=False), data
 
 
 def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> pa.ChunkedArray:
