@@ -111,12 +111,21 @@ def _is_text(column: pd.Series) -> bool:
     return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
+_ACRONYMS = {"sku": "SKU", "id": "ID", "sha256": "SHA-256", "dso": "DSO", "psa": "PSA"}
+
+
+def column_title(column: str) -> str:
+    """``vendor_sku`` -> "Vendor SKU": words of a column name, the first capitalised, acronyms upper-case."""
+    text = " ".join(_ACRONYMS.get(word, word) for word in column.split("_"))
+    return text[:1].upper() + text[1:]
+
+
 def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None) -> dict[str, object]:
     """Currency formats for the money columns, percentages for ratios, readable headers."""
     config: dict[str, object] = {}
     labels = labels or {}
     for column in frame.columns:
-        title = labels.get(column, column.replace("_", " ").capitalize())
+        title = labels.get(column, column_title(column))
         if column in MONEY_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
             places = MONEY_EXPORT_PLACES.get(column, 2)
             config[column] = st.column_config.NumberColumn(title, format=_money_format(currency, places))

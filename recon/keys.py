@@ -11,6 +11,7 @@ so that every rule in ``recon.rules`` reads one frame. Money is Int64 units (``r
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import TypeAlias
 
 import numpy as np
@@ -48,6 +49,15 @@ def _periods_of_months(months: np.ndarray, index: pd.Index | None = None) -> pd.
 def to_period(dates: pd.Series) -> pd.Series:
     """Dates -> ``YYYY-MM`` strings (``<NA>`` for NaT)."""
     return month_periods(dates).astype("string")
+
+
+def describe_periods(periods: tuple[str, ...] | list[str]) -> str:
+    """``YYYY-MM`` months in words: ``2025-11 to 2026-10`` when consecutive, else listed."""
+    if not periods:
+        return "no periods"
+    months = [pd.Period(period, freq="M") for period in periods]
+    consecutive = all((later - earlier).n == 1 for earlier, later in pairwise(months))
+    return f"{periods[0]} to {periods[-1]}" if consecutive and len(periods) > 1 else ", ".join(periods)
 
 
 def period_bounds(periods: list[str]) -> pd.DataFrame:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
 
 from recon.engine import Reconciliation, export_money
+from recon.keys import describe_periods
 from recon.quality import ValidationReport
 from recon.safe_export import safe_csv
 from recon.status import with_status
@@ -58,7 +58,7 @@ def summary_lines(result: Reconciliation) -> list[str]:
     """A short human summary of a run (what the CLI prints)."""
     overall = result.metrics.overall
     currency = result.settings.currency
-    periods = _periods_text(result.periods)
+    periods = describe_periods(result.periods)
     rate = overall["leakage_rate"]
     return [
         f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
@@ -70,15 +70,6 @@ def summary_lines(result: Reconciliation) -> list[str]:
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
           for period in periods_without_billing(result)],
     ]
-
-
-def _periods_text(periods: tuple[str, ...]) -> str:
-    """``2025-11 to 2026-10`` for consecutive months, else the months listed."""
-    if not periods:
-        return "no periods"
-    months = [pd.Period(period, freq="M") for period in periods]
-    consecutive = all((later - earlier).n == 1 for earlier, later in pairwise(months))
-    return f"{periods[0]} to {periods[-1]}" if consecutive and len(periods) > 1 else ", ".join(periods)
 
 
 def periods_without_billing(result: Reconciliation) -> list[str]:

@@ -43,6 +43,7 @@ from recon import metrics, tables
 from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.io import ImportRecord
+from recon.keys import describe_periods
 from recon.money import from_decimal
 from recon.rules import OUTPUT_COLUMNS
 from recon.settings import Settings
@@ -359,12 +360,12 @@ class Store:
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
-        ``periods`` as ``"2026-01, 2026-02"``, ``created_at`` in UTC)."""
+        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC)."""
         columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
         with self._reading() as connection:
             rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
             frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(RUN_MONEY_COLUMNS, "Int64"))
-        frame["periods"] = frame["periods"].map(", ".join)
+        frame["periods"] = frame["periods"].map(describe_periods)
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
         return frame.astype({"id": "int64", "discrepancies": "int64"})

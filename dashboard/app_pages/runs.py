@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import session, ui
 from recon import auth
+from recon.keys import describe_periods
 
 session.require(auth.VIEW_RUNS)
 context = ui.require_context()
@@ -31,7 +32,7 @@ if chosen_id is not None:
     overall = stored.summary.get("overall", {})
     st.subheader(f"Run #{stored.id} · {ui.md(stored.label or 'no label')}")
     st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {ui.md(stored.by or 'unknown')} · periods "
-               f"{', '.join(stored.periods)} · engine {stored.engine_version} · read-only")
+               f"{describe_periods(stored.periods)} · engine {stored.engine_version} · read-only")
     row = st.columns(4)
     row[0].metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
     row[1].metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)

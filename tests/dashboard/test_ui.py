@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from dashboard.ui import display_frame
+from dashboard.ui import column_title, display_frame
 
 
 def test_a_table_shows_money_as_currency_and_a_missing_text_as_a_blank() -> None:
@@ -20,3 +20,8 @@ def test_a_table_shows_money_as_currency_and_a_missing_text_as_a_blank() -> None
     assert shown["detail"].tolist() == ["price 22.00", ""]
     assert shown["billed_qty"].isna().tolist() == [False, True]  # a missing number stays missing
     assert frame["note"].isna().tolist() == [False, True]  # the frame given (and its CSV) is untouched
+
+
+def test_column_titles_read_as_words() -> None:
+    assert [column_title(name) for name in ("sku", "vendor_sku", "billed_unit_price", "sha256", "import_id")] == [
+        "SKU", "Vendor SKU", "Billed unit price", "SHA-256", "Import ID"]

@@ -110,3 +110,10 @@ def test_usage_facts_name_each_key_by_its_first_vendor_and_product_in_text_order
     got = facts.assign(client=facts["client"].astype("string"), sku=facts["sku"].astype("string"))
     got = got.set_index(["client", "sku"])[["vendor", "product_name"]].astype("string").sort_index()
     pd.testing.assert_frame_equal(got, expected.sort_index(), check_dtype=False)
+
+
+def test_periods_in_words() -> None:
+    assert keyfacts.describe_periods(("2025-11", "2025-12", "2026-01")) == "2025-11 to 2026-01"  # across a year
+    assert keyfacts.describe_periods(["2026-01", "2026-03"]) == "2026-01, 2026-03"
+    assert keyfacts.describe_periods(("2026-01",)) == "2026-01"
+    assert keyfacts.describe_periods(()) == "no periods"
