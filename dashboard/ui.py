@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import charts, data, login, session
 from recon import auth
@@ -67,6 +68,13 @@ def header(title: str, question: str) -> None:
     """Page title and the question the page answers."""
     st.title(title)
     st.caption(question)
+
+
+def metric_row() -> DeltaGenerator:
+    """A row for KPI cards (``row.metric(..., border=True)``, in order) that wraps onto another line
+    where the page is too narrow to show every value whole: equal ``st.columns`` would cut
+    "$1,153,458.32" to "$1,15…" beside an open sidebar on a laptop."""
+    return st.container(horizontal=True, wrap=True)
 
 
 def require_context() -> session.PageContext:

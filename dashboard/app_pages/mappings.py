@@ -15,12 +15,12 @@ ui.header("Mappings", "Which vendor names and SKUs could not be placed, and what
 
 queue = views.mapping_queue(result.unmapped, session.rejected_suggestions())
 overall = result.metrics.overall
-row = st.columns(3)
-row[0].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
-              help="Vendor usage rows resolved to a PSA client and SKU.")
-row[1].metric("Unmapped usage rows", f"{len(result.unmapped):,}", border=True,
-              help="Never valued as leakage until mapped.")
-row[2].metric("Suggestions to review", f"{int(queue['suggestion'].notna().sum())}", border=True)
+row = ui.metric_row()
+row.metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+           help="Vendor usage rows resolved to a PSA client and SKU.")
+row.metric("Unmapped usage rows", f"{len(result.unmapped):,}", border=True,
+           help="Never valued as leakage until mapped.")
+row.metric("Suggestions to review", f"{int(queue['suggestion'].notna().sum())}", border=True)
 
 st.subheader("Suggestions")
 suggested = queue[queue["suggestion"].notna()]

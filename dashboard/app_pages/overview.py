@@ -15,7 +15,7 @@ ui.header("Overview", "How much revenue is leaking, where, and is it getting bet
           f"{len(view.periods)} period(s), {overall['keys']:,} client-product-months compared.")
 
 trend = view.metrics.by_period
-row = st.columns(4)
+row = ui.metric_row()
 cards = [
     ("Billed revenue", ui.money(overall["billed_revenue"], currency), "billed_revenue", "gray",
      "Sum of invoice line amounts in the selected periods."),
@@ -26,21 +26,21 @@ cards = [
     ("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), "overcharge", "blue",
      "Money billed that should not have been: a refund exposure."),
 ]
-for column, (label, value, series, colour, explanation) in zip(row, cards, strict=True):
+for label, value, series, colour, explanation in cards:
     sparkline, latest = ui.sparkline(trend, series, currency)
-    column.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
-                  chart_type="bar", border=True, help=explanation)
-row = st.columns(4)
-row[0].metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
-              help="Leakage / expected revenue.")
-row[1].metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
-              help="Client-product-months with no discrepancy / all of them.")
-row[2].metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
-              help="Vendor usage rows resolved to a PSA client and product (whole run).")
-row[3].metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
-              delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
-              else None, delta_color="green",
-              help="Money at stake in findings not yet resolved as billed or credited.")
+    row.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
+               chart_type="bar", border=True, help=explanation)
+row = ui.metric_row()
+row.metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
+           help="Leakage / expected revenue.")
+row.metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
+           help="Client-product-months with no discrepancy / all of them.")
+row.metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+           help="Vendor usage rows resolved to a PSA client and product (whole run).")
+row.metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
+           delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
+           else None, delta_color="green",
+           help="Money at stake in findings not yet resolved as billed or credited.")
 
 st.plotly_chart(charts.build_trend_figure(trend, currency), key="overview.trend", width="stretch")
 left, right = st.columns(2)

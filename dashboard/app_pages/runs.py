@@ -33,11 +33,11 @@ if chosen_id is not None:
     st.subheader(f"Run #{stored.id} · {ui.md(stored.label or 'no label')}")
     st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {ui.md(stored.by or 'unknown')} · periods "
                f"{describe_periods(stored.periods)} · engine {stored.engine_version} · read-only")
-    row = st.columns(4)
-    row[0].metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
-    row[1].metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)
-    row[2].metric("Overcharge", ui.gain(overall.get("overcharge"), currency), border=True)
-    row[3].metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
+    row = ui.metric_row()
+    row.metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
+    row.metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)
+    row.metric("Overcharge", ui.gain(overall.get("overcharge"), currency), border=True)
+    row.metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
     tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
     with tabs[0]:
         ui.table(stored.discrepancies, key="runs.discrepancies", currency=currency,
@@ -64,13 +64,13 @@ left, right = st.columns(2)
 old_id = left.selectbox("Older run", ids, index=1, key="runs.old", format_func=lambda value: f"#{value}")
 new_id = right.selectbox("Newer run", ids, index=0, key="runs.new", format_func=lambda value: f"#{value}")
 comparison = database.compare_runs(old_id, new_id)
-row = st.columns(4)
-row[0].metric("New findings", f"{len(comparison.new)}", border=True)
-row[1].metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")
-row[2].metric("Changed", f"{len(comparison.changed)}", border=True)
-row[3].metric("Leakage change", ui.money(comparison.leakage_delta, currency, signed=True), border=True,
-              delta="more leakage" if comparison.leakage_delta > 0 else "less leakage" if comparison.leakage_delta
-              else None, delta_color="inverse", delta_arrow="auto")
+row = ui.metric_row()
+row.metric("New findings", f"{len(comparison.new)}", border=True)
+row.metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")
+row.metric("Changed", f"{len(comparison.changed)}", border=True)
+row.metric("Leakage change", ui.money(comparison.leakage_delta, currency, signed=True), border=True,
+           delta="more leakage" if comparison.leakage_delta > 0 else "less leakage" if comparison.leakage_delta
+           else None, delta_color="inverse", delta_arrow="auto")
 tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.cleared)})",
                 f"Changed ({len(comparison.changed)})"])
 for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),

@@ -346,13 +346,13 @@ result = context.result
 reports = data.input_reports(context.active.inputs.files, session.blobs(), session.upload_limits())
 summary = views.validation_summary(reports, result.imports)
 st.subheader("Files in this run")
-row = st.columns(4)
-row[0].metric("Rows in", f"{int(summary['rows_in'].sum()):,}", border=True)
-row[1].metric("Rows used", f"{int(summary['rows_used'].sum()):,}", border=True)
-row[2].metric("Rows quarantined", f"{int(summary['rows_quarantined'].sum()):,}", border=True,
-              help="Rows that could not be used, each with its reason below. Rows in = used + quarantined.")
-row[3].metric("Expectations failed", f"{int(summary['failed'].sum())}", border=True,
-              help="Great Expectations checks per file; every row a check fails is in quarantine.")
+row = ui.metric_row()
+row.metric("Rows in", f"{int(summary['rows_in'].sum()):,}", border=True)
+row.metric("Rows used", f"{int(summary['rows_used'].sum()):,}", border=True)
+row.metric("Rows quarantined", f"{int(summary['rows_quarantined'].sum()):,}", border=True,
+           help="Rows that could not be used, each with its reason below. Rows in = used + quarantined.")
+row.metric("Expectations failed", f"{int(summary['failed'].sum())}", border=True,
+           help="Great Expectations checks per file; every row a check fails is in quarantine.")
 ui.table(summary, key="sources.report", currency=context.currency, file_name="imports.csv",
          labels={"read_as": "Read as", "rows_in": "Rows in", "rows_used": "Used", "rows_quarantined": "Quarantined",
                  "blank_rows": "Blank", "passed": "Checks passed", "failed": "Checks failed",

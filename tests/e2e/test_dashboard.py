@@ -127,3 +127,18 @@ def test_screenshot_of_every_page(app_page, app_url, name):
     open_page(app_page, app_url, name)
     assert app_page.get_by_test_id("stException").count() == 0
     screenshot(app_page, name)
+
+
+@pytest.mark.parametrize("name", ["overview", "client", "receivables"])
+def test_kpi_values_show_whole_on_a_laptop_beside_the_sidebar(app_page, app_url, name):
+    """900 px wide with the sidebar open leaves the page about 440 px: the cards wrap onto more lines
+    rather than cut a figure to "$1,15…"."""
+    app_page.set_viewport_size({"width": 900, "height": 1000})
+    open_page(app_page, app_url, name)
+    values = app_page.get_by_test_id("stMetricValue")
+    assert values.count() >= 4
+    cut = values.evaluate_all("cards => cards.map(card => card.firstElementChild || card)"
+                              ".filter(text => text.scrollWidth > text.clientWidth).map(text => text.innerText)")
+    assert cut == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    app_page.screenshot(path=str(SCREENSHOTS / f"{name}-900px.png"))
