@@ -58,18 +58,22 @@ with left, st.form("mappings.alias_form", border=True):
     alias = st.selectbox("Vendor name", names, index=None, key="mappings.alias_name",
                          placeholder="Unmapped vendor client names")
     client = st.selectbox("PSA client", views.client_names(result), index=None, key="mappings.alias_client")
-    if st.form_submit_button("Save client mapping", type="primary") and alias and client:
-        session.confirm_alias(alias, client)
-        st.rerun()
+    if st.form_submit_button("Save client mapping", type="primary"):
+        if alias and client:
+            session.confirm_alias(alias, client)
+            st.rerun()
+        st.warning("Choose both the vendor name and the PSA client it means.", icon=":material/warning:")
 with right, st.form("mappings.sku_form", border=True):
     st.markdown("**Map a vendor SKU**")
     skus = sorted(queue.loc[queue["sku"].isna(), "sku_raw"].dropna().unique())
     vendor_sku = st.selectbox("Vendor SKU", skus, index=None, key="mappings.vendor_sku",
                               placeholder="Unmapped vendor SKUs")
     sku = st.selectbox("PSA SKU", views.sku_names(result), index=None, key="mappings.psa_sku")
-    if st.form_submit_button("Save SKU mapping", type="primary") and vendor_sku and sku:
-        session.confirm_sku(vendor_sku, sku)
-        st.rerun()
+    if st.form_submit_button("Save SKU mapping", type="primary"):
+        if vendor_sku and sku:
+            session.confirm_sku(vendor_sku, sku)
+            st.rerun()
+        st.warning("Choose both the vendor SKU and the PSA SKU it means.", icon=":material/warning:")
 
 with st.expander("How every name was matched"):
     ui.table(result.client_matches, key="mappings.matches", currency=currency, file_name="client_matches.csv",

@@ -227,6 +227,16 @@ def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
     assert metric(app, "Findings") == "15"  # Cobalt's 42 seats in March against 40 billed
 
 
+def test_a_mapping_form_sent_half_filled_says_what_is_missing(app: AppTest):
+    app.switch_page("app_pages/mappings.py").run()
+    names = app.selectbox(key="mappings.alias_name").options
+    app.selectbox(key="mappings.alias_name").select(names[0])
+    app.button(key="FormSubmitter:mappings.alias_form-Save client mapping").click().run()
+    assert_clean(app)
+    assert [item.value for item in app.warning] == ["Choose both the vendor name and the PSA client it means."]
+    assert "Saved mappings (0 client, 0 SKU)" in [expander.label for expander in app.expander]
+
+
 def test_rejected_suggestion_leaves_the_queue(app: AppTest):
     app.switch_page("app_pages/mappings.py").run()
     app.button(key="mappings.reject.0").click().run()
