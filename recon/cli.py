@@ -307,6 +307,7 @@ def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port t
                                                 if (ctx.obj or {}).get("database_url") else {})})
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port)]
     if os.name == "posix":  # become the server: a stop signal (Ctrl-C, systemd, docker stop) reaches it
+        sys.stdout.flush()  # (the banner above, when stdout is a pipe or a file)
         os.execve(sys.executable, command, env)
     raise typer.Exit(subprocess.call(command, env=env))
 
