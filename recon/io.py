@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -90,7 +91,7 @@ class ReadOptions:
     delimiter: str | None = None
     date_format: str | None = None
     decimal: str = "."
-    sheet: str | int = 0
+    sheet: str | int | None = None  # (.xlsx) None: the first sheet whose first row names columns
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,9 @@ def read_table(data: FileBytes, name: str, options: ReadOptions = ReadOptions(),
     check_upload(data, name, limits)
     try:
         if name.lower().endswith(EXCEL_SUFFIXES):
-            frame = pd.read_excel(io.BytesIO(data), sheet_name=options.sheet, dtype=str,
-                                  keep_default_na=False, engine="openpyxl")
+            sheet = options.sheet if options.sheet is not None else table_sheet(data)
+            frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet, dtype=str, keep_default_na=False,
+                                  engine="openpyxl")
         else:
             frame = _read_delimited_bytes(data, name, options, limits)
     except SourceError as error:
@@ -209,6 +211,20 @@ def read_table(data: FileBytes, name: str, options: ReadOptions = ReadOptions(),
                                  "(max_upload_rows in the settings)"])
     frame.columns = [str(column).strip()[:MAX_COLUMN_NAME] for column in frame.columns]
     return frame.fillna("").astype("string").apply(_stripped)
+
+
+def table_sheet(data: FileBytes) -> str | int:
+    """The workbook's first sheet whose first row names two or more columns: a cover or notes sheet
+    before the table (a report title, a logo) is passed over. The first sheet when none does."""
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        for sheet in book.worksheets:
+            first_row = next(sheet.iter_rows(max_row=1, values_only=True), ())
+            if sum(value is not None and str(value).strip() != "" for value in first_row) >= 2:
+                return str(sheet.title)
+    finally:
+        book.close()
+    return 0
 
 
 def _read_delimited_bytes(data: FileBytes, name: str, options: ReadOptions, limits: UploadLimits) -> pd.DataFrame:

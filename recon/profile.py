@@ -15,7 +15,7 @@ format is the contract (other keys may be added)::
     delimiter = ";"                # default: sniff
     date_format = "%d/%m/%Y"       # default: ISO, then M/D/YYYY
     decimal = ","                  # default "."
-    sheet = "Agreements"           # .xlsx: sheet name or 0-based index; default the first
+    sheet = "Agreements"           # .xlsx: sheet name or 0-based index; default the first with a header
     [source.columns]               # canonical field = column in the file; beside a preset, adds or overrides
     client = "Company"
     sku = "Product ID"

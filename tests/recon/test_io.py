@@ -1,5 +1,6 @@
 """Loading real-world files: encodings, delimiters, money and date formats, and the quarantine."""
 
+import io
 from pathlib import Path
 
 import openpyxl
@@ -113,6 +114,31 @@ def test_a_file_that_is_not_text_is_refused_saying_where() -> None:
         load_file(data, "usage.csv", "usage")
     assert str(refused.value) == ("usage.csv: cannot be read as text: line 3, byte 7 (0x81) is not UTF-8, "
                                   "and line 3, byte 7 (0x81) is not Windows-1252")
+
+
+def _workbook(*sheets: tuple[str, list[list[object]]]) -> bytes:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_workbook_is_read_from_its_first_sheet_with_a_header() -> None:
+    """A report exported with a cover sheet first: the table is found on the sheet after it, unless a
+    sheet is named (a profile's ``sheet``), which is read as asked."""
+    data = _workbook(("Summary", [["Usage report, generated 2026-02-01"], [], ["Prepared by: Pax8"]]),
+                     ("Usage", [["client", "sku", "quantity", "period_start"], ["Acme", "X", 3, "2026-01-05"]]))
+    assert load_file(data, "usage.xlsx", "usage").frame["client"].tolist() == ["Acme"]
+    with pytest.raises(SourceError, match="missing required column"):
+        load_file(data, "usage.xlsx", "usage", ReadOptions(sheet="Summary"))
+    single = _workbook(("Only", [["client"], ["Acme"]]))  # no sheet names two columns: the first is read
+    with pytest.raises(SourceError, match=r"found: client\)"):
+        load_file(single, "usage.xlsx", "usage")
 
 
 def test_a_header_longer_than_the_sniffed_head_is_read_whole() -> None:
