@@ -108,6 +108,11 @@ class RunView:
 
 # -------------------------------------------------------------------------------------------- labels
 
+def with_labels(found: pd.DataFrame) -> pd.DataFrame:
+    """Findings with ``label``: their type in words (``TYPE_LABELS``; an unknown type as it is)."""
+    return found.assign(label=found["type"].map(TYPE_LABELS).fillna(found["type"]).astype("string"))
+
+
 def labelled_keys(result: Reconciliation) -> pd.DataFrame:
     """The run's keys with a ``vendor`` for every key (usage vendor, else the catalog's, else
     ``NO_VENDOR``) and a readable ``product`` (catalog description, else vendor product name, else sku)."""
@@ -199,7 +204,7 @@ def filter_run(result: Reconciliation, filters: Filters | None = None,
     metrics = _metrics(result, kept_keys, found, book, scoped, resolutions, periods)
     labels = kept_keys[[*KEY, *LABEL_COLUMNS]]
     shown = with_status(found.merge(labels, on=KEY, how="left"), resolutions)
-    shown = shown.assign(label=shown["type"].map(TYPE_LABELS).fillna(shown["type"]).astype("string"))
+    shown = with_labels(shown)
     return RunView(periods, filters, result.settings.currency, kept_keys, shown, metrics, book,
                    result.unmapped, result.quarantine, clients)
 
@@ -515,6 +520,7 @@ __all__ = [
     "validation_summary",
     "validation_table",
     "with_client_alias",
+    "with_labels",
     "with_sku_mapping",
     "with_status",
     "worklist",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session, ui
-from recon import auth
+from recon import auth, views
 from recon.keys import describe_periods
 
 session.require(auth.VIEW_RUNS)
@@ -40,10 +40,10 @@ if chosen_id is not None:
     row.metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
     tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
     with tabs[0]:
-        ui.table(stored.discrepancies, key="runs.discrepancies", currency=currency,
+        ui.table(views.with_labels(stored.discrepancies), key="runs.discrepancies", currency=currency,
                  file_name=f"run-{stored.id}-discrepancies.csv",
-                 columns=["period", "client", "sku", "type", "variance", "status", "expected_amount", "billed_amount",
-                          "fingerprint"])
+                 columns=["period", "client", "sku", "label", "variance", "status", "expected_amount",
+                          "billed_amount", "type", "fingerprint"], labels={"label": "Finding"})
     with tabs[1]:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
@@ -76,4 +76,5 @@ tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.clear
 for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),
                                      ("changed", comparison.changed)), strict=True):
     with tab:
-        ui.table(frame, key=f"runs.compare.{name}", currency=currency, file_name=f"runs-{old_id}-{new_id}-{name}.csv")
+        ui.table(views.with_labels(frame), key=f"runs.compare.{name}", currency=currency,
+                 file_name=f"runs-{old_id}-{new_id}-{name}.csv", labels={"label": "Finding"})

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recon.store import Store
+from recon.views import TYPE_LABELS
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,6 +304,8 @@ def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp
     assert metric(app, "New findings") == "1"
     assert metric(app, "Cleared") == "0"
     assert metric(app, "Leakage change") == "+$72.00"
+    found = next(frame.value for frame in app.dataframe if {"label", "type"} <= set(frame.value.columns))
+    assert len(found) and found["label"].isin(list(TYPE_LABELS.values())).all()  # findings in words
     assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
 
 
