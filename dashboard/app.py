@@ -68,7 +68,7 @@ principal = login.signed_in(storage)
 if principal is None or login.must_change_password():
     # The sign-in form (or, with a one-time password, the form to choose one) is the only page, and
     # every page's URL draws it too: a bookmarked or shared page asks to sign in, not "page not found",
-    # and opens once signed in (the URL is kept).
+    # and opens once signed in (the URL is kept: a page is known by its url_path, the same below).
     form, title, icon, url_path = (sign_in, "Sign in", ":material/lock:", "sign-in") if principal is None \
         else (choose_password, "Choose a password", ":material/password:", "choose-password")
     gate = [st.Page(form, title=title, icon=icon, url_path=url_path, default=True)]
@@ -80,7 +80,8 @@ if principal is None or login.must_change_password():
 pages: dict[str, list[st.Page]] = {}
 for group, file, title, icon, action in PAGE_SPECS:
     if auth.can(principal, action):
-        pages.setdefault(group, []).append(st.Page(PAGES / file, title=title, icon=icon, default=file == "overview.py"))
+        pages.setdefault(group, []).append(st.Page(PAGES / file, title=title, icon=icon, url_path=Path(file).stem,
+                                                   default=file == "overview.py"))
 navigation = st.navigation(pages)
 
 st.session_state["app.context"] = None
