@@ -51,12 +51,12 @@ def free_port() -> int:
 
 def add_admin(database: Path) -> None:
     """The user the benchmark signs in as (created before the app starts, as the browser tests do)."""
-    from recon import auth
-    from recon.auth_store import StoreAuthStorage
+    from recon import access
+    from recon.access.storage import StoreAuthStorage
     from recon.store import Store
 
     store = Store(f"sqlite:///{database}")
-    StoreAuthStorage(store).add_user(auth.new_user(USER, "admin", PASSWORD, rounds=4))
+    StoreAuthStorage(store).add_user(access.new_user(USER, "admin", PASSWORD, rounds=4))
     store.close()
 
 

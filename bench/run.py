@@ -76,7 +76,7 @@ def data_dir(size: str, seed: int = SEED) -> Path:
 
 def source_csvs(directory: Path) -> list[Path]:
     """The files ``load_directory`` reads (the answer key and expected-unmapped list are not sources)."""
-    from recon.io import source_files
+    from recon.ingest.directory import source_files
 
     return [path for paths in source_files(directory).values() for path in paths]
 
@@ -146,7 +146,8 @@ def measure_parsing(directory: Path) -> dict[str, Any]:
     parsing the files into canonical columns costs on its own, the work ``pandas.read_csv`` compares to."""
     import pandas as pd
 
-    from recon import load_directory, quality
+    from recon import load_directory
+    from recon.ingest import quality
 
     def every_row_passes(kind: str, frame: pd.DataFrame, cells: Any) -> quality.Validation:
         return quality.Validation(pd.Series("", index=frame.index, dtype="string"), ())
@@ -160,9 +161,9 @@ def measure_parsing(directory: Path) -> dict[str, Any]:
 
 def time_quality_suite() -> dict[str, float]:
     """Time Great Expectations from now on: its one-off import, and the suites it runs (one at a time:
-    ``recon.quality`` serialises them) with the picking of the rows each judges (one of each look, on
+    ``recon.ingest.quality`` serialises them) with the picking of the rows each judges (one of each look, on
     the file's own loading thread). Returns the dict the seconds are added to."""
-    from recon import quality
+    from recon.ingest import quality
 
     spent = {"import": 0.0, "suites": 0.0}
     import_gx, run_suite, pick_rows = quality._gx, quality._run_locked, quality._looks

@@ -1,8 +1,8 @@
 """What the data-quality suite costs on a large file: ``python bench/validation.py --rows 100000``.
 
 Writes a canonical usage file of ``--rows`` rows (``--bad`` of them broken in various ways) to
-``bench/data/``, loads it with ``recon.io.load_file`` and reports the total time and the part spent in
-``recon.quality.validate`` (Great Expectations plus the quarantine reasons), after a warm-up that pays the
+``bench/data/``, loads it with ``recon.ingest.files.load_file`` and reports the total time and the part spent in
+``recon.ingest.quality.validate`` (Great Expectations plus the quarantine reasons), after a warm-up that pays the
 one-off GX import.
 """
 
@@ -18,7 +18,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recon import io, quality
+from recon import io
+from recon.ingest import quality
 
 DATA = Path(__file__).resolve().parent / "data"
 

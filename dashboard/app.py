@@ -21,9 +21,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import data, login, session, ui  # noqa: E402
 from dashboard.filters import sidebar_filters  # noqa: E402
-from recon import auth  # noqa: E402
+from recon import access  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
-from recon.safe_export import install_log_redaction  # noqa: E402
+from recon.exports.safe import install_log_redaction  # noqa: E402
 
 LOG = logging.getLogger("dashboard")
 install_log_redaction("streamlit", "dashboard")  # no password of a database URL in the server log
@@ -36,15 +36,15 @@ st.logo(ASSETS / "logo.svg", size="large", icon_image=ASSETS / "icon.svg")
 
 # The pages: (group, file, title, icon, the action a principal needs to see the page)
 PAGE_SPECS = (
-    ("Billing", "overview.py", "Overview", ":material/space_dashboard:", auth.VIEW),
-    ("Billing", "client.py", "Client", ":material/apartment:", auth.VIEW),
-    ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", auth.VIEW),
-    ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", auth.VIEW),
-    ("Data", "sources.py", "Sources", ":material/upload_file:", auth.UPLOAD),
-    ("Data", "mappings.py", "Mappings", ":material/join_inner:", auth.MAP),
-    ("Data", "runs.py", "Runs", ":material/history:", auth.VIEW_RUNS),
-    ("Data", "settings.py", "Settings", ":material/tune:", auth.CHANGE_SETTINGS),
-    ("Admin", "admin.py", "Admin", ":material/admin_panel_settings:", auth.MANAGE_USERS),
+    ("Billing", "overview.py", "Overview", ":material/space_dashboard:", access.VIEW),
+    ("Billing", "client.py", "Client", ":material/apartment:", access.VIEW),
+    ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", access.VIEW),
+    ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", access.VIEW),
+    ("Data", "sources.py", "Sources", ":material/upload_file:", access.UPLOAD),
+    ("Data", "mappings.py", "Mappings", ":material/join_inner:", access.MAP),
+    ("Data", "runs.py", "Runs", ":material/history:", access.VIEW_RUNS),
+    ("Data", "settings.py", "Settings", ":material/tune:", access.CHANGE_SETTINGS),
+    ("Admin", "admin.py", "Admin", ":material/admin_panel_settings:", access.MANAGE_USERS),
 )
 
 # ------------------------------------------------------------------- nobody reaches a page unsigned
@@ -79,7 +79,7 @@ if principal is None or login.must_change_password():
 
 pages: dict[str, list[st.Page]] = {}
 for group, file, title, icon, action in PAGE_SPECS:
-    if auth.can(principal, action):
+    if access.can(principal, action):
         pages.setdefault(group, []).append(st.Page(PAGES / file, title=title, icon=icon, url_path=Path(file).stem,
                                                    default=file == "overview.py"))
 navigation = st.navigation(pages)

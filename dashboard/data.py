@@ -17,15 +17,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from recon import auth, quality, views
-from recon import io as recon_io
-from recon.auth_store import StoreAuthStorage
+from recon import access, views
+from recon.access.storage import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile
-from recon.io import LoadedSource, Sources, UploadLimits, canonical_kind
-from recon.profile import SourceEntry
-from recon.quality import ValidationReport
+from recon.ingest import directory, files, quality, reading
+from recon.ingest.directory import canonical_kind
+from recon.ingest.guard import UploadLimits
+from recon.ingest.normalise import LoadedSource
+from recon.ingest.profile import SourceEntry
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
+from recon.sources import Sources, ValidationReport, combine
 from recon.store import Store
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
@@ -90,20 +92,20 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
 @st.cache_resource(show_spinner=False)
 def quality_suites_warming() -> bool:
     """Once per server, when the first visitor's sign-in form is drawn: Great Expectations starts
-    importing in the background (``recon.quality.import_in_background``), so that the files read after
+    importing in the background (``recon.ingest.quality.import_in_background``), so that the files read after
     signing in do not wait about 3 s for it."""
     quality.import_in_background()
     return True
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> recon_io.Inspection:
-    """``recon.io.inspect_directory``: every file of a data directory read (profile, canonical name or
+def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> directory.Inspection:
+    """``recon.ingest.directory.inspect_directory``: every file of a data directory read (profile, canonical name or
     detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change.
     Shared, not copied: with a million invoice lines a copy per call (``st.cache_data`` unpickles one
     for every caller) costs seconds on every new session and every visit to the Sources page."""
     _ = stamp
-    return recon_io.inspect_directory(Path(path))
+    return directory.inspect_directory(Path(path))
 
 
 def directory_files(path: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[InputFile, ...]:
@@ -122,19 +124,19 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 @st.cache_data(max_entries=128, show_spinner=False)
 def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes,
                   limits: UploadLimits = DEFAULT_LIMITS, origin: str = "upload") -> LoadedSource:
-    """An uploaded (or pulled) file read as ``entry`` says (``recon.io.load_source``), or by its canonical
+    """An uploaded (or pulled) file read as ``entry`` says (``recon.ingest.files.load_source``), or by its canonical
     columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again)."""
     _ = sha256
     if entry is None:
-        return recon_io.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
-    return recon_io.load_source(_data, name, entry, read_as=f"{origin}: {recon_io.describe(entry)}", limits=limits)
+        return files.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
+    return files.load_source(_data, name, entry, read_as=f"{origin}: {files.describe(entry)}", limits=limits)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def file_header(sha256: str, name: str, _data: bytes, limits: UploadLimits = DEFAULT_LIMITS) -> tuple[str, ...]:
-    """The column names of a file (``recon.io.read_table``, within the upload limits)."""
+    """The column names of a file (``recon.ingest.reading.read_table``, within the upload limits)."""
     _ = sha256
-    return tuple(recon_io.read_table(_data, name, limits=limits).columns)
+    return tuple(reading.read_table(_data, name, limits=limits).columns)
 
 
 def loaded_input(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits = DEFAULT_LIMITS) -> LoadedSource:
@@ -159,7 +161,7 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     _ = key
     limits = UploadLimits.from_settings(_inputs.settings)
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
-    sources: Sources = recon_io.combine(loaded, ALL_KINDS)
+    sources: Sources = combine(loaded, ALL_KINDS)
     return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
 
 
@@ -212,11 +214,11 @@ def open_store(url: str) -> Store:
 # ------------------------------------------------------------------------------------------- access
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def scoped_reconciliation(key: str, scope: auth.Scope, _result: Reconciliation) -> Reconciliation:
-    """``recon.auth.apply_scope``: the run as a principal of ``scope`` may see it, once per (run, scope).
+def scoped_reconciliation(key: str, scope: access.Scope, _result: Reconciliation) -> Reconciliation:
+    """``recon.access.apply_scope``: the run as a principal of ``scope`` may see it, once per (run, scope).
     Every page reads this, never the whole run, so no page can show a client outside the scope."""
     _ = key
-    return auth.apply_scope(_result, scope)
+    return access.apply_scope(_result, scope)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -224,7 +226,7 @@ def auth_storage(url: str) -> StoreAuthStorage:
     """Users, login attempts and the access log in the store's database. On a database with no user
     yet, creates ``admin`` and prints its one-time password once, on the server's console."""
     storage = StoreAuthStorage(open_store(url))
-    password = auth.ensure_first_admin(storage, datetime.now(UTC))
+    password = access.ensure_first_admin(storage, datetime.now(UTC))
     if password:
-        print(auth.first_admin_banner(password), flush=True)  # the server's terminal, never the browser
+        print(access.first_admin_banner(password), flush=True)  # the server's terminal, never the browser
     return storage

@@ -4,10 +4,10 @@ Two ways in, chosen by ``.streamlit/secrets.toml`` (see ``.streamlit/secrets.exa
 
 - **company identity provider** (OIDC) when the file has an ``[auth]`` section: Streamlit's own
   ``st.login`` / ``st.user`` prove who someone is; a user record in the store (by e-mail) grants a role;
-- **local users** otherwise: a user name and password form checked by ``recon.auth.authenticate``
+- **local users** otherwise: a user name and password form checked by ``recon.access.authenticate``
   (bcrypt hashes in the store, throttled failed logins).
 
-Every rule (passwords, lockout, expiry, roles) lives in ``recon.auth``; this module only draws the forms
+Every rule (passwords, lockout, expiry, roles) lives in ``recon.access``; this module only draws the forms
 and keeps the signed-in session under ``auth.*`` keys of ``st.session_state``. The entrypoint calls
 ``signed_in`` on every script run, and shows nothing but the sign-in page until it returns a principal.
 """
@@ -23,14 +23,15 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from recon import auth
-from recon.auth import AuthStorage, Principal
+from recon import access
+from recon.access.roles import Principal
+from recon.access.users import AuthStorage
 
 LOG = logging.getLogger("dashboard.login")
-SESSION_KEY = "auth.session"
-MUST_CHANGE_KEY = "auth.must_change"
-NOTICE_KEY = "auth.notice"
-REFUSED_KEY = "auth.refused"
+SESSION_KEY = "access.session"
+MUST_CHANGE_KEY = "access.must_change"
+NOTICE_KEY = "access.notice"
+REFUSED_KEY = "access.refused"
 
 
 def now() -> datetime:
@@ -74,27 +75,27 @@ def oidc_provider() -> str | None:
 def current_principal() -> Principal | None:
     """The principal of this session's last successful check (pages and data wrappers read this)."""
     session = st.session_state.get(SESSION_KEY)
-    return session.principal if isinstance(session, auth.Session) else None
+    return session.principal if isinstance(session, access.Session) else None
 
 
 def signed_in(storage: AuthStorage) -> Principal | None:
     """The signed-in principal for this script run, or ``None``. Ends an expired session, and picks up
     a role change (or a disabled account) from the store on every run."""
     session = st.session_state.get(SESSION_KEY)
-    if not isinstance(session, auth.Session):
+    if not isinstance(session, access.Session):
         return _from_identity_provider(storage) if oidc_provider() else None
     moment = now()
-    if auth.session_expired(session, moment):
-        auth.record(storage, session.principal, "logout", moment, detail="session expired", source=client_source())
+    if access.session_expired(session, moment):
+        access.record(storage, session.principal, "logout", moment, detail="session expired", source=client_source())
         _forget_everything()
         st.session_state[NOTICE_KEY] = "Your session expired. Please sign in again."
         return None
-    fresh = auth.current_principal(storage, session.principal)
+    fresh = access.current_principal(storage, session.principal)
     if fresh is None:
         _forget_everything()
         st.session_state[NOTICE_KEY] = "Your account is no longer active."
         return None
-    st.session_state[SESSION_KEY] = replace(auth.touch(session, moment), principal=fresh)
+    st.session_state[SESSION_KEY] = replace(access.touch(session, moment), principal=fresh)
     return fresh
 
 
@@ -106,7 +107,7 @@ def _from_identity_provider(storage: AuthStorage) -> Principal | None:
     if st.session_state.get(REFUSED_KEY) == email:
         return None
     verified = st.user.get("email_verified", True) is not False
-    principal = auth.principal_for_identity(storage, email if verified else None, now(), client_source())
+    principal = access.principal_for_identity(storage, email if verified else None, now(), client_source())
     if principal is None:
         st.session_state[REFUSED_KEY] = email
         return None
@@ -117,7 +118,7 @@ def _from_identity_provider(storage: AuthStorage) -> Principal | None:
 def _begin(principal: Principal, method: str, must_change: bool = False) -> None:
     """A fresh session: nothing from before signing in survives (no data of a previous user)."""
     _forget_everything()
-    st.session_state[SESSION_KEY] = auth.start_session(principal, now(), method)
+    st.session_state[SESSION_KEY] = access.start_session(principal, now(), method)
     if must_change:
         st.session_state[MUST_CHANGE_KEY] = True
 
@@ -130,9 +131,9 @@ def _forget_everything() -> None:
 def sign_out(storage: AuthStorage) -> None:
     """Log the sign-out, forget the whole session state, and leave the identity provider too."""
     session = st.session_state.get(SESSION_KEY)
-    method = session.method if isinstance(session, auth.Session) else "password"
-    if isinstance(session, auth.Session):
-        auth.record(storage, session.principal, "logout", now(), source=client_source())
+    method = session.method if isinstance(session, access.Session) else "password"
+    if isinstance(session, access.Session):
+        access.record(storage, session.principal, "logout", now(), source=client_source())
     _forget_everything()
     if method == "oidc":
         st.logout()
@@ -164,7 +165,7 @@ def sign_in_form(storage: AuthStorage) -> None:
     if not submitted:
         _load_chart_library_early()
     if submitted:
-        outcome = auth.authenticate(storage, username, password, client_source(), now())
+        outcome = access.authenticate(storage, username, password, client_source(), now())
         if outcome.principal is None:
             st.error(outcome.message, icon=":material/error:")
             return
@@ -205,7 +206,7 @@ def change_password_form(storage: AuthStorage) -> None:
     principal = current_principal()
     st.title(":material/password: Choose a new password")
     st.write(f"Signed in as **{principal.user if principal else ''}** with a one-time password. "
-             f"Choose your own (at least {auth.MIN_PASSWORD_LENGTH} characters) to continue.")
+             f"Choose your own (at least {access.MIN_PASSWORD_LENGTH} characters) to continue.")
     with st.form("login.change"):
         current = st.text_input("Current password", type="password", autocomplete="current-password",
                                 key="login.current")
@@ -219,8 +220,8 @@ def change_password_form(storage: AuthStorage) -> None:
         st.error("The two new passwords differ.", icon=":material/error:")
         return
     try:
-        auth.change_password(storage, principal.user, current, new, now())
-    except auth.AuthError as error:
+        access.change_password(storage, principal.user, current, new, now())
+    except access.AuthError as error:
         st.error(str(error), icon=":material/error:")
         return
     st.session_state.pop(MUST_CHANGE_KEY, None)

@@ -16,14 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, login
-from recon import auth, views
+from recon import access, views
 from recon.connectors import PulledFile
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
-from recon.io import UploadLimits, empty_source, sha256_of
-from recon.profile import SourceEntry, parse_profile
-from recon.safe_export import redact
+from recon.exports.safe import redact
+from recon.ingest.guard import UploadLimits
+from recon.ingest.profile import SourceEntry, parse_profile
+from recon.ingest.reading import sha256_of
 from recon.settings import Settings
+from recon.sources import empty_source
 from recon.store import Store, database_url
 from recon.views import Filters, RunView
 
@@ -86,33 +88,33 @@ def store() -> Store | None:
     return database
 
 
-def auth_storage() -> auth.AuthStorage:
+def auth_storage() -> access.AuthStorage:
     """Users, login attempts and the access log (in the database; raises ``StoreError`` when it cannot
     be opened: without it nobody can sign in)."""
     return data.auth_storage(database_url())
 
 
-def principal() -> auth.Principal:
+def principal() -> access.Principal:
     """The signed-in principal (the entrypoint renders no page without one)."""
     signed_in = login.current_principal()
     if signed_in is None:
-        raise auth.AccessDeniedError("not signed in")
+        raise access.AccessDeniedError("not signed in")
     return signed_in
 
 
 def can(action: str) -> bool:
     signed_in = login.current_principal()
-    return signed_in is not None and auth.can(signed_in, action)
+    return signed_in is not None and access.can(signed_in, action)
 
 
-def require(action: str) -> auth.Principal:
+def require(action: str) -> access.Principal:
     """The principal, when it may perform ``action``; raises ``AccessDeniedError`` otherwise."""
-    return auth.require(login.current_principal(), action)
+    return access.require(login.current_principal(), action)
 
 
 def record(action: str, target: str = "", detail: str = "") -> None:
     """One line of the access log for the signed-in principal (an export, a resolution, ...)."""
-    auth.record(auth_storage(), principal(), action, login.now(), target, detail, login.client_source())
+    access.record(auth_storage(), principal(), action, login.now(), target, detail, login.client_source())
 
 
 def user_name() -> str:
@@ -155,7 +157,7 @@ def current_settings() -> Settings:
 
 
 def save_settings(settings: Settings) -> None:
-    require(auth.CHANGE_SETTINGS)
+    require(access.CHANGE_SETTINGS)
     record("change_settings", detail=", ".join(f"{k}={v}" for k, v in settings.to_dict().items())[:500])
     database = store()
     if database is not None:
@@ -205,7 +207,7 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> Active
         known = runs[runs["label"].str.endswith(tag).fillna(False)]
         if len(known):
             active = replace(active, run_id=int(known["id"].iloc[0]))
-        elif can(auth.RUN):  # only who may run the billing close stores runs (they cover every client)
+        elif can(access.RUN):  # only who may run the billing close stores runs (they cover every client)
             active = replace(active, run_id=database.save_run(
                 whole_result(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}"))
     st.session_state["workspace.active"] = active
@@ -243,8 +245,8 @@ def whole_result(active: ActiveRun) -> Reconciliation:
     return data.reconciliation(active.key, active.inputs, blobs(), active.mappings)
 
 
-def scope() -> auth.Scope:
-    return auth.scope_for(principal())
+def scope() -> access.Scope:
+    return access.scope_for(principal())
 
 
 def view_key(active: ActiveRun) -> str:
@@ -257,7 +259,7 @@ def view_key(active: ActiveRun) -> str:
 
 
 def result_of(active: ActiveRun) -> Reconciliation:
-    """The active run cut to the signed-in principal's clients (``recon.auth.apply_scope``): frames,
+    """The active run cut to the signed-in principal's clients (``recon.access.apply_scope``): frames,
     figures, evidence and everything downloaded from them."""
     return data.scoped_reconciliation(view_key(active), scope(), whole_result(active))
 
@@ -291,7 +293,7 @@ def rejected_suggestions() -> pd.DataFrame:
 
 
 def confirm_alias(alias: str, client: str) -> None:
-    require(auth.MAP)
+    require(access.MAP)
     database = store()
     if database is not None:
         database.save_client_alias(alias, client, by=user_name())
@@ -300,7 +302,7 @@ def confirm_alias(alias: str, client: str) -> None:
 
 
 def confirm_sku(vendor_sku: str, sku: str) -> None:
-    require(auth.MAP)
+    require(access.MAP)
     database = store()
     if database is not None:
         database.save_sku_mapping(vendor_sku, sku, by=user_name())
@@ -309,7 +311,7 @@ def confirm_sku(vendor_sku: str, sku: str) -> None:
 
 
 def reject_suggestion(name: str, client: str) -> None:
-    require(auth.MAP)
+    require(access.MAP)
     database = store()
     if database is not None:
         database.reject_suggestion(name, client, by=user_name())
@@ -324,12 +326,12 @@ def reject_suggestion(name: str, client: str) -> None:
 def resolve(fingerprints: list[str], status: str, note: str) -> None:
     """Record a resolution for each finding (appended to its history in the database). Only for a
     principal who may resolve, and only findings of the run as they see it (their clients)."""
-    require(auth.RESOLVE)
+    require(access.RESOLVE)
     current = context()
     visible = set(current.result.discrepancies["fingerprint"]) if current is not None else set()
     outside = sorted(set(fingerprints) - visible)
     if outside:
-        raise auth.AccessDeniedError(f"{len(outside)} of these findings are not yours to resolve")
+        raise access.AccessDeniedError(f"{len(outside)} of these findings are not yours to resolve")
     record("resolve", target=", ".join(fingerprints[:20]) + (" ..." if len(fingerprints) > 20 else ""),
            detail=f"{status}: {note}"[:500])
     database = store()
@@ -358,7 +360,7 @@ def profiles() -> dict[str, str]:
 
 
 def save_profile(name: str, text: str) -> None:
-    require(auth.UPLOAD)
+    require(access.UPLOAD)
     database = store()
     if database is not None:
         database.save_profile(name, text, by=user_name())

@@ -14,11 +14,11 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import charts, data, login, session
-from recon import auth
+from recon import access
 from recon.engine import MONEY_EXPORT_PLACES
+from recon.exports.report import export_frame
+from recon.exports.safe import download_name, markdown_text, redact, safe_csv
 from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money, from_decimal
-from recon.report import export_frame
-from recon.safe_export import download_name, markdown_text, redact, safe_csv
 
 NAMED_FORMATS = {"USD": "dollar", "EUR": "euro"}
 COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
@@ -204,18 +204,18 @@ def download_csv(frame: pd.DataFrame, *, file_name: str, key: str, label: str = 
 
 
 def export_button(label: str, produce: Callable[[], bytes], *, file_name: str, key: str, mime: str,
-                  action: str = auth.EXPORT, detail: str = "", **options: object) -> None:
+                  action: str = access.EXPORT, detail: str = "", **options: object) -> None:
     """A download button shown only to a principal allowed ``action``; the file is made when clicked,
     under a safe file name, and the download is written to the access log (who, what, when)."""
     principal = login.current_principal()
-    if principal is None or not auth.can(principal, action):
+    if principal is None or not access.can(principal, action):
         return
     storage, source = session.auth_storage(), login.client_source()
     name = download_name(*file_name.rsplit(".", 1)[:1], suffix="." + file_name.rsplit(".", 1)[-1])
 
     def logged() -> bytes:
         content = produce()
-        auth.record(storage, principal, action, login.now(), target=name, detail=detail, source=source)
+        access.record(storage, principal, action, login.now(), target=name, detail=detail, source=source)
         return content
 
     st.download_button(label, data=logged, file_name=name, mime=mime, key=key, on_click="ignore",

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 import pandas as pd
 import typer
 
-from recon import auth, io, report
+from recon import access
 from recon.engine import reconcile
 from recon.errors import ReconError
+from recon.exports import report
+from recon.exports.safe import redact
+from recon.ingest.directory import inspect_directory, load_directory
 from recon.memory import with_lean_allocator
 from recon.money import to_decimal
-from recon.safe_export import redact
 from recon.settings import Settings
+from recon.sources import Sources
 
 if TYPE_CHECKING:
     from recon.connectors.frames import PullResult
@@ -105,7 +108,7 @@ def run(
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
         resolutions = database.resolutions() if database else None
-        sources = io.load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
+        sources = load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
                                                                                    connections)
         result = reconcile(sources, settings, periods or None,
                            mappings=database.mappings() if database else None, resolutions=resolutions)
@@ -128,7 +131,7 @@ def run(
     typer.echo(f"Results written to {out}/")
 
 
-def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> io.Sources:
+def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> Sources:
     from recon.connectors import pull_sources
 
     sources, results = pull_sources(names, period, connections_file)
@@ -240,8 +243,10 @@ def export(
 ) -> None:
     """Write a stored run's audit pack (summary, discrepancies with resolution history, inputs with
     hashes, settings) as XLSX."""
+    from recon.exports.audit import export_audit_pack
+
     try:
-        written = open_store(ctx).export_audit_pack(run_id, out)
+        written = export_audit_pack(open_store(ctx), run_id, out)
     except ReconError as error:
         fail(str(error))
     except OSError as error:
@@ -259,7 +264,7 @@ def validate(
     per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
     quarantined. Exits 1 when a file is refused or a required source is missing."""
     try:
-        inspection = io.inspect_directory(data)
+        inspection = inspect_directory(data)
     except ReconError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(code=1) from None
@@ -315,11 +320,11 @@ def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port t
 def announce_first_admin(store: Store) -> None:
     """Create the first admin on an empty user table and print its one-time password (never stored
     in clear, never printed again)."""
-    from recon.auth_store import StoreAuthStorage
+    from recon.access.storage import StoreAuthStorage
 
-    password = auth.ensure_first_admin(StoreAuthStorage(store), datetime.now(UTC))
+    password = access.ensure_first_admin(StoreAuthStorage(store), datetime.now(UTC))
     if password:
-        typer.echo(auth.first_admin_banner(password))
+        typer.echo(access.first_admin_banner(password))
 
 
 # ---------------------------------------------------------------------------------------------- users
@@ -329,8 +334,8 @@ user_app = typer.Typer(help="Who may sign in to the dashboard, with which role."
 app.add_typer(user_app, name="user")
 
 
-def open_auth(ctx: typer.Context) -> auth.AuthStorage:
-    from recon.auth_store import StoreAuthStorage
+def open_auth(ctx: typer.Context) -> access.AuthStorage:
+    from recon.access.storage import StoreAuthStorage
 
     return StoreAuthStorage(open_store(ctx))
 
@@ -338,7 +343,7 @@ def open_auth(ctx: typer.Context) -> auth.AuthStorage:
 def _new_password(generate: bool) -> tuple[str, bool]:
     """(password, generated): generated and printed once, or prompted twice (hidden)."""
     if generate:
-        return auth.generate_password(), True
+        return access.generate_password(), True
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return str(password), False
 
@@ -363,9 +368,9 @@ def user_add(
     storage = open_auth(ctx)
     password, generated = (None, False) if identity_provider else _new_password(generate)
     try:
-        user = auth.new_user(name, role, password, clients or (), manager_name,
+        user = access.new_user(name, role, password, clients or (), manager_name,
                              now=datetime.now(UTC), must_change_password=generated)
-        auth.add_user(storage, user, by, datetime.now(UTC))
+        access.add_user(storage, user, by, datetime.now(UTC))
     except ReconError as error:
         fail(str(error))
     typer.echo(f"Added {user.username} ({user.role}).")
@@ -392,10 +397,10 @@ def user_reset_password(ctx: typer.Context, name: Annotated[str, typer.Argument(
                         by: ByOption = "cli") -> None:
     """Give a user a new one-time password (printed once; to be changed at the next sign-in)."""
     try:
-        password = auth.reset_password(open_auth(ctx), name, by, datetime.now(UTC))
+        password = access.reset_password(open_auth(ctx), name, by, datetime.now(UTC))
     except ReconError as error:
         fail(str(error))
-    typer.echo(f"One-time password for {auth.normalise_username(name)} (shown only now): {password}")
+    typer.echo(f"One-time password for {access.normalise_username(name)} (shown only now): {password}")
 
 
 @user_app.command("disable")
@@ -404,7 +409,7 @@ def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="U
                  by: ByOption = "cli") -> None:
     """Disable a user (open sessions end at their next click), or ``--enable`` them again."""
     try:
-        user = auth.change_user(open_auth(ctx), name, by, datetime.now(UTC), disabled=not enable)
+        user = access.change_user(open_auth(ctx), name, by, datetime.now(UTC), disabled=not enable)
     except ReconError as error:
         fail(str(error))
     typer.echo(f"{user.username} is {'enabled' if enable else 'disabled'}.")

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recon import identity, metrics, receivables, rules
+from recon import identity, joins, metrics, receivables, rules
 from recon import keys as keyfacts
 from recon.cells import as_labels, categoricals_as_text, distinct_cells, labels, spread
-from recon.io import ImportRecord, Sources, combine, empty_source
 from recon.money import format_units
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
+from recon.sources import ImportRecord, Sources, combine, empty_source
 
 PSA_SOURCES = ("contracts", "invoices", "time_entries")
 INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
@@ -226,13 +226,13 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd
     # The merged facts are passed on, not kept: the columns completing them replaces are freed at once.
     keys = keyfacts.complete_keys(_merged_facts(frames, periods, settings), vendor_tracked, had_contract,
                                   _catalog_facts(frames["catalog"]))
-    keys = keys.assign(account_manager=keyfacts.left_lookup(keys, managers, ["client"])["account_manager"])
+    keys = keys.assign(account_manager=joins.left_lookup(keys, managers, ["client"])["account_manager"])
     return keyfacts.decoded(keys)
 
 
 def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> pd.DataFrame:
     """Every fact per key, one row per key of the run's periods, in key order."""
-    merged = keyfacts.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
+    merged = joins.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
     in_run = merged["period"].isin(periods).to_numpy()
     return merged if in_run.all() else merged[in_run].reset_index(drop=True)
 

@@ -41,3 +41,11 @@ class ConnectorError(ReconError):
     """A connection cannot be used: its definition is incomplete, a secret is missing, the service refused
     the credentials or stayed unavailable after retries. The message names the connection and what to
     check, and never contains a secret."""
+
+
+class AuthError(ReconError):
+    """A user or role request that cannot be honoured (unknown role, weak password, taken name)."""
+
+
+class AccessDeniedError(ReconError):
+    """The principal may not do this; the message says what was refused (never why a login failed)."""

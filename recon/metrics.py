@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recon.keys import text_lookup
+from recon.joins import text_lookup
 from recon.money import format_units, to_decimal
 from recon.receivables import AGING_BUCKETS, unapplied_payments
 from recon.rules import INFORMATIONAL_TYPES

@@ -16,13 +16,12 @@ import pandas as pd
 
 from recon.engine import Mappings, Reconciliation
 from recon.errors import ReconError
-from recon.io import ImportRecord
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, summarise
-from recon.quality import ValidationReport
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import SOURCES
+from recon.sources import ImportRecord, ValidationReport
 from recon.status import OPEN, STATUSES
 
 NO_VENDOR = "(no vendor)"
@@ -429,7 +428,7 @@ IMPORT_COLUMNS = ("source", "file", "rows_in", "rows_loaded", "rows_quarantined"
 
 
 def guess_kind(file_name: str) -> str | None:
-    """The canonical source a file name suggests (``usage_pax8.csv`` -> usage), as ``recon.io`` reads a
+    """The canonical source a file name suggests (``usage_pax8.csv`` -> usage), as ``recon.ingest`` reads a
     data directory; ``None`` when the name says nothing."""
     stem = Path(file_name).stem.casefold().strip()
     for kind in SOURCES:

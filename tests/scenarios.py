@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from recon.engine import Reconciliation, reconcile
-from recon.io import Sources, combine, load_file
+from recon.ingest.files import load_file
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
+from recon.sources import Sources, combine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCENARIOS = FIXTURES / "rules"

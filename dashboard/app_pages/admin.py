@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import login, session, ui
-from recon import auth, views
+from recon import access, views
 
-session.require(auth.MANAGE_USERS)
+session.require(access.MANAGE_USERS)
 ui.header("Admin", "Who may sign in, with which role, and who signed in, exported or resolved what, when?")
 storage = session.auth_storage()
 me = session.principal()
@@ -18,25 +18,25 @@ users = storage.list_users()
 st.subheader("Users")
 st.caption("Account managers see the clients whose latest contract line names them (their manager name, "
            "else their user name), plus any clients granted here. Auditors read everything and change nothing.")
-ui.table(auth.users_frame(users), key="admin.users", currency="USD", file_name="users.csv",
+ui.table(access.users_frame(users), key="admin.users", currency="USD", file_name="users.csv",
          labels={"sign_in": "Signs in with", "manager_name": "Manager name on contracts"})
 
 left, right = st.columns(2)
 with left, st.form("admin.add", border=True):
     st.markdown("**Add a user**")
     name = st.text_input("User name (an e-mail address for the identity provider)", key="admin.add.name")
-    role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(auth.FINANCE), key="admin.add.role",
+    role = st.selectbox("Role", access.ROLES, index=access.ROLES.index(access.FINANCE), key="admin.add.role",
                         format_func=lambda value: value.replace("_", " "))
     manager_name = st.text_input("Manager name on contracts (account managers)", key="admin.add.manager")
     clients = st.multiselect("Also these clients", client_names, key="admin.add.clients")
     provider_only = st.toggle("Signs in with the identity provider only (no password)", key="admin.add.oidc")
     if st.form_submit_button("Add user", type="primary", icon=":material/person_add:"):
-        password = None if provider_only else auth.generate_password()
+        password = None if provider_only else access.generate_password()
         try:
-            user = auth.new_user(name, role, password, clients, manager_name, now=login.now(),
+            user = access.new_user(name, role, password, clients, manager_name, now=login.now(),
                                  must_change_password=password is not None)
-            auth.add_user(storage, user, me.user, login.now())
-        except auth.AuthError as error:
+            access.add_user(storage, user, me.user, login.now())
+        except access.AuthError as error:
             st.error(ui.error_text(error), icon=":material/error:")
         else:
             st.success(f"Added **{ui.md(user.username)}** ({ui.md(user.role)}).", icon=":material/check_circle:")
@@ -50,7 +50,7 @@ with right, st.container(border=True):
     chosen_name = st.selectbox("User", names, index=None, key="admin.change.user", placeholder="Choose a user")
     chosen = next((user for user in users if user.username == chosen_name), None)
     if chosen is not None:
-        new_role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(chosen.role),
+        new_role = st.selectbox("Role", access.ROLES, index=access.ROLES.index(chosen.role),
                                 key=f"admin.change.role.{chosen.username}",
                                 format_func=lambda value: value.replace("_", " "))
         new_manager = st.text_input("Manager name on contracts", value=chosen.manager_name,
@@ -61,25 +61,25 @@ with right, st.container(border=True):
         save, reset = st.columns(2)
         if save.button("Save changes", type="primary", key="admin.change.save", icon=":material/save:"):
             try:
-                auth.change_user(storage, chosen.username, me.user, login.now(), role=new_role,
+                access.change_user(storage, chosen.username, me.user, login.now(), role=new_role,
                                  clients=new_clients, manager_name=new_manager, disabled=disabled)
                 st.toast(f"{ui.md(chosen.username)} changed.", icon=":material/check_circle:")
                 st.rerun()
-            except auth.AuthError as error:
+            except access.AuthError as error:
                 st.error(ui.error_text(error), icon=":material/error:")
         if chosen.password_hash and reset.button("New one-time password", key="admin.change.reset",
                                                  icon=":material/password:"):
-            password = auth.reset_password(storage, chosen.username, me.user, login.now())
+            password = access.reset_password(storage, chosen.username, me.user, login.now())
             st.write("One-time password, shown only now:")
             st.code(password, language=None)
 
 st.subheader("Access log")
 st.caption("Newest first: sign-ins (and refusals), sign-outs, exports, resolutions, settings and user changes.")
-log = auth.access_log_frame(storage.access_log(limit=2000))
+log = access.access_log_frame(storage.access_log(limit=2000))
 first, second = st.columns(2)
 who = first.multiselect("User", sorted(log["user"].dropna().unique()), key="admin.log.users", placeholder="Anyone")
 what = second.multiselect("Action", sorted(log["action"].dropna().unique()), key="admin.log.actions",
                           placeholder="Any action")
-shown = auth.filter_access_log(log, who, what)
-ui.table(auth.access_log_for_display(shown), key="admin.log", currency="USD", file_name="access_log.csv", height=420,
+shown = access.filter_access_log(log, who, what)
+ui.table(access.access_log_for_display(shown), key="admin.log", currency="USD", file_name="access_log.csv", height=420,
          labels={"at": "When (UTC)", "source": "From"})

@@ -7,7 +7,8 @@ from datetime import date
 import streamlit as st
 
 from dashboard import charts, data, ui
-from recon import statements, views
+from recon import views
+from recon.exports import statements
 
 context = ui.require_context()
 currency = context.currency

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, session, ui
-from recon import auth, views
+from recon import access, views
 from recon.money import from_decimal
 
 context = ui.require_context()
@@ -41,7 +41,7 @@ row.metric("Findings", f"{totals['findings']:,}", border=True)
 row.metric("Under-billed", ui.loss(totals["under"], currency), border=True)
 row.metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 
-may_resolve = session.can(auth.RESOLVE)
+may_resolve = session.can(access.RESOLVE)
 st.caption("Select rows to see their evidence" + (" and resolve them (one or many at once)." if may_resolve else "."))
 event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
                  columns=["period", "client", "product", "label", "variance", "status", "note", "expected_amount",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session, ui
-from recon import auth, views
+from recon import access, views
 
-session.require(auth.MAP)
+session.require(access.MAP)
 context = ui.require_context()
 result, currency = context.result, context.currency
 ui.header("Mappings", "Which vendor names and SKUs could not be placed, and what do they mean in the PSA? "

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session, ui
-from recon import auth, views
+from recon import access, views
+from recon.exports import audit
 from recon.keys import describe_periods
 
-session.require(auth.VIEW_RUNS)
+session.require(access.VIEW_RUNS)
 context = ui.require_context()
 currency = context.currency
 ui.header("Runs", "What was known when? Open any past run, compare two runs, download the evidence.")
@@ -48,10 +49,10 @@ if chosen_id is not None:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
         st.json(stored.settings.to_dict())
-    ui.export_button("Audit pack (XLSX)", lambda: database.audit_pack(stored.id),
+    ui.export_button("Audit pack (XLSX)", lambda: audit.audit_pack(database, stored.id),
                      file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack",
                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     action=auth.EXPORT_AUDIT_PACK, detail=f"run {stored.id}", icon=":material/inventory_2:",
+                     action=access.EXPORT_AUDIT_PACK, detail=f"run {stored.id}", icon=":material/inventory_2:",
                      type="primary", help="Summary, discrepancies with resolution history, inputs with hashes, "
                                           "settings.")
 

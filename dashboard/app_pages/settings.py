@@ -7,13 +7,13 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboard import session, ui
-from recon import auth
+from recon import access
 from recon.errors import ReconError
 from recon.settings import Settings
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY")
 
-session.require(auth.CHANGE_SETTINGS)
+session.require(access.CHANGE_SETTINGS)
 ui.header("Settings", "How strict is the comparison, and what do unpriced hours cost? Changes apply to the next run.")
 settings = session.current_settings()
 

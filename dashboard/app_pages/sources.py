@@ -8,15 +8,17 @@ from datetime import date
 import streamlit as st
 
 from dashboard import data, session, ui
-from recon import auth, views
+from recon import access, views
 from recon.connectors import CONNECTOR_LABELS, Connection, Period, check, fetch, load_connections
 from recon.connectors.config import CONNECTIONS_FILE_ENV, connections_file
 from recon.errors import ReconError
-from recon.io import LoadedSource, canonical_kind, sha256_of
-from recon.presets import PRESETS, preset_names
-from recon.profile import SourceEntry, profile_to_toml, suggest_entry, suggest_mapping
-from recon.quality import ValidationReport
+from recon.ingest.directory import canonical_kind
+from recon.ingest.normalise import LoadedSource
+from recon.ingest.presets import PRESETS, preset_names
+from recon.ingest.profile import SourceEntry, profile_to_toml, suggest_entry, suggest_mapping
+from recon.ingest.reading import sha256_of
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
+from recon.sources import ValidationReport
 
 KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 NONE = "—"
@@ -182,7 +184,7 @@ def no_connections_help() -> None:
 
 def try_connection(connection: Connection) -> None:
     """``recon.connectors.check``: the one-line answer, or what to fix."""
-    session.require(auth.UPLOAD)
+    session.require(access.UPLOAD)
     with st.spinner(f"Connecting to {ui.md(connection.name)} …"):
         try:
             answer = check(connection)
@@ -195,7 +197,7 @@ def try_connection(connection: Connection) -> None:
 def pull_month(connection: Connection, period: str) -> None:
     """``recon.connectors.fetch`` with a progress bar; the pulled files are kept in the session like uploads
     and read by the upload's path (not read a second time by ``pull``)."""
-    session.require(auth.UPLOAD)
+    session.require(access.UPLOAD)
     shown = ui.md(connection.name)
     bar = st.progress(0.0, text=f"Pulling {ui.md(period)} from {shown} …")
 
@@ -321,7 +323,7 @@ def upload_tab() -> None:
             reconcile(ready_files, replacing == "replace")
 
 
-session.require(auth.UPLOAD)
+session.require(access.UPLOAD)
 ui.header("Sources", "What went into this run, what was refused, and how do I reconcile my own files?")
 context = session.context()
 

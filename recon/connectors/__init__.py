@@ -31,8 +31,8 @@ from recon.connectors.config import (
 from recon.connectors.frames import ALL_KINDS, PulledFile, PullResult, as_file, load_pulled, write_pull
 from recon.connectors.period import Period
 from recon.errors import ConnectorError, MissingSourceError
-from recon.io import Sources, combine
 from recon.schema import REQUIRED_SOURCES
+from recon.sources import Sources, combine
 
 Progress = Callable[[str, float], None]
 

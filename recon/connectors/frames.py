@@ -3,7 +3,7 @@
 A connector returns ``Pulled`` sources: frames of text cells shaped like the vendor's own export (the
 columns its file preset maps), one per canonical source kind. ``as_file`` turns one into the file it is
 equivalent to (rows in a deterministic order, CSV in UTF-8), and ``load_pulled`` reads those bytes with
-``recon.io.load_source`` and that preset: the same preset rules, parsing, Great Expectations validation,
+``recon.ingest.files.load_source`` and that preset: the same preset rules, parsing, Great Expectations validation,
 quarantine and row counts as an uploaded export, and the SHA-256 of those bytes as the import's hash.
 Rows in = rows loaded + rows quarantined holds for every pull, and anything that takes files takes a pull.
 """
@@ -20,11 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from recon.io import ImportRecord, LoadedSource, ReadOptions, Sources, combine, load_source
+from recon.exports.safe import safe_csv
+from recon.ingest.files import load_source
+from recon.ingest.normalise import LoadedSource
+from recon.ingest.profile import SourceEntry
+from recon.ingest.reading import ReadOptions
 from recon.money import format_units
-from recon.profile import SourceEntry
-from recon.safe_export import safe_csv
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
+from recon.sources import ImportRecord, Sources, combine
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 PULLED_FILE_OPTIONS = ReadOptions(encoding="utf-8", delimiter=",")  # what ``canonical_bytes`` writes
@@ -33,7 +36,7 @@ PULLED_FILE_OPTIONS = ReadOptions(encoding="utf-8", delimiter=",")  # what ``can
 @dataclass(frozen=True)
 class Pulled:
     """One source as a connector pulled it: text cells with the columns a file export of it has.
-    ``preset`` names the file preset that reads that export (``recon.presets``); ``columns`` maps
+    ``preset`` names the file preset that reads that export (``recon.ingest.presets``); ``columns`` maps
     canonical fields to columns the preset does not map (or, without a preset, every field whose column
     is not named as the field)."""
 
@@ -130,7 +133,7 @@ def as_file(pulled: Pulled, origin_prefix: str) -> PulledFile:
 
 
 def load_pulled(file: PulledFile) -> LoadedSource:
-    """Read a pulled file exactly like an uploaded export (``recon.io.load_source`` with its preset):
+    """Read a pulled file exactly like an uploaded export (``recon.ingest.files.load_source`` with its preset):
     same parsing, validation, quarantine and counts, and the SHA-256 of its bytes as the import's hash."""
     how = f"pulled, read with preset {file.preset}" if file.preset else f"pulled {file.kind}"
     return load_source(file.content, file.name, file.entry(), read_as=how)

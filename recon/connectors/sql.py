@@ -41,7 +41,7 @@ from recon.connectors.frames import Pulled, text_frame
 from recon.connectors.http import redact
 from recon.connectors.period import Period
 from recon.errors import ConnectorError
-from recon.presets import PRESETS, preset_names
+from recon.ingest.presets import PRESETS, preset_names
 from recon.schema import SOURCES
 
 PERIOD_PARAMETERS = ("period_start", "period_end", "next_period_start")

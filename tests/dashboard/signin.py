@@ -10,8 +10,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from recon import auth
-from recon.auth_store import StoreAuthStorage
+from recon import access
+from recon.access.storage import StoreAuthStorage
 from recon.store import Store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -19,22 +19,22 @@ TIMEOUT_S = 120
 
 
 def ensure_user(name: str, role: str, manager_name: str = "", clients: Iterable[str] = (),
-                password: str | None = None, url: str | None = None) -> auth.Principal:
+                password: str | None = None, url: str | None = None) -> access.Principal:
     """The user ``name`` in the test database (``RECON_DATABASE_URL``), created when absent."""
     store = Store(url or os.environ["RECON_DATABASE_URL"])
     storage = StoreAuthStorage(store)
     user = storage.get_user(name)
     if user is None:
-        user = auth.new_user(name, role, password, clients, manager_name, rounds=4)
+        user = access.new_user(name, role, password, clients, manager_name, rounds=4)
         storage.add_user(user)
     store.close()
     return user.principal()
 
 
-def signed_in_app(role: str = auth.ADMIN, name: str | None = None, manager_name: str = "",
+def signed_in_app(role: str = access.ADMIN, name: str | None = None, manager_name: str = "",
                   clients: Iterable[str] = (), run: bool = True) -> AppTest:
     """A new browser session of the app, signed in as ``name`` (default: the role's name)."""
     principal = ensure_user(name or role.replace("_", "-"), role, manager_name, clients)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.session_state["auth.session"] = auth.start_session(principal, datetime.now(UTC))
+    at.session_state["access.session"] = access.start_session(principal, datetime.now(UTC))
     return at.run() if run else at

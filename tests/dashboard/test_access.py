@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recon import auth
-from recon.auth_store import StoreAuthStorage
+from recon import access
+from recon.access.storage import StoreAuthStorage
 from recon.store import Store
 from tests.dashboard.signin import APP, TIMEOUT_S, ensure_user, signed_in_app
 
@@ -116,19 +116,19 @@ def test_the_first_admin_signs_in_once_with_the_printed_password_and_must_replac
 
 
 def test_a_wrong_password_gives_one_message_and_no_data(tmp_path: Path) -> None:
-    ensure_user("fin", auth.FINANCE, password="finance-password")
+    ensure_user("fin", access.FINANCE, password="finance-password")
     at = sign_in_with_form(AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run(), "fin", "guess-guess-guess")
-    assert [item.value for item in at.error] == [auth.WRONG_CREDENTIALS]
+    assert [item.value for item in at.error] == [access.WRONG_CREDENTIALS]
     assert page_names(at) == ["Sign in"] and not at.dataframe
     sign_in_with_form(at, "fin", "finance-password")
     assert_clean(at)
     assert at.title[0].value == "Overview" and at.metric
-    log = auth.access_log_frame(storage(tmp_path).access_log())
+    log = access.access_log_frame(storage(tmp_path).access_log())
     assert list(log[log["action"] == "login"]["outcome"][:2]) == ["ok", "failed"]
 
 
 def test_repeated_failures_lock_the_form(tmp_path: Path) -> None:
-    ensure_user("fin", auth.FINANCE, password="finance-password")
+    ensure_user("fin", access.FINANCE, password="finance-password")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
     for _ in range(5):
         sign_in_with_form(at, "fin", "guess-guess-guess")
@@ -138,10 +138,10 @@ def test_repeated_failures_lock_the_form(tmp_path: Path) -> None:
 
 
 def test_an_idle_session_expires_and_is_logged(tmp_path: Path) -> None:
-    principal = ensure_user("fin", auth.FINANCE)
+    principal = ensure_user("fin", access.FINANCE)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    at.session_state["auth.session"] = auth.start_session(principal, long_ago)
+    at.session_state["access.session"] = access.start_session(principal, long_ago)
     at.run()
     assert page_names(at) == ["Sign in"]
     assert "Your session expired" in at.info[0].value
@@ -149,7 +149,7 @@ def test_an_idle_session_expires_and_is_logged(tmp_path: Path) -> None:
 
 
 def test_a_disabled_user_is_signed_out_at_the_next_click(tmp_path: Path) -> None:
-    at = signed_in_app(auth.FINANCE, name="fin")
+    at = signed_in_app(access.FINANCE, name="fin")
     assert at.title[0].value == "Overview"
     users = storage(tmp_path)
     user = users.get_user("fin")
@@ -160,21 +160,21 @@ def test_a_disabled_user_is_signed_out_at_the_next_click(tmp_path: Path) -> None
 
 
 def test_signing_out_forgets_the_session(tmp_path: Path) -> None:
-    at = signed_in_app(auth.FINANCE, name="fin")
+    at = signed_in_app(access.FINANCE, name="fin")
     at.sidebar.button(key="login.sign_out").click().run()
     assert page_names(at) == ["Sign in"]
-    assert "workspace.active" not in at.session_state and "auth.session" not in at.session_state
+    assert "workspace.active" not in at.session_state and "access.session" not in at.session_state
     assert storage(tmp_path).access_log()[0].action == "logout"
 
 
 # ----------------------------------------------------------------------------------------------- roles
 
 @pytest.mark.parametrize(("role", "pages"), [
-    (auth.ADMIN, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs", "Settings",
+    (access.ADMIN, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs", "Settings",
                   "Admin"]),
-    (auth.FINANCE, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs"]),
-    (auth.AUDITOR, ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]),
-    (auth.ACCOUNT_MANAGER, ["Overview", "Client", "Discrepancies", "Receivables"]),
+    (access.FINANCE, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs"]),
+    (access.AUDITOR, ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]),
+    (access.ACCOUNT_MANAGER, ["Overview", "Client", "Discrepancies", "Receivables"]),
 ])
 def test_each_role_is_offered_its_pages(role: str, pages: list[str]) -> None:
     at = signed_in_app(role, manager_name="Dana Lee")
@@ -183,20 +183,20 @@ def test_each_role_is_offered_its_pages(role: str, pages: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("page_file", "role"), [
-    ("sources.py", auth.ACCOUNT_MANAGER), ("mappings.py", auth.AUDITOR), ("runs.py", auth.ACCOUNT_MANAGER),
-    ("settings.py", auth.FINANCE), ("admin.py", auth.FINANCE),
+    ("sources.py", access.ACCOUNT_MANAGER), ("mappings.py", access.AUDITOR), ("runs.py", access.ACCOUNT_MANAGER),
+    ("settings.py", access.FINANCE), ("admin.py", access.FINANCE),
 ])
 def test_a_restricted_page_refuses_even_when_run_directly(page_file: str, role: str) -> None:
     principal = ensure_user(role.replace("_", "-"), role)
     at = AppTest.from_file(str(PAGES / page_file), default_timeout=TIMEOUT_S)
-    at.session_state["auth.session"] = auth.start_session(principal, datetime.now(UTC))
+    at.session_state["access.session"] = access.start_session(principal, datetime.now(UTC))
     at.run()
     assert at.exception and "redacted" in at.exception[0].value  # AccessDeniedError; details only in the log
     assert not at.dataframe and not at.metric and not at.get("file_uploader") and not at.get("form")
 
 
 def test_an_auditor_reads_but_cannot_resolve() -> None:
-    at = signed_in_app(auth.AUDITOR)
+    at = signed_in_app(access.AUDITOR)
     at.switch_page("app_pages/discrepancies.py").run()
     at.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
@@ -206,7 +206,7 @@ def test_an_auditor_reads_but_cannot_resolve() -> None:
 
 
 def test_a_resolution_and_an_audit_pack_carry_who_and_when(tmp_path: Path) -> None:
-    at = signed_in_app(auth.FINANCE, name="fin")
+    at = signed_in_app(access.FINANCE, name="fin")
     at.switch_page("app_pages/discrepancies.py").run()
     at.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
@@ -223,7 +223,7 @@ def test_a_resolution_and_an_audit_pack_carry_who_and_when(tmp_path: Path) -> No
 # ------------------------------------------------------------------------------- an account manager
 
 def dana() -> AppTest:
-    return signed_in_app(auth.ACCOUNT_MANAGER, name="dana", manager_name="Dana Lee")
+    return signed_in_app(access.ACCOUNT_MANAGER, name="dana", manager_name="Dana Lee")
 
 
 def assert_only_danas(at: AppTest, where: str) -> None:
@@ -265,20 +265,20 @@ def test_every_client_page_and_every_evidence_panel_of_an_account_manager_is_the
 
 
 def test_an_account_manager_cannot_resolve_another_clients_finding(tmp_path: Path) -> None:
-    signed_in_app(auth.FINANCE)  # finance opens the month: the run is stored
+    signed_in_app(access.FINANCE)  # finance opens the month: the run is stored
     at = dana()
     stored = Store(f"sqlite:///{tmp_path / 'recon.db'}")
     everyone = stored.load_run(int(stored.list_runs()["id"].iloc[0])).discrepancies
     foreign = everyone[~everyone["client"].isin(DANAS_CLIENTS)]["fingerprint"].iloc[0]
     probe = AppTest.from_function(_resolve_probe, args=(str(foreign),), default_timeout=TIMEOUT_S)
-    probe.session_state["auth.session"] = at.session_state["auth.session"]
+    probe.session_state["access.session"] = at.session_state["access.session"]
     probe.session_state["app.context"] = at.session_state["app.context"]
     probe.run()
     assert probe.exception  # AccessDeniedError: "1 of these findings are not yours to resolve"
     assert stored.history().empty
     own = everyone[everyone["client"].isin(DANAS_CLIENTS)]["fingerprint"].iloc[0]
     control = AppTest.from_function(_resolve_probe, args=(str(own),), default_timeout=TIMEOUT_S)
-    control.session_state["auth.session"] = at.session_state["auth.session"]
+    control.session_state["access.session"] = at.session_state["access.session"]
     control.session_state["app.context"] = at.session_state["app.context"]
     control.run()
     assert not control.exception
@@ -312,7 +312,7 @@ def test_with_an_identity_provider_the_form_is_a_sign_in_button() -> None:
 
 
 def test_the_identity_provider_proves_who_and_the_user_record_grants_the_role(tmp_path: Path) -> None:
-    ensure_user("ann@msp.example", auth.AUDITOR)
+    ensure_user("ann@msp.example", access.AUDITOR)
     at = oidc_app({"is_logged_in": True, "email": "Ann@MSP.example", "email_verified": True, "name": "Ann"})
     assert_clean(at)
     assert page_names(at) == ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]
@@ -325,7 +325,7 @@ def test_the_identity_provider_proves_who_and_the_user_record_grants_the_role(tm
     {"is_logged_in": True},
 ])
 def test_an_unknown_or_unverified_identity_sees_nothing(user: dict[str, object]) -> None:
-    ensure_user("ann@msp.example", auth.AUDITOR)
+    ensure_user("ann@msp.example", access.AUDITOR)
     at = oidc_app(user)
     assert page_names(at) == ["Sign in"] and not at.metric and not at.dataframe
     assert "has no access to MSP Billing Recon" in at.error[0].value
@@ -334,17 +334,17 @@ def test_an_unknown_or_unverified_identity_sees_nothing(user: dict[str, object])
 # --------------------------------------------------------------------------------------------- admin
 
 def test_the_admin_page_adds_users_with_a_one_time_password_and_shows_the_access_log(tmp_path: Path) -> None:
-    at = signed_in_app(auth.ADMIN, name="root")
+    at = signed_in_app(access.ADMIN, name="root")
     at.switch_page("app_pages/admin.py").run()
     assert_clean(at)
     at.text_input(key="admin.add.name").input("sam")
-    at.selectbox(key="admin.add.role").select(auth.ACCOUNT_MANAGER)
+    at.selectbox(key="admin.add.role").select(access.ACCOUNT_MANAGER)
     at.text_input(key="admin.add.manager").input("Sam Ortiz")
     at.button(key="FormSubmitter:admin.add-Add user").click().run()
     assert_clean(at)
     password = at.code[0].value
-    outcome = auth.authenticate(storage(tmp_path), "sam", password, "test", datetime.now(UTC))
-    assert outcome.principal == auth.Principal("sam", auth.ACCOUNT_MANAGER, manager_name="Sam Ortiz")
+    outcome = access.authenticate(storage(tmp_path), "sam", password, "test", datetime.now(UTC))
+    assert outcome.principal == access.Principal("sam", access.ACCOUNT_MANAGER, manager_name="Sam Ortiz")
     assert outcome.must_change_password
     at.run()  # shown once: the next run no longer has it
     assert not at.code
@@ -355,10 +355,10 @@ def test_the_admin_page_adds_users_with_a_one_time_password_and_shows_the_access
 
 
 def test_an_admin_cannot_lock_themself_out() -> None:
-    at = signed_in_app(auth.ADMIN, name="root")
+    at = signed_in_app(access.ADMIN, name="root")
     at.switch_page("app_pages/admin.py").run()
     at.selectbox(key="admin.change.user").select("root").run()
-    at.selectbox(key="admin.change.role.root").select(auth.FINANCE)
+    at.selectbox(key="admin.change.role.root").select(access.FINANCE)
     at.button(key="admin.change.save").click().run()
     assert "cannot take away your own admin role" in at.error[0].value
 

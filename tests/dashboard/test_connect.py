@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recon import auth
-from recon.auth_store import StoreAuthStorage
+from recon import access
+from recon.access.storage import StoreAuthStorage
 from recon.connectors import Period, load_connections, pull
 from recon.engine import reconcile
 from recon.money import display_money, from_decimal
@@ -58,7 +58,7 @@ def pax8_server() -> Iterator[StandIn]:
         yield server
 
 
-def sources(role: str = auth.ADMIN) -> AppTest:
+def sources(role: str = access.ADMIN) -> AppTest:
     at = signed_in_app(role)
     at.switch_page("app_pages/sources.py").run()
     assert_clean(at)
@@ -237,12 +237,12 @@ def test_clearing_pulled_data_keeps_the_run(psa: Path):
 
 
 def test_finance_may_pull_and_an_account_manager_may_not(psa: Path):
-    finance = pull_month(sources(auth.FINANCE))
+    finance = pull_month(sources(access.FINANCE))
     assert_clean(finance)
     assert finance.session_state["sources.pulls"]["psa"].period == MONTH
-    principal = ensure_user("account-manager", auth.ACCOUNT_MANAGER)
+    principal = ensure_user("account-manager", access.ACCOUNT_MANAGER)
     at = AppTest.from_file(str(SOURCES_PAGE), default_timeout=TIMEOUT_S)
-    at.session_state["auth.session"] = auth.start_session(principal, datetime.now(UTC))
+    at.session_state["access.session"] = access.start_session(principal, datetime.now(UTC))
     at.run()
     [refused] = [item.value for item in at.exception]  # AccessDeniedError, redacted where the config says so
     assert refused == "account-manager (account_manager) may not upload" or "redacted" in refused

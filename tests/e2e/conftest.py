@@ -70,14 +70,14 @@ USERS = {
 
 @pytest.fixture(scope="session")
 def users(database_url: str) -> dict[str, tuple[str, str, str]]:
-    from recon import auth
-    from recon.auth_store import StoreAuthStorage
+    from recon import access
+    from recon.access.storage import StoreAuthStorage
     from recon.store import Store
 
     store = Store(database_url)
     storage = StoreAuthStorage(store)
     for name, (role, password, manager) in USERS.items():
-        storage.add_user(auth.new_user(name, role, password, manager_name=manager, rounds=4))
+        storage.add_user(access.new_user(name, role, password, manager_name=manager, rounds=4))
     store.close()
     return USERS
 

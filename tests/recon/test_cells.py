@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from recon import cells as cells_module
 from recon.cells import WHITESPACE, arrow_text, per_distinct, tidy_with, untidy_cells
-from recon.io import parse_dates, read_delimited
+from recon.ingest.normalise import parse_dates
+from recon.ingest.reading import read_delimited
 from recon.money import parse_money
 
 # ------------------------------------------------------------------------------------------ whitespace

@@ -12,10 +12,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from recon.engine import reconcile
-from recon.io import combine, load_file
+from recon.ingest.files import load_file
 from recon.metrics import counted
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
+from recon.sources import combine
 from tests.scenarios import DEFAULT_CATALOG
 
 CLIENTS = ("Acme Corp", "Beta LLC", "Gamma Ltd")

@@ -9,7 +9,7 @@ import pytest
 
 from recon import load_directory, reconcile
 from recon.errors import MissingSourceError, ProfileError, SourceError
-from recon.io import inspect_directory
+from recon.ingest.directory import inspect_directory
 from tests.fixtures import make_real_exports
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "real_exports"

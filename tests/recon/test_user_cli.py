@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from recon import auth
-from recon.auth_store import StoreAuthStorage
+from recon import access
+from recon.access.storage import StoreAuthStorage
 from recon.cli import app
 from recon.store import Store
 
@@ -26,8 +26,8 @@ def storage(url: str) -> StoreAuthStorage:
     return StoreAuthStorage(Store(url))
 
 
-def sign_in(url: str, name: str, password: str) -> auth.LoginResult:
-    return auth.authenticate(storage(url), name, password, "test", datetime.now(UTC))
+def sign_in(url: str, name: str, password: str) -> access.LoginResult:
+    return access.authenticate(storage(url), name, password, "test", datetime.now(UTC))
 
 
 def test_add_with_a_prompted_password(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_add_with_a_prompted_password(tmp_path: Path) -> None:
                          stdin="finance-password\nfinance-password\n")
     assert code == 0, output
     assert "Added fin (finance)." in output and "finance-password" not in output
-    assert sign_in(url, "fin", "finance-password").principal == auth.Principal("fin", "finance")
+    assert sign_in(url, "fin", "finance-password").principal == access.Principal("fin", "finance")
 
 
 def test_add_an_account_manager_with_a_generated_password(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_add_an_account_manager_with_a_generated_password(tmp_path: Path) -> Non
     assert password
     outcome = sign_in(url, "dana", password.group(1))
     assert outcome.must_change_password
-    assert outcome.principal == auth.Principal("dana", "account_manager", frozenset({"Acme Corp", "Beta LLC"}),
+    assert outcome.principal == access.Principal("dana", "account_manager", frozenset({"Acme Corp", "Beta LLC"}),
                                                "Dana Lee")
     code, output = recon(url, "user", "list")
     assert "dana" in output and "must change password" in output and "clients: Acme Corp, Beta LLC" in output
@@ -90,7 +90,7 @@ def test_the_first_admin_banner_prints_the_password_once(tmp_path: Path) -> None
 
     first = runner.invoke(app, ["--database-url", url, "user", "list"])
     assert "No users yet" in first.output
-    assert "First start" in auth.first_admin_banner("pw")
+    assert "First start" in access.first_admin_banner("pw")
     announce_first_admin(store)
     users = StoreAuthStorage(store).list_users()
     assert [(u.username, u.role, u.must_change_password) for u in users] == [("admin", "admin", True)]

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pandas as pd
 
 from recon.connectors.frames import Pulled, as_file, load_pulled, text_frame
-from recon.io import load_source, sha256_of
+from recon.ingest.files import load_source
+from recon.ingest.profile import SourceEntry
+from recon.ingest.reading import sha256_of
 from recon.money import from_decimal
-from recon.profile import SourceEntry
 
 COLUMNS = ["CustomerName", "ProductId", "ProductName", "Quantity", "BillableQuantity", "ChargeStartDate",
            "ChargeEndDate", "EffectiveUnitPrice", "Subtotal", "SubscriptionId"]

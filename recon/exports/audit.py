@@ -1,0 +1,168 @@
+"""The audit pack: one stored run as an XLSX an auditor can read without the tool (PRODUCT.md section 7).
+
+Sheets: ``summary`` (the run and its figures), ``discrepancies`` (every finding with its current status
+and its resolution history), ``history`` (every resolution event of those findings, oldest first),
+``inputs`` (the files read, with SHA-256 and row counts) and ``settings``. Money cells are numbers with
+a money format, written from the exact decimal values (the totals come from the engine, never from
+summing cells); text is always written as text, so a name like ``=HYPERLINK(...)`` stays inert.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import pandas as pd
+import xlsxwriter
+
+from recon.engine import MONEY_EXPORT_PLACES
+from recon.exports.safe import neutralise
+from recon.metrics import MONEY_KEYS
+from recon.money import to_decimal
+
+if TYPE_CHECKING:
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
+
+    from recon.store import Store, StoredRun
+
+SHEETS = ("summary", "discrepancies", "history", "inputs", "settings")
+_HISTORY_CONTEXT = ("period", "client", "sku", "type")
+
+
+def export_audit_pack(store: Store, run_id: int, path: Path) -> Path:
+    """Write the audit pack of stored run ``run_id`` to ``path`` (XLSX: summary, discrepancies with status
+    and resolution history, history, inputs with hashes, settings). Returns ``path``."""
+    target = Path(path)
+    _write_run(store, run_id, target)
+    return target
+
+
+def audit_pack(store: Store, run_id: int) -> bytes:
+    """The audit pack of stored run ``run_id`` as XLSX bytes (for a download button)."""
+    buffer = io.BytesIO()
+    _write_run(store, run_id, buffer)
+    return buffer.getvalue()
+
+
+def _write_run(store: Store, run_id: int, target: Path | BinaryIO) -> None:
+    stored = store.load_run(run_id)
+    events = store.history()
+    write_audit_pack(stored, events[events["fingerprint"].isin(set(stored.discrepancies["fingerprint"]))], target)
+
+
+def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | BinaryIO) -> None:
+    """Write ``run`` and the resolution ``events`` of its fingerprints (``Store.history`` rows) as XLSX
+    to ``target``, a path (its directory is created) or a binary buffer."""
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    destination = str(target) if isinstance(target, Path) else target
+    workbook = xlsxwriter.Workbook(destination, {"strings_to_formulas": False, "strings_to_urls": False,
+                                                 "strings_to_numbers": False, "in_memory": True})
+    formats = {"header": workbook.add_format({"bold": True, "bottom": 1}),
+               2: workbook.add_format({"num_format": "#,##0.00"}),
+               4: workbook.add_format({"num_format": "#,##0.0000"})}
+    sheets: dict[str, pd.DataFrame] = {
+        "summary": summary_rows(run), "discrepancies": discrepancy_rows(run.discrepancies, events),
+        "history": history_rows(run.discrepancies, events), "inputs": run.imports,
+        "settings": pd.DataFrame(list(run.settings.to_dict().items()), columns=["setting", "value"]),
+    }
+    for name in SHEETS:
+        _write_sheet(workbook.add_worksheet(name), sheets[name], formats)
+    workbook.close()
+
+
+def summary_rows(run: StoredRun) -> pd.DataFrame:
+    """The run's identity and every overall figure as (item, value) rows; money as ``Decimal``."""
+    rows: list[tuple[str, Any]] = [
+        ("run", run.id), ("created_at", _stamp(run.created_at)), ("by", run.by), ("label", run.label),
+        ("periods", ", ".join(run.periods)), ("engine_version", run.engine_version),
+    ]
+    for name, value in run.summary.get("overall", {}).items():
+        if isinstance(value, dict):
+            rows.extend((f"{name} {key}", _figure(name, inner)) for key, inner in value.items())
+        else:
+            rows.append((name, _figure(name, value)))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _figure(name: str, value: Any) -> Any:
+    if value is not None and (name in MONEY_KEYS or name == "aging"):
+        return Decimal(str(value))
+    return value
+
+
+def discrepancy_rows(found: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Discrepancies with who resolved them last, when, with what note, and the whole history as text."""
+    ordered = _stamped(events)
+    latest = ordered.drop_duplicates("fingerprint", keep="last").set_index("fingerprint")
+    notes = ordered["note"].map(lambda note: f": {note}" if note else "").astype("string")
+    line = ordered["at"] + " " + ordered["status"] + " by " + ordered["by"].replace("", "?") + notes
+    story = line.groupby(ordered["fingerprint"]).agg(" | ".join)
+    fingerprint = found["fingerprint"]
+    return found.assign(
+        resolved_by=fingerprint.map(latest["by"]), resolved_at=fingerprint.map(latest["at"]),
+        resolution_note=fingerprint.map(latest["note"]), resolution_history=fingerprint.map(story))
+
+
+def history_rows(found: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Every resolution event, oldest first, with the period, client, sku and type it concerns."""
+    context = found[["fingerprint", *_HISTORY_CONTEXT]].drop_duplicates("fingerprint")
+    out = _stamped(events).merge(context, on="fingerprint", how="left")
+    return out[["id", "at", "fingerprint", *_HISTORY_CONTEXT, "status", "by", "note"]]
+
+
+def _stamped(events: pd.DataFrame) -> pd.DataFrame:
+    """Events oldest first, ``at`` as UTC text (also when there are none: then there is no datetime
+    for ``map`` to go through, so the column type is set explicitly)."""
+    ordered = events.sort_values("id", kind="stable")
+    stamps = pd.Series([_stamp(moment) for moment in ordered["at"]], index=ordered.index, dtype="string")
+    return ordered.assign(at=stamps)
+
+
+def _stamp(moment: Any) -> str:
+    if moment is None or moment is pd.NaT or (not isinstance(moment, datetime) and pd.isna(moment)):
+        return ""
+    return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _write_sheet(sheet: Worksheet, frame: pd.DataFrame, formats: dict[Any, Format]) -> None:
+    for column, name in enumerate(frame.columns):
+        sheet.write_string(0, column, neutralise(str(name)), formats["header"])
+        places = MONEY_EXPORT_PLACES.get(str(name))
+        for row, value in enumerate(frame[name].tolist(), start=1):
+            _write_cell(sheet, row, column, value, formats.get(places) if places else None, formats)
+        sheet.set_column(column, column, _width(str(name), frame[name]))
+    sheet.freeze_panes(1, 0)
+    if len(frame):
+        sheet.autofilter(0, 0, len(frame), max(len(frame.columns) - 1, 0))
+
+
+def _width(name: str, values: pd.Series, sample: int = 2000) -> int:
+    """A column wide enough for its header and its longest text among the first ``sample`` rows
+    (client names, fingerprints, resolution notes), from 12 to 60 characters."""
+    texts = values.head(sample).dropna().astype(str)
+    longest = int(texts.str.len().max()) if len(texts) else 0
+    return min(max(len(name), longest, 10) + 2, 60)
+
+
+def _write_cell(sheet: Worksheet, row: int, column: int, value: Any, money: Format | None,
+                formats: dict[Any, Format]) -> None:
+    """Money columns hold Int64 units (shown with their places); ``Decimal`` cells are money too."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        sheet.write_blank(row, column, None)
+    elif money is not None and isinstance(value, int):
+        sheet.write_number(row, column, float(to_decimal(value, 4) or 0), money)
+    elif isinstance(value, Decimal):
+        sheet.write_number(row, column, float(value), formats[2])
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, column, value)
+    elif isinstance(value, int | float):
+        sheet.write_number(row, column, value)
+    elif isinstance(value, datetime):
+        sheet.write_string(row, column, _stamp(value))
+    else:  # text stays text, and inert if the file is ever re-saved as CSV (recon.exports.safe)
+        sheet.write_string(row, column, neutralise(str(value)))

@@ -1,0 +1,106 @@
+"""Writing a run's evidence to a directory (what ``recon run --out`` produces)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from recon.engine import Reconciliation, export_money
+from recon.exports.safe import safe_csv
+from recon.keys import describe_periods
+from recon.sources import ValidationReport
+from recon.status import with_status
+
+OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
+                "keys.csv")
+
+
+def _date_columns_as_iso(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame ready for a CSV: money as exact decimal strings, dates as ISO."""
+    return _date_columns_as_iso(export_money(frame))
+
+
+def write_outputs(result: Reconciliation, out_dir: Path,
+                  resolutions: pd.DataFrame | None = None) -> list[Path]:
+    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
+    cells are neutralised against spreadsheet formulas (``recon.exports.safe``).
+
+    ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
+    ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "discrepancies.csv": with_status(result.discrepancies, resolutions),
+        "receivables.csv": result.receivables,
+        "unmapped.csv": result.unmapped, "quarantine.csv": result.quarantine, "keys.csv": result.keys,
+    }
+    paths = []
+    for name, frame in tables.items():
+        path = out_dir / name
+        path.write_bytes(safe_csv(export_frame(frame)))
+        paths.append(path)
+    summary = out_dir / "summary.json"
+    summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    return [*paths, summary]
+
+
+def summary_lines(result: Reconciliation) -> list[str]:
+    """A short human summary of a run (what the CLI prints)."""
+    overall = result.metrics.overall
+    currency = result.settings.currency
+    periods = describe_periods(result.periods)
+    rate = overall["leakage_rate"]
+    return [
+        f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
+        f"  billed {overall['billed_revenue']} {currency}, expected {overall['expected_revenue']} {currency}",
+        f"  leakage {overall['leakage']} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
+        f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
+        f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+        *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
+          "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
+          for period in periods_without_billing(result)],
+    ]
+
+
+def periods_without_billing(result: Reconciliation) -> list[str]:
+    """The run's periods in which no invoice line and no usage row fell: asked for by mistake, or not
+    billed yet, and either way not a month whose leakage means anything."""
+    keys = result.keys
+    active = keys["invoice_lines"].fillna(0).gt(0) | keys["usage_rows"].fillna(0).gt(0)
+    seen = set(keys.loc[active.to_numpy(dtype=bool), "period"].astype(str))
+    return [period for period in result.periods if period not in seen]
+
+
+def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None = None,
+                     all_expectations: bool = False, limit: int = 20) -> list[str]:
+    """One file's validation report as text (what ``recon validate`` prints): how it was read, the row
+    counts, the failed (or all) expectations and up to ``limit`` quarantined rows with their reasons."""
+    head = f"{file_report.file}  [{file_report.source}]"
+    head += f"  read as {file_report.read_as}" if file_report.read_as else ""
+    if file_report.refused:
+        return [head, *[f"  REFUSED: {problem}" for problem in file_report.problems]]
+    blank = f" ({file_report.blank_rows} blank rows skipped)" if file_report.blank_rows else ""
+    lines = [head,
+             f"  rows in {file_report.rows_in} = used {file_report.rows_used} + quarantined "
+             f"{file_report.rows_quarantined}{blank}",
+             f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
+    shown = file_report.expectations if all_expectations else file_report.failed
+    lines += [f"    {'ok    ' if outcome.success else 'FAILED'} {outcome.rule:<48} {outcome.expectation}"
+              f"  ({outcome.failed} of {outcome.checked} rows)" for outcome in shown]
+    if issues is not None and len(issues):
+        lines.append("  quarantined:")
+        lines += [f"    line {issue.line}: {issue.reason}" for issue in issues.head(limit).itertuples()]
+        if len(issues) > limit:
+            lines.append(f"    ... and {len(issues) - limit} more "
+                         "(recon run writes them all to quarantine.csv)")
+    return lines

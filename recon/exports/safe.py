@@ -1,0 +1,238 @@
+"""Exports that cannot attack the person who opens them, and messages that leak no secret (issue 7).
+
+Input files are written by vendors, PSAs and, in the end, anyone who can name a client or type an
+invoice description. Whatever they contain comes back out in our CSV, XLSX and PDF exports, so:
+
+- **Spreadsheet formulas are neutralised** (OWASP "CSV injection"): a text cell that starts with ``=``,
+  ``+``, ``-``, ``@``, a tab or a carriage return (also after leading spaces or line breaks) gets a
+  leading ``'``, so Excel and LibreOffice show it as text and never evaluate it. Whether a cell is text
+  is decided by **schema**, not by looks: money columns (``MONEY_COLUMNS``, exact decimal strings such as
+  ``"-12.50"``) and numeric dtypes stay numbers, while a client called ``"-Acme"`` or ``"-5"`` is text
+  and is escaped like any other.
+- **XLSX** is written by xlsxwriter with formula, URL and number guessing off, and the same
+  neutralisation, so a re-save as CSV stays inert too.
+- **PDF** text for reportlab ``Paragraph`` markup is escaped (``pdf_text``): ``<``, ``>`` and ``&``
+  would otherwise be tags (``<link>``, ``<img src=...>`` reads local files).
+- **Secrets** never reach a message, log or export: ``redact`` masks passwords in URLs and
+  ``password=...`` style pairs.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+import pandas as pd
+import xlsxwriter
+
+from recon.engine import MONEY_EXPORT_PLACES
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE_PREFIX = "'"
+# Columns that hold exact money as decimal strings in every export (see ``recon.engine.export_money``).
+MONEY_COLUMNS = frozenset(MONEY_EXPORT_PLACES)
+_PLAIN_DECIMAL = r"-?\d{1,18}(?:\.\d{1,6})?"
+_LEADING_BLANKS = " \n\u00a0\u3000"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+XLSX_MAX_CELL = 32_767
+# xlsxwriter options for every workbook the product writes: a string is always a string cell.
+SAFE_WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                         "strings_to_numbers": False, "nan_inf_to_errors": True}
+XLSX_SHEET_NAME_MAX = 31
+
+
+# ----------------------------------------------------------------------------------------- formulas
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula (or a DDE call)."""
+    return text.startswith(FORMULA_TRIGGERS) or text.lstrip(_LEADING_BLANKS).startswith(FORMULA_TRIGGERS)
+
+
+def neutralise(text: str) -> str:
+    """``text`` made inert in a spreadsheet cell: a leading ``'`` when it could be a formula."""
+    return ESCAPE_PREFIX + text if is_formula_like(text) else text
+
+
+def neutralise_text(cells: pd.Series, numeric_by_schema: bool = False) -> pd.Series:
+    """A text column made inert (vectorised). In a money column (``numeric_by_schema``) a plain
+    decimal such as ``-12.50`` is a number and stays; anything else there is escaped like text."""
+    text = cells.astype("string")
+    risky = (text.str.startswith(FORMULA_TRIGGERS)
+             | text.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
+    if numeric_by_schema:
+        risky &= ~text.str.fullmatch(_PLAIN_DECIMAL).fillna(False)
+    return text.where(~risky, ESCAPE_PREFIX + text)
+
+
+def _is_number_dtype(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype))
+
+
+def safe_frame(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A copy of ``frame`` safe to write to a spreadsheet: every text cell and header neutralised;
+    numeric, boolean and date columns untouched; money columns keep their plain decimals.
+    ``numeric_columns`` names further text columns that are numbers by schema."""
+    numeric = MONEY_COLUMNS | set(numeric_columns)
+    out = pd.DataFrame(index=frame.index)
+    for position, column in enumerate(frame.columns):
+        series = frame.iloc[:, position]
+        out[position] = series if _is_number_dtype(series) else neutralise_text(series, column in numeric)
+    out.columns = [neutralise(str(column)) for column in frame.columns]
+    return out
+
+
+def safe_csv(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> bytes:
+    """``frame`` as UTF-8 CSV bytes with every text cell neutralised (no index). Format money and
+    dates first (``recon.exports.report.export_frame``); this only makes the text inert."""
+    return safe_frame(frame, numeric_columns).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------- XLSX
+
+def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
+    """A valid, unique worksheet name from any text: no ``[]:*?/\\``, no leading or trailing ``'``,
+    at most 31 characters, not ``History``; a counter is added when the name is taken."""
+    cleaned = re.sub(r"[\[\]:*?/\\\x00-\x1f]", " ", str(name)).strip().strip("'").strip() or "Sheet"
+    if cleaned.casefold() == "history":
+        cleaned = "History data"
+    used = {existing.casefold() for existing in taken}
+    candidate, counter = cleaned[:XLSX_SHEET_NAME_MAX], 2
+    while candidate.casefold() in used:
+        suffix = f" ({counter})"
+        candidate, counter = cleaned[:XLSX_SHEET_NAME_MAX - len(suffix)] + suffix, counter + 1
+    return candidate
+
+
+def safe_xlsx(sheets: Mapping[str, pd.DataFrame], numeric_columns: Iterable[str] = ()) -> bytes:
+    """An XLSX workbook with one sheet per frame (money and dates formatted beforehand, as for CSV).
+
+    Numbers and plain decimals in money columns become numeric cells (2 or 4 places shown); dates
+    become date cells; every other cell is a *string* cell, neutralised, and never a formula or a link
+    (xlsxwriter's ``strings_to_formulas`` / ``strings_to_urls`` / ``strings_to_numbers`` are off)."""
+    numeric = MONEY_COLUMNS | set(numeric_columns)
+    buffer = io.BytesIO()
+    with xlsxwriter.Workbook(buffer, SAFE_WORKBOOK_OPTIONS) as book:
+        formats = _XlsxFormats(book)
+        taken: list[str] = []
+        for name, frame in sheets.items():
+            taken.append(safe_sheet_name(name, taken))
+            _write_sheet(book.add_worksheet(taken[-1]), frame, numeric, formats)
+    return buffer.getvalue()
+
+
+class _XlsxFormats:
+    def __init__(self, book: xlsxwriter.Workbook) -> None:
+        self.header = book.add_format({"bold": True, "bottom": 1})
+        self.date = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.money = {places: book.add_format({"num_format": "#,##0." + "0" * places}) for places in (2, 4)}
+
+
+def _write_sheet(sheet: object, frame: pd.DataFrame, numeric: set[str] | frozenset[str],
+                 formats: _XlsxFormats) -> None:
+    write_string = sheet.write_string  # type: ignore[attr-defined]
+    for col, column in enumerate(frame.columns):
+        write_string(0, col, neutralise(str(column))[:XLSX_MAX_CELL], formats.header)
+        series = frame.iloc[:, col]
+        for row, value in enumerate(series.tolist(), start=1):
+            _write_cell(sheet, row, col, value, str(column), str(column) in numeric, formats)
+    sheet.freeze_panes(1, 0)  # type: ignore[attr-defined]
+
+
+def _write_cell(sheet: object, row: int, col: int, value: object, column: str, money: bool,
+                formats: _XlsxFormats) -> None:
+    write = sheet  # the xlsxwriter worksheet
+    if value is None or value is pd.NA or value is pd.NaT or value == "" or (isinstance(value, float)
+                                                                             and value != value):
+        return  # a blank cell
+    if isinstance(value, bool):
+        write.write_boolean(row, col, value)  # type: ignore[attr-defined]
+    elif isinstance(value, int | float | Decimal):
+        write.write_number(row, col, value)  # type: ignore[attr-defined]
+    elif isinstance(value, pd.Timestamp):
+        moment = value.tz_convert(None) if value.tzinfo else value
+        write.write_datetime(row, col, moment.to_pydatetime(), formats.date)  # type: ignore[attr-defined]
+    elif money and re.fullmatch(_PLAIN_DECIMAL, str(value)):
+        places = 4 if MONEY_EXPORT_PLACES.get(column, 2) == 4 else 2
+        write.write_number(row, col, Decimal(str(value)), formats.money[places])  # type: ignore[attr-defined]
+    else:
+        write.write_string(row, col, neutralise(str(value))[:XLSX_MAX_CELL])  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------- PDF
+
+def pdf_text(value: object) -> str:
+    """Text for a reportlab ``Paragraph``: markup characters escaped, control characters removed, so
+    input can never become a tag (a link, an image reading a local file, a font change)."""
+    text = _CONTROL.sub("", "" if value is None or value is pd.NA else str(value))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ----------------------------------------------------------------------------------------- markdown
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def markdown_text(value: object) -> str:
+    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, labels): every
+    markdown character backslash-escaped and line breaks flattened, so a client name can never become a
+    link, an image (which would load a remote URL), a colour, an icon or a formula."""
+    text = _CONTROL.sub("", "" if value is None or value is pd.NA else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+# ---------------------------------------------------------------------------------------- file names
+
+def download_name(*parts: str, suffix: str) -> str:
+    """A file name for a download built from free text (a client name, a period): letters, digits,
+    ``-`` and ``_`` only, at most 120 characters, never a path. ``suffix`` like ``".csv"``."""
+    ascii_text = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_text).strip("-_")[:120] or "export"
+    return stem + suffix
+
+
+# ------------------------------------------------------------------------------------------- secrets
+
+REDACTED = "***"
+_URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<secret>[^\s/]*)@")
+_SECRET_PAIRS = re.compile(
+    r"(?P<head>\b(?:password|passwd|pwd|secret|client_secret|cookie_secret|token|api_?key|access_key)"
+    r"\s*[=:]\s*)(?P<quote>['\"]?)(?P<secret>[^\s'\"&;,]+)(?P=quote)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with secrets masked: the password of any ``scheme://user:password@host`` URL, and the
+    value of ``password=...``, ``token: ...`` style pairs. Use on anything shown or logged that may
+    contain a database URL or configuration."""
+    masked = _URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED + "@", text)
+    return _SECRET_PAIRS.sub(lambda m: m.group("head") + m.group("quote") + REDACTED + m.group("quote"), masked)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record with its message and traceback ``redact``-ed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Add ``RedactingFilter`` to every handler of the root logger and of ``logger_names`` (once)."""
+    for name in ("", *logger_names):
+        for handler in logging.getLogger(name or None).handlers:
+            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
+__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
+           "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
+           "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]

@@ -1,0 +1,283 @@
+"""A data directory: every file read and validated (``inspect_directory``), or loaded into the
+``Sources`` of a run (``load_directory``).
+
+A file matched by a ``profile.toml`` entry is read as the entry says (``recon.ingest.profile``), a
+canonically named file (``contracts.csv``, ``usage*.csv``) by its canonical columns, and any other table
+file whose header a preset recognises (``recon.ingest.presets``) with that preset.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from recon.errors import MissingSourceError, SourceError
+from recon.ingest import quality
+from recon.ingest.files import describe, load_entry, load_source, read_options, recorded, with_hash
+from recon.ingest.guard import EXCEL_SUFFIXES, TABLE_SUFFIXES, FileBytes
+from recon.ingest.normalise import (
+    LoadedSource,
+    ParsedFile,
+    column_list,
+    match_columns,
+    missing_required,
+    normalise,
+    parse_cells,
+    with_verdict,
+)
+from recon.ingest.presets import PRESETS, detect_preset
+from recon.ingest.profile import SourceEntry, read_profile
+from recon.ingest.reading import ReadOptions, read_table, sha256_of
+from recon.schema import (
+    OPTIONAL_SOURCES,
+    REQUIRED_SOURCES,
+    SOURCES,
+)
+from recon.sources import Sources, ValidationReport, combine, refused_report
+
+# ------------------------------------------------------------------------------------------ a directory
+
+@dataclass(frozen=True)
+class Inspection:
+    """Every file of a data directory read and validated: the loaded ones, the refused ones (with their
+    problems), the table files nobody claims, and the profile entries that matched no file."""
+
+    loaded: tuple[LoadedSource, ...]
+    refused: tuple[ValidationReport, ...]
+    ignored: tuple[str, ...] = ()
+    unused_entries: tuple[str, ...] = ()
+
+    @property
+    def reports(self) -> tuple[ValidationReport, ...]:
+        """One report per file read, loaded or refused, in file-name order."""
+        return tuple(sorted((*[item.report for item in self.loaded], *self.refused), key=lambda r: r.file))
+
+    def missing_kinds(self) -> list[str]:
+        """Required sources (contracts, usage, invoices) that no file provides."""
+        kinds = {report.source for report in self.reports}
+        return [kind for kind in REQUIRED_SOURCES if kind not in kinds]
+
+
+def source_files(data_dir: Path) -> dict[str, list[Path]]:
+    """Files of a data directory by source kind: ``contracts.csv``, ``usage*.csv`` (several allowed),
+    ``invoices.xlsx`` ... matched on the stem, CSV/TSV/TXT or XLSX."""
+    found: dict[str, list[Path]] = {kind: [] for kind in SOURCES}
+    for path in _table_files(data_dir):
+        kind = canonical_kind(path.name)
+        if kind is not None:
+            found[kind].append(path)
+    return found
+
+
+def canonical_kind(file_name: str) -> str | None:
+    """The source kind a canonical file name stands for (``usage_pax8.csv`` -> usage), else None."""
+    stem = Path(file_name).stem.casefold()
+    kind = "usage" if stem.startswith("usage") else stem
+    return kind if kind in SOURCES and Path(file_name).suffix.lower() in TABLE_SUFFIXES else None
+
+
+def _table_files(data_dir: Path) -> list[Path]:
+    return [path for path in sorted(data_dir.iterdir())
+            if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES]
+
+
+LOADING_THREADS = 2
+
+
+def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Inspection:
+    """Read and validate every file of ``data_dir`` without stopping at a bad one.
+
+    A file matched by a ``profile.toml`` entry is read as the entry says (first match wins); a
+    canonically named file by its canonical columns (or a preset its header matches, if those are
+    missing); any other table file by the preset its header matches, else it is ignored. Raises
+    ``MissingSourceError`` for a missing directory and ``ProfileError`` for a malformed profile.
+    """
+    if not data_dir.is_dir():
+        raise MissingSourceError(f"data directory not found: {data_dir}")
+    entries = read_profile(data_dir)
+    files = _table_files(data_dir) + sorted({path for entry in entries if "/" in entry.path
+                                              for path in data_dir.glob(entry.path) if path.is_file()})
+    loaded: list[LoadedSource] = []
+    refused: list[ValidationReport] = []
+    ignored: list[str] = []
+    names = [path.relative_to(data_dir).as_posix() for path in files]
+    claims = [next((item for item in entries if item.matches(name)), None) for name in names]
+    used = {id(entry) for entry in claims if entry is not None}
+    # Two files at a time: Arrow's reader, numpy's byte passes and hashing release the GIL, so one file
+    # is parsed while the other is in the (serialised) quality suite. Largest first, so that no big file
+    # is left to load alone at the end.
+    largest_first = sorted(range(len(files)), key=lambda number: -files[number].stat().st_size)
+    suites = _SharedSuites(names, claims)
+    with ThreadPoolExecutor(LOADING_THREADS) as pool:
+        started = {number: pool.submit(_load_path, files[number], names[number], claims[number], options, suites)
+                   for number in largest_first}
+        loaded_or_waiting = [started[number].result() for number in range(len(files))]  # (raises what failed)
+    results = [suites.result(name, item) for name, item in zip(names, loaded_or_waiting, strict=True)]
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, str):
+            ignored.append(f"{name}: {result}")
+        elif isinstance(result, ValidationReport):
+            refused.append(result)
+        else:
+            loaded.append(result)
+    unused = tuple(f"profile.toml line {entry.line}: path {entry.path!r} matched no file"
+                   for entry in entries if id(entry) not in used)
+    return Inspection(tuple(loaded), tuple(refused), tuple(ignored), unused)
+
+
+_Loaded = LoadedSource | ValidationReport | str  # a file of a directory: rows, a refusal, or why it was ignored
+
+
+@dataclass(frozen=True)
+class _Awaiting:
+    """A parsed file waiting for the run of its suite it shares with other files (``_SharedSuites``)."""
+
+    parsed: ParsedFile
+    sha256: str
+    read_as: str
+
+
+class _SharedSuites:
+    """Files of one kind that share one run of its quality suite (``quality.validate_together``): GX's
+    cost is mostly per expectation, and vendors' usage comes as several files of one kind (the 1M
+    sample's four usage files: 1.06 to 1.10 s of suites apart, 0.47 to 0.56 s together). They are the
+    canonically named files of a kind whose suite has no key check (a key repeats within a file, not
+    across files), when a directory has two or more. Each such file arrives here once loaded (parsed
+    and waiting, or refused, or read some other way); the last to arrive runs the suite for those
+    waiting, once per set of fields given, on its loading thread, while the other thread goes on."""
+
+    def __init__(self, names: list[str], claims: list[SourceEntry | None]) -> None:
+        kinds = [canonical_kind(name) if claim is None else None for name, claim in zip(names, claims, strict=True)]
+        counts = Counter(kind for kind in kinds if kind is not None and kind not in quality.UNIQUE_KEYS)
+        self._group = {name: kind for name, kind in zip(names, kinds, strict=True) if kind and counts[kind] > 1}
+        self._left = {kind: count for kind, count in counts.items() if count > 1}
+        self._waiting: dict[str, list[tuple[str, _Awaiting]]] = {kind: [] for kind in self._left}
+        self._done: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+
+    def shares(self, name: str) -> bool:
+        return name in self._group
+
+    def arrive(self, name: str, loaded: _Loaded | _Awaiting) -> _Loaded | _Awaiting:
+        """``loaded`` for file ``name``; if it was the last of its kind to arrive, the files that wait
+        are validated together and finished (``result`` then gives each)."""
+        kind = self._group.get(name)
+        if kind is None:
+            return loaded
+        with self._lock:
+            if isinstance(loaded, _Awaiting):
+                self._waiting[kind].append((name, loaded))
+            self._left[kind] -= 1
+            if self._left[kind]:  # others of its kind are still loading: the last of them finishes this one
+                return loaded
+        finished = _validated_together(kind, self._waiting[kind])
+        with self._lock:
+            self._done.update(finished)
+        return finished.get(name, loaded)
+
+    def result(self, name: str, loaded: _Loaded | _Awaiting) -> _Loaded:
+        if isinstance(loaded, _Awaiting):
+            with self._lock:
+                return self._done[name]
+        return loaded
+
+
+def _validated_together(kind: str, waiting: list[tuple[str, _Awaiting]]) -> dict[str, _Loaded]:
+    """Each waiting file finished, the suite run once per set of fields given."""
+    by_fields: dict[tuple[str, ...], list[tuple[str, _Awaiting]]] = {}
+    for name, awaiting in waiting:
+        by_fields.setdefault(tuple(awaiting.parsed.cells), []).append((name, awaiting))
+    finished: dict[str, _Loaded] = {}
+    for files in by_fields.values():
+        validations = quality.validate_together(kind, [(item.parsed.judged, item.parsed.cells) for _, item in files])
+        for (name, item), validation in zip(files, validations, strict=True):
+            finished[name] = recorded(with_verdict(item.parsed, validation), item.sha256, item.read_as)
+    return finished
+
+
+def _load_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
+               suites: _SharedSuites) -> _Loaded | _Awaiting:
+    """Load one file of a directory: its rows, the report of its refusal, or (a string) why a file
+    nobody claims was not read; a file that shares its suite's run may come back still waiting."""
+    return suites.arrive(name, _read_path(path, name, entry, options, suites.shares(name)))
+
+
+def _read_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
+               shares_suite: bool) -> _Loaded | _Awaiting:
+    data = _mapped(path)
+    kind = entry.kind if entry else canonical_kind(name)
+    how = describe(entry) if entry else "canonical columns"
+    try:
+        if entry is not None:
+            return load_source(data, name, entry, options)
+        raw = read_table(data, name, options) if kind else _header_or_none(data, name, options)
+        if raw is None:
+            return "not a table this tool can read"
+        if kind and not missing_required(kind, match_columns(raw.columns, kind)):
+            if shares_suite:
+                return _Awaiting(parse_cells(raw, kind, name, options, None, None), sha256_of(data), how)
+            return with_hash(normalise(raw, kind, name, options), data, how)
+        detection = detect_preset(raw.columns)
+        preset = PRESETS.get(detection.preset or "")
+        if preset is None or kind not in (None, preset.kind):
+            return _undetected(name, kind, raw, detection.reason)
+        kind, how = preset.kind, f"preset detected from the header: {detection.reason}"
+        guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
+        return load_entry(raw, data, name, guessed, read_options(guessed, options), how)
+    except SourceError as error:
+        return refused_report(kind or "unknown", name, error.problems, how)
+
+
+def _mapped(path: Path) -> FileBytes:
+    """A text file's bytes mapped read-only into memory (an empty file, or a workbook, read as bytes):
+    Arrow parses the page cache in place, where reading would first copy the file into as many fresh
+    pages (about 0.3 s of the million-line directory's 1.7 s on the bench machine, ``bench/results.md``).
+    Nothing read keeps a reference (Arrow's reader copies every value out), so the mapping closes with
+    ``data``. As with any mapped read (ripgrep, Polars), a file truncated by another program mid-read is
+    not supported."""
+    if path.suffix.lower() in EXCEL_SUFFIXES or not path.stat().st_size:
+        return path.read_bytes()
+    with path.open("rb") as handle:
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) -> str:
+    """Why a file nobody claims is ignored; for a canonically named file, a refusal naming its columns."""
+    if kind is None:
+        return f"no profile entry, not a canonical name, and {detection}"
+    missing = missing_required(kind, match_columns(raw.columns, kind))
+    raise SourceError(name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
+                             f" (found: {column_list(raw.columns)}); {detection}"])
+
+
+def _header_or_none(data: FileBytes, name: str, options: ReadOptions) -> pd.DataFrame | None:
+    try:
+        return read_table(data, name, options)
+    except SourceError:
+        return None
+
+
+
+
+def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sources:
+    """Load every source file of ``data_dir`` (see ``inspect_directory`` for which files and how).
+
+    Raises ``MissingSourceError`` when contracts, usage or invoices is absent, ``SourceError`` for an
+    unreadable file or missing required columns (every problem of every file at once), and
+    ``ProfileError`` for a malformed ``profile.toml``.
+    """
+    inspection = inspect_directory(data_dir, options)
+    absent = inspection.missing_kinds()
+    if absent:
+        names = [f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent]
+        raise MissingSourceError(f"{data_dir}: missing required source file(s): {', '.join(names)}")
+    if inspection.refused:
+        raise SourceError(str(data_dir), [f"{report.file}: " + "; ".join(report.problems)
+                                          for report in inspection.refused])
+    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))

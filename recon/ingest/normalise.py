@@ -1,0 +1,354 @@
+"""Normalising: a frame of text cells -> a canonical frame + quarantine rows (PRODUCT.md sections 2, 9).
+
+Columns are matched to canonical fields (an explicit mapping, else the canonical name), each field is
+parsed by its type (money and quantities exactly, dates as the profile says), defaults are applied
+(amount = quantity x unit price, service period = the invoice month), and the source's expectation
+suite (``recon.ingest.quality``) decides which rows go to quarantine with the file, line, column and
+reason. Rows in = rows loaded + rows quarantined, always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recon.cells import (
+    WHITESPACE,
+    arrow_text,
+    as_numpy_bool,
+    concat,
+    constant_text,
+    per_distinct,
+    text_series,
+    tidy_with,
+)
+from recon.errors import SourceError
+from recon.ingest import quality
+from recon.ingest.reading import ReadOptions
+from recon.money import money_times_quantity, parse_money, parse_quantity
+from recon.schema import (
+    BILLING_FREQUENCIES,
+    ISSUE_COLUMNS,
+    PANDAS_DTYPES,
+    SOURCES,
+    Field,
+    canonical_dtypes,
+)
+from recon.sources import ImportRecord, ValidationReport
+
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "donotbill", "nocharge", "nodefault", ""})
+Parser = Callable[[pd.Series, "ReadOptions"], pd.Series]
+FREQUENCY_WORDS = {"monthly": "monthly", "month": "monthly", "annual": "annual", "annually": "annual",
+                    "yearly": "annual", "year": "annual"}
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """One file normalised: the canonical rows, its quarantined rows, its import record and its
+    validation report."""
+
+    frame: pd.DataFrame
+    issues: pd.DataFrame
+    record: ImportRecord
+    report: ValidationReport
+
+# ----------------------------------------------------------------------------------------- normalising
+
+def match_columns(columns: Iterable[str], kind: str,
+                  mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Canonical field -> file column: an explicit ``mapping`` first, then the canonical name itself
+    (case, spaces and underscores ignored)."""
+    by_folded = {_fold(column): column for column in columns}
+    matched: dict[str, str] = {}
+    for spec in SOURCES[kind]:
+        explicit = (mapping or {}).get(spec.name)
+        if explicit is not None and explicit in by_folded.values():
+            matched[spec.name] = explicit
+        elif explicit is None and _fold(spec.name) in by_folded:
+            matched[spec.name] = by_folded[_fold(spec.name)]
+    return matched
+
+
+def column_list(columns: Iterable[object], shown: int = 30) -> str:
+    """Column names for a message: the first ``shown``, each cut to 60 characters."""
+    names = [str(column)[:60] for column in columns]
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _fold(name: str) -> str:
+    return name.strip().casefold().replace(" ", "").replace("_", "")
+
+
+def missing_required(kind: str, matched: dict[str, str]) -> list[str]:
+    return [spec.name for spec in SOURCES[kind] if spec.required and spec.name not in matched]
+
+
+def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions = ReadOptions(),
+              mapping: Mapping[str, str] | None = None, prepare: Prepare | None = None) -> LoadedSource:
+    """Text frame -> canonical frame of ``kind`` plus quarantined rows and the validation report.
+
+    ``prepare`` (a preset's or profile's rule: text frame -> text frame, same rows) runs on the data rows
+    before the columns are matched. Raises ``SourceError`` naming every missing required column. Blank
+    rows are skipped (counted as ``blank_rows``); a repeated header row and any row that fails an
+    expectation of the source's suite (``recon.ingest.quality``: unreadable or missing required values, negative
+    quantities, dates out of range, ...) goes to quarantine, one issue per row with all its reasons.
+    """
+    parsed = parse_cells(raw, kind, file_name, options, mapping, prepare)
+    return with_verdict(parsed, quality.validate(kind, parsed.judged, parsed.cells))
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file's rows parsed into canonical columns, before the quality suite judges them: ``text`` its
+    non-blank rows as read, ``frame`` the parsed ones, ``judged``/``cells`` what the suite is handed
+    (the data rows: a repeated header row is not judged)."""
+
+    kind: str
+    file_name: str
+    text: pd.DataFrame
+    lines: pd.Series
+    blank_rows: int
+    data_rows: np.ndarray
+    frame: pd.DataFrame
+    judged: pd.DataFrame
+    cells: dict[str, pd.Series]
+
+
+def parse_cells(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions,
+            mapping: Mapping[str, str] | None, prepare: Prepare | None) -> ParsedFile:
+    if kind not in SOURCES:
+        raise SourceError(file_name, [f"unknown source kind {kind!r}; expected one of {', '.join(SOURCES)}"])
+    text = raw.reset_index(drop=True)
+    lines = pd.Series(np.arange(len(text), dtype=np.int64) + 2, dtype="Int64")  # header is line 1
+    blank = _rows_equal_to(text, [""] * len(text.columns))
+    if blank.any():
+        text, lines = text[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
+    data_rows = ~_repeated_header(text).to_numpy()
+    prepared = prepare(text).fillna("") if prepare is not None else text
+    matched = match_columns(prepared.columns, kind, mapping)
+    missing = missing_required(kind, matched)
+    if missing:
+        raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
+                                      f" (found: {column_list(raw.columns)})"])
+
+    frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
+        spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
+        for spec in SOURCES[kind]}, index=text.index, copy=False))
+    every_row = bool(data_rows.all())  # the usual case: no row need be picked out (nor copied)
+    picked = prepared if every_row else prepared[data_rows]
+    cells = {name: picked[column] for name, column in matched.items()}
+    return ParsedFile(kind, file_name, text, lines, int(blank.sum()), data_rows, frame,
+                   frame if every_row else frame[data_rows], cells)
+
+
+def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSource:
+    """The parsed file with the suite's verdict: good rows in canonical dtypes, the others quarantined."""
+    kind, file_name, text, lines, data_rows = (parsed.kind, parsed.file_name, parsed.text, parsed.lines,
+                                               parsed.data_rows)
+    if data_rows.all():
+        reasons = validation.reasons.set_axis(text.index)
+    else:
+        reasons = constant_text("repeated header row", text.index)
+        reasons[data_rows] = validation.reasons.to_numpy()
+    frame = _apply_defaults(kind, parsed.frame)
+    frame["source_file"] = constant_text(file_name, frame.index)
+    frame["source_line"] = lines
+    bad = reasons.ne("").to_numpy()
+    # (a boolean pick of no rows still has Arrow concatenate every text column: slice when none is bad)
+    picked_rows = (lambda frame: frame[bad]) if bad.any() else (lambda frame: frame.iloc[:0])
+    issues = _issues_frame(kind, file_name, picked_rows(lines), picked_rows(reasons), picked_rows(text))
+    good = (frame[~bad].reset_index(drop=True) if bad.any() else frame).astype(canonical_dtypes(kind))
+    record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), parsed.blank_rows)
+    report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
+                              record.blank_rows, validation.outcomes)
+    return LoadedSource(good, issues, record, report)
+
+
+def _upper_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Currency codes are compared upper-case ("usd" is USD)."""
+    if "currency" not in frame:
+        return frame
+    return frame.assign(currency=frame["currency"].str.upper())
+
+
+def _repeated_header(text: pd.DataFrame) -> pd.Series:
+    """A copy-paste often leaves the header row again inside the data: quarantine it as such."""
+    return pd.Series(_rows_equal_to(text, [str(column) for column in text.columns]), index=text.index)
+
+
+def _rows_equal_to(text: pd.DataFrame, values: list[str]) -> np.ndarray:
+    """Rows whose cells equal ``values`` column by column (a missing cell counts as equal). Each column
+    is compared on the rows still matching, so a million-row file costs about one column's pass."""
+    matching = np.arange(len(text))
+    for column, value in zip(text.columns, values, strict=True):
+        cells = arrow_text(text[column] if len(matching) == len(text) else text[column].iloc[matching])
+        if len(matching) == len(text) and not cells.null_count and _holds_no(cells, value):
+            return np.zeros(len(text), dtype=bool)  # the usual answer, from one scan without a mask
+        matching = matching[as_numpy_bool(pc.fill_null(pc.equal(cells, value), True))]
+        if not len(matching):
+            break
+    rows = np.zeros(len(text), dtype=bool)
+    rows[matching] = True
+    return rows
+
+
+def _holds_no(cells: pa.ChunkedArray, value: str) -> bool:
+    """Whether no cell is ``value`` (an empty value: whether no cell is empty)."""
+    if not len(cells):
+        return True
+    if value == "":
+        return bool(pc.min(pc.binary_length(cells)).as_py())
+    return pc.index(cells, value).as_py() < 0
+
+
+def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: ReadOptions) -> pd.Series:
+    """Parse one column; a cell that cannot be read (or is blank) is ``<NA>``, which the quality suite
+    turns into a reason when the value was required or given."""
+    if cells is None:
+        return _empty_column(spec, length)
+    return _PARSERS[spec.type](cells, options)
+
+
+def _empty_column(spec: Field, length: int) -> pd.Series:
+    """An absent optional column: all missing, in the field's dtype."""
+    return pd.Series([None] * length, dtype=object).astype(PANDAS_DTYPES[spec.type])
+
+
+def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    text = arrow_text(cells)
+    collapsed = tidy_with(text, lambda untidy: pc.replace_substring_regex(untidy, WHITESPACE + "+", " "))
+    if len(text) and pc.min(pc.binary_length(text)).as_py():  # no empty cell: nothing to blank out
+        return text_series(collapsed, cells.index)
+    return text_series(pc.if_else(pc.equal(text, ""), pa.scalar(None, collapsed.type), collapsed), cells.index)
+
+
+def _parse_money(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_money(cells, options.decimal)
+
+
+def _parse_quantity(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_quantity(cells, options.decimal)
+
+
+_TIME_ZONE_SUFFIX = r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Dates: the profile's format when given; else ISO 8601 ``YYYY-MM-DD``, then M/D/YYYY (a time part,
+    with or without a zone, is ignored: the date is the one written)."""
+    text = cells.astype("string").str.strip()
+    # A timestamp's zone (``Z``, ``+02:00``) is dropped: the date is the one written (APIs send UTC stamps).
+    text = text.str.replace(_TIME_ZONE_SUFFIX, r"\1", regex=True)
+    if date_format:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+        return _in_ns_range(parsed.dt.tz_localize(None).dt.normalize())
+    day = text.str.split(r"[T ]", n=1, regex=True).str[0]
+    iso = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    us = pd.to_datetime(day, format="%m/%d/%Y", errors="coerce")
+    return _in_ns_range(iso.fillna(us))
+
+
+def _in_ns_range(dates: pd.Series) -> pd.Series:
+    """Canonical dates are datetime64[ns] (years 1678 to 2261); a date outside cannot be read."""
+    inside = dates.between(pd.Timestamp.min, pd.Timestamp.max).fillna(False)
+    return dates.where(inside).astype("datetime64[ns]")
+
+
+def _parse_date(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    return parse_dates(cells, options.date_format)
+
+
+def _parse_flag(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    folded = cells.str.casefold().str.replace(r"[\s_-]", "", regex=True)
+    values = pd.Series(pd.NA, index=cells.index, dtype="boolean")
+    values[folded.isin(TRUE_WORDS).fillna(False).to_numpy()] = True
+    values[folded.isin(FALSE_WORDS).fillna(False).to_numpy() & cells.ne("").to_numpy()] = False
+    return values
+
+
+def _parse_choice(cells: pd.Series, options: ReadOptions) -> pd.Series:
+    mapped = cells.str.casefold().map(FREQUENCY_WORDS)
+    return mapped.where(mapped.isin(BILLING_FREQUENCIES)).astype("string")
+
+
+def _once_per_distinct(parse: Parser) -> Parser:
+    """``parse`` run on each distinct cell once (see ``recon.cells.per_distinct``): a column of a
+    million cells holds a few hundred dates, prices or flags."""
+    def parse_distinct(cells: pd.Series, options: ReadOptions) -> pd.Series:
+        return per_distinct(lambda distinct: parse(distinct, options), cells)
+    return parse_distinct
+
+
+_PARSERS: dict[str, Parser] = {
+    "text": _parse_text, "money": _once_per_distinct(_parse_money),
+    "quantity": _once_per_distinct(_parse_quantity), "date": _once_per_distinct(_parse_date),
+    "flag": _once_per_distinct(_parse_flag), "choice": _once_per_distinct(_parse_choice),
+}
+
+
+def _apply_defaults(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Defaults PRODUCT.md section 2 gives: monthly billing, billable lines, whole-month periods, and an
+    invoice amount of quantity x unit price."""
+    out = frame.copy(deep=False)
+    if kind == "contracts":
+        out["billing_frequency"] = out["billing_frequency"].fillna("monthly")
+        out["billable"] = out["billable"].fillna(True)
+    if kind == "usage":
+        _fill_missing(out, "period_end", lambda rows: month_end(rows["period_start"]))
+    if kind == "invoices":
+        _fill_missing(out, "amount", lambda rows: money_times_quantity(rows["quantity"], rows["unit_price"]))
+        _fill_missing(out, "period_start", lambda rows: month_start(rows["invoice_date"]))
+        _fill_missing(out, "period_end", lambda rows: month_end(rows["period_start"]))
+    return out
+
+
+def _fill_missing(frame: pd.DataFrame, column: str, default: Callable[[pd.DataFrame], pd.Series]) -> None:
+    """Fill ``column``'s missing values with ``default`` computed on those rows only (a file usually
+    gives the value on every row, and then nothing is computed)."""
+    missing = frame[column].isna().to_numpy()
+    if missing.any():
+        frame[column] = frame[column].fillna(default(frame[missing]))
+
+
+def month_start(dates: pd.Series) -> pd.Series:
+    """First day of each date's month (NaT stays NaT)."""
+    months = dates.to_numpy("datetime64[ns]").astype("datetime64[M]")
+    return pd.Series(months.astype("datetime64[ns]"), index=dates.index)
+
+
+def month_end(dates: pd.Series) -> pd.Series:
+    """Last day of each date's month (NaT stays NaT)."""
+    next_months = dates.to_numpy("datetime64[ns]").astype("datetime64[M]") + 1
+    last_days = next_months.astype("datetime64[D]") - np.timedelta64(1, "D")
+    return pd.Series(last_days.astype("datetime64[ns]"), index=dates.index)
+
+
+def _issues_frame(kind: str, file_name: str, lines: pd.Series, reasons: pd.Series,
+                  rows: pd.DataFrame) -> pd.DataFrame:
+    raw = _joined_cells(rows) if len(rows) else pd.Series(dtype="string")
+    first_column = reasons.str.extract(r"^([a-z_]+):", expand=False)
+    return pd.DataFrame({
+        "source": pd.Series(kind, index=reasons.index, dtype="string"),
+        "file": pd.Series(file_name, index=reasons.index, dtype="string"),
+        "line": lines.to_numpy(),
+        "column": first_column.fillna("").to_numpy(),
+        "reason": reasons.to_numpy(),
+        "raw": raw.to_numpy() if len(rows) else pd.Series([], dtype="string"),
+    }, columns=list(ISSUE_COLUMNS)).reset_index(drop=True)
+
+
+def _joined_cells(rows: pd.DataFrame) -> pd.Series:
+    """Each row's cells as one ``a | b | c`` text (``<NA>`` for a missing cell), for the quarantine."""
+    cells = [pc.fill_null(arrow_text(rows[column]), "<NA>") for column in rows.columns]
+    return text_series(concat(cells, " | "), rows.index)
+
+
+

@@ -1,0 +1,541 @@
+"""Data quality: a Great Expectations suite per canonical source, run on every import (PRODUCT.md section 9).
+
+``io.normalise`` parses a file's text cells into canonical columns and hands the parsed rows here. The
+suite of the source kind runs once per file on that frame with Great Expectations (GX Core 1.x in an
+in-memory *ephemeral* context: no project directory, no stores on disk, analytics off), and its result
+decides quarantine: every row an expectation lists as unexpected gets a reason that names the field,
+what is wrong with the cell and the expectation, e.g. ``quantity: '-3' is negative
+(expect_column_values_to_be_between)``. The per-file ``ValidationReport`` lists every expectation with
+the rows it checked and failed, for the CLI and the dashboard.
+
+A cell that cannot be parsed is ``<NA>`` in the parsed frame, so "parseable" is
+``expect_column_values_to_not_be_null``: for a required field on every row, for an optional field on the
+rows where the file gave a value (a ``row_condition`` on a ``given_<field>`` flag column).
+
+Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation.
+A suite costs 20 to 30 ms per expectation plus time in the rows it is handed, so a large file's rows
+are not all handed to it: each check's verdict on a row depends only on the values it reads, and GX
+judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
+million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, which
+``tests/recon/test_quality.py`` checks against judging every row). ``bench/validation.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recon.errors import QualityError
+from recon.schema import BILLING_FREQUENCIES, SOURCES, Field
+from recon.sources import ExpectationOutcome
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+# Which money and quantity fields must not be negative ("non-negative quantities and prices").
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "contracts": ("unit_price", "quantity", "included_hours", "hourly_rate"),
+    "usage": ("quantity", "unit_cost"),
+    "invoices": ("quantity", "unit_price"),
+    "time_entries": ("hours", "rate"),
+    "payments": (),
+    "catalog": ("list_price", "unit_cost"),
+    "client_aliases": (),
+}
+# Keys that identify one row. Invoice lines without a ``line_id`` are not checked: two equal charges
+# are a ``duplicate_charge`` finding for the rules, not bad data.
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "invoices": ("invoice_number", "line_id"),
+    "time_entries": ("entry_id",),
+    "catalog": ("sku",),
+    "client_aliases": ("alias",),
+}
+# (start, end) pairs where the end must not come before the start.
+DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
+    "contracts": (("start_date", "end_date"),),
+    "usage": (("period_start", "period_end"),),
+    "invoices": (("period_start", "period_end"), ("invoice_date", "due_date")),
+}
+CURRENCY_FIELD = "currency"
+
+# Active ISO 4217 codes (the fund, metal and testing codes left out: nobody bills in them).
+_ISO_4217_TEXT = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
+CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ
+GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL
+THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR
+ZMW ZWG ZWL
+"""
+ISO_4217 = frozenset(_ISO_4217_TEXT.split())
+
+# How GX names each canonical column's type: the numpy scalar type behind the pandas dtype.
+GX_TYPES = {"text": "str", "choice": "str", "money": "int64", "quantity": "float64", "date": "datetime64",
+            "flag": "bool"}
+TYPE_WORDS = {"text": "text", "choice": "one of " + ", ".join(BILLING_FREQUENCIES), "money": "money",
+              "quantity": "a number", "date": "a date", "flag": "true or false"}
+RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The suite's verdict on a parsed frame: a reason per row (``""`` when it passed everything) and
+    the outcome of every expectation."""
+
+    reasons: pd.Series
+    outcomes: tuple[ExpectationOutcome, ...]
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+@dataclass(frozen=True)
+class _Check:
+    """One expectation of a suite, and how to say what is wrong with a row it rejects."""
+
+    expectation: Any  # a great_expectations.expectations.Expectation
+    field: str  # the field named first in the quarantine reason
+    column: str  # the field(s) shown in the report
+    rule: str
+    # failing rows -> what is wrong with each (None for column-level expectations: no rows to blame)
+    explain: Callable[[pd.Index], pd.Series] | None = None
+    # What decides the verdict on a row: the values of ``reads`` (only whether they are empty, for a
+    # presence check), on the rows whose ``condition`` flag is set; for a uniqueness check, also how often
+    # those values occur. No ``reads``: a verdict on the table or a column's type, not on rows.
+    reads: tuple[str, ...] = ()
+    presence: bool = False
+    condition: str | None = None
+    unique: bool = False
+
+
+class _Cells:
+    """The text of each mapped field (what the file said), to quote in reasons."""
+
+    def __init__(self, cells: Mapping[str, pd.Series], frame: pd.DataFrame) -> None:
+        self._cells = cells
+        self._frame = frame
+
+    def quoted(self, name: str, rows: pd.Index) -> pd.Series:
+        text = self._cells[name] if name in self._cells else self._frame[name].astype("string")
+        return "'" + text.loc[rows].fillna("").astype("string").str.slice(0, 40) + "'"
+
+    def blank(self, name: str, rows: pd.Index) -> pd.Series:
+        if name not in self._cells:
+            return pd.Series(True, index=rows)
+        return self._cells[name].loc[rows].fillna("").eq("")
+
+
+def suite_checks(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> list[_Check]:
+    """The expectations for a frame of ``kind``: required columns present, values readable and of their
+    canonical type, quantities and prices not negative, dates in range and in order, currency codes
+    known, row keys unique. ``cells`` holds the text of the fields the file gave; a field it did not give
+    is all empty and is not judged (GX spends ~20 ms per expectation, so a suite only has useful ones)."""
+    gxe = _gx().expectations
+    text = _Cells(cells, frame)
+    specs = [spec for spec in SOURCES[kind] if spec.required or spec.name in cells]
+    given = {spec.name for spec in specs}
+    required = [spec.name for spec in specs if spec.required]
+    checks = [_Check(gxe.ExpectTableColumnsToMatchSet(column_set=required, exact_match=False), required[0],
+                     ", ".join(required), "required columns present")]
+    checks += [_presence(gxe, spec, text) for spec in specs if spec.required or spec.type != "text"]
+    checks += [_Check(gxe.ExpectColumnValuesToBeOfType(column=spec.name, type_=GX_TYPES[spec.type]),
+                      spec.name, spec.name, f"{spec.name} is {TYPE_WORDS[spec.type]}") for spec in specs]
+    checks += [_non_negative(gxe, name, text) for name in NON_NEGATIVE[kind] if name in given]
+    checks += [_in_date_range(gxe, spec.name, text) for spec in specs if spec.type == "date"]
+    checks += [_in_order(gxe, start, end, text) for start, end in DATE_ORDER.get(kind, ())
+               if {start, end} <= given]
+    checks += [_known_currency(gxe, text) for name in given if name == CURRENCY_FIELD]
+    if kind in UNIQUE_KEYS and set(UNIQUE_KEYS[kind]) <= given:
+        checks.append(_unique(gxe, UNIQUE_KEYS[kind], text))
+    return checks
+
+
+def _presence(gxe: ModuleType, spec: Field, text: _Cells) -> _Check:
+    """Required: every row has a readable value. Optional: where the file gave a value, it is readable
+    (an optional text value always is)."""
+    name = spec.name
+    if spec.required:
+        return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name), name, name,
+                      f"{name} present and {TYPE_WORDS[spec.type]}", _unreadable(spec, text, required=True),
+                      reads=(name,), presence=True)
+    condition = _gx().expectations.row_conditions.Column(given_column(name)) == True  # noqa: E712
+    return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name, row_condition=condition), name, name,
+                  f"{name} {TYPE_WORDS[spec.type]} where given", _unreadable(spec, text, required=False),
+                  reads=(name,), presence=True, condition=given_column(name))
+
+
+def given_column(name: str) -> str:
+    """The flag column telling GX that the file gave a value for optional field ``name``."""
+    return f"given_{name}"
+
+
+def _unreadable(spec: Field, text: _Cells, required: bool) -> Callable[[pd.Index], pd.Series]:
+    def explain(rows: pd.Index) -> pd.Series:
+        quoted = text.quoted(spec.name, rows)
+        if spec.type == "choice":
+            wrong = quoted + f" is not one of {', '.join(BILLING_FREQUENCIES)}"
+        else:
+            wrong = f"cannot read {spec.type} " + quoted
+        if required:
+            wrong = wrong.where(~text.blank(spec.name, rows), "required value is empty")
+        return wrong
+    return explain
+
+
+def _non_negative(gxe: ModuleType, name: str, text: _Cells) -> _Check:
+    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0), name, name, f"{name} >= 0",
+                  lambda rows: text.quoted(name, rows) + " is negative", reads=(name,))
+
+
+def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
+    earliest, latest = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(LATEST_DATE)
+    span = f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
+    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=earliest, max_value=latest),
+                  name, name, f"{name} within {span}",
+                  lambda rows: text.quoted(name, rows) + f" is outside {span}", reads=(name,))
+
+
+def _in_order(gxe: ModuleType, start: str, end: str, text: _Cells) -> _Check:
+    expectation = gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=end, column_B=start, or_equal=True, ignore_row_if="either_value_is_missing")
+    return _Check(expectation, end, f"{start}, {end}", f"{end} >= {start}",
+                  lambda rows: text.quoted(end, rows) + f" is before {start} " + text.quoted(start, rows),
+                  reads=(start, end))
+
+
+def _known_currency(gxe: ModuleType, text: _Cells) -> _Check:
+    return _Check(gxe.ExpectColumnValuesToBeInSet(column=CURRENCY_FIELD, value_set=sorted(ISO_4217)),
+                  CURRENCY_FIELD, CURRENCY_FIELD, "currency is an ISO 4217 code",
+                  lambda rows: text.quoted(CURRENCY_FIELD, rows) + " is not an ISO 4217 currency code",
+                  reads=(CURRENCY_FIELD,))
+
+
+def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
+    """Every row with a full key has a key of its own; all rows sharing a key go to quarantine (which of
+    them is right is for a person to say)."""
+    if len(key) == 1:
+        expectation = gxe.ExpectColumnValuesToBeUnique(column=key[0])
+    else:
+        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key),
+                                                           ignore_row_if="any_value_is_missing")
+
+    def explain(rows: pd.Index) -> pd.Series:
+        quoted = text.quoted(key[0], rows)
+        for name in key[1:]:
+            quoted = quoted + " / " + text.quoted(name, rows)
+        return quoted + " appears more than once in this file"
+    return _Check(expectation, key[-1], ", ".join(key), f"{' + '.join(key)} unique", explain, reads=key,
+                  unique=True)
+
+
+# ------------------------------------------------------------------------------------------- running GX
+
+def validate(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series], *,
+             representatives: float = 0.5) -> Validation:
+    """Run the suite of ``kind`` on ``frame`` (parsed canonical columns, one row per data row) with GX.
+
+    ``cells`` maps each field the file gave to its text cells (same index as ``frame``), used to decide
+    which optional values were given and to quote them in reasons. Returns a reason per row and every
+    expectation's outcome. Raises ``QualityError`` if GX cannot evaluate an expectation.
+
+    GX judges one row of each look per check (see ``_Looks``) when those rows are fewer than
+    ``representatives`` times the rows (0: it judges every row; the verdicts are the same either way).
+    """
+    checks, _, found = _judge(kind, frame, cells, representatives)
+    return Validation(_reasons(checks, found, frame.index), tuple(outcome for outcome, _ in found))
+
+
+def validate_together(kind: str, parts: list[tuple[pd.DataFrame, Mapping[str, pd.Series]]], *,
+                      representatives: float = 0.5) -> list[Validation]:
+    """``validate`` of each (frame, cells) part, from one run of the suite over all of them: GX's cost
+    is mostly a fixed cost per expectation, and a vendor's usage often comes as several files of one
+    kind. The parts must give the same fields, and the suite must have no key check (a key repeats
+    within a file, not across files). Each part's outcomes count its own rows."""
+    if len(parts) == 1:
+        return [validate(kind, *parts[0], representatives=representatives)]
+    given = {tuple(cells) for _, cells in parts}
+    if len(given) != 1 or kind in UNIQUE_KEYS:
+        raise ValueError(f"{kind} parts cannot share a validation: fields {sorted(given)}")
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    cells = {name: pd.concat([part_cells[name] for _, part_cells in parts], ignore_index=True)
+             for name in parts[0][1]}
+    checks, judged, found = _judge(kind, frame, cells, representatives)
+    reasons = _reasons(checks, found, frame.index)
+    validations = []
+    ends = np.cumsum([len(part) for part, _ in parts])
+    for (part, _), end in zip(parts, ends, strict=True):
+        rows = slice(int(end) - len(part), int(end))
+        outcomes = tuple(_part_outcome(check, outcome, failing, judged, rows)
+                         for check, (outcome, failing) in zip(checks, found, strict=True))
+        validations.append(Validation(reasons.iloc[rows].set_axis(part.index), outcomes))
+    return validations
+
+
+def _judge(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series],
+           representatives: float) -> tuple[list[_Check], pd.DataFrame, list[tuple[ExpectationOutcome, pd.Index]]]:
+    """The checks, the frame GX judged (with the given-flags; row positions), and per check its outcome
+    and failing row positions."""
+    rows = frame.reset_index(drop=True)
+    row_cells = {name: values.reset_index(drop=True) for name, values in cells.items()}
+    checks = suite_checks(kind, rows, row_cells)
+    judged = _with_given_flags(rows, row_cells)
+    looks = _looks(checks, judged, representatives)
+    if looks is None:  # few rows look alike: GX judges them all
+        results = _run(kind, judged, checks)
+        found = [_outcome(check, result, len(rows)) for check, result in zip(checks, results, strict=True)]
+    else:
+        results = _run(kind, judged.iloc[looks.rows].reset_index(drop=True), checks)
+        found = [_spread_outcome(check, result, looks, number, judged)
+                 for number, (check, result) in enumerate(zip(checks, results, strict=True))]
+    return checks, judged, found
+
+
+def _reasons(checks: list[_Check], found: list[tuple[ExpectationOutcome, pd.Index]],
+             index: pd.Index) -> pd.Series:
+    reasons = pd.Series("", index=pd.RangeIndex(len(index)), dtype="string")
+    for check, (_, failing) in zip(checks, found, strict=True):
+        if check.explain is not None and len(failing):
+            reasons = _add_reason(reasons, failing, check)
+    reasons.index = index
+    return reasons
+
+
+def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd.DataFrame:
+    flags = {given_column(name): values.ne("").fillna(False).astype(bool) for name, values in cells.items()}
+    return frame.assign(**flags)
+
+
+# ------------------------------------------------------------------------ one row of each look per check
+# GX's cost grows with the rows it is handed (about 4 of a million-line directory's 6 s), and a file of a
+# million rows holds a few hundred distinct dates, prices and quantities. A check's verdict on a row
+# depends only on what it reads (``_Check.reads``), so rows that look the same to it get the same verdict:
+# GX judges one row of each look (two of each repeated key, for uniqueness), and its verdicts are spread
+# back over the rows they stand for, as the cell parsers do with distinct cells.
+
+@dataclass(frozen=True)
+class _Looks:
+    """The rows GX is handed (positions, ascending), and per check (by number) a code per row that
+    rows looking the same to the check share."""
+
+    rows: np.ndarray
+    codes: dict[int, np.ndarray]
+
+
+def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | None:
+    """The representative rows of ``frame`` for ``checks``; ``None`` when they would not be fewer than
+    ``share`` times the rows (a small or varied file: handing GX every row is as cheap)."""
+    if share <= 0 or len(frame) < 2:
+        return None
+    by_view: dict[tuple[tuple[str, bool], ...], np.ndarray] = {}
+    codes: dict[int, np.ndarray] = {}
+    picked = [np.zeros(1, dtype=np.intp)]  # a row for the table-level checks
+    for number, check in enumerate(checks):
+        if not check.reads:
+            continue
+        view = tuple((name, check.presence) for name in check.reads)
+        view += ((check.condition, False),) if check.condition else ()
+        if view not in by_view:
+            by_view[view] = _look_codes(frame, view)
+        repeated = np.bincount(by_view[view])[by_view[view]] > 1 if check.unique else None
+        codes[number] = by_view[view] if repeated is None else _keys_seen(by_view[view], repeated)
+        first = _first_of_each(codes[number])
+        picked.append(first)
+        if repeated is not None:  # and a second row of each repeated key, so that GX sees it repeat
+            repeated[first] = False
+            later = np.flatnonzero(repeated)
+            picked.append(later[_first_of_each(codes[number][later])])
+        if sum(len(rows) for rows in picked) > share * len(frame):
+            return None
+    return _Looks(np.unique(np.concatenate(picked)), codes)
+
+
+def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
+    """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
+    flag says so; a missing value is a value of its own). Codes stay small: a viewed value column is
+    factorized (order of first appearance, below the number of rows), a yes/no one only doubles them."""
+    codes = np.zeros(len(frame), dtype=np.intp)
+    for name, presence_only in view:
+        column = frame[name].isna() if presence_only else frame[name]
+        if column.dtype == bool:
+            codes = codes * 2 + column.to_numpy()
+        else:
+            column_codes = pd.factorize(column, use_na_sentinel=False)[0]
+            codes = pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0] if codes.any() \
+                else column_codes
+    return codes
+
+
+def _keys_seen(key_codes: np.ndarray, repeated: np.ndarray) -> np.ndarray:
+    """For a uniqueness check, what a row looks like: a key found once (one code, whichever the key)
+    or the key it repeats (a code of its own), numbered in order of first appearance."""
+    return pd.factorize(np.where(repeated, key_codes + 1, 0))[0]
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """Positions of each code's first row (ascending). A handful of codes (presence, flags) are looked
+    for one by one; for codes numbered 0, 1, ... in order of first appearance (as factorizing gives
+    them) a row holds a new code exactly when it exceeds every code before it, and codes numbered
+    otherwise are renumbered first (a missed look would be a verdict never judged)."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    if int(codes.max()) < _FEW_CODES:
+        firsts = []
+        for code in range(int(codes.max()) + 1):
+            rows = codes == code
+            if rows.any():
+                firsts.append(int(rows.argmax()))
+        return np.sort(np.array(firsts, dtype=np.intp))
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    first = np.flatnonzero(new)
+    if len(first) != int(codes.max()) + 1 or codes[0] != 0:
+        return _first_of_each(pd.factorize(codes)[0])
+    return first
+
+
+_FEW_CODES = 16
+
+
+def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,
+                    frame: pd.DataFrame) -> tuple[ExpectationOutcome, pd.Index]:
+    """A check's outcome on the representative rows, as it is on all rows: every row that looks like a
+    failing one fails; the rows checked are those GX would have judged (on the condition's rows, and
+    for a value check those with every value it reads given)."""
+    outcome, failing = _outcome(check, result, len(looks.rows))
+    if number not in looks.codes:  # on the table or a column's type: the same for any rows, none to blame
+        return replace(outcome, checked=len(frame)), pd.Index([], dtype="int64")
+    codes = looks.codes[number]
+    bad = np.zeros(int(codes.max()) + 1, dtype=bool)
+    bad[codes[looks.rows[failing.to_numpy()]]] = True
+    rows = pd.Index(np.flatnonzero(bad[codes]), dtype="int64")
+    return replace(outcome, checked=int(_checked_rows(check, frame).sum()), failed=len(rows)), rows
+
+
+def _checked_rows(check: _Check, frame: pd.DataFrame) -> np.ndarray:
+    """The rows GX would judge for a check that reads values: those on its condition, and for a value
+    check (not a presence one) those with every value it reads given."""
+    judged = frame[check.condition].to_numpy(dtype=bool) if check.condition else np.ones(len(frame), bool)
+    if not check.presence:  # a value check passes over rows missing a value it reads
+        judged = judged & frame[list(check.reads)].notna().all(axis=1).to_numpy()
+    return judged
+
+
+def _part_outcome(check: _Check, outcome: ExpectationOutcome, failing: pd.Index, judged: pd.DataFrame,
+                  rows: slice) -> ExpectationOutcome:
+    """A check's outcome over all parts, as it is on the part at ``rows``: its failing rows, and its rows
+    checked counted as ``_spread_outcome`` counts them (on a table or a column's type: the part's rows)."""
+    if not check.reads:
+        return replace(outcome, checked=rows.stop - rows.start)
+    positions = failing.to_numpy()
+    failed = int(((positions >= rows.start) & (positions < rows.stop)).sum())
+    return replace(outcome, checked=int(_checked_rows(check, judged.iloc[rows]).sum()), failed=failed,
+                   success=not failed)
+
+
+def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
+    """Validate ``frame`` against the checks' expectations in a fresh ephemeral context; the results
+    in the checks' order (GX groups them by column, so each carries its check number in ``meta``)."""
+    gx = _gx()
+    with _GX_LOCK:  # one suite at a time: GX's contexts and registries are not made for threads
+        return _run_locked(gx, kind, frame, checks)
+
+
+_GX_LOCK = threading.Lock()
+
+
+def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
+    context = gx.get_context(mode="ephemeral", project_config=_project_config())
+    batch_definition = (context.data_sources.add_pandas(name="recon").add_dataframe_asset(name=kind)
+                        .add_batch_definition_whole_dataframe("file"))
+    expectations = []
+    for number, check in enumerate(checks):
+        expectation = check.expectation.copy(deep=True)
+        expectation.meta = {"check": number}
+        expectations.append(expectation)
+    suite = gx.ExpectationSuite(name=f"recon-{kind}", expectations=expectations)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    results = batch.validate(suite, result_format=RESULT_FORMAT).results
+    by_number = {result.expectation_config.meta["check"]: result for result in results}
+    return [by_number[number] for number in range(len(checks))]
+
+
+def _outcome(check: _Check, result: Any, row_count: int) -> tuple[ExpectationOutcome, pd.Index]:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        raise QualityError(f"could not run {result.expectation_config.type} on {check.column}: "
+                           f"{info.get('exception_message')}")
+    details = result.result or {}
+    failing = pd.Index(details.get("unexpected_index_list") or [], dtype="int64")
+    observed = details.get("observed_value")
+    outcome = ExpectationOutcome(
+        expectation=result.expectation_config.type, column=check.column, rule=check.rule,
+        success=bool(result.success),
+        checked=int(details.get("element_count", row_count)) - int(details.get("missing_count") or 0),
+        failed=int(details.get("unexpected_count") or 0), observed="" if observed is None else str(observed))
+    return outcome, failing
+
+
+def _add_reason(reasons: pd.Series, failing: pd.Index, check: _Check) -> pd.Series:
+    assert check.explain is not None
+    expectation_type = check.expectation.expectation_type
+    reason = f"{check.field}: " + check.explain(failing).astype("string") + f" ({expectation_type})"
+    current = reasons.loc[failing]
+    out = reasons.copy()
+    out.loc[failing] = np.where(current.eq(""), reason, current + "; " + reason)
+    return out
+
+
+def _gx() -> ModuleType:
+    """Great Expectations, imported on first use (it takes seconds) with analytics switched off first;
+    a caller arriving while another thread imports it waits for that import."""
+    with _GX_IMPORT_LOCK:
+        return _imported_gx()
+
+
+_GX_IMPORT_LOCK = threading.Lock()
+
+
+def import_in_background() -> threading.Thread:
+    """Start importing Great Expectations on a daemon thread. Its import is about 3 s of a first load
+    (``bench/results.md``); a server that calls this when its first visitor arrives has it ready by the
+    time that visitor, signed in, has files validated."""
+    thread = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
+
+
+@cache
+def _imported_gx() -> ModuleType:
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import great_expectations
+    import great_expectations.expectations.row_conditions  # Column, for row conditions
+
+    return great_expectations
+
+
+def _project_config() -> Any:
+    """An in-memory project: stores in memory, no data-docs site (no temporary directory), no analytics,
+    no progress bars on stderr."""
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    return DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                             analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+
+
+__all__ = ["ExpectationOutcome", "Validation", "import_in_background",
+           "suite_checks", "validate", "validate_together"]

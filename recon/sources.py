@@ -1,0 +1,155 @@
+"""What a run takes in: the canonical frames of its sources, the rows sent to quarantine, and per file
+an import record (content hash, row counts) and a validation report.
+
+``recon.ingest`` builds these from files and ``recon.connectors`` from APIs; the engine reads them and
+knows nothing of how they were read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from recon.schema import ISSUE_COLUMNS, canonical_dtypes
+
+# ---------------------------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation run on one file: what it checks, and how many rows it checked and failed."""
+
+    expectation: str  # the GX expectation type, e.g. "expect_column_values_to_be_between"
+    column: str  # the field(s) it looks at, canonical names
+    rule: str  # the same in words, e.g. "quantity >= 0"
+    success: bool
+    checked: int  # rows with a value the expectation judged (all rows for column-level ones)
+    failed: int  # rows it found unexpected (each one is in quarantine)
+    observed: str = ""  # for column-level expectations (type, presence): what GX saw
+
+    def to_dict(self) -> dict[str, str | int | bool]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validating one file found: the expectations passed and failed, and the row counts
+    (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart). A refused
+    file (unreadable, required columns missing) has ``problems`` and no rows used."""
+
+    source: str
+    file: str
+    rows_in: int = 0
+    rows_used: int = 0
+    rows_quarantined: int = 0
+    blank_rows: int = 0
+    expectations: tuple[ExpectationOutcome, ...] = ()
+    read_as: str = ""  # how the file was read: canonical columns, a profile entry, a detected preset
+    problems: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def passed(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(outcome for outcome in self.expectations if outcome.success)
+
+    @property
+    def failed(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(outcome for outcome in self.expectations if not outcome.success)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_used + self.rows_quarantined
+
+    def expectations_frame(self) -> pd.DataFrame:
+        """One row per expectation (columns of ``ExpectationOutcome``), for a table on a page."""
+        columns = list(ExpectationOutcome.__dataclass_fields__)
+        return pd.DataFrame([outcome.to_dict() for outcome in self.expectations], columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {**{key: value for key, value in self.__dict__.items() if key != "expectations"},
+                "problems": list(self.problems), "refused": self.refused,
+                "expectations": [outcome.to_dict() for outcome in self.expectations]}
+
+
+def refused_report(source: str, file: str, problems: list[str], read_as: str = "") -> ValidationReport:
+    """The report of a file that could not be used at all."""
+    return ValidationReport(source, file, read_as=read_as, problems=tuple(problems))
+
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """What one file contributed: the counts that must add up, and its content hash."""
+
+    source: str
+    file: str
+    sha256: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    blank_rows: int = 0
+
+    def to_dict(self) -> dict[str, str | int]:
+        return dict(self.__dict__)
+
+
+
+
+@dataclass(frozen=True)
+class Sources:
+    """All canonical frames of a run (missing optional sources are empty frames) plus their quarantine."""
+
+    frames: dict[str, pd.DataFrame]
+    issues: pd.DataFrame
+    imports: tuple[ImportRecord, ...] = field(default=())
+    reports: tuple[ValidationReport, ...] = field(default=())
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        return self.frames[kind]
+
+
+
+
+def empty_issues() -> pd.DataFrame:
+    """A quarantine with no rows (``ISSUE_COLUMNS``)."""
+    return pd.DataFrame({column: pd.Series(dtype="Int64" if column == "line" else "string")
+                         for column in ISSUE_COLUMNS})
+
+
+def empty_source(kind: str) -> pd.DataFrame:
+    """A canonical frame of ``kind`` with no rows."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in canonical_dtypes(kind).items()})
+
+
+class Loaded(Protocol):
+    """One file read and validated (``recon.ingest.normalise.LoadedSource`` is one)."""
+
+    @property
+    def frame(self) -> pd.DataFrame: ...
+    @property
+    def issues(self) -> pd.DataFrame: ...
+    @property
+    def record(self) -> ImportRecord: ...
+    @property
+    def report(self) -> ValidationReport: ...
+
+
+def combine(loaded: Iterable[Loaded], kinds: Iterable[str]) -> Sources:
+    """Concatenate loaded files per kind into one ``Sources``; kinds with no file get empty frames."""
+    by_kind: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
+    issues, records, reports = [], [], []
+    for item in loaded:
+        by_kind.setdefault(item.record.source, []).append(item.frame)
+        issues.append(item.issues)
+        records.append(item.record)
+        reports.append(item.report)
+    frames = {kind: (pd.concat(parts, ignore_index=True) if parts else empty_source(kind))
+              for kind, parts in by_kind.items()}
+    all_issues = pd.concat([empty_issues(), *[i for i in issues if len(i)]], ignore_index=True)
+    return Sources(frames, all_issues, tuple(records), tuple(reports))

@@ -1,0 +1,696 @@
+"""The store: runs, discrepancies, resolutions and mappings in a real database (PRODUCT.md section 7).
+
+SQLite by default (``recon.db`` in the working directory, WAL mode); PostgreSQL when the URL (or
+``RECON_DATABASE_URL``) says so. The schema is migrated with Alembic when a ``Store`` is constructed.
+
+Guarantees, each covered by a test on both backends:
+
+- a run is written in one transaction (its row, every discrepancy, its input links) and flagged
+  complete last, so a crash mid-save leaves nothing visible;
+- resolutions, mappings, settings and profiles are append-only inserts (no read-modify-write), so two
+  sessions acting on the same fingerprint both land in its history; the latest row is the current one;
+- a file's SHA-256 is unique among imports, so importing the same bytes twice is detected;
+- money goes in and comes out as the same Int64 units, stored exactly (see ``recon.store.tables.Money``).
+
+Everything the store returns is a frame or a frozen value; money stays in Int64 units of 1/10,000.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from recon import metrics
+from recon.engine import Mappings, Reconciliation
+from recon.errors import StoreError
+from recon.keys import describe_periods
+from recon.money import from_decimal
+from recon.rules import OUTPUT_COLUMNS
+from recon.settings import Settings
+from recon.sources import ImportRecord
+from recon.status import STATUSES, with_status
+from recon.store import tables
+
+ENV_URL = "RECON_DATABASE_URL"
+DEFAULT_URL = "sqlite:///recon.db"
+INSERT_BATCH = 1_000
+_PG_MIGRATION_LOCK = 0x5245434F4E  # pg_advisory_xact_lock key: "RECON"
+
+RUN_LIST_COLUMNS = ("id", "created_at", "by", "label", "periods", "engine_version", "billed", "expected",
+                    "leakage", "overcharge", "discrepancies")
+RESOLUTION_COLUMNS = ("fingerprint", "status", "note", "by", "at")
+HISTORY_COLUMNS = ("id", *RESOLUTION_COLUMNS)
+IMPORT_COLUMNS = ("import_id", "source", "file", "sha256", "rows_in", "rows_loaded", "rows_quarantined",
+                  "blank_rows", "first_imported_at", "first_file")
+_COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_quarantined", "blank_rows")
+
+_T = tables.table
+_IMPORT, _RUN, _RUN_IMPORT = _T(tables.ImportFile), _T(tables.Run), _T(tables.RunImport)
+_DISCREPANCY, _RESOLUTION = _T(tables.Discrepancy), _T(tables.Resolution)
+_ALIAS, _REJECTED, _SKU_MAP = _T(tables.ClientAlias), _T(tables.RejectedSuggestion), _T(tables.SkuMapping)
+_SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
+
+MONEY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, tables.Money))
+QUANTITY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, sa.Float))
+STORED_DISCREPANCY_COLUMNS = OUTPUT_COLUMNS  # the engine's schema, in its order
+DISCREPANCY_DTYPES = dict.fromkeys(MONEY_COLUMNS, "Int64") | dict.fromkeys(QUANTITY_COLUMNS, "float64")
+RUN_MONEY_COLUMNS = ("billed", "expected", "leakage", "overcharge")
+
+
+# ------------------------------------------------------------------------------------------ results
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What recording one import did: its row id, and whether the same bytes were already imported."""
+
+    id: int
+    duplicate: bool
+    first_imported_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A past run re-opened read-only. ``discrepancies`` has the engine's columns (money in Int64 units)
+    plus ``status``, the latest resolution of each fingerprint (``open`` when never resolved)."""
+
+    id: int
+    created_at: datetime
+    by: str
+    label: str
+    periods: tuple[str, ...]
+    engine_version: str
+    settings: Settings
+    summary: dict[str, Any]
+    discrepancies: pd.DataFrame
+    imports: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """Run ``old_id`` against run ``new_id`` by fingerprint.
+
+    ``new``: findings of the new run absent from the old one. ``cleared``: findings of the old run absent
+    from the new one, in a period the new run covers (a period it did not look at is not cleared).
+    ``changed``: same fingerprint, different variance; ``unchanged``: same fingerprint, same variance.
+    Both have the new run's columns plus ``old_variance``, ``new_variance`` and ``variance_delta``.
+    Every frame keeps the ``status`` column (today's resolution). ``leakage_delta`` and
+    ``overcharge_delta`` are new minus old in Int64 units (positive: more leakage than before).
+    """
+
+    old_id: int
+    new_id: int
+    new: pd.DataFrame
+    cleared: pd.DataFrame
+    changed: pd.DataFrame
+    unchanged: pd.DataFrame
+    leakage_delta: int
+    overcharge_delta: int
+
+
+# ------------------------------------------------------------------------------------- connecting
+
+def database_url(url: str | None = None) -> str:
+    """The database to use: ``url``, else ``RECON_DATABASE_URL``, else ``recon.db`` in the working dir."""
+    return url or os.environ.get(ENV_URL) or DEFAULT_URL
+
+
+def _normalised_url(url: str) -> sa.URL:
+    """Parse ``url``; plain ``postgresql://`` (or ``postgres://``) gets the psycopg 3 driver we ship."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise StoreError(f"not a database URL: {url!r} (e.g. sqlite:///recon.db or "
+                         "postgresql://user:password@host/db)") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _shown(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url``, with SQLite set up for safe concurrent use (WAL, busy timeout,
+    ``BEGIN IMMEDIATE`` for writes)."""
+    parsed = _normalised_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps)
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise StoreError(f"cannot use database {_shown(parsed)}: {_first_line(error)}") from None
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        url, json_serializer=_json_dumps, connect_args={"check_same_thread": False, "timeout": 30},
+        **({"poolclass": StaticPool} if in_memory else {}))
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy (not the sqlite3 module) issue BEGIN, so writes can take the lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    """Writes begin IMMEDIATE (take the write lock first, wait for it under the busy timeout) instead of
+    upgrading a read lock mid-transaction, which SQLite refuses at once when another writer got there."""
+    writing = connection.get_execution_options().get("recon_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+# ------------------------------------------------------------------------------------- migrations
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "recon.store:migrations")
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there). Holds a lock while migrating
+    so two processes starting at once on an empty database do not both create it."""
+    config = _alembic_config()
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return
+    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+        raise StoreError(f"the database schema (revision {current}) is newer than this version of recon "
+                         f"knows (up to {head}); upgrade recon to use it")
+    with _write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def migrate_when_free(engine: Engine, attempts: int = 6) -> None:
+    """``migrate``, tried again while SQLite reports the database locked. Processes opening a fresh
+    database together can get "database is locked" at once, without SQLite waiting out its busy timeout
+    (while one sets up WAL or recovers it); migrating is idempotent, so waiting and retrying is safe."""
+    for attempt in range(attempts):
+        try:
+            migrate(engine)
+            return
+        except OperationalError as error:
+            if engine.dialect.name != "sqlite" or "locked" not in str(error.orig) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
+
+
+@contextmanager
+def _write_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        connection.execution_options(recon_write=True)
+        with connection.begin():
+            yield connection
+
+
+# ----------------------------------------------------------------------------------------- frames
+
+def _frame(rows: Sequence[Any], columns: Sequence[str], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+    """Result rows as a frame, column by column: money columns go straight to ``Int64`` (letting pandas
+    infer would turn a column of ints with a None into float64 and lose digits past 2**53)."""
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    chosen = dtypes or {}
+    return pd.DataFrame({name: pd.Series(list(column), dtype=chosen.get(name, "object"))
+                         for name, column in zip(columns, values, strict=True)})
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+
+
+def _text_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    return frame.astype(dict.fromkeys(columns, "string"))
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows as plain Python values for an insert: ``None`` for NA / NaN, ints for Int64."""
+    chosen = frame.reindex(columns=list(columns))
+    return chosen.astype(object).where(chosen.notna(), None).to_dict(orient="records")
+
+
+def _units(value: Any) -> int | None:
+    """A summary money figure (decimal string) as Int64 units."""
+    return None if value is None else from_decimal(str(value))
+
+
+def _text(value: str, what: str) -> str:
+    cleaned = str(value).strip()
+    if not cleaned:
+        raise StoreError(f"{what} must not be empty")
+    return cleaned
+
+
+# ------------------------------------------------------------------------------------------ store
+
+class Store:
+    """Runs, resolutions, mappings, settings and profiles in one database (see the module docstring).
+
+    ``url``: a SQLAlchemy URL (``sqlite:///recon.db``, ``postgresql://user:pw@127.0.0.1/recon``);
+    default ``RECON_DATABASE_URL``, else ``sqlite:///recon.db``. Raises ``StoreError`` (one clear line)
+    when the database cannot be reached or migrated.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        self.engine = create_store_engine(self.url)
+        try:
+            migrate_when_free(self.engine)
+        except SQLAlchemyError as error:
+            self.engine.dispose()
+            shown = _shown(self.engine.url)
+            raise StoreError(f"cannot open database {shown}: {_first_line(error)}") from None
+
+    def __repr__(self) -> str:
+        return f"Store({_shown(self.engine.url)!r})"
+
+    def close(self) -> None:
+        """Release the connections (the store can still be used; it reconnects on demand)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        try:
+            with _write_transaction(self.engine) as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise StoreError(f"database write failed: {_first_line(error)}") from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise StoreError(f"database read failed: {_first_line(error)}") from None
+
+    # ------------------------------------------------------------------------------------- imports
+
+    def record_imports(self, records: Iterable[ImportRecord]) -> list[int]:
+        """Record source files by content hash, in one transaction; returns their import ids. A file
+        whose SHA-256 is already stored is not stored again: its existing id is returned (see
+        ``record_import`` for the duplicate flag)."""
+        with self._writing() as connection:
+            return [outcome.id for outcome in _insert_imports(connection, records)]
+
+    def record_import(self, record: ImportRecord) -> ImportOutcome:
+        """Record one source file; ``duplicate`` says the same bytes were imported before (when:
+        ``first_imported_at``)."""
+        with self._writing() as connection:
+            return _insert_imports(connection, [record])[0]
+
+    def find_import(self, sha256: str) -> dict[str, Any] | None:
+        """The import with this content hash (id, source, file, sha256, counts, imported_at), or None."""
+        with self._reading() as connection:
+            row = connection.execute(sa.select(_IMPORT).where(_IMPORT.c.sha256 == sha256)).mappings().first()
+        return dict(row) if row else None
+
+    # ---------------------------------------------------------------------------------------- runs
+
+    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "") -> int:
+        """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
+        version), every discrepancy and the files it read. Returns the run id."""
+        with self._writing() as connection:
+            run_id = _insert_run(connection, result, by.strip(), label.strip())
+            _insert_discrepancies(connection, run_id, result.discrepancies)
+            _link_imports(connection, run_id, result.imports)
+            connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
+        return run_id
+
+    def list_runs(self) -> pd.DataFrame:
+        """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
+        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC)."""
+        columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
+        with self._reading() as connection:
+            rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
+            frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(RUN_MONEY_COLUMNS, "Int64"))
+        frame["periods"] = frame["periods"].map(describe_periods)
+        frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
+        frame["created_at"] = _timestamps(frame["created_at"])
+        return frame.astype({"id": "int64", "discrepancies": "int64"})
+
+    def latest_run_id(self) -> int | None:
+        """The id of the newest complete run, or None when there is none."""
+        with self._reading() as connection:
+            return connection.execute(sa.select(sa.func.max(_RUN.c.id)).where(_RUN.c.complete)).scalar()
+
+    def previous_run_id(self, run_id: int) -> int | None:
+        """The newest complete run before ``run_id`` covering the same periods (what to compare with)."""
+        periods = self._run_row(run_id)["periods"]
+        with self._reading() as connection:
+            rows = connection.execute(sa.select(_RUN.c.id, _RUN.c.periods).where(
+                _RUN.c.complete, _RUN.c.id < run_id).order_by(_RUN.c.id.desc())).all()
+        return next((row.id for row in rows if list(row.periods) == list(periods)), None)
+
+    def load_run(self, run_id: int) -> StoredRun:
+        """Re-open a stored run read-only (``StoredRun``); ``StoreError`` when there is no such run."""
+        row = self._run_row(run_id)
+        found = self._run_discrepancies(run_id)
+        return StoredRun(
+            id=row["id"], created_at=row["created_at"], by=row["by"], label=row["label"],
+            periods=tuple(row["periods"]), engine_version=row["engine_version"],
+            settings=Settings.from_dict(row["settings"]), summary=row["summary"],
+            discrepancies=with_status(found, self.resolutions()), imports=self._run_imports(run_id))
+
+    def _run_row(self, run_id: int) -> dict[str, Any]:
+        with self._reading() as connection:
+            row = connection.execute(sa.select(_RUN).where(_RUN.c.id == int(run_id), _RUN.c.complete)
+                                     ).mappings().first()
+        if row is None:
+            raise StoreError(f"no stored run with id {run_id}")
+        return dict(row)
+
+    def _run_discrepancies(self, run_id: int) -> pd.DataFrame:
+        columns = [_DISCREPANCY.c[name] for name in STORED_DISCREPANCY_COLUMNS]
+        query = sa.select(*columns).where(_DISCREPANCY.c.run_id == run_id).order_by(_DISCREPANCY.c.position)
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), STORED_DISCREPANCY_COLUMNS, DISCREPANCY_DTYPES)
+        return discrepancy_frame(frame)
+
+    def _run_imports(self, run_id: int) -> pd.DataFrame:
+        link, first = _RUN_IMPORT, _IMPORT
+        query = (sa.select(link.c.import_id, first.c.source, link.c.file, first.c.sha256,
+                           *[link.c[name] for name in _COUNT_FIELDS], first.c.imported_at, first.c.file)
+                 .join(first, first.c.id == link.c.import_id)
+                 .where(link.c.run_id == run_id).order_by(link.c.position))
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), IMPORT_COLUMNS)
+        frame = _text_columns(frame, ("source", "file", "sha256", "first_file"))
+        frame["first_imported_at"] = _timestamps(frame["first_imported_at"])
+        return frame.astype(dict.fromkeys(("import_id", *_COUNT_FIELDS), "int64"))
+
+    def compare_runs(self, old_id: int, new_id: int) -> RunComparison:
+        """What changed from run ``old_id`` to run ``new_id`` (see ``RunComparison``)."""
+        old, new = self.load_run(old_id), self.load_run(new_id)
+        return compare(old, new)
+
+    # --------------------------------------------------------------------------------- resolutions
+
+    def resolve(self, fingerprints: Iterable[str], status: str, note: str = "", by: str = "") -> None:
+        """Record ``status`` (open, billed, credited, accepted, disputed) with a note for each fingerprint:
+        one appended history row each, in one transaction. ``StoreError`` for an unknown status or a
+        fingerprint that no stored run contains (all of them named)."""
+        wanted = list(dict.fromkeys(str(fingerprint).strip() for fingerprint in fingerprints))
+        status = str(status).strip().lower()
+        if status not in STATUSES:
+            raise StoreError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        if not wanted or "" in wanted:
+            raise StoreError("give at least one fingerprint (and no empty ones)")
+        rows = [{"fingerprint": fingerprint, "status": status, "note": note.strip(), "by": by.strip(),
+                 "at": tables.utc_now()} for fingerprint in wanted]
+        with self._writing() as connection:
+            _check_known(connection, wanted)
+            connection.execute(sa.insert(_RESOLUTION), rows)
+
+    def resolutions(self) -> pd.DataFrame:
+        """The current status of every resolved fingerprint (its latest resolution): ``fingerprint, status,
+        note, by, at``."""
+        latest = (sa.select(sa.func.max(_RESOLUTION.c.id).label("id"))
+                  .group_by(_RESOLUTION.c.fingerprint).subquery())
+        query = (sa.select(*[_RESOLUTION.c[name] for name in RESOLUTION_COLUMNS])
+                 .join(latest, latest.c.id == _RESOLUTION.c.id).order_by(_RESOLUTION.c.fingerprint))
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), RESOLUTION_COLUMNS)
+        return _resolution_frame(frame)
+
+    def history(self, fingerprint: str | None = None) -> pd.DataFrame:
+        """Every resolution event (of one fingerprint, or all), oldest first: ``id`` plus the resolution
+        columns."""
+        query = sa.select(*[_RESOLUTION.c[name] for name in HISTORY_COLUMNS]).order_by(_RESOLUTION.c.id)
+        if fingerprint is not None:
+            query = query.where(_RESOLUTION.c.fingerprint == fingerprint)
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), HISTORY_COLUMNS)
+        return _resolution_frame(frame).astype({"id": "int64"})
+
+    # ------------------------------------------------------------------------------------ mappings
+
+    def save_client_alias(self, alias: str, client: str, by: str = "") -> None:
+        """Confirm that ``alias`` (a vendor or export name) is the PSA client ``client``."""
+        self._append(_ALIAS, alias=_text(alias, "alias"), client=_text(client, "client"), by=by.strip())
+
+    def remove_client_alias(self, alias: str, by: str = "") -> None:
+        """Withdraw a confirmed alias (recorded as a row with an empty client; history is kept)."""
+        self._append(_ALIAS, alias=_text(alias, "alias"), client="", by=by.strip())
+
+    def reject_suggestion(self, name: str, client: str, by: str = "") -> None:
+        """Record that ``name`` is not ``client``: that fuzzy suggestion is not offered again."""
+        self._append(_REJECTED, name=_text(name, "name"), client=_text(client, "client"), by=by.strip())
+
+    def rejected_suggestions(self) -> pd.DataFrame:
+        """Rejected (name, client) pairs, first rejection of each: ``name, client, by, at``."""
+        columns = ("name", "client", "by", "at")
+        query = sa.select(*[_REJECTED.c[name] for name in columns]).order_by(_REJECTED.c.id)
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), columns)
+        frame = frame.drop_duplicates(["name", "client"], keep="first").reset_index(drop=True)
+        frame["at"] = _timestamps(frame["at"])
+        return _text_columns(frame, ("name", "client", "by"))
+
+    def without_rejected_suggestions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A copy of an unmapped (or client-matches) frame with rejected suggestions blanked out, so the
+        Mappings queue does not offer them again. The name is ``client_raw`` (else ``name``), compared
+        case-insensitively."""
+        name_column = "client_raw" if "client_raw" in frame else "name"
+        rejected = self.rejected_suggestions()
+        pairs = set(zip(rejected["name"].str.casefold(), rejected["client"], strict=True))
+        names = frame[name_column].astype("string").str.strip().str.casefold()
+        hit = [(name, client) in pairs for name, client in zip(names, frame["suggestion"], strict=True)]
+        out = frame.copy()
+        out.loc[hit, "suggestion"] = pd.NA
+        if "suggestion_score" in out:
+            out.loc[hit, "suggestion_score"] = float("nan")
+        return out
+
+    def save_sku_mapping(self, vendor_sku: str, sku: str, by: str = "") -> None:
+        """Confirm that the vendor's ``vendor_sku`` is the PSA product ``sku``."""
+        self._append(_SKU_MAP, vendor_sku=_text(vendor_sku, "vendor_sku"), sku=_text(sku, "sku"),
+                     by=by.strip())
+
+    def remove_sku_mapping(self, vendor_sku: str, by: str = "") -> None:
+        """Withdraw a confirmed SKU mapping (recorded as a row with an empty sku; history is kept)."""
+        self._append(_SKU_MAP, vendor_sku=_text(vendor_sku, "vendor_sku"), sku="", by=by.strip())
+
+    def mappings(self) -> Mappings:
+        """The confirmed client aliases and SKU mappings in force (latest per alias / vendor SKU), ready
+        for ``reconcile(..., mappings=...)``."""
+        aliases = self._latest(_ALIAS, "alias", "client")
+        sku_map = self._latest(_SKU_MAP, "vendor_sku", "sku")
+        client_aliases = pd.DataFrame({
+            "alias": aliases["alias"], "client": aliases["client"],
+            "source_file": pd.Series("recon store", index=aliases.index, dtype="string"),
+            "source_line": aliases["id"].astype("Int64")})
+        return Mappings(client_aliases=client_aliases, sku_map=sku_map[["vendor_sku", "sku"]])
+
+    def _latest(self, table: sa.Table, key: str, value: str) -> pd.DataFrame:
+        """Latest row per ``key`` (by id), withdrawn ones (empty ``value``) left out, in id order."""
+        query = sa.select(table.c.id, table.c[key], table.c[value]).order_by(table.c.id)
+        with self._reading() as connection:
+            frame = _frame(connection.execute(query).all(), ("id", key, value))
+        frame = frame.drop_duplicates(key, keep="last")
+        frame = frame[frame[value] != ""].reset_index(drop=True)
+        return _text_columns(frame, (key, value))
+
+    def _append(self, table: sa.Table, **values: Any) -> None:
+        with self._writing() as connection:
+            connection.execute(sa.insert(table).values(at=tables.utc_now(), **values))
+
+    # ---------------------------------------------------------------------------- settings, profiles
+
+    def save_settings(self, settings: Settings, by: str = "") -> None:
+        """Save the settings in force from now on (earlier versions are kept)."""
+        self._append(_SETTINGS, data=settings.to_dict(), by=by.strip())
+
+    def load_settings(self) -> Settings:
+        """The latest saved settings, or the defaults when none were saved."""
+        query = sa.select(_SETTINGS.c.data).order_by(_SETTINGS.c.id.desc()).limit(1)
+        with self._reading() as connection:
+            data = connection.execute(query).scalar()
+        return Settings.from_dict(data) if data is not None else Settings()
+
+    def save_profile(self, name: str, text: str, by: str = "") -> None:
+        """Save a column-mapping profile (TOML text) under ``name``; a later save replaces it."""
+        self._append(_PROFILE, name=_text(name, "profile name"), text=text, by=by.strip())
+
+    def profiles(self) -> dict[str, str]:
+        """Every saved profile, name -> TOML text (latest version of each), sorted by name."""
+        latest = self._latest(_PROFILE, "name", "text")
+        return dict(sorted(zip(latest["name"], latest["text"], strict=True)))
+
+    def exposure(self, run_id: int) -> dict[str, int]:
+        """Recovered and open exposure of a stored run under today's resolutions (Int64 units):
+        ``{"recovered": ..., "open_exposure": ...}`` (PRODUCT.md section 5)."""
+        return metrics.exposure(self.load_run(run_id).discrepancies, self.resolutions())
+
+
+# ----------------------------------------------------------------------------------- write helpers
+
+def _insert_imports(connection: Connection, records: Iterable[ImportRecord]) -> list[ImportOutcome]:
+    return [_insert_import(connection, record) for record in records]
+
+
+def _insert_import(connection: Connection, record: ImportRecord) -> ImportOutcome:
+    """Insert the file unless its hash is known (ON CONFLICT DO NOTHING: safe under concurrency)."""
+    now = tables.utc_now()
+    values = {"source": record.source, "file": record.file, "sha256": record.sha256 or None,
+              "imported_at": now, **{name: int(getattr(record, name)) for name in _COUNT_FIELDS}}
+    if values["sha256"] is None:
+        new_id = connection.execute(sa.insert(_IMPORT).values(values).returning(_IMPORT.c.id)).scalar_one()
+        return ImportOutcome(new_id, False, now)
+    new_id = connection.execute(_insert_unless_known(connection, values)).scalar()
+    if new_id is not None:
+        return ImportOutcome(new_id, False, now)
+    known = connection.execute(sa.select(_IMPORT.c.id, _IMPORT.c.imported_at)
+                               .where(_IMPORT.c.sha256 == values["sha256"])).one()
+    return ImportOutcome(known.id, True, known.imported_at)
+
+
+def _insert_unless_known(connection: Connection, values: dict[str, Any]) -> sa.Executable:
+    """INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id, in the connection's dialect."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    return (dialect_insert(_IMPORT).values(values).on_conflict_do_nothing(index_elements=["sha256"])
+            .returning(_IMPORT.c.id))
+
+
+def _engine_version() -> str:
+    import recon
+
+    return str(recon.__version__)
+
+
+def _insert_run(connection: Connection, result: Reconciliation, by: str, label: str) -> int:
+    overall = result.metrics.overall
+    values = {
+        "created_at": tables.utc_now(), "by": by, "label": label, "periods": list(result.periods),
+        "engine_version": _engine_version(), "settings": result.settings.to_dict(),
+        "summary": json.loads(_json_dumps(result.to_dict())),
+        "billed": _units(overall.get("billed_revenue")), "expected": _units(overall.get("expected_revenue")),
+        "leakage": _units(overall.get("leakage")), "overcharge": _units(overall.get("overcharge")),
+        "discrepancies": len(result.discrepancies), "complete": False,
+    }
+    return int(connection.execute(sa.insert(_RUN).values(values).returning(_RUN.c.id)).scalar_one())
+
+
+def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFrame) -> None:
+    missing = [name for name in STORED_DISCREPANCY_COLUMNS if name not in found]
+    if missing:
+        raise StoreError(f"discrepancies lack column(s): {', '.join(missing)}")
+    rows = _records(found, STORED_DISCREPANCY_COLUMNS)
+    for position, row in enumerate(rows):
+        row["run_id"], row["position"] = run_id, position
+    for start in range(0, len(rows), INSERT_BATCH):
+        connection.execute(sa.insert(_DISCREPANCY), rows[start:start + INSERT_BATCH])
+
+
+def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord]) -> None:
+    outcomes = _insert_imports(connection, records)
+    links = [{"run_id": run_id, "position": position, "import_id": outcome.id, "file": record.file,
+              **{name: int(getattr(record, name)) for name in _COUNT_FIELDS}}
+             for position, (record, outcome) in enumerate(zip(records, outcomes, strict=True))]
+    if links:
+        connection.execute(sa.insert(_RUN_IMPORT), links)
+
+
+def _check_known(connection: Connection, fingerprints: list[str]) -> None:
+    known: set[str] = set()
+    for start in range(0, len(fingerprints), INSERT_BATCH):
+        chunk = fingerprints[start:start + INSERT_BATCH]
+        query = (sa.select(_DISCREPANCY.c.fingerprint).distinct()
+                 .join(_RUN, _RUN.c.id == _DISCREPANCY.c.run_id)
+                 .where(_RUN.c.complete, _DISCREPANCY.c.fingerprint.in_(chunk)))
+        known.update(connection.execute(query).scalars())
+    unknown = [fingerprint for fingerprint in fingerprints if fingerprint not in known]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise StoreError(f"no stored run has discrepancy fingerprint(s) {shown}")
+
+
+# ---------------------------------------------------------------------------------- pure helpers
+
+def discrepancy_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored discrepancy rows with the engine's dtypes: text as ``string``, quantities ``float64``,
+    money ``Int64`` units."""
+    text = [name for name in frame.columns if name not in DISCREPANCY_DTYPES]
+    return _text_columns(frame.astype(DISCREPANCY_DTYPES), text)
+
+
+def _resolution_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["at"] = _timestamps(frame["at"])
+    return _text_columns(frame, ("fingerprint", "status", "note", "by"))
+
+
+def compare(old: StoredRun, new: StoredRun) -> RunComparison:
+    """Compare two stored runs by fingerprint (see ``RunComparison``)."""
+    old_found, new_found = old.discrepancies, new.discrepancies
+    in_old = new_found["fingerprint"].isin(old_found["fingerprint"])
+    in_new = old_found["fingerprint"].isin(new_found["fingerprint"])
+    in_scope = old_found["period"].isin(new.periods)
+    both = _with_old_variance(new_found[in_old], old_found)
+    moved = both["new_variance"].ne(both["old_variance"]).fillna(
+        both["new_variance"].isna() != both["old_variance"].isna()).to_numpy(bool)
+    return RunComparison(
+        old_id=old.id, new_id=new.id,
+        new=new_found[~in_old].reset_index(drop=True),
+        cleared=old_found[~in_new & in_scope].reset_index(drop=True),
+        changed=both[moved].reset_index(drop=True), unchanged=both[~moved].reset_index(drop=True),
+        leakage_delta=_summary_delta(old, new, "leakage"),
+        overcharge_delta=_summary_delta(old, new, "overcharge"))
+
+
+def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataFrame:
+    """``found`` (new run rows) plus ``old_variance``, ``new_variance`` (= ``variance``) and
+    ``variance_delta`` (new minus old), all Int64 units."""
+    old_variance = old_found.drop_duplicates("fingerprint").set_index("fingerprint")["variance"]
+    out = found.assign(old_variance=found["fingerprint"].map(old_variance).astype("Int64"),
+                       new_variance=found["variance"])
+    return out.assign(variance_delta=out["new_variance"] - out["old_variance"]).reset_index(drop=True)
+
+
+def _summary_delta(old: StoredRun, new: StoredRun, figure: str) -> int:
+    before = _units(old.summary.get("overall", {}).get(figure)) or 0
+    after = _units(new.summary.get("overall", {}).get(figure)) or 0
+    return after - before
+
+
+__all__ = ["DEFAULT_URL", "ENV_URL", "STATUSES", "ImportOutcome", "RunComparison", "Store", "StoredRun",
+           "compare", "create_store_engine", "database_url", "migrate"]

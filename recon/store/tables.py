@@ -1,0 +1,296 @@
+"""The database tables of the store (PRODUCT.md section 7), as SQLModel classes.
+
+Two habits keep the audit trail honest: facts people create (resolutions, mappings, settings, profiles)
+are **append-only** rows where the latest row per key wins, so two sessions writing at once both land
+and nothing is ever overwritten; and runs are written whole in one transaction (``run.complete`` is set
+last, and every reader filters on it, a second guard against a half-written run).
+
+Money columns hold Int64 units of 1/10,000 on the Python side (``recon.money``) and ``NUMERIC(18, 4)``
+in PostgreSQL. SQLite has no decimal type (its NUMERIC keeps only 15 significant digits, as a float), so
+there the same column stores the exact integer units. The schema itself is created and changed only by
+the Alembic migrations in ``recon/store/migrations``; a test checks that they match these classes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+MONEY_PLACES = 4
+MONEY_DIGITS = 18
+
+
+class Money(sa.types.TypeDecorator[int]):
+    """Int64 money units in Python; NUMERIC(18, 4) in PostgreSQL, exact integer units in SQLite."""
+
+    impl = sa.Numeric(MONEY_DIGITS, MONEY_PLACES)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(MONEY_DIGITS, MONEY_PLACES, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | Decimal | None:
+        if value is None:
+            return None
+        units = int(value)
+        return units if dialect.name == "sqlite" else Decimal(units).scaleb(-MONEY_PLACES)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return int(value)
+        return int(Decimal(value).scaleb(MONEY_PLACES).to_integral_exact())
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        utc = aware.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _money(nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=Money, nullable=nullable)
+
+
+def _timestamp() -> Any:
+    return Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
+
+
+def _text(index: bool = False) -> Any:
+    return Field(default="", sa_type=sa.Text, nullable=False, index=index)
+
+
+class ImportFile(SQLModel, table=True):
+    """A source file as first seen: content hash (unique, so a re-import is detected) and its counts."""
+
+    __tablename__: ClassVar[str] = "import_file"
+    __table_args__ = (sa.UniqueConstraint("sha256", name="uq_import_file_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_type=sa.String(40), nullable=False)
+    file: str = _text()
+    sha256: str | None = Field(default=None, sa_type=sa.String(64), nullable=True)
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    blank_rows: int = 0
+    imported_at: datetime = _timestamp()
+
+
+class Run(SQLModel, table=True):
+    """One stored reconciliation: what it covered, with which settings and engine, and its totals."""
+
+    __tablename__: ClassVar[str] = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _timestamp()
+    by: str = _text()
+    label: str = _text()
+    periods: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    engine_version: str = Field(default="", sa_type=sa.String(40), nullable=False)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    billed: int | None = _money()
+    expected: int | None = _money()
+    leakage: int | None = _money()
+    overcharge: int | None = _money()
+    discrepancies: int = 0
+    complete: bool = Field(default=False, nullable=False, index=True)
+
+
+class RunImport(SQLModel, table=True):
+    """Which files a run read, under which name and with which counts (the same bytes may be read again
+    later with another column mapping, so the counts belong to the run)."""
+
+    __tablename__: ClassVar[str] = "run_import"
+
+    run_id: int = Field(foreign_key="run.id", primary_key=True, ondelete="CASCADE")
+    position: int = Field(primary_key=True)
+    import_id: int = Field(foreign_key="import_file.id", index=True)
+    file: str = _text()
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    blank_rows: int = 0
+
+
+class Discrepancy(SQLModel, table=True):
+    """One finding of one run, in the engine's discrepancy schema (money in units, see ``Money``)."""
+
+    __tablename__: ClassVar[str] = "discrepancy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    fingerprint: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    period: str = Field(sa_type=sa.String(7), nullable=False)
+    client: str = _text()
+    sku: str = _text()
+    type: str = Field(sa_type=sa.String(40), nullable=False)
+    direction: str = Field(sa_type=sa.String(8), nullable=False)
+    expected_qty: float | None = None
+    billed_qty: float | None = None
+    usage_qty: float | None = None
+    contract_qty: float | None = None
+    expected_unit_price: int | None = _money()
+    billed_unit_price: int | None = _money()
+    price_source: str | None = Field(default=None, sa_type=sa.String(40), nullable=True)
+    expected_amount: int | None = _money()
+    billed_amount: int | None = _money()
+    variance: int | None = _money()
+    detail: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+
+
+class Resolution(SQLModel, table=True):
+    """Append-only: one row per status change of a fingerprint; the latest row is its status."""
+
+    __tablename__: ClassVar[str] = "resolution"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    status: str = Field(sa_type=sa.String(20), nullable=False)
+    note: str = _text()
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class ClientAlias(SQLModel, table=True):
+    """Append-only: a vendor or export name confirmed as a PSA client (latest per alias wins)."""
+
+    __tablename__: ClassVar[str] = "client_alias"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alias: str = _text(index=True)
+    client: str = _text()
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class RejectedSuggestion(SQLModel, table=True):
+    """A fuzzy client suggestion a person rejected: ``name`` is not offered as ``client`` again."""
+
+    __tablename__: ClassVar[str] = "rejected_suggestion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = _text(index=True)
+    client: str = _text()
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class SkuMapping(SQLModel, table=True):
+    """Append-only: a vendor SKU confirmed as a PSA product (latest per vendor SKU wins)."""
+
+    __tablename__: ClassVar[str] = "sku_mapping"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vendor_sku: str = _text(index=True)
+    sku: str = _text()
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class SettingsVersion(SQLModel, table=True):
+    """Append-only: every saved version of the settings (the latest is in force)."""
+
+    __tablename__: ClassVar[str] = "settings_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class MappingProfile(SQLModel, table=True):
+    """Append-only: a column-mapping profile (TOML text) by name; the latest version per name wins."""
+
+    __tablename__: ClassVar[str] = "mapping_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = _text(index=True)
+    text: str = _text()
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who may sign in (``recon.access``): role, bcrypt hash (none for identity-provider users),
+    clients granted by name, the name contracts use for them as account manager. Changes are
+    updates in place; each one is written to ``access_log`` with who did it."""
+
+    __tablename__: ClassVar[str] = "user_account"  # "user" is reserved in PostgreSQL
+    __table_args__ = (sa.UniqueConstraint("username", name="uq_user_account_username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(100), nullable=False)
+    role: str = Field(sa_type=sa.String(20), nullable=False)
+    password_hash: str | None = Field(default=None, sa_type=sa.String(100), nullable=True)
+    clients: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    manager_name: str = _text()
+    disabled: bool = Field(default=False, nullable=False)
+    must_change_password: bool = Field(default=False, nullable=False)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Append-only: every password login attempt (for throttling; the password is never stored)."""
+
+    __tablename__: ClassVar[str] = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(200), nullable=False, index=True)
+    source: str = Field(sa_type=sa.String(100), nullable=False, index=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    succeeded: bool = Field(default=False, nullable=False)
+
+
+class AccessLog(SQLModel, table=True):
+    """Append-only: who signed in, exported, resolved or changed what, when, from where."""
+
+    __tablename__: ClassVar[str] = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+    username: str = Field(sa_type=sa.String(200), nullable=False, index=True)
+    action: str = Field(sa_type=sa.String(40), nullable=False)
+    target: str = _text()
+    detail: str = _text()
+    source: str = Field(default="", sa_type=sa.String(100), nullable=False)
+    outcome: str = Field(default="ok", sa_type=sa.String(20), nullable=False)
+
+
+TABLES = (ImportFile, Run, RunImport, Discrepancy, Resolution, ClientAlias, RejectedSuggestion, SkuMapping,
+          SettingsVersion, MappingProfile, UserAccount, LoginAttempt, AccessLog)
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The SQLAlchemy ``Table`` of a model (for bulk inserts and Core selects)."""
+    found = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(found, sa.Table)
+    return found

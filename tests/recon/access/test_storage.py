@@ -1,0 +1,94 @@
+"""The same ``AuthStorage`` contract in memory and in the store's database (SQLite and PostgreSQL):
+users, throttling across processes' records, the access log, and a first admin created once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from recon import access
+from recon.access.roles import ACCOUNT_MANAGER, FINANCE
+from recon.access.storage import StoreAuthStorage
+from recon.access.users import AccessEvent, AuthStorage, MemoryAuthStorage
+from recon.errors import AuthError
+from recon.store import Store
+
+FAST = 4
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=[pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuthStorage]:
+    if request.param == "memory":
+        yield MemoryAuthStorage()
+        return
+    url = (f"sqlite:///{tmp_path / 'recon.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_schema_url"))
+    opened = Store(url)
+    yield StoreAuthStorage(opened)
+    opened.close()
+
+
+def test_users_round_trip(storage: AuthStorage) -> None:
+    user = access.new_user("Dana", ACCOUNT_MANAGER, "dana-password-1", clients=["Beta LLC", "Acme Corp"],
+                         manager_name="Dana Lee", now=T0, rounds=FAST)
+    assert storage.add_user(user)
+    assert not storage.add_user(replace(user, role=FINANCE))  # the name is taken
+    loaded = storage.get_user(" DANA ")
+    assert loaded == user
+    assert loaded is not None and loaded.principal().clients == frozenset({"Acme Corp", "Beta LLC"})
+    storage.update_user(replace(user, role=FINANCE, disabled=True))
+    changed = storage.get_user("dana")
+    assert changed is not None and (changed.role, changed.disabled) == (FINANCE, True)
+    assert [u.username for u in storage.list_users()] == ["dana"]
+    with pytest.raises(AuthError, match="no user named 'ghost'"):
+        storage.update_user(replace(user, username="ghost"))
+
+
+def test_throttling_reads_the_stored_attempts(storage: AuthStorage) -> None:
+    access.add_user(storage, access.new_user("fin", FINANCE, "finance-password", rounds=FAST), "test", T0)
+    for second in range(5):
+        access.authenticate(storage, "fin", "wrong-password!", "10.0.0.1", T0 + timedelta(seconds=second))
+    locked = access.authenticate(storage, "fin", "finance-password", "10.0.0.2", T0 + timedelta(seconds=5))
+    assert locked.principal is None and locked.retry_at == T0 + timedelta(seconds=34)
+    assert access.authenticate(storage, "fin", "finance-password", "10.0.0.2", T0 + timedelta(seconds=35)).principal
+    attempts = storage.login_attempts("fin", "elsewhere", T0)
+    assert [a.succeeded for a in attempts] == [False] * 5 + [True]
+    assert all(a.at.tzinfo is not None for a in attempts)
+
+
+def test_the_access_log_is_newest_first_and_never_holds_a_password(storage: AuthStorage) -> None:
+    assert access.ensure_first_admin(storage, T0, rounds=FAST)
+    access.authenticate(storage, "admin", "not-the-password", "10.0.0.9", T0 + timedelta(seconds=1))
+    storage.record_access(AccessEvent(T0 + timedelta(seconds=2), "admin", "export", "discrepancies.csv", "12 rows"))
+    log = access.access_log_frame(storage.access_log())
+    assert list(log["action"]) == ["export", "login", "user_added"]
+    assert list(log["outcome"]) == ["ok", "failed", "ok"]
+    assert log["at"].iloc[0] == T0 + timedelta(seconds=2)
+    assert "not-the-password" not in log.to_csv()
+    assert len(storage.access_log(limit=1)) == 1
+
+
+def test_two_first_starts_at_once_create_one_admin(store: Store) -> None:
+    passwords: list[str | None] = []
+    barrier = threading.Barrier(4)
+
+    def first_start() -> None:
+        storage = StoreAuthStorage(store)
+        barrier.wait()
+        passwords.append(access.ensure_first_admin(storage, T0, rounds=FAST))
+
+    workers = [threading.Thread(target=first_start) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    created = [password for password in passwords if password]
+    assert len(created) == 1 and len(passwords) == 4
+    assert access.authenticate(StoreAuthStorage(store), "admin", created[0], "s", T0).principal is not None

@@ -1,0 +1,272 @@
+"""The store under stress, on SQLite and PostgreSQL: a process killed mid-save, writers racing on the
+same fingerprint (threads and processes), and the schema migrated from an empty database."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import subprocess
+import sys
+import textwrap
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+from recon.errors import StoreError
+from recon.store import Store, create_store_engine, tables
+from recon.store.database import _alembic_config
+from tests.recon.store.cases import before_fixes, fingerprint_of
+
+ROOT = Path(__file__).resolve().parents[3]
+STORE_TABLES = {tables.table(model).name for model in tables.TABLES}
+
+
+def python(code: str, *args: str) -> subprocess.Popen[str]:
+    """A separate Python process running ``code`` from the repository root."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def start_together(children: list[subprocess.Popen[str]]) -> list[tuple[str, str]]:
+    """Wait until every child printed ``ready`` (imports done), then release them all at once; returns
+    each child's remaining (stdout, stderr)."""
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready", child.stderr
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    return [child.communicate(timeout=180) for child in children]
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        return {name: connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
+                for name in ("run", "discrepancy", "run_import", "import_file")}
+
+
+# ------------------------------------------------------------------------------------------ crashes
+
+SAVE_THEN_HANG = """
+    import sys, time
+    import sqlalchemy as sa
+    from recon.store import Store
+    from tests.recon.store.cases import before_fixes
+
+    store = Store(sys.argv[1])
+    result = before_fixes()
+
+    def hang_after_discrepancies(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO DISCREPANCY"):
+            print("inside the save: run row and discrepancies written, not committed", flush=True)
+            time.sleep(300)
+
+    sa.event.listen(store.engine, "after_cursor_execute", hang_after_discrepancies)
+    store.save_run(result)
+    print("saved (the test should have killed this process first)", flush=True)
+"""
+
+
+def test_a_process_killed_mid_save_leaves_no_partial_run(store_url: str) -> None:
+    Store(store_url).close()  # migrate first, so the child spends its time in the save
+    child = python(SAVE_THEN_HANG, store_url)
+    try:
+        ready, _, _ = select.select([child.stdout], [], [], 120)
+        line = child.stdout.readline() if ready and child.stdout else ""
+        assert line.startswith("inside the save"), f"child never reached the save: {child.stderr.read()}"
+        child.kill()  # SIGKILL: no cleanup, no rollback by the client
+    finally:
+        child.kill()
+        child.wait(30)
+        for stream in (child.stdout, child.stderr):
+            if stream:
+                stream.close()
+    assert child.returncode == -9
+    store = Store(store_url)
+    assert store.list_runs().empty and store.latest_run_id() is None
+    assert row_counts(store) == {"run": 0, "discrepancy": 0, "run_import": 0, "import_file": 0}
+    run_id = store.save_run(before_fixes())  # the database is usable: no lock or journal left behind
+    assert list(store.list_runs()["id"]) == [run_id]
+    assert row_counts(store)["discrepancy"] == 3
+    store.close()
+
+
+def test_a_failure_mid_save_rolls_everything_back(store: Store) -> None:
+    result = before_fixes()
+    broken = dataclasses.replace(result, discrepancies=result.discrepancies.drop(columns=["variance"]))
+    with pytest.raises(StoreError, match=r"lack column.*variance"):
+        store.save_run(broken)
+    assert store.list_runs().empty
+    assert row_counts(store) == {"run": 0, "discrepancy": 0, "run_import": 0, "import_file": 0}
+
+
+# ---------------------------------------------------------------------------------------- races
+
+def test_two_threads_resolving_the_same_discrepancy_both_land(store_url: str) -> None:
+    first_store = Store(store_url)
+    result = before_fixes()
+    first_store.save_run(result)
+    fingerprint = fingerprint_of(result, "missed_recurring_charge")
+    start, errors = threading.Barrier(2), []
+
+    def session(name: str) -> None:
+        own = Store(store_url)  # a second browser session: its own engine and connections
+        try:
+            start.wait(30)
+            for attempt in range(15):
+                own.resolve([fingerprint], "disputed" if attempt % 2 else "credited", note=f"{name}-{attempt}",
+                            by=name)
+        except Exception as error:  # collected: an assert in a thread would go unnoticed
+            errors.append(error)
+        finally:
+            own.close()
+
+    workers = [threading.Thread(target=session, args=(name,)) for name in ("ann", "bob")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    events = first_store.history(fingerprint)
+    assert sorted(events["note"]) == sorted(f"{name}-{i}" for name in ("ann", "bob") for i in range(15))
+    assert events["id"].is_unique and events["id"].is_monotonic_increasing
+    latest = first_store.resolutions().set_index("fingerprint").loc[fingerprint]
+    assert latest["note"] == events["note"].iloc[-1]
+    first_store.close()
+
+
+RESOLVE_MANY = """
+    import sys
+    from recon.store import Store
+
+    store = Store(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for attempt in range(25):
+        store.resolve([sys.argv[2]], "accepted", note=f"{sys.argv[3]}-{attempt}", by=sys.argv[3])
+    print("done", flush=True)
+"""
+
+
+def test_two_processes_resolving_the_same_discrepancy_both_land(store: Store, store_url: str) -> None:
+    result = before_fixes()
+    store.save_run(result)
+    fingerprint = fingerprint_of(result, "quantity_under_billed")
+    children = [python(RESOLVE_MANY, store_url, fingerprint, name) for name in ("ann", "bob")]
+    for child, (out, err) in zip(children, start_together(children), strict=True):
+        assert child.returncode == 0, err
+        assert out.split() == ["done"]
+    notes = store.history(fingerprint)["note"]
+    assert sorted(notes) == sorted(f"{name}-{i}" for name in ("ann", "bob") for i in range(25))
+
+
+def test_the_same_file_imported_by_two_sessions_at_once_is_stored_once(store_url: str) -> None:
+    records = before_fixes().imports
+    start, outcomes, errors = threading.Barrier(2), [], []
+
+    def session() -> None:
+        own = Store(store_url)
+        try:
+            start.wait(30)
+            outcomes.append(own.record_import(records[1]))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            own.close()
+
+    workers = [threading.Thread(target=session) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    assert len({outcome.id for outcome in outcomes}) == 1
+    assert sorted(outcome.duplicate for outcome in outcomes) == [False, True]
+
+
+# ------------------------------------------------------------------------------------ migrations
+
+def current_revision(store: Store) -> str | None:
+    with store.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_migrations_build_the_schema_from_an_empty_database(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    assert not set(sa.inspect(engine).get_table_names()) & STORE_TABLES
+    engine.dispose()
+    store = Store(store_url)
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert current_revision(store) == head
+    assert set(sa.inspect(store.engine).get_table_names()) >= STORE_TABLES
+    Store(store_url).close()  # opening again is a no-op
+    assert current_revision(store) == head
+    store.close()
+
+
+def test_the_migrations_match_the_models(store: Store) -> None:
+    """What Alembic would autogenerate against the migrated schema is nothing: the models and the
+    migrations agree on tables, columns, types, nullability and indexes (a model added without a
+    migration fails here)."""
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_two_processes_opening_an_empty_database_at_once_both_succeed(store_url: str) -> None:
+    code = """
+        import sys
+        from recon.store import Store
+        print("ready", flush=True)
+        sys.stdin.readline()
+        Store(sys.argv[1]).close()
+        print("opened", flush=True)
+    """
+    children = [python(code, store_url) for _ in range(2)]
+    for child, (out, err) in zip(children, start_together(children), strict=True):
+        assert child.returncode == 0 and out.strip() == "opened", err
+    store = Store(store_url)
+    assert current_revision(store) == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    store.close()
+
+
+def test_downgrade_to_empty_and_upgrade_again(store: Store) -> None:
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    for target, expected in (("base", None), ("head", head)):
+        with store.engine.connect() as connection, connection.begin():
+            config.attributes["connection"] = connection
+            getattr(command, "downgrade" if target == "base" else "upgrade")(config, target)
+        assert current_revision(store) == expected
+    store.save_run(before_fixes())
+    assert len(store.list_runs()) == 1
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    """An installed package migrates its own database: every migrations folder is a package (found by
+    setuptools) and every non-Python file Alembic reads is declared as package data."""
+    migrations = ROOT / "recon" / "store" / "migrations"
+    for folder in [migrations, *[path for path in migrations.rglob("*") if path.is_dir()]]:
+        if folder.name != "__pycache__":
+            assert (folder / "__init__.py").exists(), folder
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    data_files = {path.name for path in migrations.iterdir() if path.is_file() and path.suffix != ".py"}
+    assert data_files <= set(declared["recon.store.migrations"])
+    assert _alembic_config().get_main_option("script_location") == "recon.store:migrations"
+
+
+def test_a_schema_newer_than_the_code_is_refused_clearly(store: Store, store_url: str) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError, match=r"schema \(revision 9999\) is newer than this version of recon"):
+        Store(store_url)
