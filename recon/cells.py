@@ -123,6 +123,23 @@ def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> p
     return pa.chunked_array([pc.replace_with_mask(text.combine_chunks(), mask, cleaned)])
 
 
+# Control characters that are not whitespace (tab, line breaks and the separators 0x1c-0x1f are: tidying
+# turns them into spaces): a value holding one is binary data or terminal escapes, not text.
+CONTROL = r"[\x00-\x08\x0e-\x1b]"
+
+
+def control_characters(text: pa.ChunkedArray) -> np.ndarray:
+    """Per cell, whether it holds a control character (``CONTROL``). Only cells ``untidy_cells`` flags
+    (a byte that is not printable ASCII) are searched: for the usual column, none."""
+    suspects = untidy_cells(text)
+    if not suspects.any():
+        return suspects
+    rows = np.flatnonzero(suspects)
+    found = np.zeros(len(text), dtype=bool)
+    found[rows] = as_numpy_bool(pc.match_substring_regex(pc.take(text, pa.array(rows)), CONTROL))
+    return found
+
+
 def as_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """An Arrow boolean array as numpy, null read as False."""
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)

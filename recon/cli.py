@@ -16,9 +16,12 @@ from recon import access
 from recon.engine import reconcile
 from recon.errors import ReconError
 from recon.exports import report
+from recon.exports.outputs import check_folder
 from recon.exports.safe import redact
 from recon.ingest.directory import inspect_directory, load_directory
+from recon.ingest.guard import UploadLimits
 from recon.memory import with_lean_allocator
+from recon.metrics import describe_findings
 from recon.money import to_decimal
 from recon.settings import Settings
 from recon.sources import Sources
@@ -101,6 +104,10 @@ def run(
         fail("give exactly one of --data DIR or --connection NAME")
     if connection and len(periods) != 1:
         fail("--connection needs exactly one --period YYYY-MM: the month to pull")
+    try:
+        check_folder(out, report.OUTPUT_FILES)  # before any work: the results replace the folder whole
+    except ReconError as error:
+        fail(str(error))
     database = open_store(ctx) if store else None
     run_id, seen = None, []
     try:
@@ -108,8 +115,9 @@ def run(
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
         resolutions = database.resolutions() if database else None
-        sources = load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
-                                                                                   connections)
+        limits = UploadLimits.from_settings(settings)
+        sources = load_directory(data, limits=limits) if data is not None else _pulled_sources(
+            connection or [], periods[0], connections)
         result = reconcile(sources, settings, periods or None,
                            mappings=database.mappings() if database else None, resolutions=resolutions)
         if database:
@@ -194,12 +202,13 @@ def runs(ctx: typer.Context) -> None:
     if not len(listed):
         typer.echo("No stored runs yet (recon run stores one).")
         return
-    typer.echo(f"{'id':>5}  {'created (UTC)':<16}  {'periods':<20}  {'found':>6}  {'leakage':>12}  "
-               f"{'overcharge':>12}  by / label")
+    typer.echo(f"{'id':>5}  {'created (UTC)':<16}  {'periods':<20}  {'found (actionable + informational)':>34}  "
+               f"{'leakage':>12}  {'overcharge':>12}  by / label")
     for item in listed.itertuples():
         periods = item.periods if len(item.periods) <= 20 else item.periods[:17] + "..."
         who = " / ".join(text for text in (item.by, item.label) if text)
-        typer.echo(f"{item.id:>5}  {item.created_at:%Y-%m-%d %H:%M}  {periods:<20}  {item.discrepancies:>6}  "
+        found = describe_findings(item.discrepancies - item.informational, item.informational)
+        typer.echo(f"{item.id:>5}  {item.created_at:%Y-%m-%d %H:%M}  {periods:<20}  {found:>34}  "
                    f"{_money(item.leakage):>12}  {_money(item.overcharge):>12}  {who}")
 
 

@@ -25,6 +25,12 @@ MONEY_FIGURES = ("expected_revenue", "billed_revenue", "leakage", "overcharge", 
                  "vendor_cost", "gross_margin")
 
 
+def describe_findings(actionable: int, informational: int = 0) -> str:
+    """A count of findings in words, the same on every page and in the CLI: ``60``, or ``60 actionable +
+    6 informational`` when there are informational ones (negative margin), which count as no money."""
+    return f"{actionable:,}" if not informational else f"{actionable:,} actionable + {informational:,} informational"
+
+
 def counted(found: pd.DataFrame) -> pd.DataFrame:
     """Discrepancies that count as money at stake (informational ones, negative margin, do not)."""
     return found[~found["type"].isin(INFORMATIONAL_TYPES)]

@@ -9,6 +9,8 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -23,12 +25,15 @@ CENT = MONEY_SCALE // 100
 QUANTITY_PLACES = 4
 _QTY_SCALE = 10**QUANTITY_PLACES
 _INT64_SAFE = 2**62
+OUT_OF_RANGE = np.iinfo(np.int64).min  # a marker no product in range can take
 
 # A number after cleaning: sign, up to 14 whole digits (10^14 currency units, so that units fit int64
 # exactly) and decimals. Only the first five decimals are read (four kept, the fifth rounds); any
 # digits after them, in any script, are ignored.
 _MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\p{Nd}*|[0-9]{0,4}))?$"
 _CURRENCY_MARKS = WHITESPACE[:-1] + r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
+# Whole digits grouped by three with the thousands separator, then (optionally) the decimal part.
+_GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
@@ -37,14 +42,27 @@ def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return np.sign(numerator) * magnitude
 
 
-def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses)."""
+def _money_text(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Currency marks and spaces stripped, a parenthesised or trailing minus made a leading one; return
+    (text, is_negative_by_parentheses). Separators are left as they are."""
     cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _CURRENCY_MARKS, "")
     in_parentheses = pc.and_(pc.starts_with(cleaned, "("), pc.ends_with(cleaned, ")"))
     cleaned = pc.utf8_trim(cleaned, "()")
     trailing_minus = pc.and_(pc.ends_with(cleaned, "-"), pc.invert(pc.starts_with(cleaned, "-")))
     cleaned = pc.if_else(trailing_minus, concat(["-", pc.utf8_rtrim(cleaned, "-")]), cleaned)
+    return cleaned, in_parentheses
+
+
+def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses).
+    A thousands separator must group whole digits by three (``1,234,567.89``): text that uses it any
+    other way (``12,50`` with ``.`` as the decimal mark, ``1,2345``) is not a number, never read as one
+    with the separator dropped (``12,50`` is not 1250)."""
+    cleaned, in_parentheses = _money_text(text)
     thousands = "." if decimal == "," else ","
+    grouped = _GROUPED.format(thousands=re.escape(thousands), decimal=re.escape(decimal))
+    misgrouped = pc.and_(pc.match_substring(cleaned, thousands), pc.invert(pc.match_substring_regex(cleaned, grouped)))
+    cleaned = pc.if_else(misgrouped, pa.scalar(None, cleaned.type), cleaned)
     cleaned = pc.replace_substring(cleaned, thousands, "")
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
@@ -73,6 +91,47 @@ def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(units, ~valid), index=text.index)
 
 
+_OTHER_MARK = {  # decimal mark -> (written with the other mark, either mark could be meant)
+    ".": (r"^-?(?:[0-9]+|[0-9]{1,3}(?:\.[0-9]{3})+),[0-9]{1,2}$", r"^-?[0-9]{1,3},[0-9]{3}$"),
+    ",": (r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)\.[0-9]{1,2}$", r"^-?[0-9]{1,3}\.[0-9]{3}$"),
+}
+
+
+@dataclass(frozen=True)
+class DecimalEvidence:
+    """What a column's numbers say about its decimal mark, read with ``decimal``: cells written with the
+    other mark (``12,50`` read with ``.``: unreadable, so quarantined) and cells whose one separator
+    could be either (``1,234``: read as a thousands separator) while no cell shows the decimal mark.
+    Counts, and an example of each."""
+
+    mistaken: int = 0
+    mistaken_example: str = ""
+    ambiguous: int = 0
+    ambiguous_example: str = ""
+
+
+def decimal_evidence(text: pd.Series, decimal: str = ".") -> DecimalEvidence:
+    """See ``DecimalEvidence``; cheap when no cell holds the other mark (the usual case)."""
+    other = "," if decimal == "." else "."
+    cells = arrow_text(text)
+    holding = pc.fill_null(pc.match_substring(cells, other), False)
+    if not len(cells) or not pc.any(holding).as_py():
+        return DecimalEvidence()
+    candidates, _ = _money_text(pc.filter(cells, holding))
+    mistaken_pattern, ambiguous_pattern = _OTHER_MARK[decimal]
+    mistaken = as_numpy_bool(pc.match_substring_regex(candidates, mistaken_pattern))
+    ambiguous = as_numpy_bool(pc.match_substring_regex(candidates, ambiguous_pattern))
+    shows_decimal = pc.any(pc.fill_null(pc.match_substring(cells, decimal), False)).as_py()
+    originals = pc.filter(cells, holding)
+    ambiguous = ambiguous & (not shows_decimal)
+    return DecimalEvidence(int(mistaken.sum()), _first(originals, mistaken), int(ambiguous.sum()),
+                           _first(originals, ambiguous))
+
+
+def _first(cells: pa.ChunkedArray, picked: np.ndarray) -> str:
+    return str(cells.filter(pa.array(picked))[0]) if picked.any() else ""
+
+
 def parse_quantity(text: pd.Series, decimal: str = ".") -> pd.Series:
     """Parse quantity text into float64 rounded to four places; unparseable cells are NaN."""
     units = parse_money(text, decimal)
@@ -83,24 +142,28 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
     """Amount = quantity x unit price, rounded half up to whole cents; exact integer arithmetic.
 
     ``quantity`` is float64 (four places), ``unit_price`` Int64 units; returns Int64 units (a multiple of
-    one cent). Missing inputs give ``<NA>``.
+    one cent). Missing inputs give ``<NA>``, and so does a product too large for money to hold (past
+    2^62 units): never a wrapped number, never an ``OverflowError``.
     """
     missing = quantity.isna().to_numpy() | unit_price.isna().to_numpy()
     quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
     price = unit_price.fillna(0).to_numpy(np.int64)
     if len(price) and int(np.abs(quantity_scaled).max()) * int(np.abs(price).max()) >= _INT64_SAFE:
         cents = _exact_product_in_cents(quantity_scaled, price)
+        missing |= cents == OUT_OF_RANGE
+        cents = np.where(cents == OUT_OF_RANGE, 0, cents)
     else:
         cents = round_half_up_div(quantity_scaled * price, _QTY_SCALE * CENT)
     return pd.Series(cents * CENT, index=quantity.index, dtype="Int64").mask(missing)
 
 
 def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """Fallback for products past int64: Python integers (arbitrary precision), still exact."""
+    """Fallback for products past int64: Python integers (arbitrary precision), still exact. A product
+    whose units would not fit an int64 comes back as ``OUT_OF_RANGE`` (the caller makes it ``<NA>``)."""
     divisor = _QTY_SCALE * CENT
     products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
     cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
-    return np.array(cents, dtype=np.int64)
+    return np.array([value if abs(value) * CENT < _INT64_SAFE else OUT_OF_RANGE for value in cents], dtype=np.int64)
 
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from recon.engine import Reconciliation, export_money
+from recon.exports.outputs import replace_folder
 from recon.exports.safe import safe_csv
 from recon.keys import describe_periods
+from recon.metrics import describe_findings
+from recon.rules import INFORMATIONAL_TYPES
 from recon.sources import ValidationReport
 from recon.status import with_status
 
@@ -32,26 +36,26 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_outputs(result: Reconciliation, out_dir: Path,
                   resolutions: pd.DataFrame | None = None) -> list[Path]:
-    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
-    cells are neutralised against spreadsheet formulas (``recon.exports.safe``).
+    """Write every output file of a run into ``out_dir`` as one step; returns the paths. Text cells are
+    neutralised against spreadsheet formulas (``recon.exports.safe``).
+
+    The files are written into a new folder beside ``out_dir`` and that folder is then moved into place
+    (``recon.exports.outputs``): a crash at any moment leaves either the previous outputs or the
+    complete new ones, never a mix. ``out_dir`` must be absent, empty, or hold only a previous run's
+    outputs (``OutputError`` otherwise: the folder is replaced whole).
 
     ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
     ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "discrepancies.csv": with_status(result.discrepancies, resolutions),
         "receivables.csv": result.receivables,
         "unmapped.csv": result.unmapped, "quarantine.csv": result.quarantine, "keys.csv": result.keys,
     }
-    paths = []
-    for name, frame in tables.items():
-        path = out_dir / name
-        path.write_bytes(safe_csv(export_frame(frame)))
-        paths.append(path)
-    summary = out_dir / "summary.json"
-    summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-    return [*paths, summary]
+    files = {name: safe_csv(export_frame(frame)) for name, frame in tables.items()}
+    files["summary.json"] = (json.dumps(result.to_dict(), indent=2, default=str) + "\n").encode("utf-8")
+    replace_folder(out_dir, files)
+    return [out_dir / name for name in files]
 
 
 def summary_lines(result: Reconciliation) -> list[str]:
@@ -60,8 +64,10 @@ def summary_lines(result: Reconciliation) -> list[str]:
     currency = result.settings.currency
     periods = describe_periods(result.periods)
     rate = overall["leakage_rate"]
+    informational = int(result.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
     return [
-        f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
+        f"Reconciled {periods}: {overall['keys']} keys, {describe_findings(overall['discrepancies'], informational)} "
+        "discrepancies.",
         f"  billed {overall['billed_revenue']} {currency}, expected {overall['expected_revenue']} {currency}",
         f"  leakage {overall['leakage']} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
         f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
@@ -88,12 +94,15 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
     head = f"{file_report.file}  [{file_report.source}]"
     head += f"  read as {file_report.read_as}" if file_report.read_as else ""
     if file_report.refused:
-        return [head, *[f"  REFUSED: {problem}" for problem in file_report.problems]]
+        return printable([head, *[f"  REFUSED: {problem}" for problem in file_report.problems]])
     blank = f" ({file_report.blank_rows} blank rows skipped)" if file_report.blank_rows else ""
     lines = [head,
              f"  rows in {file_report.rows_in} = used {file_report.rows_used} + quarantined "
-             f"{file_report.rows_quarantined}{blank}",
-             f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
+             f"{file_report.rows_quarantined}{blank}"]
+    lines += [f"  {file_report.line_counts.describe()}"] if file_report.line_counts.lines is not None else []
+    lines += [f"  encoding: {file_report.encoding}"] if file_report.encoding not in ("", "UTF-8") else []
+    lines += [f"  warning: {warning}" for warning in file_report.warnings]
+    lines += [f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
     shown = file_report.expectations if all_expectations else file_report.failed
     lines += [f"    {'ok    ' if outcome.success else 'FAILED'} {outcome.rule:<48} {outcome.expectation}"
               f"  ({outcome.failed} of {outcome.checked} rows)" for outcome in shown]
@@ -103,4 +112,13 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
         if len(issues) > limit:
             lines.append(f"    ... and {len(issues) - limit} more "
                          "(recon run writes them all to quarantine.csv)")
-    return lines
+    return printable(lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(lines: list[str]) -> list[str]:
+    """Lines safe to print on a terminal: a control character from a file (an escape sequence, a
+    carriage return that would overwrite the line) is shown as ``\\xNN``."""
+    return [_CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", line) for line in lines]

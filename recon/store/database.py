@@ -42,7 +42,7 @@ from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.keys import describe_periods
 from recon.money import from_decimal
-from recon.rules import OUTPUT_COLUMNS
+from recon.rules import INFORMATIONAL_TYPES, OUTPUT_COLUMNS
 from recon.settings import Settings
 from recon.sources import ImportRecord
 from recon.status import STATUSES, with_status
@@ -359,15 +359,20 @@ class Store:
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
-        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC)."""
+        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC), and ``informational``:
+        how many of its ``discrepancies`` are informational (negative margin), which count as no money."""
         columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
+        informational = sa.select(_DISCREPANCY.c.run_id, sa.func.count().label("count")).where(
+            _DISCREPANCY.c.type.in_(sorted(INFORMATIONAL_TYPES))).group_by(_DISCREPANCY.c.run_id)
         with self._reading() as connection:
             rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
             frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(RUN_MONEY_COLUMNS, "Int64"))
+            counts: dict[int, int] = {int(run): int(count) for run, count in connection.execute(informational).all()}
         frame["periods"] = frame["periods"].map(describe_periods)
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
-        return frame.astype({"id": "int64", "discrepancies": "int64"})
+        frame["informational"] = frame["id"].map(counts).fillna(0)
+        return frame.astype({"id": "int64", "discrepancies": "int64", "informational": "int64"})
 
     def latest_run_id(self) -> int | None:
         """The id of the newest complete run, or None when there is none."""
