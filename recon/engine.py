@@ -20,8 +20,9 @@ import pandas as pd
 from recon import identity, joins, metrics, receivables, rules
 from recon import keys as keyfacts
 from recon.cells import as_labels, categoricals_as_text, distinct_cells, labels, spread
-from recon.money import format_units
-from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.errors import MoneyRangeError
+from recon.money import format_units, headroom_problem
+from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, combine, empty_source
 
@@ -282,6 +283,9 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
+    problem = headroom_problem(*_amounts_and_quantities(sources))
+    if problem:
+        raise MoneyRangeError(problem)
     resolved = resolve(sources, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
@@ -297,6 +301,17 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
         resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen))
     return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
                           sources.issues, book, figures, resolved.frames, sources.imports)
+
+
+def _amounts_and_quantities(sources: Sources) -> tuple[list[pd.Series], list[pd.Series]]:
+    """Every money column and every quantity column of the sources (by the canonical schema)."""
+    amounts: list[pd.Series] = []
+    quantities: list[pd.Series] = []
+    for kind, fields in SOURCES.items():
+        frame = sources.frames[kind]
+        amounts += [frame[spec.name] for spec in fields if spec.type == "money" and spec.name in frame]
+        quantities += [frame[spec.name] for spec in fields if spec.type == "quantity" and spec.name in frame]
+    return amounts, quantities
 
 
 def _month_end(period: str) -> date:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recon.joins import text_lookup
-from recon.money import format_units, to_decimal
+from recon.money import exact_sum, format_units, to_decimal
 from recon.receivables import AGING_BUCKETS, unapplied_payments
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import LABOR_SKU
@@ -62,7 +62,8 @@ def _summed(frame: pd.DataFrame, group: list[str], **sums: str) -> pd.DataFrame:
     constant ``_one``) the columns are summed directly rather than grouped."""
     if group != ["_one"]:
         return frame.groupby(group, observed=True).agg(**{name: (column, "sum") for name, column in sums.items()})
-    totals = {name: pd.array([frame[column].sum()], dtype=_sum_dtype(frame[column])) for name, column in sums.items()}
+    totals = {name: pd.array([exact_sum(frame[column])], dtype=_sum_dtype(frame[column]))
+              for name, column in sums.items()}
     return pd.DataFrame(totals, index=pd.Index([1], name="_one"))
 
 

@@ -174,6 +174,42 @@ def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
     return units.astype("Int64")
 
 
+HEADROOM = 2**62  # every total and product the engine forms stays below this (int64 holds 2^63 - 1)
+
+
+def exact_sum(units: np.ndarray | pd.Series) -> int:
+    """The exact sum of int64 values as a Python integer (which cannot wrap; ``<NA>`` counts 0). Each
+    value is split into its high and low 32 bits, whose int64 sums cannot wrap for fewer than 2^31
+    values: one vectorised pass, where numpy's own int64 sum wraps silently past 2^63."""
+    values = units.to_numpy(dtype="int64", na_value=0) if isinstance(units, pd.Series) else \
+        np.asarray(units, dtype=np.int64)
+    high = values >> 32
+    low = values & 0xFFFFFFFF
+    return int(high.sum(dtype=np.int64)) * 2**32 + int(low.sum(dtype=np.int64))
+
+
+def headroom_problem(amounts: list[pd.Series], quantities: list[pd.Series]) -> str | None:
+    """Why a run's money could overflow a 64-bit total or product, or ``None`` when it cannot.
+
+    Conservative bounds, each a few vectorised passes: every total the engine forms is at most the sum
+    of the absolute values of every amount (``amounts``: Int64 units), and every amount it computes
+    (quantity x price, added up per key) at most all quantities added up times the largest price. Below
+    ``HEADROOM`` both, no sum or product can wrap; the per-line limit (``max_line_amount``) keeps real
+    data far below it."""
+    magnitudes = [np.abs(series.to_numpy(dtype="int64", na_value=0)) for series in amounts]
+    total = sum(exact_sum(values) for values in magnitudes)
+    if total >= HEADROOM:
+        return (f"the amounts in these files add up to {Decimal(total) / MONEY_SCALE:,.2f}, beyond what money can "
+                "be summed exactly in (about 4.6 x 10^14); check the files for absurd amounts")
+    largest = max((int(values.max()) for values in magnitudes if len(values)), default=0)
+    counted = sum(float(np.abs(series.to_numpy(dtype="float64", na_value=0.0)).sum()) for series in quantities)
+    if counted * largest >= HEADROOM:
+        return (f"the quantities in these files add up to {counted:,.0f} and a price reaches "
+                f"{Decimal(largest) / MONEY_SCALE:,.2f}: amounts computed from them could exceed what money can "
+                "hold (about 4.6 x 10^14); check the files for absurd quantities or prices")
+    return None
+
+
 def to_decimal(units: int | None, places: int = 2) -> Decimal | None:
     """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` stays ``None``."""
     if units is None or units is pd.NA:
