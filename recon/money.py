@@ -25,6 +25,7 @@ CENT = MONEY_SCALE // 100
 QUANTITY_PLACES = 4
 _QTY_SCALE = 10**QUANTITY_PLACES
 _INT64_SAFE = 2**62
+_INT64_MAX = 2**63 - 1
 OUT_OF_RANGE = np.iinfo(np.int64).min  # a marker no product in range can take
 
 # A number after cleaning: sign, up to 14 whole digits (10^14 currency units, so that units fit int64
@@ -143,7 +144,7 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
 
     ``quantity`` is float64 (four places), ``unit_price`` Int64 units; returns Int64 units (a multiple of
     one cent). Missing inputs give ``<NA>``, and so does a product too large for money to hold (past
-    2^62 units): never a wrapped number, never an ``OverflowError``.
+    2^63 units): never a wrapped number, never an ``OverflowError``.
     """
     missing = quantity.isna().to_numpy() | unit_price.isna().to_numpy()
     quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
@@ -163,7 +164,7 @@ def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> n
     divisor = _QTY_SCALE * CENT
     products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
     cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
-    return np.array([value if abs(value) * CENT < _INT64_SAFE else OUT_OF_RANGE for value in cents], dtype=np.int64)
+    return np.array([value if abs(value) * CENT <= _INT64_MAX else OUT_OF_RANGE for value in cents], dtype=np.int64)
 
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:

@@ -56,11 +56,11 @@ class Jail:
         return real == str(self.root) or real.startswith(str(self.root) + os.sep)
 
     def files(self, suffixes: tuple[str, ...]) -> list[tuple[str, Path]]:
-        """(name, path) of the files directly in the jail with one of ``suffixes``, links included (a
-        link out of the jail is listed: reading it refuses it, saying so)."""
+        """(name, path) of the entries directly in the jail with one of ``suffixes`` that are not folders:
+        files, links (reading one out of the jail refuses it, saying so), pipes and devices (refused)."""
         entries = sorted(os.scandir(self.root), key=lambda item: item.name)
         return [(entry.name, Path(entry.path)) for entry in entries if Path(entry.name).suffix.lower() in suffixes
-                and (entry.is_symlink() or entry.is_file(follow_symlinks=False))]
+                and not entry.is_dir(follow_symlinks=False)]  # (a pipe or device is listed, and refused)
 
     def walk(self) -> tuple[list[tuple[str, Path]], list[str]]:
         """(relative name with ``/``, path) of every file in the jail and its folders, links to folders

@@ -345,7 +345,7 @@ class _DelimitedText:
     def unclosed_problem(self) -> str:
         position = self.quoting.unclosed
         line = 1 + self._line_breaks_between(0, position)
-        rest = self._line_breaks_between(position, len(self.buffer))
+        rest = count_lines(self.buffer) - line
         return (f"line {line:,}: a quote opens a value that never closes; it would take in the {rest:,} "
                 "line(s) after it, to the end of the file (a stray or cut-off quote?)")
 
