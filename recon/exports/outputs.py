@@ -47,9 +47,10 @@ def check_folder(target: Path, allowed: Iterable[str]) -> None:
                           "previous run's results")
 
 
-def replace_folder(target: Path, files: Mapping[str, bytes]) -> None:
-    """Make ``target`` a folder holding exactly ``files`` (name -> bytes), in one step (see the module)."""
-    check_folder(target, files)
+def replace_folder(target: Path, files: Mapping[str, bytes], allowed: Iterable[str] | None = None) -> None:
+    """Make ``target`` a folder holding exactly ``files`` (name -> bytes), in one step (see the module).
+    ``allowed``: the names an earlier write may have left there (default: those of ``files``)."""
+    check_folder(target, files if allowed is None else allowed)
     parent = target.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(parent, target.name)

@@ -54,7 +54,7 @@ def write_outputs(result: Reconciliation, out_dir: Path,
     }
     files = {name: safe_csv(export_frame(frame)) for name, frame in tables.items()}
     files["summary.json"] = (json.dumps(result.to_dict(), indent=2, default=str) + "\n").encode("utf-8")
-    replace_folder(out_dir, files)
+    replace_folder(out_dir, files, OUTPUT_FILES)
     return [out_dir / name for name in files]
 
 
