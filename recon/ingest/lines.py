@@ -223,8 +223,20 @@ def _fields(raw: np.ndarray, delimiter: int, quotes: Quoting, next_starts: np.nd
     return counts[:len(next_starts)].astype(np.int64) + 1
 
 
-def delimiters_per_line(buffer: Buffer, delimiter: int) -> np.ndarray:
-    """Delimiters on each physical line (inside quotes or not), line 1 first."""
-    breaks, _ = line_breaks(buffer)
-    on_line = np.searchsorted(breaks, np.flatnonzero(buffer.raw == delimiter), side="left")
-    return np.bincount(on_line, minlength=len(breaks) + 1)
+def quoted_delimiters_per_line(buffer: Buffer, delimiter: int, quotes: Quoting) -> np.ndarray:
+    """Per physical line (line 1 first), the delimiters on it that belong to a quoted value begun on an
+    earlier line (the stretch from the line's start to the quote closing that value, or to its end): a
+    line that a quoted value holds whole, with a row's worth of delimiters, is a row of its own that a
+    stray quote swallowed."""
+    breaks, lengths = line_breaks(buffer)
+    starts = np.concatenate(([0], breaks + lengths)).astype(np.int64)
+    ends = np.append(breaks, len(buffer.raw)).astype(np.int64)
+    counts = np.zeros(len(starts), dtype=np.int64)
+    continued = np.flatnonzero(quotes.inside(starts) & (starts < ends))
+    if not len(continued):
+        return counts
+    delimiters = np.flatnonzero(buffer.raw == delimiter)
+    closing = quotes.toggles[np.minimum(np.searchsorted(quotes.toggles, starts[continued]), len(quotes.toggles) - 1)]
+    stop = np.where(closing >= starts[continued], np.minimum(closing, ends[continued]), ends[continued])
+    counts[continued] = np.searchsorted(delimiters, stop) - np.searchsorted(delimiters, starts[continued])
+    return counts

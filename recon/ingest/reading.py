@@ -52,8 +52,8 @@ from recon.ingest.lines import (
     Quoting,
     Records,
     count_lines,
-    delimiters_per_line,
     line_breaks,
+    quoted_delimiters_per_line,
     quoting,
     records,
 )
@@ -424,13 +424,14 @@ class _DelimitedText:
         return reasons
 
     def _swallowed(self, data: np.ndarray, width: int) -> np.ndarray:
-        """Rows whose quoted value runs over lines that hold a row's worth of delimiters: a stray quote."""
+        """Rows whose quoted value runs over lines holding a row's worth of delimiters inside it: rows of
+        their own that a stray quote took in (a note with line breaks rarely has a line of that many)."""
         found = self.records
         reasons = np.full(len(data), "", dtype=object)
         multi = np.flatnonzero(found.spans[data] > 1)
         if not len(multi) or width < 2:
             return reasons
-        per_line = delimiters_per_line(self.buffer, self.delimiter)
+        per_line = quoted_delimiters_per_line(self.buffer, self.delimiter, self.quoting)
         for position in multi:
             number = data[position]
             first, span = int(found.first_lines[number]), int(found.spans[number])
