@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench sample clean
+.PHONY: run test lint bench sample clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ SIZES ?= 10k,100k,1M
 REPEAT ?= 1
 bench: $(STAMP)
 	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT) --results bench/results.md
+
+## fuzz: the seeded mutation campaign over the sample MSP's files (tests/fuzz/; MUTATIONS=2000 SEED=24 WORKERS=2);
+## writes its results into tests/fuzz/README.md and fails on any crash or line unaccounted
+MUTATIONS ?= 2000
+SEED ?= 24
+WORKERS ?= 2
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.campaign --mutations $(MUTATIONS) --seed $(SEED) --workers $(WORKERS) --results tests/fuzz/README.md
 
 ## sample: regenerate sample_data/ (on purpose only: tests check its answer key)
 sample: $(STAMP)

@@ -353,12 +353,14 @@ class _DelimitedText:
 
     def simple_read(self, header: _Header, counted: int | None) -> tuple[pd.DataFrame, Layout] | None:
         """One Arrow parse of the body as it is; ``None`` when some line did not become one row."""
-        invalid: list[int] = []
-        table = _arrow_read(self.buffer, header.next_start, len(self.buffer), len(header.names), self.delimiter,
-                            False, invalid, self.decoded.checked)
+        try:
+            table = _arrow_read(self.buffer, header.next_start, len(self.buffer), len(header.names), self.delimiter,
+                                False, self.decoded.checked)
+        except pa.ArrowInvalid:  # a row of another width (Arrow stops at the first): scan the records
+            return None
         lines = counted if counted is not None else count_lines(self.buffer)
         first_data_line = header.first_line + 1
-        if invalid or first_data_line - 1 + table.num_rows != lines:
+        if first_data_line - 1 + table.num_rows != lines:
             return None
         rows = table.num_rows
         layout = Layout(np.arange(rows, dtype=np.int64) + first_data_line, np.ones(rows, dtype=np.int64),
@@ -373,9 +375,11 @@ class _DelimitedText:
         problems = self._problems(data, width)
         blank = self._blank_misfits(data, width, problems)
         kept = data[(problems == "") & ~blank]
-        invalid: list[int] = []
-        table = _arrow_read_records(self.buffer, found, kept, width, self.delimiter, invalid, self.decoded.checked)
-        if invalid or table.num_rows != len(kept):
+        try:
+            table = _arrow_read_records(self.buffer, found, kept, width, self.delimiter, self.decoded.checked)
+        except pa.ArrowInvalid:
+            table = None
+        if table is None or table.num_rows != len(kept):
             raise SourceError("file", ["its rows cannot be told apart unambiguously (quoting the reader and the "
                                        "line scan read differently); check the quoting"])
         bad = data[problems != ""]
@@ -550,26 +554,27 @@ _BLOCK_SIZE = 4 * 2**20
 
 
 def _arrow_read(buffer: Buffer, start: int, end: int, width: int, delimiter: int, newlines_in_values: bool,
-                invalid: list[int], checked: bool) -> pa.Table:
+                checked: bool) -> pa.Table:
     """Arrow's reader over ``buffer[start:end]`` with ``width`` text columns (no header, no type or NA
-    guessing). A row of another width is skipped and counted in ``invalid``."""
+    guessing). Raises ``pa.ArrowInvalid`` at a row of another width (no invalid-row handler: Arrow would
+    decode such a row's text for it, and print a traceback where that text is not UTF-8)."""
     names = [f"c{number}" for number in range(width)]
     if end <= start or not width:
         return pa.table({name: pa.chunked_array([pa.array([], TEXT)]) for name in names})
     body = pa.py_buffer(buffer.data).slice(buffer.start + start, end - start)  # read in place
-    return _parse(pa.BufferReader(body), names, delimiter, newlines_in_values, invalid, checked)
+    return _parse(pa.BufferReader(body), names, delimiter, newlines_in_values, checked)
 
 
 def _arrow_read_records(buffer: Buffer, found: Records, kept: np.ndarray, width: int, delimiter: int,
-                        invalid: list[int], checked: bool) -> pa.Table:
+                        checked: bool) -> pa.Table:
     """Arrow's reader over the ``kept`` records only (one copy of them when some records are left out)."""
     if not len(kept):
-        return _arrow_read(buffer, 0, 0, width, delimiter, False, invalid, checked)
+        return _arrow_read(buffer, 0, 0, width, delimiter, False, checked)
     multi = bool(np.any(found.spans[kept] > 1))
     first, last = int(kept[0]), int(kept[-1])
     if last - first + 1 == len(kept):  # one run of records: read in place
         return _arrow_read(buffer, int(found.starts[first]), int(found.next_starts[last]), width, delimiter,
-                           multi, invalid, checked)
+                           multi, checked)
     breaks = np.flatnonzero(np.diff(kept) != 1)
     run_starts = np.concatenate(([kept[0]], kept[breaks + 1]))
     run_ends = np.concatenate((kept[breaks], [kept[-1]]))
@@ -577,18 +582,14 @@ def _arrow_read_records(buffer: Buffer, found: Records, kept: np.ndarray, width:
                                                                                           strict=True)]
     parts = [part if part.endswith((b"\n", b"\r")) else part + b"\n" for part in parts]
     joined = Buffer(b"".join(parts))
-    return _arrow_read(joined, 0, len(joined), width, delimiter, multi, invalid, checked)
+    return _arrow_read(joined, 0, len(joined), width, delimiter, multi, checked)
 
 
 def _parse(body: pa.BufferReader, names: list[str], delimiter: int, newlines_in_values: bool,
-           invalid: list[int], checked: bool) -> pa.Table:
-    def skipped(row: object) -> str:
-        invalid.append(1)
-        return "skip"
-
+           checked: bool) -> pa.Table:
     read = pa_csv.ReadOptions(block_size=_BLOCK_SIZE, column_names=names)
     layout = pa_csv.ParseOptions(delimiter=chr(delimiter), newlines_in_values=newlines_in_values,
-                                 ignore_empty_lines=False, invalid_row_handler=skipped)
+                                 ignore_empty_lines=False)
     strings = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, TEXT), null_values=[],
                                     strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:

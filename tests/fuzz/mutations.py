@@ -222,8 +222,9 @@ def quotes(rng: random.Random, file: str, data: bytes) -> Mutation:
 _NUMBERS = [b"99999999999999", b"-99999999999999", b"999999999999999999999", b"1000000000000.01", b"12,50",
             b'"\xe2\x82\xac3,50"', b"1e5", b"NaN", b"inf", b"(12.00)", b"12-", b"1,234", b"1.234,56",
             b"0.00001", b"-0", b"+5", b"$", b"1 000", b"\xd9\xa1\xd9\xa2"]
-_DATES = [b"today", b"now", b"Today", b"yesterday", b"31/02/2025", b"2025-13-01", b"45000", b"2025-11-01T23:30:00-05:00",
-          b"2025/11/01", b"1/2/2025", b"0001-01-01", b"9999-12-31", b"2025-11-01 00:00:00", b"NaT"]
+_DATES = [b"today", b"now", b"Today", b"yesterday", b"31/02/2025", b"2025-13-01", b"45000",
+          b"2025-11-01T23:30:00-05:00", b"2025/11/01", b"1/2/2025", b"0001-01-01", b"9999-12-31",
+          b"2025-11-01 00:00:00", b"NaT"]
 
 
 def numbers(rng: random.Random, file: str, data: bytes) -> Mutation:

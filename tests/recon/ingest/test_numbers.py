@@ -66,7 +66,7 @@ def test_relative_words_are_not_dates(word: str) -> None:
 
 
 def test_a_decimal_comma_read_with_a_decimal_point_is_quarantined_with_a_warning_naming_the_setting() -> None:
-    data = "invoice_number;payment_date;amount\nINV-1;2026-01-06;3668,30\nINV-2;2026-01-06;927,80\n".encode()
+    data = b"invoice_number;payment_date;amount\nINV-1;2026-01-06;3668,30\nINV-2;2026-01-06;927,80\n"
     loaded = load_file(data, "payments.csv", "payments")
     assert loaded.report.rows_used == 0 and loaded.report.rows_quarantined == 2
     assert loaded.report.warnings == (

@@ -133,7 +133,8 @@ def test_a_truncated_last_line_is_quarantined_saying_the_file_looks_cut_off() ->
     loaded = load_file(data, "invoices.csv", "invoices")
     assert loaded.frame["amount"].tolist() == [375_000]
     reason = loaded.issues["reason"].iloc[0]
-    assert reason == "7 fields where the header has 8 (the last line, with no line break after it: the file looks cut off)"
+    assert reason == ("7 fields where the header has 8 (the last line, with no line break after it: the file looks "
+                      "cut off)")
     lines_balance(loaded.report)
 
 
