@@ -263,17 +263,28 @@ def export(
     typer.echo(f"Audit pack of run {run_id} written to {written}")
 
 
+def _stored_limits(ctx: typer.Context) -> UploadLimits:
+    """The limits of the stored settings when a store exists (``recon run`` applies the same ones); the
+    defaults otherwise (``recon validate`` never creates a database)."""
+    url = (ctx.obj or {}).get("database_url") or "sqlite:///recon.db"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return UploadLimits()
+    return UploadLimits.from_settings(open_store(ctx).load_settings())
+
+
 @app.command()
 def validate(
+    ctx: typer.Context,
     data: DataOption,
     all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
     limit: Annotated[int, typer.Option(min=0, help="Quarantined rows to print per file.")] = 20,
 ) -> None:
     """Read and check every source file (profile.toml, presets, expectation suites) and print the report
     per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
-    quarantined. Exits 1 when a file is refused or a required source is missing."""
+    quarantined, and the physical lines they came from. The limits are the stored settings' (as for
+    ``recon run``) when a store exists. Exits 1 when a file is refused or a required source is missing."""
     try:
-        inspection = inspect_directory(data)
+        inspection = inspect_directory(data, limits=_stored_limits(ctx))
     except ReconError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(code=1) from None

@@ -259,7 +259,8 @@ def _options(table: dict[str, Any], problem: Any) -> dict[str, Any]:
     checks = {
         "encoding": (lambda v: isinstance(v, str) and _known_encoding(v),
                      "an encoding Python knows, e.g. 'cp1252'"),
-        "delimiter": (lambda v: isinstance(v, str) and len(v) == 1, "one character, e.g. ';' or '\\t'"),
+        "delimiter": (lambda v: isinstance(v, str) and len(v) == 1 and v.isascii() and v not in '"\r\n',
+                      "one ASCII character other than a quote or a line break, e.g. ';' or '\\t'"),
         "date_format": (lambda v: isinstance(v, str) and _usable_date_format(v),
                         "a strftime format, e.g. '%d/%m/%Y'"),
         "decimal": (lambda v: v in DECIMAL_MARKS, "'.' or ','"),

@@ -189,7 +189,7 @@ def _read_workbook(data: bytes, options: ReadOptions, limits: UploadLimits) -> T
     blank = sheet.lines - int(bool(sheet.header_row)) - len(sheet.rows) - len(sheet.beyond)  # empty rows
     above = max(sheet.header_row - 1, 0)
     return TextTable(frame, Layout(np.array(sheet.row_numbers, dtype=np.int64), np.ones(len(sheet.rows), np.int64),
-                                   rejected, sheet.lines, int(bool(sheet.header_row)), blank, "XLSX", (),
+                                   rejected, sheet.lines, int(bool(sheet.header_row)), blank, "", (),
                                    duplicates, blank - above))
 
 
@@ -218,6 +218,9 @@ def _parse_delimited(decoded: Decoded, options: ReadOptions, limits: UploadLimit
         raise SourceError("file", [f"has {counted - 1:,} rows, more than the limit of {limits.max_rows:,} "
                                    "(max_upload_rows in the settings)"])
     delimiter = options.delimiter or sniff_delimiter(buffer.text(0, SNIFF_BYTES))
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
+        raise SourceError("file", [f"delimiter {delimiter!r} must be one ASCII character other than a quote or a "
+                                   "line break"])
     text = _DelimitedText(buffer, decoded, ord(delimiter), quoting(buffer, ord(delimiter)))
     header = text.header(limits)
     notes = tuple(note for note in (line_ends,) if note)
@@ -278,7 +281,7 @@ class _DelimitedText:
 
     def header(self, limits: UploadLimits) -> _Header:
         number, start, end, next_start, first_line = self._header_record()
-        if start == end and next_start >= len(self.buffer):
+        if self._blank(start, end):  # nothing but blank lines
             return _Header([], (), number, start, end, next_start, first_line)
         width = self._fields_between(start, end)
         if width > limits.max_columns:

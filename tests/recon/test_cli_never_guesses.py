@@ -78,3 +78,20 @@ def test_validate_shows_physical_lines_beside_rows_and_how_the_file_was_read(tmp
     assert lines[at + 1] == f"  rows in {rows + 1} = used {rows} + quarantined 1 (1 blank rows skipped)"
     assert lines[at + 2] == f"  lines {rows + 3} = header 1 + used {rows} + quarantined 1 + blank 1"
     assert lines[at + 3] == "  encoding: UTF-16LE (byte order mark)"
+
+
+def test_totals_that_would_wrap_refuse_the_run_in_one_line(tmp_path: Path) -> None:
+    """Each amount within the per-line limit, but 500 of them at 10^12 add up past what 64-bit money
+    holds: the run is refused in one line (it used to print a wrapped, negative billed total, exit 0)."""
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    lines = (data / "invoices.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    template = dict(zip(header, lines[1].split(","), strict=True))
+    rows = [",".join({**template, "invoice_number": f"BIG-{number}", "quantity": "1",
+                      "unit_price": "999999999999", "amount": "999999999999"}.get(name, "") for name in header)
+            for number in range(500)]
+    (data / "invoices.csv").write_text("\n".join([*lines, *rows]) + "\n")
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: the amounts in these files add up to ") and result.output.count("\n") == 1
+    assert "beyond what money can be summed exactly in" in result.output

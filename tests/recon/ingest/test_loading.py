@@ -119,7 +119,8 @@ def test_a_file_that_is_not_text_is_refused_saying_where() -> None:
                                   "name its encoding in profile.toml")
     loaded = load_file(data.replace(b"Cafe", "Café".encode()), "usage.csv", "usage")
     assert loaded.frame["client"].tolist() == ["Café"]
-    assert loaded.issues["reason"].tolist() == ["byte 0x81 is not UTF-8, in a file that otherwise is (byte 7 of the row)"]
+    assert loaded.issues["reason"].tolist() == [
+        "byte 0x81 is not UTF-8, in a file that otherwise is (byte 7 of the row)"]
 
 
 def _workbook(*sheets: tuple[str, list[list[object]]]) -> bytes:
