@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recon.cells import WHITESPACE, arrow_text, as_numpy_bool, concat
+from recon.cells import WHITESPACE, arrow_text, as_numpy_bool, concat, holds_byte
 
 MONEY_SCALE = 10_000
 CENT = MONEY_SCALE // 100
@@ -115,9 +115,9 @@ def decimal_evidence(text: pd.Series, decimal: str = ".") -> DecimalEvidence:
     """See ``DecimalEvidence``; cheap when no cell holds the other mark (the usual case)."""
     other = "," if decimal == "." else "."
     cells = arrow_text(text)
-    holding = pc.fill_null(pc.match_substring(cells, other), False)
-    if not len(cells) or not pc.any(holding).as_py():
+    if not len(cells) or not holds_byte(cells, ord(other)):
         return DecimalEvidence()
+    holding = pc.fill_null(pc.match_substring(cells, other), False)
     candidates, _ = _money_text(pc.filter(cells, holding))
     mistaken_pattern, ambiguous_pattern = _OTHER_MARK[decimal]
     mistaken = as_numpy_bool(pc.match_substring_regex(candidates, mistaken_pattern))

@@ -67,6 +67,21 @@ def count_lines(buffer: Buffer) -> int:
     return breaks + int(bool(len(raw)) and raw[-1] != LF and raw[-1] != CR)
 
 
+_NOT_CONTROL = np.array([0x09, LF, CR, 0x1C, 0x1D, 0x1E, 0x1F], dtype=np.uint8)  # tab, line breaks, separators
+
+
+def has_control_bytes(buffer: Buffer) -> bool:
+    """Whether the text holds a control byte other than tab, CR, LF and the separators 0x1c-0x1f (which
+    are whitespace): one comparison per byte in 1 MB windows, and a look at the few bytes below 0x20."""
+    raw = buffer.raw
+    for start in range(0, len(raw), _WINDOW):
+        window = raw[start:start + _WINDOW]
+        low = window[window < 0x20]
+        if len(low) and not np.isin(low, _NOT_CONTROL).all():
+            return True
+    return False
+
+
 def _lone_cr(raw: np.ndarray) -> np.ndarray:
     """Positions of carriage returns not followed by a line feed (old Mac line ends)."""
     cr = np.flatnonzero(raw == CR)

@@ -23,7 +23,6 @@ from recon.cells import (
     as_numpy_bool,
     concat,
     constant_text,
-    control_characters,
     per_distinct,
     text_series,
     tidy_with,
@@ -258,18 +257,19 @@ def _ambiguous_columns(columns: Iterable[str], matched: Mapping[str, str], mappi
     return problems
 
 
-def _line_checks(kind: str, frame: pd.DataFrame, given: Mapping[str, pd.Series], max_units: int) -> pd.Series:
-    """Reasons found before the suite, per row ("" where none): a money amount or quantity beyond the
-    per-line limit (or too long to be money at all), a control character in a value."""
-    reasons = pd.Series("", index=frame.index, dtype="string")
+def _line_checks(kind: str, frame: pd.DataFrame, given: Mapping[str, pd.Series], max_units: int) -> pd.Series | None:
+    """Reasons found before the suite, per row ("" where none; ``None`` when no row has one): a money
+    amount or quantity beyond the per-line limit, or too long to be money at all. (A control character
+    in a value is found while reading: ``recon.ingest.reading``.)"""
+    reasons = None
     for spec in SOURCES[kind]:
-        if spec.name not in given:
+        if spec.name not in given or spec.type not in ("money", "quantity"):
             continue
         cells = given[spec.name]
         found = _beyond_limit(spec, frame[spec.name], cells, max_units)
-        reasons = _joined_reasons(reasons, _reasons_at(found, cells, _beyond_reason(spec.name, max_units)))
-        controls = control_characters(arrow_text(cells))
-        reasons = _joined_reasons(reasons, _reasons_at(controls, cells, _control_reason(spec.name)))
+        if found.any():
+            start = pd.Series("", index=frame.index, dtype="string") if reasons is None else reasons
+            reasons = _joined_reasons(start, _reasons_at(found, cells, _beyond_reason(spec.name, max_units)))
     return reasons
 
 
@@ -277,12 +277,6 @@ def _beyond_reason(name: str, max_units: int) -> Callable[[str], str]:
     def reason(text: str) -> str:
         return (f"{name}: '{text[:40]}' is beyond the limit of {max_units // MONEY_SCALE:,} per line "
                 "(max_line_amount in the settings)")
-    return reason
-
-
-def _control_reason(name: str) -> Callable[[str], str]:
-    def reason(text: str) -> str:
-        return f"{name}: holds a control character ({_first_control(text)}), not text"
     return reason
 
 
@@ -307,11 +301,6 @@ def _reasons_at(rows: np.ndarray, cells: pd.Series, reason: Callable[[str], str]
     texts = cells[rows].fillna("").astype(str)
     out[rows] = [reason(text) for text in texts]
     return out
-
-
-def _first_control(text: str) -> str:
-    code = next((ord(character) for character in text if ord(character) < 0x20 and character not in "\t\r\n"), 0)
-    return f"0x{code:02x}"
 
 
 def _computed_beyond(kind: str, parsed: pd.DataFrame, frame: pd.DataFrame, max_units: int) -> pd.Series | None:

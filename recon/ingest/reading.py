@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from recon.cells import TEXT, arrow_text, text_series, tidy_with
+from recon.cells import CONTROL, TEXT, arrow_text, control_characters, text_series, tidy_with, untidy_cells
 from recon.errors import SourceError
 from recon.ingest.encoding import Decoded, EncodingError, decide, undeclared, unicode_line_ends
 from recon.ingest.guard import (
@@ -52,6 +53,7 @@ from recon.ingest.lines import (
     Quoting,
     Records,
     count_lines,
+    has_control_bytes,
     line_breaks,
     quoted_delimiters_per_line,
     quoting,
@@ -180,7 +182,6 @@ def _read_workbook(data: bytes, options: ReadOptions, limits: UploadLimits) -> T
     frame = pd.DataFrame({number: pd.Series(list(values), index=index, dtype="string")
                           for number, values in enumerate(columns)})
     frame.columns = pd.Index(names)
-    frame = _stripped_frame(frame)
     rejected = Rejected(np.array([row for row, _ in sheet.beyond], dtype=np.int64),
                         np.ones(len(sheet.beyond), dtype=np.int64),
                         tuple(f"row {row:,} has a value in column {letter}, right of the header's last column "
@@ -188,9 +189,9 @@ def _read_workbook(data: bytes, options: ReadOptions, limits: UploadLimits) -> T
                         tuple("" for _ in sheet.beyond))
     blank = sheet.lines - int(bool(sheet.header_row)) - len(sheet.rows) - len(sheet.beyond)  # empty rows
     above = max(sheet.header_row - 1, 0)
-    return TextTable(frame, Layout(np.array(sheet.row_numbers, dtype=np.int64), np.ones(len(sheet.rows), np.int64),
-                                   rejected, sheet.lines, int(bool(sheet.header_row)), blank, "", (),
-                                   duplicates, blank - above))
+    layout = Layout(np.array(sheet.row_numbers, dtype=np.int64), np.ones(len(sheet.rows), np.int64), rejected,
+                    sheet.lines, int(bool(sheet.header_row)), blank, "", (), duplicates, blank - above)
+    return TextTable(*_tidied(frame, layout))
 
 
 # ------------------------------------------------------------------------------------ delimited text
@@ -265,6 +266,10 @@ class _DelimitedText:
         if self._records is None:
             self._records = records(self.buffer, self.delimiter, self.quoting)
         return self._records
+
+    @property
+    def controls_possible(self) -> bool:
+        return has_control_bytes(self.buffer)
 
     @property
     def simple(self) -> bool:
@@ -368,7 +373,7 @@ class _DelimitedText:
         rows = table.num_rows
         layout = Layout(np.arange(rows, dtype=np.int64) + first_data_line, np.ones(rows, dtype=np.int64),
                         Rejected(), lines, 1, header.first_line - 1, duplicates=header.duplicates)
-        return _frame(table, header.names), layout
+        return _tidied(_frame(table, header.names), layout, self.controls_possible)
 
     def scanned_read(self, header: _Header) -> tuple[pd.DataFrame, Layout]:
         """Every record classified on the bytes; the ones that fit the header go to Arrow."""
@@ -393,7 +398,7 @@ class _DelimitedText:
         layout = Layout(found.first_lines[kept], found.spans[kept], rejected, found.lines,
                         int(found.spans[header.record]), blank_lines, duplicates=header.duplicates,
                         blank_rows=int(blank.sum()))
-        return _frame(table, header.names), layout
+        return _tidied(_frame(table, header.names), layout, self.controls_possible)
 
     def _raw(self, number: int) -> str:
         found = self.records
@@ -607,18 +612,43 @@ def _frame(table: pa.Table, names: list[str]) -> pd.DataFrame:
     index = pd.RangeIndex(table.num_rows)
     frame = pd.DataFrame({number: text_series(column, index) for number, column in enumerate(table.columns)})
     frame.columns = pd.Index(names)
-    return _stripped_frame(frame)
+    return frame
 
 
-def _stripped_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell stripped of surrounding whitespace (columns with nothing to strip are kept as they are)."""
+def _tidied(frame: pd.DataFrame, layout: Layout, controls_possible: bool = True) -> tuple[pd.DataFrame, Layout]:
+    """Every cell stripped of surrounding whitespace, and a row holding a control character (an escape
+    sequence, a bell: binary data or a forged terminal line, not text) moved to the rows quarantined
+    while reading. One byte scan per column serves both (``untidy_cells``); ``controls_possible`` False
+    (the file's bytes hold none) skips the search for them."""
     if frame.columns.empty:
-        return frame
-    return frame.fillna("").astype("string").apply(_stripped)
+        return frame, layout
+    frame = frame.fillna("").astype("string")
+    columns, found = {}, {}
+    for number, name in enumerate(frame.columns):
+        text = arrow_text(frame[name])
+        untidy = untidy_cells(text)
+        stripped = tidy_with(text, pc.utf8_trim_whitespace, untidy)
+        columns[number] = frame[name] if stripped is text else text_series(stripped, frame.index)
+        controls = control_characters(text, untidy) if controls_possible else None
+        if controls is not None and controls.any():
+            found[name] = controls
+    tidied = pd.DataFrame(columns, index=frame.index)
+    tidied.columns = frame.columns
+    return _without_controls(tidied, layout, found) if found else (tidied, layout)
 
 
-def _stripped(column: pd.Series) -> pd.Series:
-    """``column.str.strip()``, skipped where no cell has whitespace to strip."""
-    text = arrow_text(column)
-    stripped = tidy_with(text, pc.utf8_trim_whitespace)
-    return column if stripped is text else text_series(stripped, column.index)
+def _without_controls(frame: pd.DataFrame, layout: Layout, found: dict[str, np.ndarray]) -> tuple[pd.DataFrame, Layout]:
+    reasons = np.full(len(frame), "", dtype=object)
+    for name, rows in found.items():
+        for row in np.flatnonzero(rows & (reasons == "")):
+            cell = str(frame[name].iloc[row])
+            code = next(ord(character) for character in cell if re.match(CONTROL, character))
+            reasons[row] = f"{name}: holds a control character (0x{code:02x}), not text"
+    bad = reasons != ""
+    raw = [" | ".join(str(value) for value in values)[:RAW_SHOWN] for values in frame[bad].itertuples(index=False)]
+    rejected = layout.rejected
+    moved = Rejected(np.concatenate([rejected.lines, layout.lines[bad]]),
+                     np.concatenate([rejected.spans, layout.spans[bad]]),
+                     (*rejected.reasons, *reasons[bad].tolist()), (*rejected.raw, *raw))
+    layout = dataclasses.replace(layout, lines=layout.lines[~bad], spans=layout.spans[~bad], rejected=moved)
+    return frame[~bad].reset_index(drop=True), layout
