@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# what `pip install -e ".[$(EXTRAS)]"` adds: CI adds spark (pyspark, for recon run --engine spark)
+EXTRAS ?= test
 
 .PHONY: run test lint bench sample clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 ## run: open the dashboard; on first start it reconciles the sample MSP (http://localhost:8501)
