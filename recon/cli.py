@@ -341,11 +341,16 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     usage_sites: Annotated[int, typer.Option(
         min=1, max=100, help="Usage rows per subscription and month (vendors reporting per site).")] = 1,
+    file_format: Annotated[str, typer.Option(
+        "--format", help="`csv` (the default) or `parquet` (the same tables as Parquet files).")] = "csv",
 ) -> None:
     """Write a realistic sample MSP (every discrepancy type planted) and its answer key."""
     from recon.sample import write_sample
 
-    generated = write_sample(out, clients=clients, months=months, seed=seed, usage_sites=usage_sites)
+    if file_format not in ("csv", "parquet"):
+        fail("--format is csv or parquet")
+    generated = write_sample(out, clients=clients, months=months, seed=seed, usage_sites=usage_sites,
+                             file_format=file_format)
     typer.echo(f"Sample MSP written to {out}/: {len(generated.answer_key)} planted discrepancies.")
 
 

@@ -331,7 +331,7 @@ def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
         "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "int64", "vendor_unit_cost": "Int64"}.items()})
+        "usage_rows": "Int64", "vendor_unit_cost": "Int64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:

@@ -83,3 +83,46 @@ def test_a_missing_source_is_refused_as_the_local_engine_refuses_it(tmp_path: Pa
         reconcile_on_spark(str(tmp_path), spark=spark)
     assert type(on_spark.value) is type(local.value)
     assert str(on_spark.value) == str(local.value)
+
+
+@pytest.mark.spark
+def test_parquet_sources_give_the_same_answers_on_both_engines_and_as_csv(tmp_path: Path, spark: Any) -> None:
+    from recon.sample import write_sample
+
+    write_sample(tmp_path / "csv", clients=15, months=4, seed=11)
+    write_sample(tmp_path / "parquet", clients=15, months=4, seed=11, file_format="parquet")
+    assert sorted(path.name for path in (tmp_path / "parquet").glob("*.parquet"))
+    local, on_spark, _ = run_both(tmp_path / "parquet", tmp_path / "out", spark)
+    assert_same_files(local, on_spark)
+    as_csv = tmp_path / "from-csv"
+    write_outputs(reconcile(load_directory(tmp_path / "csv")), as_csv)
+    for name in ("discrepancies.csv", "receivables.csv", "keys.csv", "unmapped.csv"):
+        assert (as_csv / name).read_bytes() == (local / name).read_bytes(), name
+
+
+@pytest.mark.spark
+def test_recon_run_engine_spark_stores_a_run_that_opens_like_any_other(tmp_path: Path, spark: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from recon.cli import app
+    from recon.store import Store
+
+    database = f"sqlite:///{tmp_path / 'recon.db'}"
+    data = ROOT / "tests" / "fixtures" / "mini_msp"
+    runs = {}
+    for engine in ("local", "spark"):
+        done = CliRunner().invoke(app, ["--database-url", database, "run", "--data", str(data), "--out",
+                                        str(tmp_path / engine), "--engine", engine, "--label", engine])
+        assert done.exit_code == 0, done.output
+        assert "Results written to" in done.output
+        store = Store(database)
+        runs[engine] = store.load_run(store.latest_run_id())
+        store.close()
+    assert runs["spark"].label == "spark"
+    assert runs["spark"].summary == runs["local"].summary
+    found = {engine: run.discrepancies.drop(columns=["status"]) for engine, run in runs.items()}
+    assert found["spark"].equals(found["local"])
+    summary = json.loads((tmp_path / "spark" / "summary.json").read_text())
+    assert summary["overall"]["discrepancies"] == len(runs["spark"].discrepancies)
