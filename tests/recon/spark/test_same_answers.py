@@ -96,7 +96,7 @@ def test_parquet_sources_give_the_same_answers_on_both_engines_and_as_csv(tmp_pa
     assert_same_files(local, on_spark)
     as_csv = tmp_path / "from-csv"
     write_outputs(reconcile(load_directory(tmp_path / "csv")), as_csv)
-    for name in ("discrepancies.csv", "receivables.csv", "keys.csv", "unmapped.csv"):
+    for name in ("discrepancies.csv", "receivables.csv", "keys.csv"):  # (unmapped.csv names the files)
         assert (as_csv / name).read_bytes() == (local / name).read_bytes(), name
 
 
@@ -124,5 +124,5 @@ def test_recon_run_engine_spark_stores_a_run_that_opens_like_any_other(tmp_path:
     assert runs["spark"].summary == runs["local"].summary
     found = {engine: run.discrepancies.drop(columns=["status"]) for engine, run in runs.items()}
     assert found["spark"].equals(found["local"])
-    summary = json.loads((tmp_path / "spark" / "summary.json").read_text())
-    assert summary["overall"]["discrepancies"] == len(runs["spark"].discrepancies)
+    assert (tmp_path / "spark" / "summary.json").read_bytes() == (tmp_path / "local" / "summary.json").read_bytes()
+    assert json.loads((tmp_path / "spark" / "summary.json").read_text())["overall"]["keys"] > 0
