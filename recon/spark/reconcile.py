@@ -173,8 +173,7 @@ def _read(spark: SparkSession, data: str, listing: data_files.Listing, options: 
     ``Sources`` as the driver holds it: import records, reports and quarantined rows, and the small
     kinds' rows (catalog, aliases); the other kinds' frames have no rows here."""
     by_uri = {item.uri: item for item in listing.files}
-    raw = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(data)
-    raw = raw.filter(raw["path"].isin(list(by_uri))).select("path", "content")
+    raw = spark.read.format("binaryFile").load([_literal(uri) for uri in by_uri]).select("path", "content")
     parcels = _keep(raw.mapInPandas(_file_reader(by_uri, options), ENVELOPE), kept)
     small = _collected(parcels.filter(f"tag != 'rows' or kind in {_sql_list(data_files.SMALL_KINDS)}"))
     small = small.sort_values("position", kind="stable")
@@ -187,6 +186,11 @@ def _read(spark: SparkSession, data: str, listing: data_files.Listing, options: 
         rows = small[(small["tag"] == "rows") & (small["kind"] == kind)]
         frames[kind] = concat_in_order(rows, empty_source(kind)) if len(rows) else frames[kind]
     return parcels, _SourcesOnDriver(frames, sources.issues, sources.imports, small)
+
+
+def _literal(uri: str) -> str:
+    """``uri`` with Hadoop's glob characters escaped: Spark reads a path given to it as a pattern."""
+    return "".join("\\" + char if char in "\\*?[]{}" else char for char in uri)
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,16 @@ def test_recon_run_engine_spark_stores_a_run_that_opens_like_any_other(tmp_path:
     assert found["spark"].equals(found["local"])
     assert (tmp_path / "spark" / "summary.json").read_bytes() == (tmp_path / "local" / "summary.json").read_bytes()
     assert json.loads((tmp_path / "spark" / "summary.json").read_text())["overall"]["keys"] > 0
+
+
+@pytest.mark.spark
+def test_file_names_with_glob_characters_are_read_as_named(tmp_path: Path, spark: Any) -> None:
+    """Spark reads a path as a pattern: ``usage [nov].csv`` must be that file, not a character class."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in (ROOT / "tests" / "fixtures" / "mini_msp").iterdir():
+        name = "usage [nov]{1}.csv" if path.name.startswith("usage") else path.name
+        (data / name).write_bytes(path.read_bytes())
+    local, on_spark, run = run_both(data, tmp_path / "out", spark)
+    assert_same_files(local, on_spark)
+    assert "usage [nov]{1}.csv" in [record.file for record in run.result.imports]
