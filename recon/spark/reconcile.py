@@ -10,6 +10,11 @@ Global, on the driver (each is small, and each is the local engine's own functio
   one row per client, labelled findings) combined into the run's ``Metrics``;
 * the findings, unmapped and quarantined rows, import records (collected: they are the evidence).
 
+Per client, so inside a range of clients (``recon.engine.reconcile_clients``): the keys' facts, duplicate
+detection (a duplicate repeats a line of the same client), every rule, each client's account manager and
+the labels of its findings. Per invoice number, so inside a range of invoice numbers: receivables and
+the payments that name no invoice. ``tests/recon/test_per_client.py`` checks each split gives the whole.
+
 Keys and receivables (one row per key and per invoice: millions) are never collected: they are written
 range by range, one Spark partition at a time (``SparkRun.write_outputs``).
 """
