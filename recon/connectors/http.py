@@ -5,7 +5,8 @@
   a bounded number of times; a ``Retry-After`` header (seconds or an HTTP date) is honoured, capped.
 - 401 and 403 become a ``ConnectorError`` naming the connection, the endpoint and what to check; other
   refusals quote the service's own error message. Every message and log line passes through
-  ``redact`` first, so no secret value can reach the screen or a log.
+  ``redact`` first, so no secret value can reach the screen or a log; httpx's own request log lines are
+  kept without the URL's query (where a storage SAS token travels).
 - A client is bound to one origin (scheme, host and port of its base URL): an absolute URL a service
   hands back (a next-page link, an operation's ``Location``) is followed only when it is on that origin,
   so the connection's credentials are never sent to another host.
@@ -30,6 +31,22 @@ import httpx
 from recon.errors import ConnectorError
 
 logger = logging.getLogger("recon.connectors")
+
+
+class QueryRedactingFilter(logging.Filter):
+    """httpx logs every request's full URL (INFO ``HTTP Request: GET <url> ...``); a URL's query can carry a
+    secret (a storage SAS token), so its log records keep the URL without the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                                for arg in record.args)
+        return True
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+if not any(isinstance(existing, QueryRedactingFilter) for existing in _HTTPX_LOGGER.filters):
+    _HTTPX_LOGGER.addFilter(QueryRedactingFilter())
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGES = 10_000

@@ -29,8 +29,19 @@ def pax8_server() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def partner_center_server() -> Iterator[StandIn]:
-    with StandIn(vendors.PartnerCenter()) as server:
+def blob_server() -> Iterator[StandIn]:
+    """Azure Blob Storage for the Partner Center export files (another host than Graph's)."""
+    with StandIn(vendors.BlobStorage()) as server:
+        yield server
+
+
+@pytest.fixture
+def partner_center_server(blob_server: StandIn) -> Iterator[StandIn]:
+    """Partner Center (API v1, invoices) and Microsoft Graph (API v2) on one host."""
+    assert isinstance(blob_server.app, vendors.BlobStorage)
+    app = vendors.PartnerCenter(blob_server.app, blob_server.url.replace("127.0.0.1", "localhost"))
+    with StandIn(app) as server:
+        app.base = server.url
         yield server
 
 
@@ -47,6 +58,8 @@ def connections_toml(connectwise: str = "", pax8: str = "", partner_center: str 
     if partner_center:
         parts.append(f'[connections.msft]\ntype = "partner_center"\nbase_url = "{partner_center}/v1"\n'
                      f'token_url = "{partner_center}/{{tenant_id}}/oauth2/token"\ntenant_id = "{vendors.PC_TENANT}"\n'
+                     f'graph_url = "{partner_center}/v1.0"\n'
+                     f'graph_token_url = "{partner_center}/{{tenant_id}}/oauth2/v2.0/token"\n'
                      f'client_id = "{vendors.PC_CLIENT_ID}"\npage_size = 2\n{FAST_RETRIES}')
     return "\n".join(parts)
 

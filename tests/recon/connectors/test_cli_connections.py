@@ -88,7 +88,7 @@ def test_pulls_are_stored_as_imports_with_their_hash(project: Path) -> None:
         assert stored.label == "pulled"
         files = set(stored.imports["file"])
         assert {"cw@2026-02:agreement additions", "pax8@2026-02:invoice items",
-                "msft@2026-02:billed reconciliation line items"} <= files
+                "msft@2026-02:billed invoice reconciliation (API v2)"} <= files
         assert all(len(digest) == 64 for digest in stored.imports["sha256"])
     finally:
         store.close()

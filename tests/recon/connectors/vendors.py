@@ -14,9 +14,11 @@ say 25 (quantity_under_billed, -44.00); Globex is invoiced 10 seats at 20.00 aga
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from tests.recon.connectors.standin import Reply, Request, page_of
 
@@ -196,10 +198,17 @@ class Pax8:
         return Reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 86400})
 
 
+# ----------------------------------------------------------------------------------- Microsoft Partner Center
+
+V1_MONTH = "2024-01"  # a billing period Microsoft serves through API v1 only (before February 2024)
+MS_LEGACY = "D040000201"  # a legacy license-based invoice: no reconciliation line items in either API
+
+
 def _pc_line(customer: str, product_id: str, sku_name: str, quantity: int, unit: float, effective: float,
-             start: str = "2026-02-01", end: str = "2026-02-28") -> dict[str, Any]:
+             start: str, end: str, invoice: str) -> dict[str, Any]:
+    """A v1 one-time billing line item ("Get invoice line items" response example's fields)."""
     return {"partnerId": "partner-1", "customerId": f"cust-{customer[:3].lower()}", "customerName": customer,
-            "customerDomainName": f"{customer.split()[0].lower()}.onmicrosoft.com", "invoiceNumber": "G000000201",
+            "customerDomainName": f"{customer.split()[0].lower()}.onmicrosoft.com", "invoiceNumber": invoice,
             "productId": product_id, "skuId": "0002", "availabilityId": "CFQ7TTC0K8P5", "skuName": sku_name,
             "productName": sku_name, "publisherName": "Microsoft Corporation", "chargeType": "cycleCharge",
             "unitPrice": unit, "effectiveUnitPrice": effective, "unitType": "Licenses", "quantity": quantity,
@@ -207,41 +216,154 @@ def _pc_line(customer: str, product_id: str, sku_name: str, quantity: int, unit:
             "totalForCustomer": round(effective * quantity, 2), "currency": "USD",
             "subscriptionId": f"sub-{product_id}", "chargeStartDate": f"{start}T00:00:00Z",
             "chargeEndDate": f"{end}T00:00:00Z", "termAndBillingCycle": "1 Month Subscription",
-            "attributes": {"objectType": "OneTimeInvoiceLineItem"}}
+            "productQualifiers": [], "attributes": {"objectType": "OneTimeInvoiceLineItem"}}
 
 
-PC_INVOICES = [
-    {"id": "G000000101", "invoiceDate": "2026-01-06T00:00:00Z", "billingPeriodStartDate": "2026-01-01T00:00:00Z",
-     "billingPeriodEndDate": "2026-01-31T00:00:00Z", "totalCharges": 198.0, "currencyCode": "USD"},
-    {"id": "G000000201", "invoiceDate": "2026-02-06T00:00:00Z", "billingPeriodStartDate": "2026-02-01T00:00:00Z",
-     "billingPeriodEndDate": "2026-02-28T00:00:00Z", "totalCharges": 248.0, "currencyCode": "USD"},
+def ms_line(customer: str, product_id: str, sku_name: str, quantity: int, unit: str, effective: str,
+            start: str, end: str, invoice: str, **fields: Any) -> dict[str, Any]:
+    """A v2 billed reconciliation line: the ``full`` attribute set (Microsoft Graph, attributeSet), JSON-typed
+    the way the JSON lines carry it. ``fields`` override (ChargeType, ProductQualifiers, Subtotal...)."""
+    subtotal = str(round(float(effective) * quantity, 2))
+    line: dict[str, Any] = {
+        "PartnerId": "3b33e682-00c3-41ee-9dd2-a548adf56438", "CustomerId": f"cust-{customer[:3].lower()}",
+        "CustomerName": customer, "CustomerDomainName": f"{customer.split()[0].lower()}.onmicrosoft.com",
+        "CustomerCountry": "US", "InvoiceNumber": invoice, "MpnId": "4391507", "Tier2MpnId": "",
+        "OrderId": f"order-{product_id[-4:].lower()}", "OrderDate": "2025-02-20T08:30:00", "ProductId": product_id,
+        "SkuId": "0002", "AvailabilityId": "CFQ7TTC0K8P5", "SkuName": sku_name, "ProductName": sku_name,
+        "ChargeType": "cycleCharge", "UnitPrice": float(unit), "Quantity": quantity, "Subtotal": float(subtotal),
+        "TaxTotal": 0, "Total": float(subtotal), "Currency": "USD", "PriceAdjustmentDescription": "",
+        "PublisherName": "Microsoft Corporation", "PublisherId": "", "SubscriptionDescription": sku_name,
+        "SubscriptionId": f"sub-{customer[:3].lower()}-{product_id[-4:].lower()}",
+        "ChargeStartDate": f"{start}T00:00:00", "ChargeEndDate": f"{end}T00:00:00",
+        "TermAndBillingCycle": "One-Year commitment for monthly/yearly billing",
+        "EffectiveUnitPrice": float(effective), "UnitType": "Licenses", "AlternateId": "alt-1",
+        "BillableQuantity": quantity, "BillingFrequency": "Monthly", "PricingCurrency": "USD",
+        "PCToBCExchangeRate": 1, "PCToBCExchangeRateDate": "2026-01-31T00:00:00", "MeterDescription": "",
+        "ReservationOrderId": "", "CreditReasonCode": "", "SubscriptionStartDate": "2025-02-20T00:00:00",
+        "SubscriptionEndDate": "2027-02-19T00:00:00", "ReferenceId": "", "ProductQualifiers": [],
+        "PromotionId": "", "ProductCategory": "License"}
+    return {**line, **fields}
+
+
+MS_INVOICES = [
+    {"id": "G000000051", "invoiceDate": "2024-02-08T00:00:00Z", "billingPeriodStartDate": "2024-01-01T00:00:00Z",
+     "billingPeriodEndDate": "2024-01-31T00:00:00Z", "totalCharges": 248.0, "currencyCode": "USD",
+     "invoiceType": "OneTime", "documentType": "invoice"},
+    {"id": "G000000101", "invoiceDate": "2026-02-06T00:00:00Z", "billingPeriodStartDate": "2026-01-01T00:00:00Z",
+     "billingPeriodEndDate": "2026-01-31T00:00:00Z", "totalCharges": 198.0, "currencyCode": "USD",
+     "invoiceType": "OneTime", "documentType": "invoice"},
+    {"id": "G000000201", "invoiceDate": "2026-03-06T00:00:00Z", "billingPeriodStartDate": "2026-02-01T00:00:00Z",
+     "billingPeriodEndDate": "2026-02-28T00:00:00Z", "totalCharges": 248.0, "currencyCode": "USD",
+     "invoiceType": "OneTime", "documentType": "invoice"},
+    {"id": MS_LEGACY, "invoiceDate": "2026-02-21T00:00:00Z", "billingPeriodStartDate": "2026-02-01T00:00:00Z",
+     "billingPeriodEndDate": "2026-02-28T00:00:00Z", "totalCharges": 60.0, "currencyCode": "USD",
+     "invoiceType": "Recurring", "documentType": "invoice"},
+    {"id": "G000000301", "invoiceDate": "2026-04-06T00:00:00Z", "billingPeriodStartDate": "2026-03-01T00:00:00Z",
+     "billingPeriodEndDate": "2026-03-31T00:00:00Z", "totalCharges": 396.0, "currencyCode": "USD",
+     "invoiceType": "OneTime", "documentType": "invoice"},
 ]
-PC_LINES = {
-    "G000000101": [_pc_line("Globex LLC", "CFQ7TTC0LCHC", "Microsoft 365 Business Premium", 10, 22.0, 19.8,
-                            "2026-01-01", "2026-01-31")],
+V1_LINES = {
+    "G000000051": [
+        _pc_line("Globex LLC", "CFQ7TTC0LCHC", "Microsoft 365 Business Premium", 10, 22.0, 19.8, "2024-01-01",
+                 "2024-01-31", "G000000051"),
+        _pc_line("Globex LLC", "CFQ7TTC0QW5P", "Microsoft Teams Essentials", 5, 4.0, 3.6, "2024-01-01",
+                 "2024-01-31", "G000000051"),
+        _pc_line("Initech", "CFQ7TTC0LCHC", "Microsoft 365 Business Premium", 3, 22.0, 19.8, "2024-01-01",
+                 "2024-01-31", "G000000051"),
+    ],
+}
+BP, TEAMS, EXO, DEFENDER = ("CFQ7TTC0LCHC", "Microsoft 365 Business Premium"), ("CFQ7TTC0QW5P",
+    "Microsoft Teams Essentials"), ("CFQ7TTC0LH16", "Exchange Online (Plan 1)"), ("CFQ7TTC0J1FV",
+    "Microsoft Defender for Business")
+# each invoice's files (blobs) of JSON lines
+V2_BLOBS: dict[str, list[list[dict[str, Any]]]] = {
+    "G000000101": [[ms_line("Globex LLC", *BP, 10, "22.00", "19.80", "2026-01-01", "2026-01-31", "G000000101")]],
     "G000000201": [
-        _pc_line("Globex LLC", "CFQ7TTC0LCHC", "Microsoft 365 Business Premium", 10, 22.0, 19.8),
-        _pc_line("Globex LLC", "CFQ7TTC0QW5P", "Microsoft Teams Essentials", 5, 4.0, 3.6),
-        _pc_line("Initech", "CFQ7TTC0LCHC", "Microsoft 365 Business Premium", 3, 22.0, 19.8),
+        [ms_line("Globex LLC", *BP, 10, "22.00", "19.80", "2026-02-01", "2026-02-28", "G000000201"),
+         ms_line("Globex LLC", *TEAMS, 5, "4.00", "3.60", "2026-02-01", "2026-02-28", "G000000201")],
+        [ms_line("Initech", *BP, 3, "22.00", "19.80", "2026-02-01", "2026-02-28", "G000000201")],
+    ],
+    # March 2026 with what real months hold: anniversary cycles, a seat added mid-cycle, a cancellation
+    # refund, a trial, and a yearly-billed subscription
+    "G000000301": [
+        [ms_line("Globex LLC", *BP, 10, "22.00", "19.80", "2026-02-20", "2026-03-19", "G000000301"),
+         ms_line("Globex LLC", *BP, 10, "22.00", "19.80", "2026-03-20", "2026-04-19", "G000000301"),
+         ms_line("Globex LLC", *BP, 2, "22.00", "6.39", "2026-03-10", "2026-03-19", "G000000301",
+                 ChargeType="addQuantity")],
+        [ms_line("Initech", *EXO, 4, "4.00", "3.60", "2026-03-01", "2026-03-31", "G000000301"),
+         ms_line("Initech", *EXO, 1, "4.00", "-3.60", "2026-03-01", "2026-03-31", "G000000301",
+                 ChargeType="cancelImmediate", Subtotal=-3.6, Total=-3.6, CreditReasonCode="Cancel"),
+         ms_line("Initech", *DEFENDER, 5, "0.00", "0.00", "2026-03-05", "2026-04-04", "G000000301",
+                 ChargeType="new", ProductQualifiers=["Trial"]),
+         ms_line("Hooli Inc", *BP, 4, "264.00", "237.60", "2026-03-01", "2027-02-28", "G000000301",
+                 BillingFrequency="Annual", TermAndBillingCycle="One-Year commitment for yearly billing")],
     ],
 }
 
 
-class PartnerCenter:
-    """Partner Center stand-in: form token at ``/<tenant>/oauth2/token``, ``links.next`` continuation paging."""
+def _jwt(claims: dict[str, Any]) -> str:
+    """An unsigned token shaped like Microsoft's JWTs (header.claims.signature), for the ``roles`` claim."""
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
+
+
+class BlobStorage:
+    """Azure Blob Storage stand-in for the export files: a GET with the manifest's SAS signature and no
+    Authorization header answers the gzip JSON-lines bytes; anything else is refused as Azure does."""
 
     def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.signature = "sig-SECRET-4Q%2Fw"
+        self.expired = False  # every SAS refused, as when it has expired
+
+    def publish(self, path: str, records: list[dict[str, Any]]) -> None:
+        self.files[path] = gzip.compress("".join(json.dumps(record) + "\n" for record in records).encode())
+
+    def __call__(self, request: Request) -> Reply:
+        if "authorization" in request.headers:
+            return Reply(400, {"error": "InvalidAuthenticationInfo: a bearer token was sent with a SAS URL"})
+        if self.expired or quote(request.query.get("sig", ""), safe="") != self.signature or \
+                request.query.get("sp") != "rl":
+            return Reply(403, b"<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed"
+                              b" to authenticate the request.</Message></Error>")
+        if request.path not in self.files:
+            return Reply(404, b"<?xml version=\"1.0\"?><Error><Code>BlobNotFound</Code></Error>")
+        return Reply(200, self.files[request.path])
+
+
+class PartnerCenter:
+    """Partner Center and Microsoft Graph stand-in, on one host.
+
+    Partner Center (API v1): form token at ``/<tenant>/oauth2/token`` (resource), invoices, line items paged
+    with ``links.next`` and an ``MS-ContinuationToken`` header. Graph (API v2): form token at
+    ``/<tenant>/oauth2/v2.0/token`` (scope; a JWT-shaped token with ``roles``), ``POST .../billed/export``
+    -> 202 + ``Location``, operations that answer ``running`` ``running_polls`` times (``Retry-After``)
+    then ``succeeded`` with the manifest inline (or, ``inline_manifest = False``, as a navigation link),
+    failed operations for unknown and legacy invoices; the files are on the ``storage`` stand-in."""
+
+    def __init__(self, storage: BlobStorage, storage_url: str) -> None:
+        self.base = ""
+        self.storage, self.storage_url = storage, storage_url
         self.issued: list[str] = []
+        self.graph_issued: list[str] = []
+        self.graph_roles = ["PartnerBilling.Read.All"]
+        self.running_polls, self.retry_after, self.inline_manifest = 2, "0", True
+        self.operations: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: Request) -> Reply:
         if request.path == f"/{PC_TENANT}/oauth2/token":
             return self._token(request)
+        if request.path == f"/{PC_TENANT}/oauth2/v2.0/token":
+            return self._graph_token(request)
+        if request.path.startswith("/v1.0/"):
+            return self._graph(request)
         if request.headers.get("authorization", "") not in {f"Bearer {token}" for token in self.issued}:
             return Reply(401, {"code": 401, "description": "Authorization failed: token expired or invalid",
                                "errorName": "Unauthorized"})
         route = request.path.removeprefix("/v1/")
         if route == "invoices":
-            return Reply(200, {"totalCount": len(PC_INVOICES), "items": PC_INVOICES,
+            return Reply(200, {"totalCount": len(MS_INVOICES), "items": MS_INVOICES,
                                "attributes": {"objectType": "Collection"}})
         first = re.fullmatch(r"invoices/(\w+)/lineitems", route)
         following = re.fullmatch(r"invoices/(\w+)/lineitems/OneTime/BillingLineItems", route)
@@ -253,8 +375,10 @@ class PartnerCenter:
             return self._lines(following.group(1), offset, size)
         return Reply(404, {"code": 404, "description": f"Resource not found: {route}"})
 
+    # --------------------------------------------------------------------------------------- API v1
+
     def _lines(self, invoice_id: str, offset: int, size: int) -> Reply:
-        lines = PC_LINES.get(invoice_id, [])
+        lines = V1_LINES.get(invoice_id, [])
         body: dict[str, Any] = {"totalCount": len(lines[offset:offset + size]), "items": lines[offset:offset + size],
                                 "links": {"self": {"uri": f"/invoices/{invoice_id}/lineitems", "method": "GET",
                                                    "headers": []}},
@@ -272,9 +396,89 @@ class PartnerCenter:
         if (form.get("client_id"), form.get("client_secret"), form.get("grant_type")) != (
                 PC_CLIENT_ID, PC_SECRET, "client_credentials") or form.get("resource") != (
                 "https://api.partnercenter.microsoft.com"):
-            return Reply(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client "
-                               "secret provided. Ensure the secret being sent in the request is the client secret "
-                               "value, not the client secret ID."})
+            return _invalid_client()
         token = f"pc-token-{len(self.issued) + 1}"
         self.issued.append(token)
         return Reply(200, {"token_type": "Bearer", "expires_in": "3599", "access_token": token})
+
+    # --------------------------------------------------------------------------------------- API v2
+
+    def _graph_token(self, request: Request) -> Reply:
+        form = request.form()
+        if (form.get("client_id"), form.get("client_secret"), form.get("grant_type")) != (
+                PC_CLIENT_ID, PC_SECRET, "client_credentials") or form.get("scope") != (
+                "https://graph.microsoft.com/.default"):
+            return _invalid_client()
+        token = _jwt({"aud": "https://graph.microsoft.com", "tid": PC_TENANT, "roles": self.graph_roles,
+                      "n": len(self.graph_issued) + 1})
+        self.graph_issued.append(token)
+        return Reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+
+    def _graph(self, request: Request) -> Reply:
+        if request.headers.get("authorization", "") not in {f"Bearer {token}" for token in self.graph_issued}:
+            return Reply(401, {"error": {"code": "InvalidAuthenticationToken",
+                                         "message": "Access token validation failure. Invalid audience."}})
+        if "PartnerBilling.Read.All" not in self.graph_roles:
+            return Reply(403, {"error": {"code": "Forbidden", "message": "Missing role permissions on the request."}})
+        route = request.path.removeprefix("/v1.0/reports/partners/billing/")
+        if route == "reconciliation/billed/export" and request.method == "POST":
+            return self._export(request.json())
+        operation = re.fullmatch(r"operations/([\w-]+)", route)
+        if operation and operation.group(1) in self.operations:
+            return self._poll(self.operations[operation.group(1)])
+        manifest = re.fullmatch(r"manifests/([\w-]+)", route)
+        if manifest and manifest.group(1) in self.operations:
+            return Reply(200, self.operations[manifest.group(1)]["manifest"])
+        return Reply(404, {"error": {"code": "ResourceNotFound", "message": f"no route {route}"}})
+
+    def _export(self, body: dict[str, Any]) -> Reply:
+        if body.get("attributeSet") not in ("full", "basic") or not body.get("invoiceId"):
+            return Reply(400, {"error": {"code": "BadRequest", "message": "invoiceId and attributeSet are required"}})
+        number = f"{len(self.operations) + 1:08d}-0000-4000-8000-000000000000"
+        self.operations[number] = {"id": number, "invoice": body["invoiceId"], "polls": 0,
+                                   "manifest": self._manifest(number, str(body["invoiceId"]))}
+        location = f"{self.base}/v1.0/reports/partners/billing/operations/{number}"
+        return Reply(202, None, {"Location": location, "Retry-After": self.retry_after})
+
+    def _poll(self, operation: dict[str, Any]) -> Reply:
+        operation["polls"] += 1
+        stamps = {"id": operation["id"], "createdDateTime": "2026-03-09T08:12:53",
+                  "lastActionDateTime": "2026-03-09T08:37:48.5046691Z"}
+        if operation["polls"] <= self.running_polls:
+            return Reply(200, {"@odata.type": "#microsoft.graph.partners.billing.runningOperation", **stamps,
+                               "status": "running"}, {"Retry-After": self.retry_after})
+        if operation["manifest"] is None:
+            invoice = operation["invoice"]
+            message = (f"No reconciliation data available currently for Invoice {invoice}. Please try again later."
+                       if invoice == MS_LEGACY else "No data available")
+            return Reply(200, {"@odata.type": "#microsoft.graph.partners.billing.failedOperation", **stamps,
+                               "status": "failed", "error": {"message": message, "code": "5000"}})
+        done = {"@odata.type": "#microsoft.graph.partners.billing.exportSuccessOperation", **stamps,
+                "status": "succeeded"}
+        if self.inline_manifest:
+            return Reply(200, {**done, "resourceLocation": operation["manifest"]})
+        link = f"{self.base}/v1.0/reports/partners/billing/manifests/{operation['id']}"
+        return Reply(200, {**done, "resourceLocation@odata.navigationLink": link})
+
+    def _manifest(self, number: str, invoice_id: str) -> dict[str, Any] | None:
+        """The export's manifest, its files published on the storage stand-in (None: nothing to export)."""
+        if invoice_id not in V2_BLOBS:
+            return None
+        root = (f"/billedusagefastpath/v1/PartnerTenantId={PC_TENANT}/BillingMonth=202602/InvoiceId={invoice_id}"
+                f"/InvoiceVersion=1/Fragment=full/PartitionType=default")
+        names = [f"part-{index:05d}-{number[:8]}.c000.json.gz" for index in range(len(V2_BLOBS[invoice_id]))]
+        for name, records in zip(names, V2_BLOBS[invoice_id], strict=True):
+            self.storage.publish(f"{root}/{name}", records)
+        return {"id": number, "schemaVersion": "2", "dataFormat": "compressedJSONLines",
+                "createdDateTime": "2026-03-09T06:34:34.87Z", "eTag": "WYjLro78HdMg6vUWR",
+                "partnerTenantId": PC_TENANT, "rootDirectory": self.storage_url + root,
+                "sasToken": f"skoid=0c414a25&sktid=975f013f&skt=2026-03-09T00%3A37%3A17Z&sv=2021-08-06&sr=d&sp=rl"
+                            f"&sdd=7&sig={self.storage.signature}",
+                "partitionType": "Default", "blobCount": len(names),
+                "blobs": [{"name": name, "partitionValue": "default"} for name in names]}
+
+
+def _invalid_client() -> Reply:
+    return Reply(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret "
+                       "provided. Ensure the secret being sent in the request is the client secret value, not the "
+                       "client secret ID."})
