@@ -7,11 +7,17 @@ import logging
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from recon.connectors import Connection, check, pull
+from recon.connectors.frames import ALL_KINDS
+from recon.engine import reconcile
 from recon.errors import ConnectorError
+from recon.ingest.directory import inspect_directory
 from recon.money import from_decimal
+from recon.schema import DISCREPANCY_COLUMNS
+from recon.sources import Sources, combine
 from tests.recon.connectors import vendors
 from tests.recon.connectors.conftest import SECRETS_TOML, connection, connections_toml
 from tests.recon.connectors.standin import Reply, StandIn
@@ -227,3 +233,51 @@ def test_listed_invoice_ids_skip_the_invoice_list(tmp_path: Path, partner_center
                                                   blob_server: StandIn) -> None:
     result = pull(msft(tmp_path, partner_center_server, 'invoice_ids = ["G000000101"]\n'), vendors.MONTH)
     assert not partner_center_server.hits("/v1/invoices") and len(result.sources()["usage"]) == 1
+
+
+# ------------------------------------------------------------------------ pulled = the same file uploaded
+
+PSA = {
+    "contracts.csv": "client,sku,unit_price,quantity,start_date\nGlobex LLC,M365-BP,22.00,10,2025-02-20\n"
+                     "Initech,EXO-P1,5.00,4,2025-01-01\nInitech,MDB,3.00,0,2025-01-01\n"
+                     "Hooli Inc,M365-BP,22.00,4,2026-03-01\n",
+    "invoices.csv": "invoice_number,invoice_date,client,sku,quantity,unit_price\n"
+                    "INV-3001,2026-03-01,Globex LLC,M365-BP,10,22.00\nINV-3002,2026-03-01,Initech,EXO-P1,4,5.00\n"
+                    "INV-3003,2026-03-01,Hooli Inc,M365-BP,4,22.00\n",
+    "catalog.csv": "sku,description,vendor_sku\nM365-BP,Microsoft 365 Business Premium,CFQ7TTC0LCHC\n"
+                   "EXO-P1,Exchange Online (Plan 1),CFQ7TTC0LH16\nMDB,Microsoft Defender for Business,CFQ7TTC0J1FV\n",
+}
+CANONICAL_USAGE = ["client", "sku", "quantity", "period_start", "period_end", "vendor", "unit_cost",
+                   "subscription_id", "product_name"]
+
+
+def test_a_month_pulled_through_v2_gives_the_findings_of_the_same_month_uploaded(
+        tmp_path: Path, partner_center_server: StandIn, blob_server: StandIn) -> None:
+    """Issue 17, done when: the month uploaded as Partner Center's reconciliation CSV and the month pulled
+    through API v2 are read into the same usage rows and reconcile to the same findings."""
+    lines = [line for blob in vendors.V2_BLOBS["G000000301"] for line in blob]
+    upload_dir, pull_dir = tmp_path / "upload", tmp_path / "pull"
+    for folder in (upload_dir, pull_dir):
+        folder.mkdir()
+        for name, text in PSA.items():
+            (folder / name).write_text(text)
+    (upload_dir / "Reconciliation_G000000301.csv").write_bytes(vendors.recon_csv(lines))
+    uploaded = inspect_directory(upload_dir)
+    [upload_usage] = [item for item in uploaded.loaded if item.record.source == "usage"]
+    assert "(microsoft-nce-recon)" in upload_usage.report.read_as  # recognised as the reconciliation file
+
+    result = pull(msft(tmp_path, partner_center_server), "2026-03")
+    pulled = combine([*inspect_directory(pull_dir).loaded, *result.loaded], ALL_KINDS)
+    from_upload = combine(list(uploaded.loaded), ALL_KINDS)
+
+    def usage_rows(sources: Sources) -> pd.DataFrame:
+        frame = sources["usage"][CANONICAL_USAGE]
+        return frame.sort_values(CANONICAL_USAGE, ignore_index=True, na_position="first")
+
+    assert len(result.sources()["usage"]) == len(lines) - upload_usage.record.rows_quarantined
+    pd.testing.assert_frame_equal(usage_rows(pulled), usage_rows(from_upload))
+    findings = [reconcile(sources, periods=["2026-03"]).discrepancies[list(DISCREPANCY_COLUMNS)]
+                for sources in (pulled, from_upload)]
+    assert len(findings[0]) > 0
+    pd.testing.assert_frame_equal(*(frame.sort_values(["client", "sku", "type"], ignore_index=True)
+                                    for frame in findings))

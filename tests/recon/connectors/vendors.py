@@ -14,7 +14,9 @@ say 25 (quantity_under_billed, -44.00); Globex is invoiced 10 seats at 20.00 aga
 from __future__ import annotations
 
 import base64
+import csv
 import gzip
+import io
 import json
 import re
 from typing import Any
@@ -482,3 +484,36 @@ def _invalid_client() -> Reply:
     return Reply(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret "
                        "provided. Ensure the secret being sent in the request is the client secret value, not the "
                        "client secret ID."})
+
+
+def recon_csv(lines: list[dict[str, Any]]) -> bytes:
+    """The same line items as the reconciliation file a partner downloads from Partner Center: its columns
+    in its order (``ResellerMpnId`` for v2's ``Tier2MpnId``), dates M/D/YYYY, JSON arrays as text, a BOM."""
+    columns = ["ResellerMpnId" if name == "Tier2MpnId" else name for name in MS_FILE_COLUMNS]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for line in lines:
+        writer.writerow([_file_cell(line.get("Tier2MpnId" if column == "ResellerMpnId" else column))
+                         for column in columns])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _file_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"))
+    text = "" if value is None else str(value)
+    stamp = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})T[\d:.]+Z?", text)
+    return f"{int(stamp.group(2))}/{int(stamp.group(3))}/{stamp.group(1)}" if stamp else text
+
+
+MS_FILE_COLUMNS = (
+    "PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry", "InvoiceNumber", "MpnId",
+    "Tier2MpnId", "OrderId", "OrderDate", "ProductId", "SkuId", "AvailabilityId", "SkuName", "ProductName",
+    "ChargeType", "UnitPrice", "Quantity", "Subtotal", "TaxTotal", "Total", "Currency", "PriceAdjustmentDescription",
+    "PublisherName", "PublisherId", "SubscriptionDescription", "SubscriptionId", "ChargeStartDate", "ChargeEndDate",
+    "TermAndBillingCycle", "EffectiveUnitPrice", "UnitType", "AlternateId", "BillableQuantity", "BillingFrequency",
+    "PricingCurrency", "PCToBCExchangeRate", "PCToBCExchangeRateDate", "MeterDescription", "ReservationOrderId",
+    "CreditReasonCode", "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers",
+    "PromotionId", "ProductCategory",
+)
