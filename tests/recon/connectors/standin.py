@@ -98,6 +98,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms ACK waits
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)

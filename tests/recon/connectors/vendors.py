@@ -167,8 +167,43 @@ PAX8_ITEMS = {
 }
 
 
+PAX8_SUBSCRIPTIONS = [
+    {"id": "sub-f1", "companyId": "c-acme", "productId": "prod-bp", "quantity": 27, "startDate": "2025-01-01T00:00:00Z",
+     "status": "Active", "billingTerm": "Monthly", "productName": "Microsoft 365 Business Premium"},
+    {"id": "sub-pp", "companyId": "c-glob", "productId": "prod-pp", "quantity": 1, "startDate": "2025-06-01T00:00:00Z",
+     "status": "Active", "billingTerm": "Monthly", "productName": "Proofpoint Essentials - Professional"},
+    {"id": "sub-old", "companyId": "c-glob", "productId": "prod-pp", "quantity": 1, "startDate": "2024-01-01T00:00:00Z",
+     "endDate": "2025-05-31T00:00:00Z", "status": "Cancelled", "billingTerm": "Monthly",
+     "productName": "Proofpoint Essentials - Professional"},
+]
+PAX8_PRODUCTS = {"prod-bp": {"id": "prod-bp", "name": "Microsoft 365 Business Premium", "vendorName": "Microsoft",
+                             "sku": "MS-OFF-BUS-PREM", "vendorSku": "CFQ7TTC0LCHC:0002"},
+                 "prod-pp": {"id": "prod-pp", "name": "Proofpoint Essentials - Professional",
+                             "vendorName": "Proofpoint", "sku": "PP-ESS-PRO", "vendorSku": "ESS-PRO"}}
+PAX8_USAGE_SUMMARIES = {"sub-pp": [{"id": "us-1", "companyId": "c-glob", "subscriptionId": "sub-pp",
+                                    "productId": "prod-pp", "resourceGroup": "Globex LLC", "vendorName": "Proofpoint",
+                                    "currentCharges": 42.64, "currencyCode": "USD", "partnerTotal": 27.68,
+                                    "isTrial": False}]}
+
+
+def _usage_line(day: str, quantity: int) -> dict[str, Any]:
+    return {"usageSummaryId": "us-1", "usageDate": day, "productName": "Proofpoint Essentials - Professional",
+            "productId": "prod-pp", "unitOfMeasure": "User", "quantity": quantity, "currentCharges": 5.33 * quantity,
+            "currentProfit": 1.87 * quantity, "partnerTotal": 3.46 * quantity, "unitPrice": 5.33,
+            "currencyCode": "USD", "isTrial": False}
+
+
+# usage is recorded on the days it happens (the usage-lines endpoint answers one usageDate at a time)
+PAX8_USAGE_LINES = {("us-1", "2026-01-31"): [_usage_line("2026-01-31", 4)],
+                    ("us-1", "2026-02-14"): [_usage_line("2026-02-14", 4)],
+                    ("us-1", "2026-02-15"): [_usage_line("2026-02-15", 3)]}
+
+
 class Pax8:
-    """Pax8 partner API stand-in: JSON client-credentials token, ``page``/``size`` with ``page.totalPages``."""
+    """Pax8 partner API stand-in (its published OpenAPI): JSON client-credentials token, ``page``/``size``
+    with ``page.totalPages``, invoices filtered by ``invoiceDateRangeStart`` / ``End`` (inclusive),
+    subscriptions, usage summaries (404 for an unknown subscription) and usage lines (``usageDate``
+    required, 422 without), products."""
 
     def __init__(self) -> None:
         self.issued: list[str] = []
@@ -179,16 +214,36 @@ class Pax8:
         if request.headers.get("authorization", "") not in {f"Bearer {token}" for token in self.issued}:
             return Reply(401, {"type": "about:blank", "status": 401, "message": "Full authentication is required"})
         route = request.path.removeprefix("/v1/")
-        items = re.fullmatch(r"invoices/([\w-]+)/items", route)
-        records = (PAX8_COMPANIES if route == "companies" else PAX8_INVOICES if route == "invoices"
-                   else PAX8_ITEMS.get(items.group(1), []) if items else None)
+        product = re.fullmatch(r"products/([\w-]+)", route)
+        if product:
+            found = PAX8_PRODUCTS.get(product.group(1))
+            return Reply(200, found) if found else Reply(404, {"status": 404, "message": "Invalid productId"})
+        if re.fullmatch(r"usage-summaries/[\w-]+/usage-lines", route) and not request.query.get("usageDate"):
+            return Reply(422, {"type": "validation", "status": 422, "message": "usageDate is required",
+                               "instance": request.path})
+        records = self._records(route, request.query)
         if records is None:
-            return Reply(404, {"status": 404, "message": f"No route {route}"})
+            return Reply(404, {"status": 404, "message": f"Invalid id or no route: {route}", "instance": request.path})
         page, size = int(request.query.get("page", 0)), int(request.query.get("size", 10))
         total_pages = -(-len(records) // size)
         return Reply(200, {"content": page_of(records, page, size),
                            "page": {"size": size, "totalElements": len(records), "totalPages": total_pages,
                                     "number": page}})
+
+    def _records(self, route: str, query: dict[str, str]) -> list[dict[str, Any]] | None:
+        items = re.fullmatch(r"invoices/([\w-]+)/items", route)
+        summaries = re.fullmatch(r"subscriptions/([\w-]+)/usage-summaries", route)
+        lines = re.fullmatch(r"usage-summaries/([\w-]+)/usage-lines", route)
+        known = {subscription["id"] for subscription in PAX8_SUBSCRIPTIONS}
+        if route == "invoices":
+            low, high = query.get("invoiceDateRangeStart", ""), query.get("invoiceDateRangeEnd", "9999")
+            return [invoice for invoice in PAX8_INVOICES if low <= invoice["invoiceDate"] <= high]
+        if summaries:
+            return PAX8_USAGE_SUMMARIES.get(summaries.group(1), []) if summaries.group(1) in known else None
+        if lines:
+            return PAX8_USAGE_LINES.get((lines.group(1), query["usageDate"]), [])
+        tables: dict[str, list[dict[str, Any]]] = {"companies": PAX8_COMPANIES, "subscriptions": PAX8_SUBSCRIPTIONS}
+        return PAX8_ITEMS.get(items.group(1), []) if items else tables.get(route)
 
     def _token(self, request: Request) -> Reply:
         body = request.json()
