@@ -65,7 +65,7 @@ def test_unknown_type_and_missing_keys(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError) as error:
         load_connections(*write(tmp_path, bad), environ={})
     message = str(error.value)
-    assert "[connections.a] type must be one of sql, connectwise, pax8, partner_center (got 'ftp')" in message
+    assert "[connections.a] type must be one of sql, connectwise, autotask, pax8, partner_center (got 'ftp')" in message
     assert "[connections.b] needs company" in message and "[connections.b] needs client_id" in message
 
 

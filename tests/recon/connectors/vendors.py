@@ -572,3 +572,208 @@ MS_FILE_COLUMNS = (
     "CreditReasonCode", "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers",
     "PromotionId", "ProductCategory",
 )
+
+
+# ------------------------------------------------------------------------------------------ Autotask PSA
+
+AT_PREFIX = "/atservicesrest/v1.0"
+AT_USER, AT_CODE, AT_SECRET = "recon-api@msp.example", "ABCDEFGH00100244MMEEE333", "at-SECRET-77c1d2"
+
+AT_DATA: dict[str, list[dict[str, Any]]] = {
+    "Companies": [{"id": 29683501, "companyName": "Acme Corp", "companyNumber": "A-1", "isActive": True},
+                  {"id": 29683502, "companyName": "Globex LLC", "companyNumber": "G-1", "isActive": True},
+                  {"id": 29683503, "companyName": "Initech", "companyNumber": "I-1", "isActive": True}],
+    "Contracts": [
+        {"id": 29684001, "companyID": 29683501, "contractName": "Acme Managed Services", "contractNumber": "C-100",
+         "contractType": 7, "contractPeriodType": 1, "status": 1, "startDate": "2025-01-01T00:00:00",
+         "endDate": "2026-12-31T00:00:00"},
+        {"id": 29684002, "companyID": 29683502, "contractName": "Globex Recurring", "contractNumber": "C-200",
+         "contractType": 7, "contractPeriodType": 1, "status": 1, "startDate": "2025-06-01T00:00:00",
+         "endDate": "2026-05-31T00:00:00"},
+    ],
+    "Services": [
+        {"id": 301, "name": "Managed Workstation", "description": "Per device", "invoiceDescription": "Workstation",
+         "unitPrice": 45.0, "unitCost": 12.0, "periodType": 1, "isActive": True, "vendorCompanyID": None,
+         "userDefinedFields": [{"name": "Vendor SKU", "value": None}]},
+        {"id": 302, "name": "Microsoft 365 Business Premium", "description": "Per user",
+         "invoiceDescription": "M365 BP", "unitPrice": 22.0, "unitCost": 19.8, "periodType": 1, "isActive": True,
+         "vendorCompanyID": 29683599, "userDefinedFields": [{"name": "Vendor SKU", "value": "MS-OFF-BUS-PREM"}]},
+    ],
+    "ContractServices": [
+        {"id": 5001, "contractID": 29684001, "serviceID": 301, "unitPrice": 45.0, "unitCost": 12.0,
+         "invoiceDescription": "Managed workstations", "internalCurrencyUnitPrice": 45.0},
+        {"id": 5002, "contractID": 29684001, "serviceID": 302, "unitPrice": 22.0, "unitCost": 19.8,
+         "invoiceDescription": "Microsoft 365 Business Premium", "internalCurrencyUnitPrice": 22.0},
+        {"id": 5003, "contractID": 29684002, "serviceID": 302, "unitPrice": 22.0, "unitCost": 19.8,
+         "invoiceDescription": "Microsoft 365 Business Premium", "internalCurrencyUnitPrice": 22.0},
+    ],
+    # one row a billing period, and a new one from the effective date of an adjustment (15 -> 17 on the 15th)
+    "ContractServiceUnits": [
+        {"id": 7001, "contractID": 29684001, "contractServiceID": 5001, "serviceID": 301,
+         "startDate": "2026-01-01T00:00:00", "endDate": "2026-01-31T00:00:00", "units": 15, "price": 45.0,
+         "cost": 12.0, "internalCurrencyPrice": 45.0, "approveAndPostDate": "2026-01-01T00:00:00"},
+        {"id": 7002, "contractID": 29684001, "contractServiceID": 5001, "serviceID": 301,
+         "startDate": "2026-02-01T00:00:00", "endDate": "2026-02-14T00:00:00", "units": 15, "price": 45.0,
+         "cost": 12.0, "internalCurrencyPrice": 45.0, "approveAndPostDate": "2026-02-01T00:00:00"},
+        {"id": 7003, "contractID": 29684001, "contractServiceID": 5001, "serviceID": 301,
+         "startDate": "2026-02-15T00:00:00", "endDate": "2026-02-28T00:00:00", "units": 17, "price": 45.0,
+         "cost": 12.0, "internalCurrencyPrice": 45.0, "approveAndPostDate": None},
+        {"id": 7004, "contractID": 29684001, "contractServiceID": 5002, "serviceID": 302,
+         "startDate": "2026-02-01T00:00:00", "endDate": "2026-02-28T00:00:00", "units": 25, "price": 22.0,
+         "cost": 19.8, "internalCurrencyPrice": 22.0, "approveAndPostDate": "2026-02-01T00:00:00"},
+        {"id": 7005, "contractID": 29684002, "contractServiceID": 5003, "serviceID": 302,
+         "startDate": "2026-02-01T00:00:00", "endDate": "2026-02-28T00:00:00", "units": 10, "price": 22.0,
+         "cost": 19.8, "internalCurrencyPrice": 22.0, "approveAndPostDate": "2026-02-01T00:00:00"},
+        {"id": 7006, "contractID": 29684002, "contractServiceID": 5003, "serviceID": 302,
+         "startDate": "2026-03-01T00:00:00", "endDate": "2026-03-31T00:00:00", "units": 10, "price": 22.0,
+         "cost": 19.8, "internalCurrencyPrice": 22.0, "approveAndPostDate": None},
+    ],
+    "Invoices": [
+        {"id": 880, "companyID": 29683501, "invoiceNumber": "AT-880", "invoiceDateTime": "2026-01-31T00:00:00",
+         "dueDate": "2026-03-02T00:00:00", "invoiceTotal": 675.0, "isVoided": False},
+        {"id": 901, "companyID": 29683501, "invoiceNumber": "AT-901", "invoiceDateTime": "2026-02-28T00:00:00",
+         "dueDate": "2026-03-30T00:00:00", "invoiceTotal": 1372.5, "isVoided": False},
+        {"id": 902, "companyID": 29683502, "invoiceNumber": "AT-902", "invoiceDateTime": "2026-02-28T00:00:00",
+         "dueDate": "2026-03-30T00:00:00", "invoiceTotal": 200.0, "isVoided": False},
+        {"id": 903, "companyID": 29683502, "invoiceNumber": "AT-903", "invoiceDateTime": "2026-02-27T00:00:00",
+         "dueDate": "2026-03-29T00:00:00", "invoiceTotal": 220.0, "isVoided": True},
+    ],
+    "BillingItems": [
+        {"id": 11001, "invoiceID": 880, "companyID": 29683501, "contractID": 29684001, "contractServiceID": 5001,
+         "serviceID": 301, "billingItemType": 3, "itemDate": "2026-01-01T00:00:00", "itemName": "Managed Workstation",
+         "description": "Managed workstations", "quantity": 15, "rate": 45.0, "extendedPrice": 675.0,
+         "taxDollars": 0, "totalAmount": 675.0, "ourCost": 180.0, "postedDate": "2026-01-31T00:00:00"},
+        {"id": 11002, "invoiceID": 901, "companyID": 29683501, "contractID": 29684001, "contractServiceID": 5001,
+         "serviceID": 301, "billingItemType": 3, "itemDate": "2026-02-01T00:00:00", "itemName": "Managed Workstation",
+         "description": "Managed workstations", "quantity": 15, "rate": 45.0, "extendedPrice": 675.0,
+         "taxDollars": 0, "totalAmount": 675.0, "ourCost": 180.0, "postedDate": "2026-02-28T00:00:00"},
+        {"id": 11003, "invoiceID": 901, "companyID": 29683501, "contractID": 29684001, "contractServiceID": 5002,
+         "serviceID": 302, "billingItemType": 3, "itemDate": "2026-02-01T00:00:00",
+         "itemName": "Microsoft 365 Business Premium", "description": "Microsoft 365 Business Premium",
+         "quantity": 25, "rate": 22.0, "extendedPrice": 550.0, "taxDollars": 0, "totalAmount": 550.0,
+         "ourCost": 495.0, "postedDate": "2026-02-28T00:00:00"},
+        {"id": 11004, "invoiceID": 901, "companyID": 29683501, "billingItemType": 1, "itemDate": "2026-02-10T00:00:00",
+         "itemName": "Remote Support", "description": "Printer queue stuck", "quantity": 1.5, "rate": 150.0,
+         "extendedPrice": 225.0, "taxDollars": 0, "totalAmount": 225.0, "timeEntryID": 40002, "ticketID": 61001,
+         "postedDate": "2026-02-28T00:00:00"},
+        {"id": 11005, "invoiceID": 902, "companyID": 29683502, "contractID": 29684002, "contractServiceID": 5003,
+         "serviceID": 302, "billingItemType": 3, "itemDate": "2026-02-01T00:00:00",
+         "itemName": "Microsoft 365 Business Premium", "description": "Microsoft 365 Business Premium",
+         "quantity": 10, "rate": 20.0, "extendedPrice": 200.0, "taxDollars": 0, "totalAmount": 200.0,
+         "ourCost": 198.0, "postedDate": "2026-02-28T00:00:00"},
+        {"id": 11006, "invoiceID": 903, "companyID": 29683502, "contractID": 29684002, "contractServiceID": 5003,
+         "serviceID": 302, "billingItemType": 3, "itemDate": "2026-02-01T00:00:00",
+         "itemName": "Microsoft 365 Business Premium", "quantity": 10, "rate": 22.0, "extendedPrice": 220.0,
+         "taxDollars": 0, "totalAmount": 220.0, "postedDate": "2026-02-27T00:00:00"},
+    ],
+    "TimeEntries": [
+        {"id": 40001, "dateWorked": "2026-02-10T00:00:00", "startDateTime": "2026-02-10T14:00:00",
+         "endDateTime": "2026-02-10T16:00:00", "hoursWorked": 2.0, "hoursToBill": 2.0, "isNonBillable": False,
+         "showOnInvoice": True, "resourceID": 29682885, "roleID": 29683461, "billingCodeID": 29682801,
+         "ticketID": 61001, "summaryNotes": "Replaced failing disk"},
+        {"id": 40002, "dateWorked": "2026-02-10T00:00:00", "hoursWorked": 1.5, "hoursToBill": 1.5,
+         "isNonBillable": False, "showOnInvoice": True, "resourceID": 29682885, "ticketID": 61001,
+         "summaryNotes": "Printer queue stuck"},
+        {"id": 40003, "dateWorked": "2026-02-12T00:00:00", "hoursWorked": 1.0, "hoursToBill": 0.0,
+         "isNonBillable": True, "showOnInvoice": False, "resourceID": 29682886, "taskID": 71001,
+         "summaryNotes": "Internal project sync"},
+        {"id": 40004, "dateWorked": "2026-02-20T00:00:00", "hoursWorked": 0.5, "hoursToBill": 0.5,
+         "isNonBillable": False, "showOnInvoice": True, "resourceID": 29682886, "contractID": 29684002,
+         "summaryNotes": "Licence change"},
+        {"id": 39999, "dateWorked": "2026-01-30T00:00:00", "hoursWorked": 3.0, "hoursToBill": 3.0,
+         "isNonBillable": False, "resourceID": 29682885, "ticketID": 61001},
+    ],
+    "Tickets": [{"id": 61001, "ticketNumber": "T20260210.0001", "companyID": 29683501, "title": "Workstation issues"}],
+    "Tasks": [{"id": 71001, "projectID": 81001, "title": "Migration sync"}],
+    "Projects": [{"id": 81001, "companyID": 29683503, "projectName": "Initech migration"}],
+    "Resources": [{"id": 29682885, "firstName": "Jane", "lastName": "Doe", "userName": "jdoe"},
+                  {"id": 29682886, "firstName": "Bob", "lastName": "Smith", "userName": "bsmith"}],
+}
+
+
+def _matches(record: dict[str, Any], condition: dict[str, Any]) -> bool:
+    """One Autotask filter expression (the operators the connector sends, and and/or groups)."""
+    op = str(condition.get("op", "")).casefold()
+    if op in ("and", "or"):
+        found = [_matches(record, item) for item in condition.get("items", [])]
+        return all(found) if op == "and" else any(found)
+    field = str(condition["field"])
+    value, actual = condition.get("value"), record.get(field)
+    if op == "exist":
+        return actual is not None
+    if op == "notexist":
+        return actual is None
+    if op == "in":
+        return actual in value
+    if op == "eq":
+        return actual == value
+    if op == "noteq":
+        return actual != value
+    if actual is None:
+        return False
+    compared = {"gt": actual > value, "gte": actual >= value, "lt": actual < value, "lte": actual <= value}
+    if op not in compared:
+        raise AssertionError(f"operator {op!r} not served by the stand-in")
+    return compared[op]
+
+
+class Autotask:
+    """Autotask REST v1.0 stand-in: the three auth headers, zone lookup, ``/{Entity}/query`` by POST body or
+    ``GET ?search=``, ``MaxRecords`` (at most 500), ``pageDetails.nextPageUrl`` paging, ``query/count``,
+    and ``{"errors": [...]}`` bodies for bad fields and refusals."""
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.next_host = ""  # when set, nextPageUrl points there (another host)
+
+    def __call__(self, request: Request) -> Reply:
+        path = request.path.removeprefix(AT_PREFIX).strip("/")
+        if path.casefold() == "zoneinformation":
+            if request.query.get("user") != AT_USER:
+                return Reply(500, {"errors": [f"Zone information could not be determined for user "
+                                              f"{request.query.get('user')}"]})
+            return Reply(200, {"zoneName": "Test zone", "url": f"{self.base}/atservicesrest/", "webUrl": self.base,
+                               "ci": 1})
+        headers = request.headers
+        if (headers.get("apiintegrationcode"), headers.get("username"), headers.get("secret")) != (
+                AT_CODE, AT_USER, AT_SECRET):
+            return Reply(401, {"errors": ["Unauthorized: the user name, secret or integration code is invalid"]})
+        parts = path.split("/")
+        if len(parts) < 2 or parts[0] not in AT_DATA or parts[1] != "query":
+            return Reply(404, {"errors": [f"No route /{path}"]})
+        search = request.json() if request.method == "POST" else json.loads(request.query.get("search", "{}"))
+        if parts[2:] == ["count"]:
+            return Reply(200, {"queryCount": len(self._select(parts[0], search))})
+        return self._page(parts[0], search, int(request.query.get("offset", 0)))
+
+    def _select(self, entity: str, search: dict[str, Any]) -> list[dict[str, Any]]:
+        fields = set().union(*(record.keys() for record in AT_DATA[entity])) | {"id"}
+        for condition in _flatten(search.get("filter", [])):
+            if condition.get("field") is not None and condition["field"] not in fields:
+                raise _BadFieldError(f"Unable to find {condition['field']} in the {entity} Entity.")
+        return [record for record in AT_DATA[entity] if all(_matches(record, c) for c in search.get("filter", []))]
+
+    def _page(self, entity: str, search: dict[str, Any], offset: int) -> Reply:
+        size = int(search.get("MaxRecords") or 500)
+        if not 1 <= size <= 500:
+            return Reply(500, {"errors": ["MaxRecords must be between 1 and 500."]})
+        try:
+            found = sorted(self._select(entity, search), key=lambda record: record["id"])
+        except _BadFieldError as error:
+            return Reply(500, {"errors": [str(error)]})
+        items = found[offset:offset + size]
+        following = None
+        if offset + size < len(found):
+            query = urlencode({"search": json.dumps(search), "offset": offset + size})
+            following = f"{self.next_host or self.base}{AT_PREFIX}/{entity}/query/next?{query}"
+        return Reply(200, {"items": items, "pageDetails": {"count": len(items), "requestCount": size,
+                                                            "prevPageUrl": None, "nextPageUrl": following}})
+
+
+class _BadFieldError(Exception):
+    pass
+
+
+def _flatten(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [leaf for condition in conditions
+            for leaf in (_flatten(condition.get("items", [])) if "items" in condition else [condition])]
