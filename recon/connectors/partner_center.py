@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -111,17 +111,8 @@ V2_ATTRIBUTES = (
     "PromotionId", "ProductCategory",
 )
 # the downloadable reconciliation file's columns ("Learn how to read new commerce invoice reconciliation
-# files"): v1's camelCase fields are written under these names, as the file has them
-FILE_COLUMNS = (
-    "PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry", "InvoiceNumber", "MpnId",
-    "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId", "AvailabilityId", "SkuName", "ProductName",
-    "ChargeType", "UnitPrice", "Quantity", "Subtotal", "TaxTotal", "Total", "Currency", "PriceAdjustmentDescription",
-    "PublisherName", "PublisherId", "SubscriptionDescription", "SubscriptionId", "ChargeStartDate", "ChargeEndDate",
-    "TermAndBillingCycle", "EffectiveUnitPrice", "UnitType", "AlternateId", "BillableQuantity", "BillingFrequency",
-    "PricingCurrency", "PCToBCExchangeRate", "PCToBCExchangeRateDate", "MeterDescription", "ReservationOrderId",
-    "CreditReasonCode", "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers",
-    "PromotionId", "ProductCategory",
-)
+# files"): v2's attributes but ResellerMpnId; v1's camelCase fields are written under these names
+FILE_COLUMNS = tuple("ResellerMpnId" if name == "Tier2MpnId" else name for name in V2_ATTRIBUTES)
 V1_RENAMED = {"totalForCustomer": "Total"}  # the one v1 field whose file column has another name
 PRESET = "microsoft-nce-recon"
 Progress = Callable[[str, float], None]
@@ -134,43 +125,37 @@ def _retry(connection: Connection) -> RetryPolicy:
                        base_seconds=float(connection.setting("retry_base_seconds", 0.5)))
 
 
-def _credentials_hint(connection: Connection) -> str:
-    return (f"tenant_id and client_id (the Entra ID app registered in Partner Center) in connections.toml, and "
-            f"the client_secret ({where_secrets_go(connection.name, 'client_secret')})")
-
-
-def _token_url(connection: Connection, key: str, default: str) -> str:
-    return str(connection.setting(key, default)).format(tenant_id=connection.setting("tenant_id"))
+def _app_client(connection: Connection, base_url: str, token_url: str, audience: Mapping[str, str],
+                permissions: str) -> ApiClient:
+    """A client with an app-only Microsoft identity platform token (client credentials, as a form);
+    ``audience`` is the form's ``resource`` (token v1) or ``scope`` (token v2)."""
+    secret = connection.secret("client_secret")
+    hints = Hints(credentials=(f"tenant_id and client_id (the Entra ID app registered in Partner Center) in "
+                               f"connections.toml, and the client_secret "
+                               f"({where_secrets_go(connection.name, 'client_secret')})"), permissions=permissions)
+    api = ApiClient(service=SERVICE, connection=connection.name, base_url=base_url, hints=hints, secrets=(secret,),
+                    timeout=float(connection.setting("timeout_seconds", 60)), retry=_retry(connection))
+    api.token = ClientCredentials(api, token_url.format(tenant_id=connection.setting("tenant_id")), {
+        "grant_type": "client_credentials", "client_id": str(connection.setting("client_id")),
+        "client_secret": secret, **audience})
+    return api
 
 
 def client(connection: Connection) -> ApiClient:
-    """A Partner Center API client for ``connection`` with an app-only Microsoft identity platform token."""
-    secret = connection.secret("client_secret")
-    hints = Hints(credentials=_credentials_hint(connection),
-                  permissions=("that the app is registered in Partner Center (Account settings > App management) "
-                               "and the partner account has a billing admin role"))
-    api = ApiClient(service=SERVICE, connection=connection.name, base_url=connection.setting("base_url", BASE_URL),
-                    hints=hints, secrets=(secret,), timeout=float(connection.setting("timeout_seconds", 60)),
-                    retry=_retry(connection))
-    api.token = ClientCredentials(api, _token_url(connection, "token_url", TOKEN_URL), {
-        "grant_type": "client_credentials", "client_id": str(connection.setting("client_id")),
-        "client_secret": secret, "resource": connection.setting("resource", RESOURCE)})
-    return api
+    """A Partner Center API client for ``connection`` (invoices, API v1)."""
+    return _app_client(connection, connection.setting("base_url", BASE_URL), connection.setting("token_url", TOKEN_URL),
+                       {"resource": connection.setting("resource", RESOURCE)},
+                       "that the app is registered in Partner Center (Account settings > App management) and the "
+                       "partner account has a billing admin role")
 
 
 def graph_client(connection: Connection) -> ApiClient:
-    """A Microsoft Graph client for ``connection`` (API v2) with an app-only token for Graph."""
-    secret = connection.secret("client_secret")
-    hints = Hints(credentials=_credentials_hint(connection),
-                  permissions=(f"that the Entra app has the Microsoft Graph application permission {PERMISSION} "
-                               "with admin consent (Entra admin center > App registrations > API permissions)"))
-    api = ApiClient(service=SERVICE, connection=connection.name, base_url=connection.setting("graph_url", GRAPH_URL),
-                    hints=hints, secrets=(secret,), timeout=float(connection.setting("timeout_seconds", 60)),
-                    retry=_retry(connection))
-    api.token = ClientCredentials(api, _token_url(connection, "graph_token_url", GRAPH_TOKEN_URL), {
-        "grant_type": "client_credentials", "client_id": str(connection.setting("client_id")),
-        "client_secret": secret, "scope": connection.setting("graph_scope", GRAPH_SCOPE)})
-    return api
+    """A Microsoft Graph client for ``connection`` (API v2)."""
+    return _app_client(connection, connection.setting("graph_url", GRAPH_URL),
+                       connection.setting("graph_token_url", GRAPH_TOKEN_URL),
+                       {"scope": connection.setting("graph_scope", GRAPH_SCOPE)},
+                       f"that the Entra app has the Microsoft Graph application permission {PERMISSION} with admin "
+                       "consent (Entra admin center > App registrations > API permissions)")
 
 
 def blob_client(connection: Connection, root_directory: str, sas_token: str) -> ApiClient:
@@ -185,8 +170,9 @@ def blob_client(connection: Connection, root_directory: str, sas_token: str) -> 
 
 
 def _sas_signatures(sas_token: str) -> list[str]:
-    """The ``sig`` values of a SAS query (URL-encoded or not), for redaction."""
-    return [part.split("=", 1)[1] for part in sas_token.lstrip("?").split("&") if part.startswith("sig=")]
+    """The ``sig`` value of a SAS query, as written and URL-decoded, for redaction."""
+    signatures = [part.split("=", 1)[1] for part in sas_token.lstrip("?").split("&") if part.startswith("sig=")]
+    return [*signatures, *(unquote(signature) for signature in signatures)]
 
 
 # ---------------------------------------------------------------------------------------------- invoices
