@@ -1,16 +1,20 @@
-"""Stand-ins for ConnectWise PSA, Pax8 and Microsoft Partner Center, built from their public API docs,
-and one small MSP month (2026-02) that all three agree on.
+"""Stand-ins for ConnectWise PSA, Autotask PSA, Pax8 and Microsoft Partner Center / Graph (with Azure
+Blob Storage for the export files), built from their public API docs, and one small MSP month (2026-02)
+that they agree on.
 
 Each stand-in checks authentication the way the real service does (Basic ``company+public:private`` and
-``clientId`` for ConnectWise; OAuth client-credentials bearer tokens for Pax8 and Partner Center),
-pages the way it does (``Link`` rel="next"; ``page.totalPages``; ``links.next`` with an
-``MS-ContinuationToken`` header) and refuses with the status codes and error bodies it documents.
+``clientId`` for ConnectWise; the ``ApiIntegrationCode`` / ``UserName`` / ``Secret`` headers for
+Autotask; OAuth client-credentials bearer tokens for Pax8, Partner Center and Graph; a SAS signature and no
+bearer for the storage), pages the way it does (``Link`` rel="next"; ``pageDetails.nextPageUrl``;
+``page.totalPages``; ``links.next`` with an ``MS-ContinuationToken`` header), answers Graph's export
+asynchronously (202 + ``Location``, "running" then "succeeded" with a manifest) and refuses with the
+status codes and error bodies it documents.
 
 The month plants three findings: Acme uses 27 Microsoft 365 seats (Pax8) but its agreement and invoice
 say 25 (quantity_under_billed, -44.00); Globex is invoiced 10 seats at 20.00 against a contract price of
 22.00 (price_below_contract, -20.00); Acme has 2 billable hours nobody invoiced (unbilled_time, -300.00).
+The Autotask data says the same of the same clients (and Acme's workstations go from 15 to 17 on the 15th).
 """
-
 from __future__ import annotations
 
 import base64
