@@ -52,7 +52,7 @@ import httpx
 
 from recon.connectors.config import Connection, where_secrets_go
 from recon.connectors.frames import Pulled, text_frame
-from recon.connectors.http import MAX_PAGES, ApiClient, Hints, RetryPolicy, decode_json
+from recon.connectors.http import MAX_PAGES, ApiClient, Hints, RetryPolicy
 from recon.connectors.period import Period
 from recon.errors import ConnectorError
 
@@ -143,7 +143,7 @@ def query(api: ApiClient, entity: str, filters: Sequence[Mapping[str, Any]], siz
     if method == "get":
         body, _ = api.get_json(f"{entity}/query", params={"search": json.dumps(search)})
     else:
-        body = _json(api, api.request("POST", f"{entity}/query", json=search))
+        body, _ = api.request_json("POST", f"{entity}/query", json=search)
     for _ in range(MAX_PAGES):
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise api.error(f"answered the {entity} query without an 'items' list")
@@ -164,13 +164,6 @@ def by_ids(api: ApiClient, entity: str, field: str, ids: Iterable[Any], size: in
         found += query(api, entity, [{"field": field, "op": "in", "value": wanted[start:start + size]}], size,
                        method)
     return found
-
-
-def _json(api: ApiClient, response: httpx.Response) -> Any:
-    try:
-        return decode_json(response)
-    except json.JSONDecodeError:
-        raise api.error(f"answered {response.request.url.path} with something that is not JSON") from None
 
 
 def within(field: str, period: Period) -> list[dict[str, Any]]:
@@ -285,9 +278,8 @@ def catalog(month: Month, vendor_sku_udf: str | None) -> list[Record]:
 def check(connection: Connection) -> str:
     """``Companies/query/count``: proves the zone, the three headers and read access in one call."""
     with client(connection) as api:
-        response = api.request("POST", "Companies/query/count",
-                               json={"filter": [{"field": "id", "op": "gte", "value": 0}]})
-        body = _json(api, response)
+        body, _ = api.request_json("POST", "Companies/query/count",
+                                   json={"filter": [{"field": "id", "op": "gte", "value": 0}]})
     count = body.get("queryCount", "?") if isinstance(body, dict) else "?"
     return f"{SERVICE} answered at {api.base_url}: {count} companies"
 

@@ -146,7 +146,11 @@ class ApiClient:
                  accept: Collection[int] = ()) -> tuple[Any, httpx.Response]:
         """GET ``path`` (relative to the base URL, or absolute) and decode its JSON body. A status in
         ``accept`` (a 404 that means "none") is answered instead of raised."""
-        response = self.request("GET", path, params=params, headers=headers, accept=accept)
+        return self.request_json("GET", path, params=params, headers=headers, accept=accept)
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """``request`` and the answer's JSON body (exact decimals)."""
+        response = self.request(method, path, **kwargs)
         try:
             return decode_json(response), response
         except json.JSONDecodeError:
