@@ -250,8 +250,10 @@ def billing_items(month: Month) -> list[Record]:
     """The billing items of the month's invoices (voided invoices left out)."""
     invoices = month.query("Invoices", [*within("invoiceDateTime", month.period),
                                         {"field": "isVoided", "op": "noteq", "value": True}])
-    return by_ids(month.api, "BillingItems", "invoiceID", (invoice["id"] for invoice in invoices), month.size,
-                  month.method)
+    items = by_ids(month.api, "BillingItems", "invoiceID", (invoice["id"] for invoice in invoices), month.size,
+                   month.method)
+    month.keep("BillingItems", items)
+    return items
 
 
 def time_entries(month: Month) -> list[Record]:
@@ -287,8 +289,8 @@ def check(connection: Connection) -> str:
 # -------------------------------------------------------------------------------------------------- rows
 
 def _company_names(month: Month) -> None:
-    """Look up every company the pulled records name (contracts, invoices, tickets, projects)."""
-    ids = [record.get("companyID") for entity in ("Contracts", "Invoices", "Tickets", "Projects")
+    """Look up every company the pulled records name (contracts, invoices and their items, tickets, projects)."""
+    ids = [record.get("companyID") for entity in ("Contracts", "Invoices", "BillingItems", "Tickets", "Projects")
            for record in month.records.get(entity, {}).values()]
     month.lookup("Companies", ids)
 
