@@ -18,7 +18,8 @@ import ctypes
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from recon.errors import ReconError
@@ -47,22 +48,34 @@ def check_folder(target: Path, allowed: Iterable[str]) -> None:
                           "previous run's results")
 
 
-def replace_folder(target: Path, files: Mapping[str, bytes], allowed: Iterable[str] | None = None) -> None:
-    """Make ``target`` a folder holding exactly ``files`` (name -> bytes), in one step (see the module).
-    ``allowed``: the names an earlier write may have left there (default: those of ``files``)."""
-    check_folder(target, files if allowed is None else allowed)
+@contextmanager
+def folder_replaced(target: Path, allowed: Iterable[str]) -> Iterator[Path]:
+    """A new, empty folder beside ``target`` to write into; when the ``with`` block ends without an error
+    its files are flushed to disk and it takes ``target``'s place in one step (see the module), and the
+    previous folder is removed. ``allowed``: the names an earlier write may have left in ``target``
+    (``check_folder``). An error in the block leaves ``target`` as it was."""
+    check_folder(target, allowed)
     parent = target.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(parent, target.name)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
     try:
-        for name, data in files.items():
-            _write_synced(staging / name, data)
+        yield staging
+        for path in staging.iterdir():
+            _sync(path)
         _sync(staging)
         _swap_in(staging, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)  # the new files when the swap failed, else the old ones
+        shutil.rmtree(staging, ignore_errors=True)  # the new files when it failed, else the previous ones
     _sync(parent)
+
+
+def replace_folder(target: Path, files: Mapping[str, bytes], allowed: Iterable[str] | None = None) -> None:
+    """Make ``target`` a folder holding exactly ``files`` (name -> bytes), in one step (see the module).
+    ``allowed``: the names an earlier write may have left there (default: those of ``files``)."""
+    with folder_replaced(target, files if allowed is None else allowed) as staging:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
 
 
 def replace_file(target: Path, data: bytes) -> None:
@@ -83,17 +96,10 @@ def replace_file(target: Path, data: bytes) -> None:
         raise
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _sync(folder: Path) -> None:
-    """Flush a folder's entries to disk (where the system allows opening a folder)."""
+def _sync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (where the system allows opening a folder)."""
     with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY)
         try:
             os.fsync(descriptor)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,10 +135,10 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
     # is left to load alone at the end.
     largest_first = sorted(range(len(files)), key=lambda number: -jail.size(files[number][1]))
     suites = _SharedSuites(names, claims)
-    reading = _Reading(jail, options, limits or UploadLimits(), suites)
+    limits = limits or UploadLimits()
     with ThreadPoolExecutor(LOADING_THREADS) as pool:
-        started = {number: pool.submit(reading.load, files[number][1], names[number], claims[number])
-                   for number in largest_first}
+        started = {number: pool.submit(_load_path, jail, files[number][1], names[number], claims[number], options,
+                                       limits, suites) for number in largest_first}
         loaded_or_waiting = [started[number].result() for number in range(len(files))]  # (raises what failed)
     results = [suites.result(name, item) for name, item in zip(names, loaded_or_waiting, strict=True)]
     for name, result in zip(names, results, strict=True):
@@ -231,59 +232,59 @@ def _validated_together(kind: str, waiting: list[tuple[str, _Awaiting]]) -> dict
     return finished
 
 
-@dataclass(frozen=True)
-class _Reading:
-    """What every file of one directory is read with."""
-
-    jail: Jail
-    options: ReadOptions
-    limits: UploadLimits
-    suites: _SharedSuites
-
-    def load(self, path: Path, name: str, entry: SourceEntry | None) -> _Loaded | _Awaiting:
-        """Load one file: its rows, the report of its refusal, or (a string) why a file nobody claims was
-        not read; a file that shares its suite's run may come back still waiting."""
-        return self.suites.arrive(name, self._read(path, name, entry))
-
-    def _read(self, path: Path, name: str, entry: SourceEntry | None) -> _Loaded | _Awaiting:
+def _load_path(jail: Jail, path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
+               limits: UploadLimits, suites: _SharedSuites) -> _Loaded | _Awaiting:
+    """Load one file of a directory: its rows, the report of its refusal, or (a string) why a file
+    nobody claims was not read; a file that shares its suite's run may come back still waiting. A link
+    out of the jail, or anything but a regular file, is refused unread."""
+    try:
+        data = jail.read(path)
+    except JailError as error:
         kind = entry.kind if entry else canonical_kind(name)
-        how = describe(entry) if entry else "canonical columns"
-        try:
-            data = self.jail.read(path)
-            if not len(data) and kind in OPTIONAL_SOURCES:
-                return _empty_optional(kind, name, how)
-            if entry is not None:
-                return load_source(data, name, entry, self.options, limits=self.limits)
-            raw = read_text_table(data, name, self.options, self.limits) if kind else self._header_or_none(data, name)
-            if raw is None:
-                return "not a table this tool can read"
-            return self._by_header(raw, data, name, kind, how)
-        except JailError as error:
-            return refused_report(kind or "unknown", name, [str(error)], how)
-        except SourceError as error:
-            return refused_report(kind or "unknown", name, error.problems, how)
+        return suites.arrive(name, refused_report(kind or "unknown", name, [str(error)],
+                                                  describe(entry) if entry else "canonical columns"))
+    return suites.arrive(name, read_file(data, name, entry, options, suites.shares(name), limits))
 
-    def _by_header(self, raw: TextTable, data: FileBytes, name: str, kind: str | None,
-                   how: str) -> _Loaded | _Awaiting:
+
+def read_file(data: FileBytes, name: str, entry: SourceEntry | None, options: ReadOptions = ReadOptions(),
+              shares_suite: bool = False, limits: UploadLimits | None = None) -> _Loaded | _Awaiting:
+    """One file of a data directory, from its bytes: its rows (``LoadedSource``), the report of its
+    refusal, or (a string) why a file nobody claims was not read. ``name`` is its path relative to the
+    directory; ``entry`` the ``profile.toml`` entry claiming it; ``limits`` what a file may be (default:
+    the settings' defaults). A 0-byte file of an optional source reads as no rows. (The Spark engine
+    reads each file with this, in a task of its own; ``shares_suite``: see ``_SharedSuites``.)"""
+    kind = entry.kind if entry else canonical_kind(name)
+    how = describe(entry) if entry else "canonical columns"
+    limits = limits or UploadLimits()
+    try:
+        if not len(data) and kind in OPTIONAL_SOURCES:
+            return _empty_optional(kind, name, how)
+        if entry is not None:
+            return load_source(data, name, entry, options, limits=limits)
+        raw = read_text_table(data, name, options, limits) if kind else _header_or_none(data, name, options, limits)
+        if raw is None:
+            return "not a table this tool can read"
         columns = raw.frame.columns
         if kind and not missing_required(kind, match_columns(columns, kind)):
-            if self.suites.shares(name):
-                return _Awaiting(parse_cells(raw, kind, name, self.options, None, None, self.limits),
-                                 sha256_of(data), how)
-            return with_hash(normalise(raw, kind, name, self.options, limits=self.limits), data, how)
+            if shares_suite:
+                return _Awaiting(parse_cells(raw, kind, name, options, None, None, limits), sha256_of(data), how)
+            return with_hash(normalise(raw, kind, name, options, limits=limits), data, how)
         detection = detect_preset(columns)
         preset = PRESETS.get(detection.preset or "")
         if preset is None or kind not in (None, preset.kind):
             return _undetected(name, kind, raw.frame, detection.reason)
         how = f"preset detected from the header: {detection.reason}"
         guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
-        return load_entry(raw, data, name, guessed, read_options(guessed, self.options), how, self.limits)
+        return load_entry(raw, data, name, guessed, read_options(guessed, options), how, limits)
+    except SourceError as error:
+        return refused_report(kind or "unknown", name, error.problems, how)
 
-    def _header_or_none(self, data: FileBytes, name: str) -> TextTable | None:
-        try:
-            return read_text_table(data, name, self.options, self.limits)
-        except SourceError:
-            return None
+
+def _header_or_none(data: FileBytes, name: str, options: ReadOptions, limits: UploadLimits) -> TextTable | None:
+    try:
+        return read_text_table(data, name, options, limits)
+    except SourceError:
+        return None
 
 
 def _empty_optional(kind: str, name: str, how: str) -> LoadedSource:
@@ -311,11 +312,18 @@ def load_directory(data_dir: Path, options: ReadOptions = ReadOptions(), limits:
     ``ProfileError`` for a malformed ``profile.toml``.
     """
     inspection = inspect_directory(data_dir, options, limits)
-    absent = inspection.missing_kinds()
+    require_sources(str(data_dir), inspection.reports, inspection.refused)
+    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+
+
+def require_sources(where: str, reports: Iterable[ValidationReport], refused: Iterable[ValidationReport]) -> None:
+    """Raise ``MissingSourceError`` when no file of ``reports`` (every file read, loaded or refused)
+    provides contracts, usage or invoices, and ``SourceError`` naming every ``refused`` file's problems."""
+    kinds = {report.source for report in reports} | {report.source for report in refused}
+    absent = [kind for kind in REQUIRED_SOURCES if kind not in kinds]
     if absent:
         names = [f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent]
-        raise MissingSourceError(f"{data_dir}: missing required source file(s): {', '.join(names)}")
-    if inspection.refused:
-        raise SourceError(str(data_dir), [f"{report.file}: " + "; ".join(report.problems)
-                                          for report in inspection.refused])
-    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+        raise MissingSourceError(f"{where}: missing required source file(s): {', '.join(names)}")
+    refused = list(refused)
+    if refused:
+        raise SourceError(where, [f"{report.file}: " + "; ".join(report.problems) for report in refused])

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from recon.cells import CONTROL, TEXT, arrow_text, control_characters, text_series, tidy_with, untidy_cells
 from recon.errors import SourceError
@@ -42,6 +43,7 @@ from recon.ingest.encoding import Decoded, EncodingError, decide, undeclared, un
 from recon.ingest.guard import (
     EXCEL_SUFFIXES,
     MAX_COLUMN_NAME,
+    PARQUET_SUFFIXES,
     FileBytes,
     UploadLimits,
     check_line_length,
@@ -157,16 +159,22 @@ def read_text_table(data: FileBytes, name: str, options: ReadOptions = ReadOptio
     name = safe_file_name(name)
     limits = limits or UploadLimits()
     check_upload(data, name, limits)
-    excel = name.lower().endswith(EXCEL_SUFFIXES)
+    kind = next((label for suffixes, label in ((EXCEL_SUFFIXES, "XLSX"), (PARQUET_SUFFIXES, "Parquet"))
+                 if name.lower().endswith(suffixes)), "CSV")
     try:
-        table = _read_workbook(bytes(data), options, limits) if excel else _read_delimited(data, options, limits)
+        if kind == "XLSX":
+            table = _read_workbook(bytes(data), options, limits)
+        elif kind == "Parquet":
+            table = _read_parquet(data, limits)
+        else:
+            table = _read_delimited(data, options, limits)
     except SourceError as error:
         raise SourceError(name, error.problems) from None
     except (EncodingError, SheetLimitError) as error:
         raise SourceError(name, [str(error)]) from None
     except Exception as error:  # a parser's failure on hostile or broken bytes is one clear message
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
-        raise SourceError(name, [f"unreadable as {'XLSX' if excel else 'CSV'}: {reason}"]) from None
+        raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if table.frame.columns.empty:
         raise SourceError(name, ["has no header row"])
     return table
@@ -191,6 +199,39 @@ def _read_workbook(data: bytes, options: ReadOptions, limits: UploadLimits) -> T
     above = max(sheet.header_row - 1, 0)
     layout = Layout(np.array(sheet.row_numbers, dtype=np.int64), np.ones(len(sheet.rows), np.int64), rejected,
                     sheet.lines, int(bool(sheet.header_row)), blank, "", (), duplicates, blank - above)
+    return TextTable(*_tidied(frame, layout))
+
+
+# -------------------------------------------------------------------------------------------- Parquet
+
+def read_parquet_cells(data: FileBytes) -> pd.DataFrame:
+    """A Parquet file's columns as text cells, as a CSV export of the same table would hold them: text
+    as it is, other types as Arrow writes them (dates ``YYYY-MM-DD``, numbers and decimals in full,
+    booleans ``true``/``false``), a missing value empty. Parsing, validation and quarantine are then a
+    CSV's (a Parquet table's row ``n`` is line ``n + 1`` after its header line)."""
+    table = pq.read_table(pa.BufferReader(data))
+    cells = {name: pc.fill_null(column if column.type in (pa.string(), TEXT) else pc.cast(column, TEXT), "")
+             for name, column in zip(table.column_names, table.columns, strict=True)}
+    return pd.DataFrame({name: text_series(column.cast(TEXT), pd.RangeIndex(table.num_rows))
+                         for name, column in cells.items()})
+
+
+def _read_parquet(data: FileBytes, limits: UploadLimits) -> TextTable:
+    """A Parquet table within the limits, checked on its metadata before a column is read: its lines
+    are a CSV export's (the header, then a line per row)."""
+    metadata = pq.ParquetFile(pa.BufferReader(data)).metadata
+    if metadata.num_rows > limits.max_rows:
+        raise SourceError("file", [f"has {metadata.num_rows:,} rows, more than the limit of {limits.max_rows:,} "
+                                   "(max_upload_rows in the settings)"])
+    if metadata.num_columns > limits.max_columns:
+        raise SourceError("file", [f"has {metadata.num_columns:,} columns, more than the limit of "
+                                   f"{limits.max_columns:,} (max_upload_columns in the settings)"])
+    frame = read_parquet_cells(data)
+    names, duplicates = column_names([str(column) for column in frame.columns])
+    frame.columns = pd.Index(names)
+    rows = len(frame)
+    layout = Layout(np.arange(rows, dtype=np.int64) + 2, np.ones(rows, dtype=np.int64), Rejected(), rows + 1,
+                    duplicates=duplicates)
     return TextTable(*_tidied(frame, layout))
 
 
