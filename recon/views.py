@@ -15,38 +15,20 @@ from pathlib import Path
 import pandas as pd
 
 from recon.engine import Mappings, Reconciliation
-from recon.errors import ReconError
+from recon.errors import FilterError
+from recon.identity import without_rejected
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, summarise
 from recon.receivables import AGING_BUCKETS
-from recon.rules import INFORMATIONAL_TYPES
+from recon.rules import INFORMATIONAL_TYPES, finding_names
 from recon.schema import SOURCES
 from recon.sources import ImportRecord, ValidationReport
-from recon.status import OPEN, STATUSES
+from recon.status import STATUSES, with_status
 
 NO_VENDOR = "(no vendor)"
 RESOLUTION_STATUSES = STATUSES
 
-# What each finding means, in words a client or an account manager reads (statements, tooltips).
-TYPE_LABELS = {
-    "duplicate_charge": "Charged twice",
-    "unbilled_usage": "In use, not invoiced",
-    "billed_without_usage": "Invoiced, not in use",
-    "quantity_under_billed": "Fewer units invoiced than used",
-    "quantity_over_billed": "More units invoiced than used",
-    "missed_recurring_charge": "Recurring charge not invoiced",
-    "billed_outside_contract": "Invoiced after the agreement ended",
-    "price_below_contract": "Invoiced below the agreed price",
-    "price_above_contract": "Invoiced above the agreed price",
-    "unbilled_time": "Billable hours not invoiced",
-    "negative_margin": "Sold below vendor cost",
-}
-
 LABEL_COLUMNS = ("account_manager", "vendor", "product")
-
-
-class FilterError(ReconError):
-    """A filter that cannot select anything meaningful (for example a reversed period range)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +71,7 @@ class RunView:
     """A run seen through filters: the rows kept and the figures re-summed over them.
 
     ``discrepancies`` carries the discrepancy schema plus ``account_manager``, ``vendor``, ``product``,
-    ``label`` (``TYPE_LABELS``), ``status`` and ``note``. Mapping coverage, ``unmapped`` and
+    ``label`` (``recon.rules.FINDING_NAMES``), ``status`` and ``note``. Mapping coverage, ``unmapped`` and
     ``quarantine`` stay run-wide: an unmapped row has no client or period to filter on.
     """
 
@@ -108,8 +90,8 @@ class RunView:
 # -------------------------------------------------------------------------------------------- labels
 
 def with_labels(found: pd.DataFrame) -> pd.DataFrame:
-    """Findings with ``label``: their type in words (``TYPE_LABELS``; an unknown type as it is)."""
-    return found.assign(label=found["type"].map(TYPE_LABELS).fillna(found["type"]).astype("string"))
+    """Findings with ``label``: their type in words (``recon.rules.FINDING_NAMES``)."""
+    return found.assign(label=finding_names(found["type"]))
 
 
 def labelled_keys(result: Reconciliation) -> pd.DataFrame:
@@ -135,27 +117,6 @@ def filter_options(result: Reconciliation) -> FilterOptions:
 
 def _sorted_values(column: pd.Series) -> tuple[str, ...]:
     return tuple(sorted(str(value) for value in column.dropna().unique()))
-
-
-def latest_resolutions(resolutions: pd.DataFrame | None) -> pd.DataFrame | None:
-    """One row per fingerprint: the last one given (a history in time order collapses to its state)."""
-    if resolutions is None:
-        return None
-    return resolutions.drop_duplicates("fingerprint", keep="last").reset_index(drop=True)
-
-
-def with_status(discrepancies: pd.DataFrame, resolutions: pd.DataFrame | None) -> pd.DataFrame:
-    """``status`` (``open`` where nobody resolved it) and ``note`` from the latest resolution of each
-    fingerprint (``resolutions``: ``fingerprint``, ``status``, optional ``note``)."""
-    status = pd.Series(OPEN, index=discrepancies.index, dtype="string")
-    note = pd.Series(pd.NA, index=discrepancies.index, dtype="string")
-    latest = latest_resolutions(resolutions)
-    if latest is not None and len(latest):
-        latest = latest.set_index("fingerprint")
-        status = discrepancies["fingerprint"].map(latest["status"]).astype("string").fillna(OPEN)
-        if "note" in latest:
-            note = discrepancies["fingerprint"].map(latest["note"]).astype("string")
-    return discrepancies.assign(status=status, note=note)
 
 
 # ------------------------------------------------------------------------------------------ filtering
@@ -202,7 +163,7 @@ def filter_run(result: Reconciliation, filters: Filters | None = None,
     found = result.discrepancies.merge(kept_keys[KEY], on=KEY, how="inner")
     metrics = _metrics(result, kept_keys, found, book, scoped, resolutions, periods)
     labels = kept_keys[[*KEY, *LABEL_COLUMNS]]
-    shown = with_status(found.merge(labels, on=KEY, how="left"), resolutions)
+    shown = with_status(found.merge(labels, on=KEY, how="left"), resolutions, notes=True)
     shown = with_labels(shown)
     return RunView(periods, filters, result.settings.currency, kept_keys, shown, metrics, book,
                    result.unmapped, result.quarantine, clients)
@@ -210,16 +171,15 @@ def filter_run(result: Reconciliation, filters: Filters | None = None,
 
 def _metrics(result: Reconciliation, keys: pd.DataFrame, found: pd.DataFrame, book: pd.DataFrame,
              scoped: bool, resolutions: pd.DataFrame | None, periods: tuple[str, ...]) -> Metrics:
-    invoices = result.resolved["invoices"]
-    payments = result.resolved["payments"]
+    """The figures of a view: ``recon.metrics.summarise`` over what it keeps. Mapping coverage stays
+    run-wide (an unmapped row has no client or period to filter on); with a client or manager filter,
+    unapplied payments are looked for among the invoices and payments of the invoices kept."""
+    frames = result.resolved
     if scoped:
-        invoices = invoices[invoices["invoice_number"].isin(book["invoice_number"]).fillna(False)]
-        payments = payments[payments["invoice_number"].isin(book["invoice_number"]).fillna(False)]
-    overall = result.metrics.overall
-    days = sum(pd.Period(period, "M").days_in_month for period in periods)
-    return summarise(keys.drop(columns=["product"]), found, usage_rows=int(overall["usage_rows"]),
-                     usage_rows_mapped=int(overall["usage_rows_mapped"]), book=book, invoices=invoices,
-                     payments=payments, resolutions=latest_resolutions(resolutions), days_in_run=days)
+        kept = {kind: frames[kind][frames[kind]["invoice_number"].isin(book["invoice_number"]).fillna(False)]
+                for kind in ("invoices", "payments")}
+        frames = {**frames, **kept}
+    return summarise(keys.drop(columns=["product"]), found, book, frames, result.unmapped, periods, resolutions)
 
 
 # ----------------------------------------------------------------------------------------- rankings
@@ -387,15 +347,9 @@ def mapping_queue(unmapped: pd.DataFrame, rejected: pd.DataFrame | None = None) 
 
     A suggestion someone rejected (``rejected``: ``name``, ``client``) is not offered again. Most rows
     first, so working down the queue maps the most usage soonest."""
-    rows = unmapped.assign(
+    rows = without_rejected(unmapped.assign(
         client_raw=unmapped["client_raw"].astype("string").str.strip(),
-        suggestion=unmapped["suggestion"].astype("string"))
-    if rejected is not None and len(rejected):
-        pairs = set(zip(rejected["name"].astype(str), rejected["client"].astype(str), strict=True))
-        offered = zip(rows["client_raw"], rows["suggestion"], strict=True)
-        refused = [(str(name), str(client)) in pairs for name, client in offered]
-        rows = rows.assign(suggestion=rows["suggestion"].mask(refused),
-                           suggestion_score=rows["suggestion_score"].mask(refused))
+        suggestion=unmapped["suggestion"].astype("string")), rejected)
     group = ["reason", "client_raw", "sku_raw"]
     queue = rows.groupby(group, dropna=False, sort=False).agg(
         client=("client", "first"), sku=("sku", "first"), suggestion=("suggestion", "first"),
@@ -492,7 +446,6 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 __all__ = [
     "NO_VENDOR",
     "RESOLUTION_STATUSES",
-    "TYPE_LABELS",
     "FilterError",
     "FilterOptions",
     "Filters",
@@ -505,7 +458,6 @@ __all__ = [
     "guess_kind",
     "import_report",
     "labelled_keys",
-    "latest_resolutions",
     "mapping_queue",
     "margin_by_product",
     "margin_ranking",
@@ -521,7 +473,6 @@ __all__ = [
     "with_client_alias",
     "with_labels",
     "with_sku_mapping",
-    "with_status",
     "worklist",
     "worklist_totals",
 ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, session, ui
+from dashboard import session, ui
 from recon import access, views
 from recon.money import from_decimal
+from recon.rules import finding_name
 
 context = ui.require_context()
 currency = context.currency
@@ -16,7 +17,7 @@ found = context.view.discrepancies
 with st.container(border=True):
     first, second, third = st.columns([3, 2, 2])
     types = first.multiselect("Type", sorted(found["type"].unique()), key="discrepancies.types",
-                              format_func=charts.name_of, placeholder="All types")
+                              format_func=finding_name, placeholder="All types")
     directions = second.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
                               format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
     statuses = third.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",

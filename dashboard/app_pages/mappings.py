@@ -16,7 +16,7 @@ ui.header("Mappings", "Which vendor names and SKUs could not be placed, and what
 queue = views.mapping_queue(result.unmapped, session.rejected_suggestions())
 overall = result.metrics.overall
 row = ui.metric_row()
-row.metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+row.metric("Mapping coverage", ui.percent(overall.mapping_coverage), border=True,
            help="Vendor usage rows resolved to a PSA client and SKU.")
 row.metric("Unmapped usage rows", f"{len(result.unmapped):,}", border=True,
            help="Never valued as leakage until mapped.")

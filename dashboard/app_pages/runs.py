@@ -30,14 +30,14 @@ chosen_id = int(runs.iloc[picked[0]]["id"]) if picked else context.active.run_id
 
 if chosen_id is not None:
     stored = database.load_run(chosen_id)
-    overall = stored.summary.get("overall", {})
+    overall = stored.overall
     st.subheader(f"Run #{stored.id} · {ui.md(stored.label or 'no label')}")
     st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {ui.md(stored.by or 'unknown')} · periods "
                f"{describe_periods(stored.periods)} · engine {stored.engine_version} · read-only")
     row = ui.metric_row()
-    row.metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
-    row.metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)
-    row.metric("Overcharge", ui.gain(overall.get("overcharge"), currency), border=True)
+    row.metric("Billed revenue", ui.money(overall.billed_revenue, currency), border=True)
+    row.metric("Leakage", ui.loss(overall.leakage, currency), border=True)
+    row.metric("Overcharge", ui.gain(overall.overcharge, currency), border=True)
     row.metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
     tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
     with tabs[0]:

@@ -164,7 +164,7 @@ def reconcile(files: list[data.InputFile], replace_kinds: bool, label: str = "")
         active = session.activate(data.RunInputs(next_files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
-        outcome = (f"Reconciled {len(result.periods)} period(s): {result.metrics.overall['discrepancies']} "
+        outcome = (f"Reconciled {len(result.periods)} period(s): {result.metrics.overall.discrepancies} "
                    f"discrepancies (run #{active.run_id}). Every page now shows these files.")
         status.update(label=outcome, state="complete")
     st.session_state["sources.done"] = outcome

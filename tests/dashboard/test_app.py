@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from recon.rules import FINDING_NAMES
 from recon.store import Store
-from recon.views import TYPE_LABELS
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,7 +305,7 @@ def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp
     assert metric(app, "Cleared") == "0"
     assert metric(app, "Leakage change") == "+$72.00"
     found = next(frame.value for frame in app.dataframe if {"label", "type"} <= set(frame.value.columns))
-    assert len(found) and found["label"].isin(list(TYPE_LABELS.values())).all()  # findings in words
+    assert len(found) and found["label"].isin(list(FINDING_NAMES.values())).all()  # findings in words
     assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
 
 

@@ -19,6 +19,7 @@ import pytest
 from recon.engine import Reconciliation, reconcile
 from recon.errors import ReconError, StoreError
 from recon.exports import audit
+from recon.identity import without_rejected
 from recon.money import from_decimal
 from recon.settings import Settings
 from recon.sources import ImportRecord
@@ -202,8 +203,8 @@ def test_totals_are_exact_sums_from_the_engine(store: Store) -> None:
     store.save_run(result)
     listed = store.list_runs()
     overall = result.metrics.overall
-    assert listed.loc[0, "billed"] == from_decimal(overall["billed_revenue"])
-    assert listed.loc[0, "expected"] == from_decimal(overall["expected_revenue"])
+    assert listed.loc[0, "billed"] == overall.billed_revenue
+    assert listed.loc[0, "expected"] == overall.expected_revenue
 
 
 # ---------------------------------------------------------------------------------------- mappings
@@ -239,7 +240,7 @@ def test_rejected_suggestions_are_not_offered_again(store: Store) -> None:
     unmapped = pd.DataFrame({"client_raw": ["acme holdings ", "Acme Holdings", "Beta"],
                              "suggestion": ["Acme Corp", "Other", "Beta LLC"],
                              "suggestion_score": [91.0, 80.0, 88.0]})
-    queue = store.without_rejected_suggestions(unmapped)
+    queue = without_rejected(unmapped, store.rejected_suggestions())
     assert queue["suggestion"].tolist()[1:] == ["Other", "Beta LLC"] and pd.isna(queue["suggestion"][0])
     assert pd.isna(queue["suggestion_score"][0]) and unmapped["suggestion"][0] == "Acme Corp"
 
@@ -276,7 +277,7 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings"]
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["run"] == run_id and summary["by"] == "ann"
-    assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall["leakage"])
+    assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall.to_dict()["leakage"])
     found = _sheet_frame(book["discrepancies"])
     helpdesk_row = found.set_index("fingerprint").loc[helpdesk]
     assert helpdesk_row["status"] == "billed" and helpdesk_row["resolved_by"] == "bob"
