@@ -119,6 +119,17 @@ def _sorted_values(column: pd.Series) -> tuple[str, ...]:
     return tuple(sorted(str(value) for value in column.dropna().unique()))
 
 
+def choices(column: pd.Series) -> tuple[str, ...]:
+    """The distinct values of ``column`` as text, sorted, missing ones left out (what a filter offers)."""
+    return _sorted_values(column)
+
+
+def account_manager(view: RunView) -> str | None:
+    """The account manager the view's contract lines name (the first named), else ``None``."""
+    named = view.keys["account_manager"].dropna()
+    return str(named.iloc[0]) if len(named) else None
+
+
 # ------------------------------------------------------------------------------------------ filtering
 
 def _clients_in_scope(keys: pd.DataFrame, filters: Filters) -> pd.Series:
@@ -295,6 +306,11 @@ def worklist(discrepancies: pd.DataFrame, query: WorklistQuery | None = None) ->
     return ordered.drop(columns=["abs_variance"]).reset_index(drop=True)
 
 
+def net_variance(rows: pd.DataFrame) -> int:
+    """Billed minus expected over ``rows`` (findings), in money units: what resolving them all moves."""
+    return int(rows["variance"].fillna(0).sum())
+
+
 def worklist_totals(rows: pd.DataFrame) -> dict[str, int]:
     """Count, under-billed and over-billed money (Int64 units, informational findings not counted)."""
     counted = rows[~rows["type"].isin(INFORMATIONAL_TYPES)]
@@ -362,6 +378,21 @@ def mapping_queue(unmapped: pd.DataFrame, rejected: pd.DataFrame | None = None) 
     return queue.reindex(columns=list(QUEUE_COLUMNS)).reset_index(drop=True)
 
 
+def suggested(queue: pd.DataFrame) -> pd.DataFrame:
+    """The decisions of a ``mapping_queue`` that come with a suggestion to confirm or reject."""
+    return queue[queue["suggestion"].notna().to_numpy(bool)].reset_index(drop=True)
+
+
+def unmapped_names(queue: pd.DataFrame) -> tuple[str, ...]:
+    """The vendor client names of a ``mapping_queue`` still without a PSA client, sorted."""
+    return _sorted_values(queue.loc[queue["client"].isna().to_numpy(bool), "client_raw"])
+
+
+def unmapped_skus(queue: pd.DataFrame) -> tuple[str, ...]:
+    """The vendor SKUs of a ``mapping_queue`` still without a PSA SKU, sorted."""
+    return _sorted_values(queue.loc[queue["sku"].isna().to_numpy(bool), "sku_raw"])
+
+
 def client_names(result: Reconciliation) -> tuple[str, ...]:
     """The PSA's client names (what an alias can point at), sorted."""
     psa = result.client_matches[result.client_matches["match_tier"] == "exact"]["client"]
@@ -426,6 +457,11 @@ def validation_summary(reports: Sequence[ValidationReport],
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
 
+def validation_totals(summary: pd.DataFrame) -> dict[str, int]:
+    """Rows in, used and quarantined, and expectations failed, over a ``validation_summary``."""
+    return {name: int(summary[name].sum()) for name in ("rows_in", "rows_used", "rows_quarantined", "failed")}
+
+
 def validation_table(reports: Sequence[ValidationReport]) -> pd.DataFrame:
     """Every expectation run on every file (Great Expectations outcomes), failed ones first."""
     rows = [{"file": report.file, "source": report.source, **outcome.to_dict()}
@@ -451,7 +487,9 @@ __all__ = [
     "Filters",
     "RunView",
     "WorklistQuery",
+    "account_manager",
     "aging_table",
+    "choices",
     "client_names",
     "filter_options",
     "filter_run",
@@ -461,15 +499,20 @@ __all__ = [
     "mapping_queue",
     "margin_by_product",
     "margin_ranking",
+    "net_variance",
     "overdue_invoices",
     "receivables_by_client",
     "short_paid_invoices",
     "sku_names",
+    "suggested",
     "top_clients",
     "top_findings",
     "top_products",
+    "unmapped_names",
+    "unmapped_skus",
     "validation_summary",
     "validation_table",
+    "validation_totals",
     "with_client_alias",
     "with_labels",
     "with_sku_mapping",

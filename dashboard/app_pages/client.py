@@ -25,8 +25,8 @@ client = st.selectbox("Client", clients, key="client.selected")
 view = data.run_view(context.key, context.filters.with_clients(client), context.resolutions_key,
                      context.result, context.resolutions)
 overall = view.metrics.overall
-manager = view.keys["account_manager"].dropna()
-st.caption(f"Account manager: **{ui.md(manager.iloc[0]) if len(manager) else 'not named on a contract'}** · "
+manager = views.account_manager(view)
+st.caption(f"Account manager: **{ui.md(manager) if manager else 'not named on a contract'}** · "
            f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
 
 row = ui.metric_row()

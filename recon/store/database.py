@@ -52,6 +52,7 @@ from recon.store import tables
 ENV_URL = "RECON_DATABASE_URL"
 DEFAULT_URL = "sqlite:///recon.db"
 INSERT_BATCH = 1_000
+RUN_KEY_PREFIX = 12  # what a run stored before keys were a column kept of its key (in its label)
 _PG_MIGRATION_LOCK = 0x5245434F4E  # pg_advisory_xact_lock key: "RECON"
 
 RUN_LIST_COLUMNS = ("id", "created_at", "by", "label", "periods", "engine_version", "billed", "expected",
@@ -347,11 +348,12 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- runs
 
-    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "") -> int:
+    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> int:
         """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
-        version), every discrepancy and the files it read. Returns the run id."""
+        version), every discrepancy and the files it read. ``key`` names what the run was computed from
+        (the dashboard's run key: ``find_run`` finds the run again by it). Returns the run id."""
         with self._writing() as connection:
-            run_id = _insert_run(connection, result, by.strip(), label.strip())
+            run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)
             _link_imports(connection, run_id, result.imports)
             connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
@@ -368,6 +370,23 @@ class Store:
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
         return frame.astype({"id": "int64", "discrepancies": "int64"})
+
+    def find_run(self, key: str) -> int | None:
+        """The newest complete run stored with ``key`` (or, for a run stored before keys were a column,
+        with its first 12 characters), else ``None``."""
+        query = (sa.select(sa.func.max(_RUN.c.id))
+                 .where(_RUN.c.complete, _RUN.c.run_key.in_({key, key[:RUN_KEY_PREFIX]})))
+        with self._reading() as connection:
+            return connection.execute(query).scalar()
+
+    def stamp(self) -> tuple[int, int]:
+        """What the database holds, as far as reading runs goes: the newest complete run and the newest
+        resolution (ids; 0 when none). It changes whenever a run is stored or a finding resolved, so a
+        cache of runs, stored findings and comparisons keyed by it is never stale."""
+        with self._reading() as connection:
+            run = connection.execute(sa.select(sa.func.max(_RUN.c.id)).where(_RUN.c.complete)).scalar()
+            resolution = connection.execute(sa.select(sa.func.max(_RESOLUTION.c.id))).scalar()
+        return int(run or 0), int(resolution or 0)
 
     def latest_run_id(self) -> int | None:
         """The id of the newest complete run, or None when there is none."""
@@ -583,10 +602,10 @@ def _engine_version() -> str:
     return str(recon.__version__)
 
 
-def _insert_run(connection: Connection, result: Reconciliation, by: str, label: str) -> int:
+def _insert_run(connection: Connection, result: Reconciliation, by: str, label: str, key: str | None) -> int:
     overall = result.metrics.overall
     values: dict[str, Any] = {
-        "created_at": tables.utc_now(), "by": by, "label": label, "periods": list(result.periods),
+        "created_at": tables.utc_now(), "by": by, "label": label, "run_key": key, "periods": list(result.periods),
         "engine_version": _engine_version(), "settings": result.settings.to_dict(),
         "summary": json.loads(_json_dumps(result.to_dict())),
         "billed": overall.billed_revenue, "expected": overall.expected_revenue, "leakage": overall.leakage,

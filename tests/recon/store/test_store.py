@@ -329,3 +329,27 @@ def test_exposure_follows_todays_resolutions(store: Store) -> None:
     store.resolve([fingerprint_of(result, "missed_recurring_charge")], "credited")
     store.resolve([fingerprint_of(result, "quantity_under_billed")], "accepted")
     assert store.exposure(run_id) == {"recovered": from_decimal("300.00"), "open_exposure": from_decimal("116.00")}
+
+
+# ------------------------------------------------------------------------------------ run identity
+
+def test_a_run_is_found_again_by_its_key_not_its_label(store: Store) -> None:
+    result = before_fixes()
+    assert store.find_run("a" * 24) is None
+    first = store.save_run(result, label="sample_data", key="a" * 24)
+    store.save_run(result, label="sample_data", key="b" * 24)
+    again = store.save_run(result, label="renamed by hand", key="a" * 24)
+    assert store.find_run("a" * 24) == again and first < again  # the newest run of those inputs
+    assert store.list_runs().set_index("id").loc[again, "label"] == "renamed by hand"  # no key in the label
+
+
+def test_the_stamp_changes_when_a_run_is_stored_or_a_finding_resolved(store: Store) -> None:
+    empty = store.stamp()
+    run_id = store.save_run(before_fixes())
+    stored = store.stamp()
+    assert empty == (0, 0) and stored[0] == run_id
+    store.mappings()  # reading changes nothing
+    assert store.stamp() == stored
+    fingerprint = str(store.load_run(run_id).discrepancies["fingerprint"].iloc[0])
+    store.resolve([fingerprint], "billed", "INV-1", by="ann")
+    assert store.stamp()[1] > stored[1] and store.stamp()[0] == run_id
