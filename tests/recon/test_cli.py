@@ -98,16 +98,6 @@ def test_a_bad_as_of_date_is_a_bad_option_but_a_bug_is_not(tmp_path: Path, monke
     assert isinstance(result.exception, ValueError) and "bad option" not in result.output
 
 
-def test_an_unreadable_data_file_is_named_not_blamed_on_the_output(tmp_path: Path) -> None:
-    data = scenario_dir(tmp_path, "quantity_and_price")
-    (data / "invoices.csv").unlink()
-    (data / "invoices.csv").mkdir()  # a name the reader cannot open as a file
-    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
-    assert result.exit_code == 2, result.output
-    assert "invoices.csv" in result.output and "cannot write results" not in result.output
-    assert "Traceback" not in result.output
-
-
 def test_validate_reports_counts_and_refuses_bad_files(tmp_path: Path) -> None:
     data = scenario_dir(tmp_path, "quantity_and_price")
     with (data / "usage.csv").open("a") as usage:
