@@ -4,7 +4,8 @@ for download and every file the CLI writes, on the sample MSP, holds money as ``
 The walk: every page under AppTest as an admin (who sees every table and every download), with the
 tabs, expanders and evidence panels that hold tables: a row selected where a selection opens evidence, a
 second stored run with one invoice price changed (so the Runs page compares new, cleared and changed
-findings), and a file uploaded on the Sources page (its preview). Then ``recon run --out``, ``recon
+findings), a finding resolved (its history), a file uploaded and a month pulled from a SQL connection
+on the Sources page (their previews). Then ``recon run --out``, ``recon
 export`` and ``recon pull`` (from a SQL database holding the sample MSP). ``tests/money_checks.py`` says
 what fails: a numeric column the schema does not declare, money not written with its declared places
 (``1140000`` for 114.00), money on screen as integer units or without the currency format of its places.
@@ -38,6 +39,7 @@ from recon.money import MONEY_SCALE, money_times_quantity
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import CANONICAL_MONEY_PLACES, SOURCES
 from recon.store import Store
+from tests.dashboard.psa import connections_toml
 from tests.dashboard.signin import signed_in_app
 from tests.money_checks import (
     column_formats,
@@ -91,6 +93,20 @@ class Walk:
                 if list(written.columns) == list(table.frame.columns) and len(written) == len(table.frame):
                     return content
         return None
+
+
+def sample_psa(root: Path) -> Path:
+    """The sample MSP as a PSA reporting database (every file a table of text, the usage files one
+    table) and the ``connections.toml`` naming it ``psa``; returns that file."""
+    engine = sa.create_engine(f"sqlite:///{root / 'psa.db'}")
+    for kind in ("contracts", "invoices", "time_entries", "payments", "catalog", "client_aliases"):
+        pd.read_csv(SAMPLE / f"{kind}.csv", dtype=str, keep_default_na=False).to_sql(kind, engine, index=False)
+    usage = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in sorted(SAMPLE.glob("usage_*.csv"))]
+    pd.concat(usage, ignore_index=True).to_sql("usage", engine, index=False)
+    engine.dispose()
+    definitions = root / "connections.toml"
+    definitions.write_text(connections_toml(root / "psa.db"))
+    return definitions
 
 
 def changed_price_run(url: str) -> int:
@@ -151,17 +167,36 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
             at.run()
             assert not at.exception, (page, [item.value for item in at.exception])
             _collect(at, page, offered, walked)
+        offered.clear()  # a finding resolved: the Discrepancies page shows its history
+        at.switch_page("app_pages/discrepancies.py")
+        at.session_state["discrepancies.table"] = SELECTED
+        at.run()
+        at.selectbox(key="discrepancies.status").select("disputed")
+        at.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+        at.session_state["discrepancies.table"] = SELECTED
+        at.run()
+        _collect(at, "discrepancies (resolved)", offered, walked)
         offered.clear()  # a file uploaded on the Sources page: its preview, checks and quarantine
         at.switch_page("app_pages/sources.py").run()
         invoices = (SAMPLE / "invoices.csv").read_bytes()
         at.file_uploader(key="sources.uploads").set_value([("invoices.csv", invoices, "text/csv")]).run()
         assert not at.exception, [item.value for item in at.exception]
         _collect(at, "sources (upload)", offered, walked)
+        offered.clear()  # a month pulled on the Connect tab: each pulled source's preview and checks
+        patch.setenv("RECON_CONNECTIONS_FILE", str(sample_psa(tmp)))
+        at.file_uploader(key="sources.uploads").set_value([]).run()
+        at.text_input(key="sources.period").input("2026-03")
+        at.button(key="sources.pull").click().run()
+        assert not at.exception, [item.value for item in at.exception]
+        assert at.session_state["sources.pulls"]
+        _collect(at, "sources (pull)", offered, walked)
     yield walked
 
 
 def test_every_table_on_every_page_shows_money_as_the_schema_declares(walk: Walk) -> None:
     assert len(walk.tables) > 25
+    assert {*PAGES, "discrepancies (resolved)", "sources (upload)", "sources (pull)"} - {"settings"} <= {
+        table.page for table in walk.tables}  # every page with a table, the history, both doors' previews
     problems = [problem for table in walk.tables
                 for problem in screen_problems(table.where, table.frame, table.formats, money_format)]
     assert problems == []
@@ -253,18 +288,9 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert ran.exit_code == 0, ran.output
     exported = runner.invoke(cli, ["--database-url", database, "export", "1", "--out", str(root / "audit.xlsx")])
     assert exported.exit_code == 0, exported.output
-    psa = sa.create_engine(f"sqlite:///{root / 'psa.db'}")
-    for kind in ("contracts", "invoices", "catalog", "time_entries", "payments"):
-        pd.read_csv(SAMPLE / f"{kind}.csv", dtype=str).to_sql(kind, psa, index=False)
-    psa.dispose()
-    month = "WHERE period_start >= :period_start AND period_start < :next_period_start"
-    (root / "connections.toml").write_text(
-        f'[connections.psa]\ntype = "sql"\nurl = "sqlite:///{root / "psa.db"}"\n[connections.psa.queries]\n'
-        f'contracts = "SELECT * FROM contracts"\ninvoices = "SELECT * FROM invoices {month}"\n'
-        'catalog = "SELECT * FROM catalog"\n'
-        'time_entries = "SELECT * FROM time_entries WHERE date >= :period_start AND date < :next_period_start"\n')
+    definitions = sample_psa(root)
     pulled = runner.invoke(cli, ["pull", "--connection", "psa", "--period", "2026-03", "--out", str(root / "pulled"),
-                                 "--no-store", "--connections", str(root / "connections.toml")])
+                                 "--no-store", "--connections", str(definitions)])
     assert pulled.exit_code == 0, pulled.output
     yield root
 
