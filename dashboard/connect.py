@@ -1,5 +1,5 @@
 """The Sources page's second door: a month pulled from a named connection (a PSA database, ConnectWise,
-Pax8, Microsoft Partner Center), tested first, then read, validated and reconciled exactly as an upload
+Autotask, Pax8, Microsoft Partner Center), tested first, then read, validated and reconciled exactly as an upload
 (``dashboard.upload``)."""
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def pulled_section(pulls: dict[str, data.PulledInputs]) -> None:
 
 def connect_tab() -> None:
     """Pick a named connection, test it, pull a month; the pull is validated and reconciled like an upload."""
-    st.caption("Pull one month straight from a PSA database, ConnectWise PSA, Pax8 or Microsoft Partner Center. "
+    st.caption("Pull one month straight from a PSA database, ConnectWise PSA, Autotask PSA, Pax8 or Microsoft "
+               "Partner Center. "
                "Each pulled source is validated, quarantined, hashed and reconciled exactly like an uploaded file.")
     try:
         connections = load_connections()
