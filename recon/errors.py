@@ -51,6 +51,10 @@ class AccessDeniedError(ReconError):
     """The principal may not do this; the message says what was refused (never why a login failed)."""
 
 
+class FilterError(ReconError):
+    """A filter that cannot select anything meaningful (for example a reversed period range)."""
+
+
 class MoneyRangeError(ReconError):
     """The amounts or quantities of a run are too large for its totals to be computed exactly; the message
     says which and by how much (each line is bounded by ``max_line_amount``, totals by 64-bit money)."""

@@ -10,15 +10,19 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
-from recon.cells import WHITESPACE, arrow_text, as_numpy_bool, concat, holds_byte
+# Importing this module loads nothing but ``decimal``: numpy, pandas and Arrow (about half a second) are
+# imported by the functions that work on arrays, when first called (Python keeps them loaded after that),
+# so ``import recon.money`` and its scalar helpers cost nothing to a command that needs no frame.
 
 MONEY_SCALE = 10_000
 CENT = MONEY_SCALE // 100
@@ -26,19 +30,21 @@ QUANTITY_PLACES = 4
 _QTY_SCALE = 10**QUANTITY_PLACES
 _INT64_SAFE = 2**62
 _INT64_MAX = 2**63 - 1
-OUT_OF_RANGE = np.iinfo(np.int64).min  # a marker no product in range can take
+OUT_OF_RANGE = -(2**63)  # int64's minimum: a marker no product in range can take
 
 # A number after cleaning: sign, up to 14 whole digits (10^14 currency units, so that units fit int64
 # exactly) and decimals. Only the first five decimals are read (four kept, the fifth rounds); any
 # digits after them, in any script, are ignored.
 _MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\p{Nd}*|[0-9]{0,4}))?$"
-_CURRENCY_MARKS = WHITESPACE[:-1] + r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
+_CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespace class of ``recon.cells``
 # Whole digits grouped by three with the thousands separator, then (optionally) the decimal part.
 _GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     """Integer division rounding half away from zero (the way invoices round), on int64 arrays."""
+    import numpy as np
+
     magnitude = (np.abs(numerator) + denominator // 2) // denominator
     return np.sign(numerator) * magnitude
 
@@ -46,7 +52,11 @@ def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
 def _money_text(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     """Currency marks and spaces stripped, a parenthesised or trailing minus made a leading one; return
     (text, is_negative_by_parentheses). Separators are left as they are."""
-    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _CURRENCY_MARKS, "")
+    import pyarrow.compute as pc
+
+    from recon.cells import WHITESPACE, concat
+
+    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), WHITESPACE[:-1] + _CURRENCY_MARKS, "")
     in_parentheses = pc.and_(pc.starts_with(cleaned, "("), pc.ends_with(cleaned, ")"))
     cleaned = pc.utf8_trim(cleaned, "()")
     trailing_minus = pc.and_(pc.ends_with(cleaned, "-"), pc.invert(pc.starts_with(cleaned, "-")))
@@ -59,6 +69,9 @@ def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedAr
     A thousands separator must group whole digits by three (``1,234,567.89``): text that uses it any
     other way (``12,50`` with ``.`` as the decimal mark, ``1,2345``) is not a number, never read as one
     with the separator dropped (``12,50`` is not 1250)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     cleaned, in_parentheses = _money_text(text)
     thousands = "." if decimal == "," else ","
     grouped = _GROUPED.format(thousands=re.escape(thousands), decimal=re.escape(decimal))
@@ -78,6 +91,13 @@ def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     fourth place round half up. Exact integer arithmetic on Arrow string kernels: no floats, no Python
     call per cell.
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from recon.cells import arrow_text, as_numpy_bool, concat
+
     cleaned, negative = _clean_money_text(arrow_text(text), decimal)
     parts = pc.extract_regex(cleaned, _MONEY_PATTERN)
     sign, whole, fraction = (pc.struct_field(parts, name) for name in ("sign", "whole", "frac"))
@@ -113,6 +133,10 @@ class DecimalEvidence:
 
 def decimal_evidence(text: pd.Series, decimal: str = ".") -> DecimalEvidence:
     """See ``DecimalEvidence``; cheap when no cell holds the other mark (the usual case)."""
+    import pyarrow.compute as pc
+
+    from recon.cells import arrow_text, as_numpy_bool, holds_byte
+
     other = "," if decimal == "." else "."
     cells = arrow_text(text)
     if not len(cells) or not holds_byte(cells, ord(other)):
@@ -130,6 +154,8 @@ def decimal_evidence(text: pd.Series, decimal: str = ".") -> DecimalEvidence:
 
 
 def _first(cells: pa.ChunkedArray, picked: np.ndarray) -> str:
+    import pyarrow as pa
+
     return str(cells.filter(pa.array(picked))[0]) if picked.any() else ""
 
 
@@ -146,6 +172,9 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
     one cent). Missing inputs give ``<NA>``, and so does a product too large for money to hold (past
     2^63 units): never a wrapped number, never an ``OverflowError``.
     """
+    import numpy as np
+    import pandas as pd
+
     missing = quantity.isna().to_numpy() | unit_price.isna().to_numpy()
     quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
     price = unit_price.fillna(0).to_numpy(np.int64)
@@ -161,6 +190,8 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
 def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Fallback for products past int64: Python integers (arbitrary precision), still exact. A product
     whose units would not fit an int64 comes back as ``OUT_OF_RANGE`` (the caller makes it ``<NA>``)."""
+    import numpy as np
+
     divisor = _QTY_SCALE * CENT
     products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
     cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
@@ -169,6 +200,9 @@ def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> n
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
     """Unit price = amount / quantity in Int64 units (four places, half up); ``<NA>`` where quantity is 0."""
+    import numpy as np
+    import pandas as pd
+
     usable = quantity.fillna(0).to_numpy(float) != 0
     ratio = amount.astype("Float64").to_numpy(float, na_value=np.nan) / np.where(usable, quantity, 1.0)
     units = pd.Series(np.round(ratio), index=amount.index).where(usable & ~np.isnan(ratio))
@@ -182,6 +216,9 @@ def exact_sum(units: np.ndarray | pd.Series) -> int:
     """The exact sum of int64 values as a Python integer (which cannot wrap; ``<NA>`` counts 0). Each
     value is split into its high and low 32 bits, whose int64 sums cannot wrap for fewer than 2^31
     values: one vectorised pass, where numpy's own int64 sum wraps silently past 2^63."""
+    import numpy as np
+    import pandas as pd
+
     values = units.to_numpy(dtype="int64", na_value=0) if isinstance(units, pd.Series) else \
         np.asarray(units, dtype=np.int64)
     high = values >> 32
@@ -197,6 +234,8 @@ def headroom_problem(amounts: list[pd.Series], quantities: list[pd.Series]) -> s
     (quantity x price, added up per key) at most all quantities added up times the largest price. Below
     ``HEADROOM`` both, no sum or product can wrap; the per-line limit (``max_line_amount``) keeps real
     data far below it."""
+    import numpy as np
+
     magnitudes = [np.abs(series.to_numpy(dtype="int64", na_value=0)) for series in amounts]
     total = sum(exact_sum(values) for values in magnitudes)
     if total >= HEADROOM:
@@ -212,11 +251,18 @@ def headroom_problem(amounts: list[pd.Series], quantities: list[pd.Series]) -> s
 
 
 def to_decimal(units: int | None, places: int = 2) -> Decimal | None:
-    """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` stays ``None``."""
-    if units is None or units is pd.NA:
+    """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` (or pandas' NA) gives
+    ``None``."""
+    if units is None or _is_pandas_na(units):
         return None
     exponent = Decimal(1).scaleb(-places)
     return (Decimal(int(units)) / MONEY_SCALE).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def _is_pandas_na(value: object) -> bool:
+    """``value is pd.NA``, without importing pandas (a value cannot be its NA if pandas is not loaded)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA
 
 
 def from_decimal(value: Decimal | int | str) -> int:
@@ -230,6 +276,9 @@ def format_units(units: pd.Series, places: int = 2) -> pd.Series:
 
     Vectorised exact formatting: whole and fractional parts are taken with integer arithmetic.
     """
+    import numpy as np
+    import pandas as pd
+
     step = MONEY_SCALE // 10**places
     present = units.notna().to_numpy()
     rounded = round_half_up_div(units.to_numpy(dtype=np.int64, na_value=0), step)

@@ -27,6 +27,8 @@ import csv
 import dataclasses
 import hashlib
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from openpyxl.utils.exceptions import InvalidFileException
 
 from recon.cells import CONTROL, TEXT, arrow_text, control_characters, text_series, tidy_with, untidy_cells
 from recon.errors import SourceError
@@ -62,6 +65,14 @@ from recon.ingest.lines import (
     records,
 )
 from recon.ingest.workbook import SheetLimitError, read_sheet
+
+# What the parsers raise on bytes that are not the table they claim to be: pandas (ParserError,
+# EmptyDataError) a ValueError, Arrow (CSV, Parquet) an ArrowException, openpyxl InvalidFileException,
+# KeyError (a missing part) or ValueError, zipfile and zlib their own errors, an XML parser a ParseError
+# (a SyntaxError), a truncated stream EOFError or OSError. Any other exception is a bug in our code, and
+# is raised as such instead of being reported as a bad file.
+UNREADABLE = (ValueError, KeyError, IndexError, EOFError, OSError, SyntaxError, csv.Error, zipfile.BadZipFile,
+              zipfile.LargeZipFile, zlib.error, InvalidFileException, pa.ArrowException)
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 65_536
@@ -172,7 +183,7 @@ def read_text_table(data: FileBytes, name: str, options: ReadOptions = ReadOptio
         raise SourceError(name, error.problems) from None
     except (EncodingError, SheetLimitError) as error:
         raise SourceError(name, [str(error)]) from None
-    except Exception as error:  # a parser's failure on hostile or broken bytes is one clear message
+    except UNREADABLE as error:  # a parser refusing hostile or broken bytes: one clear message
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if table.frame.columns.empty:

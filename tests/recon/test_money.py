@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from decimal import Decimal
 
 import pandas as pd
@@ -122,3 +124,13 @@ def test_quantities_times_prices_that_could_overflow_are_refused() -> None:
     assert headroom_problem([prices], [pd.Series([100.0])]) is None
     problem = headroom_problem([prices], [pd.Series([10**12, 1.0])])
     assert problem is not None and "quantities in these files add up to 1,000,000,000,001" in problem
+
+
+def test_importing_money_loads_no_array_library() -> None:
+    """``import recon.money`` stays fast (issue 19: under 0.3 s): numpy, pandas and Arrow are loaded by the
+    functions that work on arrays, not by the import; the scalar helpers work without them."""
+    code = ("import sys, recon.money as money\n"
+            "print(money.display_money(-123456789), money.to_decimal(1140000), money.from_decimal('1.5'))\n"
+            "print(','.join(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["-$12,345.68 114.00 15000", ""]
