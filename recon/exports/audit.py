@@ -37,9 +37,10 @@ def export_audit_pack(store: Store, run_id: int, path: Path) -> Path:
     """Write the audit pack of stored run ``run_id`` to ``path`` (XLSX: summary, discrepancies with status
     and resolution history, history, inputs with hashes, settings), in one step: built in memory, then a
     file beside ``path`` renamed over it (``recon.exports.outputs.replace_file``), so that a failure
-    leaves no half-written pack. Returns ``path``; raises ``OSError`` when ``path`` cannot be written (a
-    folder, no such folder, no permission)."""
+    leaves no half-written pack. Its folder is created when missing. Returns ``path``; raises ``OSError``
+    when ``path`` cannot be written (a folder, no permission)."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     replace_file(target, audit_pack(store, run_id))
     return target
 

@@ -273,7 +273,7 @@ def read_file(data: FileBytes, name: str, entry: SourceEntry | None, options: Re
         preset = PRESETS.get(detection.preset or "")
         if preset is None or kind not in (None, preset.kind):
             return _undetected(name, kind, raw.frame, detection.reason)
-        how = f"preset detected from the header: {detection.reason}"
+        kind, how = preset.kind, f"preset detected from the header: {detection.reason}"
         guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
         return load_entry(raw, data, name, guessed, read_options(guessed, options), how, limits)
     except SourceError as error:
