@@ -13,6 +13,14 @@ Per mutation (``tests/fuzz/mutations.py``: the file, the kind, exactly what chan
   used + rows quarantined + blank lines, where the physical lines are counted here, independently, from
   the bytes as the report says they were decoded (CR, LF, CRLF; NEL where the report says so; the last
   row holding a value of an XLSX sheet);
+* **never a silent change**: a mutation that changes how a file is written but not what it says
+  (``PRESERVING``: another encoding, other line ends, reordered columns or lines, blank lines, another
+  delimiter or the same table as XLSX, where no value holds a quote) must load into the very rows the
+  original file loads into (compared as a multiset, the provenance columns aside), or else say so: the
+  file refused, rows quarantined or a warning. A different set of rows read without a word is a failure.
+  For every other mutation the campaign counts how the rows came out (the same, changed with a word,
+  changed without one: a value edited into another valid value, a line deleted or duplicated, which no
+  reader can tell from real data) and reports it per kind;
 * every ``--cli-every``-th mutation also goes through ``recon validate`` on the whole sample directory
   with the file mutated (exit 0 or 1, no traceback, each line on stderr one sentence), and every
   ``--run-every``-th through ``recon run --no-store`` (exit 0, or 2 with one ``error:`` line: the CLI's
@@ -64,6 +72,26 @@ class Outcome:
     lines_unaccounted: int = 0
     failures: list[str] = field(default_factory=list)
     cli: str = ""
+    rows: str = ""  # loaded: "same" rows as the original, "said" (changed, with a word) or "silent"
+    keeps_meaning: bool = False  # a ``PRESERVING`` mutation
+
+
+# Mutations that change how the file is written, never what it says (see the module); those marked
+# ``quoteless`` only where the original holds no quote (a value holding the delimiter would be split).
+PRESERVING = frozenset({
+    "encoding_cp1252", "encoding_latin1", "encoding_utf16_bom", "encoding_utf16_le", "encoding_utf16_be",
+    "encoding_utf8_bom", "encoding_utf32", "line_endings_crlf", "line_endings_cr", "line_endings_nel",
+    "line_endings_line_separator", "line_endings_mixed", "line_endings_no_final_newline",
+    "line_endings_extra_newlines", "header_reorder", "header_upper", "header_trailing_space", "line_swap",
+    "line_blank", "line_spaces"})
+QUOTELESS_PRESERVING = frozenset({"file_delimiter_semicolon", "file_delimiter_tab", "xlsx_plain", "xlsx_cover_sheet"})
+PROVENANCE = ("source_file", "source_line")
+
+
+def preserving(changed: Any) -> bool:
+    """Whether ``changed`` (a ``Mutation``) leaves what the file says as it was."""
+    original = (SAMPLE / changed.file).read_bytes()
+    return changed.kind in PRESERVING or (changed.kind in QUOTELESS_PRESERVING and b'"' not in original)
 
 
 def sample_files() -> list[str]:
@@ -141,7 +169,7 @@ def _alarm(signum: int, frame: Any) -> None:
 def check(seed: int, number: int, cli_every: int, run_every: int, timeout: int) -> Outcome:
     """Apply mutation ``number`` and check it (see the module)."""
     changed = mutation(seed, number)
-    outcome = Outcome(number, changed.kind, changed.file, changed.detail[:160])
+    outcome = Outcome(number, changed.kind, changed.file, changed.detail[:160], keeps_meaning=preserving(changed))
     started = time.perf_counter()
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(timeout)
@@ -189,6 +217,42 @@ def _check_file(changed: Any, scratch: Path, outcome: Outcome) -> None:
     for loaded in inspection.loaded:
         outcome.verdict = "loaded"
         _conserved(loaded.report, changed, outcome)
+        _compared(loaded, changed, outcome)
+
+
+_ORIGINAL_ROWS: dict[str, list[tuple[str, ...]]] = {}
+
+
+def rows_of(frame: Any) -> list[tuple[str, ...]]:
+    """A loaded frame's rows as sorted tuples of text, columns by name, provenance aside: equal exactly
+    when two files load into the same rows, in any order."""
+    columns = sorted(column for column in frame.columns if column not in PROVENANCE)
+    text = frame[columns].astype("string").fillna("<NA>")
+    return sorted(zip(*(text[column].tolist() for column in columns), strict=True)) if columns else []
+
+
+def original_rows(file: str) -> list[tuple[str, ...]]:
+    """The rows the unmutated sample file loads into (once per process)."""
+    from recon.ingest.directory import inspect_directory
+
+    if file not in _ORIGINAL_ROWS:
+        with tempfile.TemporaryDirectory(prefix="recon-fuzz-original-") as scratch:
+            shutil.copy(SAMPLE / file, Path(scratch) / file)
+            _ORIGINAL_ROWS[file] = rows_of(inspect_directory(Path(scratch)).loaded[0].frame)
+    return _ORIGINAL_ROWS[file]
+
+
+def _compared(loaded: Any, changed: Any, outcome: Outcome) -> None:
+    report = loaded.report
+    if rows_of(loaded.frame) == original_rows(changed.file):
+        outcome.rows = "same"
+    elif report.rows_quarantined or report.warnings:
+        outcome.rows = "said"
+    else:
+        outcome.rows = "silent"
+        if outcome.keeps_meaning:
+            outcome.failures.append("silent change: the rows read differ from the original file's and nothing "
+                                    "was quarantined or warned about")
 
 
 def _one_sentence(message: str, outcome: Outcome) -> None:
@@ -283,9 +347,13 @@ def summary(outcomes: list[Outcome], seed: int, seconds: float, workers: int) ->
         counter[outcome.verdict or "failed"] += 1
         counter["failures"] += bool(outcome.failures)
         counter["lines_unaccounted"] += outcome.lines_unaccounted
+        counter[f"rows_{outcome.rows}"] += bool(outcome.rows)
     failed = [outcome for outcome in outcomes if outcome.failures]
     crashes = sum(any(text.startswith(("crash", "CLI crash", "froze")) for text in o.failures) for o in outcomes)
     unaccounted = sum(outcome.lines_unaccounted for outcome in outcomes)
+    kept = [outcome for outcome in outcomes if outcome.keeps_meaning]
+    kept_silent = sum(outcome.rows == "silent" for outcome in kept)
+    silent = sum(outcome.rows == "silent" for outcome in outcomes)
     cli = sum(bool(outcome.cli) for outcome in outcomes)
     runs = sum("run" in outcome.cli for outcome in outcomes)
     slowest = max(outcomes, key=lambda outcome: outcome.seconds) if outcomes else None
@@ -295,12 +363,20 @@ def summary(outcomes: list[Outcome], seed: int, seconds: float, workers: int) ->
              f"directory, {runs} through `recon run --no-store`.", "",
              f"**{crashes} crashes, {unaccounted} lines unaccounted, {len(failed)} mutations with any failure.**"
              + (f" Slowest mutation: #{slowest.number} ({slowest.kind}), {slowest.seconds:.1f} s." if slowest else ""),
-             "", "| kind | mutations | loaded | refused | ignored | absent | failures | lines unaccounted |",
-             "|---|---|---|---|---|---|---|---|"]
+             "", f"**{kept_silent} silent changes among the {len(kept):,} mutations that keep what a file says** "
+             f"(another encoding, line ends, column or line order, blank lines, delimiter, XLSX); over all "
+             f"mutations, {silent:,} loaded into other rows without a word (valid values edited into other valid "
+             "values, lines deleted or duplicated: real data looks the same).",
+             "", "Rows loaded: *same* as the original file's, *said* (different, with rows quarantined or a warning), "
+             "*silent* (different, without a word).",
+             "", "| kind | mutations | loaded | refused | ignored | absent | failures | lines unaccounted "
+             "| same | said | silent |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for kind in sorted(by_kind):
         count = by_kind[kind]
         lines.append(f"| {kind} | {count['mutations']} | {count['loaded']} | {count['refused']} | {count['ignored']} "
-                     f"| {count['absent']} | {count['failures']} | {count['lines_unaccounted']} |")
+                     f"| {count['absent']} | {count['failures']} | {count['lines_unaccounted']} "
+                     f"| {count['rows_same']} | {count['rows_said']} | {count['rows_silent']} |")
     if failed:
         lines += ["", "Failures (reproduce one with `python -m tests.fuzz.campaign --seed "
                   f"{seed} --only N`):", ""]
