@@ -125,7 +125,7 @@ def run(
     for line in report.summary_lines(result):
         typer.echo(line)
     if database and run_id is not None:
-        typer.echo(f"Stored as run {run_id} ({database.engine.url.render_as_string(hide_password=True)}).")
+        typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from recon import redaction
 from recon.errors import ConnectorError
 
 logger = logging.getLogger("recon.connectors")
@@ -58,10 +59,9 @@ class Hints:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value (and its common encodings' plain form) replaced by ``***``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``text`` with ``secrets`` (this connection's values) and every other secret the app knows masked
+    (``recon.redaction``)."""
+    return redaction.redact(text, secrets)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -102,6 +102,7 @@ class ApiClient:
         self.service, self.connection, self.hints, self.retry, self.sleep = service, connection, hints, retry, sleep
         self.secrets = tuple(secrets)
         self.base_url = base_url.rstrip("/")
+        self.origins = {origin(self.base_url)}
         self.token: Callable[[bool], str] | None = None
         self._client = httpx.Client(
             base_url=self.base_url + "/", auth=auth, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -132,7 +133,7 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; return a 2xx response or raise ``ConnectorError``."""
-        url = path.lstrip("/") if not path.startswith(("http://", "https://")) else path
+        url = path.lstrip("/") if not path.startswith(("http://", "https://")) else self._own(path)
         token_call = kwargs.pop("token_call", False)
         refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
@@ -149,6 +150,21 @@ class ApiClient:
             return self._checked(response, token_call)
         raise self.error(f"did not answer {_path_of(self._client, url)} after {self.retry.attempts} attempts "
                          "(timeouts or dropped connections). Check base_url and the network, or try later")
+
+    def allow_origin(self, url: str) -> None:
+        """Let absolute URLs on ``url``'s scheme, host and port be called too (a configured token endpoint)."""
+        self.origins.add(origin(url))
+
+    def _own(self, url: str) -> str:
+        """``url`` when it is on an origin of this connection (its base URL's, or a configured one);
+        a ``ConnectorError`` otherwise, before anything is sent: a link in an answer (a next page) must not
+        take the connection's credentials to another host."""
+        if origin(url) not in self.origins:
+            target = httpx.URL(url)
+            shown = f"{target.host}:{target.port}" if target.port else target.host
+            raise self.error(f"answered with a link to another host ({shown}); nothing was sent there: the "
+                             f"connection's credentials go only to {httpx.URL(self.base_url).host}")
+        return url
 
     def _send(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response | None:
         headers = dict(kwargs.get("headers") or {})
@@ -199,6 +215,12 @@ class ApiClient:
         return redact(text, self.secrets)
 
 
+def origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of ``url`` (the port filled in from the scheme when implied)."""
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port or {"http": 80, "https": 443}.get(parsed.scheme, 0)
+
+
 def service_message(response: httpx.Response) -> str:
     """The human part of an error body (``message``, ``description``, ``error_description``...), short."""
     try:
@@ -239,6 +261,7 @@ class ClientCredentials:
 
     def __init__(self, api: ApiClient, token_url: str, form: Mapping[str, str], as_json: bool = False) -> None:
         self.api, self.token_url, self.form, self.as_json = api, token_url, dict(form), as_json
+        api.allow_origin(token_url)  # configured in connections.toml: the one other host the secret goes to
         self._token: str | None = None
         self._expires_at = 0.0
 

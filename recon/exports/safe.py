@@ -13,14 +13,13 @@ invoice description. Whatever they contain comes back out in our CSV, XLSX and P
   neutralisation, so a re-save as CSV stays inert too.
 - **PDF** text for reportlab ``Paragraph`` markup is escaped (``pdf_text``): ``<``, ``>`` and ``&``
   would otherwise be tags (``<link>``, ``<img src=...>`` reads local files).
-- **Secrets** never reach a message, log or export: ``redact`` masks passwords in URLs and
-  ``password=...`` style pairs.
+- **Secrets** never reach a message, log or export: ``redact`` (from ``recon.redaction``, the core
+  module every stage uses) masks them by name and by value.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -30,6 +29,7 @@ import pandas as pd
 import xlsxwriter
 
 from recon.engine import MONEY_EXPORT_PLACES
+from recon.redaction import REDACTED, RedactingFilter, install_log_redaction, redact, remember_secrets
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE_PREFIX = "'"
@@ -196,43 +196,6 @@ def download_name(*parts: str, suffix: str) -> str:
     return stem + suffix
 
 
-# ------------------------------------------------------------------------------------------- secrets
-
-REDACTED = "***"
-_URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<secret>[^\s/]*)@")
-_SECRET_PAIRS = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|client_secret|cookie_secret|token|api_?key|access_key)"
-    r"\s*[=:]\s*)(?P<quote>['\"]?)(?P<secret>[^\s'\"&;,]+)(?P=quote)", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with secrets masked: the password of any ``scheme://user:password@host`` URL, and the
-    value of ``password=...``, ``token: ...`` style pairs. Use on anything shown or logged that may
-    contain a database URL or configuration."""
-    masked = _URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED + "@", text)
-    return _SECRET_PAIRS.sub(lambda m: m.group("head") + m.group("quote") + REDACTED + m.group("quote"), masked)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that passes every record with its message and traceback ``redact``-ed."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-def install_log_redaction(*logger_names: str) -> None:
-    """Add ``RedactingFilter`` to every handler of the root logger and of ``logger_names`` (once)."""
-    for name in ("", *logger_names):
-        for handler in logging.getLogger(name or None).handlers:
-            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
-                handler.addFilter(RedactingFilter())
-
-
-__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
+__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "REDACTED", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
            "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
-           "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]
+           "redact", "remember_secrets", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]

@@ -58,3 +58,20 @@ def test_an_empty_answer_is_none() -> None:
             service="Test", connection="c", base_url=server.url, hints=HINTS) as api:
         body, _ = api.get_json("empty")
     assert body is None
+
+
+@pytest.mark.parametrize("shift", ["host", "port", "scheme"])
+def test_an_absolute_url_off_the_connections_origin_is_refused_before_sending(shift: str) -> None:
+    """Issue 23 item 8: only the connection's own scheme, host and port receive its credentials."""
+    with StandIn(lambda request: Reply(200, {"ok": True})) as server, \
+            StandIn(lambda request: Reply(200, {"stolen": True})) as other:
+        target = {"host": server.url.replace("127.0.0.1", "localhost"), "port": other.url,
+                  "scheme": server.url.replace("http://", "https://")}[shift]
+        api = ApiClient(service="Test", connection="c", base_url=server.url + "/api", hints=HINTS,
+                        auth=("user", "Basic-Secret-1"), retry=RetryPolicy(attempts=1))
+        with api:
+            with pytest.raises(ConnectorError, match="another host"):
+                api.get_json(target + "/api/items")
+            body, _ = api.get_json(server.url + "/api/items")  # the connection's own origin: fine
+        assert body == {"ok": True}
+        assert other.requests == [] and len(server.requests) == 1

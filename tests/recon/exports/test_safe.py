@@ -30,6 +30,7 @@ from recon.exports.safe import (
     neutralise,
     pdf_text,
     redact,
+    remember_secrets,
     safe_csv,
     safe_frame,
     safe_sheet_name,
@@ -194,6 +195,41 @@ def test_sheet_and_download_names_are_safe() -> None:
 ])
 def test_redact_masks_passwords(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("RECON_CONN_PSA_PASSWORD=Conn-Env-Secret1\x00PATH=/usr/bin\x00HOME=/root", "Conn-Env-Secret1"),
+    ("RECON_CONN_CW_PRIVATE_KEY='private key with spaces'", "private key with spaces"),
+    ("PGPASSWORD=Pg-Secret-9 psql -h db", "Pg-Secret-9"),
+    ("db_password: 'Db-Secret-7'", "Db-Secret-7"),
+    ("postgresql://recon@db/recon?sslmode=require&password=Query-Secret-5", "Query-Secret-5"),
+    ("cannot open postgresql://recon:Slash/Pw@db/recon", "Slash/Pw"),
+    ("Authorization: Basic dXNlcjpTZWNyZXQtQmFzaWM=", "dXNlcjpTZWNyZXQtQmFzaWM="),
+    ("Authorization: Bearer eyJ0eXAi.Bearer-Token.x", "eyJ0eXAi.Bearer-Token.x"),
+    ('{"private_key": "Json-Key-3", "client_id": "visible"}', "Json-Key-3"),
+    ("refresh_token=Refresh-Secret-2&scope=x", "Refresh-Secret-2"),
+])
+def test_redact_masks_secrets_by_name_in_every_form(text: str, secret: str) -> None:
+    """Issue 23 item 8: environment dumps (NUL-separated), RECON_CONN_* and PGPASSWORD, ``db_password``,
+    a password in a URL's query or with a ``/`` in it, HTTP credentials, JSON."""
+    masked = redact(text)
+    assert secret not in masked and "***" in masked
+    assert "visible" in redact('{"client_id": "visible"}')
+
+
+def test_redact_masks_every_secret_value_the_app_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By value: a secret is masked wherever it appears, with or without a name beside it."""
+    monkeypatch.setenv("RECON_CONN_PSA_PASSWORD", "env-Secret-42")
+    monkeypatch.setenv("RECON_DATABASE_URL", "postgresql://recon:Db%40Url-Secret@db/recon")
+    monkeypatch.setenv("PGPASSWORD", "Pg-Env-Secret")
+    monkeypatch.setenv("RECON_SAMPLE_DIR", "/srv/recon/sample")  # not a secret: stays
+    remember_secrets(["Conn-Secret-99", "", "ab"])  # empty and very short values are never "secrets"
+    text = ("bare env-Secret-42, Db@Url-Secret and Db%40Url-Secret, Pg-Env-Secret, Conn-Secret-99 "
+            "in /srv/recon/sample; ab stays")
+    masked = redact(text)
+    for secret in ("env-Secret-42", "Db@Url-Secret", "Db%40Url-Secret", "Pg-Env-Secret", "Conn-Secret-99"):
+        assert secret not in masked
+    assert "/srv/recon/sample" in masked and "ab stays" in masked
 
 
 @pytest.mark.parametrize("client", [PAYLOADS[0], PAYLOADS[-1], "-Acme"])
