@@ -206,7 +206,8 @@ def change_password_form(storage: AuthStorage) -> None:
     principal = current_principal()
     st.title(":material/password: Choose a new password")
     st.write(f"Signed in as **{principal.user if principal else ''}** with a one-time password. "
-             f"Choose your own (at least {access.MIN_PASSWORD_LENGTH} characters) to continue.")
+             f"Choose your own (at least {access.MIN_PASSWORD_LENGTH} characters, not a common, repeated or "
+             "keyboard-run one: a few words make a good one) to continue.")
     with st.form("login.change"):
         current = st.text_input("Current password", type="password", autocomplete="current-password",
                                 key="login.current")

@@ -123,7 +123,7 @@ def run(
     except OSError as error:
         fail(f"cannot write results to {out}: {error.strerror or error}")
     for line in report.summary_lines(result):
-        typer.echo(line)
+        typer.echo(redact(line))
     if database and run_id is not None:
         typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:
@@ -177,7 +177,7 @@ def pull(
         typer.echo(f"Pulled {result.connection} for {result.period}:")
         for loaded in result.loaded:
             for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
-                typer.echo(line)
+                typer.echo(redact(line))
     if seen:
         typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Canonical sources written to {out}/")
@@ -272,7 +272,7 @@ def validate(
     for file_report in inspection.reports:
         file_issues = issues.get(file_report.file)
         for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
-            typer.echo(line)
+            typer.echo(redact(line))
     for line in [*inspection.ignored, *inspection.unused_entries]:
         typer.echo(f"note: {line}")
     missing = inspection.missing_kinds()

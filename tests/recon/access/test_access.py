@@ -191,6 +191,29 @@ def test_new_user_names_every_problem_at_once() -> None:
                                                                                     "Dana Lee")
 
 
+@pytest.mark.parametrize(("password", "reason"), [
+    ("aaaaaaaaaaaa", "repeated"), ("abcabcabcabc", "repeated"), ("121212121212", "repeated"),
+    ("password1234", "common"), ("Password2026!", "common"), ("P@ssw0rd-2026", "common"), ("2026Welcome!!", "common"),
+    ("iloveyou1234", "common"), ("changeme1234", "common"),
+    ("123456789012", "run"), ("abcdefghijkl", "run"), ("qwertyuiopas", "run"), ("lkjhgfdsapoi", "run"),
+    ("1qaz2wsx3edc", "common"),
+    ("fin-fin-fin-fin", "repeated"), ("short", "at least 12 characters"),
+])
+def test_weak_passwords_are_refused_with_the_reason(password: str, reason: str) -> None:
+    """Issue 23 item 4: length, and no repeated, sequential or common password (with digits and symbols
+    around it, or letters written as digits: still common)."""
+    problems = " ".join(access.password_problems(password, "fin"))
+    assert reason in problems, (password, problems)
+    with pytest.raises(AuthError, match=reason):
+        access.new_user("newcomer", FINANCE, password, rounds=FAST)
+
+
+@pytest.mark.parametrize("password", ["finance-password", "correct horse battery", "dana-password-1",
+                                      "e2e-admin-password", "Tr0ub4dor&3-staple", "first-start-password-2026"])
+def test_ordinary_strong_passwords_pass(password: str) -> None:
+    assert access.password_problems(password, "fin") == []
+
+
 def test_the_first_admin_gets_a_one_time_password_once() -> None:
     storage = MemoryAuthStorage()
     password = access.ensure_first_admin(storage, T0, rounds=FAST)
