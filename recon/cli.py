@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -419,11 +420,21 @@ def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="U
 def access_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many lines.")] = 50) -> None:
     """Show the access log, newest first: sign-ins, exports, resolutions, user changes."""
     for event in open_auth(ctx).access_log(limit):
-        target = f" {event.target}" if event.target else ""
-        detail = f" ({event.detail})" if event.detail else ""
-        source = f" from {event.source}" if event.source else ""
-        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {event.user:<24} {event.action}{target}{detail}"
-                   f"{source}  {event.outcome}")
+        user, action, target, detail, source, outcome = (one_line(text) for text in (
+            event.user, event.action, event.target, event.detail, event.source, event.outcome))
+        target = f" {target}" if target else ""
+        detail = f" ({detail})" if detail else ""
+        source = f" from {source}" if source else ""
+        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {user:<24} {action}{target}{detail}{source}  {outcome}")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """``text`` for one line of a terminal: line breaks, escape sequences and direction overrides shown
+    escaped (``\\n``, ``\\x1b``), so a value can never start a line of its own or repaint the screen."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import pytest
 from recon import access
 from recon.access.roles import ACCOUNT_MANAGER, ACTIONS, ADMIN, AUDITOR, FINANCE, Principal
 from recon.access.sessions import SessionPolicy
-from recon.access.throttle import LockoutPolicy
-from recon.access.users import LoginAttempt, MemoryAuthStorage
+from recon.access.throttle import Counter, LockoutPolicy, locked_until
+from recon.access.users import MemoryAuthStorage
 from recon.engine import Reconciliation, evidence, reconcile
 from recon.errors import AccessDeniedError, AuthError
 from recon.money import to_decimal
@@ -298,25 +298,34 @@ def test_one_source_trying_many_users_is_locked_out() -> None:
     assert elsewhere.principal is not None
 
 
-def attempts(*failures_at: int, succeeded_at: tuple[int, ...] = ()) -> list[LoginAttempt]:
-    rows = [LoginAttempt("u", "s", T0 + timedelta(minutes=m), False) for m in failures_at]
-    return rows + [LoginAttempt("u", "s", T0 + timedelta(minutes=m), True) for m in succeeded_at]
+def test_a_shared_address_never_locks_everyone_out() -> None:
+    """Issue 23 item 4: behind a proxy the settings do not trust, every user arrives from one address;
+    failures from it lock each user out, never the address."""
+    storage = storage_with(access.new_user("fin", FINANCE, "finance-password", rounds=FAST))
+    for attempt in range(25):
+        access.authenticate(storage, f"user{attempt}", "wrong-password!", "10.0.0.1", T0 + timedelta(seconds=attempt),
+                            source_lockable=False)
+    assert access.authenticate(storage, "fin", "finance-password", "10.0.0.1", T0 + timedelta(seconds=30),
+                               source_lockable=False).principal is not None
 
 
-@pytest.mark.parametrize(("failures", "successes", "now_min", "expected_min"), [
-    ((0, 1, 2, 3), (), 4, None),                      # four failures: free
-    ((0, 1, 2, 3, 4), (), 4, 4.5),                    # fifth: 30 s
-    ((0, 1, 2, 3, 4, 5, 6), (), 6, 8),                # seventh: 2 min
-    ((0, 1, 2, 3, 4, 5, 6), (), 9, None),             # lock over
-    (tuple(range(20)), (), 19, 79),                   # capped at one hour
-    ((0, 1, 2, 3, 5, 6), (4,), 6, None),              # a success in between resets the count
-    ((0, 1, 2, 3, 4), (), 60 * 25, None),             # older than the window: forgotten
+def counter(*failures_at: float, refused: int = 0) -> Counter:
+    last = T0 + timedelta(minutes=failures_at[-1]) if failures_at else None
+    return Counter("user:u", failures=len(failures_at), last_failure_at=last, refused=refused)
+
+
+@pytest.mark.parametrize(("failures", "now_min", "expected_min"), [
+    ((0, 1, 2, 3), 4, None),                      # four failures: free
+    ((0, 1, 2, 3, 4), 4, 4.5),                    # fifth: 30 s
+    ((0, 1, 2, 3, 4, 5, 6), 6, 8),                # seventh: 2 min
+    ((0, 1, 2, 3, 4, 5, 6), 9, None),             # lock over
+    (tuple(range(20)), 19, 79),                   # capped at one hour
+    ((0, 1, 2, 3, 4), 60 * 25, None),             # older than the window: forgotten
 ])
-def test_locked_until_is_a_pure_function_of_the_attempts(failures: tuple[int, ...], successes: tuple[int, ...],
-                                                         now_min: int, expected_min: float | None) -> None:
+def test_the_lock_is_a_pure_function_of_the_counter(failures: tuple[int, ...], now_min: int,
+                                                    expected_min: float | None) -> None:
     now = T0 + timedelta(minutes=now_min)
-    policy = LockoutPolicy(source_free_failures=1_000)
-    until = access.locked_until(attempts(*failures, succeeded_at=successes), "u", "s", now, policy)
+    until = locked_until({"user:u": counter(*failures)}, now, LockoutPolicy())
     assert until == (None if expected_min is None else T0 + timedelta(minutes=expected_min))
 
 
