@@ -53,16 +53,20 @@ def is_formula_like(text: str) -> bool:
 
 
 def neutralise(text: str) -> str:
-    """``text`` made inert in a spreadsheet cell: a leading ``'`` when it could be a formula."""
-    return ESCAPE_PREFIX + text if is_formula_like(text) else text
+    """``text`` made inert in a spreadsheet cell: a leading ``'`` when it could be a formula, also after
+    apostrophes of its own (``'=x`` is written ``''=x``), so that dropping one leading ``'`` before a
+    formula character (what a spreadsheet shows, and what ``recon`` does reading text back) restores it
+    exactly."""
+    return ESCAPE_PREFIX + text if is_formula_like(text.lstrip(ESCAPE_PREFIX)) else text
 
 
 def neutralise_text(cells: pd.Series, numeric_by_schema: bool = False) -> pd.Series:
     """A text column made inert (vectorised). In a money column (``numeric_by_schema``) a plain
     decimal such as ``-12.50`` is a number and stays; anything else there is escaped like text."""
     text = cells.astype("string")
-    risky = (text.str.startswith(FORMULA_TRIGGERS)
-             | text.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
+    bare = text.str.lstrip(ESCAPE_PREFIX)
+    risky = (bare.str.startswith(FORMULA_TRIGGERS)
+             | bare.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
     if numeric_by_schema:
         risky &= ~text.str.fullmatch(_PLAIN_DECIMAL).fillna(False)
     return text.where(~risky, ESCAPE_PREFIX + text)
@@ -178,12 +182,22 @@ def pdf_text(value: object) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
+WORD_JOINER = "\u2060"  # zero width, no break: invisible, but no longer part of a web address
+# What GitHub-flavoured markdown turns into a link by itself, escapes or not (it finds them in the text
+# after escapes are read): "www.", "<scheme>://", and the "@" of an e-mail address.
+_AUTOLINK_STARTS = re.compile(r"(?i)(\bwww)(?=\\\.)|(\\:)(?=//)|(?<=[\w.+-])(@)")
+
+
 def markdown_text(value: object) -> str:
-    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, labels): every
-    markdown character backslash-escaped and line breaks flattened, so a client name can never become a
+    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, headings, labels,
+    radio options, tab and expander titles): every markdown character backslash-escaped, line breaks
+    flattened, and the start of anything GitHub-flavoured markdown would link by itself (``www.``,
+    ``https://``, ``name@host``) broken by an invisible word joiner, so a client name can never become a
     link, an image (which would load a remote URL), a colour, an icon or a formula."""
     text = _CONTROL.sub("", "" if value is None or value is pd.NA else str(value))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _AUTOLINK_STARTS.sub(lambda match: WORD_JOINER.join(("", match.group(0))) if match.group(3)
+                                else match.group(0) + WORD_JOINER, escaped)
 
 
 # ---------------------------------------------------------------------------------------- file names
@@ -196,6 +210,7 @@ def download_name(*parts: str, suffix: str) -> str:
     return stem + suffix
 
 
-__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "REDACTED", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
-           "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
-           "redact", "remember_secrets", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]
+__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "REDACTED", "SAFE_WORKBOOK_OPTIONS", "WORD_JOINER",
+           "RedactingFilter", "download_name", "install_log_redaction", "is_formula_like", "markdown_text",
+           "neutralise", "neutralise_text", "pdf_text", "redact", "remember_secrets", "safe_csv", "safe_frame",
+           "safe_sheet_name", "safe_xlsx"]

@@ -24,10 +24,12 @@ from recon.engine import Reconciliation, reconcile
 from recon.exports import report, statements
 from recon.exports.safe import (
     MONEY_COLUMNS,
+    WORD_JOINER,
     download_name,
     is_formula_like,
     markdown_text,
     neutralise,
+    neutralise_text,
     pdf_text,
     redact,
     remember_secrets,
@@ -165,6 +167,20 @@ def test_neutralised_text_is_never_formula_like(text: str) -> None:
         assert_inert(str(cell), "any")
 
 
+@given(st.text(alphabet=st.sampled_from("'=+-@ aZ1\u00a0\t\r"), max_size=12))
+def test_neutralising_then_reading_back_gives_the_text_exactly(text: str) -> None:
+    """Issue 23 item 9: what recon writes inert (pulled CSVs), recon reads back as it was."""
+    import pyarrow as pa
+
+    from recon.ingest.normalise import without_text_marks
+
+    written = neutralise(text)
+    assert not is_formula_like(written)
+    assert without_text_marks(pa.chunked_array([[written]], pa.large_string())).to_pylist() == [text]
+    column = neutralise_text(pd.Series([text], dtype="string"))
+    assert column.tolist() == [written]
+
+
 def test_money_columns_keep_plain_decimals_only() -> None:
     frame = pd.DataFrame({"variance": ["-12.50", "12", "-1e5", "-12.50+cmd"], "client": ["-12.50"] * 4,
                           "count": [-1, 2, 3, 4]})
@@ -255,9 +271,20 @@ def test_markdown_text_keeps_names_literal() -> None:
     escaped = markdown_text(hostile)
     for construct in ("![", "](", ":red[", ":material/", "$x$", "<b>"):  # none left unescaped
         assert not re.search(r"(?<!\\)" + re.escape(construct), escaped), construct
-    assert re.sub(r"\\(.)", r"\1", escaped) == hostile  # nothing lost: only escaped
+    assert re.sub(r"\\(.)", r"\1", escaped.replace(WORD_JOINER, "")) == hostile  # nothing lost: only escaped
     assert markdown_text("Acme Corporation") == "Acme Corporation"
     assert markdown_text("line\nbreak\x00") == "line break"
+
+
+@pytest.mark.parametrize("name", ["www.evil.example", "HTTPS://evil.example/x", "ops@evil.example",
+                                  "see https://a.example and www.b.example", "mailto:x@y.example"])
+def test_markdown_text_leaves_nothing_markdown_would_link_by_itself(name: str) -> None:
+    """Issue 23 item 7: GitHub-flavoured markdown links ``www.``, ``scheme://`` and e-mail addresses in
+    plain text, escaped or not; a word joiner (invisible) inside each start keeps them text."""
+    escaped = markdown_text(name)
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)
+    assert not re.search(r"(?i)\bwww\.|://|[\w.+-]@", unescaped), unescaped
+    assert unescaped.replace(WORD_JOINER, "") == name
 
 
 def test_logs_are_redacted() -> None:
