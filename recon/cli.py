@@ -301,16 +301,20 @@ def sample(
 
 @app.command()
 def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501) -> None:
-    """Start the dashboard (Streamlit). On the very first start, creates the user ``admin`` and prints
-    its one-time password here, once."""
-    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    """Start the dashboard (Streamlit behind the app's guard, ``dashboard/server.py``), on 127.0.0.1
+    unless ``STREAMLIT_SERVER_ADDRESS`` says otherwise. On the very first start, creates the user
+    ``admin`` and prints its one-time password here, once."""
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
     if not app_path.exists():
         fail(f"dashboard not found at {app_path}")
     store = open_store(ctx)
     announce_first_admin(store)
     store.close()
     env = with_lean_allocator({**os.environ, **({ENV_URL: ctx.obj["database_url"]}
-                                                if (ctx.obj or {}).get("database_url") else {})})
+                                                if (ctx.obj or {}).get("database_url") else {}),
+                               # uvicorn would rewrite the client address from X-Forwarded-For of any
+                               # local peer; the guard does it, for the proxies RECON_TRUSTED_PROXIES names
+                               "FORWARDED_ALLOW_IPS": ""})
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port)]
     if os.name == "posix":  # become the server: a stop signal (Ctrl-C, systemd, docker stop) reaches it
         sys.stdout.flush()  # (the banner above, when stdout is a pipe or a file)

@@ -124,6 +124,9 @@ if TYPE_CHECKING:
         visible_clients as visible_clients,
     )
     from recon.access.sessions import (
+        NO_BROWSER as NO_BROWSER,
+    )
+    from recon.access.sessions import (
         WRONG_CREDENTIALS as WRONG_CREDENTIALS,
     )
     from recon.access.sessions import (
@@ -140,6 +143,9 @@ if TYPE_CHECKING:
     )
     from recon.access.sessions import (
         authenticate as authenticate,
+    )
+    from recon.access.sessions import (
+        browser_digest as browser_digest,
     )
     from recon.access.sessions import (
         browser_session as browser_session,
@@ -316,6 +322,8 @@ _EXPORTS = {
     "start_session": "recon.access.sessions",
     "touch": "recon.access.sessions",
     "BrowserSession": "recon.access.sessions",
+    "NO_BROWSER": "recon.access.sessions",
+    "browser_digest": "recon.access.sessions",
     "browser_session": "recon.access.sessions",
     "end_browser_session": "recon.access.sessions",
     "logged_name": "recon.access.sessions",

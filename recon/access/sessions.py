@@ -5,6 +5,8 @@ absolute lifetime (``session_expired``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -138,12 +140,14 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in session: who, since when, last seen when."""
+    """A signed-in session: who, since when, last seen when, how, and whether a one-time password must
+    be replaced before anything else."""
 
     principal: Principal
     started_at: datetime
     last_seen: datetime
     method: str = "password"
+    must_change_password: bool = False
 
 
 def start_session(principal: Principal, now: datetime, method: str = "password") -> Session:
@@ -163,6 +167,16 @@ def touch(session: Session, now: datetime) -> Session:
 # ------------------------------------------------------------------------------------ signed-in browsers
 
 TOUCH_EVERY = timedelta(minutes=1)  # how stale last_seen_at may get before a rerun writes it again
+NO_BROWSER = "none"  # the digest of a connection without a (well-formed) session cookie
+_BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 random bytes, URL-safe base64
+
+
+def browser_digest(cookie_value: str | None) -> str:
+    """What is kept of a browser's session cookie: its SHA-256 in hex (the cookie itself is never
+    stored); ``NO_BROWSER`` for a missing or malformed one."""
+    if not cookie_value or not _BROWSER_KEY.fullmatch(cookie_value):
+        return NO_BROWSER
+    return hashlib.sha256(cookie_value.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,8 @@ def browser_session(storage: AuthStorage, key_hash: str, now: datetime, policy: 
     if stored is None:
         return None, "none"
     user = storage.get_user(stored.username)
-    session = Session(user.principal(), stored.started_at, stored.last_seen_at, stored.method) if user else None
+    session = Session(user.principal(), stored.started_at, stored.last_seen_at, stored.method,
+                      user.must_change_password) if user else None
     if session is None or user is None or user.disabled:
         storage.end_session(key_hash)
         return None, "inactive"
