@@ -320,7 +320,7 @@ def change_password_form(storage: AuthStorage) -> None:
     try:
         access.change_password(storage, principal.user, current, new, now())
     except access.AuthError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(markdown_text(str(error)), icon=":material/error:")
         return
     session = st.session_state.get(SESSION_KEY)
     if isinstance(session, access.Session):

@@ -26,6 +26,9 @@ from starlette.middleware import Middleware  # noqa: E402
 from dashboard.guard import COOKIE_NAME, Guard, Hooks  # noqa: E402
 from recon import access  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
+from recon.redaction import install_log_redaction  # noqa: E402
+
+install_log_redaction("uvicorn", "uvicorn.error", "dashboard")  # no secret in the server's own log lines
 
 
 class StoreSessions:

@@ -184,8 +184,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 WORD_JOINER = "\u2060"  # zero width, no break: invisible, but no longer part of a web address
 # What GitHub-flavoured markdown turns into a link by itself, escapes or not (it finds them in the text
-# after escapes are read): "www.", "<scheme>://", and the "@" of an e-mail address.
-_AUTOLINK_STARTS = re.compile(r"(?i)(\bwww)(?=\\\.)|(\\:)(?=//)|(?<=[\w.+-])(@)")
+# after escapes are read): "www.", "<scheme>://", and the "@" of an e-mail address (a dotted domain after it).
+_AUTOLINK_STARTS = re.compile(r"(?i)(\bwww)(?=\\\.)|(\\:)(?=//)|(?<=[\w.+-])(@)(?=[\w\\-]+(?:\\\.[\w\\-]+)+)")
 
 
 def markdown_text(value: object) -> str:
