@@ -5,7 +5,11 @@
   a bounded number of times; a ``Retry-After`` header (seconds or an HTTP date) is honoured, capped.
 - 401 and 403 become a ``ConnectorError`` naming the connection, the endpoint and what to check; other
   refusals quote the service's own error message. Every message and log line passes through
-  ``redact`` first, so no secret value can reach the screen or a log.
+  ``redact`` first, so no secret value can reach the screen or a log; httpx's own request log lines are
+  kept without the URL's query (where a storage SAS token travels).
+- A client is bound to one origin (scheme, host and port of its base URL): an absolute URL a service
+  hands back (a next-page link, an operation's ``Location``) is followed only when it is on that origin,
+  so the connection's credentials are never sent to another host.
 - JSON is decoded with ``Decimal`` for non-integer numbers, so money stays exact from the wire on.
 """
 
@@ -15,7 +19,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +32,22 @@ from recon import redaction
 from recon.errors import ConnectorError
 
 logger = logging.getLogger("recon.connectors")
+
+
+class QueryRedactingFilter(logging.Filter):
+    """httpx logs every request's full URL (INFO ``HTTP Request: GET <url> ...``); a URL's query can carry a
+    secret (a storage SAS token), so its log records keep the URL without the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                                for arg in record.args)
+        return True
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+if not any(isinstance(existing, QueryRedactingFilter) for existing in _HTTPX_LOGGER.filters):
+    _HTTPX_LOGGER.addFilter(QueryRedactingFilter())
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGES = 10_000
@@ -60,7 +80,7 @@ class Hints:
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with ``secrets`` (this connection's values) and every other secret the app knows masked
-    (``recon.redaction``)."""
+    (``recon.redaction``: by value and by name)."""
     return redaction.redact(text, secrets)
 
 
@@ -102,7 +122,6 @@ class ApiClient:
         self.service, self.connection, self.hints, self.retry, self.sleep = service, connection, hints, retry, sleep
         self.secrets = tuple(secrets)
         self.base_url = base_url.rstrip("/")
-        self.origins = {origin(self.base_url)}
         self.token: Callable[[bool], str] | None = None
         self._client = httpx.Client(
             base_url=self.base_url + "/", auth=auth, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -123,18 +142,32 @@ class ApiClient:
     # ---------------------------------------------------------------------------------------- calling
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None,
-                 headers: Mapping[str, str] | None = None) -> tuple[Any, httpx.Response]:
-        """GET ``path`` (relative to the base URL, or absolute) and decode its JSON body."""
-        response = self.request("GET", path, params=params, headers=headers)
+                 headers: Mapping[str, str] | None = None,
+                 accept: Collection[int] = ()) -> tuple[Any, httpx.Response]:
+        """GET ``path`` (relative to the base URL, or absolute) and decode its JSON body. A status in
+        ``accept`` (a 404 that means "none") is answered instead of raised."""
+        return self.request_json("GET", path, params=params, headers=headers, accept=accept)
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """``request`` and the answer's JSON body (exact decimals)."""
+        response = self.request(method, path, **kwargs)
         try:
             return decode_json(response), response
         except json.JSONDecodeError:
             raise self.error(f"answered {_path(response.request.url)} with something that is not JSON") from None
 
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET ``path`` and return the body as it came (a file download)."""
+        return self.request("GET", path, params=params).content
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise ``ConnectorError``."""
-        url = path.lstrip("/") if not path.startswith(("http://", "https://")) else self._own(path)
+        """Send with retries; return a 2xx response or raise ``ConnectorError``. An absolute ``path`` (a link a
+        service answered with) must be on the client's own origin: ``ConnectorError`` otherwise, before
+        anything is sent. The token call (``token_call=True``) goes to the configured token URL."""
         token_call = kwargs.pop("token_call", False)
+        accept = frozenset(kwargs.pop("accept", ()))
+        absolute = path.startswith(("http://", "https://"))
+        url = path.lstrip("/") if not absolute else path if token_call else self._on_origin(path)
         refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
             response = self._send(method, url, attempt, kwargs)
@@ -147,23 +180,15 @@ class ApiClient:
             if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
                 self._wait(attempt, response)
                 continue
-            return self._checked(response, token_call)
+            return response if response.status_code in accept else self._checked(response, token_call)
         raise self.error(f"did not answer {_path_of(self._client, url)} after {self.retry.attempts} attempts "
                          "(timeouts or dropped connections). Check base_url and the network, or try later")
 
-    def allow_origin(self, url: str) -> None:
-        """Let absolute URLs on ``url``'s scheme, host and port be called too (a configured token endpoint)."""
-        self.origins.add(origin(url))
-
-    def _own(self, url: str) -> str:
-        """``url`` when it is on an origin of this connection (its base URL's, or a configured one);
-        a ``ConnectorError`` otherwise, before anything is sent: a link in an answer (a next page) must not
-        take the connection's credentials to another host."""
-        if origin(url) not in self.origins:
-            target = httpx.URL(url)
-            shown = f"{target.host}:{target.port}" if target.port else target.host
-            raise self.error(f"answered with a link to another host ({shown}); nothing was sent there: the "
-                             f"connection's credentials go only to {httpx.URL(self.base_url).host}")
+    def _on_origin(self, url: str) -> str:
+        if not same_origin(url, self.base_url):
+            raise self.error(f"was sent to another host ({httpx.URL(url).host}) by an answer of "
+                             f"{httpx.URL(self.base_url).host}; refused to follow it with the connection's "
+                             "credentials. Check base_url")
         return url
 
     def _send(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response | None:
@@ -215,18 +240,22 @@ class ApiClient:
         return redact(text, self.secrets)
 
 
-def origin(url: str) -> tuple[str, str, int]:
-    """Scheme, host and port of ``url`` (the port filled in from the scheme when implied)."""
-    parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port or {"http": 80, "https": 443}.get(parsed.scheme, 0)
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` has the scheme, host and port of ``base_url``."""
+    target, base = httpx.URL(url), httpx.URL(base_url)
+    return (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
 
 
 def service_message(response: httpx.Response) -> str:
-    """The human part of an error body (``message``, ``description``, ``error_description``...), short."""
+    """The human part of an error body (``message``, ``description``, ``error_description``, an
+    ``errors`` list...), short."""
     try:
         body = decode_json(response)
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        said = [str(item.get("message", "")) if isinstance(item, dict) else str(item) for item in body["errors"]]
+        return "; ".join(text.strip() for text in said if text.strip())[:300]
     if isinstance(body, dict):
         for key in ("error_description", "message", "description", "detail", "title", "error"):
             value = body.get(key)
@@ -261,7 +290,6 @@ class ClientCredentials:
 
     def __init__(self, api: ApiClient, token_url: str, form: Mapping[str, str], as_json: bool = False) -> None:
         self.api, self.token_url, self.form, self.as_json = api, token_url, dict(form), as_json
-        api.allow_origin(token_url)  # configured in connections.toml: the one other host the secret goes to
         self._token: str | None = None
         self._expires_at = 0.0
 

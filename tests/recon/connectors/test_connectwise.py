@@ -137,6 +137,6 @@ def test_a_next_page_link_to_another_host_never_receives_the_private_key(tmp_pat
     with StandIn(app) as server, StandIn(lambda request: Reply(200, [])) as elsewhere:
         app.base = elsewhere.url.replace("127.0.0.1", "localhost")  # every next link points to the other host
         cw = connection(tmp_path, "cw", connections_toml(connectwise=server.url))
-        with pytest.raises(ConnectorError, match=r"another host \(localhost:\d+\)"):
+        with pytest.raises(ConnectorError, match=r"another host \(localhost\)"):
             pull(cw, vendors.MONTH)
         assert elsewhere.requests == []

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from recon.connectors.http import ApiClient, Hints, RetryPolicy, redact, retry_after_seconds
+from recon.connectors.http import ApiClient, Hints, RetryPolicy, redact, retry_after_seconds, same_origin
 from recon.errors import ConnectorError
 from tests.recon.connectors.standin import Reply, StandIn
 
@@ -60,18 +60,36 @@ def test_an_empty_answer_is_none() -> None:
     assert body is None
 
 
-@pytest.mark.parametrize("shift", ["host", "port", "scheme"])
-def test_an_absolute_url_off_the_connections_origin_is_refused_before_sending(shift: str) -> None:
-    """Issue 23 item 8: only the connection's own scheme, host and port receive its credentials."""
-    with StandIn(lambda request: Reply(200, {"ok": True})) as server, \
-            StandIn(lambda request: Reply(200, {"stolen": True})) as other:
-        target = {"host": server.url.replace("127.0.0.1", "localhost"), "port": other.url,
-                  "scheme": server.url.replace("http://", "https://")}[shift]
-        api = ApiClient(service="Test", connection="c", base_url=server.url + "/api", hints=HINTS,
-                        auth=("user", "Basic-Secret-1"), retry=RetryPolicy(attempts=1))
+def test_a_link_to_another_host_is_refused_before_anything_is_sent() -> None:
+    with StandIn(lambda request: Reply(200, {"ok": True})) as elsewhere, \
+            StandIn(lambda request: Reply(200, {"ok": True})) as home:
+        api = ApiClient(service="Test", connection="c", base_url=home.url + "/api", hints=HINTS,
+                        headers={"Secret": "header-secret-123"}, secrets=("header-secret-123",))
         with api:
-            with pytest.raises(ConnectorError, match="another host"):
-                api.get_json(target + "/api/items")
-            body, _ = api.get_json(server.url + "/api/items")  # the connection's own origin: fine
-        assert body == {"ok": True}
-        assert other.requests == [] and len(server.requests) == 1
+            body, _ = api.get_json(home.url + "/api/next?page=2")  # an absolute link on the same host
+            with pytest.raises(ConnectorError, match=r"sent to another host \(localhost\) .*refused to follow"):
+                api.get_json(elsewhere.url.replace("127.0.0.1", "localhost") + "/steal")
+        assert body == {"ok": True} and len(home.hits("/api/next")) == 1
+        assert not elsewhere.requests
+
+
+def test_same_origin_compares_scheme_host_and_port() -> None:
+    assert same_origin("https://a.example/x?y=1", "https://a.example/v1")
+    assert not same_origin("http://a.example/x", "https://a.example/v1")
+    assert not same_origin("https://a.example:8443/x", "https://a.example/v1")
+    assert not same_origin("https://b.example/x", "https://a.example/v1")
+
+
+def test_an_errors_list_is_quoted_in_the_message() -> None:
+    with StandIn(lambda request: Reply(500, {"errors": ["Unable to find fld in the Contracts Entity."]})) as server:
+        api = ApiClient(service="Test", connection="c", base_url=server.url, hints=HINTS,
+                        retry=RetryPolicy(attempts=1))
+        with api, pytest.raises(ConnectorError, match=r"The service said: Unable to find fld in the Contracts"):
+            api.get_json("items")
+
+
+def test_an_accepted_status_is_answered_not_raised() -> None:
+    with StandIn(lambda request: Reply(404, {"message": "Invalid subscriptionId"})) as server, ApiClient(
+            service="Test", connection="c", base_url=server.url, hints=HINTS) as api:
+        body, response = api.get_json("summaries", accept=(404,))
+    assert response.status_code == 404 and body == {"message": "Invalid subscriptionId"}
