@@ -17,7 +17,9 @@ visitor empty every user's caches. This middleware:
   deferred downloads only for a browser that has signed in; anything else (``clear_cache``, run-on-save,
   developer and agent messages) closes the connection;
 - answers an upload only for a signed-in browser and the session its own connection holds, and a
-  download (``/media/<file>``) only to the signed-in browser it was made for;
+  download (``/media/<file>``) only to the signed-in browser it was made for, for ten minutes, uncached
+  (every download button is made when clicked, ``dashboard.ui.export_button``; a file placed on the page
+  beforehand would answer nobody; images such as the logo answer everyone);
 - closes ``/_stcore/metrics`` and the agent API, and forbids framing the app (``X-Frame-Options``,
   ``frame-ancestors``).
 """

@@ -137,12 +137,8 @@ def signed_in(storage: AuthStorage) -> Principal | None:
     if not current.can_sign_in:
         _end_here("")
         return None
-    session, why = access.browser_session(storage, current.digest, now())
+    session, why = access.browser_session(storage, current.digest, now(), source=current.address)
     if session is None:
-        if why == "expired":
-            cached = st.session_state.get(SESSION_KEY)
-            user = cached.principal if isinstance(cached, access.Session) else access.Principal("?", access.AUDITOR)
-            access.record(storage, user, "logout", now(), detail="session expired", source=current.address)
         _end_here({"expired": EXPIRED, "inactive": INACTIVE}.get(why, ""))
         return _from_identity_provider(storage) if oidc_provider() else None
     cached = st.session_state.get(SESSION_KEY)

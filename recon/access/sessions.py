@@ -199,11 +199,11 @@ def open_browser_session(storage: AuthStorage, key_hash: str, principal: Princip
 
 
 def browser_session(storage: AuthStorage, key_hash: str, now: datetime, policy: SessionPolicy = SessionPolicy(),
-                    touch_it: bool = True) -> tuple[Session | None, str]:
+                    touch_it: bool = True, source: str = "") -> tuple[Session | None, str]:
     """The session of the browser ``key_hash`` at ``now`` and why there is none: ``""`` (signed in),
     ``"none"`` (never signed in, or signed out), ``"expired"`` or ``"inactive"`` (the user was disabled or
-    removed); an expired or inactive session is ended. With ``touch_it``, marks the browser as seen (at
-    most once per ``TOUCH_EVERY``)."""
+    removed); an expired or inactive session is ended (an expired one logged as a logout from
+    ``source``). With ``touch_it``, marks the browser as seen (at most once per ``TOUCH_EVERY``)."""
     stored = storage.get_session(key_hash)
     if stored is None:
         return None, "none"
@@ -215,6 +215,7 @@ def browser_session(storage: AuthStorage, key_hash: str, now: datetime, policy: 
         return None, "inactive"
     if session_expired(session, now, policy):
         storage.end_session(key_hash)
+        storage.record_access(AccessEvent(now, stored.username, "logout", detail="session expired", source=source))
         return None, "expired"
     if touch_it and now - stored.last_seen_at >= TOUCH_EVERY:
         storage.save_session(dataclasses.replace(stored, last_seen_at=now), now - policy.lifetime)

@@ -130,3 +130,34 @@ def test_two_first_starts_at_once_create_one_admin(store: Store) -> None:
     created = [password for password in passwords if password]
     assert len(created) == 1 and len(passwords) == 4
     assert access.authenticate(StoreAuthStorage(store), "admin", created[0], "s", T0).principal is not None
+
+
+def test_a_signed_in_browser_is_kept_by_its_cookies_digest(storage: AuthStorage) -> None:
+    """Issue 23 item 2: a session belongs to the browser whose cookie digest signed in; it ends when idle
+    (logged), past its lifetime, when the user is disabled, or when signed out; reading it marks the
+    browser seen at most once a minute."""
+    fin = access.new_user("fin", FINANCE, "finance-password", rounds=FAST)
+    access.add_user(storage, fin, "test", T0)
+    digest = access.browser_digest("a" * 43)  # (a cookie is 43 URL-safe characters)
+    assert digest != access.NO_BROWSER
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    session, why = access.browser_session(storage, digest, T0 + timedelta(seconds=30))
+    assert why == "" and session is not None and session.principal == fin.principal()
+    assert storage.get_session(digest).last_seen_at == T0  # type: ignore[union-attr]  (under a minute: not written)
+    assert access.browser_session(storage, "another browser", T0) == (None, "none")
+    seen = T0 + timedelta(minutes=29)
+    access.browser_session(storage, digest, seen)
+    assert storage.get_session(digest).last_seen_at == seen  # type: ignore[union-attr]
+    assert access.browser_session(storage, digest, seen + timedelta(minutes=31), source="10.0.0.5") == (None,
+                                                                                                        "expired")
+    assert storage.get_session(digest) is None
+    logout = storage.access_log(limit=1)[0]
+    assert (logout.user, logout.action, logout.detail, logout.source) == ("fin", "logout", "session expired", "10.0.0.5")
+
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    storage.update_user(replace(fin, disabled=True))
+    assert access.browser_session(storage, digest, T0 + timedelta(minutes=1)) == (None, "inactive")
+    storage.update_user(fin)
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    access.end_browser_session(storage, digest)
+    assert access.browser_session(storage, digest, T0) == (None, "none")
