@@ -184,8 +184,10 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 WORD_JOINER = "\u2060"  # zero width, no break: invisible, but no longer part of a web address
 # What GitHub-flavoured markdown turns into a link by itself, escapes or not (it finds them in the text
-# after escapes are read): "www.", "<scheme>://", and the "@" of an e-mail address (a dotted domain after it).
-_AUTOLINK_STARTS = re.compile(r"(?i)(\bwww)(?=\\\.)|(\\:)(?=//)|(?<=[\w.+-])(@)(?=[\w\\-]+(?:\\\.[\w\\-]+)+)")
+# after escapes are read): "www.", "http://", "https://", "ftp://", and the "@" of an e-mail address (with a
+# dotted domain after it). Other schemes (sqlite:///) stay as written.
+_AUTOLINK_STARTS = re.compile(
+    r"(?i)(\bwww)(?=\\\.)|(\b(?:https?|ftp)\\:)(?=//)|(?<=[\w.+-])(@)(?=[\w\\-]+(?:\\\.[\w\\-]+)+)")
 
 
 def markdown_text(value: object) -> str:
