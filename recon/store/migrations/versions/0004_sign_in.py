@@ -2,8 +2,8 @@
 changed atomically, bounded) instead of a row per attempt (``login_attempt``, dropped: it only served
 throttling), and signed-in browsers (``browser_session``: the SHA-256 of the session cookie).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_sign_in
+Revises: 0003_run_key
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_sign_in"
+down_revision: str | None = "0003_run_key"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
