@@ -24,7 +24,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 REDACTED = "***"
@@ -115,20 +116,47 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     return _mask_pairs(masked)
 
 
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` with its message (arguments merged in) and traceback text ``redact``-ed, in place."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format: logging reports those itself
+        return record
+    record.msg, record.args = redact(message), ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    return record
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that passes every record with its message and traceback ``redact``-ed."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        redact_record(record)
         return True
 
 
+class _RedactingRecordFactory:
+    """The process's log record factory, wrapped: every record is redacted when it is made."""
+
+    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
+        self.make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(self.make(*args, **kwargs))
+
+
 def install_log_redaction(*logger_names: str) -> None:
-    """Add ``RedactingFilter`` to every handler of the root logger and of ``logger_names`` (once)."""
+    """Redact every log record of the process, whichever logger makes it and whichever handler writes
+    it, also those created later (Streamlit gives each module a logger with a handler of its own that
+    does not propagate): the record factory redacts each record as it is made. Also adds
+    ``RedactingFilter`` to the handlers of the root logger and of ``logger_names`` (for records made
+    another way). Installing twice changes nothing."""
+    with _lock:
+        if not isinstance(logging.getLogRecordFactory(), _RedactingRecordFactory):
+            logging.setLogRecordFactory(_RedactingRecordFactory(logging.getLogRecordFactory()))
     for name in ("", *logger_names):
         for handler in logging.getLogger(name or None).handlers:
             if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
@@ -136,4 +164,4 @@ def install_log_redaction(*logger_names: str) -> None:
 
 
 __all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "is_secret_name", "known_secrets", "redact",
-           "remember_secrets", "url_secrets"]
+           "redact_record", "remember_secrets", "url_secrets"]

@@ -309,3 +309,33 @@ def test_logs_are_redacted() -> None:
     written = stream.getvalue()
     assert "Sup3rS3cret" not in written and "hunter2" not in written
     assert "postgresql://recon:***@db/recon" in written and "RuntimeError: password=*** rejected" in written
+
+
+def test_every_log_line_is_redacted_also_of_loggers_with_their_own_handlers_made_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 item 8, "every message, log and page": Streamlit gives each of its modules a logger with
+    its own handler that does not propagate (``streamlit.logger.get_logger``), some made after the app
+    started; its log of an uncaught page error (``streamlit.error_util``) held the secret. Redaction
+    applies to every record the process makes, whichever logger and handler write it."""
+    import logging
+
+    from recon.redaction import install_log_redaction
+
+    monkeypatch.setenv("RECON_CONN_PSA_PASSWORD", "Conn-Env-Secret1")
+    monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())  # restored afterwards
+    install_log_redaction("streamlit", "dashboard")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("streamlit.error_util.test")  # as streamlit.logger.get_logger makes one
+    logger.propagate, logger.handlers = False, [handler]
+    try:
+        try:
+            raise RuntimeError("cannot open postgresql://recon:S3cretPw@db/recon with Conn-Env-Secret1")
+        except RuntimeError:
+            logger.exception("Uncaught app execution %s", "PGPASSWORD=Pg-Secret-9")
+    finally:
+        logger.handlers = []
+    written = stream.getvalue()
+    assert "Uncaught app execution" in written and "RuntimeError: cannot open" in written
+    for secret in ("S3cretPw", "Conn-Env-Secret1", "Pg-Secret-9"):
+        assert secret not in written, written
