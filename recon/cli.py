@@ -8,30 +8,65 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from recon import access
-from recon.engine import reconcile
 from recon.errors import ReconError
-from recon.exports import report
-from recon.exports.formatting import money_text
-from recon.exports.safe import redact
-from recon.ingest.directory import inspect_directory, load_directory
 from recon.memory import with_lean_allocator
 from recon.settings import Settings
-from recon.sources import Sources
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from recon.connectors.frames import PullResult
-    from recon.engine import Mappings
+    from recon.engine import Mappings, Reconciliation
+    from recon.ingest.directory import Inspection
+    from recon.sources import Sources
     from recon.spark import SparkRun
     from recon.store import Store
 
 ENV_URL = "RECON_DATABASE_URL"
+
+# Every command imports what it uses when it runs (issue 25): `recon --help` and a command's own help
+# load typer and nothing of pandas, Arrow, the engine or Great Expectations. The engine's entry points
+# are module functions here, so a test can still replace them.
+
+
+def reconcile(*args: Any, **kwargs: Any) -> Reconciliation:
+    """``recon.engine.reconcile``, imported when first called."""
+    from recon.engine import reconcile as engine_reconcile
+
+    return engine_reconcile(*args, **kwargs)
+
+
+def load_directory(directory: Path) -> Sources:
+    """``recon.ingest.directory.load_directory``, imported when first called."""
+    from recon.ingest.directory import load_directory as load
+
+    return load(directory)
+
+
+def inspect_directory(directory: Path) -> Inspection:
+    """``recon.ingest.directory.inspect_directory``, imported when first called."""
+    from recon.ingest.directory import inspect_directory as inspect
+
+    return inspect(directory)
+
+
+def money_text(units: int | None) -> str:
+    """``recon.exports.formatting.money_text``, imported when first called."""
+    from recon.exports.formatting import money_text as text
+
+    return text(units)
+
+
+def redact(message: str) -> str:
+    """``recon.exports.safe.redact``, imported when first called."""
+    from recon.exports.safe import redact as masked
+
+    return masked(message)
 
 app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
@@ -126,10 +161,16 @@ def run(
     master: MasterOption = None,
     spark_conf: SparkConfOption = None,
     file_format: FormatOption = "csv",
+    keys: Annotated[bool, typer.Option(
+        "--keys", help="Also write keys.csv: every period, client and sku of the run (large: a million rows "
+                       "at 1M invoice lines). With --format parquet keys.parquet is always written.")] = False,
 ) -> None:
     """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
-    quarantine. With `--engine spark` the data directory is read and reconciled on Spark."""
+    quarantine (every key too with `--keys`). With `--engine spark` the data directory is read and
+    reconciled on Spark."""
+    from recon.exports import report
+
     periods = [_valid_period(value) for value in period or []]
     receivables_as_of = _valid_date(as_of, "--as-of") if as_of else None
     if (data is None) == (not connection):
@@ -159,9 +200,9 @@ def run(
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
         if spark_run is not None:
-            spark_run.write_outputs(out, resolutions, file_format)
+            spark_run.write_outputs(out, resolutions, file_format, keys=keys)
         else:
-            report.write_outputs(result, out, resolutions, file_format=file_format)
+            report.write_outputs(result, out, resolutions, file_format=file_format, keys=keys)
     except ReconError as error:
         fail(str(error))
     except OSError as error:  # a data file that cannot be read, an output that cannot be written
@@ -226,6 +267,7 @@ def pull(
     printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
     recorded as imports with their hash."""
     from recon.connectors import pull_named, write_pull
+    from recon.exports import report
 
     month = _valid_period(period)
     database = open_store(ctx) if store else None
@@ -326,6 +368,8 @@ def validate(
     """Read and check every source file (profile.toml, presets, expectation suites) and print the report
     per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
     quarantined. Exits 1 when a file is refused or a required source is missing."""
+    from recon.exports import report
+
     try:
         inspection = inspect_directory(data)
     except ReconError as error:
@@ -508,5 +552,16 @@ def one_line(text: str) -> str:
     return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``recon`` program: Arrow's allocator is jemalloc unless the environment names one
+    (``recon.memory``: a lower peak for a large run; Arrow reads the choice once, when it loads, and no
+    command has loaded it yet), then the commands."""
+    from recon.memory import ARROW_POOL_ENV, LEAN_ALLOCATOR
+
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault(ARROW_POOL_ENV, LEAN_ALLOCATOR)
     app()
+
+
+if __name__ == "__main__":
+    entry()

@@ -28,6 +28,7 @@ from decimal import Decimal
 import pandas as pd
 import xlsxwriter
 
+from recon.exports.csvfile import csv_bytes
 from recon.redaction import REDACTED, RedactingFilter, install_log_redaction, redact, remember_secrets
 from recon.schema import COLUMN_KINDS, column_kind, money_places
 
@@ -98,8 +99,9 @@ def safe_frame(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> pd.D
 
 def safe_csv(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> bytes:
     """``frame`` as UTF-8 CSV bytes with every text cell neutralised (no index). Format money and
-    dates first (``recon.exports.formatting.export_frame``); this only makes the text inert."""
-    return safe_frame(frame, numeric_columns).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    dates first (``recon.exports.formatting.export_frame``); this only makes the text inert. Written by
+    ``recon.exports.csvfile`` (Arrow, streamed): the bytes pandas' ``to_csv`` of ``safe_frame`` gives."""
+    return csv_bytes(frame, numeric_columns)
 
 
 # --------------------------------------------------------------------------------------------- XLSX

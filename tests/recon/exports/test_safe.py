@@ -39,6 +39,7 @@ from recon.exports.safe import (
     safe_xlsx,
 )
 from recon.schema import money_places
+from recon.status import with_status
 from tests.scenarios import scenario_sources
 
 PAYLOADS = (
@@ -90,7 +91,7 @@ def test_the_payloads_survive_loading(result: Reconciliation) -> None:
 
 
 def test_run_outputs_are_inert_csv_and_money_stays_numeric(result: Reconciliation, tmp_path: Path) -> None:
-    report.write_outputs(result, tmp_path)
+    report.write_outputs(result, tmp_path, keys=True)
     seen_negative_money = seen_escaped_client = False
     for name in ("discrepancies.csv", "keys.csv", "receivables.csv", "unmapped.csv", "quarantine.csv"):
         with (tmp_path / name).open(newline="", encoding="utf-8") as handle:
@@ -102,6 +103,17 @@ def test_run_outputs_are_inert_csv_and_money_stays_numeric(result: Reconciliatio
     assert seen_negative_money and seen_escaped_client
     found = pd.read_csv(tmp_path / "discrepancies.csv", dtype=str, keep_default_na=False)
     assert (found["variance"].str.fullmatch(r"-?\d+\.\d{2}")).all()
+
+
+def test_run_outputs_are_the_bytes_pandas_wrote_before_the_streaming_writer(result: Reconciliation,
+                                                                           tmp_path: Path) -> None:
+    """Issue 25 changed how CSVs are written (Arrow, streamed), not what they hold."""
+    report.write_outputs(result, tmp_path, keys=True)
+    tables = {"discrepancies": with_status(result.discrepancies, None), "keys": result.keys,
+              "receivables": result.receivables, "unmapped": result.unmapped, "quarantine": result.quarantine}
+    for name, frame in tables.items():
+        before = safe_frame(export_frame(frame)).to_csv(index=False, lineterminator="\n").encode("utf-8")
+        assert (tmp_path / f"{name}.csv").read_bytes() == before, name
 
 
 def test_xlsx_has_no_formula_and_money_cells_are_numbers(result: Reconciliation) -> None:
