@@ -154,7 +154,8 @@ def test_upload_reconciles_the_uploaded_files(app: AppTest):
     app.file_uploader(key="sources.uploads").set_value(files).run()
     assert [box.value for box in app.selectbox if box.key.startswith("sources.kind")] == [
         "contracts", "usage", "invoices"]
-    app.radio(key="sources.mode").set_value("only")
+    app.radio(key="sources.mode").set_value("only").run()
+    app.checkbox(key="sources.mode.confirm_loss").check().run()  # no time entries, payments, ... asked first
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     assert "Reconciled 4 period(s)" in app.success[0].value
