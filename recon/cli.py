@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -211,9 +212,9 @@ def run(
     except OSError as error:  # a data file that cannot be read, an output that cannot be written
         fail(_os_error(error))
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
-        typer.echo(line)
+        typer.echo(redact(line))
     if database and run_id is not None:
-        typer.echo(f"Stored as run {run_id} ({database.engine.url.render_as_string(hide_password=True)}).")
+        typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")
@@ -289,7 +290,7 @@ def pull(
         typer.echo(f"Pulled {result.connection} for {result.period}:")
         for loaded in result.loaded:
             for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
-                typer.echo(line)
+                typer.echo(redact(line))
     if seen:
         typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Canonical sources written to {out}/")
@@ -382,7 +383,7 @@ def validate(
     for file_report in inspection.reports:
         file_issues = issues.get(file_report.file)
         for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
-            typer.echo(line)
+            typer.echo(redact(line))
     for line in [*inspection.ignored, *inspection.unused_entries]:
         typer.echo(f"note: {line}")
     missing = inspection.missing_kinds()
@@ -415,16 +416,20 @@ def sample(
 
 @app.command()
 def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501) -> None:
-    """Start the dashboard (Streamlit). On the very first start, creates the user ``admin`` and prints
-    its one-time password here, once."""
-    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    """Start the dashboard (Streamlit behind the app's guard, ``dashboard/server.py``), on 127.0.0.1
+    unless ``STREAMLIT_SERVER_ADDRESS`` says otherwise. On the very first start, creates the user
+    ``admin`` and prints its one-time password here, once."""
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
     if not app_path.exists():
         fail(f"dashboard not found at {app_path}")
     store = open_store(ctx)
     announce_first_admin(store)
     store.close()
     env = with_lean_allocator({**os.environ, **({ENV_URL: ctx.obj["database_url"]}
-                                                if (ctx.obj or {}).get("database_url") else {})})
+                                                if (ctx.obj or {}).get("database_url") else {}),
+                               # uvicorn would rewrite the client address from X-Forwarded-For of any
+                               # local peer; the guard does it, for the proxies RECON_TRUSTED_PROXIES names
+                               "FORWARDED_ALLOW_IPS": ""})
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port)]
     if os.name == "posix":  # become the server: a stop signal (Ctrl-C, systemd, docker stop) reaches it
         sys.stdout.flush()  # (the banner above, when stdout is a pipe or a file)
@@ -534,11 +539,21 @@ def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="U
 def access_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many lines.")] = 50) -> None:
     """Show the access log, newest first: sign-ins, exports, resolutions, user changes."""
     for event in open_auth(ctx).access_log(limit):
-        target = f" {event.target}" if event.target else ""
-        detail = f" ({event.detail})" if event.detail else ""
-        source = f" from {event.source}" if event.source else ""
-        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {event.user:<24} {event.action}{target}{detail}"
-                   f"{source}  {event.outcome}")
+        user, action, target, detail, source, outcome = (one_line(text) for text in (
+            event.user, event.action, event.target, event.detail, event.source, event.outcome))
+        target = f" {target}" if target else ""
+        detail = f" ({detail})" if detail else ""
+        source = f" from {source}" if source else ""
+        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {user:<24} {action}{target}{detail}{source}  {outcome}")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """``text`` for one line of a terminal: line breaks, escape sequences and direction overrides shown
+    escaped (``\\n``, ``\\x1b``), so a value can never start a line of its own or repaint the screen."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def entry() -> None:
