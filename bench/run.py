@@ -403,7 +403,7 @@ def recon_run_command(directory: Path, out: Path, database_url: str | None) -> l
             *([] if database_url else ["--no-store"])]
 
 
-def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> list[EndToEnd]:
+def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tuple[list[EndToEnd], str]:
     """Each variant ``repeat`` times, a floor run before each recon run (interleaved, so that the load on a
     shared machine weighs on both alike)."""
     import tempfile
@@ -428,13 +428,14 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> list
             results.append(EndToEnd(size, variant, recon_seconds, floor_seconds, peaks, os.getloadavg()[0]))
             print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
     profile = run_child("phases", directory)
-    print(f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
-          f"{profile['peak_mb']} MB): " + ", ".join(f"{name.strip()} {seconds:.2f} s"
-                                                   for name, seconds in profile["phases"].items()), flush=True)
-    return results
+    line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
+            f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
+            + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
+    print(line, flush=True)
+    return results, line
 
 
-def end_to_end_block(results: list[EndToEnd]) -> str:
+def end_to_end_block(results: list[EndToEnd], profiles: list[str]) -> str:
     """The end-to-end table of results.md."""
     def each(values: list[float]) -> str:
         return f"{statistics.median(values):.1f} ({', '.join(f'{value:.1f}' for value in values)})"
@@ -444,7 +445,8 @@ def end_to_end_block(results: list[EndToEnd]) -> str:
             for result in results]
     return ("| size | store | recon run s median (each) | DuckDB floor s median (each) | ratio | peak MB | load |\n"
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n```\n"
-            + "\n".join(result.line() for result in results) + "\n```\n")
+            + "\n".join(result.line() for result in results) + "\n```\n\nWhere the time goes:\n\n"
+            + "".join(f"- {line}\n" for line in profiles))
 
 
 def measure_size(size: str, repeat: int, previous: SizeResult | None) -> SizeResult:
@@ -575,14 +577,17 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     results: list[SizeResult] = []
     end_to_end: list[EndToEnd] = []
+    profiles: list[str] = []
     for size in sizes:
         if not args.end_to_end_only:
             results.append(measure_size(size, max(args.repeat, 1), results[-1] if results else None))
-        end_to_end += measure_end_to_end(size, max(args.repeat, 1), args.postgres)
+        measured, profile = measure_end_to_end(size, max(args.repeat, 1), args.postgres)
+        end_to_end += measured
+        profiles.append(profile)
     if args.results:
         if results:
             write_results(results, args.results)
-        write_block(args.results, "bench-e2e", f"Machine: {machine()}.\n\n{end_to_end_block(end_to_end)}")
+        write_block(args.results, "bench-e2e", f"Machine: {machine()}.\n\n{end_to_end_block(end_to_end, profiles)}")
 
 
 if __name__ == "__main__":
