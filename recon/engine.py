@@ -27,7 +27,8 @@ from recon.sources import ImportRecord, Sources, combine, empty_source
 
 PSA_SOURCES = ("contracts", "invoices", "time_entries")
 INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
-                 "invoice_number", "source_file", "source_line"]
+                 "invoice_number", "source_file", "source_line", "line_type", "agreement_id"]
+HISTORY_COLUMN = "from_history"  # usage rows drawn from the store's charge history (not the run's own files)
 UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
                     "suggestion", "suggestion_score", "quantity")
 
@@ -66,11 +67,20 @@ class Reconciliation:
     metrics: metrics.Metrics
     resolved: dict[str, pd.DataFrame]
     imports: tuple[ImportRecord, ...] = ()
+    # PRODUCT.md 4a: credit rows whose charge is not among the loaded rows (``keys.UNMATCHED_COLUMNS``),
+    # the stored imports whose charges the run drew on, and the canonical usage rows of the run's own
+    # files (what the store keeps as charge history).
+    unmatched_credits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(keyfacts.UNMATCHED_COLUMNS)))
+    history_imports: tuple[ImportRecord, ...] = ()
+    charges: pd.DataFrame = field(default_factory=lambda: empty_source("usage"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary of the run (money as decimal strings)."""
         return {"periods": list(self.periods), "settings": self.settings.to_dict(),
-                "imports": [record.to_dict() for record in self.imports], **self.metrics.to_dict()}
+                "imports": [record.to_dict() for record in self.imports],
+                "history_imports": [record.to_dict() for record in self.history_imports],
+                **self.metrics.to_dict()}
 
     def discrepancies_for_export(self) -> pd.DataFrame:
         """Discrepancies with money as decimal strings (amounts 2 places, unit prices 4)."""
@@ -124,7 +134,10 @@ def _resolved(sources: Sources, mappings: Mappings, settings: Settings, usage_te
     usage = _resolved_usage(usage_text.result(), names["usage"], matches, lookup)
     mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
     frames["usage"] = usage[mapped].reset_index(drop=True)
-    return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
+    # a stored charge that maps to nothing was listed when its own file was reconciled
+    stored = (usage[HISTORY_COLUMN].fillna(False).to_numpy(bool) if HISTORY_COLUMN in usage
+              else np.zeros(len(usage), dtype=bool))
+    return Resolved(frames, _unmapped_rows(usage[~mapped & ~stored], matches), matches)
 
 
 def _usage_text(usage: pd.DataFrame) -> pd.DataFrame:
@@ -204,66 +217,87 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------- periods
 
-def available_periods(resolved: Resolved) -> list[str]:
-    """Every month that has an invoice line or a usage row, sorted."""
-    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"].drop_duplicates())
-    # The months a usage row covers depend on its dates only: prorate each distinct date range once.
-    spans = resolved.frames["usage"][["period_start", "period_end", "quantity"]]
-    spans = spans.drop_duplicates(["period_start", "period_end"])
-    usage_periods = keyfacts.prorate_usage(spans)["period"] if len(spans) else pd.Series(dtype="string")
+def available_periods(sources: Sources) -> list[str]:
+    """Every month that has an invoice line or in which a usage row starts, sorted. A charge reaching
+    into later months (a year billed up front, a cycle 3/20-4/19) does not add them: those months are
+    reconciled when their invoices are (PRODUCT.md 4a)."""
+    frames = _with_all_kinds(sources).frames
+    invoice_periods = keyfacts.to_period(frames["invoices"]["period_start"].drop_duplicates())
+    usage_periods = keyfacts.to_period(frames["usage"]["period_start"].drop_duplicates())
     return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
 
 
 # ------------------------------------------------------------------------------------------------ keys
 
-def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
+@dataclass(frozen=True)
+class KeyFacts:
+    """The keys of a run and what reading the usage rows found beside them."""
+
+    keys: pd.DataFrame
+    unmatched_credits: pd.DataFrame
+
+
+def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> KeyFacts:
     """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
-    order."""
+    order, agreement invoices' totals as keys of their own; and the unmatched credits."""
     frames = keyfacts.coded(resolved.frames)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
     managers = keyfacts.account_managers(frames["contracts"]).astype({"account_manager": "category"})
     # The merged facts are passed on, not kept: the columns completing them replaces are freed at once.
-    keys = keyfacts.complete_keys(_merged_facts(frames, periods, settings), vendor_tracked, had_contract,
-                                  _catalog_facts(frames["catalog"]))
+    facts, unmatched, agreements = _merged_facts(frames, periods, settings)
+    keys = keyfacts.complete_keys(facts, vendor_tracked, had_contract, _catalog_facts(frames["catalog"]))
     keys = keys.assign(account_manager=joins.left_lookup(keys, managers, ["client"])["account_manager"])
-    return keyfacts.decoded(keys)
+    totals = keyfacts.agreement_totals(resolved.frames["invoices"])
+    totals = totals[totals["period"].isin(periods)].reset_index(drop=True)
+    keys = keyfacts.with_agreement_totals(keyfacts.decoded(keys), totals, agreements)
+    return KeyFacts(keys, unmatched)
 
 
-def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> pd.DataFrame:
-    """Every fact per key, one row per key of the run's periods, in key order."""
-    merged = joins.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
+def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str],
+                  settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every fact per key, one row per key of the run's periods, in key order; the unmatched credits;
+    the agreement of each key's contract lines."""
+    by_key, unmatched, agreements = _facts_by_key(frames, periods, settings)
+    merged = joins.outer_join(by_key, keyfacts.KEY)
     in_run = merged["period"].isin(periods).to_numpy()
-    return merged if in_run.all() else merged[in_run].reset_index(drop=True)
+    return (merged if in_run.all() else merged[in_run].reset_index(drop=True)), unmatched, agreements
 
 
-def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
-    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
+def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str],
+                  settings: Settings) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key), the unmatched
+    credits and the agreements of the contract keys."""
     # Usage and invoices on threads of their own, beside contracts and labour: pandas' and Arrow's
     # kernels release the GIL, and the sources are independent.
     with ThreadPoolExecutor(2) as pool:
-        usage = pool.submit(_usage_facts, frames["usage"])
+        usage = pool.submit(_usage_facts, frames["usage"], periods, settings.quantity_basis)
         invoice_facts = pool.submit(keyfacts.invoices_by_key, frames["invoices"][INVOICE_FACTS])
         # in start-date order, so that the latest line of a key comes last; lines starting the same day are
         # ordered by their content, never by input order
         contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
             ["start_date", "unit_price", "quantity"], kind="stable")
-        active = keyfacts.active_contract_lines(contracts, periods)
-        labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+        expected = keyfacts.expected_contract_lines(contracts, periods, settings.quantity_basis)
+        labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(expected),
                                       settings.default_hourly_rate_units)
-        contract_facts = keyfacts.contracts_by_key(active)
-        return [usage.result(), contract_facts, invoice_facts.result(), labour]
+        contract_facts = keyfacts.contracts_by_key(expected)
+        usage_facts, unmatched = usage.result()
+        return ([usage_facts, contract_facts, invoice_facts.result(), labour], unmatched,
+                keyfacts.agreements_by_key(expected))
 
 
-def _usage_facts(usage: pd.DataFrame) -> pd.DataFrame:
-    return keyfacts.usage_by_key(usage) if len(usage) else _no_usage()
+def _usage_facts(usage: pd.DataFrame, periods: list[str], basis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if len(usage) and periods:
+        return keyfacts.usage_by_key(usage, periods, basis)
+    return _no_usage(), pd.DataFrame(columns=list(keyfacts.UNMATCHED_COLUMNS))
 
 
 def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
         "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "int64", "vendor_unit_cost": "Int64"}.items()})
+        "usage_rows": "int64", "vendor_unit_cost": "Int64", "trial_qty": "float64", "carried_days": "int64",
+        "usage_deficit": "float64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -275,28 +309,53 @@ def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- a run
 
 def reconcile(sources: Sources, settings: Settings | None = None, periods: list[str] | None = None,
-              mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None) -> Reconciliation:
-    """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data).
+              mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None,
+              history: Sources | None = None) -> Reconciliation:
+    """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data in
+    ``sources``, ``available_periods``).
 
     ``resolutions`` (columns ``fingerprint``, ``status``) feeds the recovered / open exposure metrics.
+    ``history`` is the store's charge history (``Store.charge_history``): usage rows of earlier imports
+    that count where they cover the run's months (an annual charge bought in March counts in November);
+    an import among ``sources``' own (the same SHA-256) is never drawn on twice, and history never adds
+    a month to the run.
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
-    resolved = resolve(sources, settings, mappings)
-    chosen = sorted(set(periods)) if periods else available_periods(resolved)
+    chosen = sorted(set(periods)) if periods else available_periods(sources)
+    drawn_on, combined = _with_history(sources, history)
+    resolved = resolve(combined, settings, mappings)
     as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
-        keys = build_keys(resolved, chosen, settings)
-        found = rules.apply_rules(keys, settings)
+        built = build_keys(resolved, chosen, settings)
+        found = rules.apply_rules(built.keys, settings)
         book = book_future.result()
+    own_usage = ~resolved.frames["usage"][HISTORY_COLUMN].fillna(False).to_numpy(bool)
     figures = metrics.summarise(
-        keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=len(resolved.frames["usage"]),
+        built.keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=int(own_usage.sum()),
         book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],
-        resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen))
-    return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
-                          sources.issues, book, figures, resolved.frames, sources.imports)
+        resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen),
+        unmatched_credits=len(built.unmatched_credits))
+    return Reconciliation(tuple(chosen), settings, found, built.keys, resolved.unmapped, resolved.client_matches,
+                          sources.issues, book, figures, resolved.frames, sources.imports,
+                          built.unmatched_credits, drawn_on, sources["usage"])
+
+
+def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:
+    """The run's sources with the stored charges of other imports added to its usage rows (flagged
+    ``from_history``), and the imports drawn on. Imports with the SHA-256 of one of the run's own files
+    are left out: the same bytes never count twice."""
+    own = sources["usage"].assign(**{HISTORY_COLUMN: False})
+    if history is None or not len(history["usage"]):
+        return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
+    seen = {record.sha256 for record in sources.imports if record.sha256}
+    drawn_on = tuple(record for record in history.imports if record.sha256 not in seen)
+    files = {record.file for record in drawn_on}
+    stored = history["usage"][history["usage"]["source_file"].isin(files).to_numpy()]
+    usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)
+    return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
 
 
 def _month_end(period: str) -> date:

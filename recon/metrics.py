@@ -180,9 +180,18 @@ def receivable_figures(book: pd.DataFrame, billed_revenue: int, days_in_run: int
     }
 
 
+def usage_notes(keys: pd.DataFrame) -> dict[str, Any]:
+    """What reading the vendor rows found beside the quantities (PRODUCT.md 4a): days carried from the
+    nearest charge (and on how many keys) and trial seats, which are not expected to be billed."""
+    carried = keys["carried_days"].fillna(0) if "carried_days" in keys else pd.Series(0, index=keys.index)
+    trial = keys["trial_qty"].fillna(0.0) if "trial_qty" in keys else pd.Series(0.0, index=keys.index)
+    return {"carried_days": int(carried.sum()), "carried_keys": int(carried.gt(0).sum()),
+            "trial_seats": round(float(trial.sum()), 2), "trial_keys": int(trial.gt(0).sum())}
+
+
 def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_rows_mapped: int,
               book: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame,
-              resolutions: pd.DataFrame | None, days_in_run: int) -> Metrics:
+              resolutions: pd.DataFrame | None, days_in_run: int, unmatched_credits: int = 0) -> Metrics:
     """Every figure of section 5 for one run."""
     rows = figures(keys, found, []).to_dict(orient="records")
     overall_row = rows[0] if rows else _no_figures()
@@ -191,6 +200,7 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_ro
         "discrepancies")}
     overall["mapping_coverage"] = round(usage_rows_mapped / usage_rows, 4) if usage_rows else None
     overall |= {"usage_rows": usage_rows, "usage_rows_mapped": usage_rows_mapped}
+    overall |= usage_notes(keys) | {"unmatched_credits": unmatched_credits}
     overall |= labour_figures(keys) | exposure(found, resolutions)
     overall |= receivable_figures(book, int(overall["billed_revenue"]), days_in_run)
     unapplied = unapplied_payments(invoices, payments)

@@ -297,10 +297,8 @@ def _string_table(table: dict[str, Any], key: str, problem: Any) -> dict[str, st
 
 def _check_client_source(preset: Preset | None, columns: dict[str, str], lookup: dict[str, str],
                          client_key: str | None, problem: Any) -> None:
-    if preset is not None and preset.client_key and "client" not in columns and not lookup:
-        problem("preset", f"{preset.name} exports name no client: add client = \"<column>\" under "
-                          f"[source.columns] or a [source.client_lookup] table "
-                          f"({preset.client_key} -> client)")
+    # (a preset whose rows may name no client, Autotask's, is checked against the file's header when the
+    # file is read: the Autotask connector's rows carry companyName, an API dump may not)
     if lookup and not client_key and not (preset and preset.client_key):
         problem("client_lookup",
                 "[source.client_lookup] needs client_key = \"<column>\" (which column it reads)")
