@@ -329,8 +329,10 @@ def connectwise_time(text: pd.DataFrame) -> pd.DataFrame:
     coded = bill.str.casefold().map(CW_BILL_CODES)
     ticket = _cells(text, "ticket.id", "Ticket", "Ticket #", "Service ID")
     charged = _cells(text, "chargeToId").where(_words(text, "chargeToType").eq("serviceticket"), "")
+    name = _cells(text, "member.name", "Member Name", "Member", "Resource")
     return _with(text, billable=coded.fillna(bill).astype("string"),
-                 ticket=ticket.where(ticket.ne(""), charged))
+                 ticket=ticket.where(ticket.ne(""), charged),
+                 technician=name.where(name.ne(""), _cells(text, "member.identifier")))
 
 
 def connectwise_invoices(text: pd.DataFrame) -> pd.DataFrame:
@@ -409,6 +411,12 @@ MICROSOFT_NCE = Preset(
              "subscription_end": ("SubscriptionEndDate",),
              **_derived("sku", "quantity", "row_type", "unit_cost", "cost_amount", "vendor")},
     known_columns=MICROSOFT_COLUMNS,
+    # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
+    variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
+               "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
+               "AvailabilityId", "SkuName", "ProductName", "ChargeType", "UnitPrice", "EffectiveUnitPrice",
+               "Quantity", "BillableQuantity", "Subtotal", "TaxTotal", "Total", "Currency", "SubscriptionId",
+               "ChargeStartDate", "ChargeEndDate", "TermAndBillingCycle"),),
     transform=microsoft_rows,
 )
 
@@ -456,11 +464,10 @@ CONNECTWISE_ADDITIONS_API = Preset(
     transform=connectwise_additions,
 )
 
-_TIME_FIELDS = _derived("billable", "ticket")
+_TIME_FIELDS = _derived("billable", "ticket", "technician")
 CONNECTWISE_TIME = Preset(
     name="connectwise-time", kind="time_entries", title="ConnectWise PSA time entries (list view)",
-    columns={"client": ("Company Name", "Company"), "technician": ("Member Name", "Member", "Resource"),
-             "date": ("Date", "timeStart"), "hours": ("Actual Hours", "WIP Hrs", "Hours"),
+    columns={"client": ("Company Name", "Company"), "date": ("Date", "timeStart"), "hours": ("Actual Hours", "WIP Hrs", "Hours"),
              "rate": ("Hourly Rate", "Rate"), "invoice_number": ("Invoice", "Invoice Nbr", "Invoice #"),
              "work_type": ("Work Type",), "entry_id": ("Time RecId", "Entry ID"), **_TIME_FIELDS},
     known_columns=("Member Name", "Company Name", "Date", "Bill", "Rate", "WIP Hrs", "WIP Amt", "Inv Hrs",
@@ -471,8 +478,7 @@ CONNECTWISE_TIME = Preset(
 )
 CONNECTWISE_TIME_API = Preset(
     name="connectwise-time-api", kind="time_entries", title="ConnectWise PSA time entries (REST API, flattened)",
-    columns={"client": ("company.name",), "technician": ("member.name", "member.identifier"),
-             "date": ("timeStart",), "hours": ("actualHours",), "rate": ("hourlyRate",),
+    columns={"client": ("company.name",), "date": ("timeStart",), "hours": ("actualHours",), "rate": ("hourlyRate",),
              "invoice_number": ("invoice.identifier",), "work_type": ("workType.name",), "entry_id": ("id",),
              **_TIME_FIELDS},
     known_columns=("id", "company.name", "member.identifier", "timeStart", "actualHours", "billableOption",
