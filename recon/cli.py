@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 
 from recon import access
-from recon.engine import reconcile
+from recon.engine import available_periods, reconcile
 from recon.errors import ReconError
 from recon.exports import report
 from recon.exports.safe import redact
@@ -92,10 +92,15 @@ def run(
     label: Annotated[str, typer.Option("--label", help="A note on the stored run, e.g. 'after fixes'.")] = "",
     store: Annotated[bool, typer.Option(
         "--store/--no-store", help="Store the run in the database (default) or only write files.")] = True,
+    quantity_basis: Annotated[str | None, typer.Option(
+        "--quantity-basis", help="day_weighted (a quantity held part of a month counts for its days) or "
+                                 "period_end (the quantity on the month's last day counts in full); default: "
+                                 "the stored setting.")] = None,
 ) -> None:
     """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
-    quarantine."""
+    quarantine. Vendor charges kept from earlier stored imports count where they cover the run's months
+    (an annual charge bought in March counts in November)."""
     periods = [_valid_period(value) for value in period or []]
     if (data is None) == (not connection):
         fail("give exactly one of --data DIR or --connection NAME")
@@ -107,11 +112,16 @@ def run(
         settings = database.load_settings() if database else Settings()
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
+        if quantity_basis:
+            settings = settings.replace(quantity_basis=quantity_basis)
         resolutions = database.resolutions() if database else None
         sources = load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
                                                                                    connections)
-        result = reconcile(sources, settings, periods or None,
-                           mappings=database.mappings() if database else None, resolutions=resolutions)
+        chosen = periods or available_periods(sources)
+        history = database.charge_history(chosen, [record.sha256 for record in sources.imports]) \
+            if database else None
+        result = reconcile(sources, settings, chosen or None, mappings=database.mappings() if database else None,
+                           resolutions=resolutions, history=history)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
@@ -128,6 +138,8 @@ def run(
         typer.echo(f"Stored as run {run_id} ({database.engine.url.render_as_string(hide_password=True)}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
+        if result.history_imports:
+            typer.echo("  stored charges drawn on: " + ", ".join(record.file for record in result.history_imports))
     typer.echo(f"Results written to {out}/")
 
 

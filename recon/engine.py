@@ -389,7 +389,14 @@ def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict
     if sku == LABOR_SKU:
         time = frames["time_entries"]
         out["time"] = time[(time["client"] == client) & (keyfacts.to_period(time["date"]) == period)]
+    keys = result.keys
+    facts = [column for column in EVIDENCE_FACTS if column in keys]
+    out["key"] = keys[(keys["period"] == period) & (keys["client"] == client) & (keys["sku"] == sku)][facts]
     return {name: export_money(frame.reset_index(drop=True)) for name, frame in out.items()}
+
+
+# what the evidence panel says of the key itself (PRODUCT.md 4a: days carried, trial seats)
+EVIDENCE_FACTS = ("usage_qty", "contract_qty", "billed_qty", "carried_days", "trial_qty")
 
 
 __all__ = ["Mappings", "Reconciliation", "Resolved", "combine", "evidence", "reconcile", "resolve"]

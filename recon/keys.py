@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-from recon.cells import text_series
 from recon import effect
+from recon.cells import text_series
 from recon.joins import (
     as_categorical,
     as_text,
@@ -256,11 +256,12 @@ def _expanded_rows(rows: pd.DataFrame, kind: np.ndarray, in_series: np.ndarray,
     expanded["counted_qty"] = counted + np.where(trial[row], prorated, 0.0)
     expanded["end_qty"] = end_qty + np.where(trial[row] & on_end, whole, 0.0)
     expanded["cost_weight"] = np.where(expanded["unit_cost"].notna().to_numpy(), weight, 0.0)
-    expanded["cost_weighted"] = money_times_quantity(pd.Series(expanded["cost_weight"]), expanded["unit_cost"]).fillna(0)
+    expanded["cost_weighted"] = money_times_quantity(expanded["cost_weight"], expanded["unit_cost"]).fillna(0)
     expanded["cost_only_amount"] = expanded["cost_amount"].where(pd.Series(cost_only[row] & first_month), 0).fillna(0)
     # The first name in text order, taken on ordered codes: a string "min" per group goes through Python
     # objects (a million of them, and 200 MB more at the peak).
-    expanded["vendor"], expanded["product_name"] = (_ordered_codes(expanded[name]) for name in ("vendor", "product_name"))
+    expanded["vendor"], expanded["product_name"] = (_ordered_codes(expanded[name])
+                                                    for name in ("vendor", "product_name"))
     return expanded
 
 
@@ -632,7 +633,8 @@ def with_agreement_totals(keys: pd.DataFrame, totals: pd.DataFrame, agreements: 
 
 def agreement_sku(agreement_id: pd.Series) -> pd.Series:
     """The key's sku for an agreement's total: ``AGREEMENT-<id>`` (``AGREEMENT`` when it names none)."""
-    return (AGREEMENT_SKU_PREFIX + ("-" + agreement_id.astype("string")).where(agreement_id.ne(""), "")).astype("string")
+    suffix = ("-" + agreement_id.astype("string")).where(agreement_id.ne(""), "")
+    return (AGREEMENT_SKU_PREFIX + suffix).astype("string")
 
 
 def _agreement_keys(judged: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -642,7 +644,8 @@ def _agreement_keys(judged: pd.DataFrame, template: pd.DataFrame) -> pd.DataFram
         "billed_amount": judged["billed_amount"].astype("Int64"),
         "expected_amount": judged["expected_amount"].fillna(0).astype("Int64"),
         "invoice_lines": judged["invoice_lines"],
-        "agreement_total": pd.Series(True, index=judged.index), "in_agreement_total": pd.Series(False, index=judged.index),
+        "agreement_total": pd.Series(True, index=judged.index),
+        "in_agreement_total": pd.Series(False, index=judged.index),
     }
     rows = pd.DataFrame(index=pd.RangeIndex(len(judged)))
     for column in template.columns:
@@ -650,7 +653,7 @@ def _agreement_keys(judged: pd.DataFrame, template: pd.DataFrame) -> pd.DataFram
         if column in values:
             rows[column] = pd.Series(values[column].to_numpy(), dtype=object).astype(dtype) \
                 if not isinstance(dtype, pd.CategoricalDtype) else pd.Series(values[column].to_numpy()).astype(dtype)
-        elif dtype == bool:
+        elif pd.api.types.is_bool_dtype(dtype):
             rows[column] = False
         elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
             rows[column] = np.zeros(len(judged), dtype=dtype)

@@ -11,7 +11,6 @@ from typing import Any
 from recon.errors import SettingsError
 from recon.money import from_decimal
 
-
 QUANTITY_BASES = ("day_weighted", "period_end")
 
 

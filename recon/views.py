@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -471,6 +472,20 @@ def validation_summary(reports: Sequence[ValidationReport],
              "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
              "sha256": hashes.get((report.source, report.file), "")} for report in reports]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
+
+
+def usage_note_text(overall: dict[str, Any]) -> str:
+    """The run's vendor-row notes in one line (Overview): trial seats not expected to be billed, days
+    carried from the nearest charge, credits whose charge is not loaded; empty when there are none."""
+    parts = []
+    if overall.get("trial_keys"):
+        parts.append(f"Trial seats not expected to be billed: {overall['trial_seats']:,} on "
+                     f"{overall['trial_keys']:,} client-product-month(s)")
+    if overall.get("carried_days"):
+        parts.append(f"{overall['carried_days']:,} day(s) carried from the nearest charge")
+    if overall.get("unmatched_credits"):
+        parts.append(f"{overall['unmatched_credits']:,} credit(s) refund a charge not loaded")
+    return " · ".join(parts)
 
 
 def validation_table(reports: Sequence[ValidationReport]) -> pd.DataFrame:

@@ -467,7 +467,8 @@ CONNECTWISE_ADDITIONS_API = Preset(
 _TIME_FIELDS = _derived("billable", "ticket", "technician")
 CONNECTWISE_TIME = Preset(
     name="connectwise-time", kind="time_entries", title="ConnectWise PSA time entries (list view)",
-    columns={"client": ("Company Name", "Company"), "date": ("Date", "timeStart"), "hours": ("Actual Hours", "WIP Hrs", "Hours"),
+    columns={"client": ("Company Name", "Company"), "date": ("Date", "timeStart"),
+             "hours": ("Actual Hours", "WIP Hrs", "Hours"),
              "rate": ("Hourly Rate", "Rate"), "invoice_number": ("Invoice", "Invoice Nbr", "Invoice #"),
              "work_type": ("Work Type",), "entry_id": ("Time RecId", "Entry ID"), **_TIME_FIELDS},
     known_columns=("Member Name", "Company Name", "Date", "Bill", "Rate", "WIP Hrs", "WIP Amt", "Inv Hrs",

@@ -473,7 +473,7 @@ def _closest_preset_entry(header: list[str], file_name: str, detection: Detectio
         mapped.setdefault("client", "")  # the profile's client lookup may name it
     guesses = suggest_mapping([column for column in header if column not in mapped.values()], preset.kind)
     required = [spec.name for spec in SOURCES[preset.kind] if spec.required and spec.name not in mapped]
-    columns = {name: guesses[name].column for name in required if guesses[name].column}
+    columns = {name: str(guesses[name].column) for name in required if guesses[name].column}
     if len(columns) < len(required):
         return None
     how = ", ".join(f"{name} <- {column}" for name, column in columns.items())
