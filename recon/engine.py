@@ -218,13 +218,17 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------- periods
 
 def available_periods(sources: Sources) -> list[str]:
-    """Every month that has an invoice line or in which a usage row starts, sorted. A charge reaching
-    into later months (a year billed up front, a cycle 3/20-4/19) does not add them: those months are
-    reconciled when their invoices are (PRODUCT.md 4a)."""
+    """Every month that has an invoice line, and every month from the first invoiced one in which a
+    usage row starts, sorted (without invoices: every month a usage row starts in). A charge reaching
+    into later months (a year billed up front, a cycle 3/20-4/19) does not add them, nor does a charge
+    that started before the invoiced months (the cycle 2/20-3/19 in a file for March): those months are
+    reconciled with their own invoices (PRODUCT.md 4a)."""
     frames = _with_all_kinds(sources).frames
-    invoice_periods = keyfacts.to_period(frames["invoices"]["period_start"].drop_duplicates())
-    usage_periods = keyfacts.to_period(frames["usage"]["period_start"].drop_duplicates())
-    return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
+    invoice_periods = set(keyfacts.to_period(frames["invoices"]["period_start"].drop_duplicates()).dropna())
+    usage_periods = set(keyfacts.to_period(frames["usage"]["period_start"].drop_duplicates()).dropna())
+    if invoice_periods:
+        usage_periods = {period for period in usage_periods if period >= min(invoice_periods)}
+    return sorted(invoice_periods | usage_periods)
 
 
 # ------------------------------------------------------------------------------------------------ keys
