@@ -321,8 +321,9 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     ``resolutions`` (columns ``fingerprint``, ``status``) feeds the recovered / open exposure metrics.
     ``history`` is the store's charge history (``Store.charge_history``): usage rows of earlier imports
     that count where they cover the run's months (an annual charge bought in March counts in November);
-    an import among ``sources``' own (the same SHA-256) is never drawn on twice, and history never adds
-    a month to the run.
+    an import among ``sources``' own (the same SHA-256) is never drawn on twice, a charge that a newer
+    file also holds (a corrected re-export) is taken from the newer file only, and history never adds a
+    month to the run.
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
@@ -350,16 +351,40 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
 def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:
     """The run's sources with the stored charges of other imports added to its usage rows (flagged
     ``from_history``), and the imports drawn on. Imports with the SHA-256 of one of the run's own files
-    are left out: the same bytes never count twice."""
+    are left out: the same bytes never count twice; nor does the same charge in two files
+    (``_newest_charges``)."""
     own = sources["usage"].assign(**{HISTORY_COLUMN: False})
     if history is None or not len(history["usage"]):
         return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
     seen = {record.sha256 for record in sources.imports if record.sha256}
-    drawn_on = tuple(record for record in history.imports if record.sha256 not in seen)
-    files = {record.file for record in drawn_on}
-    stored = history["usage"][history["usage"]["source_file"].isin(files).to_numpy()]
+    candidates = [record.file for record in history.imports if record.sha256 not in seen]
+    stored = history["usage"][history["usage"]["source_file"].isin(candidates).to_numpy()]
+    stored = stored[_newest_charges(own, stored, candidates)]
+    kept = set(stored["source_file"].unique())
+    drawn_on = tuple(record for record in history.imports if record.file in kept)
     usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)
     return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
+
+
+CHARGE_IDENTITY = ["client", "sku", "subscription_id", "period_start", "period_end"]
+
+
+def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -> np.ndarray:
+    """Which stored rows count: a charge (client, sku, subscription and span, as the vendor wrote them)
+    is taken from the newest file that has it: the run's own files first, then the stored imports from
+    the latest (``files`` in import order). A corrected re-export of a month (other bytes, the same
+    charges) so replaces the stored one instead of adding to it; charges only an earlier import holds
+    (an annual charge bought in March, the cycle 2/20-3/19) still count."""
+    if not len(stored):
+        return np.zeros(0, dtype=bool)
+    rank_of_file = {name: len(files) - position for position, name in enumerate(files)}  # newest: 1
+    rank = np.concatenate([np.zeros(len(own), dtype=np.int64),
+                           stored["source_file"].map(rank_of_file).to_numpy(dtype=np.int64)])
+    both = pd.concat([own[CHARGE_IDENTITY], stored[CHARGE_IDENTITY]], ignore_index=True)
+    identity = [both[name].astype("string").fillna("") if name in ("client", "sku", "subscription_id")
+                else both[name] for name in CHARGE_IDENTITY]
+    best = pd.Series(rank).groupby(identity, dropna=False, sort=False).transform("min").to_numpy()
+    return (rank == best)[len(own):]
 
 
 def _month_end(period: str) -> date:

@@ -91,6 +91,12 @@ def test_a_yearly_charge_from_an_earlier_import_counts_at_a_twelfth_of_its_cost(
     assert [record.file for record in scenario.result.history_imports] == ["history-03-usage.csv"]
 
 
+def test_a_corrected_reexport_replaces_the_stored_charge_instead_of_adding_to_it() -> None:
+    result = run_semantic("ms_corrected_reexport").result
+    assert _key(result, "2026-03", "Northwind Traders", "M365-E3")["usage_qty"] == 10.0
+    assert result.history_imports == ()  # the stored import's only charge is the corrected file's
+
+
 def test_trial_seats_are_counted_apart() -> None:
     result = run_semantic("ms_trial").result
     key = _key(result, "2026-03", "Contoso Dental", "TEAMS-PREM")
