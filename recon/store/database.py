@@ -456,7 +456,7 @@ class Store:
             frame = _frame(connection.execute(query).all(), IMPORT_COLUMNS)
         frame = _text_columns(frame, ("source", "file", "sha256", "first_file"))
         frame["first_imported_at"] = _timestamps(frame["first_imported_at"])
-        return frame.astype(dict.fromkeys(("import_id", *_COUNT_FIELDS), "int64"))
+        return frame.astype(dict.fromkeys(("import_id", *_COUNT_FIELDS), "int64") | {"from_history": "bool"})
 
     def compare_runs(self, old_id: int, new_id: int) -> RunComparison:
         """What changed from run ``old_id`` to run ``new_id`` (see ``RunComparison``)."""
