@@ -151,15 +151,20 @@ def _exact_refunds(s: np.ndarray, k: np.ndarray, a: np.ndarray, b: np.ndarray, q
     if not refunds.any():
         return paired
     rows = np.flatnonzero(np.isin(s, s[refunds]) & ((k == HOLDS) | refunds))
-    frame = pd.DataFrame({"s": s[rows], "a": a[rows], "b": b[rows], "q": np.round(q[rows], 6),
-                          "refund": refunds[rows]})
-    keys = ["s", "a", "b", "q"]
-    rank = frame.groupby([*keys, "refund"], sort=False).cumcount().to_numpy()
-    grouped = frame.groupby(keys, sort=False)["refund"]
-    refund_count = grouped.transform("sum").to_numpy()
-    charge_count = grouped.transform("size").to_numpy() - refund_count
-    other = np.where(frame["refund"].to_numpy(), charge_count, refund_count)
-    paired[rows[rank < other]] = True
+    rounded = np.round(q[rows], 6)
+    is_refund = refunds[rows]
+    # groups of (series, span, quantity); in each, charges then refunds, each in row order
+    order = np.lexsort((is_refund, rounded, b[rows], a[rows], s[rows]))
+    picked, flags, quantity = rows[order], is_refund[order], rounded[order]
+    count = len(picked)
+    new_group = np.r_[True, (s[picked][1:] != s[picked][:-1]) | (a[picked][1:] != a[picked][:-1])
+                      | (b[picked][1:] != b[picked][:-1]) | (quantity[1:] != quantity[:-1])]
+    new_block = new_group | np.r_[True, flags[1:] != flags[:-1]]
+    group = np.cumsum(new_group) - 1
+    rank = np.arange(count) - np.maximum.accumulate(np.where(new_block, np.arange(count), 0))
+    refund_count = np.bincount(group, weights=flags).astype(np.int64)[group]
+    charge_count = np.bincount(group)[group] - refund_count
+    paired[picked[rank < np.where(flags, charge_count, refund_count)]] = True
     return paired
 
 

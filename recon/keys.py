@@ -169,7 +169,8 @@ def usage_by_key(usage: pd.DataFrame, periods: list[str], basis: str = "day_weig
     starts; a cost row only adds its ``cost_amount`` to the month it starts."""
     rows = usage[USAGE_FACTS].reset_index(drop=True)
     window = window_of(periods)
-    kind = rows["row_type"].astype("string").fillna("usage").to_numpy(dtype=object)
+    codes, names = pd.factorize(rows["row_type"])  # (a handful of names: no per-row text work)
+    kind = np.array([*(str(name) for name in names), "usage"])[codes]  # missing (-1): usage
     in_series = np.isin(kind, list(SERIES_KINDS)) & rows["subscription_id"].notna().to_numpy()
     series = _series_facts(rows, kind, in_series, window, basis)
     expanded = _expanded_rows(rows, kind, in_series, series.effective_last)
@@ -205,8 +206,9 @@ def _series_facts(rows: pd.DataFrame, kind: np.ndarray, in_series: np.ndarray, w
         return _SeriesFacts(empty, unmatched, effective_last)
     part = rows.iloc[picked]
     series = pd.factorize(key_codes(part, CLIENT_SKU) * (len(part) + 1)
-                          + pd.factorize(part["subscription_id"].astype("string"))[0], sort=False)[0]
-    kinds = np.array([SERIES_KINDS[name] for name in kind[picked]], dtype=np.int8) if len(picked) else np.zeros(0)
+                          + pd.factorize(part["subscription_id"])[0], sort=False)[0]
+    named = kind[picked]
+    kinds = np.select([named == name for name in SERIES_KINDS], list(SERIES_KINDS.values())).astype(np.int8)
     held = effect.held_by_month(
         series.astype(np.int64), kinds, effect.days(part["period_start"]),
         effect.days(part["period_end"].fillna(part["period_start"])), part["quantity"].to_numpy(float),
@@ -358,8 +360,10 @@ def expected_contract_lines(contracts: pd.DataFrame, periods: list[str], basis: 
 
 def _monthly_lines(lines: pd.DataFrame, periods: list[str], basis: str) -> pd.DataFrame:
     """Monthly lines over the run's months: replaced in time within a contract service, then expected
-    per the line's proration and the quantity basis."""
-    first_day, last_day = window_of(periods)
+    per the line's proration and the quantity basis. Interval arithmetic on a lines x months grid of day
+    numbers (a contract file has a line per service, the run a dozen months)."""
+    bounds = period_bounds(periods)
+    _, last_day = window_of(periods)
     start = effect.days(lines["start_date"])
     end = effect.days(lines["end_date"])
     end = np.where(end == np.iinfo(np.int64).min, last_day, end)
@@ -367,29 +371,26 @@ def _monthly_lines(lines: pd.DataFrame, periods: list[str], basis: str) -> pd.Da
     named = lines["client"].astype("string") + "\x1f" + lines["sku"].astype("string") + "\x1f" \
         + lines["service_id"].astype("string")
     series = np.where(service, pd.factorize(named)[0], -1 - np.arange(len(lines))).astype(np.int64)
-    effective = effect.replaced_last(series, start, end, lines["quantity"].fillna(0).to_numpy(float))
-    lo, hi = np.maximum(start, first_day), np.minimum(effective, last_day)
-    inside = np.flatnonzero(lo <= hi)
-    spans = pd.DataFrame({"period_start": lo[inside].astype("datetime64[D]").astype("datetime64[ns]"),
-                          "period_end": hi[inside].astype("datetime64[D]").astype("datetime64[ns]"),
-                          "quantity": lines["quantity"].fillna(0).to_numpy(float)[inside]})
-    expanded = prorate_usage(spans)
-    row = inside[expanded.index.to_numpy()] if len(expanded) == len(spans) else inside[np.repeat(
-        np.arange(len(spans)), _month_counts(spans["period_start"], spans["period_end"]))]
-    whole = expanded["quantity"].to_numpy(float)
-    on_end = expanded["on_last_day"].to_numpy()
-    full_month = expanded["covered_days"].to_numpy() == expanded["days_in_month"].to_numpy()
-    prorated = lines["prorate"].fillna(True).astype(bool).to_numpy()[row]
+    whole = lines["quantity"].fillna(0).to_numpy(float)
+    effective = effect.replaced_last(series, start, end, whole)[:, None]
+    month_first = effect.days(bounds["month_start"])[None, :]
+    month_last = effect.days(bounds["month_end"])[None, :]
+    days_in_month = bounds["days_in_month"].to_numpy(np.int64)[None, :]
+    covered = np.minimum(effective, month_last) - np.maximum(start[:, None], month_first) + 1
+    in_month = covered > 0
+    full_month = covered == days_in_month
     if basis == "period_end":
-        quantity, active = np.where(on_end, whole, 0.0), on_end
+        on_end = in_month & (effective >= month_last)
+        quantity, active = np.where(on_end, whole[:, None], 0.0), on_end
     else:
-        quantity, active = expanded["prorated_qty"].to_numpy(), np.ones(len(expanded), dtype=bool)
-    quantity = np.where(prorated, quantity, np.where(full_month, whole, 0.0))
-    active = np.where(prorated, active, full_month)
-    terms = lines[LINE_TERMS].iloc[row].reset_index(drop=True)
-    out = terms.assign(period=expanded["period"].array, line_qty=quantity,
-                       has_quantity=lines["quantity"].notna().to_numpy()[row])
-    return out[active].reset_index(drop=True)
+        quantity = np.round(whole[:, None] * np.maximum(covered, 0) / days_in_month, 4)
+        active = in_month
+    prorated = lines["prorate"].fillna(True).astype(bool).to_numpy()[:, None]
+    quantity = np.where(prorated, quantity, np.where(full_month, whole[:, None], 0.0))
+    line, period = np.nonzero(np.where(prorated, active, full_month))  # line by line, months in order
+    terms = lines[LINE_TERMS].iloc[line].reset_index(drop=True)
+    return terms.assign(period=bounds["period"].iloc[period].reset_index(drop=True).array,
+                        line_qty=quantity[line, period], has_quantity=lines["quantity"].notna().to_numpy()[line])
 
 
 def _cycle_lines(lines: pd.DataFrame, months: np.ndarray, periods: list[str]) -> pd.DataFrame:
