@@ -145,3 +145,16 @@ def test_connectwise_agreement_id_is_the_agreements_id() -> None:
 def test_autotask_rows_replace_one_another() -> None:
     key = _key(run_semantic("autotask_adjustment").result, "2026-03", "Lakeside Veterinary Clinic", "29683450")
     assert key["contract_qty"] == 16.0968 and key["expected_amount"] == 8_853_200
+
+
+def test_the_evidence_of_a_key_says_its_carried_days_and_trial_seats() -> None:
+    from recon.engine import evidence
+
+    carried = evidence(run_semantic("ms_anniversary_cycle_carried").result, "2026-03", "Contoso Dental", "M365-E3")
+    assert carried["key"]["carried_days"].iloc[0] == 19
+    assert list(carried["usage"]["row_type"]) == ["recurring"]
+    with_history = evidence(run_semantic("ms_anniversary_cycle").result, "2026-03", "Contoso Dental", "M365-E3")
+    assert with_history["key"]["carried_days"].iloc[0] == 0
+    assert with_history["usage"]["source_file"].str.contains(r"^history-").sum() == 1  # February's cycle
+    trial = evidence(run_semantic("ms_trial").result, "2026-03", "Contoso Dental", "TEAMS-PREM")
+    assert trial["key"]["trial_qty"].iloc[0] == round(25 * 20 / 31, 4)
