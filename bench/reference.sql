@@ -232,11 +232,11 @@ presence AS (  -- at most one presence-or-quantity finding per key, in the spec'
                 WHEN NOT vendor_tracked AND contract_qty > 0 AND billed_qty = 0 THEN 'missed_recurring_charge'
                 WHEN NOT vendor_tracked AND billed_qty > 0 AND had_contract AND NOT contract_active
                     THEN 'billed_outside_contract' END AS type,
-           expected_amount, billed_amount, billed_at_expected_price
+           expected_amount, billed_amount, billed_at_expected_price, billed_qty, expected_unit_price
     FROM judged
 ),
 quantity_findings AS (
-    SELECT period, client, sku, type,
+    SELECT period, client, sku, type, billed_qty, expected_unit_price,
            CASE WHEN type IN ('unbilled_usage', 'missed_recurring_charge') THEN -expected_amount
                 WHEN type IN ('billed_without_usage', 'billed_outside_contract') THEN billed_amount
                 ELSE billed_at_expected_price - expected_amount END AS variance
@@ -250,20 +250,22 @@ price_findings AS (
     FROM judged WHERE price_beyond_tolerance
 ),
 -- a quantity finding and a price finding whose variances cancel: the expected amount billed, split
--- differently (a prorated line); neither is raised
+-- differently (a prorated line); neither is raised. Cancel: within the amount tolerance plus what a unit
+-- price to the cent introduces (half a cent a billed unit, the price x 0.00005 of a four-place quantity)
 proration_splits AS (
     SELECT q.period, q.client, q.sku
     FROM quantity_findings AS q JOIN price_findings AS p USING (period, client, sku)
     WHERE q.type IN ('quantity_under_billed', 'quantity_over_billed')
       AND abs(q.variance + p.variance) <= {amount_tolerance}
+          + ceil(abs(q.billed_qty) * 50 + abs(coalesce(q.expected_unit_price, 0)) * 0.00005)
 ),
 findings AS (
-    SELECT * FROM quantity_findings AS q
+    SELECT period, client, sku, type, variance FROM quantity_findings AS q
     WHERE NOT (q.type IN ('quantity_under_billed', 'quantity_over_billed')
                AND EXISTS (SELECT 1 FROM proration_splits AS s
                            WHERE s.period = q.period AND s.client = q.client AND s.sku = q.sku))
     UNION ALL
-    SELECT * FROM price_findings AS p
+    SELECT period, client, sku, type, variance FROM price_findings AS p
     WHERE NOT EXISTS (SELECT 1 FROM proration_splits AS s
                       WHERE s.period = p.period AND s.client = p.client AND s.sku = p.sku)
 )

@@ -45,6 +45,7 @@ from recon.settings import Settings
 Rule = Callable[[pd.DataFrame, Settings], pd.DataFrame]
 OUTPUT_COLUMNS = (*DISCREPANCY_COLUMNS, "fingerprint")
 INFORMATIONAL_TYPES = frozenset({"negative_margin"})
+HALF_CENT = 50  # money units (1/10,000)
 
 
 def _discrepancies(keys: pd.DataFrame, mask: pd.Series, type_name: str, variance: pd.Series,
@@ -228,12 +229,17 @@ def _per_product(keys: pd.DataFrame) -> pd.DataFrame:
 
 def _without_proration_splits(quantity: pd.DataFrame, price: pd.DataFrame,
                               settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop a quantity finding and a price finding of the same key whose variances cancel (within the
-    amount tolerance): the billed amount is the expected one, split differently (a prorated line)."""
+    """Drop a quantity finding and a price finding of the same key whose variances cancel: the billed
+    amount is the expected one, split differently (a prorated line: full quantity at a prorated price).
+    "Cancel" allows what a unit price written to the cent introduces: the amount tolerance, plus half a
+    cent per billed unit, plus the expected price x 0.00005 (the quantity in effect to four places)."""
     quantity_types = {"quantity_under_billed", "quantity_over_billed"}
     both = quantity[quantity["type"].isin(quantity_types)].merge(
         price[["period", "client", "sku", "variance"]], on=["period", "client", "sku"], suffixes=("", "_price"))
-    cancel = both[(both["variance"] + both["variance_price"]).abs() <= settings.amount_tolerance_units]
+    rounding = (both["billed_qty"].abs().to_numpy(float) * HALF_CENT
+                + both["expected_unit_price"].astype("Float64").abs().fillna(0).to_numpy(float) * 0.00005)
+    allowed = settings.amount_tolerance_units + np.ceil(rounding)
+    cancel = both[(both["variance"] + both["variance_price"]).abs().to_numpy(float) <= allowed]
     if not len(cancel):
         return quantity, price
     split = pd.MultiIndex.from_frame(cancel[["period", "client", "sku"]].astype(str))
