@@ -19,7 +19,7 @@ import streamlit as st
 
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
-from recon.engine import Mappings, Reconciliation, available_periods, evidence, reconcile
+from recon.engine import Mappings, Reconciliation, evidence, reconcile, source_periods
 from recon.ingest import directory, files, quality, reading
 from recon.ingest.directory import canonical_kind
 from recon.ingest.guard import UploadLimits
@@ -164,8 +164,9 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     limits = UploadLimits.from_settings(_inputs.settings)
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
     sources: Sources = combine(loaded, ALL_KINDS)
-    periods = list(_inputs.periods) or available_periods(sources)
-    history = _store.charge_history(periods, [record.sha256 for record in sources.imports]) if _store else None
+    periods = list(_inputs.periods)
+    history = _store.charge_history(periods or source_periods(sources),
+                                    [record.sha256 for record in sources.imports]) if _store else None
     return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history)
 
 

@@ -9,7 +9,8 @@ can run per client partition on a distributed engine.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -107,37 +108,72 @@ def export_money(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------- resolution
 
+@dataclass(frozen=True)
+class Identity:
+    """Who is who, for a whole run: each client name's PSA client (``identity.MATCH_COLUMNS``, fuzzy
+    suggestions included) and the folded vendor SKU -> PSA SKU lookup. Built once from every name of the
+    run (``identify``), then applied row by row (``resolve_rows``)."""
+
+    client_matches: pd.DataFrame
+    sku_lookup: dict[str, str]
+
+
+def identify(names: Mapping[str, pd.Series], psa_skus: pd.Series, client_aliases: pd.DataFrame,
+             catalog: pd.DataFrame, settings: Settings, mappings: Mappings | None = None) -> Identity:
+    """The run's identity tables. ``names``: for each of ``PSA_SOURCES`` and ``usage``, its client names
+    in order of first appearance (the first spelling of names that normalise alike is the directory's);
+    ``psa_skus``: the contracts' then the invoices' SKUs (in order of appearance; repeats change
+    nothing). Global by nature: the directory is every PSA name, so it is built from all of them."""
+    mappings = mappings or Mappings()
+    aliases = pd.concat([client_aliases, mappings.client_aliases], ignore_index=True)
+    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
+    matches = identity.match_clients(_concat_names(names, (*PSA_SOURCES, "usage")), directory,
+                                     settings.fuzzy_suggest_min)
+    return Identity(matches, identity.sku_lookup(catalog, mappings.sku_map, psa_skus))
+
+
 def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = None) -> Resolved:
     """Put PSA client and sku names on every row. PSA sources name the clients; usage rows resolve
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
-    mappings = mappings or Mappings()
     with ThreadPoolExecutor(1) as pool:  # the usage rows' own text does not depend on who the clients are
         usage_text = pool.submit(_usage_text, sources["usage"])
-        return _resolved(sources, mappings, settings, usage_text)
+        # identity works on names, not rows: each frame's client names once, in order of first appearance
+        distinct = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
+        psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
+        found = identify({kind: names for kind, (_, names) in distinct.items()}, psa_skus,
+                         sources["client_aliases"], sources["catalog"], settings, mappings)
+        return resolve_rows(sources.frames, found, distinct, usage_text.result())
 
 
-def _resolved(sources: Sources, mappings: Mappings, settings: Settings, usage_text: Future[pd.DataFrame]) -> Resolved:
-    # identity works on names, not rows: each frame's client names once, in order of first appearance
-    names = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
-    aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
-    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
-    all_names = _concat_names(names, (*PSA_SOURCES, "usage"))
-    matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
-    psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
-    lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
-    frames = dict(sources.frames)
-    for kind in ("contracts", "invoices", "time_entries"):
-        frames[kind] = _with_client(sources[kind], names[kind], matches)
-    for kind in ("contracts", "invoices"):
-        frames[kind] = frames[kind].assign(sku=_psa_skus(frames[kind]["sku"], lookup))
-    usage = _resolved_usage(usage_text.result(), names["usage"], matches, lookup)
+def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
+                 distinct: Mapping[str, tuple[np.ndarray, pd.Series]] | None = None,
+                 usage_text: pd.DataFrame | None = None) -> Resolved:
+    """``frames`` (any of the sources, any subset of their rows) with PSA client and sku names, row by
+    row: a part of the rows resolves as it does within the whole. ``distinct`` (``distinct_cells`` of a
+    frame's clients) and ``usage_text`` (``_usage_text`` of the usage rows) save computing them again.
+    Usage rows that stay unresolved are ``unmapped``, in their order."""
+    distinct = distinct or {}
+    matches, lookup = found.client_matches, found.sku_lookup
+    out = dict(frames)
+    for kind in (kind for kind in PSA_SOURCES if kind in frames):
+        out[kind] = _with_client(frames[kind], _distinct(frames[kind], distinct.get(kind)), matches)
+    for kind in (kind for kind in ("contracts", "invoices") if kind in frames):
+        out[kind] = out[kind].assign(sku=_psa_skus(out[kind]["sku"], lookup))
+    usage_rows = frames["usage"] if "usage" in frames else empty_source("usage")
+    text = usage_text if usage_text is not None else _usage_text(usage_rows)
+    usage = _resolved_usage(text, _distinct(usage_rows, distinct.get("usage")), matches, lookup)
     mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
-    frames["usage"] = usage[mapped].reset_index(drop=True)
+    if "usage" in frames:
+        out["usage"] = usage[mapped].reset_index(drop=True)
     # a stored charge that maps to nothing was listed when its own file was reconciled
     stored = (usage[HISTORY_COLUMN].fillna(False).to_numpy(bool) if HISTORY_COLUMN in usage
               else np.zeros(len(usage), dtype=bool))
-    return Resolved(frames, _unmapped_rows(usage[~mapped & ~stored], matches), matches)
+    return Resolved(out, _unmapped_rows(usage[~mapped & ~stored], matches), matches)
+
+
+def _distinct(frame: pd.DataFrame, known: tuple[np.ndarray, pd.Series] | None) -> tuple[np.ndarray, pd.Series]:
+    return known if known is not None else distinct_cells(frame["client"])
 
 
 def _usage_text(usage: pd.DataFrame) -> pd.DataFrame:
@@ -171,8 +207,8 @@ def _matched(names: pd.Series, matches: pd.DataFrame) -> tuple[pd.Series, pd.Ser
     return client, tier
 
 
-def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[str, ...]) -> pd.Series:
-    return pd.concat([names[kind][1] for kind in kinds], ignore_index=True)
+def _concat_names(names: Mapping[str, pd.Series], kinds: tuple[str, ...]) -> pd.Series:
+    return pd.concat([names[kind] for kind in kinds], ignore_index=True)
 
 
 def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame) -> pd.DataFrame:
@@ -217,18 +253,58 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------- periods
 
-def available_periods(sources: Sources) -> list[str]:
-    """Every month that has an invoice line, and every month from the first invoiced one in which a
-    usage row starts, sorted (without invoices: every month a usage row starts in). A charge reaching
-    into later months (a year billed up front, a cycle 3/20-4/19) does not add them, nor does a charge
-    that started before the invoiced months (the cycle 2/20-3/19 in a file for March): those months are
-    reconciled with their own invoices (PRODUCT.md 4a)."""
-    frames = _with_all_kinds(sources).frames
-    invoice_periods = set(keyfacts.to_period(frames["invoices"]["period_start"].drop_duplicates()).dropna())
-    usage_periods = set(keyfacts.to_period(frames["usage"]["period_start"].drop_duplicates()).dropna())
+def available_periods(resolved: Resolved) -> list[str]:
+    """Every month that has an invoice line, and every month from the first invoiced one in which one of
+    the run's own usage rows starts, sorted (without invoices: every month a usage row starts in). A
+    charge reaching into later months (a year billed up front, a cycle 3/20-4/19) does not add them, nor
+    does a charge that started before the invoiced months (the cycle 2/20-3/19 in a file for March), nor
+    a stored charge: those months are reconciled with their own invoices (PRODUCT.md 4a)."""
+    return periods_in([period_evidence(resolved.frames)])
+
+
+def source_periods(sources: Sources) -> list[str]:
+    """``available_periods`` read from sources before they are resolved (every usage row, mapped or
+    not): the months to ask the store's charge history for before the run."""
+    return periods_in([period_evidence(_with_all_kinds(sources).frames)])
+
+
+def period_evidence(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What the run's months are read from, for the rows of ``frames`` (any part of them): the distinct
+    service starts of invoice lines and the distinct starts of the run's own usage rows (not stored
+    charges). Parts of the rows give parts whose union ``periods_in`` reads as it reads the whole."""
+    evidence = {}
+    if "invoices" in frames:
+        evidence["invoices"] = frames["invoices"][["period_start"]].drop_duplicates()
+    if "usage" in frames:
+        usage = frames["usage"]
+        if HISTORY_COLUMN in usage:
+            usage = usage[~usage[HISTORY_COLUMN].fillna(False).to_numpy(bool)]
+        evidence["usage"] = usage[["period_start"]].drop_duplicates()
+    return evidence
+
+
+def periods_in(parts: list[dict[str, pd.DataFrame]]) -> list[str]:
+    """The sorted months of ``period_evidence`` parts (see ``available_periods``)."""
+    def months(kind: str) -> set[str]:
+        frames = [part[kind] for part in parts if kind in part and len(part[kind])]
+        if not frames:
+            return set()
+        starts = pd.concat(frames, ignore_index=True)["period_start"].drop_duplicates()
+        return set(keyfacts.to_period(starts).dropna())
+    invoice_periods, usage_periods = months("invoices"), months("usage")
     if invoice_periods:
         usage_periods = {period for period in usage_periods if period >= min(invoice_periods)}
     return sorted(invoice_periods | usage_periods)
+
+
+def run_as_of(settings: Settings, periods: list[str]) -> date:
+    """The date receivables are aged at: the setting, else the last period's end, else today."""
+    return settings.as_of or (_month_end(periods[-1]) if periods else date.today())
+
+
+def days_in(periods: list[str] | tuple[str, ...]) -> int:
+    """Days in the run's months (DSO's denominator)."""
+    return sum(pd.Period(period, "M").days_in_month for period in periods)
 
 
 # ------------------------------------------------------------------------------------------------ keys
@@ -300,8 +376,8 @@ def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
         "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "int64", "vendor_unit_cost": "Int64", "trial_qty": "float64", "carried_days": "int64",
-        "usage_deficit": "float64"}.items()})
+        "usage_rows": "Int64", "vendor_unit_cost": "Int64", "trial_qty": "float64", "carried_days": "int64",
+        "usage_deficit": "float64", "unmatched_credit_rows": "int64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -327,22 +403,20 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
-    chosen = sorted(set(periods)) if periods else available_periods(sources)
     drawn_on, combined = _with_history(sources, history)
     resolved = resolve(combined, settings, mappings)
-    as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
+    chosen = sorted(set(periods)) if periods else available_periods(resolved)
+    as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
-        built = build_keys(resolved, chosen, settings)
-        found = rules.apply_rules(built.keys, settings)
+        built, found = _reconciled_clients(resolved, chosen, settings)
         book = book_future.result()
     own_usage = ~resolved.frames["usage"][HISTORY_COLUMN].fillna(False).to_numpy(bool)
     figures = metrics.summarise(
         built.keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=int(own_usage.sum()),
         book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],
-        resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen),
-        unmatched_credits=len(built.unmatched_credits))
+        resolutions=resolutions, days_in_run=days_in(chosen))
     return Reconciliation(tuple(chosen), settings, found, built.keys, resolved.unmapped, resolved.client_matches,
                           sources.issues, book, figures, resolved.frames, sources.imports,
                           built.unmatched_credits, drawn_on, sources["usage"])
@@ -385,6 +459,29 @@ def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -
                 else both[name] for name in CHARGE_IDENTITY]
     best = pd.Series(rank).groupby(identity, dropna=False, sort=False).transform("min").to_numpy()
     return (rank == best)[len(own):]
+
+
+# Which rows a set of clients needs: the client-bearing sources split by client, the shared ones whole.
+CLIENT_KINDS = ("contracts", "usage", "invoices", "time_entries")
+SHARED_KINDS = ("catalog",)
+
+
+def reconcile_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The keys (``build_keys``) and findings (``rules.apply_rules``) of the clients in ``resolved``.
+
+    Per client by construction (PRODUCT.md section 4): given the rows of ``CLIENT_KINDS`` of any set of
+    whole clients (in the order they have in the whole) and ``SHARED_KINDS`` whole, it returns exactly
+    those clients' part of the whole run's keys and findings. The local engine calls it once with every
+    client; the Spark engine once per range of clients (``recon.spark``)."""
+    built, found = _reconciled_clients(resolved, periods, settings)
+    return built.keys, found
+
+
+def _reconciled_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[KeyFacts, pd.DataFrame]:
+    """``reconcile_clients`` with the unmatched credits listed beside the keys (their count per key is a
+    key fact, ``unmatched_credit_rows``, so the Spark engine's figures have it too)."""
+    built = build_keys(resolved, periods, settings)
+    return built, rules.apply_rules(built.keys, settings)
 
 
 def _month_end(period: str) -> date:

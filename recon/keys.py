@@ -184,7 +184,11 @@ def usage_by_key(usage: pd.DataFrame, periods: list[str], basis: str = "day_weig
         usage_rows=("prorated_qty", "size"), cost_rows=("unit_cost", "count"))
     facts = outer_join([facts, series.per_key], KEY)
     facts = _usage_key_facts(facts)
-    return facts, _unmatched_credits(rows, series.unmatched, facts)
+    credits, counts = _unmatched_credits(rows, series.unmatched, facts, window)
+    facts = outer_join([facts, counts], KEY) if len(counts) else facts.assign(unmatched_credit_rows=0)
+    facts = facts.fillna({"usage_qty": 0.0, "usage_deficit": 0.0, "trial_qty": 0.0, "carried_days": 0,
+                          "unmatched_credit_rows": 0})
+    return facts.astype({"carried_days": "int64", "unmatched_credit_rows": "int64"}), credits
 
 
 class _SeriesFacts(NamedTuple):
@@ -284,7 +288,8 @@ def _usage_key_facts(facts: pd.DataFrame) -> pd.DataFrame:
     # kept as categoricals: a few hundred names over a million keys (labels; see ``complete_keys``)
     facts["vendor"], facts["product_name"] = (facts[name].cat.as_unordered() for name in ("vendor", "product_name"))
     has_cost = facts.pop("cost_rows").fillna(0).to_numpy() > 0
-    facts["usage_rows"] = facts["usage_rows"].fillna(0).astype("int64")
+    # a nullable count, as invoice_lines: a key without usage has none
+    facts["usage_rows"] = facts["usage_rows"].astype("Int64")
     weight = facts.pop("cost_weight").fillna(0.0)
     unit_cost = unit_price_from_amount(facts.pop("cost_amount_weighted").astype("Int64"), weight)
     cost_only = facts.pop("cost_only").fillna(0).astype("Int64")
@@ -295,31 +300,38 @@ def _usage_key_facts(facts: pd.DataFrame) -> pd.DataFrame:
     return facts
 
 
-def _unmatched_credits(rows: pd.DataFrame, unmatched: np.ndarray, facts: pd.DataFrame) -> pd.DataFrame:
-    """Credit rows whose charge is not among the loaded rows: a subscription's refund left unmatched
-    (``recon.effect``), and negative rows added up below zero on a key."""
-    short = np.flatnonzero(unmatched > 0)
-    picked = rows.iloc[short]
+def _unmatched_credits(rows: pd.DataFrame, unmatched: np.ndarray, facts: pd.DataFrame,
+                       window: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Credit rows of the run's months whose charge is not among the loaded rows: a subscription's refund
+    left unmatched (``recon.effect``), and negative rows added up below zero on a key. Returns them
+    (``UNMATCHED_COLUMNS``) and their count per key (``unmatched_credit_rows``, at the month the credit
+    starts, or the run's first)."""
+    first_day, last_day = window
+    starts = effect.days(rows["period_start"])
+    in_window = (effect.days(rows["period_end"].fillna(rows["period_start"])) >= first_day) & (starts <= last_day)
+    positions = [np.flatnonzero((unmatched > 0) & in_window)]
+    quantities = [unmatched[positions[0]]]
+    below = facts[facts["usage_deficit"].gt(0)]
+    negative = np.flatnonzero(rows["quantity"].lt(0).to_numpy() & in_window & ~rows["row_type"].astype(
+        "string").isin(list(SERIES_KINDS)).fillna(False).to_numpy())
+    if len(below) and len(negative):
+        deficit = as_text_keys(below[[*CLIENT_SKU, "usage_deficit"]]).groupby(CLIENT_SKU)["usage_deficit"].max()
+        keyed = as_text_keys(rows.iloc[negative][CLIENT_SKU]).assign(row=negative).merge(
+            deficit.reset_index(), on=CLIENT_SKU)
+        positions.append(keyed["row"].to_numpy(dtype=np.int64))
+        quantities.append(keyed["usage_deficit"].to_numpy(float))
+    position, quantity = np.concatenate(positions), np.concatenate(quantities)
+    picked = rows.iloc[position]
     out = pd.DataFrame({"file": picked["source_file"].astype("string"), "line": picked["source_line"],
                         "client": picked["client"].astype("string"), "sku": picked["sku"].astype("string"),
                         "subscription_id": picked["subscription_id"].astype("string"),
                         "period_start": picked["period_start"], "period_end": picked["period_end"],
-                        "quantity": picked["quantity"], "unmatched_qty": unmatched[short].round(4)})
-    below = facts[facts["usage_deficit"].gt(0)]
-    if len(below):
-        negative = rows[rows["quantity"].lt(0).to_numpy()
-                        & ~rows["row_type"].astype("string").isin(list(SERIES_KINDS)).fillna(False).to_numpy()]
-        keyed = negative.merge(as_text_keys(below[[*CLIENT_SKU, "usage_deficit"]]), on=CLIENT_SKU) \
-            if len(negative) else negative
-        if len(keyed):
-            out = pd.concat([out, pd.DataFrame({
-                "file": keyed["source_file"].astype("string"), "line": keyed["source_line"],
-                "client": keyed["client"].astype("string"), "sku": keyed["sku"].astype("string"),
-                "subscription_id": keyed["subscription_id"].astype("string"),
-                "period_start": keyed["period_start"], "period_end": keyed["period_end"],
-                "quantity": keyed["quantity"], "unmatched_qty": keyed["usage_deficit"].round(4)})],
-                ignore_index=True)
-    return out.reindex(columns=list(UNMATCHED_COLUMNS)).reset_index(drop=True)
+                        "quantity": picked["quantity"], "unmatched_qty": quantity.round(4)})
+    month = np.maximum(starts[position], first_day).astype("datetime64[D]").astype("datetime64[M]")
+    counted = pd.DataFrame({"period": _periods_of_months(month).array, "client": picked["client"].array,
+                            "sku": picked["sku"].array, "one": np.ones(len(position), dtype=np.int64)})
+    counts = per_key(counted, KEY, unmatched_credit_rows=("one", "sum"))
+    return out.reindex(columns=list(UNMATCHED_COLUMNS)).reset_index(drop=True), counts
 
 
 def as_text_keys(frame: pd.DataFrame) -> pd.DataFrame:

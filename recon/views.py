@@ -220,8 +220,7 @@ def _metrics(result: Reconciliation, keys: pd.DataFrame, found: pd.DataFrame, bo
     days = sum(pd.Period(period, "M").days_in_month for period in periods)
     return summarise(keys.drop(columns=["product"]), found, usage_rows=int(overall["usage_rows"]),
                      usage_rows_mapped=int(overall["usage_rows_mapped"]), book=book, invoices=invoices,
-                     payments=payments, resolutions=latest_resolutions(resolutions), days_in_run=days,
-                     unmatched_credits=int(overall.get("unmatched_credits") or 0))
+                     payments=payments, resolutions=latest_resolutions(resolutions), days_in_run=days)
 
 
 # ----------------------------------------------------------------------------------------- rankings

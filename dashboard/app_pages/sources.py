@@ -275,7 +275,8 @@ def pulled_section(pulls: dict[str, data.PulledInputs]) -> None:
 
 def connect_tab() -> None:
     """Pick a named connection, test it, pull a month; the pull is validated and reconciled like an upload."""
-    st.caption("Pull one month straight from a PSA database, ConnectWise PSA, Pax8 or Microsoft Partner Center. "
+    st.caption("Pull one month straight from a PSA database, ConnectWise PSA, Autotask PSA, Pax8 or Microsoft "
+               "Partner Center. "
                "Each pulled source is validated, quarantined, hashed and reconciled exactly like an uploaded file.")
     try:
         connections = load_connections()

@@ -78,7 +78,7 @@ def apply_scope(result: Reconciliation, scope: Scope, resolutions: pd.DataFrame 
     figures = metrics.summarise(
         keys, found, usage_rows=len(resolved["usage"]) + len(unmapped), usage_rows_mapped=len(resolved["usage"]),
         book=book, invoices=resolved["invoices"], payments=resolved["payments"], resolutions=resolutions,
-        days_in_run=days, unmatched_credits=len(unmatched))
+        days_in_run=days)
     return dataclasses.replace(
         result, discrepancies=found, keys=keys, unmapped=unmapped, receivables=book, metrics=figures,
         unmatched_credits=unmatched, charges=result.charges.iloc[0:0], history_imports=(),

@@ -9,8 +9,9 @@ the cheapest authenticated call, to tell a user at once whether the connection w
 |---|---|---|
 | ``sql`` | ``recon.connectors.sql`` | whichever the connection has a query for |
 | ``connectwise`` | ``recon.connectors.connectwise`` | contracts (additions), invoices, time entries, catalog |
-| ``pax8`` | ``recon.connectors.pax8`` | usage (invoice items, with cost) |
-| ``partner_center`` | ``recon.connectors.partner_center`` | usage (billed invoice reconciliation line items) |
+| ``autotask`` | ``recon.connectors.autotask`` | contracts (service units), invoices (billing items), time, catalog |
+| ``pax8`` | ``recon.connectors.pax8`` | usage (invoice items, with cost; usage-based products' usage lines) |
+| ``partner_center`` | ``recon.connectors.partner_center`` | usage (billed reconciliation: API v2, v1 before 2024-02) |
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from recon.connectors import config, connectwise, partner_center, pax8, sql
+from recon.connectors import autotask, config, connectwise, partner_center, pax8, sql
 from recon.connectors.config import (
     CONNECTOR_LABELS,
     CONNECTOR_TYPES,
@@ -36,7 +37,7 @@ from recon.sources import Sources, combine
 
 Progress = Callable[[str, float], None]
 
-_MODULES: dict[str, ModuleType] = {"sql": sql, "connectwise": connectwise, "pax8": pax8,
+_MODULES: dict[str, ModuleType] = {"sql": sql, "connectwise": connectwise, "autotask": autotask, "pax8": pax8,
                                    "partner_center": partner_center}
 
 

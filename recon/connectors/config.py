@@ -14,10 +14,11 @@ A connection is defined once, in ``connections.toml`` in the working directory (
     client_id = "..."
 
 Secrets never live in that file (it is meant to be shared and committed). Each connector type names its
-secret keys (``password`` for SQL, ``private_key`` for ConnectWise, ``client_secret`` for the OAuth
-services); they come from ``.streamlit/secrets.toml`` (``[connections.NAME] password = "..."``, the
-layout Streamlit's own ``st.connection`` uses) or from the environment as ``RECON_CONN_<NAME>_<KEY>``
-(``NAME`` upper-cased, anything but letters and digits as ``_``), the environment winning. A secret
+secret keys (``password`` for SQL, ``private_key`` for ConnectWise, ``secret`` for Autotask,
+``client_secret`` for the OAuth services); they come from ``.streamlit/secrets.toml`` (``[connections.NAME]
+password = "..."``, the layout Streamlit's own ``st.connection`` uses) or from the environment as
+``RECON_CONN_<NAME>_<KEY>`` (``NAME`` upper-cased, anything but letters and digits as ``_``), the environment
+winning. A secret
 found in ``connections.toml``, or a password inside a database URL there, is refused with the place to
 move it to.
 """
@@ -39,18 +40,20 @@ CONNECTIONS_FILE_ENV = "RECON_CONNECTIONS_FILE"
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 ENV_PREFIX = "RECON_CONN_"
 
-CONNECTOR_TYPES = ("sql", "connectwise", "pax8", "partner_center")
-CONNECTOR_LABELS = {"sql": "SQL database", "connectwise": "ConnectWise PSA", "pax8": "Pax8",
-                    "partner_center": "Microsoft Partner Center"}
+CONNECTOR_TYPES = ("sql", "connectwise", "autotask", "pax8", "partner_center")
+CONNECTOR_LABELS = {"sql": "SQL database", "connectwise": "ConnectWise PSA", "autotask": "Autotask PSA",
+                    "pax8": "Pax8", "partner_center": "Microsoft Partner Center"}
 SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "sql": ("password",),
     "connectwise": ("private_key",),
+    "autotask": ("secret",),
     "pax8": ("client_secret",),
     "partner_center": ("client_secret",),
 }
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "sql": ("url", "queries"),
     "connectwise": ("base_url", "company", "public_key", "client_id"),
+    "autotask": ("username", "integration_code"),
     "pax8": ("client_id",),
     "partner_center": ("tenant_id", "client_id"),
 }

@@ -5,7 +5,11 @@
   a bounded number of times; a ``Retry-After`` header (seconds or an HTTP date) is honoured, capped.
 - 401 and 403 become a ``ConnectorError`` naming the connection, the endpoint and what to check; other
   refusals quote the service's own error message. Every message and log line passes through
-  ``redact`` first, so no secret value can reach the screen or a log.
+  ``redact`` first, so no secret value can reach the screen or a log; httpx's own request log lines are
+  kept without the URL's query (where a storage SAS token travels).
+- A client is bound to one origin (scheme, host and port of its base URL): an absolute URL a service
+  hands back (a next-page link, an operation's ``Location``) is followed only when it is on that origin,
+  so the connection's credentials are never sent to another host.
 - JSON is decoded with ``Decimal`` for non-integer numbers, so money stays exact from the wire on.
 """
 
@@ -15,7 +19,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +31,22 @@ import httpx
 from recon.errors import ConnectorError
 
 logger = logging.getLogger("recon.connectors")
+
+
+class QueryRedactingFilter(logging.Filter):
+    """httpx logs every request's full URL (INFO ``HTTP Request: GET <url> ...``); a URL's query can carry a
+    secret (a storage SAS token), so its log records keep the URL without the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                                for arg in record.args)
+        return True
+
+
+_HTTPX_LOGGER = logging.getLogger("httpx")
+if not any(isinstance(existing, QueryRedactingFilter) for existing in _HTTPX_LOGGER.filters):
+    _HTTPX_LOGGER.addFilter(QueryRedactingFilter())
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGES = 10_000
@@ -122,18 +142,32 @@ class ApiClient:
     # ---------------------------------------------------------------------------------------- calling
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None,
-                 headers: Mapping[str, str] | None = None) -> tuple[Any, httpx.Response]:
-        """GET ``path`` (relative to the base URL, or absolute) and decode its JSON body."""
-        response = self.request("GET", path, params=params, headers=headers)
+                 headers: Mapping[str, str] | None = None,
+                 accept: Collection[int] = ()) -> tuple[Any, httpx.Response]:
+        """GET ``path`` (relative to the base URL, or absolute) and decode its JSON body. A status in
+        ``accept`` (a 404 that means "none") is answered instead of raised."""
+        return self.request_json("GET", path, params=params, headers=headers, accept=accept)
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """``request`` and the answer's JSON body (exact decimals)."""
+        response = self.request(method, path, **kwargs)
         try:
             return decode_json(response), response
         except json.JSONDecodeError:
             raise self.error(f"answered {_path(response.request.url)} with something that is not JSON") from None
 
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET ``path`` and return the body as it came (a file download)."""
+        return self.request("GET", path, params=params).content
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise ``ConnectorError``."""
-        url = path.lstrip("/") if not path.startswith(("http://", "https://")) else path
+        """Send with retries; return a 2xx response or raise ``ConnectorError``. An absolute ``path`` (a link a
+        service answered with) must be on the client's own origin: ``ConnectorError`` otherwise, before
+        anything is sent. The token call (``token_call=True``) goes to the configured token URL."""
         token_call = kwargs.pop("token_call", False)
+        accept = frozenset(kwargs.pop("accept", ()))
+        absolute = path.startswith(("http://", "https://"))
+        url = path.lstrip("/") if not absolute else path if token_call else self._on_origin(path)
         refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
             response = self._send(method, url, attempt, kwargs)
@@ -146,9 +180,16 @@ class ApiClient:
             if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
                 self._wait(attempt, response)
                 continue
-            return self._checked(response, token_call)
+            return response if response.status_code in accept else self._checked(response, token_call)
         raise self.error(f"did not answer {_path_of(self._client, url)} after {self.retry.attempts} attempts "
                          "(timeouts or dropped connections). Check base_url and the network, or try later")
+
+    def _on_origin(self, url: str) -> str:
+        if not same_origin(url, self.base_url):
+            raise self.error(f"was sent to another host ({httpx.URL(url).host}) by an answer of "
+                             f"{httpx.URL(self.base_url).host}; refused to follow it with the connection's "
+                             "credentials. Check base_url")
+        return url
 
     def _send(self, method: str, url: str, attempt: int, kwargs: dict[str, Any]) -> httpx.Response | None:
         headers = dict(kwargs.get("headers") or {})
@@ -199,12 +240,22 @@ class ApiClient:
         return redact(text, self.secrets)
 
 
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` has the scheme, host and port of ``base_url``."""
+    target, base = httpx.URL(url), httpx.URL(base_url)
+    return (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
+
+
 def service_message(response: httpx.Response) -> str:
-    """The human part of an error body (``message``, ``description``, ``error_description``...), short."""
+    """The human part of an error body (``message``, ``description``, ``error_description``, an
+    ``errors`` list...), short."""
     try:
         body = decode_json(response)
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        said = [str(item.get("message", "")) if isinstance(item, dict) else str(item) for item in body["errors"]]
+        return "; ".join(text.strip() for text in said if text.strip())[:300]
     if isinstance(body, dict):
         for key in ("error_description", "message", "description", "detail", "title", "error"):
             value = body.get(key)

@@ -219,7 +219,8 @@ def test_a_pulled_source_replaces_its_kind_in_the_current_data(workspace: Path, 
     at.button(key="sources.reconcile_pulled").click().run()
     assert_clean(at)
     files = at.session_state["workspace.active"].inputs.files
-    assert [file.name for file in files if file.kind == "usage"] == ["pax8@2026-02:invoice items"]
+    assert [file.name for file in files if file.kind == "usage"] == ["pax8@2026-02:invoice items",
+                                                                     "pax8@2026-02:usage lines"]
     assert {file.name for file in files} >= {"contracts.csv", "invoices.csv"}  # the rest of the current data
     report = next(frame.value for frame in at.dataframe if "balanced" in frame.value)
     usage = report.set_index("file").loc["pax8@2026-02:invoice items"]
@@ -247,3 +248,19 @@ def test_finance_may_pull_and_an_account_manager_may_not(psa: Path):
     [refused] = [item.value for item in at.exception]  # AccessDeniedError, redacted where the config says so
     assert refused == "account-manager (account_manager) may not upload" or "redacted" in refused
     assert not at.button and not at.get("tabs")
+
+
+def test_an_autotask_connection_is_offered_tested_and_pulled(workspace: Path):
+    app = vendors.Autotask()
+    with StandIn(app) as server:
+        app.base = server.url
+        write_project(workspace, connections_toml(autotask=server.url))
+        at = sources()
+        assert at.selectbox(key="sources.connection").options == ["at · Autotask PSA"]
+        at.button(key="sources.test_connection").click().run()
+        assert_clean(at)
+        assert any("Autotask PSA answered at" in plain(item.value) for item in at.success)
+        at = pull_month(at, vendors.MONTH, "at")
+    assert_clean(at)
+    kept = at.session_state["sources.pulls"]["at"]
+    assert sorted(file.kind for file in kept.files) == ["catalog", "contracts", "invoices", "time_entries"]

@@ -164,7 +164,8 @@ def oracle(rows: list[Row], window: tuple[int, int]) -> tuple[dict[tuple[int, st
                 value[d] -= abs(rows[i].quantity)
         swept = bool(netted or adds)
         for i in netted:
-            unmatched[i] = max([max(-round(value[d], 6), 0.0) for d in range(day(rows[i].first), day(rows[i].last) + 1)])
+            span = range(day(rows[i].first), day(rows[i].last) + 1)
+            unmatched[i] = max([max(-round(value[d], 6), 0.0) for d in span])
         charged = {d: (max(round(value[d], 6), 0.0) if swept else value[d]) for d in covering if covering[d] > 0}
         charges = [i for i in ordered if i in live and rows[i].kind != REFUNDS]
         quantity_on: dict[int, tuple[float, bool]] = {d: (q, False) for d, q in charged.items()}
@@ -214,9 +215,9 @@ def series_rows(draw: st.DrawFn) -> list[Row]:
             quantity = float(draw(st.integers(-5, 5) if kind == ADDS else st.integers(0, 20)))
             rows.append(Row(series, kind, DATES[first], DATES[last], quantity, *life))
     # now and then a refund copying a charge (an exact refund) or starting with one (a seat change)
-    for row in list(rows):
-        if row.kind == HOLDS and draw(st.booleans()):
-            rows.append(Row(row.series, REFUNDS, row.first, row.last, row.quantity, row.life_first, row.life_last))
+    refunded = [row for row in rows if row.kind == HOLDS and draw(st.booleans())]
+    rows.extend(Row(row.series, REFUNDS, row.first, row.last, row.quantity, row.life_first, row.life_last)
+                for row in refunded)
     return draw(st.permutations(rows))
 
 

@@ -1,8 +1,9 @@
 """A real HTTP server on 127.0.0.1 (a free port) for the connector tests: no mocks, real sockets.
 
-``StandIn(app)`` serves ``app(request) -> Reply`` in a background thread. ``fail(path, *replies)``
-makes the next requests to ``path`` get those replies first (a 429 with ``Retry-After``, a flaky 503...),
-and every request is logged (headers included) so a test can check what the connector sent.
+``StandIn(app)`` serves ``app(request) -> Reply`` (a JSON body, or bytes for a file) in a background thread.
+``fail(path, *replies)`` makes the next requests to ``path`` get those replies first (a 429 with
+``Retry-After``, a flaky 503...), and every request is logged (headers included) so a test can check what
+the connector sent.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ class Request:
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None
+    body: Any = None  # JSON-encoded; bytes are sent as they are (a file download)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
+
+    def payload(self) -> tuple[bytes, str]:
+        """The body's bytes and their content type."""
+        if isinstance(self.body, bytes):
+            return self.body, "application/octet-stream"
+        return (b"" if self.body is None else json.dumps(self.body).encode()), "application/json"
 
 
 App = Callable[[Request], Reply]
@@ -91,6 +98,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms ACK waits
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
@@ -101,9 +109,9 @@ class StandIn:
                                   self.rfile.read(length) if length else b"")
                 reply = standin._answer(request)
                 time.sleep(reply.delay)
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+                payload, content_type = reply.payload()
                 self.send_response(reply.status)
-                for key, value in {"Content-Type": "application/json", **reply.headers}.items():
+                for key, value in {"Content-Type": content_type, **reply.headers}.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recon.connectors import Period
-from recon.connectors.config import env_name, get_connection, load_connections
+from recon.connectors.config import CONNECTOR_TYPES, env_name, get_connection, load_connections
 from recon.errors import ConnectorError
 
 DEFINITIONS = """
@@ -65,7 +65,7 @@ def test_unknown_type_and_missing_keys(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError) as error:
         load_connections(*write(tmp_path, bad), environ={})
     message = str(error.value)
-    assert "[connections.a] type must be one of sql, connectwise, pax8, partner_center (got 'ftp')" in message
+    assert "[connections.a] type must be one of sql, connectwise, autotask, pax8, partner_center (got 'ftp')" in message
     assert "[connections.b] needs company" in message and "[connections.b] needs client_id" in message
 
 
@@ -108,3 +108,9 @@ def test_the_connections_file_can_be_named_in_the_environment(tmp_path: Path, mo
 def test_the_last_closed_month(today: str, month: str) -> None:
     closed = Period.last_closed(date.fromisoformat(today))
     assert closed.label == month and closed.next_start == date.fromisoformat(today).replace(day=1)
+
+
+def test_the_example_file_defines_one_connection_of_each_type(tmp_path: Path) -> None:
+    example = Path(__file__).parents[3] / "connections.example.toml"
+    connections = load_connections(example, tmp_path / "no-secrets.toml", environ={})
+    assert sorted(connection.type for connection in connections.values()) == sorted(CONNECTOR_TYPES)

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from recon.connectors.http import ApiClient, Hints, RetryPolicy, redact, retry_after_seconds
+from recon.connectors.http import ApiClient, Hints, RetryPolicy, redact, retry_after_seconds, same_origin
 from recon.errors import ConnectorError
 from tests.recon.connectors.standin import Reply, StandIn
 
@@ -58,3 +58,38 @@ def test_an_empty_answer_is_none() -> None:
             service="Test", connection="c", base_url=server.url, hints=HINTS) as api:
         body, _ = api.get_json("empty")
     assert body is None
+
+
+def test_a_link_to_another_host_is_refused_before_anything_is_sent() -> None:
+    with StandIn(lambda request: Reply(200, {"ok": True})) as elsewhere, \
+            StandIn(lambda request: Reply(200, {"ok": True})) as home:
+        api = ApiClient(service="Test", connection="c", base_url=home.url + "/api", hints=HINTS,
+                        headers={"Secret": "header-secret-123"}, secrets=("header-secret-123",))
+        with api:
+            body, _ = api.get_json(home.url + "/api/next?page=2")  # an absolute link on the same host
+            with pytest.raises(ConnectorError, match=r"sent to another host \(localhost\) .*refused to follow"):
+                api.get_json(elsewhere.url.replace("127.0.0.1", "localhost") + "/steal")
+        assert body == {"ok": True} and len(home.hits("/api/next")) == 1
+        assert not elsewhere.requests
+
+
+def test_same_origin_compares_scheme_host_and_port() -> None:
+    assert same_origin("https://a.example/x?y=1", "https://a.example/v1")
+    assert not same_origin("http://a.example/x", "https://a.example/v1")
+    assert not same_origin("https://a.example:8443/x", "https://a.example/v1")
+    assert not same_origin("https://b.example/x", "https://a.example/v1")
+
+
+def test_an_errors_list_is_quoted_in_the_message() -> None:
+    with StandIn(lambda request: Reply(500, {"errors": ["Unable to find fld in the Contracts Entity."]})) as server:
+        api = ApiClient(service="Test", connection="c", base_url=server.url, hints=HINTS,
+                        retry=RetryPolicy(attempts=1))
+        with api, pytest.raises(ConnectorError, match=r"The service said: Unable to find fld in the Contracts"):
+            api.get_json("items")
+
+
+def test_an_accepted_status_is_answered_not_raised() -> None:
+    with StandIn(lambda request: Reply(404, {"message": "Invalid subscriptionId"})) as server, ApiClient(
+            service="Test", connection="c", base_url=server.url, hints=HINTS) as api:
+        body, response = api.get_json("summaries", accept=(404,))
+    assert response.status_code == 404 and body == {"message": "Invalid subscriptionId"}

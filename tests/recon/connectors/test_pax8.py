@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recon.connectors import check, pull
+from recon.connectors import check, pax8, pull
 from recon.errors import ConnectorError
 from recon.money import from_decimal
 from tests.recon.connectors import vendors
@@ -17,9 +17,11 @@ from tests.recon.connectors.standin import Reply, StandIn
 
 def test_pull_returns_the_months_invoice_items_as_usage(tmp_path: Path, pax8_server: StandIn) -> None:
     result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
-    [record] = result.imports
+    record = result.imports[0]
+    assert record.file == "pax8@2026-02:invoice items"
     assert (record.source, record.rows_in, record.rows_loaded, record.rows_quarantined) == ("usage", 3, 2, 1)
-    usage = result.sources()["usage"].sort_values("sku")
+    usage = result.sources()["usage"]
+    usage = usage[usage["source_file"] == record.file].sort_values("sku")
     assert list(usage["client"]) == ["ACME Corp.", "ACME Corp."]  # the missing companyName from /companies
     assert list(usage["sku"]) == ["DATTO-SAAS-PROT", "MS-OFF-BUS-PREM"]
     assert list(usage["quantity"]) == [27.0, 27.0]
@@ -43,14 +45,14 @@ def test_token_once_and_pages_by_total_pages(tmp_path: Path, pax8_server: StandI
 def test_expired_token_is_refreshed_once(tmp_path: Path, pax8_server: StandIn) -> None:
     pax8_server.fail("/v1/invoices", Reply(401, {"status": 401, "message": "Token expired"}))
     result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
-    assert len(pax8_server.hits("/oauth/token")) == 2 and len(result.sources()["usage"]) == 2
+    assert len(pax8_server.hits("/oauth/token")) == 2 and len(result.sources()["usage"]) == 2 + 2
 
 
 def test_rate_limited_then_flaky_then_fine(tmp_path: Path, pax8_server: StandIn) -> None:
     pax8_server.fail("/v1/companies", Reply(429, {"message": "Too Many Requests"}, {"Retry-After": "0"}),
                      Reply(503, None))
     result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
-    assert len(pax8_server.hits("/v1/companies")) == 3 and len(result.sources()["usage"]) == 2
+    assert len(pax8_server.hits("/v1/companies")) == 3 and len(result.sources()["usage"]) == 2 + 2
 
 
 def test_wrong_client_secret_is_a_clear_error_without_the_secret(tmp_path: Path, pax8_server: StandIn,
@@ -76,3 +78,55 @@ def test_forbidden_scope(tmp_path: Path, pax8_server: StandIn) -> None:
 def test_check_counts_companies(tmp_path: Path, pax8_server: StandIn) -> None:
     answer = check(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)))
     assert answer.endswith(": 2 companies")
+
+
+def test_the_months_invoices_are_asked_for_by_date_range(tmp_path: Path, pax8_server: StandIn) -> None:
+    pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
+    [listing] = pax8_server.hits("/v1/invoices")
+    assert (listing.query["invoiceDateRangeStart"], listing.query["invoiceDateRangeEnd"]) == ("2026-02-01",
+                                                                                              "2026-02-28")
+
+
+def test_the_token_url_is_the_current_specs_unless_overridden(tmp_path: Path, pax8_server: StandIn) -> None:
+    assert pax8.TOKEN_URL == "https://token-manager.pax8.com/oauth/token"  # Pax8's Authentication OpenAPI
+    toml = connections_toml(pax8=pax8_server.url)
+    assert f'token_url = "{pax8_server.url}/oauth/token"' in toml  # overridden, as a user can
+    pull(connection(tmp_path, "pax8", toml), vendors.MONTH)
+    assert len(pax8_server.hits("/oauth/token")) == 1
+
+
+def test_usage_based_products_come_from_usage_summaries(tmp_path: Path, pax8_server: StandIn) -> None:
+    result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
+    by_file = {record.file: record for record in result.imports}
+    lines = by_file["pax8@2026-02:usage lines"]
+    assert (lines.source, lines.rows_in, lines.rows_loaded, lines.rows_quarantined) == ("usage", 2, 2, 0)
+    usage = result.sources()["usage"]
+    proofpoint = usage[usage["sku"] == "PP-ESS-PRO"].sort_values("period_start")
+    assert list(proofpoint["client"]) == ["Globex LLC", "Globex LLC"]
+    assert list(proofpoint["quantity"]) == [4.0, 3.0]
+    assert [str(day.date()) for day in proofpoint["period_start"]] == ["2026-02-14", "2026-02-15"]
+    assert list(proofpoint["period_end"]) == list(proofpoint["period_start"])
+    assert set(proofpoint["vendor"]) == {"Proofpoint"} and set(proofpoint["subscription_id"]) == {"sub-pp"}
+
+
+def test_usage_lines_are_asked_day_by_day_of_live_subscriptions_only(tmp_path: Path, pax8_server: StandIn) -> None:
+    pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
+    asked = [request.query["usageDate"] for request in pax8_server.hits("/v1/usage-summaries/us-1/usage-lines")]
+    assert asked == [f"2026-02-{day:02d}" for day in range(1, 29)]
+    assert pax8_server.hits("/v1/subscriptions/sub-f1/usage-summaries")  # asked, has none
+    assert not pax8_server.hits("/v1/subscriptions/sub-old/usage-summaries")  # ended before February
+    assert len(pax8_server.hits("/v1/products/prod-pp")) == 1  # the product's SKU, asked once
+
+
+def test_usage_summaries_can_be_left_out(tmp_path: Path, pax8_server: StandIn) -> None:
+    toml = connections_toml(pax8=pax8_server.url) + "usage_summaries = false\n"
+    result = pull(connection(tmp_path, "pax8", toml), vendors.MONTH)
+    assert [record.file for record in result.imports] == ["pax8@2026-02:invoice items"]
+    assert not pax8_server.hits("/v1/subscriptions")
+
+
+def test_a_subscription_pax8_does_not_know_has_no_usage(tmp_path: Path, pax8_server: StandIn) -> None:
+    pax8_server.fail("/v1/subscriptions/sub-f1/usage-summaries",
+                     Reply(404, {"status": 404, "message": "Invalid subscriptionId or companyId"}))
+    result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
+    assert len(result.imports) == 2

@@ -15,8 +15,8 @@ from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.sources import Sources, combine
 from recon.store import Store, tables
 from recon.store.database import _alembic_config
-from tests.scenarios import SEMANTICS, _section_files, parse_scenario
 from tests.recon.store.cases import before_fixes
+from tests.scenarios import SEMANTICS, _section_files, parse_scenario
 
 KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 SCENARIO = parse_scenario((SEMANTICS / "ms_yearly_charge.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
@@ -46,7 +46,7 @@ def stored_charges(store: Store) -> int:
         return int(connection.execute(sa.select(sa.func.count()).select_from(CHARGE)).scalar_one())
 
 
-def power_bi(result) -> float:  # noqa: ANN001 - a Reconciliation
+def power_bi(result) -> float:
     keys = result.keys
     return float(keys.loc[(keys["client"] == "Contoso Dental") & (keys["sku"] == "PBI-PRO"), "usage_qty"].iloc[0])
 
@@ -111,7 +111,8 @@ def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
             getattr(command, "downgrade" if target == "0002" else "upgrade")(config, target)
             present = "usage_charge" in sa.inspect(connection).get_table_names()
             assert present == (target == "head")
-            assert MigrationContext.configure(connection).get_current_revision() == ("0002" if target == "0002" else "0003")
+            revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == ("0002" if target == "0002" else "0003")
     run = store.load_run(store.latest_run_id() or 0)
     assert len(run.imports) and not run.imports["from_history"].any()
     store.save_run(reconcile(november(), periods=["2025-11"]))
