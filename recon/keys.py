@@ -580,7 +580,8 @@ def complete_keys(keys: pd.DataFrame, vendor_tracked: pd.DataFrame, had_contract
     out = pd.concat([keys, flags, left_lookup(keys, catalog, ["sku"])], axis=1)
     for column in ("usage_qty", "contract_qty", "billed_qty", "duplicate_qty", "trial_qty", "usage_deficit"):
         out[column] = out[column].fillna(0.0)
-    out["carried_days"] = out["carried_days"].fillna(0).astype("int64")
+    for column in ("carried_days", "unmatched_credit_rows"):  # counts: a key without usage has none
+        out[column] = out[column].fillna(0).astype("int64")
     for column in ("billed_amount", "duplicate_amount"):
         out[column] = out[column].fillna(0).astype("Int64")
     out["contract_active"] = out["contract_lines"].fillna(0).gt(0)

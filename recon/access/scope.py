@@ -74,11 +74,7 @@ def apply_scope(result: Reconciliation, scope: Scope, resolutions: pd.DataFrame 
     keys, found = restrict(result.keys, visible), restrict(result.discrepancies, visible)
     unmapped, book = restrict(result.unmapped, visible), restrict(result.receivables, visible)
     unmatched = restrict(result.unmatched_credits, visible)
-    days = sum(pd.Period(period, "M").days_in_month for period in result.periods)
-    figures = metrics.summarise(
-        keys, found, usage_rows=len(resolved["usage"]) + len(unmapped), usage_rows_mapped=len(resolved["usage"]),
-        book=book, invoices=resolved["invoices"], payments=resolved["payments"], resolutions=resolutions,
-        days_in_run=days)
+    figures = metrics.summarise(keys, found, book, resolved, unmapped, result.periods, resolutions)
     return dataclasses.replace(
         result, discrepancies=found, keys=keys, unmapped=unmapped, receivables=book, metrics=figures,
         unmatched_credits=unmatched, charges=result.charges.iloc[0:0], history_imports=(),

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from recon import load_directory, reconcile
 from recon.cli import app
 from recon.engine import Reconciliation
+from recon.exports.formatting import export_frame
 from recon.ingest.directory import inspect_directory
 from tests.fixtures import make_semantics
 
@@ -63,7 +64,7 @@ def test_every_file_is_read_whole_by_the_preset_of_its_shape() -> None:
 def test_the_month_raises_its_true_findings_and_nothing_else(march: Reconciliation) -> None:
     assert march.periods == ("2026-03",)  # February's file and the charges reaching April add no month
     assert march.quarantine.empty and march.unmapped.empty and march.unmatched_credits.empty
-    found = march.discrepancies_for_export()
+    found = export_frame(march.discrepancies)
     pd.testing.assert_frame_equal(findings(found), expected())
     assert found.loc[found["sku"] == "ONBOARD", "variance"].tolist() == ["-150.00"]  # never -4.85
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from recon.exports.formatting import export_frame
 from tests.fixtures import make_semantics
 from tests.scenarios import SEMANTICS, run_semantic, semantic_names
 
 
 def _found(result) -> pd.DataFrame:
-    found = result.discrepancies_for_export()
+    found = export_frame(result.discrepancies)
     return found[["period", "client", "sku", "type", "variance"]].astype(str).reset_index(drop=True)
 
 
@@ -53,7 +54,7 @@ def test_without_the_earlier_file_the_days_before_the_cycle_are_carried_and_coun
     result = run_semantic("ms_anniversary_cycle_carried").result
     key = _key(result, "2026-03", "Contoso Dental", "M365-E3")
     assert key["usage_qty"] == 10.0 and key["carried_days"] == 19
-    assert result.metrics.overall["carried_days"] == 19 and result.metrics.overall["carried_keys"] == 1
+    assert result.metrics.overall.carried_days == 19 and result.metrics.overall.carried_keys == 1
 
 
 def test_a_seat_change_replaces_the_cycle_charge_from_its_day() -> None:
@@ -81,7 +82,7 @@ def test_unmatched_credits_are_reported_and_never_go_below_zero() -> None:
     assert _key(result, "2026-03", "Northwind Traders", "EXO-P1")["usage_qty"] == 0.0
     e3 = _key(result, "2026-03", "Northwind Traders", "M365-E3")
     assert e3["usage_qty"] == 6.0 and e3["carried_days"] == 9
-    assert result.metrics.overall["unmatched_credits"] == 2
+    assert result.metrics.overall.unmatched_credits == 2
 
 
 def test_a_yearly_charge_from_an_earlier_import_counts_at_a_twelfth_of_its_cost() -> None:
@@ -101,7 +102,7 @@ def test_trial_seats_are_counted_apart() -> None:
     result = run_semantic("ms_trial").result
     key = _key(result, "2026-03", "Contoso Dental", "TEAMS-PREM")
     assert key["usage_qty"] == 0.0 and key["trial_qty"] == round(25 * 20 / 31, 4)
-    assert result.metrics.overall["trial_keys"] == 1
+    assert result.metrics.overall.trial_keys == 1
 
 
 def test_microsoft_cost_is_in_the_billing_currency() -> None:

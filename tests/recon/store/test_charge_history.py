@@ -101,18 +101,19 @@ def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None
 
 
 def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
-    """Down to 0002 and up again: the table comes and goes, runs stored before stay readable, and their
-    imports were not drawn from history."""
+    """Down to the revision before it (0003_run_key) and up again: the table comes and goes, runs stored
+    before stay readable, and their imports were not drawn from history."""
     store.save_run(before_fixes())
     config = _alembic_config()
-    for target in ("0002", "head"):
+    before = "0003_run_key"
+    for target in (before, "head"):
         with store.engine.connect() as connection, connection.begin():
             config.attributes["connection"] = connection
-            getattr(command, "downgrade" if target == "0002" else "upgrade")(config, target)
+            getattr(command, "downgrade" if target == before else "upgrade")(config, target)
             present = "usage_charge" in sa.inspect(connection).get_table_names()
             assert present == (target == "head")
             revision = MigrationContext.configure(connection).get_current_revision()
-            assert revision == ("0002" if target == "0002" else "0003")
+            assert revision == (before if target == before else "0004_charge_history")
     run = store.load_run(store.latest_run_id() or 0)
     assert len(run.imports) and not run.imports["from_history"].any()
     store.save_run(reconcile(november(), periods=["2025-11"]))

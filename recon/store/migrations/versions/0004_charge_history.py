@@ -1,8 +1,8 @@
 """The charge history (PRODUCT.md 4a): the usage rows of every stored import, and which imports a run
 drew on from it.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_charge_history
+Revises: 0003_run_key
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004_charge_history"
+down_revision: str | None = "0003_run_key"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
