@@ -14,6 +14,7 @@ from recon.money import from_decimal
 LIMITS = ("max_upload_mb", "max_upload_rows", "max_upload_columns", "max_line_chars", "max_unzipped_mb",
           "max_compression_ratio", "max_zip_members")
 MAX_LINE_AMOUNT = Decimal(10**14)  # 10^14 currency units are 10^18 units: an int64 holds 9.2 x 10^18
+QUANTITY_BASES = ("day_weighted", "period_end")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Settings:
     # The largest amount (or quantity) one line may hold, in currency units: a line beyond it is
     # quarantined, never summed (money is held in 1/10,000 units of a 64-bit integer, at most ~9.2 x 10^14).
     max_line_amount: Decimal = Decimal(10**12)
+    # PRODUCT.md 4a: a quantity held for part of a month counts for the days it is held (``day_weighted``),
+    # or the quantity in effect on the month's last day counts in full (``period_end``).
+    quantity_basis: str = "day_weighted"
 
     def __post_init__(self) -> None:
         problems = [
@@ -48,6 +52,8 @@ class Settings:
                          "amount_tolerance", "default_hourly_rate")
             if Decimal(getattr(self, name)) < 0
         ]
+        if self.quantity_basis not in QUANTITY_BASES:
+            problems.append(f"quantity_basis must be one of {', '.join(QUANTITY_BASES)}")
         if not 0 <= self.fuzzy_suggest_min <= 100:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
         problems += [f"{name} must be a positive whole number" for name in LIMITS

@@ -284,7 +284,8 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("cli")
     database = f"sqlite:///{root / 'recon.db'}"
     runner = CliRunner()
-    ran = runner.invoke(cli, ["--database-url", database, "run", "--data", str(SAMPLE), "--out", str(root / "out")])
+    ran = runner.invoke(cli, ["--database-url", database, "run", "--data", str(SAMPLE), "--out", str(root / "out"),
+                                 "--keys"])
     assert ran.exit_code == 0, ran.output
     exported = runner.invoke(cli, ["--database-url", database, "export", "1", "--out", str(root / "audit.xlsx")])
     assert exported.exit_code == 0, exported.output
@@ -298,7 +299,7 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_recon_run_writes_money_as_the_schema_declares(cli_outputs: Path) -> None:
     written = sorted((cli_outputs / "out").glob("*.csv"))
     assert [path.name for path in written] == ["discrepancies.csv", "keys.csv", "quarantine.csv", "receivables.csv",
-                                               "unmapped.csv"]
+                                               "unmapped.csv", "unmatched_credits.csv"]
     assert [problem for path in written for problem in csv_problems(path.name, path.read_bytes())] == []
     summary = json.loads((cli_outputs / "out" / "summary.json").read_text())
     assert summary_problems("summary.json", summary) == []

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recon.engine import Reconciliation
+from recon.exports.csvfile import write_csv
 from recon.exports.formatting import export_frame, money_text
 from recon.exports.outputs import folder_replaced
-from recon.exports.safe import safe_frame
 from recon.keys import describe_periods
 from recon.metrics import describe_findings
 from recon.rules import INFORMATIONAL_TYPES
@@ -26,13 +26,14 @@ OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmappe
 
 
 FILE_FORMATS = ("csv", "parquet")
-TABLES = ("discrepancies", "receivables", "unmapped", "quarantine", "keys")
+TABLES = ("discrepancies", "receivables", "unmapped", "quarantine", "keys", "unmatched_credits")
 # What a run may have left in its folder (any format): a folder holding anything else is not replaced.
 OUTPUT_NAMES = ("summary.json", *(f"{table}.{file_format}" for table in TABLES for file_format in FILE_FORMATS))
 
 
 def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFrame | None = None, *,
-                  file_format: str = "csv", chunks: Mapping[str, Iterable[pd.DataFrame]] | None = None) -> list[Path]:
+                  file_format: str = "csv", chunks: Mapping[str, Iterable[pd.DataFrame]] | None = None,
+                  keys: bool = False) -> list[Path]:
     """Write every output file of a run into ``out_dir`` as one step; returns the paths. Text cells are
     neutralised against spreadsheet formulas (``recon.exports.safe``).
 
@@ -46,14 +47,22 @@ def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFra
     ``parquet`` writes the same tables (the same columns and values) as ``.parquet`` files. ``chunks``
     gives a table (``keys``, ``receivables``) as frames in order instead of ``result``'s, written one
     after another: the Spark engine's tables too large to hold at once.
+
+    Every key of the run (``keys``: a row per period, client and sku, a million at 1M invoice lines) is
+    written as ``keys.csv`` only when ``keys`` is asked for, and always as ``keys.parquet`` (issue 25: the
+    CSV took most of a large run's time and memory, and the findings, receivables and summary are what a
+    close needs; the dashboard and the store hold the keys too).
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be one of {', '.join(FILE_FORMATS)}, not {file_format!r}")
     tables: dict[str, Iterable[pd.DataFrame]] = {
         "discrepancies": [with_status(result.discrepancies, resolutions)], "receivables": [result.receivables],
         "unmapped": [result.unmapped], "quarantine": [result.quarantine], "keys": [result.keys],
+        "unmatched_credits": [result.unmatched_credits],
         **(chunks or {}),
     }
+    if not keys and file_format == "csv":
+        del tables["keys"]
     write = _write_parquet if file_format == "parquet" else _write_csv
     with folder_replaced(out_dir, OUTPUT_NAMES) as staging:
         names = [write(staging / f"{name}.{file_format}", frames).name for name, frames in tables.items()]
@@ -63,11 +72,11 @@ def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFra
 
 
 def _write_csv(path: Path, frames: Iterable[pd.DataFrame]) -> Path:
-    """The frames one after another as one CSV (one header): the bytes ``safe_csv`` gives the whole."""
+    """The frames one after another as one CSV (one header): the bytes ``safe_csv`` gives the whole,
+    streamed (``recon.exports.csvfile``)."""
     with path.open("wb") as handle:
         for number, frame in enumerate(frames):
-            text = safe_frame(export_frame(frame)).to_csv(index=False, header=number == 0, lineterminator="\n")
-            handle.write(text.encode("utf-8"))
+            write_csv(export_frame(frame), handle, header=number == 0)
     return path
 
 
@@ -118,10 +127,28 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
         f"  overcharge {money_text(overall.overcharge)} {currency}, "
         f"net variance {money_text(overall.net_variance)} {currency}",
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+        *usage_note_lines(result),
         *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
           for period in periods_without_billing(result, billed)],
     ]
+
+
+def usage_note_lines(result: Reconciliation) -> list[str]:
+    """What reading the vendor rows found (PRODUCT.md 4a), when there is something to say: days carried
+    from the nearest charge, trial seats not expected to be billed, credits whose charge is not loaded."""
+    overall = result.metrics.overall
+    lines = []
+    if overall.carried_days:
+        lines.append(f"  {overall.carried_days} day(s) on {overall.carried_keys} key(s) no loaded charge "
+                     "covers carried the nearest charge's quantity (load the earlier month's file to see them)")
+    if overall.trial_keys:
+        lines.append(f"  trial seats, not expected to be billed: {overall.trial_seats} on "
+                     f"{overall.trial_keys} key(s)")
+    if overall.unmatched_credits:
+        lines.append(f"  {overall.unmatched_credits} credit row(s) refund a charge that is not among the "
+                     "loaded rows (unmatched_credits.csv)")
+    return lines
 
 
 def periods_without_billing(result: Reconciliation, billed: Iterable[str] | None = None) -> list[str]:

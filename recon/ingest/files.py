@@ -62,10 +62,12 @@ def load_entry(raw: TextTable, data: FileBytes, name: str, entry: SourceEntry, o
         raise SourceError(name, [f"mapped column(s) not in the file: {', '.join(absent)}"
                                  f" (found: {column_list(columns)})"])
     preset = entry.preset_spec
-    if preset and preset.client_key and "client" not in entry.columns and not entry.client_lookup:
-        raise SourceError(name, [f"{preset.name} exports name no client: give the profile a client column or "
-                                 f"a [source.client_lookup] table ({preset.client_key} -> client)"])
     mapping = entry.mapping(entry.prepare(raw.frame.iloc[:0]).columns)
+    if preset and preset.client_key and "client" not in mapping:
+        named = " or ".join(preset.columns.get("client", ()))
+        raise SourceError(name, [f"{preset.name} rows name no client here: add a client column ({named}), "
+                                 f"give the profile a client column or a [source.client_lookup] table "
+                                 f"({preset.client_key} -> client)"])
     loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare, limits=limits)
     return with_hash(loaded, data, read_as)
 

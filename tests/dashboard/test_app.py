@@ -97,13 +97,16 @@ def test_client_filter_changes_every_figure(app: AppTest):
 
 
 def test_period_and_manager_filters(app: AppTest):
-    app.select_slider(key="filters.periods").set_range("2026-04", "2026-04").run()
+    app.selectbox(key="filters.period_from").select("2026-04").run()
     assert_clean(app)
     assert metric(app, "Leakage (under-billed)") == ":red[-$3,200.00]"
     app.multiselect(key="filters.account_managers").select("Priya Shah").run()
     assert metric(app, "Leakage (under-billed)") == "$0.00"
     app.button(key="filters.reset").click().run()
     assert metric(app, "Billed revenue") == "$39,597.64"
+    assert (app.selectbox(key="filters.period_from").value, app.selectbox(key="filters.period_to").value) == (
+        "2026-01", "2026-04")
+    assert app.multiselect(key="filters.account_managers").value == []
 
 
 def test_client_page_follows_the_chosen_client(app: AppTest):
@@ -154,7 +157,8 @@ def test_upload_reconciles_the_uploaded_files(app: AppTest):
     app.file_uploader(key="sources.uploads").set_value(files).run()
     assert [box.value for box in app.selectbox if box.key.startswith("sources.kind")] == [
         "contracts", "usage", "invoices"]
-    app.radio(key="sources.mode").set_value("only")
+    app.radio(key="sources.mode").set_value("only").run()
+    app.checkbox(key="sources.mode.confirm_loss").check().run()  # no time entries, payments, ... asked first
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     assert "Reconciled 4 period(s)" in app.success[0].value
@@ -256,6 +260,45 @@ def test_settings_apply_to_the_next_run(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
     # within a 5-seat tolerance: Delta's 10 billed against 8 used, Acme's 24 billed against 27 used
     assert metric(app, "Findings") == "12"
+
+
+def test_the_quantity_basis_is_a_setting_of_the_next_run(app: AppTest, tmp_path: Path):
+    app.switch_page("app_pages/settings.py").run()
+    assert app.radio(key="settings.basis").value == "day_weighted"
+    app.radio(key="settings.basis").set_value("period_end")
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    assert_clean(app)
+    app.button(key="settings.rerun").click().run()
+    assert app.session_state["workspace.active"].inputs.settings.quantity_basis == "period_end"
+    assert Store(f"sqlite:///{tmp_path / 'recon.db'}").load_settings().quantity_basis == "period_end"
+
+
+def semantic_uploads(name: str) -> list[tuple[str, bytes, str]]:
+    """The files of real-format scenario ``name`` (tests/fixtures/semantics) as uploads."""
+    from tests.scenarios import SEMANTICS, parse_scenario
+
+    sections = parse_scenario((SEMANTICS / f"{name}.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
+    return [(f"{header.split()[0]}_{number}.csv", text.encode(), "text/csv")
+            for number, (header, text) in enumerate(sections.items())
+            if header.split()[0] in ("catalog", "contracts", "usage", "invoices")]
+
+
+def test_sources_and_overview_say_what_the_vendor_rows_say(app: AppTest):
+    """Two credits refund charges that are not loaded (PRODUCT.md 4a): the Sources page counts and lists
+    them, the Overview says so, and the days carried from the nearest charge are counted."""
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(semantic_uploads("ms_unmatched_credit")).run()
+    app.radio(key="sources.mode").set_value("replace")  # the test MSP's contracts stay
+    app.button(key="sources.reconcile").click().run()
+    assert_clean(app)
+    assert metric(app, "Unmatched credits") == "2"
+    assert metric(app, "Days carried") == "9"
+    credits = next(frame.value for frame in app.dataframe if "unmatched_qty" in frame.value)
+    assert sorted(credits["unmatched_qty"]) == [2.0, 8.0]
+    app.switch_page("app_pages/overview.py").run()
+    assert_clean(app)
+    notes = " ".join(caption.value for caption in app.caption)
+    assert "2 credit(s) refund a charge not loaded" in notes and "9 day(s) carried" in notes
 
 
 def test_invalid_settings_are_refused_with_a_message(app: AppTest):
