@@ -446,9 +446,6 @@ def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry |
     if detection.preset is not None:
         preset = PRESETS[detection.preset]
         return SourceEntry(path=file_name, kind=preset.kind, preset=preset.name), detection.reason
-    closest = _closest_preset_entry(header, file_name, detection)
-    if closest is not None:
-        return closest
     best: tuple[float, str, dict[str, ColumnGuess]] | None = None
     for kind in SOURCES:
         guesses = suggest_mapping(header, kind)
@@ -457,6 +454,13 @@ def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry |
             score = sum(guess.score for guess in guesses.values()) / len(SOURCES[kind])
             if best is None or score > best[0]:
                 best = (score, kind, guesses)
+    # a header naming every required field of a kind by its canonical name is that kind: a close preset
+    # (which shares Quantity, Price and date columns with many files) is offered only to other files
+    canonical = best is not None and all(
+        best[2][spec.name].basis == "canonical name" for spec in SOURCES[best[1]] if spec.required)
+    closest = None if canonical else _closest_preset_entry(header, file_name, detection)
+    if closest is not None:
+        return closest
     if best is None:
         return None, f"no source kind fits: {detection.reason}"
     _, kind, guesses = best

@@ -214,6 +214,16 @@ def test_suggest_entry_prefers_a_detected_preset_then_the_best_covered_kind() ->
     assert entry is None and reason.startswith("no source kind fits")
 
 
+def test_a_file_in_canonical_columns_is_read_as_its_kind_not_as_a_close_preset() -> None:
+    # canonical invoices share Quantity, Price-like and date columns with ConnectWise's additions list view;
+    # a header that names every required field of a kind is that kind, whatever preset it resembles
+    header = ["invoice_number", "invoice_date", "client", "sku", "quantity", "unit_price", "period_start",
+              "period_end", "status", "description"]
+    entry, reason = suggest_entry(header, "invoices.csv")
+    assert entry is not None and (entry.kind, entry.preset) == ("invoices", None)
+    assert reason.startswith("looks like invoices")
+
+
 def test_a_file_no_preset_fits_is_offered_the_closest_presets_reading_with_its_missing_columns_guessed() -> None:
     # the Agreement Additions list view with the company column renamed: no preset fits (no Company
     # Name), but connectwise-additions is close; its reading is offered with the client column guessed
