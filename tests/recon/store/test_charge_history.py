@@ -101,11 +101,11 @@ def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None
 
 
 def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
-    """Down to the revision before it (0003_run_key) and up again: the table comes and goes, runs stored
+    """Down to the revision before it (0004_sign_in) and up again: the table comes and goes, runs stored
     before stay readable, and their imports were not drawn from history."""
     store.save_run(before_fixes())
     config = _alembic_config()
-    before = "0003_run_key"
+    before = "0004_sign_in"
     for target in (before, "head"):
         with store.engine.connect() as connection, connection.begin():
             config.attributes["connection"] = connection
@@ -113,7 +113,7 @@ def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
             present = "usage_charge" in sa.inspect(connection).get_table_names()
             assert present == (target == "head")
             revision = MigrationContext.configure(connection).get_current_revision()
-            assert revision == (before if target == before else "0004_charge_history")
+            assert revision == (before if target == before else "0005_charge_history")
     run = store.load_run(store.latest_run_id() or 0)
     assert len(run.imports) and not run.imports["from_history"].any()
     store.save_run(reconcile(november(), periods=["2025-11"]))

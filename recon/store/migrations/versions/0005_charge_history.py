@@ -1,8 +1,8 @@
 """The charge history (PRODUCT.md 4a): the usage rows of every stored import, and which imports a run
 drew on from it.
 
-Revision ID: 0004_charge_history
-Revises: 0003_run_key
+Revision ID: 0005_charge_history
+Revises: 0004_sign_in
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_charge_history"
-down_revision: str | None = "0003_run_key"
+revision: str = "0005_charge_history"
+down_revision: str | None = "0004_sign_in"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
