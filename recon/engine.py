@@ -345,18 +345,24 @@ def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str],
                 keyfacts.agreements_by_key(expected))
 
 
+# The usage facts of a key, in one order whether a set of clients has usage rows or not (the Spark
+# engine writes the keys of ranges of clients under the header of a range without rows).
+USAGE_FACT_TYPES = {
+    "period": "string", "client": "string", "sku": "string", "vendor": "category", "product_name": "category",
+    "usage_rows": "Int64", "carried_days": "int64", "usage_qty": "float64", "usage_deficit": "float64",
+    "trial_qty": "float64", "vendor_cost_amount": "Int64", "vendor_unit_cost": "Int64",
+    "unmatched_credit_rows": "int64"}
+
+
 def _usage_facts(usage: pd.DataFrame, periods: list[str], basis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     if len(usage) and periods:
-        return keyfacts.usage_by_key(usage, periods, basis)
+        facts, unmatched = keyfacts.usage_by_key(usage, periods, basis)
+        return facts[list(USAGE_FACT_TYPES)], unmatched
     return _no_usage(), pd.DataFrame(columns=list(keyfacts.UNMATCHED_COLUMNS))
 
 
 def _no_usage() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
-        "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
-        "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "Int64", "vendor_unit_cost": "Int64", "trial_qty": "float64", "carried_days": "int64",
-        "usage_deficit": "float64", "unmatched_credit_rows": "int64"}.items()})
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in USAGE_FACT_TYPES.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:

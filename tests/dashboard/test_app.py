@@ -288,7 +288,8 @@ def test_sources_and_overview_say_what_the_vendor_rows_say(app: AppTest):
     them, the Overview says so, and the days carried from the nearest charge are counted."""
     app.switch_page("app_pages/sources.py").run()
     app.file_uploader(key="sources.uploads").set_value(semantic_uploads("ms_unmatched_credit")).run()
-    app.radio(key="sources.mode").set_value("replace")  # the test MSP's contracts stay
+    app.radio(key="sources.mode").set_value("replace").run()  # the test MSP's contracts stay
+    app.checkbox(key="sources.mode.confirm_loss").check().run()  # its other usage rows go: asked first
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     assert metric(app, "Unmatched credits") == "2"
