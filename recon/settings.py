@@ -27,6 +27,9 @@ class Settings:
     as_of: date | None = None
     max_upload_mb: int = 200
     max_upload_rows: int = 2_000_000
+    # When a proposed PSA fix takes effect (recon.fixes): the first day of the period after the run
+    # ("next_period"), or of the finding's own period where the PSA prorates ("finding_period").
+    fix_effective: str = "next_period"
 
     def __post_init__(self) -> None:
         problems = [
@@ -39,6 +42,8 @@ class Settings:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
         problems += [f"{name} must be a positive whole number" for name in ("max_upload_mb", "max_upload_rows")
                      if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
+        if self.fix_effective not in ("next_period", "finding_period"):
+            problems.append("fix_effective must be next_period or finding_period")
         if len(self.currency) != 3 or not self.currency.isalpha():
             problems.append("currency must be a three-letter ISO 4217 code")
         if problems:
