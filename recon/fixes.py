@@ -132,7 +132,7 @@ def _billable_lines(contracts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "client": lines["client"].astype("string"), "sku": lines["sku"].astype("string"),
         "line_qty": lines["quantity"].astype("float64"), "line_price": lines["unit_price"].astype("Int64"),
-        "start_date": lines["start_date"], "end_date": column("end_date").astype("datetime64[ns]"),
+        "start_date": pd.to_datetime(lines["start_date"]), "end_date": pd.to_datetime(column("end_date")),
         "agreement_id": column("agreement_id").astype("string"), "line_id": column("service_id").astype("string"),
         "origin": column("source_file").astype("string"),
         "prorate": column("prorate").astype("boolean").fillna(True),

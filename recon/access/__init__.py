@@ -49,7 +49,16 @@ if TYPE_CHECKING:
         AUDITOR as AUDITOR,
     )
     from recon.access.roles import (
+        APPLY_FIX as APPLY_FIX,
+    )
+    from recon.access.roles import (
+        APPROVE_FIX as APPROVE_FIX,
+    )
+    from recon.access.roles import (
         CHANGE_SETTINGS as CHANGE_SETTINGS,
+    )
+    from recon.access.roles import (
+        PROPOSE_FIX as PROPOSE_FIX,
     )
     from recon.access.roles import (
         EXPORT as EXPORT,
@@ -239,7 +248,10 @@ _EXPORTS = {
     "ACTIONS": "recon.access.roles",
     "ADMIN": "recon.access.roles",
     "AUDITOR": "recon.access.roles",
+    "APPLY_FIX": "recon.access.roles",
+    "APPROVE_FIX": "recon.access.roles",
     "CHANGE_SETTINGS": "recon.access.roles",
+    "PROPOSE_FIX": "recon.access.roles",
     "EXPORT": "recon.access.roles",
     "EXPORT_AUDIT_PACK": "recon.access.roles",
     "FINANCE": "recon.access.roles",
