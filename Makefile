@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# what `pip install -e ".[$(EXTRAS)]"` adds: CI adds spark (pyspark, for recon run --engine spark)
+EXTRAS ?= test
 
-.PHONY: run test lint bench sample clean
+.PHONY: run test lint bench bench-spark sample clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 ## run: open the dashboard; on first start it reconciles the sample MSP (http://localhost:8501)
@@ -29,6 +31,11 @@ SIZES ?= 10k,100k,1M
 REPEAT ?= 1
 bench: $(STAMP)
 	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT) --results bench/results.md
+
+## bench-spark: the Spark engine against the local one on Parquet MSPs (needs pip install -e ".[spark]"
+## and Java 17): make bench-spark SIZES=1M,10M
+bench-spark: $(STAMP)
+	$(PY) bench/spark.py --sizes $(SIZES)
 
 ## sample: regenerate sample_data/ (on purpose only: tests check its answer key)
 sample: $(STAMP)

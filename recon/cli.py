@@ -25,6 +25,8 @@ from recon.sources import Sources
 
 if TYPE_CHECKING:
     from recon.connectors.frames import PullResult
+    from recon.engine import Mappings
+    from recon.spark import SparkRun
     from recon.store import Store
 
 ENV_URL = "RECON_DATABASE_URL"
@@ -78,11 +80,24 @@ def _valid_period(value: str) -> str:
     return value
 
 
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers).")]
+MasterOption = Annotated[str | None, typer.Option(
+    "--master", help="(spark) The cluster: `local[*]` (the default), `spark://host:7077`, `yarn`, `k8s://...`; "
+                     "without it, Spark's own setting (spark-submit, spark-defaults.conf, $MASTER).")]
+SparkConfOption = Annotated[list[str] | None, typer.Option(
+    "--spark-conf", help="(spark) A Spark setting as KEY=VALUE, e.g. `spark.driver.memory=1g`; repeat for several.")]
+FormatOption = Annotated[str, typer.Option(
+    "--format", help="`csv` (the default) or `parquet` (the same tables, for large runs).")]
+
+
 @app.command()
 def run(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the results to.")],
-    data: Annotated[Path | None, typer.Option("--data", help="Directory of source files (contracts.csv, ...).")] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", help="Directory of source files (contracts.csv, ...); with --engine spark also any URI "
+                       "Spark reads (`s3a://bucket/msp/2026-11`).")] = None,
     connection: ConnectionOption = None,
     connections: ConnectionsFileOption = None,
     period: Annotated[list[str] | None, typer.Option("--period", help="YYYY-MM; repeat for several.")] = None,
@@ -92,43 +107,79 @@ def run(
     label: Annotated[str, typer.Option("--label", help="A note on the stored run, e.g. 'after fixes'.")] = "",
     store: Annotated[bool, typer.Option(
         "--store/--no-store", help="Store the run in the database (default) or only write files.")] = True,
+    engine: EngineOption = "local",
+    master: MasterOption = None,
+    spark_conf: SparkConfOption = None,
+    file_format: FormatOption = "csv",
 ) -> None:
     """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
-    quarantine."""
+    quarantine. With `--engine spark` the data directory is read and reconciled on Spark."""
     periods = [_valid_period(value) for value in period or []]
     if (data is None) == (not connection):
         fail("give exactly one of --data DIR or --connection NAME")
     if connection and len(periods) != 1:
         fail("--connection needs exactly one --period YYYY-MM: the month to pull")
+    if engine not in ENGINES or file_format not in report.FILE_FORMATS:
+        fail(f"--engine is one of {', '.join(ENGINES)} and --format one of {', '.join(report.FILE_FORMATS)}")
+    if engine == "spark" and connection:
+        fail("--engine spark reads a data directory (--data), not a --connection")
     database = open_store(ctx) if store else None
-    run_id, seen = None, []
+    run_id, seen, spark_run = None, [], None
     try:
         settings = database.load_settings() if database else Settings()
         if as_of:
             settings = settings.replace(as_of=date.fromisoformat(as_of))
         resolutions = database.resolutions() if database else None
-        sources = load_directory(data) if data is not None else _pulled_sources(connection or [], periods[0],
-                                                                                   connections)
-        result = reconcile(sources, settings, periods or None,
-                           mappings=database.mappings() if database else None, resolutions=resolutions)
+        mappings = database.mappings() if database else None
+        if engine == "spark":
+            spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, master, spark_conf or [])
+            result = spark_run.result
+        else:
+            sources = load_directory(Path(data)) if data is not None else _pulled_sources(
+                connection or [], periods[0], connections)
+            result = reconcile(sources, settings, periods or None, mappings=mappings, resolutions=resolutions)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
-        report.write_outputs(result, out, resolutions)
+        if spark_run is not None:
+            spark_run.write_outputs(out, resolutions, file_format)
+        else:
+            report.write_outputs(result, out, resolutions, file_format=file_format)
     except ReconError as error:
         fail(str(error))
     except ValueError as error:
         fail(f"bad option: {error}")
     except OSError as error:
         fail(f"cannot write results to {out}: {error.strerror or error}")
-    for line in report.summary_lines(result):
+    for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
         typer.echo(line)
     if database and run_id is not None:
         typer.echo(f"Stored as run {run_id} ({database.engine.url.render_as_string(hide_password=True)}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")
+
+
+ENGINES = ("local", "spark")
+
+
+def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappings | None,
+              resolutions: pd.DataFrame | None, master: str | None, conf: list[str]) -> SparkRun:
+    """The run on Spark (``recon.spark``); Spark's own failures become one sentence."""
+    from recon.spark import reconcile_on_spark, spark_failure
+
+    settings_given = dict(item.split("=", 1) for item in conf if "=" in item)
+    if len(settings_given) != len(conf):
+        raise ValueError("--spark-conf takes KEY=VALUE")
+    try:
+        return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, master=master,
+                                  conf=settings_given)
+    except Exception as error:
+        failure = spark_failure(error)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> Sources:
@@ -290,11 +341,16 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     usage_sites: Annotated[int, typer.Option(
         min=1, max=100, help="Usage rows per subscription and month (vendors reporting per site).")] = 1,
+    file_format: Annotated[str, typer.Option(
+        "--format", help="`csv` (the default) or `parquet` (the same tables as Parquet files).")] = "csv",
 ) -> None:
     """Write a realistic sample MSP (every discrepancy type planted) and its answer key."""
     from recon.sample import write_sample
 
-    generated = write_sample(out, clients=clients, months=months, seed=seed, usage_sites=usage_sites)
+    if file_format not in ("csv", "parquet"):
+        fail("--format is csv or parquet")
+    generated = write_sample(out, clients=clients, months=months, seed=seed, usage_sites=usage_sites,
+                             file_format=file_format)
     typer.echo(f"Sample MSP written to {out}/: {len(generated.answer_key)} planted discrepancies.")
 
 

@@ -9,7 +9,8 @@ can run per client partition on a distributed engine.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -97,34 +98,69 @@ def export_money(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------------- resolution
 
+@dataclass(frozen=True)
+class Identity:
+    """Who is who, for a whole run: each client name's PSA client (``identity.MATCH_COLUMNS``, fuzzy
+    suggestions included) and the folded vendor SKU -> PSA SKU lookup. Built once from every name of the
+    run (``identify``), then applied row by row (``resolve_rows``)."""
+
+    client_matches: pd.DataFrame
+    sku_lookup: dict[str, str]
+
+
+def identify(names: Mapping[str, pd.Series], psa_skus: pd.Series, client_aliases: pd.DataFrame,
+             catalog: pd.DataFrame, settings: Settings, mappings: Mappings | None = None) -> Identity:
+    """The run's identity tables. ``names``: for each of ``PSA_SOURCES`` and ``usage``, its client names
+    in order of first appearance (the first spelling of names that normalise alike is the directory's);
+    ``psa_skus``: the contracts' then the invoices' SKUs (in order of appearance; repeats change
+    nothing). Global by nature: the directory is every PSA name, so it is built from all of them."""
+    mappings = mappings or Mappings()
+    aliases = pd.concat([client_aliases, mappings.client_aliases], ignore_index=True)
+    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
+    matches = identity.match_clients(_concat_names(names, (*PSA_SOURCES, "usage")), directory,
+                                     settings.fuzzy_suggest_min)
+    return Identity(matches, identity.sku_lookup(catalog, mappings.sku_map, psa_skus))
+
+
 def resolve(sources: Sources, settings: Settings, mappings: Mappings | None = None) -> Resolved:
     """Put PSA client and sku names on every row. PSA sources name the clients; usage rows resolve
     through aliases, exact, normalised names (fuzzy only suggests) and the SKU map. Unresolved usage
     rows go to ``unmapped`` (never valued as leakage)."""
-    mappings = mappings or Mappings()
     with ThreadPoolExecutor(1) as pool:  # the usage rows' own text does not depend on who the clients are
         usage_text = pool.submit(_usage_text, sources["usage"])
-        return _resolved(sources, mappings, settings, usage_text)
+        # identity works on names, not rows: each frame's client names once, in order of first appearance
+        distinct = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
+        psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
+        found = identify({kind: names for kind, (_, names) in distinct.items()}, psa_skus,
+                         sources["client_aliases"], sources["catalog"], settings, mappings)
+        return resolve_rows(sources.frames, found, distinct, usage_text.result())
 
 
-def _resolved(sources: Sources, mappings: Mappings, settings: Settings, usage_text: Future[pd.DataFrame]) -> Resolved:
-    # identity works on names, not rows: each frame's client names once, in order of first appearance
-    names = {kind: distinct_cells(sources[kind]["client"]) for kind in (*PSA_SOURCES, "usage")}
-    aliases = pd.concat([sources["client_aliases"], mappings.client_aliases], ignore_index=True)
-    directory = identity.build_directory(_concat_names(names, PSA_SOURCES), aliases)
-    all_names = _concat_names(names, (*PSA_SOURCES, "usage"))
-    matches = identity.match_clients(all_names, directory, settings.fuzzy_suggest_min)
-    psa_skus = pd.concat([sources["contracts"]["sku"], sources["invoices"]["sku"]], ignore_index=True)
-    lookup = identity.sku_lookup(sources["catalog"], mappings.sku_map, psa_skus)
-    frames = dict(sources.frames)
-    for kind in ("contracts", "invoices", "time_entries"):
-        frames[kind] = _with_client(sources[kind], names[kind], matches)
-    for kind in ("contracts", "invoices"):
-        frames[kind] = frames[kind].assign(sku=_psa_skus(frames[kind]["sku"], lookup))
-    usage = _resolved_usage(usage_text.result(), names["usage"], matches, lookup)
+def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
+                 distinct: Mapping[str, tuple[np.ndarray, pd.Series]] | None = None,
+                 usage_text: pd.DataFrame | None = None) -> Resolved:
+    """``frames`` (any of the sources, any subset of their rows) with PSA client and sku names, row by
+    row: a part of the rows resolves as it does within the whole. ``distinct`` (``distinct_cells`` of a
+    frame's clients) and ``usage_text`` (``_usage_text`` of the usage rows) save computing them again.
+    Usage rows that stay unresolved are ``unmapped``, in their order."""
+    distinct = distinct or {}
+    matches, lookup = found.client_matches, found.sku_lookup
+    out = dict(frames)
+    for kind in (kind for kind in PSA_SOURCES if kind in frames):
+        out[kind] = _with_client(frames[kind], _distinct(frames[kind], distinct.get(kind)), matches)
+    for kind in (kind for kind in ("contracts", "invoices") if kind in frames):
+        out[kind] = out[kind].assign(sku=_psa_skus(out[kind]["sku"], lookup))
+    usage_rows = frames["usage"] if "usage" in frames else empty_source("usage")
+    text = usage_text if usage_text is not None else _usage_text(usage_rows)
+    usage = _resolved_usage(text, _distinct(usage_rows, distinct.get("usage")), matches, lookup)
     mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
-    frames["usage"] = usage[mapped].reset_index(drop=True)
-    return Resolved(frames, _unmapped_rows(usage[~mapped], matches), matches)
+    if "usage" in frames:
+        out["usage"] = usage[mapped].reset_index(drop=True)
+    return Resolved(out, _unmapped_rows(usage[~mapped], matches), matches)
+
+
+def _distinct(frame: pd.DataFrame, known: tuple[np.ndarray, pd.Series] | None) -> tuple[np.ndarray, pd.Series]:
+    return known if known is not None else distinct_cells(frame["client"])
 
 
 def _usage_text(usage: pd.DataFrame) -> pd.DataFrame:
@@ -158,8 +194,8 @@ def _matched(names: pd.Series, matches: pd.DataFrame) -> tuple[pd.Series, pd.Ser
     return client, tier
 
 
-def _concat_names(names: dict[str, tuple[np.ndarray, pd.Series]], kinds: tuple[str, ...]) -> pd.Series:
-    return pd.concat([names[kind][1] for kind in kinds], ignore_index=True)
+def _concat_names(names: Mapping[str, pd.Series], kinds: tuple[str, ...]) -> pd.Series:
+    return pd.concat([names[kind] for kind in kinds], ignore_index=True)
 
 
 def _with_client(frame: pd.DataFrame, distinct: tuple[np.ndarray, pd.Series], matches: pd.DataFrame) -> pd.DataFrame:
@@ -206,12 +242,44 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 
 def available_periods(resolved: Resolved) -> list[str]:
     """Every month that has an invoice line or a usage row, sorted."""
-    invoice_periods = keyfacts.to_period(resolved.frames["invoices"]["period_start"].drop_duplicates())
-    # The months a usage row covers depend on its dates only: prorate each distinct date range once.
-    spans = resolved.frames["usage"][["period_start", "period_end", "quantity"]]
-    spans = spans.drop_duplicates(["period_start", "period_end"])
+    return periods_in([period_evidence(resolved.frames)])
+
+
+def period_evidence(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What the run's months are read from, for the rows of ``frames`` (any part of them): the distinct
+    service starts of invoice lines and the distinct date ranges of (resolved) usage rows. Parts of the
+    rows give parts whose union ``periods_in`` reads as it reads the whole."""
+    evidence = {}
+    if "invoices" in frames:
+        evidence["invoices"] = frames["invoices"][["period_start"]].drop_duplicates()
+    if "usage" in frames:
+        # The months a usage row covers depend on its dates only: each distinct date range once.
+        evidence["usage"] = frames["usage"][["period_start", "period_end", "quantity"]].drop_duplicates(
+            ["period_start", "period_end"])
+    return evidence
+
+
+def periods_in(parts: list[dict[str, pd.DataFrame]]) -> list[str]:
+    """The sorted months of ``period_evidence`` parts: an invoice line's service month, every month a
+    usage row covers."""
+    def combined(kind: str, columns: list[str]) -> pd.DataFrame:
+        frames = [part[kind] for part in parts if kind in part]
+        return pd.concat(frames, ignore_index=True).drop_duplicates(columns) if frames else pd.DataFrame()
+    starts = combined("invoices", ["period_start"])
+    spans = combined("usage", ["period_start", "period_end"])
+    invoice_periods = keyfacts.to_period(starts["period_start"]) if len(starts) else pd.Series(dtype="string")
     usage_periods = keyfacts.prorate_usage(spans)["period"] if len(spans) else pd.Series(dtype="string")
     return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
+
+
+def run_as_of(settings: Settings, periods: list[str]) -> date:
+    """The date receivables are aged at: the setting, else the last period's end, else today."""
+    return settings.as_of or (_month_end(periods[-1]) if periods else date.today())
+
+
+def days_in(periods: list[str] | tuple[str, ...]) -> int:
+    """Days in the run's months (DSO's denominator)."""
+    return sum(pd.Period(period, "M").days_in_month for period in periods)
 
 
 # ------------------------------------------------------------------------------------------------ keys
@@ -263,7 +331,7 @@ def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
         "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "int64", "vendor_unit_cost": "Int64"}.items()})
+        "usage_rows": "Int64", "vendor_unit_cost": "Int64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -284,19 +352,34 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     sources = _with_all_kinds(sources)
     resolved = resolve(sources, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
-    as_of = settings.as_of or (_month_end(chosen[-1]) if chosen else date.today())
+    as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
-        keys = build_keys(resolved, chosen, settings)
-        found = rules.apply_rules(keys, settings)
+        keys, found = reconcile_clients(resolved, chosen, settings)
         book = book_future.result()
     figures = metrics.summarise(
         keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=len(resolved.frames["usage"]),
         book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],
-        resolutions=resolutions, days_in_run=sum(pd.Period(p, "M").days_in_month for p in chosen))
+        resolutions=resolutions, days_in_run=days_in(chosen))
     return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
                           sources.issues, book, figures, resolved.frames, sources.imports)
+
+
+# Which rows a set of clients needs: the client-bearing sources split by client, the shared ones whole.
+CLIENT_KINDS = ("contracts", "usage", "invoices", "time_entries")
+SHARED_KINDS = ("catalog",)
+
+
+def reconcile_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The keys (``build_keys``) and findings (``rules.apply_rules``) of the clients in ``resolved``.
+
+    Per client by construction (PRODUCT.md section 4): given the rows of ``CLIENT_KINDS`` of any set of
+    whole clients (in the order they have in the whole) and ``SHARED_KINDS`` whole, it returns exactly
+    those clients' part of the whole run's keys and findings. The local engine calls it once with every
+    client; the Spark engine once per range of clients (``recon.spark``)."""
+    keys = build_keys(resolved, periods, settings)
+    return keys, rules.apply_rules(keys, settings)
 
 
 def _month_end(period: str) -> date:

@@ -136,6 +136,9 @@ def usage_by_key(usage: pd.DataFrame) -> pd.DataFrame:
     # kept as categoricals: a few hundred names over a million keys (labels; see ``complete_keys``)
     facts["vendor"], facts["product_name"] = (facts[name].cat.as_unordered() for name in ("vendor", "product_name"))
     facts["usage_qty"] = facts["usage_qty"].round(4)
+    # a nullable count, as invoice_lines: a key without usage has none (not a float 1.0 for every other
+    # key, which pandas would make of it only where some key of the frame lacks usage)
+    facts["usage_rows"] = facts["usage_rows"].astype("Int64")
     has_cost = facts.pop("cost_rows").to_numpy() > 0
     facts["vendor_cost_amount"] = facts["vendor_cost_amount"].astype("Int64").where(has_cost)
     facts["vendor_unit_cost"] = unit_price_from_amount(facts["vendor_cost_amount"], facts["usage_qty"])

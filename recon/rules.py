@@ -196,6 +196,12 @@ def apply_rules(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     found = found[found["variance"].abs() >= settings.amount_tolerance_units]
     found = found.assign(direction=np.where(found["variance"] < 0, "under", "over"),
                          fingerprint=fingerprints(found))
+    return in_order(found)
+
+
+def in_order(found: pd.DataFrame) -> pd.DataFrame:
+    """Findings in the run's order (period, client, sku, type: one finding per type and key), with the
+    ``OUTPUT_COLUMNS``: findings found apart (per range of clients) put together as one pass finds them."""
     found = found.sort_values(["period", "client", "sku", "type"], kind="stable").reset_index(drop=True)
     return found.reindex(columns=list(OUTPUT_COLUMNS))
 

@@ -57,6 +57,7 @@ STAGES: dict[str, set[str]] = {
     "exports": {"store"},
     "access": {"store", "exports"},
     "connectors": {"ingest", "exports"},
+    "spark": {"ingest", "exports"},
 }
 FACES = {"recon", "recon.cli"}
 

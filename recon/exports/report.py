@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recon.engine import Reconciliation, export_money
-from recon.exports.safe import safe_csv
+from recon.exports.safe import safe_frame
 from recon.keys import describe_periods
 from recon.sources import ValidationReport
 from recon.status import with_status
@@ -30,32 +33,76 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return _date_columns_as_iso(export_money(frame))
 
 
-def write_outputs(result: Reconciliation, out_dir: Path,
-                  resolutions: pd.DataFrame | None = None) -> list[Path]:
+FILE_FORMATS = ("csv", "parquet")
+
+
+def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFrame | None = None, *,
+                  file_format: str = "csv", chunks: Mapping[str, Iterable[pd.DataFrame]] | None = None) -> list[Path]:
     """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
     cells are neutralised against spreadsheet formulas (``recon.exports.safe``).
 
     ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
-    ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``.
+    ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``. ``file_format``
+    ``parquet`` writes the same tables (the same columns and values) as ``.parquet`` files. ``chunks``
+    gives a table (``keys``, ``receivables``) as frames in order instead of ``result``'s, written one
+    after another: the Spark engine's tables too large to hold at once.
     """
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file format must be one of {', '.join(FILE_FORMATS)}, not {file_format!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "discrepancies.csv": with_status(result.discrepancies, resolutions),
-        "receivables.csv": result.receivables,
-        "unmapped.csv": result.unmapped, "quarantine.csv": result.quarantine, "keys.csv": result.keys,
+    tables: dict[str, Iterable[pd.DataFrame]] = {
+        "discrepancies": [with_status(result.discrepancies, resolutions)], "receivables": [result.receivables],
+        "unmapped": [result.unmapped], "quarantine": [result.quarantine], "keys": [result.keys],
+        **(chunks or {}),
     }
-    paths = []
-    for name, frame in tables.items():
-        path = out_dir / name
-        path.write_bytes(safe_csv(export_frame(frame)))
-        paths.append(path)
+    write = _write_parquet if file_format == "parquet" else _write_csv
+    paths = [write(out_dir / f"{name}.{file_format}", frames) for name, frames in tables.items()]
     summary = out_dir / "summary.json"
     summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     return [*paths, summary]
 
 
-def summary_lines(result: Reconciliation) -> list[str]:
-    """A short human summary of a run (what the CLI prints)."""
+def _write_csv(path: Path, frames: Iterable[pd.DataFrame]) -> Path:
+    """The frames one after another as one CSV (one header): the bytes ``safe_csv`` gives the whole."""
+    with path.open("wb") as handle:
+        for number, frame in enumerate(frames):
+            text = safe_frame(export_frame(frame)).to_csv(index=False, header=number == 0, lineterminator="\n")
+            handle.write(text.encode("utf-8"))
+    return path
+
+
+def _write_parquet(path: Path, frames: Iterable[pd.DataFrame]) -> Path:
+    """The frames one after another as one Parquet file (a row group each), with the CSV's values; its
+    column types are the first frame's with rows (a frame of no rows says nothing of its types)."""
+    writer = None
+    last = None
+    try:
+        for frame in frames:
+            last = frame
+            if not len(frame):
+                continue
+            table = pa.Table.from_pandas(export_frame(frame), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, _typed(table.schema))
+            writer.write_table(table.cast(writer.schema))
+        if writer is None and last is not None:  # no rows at all: the columns
+            table = pa.Table.from_pandas(export_frame(last), preserve_index=False)
+            pq.write_table(table.cast(_typed(table.schema)), path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path
+
+
+def _typed(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without pandas' metadata, a column of no known type (all missing) as text."""
+    return pa.schema([field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                      for field in schema]).remove_metadata()
+
+
+def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -> list[str]:
+    """A short human summary of a run (what the CLI prints). ``billed``: the periods that saw an invoice
+    line or a usage row (``billed_periods``), where ``result.keys`` does not hold every key (Spark)."""
     overall = result.metrics.overall
     currency = result.settings.currency
     periods = describe_periods(result.periods)
@@ -68,17 +115,22 @@ def summary_lines(result: Reconciliation) -> list[str]:
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
         *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
-          for period in periods_without_billing(result)],
+          for period in periods_without_billing(result, billed)],
     ]
 
 
-def periods_without_billing(result: Reconciliation) -> list[str]:
+def periods_without_billing(result: Reconciliation, billed: Iterable[str] | None = None) -> list[str]:
     """The run's periods in which no invoice line and no usage row fell: asked for by mistake, or not
     billed yet, and either way not a month whose leakage means anything."""
-    keys = result.keys
-    active = keys["invoice_lines"].fillna(0).gt(0) | keys["usage_rows"].fillna(0).gt(0)
-    seen = set(keys.loc[active.to_numpy(dtype=bool), "period"].astype(str))
+    seen = set(billed) if billed is not None else billed_periods(result.keys)
     return [period for period in result.periods if period not in seen]
+
+
+def billed_periods(keys: pd.DataFrame) -> set[str]:
+    """The periods of ``keys`` that have an invoice line or a usage row (per client: the union over
+    ranges of clients is the whole's)."""
+    active = keys["invoice_lines"].fillna(0).gt(0) | keys["usage_rows"].fillna(0).gt(0)
+    return set(keys.loc[active.to_numpy(dtype=bool), "period"].astype(str))
 
 
 def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None = None,

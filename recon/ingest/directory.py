@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +211,15 @@ def _load_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOp
 
 def _read_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
                shares_suite: bool) -> _Loaded | _Awaiting:
-    data = _mapped(path)
+    return read_file(_mapped(path), name, entry, options, shares_suite)
+
+
+def read_file(data: FileBytes, name: str, entry: SourceEntry | None, options: ReadOptions = ReadOptions(),
+              shares_suite: bool = False) -> _Loaded | _Awaiting:
+    """One file of a data directory, from its bytes: its rows (``LoadedSource``), the report of its
+    refusal, or (a string) why a file nobody claims was not read. ``name`` is its path relative to the
+    directory; ``entry`` the ``profile.toml`` entry claiming it. (The Spark engine reads each file with
+    this, in a task of its own; ``shares_suite``: see ``_SharedSuites``.)"""
     kind = entry.kind if entry else canonical_kind(name)
     how = describe(entry) if entry else "canonical columns"
     try:
@@ -273,11 +282,18 @@ def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sour
     ``ProfileError`` for a malformed ``profile.toml``.
     """
     inspection = inspect_directory(data_dir, options)
-    absent = inspection.missing_kinds()
+    require_sources(str(data_dir), inspection.reports, inspection.refused)
+    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+
+
+def require_sources(where: str, reports: Iterable[ValidationReport], refused: Iterable[ValidationReport]) -> None:
+    """Raise ``MissingSourceError`` when no file of ``reports`` (every file read, loaded or refused)
+    provides contracts, usage or invoices, and ``SourceError`` naming every ``refused`` file's problems."""
+    kinds = {report.source for report in reports} | {report.source for report in refused}
+    absent = [kind for kind in REQUIRED_SOURCES if kind not in kinds]
     if absent:
         names = [f"{kind}.csv" if kind != "usage" else "usage*.csv" for kind in absent]
-        raise MissingSourceError(f"{data_dir}: missing required source file(s): {', '.join(names)}")
-    if inspection.refused:
-        raise SourceError(str(data_dir), [f"{report.file}: " + "; ".join(report.problems)
-                                          for report in inspection.refused])
-    return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+        raise MissingSourceError(f"{where}: missing required source file(s): {', '.join(names)}")
+    refused = list(refused)
+    if refused:
+        raise SourceError(where, [f"{report.file}: " + "; ".join(report.problems) for report in refused])

@@ -24,7 +24,9 @@ from recon.settings import Settings
 FileBytes = bytes | mmap.mmap
 
 EXCEL_SUFFIXES = (".xlsx",)
-TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *EXCEL_SUFFIXES)
+PARQUET_SUFFIXES = (".parquet",)  # a table a data lake or Spark wrote (recon sample --format parquet)
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *EXCEL_SUFFIXES, *PARQUET_SUFFIXES)
+_PARQUET_MAGIC = b"PAR1"
 
 # --------------------------------------------------------------------------------------- hostile input
 # Uploads come from anyone with a login, and files from vendors: check what a file *is* before a
@@ -84,6 +86,9 @@ def check_upload(data: FileBytes, name: str, limits: UploadLimits) -> None:
         raise SourceError(name, ["is an Excel 97-2003 (.xls) or password-protected workbook; save it as .xlsx or .csv"])
     if lower.endswith(EXCEL_SUFFIXES):
         check_xlsx_archive(data, name, limits)
+    elif lower.endswith(PARQUET_SUFFIXES):
+        if data[:4] != _PARQUET_MAGIC or data[-4:] != _PARQUET_MAGIC:
+            raise SourceError(name, ["is not a Parquet file (damaged, truncated, or another format)"])
     else:
         _check_line_length(data, name, limits)
 

@@ -23,8 +23,10 @@ million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, w
 from __future__ import annotations
 
 import os
+import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
@@ -518,10 +520,27 @@ def import_in_background() -> threading.Thread:
 @cache
 def _imported_gx() -> ModuleType:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    import great_expectations
-    import great_expectations.expectations.row_conditions  # Column, for row conditions
+    with _without_pyspark():
+        import great_expectations
+        import great_expectations.expectations.row_conditions  # Column, for row conditions
 
     return great_expectations
+
+
+@contextmanager
+def _without_pyspark() -> Iterator[None]:
+    """GX imports pyspark when it is installed (``recon``'s ``[spark]`` extra), for Spark data sources
+    ``recon`` never uses: a second more of imports, pandas warnings, and under ``python -c`` pyspark's
+    Spark Connect module ends the process (it takes itself for a doctest run). Unless this process has
+    imported pyspark itself (a Spark worker), GX is shown none."""
+    if "pyspark" in sys.modules:
+        yield
+        return
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # (``import pyspark`` then raises ImportError)
+    try:
+        yield
+    finally:
+        sys.modules.pop("pyspark", None)
 
 
 def _project_config() -> Any:

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from recon.cells import (
     TEXT,
@@ -30,6 +31,7 @@ from recon.errors import SourceError
 from recon.ingest.guard import (
     EXCEL_SUFFIXES,
     MAX_COLUMN_NAME,
+    PARQUET_SUFFIXES,
     FileBytes,
     UploadLimits,
     check_header_width,
@@ -116,13 +118,16 @@ def read_table(data: FileBytes, name: str, options: ReadOptions = ReadOptions(),
             sheet = options.sheet if options.sheet is not None else table_sheet(data)
             frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet, dtype=str, keep_default_na=False,
                                   engine="openpyxl")
+        elif name.lower().endswith(PARQUET_SUFFIXES):
+            frame = read_parquet_cells(data)
         else:
             frame = _read_delimited_bytes(data, name, options, limits)
     except SourceError as error:
         raise SourceError(name, error.problems) from None
     except Exception as error:  # any parser failure on hostile or broken bytes is one clear message
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
-        kind = "XLSX" if name.lower().endswith(EXCEL_SUFFIXES) else "CSV"
+        kind = next((label for suffixes, label in ((EXCEL_SUFFIXES, "XLSX"), (PARQUET_SUFFIXES, "Parquet"))
+                     if name.lower().endswith(suffixes)), "CSV")
         raise SourceError(name, [f"unreadable as {kind}: {reason}"]) from None
     if frame.columns.empty:
         raise SourceError(name, ["has no header row"])
@@ -131,6 +136,18 @@ def read_table(data: FileBytes, name: str, options: ReadOptions = ReadOptions(),
                                  "(max_upload_rows in the settings)"])
     frame.columns = [str(column).strip()[:MAX_COLUMN_NAME] for column in frame.columns]
     return frame.fillna("").astype("string").apply(_stripped)
+
+
+def read_parquet_cells(data: FileBytes) -> pd.DataFrame:
+    """A Parquet file's columns as text cells, as a CSV export of the same table would hold them: text
+    as it is, other types as Arrow writes them (dates ``YYYY-MM-DD``, numbers and decimals in full,
+    booleans ``true``/``false``), a missing value empty. Parsing, validation and quarantine are then a
+    CSV's (a Parquet table's row ``n`` is line ``n + 1`` after its header line)."""
+    table = pq.read_table(pa.BufferReader(data))
+    cells = {name: pc.fill_null(column if column.type in (pa.string(), TEXT) else pc.cast(column, TEXT), "")
+             for name, column in zip(table.column_names, table.columns, strict=True)}
+    return pd.DataFrame({name: text_series(column.cast(TEXT), pd.RangeIndex(table.num_rows))
+                         for name, column in cells.items()})
 
 
 def table_sheet(data: FileBytes) -> str | int:

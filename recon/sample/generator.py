@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recon.errors import ReconError
 from recon.identity import normalise_client_names
@@ -273,6 +274,9 @@ def generate_sample(
     return SampleMSP(files, answer_key, expected_unmapped, as_of, readme)
 
 
+SAMPLE_FORMATS = ("csv", "parquet")
+
+
 def write_sample(
     out_dir: Path | str,
     *,
@@ -282,21 +286,37 @@ def write_sample(
     first_period: str = "2025-11",
     discrepancy_rate: float = 0.02,
     usage_sites: int = 1,
+    file_format: str = "csv",
 ) -> SampleMSP:
     """Generate a sample (arguments as ``generate_sample``) and write it to ``out_dir`` (created).
 
-    Writes every source file as UTF-8 CSV, plus ``answer_key.csv``, ``expected_unmapped.csv`` and a
-    ``README.md`` describing the sample and its planted cases. Returns the sample.
+    Writes every source file as UTF-8 CSV (``file_format="parquet"``: as Parquet, the same text cells in
+    text columns, as a data lake holds an export), plus ``answer_key.csv``, ``expected_unmapped.csv``
+    and a ``README.md`` describing the sample and its planted cases. Returns the sample.
     """
+    if file_format not in SAMPLE_FORMATS:
+        raise ValueError(f"file_format must be one of {', '.join(SAMPLE_FORMATS)}, not {file_format!r}")
     sample = generate_sample(clients, months, seed, first_period, discrepancy_rate, usage_sites)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = {**sample.files, "answer_key.csv": sample.answer_key,
-              "expected_unmapped.csv": sample.expected_unmapped}
-    for name, frame in frames.items():
-        frame.to_csv(out_dir / name, index=False, encoding="utf-8", lineterminator="\n")
+    for name, frame in sample.files.items():
+        write_table(frame, out_dir / name, file_format)
+    for name, frame in {"answer_key.csv": sample.answer_key, "expected_unmapped.csv": sample.expected_unmapped}.items():
+        write_table(frame, out_dir / name, "csv")
     (out_dir / "README.md").write_text(sample.readme, encoding="utf-8")
     return sample
+
+
+def write_table(frame: pd.DataFrame, path: Path, file_format: str = "csv") -> Path:
+    """One table of text cells as UTF-8 CSV, or as Parquet (``path`` with a ``.parquet`` suffix, every
+    column text); returns the path written."""
+    if file_format == "parquet":
+        path = path.with_suffix(".parquet")
+        table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
+        pq.write_table(table.cast(pa.schema([(name, pa.string()) for name in table.column_names])), path)
+        return path
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    return path
 
 
 def _check_arguments(clients: int, months: int, first_period: str, discrepancy_rate: float,
