@@ -32,6 +32,7 @@ from recon.engine import Reconciliation
 from recon.errors import StoreError
 from recon.fixes import Fix, FixOutcome
 from recon.money import money_times_quantity
+from recon.sources import empty_source
 from recon.store import tables
 from recon.store.rows import frame_of, records, timestamps
 
@@ -59,15 +60,17 @@ _PULLED = re.compile(r"^[^@:/\\]+@\d{4}-\d{2}:")
 def after_run(connection: Connection, run_id: int, result: Reconciliation) -> None:
     """Within the run's transaction: store the fixes proposed for its findings, then verify the fixes
     applied before it against it."""
-    proposed = fixes.propose(result.discrepancies, result.resolved["contracts"], list(result.periods),
-                             result.settings)
+    contracts = result.resolved.get("contracts")
+    proposed = fixes.propose(result.discrepancies, contracts if contracts is not None else empty_source("contracts"),
+                             list(result.periods), result.settings)
     rows = records(proposed.assign(effective_date=proposed["effective_date"].dt.date), STORED_FIX_COLUMNS)
     for position, row in enumerate(rows):
         row.update(run_id=run_id, position=position, prorate=bool(row["prorate"]) if row["prorate"] is not None
                    else True, description=row["description"] or "", reason=row["reason"] or "")
     if rows:
         connection.execute(sa.insert(_FIX), rows)
-    verify_run(connection, run_id, result)
+    if {"contracts", "invoices"} <= set(result.resolved):  # (a Spark run keeps its rows in Spark: not judged)
+        verify_run(connection, run_id, result)
 
 
 def verify_run(connection: Connection, run_id: int, result: Reconciliation) -> pd.DataFrame:
