@@ -107,7 +107,8 @@ def propose(found: pd.DataFrame, contracts: pd.DataFrame, periods: Sequence[str]
     resolved ``contracts`` over ``periods``: ``FIX_COLUMNS``, money in Int64 units, one row per PSA change,
     in finding order (see the module docstring for the rules). Findings of other types propose nothing."""
     settings = settings or Settings()
-    fixable = found[found["type"].isin(ONE_TIME_TYPES).to_numpy(bool)].reset_index(drop=True)
+    fixable = found[found["type"].isin(ONE_TIME_TYPES).to_numpy(bool)].drop_duplicates("fingerprint")
+    fixable = fixable.reset_index(drop=True)
     if not len(fixable) or not len(periods):
         return empty_fixes()
     located = _with_lines(fixable, _billable_lines(contracts))
