@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from recon.money import MONEY_SCALE, display_money
+from recon.rules import finding_name
 
 UNDER_COLOR = "#C2362B"  # under-billed: revenue leakage, a loss
 OVER_COLOR = "#2563EB"   # over-billed: a refund owed to the client
@@ -187,17 +188,12 @@ def build_type_figure(by_type: pd.DataFrame, currency: str,
             continue
         counts = [f"{label} in {count} finding(s)" for label, count in zip(
             _labels(part["variance"], currency, signed=True), part["discrepancies"], strict=True)]
-        figure.add_bar(y=[name_of(kind) for kind in part["type"]], x=_amounts(part["size"]), orientation="h",
+        figure.add_bar(y=[finding_name(kind) for kind in part["type"]], x=_amounts(part["size"]), orientation="h",
                        name=name, marker_color=colour, customdata=counts,
                        hovertemplate="%{y}<br><b>%{customdata}</b><extra></extra>")
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
     return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)), legend_below=True)
-
-
-def name_of(discrepancy_type: str) -> str:
-    """``quantity_under_billed`` -> ``Quantity under billed`` (axis labels)."""
-    return discrepancy_type.replace("_", " ").capitalize()
 
 
 def build_vendor_figure(products: pd.DataFrame, currency: str,
@@ -231,5 +227,5 @@ def build_aging_figure(aging: pd.DataFrame, currency: str,
 __all__ = [
     "OVER_COLOR", "UNDER_COLOR", "build_aging_figure", "build_billed_vs_expected_figure",
     "build_client_balance_figure", "build_margin_figure", "build_trend_figure", "build_type_figure",
-    "build_vendor_figure", "name_of",
+    "build_vendor_figure",
 ]

@@ -28,7 +28,7 @@ from recon.ingest.profile import SourceEntry
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 from recon.sources import Sources, ValidationReport, combine
-from recon.store import Store
+from recon.store import RunComparison, Store, StoredRun
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 DEFAULT_LIMITS = UploadLimits()
@@ -209,6 +209,32 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 def open_store(url: str) -> Store:
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
     return Store(url)
+
+
+# ------------------------------------------------------------------------------------------- stored runs
+# The Runs page's reads, keyed by the store (its id: one shared database, or a session's own in-memory
+# store) and its stamp (``Store.stamp``: the newest run and resolution), so they are read again exactly
+# when a run is stored or a finding resolved, by this session or any other.
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def run_list(store_id: int, stamp: tuple[int, int], _store: Store) -> pd.DataFrame:
+    """``Store.list_runs``."""
+    _ = store_id, stamp
+    return _store.list_runs()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def stored_run(store_id: int, stamp: tuple[int, int], run_id: int, _store: Store) -> StoredRun:
+    """``Store.load_run``."""
+    _ = store_id, stamp
+    return _store.load_run(run_id)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_comparison(store_id: int, stamp: tuple[int, int], old_id: int, new_id: int, _store: Store) -> RunComparison:
+    """``Store.compare_runs``."""
+    _ = store_id, stamp
+    return _store.compare_runs(old_id, new_id)
 
 
 # ------------------------------------------------------------------------------------------- access

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, login
-from recon import access, views
+from recon import access
 from recon.connectors import PulledFile
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
@@ -25,12 +25,12 @@ from recon.ingest.guard import UploadLimits
 from recon.ingest.profile import SourceEntry, parse_profile
 from recon.ingest.reading import sha256_of
 from recon.settings import Settings
-from recon.sources import empty_source
-from recon.store import Store, database_url
+from recon.store import RunComparison, Store, StoredRun, database_url
 from recon.views import Filters, RunView
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR_ENV = "RECON_SAMPLE_DIR"
+MEMORY_URL = "sqlite://"  # SQLite in memory: a session's own store when the database cannot be opened
 
 
 def default_data_dir() -> Path:
@@ -75,15 +75,19 @@ class PageContext:
 
 # ------------------------------------------------------------------------------------------- store
 
-def store() -> Store | None:
+def store() -> Store:
     """The database of runs, mappings, settings and resolutions (``RECON_DATABASE_URL``, else
-    ``recon.db`` in the working directory), shared by every session. ``None`` when it cannot be opened:
-    the app then keeps this session's choices in memory and says so in the sidebar."""
+    ``recon.db`` in the working directory), shared by every session. When it cannot be opened, this
+    session's own in-memory store (SQLite ``:memory:``): every page works the same, nothing outlives the
+    session, and the sidebar says so. One interface either way: no page or function here asks which."""
     try:
         database = data.open_store(database_url())
     except ReconError as error:
         st.session_state["workspace.store_error"] = redact(str(error))
-        return None
+        memory = st.session_state.get("workspace.memory_store")
+        if memory is None:
+            memory = st.session_state["workspace.memory_store"] = Store(MEMORY_URL)
+        return memory
     st.session_state.pop("workspace.store_error", None)
     return database
 
@@ -149,39 +153,24 @@ def keep_pull(connection: str, connector: str, period: str, pulled: tuple[Pulled
 
 
 def current_settings() -> Settings:
-    """The settings the next run uses: the database's, else this session's, else the defaults."""
-    database = store()
-    if database is not None:
-        return database.load_settings()
-    return st.session_state.setdefault("workspace.settings", Settings())
+    """The settings the next run uses: the latest saved, else the defaults."""
+    return store().load_settings()
 
 
 def save_settings(settings: Settings) -> None:
     require(access.CHANGE_SETTINGS)
     record("change_settings", detail=", ".join(f"{k}={v}" for k, v in settings.to_dict().items())[:500])
-    database = store()
-    if database is not None:
-        database.save_settings(settings, by=user_name())
-    else:
-        st.session_state["workspace.settings"] = settings
-
-
-def empty_mappings() -> Mappings:
-    return Mappings(client_aliases=empty_source("client_aliases"))
+    store().save_settings(settings, by=user_name())
 
 
 def current_mappings() -> Mappings:
     """The mappings people confirmed (used by the next run)."""
-    database = store()
-    if database is not None:
-        return database.mappings()
-    return st.session_state.setdefault("workspace.mappings", empty_mappings())
+    return store().mappings()
 
 
-def current_resolutions() -> pd.DataFrame | None:
+def current_resolutions() -> pd.DataFrame:
     """The latest resolution of every resolved finding (``fingerprint``, ``status``, ``note``, ...)."""
-    database = store()
-    return database.resolutions() if database is not None else st.session_state.get("workspace.resolutions")
+    return store().resolutions()
 
 
 def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
@@ -195,21 +184,18 @@ def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
 
 
 def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
-    """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and (with a
-    database) stored; the same inputs, settings and mappings reuse their stored run."""
+    """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and stored; the
+    same inputs, settings and mappings re-open their stored run (found by its run key, a column)."""
     mappings = mappings if mappings is not None else current_mappings()
     key = data.run_key(inputs, mappings)
     active = ActiveRun(inputs, mappings, key)
     database = store()
-    if database is not None:
-        runs = database.list_runs()
-        tag = f"· run key {key[:12]}"
-        known = runs[runs["label"].str.endswith(tag).fillna(False)]
-        if len(known):
-            active = replace(active, run_id=int(known["id"].iloc[0]))
-        elif can(access.RUN):  # only who may run the billing close stores runs (they cover every client)
-            active = replace(active, run_id=database.save_run(
-                whole_result(active), by=user_name(), label=f"{inputs.label or 'uploaded files'} {tag}"))
+    stored = database.find_run(key)
+    if stored is not None:
+        active = replace(active, run_id=stored)
+    elif can(access.RUN):  # only who may run the billing close stores runs (they cover every client)
+        active = replace(active, run_id=database.save_run(
+            whole_result(active), by=user_name(), label=inputs.label or "uploaded files", key=key))
     st.session_state["workspace.active"] = active
     return active
 
@@ -286,39 +272,22 @@ def context() -> PageContext | None:
 
 def rejected_suggestions() -> pd.DataFrame:
     """Suggestions people rejected (``name``, ``client``): not offered again."""
-    database = store()
-    if database is not None:
-        return database.rejected_suggestions()
-    return st.session_state.setdefault("workspace.rejected", pd.DataFrame({"name": [], "client": []}, dtype="string"))
+    return store().rejected_suggestions()
 
 
 def confirm_alias(alias: str, client: str) -> None:
     require(access.MAP)
-    database = store()
-    if database is not None:
-        database.save_client_alias(alias, client, by=user_name())
-    else:
-        st.session_state["workspace.mappings"] = views.with_client_alias(current_mappings(), alias, client)
+    store().save_client_alias(alias, client, by=user_name())
 
 
 def confirm_sku(vendor_sku: str, sku: str) -> None:
     require(access.MAP)
-    database = store()
-    if database is not None:
-        database.save_sku_mapping(vendor_sku, sku, by=user_name())
-    else:
-        st.session_state["workspace.mappings"] = views.with_sku_mapping(current_mappings(), vendor_sku, sku)
+    store().save_sku_mapping(vendor_sku, sku, by=user_name())
 
 
 def reject_suggestion(name: str, client: str) -> None:
     require(access.MAP)
-    database = store()
-    if database is not None:
-        database.reject_suggestion(name, client, by=user_name())
-        return
-    rejected = rejected_suggestions()
-    row = pd.DataFrame({"name": [name], "client": [client]}, dtype="string")
-    st.session_state["workspace.rejected"] = pd.concat([rejected, row], ignore_index=True)
+    store().reject_suggestion(name, client, by=user_name())
 
 
 # ------------------------------------------------------------------------------------ resolutions
@@ -334,38 +303,45 @@ def resolve(fingerprints: list[str], status: str, note: str) -> None:
         raise access.AccessDeniedError(f"{len(outside)} of these findings are not yours to resolve")
     record("resolve", target=", ".join(fingerprints[:20]) + (" ..." if len(fingerprints) > 20 else ""),
            detail=f"{status}: {note}"[:500])
-    database = store()
-    if database is not None:
-        database.resolve(fingerprints, status, note, by=user_name())
-        return
-    rows = pd.DataFrame({"fingerprint": fingerprints, "status": status, "note": note, "by": user_name()})
-    earlier = st.session_state.get("workspace.resolutions")
-    st.session_state["workspace.resolutions"] = pd.concat([earlier, rows], ignore_index=True)
+    store().resolve(fingerprints, status, note, by=user_name())
 
 
-def resolution_history(fingerprint: str) -> pd.DataFrame | None:
-    """Every resolution of one finding, oldest first (``None`` without a database)."""
-    database = store()
-    return database.history(fingerprint) if database is not None else None
+def resolution_history(fingerprint: str) -> pd.DataFrame:
+    """Every resolution of one finding, oldest first."""
+    return store().history(fingerprint)
 
 
 # ------------------------------------------------------------------------------------------ profiles
 
 def profiles() -> dict[str, str]:
     """Saved column-mapping profiles, name -> ``profile.toml`` text."""
-    database = store()
-    if database is not None:
-        return database.profiles()
-    return st.session_state.setdefault("workspace.profiles", {})
+    return store().profiles()
 
 
 def save_profile(name: str, text: str) -> None:
     require(access.UPLOAD)
+    store().save_profile(name, text, by=user_name())
+
+
+# ------------------------------------------------------------------------------------------ stored runs
+
+def stored_runs() -> pd.DataFrame:
+    """Every stored run, newest first (``Store.list_runs``), read again only after a run is stored or a
+    finding resolved."""
     database = store()
-    if database is not None:
-        database.save_profile(name, text, by=user_name())
-    else:
-        st.session_state["workspace.profiles"] = {**profiles(), name: text}
+    return data.run_list(id(database), database.stamp(), database)
+
+
+def stored_run(run_id: int) -> StoredRun:
+    """One stored run re-opened read-only (``Store.load_run``), cached as ``stored_runs``."""
+    database = store()
+    return data.stored_run(id(database), database.stamp(), run_id, database)
+
+
+def run_comparison(old_id: int, new_id: int) -> RunComparison:
+    """Run ``old_id`` against run ``new_id`` (``Store.compare_runs``), cached as ``stored_runs``."""
+    database = store()
+    return data.run_comparison(id(database), database.stamp(), old_id, new_id, database)
 
 
 def profile_for(file_name: str) -> tuple[str, SourceEntry] | None:

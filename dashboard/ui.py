@@ -2,7 +2,8 @@
 
 Formatting only: values arrive computed by ``recon``; money is Int64 units and is shown through
 ``recon.money.display_money`` (cards, text) or as currency-formatted numbers (tables), with exact
-decimal strings in every CSV download.
+decimal strings in every CSV download (``recon.exports.formatting.export_frame``). Which columns are
+money, with how many places, is ``recon.schema``'s to say, for the screen as for the files.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import charts, data, login, session
 from recon import access
-from recon.engine import MONEY_EXPORT_PLACES
-from recon.exports.report import export_frame
+from recon.exports.formatting import export_frame
 from recon.exports.safe import download_name, markdown_text, redact, safe_csv
-from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money, from_decimal
+from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money
+from recon.schema import QUANTITY, RATIO, column_kind, money_columns, money_places
 
 NAMED_FORMATS = {"USD": "dollar", "EUR": "euro"}
 COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
@@ -26,26 +27,20 @@ COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
 
 # --------------------------------------------------------------------------------------------- text
 
-def money(units: int | str | None, currency: str, signed: bool = False) -> str:
-    """Units (or a decimal string from ``metrics.overall``) as currency text."""
-    if isinstance(units, str):
-        units = from_decimal(units)
+def money(units: int | None, currency: str, signed: bool = False) -> str:
+    """Money units as currency text (``-$1,234.56``)."""
     return display_money(units, currency, signed=signed)
 
 
-def loss(units: int | str | None, currency: str) -> str:
+def loss(units: int | None, currency: str) -> str:
     """Money lost, as red text with a minus sign (markdown)."""
-    if isinstance(units, str):
-        units = from_decimal(units)
     if not units:
         return money(0, currency)
     return f":red[{money(-abs(units), currency)}]"
 
 
-def gain(units: int | str | None, currency: str) -> str:
+def gain(units: int | None, currency: str) -> str:
     """Money over-billed (owed back), in blue with a plus sign (markdown)."""
-    if isinstance(units, str):
-        units = from_decimal(units)
     if not units:
         return money(0, currency)
     return f":blue[{money(abs(units), currency, signed=True)}]"
@@ -89,28 +84,21 @@ def require_context() -> session.PageContext:
 
 # ------------------------------------------------------------------------------------------- tables
 
-def _money_format(currency: str, places: int) -> str:
+def money_format(places: int, currency: str = "USD") -> str:
+    """The table format of money with ``places`` decimals in ``currency`` (Streamlit's named
+    ``dollar`` / ``euro`` for amounts, else the symbol and a printf format)."""
     if places == 2 and currency.upper() in NAMED_FORMATS:
         return NAMED_FORMATS[currency.upper()]
     symbol = CURRENCY_SYMBOLS.get(currency.upper(), f"{currency.upper()} ")
     return f"{symbol}%,.{places}f"
 
 
-MONEY_COLUMNS = frozenset({*MONEY_EXPORT_PLACES, "leakage", "overcharge", "expected_revenue", "billed_revenue",
-                           "gross_margin", "net_variance", "at_stake", "recovered", "open_exposure", "difference",
-                           "leakage_delta", "vendor_cost", "billed", "expected", "old_variance", "new_variance"})
-
-
-def _is_money(frame: pd.DataFrame, column: str) -> bool:
-    return column in MONEY_COLUMNS and pd.api.types.is_integer_dtype(frame[column])
-
-
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Money columns (Int64 units) as currency floats for display, and a missing text as a blank cell
-    (a table shows a missing value as "None"); everything else as it is."""
-    money_columns = [column for column in frame.columns if _is_money(frame, column)]
+    """Money columns (``recon.schema``; Int64 units) as currency floats for display, and a missing text
+    as a blank cell (a table shows a missing value as "None"); everything else as it is."""
+    money = [column for column in money_columns(frame.columns) if pd.api.types.is_integer_dtype(frame[column])]
     blank_texts = [column for column in frame.columns if frame[column].isna().any() and _is_text(frame[column])]
-    return frame.assign(**{column: frame[column].astype("Float64") / MONEY_SCALE for column in money_columns},
+    return frame.assign(**{column: frame[column].astype("Float64") / MONEY_SCALE for column in money},
                         **{column: frame[column].astype("string").fillna("") for column in blank_texts})
 
 
@@ -129,19 +117,22 @@ def column_title(column: str) -> str:
 
 
 def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None) -> dict[str, object]:
-    """Currency formats for the money columns, percentages for ratios, readable headers."""
+    """Readable headers, and the number format of each column's kind (``recon.schema``): money in
+    ``currency`` with its places, ratios as percentages, quantities with two decimals."""
     config: dict[str, object] = {}
     labels = labels or {}
     for column in frame.columns:
         title = labels.get(column, column_title(column))
-        if column in MONEY_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
-            places = MONEY_EXPORT_PLACES.get(column, 2)
-            config[column] = st.column_config.NumberColumn(title, format=_money_format(currency, places))
+        kind = column_kind(str(column))
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
+        places = money_places(str(column))
+        if places is not None and numeric:
+            config[column] = st.column_config.NumberColumn(title, format=money_format(places, currency))
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
-        elif column.endswith(("_pct", "_rate")) or column == "billing_accuracy":
+        elif kind == RATIO and numeric:
             config[column] = st.column_config.NumberColumn(title, format="percent")
-        elif column.endswith("_qty") or column in {"quantity", "hours"}:
+        elif kind == QUANTITY and numeric:
             config[column] = st.column_config.NumberColumn(title, format="%,.2f")
         else:
             config[column] = st.column_config.Column(title)
@@ -271,6 +262,6 @@ def evidence(context: session.PageContext, period: str, client: str, sku: str, k
             if frame.empty:
                 st.caption("No rows.")
                 continue
-            wanted = frame[[column_name for column_name in EVIDENCE_COLUMNS[name] if column_name in frame]]
+            wanted = display_frame(frame[[column for column in EVIDENCE_COLUMNS[name] if column in frame]])
             st.dataframe(wanted, hide_index=True, key=f"{key}.{name}", width="stretch",
                          column_config=column_config(wanted, context.currency))

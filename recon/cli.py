@@ -9,21 +9,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from recon import access
 from recon.engine import reconcile
 from recon.errors import ReconError
 from recon.exports import report
+from recon.exports.formatting import money_text
 from recon.exports.safe import redact
 from recon.ingest.directory import inspect_directory, load_directory
 from recon.memory import with_lean_allocator
-from recon.money import to_decimal
 from recon.settings import Settings
 from recon.sources import Sources
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from recon.connectors.frames import PullResult
     from recon.engine import Mappings
     from recon.spark import SparkRun
@@ -80,6 +81,19 @@ def _valid_period(value: str) -> str:
     return value
 
 
+def _valid_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be YYYY-MM-DD, got {value!r}")
+        raise  # unreachable: fail() exits
+
+
+def _os_error(error: OSError) -> str:
+    """A file that cannot be read or written, in the system's words with its name (no traceback)."""
+    return f"cannot use {error.filename or 'a file'}: {error.strerror or error}"
+
+
 EngineOption = Annotated[str, typer.Option(
     "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers).")]
 MasterOption = Annotated[str | None, typer.Option(
@@ -116,6 +130,7 @@ def run(
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
     quarantine. With `--engine spark` the data directory is read and reconciled on Spark."""
     periods = [_valid_period(value) for value in period or []]
+    receivables_as_of = _valid_date(as_of, "--as-of") if as_of else None
     if (data is None) == (not connection):
         fail("give exactly one of --data DIR or --connection NAME")
     if connection and len(periods) != 1:
@@ -128,8 +143,8 @@ def run(
     run_id, seen, spark_run = None, [], None
     try:
         settings = database.load_settings() if database else Settings()
-        if as_of:
-            settings = settings.replace(as_of=date.fromisoformat(as_of))
+        if receivables_as_of:
+            settings = settings.replace(as_of=receivables_as_of)
         resolutions = database.resolutions() if database else None
         mappings = database.mappings() if database else None
         if engine == "spark":
@@ -148,10 +163,8 @@ def run(
             report.write_outputs(result, out, resolutions, file_format=file_format)
     except ReconError as error:
         fail(str(error))
-    except ValueError as error:
-        fail(f"bad option: {error}")
-    except OSError as error:
-        fail(f"cannot write results to {out}: {error.strerror or error}")
+    except OSError as error:  # a data file that cannot be read, an output that cannot be written
+        fail(_os_error(error))
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
         typer.echo(line)
     if database and run_id is not None:
@@ -171,7 +184,7 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
 
     settings_given = dict(item.split("=", 1) for item in conf if "=" in item)
     if len(settings_given) != len(conf):
-        raise ValueError("--spark-conf takes KEY=VALUE")
+        fail("--spark-conf takes KEY=VALUE")
     try:
         return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, master=master,
                                   conf=settings_given)
@@ -224,6 +237,8 @@ def pull(
                 seen += [record.file for record in result.imports if database.record_import(record).duplicate]
     except ReconError as error:
         fail(str(error))
+    except OSError as error:  # the output directory cannot be written
+        fail(_os_error(error))
     for result in results:
         typer.echo(f"Pulled {result.connection} for {result.period}:")
         for loaded in result.loaded:
@@ -232,10 +247,6 @@ def pull(
     if seen:
         typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Canonical sources written to {out}/")
-
-
-def _money(units: int | None) -> str:
-    return "" if units is None or pd.isna(units) else str(to_decimal(int(units)))
 
 
 @app.command()
@@ -251,7 +262,7 @@ def runs(ctx: typer.Context) -> None:
         periods = item.periods if len(item.periods) <= 20 else item.periods[:17] + "..."
         who = " / ".join(text for text in (item.by, item.label) if text)
         typer.echo(f"{item.id:>5}  {item.created_at:%Y-%m-%d %H:%M}  {periods:<20}  {item.discrepancies:>6}  "
-                   f"{_money(item.leakage):>12}  {_money(item.overcharge):>12}  {who}")
+                   f"{money_text(item.leakage):>12}  {money_text(item.overcharge):>12}  {who}")
 
 
 @app.command()

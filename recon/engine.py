@@ -20,8 +20,7 @@ import pandas as pd
 
 from recon import identity, joins, metrics, receivables, rules
 from recon import keys as keyfacts
-from recon.cells import as_labels, categoricals_as_text, distinct_cells, labels, spread
-from recon.money import format_units
+from recon.cells import as_labels, distinct_cells, labels, spread
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, combine, empty_source
@@ -72,28 +71,6 @@ class Reconciliation:
         """JSON-ready summary of the run (money as decimal strings)."""
         return {"periods": list(self.periods), "settings": self.settings.to_dict(),
                 "imports": [record.to_dict() for record in self.imports], **self.metrics.to_dict()}
-
-    def discrepancies_for_export(self) -> pd.DataFrame:
-        """Discrepancies with money as decimal strings (amounts 2 places, unit prices 4)."""
-        return export_money(self.discrepancies)
-
-
-MONEY_EXPORT_PLACES = {
-    "expected_unit_price": 4, "billed_unit_price": 4, "contract_unit_price": 4, "vendor_unit_cost": 4,
-    "unit_price": 4, "unit_cost": 4, "list_price": 4, "hourly_rate": 2, "rate": 2,
-    "expected_amount": 2, "billed_amount": 2, "variance": 2, "amount": 2, "tax": 2, "total": 2, "paid": 2,
-    "balance": 2, "vendor_cost_amount": 2, "duplicate_amount": 2, "unbilled_time_amount": 2,
-}
-
-
-def export_money(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every money column of ``frame`` as exact decimal strings (and categorical columns as
-    plain text: an export holds the values shown, not a categorical's whole vocabulary)."""
-    out = categoricals_as_text(frame).copy()
-    for column, places in MONEY_EXPORT_PLACES.items():
-        if column in out:
-            out[column] = format_units(out[column].astype("Int64"), places)
-    return out
 
 
 # ----------------------------------------------------------------------------------------- resolution
@@ -358,10 +335,7 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
                                   settings, as_of)
         keys, found = reconcile_clients(resolved, chosen, settings)
         book = book_future.result()
-    figures = metrics.summarise(
-        keys, found, usage_rows=len(sources["usage"]), usage_rows_mapped=len(resolved.frames["usage"]),
-        book=book, invoices=resolved.frames["invoices"], payments=sources["payments"],
-        resolutions=resolutions, days_in_run=days_in(chosen))
+    figures = metrics.summarise(keys, found, book, resolved.frames, resolved.unmapped, chosen, resolutions)
     return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
                           sources.issues, book, figures, resolved.frames, sources.imports)
 
@@ -396,7 +370,8 @@ def _with_all_kinds(sources: Sources) -> Sources:
 
 
 def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict[str, pd.DataFrame]:
-    """The contract, usage and invoice rows behind one key (and time entries for labour), side by side."""
+    """The contract, usage and invoice rows behind one key (and time entries for labour), side by side
+    (canonical rows: money in Int64 units)."""
     month = pd.Period(period, "M")
     start, end = month.start_time, month.end_time.normalize()
     frames = result.resolved
@@ -413,7 +388,7 @@ def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict
     if sku == LABOR_SKU:
         time = frames["time_entries"]
         out["time"] = time[(time["client"] == client) & (keyfacts.to_period(time["date"]) == period)]
-    return {name: export_money(frame.reset_index(drop=True)) for name, frame in out.items()}
+    return {name: frame.reset_index(drop=True) for name, frame in out.items()}
 
 
 __all__ = ["Mappings", "Reconciliation", "Resolved", "combine", "evidence", "reconcile", "resolve"]

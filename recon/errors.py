@@ -49,3 +49,7 @@ class AuthError(ReconError):
 
 class AccessDeniedError(ReconError):
     """The principal may not do this; the message says what was refused (never why a login failed)."""
+
+
+class FilterError(ReconError):
+    """A filter that cannot select anything meaningful (for example a reversed period range)."""

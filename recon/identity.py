@@ -128,6 +128,27 @@ def suggest_clients(normalised: pd.Series, directory: ClientDirectory, suggest_m
     return pd.DataFrame({"suggestion": suggestion, "suggestion_score": suggestion_score})
 
 
+def without_rejected(suggested: pd.DataFrame, rejected: pd.DataFrame | None) -> pd.DataFrame:
+    """A copy of ``suggested`` (unmapped rows or client matches: a name in ``client_raw``, else ``name``,
+    with its ``suggestion`` and ``suggestion_score``) where the suggestions people rejected are blanked
+    out, so they are not offered again. ``rejected``: the rejected pairs (``name``, ``client``); a name
+    matches stripped and case-insensitively, the client exactly. The one rule for the Mappings queue,
+    wherever the rejections are kept."""
+    if rejected is None or not len(rejected):
+        return suggested
+    name_column = "client_raw" if "client_raw" in suggested else "name"
+    refused = pd.MultiIndex.from_arrays([_folded(rejected["name"]), rejected["client"].astype("string")])
+    offered = pd.MultiIndex.from_arrays([_folded(suggested[name_column]), suggested["suggestion"].astype("string")])
+    hit = offered.isin(refused)
+    blanked = {column: suggested[column].mask(hit) for column in ("suggestion", "suggestion_score")
+               if column in suggested}
+    return suggested.assign(**blanked)
+
+
+def _folded(names: pd.Series) -> pd.Series:
+    return names.astype("string").str.strip().str.casefold()
+
+
 def sku_lookup(catalog: pd.DataFrame, sku_map: pd.DataFrame | None = None,
                psa_skus: pd.Series | None = None) -> dict[str, str]:
     """Folded vendor SKU -> PSA SKU: saved SKU mappings win over the catalog's ``vendor_sku`` lists, and a

@@ -1,12 +1,15 @@
 """Metrics (PRODUCT.md section 5): money figures overall, per period, per client, per type and vendor.
 
-All money is summed as Int64 units and reported as decimal strings; rates are ratios (floats rounded to
-four places), never money.
+All money is summed as Int64 units (``Overall`` and the frames hold units; ``to_dict`` writes decimal
+strings with the places ``recon.schema`` declares); rates are ratios (floats rounded to four places),
+never money.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from recon.joins import text_lookup
-from recon.money import format_units, to_decimal
+from recon.money import format_units, from_decimal, to_decimal
 from recon.receivables import AGING_BUCKETS, unapplied_payments
 from recon.rules import INFORMATIONAL_TYPES
-from recon.schema import LABOR_SKU
+from recon.schema import LABOR_SKU, money_columns, money_places
+from recon.status import with_status
 
 RECOVERED_STATUSES = frozenset({"billed", "credited"})
 MONEY_FIGURES = ("expected_revenue", "billed_revenue", "leakage", "overcharge", "net_variance",
@@ -141,27 +145,111 @@ def vendor_figures(tagged: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """All figures of a run as frames (money in Int64 units) plus the overall dictionary."""
+class Overall:
+    """The headline figures of a run, or of a view of one (PRODUCT.md section 5). Money in Int64 units
+    of 1/10,000 (``recon.money``), ratios 0..1 rounded to four places (``None`` where the denominator is
+    zero), hours rounded to two places, counts. ``aging``: open balance per aging bucket, in units.
+    Formatted only at the edge: ``to_dict()`` (summary.json, the stored run, the audit pack) writes money
+    as decimal strings with the places ``recon.schema`` declares; pages format with ``display_money``."""
 
-    overall: dict[str, Any]
+    expected_revenue: int
+    billed_revenue: int
+    leakage: int
+    overcharge: int
+    net_variance: int
+    vendor_cost: int
+    gross_margin: int
+    leakage_rate: float | None
+    billing_accuracy: float | None
+    gross_margin_pct: float | None
+    keys: int
+    keys_flagged: int
+    discrepancies: int
+    mapping_coverage: float | None
+    usage_rows: int
+    usage_rows_mapped: int
+    hours_worked: float
+    hours_billable: float
+    hours_invoiced: float
+    hours_billed: float
+    unbilled_hours: float
+    billed_labour: int
+    effective_hourly_rate: int | None
+    realisation: float | None
+    recovered: int
+    open_exposure: int
+    ar_balance: int
+    overdue_balance: int
+    aging: dict[str, int]
+    dso: float | None
+    short_paid_invoices: int
+    open_invoices: int
+    unapplied_payments: int
+    unapplied_amount: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures in field order: money as decimal strings (``"1234.50"``), the rest as is."""
+        out: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name == "aging":
+                out[item.name] = {bucket: _money_text(units, AGING_PLACES) for bucket, units in value.items()}
+            else:
+                places = money_places(item.name)
+                out[item.name] = value if places is None else _money_text(value, places)
+        return out
+
+    @classmethod
+    def from_dict(cls, figures: Mapping[str, Any]) -> Overall:
+        """The figures ``to_dict`` wrote (a stored run's summary) back, money as units. A figure a run
+        stored before it existed is zero (``None`` where it may be missing)."""
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):
+            value = figures.get(item.name)
+            if item.name == "aging":
+                values[item.name] = {bucket: _units(amount) or 0 for bucket, amount in (value or {}).items()}
+            elif money_places(item.name) is not None:
+                values[item.name] = _units(value)
+            else:
+                values[item.name] = value
+            if values[item.name] is None and "None" not in str(item.type):
+                values[item.name] = 0
+        return cls(**values)
+
+
+AGING_PLACES = 2
+
+
+def _money_text(units: int | None, places: int) -> str | None:
+    return None if units is None else str(to_decimal(units, places))
+
+
+def _units(value: Any) -> int | None:
+    return None if value is None else from_decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """All figures of a run: the headline ``overall`` and frames per period, client, type and vendor
+    (money in Int64 units)."""
+
+    overall: Overall
     by_period: pd.DataFrame
     by_client: pd.DataFrame
     by_type: pd.DataFrame
     by_vendor: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
-        return {"overall": self.overall, "by_period": _records(self.by_period),
+        return {"overall": self.overall.to_dict(), "by_period": _records(self.by_period),
                 "by_client": _records(self.by_client), "by_type": _records(self.by_type),
                 "by_vendor": _records(self.by_vendor)}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: Int64 money as decimal strings, NA as None."""
+    """Rows as JSON-ready dicts: money (``recon.schema``) as decimal strings with its places, NA as None."""
     out = frame.copy()
-    for column in out.columns:
-        if str(out[column].dtype) == "Int64":
-            out[column] = format_units(out[column])
+    for column, places in money_columns(out.columns).items():
+        out[column] = format_units(out[column].astype("Int64"), places)
     return [{key: (None if pd.isna(value) else value) for key, value in row.items()}
             for row in out.astype(object).to_dict(orient="records")]
 
@@ -195,9 +283,7 @@ def _per_hour(amount: int, hour_units: int) -> int | None:
 def exposure(found: pd.DataFrame, resolutions: pd.DataFrame | None) -> dict[str, int]:
     """Recovered = |variance| of counted findings resolved as billed or credited; open = the rest."""
     at_stake = counted(found)
-    status = pd.Series(pd.NA, index=at_stake.index, dtype="string")
-    if resolutions is not None and len(resolutions):
-        status = at_stake["fingerprint"].map(resolutions.set_index("fingerprint")["status"]).astype("string")
+    status = with_status(at_stake, resolutions)["status"]
     magnitude = at_stake["variance"].abs()
     recovered_mask = status.isin(RECOVERED_STATUSES).fillna(False).to_numpy(bool)
     return {"recovered": int(magnitude[recovered_mask].sum()), "open_exposure": int(magnitude[~recovered_mask].sum())}
@@ -278,12 +364,21 @@ class KeyFigures:
         return _total(self.by_period)
 
 
-def summarise(keys: pd.DataFrame, found: pd.DataFrame, usage_rows: int, usage_rows_mapped: int,
-              book: pd.DataFrame, invoices: pd.DataFrame, payments: pd.DataFrame,
-              resolutions: pd.DataFrame | None, days_in_run: int) -> Metrics:
-    """Every figure of section 5 for one run."""
-    return summarise_parts(KeyFigures.of(keys, found), found, usage_rows, usage_rows_mapped,
-                           BookFigures.of(book, unapplied_payments(invoices, payments)), resolutions, days_in_run)
+def summarise(keys: pd.DataFrame, found: pd.DataFrame, book: pd.DataFrame, frames: Mapping[str, pd.DataFrame],
+              unmapped: pd.DataFrame, periods: Sequence[str], resolutions: pd.DataFrame | None) -> Metrics:
+    """Every figure of section 5 over ``keys``, their discrepancies ``found`` and the receivables
+    ``book``: the one summary the engine (a whole run), the role scope (a principal's clients) and the
+    views (the dashboard's filters) compute (``summarise_parts`` puts together Spark's parts).
+
+    ``frames``: canonical frames with the mapped ``usage`` rows (with ``unmapped``, the usage rows
+    counted for mapping coverage) and the ``invoices`` and ``payments`` that unapplied payments are
+    looked for in. ``periods``: the months summed (days in the run, for DSO). ``resolutions``
+    (``fingerprint``, ``status``; the latest per fingerprint counts) splits recovered from open money."""
+    usage_rows_mapped = len(frames["usage"])
+    days_in_run = sum(pd.Period(period, "M").days_in_month for period in periods)
+    unapplied = unapplied_payments(frames["invoices"], frames["payments"])
+    return summarise_parts(KeyFigures.of(keys, found), found, usage_rows_mapped + len(unmapped), usage_rows_mapped,
+                           BookFigures.of(book, unapplied), resolutions, days_in_run)
 
 
 def summarise_parts(key_figures: KeyFigures, found: pd.DataFrame, usage_rows: int, usage_rows_mapped: int,
@@ -293,7 +388,7 @@ def summarise_parts(key_figures: KeyFigures, found: pd.DataFrame, usage_rows: in
     overall_sums = key_figures.overall
     rows = figures_of(overall_sums, found, []).to_dict(orient="records")
     overall_row = rows[0] if rows else _no_figures()
-    overall: dict[str, Any] = {name: overall_row[name] for name in (
+    overall: dict[str, Any] = {name: _plain(overall_row[name]) for name in (
         *MONEY_FIGURES, "leakage_rate", "billing_accuracy", "gross_margin_pct", "keys", "keys_flagged",
         "discrepancies")}
     overall["mapping_coverage"] = round(usage_rows_mapped / usage_rows, 4) if usage_rows else None
@@ -302,7 +397,7 @@ def summarise_parts(key_figures: KeyFigures, found: pd.DataFrame, usage_rows: in
     overall |= book.receivable_figures(int(overall["billed_revenue"]), days_in_run)
     overall |= {"unapplied_payments": book.unapplied_payments, "unapplied_amount": book.unapplied_amount}
     by_client = figures_of(key_figures.by_client, found, ["client"])
-    return Metrics(_json_ready(overall), figures_of(key_figures.by_period, found, ["period"]),
+    return Metrics(Overall(**overall), figures_of(key_figures.by_period, found, ["period"]),
                    by_client.merge(key_figures.managers, on="client", how="left"), by_type(found),
                    vendor_figures(key_figures.labelled))
 
@@ -313,23 +408,8 @@ def _no_figures() -> dict[str, Any]:
     return zeros | dict.fromkeys(("leakage_rate", "billing_accuracy", "gross_margin_pct"))
 
 
-MONEY_KEYS = frozenset({*MONEY_FIGURES, "billed_labour", "effective_hourly_rate", "recovered",
-                        "open_exposure", "ar_balance", "overdue_balance", "unapplied_amount"})
-
-
-def _json_ready(overall: dict[str, Any]) -> dict[str, Any]:
-    """Money (Int64 units) as decimal strings, everything else as plain Python values."""
-    out: dict[str, Any] = {}
-    for name, value in overall.items():
-        if name == "aging":
-            out[name] = {bucket: _money(amount) for bucket, amount in value.items()}
-        else:
-            out[name] = _money(value) if name in MONEY_KEYS else _plain(value)
-    return out
-
-
 def _plain(value: Any) -> Any:
-    """numpy / pandas scalars to JSON-ready Python values (NA and NaN to None)."""
+    """numpy / pandas scalars to plain Python values (NA and NaN to None)."""
     if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
         return None
     if isinstance(value, bool | np.bool_):
@@ -339,9 +419,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return float(value)
     return value
-
-
-def _money(units: Any) -> str | None:
-    if _plain(units) is None:
-        return None
-    return str(to_decimal(int(units)))

@@ -9,14 +9,18 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 
 from __future__ import annotations
 
+import sys
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
-from recon.cells import WHITESPACE, arrow_text, as_numpy_bool, concat
+# Importing this module loads nothing but ``decimal``: numpy, pandas and Arrow (about half a second) are
+# imported by the functions that work on arrays, when first called (Python keeps them loaded after that),
+# so ``import recon.money`` and its scalar helpers cost nothing to a command that needs no frame.
 
 MONEY_SCALE = 10_000
 CENT = MONEY_SCALE // 100
@@ -28,18 +32,24 @@ _INT64_SAFE = 2**62
 # exactly) and decimals. Only the first five decimals are read (four kept, the fifth rounds); any
 # digits after them, in any script, are ignored.
 _MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\p{Nd}*|[0-9]{0,4}))?$"
-_CURRENCY_MARKS = WHITESPACE[:-1] + r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"
+_CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespace class of ``recon.cells``
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     """Integer division rounding half away from zero (the way invoices round), on int64 arrays."""
+    import numpy as np
+
     magnitude = (np.abs(numerator) + denominator // 2) // denominator
     return np.sign(numerator) * magnitude
 
 
 def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
     """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses)."""
-    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _CURRENCY_MARKS, "")
+    import pyarrow.compute as pc
+
+    from recon.cells import WHITESPACE, concat
+
+    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), WHITESPACE[:-1] + _CURRENCY_MARKS, "")
     in_parentheses = pc.and_(pc.starts_with(cleaned, "("), pc.ends_with(cleaned, ")"))
     cleaned = pc.utf8_trim(cleaned, "()")
     trailing_minus = pc.and_(pc.ends_with(cleaned, "-"), pc.invert(pc.starts_with(cleaned, "-")))
@@ -59,6 +69,13 @@ def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     fourth place round half up. Exact integer arithmetic on Arrow string kernels: no floats, no Python
     call per cell.
     """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from recon.cells import arrow_text, as_numpy_bool, concat
+
     cleaned, negative = _clean_money_text(arrow_text(text), decimal)
     parts = pc.extract_regex(cleaned, _MONEY_PATTERN)
     sign, whole, fraction = (pc.struct_field(parts, name) for name in ("sign", "whole", "frac"))
@@ -85,6 +102,9 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
     ``quantity`` is float64 (four places), ``unit_price`` Int64 units; returns Int64 units (a multiple of
     one cent). Missing inputs give ``<NA>``.
     """
+    import numpy as np
+    import pandas as pd
+
     missing = quantity.isna().to_numpy() | unit_price.isna().to_numpy()
     quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
     price = unit_price.fillna(0).to_numpy(np.int64)
@@ -97,6 +117,8 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
 
 def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Fallback for products past int64: Python integers (arbitrary precision), still exact."""
+    import numpy as np
+
     divisor = _QTY_SCALE * CENT
     products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
     cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
@@ -105,6 +127,9 @@ def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> n
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
     """Unit price = amount / quantity in Int64 units (four places, half up); ``<NA>`` where quantity is 0."""
+    import numpy as np
+    import pandas as pd
+
     usable = quantity.fillna(0).to_numpy(float) != 0
     ratio = amount.astype("Float64").to_numpy(float, na_value=np.nan) / np.where(usable, quantity, 1.0)
     units = pd.Series(np.round(ratio), index=amount.index).where(usable & ~np.isnan(ratio))
@@ -112,11 +137,18 @@ def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
 
 
 def to_decimal(units: int | None, places: int = 2) -> Decimal | None:
-    """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` stays ``None``."""
-    if units is None or units is pd.NA:
+    """Int64 units to a ``Decimal`` with ``places`` decimals (half up); ``None`` (or pandas' NA) gives
+    ``None``."""
+    if units is None or _is_pandas_na(units):
         return None
     exponent = Decimal(1).scaleb(-places)
     return (Decimal(int(units)) / MONEY_SCALE).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def _is_pandas_na(value: object) -> bool:
+    """``value is pd.NA``, without importing pandas (a value cannot be its NA if pandas is not loaded)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA
 
 
 def from_decimal(value: Decimal | int | str) -> int:
@@ -130,6 +162,9 @@ def format_units(units: pd.Series, places: int = 2) -> pd.Series:
 
     Vectorised exact formatting: whole and fractional parts are taken with integer arithmetic.
     """
+    import numpy as np
+    import pandas as pd
+
     step = MONEY_SCALE // 10**places
     present = units.notna().to_numpy()
     rounded = round_half_up_div(units.to_numpy(dtype=np.int64, na_value=0), step)

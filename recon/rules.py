@@ -177,6 +177,34 @@ ACCOMPANYING_RULES: tuple[Rule, ...] = (duplicate_charge, unbilled_time, negativ
 RULES: tuple[Rule, ...] = (duplicate_charge, *PRESENCE_RULES, *PRICE_RULES, unbilled_time, negative_margin)
 DISCREPANCY_TYPES = tuple(rule.__name__ for rule in RULES)
 
+# Every finding in words a client or an account manager reads: the one vocabulary of the charts, the
+# filters, the tables and the statements (the type id stays the key in files and in the audit pack).
+FINDING_NAMES = {
+    "duplicate_charge": "Charged twice",
+    "unbilled_usage": "In use, not invoiced",
+    "billed_without_usage": "Invoiced, not in use",
+    "quantity_under_billed": "Fewer units invoiced than used",
+    "quantity_over_billed": "More units invoiced than used",
+    "missed_recurring_charge": "Recurring charge not invoiced",
+    "billed_outside_contract": "Invoiced after the agreement ended",
+    "price_below_contract": "Invoiced below the agreed price",
+    "price_above_contract": "Invoiced above the agreed price",
+    "unbilled_time": "Billable hours not invoiced",
+    "negative_margin": "Sold below vendor cost",
+}
+
+
+def finding_name(discrepancy_type: str) -> str:
+    """A discrepancy type in words (``FINDING_NAMES``); a type it does not know as its words
+    (``some_new_type`` -> "Some new type")."""
+    return FINDING_NAMES.get(discrepancy_type) or discrepancy_type.replace("_", " ").capitalize()
+
+
+def finding_names(types: pd.Series) -> pd.Series:
+    """``finding_name`` of each type (once per distinct type), as ``string``."""
+    names = {value: finding_name(str(value)) for value in types.dropna().unique()}
+    return types.map(names).astype("string")
+
 
 def _first_claim(found: pd.DataFrame) -> pd.DataFrame:
     """At most one row per key: the rule earliest in its registry wins (precedence)."""

@@ -5,10 +5,14 @@ Every source, whatever its export format, is normalised into one canonical frame
 ``date`` (datetime64), ``flag`` (bool) and ``choice`` (lower-case text from a fixed vocabulary).
 Each canonical row also carries its provenance: ``source_file`` and ``source_line`` (1-based line in the
 file, header = line 1), so every figure can be traced back to the input.
+
+``COLUMN_KINDS`` says what every numeric column of the product is (money with its places, a quantity, a
+count, a ratio...): the one place that decides how a column is shown and written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,3 +113,102 @@ DISCREPANCY_COLUMNS = (
     "expected_unit_price", "billed_unit_price", "price_source",
     "expected_amount", "billed_amount", "variance", "detail",
 )
+
+
+# ------------------------------------------------------------------------------------ column kinds
+#
+# What every numeric column that leaves the engine is, declared once by name: money (with the places it
+# is written with: unit prices 4, amounts 2), a quantity, a count, a ratio, a score or a number of days.
+# Every display (dashboard tables and cards), download (CSV, XLSX) and export (run outputs, audit pack,
+# statements, pulled CSVs) reads it; ``tests/test_money_leaves_as_schema.py`` walks every page and every
+# CLI output and fails on a numeric column declared nowhere here, or on money not written as declared.
+# One name means one thing in every frame (``rate`` is the money per hour of a time entry; a ratio is
+# ``*_rate`` or ``*_pct``).
+
+ColumnKindName = Literal["money", "quantity", "count", "ratio", "score", "days"]
+
+
+@dataclass(frozen=True)
+class ColumnKind:
+    """What a numeric column holds. ``places``: the decimals it is written with (money: 4 for unit
+    prices, 2 for amounts; a ratio 4; a score and days 1; a count 0)."""
+
+    name: ColumnKindName
+    places: int = 0
+
+    @property
+    def is_money(self) -> bool:
+        return self.name == "money"
+
+
+UNIT_PRICE = ColumnKind("money", 4)  # per unit (per GB, per seat, per hour of a catalog): sub-cent prices exist
+AMOUNT = ColumnKind("money", 2)  # quantity x price, totals, balances, variances, figures: whole cents
+QUANTITY = ColumnKind("quantity", 4)  # units, seats, hours: float64 rounded to four places
+COUNT = ColumnKind("count")  # rows, lines, findings, invoices; also ids and line numbers
+RATIO = ColumnKind("ratio", 4)  # 0..1, shown as a percentage
+SCORE = ColumnKind("score", 1)  # fuzzy-match confidence, 0..100
+DAYS = ColumnKind("days", 1)
+
+# Canonical source files written back (``recon pull``) keep every place money was read with: a pulled
+# file is a lossless copy that ``recon run --data`` reads again, not a report.
+CANONICAL_MONEY_PLACES = 4
+
+
+def _named(kind: ColumnKind, *names: str) -> dict[str, ColumnKind]:
+    return dict.fromkeys(names, kind)
+
+
+COLUMN_KINDS: dict[str, ColumnKind] = {
+    **_named(UNIT_PRICE,
+             # canonical sources
+             "unit_price", "unit_cost", "list_price",
+             # keys and discrepancies
+             "expected_unit_price", "billed_unit_price", "contract_unit_price", "vendor_unit_cost",
+             "catalog_unit_cost"),
+    **_named(AMOUNT,
+             # canonical sources (``rate`` / ``hourly_rate``: money per hour, in cents)
+             "amount", "tax", "hourly_rate", "rate",
+             # keys and discrepancies
+             "expected_amount", "billed_amount", "variance", "vendor_cost_amount", "duplicate_amount",
+             "unbilled_time_amount",
+             # receivables (per invoice, per client)
+             "total", "paid", "balance", "overdue",
+             # figures (``recon.metrics``: overall, per period / client / type / vendor) and rankings
+             "expected_revenue", "billed_revenue", "leakage", "overcharge", "net_variance", "vendor_cost",
+             "gross_margin", "at_stake", "billed_labour", "effective_hourly_rate", "recovered", "open_exposure",
+             "ar_balance", "overdue_balance", "unapplied_amount",
+             # stored runs and comparisons, statements
+             "billed", "expected", "old_variance", "new_variance", "variance_delta", "leakage_delta",
+             "overcharge_delta", "difference", "under_billed", "over_billed", "net"),
+    **_named(QUANTITY,
+             "quantity", "hours", "included_hours",
+             "expected_qty", "billed_qty", "usage_qty", "contract_qty", "duplicate_qty",
+             "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours"),
+    **_named(COUNT,
+             "keys", "keys_flagged", "discrepancies", "usage_rows", "usage_rows_mapped", "contract_lines",
+             "invoice_lines", "duplicate_lines", "short_paid_invoices", "open_invoices", "invoices",
+             "unapplied_payments", "rows", "rows_in", "rows_loaded", "rows_used", "rows_quarantined", "blank_rows",
+             "passed", "failed", "checked",
+             # identifiers and line numbers: integers that count nothing, and are never money
+             "id", "import_id", "run_id", "line", "source_line", "first_line", "last_line"),
+    **_named(RATIO, "leakage_rate", "billing_accuracy", "gross_margin_pct", "mapping_coverage", "realisation"),
+    **_named(SCORE, "match_score", "suggestion_score"),
+    **_named(DAYS, "days_past_due", "oldest_days_past_due", "dso"),
+}
+
+
+def column_kind(column: str) -> ColumnKind | None:
+    """What ``column`` holds (``None``: not a numeric column of the product: text, a date, a flag)."""
+    return COLUMN_KINDS.get(column)
+
+
+def money_places(column: str) -> int | None:
+    """The places money in ``column`` is written with (4 for unit prices, 2 for amounts); ``None`` when
+    ``column`` is not money."""
+    kind = COLUMN_KINDS.get(column)
+    return kind.places if kind is not None and kind.is_money else None
+
+
+def money_columns(columns: Iterable[str]) -> dict[str, int]:
+    """The money columns among ``columns``, with their places, in order."""
+    return {column: places for column in columns if (places := money_places(str(column))) is not None}

@@ -15,38 +15,20 @@ from pathlib import Path
 import pandas as pd
 
 from recon.engine import Mappings, Reconciliation
-from recon.errors import ReconError
+from recon.errors import FilterError
+from recon.identity import without_rejected
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, summarise
 from recon.receivables import AGING_BUCKETS
-from recon.rules import INFORMATIONAL_TYPES
+from recon.rules import INFORMATIONAL_TYPES, finding_names
 from recon.schema import SOURCES
 from recon.sources import ImportRecord, ValidationReport
-from recon.status import OPEN, STATUSES
+from recon.status import STATUSES, with_status
 
 NO_VENDOR = "(no vendor)"
 RESOLUTION_STATUSES = STATUSES
 
-# What each finding means, in words a client or an account manager reads (statements, tooltips).
-TYPE_LABELS = {
-    "duplicate_charge": "Charged twice",
-    "unbilled_usage": "In use, not invoiced",
-    "billed_without_usage": "Invoiced, not in use",
-    "quantity_under_billed": "Fewer units invoiced than used",
-    "quantity_over_billed": "More units invoiced than used",
-    "missed_recurring_charge": "Recurring charge not invoiced",
-    "billed_outside_contract": "Invoiced after the agreement ended",
-    "price_below_contract": "Invoiced below the agreed price",
-    "price_above_contract": "Invoiced above the agreed price",
-    "unbilled_time": "Billable hours not invoiced",
-    "negative_margin": "Sold below vendor cost",
-}
-
 LABEL_COLUMNS = ("account_manager", "vendor", "product")
-
-
-class FilterError(ReconError):
-    """A filter that cannot select anything meaningful (for example a reversed period range)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +71,7 @@ class RunView:
     """A run seen through filters: the rows kept and the figures re-summed over them.
 
     ``discrepancies`` carries the discrepancy schema plus ``account_manager``, ``vendor``, ``product``,
-    ``label`` (``TYPE_LABELS``), ``status`` and ``note``. Mapping coverage, ``unmapped`` and
+    ``label`` (``recon.rules.FINDING_NAMES``), ``status`` and ``note``. Mapping coverage, ``unmapped`` and
     ``quarantine`` stay run-wide: an unmapped row has no client or period to filter on.
     """
 
@@ -108,8 +90,8 @@ class RunView:
 # -------------------------------------------------------------------------------------------- labels
 
 def with_labels(found: pd.DataFrame) -> pd.DataFrame:
-    """Findings with ``label``: their type in words (``TYPE_LABELS``; an unknown type as it is)."""
-    return found.assign(label=found["type"].map(TYPE_LABELS).fillna(found["type"]).astype("string"))
+    """Findings with ``label``: their type in words (``recon.rules.FINDING_NAMES``)."""
+    return found.assign(label=finding_names(found["type"]))
 
 
 def labelled_keys(result: Reconciliation) -> pd.DataFrame:
@@ -137,25 +119,15 @@ def _sorted_values(column: pd.Series) -> tuple[str, ...]:
     return tuple(sorted(str(value) for value in column.dropna().unique()))
 
 
-def latest_resolutions(resolutions: pd.DataFrame | None) -> pd.DataFrame | None:
-    """One row per fingerprint: the last one given (a history in time order collapses to its state)."""
-    if resolutions is None:
-        return None
-    return resolutions.drop_duplicates("fingerprint", keep="last").reset_index(drop=True)
+def choices(column: pd.Series) -> tuple[str, ...]:
+    """The distinct values of ``column`` as text, sorted, missing ones left out (what a filter offers)."""
+    return _sorted_values(column)
 
 
-def with_status(discrepancies: pd.DataFrame, resolutions: pd.DataFrame | None) -> pd.DataFrame:
-    """``status`` (``open`` where nobody resolved it) and ``note`` from the latest resolution of each
-    fingerprint (``resolutions``: ``fingerprint``, ``status``, optional ``note``)."""
-    status = pd.Series(OPEN, index=discrepancies.index, dtype="string")
-    note = pd.Series(pd.NA, index=discrepancies.index, dtype="string")
-    latest = latest_resolutions(resolutions)
-    if latest is not None and len(latest):
-        latest = latest.set_index("fingerprint")
-        status = discrepancies["fingerprint"].map(latest["status"]).astype("string").fillna(OPEN)
-        if "note" in latest:
-            note = discrepancies["fingerprint"].map(latest["note"]).astype("string")
-    return discrepancies.assign(status=status, note=note)
+def account_manager(view: RunView) -> str | None:
+    """The account manager the view's contract lines name (the first named), else ``None``."""
+    named = view.keys["account_manager"].dropna()
+    return str(named.iloc[0]) if len(named) else None
 
 
 # ------------------------------------------------------------------------------------------ filtering
@@ -202,7 +174,7 @@ def filter_run(result: Reconciliation, filters: Filters | None = None,
     found = result.discrepancies.merge(kept_keys[KEY], on=KEY, how="inner")
     metrics = _metrics(result, kept_keys, found, book, scoped, resolutions, periods)
     labels = kept_keys[[*KEY, *LABEL_COLUMNS]]
-    shown = with_status(found.merge(labels, on=KEY, how="left"), resolutions)
+    shown = with_status(found.merge(labels, on=KEY, how="left"), resolutions, notes=True)
     shown = with_labels(shown)
     return RunView(periods, filters, result.settings.currency, kept_keys, shown, metrics, book,
                    result.unmapped, result.quarantine, clients)
@@ -210,16 +182,15 @@ def filter_run(result: Reconciliation, filters: Filters | None = None,
 
 def _metrics(result: Reconciliation, keys: pd.DataFrame, found: pd.DataFrame, book: pd.DataFrame,
              scoped: bool, resolutions: pd.DataFrame | None, periods: tuple[str, ...]) -> Metrics:
-    invoices = result.resolved["invoices"]
-    payments = result.resolved["payments"]
+    """The figures of a view: ``recon.metrics.summarise`` over what it keeps. Mapping coverage stays
+    run-wide (an unmapped row has no client or period to filter on); with a client or manager filter,
+    unapplied payments are looked for among the invoices and payments of the invoices kept."""
+    frames = result.resolved
     if scoped:
-        invoices = invoices[invoices["invoice_number"].isin(book["invoice_number"]).fillna(False)]
-        payments = payments[payments["invoice_number"].isin(book["invoice_number"]).fillna(False)]
-    overall = result.metrics.overall
-    days = sum(pd.Period(period, "M").days_in_month for period in periods)
-    return summarise(keys.drop(columns=["product"]), found, usage_rows=int(overall["usage_rows"]),
-                     usage_rows_mapped=int(overall["usage_rows_mapped"]), book=book, invoices=invoices,
-                     payments=payments, resolutions=latest_resolutions(resolutions), days_in_run=days)
+        kept = {kind: frames[kind][frames[kind]["invoice_number"].isin(book["invoice_number"]).fillna(False)]
+                for kind in ("invoices", "payments")}
+        frames = {**frames, **kept}
+    return summarise(keys.drop(columns=["product"]), found, book, frames, result.unmapped, periods, resolutions)
 
 
 # ----------------------------------------------------------------------------------------- rankings
@@ -335,6 +306,11 @@ def worklist(discrepancies: pd.DataFrame, query: WorklistQuery | None = None) ->
     return ordered.drop(columns=["abs_variance"]).reset_index(drop=True)
 
 
+def net_variance(rows: pd.DataFrame) -> int:
+    """Billed minus expected over ``rows`` (findings), in money units: what resolving them all moves."""
+    return int(rows["variance"].fillna(0).sum())
+
+
 def worklist_totals(rows: pd.DataFrame) -> dict[str, int]:
     """Count, under-billed and over-billed money (Int64 units, informational findings not counted)."""
     counted = rows[~rows["type"].isin(INFORMATIONAL_TYPES)]
@@ -387,15 +363,9 @@ def mapping_queue(unmapped: pd.DataFrame, rejected: pd.DataFrame | None = None) 
 
     A suggestion someone rejected (``rejected``: ``name``, ``client``) is not offered again. Most rows
     first, so working down the queue maps the most usage soonest."""
-    rows = unmapped.assign(
+    rows = without_rejected(unmapped.assign(
         client_raw=unmapped["client_raw"].astype("string").str.strip(),
-        suggestion=unmapped["suggestion"].astype("string"))
-    if rejected is not None and len(rejected):
-        pairs = set(zip(rejected["name"].astype(str), rejected["client"].astype(str), strict=True))
-        offered = zip(rows["client_raw"], rows["suggestion"], strict=True)
-        refused = [(str(name), str(client)) in pairs for name, client in offered]
-        rows = rows.assign(suggestion=rows["suggestion"].mask(refused),
-                           suggestion_score=rows["suggestion_score"].mask(refused))
+        suggestion=unmapped["suggestion"].astype("string")), rejected)
     group = ["reason", "client_raw", "sku_raw"]
     queue = rows.groupby(group, dropna=False, sort=False).agg(
         client=("client", "first"), sku=("sku", "first"), suggestion=("suggestion", "first"),
@@ -406,6 +376,21 @@ def mapping_queue(unmapped: pd.DataFrame, rejected: pd.DataFrame | None = None) 
                                  where + "-" + queue["last_line"].astype(str))
     queue = queue.sort_values(["rows", "client_raw"], ascending=[False, True], kind="stable")
     return queue.reindex(columns=list(QUEUE_COLUMNS)).reset_index(drop=True)
+
+
+def suggested(queue: pd.DataFrame) -> pd.DataFrame:
+    """The decisions of a ``mapping_queue`` that come with a suggestion to confirm or reject."""
+    return queue[queue["suggestion"].notna().to_numpy(bool)].reset_index(drop=True)
+
+
+def unmapped_names(queue: pd.DataFrame) -> tuple[str, ...]:
+    """The vendor client names of a ``mapping_queue`` still without a PSA client, sorted."""
+    return _sorted_values(queue.loc[queue["client"].isna().to_numpy(bool), "client_raw"])
+
+
+def unmapped_skus(queue: pd.DataFrame) -> tuple[str, ...]:
+    """The vendor SKUs of a ``mapping_queue`` still without a PSA SKU, sorted."""
+    return _sorted_values(queue.loc[queue["sku"].isna().to_numpy(bool), "sku_raw"])
 
 
 def client_names(result: Reconciliation) -> tuple[str, ...]:
@@ -472,6 +457,11 @@ def validation_summary(reports: Sequence[ValidationReport],
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
 
+def validation_totals(summary: pd.DataFrame) -> dict[str, int]:
+    """Rows in, used and quarantined, and expectations failed, over a ``validation_summary``."""
+    return {name: int(summary[name].sum()) for name in ("rows_in", "rows_used", "rows_quarantined", "failed")}
+
+
 def validation_table(reports: Sequence[ValidationReport]) -> pd.DataFrame:
     """Every expectation run on every file (Great Expectations outcomes), failed ones first."""
     rows = [{"file": report.file, "source": report.source, **outcome.to_dict()}
@@ -492,36 +482,40 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 __all__ = [
     "NO_VENDOR",
     "RESOLUTION_STATUSES",
-    "TYPE_LABELS",
     "FilterError",
     "FilterOptions",
     "Filters",
     "RunView",
     "WorklistQuery",
+    "account_manager",
     "aging_table",
+    "choices",
     "client_names",
     "filter_options",
     "filter_run",
     "guess_kind",
     "import_report",
     "labelled_keys",
-    "latest_resolutions",
     "mapping_queue",
     "margin_by_product",
     "margin_ranking",
+    "net_variance",
     "overdue_invoices",
     "receivables_by_client",
     "short_paid_invoices",
     "sku_names",
+    "suggested",
     "top_clients",
     "top_findings",
     "top_products",
+    "unmapped_names",
+    "unmapped_skus",
     "validation_summary",
     "validation_table",
+    "validation_totals",
     "with_client_alias",
     "with_labels",
     "with_sku_mapping",
-    "with_status",
     "worklist",
     "worklist_totals",
 ]

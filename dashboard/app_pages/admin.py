@@ -77,8 +77,8 @@ st.subheader("Access log")
 st.caption("Newest first: sign-ins (and refusals), sign-outs, exports, resolutions, settings and user changes.")
 log = access.access_log_frame(storage.access_log(limit=2000))
 first, second = st.columns(2)
-who = first.multiselect("User", sorted(log["user"].dropna().unique()), key="admin.log.users", placeholder="Anyone")
-what = second.multiselect("Action", sorted(log["action"].dropna().unique()), key="admin.log.actions",
+who = first.multiselect("User", views.choices(log["user"]), key="admin.log.users", placeholder="Anyone")
+what = second.multiselect("Action", views.choices(log["action"]), key="admin.log.actions",
                           placeholder="Any action")
 shown = access.filter_access_log(log, who, what)
 ui.table(access.access_log_for_display(shown), key="admin.log", currency="USD", file_name="access_log.csv", height=420,

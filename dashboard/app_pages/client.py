@@ -25,18 +25,18 @@ client = st.selectbox("Client", clients, key="client.selected")
 view = data.run_view(context.key, context.filters.with_clients(client), context.resolutions_key,
                      context.result, context.resolutions)
 overall = view.metrics.overall
-manager = view.keys["account_manager"].dropna()
-st.caption(f"Account manager: **{ui.md(manager.iloc[0]) if len(manager) else 'not named on a contract'}** · "
+manager = views.account_manager(view)
+st.caption(f"Account manager: **{ui.md(manager) if manager else 'not named on a contract'}** · "
            f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
 
 row = ui.metric_row()
-row.metric("Billed", ui.money(overall["billed_revenue"], currency), border=True)
-row.metric("Expected", ui.money(overall["expected_revenue"], currency), border=True)
-row.metric("Under-billed", ui.loss(overall["leakage"], currency), border=True)
-row.metric("Over-billed", ui.gain(overall["overcharge"], currency), border=True)
-row.metric("Gross margin", ui.percent(overall["gross_margin_pct"]), border=True,
-           help=f"{ui.money(overall['gross_margin'], currency)} after "
-                f"{ui.money(overall['vendor_cost'], currency)} of vendor cost.")
+row.metric("Billed", ui.money(overall.billed_revenue, currency), border=True)
+row.metric("Expected", ui.money(overall.expected_revenue, currency), border=True)
+row.metric("Under-billed", ui.loss(overall.leakage, currency), border=True)
+row.metric("Over-billed", ui.gain(overall.overcharge, currency), border=True)
+row.metric("Gross margin", ui.percent(overall.gross_margin_pct), border=True,
+           help=f"{ui.money(overall.gross_margin, currency)} after "
+                f"{ui.money(overall.vendor_cost, currency)} of vendor cost.")
 
 left, right = st.columns(2)
 with left:

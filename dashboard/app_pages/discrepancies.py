@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, session, ui
+from dashboard import session, ui
 from recon import access, views
 from recon.money import from_decimal
+from recon.rules import finding_name
 
 context = ui.require_context()
 currency = context.currency
@@ -15,8 +16,8 @@ ui.header("Discrepancies", "Which findings should I work on first, and what is b
 found = context.view.discrepancies
 with st.container(border=True):
     first, second, third = st.columns([3, 2, 2])
-    types = first.multiselect("Type", sorted(found["type"].unique()), key="discrepancies.types",
-                              format_func=charts.name_of, placeholder="All types")
+    types = first.multiselect("Type", views.choices(found["type"]), key="discrepancies.types",
+                              format_func=finding_name, placeholder="All types")
     directions = second.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
                               format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
     statuses = third.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",
@@ -54,7 +55,7 @@ if picked:
     if may_resolve:
         with st.form("discrepancies.resolve", border=True):
             st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
-                        f"{ui.money(int(chosen['variance'].sum()), currency, signed=True)} in total · "
+                        f"{ui.money(views.net_variance(chosen), currency, signed=True)} in total · "
                         f"as **{ui.md(session.user_name())}**")
             left, middle = st.columns([1, 4])
             status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
@@ -71,6 +72,6 @@ if picked:
         st.switch_page("app_pages/client.py")
     ui.evidence(context, str(last["period"]), str(last["client"]), str(last["sku"]), key="discrepancies.evidence")
     history = session.resolution_history(str(last["fingerprint"]))
-    if history is not None and len(history):
+    if len(history):
         with st.expander(f"Resolution history of {ui.md(last['client'])} · {ui.md(last['sku'])} · {last['period']}"):
             ui.table(history, key="discrepancies.history", currency=currency, file_name="history.csv")

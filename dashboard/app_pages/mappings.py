@@ -16,14 +16,14 @@ ui.header("Mappings", "Which vendor names and SKUs could not be placed, and what
 queue = views.mapping_queue(result.unmapped, session.rejected_suggestions())
 overall = result.metrics.overall
 row = ui.metric_row()
-row.metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+row.metric("Mapping coverage", ui.percent(overall.mapping_coverage), border=True,
            help="Vendor usage rows resolved to a PSA client and SKU.")
 row.metric("Unmapped usage rows", f"{len(result.unmapped):,}", border=True,
            help="Never valued as leakage until mapped.")
-row.metric("Suggestions to review", f"{int(queue['suggestion'].notna().sum())}", border=True)
+suggested = views.suggested(queue)
+row.metric("Suggestions to review", f"{len(suggested)}", border=True)
 
 st.subheader("Suggestions")
-suggested = queue[queue["suggestion"].notna()]
 if suggested.empty:
     st.success("No fuzzy suggestion is waiting for a decision.", icon=":material/check_circle:")
 for index, item in enumerate(suggested.head(20).itertuples(index=False)):
@@ -54,7 +54,7 @@ ui.table(queue, key="mappings.queue", currency=currency, file_name="unmapped_que
 left, right = st.columns(2)
 with left, st.form("mappings.alias_form", border=True):
     st.markdown("**Map a vendor client name**")
-    names = sorted(queue.loc[queue["client"].isna(), "client_raw"].dropna().unique())
+    names = views.unmapped_names(queue)
     alias = st.selectbox("Vendor name", names, index=None, key="mappings.alias_name",
                          placeholder="Unmapped vendor client names")
     client = st.selectbox("PSA client", views.client_names(result), index=None, key="mappings.alias_client")
@@ -65,7 +65,7 @@ with left, st.form("mappings.alias_form", border=True):
         st.warning("Choose both the vendor name and the PSA client it means.", icon=":material/warning:")
 with right, st.form("mappings.sku_form", border=True):
     st.markdown("**Map a vendor SKU**")
-    skus = sorted(queue.loc[queue["sku"].isna(), "sku_raw"].dropna().unique())
+    skus = views.unmapped_skus(queue)
     vendor_sku = st.selectbox("Vendor SKU", skus, index=None, key="mappings.vendor_sku",
                               placeholder="Unmapped vendor SKUs")
     sku = st.selectbox("PSA SKU", views.sku_names(result), index=None, key="mappings.psa_sku")

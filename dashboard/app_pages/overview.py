@@ -6,24 +6,23 @@ import streamlit as st
 
 from dashboard import charts, ui
 from recon import views
-from recon.money import from_decimal
 
 context = ui.require_context()
 view, currency = context.view, context.currency
 overall = view.metrics.overall
 ui.header("Overview", "How much revenue is leaking, where, and is it getting better? "
-          f"{len(view.periods)} period(s), {overall['keys']:,} client-product-months compared.")
+          f"{len(view.periods)} period(s), {overall.keys:,} client-product-months compared.")
 
 trend = view.metrics.by_period
 row = ui.metric_row()
 cards = [
-    ("Billed revenue", ui.money(overall["billed_revenue"], currency), "billed_revenue", "gray",
+    ("Billed revenue", ui.money(overall.billed_revenue, currency), "billed_revenue", "gray",
      "Sum of invoice line amounts in the selected periods."),
-    ("Expected revenue", ui.money(overall["expected_revenue"], currency), "expected_revenue", "gray",
+    ("Expected revenue", ui.money(overall.expected_revenue, currency), "expected_revenue", "gray",
      "What should have been billed: vendor usage or contract quantity at the expected price."),
-    ("Leakage (under-billed)", ui.loss(overall["leakage"], currency), "leakage", "red",
+    ("Leakage (under-billed)", ui.loss(overall.leakage, currency), "leakage", "red",
      "Money not billed that should have been: the sum of under-billed variances."),
-    ("Overcharge (refunds owed)", ui.gain(overall["overcharge"], currency), "overcharge", "blue",
+    ("Overcharge (refunds owed)", ui.gain(overall.overcharge, currency), "overcharge", "blue",
      "Money billed that should not have been: a refund exposure."),
 ]
 for label, value, series, colour, explanation in cards:
@@ -31,14 +30,14 @@ for label, value, series, colour, explanation in cards:
     row.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
                chart_type="bar", border=True, help=explanation)
 row = ui.metric_row()
-row.metric("Leakage rate", ui.percent(overall["leakage_rate"], 2), border=True,
+row.metric("Leakage rate", ui.percent(overall.leakage_rate, 2), border=True,
            help="Leakage / expected revenue.")
-row.metric("Billing accuracy", ui.percent(overall["billing_accuracy"]), border=True,
+row.metric("Billing accuracy", ui.percent(overall.billing_accuracy), border=True,
            help="Client-product-months with no discrepancy / all of them.")
-row.metric("Mapping coverage", ui.percent(overall["mapping_coverage"]), border=True,
+row.metric("Mapping coverage", ui.percent(overall.mapping_coverage), border=True,
            help="Vendor usage rows resolved to a PSA client and product (whole run).")
-row.metric("Open exposure", ui.money(overall["open_exposure"], currency), border=True,
-           delta=f"{ui.money(overall['recovered'], currency)} recovered" if from_decimal(overall["recovered"])
+row.metric("Open exposure", ui.money(overall.open_exposure, currency), border=True,
+           delta=f"{ui.money(overall.recovered, currency)} recovered" if overall.recovered
            else None, delta_color="green",
            help="Money at stake in findings not yet resolved as billed or credited.")
 

@@ -14,13 +14,13 @@ ui.header("Receivables", "Which invoices are overdue or short-paid, and how old 
           "(Invoices dated in the selected periods, as of the run's end.)")
 
 row = ui.metric_row()
-row.metric("Open balance", ui.money(overall["ar_balance"], currency), border=True,
-           help=f"{overall['open_invoices']} open invoice(s).")
-row.metric("Overdue", ui.money(overall["overdue_balance"], currency), border=True,
+row.metric("Open balance", ui.money(overall.ar_balance, currency), border=True,
+           help=f"{overall.open_invoices} open invoice(s).")
+row.metric("Overdue", ui.money(overall.overdue_balance, currency), border=True,
            help="Open balance past its due date.")
-row.metric("DSO (days)", "—" if overall["dso"] is None else f"{overall['dso']:.1f}", border=True,
+row.metric("DSO (days)", "—" if overall.dso is None else f"{overall.dso:.1f}", border=True,
            help="Days sales outstanding: open balance / billed revenue x days in the selected periods.")
-row.metric("Short-paid invoices", f"{overall['short_paid_invoices']}", border=True,
+row.metric("Short-paid invoices", f"{overall.short_paid_invoices}", border=True,
            help="Marked paid, but payments fall short of the total.")
 
 book = view.receivables

@@ -13,31 +13,25 @@ session.require(access.VIEW_RUNS)
 context = ui.require_context()
 currency = context.currency
 ui.header("Runs", "What was known when? Open any past run, compare two runs, download the evidence.")
-database = session.store()
-if database is None:
-    st.info("Run history needs the database; this session's run is shown on the other pages.",
-            icon=":material/database:")
-    st.stop()
-
-runs = database.list_runs()
+runs = session.stored_runs()
 st.caption(f"{len(runs)} stored run(s); the run on screen is #{context.active.run_id}. Select a run to open it.")
 event = ui.table(runs, key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
                  columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
                           "discrepancies"],
                  labels={"id": "Run", "created_at": "Created (UTC)"})
 picked = ui.selected_rows(event)
-chosen_id = int(runs.iloc[picked[0]]["id"]) if picked else context.active.run_id
+chosen_id = int(runs["id"].iloc[picked[0]]) if picked else context.active.run_id
 
 if chosen_id is not None:
-    stored = database.load_run(chosen_id)
-    overall = stored.summary.get("overall", {})
+    stored = session.stored_run(chosen_id)
+    overall = stored.overall
     st.subheader(f"Run #{stored.id} · {ui.md(stored.label or 'no label')}")
     st.caption(f"Created {stored.created_at:%Y-%m-%d %H:%M} UTC by {ui.md(stored.by or 'unknown')} · periods "
                f"{describe_periods(stored.periods)} · engine {stored.engine_version} · read-only")
     row = ui.metric_row()
-    row.metric("Billed revenue", ui.money(overall.get("billed_revenue"), currency), border=True)
-    row.metric("Leakage", ui.loss(overall.get("leakage"), currency), border=True)
-    row.metric("Overcharge", ui.gain(overall.get("overcharge"), currency), border=True)
+    row.metric("Billed revenue", ui.money(overall.billed_revenue, currency), border=True)
+    row.metric("Leakage", ui.loss(overall.leakage, currency), border=True)
+    row.metric("Overcharge", ui.gain(overall.overcharge, currency), border=True)
     row.metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
     tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
     with tabs[0]:
@@ -49,7 +43,7 @@ if chosen_id is not None:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
         st.json(stored.settings.to_dict())
-    ui.export_button("Audit pack (XLSX)", lambda: audit.audit_pack(database, stored.id),
+    ui.export_button("Audit pack (XLSX)", lambda: audit.audit_pack(session.store(), stored.id),
                      file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack",
                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      action=access.EXPORT_AUDIT_PACK, detail=f"run {stored.id}", icon=":material/inventory_2:",
@@ -57,14 +51,14 @@ if chosen_id is not None:
                                           "settings.")
 
 st.subheader("Compare two runs")
-ids = [int(value) for value in runs["id"]]
+ids = runs["id"].tolist()
 if len(ids) < 2:
     st.caption("A comparison needs two stored runs: reconcile again after a fix or a new month.")
     st.stop()
 left, right = st.columns(2)
 old_id = left.selectbox("Older run", ids, index=1, key="runs.old", format_func=lambda value: f"#{value}")
 new_id = right.selectbox("Newer run", ids, index=0, key="runs.new", format_func=lambda value: f"#{value}")
-comparison = database.compare_runs(old_id, new_id)
+comparison = session.run_comparison(old_id, new_id)
 row = ui.metric_row()
 row.metric("New findings", f"{len(comparison.new)}", border=True)
 row.metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")

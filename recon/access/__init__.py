@@ -46,19 +46,16 @@ if TYPE_CHECKING:
         ADMIN as ADMIN,
     )
     from recon.access.roles import (
-        AUDITOR as AUDITOR,
-    )
-    from recon.access.roles import (
         APPLY_FIX as APPLY_FIX,
     )
     from recon.access.roles import (
         APPROVE_FIX as APPROVE_FIX,
     )
     from recon.access.roles import (
-        CHANGE_SETTINGS as CHANGE_SETTINGS,
+        AUDITOR as AUDITOR,
     )
     from recon.access.roles import (
-        PROPOSE_FIX as PROPOSE_FIX,
+        CHANGE_SETTINGS as CHANGE_SETTINGS,
     )
     from recon.access.roles import (
         EXPORT as EXPORT,
@@ -77,6 +74,9 @@ if TYPE_CHECKING:
     )
     from recon.access.roles import (
         PERMISSIONS as PERMISSIONS,
+    )
+    from recon.access.roles import (
+        PROPOSE_FIX as PROPOSE_FIX,
     )
     from recon.access.roles import (
         RESOLVE as RESOLVE,

@@ -73,11 +73,7 @@ def apply_scope(result: Reconciliation, scope: Scope, resolutions: pd.DataFrame 
     resolved = _restrict_resolved(result.resolved, visible)
     keys, found = restrict(result.keys, visible), restrict(result.discrepancies, visible)
     unmapped, book = restrict(result.unmapped, visible), restrict(result.receivables, visible)
-    days = sum(pd.Period(period, "M").days_in_month for period in result.periods)
-    figures = metrics.summarise(
-        keys, found, usage_rows=len(resolved["usage"]) + len(unmapped), usage_rows_mapped=len(resolved["usage"]),
-        book=book, invoices=resolved["invoices"], payments=resolved["payments"], resolutions=resolutions,
-        days_in_run=days)
+    figures = metrics.summarise(keys, found, book, resolved, unmapped, result.periods, resolutions)
     return dataclasses.replace(
         result, discrepancies=found, keys=keys, unmapped=unmapped, receivables=book, metrics=figures,
         client_matches=restrict(result.client_matches, visible), quarantine=result.quarantine.iloc[0:0],

@@ -26,7 +26,7 @@ from recon.ingest.normalise import LoadedSource
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import ReadOptions
 from recon.money import format_units
-from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
+from recon.schema import CANONICAL_MONEY_PLACES, OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.sources import ImportRecord, Sources, combine
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
@@ -148,7 +148,7 @@ def canonical_csv_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     for spec in SOURCES[kind]:
         column = frame[spec.name]
         if spec.type == "money":
-            out[spec.name] = format_units(column.astype("Int64"), 4)
+            out[spec.name] = format_units(column.astype("Int64"), CANONICAL_MONEY_PLACES)
         elif spec.type == "date":
             out[spec.name] = column.dt.strftime("%Y-%m-%d")
         elif spec.type == "flag":

@@ -2,7 +2,9 @@
 
 In: a ``Reconciliation`` or a stored run. Out: files: the run's outputs (``report``: discrepancies.csv,
 summary.json, ...), the auditor's pack (``audit``), a client statement (``statements``: XLSX and PDF).
-``safe`` makes every CSV, XLSX and PDF inert (no formula, no markup) and every message free of secrets.
+``formatting`` is the one money formatter (money as exact decimals with the places ``recon.schema``
+declares, dates ISO) every download and file goes through; ``safe`` makes every CSV, XLSX and PDF
+inert (no formula, no markup) and every message free of secrets.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ if TYPE_CHECKING:
     from recon.exports.audit import (
         write_audit_pack as write_audit_pack,
     )
-    from recon.exports.report import (
-        OUTPUT_FILES as OUTPUT_FILES,
+    from recon.exports.formatting import (
+        export_frame as export_frame,
+    )
+    from recon.exports.formatting import (
+        iso_text as iso_text,
+    )
+    from recon.exports.formatting import (
+        money_text as money_text,
     )
     from recon.exports.report import (
-        export_frame as export_frame,
+        OUTPUT_FILES as OUTPUT_FILES,
     )
     from recon.exports.report import (
         periods_without_billing as periods_without_billing,
@@ -50,9 +58,6 @@ if TYPE_CHECKING:
     )
     from recon.exports.safe import (
         FORMULA_TRIGGERS as FORMULA_TRIGGERS,
-    )
-    from recon.exports.safe import (
-        MONEY_COLUMNS as MONEY_COLUMNS,
     )
     from recon.exports.safe import (
         REDACTED as REDACTED,
@@ -130,7 +135,6 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ESCAPE_PREFIX": "recon.exports.safe",
     "FORMULA_TRIGGERS": "recon.exports.safe",
-    "MONEY_COLUMNS": "recon.exports.safe",
     "REDACTED": "recon.exports.safe",
     "RedactingFilter": "recon.exports.safe",
     "SAFE_WORKBOOK_OPTIONS": "recon.exports.safe",
@@ -149,7 +153,9 @@ _EXPORTS = {
     "safe_sheet_name": "recon.exports.safe",
     "safe_xlsx": "recon.exports.safe",
     "OUTPUT_FILES": "recon.exports.report",
-    "export_frame": "recon.exports.report",
+    "export_frame": "recon.exports.formatting",
+    "iso_text": "recon.exports.formatting",
+    "money_text": "recon.exports.formatting",
     "periods_without_billing": "recon.exports.report",
     "summary_lines": "recon.exports.report",
     "validation_lines": "recon.exports.report",

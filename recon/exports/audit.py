@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pandas as pd
 import xlsxwriter
 
-from recon.engine import MONEY_EXPORT_PLACES
 from recon.exports.safe import neutralise
-from recon.metrics import MONEY_KEYS
 from recon.money import to_decimal
+from recon.schema import money_places
 
 if TYPE_CHECKING:
     from xlsxwriter.format import Format
@@ -76,12 +75,13 @@ def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | Binary
 
 
 def summary_rows(run: StoredRun) -> pd.DataFrame:
-    """The run's identity and every overall figure as (item, value) rows; money as ``Decimal``."""
+    """The run's identity and every overall figure as (item, value) rows; money as ``Decimal`` with the
+    places ``recon.schema`` declares (``Overall.to_dict``)."""
     rows: list[tuple[str, Any]] = [
         ("run", run.id), ("created_at", _stamp(run.created_at)), ("by", run.by), ("label", run.label),
         ("periods", ", ".join(run.periods)), ("engine_version", run.engine_version),
     ]
-    for name, value in run.summary.get("overall", {}).items():
+    for name, value in run.overall.to_dict().items():
         if isinstance(value, dict):
             rows.extend((f"{name} {key}", _figure(name, inner)) for key, inner in value.items())
         else:
@@ -90,7 +90,7 @@ def summary_rows(run: StoredRun) -> pd.DataFrame:
 
 
 def _figure(name: str, value: Any) -> Any:
-    if value is not None and (name in MONEY_KEYS or name == "aging"):
+    if value is not None and (money_places(name) is not None or name == "aging"):
         return Decimal(str(value))
     return value
 
@@ -132,7 +132,7 @@ def _stamp(moment: Any) -> str:
 def _write_sheet(sheet: Worksheet, frame: pd.DataFrame, formats: dict[Any, Format]) -> None:
     for column, name in enumerate(frame.columns):
         sheet.write_string(0, column, neutralise(str(name)), formats["header"])
-        places = MONEY_EXPORT_PLACES.get(str(name))
+        places = money_places(str(name))
         for row, value in enumerate(frame[name].tolist(), start=1):
             _write_cell(sheet, row, column, value, formats.get(places) if places else None, formats)
         sheet.set_column(column, column, _width(str(name), frame[name]))
@@ -151,13 +151,14 @@ def _width(name: str, values: pd.Series, sample: int = 2000) -> int:
 
 def _write_cell(sheet: Worksheet, row: int, column: int, value: Any, money: Format | None,
                 formats: dict[Any, Format]) -> None:
-    """Money columns hold Int64 units (shown with their places); ``Decimal`` cells are money too."""
+    """Money columns hold Int64 units (shown with their places); ``Decimal`` cells are money too, shown
+    with as many places as they were written with."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         sheet.write_blank(row, column, None)
     elif money is not None and isinstance(value, int):
         sheet.write_number(row, column, float(to_decimal(value, 4) or 0), money)
     elif isinstance(value, Decimal):
-        sheet.write_number(row, column, float(value), formats[2])
+        sheet.write_number(row, column, float(value), formats.get(-int(value.as_tuple().exponent), formats[2]))
     elif isinstance(value, bool):
         sheet.write_boolean(row, column, value)
     elif isinstance(value, int | float):

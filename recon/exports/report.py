@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recon.engine import Reconciliation, export_money
+from recon.engine import Reconciliation
+from recon.exports.formatting import export_frame, money_text
 from recon.exports.safe import safe_frame
 from recon.keys import describe_periods
 from recon.sources import ValidationReport
@@ -18,19 +19,6 @@ from recon.status import with_status
 
 OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmapped.csv", "quarantine.csv",
                 "keys.csv")
-
-
-def _date_columns_as_iso(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%d")
-    return out
-
-
-def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame ready for a CSV: money as exact decimal strings, dates as ISO."""
-    return _date_columns_as_iso(export_money(frame))
 
 
 FILE_FORMATS = ("csv", "parquet")
@@ -106,12 +94,15 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
     overall = result.metrics.overall
     currency = result.settings.currency
     periods = describe_periods(result.periods)
-    rate = overall["leakage_rate"]
+    rate = overall.leakage_rate
     return [
-        f"Reconciled {periods}: {overall['keys']} keys, {overall['discrepancies']} discrepancies.",
-        f"  billed {overall['billed_revenue']} {currency}, expected {overall['expected_revenue']} {currency}",
-        f"  leakage {overall['leakage']} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
-        f"  overcharge {overall['overcharge']} {currency}, net variance {overall['net_variance']} {currency}",
+        f"Reconciled {periods}: {overall.keys} keys, {overall.discrepancies} discrepancies.",
+        f"  billed {money_text(overall.billed_revenue)} {currency}, "
+        f"expected {money_text(overall.expected_revenue)} {currency}",
+        f"  leakage {money_text(overall.leakage)} {currency}"
+        + (f" ({rate:.2%} of expected)" if rate is not None else ""),
+        f"  overcharge {money_text(overall.overcharge)} {currency}, "
+        f"net variance {money_text(overall.net_variance)} {currency}",
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
         *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"

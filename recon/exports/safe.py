@@ -6,9 +6,9 @@ invoice description. Whatever they contain comes back out in our CSV, XLSX and P
 - **Spreadsheet formulas are neutralised** (OWASP "CSV injection"): a text cell that starts with ``=``,
   ``+``, ``-``, ``@``, a tab or a carriage return (also after leading spaces or line breaks) gets a
   leading ``'``, so Excel and LibreOffice show it as text and never evaluate it. Whether a cell is text
-  is decided by **schema**, not by looks: money columns (``MONEY_COLUMNS``, exact decimal strings such as
-  ``"-12.50"``) and numeric dtypes stay numbers, while a client called ``"-Acme"`` or ``"-5"`` is text
-  and is escaped like any other.
+  is decided by **schema**, not by looks: the numeric columns ``recon.schema.COLUMN_KINDS`` declares
+  (money as exact decimal strings such as ``"-12.50"``) and numeric dtypes stay numbers, while a client
+  called ``"-Acme"`` or ``"-5"`` is text and is escaped like any other.
 - **XLSX** is written by xlsxwriter with formula, URL and number guessing off, and the same
   neutralisation, so a re-save as CSV stays inert too.
 - **PDF** text for reportlab ``Paragraph`` markup is escaped (``pdf_text``): ``<``, ``>`` and ``&``
@@ -29,12 +29,10 @@ from decimal import Decimal
 import pandas as pd
 import xlsxwriter
 
-from recon.engine import MONEY_EXPORT_PLACES
+from recon.schema import COLUMN_KINDS, column_kind, money_places
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE_PREFIX = "'"
-# Columns that hold exact money as decimal strings in every export (see ``recon.engine.export_money``).
-MONEY_COLUMNS = frozenset(MONEY_EXPORT_PLACES)
 _PLAIN_DECIMAL = r"-?\d{1,18}(?:\.\d{1,6})?"
 _LEADING_BLANKS = " \n\u00a0\u3000"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -43,6 +41,7 @@ XLSX_MAX_CELL = 32_767
 SAFE_WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                          "strings_to_numbers": False, "nan_inf_to_errors": True}
 XLSX_SHEET_NAME_MAX = 31
+MONEY_PLACES = sorted({kind.places for kind in COLUMN_KINDS.values() if kind.is_money})
 
 
 # ----------------------------------------------------------------------------------------- formulas
@@ -58,14 +57,20 @@ def neutralise(text: str) -> str:
 
 
 def neutralise_text(cells: pd.Series, numeric_by_schema: bool = False) -> pd.Series:
-    """A text column made inert (vectorised). In a money column (``numeric_by_schema``) a plain
-    decimal such as ``-12.50`` is a number and stays; anything else there is escaped like text."""
+    """A text column made inert (vectorised). In a numeric column (``numeric_by_schema``: money, a
+    count...) a plain decimal such as ``-12.50`` is a number and stays; anything else there is escaped
+    like text."""
     text = cells.astype("string")
     risky = (text.str.startswith(FORMULA_TRIGGERS)
              | text.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
     if numeric_by_schema:
         risky &= ~text.str.fullmatch(_PLAIN_DECIMAL).fillna(False)
     return text.where(~risky, ESCAPE_PREFIX + text)
+
+
+def _numeric_by_schema(columns: Iterable[object]) -> set[str]:
+    """The columns among ``columns`` that ``recon.schema`` declares numeric (money, counts, ratios...)."""
+    return {str(column) for column in columns if column_kind(str(column)) is not None}
 
 
 def _is_number_dtype(series: pd.Series) -> bool:
@@ -76,9 +81,9 @@ def _is_number_dtype(series: pd.Series) -> bool:
 
 def safe_frame(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> pd.DataFrame:
     """A copy of ``frame`` safe to write to a spreadsheet: every text cell and header neutralised;
-    numeric, boolean and date columns untouched; money columns keep their plain decimals.
-    ``numeric_columns`` names further text columns that are numbers by schema."""
-    numeric = MONEY_COLUMNS | set(numeric_columns)
+    numeric, boolean and date columns untouched; the schema's numeric columns (``recon.schema``) keep
+    their plain decimals. ``numeric_columns`` names further text columns that are numbers."""
+    numeric = _numeric_by_schema(frame.columns) | set(numeric_columns)
     out = pd.DataFrame(index=frame.index)
     for position, column in enumerate(frame.columns):
         series = frame.iloc[:, position]
@@ -89,7 +94,7 @@ def safe_frame(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> pd.D
 
 def safe_csv(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> bytes:
     """``frame`` as UTF-8 CSV bytes with every text cell neutralised (no index). Format money and
-    dates first (``recon.exports.report.export_frame``); this only makes the text inert."""
+    dates first (``recon.exports.formatting.export_frame``); this only makes the text inert."""
     return safe_frame(frame, numeric_columns).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
@@ -112,17 +117,18 @@ def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
 def safe_xlsx(sheets: Mapping[str, pd.DataFrame], numeric_columns: Iterable[str] = ()) -> bytes:
     """An XLSX workbook with one sheet per frame (money and dates formatted beforehand, as for CSV).
 
-    Numbers and plain decimals in money columns become numeric cells (2 or 4 places shown); dates
-    become date cells; every other cell is a *string* cell, neutralised, and never a formula or a link
-    (xlsxwriter's ``strings_to_formulas`` / ``strings_to_urls`` / ``strings_to_numbers`` are off)."""
-    numeric = MONEY_COLUMNS | set(numeric_columns)
+    Numbers, and plain decimals in the schema's numeric columns, become numeric cells (money shown with
+    its declared places); dates become date cells; every other cell is a *string* cell, neutralised, and
+    never a formula or a link (xlsxwriter's ``strings_to_formulas`` / ``strings_to_urls`` /
+    ``strings_to_numbers`` are off)."""
+    numeric = set(numeric_columns)
     buffer = io.BytesIO()
     with xlsxwriter.Workbook(buffer, SAFE_WORKBOOK_OPTIONS) as book:
         formats = _XlsxFormats(book)
         taken: list[str] = []
         for name, frame in sheets.items():
             taken.append(safe_sheet_name(name, taken))
-            _write_sheet(book.add_worksheet(taken[-1]), frame, numeric, formats)
+            _write_sheet(book.add_worksheet(taken[-1]), frame, numeric | _numeric_by_schema(frame.columns), formats)
     return buffer.getvalue()
 
 
@@ -130,7 +136,7 @@ class _XlsxFormats:
     def __init__(self, book: xlsxwriter.Workbook) -> None:
         self.header = book.add_format({"bold": True, "bottom": 1})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
-        self.money = {places: book.add_format({"num_format": "#,##0." + "0" * places}) for places in (2, 4)}
+        self.money = {places: book.add_format({"num_format": "#,##0." + "0" * places}) for places in MONEY_PLACES}
 
 
 def _write_sheet(sheet: object, frame: pd.DataFrame, numeric: set[str] | frozenset[str],
@@ -144,7 +150,7 @@ def _write_sheet(sheet: object, frame: pd.DataFrame, numeric: set[str] | frozens
     sheet.freeze_panes(1, 0)  # type: ignore[attr-defined]
 
 
-def _write_cell(sheet: object, row: int, col: int, value: object, column: str, money: bool,
+def _write_cell(sheet: object, row: int, col: int, value: object, column: str, numeric: bool,
                 formats: _XlsxFormats) -> None:
     write = sheet  # the xlsxwriter worksheet
     if value is None or value is pd.NA or value is pd.NaT or value == "" or (isinstance(value, float)
@@ -157,9 +163,10 @@ def _write_cell(sheet: object, row: int, col: int, value: object, column: str, m
     elif isinstance(value, pd.Timestamp):
         moment = value.tz_convert(None) if value.tzinfo else value
         write.write_datetime(row, col, moment.to_pydatetime(), formats.date)  # type: ignore[attr-defined]
-    elif money and re.fullmatch(_PLAIN_DECIMAL, str(value)):
-        places = 4 if MONEY_EXPORT_PLACES.get(column, 2) == 4 else 2
-        write.write_number(row, col, Decimal(str(value)), formats.money[places])  # type: ignore[attr-defined]
+    elif numeric and re.fullmatch(_PLAIN_DECIMAL, str(value)):
+        places = money_places(column)
+        money = formats.money[places] if places is not None else None
+        write.write_number(row, col, Decimal(str(value)), money)  # type: ignore[attr-defined]
     else:
         write.write_string(row, col, neutralise(str(value))[:XLSX_MAX_CELL])  # type: ignore[attr-defined]
 
@@ -233,6 +240,6 @@ def install_log_redaction(*logger_names: str) -> None:
                 handler.addFilter(RedactingFilter())
 
 
-__all__ = ["FORMULA_TRIGGERS", "MONEY_COLUMNS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
+__all__ = ["FORMULA_TRIGGERS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
            "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
            "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]

@@ -23,8 +23,8 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 
 from recon.exports.safe import SAFE_WORKBOOK_OPTIONS, neutralise, pdf_text
 from recon.money import CURRENCY_SYMBOLS, display_money, to_decimal
-from recon.rules import INFORMATIONAL_TYPES
-from recon.views import TYPE_LABELS, RunView
+from recon.rules import INFORMATIONAL_TYPES, finding_names
+from recon.views import RunView
 
 STATEMENT_COLUMNS = ("period", "sku", "product", "finding", "billed_qty", "expected_qty", "billed_amount",
                      "expected_amount", "difference")
@@ -67,7 +67,7 @@ def client_statement(view: RunView, client: str, prepared_on: date) -> Statement
     rows = rows.sort_values(["period", "sku", "type"], kind="stable")
     lines = pd.DataFrame({
         "period": rows["period"], "sku": rows["sku"], "product": rows["product"],
-        "finding": rows["type"].map(TYPE_LABELS).fillna(rows["type"]),
+        "finding": finding_names(rows["type"]),
         "billed_qty": rows["billed_qty"], "expected_qty": rows["expected_qty"],
         "billed_amount": rows["billed_amount"], "expected_amount": rows["expected_amount"],
         "difference": rows["variance"],

@@ -12,6 +12,8 @@ import codecs
 import csv
 import hashlib
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import openpyxl
@@ -20,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from openpyxl.utils.exceptions import InvalidFileException
 
 from recon.cells import (
     TEXT,
@@ -38,6 +41,14 @@ from recon.ingest.guard import (
     check_upload,
     safe_file_name,
 )
+
+# What the parsers raise on bytes that are not the table they claim to be: pandas (ParserError,
+# EmptyDataError) a ValueError, Arrow (CSV, Parquet) an ArrowException, openpyxl InvalidFileException,
+# KeyError (a missing part) or ValueError, zipfile and zlib their own errors, an XML parser a ParseError
+# (a SyntaxError), a truncated stream EOFError or OSError. Any other exception is a bug in our code, and
+# is raised as such instead of being reported as a bad file.
+UNREADABLE = (ValueError, KeyError, IndexError, EOFError, OSError, SyntaxError, csv.Error, zipfile.BadZipFile,
+              zipfile.LargeZipFile, zlib.error, InvalidFileException, pa.ArrowException)
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = ",;\t|"
@@ -124,7 +135,7 @@ def read_table(data: FileBytes, name: str, options: ReadOptions = ReadOptions(),
             frame = _read_delimited_bytes(data, name, options, limits)
     except SourceError as error:
         raise SourceError(name, error.problems) from None
-    except Exception as error:  # any parser failure on hostile or broken bytes is one clear message
+    except UNREADABLE as error:  # a parser refusing hostile or broken bytes: one clear message
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         kind = next((label for suffixes, label in ((EXCEL_SUFFIXES, "XLSX"), (PARQUET_SUFFIXES, "Parquet"))
                      if name.lower().endswith(suffixes)), "CSV")

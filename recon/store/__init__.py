@@ -32,19 +32,10 @@ if TYPE_CHECKING:
         INSERT_BATCH as INSERT_BATCH,
     )
     from recon.store.database import (
-        MONEY_COLUMNS as MONEY_COLUMNS,
-    )
-    from recon.store.database import (
-        QUANTITY_COLUMNS as QUANTITY_COLUMNS,
-    )
-    from recon.store.database import (
         RESOLUTION_COLUMNS as RESOLUTION_COLUMNS,
     )
     from recon.store.database import (
         RUN_LIST_COLUMNS as RUN_LIST_COLUMNS,
-    )
-    from recon.store.database import (
-        RUN_MONEY_COLUMNS as RUN_MONEY_COLUMNS,
     )
     from recon.store.database import (
         STORED_DISCREPANCY_COLUMNS as STORED_DISCREPANCY_COLUMNS,
@@ -88,11 +79,8 @@ _EXPORTS = {
     "IMPORT_COLUMNS": "recon.store.database",
     "INSERT_BATCH": "recon.store.database",
     "ImportOutcome": "recon.store.database",
-    "MONEY_COLUMNS": "recon.store.database",
-    "QUANTITY_COLUMNS": "recon.store.database",
     "RESOLUTION_COLUMNS": "recon.store.database",
     "RUN_LIST_COLUMNS": "recon.store.database",
-    "RUN_MONEY_COLUMNS": "recon.store.database",
     "RunComparison": "recon.store.database",
     "STORED_DISCREPANCY_COLUMNS": "recon.store.database",
     "Store": "recon.store.database",

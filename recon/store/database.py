@@ -41,8 +41,9 @@ from recon import metrics
 from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.keys import describe_periods
-from recon.money import from_decimal
+from recon.metrics import Overall
 from recon.rules import OUTPUT_COLUMNS
+from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord
 from recon.status import STATUSES, with_status
@@ -56,6 +57,7 @@ from recon.store.rows import timestamps as _timestamps
 ENV_URL = "RECON_DATABASE_URL"
 DEFAULT_URL = "sqlite:///recon.db"
 INSERT_BATCH = 1_000
+RUN_KEY_PREFIX = 12  # what a run stored before keys were a column kept of its key (in its label)
 _PG_MIGRATION_LOCK = 0x5245434F4E  # pg_advisory_xact_lock key: "RECON"
 
 RUN_LIST_COLUMNS = ("id", "created_at", "by", "label", "periods", "engine_version", "billed", "expected",
@@ -72,11 +74,10 @@ _DISCREPANCY, _RESOLUTION = _T(tables.Discrepancy), _T(tables.Resolution)
 _ALIAS, _REJECTED, _SKU_MAP = _T(tables.ClientAlias), _T(tables.RejectedSuggestion), _T(tables.SkuMapping)
 _SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
 
-MONEY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, tables.Money))
-QUANTITY_COLUMNS = tuple(c.name for c in _DISCREPANCY.columns if isinstance(c.type, sa.Float))
 STORED_DISCREPANCY_COLUMNS = OUTPUT_COLUMNS  # the engine's schema, in its order
-DISCREPANCY_DTYPES = dict.fromkeys(MONEY_COLUMNS, "Int64") | dict.fromkeys(QUANTITY_COLUMNS, "float64")
-RUN_MONEY_COLUMNS = ("billed", "expected", "leakage", "overcharge")
+# The frames the store returns have the engine's dtypes: money Int64 units, quantities float64 (recon.schema).
+DISCREPANCY_DTYPES = {**dict.fromkeys(money_columns(STORED_DISCREPANCY_COLUMNS), "Int64"),
+                      **{name: "float64" for name in STORED_DISCREPANCY_COLUMNS if column_kind(name) == QUANTITY}}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -105,6 +106,11 @@ class StoredRun:
     summary: dict[str, Any]
     discrepancies: pd.DataFrame
     imports: pd.DataFrame
+
+    @property
+    def overall(self) -> Overall:
+        """The run's headline figures as it stored them (money in Int64 units)."""
+        return Overall.from_dict(self.summary.get("overall", {}))
 
 
 @dataclass(frozen=True)
@@ -251,11 +257,6 @@ def _write_transaction(engine: Engine) -> Iterator[Connection]:
 
 # ----------------------------------------------------------------------------------------- frames
 
-def _units(value: Any) -> int | None:
-    """A summary money figure (decimal string) as Int64 units."""
-    return None if value is None else from_decimal(str(value))
-
-
 def _text(value: str, what: str) -> str:
     cleaned = str(value).strip()
     if not cleaned:
@@ -329,12 +330,14 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- runs
 
-    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "") -> int:
+    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> int:
         """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
         version), every discrepancy, the files it read and the PSA fixes proposed for its findings (with
-        the fixes applied earlier checked against it: ``recon.store.fixes.after_run``). Returns the run id."""
+        the fixes applied earlier checked against it: ``recon.store.fixes.after_run``). ``key`` names what
+        the run was computed from (the dashboard's run key: ``find_run`` finds the run again by it). Returns
+        the run id."""
         with self._writing() as connection:
-            run_id = _insert_run(connection, result, by.strip(), label.strip())
+            run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)
             _link_imports(connection, run_id, result.imports)
             fix_ledger.after_run(connection, run_id, result)  # its proposed fixes; earlier fixes verified
@@ -347,11 +350,28 @@ class Store:
         columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
         with self._reading() as connection:
             rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
-            frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(RUN_MONEY_COLUMNS, "Int64"))
+            frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(money_columns(RUN_LIST_COLUMNS), "Int64"))
         frame["periods"] = frame["periods"].map(describe_periods)
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
         return frame.astype({"id": "int64", "discrepancies": "int64"})
+
+    def find_run(self, key: str) -> int | None:
+        """The newest complete run stored with ``key`` (or, for a run stored before keys were a column,
+        with its first 12 characters), else ``None``."""
+        query = (sa.select(sa.func.max(_RUN.c.id))
+                 .where(_RUN.c.complete, _RUN.c.run_key.in_({key, key[:RUN_KEY_PREFIX]})))
+        with self._reading() as connection:
+            return connection.execute(query).scalar()
+
+    def stamp(self) -> tuple[int, int]:
+        """What the database holds, as far as reading runs goes: the newest complete run and the newest
+        resolution (ids; 0 when none). It changes whenever a run is stored or a finding resolved, so a
+        cache of runs, stored findings and comparisons keyed by it is never stale."""
+        with self._reading() as connection:
+            run = connection.execute(sa.select(sa.func.max(_RUN.c.id)).where(_RUN.c.complete)).scalar()
+            resolution = connection.execute(sa.select(sa.func.max(_RESOLUTION.c.id))).scalar()
+        return int(run or 0), int(resolution or 0)
 
     def latest_run_id(self) -> int | None:
         """The id of the newest complete run, or None when there is none."""
@@ -471,21 +491,6 @@ class Store:
         frame["at"] = _timestamps(frame["at"])
         return _text_columns(frame, ("name", "client", "by"))
 
-    def without_rejected_suggestions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A copy of an unmapped (or client-matches) frame with rejected suggestions blanked out, so the
-        Mappings queue does not offer them again. The name is ``client_raw`` (else ``name``), compared
-        case-insensitively."""
-        name_column = "client_raw" if "client_raw" in frame else "name"
-        rejected = self.rejected_suggestions()
-        pairs = set(zip(rejected["name"].str.casefold(), rejected["client"], strict=True))
-        names = frame[name_column].astype("string").str.strip().str.casefold()
-        hit = [(name, client) in pairs for name, client in zip(names, frame["suggestion"], strict=True)]
-        out = frame.copy()
-        out.loc[hit, "suggestion"] = pd.NA
-        if "suggestion_score" in out:
-            out.loc[hit, "suggestion_score"] = float("nan")
-        return out
-
     def save_sku_mapping(self, vendor_sku: str, sku: str, by: str = "") -> None:
         """Confirm that the vendor's ``vendor_sku`` is the PSA product ``sku``."""
         self._append(_SKU_MAP, vendor_sku=_text(vendor_sku, "vendor_sku"), sku=_text(sku, "sku"),
@@ -582,14 +587,14 @@ def _engine_version() -> str:
     return str(recon.__version__)
 
 
-def _insert_run(connection: Connection, result: Reconciliation, by: str, label: str) -> int:
+def _insert_run(connection: Connection, result: Reconciliation, by: str, label: str, key: str | None) -> int:
     overall = result.metrics.overall
-    values = {
-        "created_at": tables.utc_now(), "by": by, "label": label, "periods": list(result.periods),
+    values: dict[str, Any] = {
+        "created_at": tables.utc_now(), "by": by, "label": label, "run_key": key, "periods": list(result.periods),
         "engine_version": _engine_version(), "settings": result.settings.to_dict(),
         "summary": json.loads(_json_dumps(result.to_dict())),
-        "billed": _units(overall.get("billed_revenue")), "expected": _units(overall.get("expected_revenue")),
-        "leakage": _units(overall.get("leakage")), "overcharge": _units(overall.get("overcharge")),
+        "billed": overall.billed_revenue, "expected": overall.expected_revenue, "leakage": overall.leakage,
+        "overcharge": overall.overcharge,
         "discrepancies": len(result.discrepancies), "complete": False,
     }
     return int(connection.execute(sa.insert(_RUN).values(values).returning(_RUN.c.id)).scalar_one())
@@ -657,8 +662,8 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
         new=new_found[~in_old].reset_index(drop=True),
         cleared=old_found[~in_new & in_scope].reset_index(drop=True),
         changed=both[moved].reset_index(drop=True), unchanged=both[~moved].reset_index(drop=True),
-        leakage_delta=_summary_delta(old, new, "leakage"),
-        overcharge_delta=_summary_delta(old, new, "overcharge"))
+        leakage_delta=new.overall.leakage - old.overall.leakage,
+        overcharge_delta=new.overall.overcharge - old.overall.overcharge)
 
 
 def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataFrame:
@@ -668,12 +673,6 @@ def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataF
     out = found.assign(old_variance=found["fingerprint"].map(old_variance).astype("Int64"),
                        new_variance=found["variance"])
     return out.assign(variance_delta=out["new_variance"] - out["old_variance"]).reset_index(drop=True)
-
-
-def _summary_delta(old: StoredRun, new: StoredRun, figure: str) -> int:
-    before = _units(old.summary.get("overall", {}).get(figure)) or 0
-    after = _units(new.summary.get("overall", {}).get(figure)) or 0
-    return after - before
 
 
 __all__ = ["DEFAULT_URL", "ENV_URL", "STATUSES", "ImportOutcome", "RunComparison", "Store", "StoredRun",

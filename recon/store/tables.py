@@ -121,6 +121,9 @@ class Run(SQLModel, table=True):
     overcharge: int | None = _money()
     discrepancies: int = 0
     complete: bool = Field(default=False, nullable=False, index=True)
+    # What the run was computed from (files, settings, periods, mappings: the dashboard's run key), so the
+    # same inputs re-open their stored run instead of storing it again; none for a run of the CLI.
+    run_key: str | None = Field(default=None, sa_type=sa.String(64), nullable=True, index=True)
 
 
 class RunImport(SQLModel, table=True):

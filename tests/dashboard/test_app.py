@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import recon
+from recon.rules import FINDING_NAMES
 from recon.store import Store
-from recon.views import TYPE_LABELS
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,6 +279,39 @@ def test_first_start_stores_the_run_once(app: AppTest, monkeypatch: pytest.Monke
     assert len(stored_runs(tmp_path)) == 1  # same files, settings and mappings: the same run
 
 
+def test_a_run_is_known_by_its_key_not_by_its_label(app: AppTest, tmp_path: Path):
+    """The run's identity is a stored column: renaming the run's label (as a person may, in the database)
+    does not make the next session store the same inputs again, and the label carries no key (issue 19)."""
+    listed = stored_runs(tmp_path)
+    assert listed["label"].tolist() == ["mini_msp"]
+    store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE run SET label = 'renamed by hand'")
+    again = signed_in_app(name="second")
+    assert_clean(again)
+    assert stored_runs(tmp_path)["id"].tolist() == listed["id"].tolist()
+
+
+def test_the_runs_page_reads_again_after_a_run_is_stored_or_a_finding_resolved(app: AppTest, tmp_path: Path):
+    """Its reads are cached (keyed by the store's stamp): a run stored by the CLI and a resolution made on
+    the Discrepancies page both show at once."""
+    app.switch_page("app_pages/runs.py").run()
+    assert any("1 stored run(s)" in item.value for item in app.caption)
+    store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+    store.save_run(recon.reconcile(recon.load_directory(MINI_MSP)), label="from the CLI")
+    app.run()
+    assert any("2 stored run(s)" in item.value for item in app.caption)
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    app.selectbox(key="discrepancies.status").select("credited")
+    app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+    app.switch_page("app_pages/runs.py").run()
+    assert_clean(app)
+    stored = next(frame.value for frame in app.dataframe if {"label", "status"} <= set(frame.value.columns))
+    assert "credited" in set(stored["status"])
+
+
 def test_resolving_findings_records_status_and_recovery(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
     app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
@@ -305,7 +339,7 @@ def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp
     assert metric(app, "Cleared") == "0"
     assert metric(app, "Leakage change") == "+$72.00"
     found = next(frame.value for frame in app.dataframe if {"label", "type"} <= set(frame.value.columns))
-    assert len(found) and found["label"].isin(list(TYPE_LABELS.values())).all()  # findings in words
+    assert len(found) and found["label"].isin(list(FINDING_NAMES.values())).all()  # findings in words
     assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
 
 

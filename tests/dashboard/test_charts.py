@@ -11,6 +11,7 @@ import pytest
 import recon
 from dashboard import charts
 from recon import views
+from recon.rules import FINDING_NAMES
 
 MINI_MSP = Path(__file__).resolve().parents[1] / "fixtures" / "mini_msp"
 
@@ -46,11 +47,14 @@ def test_every_chart_uses_the_same_two_colours(view, build):
     assert figure.layout.title.text.endswith("?")
 
 
-def test_type_chart_leaves_informational_findings_out(view):
+def test_type_chart_names_findings_as_the_tables_do_and_leaves_informational_ones_out(view):
+    """One vocabulary of finding names (``recon.rules.FINDING_NAMES``) for charts, filters and tables: the
+    chart said "Missed recurring charge" where the table said "Recurring charge not invoiced" (issue 19)."""
     figure = charts.build_type_figure(view.metrics.by_type, "USD")
     labels = {label for trace in figure.data for label in trace.y}
-    assert "Negative margin" not in labels
-    assert "Missed recurring charge" in labels
+    assert labels <= set(FINDING_NAMES.values())
+    assert "Sold below vendor cost" not in labels
+    assert "Recurring charge not invoiced" in labels
 
 
 def test_client_balance_keeps_the_ranking(view):

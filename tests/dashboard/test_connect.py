@@ -21,7 +21,7 @@ from recon import access
 from recon.access.storage import StoreAuthStorage
 from recon.connectors import Period, load_connections, pull
 from recon.engine import reconcile
-from recon.money import display_money, from_decimal
+from recon.money import display_money
 from recon.store import Store
 from tests.dashboard.psa import MINI_MSP, MONTH, write_psa_project
 from tests.dashboard.signin import APP, TIMEOUT_S, ensure_user, signed_in_app
@@ -205,7 +205,7 @@ def test_a_pull_reconciles_to_the_findings_of_the_same_files(psa: Path, workspac
     at.switch_page("app_pages/overview.py").run()
     assert_clean(at)
     billed = next(item.value for item in at.metric if item.label == "Billed revenue")
-    assert billed == display_money(from_decimal(expected["billed_revenue"]))
+    assert billed == display_money(expected.billed_revenue)
     log = StoreAuthStorage(database).access_log()
     assert (log[0].action, log[0].user, log[0].target) == ("pull", "admin", "psa")
     assert log[0].detail == f"{MONTH}: 7 source(s), 64 rows, 2 quarantined"

@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
 
+from dashboard import data
 from dashboard.data import InputFile, RunInputs, frame_digest, merge_files, missing_kinds, run_key
 from recon.engine import Mappings
 from recon.settings import Settings
+from recon.store import Store
 from recon.views import with_client_alias
+from tests.recon.store.cases import before_fixes
 
 CURRENT = (InputFile("contracts.csv", "contracts", "a", "/data/contracts.csv"),
            InputFile("usage.csv", "usage", "b", "/data/usage.csv"),
@@ -51,3 +56,42 @@ def test_pages_only_render():
         source = page.read_text()
         assert "import pandas" not in source, page.name
         assert not any(call in source for call in (".groupby(", ".merge(", ".pivot", ".agg(")), page.name
+
+
+def test_stored_runs_are_read_again_only_when_the_store_changes(tmp_path: Path):
+    """The Runs page's cached reads are keyed by ``Store.stamp``: the same stamp gives the cached list
+    (no read), a run stored since gives a new stamp and a fresh list."""
+    store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+    first = store.save_run(before_fixes())
+    stamp = store.stamp()
+    assert data.run_list(id(store), stamp, store)["id"].tolist() == [first]
+    second = store.save_run(before_fixes())
+    assert data.run_list(id(store), stamp, store)["id"].tolist() == [first]  # cached
+    assert data.run_list(id(store), store.stamp(), store)["id"].tolist() == [second, first]
+    assert data.stored_run(id(store), store.stamp(), second, store).id == second
+    store.close()
+
+
+def test_without_the_database_a_session_keeps_its_choices_in_its_own_store(tmp_path: Path):
+    """When the database cannot be opened, ``session.store()`` is the session's in-memory store: the
+    same interface, so settings and mappings a person saves last for the session."""
+    def script() -> None:
+        import streamlit as st
+
+        from dashboard import session
+        from recon.settings import Settings
+
+        database = session.store()
+        if st.button("save", key="save"):
+            database.save_settings(Settings(currency="EUR"), by="ann")
+            database.save_client_alias("ACME Corp", "Acme Corporation", by="ann")
+        st.write(f"{session.current_settings().currency} {len(session.current_mappings().client_aliases)} "
+                 f"{session.store() is database} {'workspace.store_error' in st.session_state}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'recon.db'}")
+        at = AppTest.from_function(script).run()
+        assert at.markdown[0].value == "USD 0 True True"
+        at.button(key="save").click().run()
+        assert not at.exception
+        assert at.markdown[0].value == "EUR 1 True True"

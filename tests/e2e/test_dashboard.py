@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 import recon
-from recon.money import display_money, from_decimal
+from recon.metrics import Overall
+from recon.money import display_money
 from recon.store import Store
 
 from .conftest import MINI_MSP, SCREENSHOTS, settle, sign_in
@@ -44,7 +45,7 @@ def metric(page, label: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def engine_summary() -> dict[str, object]:
+def engine_summary() -> Overall:
     return recon.reconcile(recon.load_directory(MINI_MSP)).metrics.overall
 
 
@@ -52,11 +53,10 @@ def test_app_starts_and_overview_matches_the_engine(app_page, app_url, engine_su
     open_page(app_page, app_url, "overview")
     assert app_page.get_by_role("heading", name="Overview").is_visible()
     for label, figure in (("Billed revenue", "billed_revenue"), ("Expected revenue", "expected_revenue")):
-        assert metric(app_page, label) == display_money(from_decimal(engine_summary[figure]))
-    assert metric(app_page, "Leakage (under-billed)") == display_money(-from_decimal(engine_summary["leakage"]))
-    assert metric(app_page, "Overcharge (refunds owed)") == display_money(
-        from_decimal(engine_summary["overcharge"]), signed=True)
-    assert metric(app_page, "Leakage rate") == f"{engine_summary['leakage_rate'] * 100:.2f}%"
+        assert metric(app_page, label) == display_money(getattr(engine_summary, figure))
+    assert metric(app_page, "Leakage (under-billed)") == display_money(-engine_summary.leakage)
+    assert metric(app_page, "Overcharge (refunds owed)") == display_money(engine_summary.overcharge, signed=True)
+    assert metric(app_page, "Leakage rate") == f"{(engine_summary.leakage_rate or 0) * 100:.2f}%"
     assert app_page.get_by_test_id("stException").count() == 0
 
 
@@ -67,7 +67,7 @@ def test_a_filter_changes_the_numbers(app_page, app_url, engine_summary):
     app_page.get_by_role("option", name="Acme Corporation").click()
     app_page.keyboard.press("Escape")
     settle(app_page)
-    assert metric(app_page, "Billed revenue") != display_money(from_decimal(engine_summary["billed_revenue"]))
+    assert metric(app_page, "Billed revenue") != display_money(engine_summary.billed_revenue)
     assert metric(app_page, "Billed revenue") == "$13,210.00"
 
 

@@ -5,8 +5,10 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from recon import cli
 from recon.cli import app
 from tests.scenarios import DEFAULT_CATALOG, SCENARIOS, parse_scenario
 
@@ -78,6 +80,22 @@ def test_missing_column_and_bad_period_fail_clearly(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     bad_period = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path), "--period", "2026-13"])
     assert bad_period.exit_code == 2 and "--period must be YYYY-MM" in bad_period.output
+
+
+def test_a_bad_as_of_date_is_a_bad_option_but_a_bug_is_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what the user typed is reported as a bad option: a ValueError raised inside the engine (a bug
+    in our code, injected here) propagates instead of reading "bad option: ..." (issue 19)."""
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    bad_date = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store",
+                                   "--as-of", "2026-02-31"])
+    assert bad_date.exit_code == 2 and "--as-of must be YYYY-MM-DD, got '2026-02-31'" in bad_date.output
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(cli, "reconcile", broken)
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
+    assert isinstance(result.exception, ValueError) and "bad option" not in result.output
 
 
 def test_validate_reports_counts_and_refuses_bad_files(tmp_path: Path) -> None:

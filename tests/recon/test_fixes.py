@@ -75,14 +75,16 @@ def test_a_price_finding_says_prices() -> None:
 
 def test_where_the_psa_prorates_the_line_changes_from_the_findings_own_period_instead_of_a_charge() -> None:
     proposed, _, _ = scenario("quantity_change", Settings(fix_effective="finding_period"))
-    assert as_text(proposed)[["kind", "after_qty", "amount", "monthly_change", "effective_date"]].values.tolist() == [
+    columns = ["kind", "after_qty", "amount", "monthly_change", "effective_date"]
+    assert as_text(proposed)[columns].to_numpy().tolist() == [
         ["change_quantity", "27", "44.00", "44.00", "2026-02-01"]]
 
 
 def test_a_line_the_psa_does_not_prorate_keeps_the_next_period_and_the_charge() -> None:
     _, _, result = scenario("quantity_change")
     contracts = result.resolved["contracts"].assign(prorate=False)
-    proposed = fixes.propose(result.discrepancies, contracts, list(result.periods), Settings(fix_effective="finding_period"))
+    proposed = fixes.propose(result.discrepancies, contracts, list(result.periods),
+                             Settings(fix_effective="finding_period"))
     assert proposed["kind"].tolist() == ["change_quantity", "charge"]
     assert set(proposed["effective_date"].dt.date) == {date(2026, 3, 1)}
 
@@ -92,7 +94,7 @@ def test_the_psa_line_ids_come_from_the_contract_rows() -> None:
     contracts = result.resolved["contracts"].assign(service_id=pd.Series(["101", "102"], dtype="string"),
                                                     agreement_id=pd.Series(["11", "11"], dtype="string"))
     proposed = fixes.propose(result.discrepancies, contracts, list(result.periods))
-    assert proposed[["kind", "agreement_id", "line_id"]].values.tolist() == [
+    assert proposed[["kind", "agreement_id", "line_id"]].to_numpy().tolist() == [
         ["change_quantity", "11", "101"], ["charge", "11", "101"]]
 
 
@@ -212,24 +214,25 @@ EARLIER = {"contracts.csv": APPLIED_AT - timedelta(days=30)}
 
 
 @pytest.mark.parametrize(("case", "kwargs", "outcome", "note"), [
-    ("the line says the approved quantity", dict(contracts=contracts(27), times=LATER), "confirmed",
+    ("the line says the approved quantity", {"contracts": contracts(27), "times": LATER}, "confirmed",
      "the PSA line says 27 on 2026-03-01"),
-    ("the line still says the old quantity", dict(contracts=contracts(25), times=LATER), "not_taken",
+    ("the line still says the old quantity", {"contracts": contracts(25), "times": LATER}, "not_taken",
      "the PSA line says 25 on 2026-03-01, the fix approved 27"),
-    ("an export from before the fix says nothing", dict(contracts=contracts(25), times=EARLIER), "pending",
+    ("an export from before the fix says nothing", {"contracts": contracts(25), "times": EARLIER}, "pending",
      "nothing in this run shows it yet"),
-    ("a pull that ends before the effective date says nothing", dict(contracts=contracts(25, "2026-02-28"),
-                                                                      times=LATER), "pending",
+    ("a pull that ends before the effective date says nothing", {"contracts": contracts(25, "2026-02-28"),
+                                                                      "times": LATER}, "pending",
      "nothing in this run shows it yet"),
-    ("March invoiced and clean", dict(contracts=contracts(27), times=LATER, periods=["2026-03"],
-                                      invoices=invoices(("2026-03", "M365-BP", "seats"))), "confirmed",
+    ("March invoiced and clean", {"contracts": contracts(27), "times": LATER, "periods": ["2026-03"],
+                                      "invoices": invoices(("2026-03", "M365-BP", "seats"))}, "confirmed",
      "the PSA line says 27 on 2026-03-01; no finding in 2026-03"),
-    ("March invoiced and still short", dict(contracts=contracts(27), times=LATER, periods=["2026-03"],
-                                            invoices=invoices(("2026-03", "M365-BP", "seats")),
-                                            found=findings(("2026-03", "quantity_under_billed"))), "not_taken",
+    ("March invoiced and still short", {"contracts": contracts(27), "times": LATER, "periods": ["2026-03"],
+                                            "invoices": invoices(("2026-03", "M365-BP", "seats")),
+                                            "found": findings(("2026-03", "quantity_under_billed"))}, "not_taken",
      "still quantity under billed in 2026-03"),
-    ("March found but not invoiced yet", dict(contracts=contracts(27, "2026-02-28"), times=LATER, periods=["2026-03"],
-                                              found=findings(("2026-03", "missed_recurring_charge"))), "pending",
+    ("March found but not invoiced yet", {"contracts": contracts(27, "2026-02-28"), "times": LATER,
+                                          "periods": ["2026-03"],
+                                          "found": findings(("2026-03", "missed_recurring_charge"))}, "pending",
      "nothing in this run shows it yet"),
 ])
 def test_a_later_run_judges_a_line_fix(case: str, kwargs: dict, outcome: str, note: str) -> None:

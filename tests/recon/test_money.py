@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from decimal import Decimal
 
 import pandas as pd
@@ -64,3 +66,13 @@ def test_huge_products_fall_back_to_exact_integers() -> None:
 def test_unit_price_from_amount_handles_zero_quantity() -> None:
     price = unit_price_from_amount(pd.Series([1000000, 5], dtype="Int64"), pd.Series([3.0, 0.0]))
     assert price.iloc[0] == 333333 and price.isna().iloc[1]
+
+
+def test_importing_money_loads_no_array_library() -> None:
+    """``import recon.money`` stays fast (issue 19: under 0.3 s): numpy, pandas and Arrow are loaded by the
+    functions that work on arrays, not by the import; the scalar helpers work without them."""
+    code = ("import sys, recon.money as money\n"
+            "print(money.display_money(-123456789), money.to_decimal(1140000), money.from_decimal('1.5'))\n"
+            "print(','.join(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["-$12,345.68 114.00 15000", ""]

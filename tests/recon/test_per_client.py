@@ -17,7 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from recon import engine, metrics, receivables, rules
-from recon.engine import export_money
+from recon.exports.formatting import export_frame
 from recon.ingest.directory import load_directory
 from recon.settings import Settings
 
@@ -49,7 +49,7 @@ def run() -> Run:
 
 
 def as_csv(frame: pd.DataFrame) -> str:
-    return export_money(frame.reset_index(drop=True)).to_csv(index=False)
+    return export_frame(frame.reset_index(drop=True)).to_csv(index=False)
 
 
 def split(clients: list[str], seed: int, parts: int) -> list[set[str]]:

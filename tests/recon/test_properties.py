@@ -78,8 +78,7 @@ def test_findings_add_up_to_billed_minus_expected_per_key(data) -> None:
 @given(month)
 def test_run_totals_conserve_money(data) -> None:
     overall = reconcile_files(to_files(data)).metrics.overall
-    billed, expected = Decimal(overall["billed_revenue"]), Decimal(overall["expected_revenue"])
-    assert Decimal(overall["net_variance"]) == billed - expected
+    assert overall.net_variance == overall.billed_revenue - overall.expected_revenue
 
 
 @hypothesis_settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

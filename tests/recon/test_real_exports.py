@@ -9,6 +9,7 @@ import pytest
 
 from recon import load_directory, reconcile
 from recon.errors import MissingSourceError, ProfileError, SourceError
+from recon.exports.formatting import export_frame
 from recon.ingest.directory import inspect_directory
 from tests.fixtures import make_real_exports
 
@@ -39,7 +40,7 @@ def test_real_exports_reconcile_to_the_same_discrepancies_as_canonical_files(run
     pd.testing.assert_frame_equal(
         exports.discrepancies.reset_index(drop=True), canonical.discrepancies.reset_index(drop=True)
     )
-    found = exports.discrepancies_for_export()
+    found = export_frame(exports.discrepancies)
     assert list(zip(found["client"], found["sku"], found["type"], found["variance"], strict=True)) == EXPECTED
     assert exports.metrics.to_dict() == canonical.metrics.to_dict()
     assert len(exports.quarantine) == len(canonical.quarantine) == 2  # the credit line, the unknown contract

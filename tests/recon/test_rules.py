@@ -7,21 +7,22 @@ from decimal import Decimal
 
 import pytest
 
-from recon.rules import DISCREPANCY_TYPES, RULES
+from recon.exports.formatting import export_frame
+from recon.rules import DISCREPANCY_TYPES, FINDING_NAMES, RULES, finding_name
 from recon.settings import Settings
 from tests.scenarios import run_scenario, scenario_names
 
 
 def found_rows(name: str, settings: Settings | None = None) -> list[tuple[str, ...]]:
     result, _ = run_scenario(name, settings)
-    exported = result.discrepancies_for_export()
+    exported = export_frame(result.discrepancies)
     return sorted(exported[["period", "client", "sku", "type", "variance"]].itertuples(index=False, name=None))
 
 
 @pytest.mark.parametrize("name", scenario_names())
 def test_scenario_finds_exactly_the_expected_discrepancies(name: str) -> None:
     result, expected = run_scenario(name)
-    exported = result.discrepancies_for_export()
+    exported = export_frame(result.discrepancies)
     found = sorted(exported[["period", "client", "sku", "type", "variance"]].itertuples(index=False, name=None))
     assert found == sorted(expected.itertuples(index=False, name=None))
 
@@ -31,6 +32,12 @@ def test_every_discrepancy_type_has_a_scenario() -> None:
     for name in scenario_names():
         covered |= set(run_scenario(name)[1]["type"])
     assert covered == set(DISCREPANCY_TYPES)
+
+
+def test_every_discrepancy_type_has_a_name_in_words() -> None:
+    assert set(FINDING_NAMES) == set(DISCREPANCY_TYPES)
+    assert finding_name("quantity_under_billed") == "Fewer units invoiced than used"
+    assert finding_name("some_new_type") == "Some new type"  # a type without a name yet still reads
 
 
 def test_registry_reads_like_the_spec_in_precedence_order() -> None:
@@ -62,7 +69,7 @@ def test_price_tolerance_is_a_setting() -> None:
 
 def test_negative_margin_is_not_leakage() -> None:
     result, _ = run_scenario("negative_margin")
-    assert result.metrics.overall["leakage"] == "0.00"
+    assert result.metrics.overall.leakage == 0
     assert len(result.discrepancies) == 1
 
 

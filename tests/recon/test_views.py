@@ -43,8 +43,8 @@ def test_client_filter_keeps_only_that_client(run):
     assert set(view.discrepancies["client"]) == {"Acme Corporation"}
     assert set(view.receivables["client"]) == {"Acme Corporation"}
     acme = run.metrics.by_client.set_index("client").loc["Acme Corporation"]
-    assert view.metrics.overall["leakage"] == str(recon.money.to_decimal(int(acme["leakage"])))
-    assert view.metrics.overall["billed_revenue"] == str(recon.money.to_decimal(int(acme["billed_revenue"])))
+    assert view.metrics.overall.leakage == int(acme["leakage"])
+    assert view.metrics.overall.billed_revenue == int(acme["billed_revenue"])
 
 
 def test_filters_partition_the_run(run):
@@ -52,8 +52,8 @@ def test_filters_partition_the_run(run):
     options = views.filter_options(run)
     per_manager = [views.filter_run(run, views.Filters(account_managers=(manager,)))
                    for manager in options.account_managers]
-    total = sum(recon.money.from_decimal(view.metrics.overall["leakage"]) for view in per_manager)
-    assert total == recon.money.from_decimal(run.metrics.overall["leakage"])
+    total = sum(view.metrics.overall.leakage for view in per_manager)
+    assert total == run.metrics.overall.leakage
     assert sum(len(view.discrepancies) for view in per_manager) == len(run.discrepancies)
 
 
@@ -67,9 +67,9 @@ def test_period_range_and_vendor_filter(run):
 
 def test_a_range_with_no_data_gives_zeros_not_an_error(run):
     view = views.filter_run(run, views.Filters(period_from="2030-01"))
-    assert view.metrics.overall["keys"] == 0
-    assert view.metrics.overall["leakage"] == "0.00"
-    assert view.metrics.overall["leakage_rate"] is None
+    assert view.metrics.overall.keys == 0
+    assert view.metrics.overall.leakage == 0
+    assert view.metrics.overall.leakage_rate is None
     assert view.discrepancies.empty
 
 
@@ -93,7 +93,7 @@ def test_resolutions_give_status_and_recovered(run):
     row = view.discrepancies.set_index("fingerprint").loc[under["fingerprint"]]
     assert (row["status"], row["note"]) == ("billed", "invoiced INV-2001")  # the latest resolution wins
     assert set(view.discrepancies["status"]) == {"open", "billed"}
-    assert view.metrics.overall["recovered"] == str(recon.money.to_decimal(abs(int(under["variance"]))))
+    assert view.metrics.overall.recovered == abs(int(under["variance"]))
 
 
 def test_top_clients_ranks_money_at_stake(run):
@@ -137,7 +137,7 @@ def test_receivables_lists(run):
     book = views.filter_run(run).receivables
     aging = views.aging_table(book)
     assert list(aging["aging_bucket"]) == ["current", "1-30", "31-60", "61-90", "90+"]
-    assert int(aging["balance"].sum()) == recon.money.from_decimal(run.metrics.overall["ar_balance"])
+    assert int(aging["balance"].sum()) == run.metrics.overall.ar_balance
     overdue = views.overdue_invoices(book)
     assert list(overdue["invoice_number"]) == ["INV-1007", "INV-1013", "INV-1014"]
     short = views.short_paid_invoices(book)
@@ -158,6 +158,15 @@ def test_rejected_suggestion_is_not_offered_again(run):
     rejected = pd.DataFrame({"name": ["Cobalt Logistcs Inc"], "client": ["Cobalt Logistics"]})
     queue = views.mapping_queue(run.unmapped, rejected).set_index("client_raw")
     assert pd.isna(queue.loc["Cobalt Logistcs Inc", "suggestion"])
+
+
+def test_a_rejection_is_honoured_whatever_the_case_it_was_typed_in(run):
+    """One rule for rejected suggestions (``identity.without_rejected``): the queue compared names exactly
+    while the store folded their case, so a rejection stored as typed came back in the queue (issue 19)."""
+    rejected = pd.DataFrame({"name": ["cobalt logistcs inc "], "client": ["Cobalt Logistics"]})
+    queue = views.mapping_queue(run.unmapped, rejected).set_index("client_raw")
+    assert pd.isna(queue.loc["Cobalt Logistcs Inc", "suggestion"])
+    assert pd.isna(queue.loc["Cobalt Logistcs Inc", "suggestion_score"])
 
 
 def test_import_report_balances(run):
@@ -214,8 +223,8 @@ def test_a_confirmed_alias_changes_the_run(run):
 def test_worklist_totals_and_top_products(run):
     found = views.filter_run(run).discrepancies
     totals = views.worklist_totals(found)
-    assert totals == {"findings": 14, "under": recon.money.from_decimal(run.metrics.overall["leakage"]),
-                      "over": recon.money.from_decimal(run.metrics.overall["overcharge"])}
+    assert totals == {"findings": 14, "under": run.metrics.overall.leakage,
+                      "over": run.metrics.overall.overcharge}
     products = views.top_products(run.metrics.by_vendor, limit=2)
     assert list(products["sku"]) == ["MANAGED-SVC", "LABOR"]
 
@@ -238,8 +247,8 @@ def test_margin_by_product_and_receivables_by_client(run):
     first = margins.iloc[0]
     assert (first["vendor"], first["product"]) == ("Pax8", "Microsoft 365 Business Premium")
     assert first["gross_margin"] < 0  # billed 18.00 against a cost of 19.80
-    assert int(margins["billed_revenue"].sum()) == recon.money.from_decimal(evergreen.metrics.overall["billed_revenue"])
+    assert int(margins["billed_revenue"].sum()) == evergreen.metrics.overall.billed_revenue
     owed = views.receivables_by_client(views.filter_run(run).receivables)
     assert list(owed["client"][:2]) == ["Cobalt Logistics", "Delta Legal Partners"]
-    assert int(owed["balance"].sum()) == recon.money.from_decimal(run.metrics.overall["ar_balance"])
-    assert int(owed["overdue"].sum()) == recon.money.from_decimal(run.metrics.overall["overdue_balance"])
+    assert int(owed["balance"].sum()) == run.metrics.overall.ar_balance
+    assert int(owed["overdue"].sum()) == run.metrics.overall.overdue_balance

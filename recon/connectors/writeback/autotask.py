@@ -112,7 +112,7 @@ def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | Non
 def units_on(api: ApiClient, contract_service: int, when: str) -> float | None:
     """The units of a contract service in effect on ``when``: the unit row covering the day, else the
     latest one starting before it; None when it has none."""
-    filters = [{"field": "contractServiceID", "op": "eq", "value": contract_service},
+    filters: list[dict[str, Any]] = [{"field": "contractServiceID", "op": "eq", "value": contract_service},
                {"field": "startDate", "op": "lte", "value": when}]
     rows = list(query(api, "ContractServiceUnits", filters))
     if not rows:

@@ -22,8 +22,8 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate
 from recon import views
 from recon.engine import Reconciliation, reconcile
 from recon.exports import report, statements
+from recon.exports.formatting import export_frame
 from recon.exports.safe import (
-    MONEY_COLUMNS,
     download_name,
     is_formula_like,
     markdown_text,
@@ -35,6 +35,7 @@ from recon.exports.safe import (
     safe_sheet_name,
     safe_xlsx,
 )
+from recon.schema import money_places
 from tests.scenarios import scenario_sources
 
 PAYLOADS = (
@@ -101,8 +102,8 @@ def test_run_outputs_are_inert_csv_and_money_stays_numeric(result: Reconciliatio
 
 
 def test_xlsx_has_no_formula_and_money_cells_are_numbers(result: Reconciliation) -> None:
-    sheets = {"Discrepancies": report.export_frame(result.discrepancies), "Keys": report.export_frame(result.keys),
-              "=cmd|'/C calc'!A0": report.export_frame(result.receivables)}
+    sheets = {"Discrepancies": export_frame(result.discrepancies), "Keys": export_frame(result.keys),
+              "=cmd|'/C calc'!A0": export_frame(result.receivables)}
     book = openpyxl.load_workbook(io.BytesIO(safe_xlsx(sheets)))
     assert book.sheetnames == ["Discrepancies", "Keys", "=cmd|' C calc'!A0"]  # a sheet name is never evaluated
     numeric_money = 0
@@ -113,7 +114,7 @@ def test_xlsx_has_no_formula_and_money_cells_are_numbers(result: Reconciliation)
                 assert cell.data_type != "f", (sheet.title, header, cell.value)
                 if isinstance(cell.value, str):
                     assert_inert(cell.value, str(header))
-                if header in MONEY_COLUMNS and cell.value is not None:
+                if money_places(str(header)) is not None and cell.value is not None:
                     assert isinstance(cell.value, int | float), (header, cell.value)
                     numeric_money += 1
     assert numeric_money > 0

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from recon.errors import MissingSourceError, SourceError
+from recon.ingest import reading
 from recon.ingest.directory import load_directory
 from recon.ingest.files import load_file
 from recon.ingest.reading import ReadOptions
@@ -86,6 +87,17 @@ def test_directory_needs_the_three_required_sources(tmp_path: Path) -> None:
 def test_unreadable_file_is_refused_with_its_name(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"broken\.xlsx"):
         load_file(b"PK\x03\x04 not really a zip", "broken.xlsx", "usage")
+
+
+def test_a_bug_in_the_reader_is_not_reported_as_a_bad_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser refusing the bytes is a bad file (above); an error of our own code (injected here) is
+    raised as the bug it is, not turned into "unreadable as CSV" (issue 19)."""
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'columns'")
+
+    monkeypatch.setattr(reading, "_read_delimited_bytes", broken)
+    with pytest.raises(AttributeError):
+        load_file(USAGE.encode(), "usage.csv", "usage")
 
 
 def test_timestamps_with_a_time_zone_keep_the_written_date() -> None:

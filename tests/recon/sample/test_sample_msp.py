@@ -12,6 +12,7 @@ import pytest
 
 from recon import load_directory, reconcile
 from recon.engine import Reconciliation
+from recon.exports.formatting import export_frame
 
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
 SNAPSHOT = Path(__file__).resolve().parents[2] / "fixtures" / "sample_summary.json"
@@ -24,7 +25,7 @@ def sample_run() -> Reconciliation:
 
 
 def test_every_planted_discrepancy_and_nothing_else(sample_run: Reconciliation) -> None:
-    found = sample_run.discrepancies_for_export()[[*KEY_COLUMNS, "variance", "direction"]]
+    found = export_frame(sample_run.discrepancies)[[*KEY_COLUMNS, "variance", "direction"]]
     answer = pd.read_csv(SAMPLE / "answer_key.csv", dtype=str, keep_default_na=False)
     compared = found.merge(answer, on=KEY_COLUMNS, how="outer", indicator=True, suffixes=("", "_expected"))
     assert compared["_merge"].eq("both").all(), compared[compared["_merge"] != "both"]
@@ -49,8 +50,8 @@ def test_unmapped_rows_are_exactly_the_planted_noise(sample_run: Reconciliation)
 
 def test_figures_cover_every_period_and_the_unmapped_rows(sample_run: Reconciliation) -> None:
     overall = sample_run.metrics.overall
-    assert overall["mapping_coverage"] is not None and 0.95 < overall["mapping_coverage"] < 1
-    assert overall["usage_rows"] - overall["usage_rows_mapped"] == len(sample_run.unmapped)
+    assert overall.mapping_coverage is not None and 0.95 < overall.mapping_coverage < 1
+    assert overall.usage_rows - overall.usage_rows_mapped == len(sample_run.unmapped)
     assert sample_run.metrics.by_period["period"].tolist() == list(sample_run.periods)
     assert len(sample_run.periods) == 12
 

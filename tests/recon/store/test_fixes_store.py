@@ -102,7 +102,7 @@ def test_every_step_is_an_appended_event_with_the_request_and_the_answer(store: 
     ledger.record(run_id, [FixOutcome(charge, "refused", "cw", (shown,), refusal, "", "HTTP 400: Amount is required")],
                   "fin")
     events = ledger.events([charge])
-    assert events[["event", "by", "connection", "note"]].values.tolist() == [
+    assert events[["event", "by", "connection", "note"]].to_numpy().tolist() == [
         ["approved", "fin", "", ""], ["dry_run", "fin", "cw", ""],
         ["refused", "fin", "cw", "HTTP 400: Amount is required"]]
     assert events["response"].iloc[-1] == refusal and events["amount"].tolist() == [3_000_000, pd.NA, 3_000_000]

@@ -223,6 +223,25 @@ def test_the_migrations_match_the_models(store: Store) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
+def test_upgrading_moves_a_runs_key_out_of_its_label(store: Store) -> None:
+    """Before 0003 the dashboard found a run by a label suffix ("... · run key <12 characters>"): the
+    migration moves it into ``run_key``, leaves the label as written, and the run is found again."""
+    config = _alembic_config()
+    first, second = store.save_run(before_fixes()), store.save_run(before_fixes(), label="March close")
+    with store.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+        run = sa.table("run", sa.column("id", sa.Integer()), sa.column("label", sa.Text()))
+        connection.execute(sa.update(run).where(run.c.id == first).values(label="sample_data · run key 0123456789ab"))
+    with store.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    listed = store.list_runs().set_index("id")["label"]
+    assert (listed[first], listed[second]) == ("sample_data", "March close")
+    assert store.find_run("0123456789ab" + "f" * 12) == first  # the whole key of that run today
+    assert store.find_run("f" * 24) is None
+
+
 def test_two_processes_opening_an_empty_database_at_once_both_succeed(store_url: str) -> None:
     code = """
         import sys

@@ -19,6 +19,7 @@ import pytest
 from recon.engine import Reconciliation, reconcile
 from recon.errors import ReconError, StoreError
 from recon.exports import audit
+from recon.identity import without_rejected
 from recon.money import from_decimal
 from recon.settings import Settings
 from recon.sources import ImportRecord
@@ -202,8 +203,8 @@ def test_totals_are_exact_sums_from_the_engine(store: Store) -> None:
     store.save_run(result)
     listed = store.list_runs()
     overall = result.metrics.overall
-    assert listed.loc[0, "billed"] == from_decimal(overall["billed_revenue"])
-    assert listed.loc[0, "expected"] == from_decimal(overall["expected_revenue"])
+    assert listed.loc[0, "billed"] == overall.billed_revenue
+    assert listed.loc[0, "expected"] == overall.expected_revenue
 
 
 # ---------------------------------------------------------------------------------------- mappings
@@ -239,7 +240,7 @@ def test_rejected_suggestions_are_not_offered_again(store: Store) -> None:
     unmapped = pd.DataFrame({"client_raw": ["acme holdings ", "Acme Holdings", "Beta"],
                              "suggestion": ["Acme Corp", "Other", "Beta LLC"],
                              "suggestion_score": [91.0, 80.0, 88.0]})
-    queue = store.without_rejected_suggestions(unmapped)
+    queue = without_rejected(unmapped, store.rejected_suggestions())
     assert queue["suggestion"].tolist()[1:] == ["Other", "Beta LLC"] and pd.isna(queue["suggestion"][0])
     assert pd.isna(queue["suggestion_score"][0]) and unmapped["suggestion"][0] == "Acme Corp"
 
@@ -276,7 +277,7 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings"]
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["run"] == run_id and summary["by"] == "ann"
-    assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall["leakage"])
+    assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall.to_dict()["leakage"])
     found = _sheet_frame(book["discrepancies"])
     helpdesk_row = found.set_index("fingerprint").loc[helpdesk]
     assert helpdesk_row["status"] == "billed" and helpdesk_row["resolved_by"] == "bob"
@@ -328,3 +329,27 @@ def test_exposure_follows_todays_resolutions(store: Store) -> None:
     store.resolve([fingerprint_of(result, "missed_recurring_charge")], "credited")
     store.resolve([fingerprint_of(result, "quantity_under_billed")], "accepted")
     assert store.exposure(run_id) == {"recovered": from_decimal("300.00"), "open_exposure": from_decimal("116.00")}
+
+
+# ------------------------------------------------------------------------------------ run identity
+
+def test_a_run_is_found_again_by_its_key_not_its_label(store: Store) -> None:
+    result = before_fixes()
+    assert store.find_run("a" * 24) is None
+    first = store.save_run(result, label="sample_data", key="a" * 24)
+    store.save_run(result, label="sample_data", key="b" * 24)
+    again = store.save_run(result, label="renamed by hand", key="a" * 24)
+    assert store.find_run("a" * 24) == again and first < again  # the newest run of those inputs
+    assert store.list_runs().set_index("id").loc[again, "label"] == "renamed by hand"  # no key in the label
+
+
+def test_the_stamp_changes_when_a_run_is_stored_or_a_finding_resolved(store: Store) -> None:
+    empty = store.stamp()
+    run_id = store.save_run(before_fixes())
+    stored = store.stamp()
+    assert empty == (0, 0) and stored[0] == run_id
+    store.mappings()  # reading changes nothing
+    assert store.stamp() == stored
+    fingerprint = str(store.load_run(run_id).discrepancies["fingerprint"].iloc[0])
+    store.resolve([fingerprint], "billed", "INV-1", by="ann")
+    assert store.stamp()[1] > stored[1] and store.stamp()[0] == run_id
