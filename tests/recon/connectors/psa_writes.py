@@ -74,6 +74,7 @@ class WritableConnectWise(vendors.ConnectWise):
         self.data = copy.deepcopy(vendors.CW_DATA)
         self.writes: list[tuple[str, str, Any]] = []
         self.next_id = 5000
+        self.lose_answers = 0  # the next N writes are done, but answered 502 (the answer lost on the way)
 
     def __call__(self, request: Request) -> Reply:
         path = request.path.removeprefix(vendors.CW_PREFIX).strip("/")
@@ -86,10 +87,16 @@ class WritableConnectWise(vendors.ConnectWise):
         listed = re.fullmatch(r"finance/agreements/(\d+)/(additions|adjustments)", path)
         conditions = request.query.get("conditions")
         if listed and (request.method == "POST" or listed.group(2) == "adjustments" or conditions):
-            return self._list(request, int(listed.group(1)), listed.group(2), conditions)
+            return self._lost(request, self._list(request, int(listed.group(1)), listed.group(2), conditions))
         if path == "finance/agreements" and conditions:
             return Reply(200, [item for item in self.data[path] if _matches(item, _conditions(conditions))])
         return super().__call__(request)
+
+    def _lost(self, request: Request, reply: Reply) -> Reply:
+        if request.method != "GET" and reply.status < 300 and self.lose_answers:
+            self.lose_answers -= 1
+            return Reply(502, {"code": "BadGateway", "message": "upstream connection reset"})
+        return reply
 
     def _agreement(self, agreement: int) -> dict[str, Any] | None:
         return next((item for item in self.data["finance/agreements"] if item["id"] == agreement), None)
@@ -172,6 +179,7 @@ class WritableAutotask(vendors.Autotask):
                        "ContractServices": {"internalDescription"}}
         self.writes: list[tuple[str, str, Any]] = []
         self.next_id = 90000
+        self.lose_answers = 0  # the next N writes are done, but answered 502 (the answer lost on the way)
 
     def __call__(self, request: Request) -> Reply:
         path = request.path.removeprefix(vendors.AT_PREFIX).strip("/")
@@ -190,6 +198,9 @@ class WritableAutotask(vendors.Autotask):
             return Reply(404, {"errors": [f"No route /{path}"]})
         if reply.status < 300:
             self.writes.append(("POST", path, body))
+            if self.lose_answers:
+                self.lose_answers -= 1
+                return Reply(502, {"errors": ["Bad gateway"]})
         return reply
 
     def _new_id(self) -> int:
