@@ -179,11 +179,15 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
              "ar_balance", "overdue_balance", "unapplied_amount",
              # stored runs and comparisons, statements
              "billed", "expected", "old_variance", "new_variance", "variance_delta", "leakage_delta",
-             "overcharge_delta", "difference", "under_billed", "over_billed", "net"),
+             "overcharge_delta", "difference", "under_billed", "over_billed", "net",
+             # proposed PSA fixes (``recon.fixes``): what a line bills more per month from its effective date
+             "monthly_change"),
     **_named(QUANTITY,
              "quantity", "hours", "included_hours",
              "expected_qty", "billed_qty", "usage_qty", "contract_qty", "duplicate_qty",
-             "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours"),
+             "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours",
+             # proposed PSA fixes: the line's quantity before and after
+             "before_qty", "after_qty"),
     **_named(COUNT,
              "keys", "keys_flagged", "discrepancies", "usage_rows", "usage_rows_mapped", "contract_lines",
              "invoice_lines", "duplicate_lines", "short_paid_invoices", "open_invoices", "invoices",
