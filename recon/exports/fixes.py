@@ -66,8 +66,9 @@ def fixes_pdf(current: pd.DataFrame, title: str, currency: str = "USD") -> bytes
         where = " / ".join(str(row[name]) for name in ("agreement_id", "line_id") if _given(row[name])) or "-"
         quantity = (f"{_quantity(row['before_qty'])} -> {_quantity(row['after_qty'])}"
                     if _given(row["after_qty"]) else "")
+        change = f"{row['change']}: {row['description']}"
         rows.append(["[ ]", Paragraph(pdf_text(row["client"]), cell), Paragraph(pdf_text(where), cell),
-                     Paragraph(pdf_text(f"{row['change']}: {row['description']}"), cell), quantity,
+                     Paragraph(pdf_text(change), cell), quantity,
                      display_money(_units(row["amount"]), currency, signed=True) if _given(row["amount"]) else "",
                      display_money(_units(row["monthly_change"]), currency, signed=True)
                      if _given(row["monthly_change"]) else "",

@@ -89,6 +89,13 @@ def test_a_month_is_fixed_in_connectwise_from_the_command_line(project: tuple[Pa
     assert status == "billed"
     assert "applied" in invoke("fixes", "list", "--run", "1", "--status", "applied")
 
+    invoke("export", "1", "--out", "audit.xlsx")
+    trail = pd.read_excel(root / "audit.xlsx", sheet_name="fix_history", dtype=str)
+    assert trail["event"].tolist() == ["approved", "approved", "dry_run", "dry_run", "accepted", "accepted"]
+    assert set(trail["by"]) == {"fin"} and trail["psa_id"].dropna().tolist()[0] == "101"
+    assert '"op": "replace", "path": "quantity", "value": 27' in trail["request"].dropna().iloc[0]
+    assert pd.read_excel(root / "audit.xlsx", sheet_name="fixes")["status"].tolist() == ["applied", "applied"]
+
 
 def test_fixes_no_connection_takes_are_exported_for_the_psas_import_screen(project: tuple[Path, StandIn]) -> None:
     root, _ = project
