@@ -9,7 +9,7 @@ from datetime import date
 import streamlit as st
 
 from dashboard import data, session, ui
-from dashboard.upload import reconcile, validation_counts, validation_details
+from dashboard.upload import next_run_files, reconcile, validation_counts, validation_details
 from recon import access
 from recon.connectors import CONNECTOR_LABELS, Connection, Period, check, fetch, load_connections
 from recon.connectors.config import CONNECTIONS_FILE_ENV, connections_file
@@ -116,14 +116,12 @@ def pulled_section(pulls: dict[str, data.PulledInputs]) -> None:
                    f"{len(kept.files)} source(s)")
         readable += [pulled_panel(f"pull.{name}.{index}", file) for index, file in enumerate(kept.files)]
     files = [file for kept in pulls.values() for file in kept.files]
-    modes = {"replace": "the pulled sources in place of the same kinds in the current data",
-             "only": "only the pulled sources"}
-    replacing = st.radio("Reconcile", list(modes), horizontal=True, key="sources.pull_mode", format_func=modes.get)
+    next_files = next_run_files(files, "sources.pull_mode") if all(readable) else None
     left, right = st.columns([1, 4])
     if left.button("Reconcile", type="primary", key="sources.reconcile_pulled", icon=":material/play_arrow:",
-                   disabled=not all(readable)):
+                   disabled=next_files is None) and next_files is not None:
         label = ", ".join(f"{name}@{kept.period}" for name, kept in pulls.items())
-        reconcile(files, replacing == "replace", label=label[:60])
+        reconcile(next_files, label=label[:60])
     if right.button("Clear pulled data", key="sources.clear_pulls", type="tertiary", icon=":material/delete:"):
         st.session_state.pop("sources.pulls", None)
         st.rerun()

@@ -20,7 +20,7 @@ import streamlit as st
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile
-from recon.ingest import directory, files, quality, reading
+from recon.ingest import directory, files, plan, quality, reading
 from recon.ingest.directory import canonical_kind
 from recon.ingest.guard import UploadLimits
 from recon.ingest.normalise import LoadedSource
@@ -189,14 +189,33 @@ def filter_options(key: str, _result: Reconciliation) -> views.FilterOptions:
     return views.filter_options(_result)
 
 
-def merge_files(current: tuple[InputFile, ...], uploaded: tuple[InputFile, ...],
-                replace_kinds: bool) -> tuple[InputFile, ...]:
-    """The files of the next run: the uploads, plus (when ``replace_kinds``) the current files of every
-    kind nothing was uploaded for."""
-    if not replace_kinds:
-        return uploaded
-    new_kinds = {file.kind for file in uploaded}
-    return (*(file for file in current if file.kind not in new_kinds), *uploaded)
+def input_facts(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits = DEFAULT_LIMITS) -> plan.InputFacts:
+    """What the upload plan needs of one input: its kind, vendors, months and rows (read once, cached)."""
+    loaded = loaded_input(file, blobs, limits)
+    issuer = plan.issuer_of(file.entry.preset if file.entry is not None else None)
+    return plan.facts(file.name, file.kind, loaded.frame, issuer, ident=file_ident(file))
+
+
+def file_ident(file: InputFile) -> str:
+    """One input told apart from every other of a run: where it is, its name and its content."""
+    return f"{file.path or file.origin}|{file.name}|{file.sha256}"
+
+
+UPLOAD_MODES = {"replace": "in place of the current files of the same kind and vendor",
+                "add": "added to the current data (replacing nothing)",
+                "only": "only these files"}
+
+
+def plan_files(current: tuple[InputFile, ...], new: tuple[InputFile, ...], mode: str, blobs: dict[str, bytes],
+               limits: UploadLimits = DEFAULT_LIMITS) -> tuple[plan.InputPlan, tuple[InputFile, ...]]:
+    """``recon.ingest.plan.plan_inputs`` for files of the session (mode: a key of ``UPLOAD_MODES``): the plan
+    the page shows and the files of the next run (the current ones kept, then the new ones)."""
+    before = [input_facts(file, blobs, limits) for file in current]
+    after = [input_facts(file, blobs, limits) for file in new]
+    alongside = [item.ident for item in after] if mode == "add" else []
+    made = plan.plan_inputs(before, after, only_new=mode == "only", added_alongside=alongside)
+    kept = {item.ident for item in made.kept}
+    return made, (*(file for file in current if file_ident(file) in kept), *new)
 
 
 def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:

@@ -8,9 +8,11 @@ import streamlit as st
 
 from dashboard import data, session, ui
 from recon.engine import Reconciliation
+from recon.keys import month_name
 from recon.views import FilterOptions, Filters
 
-KEYS = ("filters.periods", "filters.clients", "filters.account_managers", "filters.vendors")
+LISTS = ("filters.clients", "filters.account_managers", "filters.vendors")
+PERIOD_FROM, PERIOD_TO, PERIOD_OPTIONS = "filters.period_from", "filters.period_to", "filters.period_options"
 
 
 def _keep_known(key: str, options: Sequence[str]) -> None:
@@ -21,19 +23,32 @@ def _keep_known(key: str, options: Sequence[str]) -> None:
 
 
 def _reset() -> None:
-    for key in KEYS:
-        st.session_state.pop(key, None)
+    """Every filter back to its empty value. Assigned, not deleted: a deleted widget value is drawn with its
+    default by the server while the browser keeps (and sends back) the old one."""
+    periods = st.session_state.get(PERIOD_OPTIONS, ())
+    if periods:
+        st.session_state[PERIOD_FROM], st.session_state[PERIOD_TO] = periods[0], periods[-1]
+    for key in LISTS:
+        st.session_state[key] = []
 
 
 def _period_range(periods: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """"From" and "To" months (To offers only months from From on): every month unless narrowed."""
     if len(periods) < 2:
-        st.caption(f"Period: {periods[0] if periods else 'none'}")
+        st.caption(f"Period: {month_name(periods[0]) if periods else 'none'}")
         return None, None
-    chosen = st.session_state.get("filters.periods")
-    if chosen is not None and not (isinstance(chosen, tuple | list) and set(chosen) <= set(periods)):
-        del st.session_state["filters.periods"]  # a new run with other months: start from all of them
-    first, last = st.select_slider("Periods", options=periods, value=(periods[0], periods[-1]),
-                                   key="filters.periods", help="The billing months to show (YYYY-MM).")
+    st.session_state[PERIOD_OPTIONS] = periods
+    for key, default in ((PERIOD_FROM, periods[0]), (PERIOD_TO, periods[-1])):
+        if st.session_state.get(key) not in periods:  # a new run with other months: start from all of them
+            st.session_state[key] = default
+    left, right = st.columns(2)
+    first = left.selectbox("From", periods, key=PERIOD_FROM, format_func=month_name,
+                           help="The first billing month to show.")
+    later = tuple(period for period in periods if period >= first)
+    if st.session_state.get(PERIOD_TO) not in later:
+        st.session_state[PERIOD_TO] = later[-1]
+    last = right.selectbox("To", later, key=PERIOD_TO, format_func=month_name,
+                           help="The last billing month to show.")
     return first, last
 
 

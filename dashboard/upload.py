@@ -135,20 +135,37 @@ def validation_counts(report: ValidationReport) -> None:
                f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
 
 
-def reconcile(files: list[data.InputFile], replace_kinds: bool, label: str = "") -> None:
-    """Make ``files`` (uploads or pulls) the session's data, alone or in place of the same kinds, and
-    reconcile it: the run every page shows, stored with its imports (name, SHA-256, row counts)."""
+def next_run_files(new: list[data.InputFile], mode_key: str) -> tuple[data.InputFile, ...] | None:
+    """How the new files (uploads or pulls) join the current data, chosen by the person: what the next run
+    replaces, keeps and adds (files and rows) is said before anything runs, and a run that would lose a
+    source, a vendor or months of one is asked about. The next run's files, or ``None`` until confirmed."""
+    mode = st.radio("Reconcile these files", list(data.UPLOAD_MODES), horizontal=True, key=mode_key,
+                    format_func=data.UPLOAD_MODES.get)
+    made, files = data.plan_files(session.active_files(), tuple(new), str(mode), session.blobs(),
+                                  session.upload_limits())
+    st.info(f"The next run {made.summary()}", icon=":material/swap_horiz:")
+    if not made.losses:
+        return files
+    lost = "; ".join(loss.describe() for loss in made.losses)
+    st.warning(f"The next run would no longer have: {lost}.", icon=":material/warning:")
+    if st.checkbox(f"Reconcile without {lost}", key=f"{mode_key}.confirm_loss", value=False):
+        return files
+    return None
+
+
+def reconcile(files: tuple[data.InputFile, ...], label: str = "") -> None:
+    """Make ``files`` (the current ones kept and the uploads or pulls, see ``next_run_files``) the session's
+    data and reconcile it: the run every page shows, stored with its imports (name, SHA-256, row counts)."""
     with st.status("Reconciling …", expanded=True) as status:
         progress = st.progress(0.2, text="Checking the files")
-        next_files = data.merge_files(session.active_files(), tuple(files), replace_kinds)
-        missing = data.missing_kinds(next_files)
+        missing = data.missing_kinds(files)
         if missing:
             st.error(f"missing required source(s): {', '.join(missing)}", icon=":material/error:")
             status.update(label="Not reconciled: a required source is missing", state="error")
             return
-        progress.progress(0.5, text=f"Reconciling {len(next_files)} file(s)")
-        label = label or ", ".join(file.name for file in files)[:60]
-        active = session.activate(data.RunInputs(next_files, session.current_settings(), label=label))
+        progress.progress(0.5, text=f"Reconciling {len(files)} file(s)")
+        label = label or ", ".join(file.name for file in files if file.path is None)[:60]
+        active = session.activate(data.RunInputs(files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
         outcome = (f"Reconciled {len(result.periods)} period(s): {result.metrics.overall.discrepancies} "
@@ -165,9 +182,9 @@ def upload_tab() -> None:
                                key="sources.uploads")
     ready = [upload_panel(index, upload.name, upload.getvalue()) for index, upload in enumerate(uploads or [])]
     ready_files = [file for file in ready if file is not None]
-    if uploads:
-        modes = {"replace": "these files in place of the same kinds in the current data", "only": "only these files"}
-        replacing = st.radio("Reconcile", list(modes), horizontal=True, key="sources.mode", format_func=modes.get)
-        if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
-                     disabled=len(ready_files) != len(uploads)):
-            reconcile(ready_files, replacing == "replace")
+    if not uploads:
+        return
+    files = next_run_files(ready_files, "sources.mode") if len(ready_files) == len(uploads) else None
+    if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
+                 disabled=files is None) and files is not None:
+        reconcile(files, ", ".join(file.name for file in ready_files)[:60])

@@ -58,6 +58,11 @@ def describe_periods(periods: tuple[str, ...] | list[str]) -> str:
     return f"{periods[0]} to {periods[-1]}" if consecutive and len(periods) > 1 else ", ".join(periods)
 
 
+def month_name(period: str) -> str:
+    """A ``YYYY-MM`` month as a person reads it: ``Oct 2026``."""
+    return pd.Period(period, freq="M").strftime("%b %Y")
+
+
 def period_bounds(periods: list[str]) -> pd.DataFrame:
     """``YYYY-MM`` -> first day, last day and number of days of each month (``period`` as ``PERIODS``)."""
     starts = pd.to_datetime(pd.Series(periods, dtype="string") + "-01", format="%Y-%m-%d")

@@ -97,13 +97,16 @@ def test_client_filter_changes_every_figure(app: AppTest):
 
 
 def test_period_and_manager_filters(app: AppTest):
-    app.select_slider(key="filters.periods").set_range("2026-04", "2026-04").run()
+    app.selectbox(key="filters.period_from").select("2026-04").run()
     assert_clean(app)
     assert metric(app, "Leakage (under-billed)") == ":red[-$3,200.00]"
     app.multiselect(key="filters.account_managers").select("Priya Shah").run()
     assert metric(app, "Leakage (under-billed)") == "$0.00"
     app.button(key="filters.reset").click().run()
     assert metric(app, "Billed revenue") == "$39,597.64"
+    assert (app.selectbox(key="filters.period_from").value, app.selectbox(key="filters.period_to").value) == (
+        "2026-01", "2026-04")
+    assert app.multiselect(key="filters.account_managers").value == []
 
 
 def test_client_page_follows_the_chosen_client(app: AppTest):
@@ -154,7 +157,8 @@ def test_upload_reconciles_the_uploaded_files(app: AppTest):
     app.file_uploader(key="sources.uploads").set_value(files).run()
     assert [box.value for box in app.selectbox if box.key.startswith("sources.kind")] == [
         "contracts", "usage", "invoices"]
-    app.radio(key="sources.mode").set_value("only")
+    app.radio(key="sources.mode").set_value("only").run()
+    app.checkbox(key="sources.mode.confirm_loss").check().run()  # no time entries, payments, ... asked first
     app.button(key="sources.reconcile").click().run()
     assert_clean(app)
     assert "Reconciled 4 period(s)" in app.success[0].value

@@ -180,7 +180,9 @@ def test_a_pull_is_validated_like_an_upload(psa: Path):
 
 def test_a_pull_reconciles_to_the_findings_of_the_same_files(psa: Path, workspace: Path):
     at = pull_month(sources())
-    at.radio(key="sources.pull_mode").set_value("only")
+    at.radio(key="sources.pull_mode").set_value("only").run()
+    if at.checkbox:  # a pull that drops sources or months of the current data is asked about first
+        at.checkbox(key="sources.pull_mode.confirm_loss").check().run()
     at.button(key="sources.reconcile_pulled").click().run()
     assert_clean(at)
     assert at.success[0].value.startswith("Reconciled 1 period(s): 3 discrepancies (run #2)")
@@ -216,6 +218,8 @@ def test_a_pulled_source_replaces_its_kind_in_the_current_data(workspace: Path, 
     at = pull_month(sources(), vendors.MONTH, "pax8")
     assert_clean(at)
     assert at.radio(key="sources.pull_mode").value == "replace"
+    assert "Datto vendor usage" in " ".join(item.value for item in at.warning)  # usage.csv mixes vendors
+    at.checkbox(key="sources.pull_mode.confirm_loss").check().run()
     at.button(key="sources.reconcile_pulled").click().run()
     assert_clean(at)
     files = at.session_state["workspace.active"].inputs.files

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data
-from dashboard.data import InputFile, RunInputs, frame_digest, merge_files, missing_kinds, run_key
+from dashboard.data import InputFile, RunInputs, frame_digest, missing_kinds, run_key
 from recon.engine import Mappings
 from recon.settings import Settings
 from recon.store import Store
@@ -21,13 +21,10 @@ CURRENT = (InputFile("contracts.csv", "contracts", "a", "/data/contracts.csv"),
            InputFile("invoices.csv", "invoices", "c", "/data/invoices.csv"))
 
 
-def test_uploads_replace_only_their_kinds():
+def test_missing_kinds_are_the_required_sources_without_a_file():
     upload = (InputFile("usage_march.csv", "usage", "d"),)
-    merged = merge_files(CURRENT, upload, replace_kinds=True)
-    assert [file.name for file in merged] == ["contracts.csv", "invoices.csv", "usage_march.csv"]
-    assert merge_files(CURRENT, upload, replace_kinds=False) == upload
     assert missing_kinds(upload) == ["contracts", "invoices"]
-    assert missing_kinds(merged) == []
+    assert missing_kinds((*CURRENT, *upload)) == []
 
 
 def test_run_key_follows_files_settings_and_mappings():

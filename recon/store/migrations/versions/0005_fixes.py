@@ -1,7 +1,7 @@
 """Proposed PSA fixes and their append-only history (issue 21: recon.fixes).
 
-Revision ID: 0004_fixes
-Revises: 0003_run_key
+Revision ID: 0005_fixes
+Revises: 0004_sign_in
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_fixes"
-down_revision: str | None = "0003_run_key"
+revision: str = "0005_fixes"
+down_revision: str | None = "0004_sign_in"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,71 @@
+"""A month's close without surprises under AppTest (issue 22): what an upload replaces is said before it
+runs, and only the same kind and vendor is replaced. The test MSP with its vendor usage in one file per
+vendor (as ``sample_data/`` has it)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.signin import signed_in_app
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+
+
+def split_usage(folder: Path) -> Path:
+    """The test MSP in ``folder`` with usage split by vendor (usage_pax8.csv, usage_datto.csv, ...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in MINI_MSP.iterdir():
+        if source.name != "usage.csv":
+            shutil.copy(source, folder / source.name)
+    usage = pd.read_csv(MINI_MSP / "usage.csv", dtype=str, keep_default_na=False)
+    for vendor, rows in usage.groupby("vendor"):
+        rows.to_csv(folder / f"usage_{str(vendor).lower()}.csv", index=False)
+    return folder
+
+
+@pytest.fixture()
+def close(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(split_usage(tmp_path / "data")))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    return signed_in_app()
+
+
+def usage_upload(folder: Path) -> tuple[str, bytes, str]:
+    """Pax8's usage again, one quantity corrected."""
+    usage = pd.read_csv(folder / "usage_pax8.csv", dtype=str, keep_default_na=False)
+    usage.loc[0, "quantity"] = "26"
+    return "pax8_usage_corrected.csv", usage.to_csv(index=False).encode(), "text/csv"
+
+
+def test_an_upload_replaces_only_the_same_vendor_and_says_so_first(close: AppTest, tmp_path: Path):
+    before = {file.name for file in close.session_state["workspace.active"].inputs.files}
+    assert {"usage_pax8.csv", "usage_datto.csv", "usage_sentinelone.csv"} <= before
+    close.switch_page("app_pages/sources.py").run()
+    close.file_uploader(key="sources.uploads").set_value([usage_upload(tmp_path / "data")]).run()
+    assert not close.exception
+    plan = " ".join(item.value for item in close.info)
+    assert "replaces 1 file(s)" in plan and "usage_pax8.csv" in plan, plan
+    assert "keeps 8 file(s)" in plan, plan
+    assert not close.warning  # nothing is lost
+    assert not close.button(key="sources.reconcile").disabled
+    close.button(key="sources.reconcile").click().run()
+    assert not close.exception and not close.error
+    after = {file.name for file in close.session_state["workspace.active"].inputs.files}
+    assert after == (before - {"usage_pax8.csv"}) | {"pax8_usage_corrected.csv"}
+
+
+def test_a_run_that_drops_sources_is_asked_about(close: AppTest, tmp_path: Path):
+    close.switch_page("app_pages/sources.py").run()
+    close.file_uploader(key="sources.uploads").set_value([usage_upload(tmp_path / "data")]).run()
+    close.radio(key="sources.mode").set_value("only").run()
+    lost = " ".join(item.value for item in close.warning)
+    assert "all contracts" in lost and "all Datto vendor usage" in lost and "all invoices" in lost, lost
+    assert close.button(key="sources.reconcile").disabled
+    close.checkbox(key="sources.mode.confirm_loss").check().run()
+    assert not close.button(key="sources.reconcile").disabled

@@ -1,0 +1,87 @@
+"""A finance lead's month close in a real browser at 1024 x 768 (issue 22): the filters clear for real
+(the widgets and the figures, on this page and the next), and the Discrepancies work list shows what a
+finding is at that width. Shares the session's app server (tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import recon
+from recon.metrics import Overall
+from recon.money import display_money
+
+from .conftest import MINI_MSP, SCREENSHOTS, settle, sign_in
+
+WIDTH, HEIGHT = 1024, 768
+
+
+@pytest.fixture(scope="module")
+def engine_summary() -> Overall:
+    return recon.reconcile(recon.load_directory(MINI_MSP)).metrics.overall
+
+
+@pytest.fixture()
+def page(chromium_browser, app_url):
+    """A new session at 1024 x 768, signed in as admin, on the Overview."""
+    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(app_url)
+    sign_in(tab, "admin")
+    yield tab
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"close-{name}.png"))
+
+
+def metric(page, label: str) -> str:
+    card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).first
+    return card.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def combobox(page, label: str):
+    return page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar's select box ``label`` by typing it, as a keyboard user would."""
+    box = combobox(page, label)
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=True).wait_for()
+    page.keyboard.press("Enter")
+    settle(page)
+
+
+def shown(page, label: str) -> str:
+    return combobox(page, label).input_value()
+
+
+def go(page, name: str, path: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.wait_for_url(re.compile(f"/{path}$"))
+    page.get_by_role("heading", name=name, level=1).wait_for()
+    settle(page)
+
+
+def test_clear_filters_resets_the_months_and_the_figures_on_every_page(page, engine_summary):
+    total = display_money(engine_summary.billed_revenue)
+    assert metric(page, "Billed revenue") == total
+    choose(page, "From", "Apr 2026")
+    narrowed = metric(page, "Billed revenue")
+    assert narrowed != total
+    shot(page, "filters-narrowed")
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Clear filters").click()
+    settle(page)
+    assert metric(page, "Billed revenue") == total
+    assert (shown(page, "From"), shown(page, "To")) == ("Jan 2026", "Apr 2026")
+    shot(page, "filters-cleared")
+    go(page, "Client", "client")
+    go(page, "Overview", "")
+    assert metric(page, "Billed revenue") == total  # the browser sends back no old month
+    assert (shown(page, "From"), shown(page, "To")) == ("Jan 2026", "Apr 2026")
