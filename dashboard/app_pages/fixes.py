@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import session, ui
 from recon import access
 from recon.exports.fixes import fixes_csv, fixes_pdf
-from recon.fixes import KIND_NAMES, LINE_KINDS, MAY_APPLY, MAY_APPROVE, MAY_PROPOSE
+from recon.fixes import KIND_NAMES, LINE_KINDS, MAY_APPLY, MAY_APPROVE, MAY_PROPOSE, MAY_REJECT
 from recon.money import from_decimal, to_decimal
 
 context = ui.require_context()
@@ -53,12 +53,12 @@ last = chosen.iloc[-1]
 st.subheader(f"{ui.md(last['client'])} · {ui.md(last['sku'])} · {KIND_NAMES.get(str(last['kind']), last['kind'])}")
 line = str(last["kind"]) in LINE_KINDS
 price = last["unit_price"]
-before_after = pd.DataFrame({
-    "line": ["Before", "After"],
-    "quantity": pd.array([last["before_qty"], last["after_qty"]] if line else [None, None], dtype="float64"),
-    "unit_price": pd.array([price, price], dtype="Int64"),
-    "amount": pd.array([0, last["amount"]] if not line else [pd.NA, pd.NA], dtype="Int64"),
-})
+if line:  # the PSA line's quantity and price, before and after
+    before_after = pd.DataFrame({"line": ["Before", "After"],
+                                 "quantity": pd.array([last["before_qty"], last["after_qty"]], dtype="float64"),
+                                 "unit_price": pd.array([price, price], dtype="Int64")})
+else:  # a one-time charge or credit on the next invoice
+    before_after = pd.DataFrame({"line": ["Before", "After"], "amount": pd.array([0, last["amount"]], dtype="Int64")})
 left, right = st.columns([3, 2])
 with left:
     ui.table(before_after, key="fixes.before_after", currency=currency, download=False,
@@ -94,8 +94,8 @@ if session.can(access.PROPOSE_FIX) and last["status"] in MAY_PROPOSE:
             st.rerun()
 
 # ---------------------------------------------------------------------------------- approve / reject
-if session.can(access.APPROVE_FIX):
-    ready = [key for key, status in zip(keys, chosen["status"], strict=True) if status in MAY_APPROVE]
+ready = [key for key, status in zip(keys, chosen["status"], strict=True) if status in MAY_APPROVE]
+if session.can(access.APPROVE_FIX) and (ready or chosen["status"].isin(MAY_REJECT).any()):
     with st.form("fixes.approve", border=True):
         st.markdown(f"**Approve {len(ready)} of the {len(keys)} selected fix(es)** · "
                     f"{ui.money(int(chosen['amount'].fillna(0).sum()), currency, signed=True)} one-time · "
