@@ -182,6 +182,10 @@ def run(
         fail(f"--engine is one of {', '.join(ENGINES)} and --format one of {', '.join(report.FILE_FORMATS)}")
     if engine == "spark" and connection:
         fail("--engine spark reads a data directory (--data), not a --connection")
+    if engine == "local" and data is not None:  # Great Expectations' import (seconds) while the store opens
+        from recon.ingest.quality import import_in_background  # and the first file is read
+
+        import_in_background()
     database = open_store(ctx) if store else None
     run_id, seen, spark_run = None, [], None
     try:
