@@ -1,7 +1,7 @@
 """Proposed PSA fixes and their append-only history (issue 21: recon.fixes).
 
-Revision ID: 0005_fixes
-Revises: 0004_sign_in
+Revision ID: 0006_fixes
+Revises: 0005_charge_history
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_fixes"
-down_revision: str | None = "0004_sign_in"
+revision: str = "0006_fixes"
+down_revision: str | None = "0005_charge_history"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
