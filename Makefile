@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # what `pip install -e ".[$(EXTRAS)]"` adds: CI adds spark (pyspark, for recon run --engine spark)
 EXTRAS ?= test
 
-.PHONY: run test lint bench bench-spark sample clean
+.PHONY: run test lint bench bench-spark sample clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ bench: $(STAMP)
 ## and Java 17): make bench-spark SIZES=1M,10M
 bench-spark: $(STAMP)
 	$(PY) bench/spark.py --sizes $(SIZES)
+
+## fuzz: the seeded mutation campaign over the sample MSP's files (tests/fuzz/; MUTATIONS=2000 SEED=24 WORKERS=2);
+## writes its results into tests/fuzz/README.md and fails on any crash or line unaccounted
+MUTATIONS ?= 2000
+SEED ?= 24
+WORKERS ?= 2
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.campaign --mutations $(MUTATIONS) --seed $(SEED) --workers $(WORKERS) --results tests/fuzz/README.md
 
 ## sample: regenerate sample_data/ (on purpose only: tests check its answer key)
 sample: $(STAMP)

@@ -15,6 +15,8 @@ from recon.ingest.normalise import LoadedSource
 from recon.ingest.presets import PRESETS, preset_names
 from recon.ingest.profile import SourceEntry, profile_to_toml, suggest_entry, suggest_mapping
 from recon.ingest.reading import sha256_of
+from recon.metrics import describe_findings
+from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.sources import ValidationReport
 
@@ -129,10 +131,17 @@ def validation_details(key: str, loaded: LoadedSource) -> None:
 
 
 def validation_counts(report: ValidationReport) -> None:
-    """One line under a file: rows in = used + quarantined, and how many expectations passed and failed."""
+    """Under a file: rows in = used + quarantined beside the physical lines they came from, how many
+    expectations passed and failed, how the text was decoded, and what the reader warns about."""
     failed = len(report.failed)
+    lines = report.line_counts.describe()
     st.caption(f"{report.rows_in:,} rows in · {report.rows_used:,} used · {report.rows_quarantined:,} quarantined"
-               f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
+               + (f" · {lines}" if lines else "")
+               + f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
+    if report.encoding not in ("", "UTF-8"):
+        st.caption(f"Read as {ui.md(report.encoding)}")
+    for warning in report.warnings:
+        st.warning(ui.md(warning), icon=":material/warning:")
 
 
 def next_run_files(new: list[data.InputFile], mode_key: str) -> tuple[data.InputFile, ...] | None:
@@ -168,8 +177,10 @@ def reconcile(files: tuple[data.InputFile, ...], label: str = "") -> None:
         active = session.activate(data.RunInputs(files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
-        outcome = (f"Reconciled {len(result.periods)} period(s): {result.metrics.overall.discrepancies} "
-                   f"discrepancies (run #{active.run_id}). Every page now shows these files.")
+        informational = int(result.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
+        found = describe_findings(result.metrics.overall.discrepancies, informational)
+        outcome = (f"Reconciled {len(result.periods)} period(s): {found} discrepancies (run #{active.run_id}). "
+                   "Every page now shows these files.")
         status.update(label=outcome, state="complete")
     st.session_state["sources.done"] = outcome
 

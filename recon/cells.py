@@ -108,10 +108,12 @@ def _raw_strings(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64, copy=False), data
 
 
-def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> pa.ChunkedArray:
+def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array],
+              untidy: np.ndarray | None = None) -> pa.ChunkedArray:
     """``clean(text)`` for a whitespace cleaner (strip, collapse) that leaves tidy cells as they are:
-    ``clean`` runs on the untidy cells only (``untidy_cells``), usually none."""
-    untidy = untidy_cells(text)
+    ``clean`` runs on the untidy cells only (``untidy_cells``, or ``untidy`` when the caller has it),
+    usually none."""
+    untidy = untidy_cells(text) if untidy is None else untidy
     if not untidy.any():
         return text
     mask = pa.array(untidy)
@@ -121,6 +123,33 @@ def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array]) -> p
         return text
     cleaned = cleaned.combine_chunks() if isinstance(cleaned, pa.ChunkedArray) else cleaned
     return pa.chunked_array([pc.replace_with_mask(text.combine_chunks(), mask, cleaned)])
+
+
+# Control characters that are not whitespace (tab, line breaks and the separators 0x1c-0x1f are: tidying
+# turns them into spaces): a value holding one is binary data or terminal escapes, not text.
+CONTROL = r"[\x00-\x08\x0e-\x1b]"
+
+
+def control_characters(text: pa.ChunkedArray, untidy: np.ndarray | None = None) -> np.ndarray:
+    """Per cell, whether it holds a control character (``CONTROL``). Only cells ``untidy_cells`` flags
+    (a byte that is not printable ASCII; ``untidy`` when the caller has it) are searched: for the usual
+    column, none."""
+    suspects = untidy_cells(text) if untidy is None else untidy
+    if not suspects.any():
+        return suspects
+    rows = np.flatnonzero(suspects)
+    found = np.zeros(len(text), dtype=bool)
+    found[rows] = as_numpy_bool(pc.match_substring_regex(pc.take(text, pa.array(rows)), CONTROL))
+    return found
+
+
+def holds_byte(text: pa.ChunkedArray, value: int) -> bool:
+    """Whether any cell holds the byte ``value`` (one numpy pass over the cells' bytes, no string kernel)."""
+    for chunk in text.chunks:
+        offsets, data = _raw_strings(chunk)
+        if len(offsets) > 1 and np.any(data[offsets[0]:offsets[-1]] == value):
+            return True
+    return False
 
 
 def as_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

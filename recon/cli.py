@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from recon.connectors.frames import PullResult
     from recon.engine import Mappings, Reconciliation
     from recon.ingest.directory import Inspection
+    from recon.ingest.guard import UploadLimits
     from recon.sources import Sources
     from recon.spark import SparkRun
     from recon.store import Store
@@ -42,18 +43,25 @@ def reconcile(*args: Any, **kwargs: Any) -> Reconciliation:
     return engine_reconcile(*args, **kwargs)
 
 
-def load_directory(directory: Path) -> Sources:
+def load_directory(directory: Path, limits: UploadLimits | None = None) -> Sources:
     """``recon.ingest.directory.load_directory``, imported when first called."""
     from recon.ingest.directory import load_directory as load
 
-    return load(directory)
+    return load(directory, limits=limits)
 
 
-def inspect_directory(directory: Path) -> Inspection:
+def inspect_directory(directory: Path, limits: UploadLimits | None = None) -> Inspection:
     """``recon.ingest.directory.inspect_directory``, imported when first called."""
     from recon.ingest.directory import inspect_directory as inspect
 
-    return inspect(directory)
+    return inspect(directory, limits=limits)
+
+
+def describe_findings(actionable: int, informational: int = 0) -> str:
+    """``recon.metrics.describe_findings``, imported when first called."""
+    from recon.metrics import describe_findings as described
+
+    return described(actionable, informational)
 
 
 def money_text(units: int | None) -> str:
@@ -188,6 +196,12 @@ def run(
         fail(f"--engine is one of {', '.join(ENGINES)} and --format one of {', '.join(report.FILE_FORMATS)}")
     if engine == "spark" and connection:
         fail("--engine spark reads a data directory (--data), not a --connection")
+    from recon.exports.outputs import check_folder
+
+    try:
+        check_folder(out, report.OUTPUT_NAMES)  # before any work: the results replace the folder whole
+    except ReconError as error:
+        fail(str(error))
     if engine == "local" and data is not None:  # Great Expectations' import (seconds) while the store opens
         from recon.ingest.quality import import_in_background  # and the first file is read
 
@@ -206,7 +220,10 @@ def run(
             spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, master, spark_conf or [])
             result = spark_run.result
         else:
-            sources = load_directory(Path(data)) if data is not None else _pulled_sources(
+            from recon.ingest.guard import UploadLimits
+
+            limits = UploadLimits.from_settings(settings)
+            sources = load_directory(Path(data), limits=limits) if data is not None else _pulled_sources(
                 connection or [], periods[0], connections)
             history = database.charge_history(periods or source_periods(sources),
                                               [record.sha256 for record in sources.imports]) if database else None
@@ -317,12 +334,13 @@ def runs(ctx: typer.Context) -> None:
     if not len(listed):
         typer.echo("No stored runs yet (recon run stores one).")
         return
-    typer.echo(f"{'id':>5}  {'created (UTC)':<16}  {'periods':<20}  {'found':>6}  {'leakage':>12}  "
-               f"{'overcharge':>12}  by / label")
+    typer.echo(f"{'id':>5}  {'created (UTC)':<16}  {'periods':<20}  {'found (actionable + informational)':>34}  "
+               f"{'leakage':>12}  {'overcharge':>12}  by / label")
     for item in listed.itertuples():
         periods = item.periods if len(item.periods) <= 20 else item.periods[:17] + "..."
         who = " / ".join(text for text in (item.by, item.label) if text)
-        typer.echo(f"{item.id:>5}  {item.created_at:%Y-%m-%d %H:%M}  {periods:<20}  {item.discrepancies:>6}  "
+        found = describe_findings(item.discrepancies - item.informational, item.informational)
+        typer.echo(f"{item.id:>5}  {item.created_at:%Y-%m-%d %H:%M}  {periods:<20}  {found:>34}  "
                    f"{money_text(item.leakage):>12}  {money_text(item.overcharge):>12}  {who}")
 
 
@@ -377,19 +395,32 @@ def export(
     typer.echo(f"Audit pack of run {run_id} written to {written}")
 
 
+def _stored_limits(ctx: typer.Context) -> UploadLimits:
+    """The limits of the stored settings when a store exists (``recon run`` applies the same ones); the
+    defaults otherwise (``recon validate`` never creates a database)."""
+    from recon.ingest.guard import UploadLimits
+
+    url = (ctx.obj or {}).get("database_url") or "sqlite:///recon.db"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return UploadLimits()
+    return UploadLimits.from_settings(open_store(ctx).load_settings())
+
+
 @app.command()
 def validate(
+    ctx: typer.Context,
     data: DataOption,
     all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
     limit: Annotated[int, typer.Option(min=0, help="Quarantined rows to print per file.")] = 20,
 ) -> None:
     """Read and check every source file (profile.toml, presets, expectation suites) and print the report
     per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
-    quarantined. Exits 1 when a file is refused or a required source is missing."""
+    quarantined, and the physical lines they came from. The limits are the stored settings' (as for
+    ``recon run``) when a store exists. Exits 1 when a file is refused or a required source is missing."""
     from recon.exports import report
 
     try:
-        inspection = inspect_directory(data)
+        inspection = inspect_directory(data, limits=_stored_limits(ctx))
     except ReconError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(code=1) from None

@@ -21,7 +21,9 @@ import pandas as pd
 from recon import identity, joins, metrics, receivables, rules
 from recon import keys as keyfacts
 from recon.cells import as_labels, distinct_cells, labels, spread
-from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.errors import MoneyRangeError
+from recon.money import headroom_problem
+from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, combine, empty_source
 
@@ -380,6 +382,9 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
+    problem = headroom_problem(*_amounts_and_quantities(sources))
+    if problem:
+        raise MoneyRangeError(problem)
     drawn_on, combined = _with_history(sources, history)
     resolved = resolve(combined, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
@@ -434,6 +439,17 @@ def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -
                 else both[name] for name in CHARGE_IDENTITY]
     best = pd.Series(rank).groupby(identity, dropna=False, sort=False).transform("min").to_numpy()
     return (rank == best)[len(own):]
+
+
+def _amounts_and_quantities(sources: Sources) -> tuple[list[pd.Series], list[pd.Series]]:
+    """Every money column and every quantity column of the sources (by the canonical schema)."""
+    amounts: list[pd.Series] = []
+    quantities: list[pd.Series] = []
+    for kind, fields in SOURCES.items():
+        frame = sources.frames[kind]
+        amounts += [frame[spec.name] for spec in fields if spec.type == "money" and spec.name in frame]
+        quantities += [frame[spec.name] for spec in fields if spec.type == "quantity" and spec.name in frame]
+    return amounts, quantities
 
 
 # Which rows a set of clients needs: the client-bearing sources split by client, the shared ones whole.

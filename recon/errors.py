@@ -53,3 +53,8 @@ class AccessDeniedError(ReconError):
 
 class FilterError(ReconError):
     """A filter that cannot select anything meaningful (for example a reversed period range)."""
+
+
+class MoneyRangeError(ReconError):
+    """The amounts or quantities of a run are too large for its totals to be computed exactly; the message
+    says which and by how much (each line is bounded by ``max_line_amount``, totals by 64-bit money)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recon.joins import text_lookup
-from recon.money import format_units, from_decimal, to_decimal
+from recon.money import exact_sum, format_units, from_decimal, to_decimal
 from recon.receivables import AGING_BUCKETS, unapplied_payments
 from recon.rules import INFORMATIONAL_TYPES
 from recon.schema import LABOR_SKU, money_columns, money_places
@@ -27,6 +27,12 @@ from recon.status import with_status
 RECOVERED_STATUSES = frozenset({"billed", "credited"})
 MONEY_FIGURES = ("expected_revenue", "billed_revenue", "leakage", "overcharge", "net_variance",
                  "vendor_cost", "gross_margin")
+
+
+def describe_findings(actionable: int, informational: int = 0) -> str:
+    """A count of findings in words, the same on every page and in the CLI: ``60``, or ``60 actionable +
+    6 informational`` when there are informational ones (negative margin), which count as no money."""
+    return f"{actionable:,}" if not informational else f"{actionable:,} actionable + {informational:,} informational"
 
 
 def counted(found: pd.DataFrame) -> pd.DataFrame:
@@ -78,7 +84,7 @@ def _hour_units(hours: pd.Series) -> np.ndarray:
 
 def _total(sums: pd.DataFrame) -> pd.DataFrame:
     """One row (index ``_one`` = 1) of the column sums of ``sums`` (zeros when it has no rows)."""
-    totals = {name: pd.array([sums[name].sum()], dtype=_sum_dtype(sums[name])) for name in sums.columns}
+    totals = {name: pd.array([exact_sum(sums[name])], dtype=_sum_dtype(sums[name])) for name in sums.columns}
     return pd.DataFrame(totals, index=pd.Index([1], name="_one"))
 
 

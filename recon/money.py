@@ -9,7 +9,9 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
@@ -27,12 +29,16 @@ CENT = MONEY_SCALE // 100
 QUANTITY_PLACES = 4
 _QTY_SCALE = 10**QUANTITY_PLACES
 _INT64_SAFE = 2**62
+_INT64_MAX = 2**63 - 1
+OUT_OF_RANGE = -(2**63)  # int64's minimum: a marker no product in range can take
 
 # A number after cleaning: sign, up to 14 whole digits (10^14 currency units, so that units fit int64
 # exactly) and decimals. Only the first five decimals are read (four kept, the fifth rounds); any
 # digits after them, in any script, are ignored.
 _MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\p{Nd}*|[0-9]{0,4}))?$"
 _CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespace class of ``recon.cells``
+# Whole digits grouped by three with the thousands separator, then (optionally) the decimal part.
+_GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
@@ -43,8 +49,9 @@ def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return np.sign(numerator) * magnitude
 
 
-def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses)."""
+def _money_text(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Currency marks and spaces stripped, a parenthesised or trailing minus made a leading one; return
+    (text, is_negative_by_parentheses). Separators are left as they are."""
     import pyarrow.compute as pc
 
     from recon.cells import WHITESPACE, concat
@@ -54,7 +61,22 @@ def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedAr
     cleaned = pc.utf8_trim(cleaned, "()")
     trailing_minus = pc.and_(pc.ends_with(cleaned, "-"), pc.invert(pc.starts_with(cleaned, "-")))
     cleaned = pc.if_else(trailing_minus, concat(["-", pc.utf8_rtrim(cleaned, "-")]), cleaned)
+    return cleaned, in_parentheses
+
+
+def _clean_money_text(text: pa.ChunkedArray, decimal: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Strip currency marks and thousands separators; return (plain text, is_negative_by_parentheses).
+    A thousands separator must group whole digits by three (``1,234,567.89``): text that uses it any
+    other way (``12,50`` with ``.`` as the decimal mark, ``1,2345``) is not a number, never read as one
+    with the separator dropped (``12,50`` is not 1250)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cleaned, in_parentheses = _money_text(text)
     thousands = "." if decimal == "," else ","
+    grouped = _GROUPED.format(thousands=re.escape(thousands), decimal=re.escape(decimal))
+    misgrouped = pc.and_(pc.match_substring(cleaned, thousands), pc.invert(pc.match_substring_regex(cleaned, grouped)))
+    cleaned = pc.if_else(misgrouped, pa.scalar(None, cleaned.type), cleaned)
     cleaned = pc.replace_substring(cleaned, thousands, "")
     if decimal != ".":
         cleaned = pc.replace_substring(cleaned, decimal, ".")
@@ -90,6 +112,53 @@ def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(units, ~valid), index=text.index)
 
 
+_OTHER_MARK = {  # decimal mark -> (written with the other mark, either mark could be meant)
+    ".": (r"^-?(?:[0-9]+|[0-9]{1,3}(?:\.[0-9]{3})+),[0-9]{1,2}$", r"^-?[0-9]{1,3},[0-9]{3}$"),
+    ",": (r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)\.[0-9]{1,2}$", r"^-?[0-9]{1,3}\.[0-9]{3}$"),
+}
+
+
+@dataclass(frozen=True)
+class DecimalEvidence:
+    """What a column's numbers say about its decimal mark, read with ``decimal``: cells written with the
+    other mark (``12,50`` read with ``.``: unreadable, so quarantined) and cells whose one separator
+    could be either (``1,234``: read as a thousands separator) while no cell shows the decimal mark.
+    Counts, and an example of each."""
+
+    mistaken: int = 0
+    mistaken_example: str = ""
+    ambiguous: int = 0
+    ambiguous_example: str = ""
+
+
+def decimal_evidence(text: pd.Series, decimal: str = ".") -> DecimalEvidence:
+    """See ``DecimalEvidence``; cheap when no cell holds the other mark (the usual case)."""
+    import pyarrow.compute as pc
+
+    from recon.cells import arrow_text, as_numpy_bool, holds_byte
+
+    other = "," if decimal == "." else "."
+    cells = arrow_text(text)
+    if not len(cells) or not holds_byte(cells, ord(other)):
+        return DecimalEvidence()
+    holding = pc.fill_null(pc.match_substring(cells, other), False)
+    candidates, _ = _money_text(pc.filter(cells, holding))
+    mistaken_pattern, ambiguous_pattern = _OTHER_MARK[decimal]
+    mistaken = as_numpy_bool(pc.match_substring_regex(candidates, mistaken_pattern))
+    ambiguous = as_numpy_bool(pc.match_substring_regex(candidates, ambiguous_pattern))
+    shows_decimal = pc.any(pc.fill_null(pc.match_substring(cells, decimal), False)).as_py()
+    originals = pc.filter(cells, holding)
+    ambiguous = ambiguous & (not shows_decimal)
+    return DecimalEvidence(int(mistaken.sum()), _first(originals, mistaken), int(ambiguous.sum()),
+                           _first(originals, ambiguous))
+
+
+def _first(cells: pa.ChunkedArray, picked: np.ndarray) -> str:
+    import pyarrow as pa
+
+    return str(cells.filter(pa.array(picked))[0]) if picked.any() else ""
+
+
 def parse_quantity(text: pd.Series, decimal: str = ".") -> pd.Series:
     """Parse quantity text into float64 rounded to four places; unparseable cells are NaN."""
     units = parse_money(text, decimal)
@@ -100,7 +169,8 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
     """Amount = quantity x unit price, rounded half up to whole cents; exact integer arithmetic.
 
     ``quantity`` is float64 (four places), ``unit_price`` Int64 units; returns Int64 units (a multiple of
-    one cent). Missing inputs give ``<NA>``.
+    one cent). Missing inputs give ``<NA>``, and so does a product too large for money to hold (past
+    2^63 units): never a wrapped number, never an ``OverflowError``.
     """
     import numpy as np
     import pandas as pd
@@ -110,19 +180,22 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
     price = unit_price.fillna(0).to_numpy(np.int64)
     if len(price) and int(np.abs(quantity_scaled).max()) * int(np.abs(price).max()) >= _INT64_SAFE:
         cents = _exact_product_in_cents(quantity_scaled, price)
+        missing |= cents == OUT_OF_RANGE
+        cents = np.where(cents == OUT_OF_RANGE, 0, cents)
     else:
         cents = round_half_up_div(quantity_scaled * price, _QTY_SCALE * CENT)
     return pd.Series(cents * CENT, index=quantity.index, dtype="Int64").mask(missing)
 
 
 def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """Fallback for products past int64: Python integers (arbitrary precision), still exact."""
+    """Fallback for products past int64: Python integers (arbitrary precision), still exact. A product
+    whose units would not fit an int64 comes back as ``OUT_OF_RANGE`` (the caller makes it ``<NA>``)."""
     import numpy as np
 
     divisor = _QTY_SCALE * CENT
     products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
     cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
-    return np.array(cents, dtype=np.int64)
+    return np.array([value if abs(value) * CENT <= _INT64_MAX else OUT_OF_RANGE for value in cents], dtype=np.int64)
 
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
@@ -134,6 +207,47 @@ def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
     ratio = amount.astype("Float64").to_numpy(float, na_value=np.nan) / np.where(usable, quantity, 1.0)
     units = pd.Series(np.round(ratio), index=amount.index).where(usable & ~np.isnan(ratio))
     return units.astype("Int64")
+
+
+HEADROOM = 2**62  # every total and product the engine forms stays below this (int64 holds 2^63 - 1)
+
+
+def exact_sum(units: np.ndarray | pd.Series) -> int:
+    """The exact sum of int64 values as a Python integer (which cannot wrap; ``<NA>`` counts 0). Each
+    value is split into its high and low 32 bits, whose int64 sums cannot wrap for fewer than 2^31
+    values: one vectorised pass, where numpy's own int64 sum wraps silently past 2^63."""
+    import numpy as np
+    import pandas as pd
+
+    values = units.to_numpy(dtype="int64", na_value=0) if isinstance(units, pd.Series) else \
+        np.asarray(units, dtype=np.int64)
+    high = values >> 32
+    low = values & 0xFFFFFFFF
+    return int(high.sum(dtype=np.int64)) * 2**32 + int(low.sum(dtype=np.int64))
+
+
+def headroom_problem(amounts: list[pd.Series], quantities: list[pd.Series]) -> str | None:
+    """Why a run's money could overflow a 64-bit total or product, or ``None`` when it cannot.
+
+    Conservative bounds, each a few vectorised passes: every total the engine forms is at most the sum
+    of the absolute values of every amount (``amounts``: Int64 units), and every amount it computes
+    (quantity x price, added up per key) at most all quantities added up times the largest price. Below
+    ``HEADROOM`` both, no sum or product can wrap; the per-line limit (``max_line_amount``) keeps real
+    data far below it."""
+    import numpy as np
+
+    magnitudes = [np.abs(series.to_numpy(dtype="int64", na_value=0)) for series in amounts]
+    total = sum(exact_sum(values) for values in magnitudes)
+    if total >= HEADROOM:
+        return (f"the amounts in these files add up to {Decimal(total) / MONEY_SCALE:,.2f}, beyond what money can "
+                "be summed exactly in (about 4.6 x 10^14); check the files for absurd amounts")
+    largest = max((int(values.max()) for values in magnitudes if len(values)), default=0)
+    counted = sum(float(np.abs(series.to_numpy(dtype="float64", na_value=0.0)).sum()) for series in quantities)
+    if counted * largest >= HEADROOM:
+        return (f"the quantities in these files add up to {counted:,.0f} and a price reaches "
+                f"{Decimal(largest) / MONEY_SCALE:,.2f}: amounts computed from them could exceed what money can "
+                "hold (about 4.6 x 10^14); check the files for absurd quantities or prices")
+    return None
 
 
 def to_decimal(units: int | None, places: int = 2) -> Decimal | None:

@@ -28,7 +28,10 @@ def receivables(invoices: pd.DataFrame, payments: pd.DataFrame, settings: Settin
     book["due_date"] = book["due_date"].fillna(book["invoice_date"] + pd.Timedelta(days=settings.payment_terms_days))
     received = payments[payments["payment_date"] <= cutoff].groupby("invoice_number").agg(
         paid=("amount", "sum"), last_payment_date=("payment_date", "max"))
-    book = book.merge(received, left_on="invoice_number", right_index=True, how="left")
+    # (pandas cannot merge two empty Arrow-backed key columns: "cannot construct ChunkedArray from empty
+    # vector"; with no payment there is nothing to merge)
+    book = book.merge(received, left_on="invoice_number", right_index=True, how="left") if len(received) else \
+        book.assign(paid=pd.NA, last_payment_date=pd.NaT)
     book["paid"] = book["paid"].fillna(0).astype("Int64")
     book["total"] = book["total"].astype("Int64")
     book["balance"] = (book["total"] - book["paid"]).astype("Int64")

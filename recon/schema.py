@@ -234,7 +234,8 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
              # quantity credited below zero
              "trial_qty", "trial_seats", "unmatched_qty", "usage_deficit"),
     **_named(COUNT,
-             "keys", "keys_flagged", "discrepancies", "usage_rows", "usage_rows_mapped", "contract_lines",
+             "keys", "keys_flagged", "discrepancies", "informational", "usage_rows", "usage_rows_mapped",
+             "contract_lines",
              "invoice_lines", "duplicate_lines", "short_paid_invoices", "open_invoices", "invoices",
              "unapplied_payments", "rows", "rows_in", "rows_loaded", "rows_used", "rows_quarantined", "blank_rows",
              "passed", "failed", "checked",

@@ -11,6 +11,9 @@ from typing import Any
 from recon.errors import SettingsError
 from recon.money import from_decimal
 
+LIMITS = ("max_upload_mb", "max_upload_rows", "max_upload_columns", "max_line_chars", "max_unzipped_mb",
+          "max_compression_ratio", "max_zip_members")
+MAX_LINE_AMOUNT = Decimal(10**14)  # 10^14 currency units are 10^18 units: an int64 holds 9.2 x 10^18
 QUANTITY_BASES = ("day_weighted", "period_end")
 
 
@@ -27,11 +30,20 @@ class Settings:
     fuzzy_suggest_min: float = 70.0
     payment_terms_days: int = 30
     as_of: date | None = None
+    # Limits on what a file may be (``recon.ingest.guard.UploadLimits``): each refusal names its setting.
     max_upload_mb: int = 200
     max_upload_rows: int = 2_000_000
     # When a proposed PSA fix takes effect (recon.fixes): the first day of the period after the run
     # ("next_period"), or of the finding's own period where the PSA prorates ("finding_period").
     fix_effective: str = "next_period"
+    max_upload_columns: int = 1_000
+    max_line_chars: int = 1_000_000
+    max_unzipped_mb: int = 1_024
+    max_compression_ratio: int = 100
+    max_zip_members: int = 10_000
+    # The largest amount (or quantity) one line may hold, in currency units: a line beyond it is
+    # quarantined, never summed (money is held in 1/10,000 units of a 64-bit integer, at most ~9.2 x 10^14).
+    max_line_amount: Decimal = Decimal(10**12)
     # PRODUCT.md 4a: a quantity held for part of a month counts for the days it is held (``day_weighted``),
     # or the quantity in effect on the month's last day counts in full (``period_end``).
     quantity_basis: str = "day_weighted"
@@ -47,14 +59,20 @@ class Settings:
             problems.append(f"quantity_basis must be one of {', '.join(QUANTITY_BASES)}")
         if not 0 <= self.fuzzy_suggest_min <= 100:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
-        problems += [f"{name} must be a positive whole number" for name in ("max_upload_mb", "max_upload_rows")
+        problems += [f"{name} must be a positive whole number" for name in LIMITS
                      if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
         if self.fix_effective not in ("next_period", "finding_period"):
             problems.append("fix_effective must be next_period or finding_period")
+        if not 0 < Decimal(self.max_line_amount) <= MAX_LINE_AMOUNT:
+            problems.append(f"max_line_amount must be above 0 and at most {MAX_LINE_AMOUNT:,} (what money can hold)")
         if len(self.currency) != 3 or not self.currency.isalpha():
             problems.append("currency must be a three-letter ISO 4217 code")
         if problems:
             raise SettingsError("; ".join(problems))
+
+    @property
+    def max_line_amount_units(self) -> int:
+        return from_decimal(self.max_line_amount)
 
     @property
     def price_tolerance_min_units(self) -> int:

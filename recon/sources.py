@@ -34,10 +34,37 @@ class ExpectationOutcome:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """Every physical line of a file accounted for: ``lines = header + used + quarantined + blank``
+    (a row whose quoted value holds line breaks spans several lines). ``lines`` is ``None`` for a table
+    that is not a file (a pulled source)."""
+
+    lines: int | None = None
+    header: int = 0
+    used: int = 0
+    quarantined: int = 0
+    blank: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.lines is None or self.lines == self.header + self.used + self.quarantined + self.blank
+
+    def describe(self) -> str:
+        """``lines 3,089 = header 1 + used 3,080 + quarantined 8 + blank 0`` (empty when not a file)."""
+        if self.lines is None:
+            return ""
+        return (f"lines {self.lines:,} = header {self.header:,} + used {self.used:,} + quarantined "
+                f"{self.quarantined:,} + blank {self.blank:,}")
+
+
+@dataclass(frozen=True)
 class ValidationReport:
-    """What validating one file found: the expectations passed and failed, and the row counts
-    (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart). A refused
-    file (unreadable, required columns missing) has ``problems`` and no rows used."""
+    """What validating one file found: the expectations passed and failed, the row counts
+    (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart) and the
+    physical lines they came from (``line_counts``), how its text was decoded (``encoding``) and what
+    the user should know about how it was read (``warnings``: a decimal comma that may be meant, a
+    stray byte, ...). A refused file (unreadable, required columns missing) has ``problems`` and no rows
+    used."""
 
     source: str
     file: str
@@ -48,6 +75,9 @@ class ValidationReport:
     expectations: tuple[ExpectationOutcome, ...] = ()
     read_as: str = ""  # how the file was read: canonical columns, a profile entry, a detected preset
     problems: tuple[str, ...] = ()
+    line_counts: Lines = field(default_factory=Lines)
+    encoding: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -72,8 +102,9 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {**{key: value for key, value in self.__dict__.items() if key != "expectations"},
-                "problems": list(self.problems), "refused": self.refused,
+        return {**{key: value for key, value in self.__dict__.items() if key not in ("expectations", "line_counts")},
+                "problems": list(self.problems), "refused": self.refused, "warnings": list(self.warnings),
+                "line_counts": dict(self.line_counts.__dict__),
                 "expectations": [outcome.to_dict() for outcome in self.expectations]}
 
 
@@ -85,7 +116,8 @@ def refused_report(source: str, file: str, problems: list[str], read_as: str = "
 
 @dataclass(frozen=True)
 class ImportRecord:
-    """What one file contributed: the counts that must add up, and its content hash."""
+    """What one file contributed: the counts that must add up (rows, and the physical lines they came
+    from), and its content hash."""
 
     source: str
     file: str
@@ -94,9 +126,15 @@ class ImportRecord:
     rows_loaded: int
     rows_quarantined: int
     blank_rows: int = 0
+    line_counts: Lines = field(default_factory=Lines)
 
-    def to_dict(self) -> dict[str, str | int]:
-        return dict(self.__dict__)
+    def to_dict(self) -> dict[str, str | int | None]:
+        out: dict[str, str | int | None] = {key: value for key, value in self.__dict__.items()
+                                            if key != "line_counts"}
+        counts = self.line_counts
+        out.update(lines=counts.lines, header_lines=counts.header, lines_used=counts.used,
+                   lines_quarantined=counts.quarantined, blank_lines=counts.blank)
+        return out
 
 
 

@@ -8,17 +8,21 @@ from dashboard import session, ui
 from recon import access, views
 from recon.exports import audit
 from recon.keys import describe_periods
+from recon.metrics import describe_findings
+from recon.rules import INFORMATIONAL_TYPES
 
 session.require(access.VIEW_RUNS)
 context = ui.require_context()
 currency = context.currency
 ui.header("Runs", "What was known when? Open any past run, compare two runs, download the evidence.")
 runs = session.stored_runs()
+runs = runs.assign(found=[describe_findings(total - informational, informational)
+                          for total, informational in zip(runs["discrepancies"], runs["informational"], strict=True)])
 st.caption(f"{len(runs)} stored run(s); the run on screen is #{context.active.run_id}. Select a run to open it.")
 event = ui.table(runs, key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
                  columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
-                          "discrepancies"],
-                 labels={"id": "Run", "created_at": "Created (UTC)"})
+                          "found"],
+                 labels={"id": "Run", "created_at": "Created (UTC)", "found": "Discrepancies"})
 picked = ui.selected_rows(event)
 chosen_id = int(runs["id"].iloc[picked[0]]) if picked else context.active.run_id
 
@@ -32,7 +36,9 @@ if chosen_id is not None:
     row.metric("Billed revenue", ui.money(overall.billed_revenue, currency), border=True)
     row.metric("Leakage", ui.loss(overall.leakage, currency), border=True)
     row.metric("Overcharge", ui.gain(overall.overcharge, currency), border=True)
-    row.metric("Discrepancies", f"{len(stored.discrepancies):,}", border=True)
+    informational = int(stored.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
+    row.metric("Discrepancies", describe_findings(len(stored.discrepancies) - informational, informational),
+               border=True)
     tabs = st.tabs(["Discrepancies", "Inputs", "Settings"])
     with tabs[0]:
         ui.table(views.with_labels(stored.discrepancies), key="runs.discrepancies", currency=currency,

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import session, ui
 from recon import access
 from recon.errors import ReconError
-from recon.settings import QUANTITY_BASES, Settings
+from recon.settings import QUANTITY_BASES
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY")
 BASIS_WORDS = {"day_weighted": "Days held (a seat held half the month counts half)",
@@ -54,15 +54,34 @@ with st.form("settings.form", border=True):
                                          "200 MB).")
         upload_rows = st.number_input("Most rows in one file", min_value=1, step=100_000,
                                       value=settings.max_upload_rows, key="settings.upload_rows")
+    with st.expander("Limits on what a file may be (each refusal names its setting)"):
+        limit_left, limit_right = st.columns(2)
+        columns = limit_left.number_input("Most columns", min_value=1, step=100, value=settings.max_upload_columns,
+                                          key="settings.max_upload_columns")
+        line_chars = limit_left.number_input("Longest line (characters)", min_value=1, step=100_000,
+                                             value=settings.max_line_chars, key="settings.max_line_chars")
+        line_amount = limit_left.number_input(
+            "Largest amount or quantity on one line", min_value=1, max_value=10**14, step=10**9,
+            value=int(settings.max_line_amount), key="settings.max_line_amount",
+            help="A line beyond it is quarantined, never added up.")
+        unzipped = limit_right.number_input("Largest unpacked workbook (MB)", min_value=1, step=128,
+                                            value=settings.max_unzipped_mb, key="settings.max_unzipped_mb")
+        ratio = limit_right.number_input("Strongest workbook compression (x:1)", min_value=1, step=10,
+                                         value=settings.max_compression_ratio, key="settings.max_compression_ratio")
+        members = limit_right.number_input("Most parts in a workbook", min_value=1, step=1_000,
+                                           value=settings.max_zip_members, key="settings.max_zip_members")
     submitted = st.form_submit_button("Save settings", type="primary", icon=":material/save:")
 
 if submitted:
     try:
-        chosen = Settings(quantity_tolerance=Decimal(str(quantity)), price_tolerance_pct=Decimal(str(price_pct)) / 100,
-                          price_tolerance_min=Decimal(str(price_min)), amount_tolerance=Decimal(str(amount)),
-                          default_hourly_rate=Decimal(str(rate)), currency=currency, payment_terms_days=int(terms),
-                          fuzzy_suggest_min=float(fuzzy), as_of=settings.as_of, max_upload_mb=int(upload_mb),
-                          max_upload_rows=int(upload_rows), quantity_basis=str(basis))
+        chosen = settings.replace(
+            quantity_tolerance=Decimal(str(quantity)), price_tolerance_pct=Decimal(str(price_pct)) / 100,
+            price_tolerance_min=Decimal(str(price_min)), amount_tolerance=Decimal(str(amount)),
+            default_hourly_rate=Decimal(str(rate)), currency=currency, payment_terms_days=int(terms),
+            fuzzy_suggest_min=float(fuzzy), max_upload_mb=int(upload_mb), max_upload_rows=int(upload_rows),
+            max_upload_columns=int(columns), max_line_chars=int(line_chars), max_line_amount=Decimal(int(line_amount)),
+            max_unzipped_mb=int(unzipped), max_compression_ratio=int(ratio), max_zip_members=int(members),
+            quantity_basis=str(basis))
         session.save_settings(chosen)
         st.success("Saved. Re-run to apply them to the current data.", icon=":material/check_circle:")
     except ReconError as error:

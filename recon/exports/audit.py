@@ -23,6 +23,7 @@ import pandas as pd
 import xlsxwriter
 
 from recon.exports.formatting import iso_text
+from recon.exports.outputs import replace_file
 from recon.exports.safe import neutralise
 from recon.money import to_decimal
 from recon.schema import money_places
@@ -44,9 +45,13 @@ _HISTORY_CONTEXT = ("period", "client", "sku", "type")
 
 def export_audit_pack(store: Store, run_id: int, path: Path) -> Path:
     """Write the audit pack of stored run ``run_id`` to ``path`` (XLSX: summary, discrepancies with status
-    and resolution history, history, inputs with hashes, settings). Returns ``path``."""
+    and resolution history, history, inputs with hashes, settings), in one step: built in memory, then a
+    file beside ``path`` renamed over it (``recon.exports.outputs.replace_file``), so that a failure
+    leaves no half-written pack. Its folder is created when missing. Returns ``path``; raises ``OSError``
+    when ``path`` cannot be written (a folder, no permission)."""
     target = Path(path)
-    _write_run(store, run_id, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(target, audit_pack(store, run_id))
     return target
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -13,7 +14,10 @@ import pyarrow.parquet as pq
 from recon.engine import Reconciliation
 from recon.exports.csvfile import write_csv
 from recon.exports.formatting import export_frame, money_text
+from recon.exports.outputs import folder_replaced
 from recon.keys import describe_periods
+from recon.metrics import describe_findings
+from recon.rules import INFORMATIONAL_TYPES
 from recon.sources import ValidationReport
 from recon.status import with_status
 
@@ -22,13 +26,21 @@ OUTPUT_FILES = ("discrepancies.csv", "summary.json", "receivables.csv", "unmappe
 
 
 FILE_FORMATS = ("csv", "parquet")
+TABLES = ("discrepancies", "receivables", "unmapped", "quarantine", "keys", "unmatched_credits")
+# What a run may have left in its folder (any format): a folder holding anything else is not replaced.
+OUTPUT_NAMES = ("summary.json", *(f"{table}.{file_format}" for table in TABLES for file_format in FILE_FORMATS))
 
 
 def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFrame | None = None, *,
                   file_format: str = "csv", chunks: Mapping[str, Iterable[pd.DataFrame]] | None = None,
                   keys: bool = False) -> list[Path]:
-    """Write every output file of a run into ``out_dir`` (created if needed); returns the paths. Text
-    cells are neutralised against spreadsheet formulas (``recon.exports.safe``).
+    """Write every output file of a run into ``out_dir`` as one step; returns the paths. Text cells are
+    neutralised against spreadsheet formulas (``recon.exports.safe``).
+
+    The files are written into a new folder beside ``out_dir`` and that folder is then moved into place
+    (``recon.exports.outputs``): a crash at any moment leaves either the previous outputs or the
+    complete new ones, never a mix. ``out_dir`` must be absent, empty, or hold only a previous run's
+    outputs (``OUTPUT_NAMES``; ``OutputError`` otherwise: the folder is replaced whole).
 
     ``discrepancies.csv`` carries a ``status`` column: the latest of ``resolutions`` (``fingerprint``,
     ``status``, as ``Store.resolutions()`` gives) per fingerprint, else ``open``. ``file_format``
@@ -43,7 +55,6 @@ def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFra
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be one of {', '.join(FILE_FORMATS)}, not {file_format!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     tables: dict[str, Iterable[pd.DataFrame]] = {
         "discrepancies": [with_status(result.discrepancies, resolutions)], "receivables": [result.receivables],
         "unmapped": [result.unmapped], "quarantine": [result.quarantine], "keys": [result.keys],
@@ -53,10 +64,11 @@ def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFra
     if not keys and file_format == "csv":
         del tables["keys"]
     write = _write_parquet if file_format == "parquet" else _write_csv
-    paths = [write(out_dir / f"{name}.{file_format}", frames) for name, frames in tables.items()]
-    summary = out_dir / "summary.json"
-    summary.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-    return [*paths, summary]
+    with folder_replaced(out_dir, OUTPUT_NAMES) as staging:
+        names = [write(staging / f"{name}.{file_format}", frames).name for name, frames in tables.items()]
+        (staging / "summary.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n",
+                                              encoding="utf-8")
+    return [out_dir / name for name in (*names, "summary.json")]
 
 
 def _write_csv(path: Path, frames: Iterable[pd.DataFrame]) -> Path:
@@ -104,8 +116,10 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
     currency = result.settings.currency
     periods = describe_periods(result.periods)
     rate = overall.leakage_rate
+    informational = int(result.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
     return [
-        f"Reconciled {periods}: {overall.keys} keys, {overall.discrepancies} discrepancies.",
+        f"Reconciled {periods}: {overall.keys} keys, {describe_findings(overall.discrepancies, informational)} "
+        "discrepancies.",
         f"  billed {money_text(overall.billed_revenue)} {currency}, "
         f"expected {money_text(overall.expected_revenue)} {currency}",
         f"  leakage {money_text(overall.leakage)} {currency}"
@@ -158,12 +172,15 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
     head = f"{file_report.file}  [{file_report.source}]"
     head += f"  read as {file_report.read_as}" if file_report.read_as else ""
     if file_report.refused:
-        return [head, *[f"  REFUSED: {problem}" for problem in file_report.problems]]
+        return printable([head, *[f"  REFUSED: {problem}" for problem in file_report.problems]])
     blank = f" ({file_report.blank_rows} blank rows skipped)" if file_report.blank_rows else ""
     lines = [head,
              f"  rows in {file_report.rows_in} = used {file_report.rows_used} + quarantined "
-             f"{file_report.rows_quarantined}{blank}",
-             f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
+             f"{file_report.rows_quarantined}{blank}"]
+    lines += [f"  {file_report.line_counts.describe()}"] if file_report.line_counts.lines is not None else []
+    lines += [f"  encoding: {file_report.encoding}"] if file_report.encoding not in ("", "UTF-8") else []
+    lines += [f"  warning: {warning}" for warning in file_report.warnings]
+    lines += [f"  expectations: {len(file_report.passed)} passed, {len(file_report.failed)} failed"]
     shown = file_report.expectations if all_expectations else file_report.failed
     lines += [f"    {'ok    ' if outcome.success else 'FAILED'} {outcome.rule:<48} {outcome.expectation}"
               f"  ({outcome.failed} of {outcome.checked} rows)" for outcome in shown]
@@ -173,4 +190,13 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
         if len(issues) > limit:
             lines.append(f"    ... and {len(issues) - limit} more "
                          "(recon run writes them all to quarantine.csv)")
-    return lines
+    return printable(lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(lines: list[str]) -> list[str]:
+    """Lines safe to print on a terminal: a control character from a file (an escape sequence, a
+    carriage return that would overwrite the line) is shown as ``\\xNN``."""
+    return [_CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", line) for line in lines]

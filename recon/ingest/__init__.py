@@ -71,7 +71,7 @@ if TYPE_CHECKING:
         UploadLimits as UploadLimits,
     )
     from recon.ingest.guard import (
-        check_header_width as check_header_width,
+        check_line_length as check_line_length,
     )
     from recon.ingest.guard import (
         check_upload as check_upload,
@@ -272,22 +272,28 @@ if TYPE_CHECKING:
         DELIMITERS as DELIMITERS,
     )
     from recon.ingest.reading import (
-        ENCODINGS as ENCODINGS,
+        SNIFF_BYTES as SNIFF_BYTES,
     )
     from recon.ingest.reading import (
-        SNIFF_CHARS as SNIFF_CHARS,
+        Layout as Layout,
     )
     from recon.ingest.reading import (
         ReadOptions as ReadOptions,
     )
     from recon.ingest.reading import (
-        decode_text as decode_text,
+        Rejected as Rejected,
     )
     from recon.ingest.reading import (
-        read_delimited as read_delimited,
+        TextTable as TextTable,
+    )
+    from recon.ingest.reading import (
+        column_names as column_names,
     )
     from recon.ingest.reading import (
         read_table as read_table,
+    )
+    from recon.ingest.reading import (
+        read_text_table as read_text_table,
     )
     from recon.ingest.reading import (
         sha256_of as sha256_of,
@@ -296,29 +302,31 @@ if TYPE_CHECKING:
         sniff_delimiter as sniff_delimiter,
     )
     from recon.ingest.reading import (
-        table_sheet as table_sheet,
+        table_layout as table_layout,
     )
 
 _EXPORTS = {
+    "table_layout": "recon.ingest.reading",
+    "read_text_table": "recon.ingest.reading",
+    "column_names": "recon.ingest.reading",
+    "TextTable": "recon.ingest.reading",
+    "Rejected": "recon.ingest.reading",
+    "Layout": "recon.ingest.reading",
+    "SNIFF_BYTES": "recon.ingest.reading",
+    "check_line_length": "recon.ingest.guard",
     "EXCEL_SUFFIXES": "recon.ingest.guard",
     "FileBytes": "recon.ingest.guard",
     "MAX_COLUMN_NAME": "recon.ingest.guard",
     "TABLE_SUFFIXES": "recon.ingest.guard",
     "UploadLimits": "recon.ingest.guard",
-    "check_header_width": "recon.ingest.guard",
     "check_upload": "recon.ingest.guard",
     "check_xlsx_archive": "recon.ingest.guard",
     "safe_file_name": "recon.ingest.guard",
     "DELIMITERS": "recon.ingest.reading",
-    "ENCODINGS": "recon.ingest.reading",
     "ReadOptions": "recon.ingest.reading",
-    "SNIFF_CHARS": "recon.ingest.reading",
-    "decode_text": "recon.ingest.reading",
-    "read_delimited": "recon.ingest.reading",
     "read_table": "recon.ingest.reading",
     "sha256_of": "recon.ingest.reading",
     "sniff_delimiter": "recon.ingest.reading",
-    "table_sheet": "recon.ingest.reading",
     "AUTOTASK_CONTRACT_UNITS": "recon.ingest.presets",
     "CONNECTWISE_ADDITIONS": "recon.ingest.presets",
     "CONNECTWISE_TIME": "recon.ingest.presets",

@@ -8,7 +8,6 @@ file whose header a preset recognises (``recon.ingest.presets``) with that prese
 
 from __future__ import annotations
 
-import mmap
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from recon.errors import MissingSourceError, SourceError
+from recon.errors import MissingSourceError, ProfileError, SourceError
 from recon.ingest import quality
 from recon.ingest.files import describe, load_entry, load_source, read_options, recorded, with_hash
-from recon.ingest.guard import EXCEL_SUFFIXES, TABLE_SUFFIXES, FileBytes
+from recon.ingest.guard import TABLE_SUFFIXES, FileBytes, UploadLimits
+from recon.ingest.jail import LINK_OUT, Jail, JailError, glob_matches
 from recon.ingest.normalise import (
     LoadedSource,
     ParsedFile,
@@ -33,14 +33,23 @@ from recon.ingest.normalise import (
     with_verdict,
 )
 from recon.ingest.presets import PRESETS, detect_preset
-from recon.ingest.profile import SourceEntry, read_profile
-from recon.ingest.reading import ReadOptions, read_table, sha256_of
+from recon.ingest.profile import PROFILE_FILE, SourceEntry, read_profile
+from recon.ingest.reading import EMPTY_FILE, ReadOptions, TextTable, read_text_table, sha256_of
 from recon.schema import (
     OPTIONAL_SOURCES,
     REQUIRED_SOURCES,
     SOURCES,
 )
-from recon.sources import Sources, ValidationReport, combine, refused_report
+from recon.sources import (
+    ImportRecord,
+    Lines,
+    Sources,
+    ValidationReport,
+    combine,
+    empty_issues,
+    empty_source,
+    refused_report,
+)
 
 # ------------------------------------------------------------------------------------------ a directory
 
@@ -67,11 +76,12 @@ class Inspection:
 
 def source_files(data_dir: Path) -> dict[str, list[Path]]:
     """Files of a data directory by source kind: ``contracts.csv``, ``usage*.csv`` (several allowed),
-    ``invoices.xlsx`` ... matched on the stem, CSV/TSV/TXT or XLSX."""
+    ``invoices.xlsx`` ... matched on the stem, CSV/TSV/TXT or XLSX (links out of it left out)."""
     found: dict[str, list[Path]] = {kind: [] for kind in SOURCES}
-    for path in _table_files(data_dir):
-        kind = canonical_kind(path.name)
-        if kind is not None:
+    jail = Jail.of(data_dir)
+    for name, path in jail.files(TABLE_SUFFIXES):
+        kind = canonical_kind(name)
+        if kind is not None and jail.holds(path):
             found[kind].append(path)
     return found
 
@@ -83,41 +93,52 @@ def canonical_kind(file_name: str) -> str | None:
     return kind if kind in SOURCES and Path(file_name).suffix.lower() in TABLE_SUFFIXES else None
 
 
-def _table_files(data_dir: Path) -> list[Path]:
-    return [path for path in sorted(data_dir.iterdir())
-            if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES]
+def _files(jail: Jail, entries: tuple[SourceEntry, ...]) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(name, path) of the table files of the jail, and the files in its folders that a profile entry
+    naming a folder (``path = "pax8/*.csv"``) matches; and a note for each link to a folder out of the
+    jail (never entered)."""
+    top = jail.files(TABLE_SUFFIXES)
+    nested = [entry.path for entry in entries if "/" in entry.path]
+    if not nested:
+        return top, []
+    walked, links_out = jail.walk()
+    deeper = [(name, path) for name, path in walked
+              if "/" in name and any(glob_matches(pattern, name) for pattern in nested)]
+    return top + deeper, [f"{name}/: {LINK_OUT}" for name in links_out]
 
 
 LOADING_THREADS = 2
 
 
-def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Inspection:
+def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
+                      limits: UploadLimits | None = None) -> Inspection:
     """Read and validate every file of ``data_dir`` without stopping at a bad one.
 
     A file matched by a ``profile.toml`` entry is read as the entry says (first match wins); a
     canonically named file by its canonical columns (or a preset its header matches, if those are
-    missing); any other table file by the preset its header matches, else it is ignored. Raises
-    ``MissingSourceError`` for a missing directory and ``ProfileError`` for a malformed profile.
+    missing); any other table file by the preset its header matches, else it is ignored. The directory
+    is a jail (``recon.ingest.jail``): a link out of it is refused, never read. ``limits`` bound what a
+    file may be (default: the settings' defaults). Raises ``MissingSourceError`` for a missing directory
+    and ``ProfileError`` for a malformed profile.
     """
-    if not data_dir.is_dir():
-        raise MissingSourceError(f"data directory not found: {data_dir}")
-    entries = read_profile(data_dir)
-    files = _table_files(data_dir) + sorted({path for entry in entries if "/" in entry.path
-                                              for path in data_dir.glob(entry.path) if path.is_file()})
+    jail = Jail.of(data_dir)
+    entries = _profile(jail)
+    files, links_out = _files(jail, entries)
     loaded: list[LoadedSource] = []
     refused: list[ValidationReport] = []
-    ignored: list[str] = []
-    names = [path.relative_to(data_dir).as_posix() for path in files]
+    ignored: list[str] = list(links_out)
+    names = [name for name, _ in files]
     claims = [next((item for item in entries if item.matches(name)), None) for name in names]
     used = {id(entry) for entry in claims if entry is not None}
     # Two files at a time: Arrow's reader, numpy's byte passes and hashing release the GIL, so one file
     # is parsed while the other is in the (serialised) quality suite. Largest first, so that no big file
     # is left to load alone at the end.
-    largest_first = sorted(range(len(files)), key=lambda number: -files[number].stat().st_size)
+    largest_first = sorted(range(len(files)), key=lambda number: -jail.size(files[number][1]))
     suites = _SharedSuites(names, claims)
+    limits = limits or UploadLimits()
     with ThreadPoolExecutor(LOADING_THREADS) as pool:
-        started = {number: pool.submit(_load_path, files[number], names[number], claims[number], options, suites)
-                   for number in largest_first}
+        started = {number: pool.submit(_load_path, jail, files[number][1], names[number], claims[number], options,
+                                       limits, suites) for number in largest_first}
         loaded_or_waiting = [started[number].result() for number in range(len(files))]  # (raises what failed)
     results = [suites.result(name, item) for name, item in zip(names, loaded_or_waiting, strict=True)]
     for name, result in zip(names, results, strict=True):
@@ -130,6 +151,15 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> I
     unused = tuple(f"profile.toml line {entry.line}: path {entry.path!r} matched no file"
                    for entry in entries if id(entry) not in used)
     return Inspection(tuple(loaded), tuple(refused), tuple(ignored), unused)
+
+
+def _profile(jail: Jail) -> tuple[SourceEntry, ...]:
+    """The entries of the jail's ``profile.toml``; one that is a link out of the jail is refused."""
+    path = jail.root / PROFILE_FILE
+    if (path.is_symlink() or path.exists()) and not jail.holds(path):
+        raise ProfileError(f"{PROFILE_FILE} is a link to a place outside the data directory; links out of it "
+                           "are not followed")
+    return read_profile(jail.root)
 
 
 _Loaded = LoadedSource | ValidationReport | str  # a file of a directory: rows, a refusal, or why it was ignored
@@ -202,58 +232,67 @@ def _validated_together(kind: str, waiting: list[tuple[str, _Awaiting]]) -> dict
     return finished
 
 
-def _load_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
-               suites: _SharedSuites) -> _Loaded | _Awaiting:
+def _load_path(jail: Jail, path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
+               limits: UploadLimits, suites: _SharedSuites) -> _Loaded | _Awaiting:
     """Load one file of a directory: its rows, the report of its refusal, or (a string) why a file
-    nobody claims was not read; a file that shares its suite's run may come back still waiting."""
-    return suites.arrive(name, _read_path(path, name, entry, options, suites.shares(name)))
-
-
-def _read_path(path: Path, name: str, entry: SourceEntry | None, options: ReadOptions,
-               shares_suite: bool) -> _Loaded | _Awaiting:
-    return read_file(_mapped(path), name, entry, options, shares_suite)
+    nobody claims was not read; a file that shares its suite's run may come back still waiting. A link
+    out of the jail, or anything but a regular file, is refused unread."""
+    try:
+        data = jail.read(path)
+    except JailError as error:
+        kind = entry.kind if entry else canonical_kind(name)
+        return suites.arrive(name, refused_report(kind or "unknown", name, [str(error)],
+                                                  describe(entry) if entry else "canonical columns"))
+    return suites.arrive(name, read_file(data, name, entry, options, suites.shares(name), limits))
 
 
 def read_file(data: FileBytes, name: str, entry: SourceEntry | None, options: ReadOptions = ReadOptions(),
-              shares_suite: bool = False) -> _Loaded | _Awaiting:
+              shares_suite: bool = False, limits: UploadLimits | None = None) -> _Loaded | _Awaiting:
     """One file of a data directory, from its bytes: its rows (``LoadedSource``), the report of its
     refusal, or (a string) why a file nobody claims was not read. ``name`` is its path relative to the
-    directory; ``entry`` the ``profile.toml`` entry claiming it. (The Spark engine reads each file with
-    this, in a task of its own; ``shares_suite``: see ``_SharedSuites``.)"""
+    directory; ``entry`` the ``profile.toml`` entry claiming it; ``limits`` what a file may be (default:
+    the settings' defaults). A 0-byte file of an optional source reads as no rows. (The Spark engine
+    reads each file with this, in a task of its own; ``shares_suite``: see ``_SharedSuites``.)"""
     kind = entry.kind if entry else canonical_kind(name)
     how = describe(entry) if entry else "canonical columns"
+    limits = limits or UploadLimits()
     try:
+        if not len(data) and kind in OPTIONAL_SOURCES:
+            return _empty_optional(kind, name, how)
         if entry is not None:
-            return load_source(data, name, entry, options)
-        raw = read_table(data, name, options) if kind else _header_or_none(data, name, options)
+            return load_source(data, name, entry, options, limits=limits)
+        raw = read_text_table(data, name, options, limits) if kind else _header_or_none(data, name, options, limits)
         if raw is None:
             return "not a table this tool can read"
-        if kind and not missing_required(kind, match_columns(raw.columns, kind)):
+        columns = raw.frame.columns
+        if kind and not missing_required(kind, match_columns(columns, kind)):
             if shares_suite:
-                return _Awaiting(parse_cells(raw, kind, name, options, None, None), sha256_of(data), how)
-            return with_hash(normalise(raw, kind, name, options), data, how)
-        detection = detect_preset(raw.columns)
+                return _Awaiting(parse_cells(raw, kind, name, options, None, None, limits), sha256_of(data), how)
+            return with_hash(normalise(raw, kind, name, options, limits=limits), data, how)
+        detection = detect_preset(columns)
         preset = PRESETS.get(detection.preset or "")
         if preset is None or kind not in (None, preset.kind):
-            return _undetected(name, kind, raw, detection.reason)
+            return _undetected(name, kind, raw.frame, detection.reason)
         kind, how = preset.kind, f"preset detected from the header: {detection.reason}"
         guessed = SourceEntry(path=name, kind=preset.kind, preset=preset.name)
-        return load_entry(raw, data, name, guessed, read_options(guessed, options), how)
+        return load_entry(raw, data, name, guessed, read_options(guessed, options), how, limits)
     except SourceError as error:
         return refused_report(kind or "unknown", name, error.problems, how)
 
 
-def _mapped(path: Path) -> FileBytes:
-    """A text file's bytes mapped read-only into memory (an empty file, or a workbook, read as bytes):
-    Arrow parses the page cache in place, where reading would first copy the file into as many fresh
-    pages (about 0.3 s of the million-line directory's 1.7 s on the bench machine, ``bench/results.md``).
-    Nothing read keeps a reference (Arrow's reader copies every value out), so the mapping closes with
-    ``data``. As with any mapped read (ripgrep, Polars), a file truncated by another program mid-read is
-    not supported."""
-    if path.suffix.lower() in EXCEL_SUFFIXES or not path.stat().st_size:
-        return path.read_bytes()
-    with path.open("rb") as handle:
-        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+def _header_or_none(data: FileBytes, name: str, options: ReadOptions, limits: UploadLimits) -> TextTable | None:
+    try:
+        return read_text_table(data, name, options, limits)
+    except SourceError:
+        return None
+
+
+def _empty_optional(kind: str, name: str, how: str) -> LoadedSource:
+    """A 0-byte file of an optional source: no rows, and the report says so (it refuses nothing)."""
+    record = ImportRecord(kind, name, sha256_of(b""), 0, 0, 0, line_counts=Lines(0))
+    report = ValidationReport(kind, name, read_as=how, line_counts=Lines(0),
+                              warnings=(f"{EMPTY_FILE}: read as no {kind} rows",))
+    return LoadedSource(empty_source(kind), empty_issues(), record, report)
 
 
 def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) -> str:
@@ -265,23 +304,14 @@ def _undetected(name: str, kind: str | None, raw: pd.DataFrame, detection: str) 
                              f" (found: {column_list(raw.columns)}); {detection}"])
 
 
-def _header_or_none(data: FileBytes, name: str, options: ReadOptions) -> pd.DataFrame | None:
-    try:
-        return read_table(data, name, options)
-    except SourceError:
-        return None
-
-
-
-
-def load_directory(data_dir: Path, options: ReadOptions = ReadOptions()) -> Sources:
+def load_directory(data_dir: Path, options: ReadOptions = ReadOptions(), limits: UploadLimits | None = None) -> Sources:
     """Load every source file of ``data_dir`` (see ``inspect_directory`` for which files and how).
 
     Raises ``MissingSourceError`` when contracts, usage or invoices is absent, ``SourceError`` for an
     unreadable file or missing required columns (every problem of every file at once), and
     ``ProfileError`` for a malformed ``profile.toml``.
     """
-    inspection = inspect_directory(data_dir, options)
+    inspection = inspect_directory(data_dir, options, limits)
     require_sources(str(data_dir), inspection.reports, inspection.refused)
     return combine(inspection.loaded, (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-
 from recon.errors import SourceError
 from recon.ingest.guard import FileBytes, UploadLimits, safe_file_name
 from recon.ingest.normalise import LoadedSource, column_list, normalise
 from recon.ingest.profile import SourceEntry
-from recon.ingest.reading import ReadOptions, read_table, sha256_of
+from recon.ingest.reading import ReadOptions, TextTable, read_text_table, sha256_of
 
 # ------------------------------------------------------------------------------------------- one file
 
@@ -21,7 +19,7 @@ def load_file(data: bytes, name: str, kind: str, options: ReadOptions = ReadOpti
     """Read and normalise one file's bytes; the import record carries the content hash. ``name`` is a
     label (its directories are dropped); ``limits`` bound what the file may be (``UploadLimits``)."""
     name = safe_file_name(name)
-    loaded = normalise(read_table(data, name, options, limits), kind, name, options, mapping)
+    loaded = normalise(read_text_table(data, name, options, limits), kind, name, options, mapping, limits=limits)
     return with_hash(loaded, data, "canonical columns" if mapping is None else "column mapping")
 
 
@@ -33,8 +31,8 @@ def load_source(data: FileBytes, name: str, entry: SourceEntry, base: ReadOption
     column. ``name`` is a label (its directories are dropped)."""
     name = safe_file_name(name)
     options = read_options(entry, base)
-    raw = read_table(data, name, options, limits)
-    return load_entry(raw, data, name, entry, options, read_as or describe(entry))
+    raw = read_text_table(data, name, options, limits)
+    return load_entry(raw, data, name, entry, options, read_as or describe(entry), limits)
 
 
 def read_options(entry: SourceEntry, base: ReadOptions = ReadOptions()) -> ReadOptions:
@@ -55,21 +53,22 @@ def describe(entry: SourceEntry) -> str:
     return how + (f" (profile.toml line {entry.line}, path {entry.path!r})" if entry.line else "")
 
 
-def load_entry(raw: pd.DataFrame, data: FileBytes, name: str, entry: SourceEntry, options: ReadOptions,
-                read_as: str) -> LoadedSource:
+def load_entry(raw: TextTable, data: FileBytes, name: str, entry: SourceEntry, options: ReadOptions,
+               read_as: str, limits: UploadLimits | None = None) -> LoadedSource:
+    columns = raw.frame.columns
     absent = [f"{column!r} (for {field_name})" for field_name, column in entry.columns.items()
-              if column not in raw.columns]
+              if column not in columns]
     if absent:
         raise SourceError(name, [f"mapped column(s) not in the file: {', '.join(absent)}"
-                                 f" (found: {column_list(raw.columns)})"])
+                                 f" (found: {column_list(columns)})"])
     preset = entry.preset_spec
-    mapping = entry.mapping(entry.prepare(raw.iloc[:0]).columns)
+    mapping = entry.mapping(entry.prepare(raw.frame.iloc[:0]).columns)
     if preset and preset.client_key and "client" not in mapping:
         named = " or ".join(preset.columns.get("client", ()))
         raise SourceError(name, [f"{preset.name} rows name no client here: add a client column ({named}), "
                                  f"give the profile a client column or a [source.client_lookup] table "
                                  f"({preset.client_key} -> client)"])
-    loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare)
+    loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare, limits=limits)
     return with_hash(loaded, data, read_as)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recon.errors import SourceError
+from recon.ingest.lines import Buffer
 from recon.settings import Settings
 
 # A file's bytes: ``bytes`` (an upload), or a file of a data directory mapped into memory (no copy of a
@@ -44,9 +45,11 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """What an uploaded file may be: size, rows, columns, line length, and for XLSX (a zip archive)
-    how much it may unpack to and how strongly it may be compressed (a zip bomb is tiny and unpacks to
-    gigabytes). ``from_settings`` takes size and rows from the settings."""
+    """What a file may be: size, rows, columns, line length, and for XLSX (a zip archive) how much it
+    may unpack to and how strongly it may be compressed (a zip bomb is tiny and unpacks to gigabytes).
+    Each is a setting (``from_settings``; the defaults are ``Settings``' defaults), and each refusal
+    names its setting. Rows, columns and line length are checked while reading, before anything is
+    allocated for a row (``recon.ingest.reading``, ``recon.ingest.workbook``)."""
 
     max_bytes: int = 200 * 2**20
     max_rows: int = 2_000_000
@@ -55,10 +58,15 @@ class UploadLimits:
     max_unzipped_bytes: int = 1024 * 2**20
     max_compression_ratio: int = 100
     max_zip_members: int = 10_000
+    max_line_amount: int = 10**16  # in 1/10,000 units: 10^12 currency units (max_line_amount in the settings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadLimits:
-        return cls(max_bytes=settings.max_upload_mb * 2**20, max_rows=settings.max_upload_rows)
+        return cls(max_bytes=settings.max_upload_mb * 2**20, max_rows=settings.max_upload_rows,
+                   max_columns=settings.max_upload_columns, max_line_chars=settings.max_line_chars,
+                   max_unzipped_bytes=settings.max_unzipped_mb * 2**20,
+                   max_compression_ratio=settings.max_compression_ratio, max_zip_members=settings.max_zip_members,
+                   max_line_amount=settings.max_line_amount_units)
 
 
 def safe_file_name(name: str) -> str:
@@ -74,8 +82,8 @@ def safe_file_name(name: str) -> str:
 
 def check_upload(data: FileBytes, name: str, limits: UploadLimits) -> None:
     """Refuse, with a ``SourceError`` naming the reason, a file that is too large, an XLSX that is a
-    zip bomb or carries macros, external links, ActiveX or embedded objects, an old binary workbook,
-    or a text file with absurdly long lines."""
+    zip bomb or carries macros, external links, ActiveX or embedded objects, or an old binary workbook.
+    (A text file's line length is checked once it is decoded: ``check_line_length``.)"""
     if len(data) > limits.max_bytes:
         raise SourceError(name, [f"is {len(data) / 2**20:,.1f} MB, more than the limit of "
                                  f"{limits.max_bytes / 2**20:,.0f} MB (max_upload_mb in the settings)"])
@@ -86,11 +94,8 @@ def check_upload(data: FileBytes, name: str, limits: UploadLimits) -> None:
         raise SourceError(name, ["is an Excel 97-2003 (.xls) or password-protected workbook; save it as .xlsx or .csv"])
     if lower.endswith(EXCEL_SUFFIXES):
         check_xlsx_archive(data, name, limits)
-    elif lower.endswith(PARQUET_SUFFIXES):
-        if data[:4] != _PARQUET_MAGIC or data[-4:] != _PARQUET_MAGIC:
-            raise SourceError(name, ["is not a Parquet file (damaged, truncated, or another format)"])
-    else:
-        _check_line_length(data, name, limits)
+    elif lower.endswith(PARQUET_SUFFIXES) and (data[:4] != _PARQUET_MAGIC or data[-4:] != _PARQUET_MAGIC):
+        raise SourceError(name, ["is not a Parquet file (damaged, truncated, or another format)"])
 
 
 def check_xlsx_archive(data: FileBytes, name: str, limits: UploadLimits) -> None:
@@ -117,15 +122,16 @@ def check_xlsx_archive(data: FileBytes, name: str, limits: UploadLimits) -> None
 def _zip_size_problems(members: list[zipfile.ZipInfo], limits: UploadLimits) -> list[str]:
     unpacked = sum(member.file_size for member in members)
     if len(members) > limits.max_zip_members:
-        return [f"has {len(members):,} parts inside, more than {limits.max_zip_members:,}"]
+        return [f"has {len(members):,} parts inside, more than {limits.max_zip_members:,} "
+                "(max_zip_members in the settings)"]
     if unpacked > limits.max_unzipped_bytes:
         return [f"unpacks to {unpacked / 2**20:,.0f} MB, more than the limit of "
-                f"{limits.max_unzipped_bytes / 2**20:,.0f} MB"]
+                f"{limits.max_unzipped_bytes / 2**20:,.0f} MB (max_unzipped_mb in the settings)"]
     bombs = [member.filename for member in members if member.file_size > 2**20
              and member.file_size > limits.max_compression_ratio * max(member.compress_size, 1)]
     if bombs:
         return [f"is compressed more than {limits.max_compression_ratio}:1 ({bombs[0][:80]}), "
-                "which only a zip bomb does; refused"]
+                "which only a zip bomb does; refused (max_compression_ratio in the settings)"]
     return []
 
 
@@ -138,36 +144,29 @@ def _read_small(archive: zipfile.ZipFile, member: str, limit: int = 2**20) -> by
         return b""
 
 
-def _check_line_length(data: FileBytes, name: str, limits: UploadLimits) -> None:
-    """Refuse text whose longest line is beyond ``max_line_chars`` (measured in bytes)."""
-    if not _may_have_long_line(data, limits.max_line_chars):
+def check_line_length(buffer: Buffer, limits: UploadLimits) -> None:
+    """Refuse text whose longest line is beyond ``max_line_chars`` (measured in bytes of UTF-8)."""
+    data, start, size = buffer.data, buffer.start, len(buffer.data)
+    if not _may_have_long_line(data, start, size, limits.max_line_chars):
         return
-    raw = np.frombuffer(data, dtype=np.uint8)
+    raw = buffer.raw
     breaks = np.flatnonzero((raw == 10) | (raw == 13))  # two compares: half the time of np.isin
-    edges = np.concatenate(([-1], breaks, [len(data)]))
-    longest = int(np.diff(edges).max()) - 1 if len(data) else 0
+    edges = np.concatenate(([-1], breaks, [len(raw)]))
+    longest = int(np.diff(edges).max()) - 1 if len(raw) else 0
     if longest > limits.max_line_chars:
         line = int(np.argmax(np.diff(edges))) + 1
-        raise SourceError(name, [f"line {line:,} is {longest:,} characters long, more than the limit of "
-                                 f"{limits.max_line_chars:,}; is this really a CSV file?"])
+        raise SourceError("file", [f"line {line:,} is {longest:,} characters long, more than the limit of "
+                                   f"{limits.max_line_chars:,} (max_line_chars in the settings); is this really "
+                                   "a CSV file?"])
 
 
-def _may_have_long_line(data: FileBytes, limit: int) -> bool:
+def _may_have_long_line(data: FileBytes, start: int, size: int, limit: int) -> bool:
     """Whether some line might be longer than ``limit``: a line that long covers a whole aligned window
     of ``limit // 2`` bytes, so if every window holds a line break (found within a line's length of its
     start, by ``bytes.find``), none is; a few hundred finds instead of a pass over every byte."""
     window = max(limit // 2, 1)
-    for start in range(0, len(data) - window + 1, window):
-        end = start + window
-        if data.find(b"\n", start, end) < 0 and data.find(b"\r", start, end) < 0:
+    for low in range(start, size - window + 1, window):
+        end = low + window
+        if data.find(b"\n", low, end) < 0 and data.find(b"\r", low, end) < 0:
             return True
     return False
-
-
-def check_header_width(text: str, delimiter: str, name: str, limits: UploadLimits) -> None:
-    header = text[: text.find("\n")] if "\n" in text else text
-    if header.count(delimiter) + 1 > limits.max_columns:
-        raise SourceError(name, [f"has {header.count(delimiter) + 1:,} columns, more than the limit of "
-                                 f"{limits.max_columns:,}"])
-
-

@@ -10,7 +10,7 @@ reason. Rows in = rows loaded + rows quarantined, always.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,9 @@ from recon.cells import (
 )
 from recon.errors import SourceError
 from recon.ingest import quality
-from recon.ingest.reading import ReadOptions
-from recon.money import money_times_quantity, parse_money, parse_quantity
+from recon.ingest.guard import UploadLimits
+from recon.ingest.reading import Layout, ReadOptions, TextTable, table_layout
+from recon.money import MONEY_SCALE, decimal_evidence, money_times_quantity, parse_money, parse_quantity
 from recon.schema import (
     CHOICE_WORDS,
     ISSUE_COLUMNS,
@@ -39,7 +40,7 @@ from recon.schema import (
     Field,
     canonical_dtypes,
 )
-from recon.sources import ImportRecord, ValidationReport
+from recon.sources import ImportRecord, Lines, ValidationReport
 
 Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
@@ -90,25 +91,32 @@ def missing_required(kind: str, matched: dict[str, str]) -> list[str]:
     return [spec.name for spec in SOURCES[kind] if spec.required and spec.name not in matched]
 
 
-def normalise(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions = ReadOptions(),
-              mapping: Mapping[str, str] | None = None, prepare: Prepare | None = None) -> LoadedSource:
-    """Text frame -> canonical frame of ``kind`` plus quarantined rows and the validation report.
+def normalise(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options: ReadOptions = ReadOptions(),
+              mapping: Mapping[str, str] | None = None, prepare: Prepare | None = None,
+              limits: UploadLimits | None = None) -> LoadedSource:
+    """Text cells (a ``TextTable`` read from a file, or a frame: a pulled table) -> canonical frame of
+    ``kind`` plus quarantined rows and the validation report.
 
     ``prepare`` (a preset's or profile's rule: text frame -> text frame, same rows) runs on the data rows
-    before the columns are matched. Raises ``SourceError`` naming every missing required column. Blank
-    rows are skipped (counted as ``blank_rows``); a repeated header row and any row that fails an
-    expectation of the source's suite (``recon.ingest.quality``: unreadable or missing required values, negative
-    quantities, dates out of range, ...) goes to quarantine, one issue per row with all its reasons.
+    before the columns are matched. Raises ``SourceError`` naming every missing required column, or a
+    field that two columns could hold (a guess). Blank rows are skipped (counted as ``blank_rows``); a
+    row the reader quarantined (``Layout.rejected``), a repeated header row, a row with an amount or
+    quantity beyond ``limits.max_line_amount`` or a control character, and any row that fails an
+    expectation of the source's suite (``recon.ingest.quality``: unreadable or missing required values,
+    negative quantities, dates out of range, ...) goes to quarantine, one issue per row with all its
+    reasons. Every physical line of a file is accounted for in ``ImportRecord.line_counts``.
     """
-    parsed = parse_cells(raw, kind, file_name, options, mapping, prepare)
+    parsed = parse_cells(raw, kind, file_name, options, mapping, prepare, limits)
     return with_verdict(parsed, quality.validate(kind, parsed.judged, parsed.cells))
 
 
 @dataclass(frozen=True)
 class ParsedFile:
     """A file's rows parsed into canonical columns, before the quality suite judges them: ``text`` its
-    non-blank rows as read, ``frame`` the parsed ones, ``judged``/``cells`` what the suite is handed
-    (the data rows: a repeated header row is not judged)."""
+    non-blank rows as read (their first lines and spans in ``lines``/``spans``), ``frame`` the parsed
+    ones, ``judged``/``cells`` what the suite is handed (the data rows: a repeated header row is not
+    judged), ``checked`` the reasons found before the suite (limits, control characters: "" where
+    none), ``warnings`` what the report should say about how it was read."""
 
     kind: str
     file_name: str
@@ -119,37 +127,55 @@ class ParsedFile:
     frame: pd.DataFrame
     judged: pd.DataFrame
     cells: dict[str, pd.Series]
+    spans: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    layout: Layout = field(default_factory=lambda: table_layout(0))
+    blank_lines: int = 0
+    checked: pd.Series | None = None
+    warnings: tuple[str, ...] = ()
+    max_line_amount: int = UploadLimits().max_line_amount
 
 
-def parse_cells(raw: pd.DataFrame, kind: str, file_name: str, options: ReadOptions,
-            mapping: Mapping[str, str] | None, prepare: Prepare | None) -> ParsedFile:
+def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options: ReadOptions,
+                mapping: Mapping[str, str] | None, prepare: Prepare | None,
+                limits: UploadLimits | None = None) -> ParsedFile:
     if kind not in SOURCES:
         raise SourceError(file_name, [f"unknown source kind {kind!r}; expected one of {', '.join(SOURCES)}"])
-    text = raw.reset_index(drop=True)
-    lines = pd.Series(np.arange(len(text), dtype=np.int64) + 2, dtype="Int64")  # header is line 1
+    table = raw if isinstance(raw, TextTable) else TextTable(raw, table_layout(len(raw)))
+    limits = limits or UploadLimits()
+    text = table.frame.reset_index(drop=True)
+    lines = pd.Series(table.layout.lines, dtype="Int64")
+    spans = table.layout.spans
     blank = _rows_equal_to(text, [""] * len(text.columns))
+    blank_lines = int(spans[blank].sum())
     if blank.any():
-        text, lines = text[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
+        text, lines, spans = text[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True), spans[~blank]
     data_rows = ~_repeated_header(text).to_numpy()
     prepared = prepare(text).fillna("") if prepare is not None else text
     matched = match_columns(prepared.columns, kind, mapping)
     missing = missing_required(kind, matched)
     if missing:
         raise SourceError(file_name, [f"missing required column(s) for {kind}: {', '.join(missing)}"
-                                      f" (found: {column_list(raw.columns)})"])
+                                      f" (found: {column_list(text.columns)})"])
+    ambiguous = _ambiguous_columns(prepared.columns, matched, mapping, table.layout.duplicates)
+    if ambiguous:
+        raise SourceError(file_name, ambiguous)
 
     frame = _upper_codes(pd.DataFrame({spec.name: _parse_field(
         spec, prepared[matched[spec.name]] if spec.name in matched else None, len(text), options)
         for spec in SOURCES[kind]}, index=text.index, copy=False))
+    given = {name: prepared[column] for name, column in matched.items()}
     every_row = bool(data_rows.all())  # the usual case: no row need be picked out (nor copied)
     picked = prepared if every_row else prepared[data_rows]
     cells = {name: picked[column] for name, column in matched.items()}
     return ParsedFile(kind, file_name, text, lines, int(blank.sum()), data_rows, frame,
-                   frame if every_row else frame[data_rows], cells)
+                      frame if every_row else frame[data_rows], cells, spans, table.layout, blank_lines,
+                      _line_checks(kind, frame, given, limits.max_line_amount),
+                      _decimal_warnings(kind, given, options.decimal), limits.max_line_amount)
 
 
 def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSource:
-    """The parsed file with the suite's verdict: good rows in canonical dtypes, the others quarantined."""
+    """The parsed file with the suite's verdict: good rows in canonical dtypes, the others quarantined
+    (with the rows the reader quarantined), and every physical line accounted for."""
     kind, file_name, text, lines, data_rows = (parsed.kind, parsed.file_name, parsed.text, parsed.lines,
                                                parsed.data_rows)
     if data_rows.all():
@@ -158,17 +184,158 @@ def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSo
         reasons = constant_text("repeated header row", text.index)
         reasons[data_rows] = validation.reasons.to_numpy()
     frame = _apply_defaults(kind, parsed.frame)
+    reasons = _joined_reasons(reasons, parsed.checked, _computed_beyond(kind, parsed.frame, frame,
+                                                                         parsed.max_line_amount))
     frame["source_file"] = constant_text(file_name, frame.index)
     frame["source_line"] = lines
     bad = reasons.ne("").to_numpy()
     # (a boolean pick of no rows still has Arrow concatenate every text column: slice when none is bad)
     picked_rows = (lambda frame: frame[bad]) if bad.any() else (lambda frame: frame.iloc[:0])
+    rejected = parsed.layout.rejected
     issues = _issues_frame(kind, file_name, picked_rows(lines), picked_rows(reasons), picked_rows(text))
+    if len(rejected):
+        issues = pd.concat([issues, _rejected_issues(kind, file_name, parsed.layout)], ignore_index=True)
+        issues = issues.sort_values("line", kind="stable", ignore_index=True)
     good = (frame[~bad].reset_index(drop=True) if bad.any() else frame).astype(canonical_dtypes(kind))
-    record = ImportRecord(kind, file_name, "", len(text), len(good), int(bad.sum()), parsed.blank_rows)
+    quarantined = int(bad.sum()) + len(rejected)
+    counts = _line_counts(parsed, bad)
+    record = ImportRecord(kind, file_name, "", len(text) + len(rejected), len(good), quarantined, parsed.blank_rows
+                          + parsed.layout.blank_rows, counts)
     report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
-                              record.blank_rows, validation.outcomes)
+                              record.blank_rows, validation.outcomes, line_counts=counts,
+                              encoding=parsed.layout.encoding, warnings=(*parsed.layout.warnings, *parsed.warnings))
     return LoadedSource(good, issues, record, report)
+
+
+def _line_counts(parsed: ParsedFile, bad: np.ndarray) -> Lines:
+    layout = parsed.layout
+    if layout.physical_lines is None:
+        return Lines()
+    spans = parsed.spans
+    return Lines(layout.physical_lines, layout.header_lines, int(spans[~bad].sum()),
+                 int(spans[bad].sum()) + int(layout.rejected.spans.sum()), layout.blank_lines + parsed.blank_lines)
+
+
+def _rejected_issues(kind: str, file_name: str, layout: Layout) -> pd.DataFrame:
+    rejected = layout.rejected
+    count = len(rejected)
+    return pd.DataFrame({
+        "source": pd.Series([kind] * count, dtype="string"), "file": pd.Series([file_name] * count, dtype="string"),
+        "line": pd.array(rejected.lines, dtype="Int64"), "column": pd.Series([""] * count, dtype="string"),
+        "reason": pd.Series(list(rejected.reasons), dtype="string"),
+        "raw": pd.Series(list(rejected.raw), dtype="string")}, columns=list(ISSUE_COLUMNS))
+
+
+def _joined_reasons(reasons: pd.Series, *more: pd.Series | None) -> pd.Series:
+    """Each row's reasons joined with ``; `` (the suite's first)."""
+    for extra in more:
+        if extra is None or not extra.ne("").any():
+            continue
+        extra = extra.set_axis(reasons.index)
+        both = reasons.ne("") & extra.ne("")
+        reasons = reasons.where(~extra.ne(""), extra).where(~both, reasons + "; " + extra)
+    return reasons
+
+
+def _ambiguous_columns(columns: Iterable[str], matched: Mapping[str, str], mapping: Mapping[str, str] | None,
+                       duplicates: tuple[tuple[str, tuple[int, ...]], ...]) -> list[str]:
+    """A field that two columns could hold is a guess: a column name that repeats in the header (``client``
+    and ``client ``), or names that only differ in case, spaces or underscores (``Client``, ``client``)
+    where the field is found by its canonical name."""
+    repeated = dict(duplicates)
+    problems = [f"{len(repeated[column])} columns are named {column!r} (columns "
+                f"{', '.join(str(number) for number in repeated[column])}): which one holds {name} would be a "
+                "guess; rename or remove the others" for name, column in matched.items() if column in repeated]
+    folded: dict[str, list[str]] = {}
+    for column in columns:
+        folded.setdefault(_fold(column), []).append(column)
+    explicit = mapping or {}
+    problems += [f"columns {', '.join(repr(column) for column in folded[_fold(name)])} all read as {name}: which "
+                 "one holds it would be a guess; rename or remove the others, or map the field in profile.toml"
+                 for name in matched if name not in explicit and len(folded.get(_fold(name), [])) > 1]
+    return problems
+
+
+def _line_checks(kind: str, frame: pd.DataFrame, given: Mapping[str, pd.Series], max_units: int) -> pd.Series | None:
+    """Reasons found before the suite, per row ("" where none; ``None`` when no row has one): a money
+    amount or quantity beyond the per-line limit, or too long to be money at all. (A control character
+    in a value is found while reading: ``recon.ingest.reading``.)"""
+    reasons = None
+    for spec in SOURCES[kind]:
+        if spec.name not in given or spec.type not in ("money", "quantity"):
+            continue
+        cells = given[spec.name]
+        found = _beyond_limit(spec, frame[spec.name], cells, max_units)
+        if found.any():
+            start = pd.Series("", index=frame.index, dtype="string") if reasons is None else reasons
+            reasons = _joined_reasons(start, _reasons_at(found, cells, _beyond_reason(spec.name, max_units)))
+    return reasons
+
+
+def _beyond_reason(name: str, max_units: int) -> Callable[[str], str]:
+    def reason(text: str) -> str:
+        return (f"{name}: '{text[:40]}' is beyond the limit of {max_units // MONEY_SCALE:,} per line "
+                "(max_line_amount in the settings)")
+    return reason
+
+
+def _beyond_limit(spec: Field, parsed: pd.Series, cells: pd.Series, max_units: int) -> np.ndarray:
+    if spec.type not in ("money", "quantity"):
+        return np.zeros(len(parsed), dtype=bool)
+    limit = max_units if spec.type == "money" else max_units / MONEY_SCALE
+    values = parsed.to_numpy(dtype="float64", na_value=np.nan) if spec.type == "quantity" else \
+        parsed.to_numpy(dtype="int64", na_value=0)
+    beyond = np.abs(values) > limit
+    unread = parsed.isna().to_numpy()
+    if unread.any():  # too many digits for money to hold: unreadable, and beyond the limit as well
+        long_numbers = cells[unread].str.contains(r"[0-9]{15}", regex=True).fillna(False).to_numpy(dtype=bool)
+        beyond[np.flatnonzero(unread)[long_numbers]] = True
+    return beyond
+
+
+def _reasons_at(rows: np.ndarray, cells: pd.Series, reason: Callable[[str], str]) -> pd.Series | None:
+    if not rows.any():
+        return None
+    out = pd.Series("", index=cells.index, dtype="string")
+    texts = cells[rows].fillna("").astype(str)
+    out[rows] = [reason(text) for text in texts]
+    return out
+
+
+def _computed_beyond(kind: str, parsed: pd.DataFrame, frame: pd.DataFrame, max_units: int) -> pd.Series | None:
+    """An amount computed from quantity x unit price (none given) beyond the per-line limit, or too large
+    for money to hold at all."""
+    if kind != "invoices":
+        return None
+    computed = parsed["amount"].isna() & parsed["quantity"].notna() & parsed["unit_price"].notna()
+    beyond = computed & (frame["amount"].isna() | frame["amount"].abs().gt(max_units).fillna(True))
+    if not beyond.any():
+        return None
+    out = pd.Series("", index=frame.index, dtype="string")
+    out[beyond.to_numpy(dtype=bool)] = (f"amount: quantity x unit price is beyond the limit of "
+                                        f"{max_units // MONEY_SCALE:,} per line (max_line_amount in the settings)")
+    return out
+
+
+def _decimal_warnings(kind: str, given: Mapping[str, pd.Series], decimal: str) -> tuple[str, ...]:
+    """Warnings naming the profile setting where a money or number column looks written with the other
+    decimal mark (``12,50`` read with ``.``), or could be (``1,234``)."""
+    other = "," if decimal == "." else "."
+    warnings = []
+    for spec in SOURCES[kind]:
+        if spec.type not in ("money", "quantity") or spec.name not in given:
+            continue
+        evidence = decimal_evidence(given[spec.name], decimal)
+        setting = f'set decimal = "{other}" for this file in profile.toml'
+        if evidence.mistaken:
+            warnings.append(f"{spec.name}: {evidence.mistaken:,} value(s) such as '{evidence.mistaken_example}' "
+                            f"look written with a decimal '{other}', but the file is read with '{decimal}': "
+                            f"those rows are quarantined; if the file uses decimal '{other}', {setting}")
+        if evidence.ambiguous:
+            warnings.append(f"{spec.name}: {evidence.ambiguous:,} value(s) such as '{evidence.ambiguous_example}' "
+                            f"were read with '{other}' as a thousands separator; if the file uses decimal "
+                            f"'{other}' instead, {setting}")
+    return tuple(warnings)
 
 
 def _upper_codes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -260,6 +427,7 @@ def parse_dates(cells: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates: the profile's format when given; else ISO 8601 ``YYYY-MM-DD``, then M/D/YYYY (a time part,
     with or without a zone, is ignored: the date is the one written)."""
     text = cells.astype("string").str.strip()
+    text = text.where(text.str.contains(r"[0-9]", regex=True).fillna(False))  # "today", "now": words, not dates
     # A timestamp's zone (``Z``, ``+02:00``) is dropped: the date is the one written (APIs send UTC stamps).
     text = text.str.replace(_TIME_ZONE_SUFFIX, r"\1", regex=True)
     if date_format:

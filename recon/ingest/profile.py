@@ -45,6 +45,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from recon.errors import ProfileError
+from recon.ingest.jail import glob_matches, path_problem
 from recon.ingest.presets import PRESETS, Detection, Preset, derived_column, detect_preset, fold
 from recon.schema import SOURCES
 
@@ -78,6 +79,8 @@ class SourceEntry:
 
     def matches(self, relative_path: str) -> bool:
         """Whether a file (path relative to the data directory, ``/`` separated) matches ``path``."""
+        if "/" in self.path:
+            return glob_matches(self.path, relative_path)
         return fnmatchcase(relative_path.casefold(), self.path.casefold())
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +201,10 @@ def _entry(table: dict[str, Any], where: str, line_of: Any) -> tuple[SourceEntry
     path = table.get("path")
     if not isinstance(path, str) or not path.strip():
         problem("path", "'path' (a file name or glob) is required")
+    elif path_problem(path.strip()):
+        problem("path", f"path {path.strip()!r} {path_problem(path.strip())}: a data directory is a jail, no "
+                        "path leads out of it")
+        path = None
     preset = _preset(table, problem)
     kind = _kind(table, preset, problem)
     options = _options(table, problem)
@@ -252,7 +259,8 @@ def _options(table: dict[str, Any], problem: Any) -> dict[str, Any]:
     checks = {
         "encoding": (lambda v: isinstance(v, str) and _known_encoding(v),
                      "an encoding Python knows, e.g. 'cp1252'"),
-        "delimiter": (lambda v: isinstance(v, str) and len(v) == 1, "one character, e.g. ';' or '\\t'"),
+        "delimiter": (lambda v: isinstance(v, str) and len(v) == 1 and v.isascii() and v not in '"\r\n',
+                      "one ASCII character other than a quote or a line break, e.g. ';' or '\\t'"),
         "date_format": (lambda v: isinstance(v, str) and _usable_date_format(v),
                         "a strftime format, e.g. '%d/%m/%Y'"),
         "decimal": (lambda v: v in DECIMAL_MARKS, "'.' or ','"),

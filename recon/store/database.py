@@ -43,7 +43,7 @@ from recon.errors import StoreError
 from recon.keys import describe_periods
 from recon.metrics import Overall
 from recon.redaction import redact, remember_secrets, url_secrets
-from recon.rules import OUTPUT_COLUMNS
+from recon.rules import INFORMATIONAL_TYPES, OUTPUT_COLUMNS
 from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, empty_issues, empty_source
@@ -399,15 +399,20 @@ class Store:
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
-        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC)."""
+        ``periods`` in words (``"2026-01 to 2026-03"``), ``created_at`` in UTC), and ``informational``:
+        how many of its ``discrepancies`` are informational (negative margin), which count as no money."""
         columns = [_RUN.c[name] for name in RUN_LIST_COLUMNS]
+        informational = sa.select(_DISCREPANCY.c.run_id, sa.func.count().label("count")).where(
+            _DISCREPANCY.c.type.in_(sorted(INFORMATIONAL_TYPES))).group_by(_DISCREPANCY.c.run_id)
         with self._reading() as connection:
             rows = connection.execute(sa.select(*columns).where(_RUN.c.complete).order_by(_RUN.c.id.desc()))
             frame = _frame(rows.all(), RUN_LIST_COLUMNS, dict.fromkeys(money_columns(RUN_LIST_COLUMNS), "Int64"))
+            counts: dict[int, int] = {int(run): int(count) for run, count in connection.execute(informational).all()}
         frame["periods"] = frame["periods"].map(describe_periods)
         frame = _text_columns(frame, ("by", "label", "periods", "engine_version"))
         frame["created_at"] = _timestamps(frame["created_at"])
-        return frame.astype({"id": "int64", "discrepancies": "int64"})
+        frame["informational"] = frame["id"].map(counts).fillna(0)
+        return frame.astype({"id": "int64", "discrepancies": "int64", "informational": "int64"})
 
     def find_run(self, key: str) -> int | None:
         """The newest complete run stored with ``key`` (or, for a run stored before keys were a column,
@@ -719,7 +724,8 @@ def _history_sources(rows: pd.DataFrame) -> Sources:
         usage[name] = usage[name].map(lambda value: None if value is None else int(value)).astype("Int64")
     usage = usage.astype(frame.dtypes.to_dict())
     firsts = rows.assign(label=label).drop_duplicates("import_id")
-    records = tuple(ImportRecord("usage", name, sha or "", *(int(row[count]) for count in _COUNT_FIELDS))
+    records = tuple(ImportRecord("usage", name, sha or "", int(row["rows_in"]), int(row["rows_loaded"]),
+                                 int(row["rows_quarantined"]), int(row["blank_rows"]))
                     for name, sha, (_, row) in zip(firsts["label"], firsts["sha256"], firsts.iterrows(), strict=True))
     return Sources({"usage": usage}, empty_issues(), records)
 

@@ -13,13 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from recon import cells as cells_module
 from recon.cells import WHITESPACE, arrow_text, per_distinct, tidy_with, untidy_cells
 from recon.ingest.normalise import parse_dates
-from recon.ingest.reading import read_delimited
+from recon.ingest.reading import ReadOptions, read_table
 from recon.money import parse_money
 
 # ------------------------------------------------------------------------------------------ whitespace
@@ -80,7 +80,12 @@ def reference_parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     cleaned = cleaned.str.strip("()")
     trailing_minus = cleaned.str.endswith("-") & ~cleaned.str.startswith("-")
     cleaned = cleaned.where(~trailing_minus, "-" + cleaned.str.rstrip("-"))
-    cleaned = cleaned.str.replace("." if decimal == "," else ",", "", regex=False)
+    thousands = "." if decimal == "," else ","
+    # (issue 24) a thousands separator groups whole digits by three; used otherwise, the text is no number
+    grouped = rf"^[-+]?[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+(?:{re.escape(decimal)}[0-9]*)?$"
+    misgrouped = cleaned.str.contains(thousands, regex=False).fillna(False) & ~cleaned.str.match(grouped).fillna(False)
+    cleaned = cleaned.where(~misgrouped)
+    cleaned = cleaned.str.replace(thousands, "", regex=False)
     if decimal != ".":
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
     parts = cleaned.str.extract(_REFERENCE_PATTERN)
@@ -121,33 +126,23 @@ def as_csv_line(cells: list[str]) -> str:
                     for cell in cells)
 
 
-@given(st.lists(st.lists(csv_cell, min_size=1, max_size=4), max_size=8), st.booleans())
-def test_arrow_reads_delimited_text_as_pandas_c_parser_does(rows: list[list[str]], trailing_blank: bool) -> None:
+@given(st.lists(st.lists(csv_cell, min_size=3, max_size=3), max_size=8), st.booleans())
+def test_well_formed_delimited_text_reads_as_pandas_c_parser_reads_it(rows: list[list[str]],
+                                                                     trailing_blank: bool) -> None:
+    """Rows of the header's width (what a well-formed export holds) read exactly as pandas' C parser
+    reads them, cells stripped. Rows of another width are no longer padded or merged (issue 24):
+    ``tests/recon/ingest/test_reading.py``."""
+    # (a value whose line after a line break holds a row's worth of delimiters is what a stray quote
+    # swallowing rows looks like: quarantined, test_reading.py)
+    assume(not any("\n" in cell and "," in cell for row in rows for cell in row))
     header = "alpha,beta,gamma"
     text = "\n".join([header, *map(as_csv_line, rows)]) + ("\n\n" if trailing_blank else "\n")
-    try:
-        expected = pd.read_csv(io.StringIO(text), sep=",", dtype=str, keep_default_na=False,
-                               skip_blank_lines=False, engine="c")
-    except Exception:  # what pandas refuses, read_delimited refuses too
-        with pytest.raises(Exception):  # noqa: B017
-            read_delimited(text, ",")
-        return
-    got = read_delimited(text, ",")
+    expected = pd.read_csv(io.StringIO(text), sep=",", dtype=str, keep_default_na=False, skip_blank_lines=False,
+                           engine="c")
+    got = read_table(text.encode(), "rows.csv", ReadOptions(delimiter=","))
     assert list(got.columns) == list(expected.columns)
-    assert got.fillna("").astype(str).to_numpy().tolist() == expected.fillna("").astype(str).to_numpy().tolist()
-
-
-@pytest.mark.parametrize("text", [
-    "a,b,a\n1,2,3\n",              # repeated header names: pandas renames them
-    "a,b,\n1,2,3\n",               # an empty header name
-    "a,b,c\n1,2\n4,5,6\n",         # a short row: pandas pads it
-    "a,b,c\n   \n1,2,3\n",         # a whitespace-only line
-])
-def test_files_arrow_would_read_differently_are_read_by_pandas(text: str) -> None:
-    expected = pd.read_csv(io.StringIO(text), sep=",", dtype=str, keep_default_na=False, skip_blank_lines=False)
-    got = read_delimited(text, ",")
-    assert list(got.columns) == list(expected.columns)
-    assert got.fillna("").astype(str).to_numpy().tolist() == expected.fillna("").astype(str).to_numpy().tolist()
+    stripped = expected.fillna("").astype(str).apply(lambda column: column.str.strip())
+    assert got.fillna("").astype(str).to_numpy().tolist() == stripped.to_numpy().tolist()
 
 
 # ------------------------------------------------------------------------------- once per distinct cell

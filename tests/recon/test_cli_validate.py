@@ -85,5 +85,8 @@ def test_validate_never_prints_a_secret_a_data_file_holds(tmp_path: Path, monkey
     (data / "time_entries.csv").write_text("date,client,hours,billable\nConn-Env-Secret1,Acme,1,true\n")
     result = runner.invoke(app, ["validate", "--data", str(data)])
     assert "payments.csv  [payments]" in result.output and "REFUSED" in result.output
-    assert "RECON_CONN_PSA_PASSWORD=***" in result.output
+    # (the reader of issue 24 refuses the NUL-separated environment at its header without quoting it; a
+    # refusal that did quote it would show the name masked)
+    assert ("REFUSED: the header (line 1) holds a NUL byte" in result.output
+            or "RECON_CONN_PSA_PASSWORD=***" in result.output)
     assert "Conn-Env-Secret1" not in result.output

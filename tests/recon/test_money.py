@@ -8,9 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recon.money import (
+    HEADROOM,
     MONEY_SCALE,
+    DecimalEvidence,
+    decimal_evidence,
+    exact_sum,
     format_units,
     from_decimal,
+    headroom_problem,
     money_times_quantity,
     parse_money,
     parse_quantity,
@@ -66,6 +71,59 @@ def test_huge_products_fall_back_to_exact_integers() -> None:
 def test_unit_price_from_amount_handles_zero_quantity() -> None:
     price = unit_price_from_amount(pd.Series([1000000, 5], dtype="Int64"), pd.Series([3.0, 0.0]))
     assert price.iloc[0] == 333333 and price.isna().iloc[1]
+
+
+# ----------------------------------------------------------------------- issue 24: numbers never guessed
+
+@pytest.mark.parametrize(("text", "decimal"), [("12,50", "."), ("€3,50", "."), ("1,2345", "."), (",50", "."),
+                                               ("12.50", ","), ("1,234.56", ",")])
+def test_a_separator_that_does_not_group_thousands_is_not_a_number(text: str, decimal: str) -> None:
+    """``12,50`` was read as 1250 and ``€3,50`` as 350: a thousands separator groups digits by three."""
+    assert parse_money(pd.Series([text]), decimal).isna().all()
+
+
+@pytest.mark.parametrize(("cells", "decimal", "evidence"), [
+    (["3668,30", "927,80", "12"], ".", DecimalEvidence(2, "3668,30")),
+    (["1,234", "2,500"], ".", DecimalEvidence(0, "", 2, "1,234")),
+    (["1,234", "2.50"], ".", DecimalEvidence()),  # a decimal point shows: the comma groups thousands
+    (["12.50"], ",", DecimalEvidence(1, "12.50")),
+    (["1.234", "2,50"], ",", DecimalEvidence()),
+])
+def test_decimal_evidence_tells_a_mistaken_mark_from_an_ambiguous_one(cells: list[str], decimal: str,
+                                                                      evidence: DecimalEvidence) -> None:
+    assert decimal_evidence(pd.Series(cells, dtype="string"), decimal) == evidence
+
+
+def test_a_product_past_what_money_holds_is_missing_never_an_overflow_error() -> None:
+    amount = money_times_quantity(pd.Series([99_999_999_999_999.0, 2.0]),
+                                  pd.Series([999_999_999_999_990_000, 10_000], dtype="Int64"))
+    assert amount.isna().iloc[0] and amount.iloc[1] == 20_000
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60))
+def test_exact_sum_is_the_sum_of_python_integers_at_the_int64_bounds(values: list[int]) -> None:
+    assert exact_sum(pd.Series(values, dtype="Int64")) == sum(values)
+
+
+limit_units = 10**16  # 10^12 currency units, max_line_amount's default
+
+
+@given(st.lists(st.integers(-limit_units, limit_units), max_size=600), st.integers(1, 600))
+def test_totals_that_could_wrap_are_refused_and_those_that_cannot_are_exact(amounts: list[int], copies: int) -> None:
+    """Money past 2^62 units in total is refused before a sum is taken; below it, every total is exact."""
+    series = pd.Series(amounts * copies, dtype="Int64")
+    problem = headroom_problem([series], [])
+    magnitude = sum(abs(value) for value in amounts) * copies
+    assert (problem is not None) == (magnitude >= HEADROOM)
+    if problem is None:
+        assert exact_sum(series) == sum(amounts) * copies == int(series.sum())
+
+
+def test_quantities_times_prices_that_could_overflow_are_refused() -> None:
+    prices = pd.Series([10**16], dtype="Int64")
+    assert headroom_problem([prices], [pd.Series([100.0])]) is None
+    problem = headroom_problem([prices], [pd.Series([10**12, 1.0])])
+    assert problem is not None and "quantities in these files add up to 1,000,000,000,001" in problem
 
 
 def test_importing_money_loads_no_array_library() -> None:

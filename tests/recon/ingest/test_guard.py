@@ -214,16 +214,17 @@ def test_damaged_workbooks_never_raise_anything_else(cut: int, flip: int) -> Non
 def test_the_line_length_check_refuses_exactly_the_lines_over_the_limit(
         lines: list[tuple[int, bytes]], limit: int) -> None:
     """The window pre-check may only skip the exact measurement when no line is over the limit."""
-    from recon.ingest.guard import _check_line_length
+    from recon.ingest.guard import check_line_length
+    from recon.ingest.lines import Buffer
 
     data = b"".join(b"a" * length + ending for length, ending in lines)
     longest = max((len(line) for line in data.replace(b"\r", b"\n").split(b"\n")), default=0)
     limits = UploadLimits(max_line_chars=limit)
     if longest > limit:
-        with pytest.raises(SourceError, match="characters long"):
-            _check_line_length(data, "usage.csv", limits)
+        with pytest.raises(SourceError, match=r"characters long, more than the limit of .* \(max_line_chars"):
+            check_line_length(Buffer(data), limits)
     else:
-        _check_line_length(data, "usage.csv", limits)
+        check_line_length(Buffer(data), limits)
 
 
 def test_a_workbook_with_a_damaged_compressed_part_is_refused() -> None:

@@ -95,7 +95,7 @@ def test_a_bug_in_the_reader_is_not_reported_as_a_bad_file(monkeypatch: pytest.M
     def broken(*_args: object, **_kwargs: object) -> None:
         raise AttributeError("'NoneType' object has no attribute 'columns'")
 
-    monkeypatch.setattr(reading, "_read_delimited_bytes", broken)
+    monkeypatch.setattr(reading, "_read_delimited", broken)
     with pytest.raises(AttributeError):
         load_file(USAGE.encode(), "usage.csv", "usage")
 
@@ -121,13 +121,18 @@ def test_a_file_whose_non_utf8_byte_comes_late_is_read_as_cp1252_whole() -> None
 
 
 def test_a_file_that_is_not_text_is_refused_saying_where() -> None:
-    """0x81 is neither UTF-8 (a continuation byte with nothing before it) nor in Windows-1252: the
-    refusal names the file, the line and the byte, for each encoding tried."""
-    data = "client,sku,quantity,period_start\nCafé,X,3,2026-01-05\n".encode() + b"Acme,X\x81,3,2026-01-05\n"
+    """0x81 is neither UTF-8 (a continuation byte with nothing before it) nor in Windows-1252: a file
+    with no UTF-8 character is refused naming the line and the byte. In a file that is otherwise UTF-8
+    (``Café``), the same byte quarantines its line instead (issue 24: encodings decided with evidence)."""
+    data = b"client,sku,quantity,period_start\nCafe,X,3,2026-01-05\nAcme,X\x81,3,2026-01-05\n"
     with pytest.raises(SourceError) as refused:
         load_file(data, "usage.csv", "usage")
-    assert str(refused.value) == ("usage.csv: cannot be read as text: line 3, byte 7 (0x81) is not UTF-8, "
-                                  "and line 3, byte 7 (0x81) is not Windows-1252")
+    assert str(refused.value) == ("usage.csv: is not UTF-8, and line 3, byte 7 (0x81) is not Windows-1252 either; "
+                                  "name its encoding in profile.toml")
+    loaded = load_file(data.replace(b"Cafe", "Café".encode()), "usage.csv", "usage")
+    assert loaded.frame["client"].tolist() == ["Café"]
+    assert loaded.issues["reason"].tolist() == [
+        "byte 0x81 is not UTF-8, in a file that otherwise is (byte 7 of the row)"]
 
 
 def _workbook(*sheets: tuple[str, list[list[object]]]) -> bytes:
@@ -185,8 +190,9 @@ def test_a_directory_reads_its_files_as_the_same_bytes_uploaded_would_be(tmp_pat
 
     inspection = inspect_directory(tmp_path)
     loaded = {item.record.file: item for item in inspection.loaded}
-    assert [report.file for report in inspection.refused] == ["payments.csv"]  # empty: no header row
-    assert sorted(loaded) == ["contracts.csv", "invoices.csv", "usage.csv", "usage_extra.xlsx"]
+    assert inspection.refused == ()  # (an empty optional file reads as no rows: issue 24)
+    assert sorted(loaded) == ["contracts.csv", "invoices.csv", "payments.csv", "usage.csv", "usage_extra.xlsx"]
+    assert loaded.pop("payments.csv").report.warnings == ("is empty (0 bytes): read as no payments rows",)
     for name, item in loaded.items():
         uploaded = load_file((tmp_path / name).read_bytes(), name, item.record.source)
         pd.testing.assert_frame_equal(item.frame, uploaded.frame)

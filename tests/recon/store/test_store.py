@@ -63,7 +63,7 @@ def test_every_discrepancy_type_round_trips(store: Store) -> None:
 
 def test_runs_are_listed_newest_first_with_totals(store: Store) -> None:
     assert store.latest_run_id() is None
-    assert list(store.list_runs().columns) == list(RUN_LIST_COLUMNS)
+    assert list(store.list_runs().columns) == [*RUN_LIST_COLUMNS, "informational"]
     first = store.save_run(before_fixes(), by="ann")
     second = store.save_run(after_fixes(), by="bob", label="after fixes")
     listed = store.list_runs()
@@ -71,7 +71,7 @@ def test_runs_are_listed_newest_first_with_totals(store: Store) -> None:
     newest = listed.iloc[0]
     assert (newest["by"], newest["label"], newest["periods"]) == ("bob", "after fixes", "2026-01")
     assert newest["leakage"] == from_decimal("322.00") and newest["overcharge"] == from_decimal("450.00")
-    assert newest["discrepancies"] == 3
+    assert newest["discrepancies"] == 3 and newest["informational"] == 0  # (of them, informational)
     assert str(listed["leakage"].dtype) == "Int64" and str(listed["created_at"].dtype).endswith("UTC]")
     assert store.previous_run_id(second) == first and store.previous_run_id(first) is None
 

@@ -1,0 +1,99 @@
+"""Outputs written in one step (issue 24, deliverable 5): a crash while ``recon run`` writes its results
+leaves the previous results or the complete new ones, never a folder holding part of each.
+
+The crash is real: a child process is killed with SIGKILL while it writes the third result file (the
+write of that file is where the kill is triggered, in the child, before any byte of it is written).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recon.cli import app
+from recon.exports.outputs import OutputError, check_folder, replace_file, replace_folder
+from recon.exports.report import OUTPUT_FILES
+from tests.recon.test_cli import scenario_dir
+
+runner = CliRunner()
+
+KILL_ON_THIRD_WRITE = """
+import os, pathlib, signal, sys
+from recon.engine import reconcile
+from recon.exports import report
+from recon.ingest.directory import load_directory
+
+result = reconcile(load_directory(pathlib.Path(sys.argv[1])), periods=["2026-02"])
+writes = []
+
+def dying(original):
+    def write(self, *args, **kwargs):
+        if self.name in report.OUTPUT_FILES and ("w" in str(args[:1]) or original.__name__ != "open"):
+            writes.append(self.name)
+            if len(writes) == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, *args, **kwargs)
+    return write
+
+for method in ("write_bytes", "write_text", "open"):
+    setattr(pathlib.Path, method, dying(getattr(pathlib.Path, method)))
+report.write_outputs(result, pathlib.Path(sys.argv[2]))
+"""
+
+
+# What ``recon run`` writes without --keys (keys.csv only with it, since issue 25).
+RUN_FILES = (set(OUTPUT_FILES) - {"keys.csv"}) | {"unmatched_credits.csv"}
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_kill_during_the_write_leaves_the_previous_results_whole(tmp_path: Path) -> None:
+    before = scenario_dir(tmp_path, "quantity_and_price")
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["run", "--data", str(before), "--out", str(out), "--no-store"])
+    assert first.exit_code == 0, first.output
+    previous = contents(out)
+    assert set(previous) == RUN_FILES
+    (tmp_path / "second").mkdir()
+    after = scenario_dir(tmp_path / "second", "unbilled_usage")
+    killed = subprocess.run([sys.executable, "-c", KILL_ON_THIRD_WRITE, str(after), str(out)], capture_output=True,
+                            timeout=600, check=False)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    assert contents(out) == previous
+    again = runner.invoke(app, ["run", "--data", str(after), "--out", str(out), "--no-store"])
+    assert again.exit_code == 0, again.output
+    assert set(contents(out)) == RUN_FILES and contents(out) != previous
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".out.")] == []  # leftovers removed
+
+
+def test_a_folder_holding_other_files_is_refused_before_any_work(tmp_path: Path) -> None:
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error: ") and result.output.count("\n") == 1
+    assert "holds other files ('notes.txt')" in result.output
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_replace_folder_swaps_whole_folders(tmp_path: Path) -> None:
+    target = tmp_path / "results"
+    replace_folder(target, {"a.csv": b"1", "b.csv": b"2"})
+    replace_folder(target, {"a.csv": b"3"}, allowed={"a.csv", "b.csv"})
+    assert contents(target) == {"a.csv": b"3"}
+    with pytest.raises(OutputError, match="is not a folder"):
+        check_folder(target / "a.csv", ["a.csv"])
+
+
+def test_replace_file_refuses_a_folder_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError):
+        replace_file(tmp_path, b"x")
+    replace_file(tmp_path / "pack.xlsx", b"x")
+    assert (tmp_path / "pack.xlsx").read_bytes() == b"x" and len(list(tmp_path.iterdir())) == 1

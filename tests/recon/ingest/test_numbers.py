@@ -1,0 +1,92 @@
+"""Numbers and dates never guessed (issue 24, items 2, 5 and 10).
+
+Before: quantity 99999999999999 x unit price 99999999999999 with no amount was an ``OverflowError``
+traceback, ten amounts of 99999999999999 wrapped the billed total to -844674407370965.16 with exit 0,
+``today`` and ``now`` were dates (the row moved with the day the run happened), ``12,50`` was read as
+1250 without a word.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recon.ingest.files import load_file
+from recon.ingest.guard import UploadLimits
+from recon.ingest.normalise import parse_dates
+from recon.ingest.reading import ReadOptions
+from recon.settings import Settings
+
+INVOICES = "invoice_number,invoice_date,client,sku,quantity,unit_price,amount\n"
+GOOD = "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\n"
+PAYMENTS = "invoice_number,payment_date,amount\n"
+
+
+def test_quantity_times_price_beyond_the_limit_is_quarantined_not_an_overflow_error() -> None:
+    data = (INVOICES.replace(",amount", "") + "INV-1,2026-01-31,Acme,M365-BP,3,12.50\n"
+            "INV-2,2026-01-31,Acme,M365-BP,99999999999999,99999999999999\n").encode()
+    loaded = load_file(data, "invoices.csv", "invoices")
+    assert loaded.frame["amount"].tolist() == [375_000]
+    reasons = loaded.issues["reason"].iloc[0]
+    assert "quantity: '99999999999999' is beyond the limit of 1,000,000,000,000 per line (max_line_amount" in reasons
+    assert "amount: quantity x unit price is beyond the limit of 1,000,000,000,000 per line" in reasons
+
+
+def test_an_amount_beyond_the_limit_is_quarantined_never_summed() -> None:
+    data = (INVOICES + GOOD + "INV-1,2026-01-31,Acme,M365-BS,1,1.00,99999999999999\n" * 10).encode()
+    loaded = load_file(data, "invoices.csv", "invoices")
+    assert loaded.frame["amount"].tolist() == [375_000]
+    assert loaded.report.rows_quarantined == 10
+    assert set(loaded.issues["reason"]) == {"amount: '99999999999999' is beyond the limit of 1,000,000,000,000 "
+                                            "per line (max_line_amount in the settings)"}
+
+
+def test_the_limit_is_a_setting_and_too_many_digits_for_money_are_beyond_it() -> None:
+    limits = UploadLimits.from_settings(Settings(max_line_amount=1000))
+    data = (INVOICES + GOOD + "INV-2,2026-01-31,Acme,M365-BS,1,1.00,1000.01\n"
+            "INV-3,2026-01-31,Acme,M365-BS,1,1.00,123456789012345678\n").encode()
+    loaded = load_file(data, "invoices.csv", "invoices", limits=limits)
+    assert loaded.frame["invoice_number"].tolist() == ["INV-1"]
+    reasons = loaded.issues["reason"].tolist()
+    assert reasons[0] == "amount: '1000.01' is beyond the limit of 1,000 per line (max_line_amount in the settings)"
+    assert reasons[1] == ("amount: cannot read money '123456789012345678' (expect_column_values_to_not_be_null); "
+                          "amount: '123456789012345678' is beyond the limit of 1,000 per line (max_line_amount in "
+                          "the settings)")
+    with pytest.raises(Exception, match="max_line_amount must be above 0 and at most 100,000,000,000,000"):
+        Settings(max_line_amount=10**15)
+
+
+@pytest.mark.parametrize("word", ["today", "now", "Today", "yesterday", "tomorrow"])
+def test_relative_words_are_not_dates(word: str) -> None:
+    data = (PAYMENTS + f"INV-1,{word},10.00\nINV-2,2026-01-06,5.00\n").encode()
+    loaded = load_file(data, "payments.csv", "payments")
+    assert loaded.frame["invoice_number"].tolist() == ["INV-2"]
+    assert f"payment_date: cannot read date '{word}'" in loaded.issues["reason"].iloc[0]
+    assert parse_dates(pd.Series([word]), "%d/%m/%Y").isna().all()
+
+
+def test_a_decimal_comma_read_with_a_decimal_point_is_quarantined_with_a_warning_naming_the_setting() -> None:
+    data = b"invoice_number;payment_date;amount\nINV-1;2026-01-06;3668,30\nINV-2;2026-01-06;927,80\n"
+    loaded = load_file(data, "payments.csv", "payments")
+    assert loaded.report.rows_used == 0 and loaded.report.rows_quarantined == 2
+    assert loaded.report.warnings == (
+        "amount: 2 value(s) such as '3668,30' look written with a decimal ',', but the file is read with '.': those "
+        "rows are quarantined; if the file uses decimal ',', set decimal = \",\" for this file in profile.toml",)
+    fixed = load_file(data, "payments.csv", "payments", ReadOptions(decimal=","))
+    assert fixed.frame["amount"].tolist() == [36_683_000, 9_278_000] and not fixed.report.warnings
+
+
+def test_an_ambiguous_thousands_comma_is_read_and_warned_about() -> None:
+    data = (PAYMENTS + 'INV-1,2026-01-06,"1,234"\nINV-2,2026-01-06,"2,500"\n').encode()
+    loaded = load_file(data, "payments.csv", "payments")
+    assert loaded.frame["amount"].tolist() == [12_340_000, 25_000_000]
+    assert loaded.report.warnings == (
+        "amount: 2 value(s) such as '1,234' were read with ',' as a thousands separator; if the file uses decimal "
+        "',' instead, set decimal = \",\" for this file in profile.toml",)
+
+
+def test_a_control_character_in_a_value_quarantines_its_row() -> None:
+    data = (PAYMENTS + "INV-1\x1b[31m,2026-01-06,10.00\nINV-2,2026-01-06,5.00\n").encode()
+    loaded = load_file(data, "payments.csv", "payments")
+    assert loaded.frame["invoice_number"].tolist() == ["INV-2"]
+    assert loaded.issues["reason"].iloc[0] == "invoice_number: holds a control character (0x1b), not text"
