@@ -39,6 +39,7 @@ PAGE_SPECS = (
     ("Billing", "overview.py", "Overview", ":material/space_dashboard:", access.VIEW),
     ("Billing", "client.py", "Client", ":material/apartment:", access.VIEW),
     ("Billing", "discrepancies.py", "Discrepancies", ":material/rule:", access.VIEW),
+    ("Billing", "fixes.py", "Fixes", ":material/build:", access.VIEW),
     ("Billing", "receivables.py", "Receivables", ":material/account_balance_wallet:", access.VIEW),
     ("Data", "sources.py", "Sources", ":material/upload_file:", access.UPLOAD),
     ("Data", "mappings.py", "Mappings", ":material/join_inner:", access.MAP),

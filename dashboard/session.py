@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -21,11 +22,13 @@ from recon.connectors import PulledFile
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
 from recon.exports.safe import redact
+from recon.fixes import Fix, FixOutcome
 from recon.ingest.guard import UploadLimits
 from recon.ingest.profile import SourceEntry, parse_profile
 from recon.ingest.reading import sha256_of
 from recon.settings import Settings
 from recon.store import RunComparison, Store, StoredRun, database_url
+from recon.store.fixes import STATE_COLUMNS, FixLedger
 from recon.views import Filters, RunView
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,6 +312,100 @@ def resolve(fingerprints: list[str], status: str, note: str) -> None:
 def resolution_history(fingerprint: str) -> pd.DataFrame:
     """Every resolution of one finding, oldest first."""
     return store().history(fingerprint)
+
+
+# ------------------------------------------------------------------------------------------- fixes
+#
+# The PSA fixes of the active run (issue 21). Everyone who sees the run reads its fixes (their clients'
+# only); account managers propose (edit a quantity, date or amount) for their clients; finance and admin
+# approve, reject and apply. Every step is in the fix's append-only history and in the access log.
+
+def run_fixes() -> pd.DataFrame:
+    """The fixes of the active (stored) run whose findings the principal sees through the filters
+    (``recon.store.fixes.STATE_COLUMNS``); none before the run is stored."""
+    current = context()
+    active = current.active if current is not None else st.session_state.get("workspace.active")
+    if active is None or active.run_id is None or current is None:
+        return pd.DataFrame(columns=list(STATE_COLUMNS))
+    fixes = FixLedger(store()).fixes(active.run_id)
+    shown = set(current.view.discrepancies["fingerprint"].astype(str))
+    return fixes[fixes["fingerprint"].isin(shown)].reset_index(drop=True)
+
+
+def fix_history(fix_key: str) -> pd.DataFrame:
+    """Every event of one fix, oldest first: who proposed, approved, applied it, with request and answer."""
+    events = FixLedger(store()).events([fix_key])
+    return events[["at", "event", "by", "quantity", "effective_date", "amount", "connection", "psa_id", "note",
+                   "request", "response"]]
+
+
+def _own_fixes(action: str, keys: list[str]) -> int:
+    """The stored run id, when the principal may ``action`` and every fix of ``keys`` is one they see."""
+    require(action)
+    current = context()
+    active = current.active if current is not None else None
+    if active is None or active.run_id is None:
+        raise access.AccessDeniedError("this run is not stored: its fixes cannot be changed")
+    visible = set(FixLedger(store()).fixes(active.run_id).query(
+        "fingerprint in @seen", local_dict={"seen": list(current.result.discrepancies["fingerprint"])})["fix_key"])
+    outside = sorted(set(keys) - visible)
+    if outside:
+        raise access.AccessDeniedError(f"{len(outside)} of these fixes are not yours to change")
+    return int(active.run_id)
+
+
+def propose_fix(key: str, *, quantity: float | None = None, effective_date: date | None = None,
+                amount: int | None = None, note: str = "") -> None:
+    """A person's edit of one fix (a new quantity or amount, another date): proposed again, to approve."""
+    run_id = _own_fixes(access.PROPOSE_FIX, [key])
+    record("propose_fix", target=key, detail=f"quantity {quantity}, date {effective_date}, amount {amount}")
+    FixLedger(store()).propose(run_id, key, user_name(), quantity=quantity, effective_date=effective_date,
+                               amount=amount, note=note)
+
+
+def approve_fixes(keys: list[str], effective_date: date | None = None, note: str = "") -> int:
+    """Approve fixes, with one effective date for all of them when given."""
+    run_id = _own_fixes(access.APPROVE_FIX, keys)
+    record("approve_fix", target=", ".join(keys[:20]), detail=f"effective {effective_date or 'as proposed'}")
+    return FixLedger(store()).approve(run_id, keys, user_name(), effective_date=effective_date, note=note)
+
+
+def reject_fixes(keys: list[str], note: str = "") -> int:
+    run_id = _own_fixes(access.APPROVE_FIX, keys)
+    record("reject_fix", target=", ".join(keys[:20]), detail=note[:500])
+    return FixLedger(store()).reject(run_id, keys, user_name(), note=note)
+
+
+def apply_fixes(keys: list[str], send: bool) -> tuple[list[FixOutcome], list[Fix]]:
+    """Write approved fixes to the PSA connection each came from (a dry run unless ``send``: the exact
+    requests, stored); returns the outcomes and the fixes no connection takes (to export)."""
+    from recon.connectors import load_connections, writeback
+
+    run_id = _own_fixes(access.APPLY_FIX, keys)
+    ledger = FixLedger(store())
+    chosen = ledger.approved(run_id, keys)
+    record("apply_fix" if send else "dry_run_fix", target=", ".join(keys[:20]), detail=f"{len(chosen)} approved")
+    connections = load_connections()
+    routed, unrouted = writeback.route(chosen, connections)
+    outcomes: list[FixOutcome] = []
+    by = user_name()
+    for name, some in routed.items():
+        outcomes += writeback.apply(some, connections[name], send=send,
+                                    record=lambda outcome: ledger.record(run_id, [outcome], by))
+    return outcomes, unrouted
+
+
+def export_fixes(keys: list[str]) -> None:
+    """Record approved fixes as exported for entry by hand (their CSV / checklist was downloaded)."""
+    run_id = _own_fixes(access.APPLY_FIX, keys)
+    FixLedger(store()).export(run_id, keys, user_name())
+
+
+def fixes_done(keys: list[str], note: str = "") -> int:
+    """Record fixes as entered in the PSA by hand; their findings are resolved."""
+    run_id = _own_fixes(access.APPLY_FIX, keys)
+    record("fix_applied_by_hand", target=", ".join(keys[:20]), detail=note[:500])
+    return FixLedger(store()).applied_by_hand(run_id, keys, user_name(), note=note)
 
 
 # ------------------------------------------------------------------------------------------ profiles

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from recon.sources import Sources
     from recon.spark import SparkRun
     from recon.store import Store
+    from recon.store.fixes import FixLedger
 
 ENV_URL = "RECON_DATABASE_URL"
 
@@ -609,6 +610,163 @@ def entry() -> None:
     if "pyarrow" not in sys.modules:
         os.environ.setdefault(ARROW_POOL_ENV, LEAN_ALLOCATOR)
     app()
+
+
+# ---------------------------------------------------------------------------------------------- fixes
+
+fixes_app = typer.Typer(help="The PSA fixes proposed for a stored run's findings: review, approve, write back "
+                             "(dry run unless --apply).", no_args_is_help=True, rich_markup_mode="markdown")
+app.add_typer(fixes_app, name="fixes")
+RunOption = Annotated[int, typer.Option("--run", help="The stored run (see recon runs).")]
+KeysArgument = Annotated[list[str] | None, typer.Argument(help="Fix keys (see recon fixes list).")]
+
+
+def _ledger(ctx: typer.Context) -> FixLedger:
+    from recon.store.fixes import FixLedger
+
+    return FixLedger(open_store(ctx))
+
+
+def _quantity_text(value: object) -> str:
+    return "" if value is None or value != value else f"{float(str(value)):g}"
+
+
+@fixes_app.command("list")
+def fixes_list(
+    ctx: typer.Context,
+    run_id: RunOption,
+    status: Annotated[str | None, typer.Option("--status", help="Only fixes with this status.")] = None,
+) -> None:
+    """List a run's fixes: key, status, the change (quantity before -> after), one-time amount, monthly
+    change and effective date."""
+    try:
+        current = _ledger(ctx).fixes(run_id)
+    except ReconError as error:
+        fail(str(error))
+    if status:
+        current = current[current["status"].eq(status.strip().lower())]
+    if not len(current):
+        typer.echo(f"No fixes{' ' + status if status else ''} in run {run_id}.")
+        return
+    typer.echo(f"{'fix':<16}  {'status':<9}  {'effective':<10}  {'quantity':>11}  {'one-time':>11}  "
+               f"{'monthly':>10}  change")
+    for row in current.itertuples():
+        quantity = (f"{_quantity_text(row.before_qty)}->{_quantity_text(row.after_qty)}"
+                    if row.after_qty == row.after_qty else "")
+        typer.echo(f"{row.fix_key:<16}  {row.status:<9}  {row.effective_date:%Y-%m-%d}  {quantity:>11}  "
+                   f"{money_text(row.amount):>11}  {money_text(row.monthly_change):>10}  "
+                   f"{row.client}: {row.description}")
+
+
+@fixes_app.command("approve")
+def fixes_approve(
+    ctx: typer.Context,
+    run_id: RunOption,
+    keys: KeysArgument = None,
+    every: Annotated[bool, typer.Option("--all", help="Every fix of the run that may be approved.")] = False,
+    effective_date: Annotated[str | None, typer.Option(
+        "--effective-date", help="One effective date for all of them (YYYY-MM-DD).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the history).")] = "",
+    by: ByOption = "",
+) -> None:
+    """Approve fixes (named, or --all that are proposed), optionally with one effective date."""
+    when = _valid_date(effective_date, "--effective-date") if effective_date else None
+    ledger = _ledger(ctx)
+    try:
+        if every:
+            current = ledger.fixes(run_id)
+            keys = current.loc[current["status"].isin(["proposed"]), "fix_key"].tolist()
+            if not keys:
+                typer.echo(f"No proposed fixes in run {run_id}.")
+                return
+        count = ledger.approve(run_id, keys or [], by, effective_date=when, note=note)
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"Approved {count} fix(es) of run {run_id}{f' effective {when}' if when else ''}.")
+
+
+@fixes_app.command("reject")
+def fixes_reject(ctx: typer.Context, run_id: RunOption, keys: KeysArgument = None,
+                 note: Annotated[str, typer.Option("--note", help="Why.")] = "", by: ByOption = "") -> None:
+    """Decline fixes: they are not written; their findings stay as they are."""
+    try:
+        count = _ledger(ctx).reject(run_id, keys or [], by, note=note)
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"Rejected {count} fix(es) of run {run_id}.")
+
+
+@fixes_app.command("done")
+def fixes_done(ctx: typer.Context, run_id: RunOption, keys: KeysArgument = None,
+               note: Annotated[str, typer.Option("--note", help="Where (a ticket, the PSA's id).")] = "",
+               by: ByOption = "") -> None:
+    """Record exported (or approved) fixes as entered in the PSA by hand; their findings are resolved."""
+    try:
+        count = _ledger(ctx).applied_by_hand(run_id, keys or [], by, note=note)
+    except ReconError as error:
+        fail(str(error))
+    typer.echo(f"Recorded {count} fix(es) of run {run_id} as applied by hand.")
+
+
+@fixes_app.command("apply")
+def fixes_apply(
+    ctx: typer.Context,
+    run_id: RunOption,
+    keys: KeysArgument = None,
+    send: Annotated[bool, typer.Option(
+        "--apply/--dry-run", help="Send the requests to the PSA (--apply) or only show and store them "
+                                  "(--dry-run, the default).")] = False,
+    connections: ConnectionsFileOption = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Where the fixes no connection takes are written (CSV and checklist PDF).")] = Path("fixes"),
+    by: ByOption = "",
+) -> None:
+    """Write a run's approved fixes to the PSA each came from (a dry run unless --apply: the exact requests
+    are printed and stored); fixes of a PSA no connection writes to are exported as a CSV and a checklist
+    PDF. Applying twice changes nothing."""
+    import json
+
+    from recon import connectors
+    from recon.connectors import writeback
+    from recon.exports.fixes import fixes_csv, fixes_pdf
+    from recon.fixes import FixOutcome
+
+    ledger = _ledger(ctx)
+    try:
+        chosen = ledger.approved(run_id, keys or None)
+        if not chosen:
+            typer.echo(f"No approved fixes to apply in run {run_id} (recon fixes approve first).")
+            return
+        defined = connectors.load_connections(connections)
+        routed, unrouted = writeback.route(chosen, defined)
+
+        def record(outcome: FixOutcome) -> None:
+            ledger.record(run_id, [outcome], by)
+
+        for name, some in routed.items():
+            target = defined[name]
+            typer.echo(f"{'Applying' if send else 'Dry run (nothing sent)'}: {len(some)} fix(es) to {target.label}")
+            for outcome in writeback.apply(some, target, send=send, record=record):
+                said = outcome.psa_id or outcome.message
+                typer.echo(f"  {outcome.fix_key}  {outcome.event}{f': {said}' if said else ''}")
+                for request in outcome.requests if not send else ():
+                    typer.echo(f"    {request['method']} {request['url']}")
+                    typer.echo(f"    {json.dumps(request['body'], sort_keys=False)}")
+        if unrouted:
+            current = ledger.fixes(run_id)
+            wanted = current[current["fix_key"].isin([fix.fix_key for fix in unrouted])]
+            out.mkdir(parents=True, exist_ok=True)
+            csv_path, pdf_path = out / f"fixes-run-{run_id}.csv", out / f"fixes-run-{run_id}.pdf"
+            csv_path.write_bytes(fixes_csv(wanted))
+            pdf_path.write_bytes(fixes_pdf(wanted, f"Fixes of run {run_id} to enter in the PSA"))
+            if send:
+                ledger.export(run_id, wanted["fix_key"].tolist(), by, note=f"exported to {csv_path.name}")
+            typer.echo(f"{len(unrouted)} fix(es) have no PSA connection: written to {csv_path} and {pdf_path} "
+                       "(enter them, then recon fixes done).")
+    except ReconError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(_os_error(error))
 
 
 if __name__ == "__main__":

@@ -221,11 +221,15 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
              "ar_balance", "overdue_balance", "unapplied_amount",
              # stored runs and comparisons, statements
              "billed", "expected", "old_variance", "new_variance", "variance_delta", "leakage_delta",
-             "overcharge_delta", "difference", "under_billed", "over_billed", "net"),
+             "overcharge_delta", "difference", "under_billed", "over_billed", "net",
+             # proposed PSA fixes (``recon.fixes``): what a line bills more per month from its effective date
+             "monthly_change"),
     **_named(QUANTITY,
              "quantity", "hours", "included_hours",
              "expected_qty", "billed_qty", "usage_qty", "contract_qty", "duplicate_qty",
              "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours",
+             # proposed PSA fixes: the line's quantity before and after
+             "before_qty", "after_qty",
              # PRODUCT.md 4a: trial seats (a key's, a run's), a credit's part no loaded charge takes, a key's
              # quantity credited below zero
              "trial_qty", "trial_seats", "unmatched_qty", "usage_deficit"),

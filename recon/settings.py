@@ -33,6 +33,9 @@ class Settings:
     # Limits on what a file may be (``recon.ingest.guard.UploadLimits``): each refusal names its setting.
     max_upload_mb: int = 200
     max_upload_rows: int = 2_000_000
+    # When a proposed PSA fix takes effect (recon.fixes): the first day of the period after the run
+    # ("next_period"), or of the finding's own period where the PSA prorates ("finding_period").
+    fix_effective: str = "next_period"
     max_upload_columns: int = 1_000
     max_line_chars: int = 1_000_000
     max_unzipped_mb: int = 1_024
@@ -58,6 +61,8 @@ class Settings:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
         problems += [f"{name} must be a positive whole number" for name in LIMITS
                      if not isinstance(getattr(self, name), int) or getattr(self, name) < 1]
+        if self.fix_effective not in ("next_period", "finding_period"):
+            problems.append("fix_effective must be next_period or finding_period")
         if not 0 < Decimal(self.max_line_amount) <= MAX_LINE_AMOUNT:
             problems.append(f"max_line_amount must be above 0 and at most {MAX_LINE_AMOUNT:,} (what money can hold)")
         if len(self.currency) != 3 or not self.currency.isalpha():

@@ -56,7 +56,8 @@ pytestmark = pytest.mark.skipif(not (SAMPLE / "contracts.csv").is_file(), reason
 # page -> the tables whose first row is selected (the evidence panels open on a selection)
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": (), "client": ("client.findings",), "discrepancies": ("discrepancies.table",),
-    "receivables": (), "sources": (), "mappings": (), "runs": (), "settings": (), "admin": (),
+    "fixes": ("fixes.table",), "receivables": (), "sources": (), "mappings": (), "runs": (), "settings": (),
+    "admin": (),
 }
 SELECTED = {"selection": {"rows": [0], "columns": [], "cells": []}}
 

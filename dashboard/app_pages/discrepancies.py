@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import session, ui
 from recon import access, views
+from recon.fixes import KIND_NAMES, MAY_APPROVE
 from recon.money import from_decimal
 from recon.rules import finding_name
 
@@ -65,6 +66,32 @@ if picked:
                 session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
                 st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
                 st.rerun()
+    proposed = session.run_fixes()
+    proposed = proposed[proposed["fingerprint"].isin(chosen["fingerprint"].astype(str))]
+    if len(proposed):
+        with st.container(border=True):
+            st.markdown(f"**PSA fixes proposed for the selected finding(s)** · {len(proposed)} · the line before "
+                        "and after, the one-time money and the date")
+            ui.table(proposed.assign(change=proposed["kind"].map(KIND_NAMES)), key="discrepancies.fixes",
+                     currency=currency, download=False,
+                     columns=["status", "client", "sku", "change", "before_qty", "after_qty", "amount",
+                              "monthly_change", "effective_date", "description"],
+                     labels={"amount": "One-time amount", "before_qty": "Quantity before",
+                             "after_qty": "Quantity after"})
+            ready = proposed.loc[proposed["status"].isin(MAY_APPROVE), "fix_key"].astype(str).tolist()
+            if session.can(access.APPROVE_FIX) and ready:
+                with st.form("discrepancies.approve_fixes", border=False):
+                    left, right = st.columns([2, 3])
+                    same_date = left.date_input("One effective date for all (optional)", value=None,
+                                                key="discrepancies.fix_date")
+                    if right.form_submit_button(f"Approve {len(ready)} fix(es)", type="primary",
+                                                icon=":material/check_circle:"):
+                        count = session.approve_fixes(ready, same_date)
+                        st.toast(f"{count} fix(es) approved: apply them on the Fixes page.",
+                                 icon=":material/check_circle:")
+                        st.rerun()
+            st.page_link("app_pages/fixes.py", label="Edit, apply or export them on the Fixes page",
+                         icon=":material/build:")
     last = chosen.iloc[-1]
     if st.button(f"Open {ui.md(last['client'])}", key="discrepancies.open_client", icon=":material/apartment:",
                  type="tertiary"):

@@ -46,6 +46,12 @@ if TYPE_CHECKING:
         ADMIN as ADMIN,
     )
     from recon.access.roles import (
+        APPLY_FIX as APPLY_FIX,
+    )
+    from recon.access.roles import (
+        APPROVE_FIX as APPROVE_FIX,
+    )
+    from recon.access.roles import (
         AUDITOR as AUDITOR,
     )
     from recon.access.roles import (
@@ -68,6 +74,9 @@ if TYPE_CHECKING:
     )
     from recon.access.roles import (
         PERMISSIONS as PERMISSIONS,
+    )
+    from recon.access.roles import (
+        PROPOSE_FIX as PROPOSE_FIX,
     )
     from recon.access.roles import (
         RESOLVE as RESOLVE,
@@ -257,7 +266,10 @@ _EXPORTS = {
     "ACTIONS": "recon.access.roles",
     "ADMIN": "recon.access.roles",
     "AUDITOR": "recon.access.roles",
+    "APPLY_FIX": "recon.access.roles",
+    "APPROVE_FIX": "recon.access.roles",
     "CHANGE_SETTINGS": "recon.access.roles",
+    "PROPOSE_FIX": "recon.access.roles",
     "EXPORT": "recon.access.roles",
     "EXPORT_AUDIT_PACK": "recon.access.roles",
     "FINANCE": "recon.access.roles",

@@ -19,16 +19,20 @@ ROLES = (ADMIN, FINANCE, ACCOUNT_MANAGER, AUDITOR)
 VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP = "view", "view_runs", "upload", "run", "resolve", "map"
 EXPORT, EXPORT_AUDIT_PACK = "export", "export_audit_pack"
 CHANGE_SETTINGS, MANAGE_USERS, VIEW_ACCESS_LOG = "change_settings", "manage_users", "view_access_log"
+# PSA fixes (recon.fixes): propose or edit one, approve it, write it to the PSA (or export it for manual entry).
+PROPOSE_FIX, APPROVE_FIX, APPLY_FIX = "propose_fix", "approve_fix", "apply_fix"
 ACTIONS = (VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK, CHANGE_SETTINGS, MANAGE_USERS,
-           VIEW_ACCESS_LOG)
+           VIEW_ACCESS_LOG, PROPOSE_FIX, APPROVE_FIX, APPLY_FIX)
 
 # Who may do what. Finance runs the billing close; admin also owns settings and users; an account
 # manager works their own clients' discrepancies and shares their statements (stored runs cover the
-# whole book, so they are not theirs to browse); an auditor reads everything and changes nothing.
+# whole book, so they are not theirs to browse) and may propose PSA fixes for them, which finance
+# approves and applies; an auditor reads everything and changes nothing.
 PERMISSIONS: Mapping[str, frozenset[str]] = {
     ADMIN: frozenset(ACTIONS),
-    FINANCE: frozenset({VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK}),
-    ACCOUNT_MANAGER: frozenset({VIEW, RESOLVE, EXPORT}),
+    FINANCE: frozenset({VIEW, VIEW_RUNS, UPLOAD, RUN, RESOLVE, MAP, EXPORT, EXPORT_AUDIT_PACK, PROPOSE_FIX,
+                        APPROVE_FIX, APPLY_FIX}),
+    ACCOUNT_MANAGER: frozenset({VIEW, RESOLVE, EXPORT, PROPOSE_FIX}),
     AUDITOR: frozenset({VIEW, VIEW_RUNS, EXPORT, EXPORT_AUDIT_PACK}),
 }
 SCOPED_ROLES = frozenset({ACCOUNT_MANAGER})

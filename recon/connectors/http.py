@@ -163,13 +163,21 @@ class ApiClient:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; return a 2xx response or raise ``ConnectorError``. An absolute ``path`` (a link a
         service answered with) must be on the client's own origin: ``ConnectorError`` otherwise, before
-        anything is sent. The token call (``token_call=True``) goes to the configured token URL."""
+        anything is sent. The token call (``token_call=True``) goes to the configured token URL.
+
+        ``accept``: statuses answered as they are (neither raised nor retried). ``settle``: for a request
+        that is not idempotent (a POST creating a record), called before each retry; when it finds that an
+        earlier attempt did get through (and returns that record's response), nothing is sent again."""
         token_call = kwargs.pop("token_call", False)
         accept = frozenset(kwargs.pop("accept", ()))
+        settle: Callable[[], httpx.Response | None] | None = kwargs.pop("settle", None)
         absolute = path.startswith(("http://", "https://"))
         url = path.lstrip("/") if not absolute else path if token_call else self._on_origin(path)
         refreshed = False
         for attempt in range(1, self.retry.attempts + 1):
+            settled = settle() if settle is not None and attempt > 1 else None
+            if settled is not None:
+                return settled
             response = self._send(method, url, attempt, kwargs)
             if response is None:
                 continue
@@ -177,7 +185,7 @@ class ApiClient:
                 refreshed = True  # an expired token: fetch a fresh one once before giving up
                 self.token(True)
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
+            if response.status_code in RETRY_STATUSES - accept and attempt < self.retry.attempts:
                 self._wait(attempt, response)
                 continue
             return response if response.status_code in accept else self._checked(response, token_call)

@@ -2,7 +2,10 @@
 
 Sheets: ``summary`` (the run and its figures), ``discrepancies`` (every finding with its current status
 and its resolution history), ``history`` (every resolution event of those findings, oldest first),
-``inputs`` (the files read, with SHA-256 and row counts) and ``settings``. Money cells are numbers with
+``inputs`` (the files read, with SHA-256 and row counts), ``settings``, ``fixes`` (the PSA fixes proposed
+for the run's findings, with their status and who proposed and approved them) and ``fix_history`` (every
+step of those fixes: proposed, approved, dry run, sent, accepted with the PSA's id or refused with its
+message, verified by a later run, with the exact request and the answer as JSON). Money cells are numbers with
 a money format, written from the exact decimal values (the totals come from the engine, never from
 summing cells); text is always written as text, so a name like ``=HYPERLINK(...)`` stays inert.
 """
@@ -10,6 +13,7 @@ summing cells); text is always written as text, so a name like ``=HYPERLINK(...)
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pandas as pd
 import xlsxwriter
 
+from recon.exports.formatting import iso_text
 from recon.exports.outputs import replace_file
 from recon.exports.safe import neutralise
 from recon.money import to_decimal
@@ -29,7 +34,12 @@ if TYPE_CHECKING:
 
     from recon.store import Store, StoredRun
 
-SHEETS = ("summary", "discrepancies", "history", "inputs", "settings")
+SHEETS = ("summary", "discrepancies", "history", "inputs", "settings", "fixes", "fix_history")
+FIX_SHEET_COLUMNS = ("fix_key", "status", "period", "client", "sku", "finding_type", "kind", "agreement_id", "line_id",
+                     "before_qty", "after_qty", "unit_price", "amount", "monthly_change", "effective_date",
+                     "description", "proposed_by", "proposed_at", "approved_by", "approved_at", "fingerprint")
+FIX_EVENT_COLUMNS = ("fix_key", "at", "event", "by", "quantity", "effective_date", "amount", "connection", "psa_id",
+                     "note", "request", "response")
 _HISTORY_CONTEXT = ("period", "client", "sku", "type")
 
 
@@ -53,14 +63,36 @@ def audit_pack(store: Store, run_id: int) -> bytes:
 
 
 def _write_run(store: Store, run_id: int, target: Path | BinaryIO) -> None:
+    from recon.store.fixes import FixLedger
+
     stored = store.load_run(run_id)
     events = store.history()
-    write_audit_pack(stored, events[events["fingerprint"].isin(set(stored.discrepancies["fingerprint"]))], target)
+    ledger = FixLedger(store)
+    write_audit_pack(stored, events[events["fingerprint"].isin(set(stored.discrepancies["fingerprint"]))], target,
+                     fixes=ledger.fixes(run_id), fix_events=ledger.events(run_id=run_id))
 
 
-def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | BinaryIO) -> None:
+def fix_event_rows(fix_events: pd.DataFrame) -> pd.DataFrame:
+    """A run's fix events (``FixLedger.events``) for the pack: request and answer as the JSON text stored."""
+    out = fix_events.reindex(columns=list(FIX_EVENT_COLUMNS))
+    for column in ("request", "response"):
+        out[column] = out[column].map(lambda value: "" if value is None or (isinstance(value, float) and value != value)
+                                      else value if isinstance(value, str) else json.dumps(value))
+    return out
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates and moments as ISO text (``YYYY-MM-DD``; UTC ``YYYY-MM-DD HH:MM:SS`` with a time of day)."""
+    moments = [column for column in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[column])]
+    return frame.assign(**{column: iso_text(frame[column]) for column in moments})
+
+
+def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | BinaryIO, *,
+                     fixes: pd.DataFrame | None = None, fix_events: pd.DataFrame | None = None) -> None:
     """Write ``run`` and the resolution ``events`` of its fingerprints (``Store.history`` rows) as XLSX
-    to ``target``, a path (its directory is created) or a binary buffer."""
+    to ``target``, a path (its directory is created) or a binary buffer; with the run's PSA ``fixes``
+    (their state) and ``fix_events`` (who proposed, approved and applied what, when, with the request and
+    the PSA's answer)."""
     if isinstance(target, Path):
         target.parent.mkdir(parents=True, exist_ok=True)
     destination = str(target) if isinstance(target, Path) else target
@@ -73,6 +105,8 @@ def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | Binary
         "summary": summary_rows(run), "discrepancies": discrepancy_rows(run.discrepancies, events),
         "history": history_rows(run.discrepancies, events), "inputs": run.imports,
         "settings": pd.DataFrame(list(run.settings.to_dict().items()), columns=["setting", "value"]),
+        "fixes": _dated((fixes if fixes is not None else pd.DataFrame()).reindex(columns=list(FIX_SHEET_COLUMNS))),
+        "fix_history": _dated(fix_event_rows(fix_events if fix_events is not None else pd.DataFrame())),
     }
     for name in SHEETS:
         _write_sheet(workbook.add_worksheet(name), sheets[name], formats)

@@ -48,7 +48,12 @@ from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, empty_issues, empty_source
 from recon.status import STATUSES, with_status
+from recon.store import fixes as fix_ledger
 from recon.store import tables
+from recon.store.rows import frame_of as _frame
+from recon.store.rows import records as _records
+from recon.store.rows import text_columns as _text_columns
+from recon.store.rows import timestamps as _timestamps
 
 ENV_URL = "RECON_DATABASE_URL"
 DEFAULT_URL = "sqlite:///recon.db"
@@ -272,29 +277,6 @@ def _write_transaction(engine: Engine) -> Iterator[Connection]:
 
 # ----------------------------------------------------------------------------------------- frames
 
-def _frame(rows: Sequence[Any], columns: Sequence[str], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
-    """Result rows as a frame, column by column: money columns go straight to ``Int64`` (letting pandas
-    infer would turn a column of ints with a None into float64 and lose digits past 2**53)."""
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    chosen = dtypes or {}
-    return pd.DataFrame({name: pd.Series(list(column), dtype=chosen.get(name, "object"))
-                         for name, column in zip(columns, values, strict=True)})
-
-
-def _timestamps(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-
-
-def _text_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
-    return frame.astype(dict.fromkeys(columns, "string"))
-
-
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows as plain Python values for an insert: ``None`` for NA / NaN, ints for Int64."""
-    chosen = frame.reindex(columns=list(columns))
-    return chosen.astype(object).where(chosen.notna(), None).to_dict(orient="records")
-
-
 def _text(value: str, what: str) -> str:
     cleaned = str(value).strip()
     if not cleaned:
@@ -375,15 +357,18 @@ class Store:
 
     def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> int:
         """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
-        version), every discrepancy, the files it read, the stored imports whose charges it drew on, and
-        the usage rows of its files as charge history (once per import). ``key`` names what the run was
-        computed from (the dashboard's run key: ``find_run`` finds the run again by it). Returns the run id."""
+        version), every discrepancy, the files it read, the stored imports whose charges it drew on, the
+        usage rows of its files as charge history (once per import) and the PSA fixes proposed for its
+        findings (with the fixes applied earlier checked against it: ``recon.store.fixes.after_run``).
+        ``key`` names what the run was computed from (the dashboard's run key: ``find_run`` finds the run
+        again by it). Returns the run id."""
         with self._writing() as connection:
             run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)
             outcomes = _link_imports(connection, run_id, result.imports)
             _link_imports(connection, run_id, result.history_imports, first=len(result.imports), from_history=True)
             _store_charges(connection, result, outcomes)
+            fix_ledger.after_run(connection, run_id, result)  # its proposed fixes; earlier fixes verified
             connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
         return run_id
 

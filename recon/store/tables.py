@@ -329,8 +329,66 @@ class AccessLog(SQLModel, table=True):
     outcome: str = Field(default="ok", sa_type=sa.String(20), nullable=False)
 
 
+class FixProposal(SQLModel, table=True):
+    """A PSA change the engine proposed for one finding of one run (``recon.fixes.FIX_COLUMNS``); what
+    people and the PSA then did with it is in ``fix_event``. Written with its run, in the same transaction."""
+
+    __tablename__: ClassVar[str] = "fix"
+    __table_args__ = (sa.UniqueConstraint("run_id", "fix_key", name="uq_fix_run_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    fix_key: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    fingerprint: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    period: str = Field(sa_type=sa.String(7), nullable=False)
+    client: str = _text()
+    sku: str = _text()
+    finding_type: str = Field(sa_type=sa.String(40), nullable=False)
+    variance: int | None = _money()
+    kind: str = Field(sa_type=sa.String(20), nullable=False)
+    agreement_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    line_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    origin: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    before_qty: float | None = None
+    after_qty: float | None = None
+    unit_price: int | None = _money()
+    amount: int | None = _money()
+    monthly_change: int | None = _money()
+    effective_date: date = Field(sa_type=sa.Date, nullable=False)
+    prorate: bool = Field(default=True, nullable=False)
+    description: str = _text()
+    reason: str = _text()
+
+
+class FixEvent(SQLModel, table=True):
+    """Append-only: everything that happened to a fix (``fix_key``): proposed or edited, approved, rejected,
+    a dry run with the exact request, sent and accepted with the PSA's id or refused with its message,
+    exported for manual entry, confirmed or found not taken by a later run. The latest state event is the
+    fix's status; ``quantity`` / ``effective_date`` / ``amount`` carry what was proposed or approved."""
+
+    __tablename__: ClassVar[str] = "fix_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fix_key: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    fingerprint: str = Field(sa_type=sa.String(64), nullable=False)
+    run_id: int = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    event: str = Field(sa_type=sa.String(20), nullable=False)
+    by: str = _text()
+    at: datetime = _timestamp()
+    quantity: float | None = None
+    effective_date: date | None = Field(default=None, sa_type=sa.Date, nullable=True)
+    amount: int | None = _money()
+    connection: str = _text()
+    request: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    response: Any = Field(default=None, sa_type=sa.JSON, nullable=True)
+    psa_id: str = _text()
+    note: str = _text()
+
+
 TABLES = (ImportFile, Run, RunImport, Discrepancy, Resolution, ClientAlias, RejectedSuggestion, SkuMapping,
-          SettingsVersion, MappingProfile, UserAccount, LoginThrottle, BrowserSession, AccessLog)
+          SettingsVersion, MappingProfile, UserAccount, LoginThrottle, BrowserSession, AccessLog, FixProposal,
+          FixEvent)
 
 
 def table(model: type[SQLModel]) -> sa.Table:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
 SAMPLE = ROOT / "sample_data"
-PAGES = ("overview", "client", "discrepancies", "receivables", "sources", "mappings", "runs", "settings")
+PAGES = ("overview", "client", "discrepancies", "fixes", "receivables", "sources", "mappings", "runs", "settings")
 TIMEOUT_S = 120
 
 

@@ -99,7 +99,7 @@ def live(texts: list[str]) -> list[str]:
 
 def visit(at: AppTest) -> Iterator[str]:
     """Every page an admin has, the Client page on each hostile client with a finding's evidence open,
-    and the Discrepancies page with every finding selected; yields a name for each view."""
+    and the Discrepancies and Fixes pages with every row selected; yields a name for each view."""
     for page in ("overview", "receivables", "sources", "mappings", "runs", "settings", "admin"):
         at.switch_page(f"app_pages/{page}.py").run()
         yield page
@@ -114,6 +114,11 @@ def visit(at: AppTest) -> Iterator[str]:
     at.session_state["discrepancies.table"] = {"selection": {"rows": list(range(rows)), "columns": [], "cells": []}}
     at.run()
     yield "discrepancies"
+    at.switch_page("app_pages/fixes.py").run()
+    rows = len(next(frame.value for frame in at.dataframe if "fix_key" in frame.value))
+    at.session_state["fixes.table"] = {"selection": {"rows": list(range(rows)), "columns": [], "cells": []}}
+    at.run()
+    yield "fixes"
 
 
 def test_names_from_data_are_never_markup_on_any_page(admin: AppTest) -> None:

@@ -71,8 +71,9 @@ def every_text(scoped: Reconciliation) -> str:
 
 @pytest.mark.parametrize(("role", "allowed"), [
     (ADMIN, set(ACTIONS)),
-    (FINANCE, {"view", "view_runs", "upload", "run", "resolve", "map", "export", "export_audit_pack"}),
-    (ACCOUNT_MANAGER, {"view", "resolve", "export"}),
+    (FINANCE, {"view", "view_runs", "upload", "run", "resolve", "map", "export", "export_audit_pack", "propose_fix",
+               "approve_fix", "apply_fix"}),
+    (ACCOUNT_MANAGER, {"view", "resolve", "export", "propose_fix"}),
     (AUDITOR, {"view", "view_runs", "export", "export_audit_pack"}),
 ])
 def test_each_role_may_do_exactly_its_actions(role: str, allowed: set[str]) -> None:

@@ -117,7 +117,7 @@ class StandIn:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -122,6 +122,7 @@ class ConnectWise:
     def __init__(self, forbidden: frozenset[str] = frozenset()) -> None:
         self.base = ""
         self.forbidden = forbidden
+        self.data = CW_DATA  # what it serves (psa_writes.WritableConnectWise serves a copy it changes)
         expected = f"{CW_COMPANY}+{CW_PUBLIC}:{CW_PRIVATE}".encode()
         self.authorization = "Basic " + base64.b64encode(expected).decode()
 
@@ -132,11 +133,11 @@ class ConnectWise:
             return Reply(401, {"code": "Unauthorized", "message": "Authentication failed: invalid credentials"})
         if path in self.forbidden:
             return Reply(403, {"code": "Forbidden", "message": "You do not have access to this record type"})
-        if path not in CW_DATA:
+        if path not in self.data:
             return Reply(404, {"code": "NotFound", "message": f"no route {path}"})
-        if isinstance(CW_DATA[path], dict):
-            return Reply(200, CW_DATA[path])
-        records = _filtered(CW_DATA[path], request.query.get("conditions"))
+        if isinstance(self.data[path], dict):
+            return Reply(200, self.data[path])
+        records = _filtered(self.data[path], request.query.get("conditions"))
         page, size = int(request.query.get("page", 1)), int(request.query.get("pageSize", 25))
         body = page_of(records, page - 1, size)
         links = []
@@ -718,6 +719,10 @@ def _matches(record: dict[str, Any], condition: dict[str, Any]) -> bool:
         return actual != value
     if actual is None:
         return False
+    if op in ("contains", "beginswith", "endswith"):
+        text, part = str(actual).casefold(), str(value).casefold()
+        checks = {"contains": part in text, "beginswith": text.startswith(part), "endswith": text.endswith(part)}
+        return checks[op]
     compared = {"gt": actual > value, "gte": actual >= value, "lt": actual < value, "lte": actual <= value}
     if op not in compared:
         raise AssertionError(f"operator {op!r} not served by the stand-in")
@@ -732,6 +737,8 @@ class Autotask:
     def __init__(self) -> None:
         self.base = ""
         self.next_host = ""  # when set, nextPageUrl points there (another host)
+        self.data = AT_DATA  # what it serves (psa_writes.WritableAutotask serves a copy it changes)
+        self.fields: dict[str, set[str]] = {}  # fields an entity has besides those its records show
 
     def __call__(self, request: Request) -> Reply:
         path = request.path.removeprefix(AT_PREFIX).strip("/")
@@ -746,7 +753,7 @@ class Autotask:
                 AT_CODE, AT_USER, AT_SECRET):
             return Reply(401, {"errors": ["Unauthorized: the user name, secret or integration code is invalid"]})
         parts = path.split("/")
-        if len(parts) < 2 or parts[0] not in AT_DATA or parts[1] != "query":
+        if len(parts) < 2 or parts[0] not in self.data or parts[1] != "query":
             return Reply(404, {"errors": [f"No route /{path}"]})
         search = request.json() if request.method == "POST" else json.loads(request.query.get("search", "{}"))
         if parts[2:] == ["count"]:
@@ -754,11 +761,11 @@ class Autotask:
         return self._page(parts[0], search, int(request.query.get("offset", 0)))
 
     def _select(self, entity: str, search: dict[str, Any]) -> list[dict[str, Any]]:
-        fields = set().union(*(record.keys() for record in AT_DATA[entity])) | {"id"}
+        fields = set().union(*(record.keys() for record in self.data[entity])) | {"id"} | self.fields.get(entity, set())
         for condition in _flatten(search.get("filter", [])):
             if condition.get("field") is not None and condition["field"] not in fields:
                 raise _BadFieldError(f"Unable to find {condition['field']} in the {entity} Entity.")
-        return [record for record in AT_DATA[entity] if all(_matches(record, c) for c in search.get("filter", []))]
+        return [record for record in self.data[entity] if all(_matches(record, c) for c in search.get("filter", []))]
 
     def _page(self, entity: str, search: dict[str, Any], offset: int) -> Reply:
         size = int(search.get("MaxRecords") or 500)

@@ -24,6 +24,7 @@ from recon.money import from_decimal
 from recon.settings import Settings
 from recon.sources import ImportRecord
 from recon.store import RUN_LIST_COLUMNS, Store
+from recon.store.fixes import FixLedger
 from tests.recon.store.cases import after_fixes, before_fixes, fingerprint_of, scenario
 from tests.scenarios import FIXTURES, parse_scenario, scenario_names, scenario_sources
 
@@ -274,7 +275,7 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     store.resolve([helpdesk], "billed", note="INV-1003", by="bob")
     path = audit.export_audit_pack(store, run_id, tmp_path / "packs" / "audit.xlsx")
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings"]
+    assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings", "fixes", "fix_history"]
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["run"] == run_id and summary["by"] == "ann"
     assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall.to_dict()["leakage"])
@@ -285,6 +286,10 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     assert "billed by bob: INV-1003" in helpdesk_row["resolution_history"]
     assert helpdesk_row["variance"] == -300
     assert _sheet_frame(book["history"])["status"].tolist() == ["disputed", "billed"]
+    proposed = _sheet_frame(book["fixes"])
+    assert set(proposed["status"]) == {"proposed"} and len(proposed) == len(FixLedger(store).fixes(run_id))
+    assert Decimal(str(proposed.loc[proposed["kind"].eq("charge"), "amount"].iloc[0])) > 0  # money as numbers
+    assert _sheet_frame(book["fix_history"]).empty  # nobody did anything with them yet
     widths = {cell.value: book["discrepancies"].column_dimensions[cell.column_letter].width
               for cell in book["discrepancies"][1]}
     assert widths["client"] >= found["client"].str.len().max()  # a client's name shows whole
@@ -319,7 +324,7 @@ def test_audit_pack_of_an_unknown_run_fails_clearly(store: Store, tmp_path: Path
 def test_audit_pack_as_bytes_for_a_download(store: Store) -> None:
     run_id = store.save_run(before_fixes())
     book = openpyxl.load_workbook(io.BytesIO(audit.audit_pack(store, run_id)))
-    assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings"]
+    assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings", "fixes", "fix_history"]
 
 
 def test_exposure_follows_todays_resolutions(store: Store) -> None:

@@ -1,0 +1,157 @@
+"""Fixes: the PSA change proposed for each finding (issue 21). Review the line before and after, edit,
+approve (one effective date for many), write back to ConnectWise / Autotask (a dry run first), or export
+for entry by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session, ui
+from recon import access
+from recon.exports.fixes import fixes_csv, fixes_pdf
+from recon.fixes import KIND_NAMES, LINE_KINDS, MAY_APPLY, MAY_APPROVE, MAY_PROPOSE, MAY_REJECT
+from recon.money import from_decimal, to_decimal
+
+context = ui.require_context()
+currency = context.currency
+ui.header("Fixes", "Which changes in the PSA clear the findings, and have they been made?")
+
+fixes = session.run_fixes()
+if context.active.run_id is None:
+    st.info("This run is not stored yet: fixes are proposed when a run is stored (finance or admin runs it).",
+            icon=":material/info:")
+    st.stop()
+fixes = fixes.assign(change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]))
+statuses = st.multiselect("Status", sorted(set(fixes["status"])), key="fixes.statuses", placeholder="Any status")
+shown = fixes[fixes["status"].isin(statuses)] if statuses else fixes
+shown = shown.reset_index(drop=True)
+
+row = ui.metric_row()
+row.metric("Fixes", f"{len(shown):,}", border=True)
+row.metric("One-time money", ui.money(int(shown["amount"].fillna(0).sum()), currency, signed=True), border=True)
+row.metric("Monthly change", ui.money(int(shown["monthly_change"].fillna(0).sum()), currency, signed=True),
+           border=True)
+
+st.caption("Select fixes to see the PSA line before and after, and to approve or apply them.")
+event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv",
+                 columns=["status", "period", "client", "sku", "change", "before_qty", "after_qty", "unit_price",
+                          "amount", "monthly_change", "effective_date", "description", "agreement_id", "line_id",
+                          "finding_type", "approved_by", "fix_key"],
+                 labels={"amount": "One-time amount", "before_qty": "Quantity before", "after_qty": "Quantity after"},
+                 selection="multi-row", height=380)
+picked = [position for position in ui.selected_rows(event) if position < len(shown)]
+if not picked:
+    st.stop()
+chosen = shown.iloc[picked]
+keys = [str(key) for key in chosen["fix_key"]]
+last = chosen.iloc[-1]
+
+# ---------------------------------------------------------------------------------- before / after
+st.subheader(f"{ui.md(last['client'])} · {ui.md(last['sku'])} · {KIND_NAMES.get(str(last['kind']), last['kind'])}")
+line = str(last["kind"]) in LINE_KINDS
+price = last["unit_price"]
+if line:  # the PSA line's quantity and price, before and after
+    before_after = pd.DataFrame({"line": ["Before", "After"],
+                                 "quantity": pd.array([last["before_qty"], last["after_qty"]], dtype="float64"),
+                                 "unit_price": pd.array([price, price], dtype="Int64")})
+else:  # a one-time charge or credit on the next invoice
+    before_after = pd.DataFrame({"line": ["Before", "After"], "amount": pd.array([0, last["amount"]], dtype="Int64")})
+left, right = st.columns([3, 2])
+with left:
+    ui.table(before_after, key="fixes.before_after", currency=currency, download=False,
+             labels={"amount": "One-time amount"})
+
+
+def named(value: object) -> str:
+    return "-" if value is None or value is pd.NA or str(value) in ("", "nan", "<NA>") else str(value)
+
+
+right.markdown(f"**{ui.md(last['description'])}**  \n{ui.md(named(last['reason']))}  \n"
+               f"Agreement / contract **{ui.md(named(last['agreement_id']))}**, "
+               f"line **{ui.md(named(last['line_id']))}**"
+               f", effective **{pd.Timestamp(last['effective_date']).date()}** · status **{last['status']}**")
+
+# ---------------------------------------------------------------------------------- edit (propose)
+if session.can(access.PROPOSE_FIX) and last["status"] in MAY_PROPOSE:
+    with st.form("fixes.edit", border=True):
+        st.markdown(f"**Edit this fix** (proposed again as **{ui.md(session.user_name())}**; finance approves)")
+        first, second = st.columns(2)
+        if line:
+            quantity = first.number_input("Quantity after", min_value=0.0, value=float(last["after_qty"] or 0),
+                                          step=1.0, key="fixes.quantity")
+        else:
+            amount = first.number_input(f"One-time amount ({currency})", value=float(to_decimal(int(last["amount"]))),
+                                        step=10.0, key="fixes.amount")
+        when = second.date_input("Effective date", value=pd.Timestamp(last["effective_date"]).date(),
+                                 key="fixes.edit_date")
+        if st.form_submit_button("Propose", icon=":material/edit:"):
+            session.propose_fix(str(last["fix_key"]), quantity=quantity if line else None, effective_date=when,
+                                amount=None if line else from_decimal(str(amount)))
+            st.toast("Fix proposed again.", icon=":material/edit:")
+            st.rerun()
+
+# ---------------------------------------------------------------------------------- approve / reject
+ready = [key for key, status in zip(keys, chosen["status"], strict=True) if status in MAY_APPROVE]
+if session.can(access.APPROVE_FIX) and (ready or chosen["status"].isin(MAY_REJECT).any()):
+    with st.form("fixes.approve", border=True):
+        st.markdown(f"**Approve {len(ready)} of the {len(keys)} selected fix(es)** · "
+                    f"{ui.money(int(chosen['amount'].fillna(0).sum()), currency, signed=True)} one-time · "
+                    f"as **{ui.md(session.user_name())}**")
+        first, second = st.columns([2, 3])
+        same_date = first.date_input("One effective date for all (optional)", value=None, key="fixes.approve_date")
+        note = second.text_input("Note", key="fixes.approve_note")
+        approve, reject = st.columns(2)
+        if approve.form_submit_button("Approve", type="primary", icon=":material/check_circle:", disabled=not ready):
+            count = session.approve_fixes(ready, same_date, note)
+            st.toast(f"{count} fix(es) approved.", icon=":material/check_circle:")
+            st.rerun()
+        if reject.form_submit_button("Reject", icon=":material/block:"):
+            count = session.reject_fixes(keys, note)
+            st.toast(f"{count} fix(es) rejected.", icon=":material/block:")
+            st.rerun()
+
+# ---------------------------------------------------------------------------------- apply
+applicable = [key for key, status in zip(keys, chosen["status"], strict=True) if status in MAY_APPLY]
+if session.can(access.APPLY_FIX) and applicable:
+    with st.container(border=True):
+        st.markdown(f"**Write {len(applicable)} approved fix(es) to the PSA** · a dry run shows (and stores) the "
+                    "exact requests; Apply sends them. Applying twice changes nothing.")
+        dry, send, export = st.columns(3)
+        clicked = ("dry" if dry.button("Dry run", key="fixes.dry_run", icon=":material/preview:") else
+                   "send" if send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:") else "")
+        if clicked:
+            outcomes, unrouted = session.apply_fixes(applicable, send=clicked == "send")
+            st.session_state["fixes.outcomes"] = [
+                {"fix": item.fix_key, "outcome": item.event, "connection": item.connection,
+                 "psa_id": item.psa_id, "message": item.message,
+                 "requests": "\n".join(f"{r['method']} {r['url']} {json.dumps(r['body'])}" for r in item.requests)}
+                for item in outcomes] + [{"fix": item.fix_key, "outcome": "no connection: export it",
+                                          "connection": "", "psa_id": "", "message": "", "requests": ""}
+                                         for item in unrouted]
+            if clicked == "send":
+                st.rerun()
+        approved = chosen[chosen["fix_key"].isin(applicable)]
+        ui.export_button("Checklist PDF", lambda: fixes_pdf(approved, "Fixes to enter in the PSA", currency),
+                         file_name="fixes-checklist.pdf", key="fixes.pdf", mime="application/pdf",
+                         action=access.APPLY_FIX, icon=":material/checklist:")
+        ui.export_button("CSV for the PSA import", lambda: fixes_csv(approved), file_name="fixes-import.csv",
+                         key="fixes.import_csv", mime="text/csv", action=access.APPLY_FIX,
+                         icon=":material/download:")
+        if export.button("Mark entered by hand", key="fixes.done", icon=":material/task_alt:"):
+            count = session.fixes_done(applicable, "entered in the PSA by hand")
+            st.toast(f"{count} fix(es) recorded as applied.", icon=":material/task_alt:")
+            st.rerun()
+outcomes = st.session_state.get("fixes.outcomes")
+if outcomes:
+    st.dataframe(pd.DataFrame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
+
+# ---------------------------------------------------------------------------------- history
+history = session.fix_history(str(last["fix_key"]))
+with st.expander(f"History of this fix ({len(history)} event(s))"):
+    as_text = {column: history[column].map(lambda value: "" if value is None else json.dumps(value)
+                                           if not isinstance(value, str) else value).astype("string")
+               for column in ("request", "response")}
+    ui.table(history.assign(**as_text), key="fixes.history", currency=currency, file_name="fix-history.csv")

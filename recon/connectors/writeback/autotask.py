@@ -1,0 +1,218 @@
+"""Fixes written to Autotask PSA (REST v1.0): contract service units, contract services and charges.
+
+What Autotask's API takes (its REST entity articles and Swagger models, as in the public clients of it):
+
+- **ContractServiceAdjustments** change the units of a contract service from an ``effectiveDate``:
+  ``POST /ContractServiceAdjustments`` with ``contractID``, ``contractServiceID``, ``serviceID``,
+  ``effectiveDate``, ``unitChange`` (a whole number of units, added to those in effect) and optionally
+  ``adjustedUnitPrice``; answered ``{"itemId": n}``. The entity can be created only (never queried), so
+  whether a change is already in effect is read from the **ContractServiceUnits** the adjustment produces
+  (``POST /ContractServiceUnits/query``: ``units`` per ``startDate``..``endDate``). Autotask prorates an
+  adjustment from its effective date;
+- **ContractServices** (``POST /Contracts/{contractID}/Services``: ``contractID``, ``serviceID``,
+  ``unitPrice``, ``invoiceDescription``, ``internalDescription``) adds a service to a contract; its units
+  come from an adjustment;
+- **ContractCharges** (``POST /Contracts/{contractID}/Charges``: ``contractID``, ``name``, ``description``,
+  ``chargeType``, ``datePurchased``, ``unitQuantity``, ``unitPrice``, ``isBillableToCompany``, ``status``;
+  ``POST /ContractCharges/query``) bill a one-time amount through the billing process;
+- a refusal comes as HTTP 500 (404 for an unknown record) with ``{"errors": ["..."]}``: such an answer is
+  the PSA's no and is not retried (429, 502, 503, 504 and a 500 without that body are).
+
+How each fix is written: a quantity change or cancellation is one adjustment of ``approved - in effect``
+units (nothing is sent when the units in effect on the date are already the approved ones; refused when
+they are neither those nor the ones the fix was proposed on); a new line is a contract service whose
+``internalDescription`` carries the fix's reference, then an adjustment giving it its units; a charge or
+credit is a contract charge of one unit at the amount (negative for a credit) whose description carries the
+reference. ``charge_type`` and ``charge_status`` in connections.toml set those picklist values (default 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from recon.connectors.autotask import client as autotask_client
+from recon.connectors.autotask import query
+from recon.connectors.config import Connection
+from recon.connectors.http import ApiClient, decode_json
+from recon.connectors.writeback.steps import (
+    Done,
+    Refused,
+    Step,
+    Write,
+    Writes,
+    first,
+    numeric_id,
+    outcome,
+    quantity_number,
+    wire_number,
+)
+from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
+
+REFUSALS = frozenset({400, 404, 409, 422, 500})
+QUANTITY_TOLERANCE = 0.01
+
+
+def apply(api: ApiClient, connection: Connection, fix: Fix, send: bool) -> FixOutcome:
+    """Write ``fix`` (or, without ``send``, show what would be written)."""
+    return outcome(api, connection.name, fix, plan(api, fix, connection), send, REFUSALS, _is_refusal)
+
+
+def client(connection: Connection) -> ApiClient:
+    return autotask_client(connection)
+
+
+def _is_refusal(response: httpx.Response) -> bool:
+    """An answer that is Autotask's no (final), not a server failing (worth another try later)."""
+    if response.status_code != 500:
+        return True
+    try:
+        body = decode_json(response)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool(body.get("errors"))
+
+
+def plan(api: ApiClient, fix: Fix, connection: Connection | None = None) -> Step:
+    """Read what the fix needs from Autotask and decide what to send."""
+    contract = numeric_id(fix.agreement_id)
+    if contract is None:
+        return Refused(f"no Autotask contract id is known for {fix.client} (the fix names "
+                       f"{fix.agreement_id or 'none'})")
+    if fix.kind in (CHANGE_QUANTITY, CANCEL_LINE):
+        return _units_change(api, fix, contract)
+    if fix.kind == ADD_LINE:
+        return _new_service(api, fix, contract)
+    return _charge(api, fix, contract, connection)
+
+
+def _when(fix: Fix) -> str:
+    return f"{fix.effective_date.isoformat()}T00:00:00"
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | None:
+    """The contract service of the fix: ``line_id`` when numeric, else the contract's one of its service."""
+    number = numeric_id(fix.line_id)
+    if number is not None:
+        filters = [{"field": "id", "op": "eq", "value": number}]
+    else:
+        service = numeric_id(fix.sku)
+        if service is None:
+            return None
+        filters = [{"field": "contractID", "op": "eq", "value": contract},
+                   {"field": "serviceID", "op": "eq", "value": service}]
+    return first(list(query(api, "ContractServices", filters)))
+
+
+def units_on(api: ApiClient, contract_service: int, when: str) -> float | None:
+    """The units of a contract service in effect on ``when``: the unit row covering the day, else the
+    latest one starting before it; None when it has none."""
+    filters: list[dict[str, Any]] = [{"field": "contractServiceID", "op": "eq", "value": contract_service},
+               {"field": "startDate", "op": "lte", "value": when}]
+    rows = list(query(api, "ContractServiceUnits", filters))
+    if not rows:
+        return None
+    covering = [row for row in rows if str(row.get("endDate") or "9999") >= when]
+    chosen = max(covering or rows, key=lambda row: str(row.get("startDate") or ""))
+    return float(chosen.get("units") or 0)
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+def _adjustment(fix: Fix, contract: int, service: Mapping[str, Any] | None, change: float,
+                contract_service: int | str) -> Write:
+    body = {"contractID": contract, "contractServiceID": contract_service,
+            "serviceID": (service or {}).get("serviceID") or numeric_id(fix.sku), "effectiveDate": _when(fix),
+            "unitChange": int(change)}
+    target = float(fix.after_qty or 0) if fix.kind != CANCEL_LINE else 0.0
+
+    def find(client: ApiClient) -> Any:
+        if not isinstance(contract_service, int):
+            return None
+        now = units_on(client, contract_service, _when(fix))
+        return {"itemId": None, "units": now} if now is not None and abs(now - target) <= QUANTITY_TOLERANCE else None
+
+    return Write("POST", "ContractServiceAdjustments", body, find=find, id_of=_item_id)
+
+
+def _item_id(answer: Any) -> str:
+    return str(answer.get("itemId") or "") if isinstance(answer, dict) else ""
+
+
+def _units_change(api: ApiClient, fix: Fix, contract: int) -> Step:
+    service = _service(api, fix, contract)
+    if service is None:
+        return Refused(f"Autotask contract {contract} has no contract service of {fix.sku}")
+    now = units_on(api, int(service["id"]), _when(fix))
+    if now is None:
+        return Refused(f"contract service {service['id']} has no units on {fix.effective_date}")
+    wanted = 0.0 if fix.kind == CANCEL_LINE else float(fix.after_qty or 0)
+    if abs(now - wanted) <= QUANTITY_TOLERANCE:
+        return Done(f"contract service {service['id']} already has {quantity_number(wanted)} units on "
+                    f"{fix.effective_date}")
+    if fix.before_qty is not None and abs(now - fix.before_qty) > QUANTITY_TOLERANCE:
+        return Refused(f"contract service {service['id']} has {quantity_number(now)} units on {fix.effective_date}, "
+                       f"not the {quantity_number(fix.before_qty)} the fix was proposed on: review it first")
+    change = wanted - now
+    if not float(change).is_integer():
+        return Refused(f"Autotask adjusts whole units; {quantity_number(change)} is not one")
+    return Writes((_adjustment(fix, contract, service, change, int(service["id"])),))
+
+
+def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
+    service_id = numeric_id(fix.sku)
+    if service_id is None:
+        return Refused(f"{fix.sku} is not an Autotask service id")
+    existing = _service(api, fix, contract)
+    if existing is not None and fix.reference not in str(existing.get("internalDescription") or ""):
+        return Refused(f"contract {contract} already has contract service {existing['id']} of {fix.sku}: review "
+                       "it instead of adding a line")
+    if existing is not None:  # ours, created by an earlier try: give it its units if it has none yet
+        step = _units_change(api, dataclasses.replace(fix, before_qty=None), contract)
+        return step if not isinstance(step, Refused) else Done(f"contract service {existing['id']} exists")
+    body = {"contractID": contract, "serviceID": service_id, "unitPrice": wire_number(fix.unit_price, 4),
+            "invoiceDescription": fix.sku, "internalDescription": fix.reference}
+    units = _adjustment(fix, contract, {"serviceID": service_id}, float(fix.after_qty or 0),
+                        "<the contract service id Autotask answers>")
+
+    def then(answer: Any) -> Write:
+        return _adjustment(fix, contract, {"serviceID": service_id}, float(fix.after_qty or 0), int(_item_id(answer)))
+
+    def find(client: ApiClient) -> Any:
+        found = _service(client, fix, contract)
+        return {"itemId": found["id"]} if found else None
+
+    return Writes((Write("POST", f"Contracts/{contract}/Services", body, find=find, id_of=_item_id, then=then,
+                         placeholder=units),))
+
+
+def _charges(api: ApiClient, fix: Fix, contract: int) -> list[dict[str, Any]]:
+    return list(query(api, "ContractCharges", [{"field": "contractID", "op": "eq", "value": contract},
+                                               {"field": "description", "op": "contains", "value": fix.reference}]))
+
+
+def _charge(api: ApiClient, fix: Fix, contract: int, connection: Connection | None) -> Step:
+    existing = _charges(api, fix, contract)
+    if existing:
+        return Done(f"contract charge {existing[0].get('id')} (this fix's) is already on contract {contract}")
+    what = "charge" if (fix.amount or 0) > 0 else "credit"
+    setting = connection.setting if connection is not None else (lambda key, default=None: default)
+    body = {"contractID": contract, "name": f"{fix.sku} {what} {fix.period}"[:100],
+            "description": f"{fix.description} {fix.reference}"[:2000],
+            "chargeType": int(setting("charge_type", 1)), "status": int(setting("charge_status", 1)),
+            "datePurchased": _when(fix), "unitQuantity": 1, "unitPrice": wire_number(fix.amount),
+            "unitCost": 0, "isBillableToCompany": True}
+    return Writes((Write("POST", f"Contracts/{contract}/Charges", body, id_of=_item_id,
+                         find=lambda client: _found_item(_charges(client, fix, contract))),))
+
+
+def _found_item(records: list[dict[str, Any]]) -> Any:
+    return {"itemId": records[0]["id"]} if records else None
+
+
+__all__ = ["REFUSALS", "apply", "client", "plan", "units_on"]

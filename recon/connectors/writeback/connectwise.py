@@ -1,0 +1,190 @@
+"""Fixes written to ConnectWise PSA (REST 3.0): agreement additions and agreement adjustments.
+
+What ConnectWise's API takes (the developer network's Finance > Agreements endpoints, as in the public
+OpenAPI clients of it):
+
+- ``GET /finance/agreements/{id}/additions[/{additionId}]`` reads a line (``quantity``, ``lessIncluded``,
+  ``cancelledDate``, ``product.identifier``, ``description``); lists filter with ``conditions``;
+- ``PATCH /finance/agreements/{id}/additions/{additionId}`` takes a JSON Patch list,
+  ``[{"op": "replace", "path": "quantity", "value": 27}]``, and answers the addition;
+- ``POST /finance/agreements/{id}/additions`` creates one (``product``, ``quantity``, ``unitPrice``,
+  ``billCustomer``, ``effectiveDate``, ``prorateCurrentPeriodFlag``, ``description``, ``invoiceDescription``);
+- ``POST /finance/agreements/{id}/adjustments`` adds a one-time amount (positive: a charge, negative: a
+  credit) to the agreement's next invoice (``amount``, ``description`` up to 1,000 characters,
+  ``effectiveDate``); ``GET`` with ``conditions`` lists them;
+- a refusal is HTTP 400 (404 for an unknown record) with ``{"code", "message", "errors": [{"code",
+  "message", "resource", "field"}]}``.
+
+How each fix is written:
+
+- **quantity change**: the addition's billable quantity is ``quantity - lessIncluded``; the PATCH sets
+  ``quantity`` to the approved billable quantity plus ``lessIncluded``. An addition keeps one quantity (no
+  dated versions), so the change bills from the agreement's next invoice: apply a fix in the period it
+  takes effect. Nothing is sent when the addition already says the approved quantity; the fix is refused
+  when it says neither that nor the quantity the fix was proposed on (someone changed it meanwhile);
+- **cancellation**: PATCH ``cancelledDate`` to the day before the effective date;
+- **new line**: POST an addition, Billable, prorated from its effective date, whose ``description`` carries
+  the fix's reference (``[recon fix <key>]``); refused when the agreement already has an active addition
+  for that product that is not the fix's own;
+- **charge / credit**: POST an adjustment whose description carries the reference; nothing is sent when an
+  adjustment with it exists.
+
+The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company
+(an export names agreements); the addition is ``line_id`` when numeric, else the agreement's active
+addition of the fix's product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recon.connectors.config import Connection
+from recon.connectors.connectwise import client as connectwise_client
+from recon.connectors.http import ApiClient
+from recon.connectors.writeback.steps import (
+    Done,
+    Refused,
+    Step,
+    Write,
+    Writes,
+    day_before,
+    first,
+    numeric_id,
+    outcome,
+    quantity_number,
+    wire_number,
+)
+from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
+from recon.money import to_decimal
+
+REFUSALS = frozenset({400, 404, 409, 412, 422})
+QUANTITY_TOLERANCE = 0.01
+
+
+def apply(api: ApiClient, connection: Connection, fix: Fix, send: bool) -> FixOutcome:
+    """Write ``fix`` (or, without ``send``, show what would be written)."""
+    return outcome(api, connection.name, fix, plan(api, fix), send, REFUSALS)
+
+
+def client(connection: Connection) -> ApiClient:
+    return connectwise_client(connection)
+
+
+def plan(api: ApiClient, fix: Fix) -> Step:
+    """Read what the fix needs from ConnectWise and decide what to send."""
+    agreement = _agreement(api, fix)
+    if isinstance(agreement, Refused):
+        return agreement
+    if fix.kind in (CHANGE_QUANTITY, CANCEL_LINE):
+        return _line_change(api, fix, agreement)
+    if fix.kind == ADD_LINE:
+        return _new_line(api, fix, agreement)
+    return _adjustment(api, fix, agreement)
+
+
+# --------------------------------------------------------------------------------------------- finding
+
+def _quoted(text: str) -> str:
+    """A string in a ``conditions`` expression: double quotes, inner quotes and backslashes escaped."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _agreement(api: ApiClient, fix: Fix) -> int | Refused:
+    number = numeric_id(fix.agreement_id)
+    if number is not None:
+        return number
+    if not fix.agreement_id:
+        return Refused(f"no ConnectWise agreement is known for {fix.client}: the fix names none")
+    conditions = f"name={_quoted(fix.agreement_id)} and company/name={_quoted(fix.client)}"
+    found, _ = api.get_json("finance/agreements", params={"conditions": conditions})
+    record = first(found)
+    if record is None:
+        return Refused(f"ConnectWise has no agreement {fix.agreement_id!r} of {fix.client}")
+    return int(record["id"])
+
+
+def _active_additions(api: ApiClient, agreement: int, sku: str) -> list[dict[str, Any]]:
+    conditions = f"product/identifier={_quoted(sku)} and cancelledDate=null"
+    found, _ = api.get_json(f"finance/agreements/{agreement}/additions", params={"conditions": conditions})
+    return [item for item in found or [] if isinstance(item, dict)]
+
+
+def _addition(api: ApiClient, fix: Fix, agreement: int) -> dict[str, Any] | Refused:
+    number = numeric_id(fix.line_id)
+    if number is not None:
+        found, response = api.get_json(f"finance/agreements/{agreement}/additions/{number}", accept=(404,))
+        if response.status_code == 404 or not isinstance(found, dict):
+            return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
+        return found
+    active = _active_additions(api, agreement, fix.sku)
+    if not active:
+        return Refused(f"ConnectWise agreement {agreement} has no active addition of {fix.sku}")
+    return max(active, key=lambda item: (str(item.get("effectiveDate") or ""), int(item.get("id") or 0)))
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+def _line_change(api: ApiClient, fix: Fix, agreement: int) -> Step:
+    addition = _addition(api, fix, agreement)
+    if isinstance(addition, Refused):
+        return addition
+    path = f"finance/agreements/{agreement}/additions/{addition['id']}"
+    if fix.kind == CANCEL_LINE:
+        last_day = day_before(fix.effective_date).isoformat()
+        cancelled = str(addition.get("cancelledDate") or "")[:10]
+        if cancelled and cancelled <= last_day:
+            return Done(f"addition {addition['id']} is already cancelled on {cancelled}")
+        return Writes((Write("PATCH", path, [{"op": "replace", "path": "cancelledDate",
+                                              "value": f"{last_day}T00:00:00Z"}]),))
+    included = float(addition.get("lessIncluded") or 0)
+    billable = float(addition.get("quantity") or 0) - included
+    wanted = float(fix.after_qty or 0)
+    if abs(billable - wanted) <= QUANTITY_TOLERANCE:
+        return Done(f"addition {addition['id']} already bills {quantity_number(wanted)}")
+    if fix.before_qty is not None and abs(billable - fix.before_qty) > QUANTITY_TOLERANCE:
+        return Refused(f"addition {addition['id']} bills {quantity_number(billable)}, not the "
+                       f"{quantity_number(fix.before_qty)} the fix was proposed on: review it first")
+    body = [{"op": "replace", "path": "quantity", "value": quantity_number(wanted + included)}]
+    return Writes((Write("PATCH", path, body),))
+
+
+def _new_line(api: ApiClient, fix: Fix, agreement: int) -> Step:
+    existing = _active_additions(api, agreement, fix.sku)
+    ours = [item for item in existing if fix.reference in str(item.get("description") or "")]
+    if ours:
+        return Done(f"addition {ours[0]['id']} (this fix's) is already on agreement {agreement}")
+    if existing:
+        return Refused(f"agreement {agreement} already has addition {existing[0]['id']} of {fix.sku}: review "
+                       "it instead of adding a line")
+    path = f"finance/agreements/{agreement}/additions"
+    body = {"product": {"identifier": fix.sku}, "quantity": quantity_number(fix.after_qty),
+            "unitPrice": wire_number(fix.unit_price, 4), "billCustomer": "Billable",
+            "effectiveDate": f"{fix.effective_date.isoformat()}T00:00:00Z", "prorateCurrentPeriodFlag": True,
+            "description": f"{fix.sku} {fix.reference}"[:100], "invoiceDescription": fix.sku}
+
+    def find(client: ApiClient) -> Any:
+        return next((item for item in _active_additions(client, agreement, fix.sku)
+                     if fix.reference in str(item.get("description") or "")), None)
+
+    return Writes((Write("POST", path, body, find=find),))
+
+
+def _adjustments(api: ApiClient, agreement: int, fix: Fix) -> list[dict[str, Any]]:
+    conditions = f"description like {_quoted('%' + fix.reference + '%')}"
+    found, _ = api.get_json(f"finance/agreements/{agreement}/adjustments", params={"conditions": conditions})
+    return [item for item in found or [] if isinstance(item, dict)]
+
+
+def _adjustment(api: ApiClient, fix: Fix, agreement: int) -> Step:
+    existing = _adjustments(api, agreement, fix)
+    if existing:
+        return Done(f"adjustment {existing[0].get('id')} (this fix's) is already on agreement {agreement}")
+    what = "charge" if (fix.amount or 0) > 0 else "credit"
+    text = f"{fix.sku} {what} for {fix.period}: {to_decimal(abs(fix.amount or 0))} {fix.reference}"
+    body = {"amount": wire_number(fix.amount), "description": text[:1000],
+            "effectiveDate": f"{fix.effective_date.isoformat()}T00:00:00Z", "agreementId": agreement}
+    path = f"finance/agreements/{agreement}/adjustments"
+    return Writes((Write("POST", path, body, find=lambda client: first(_adjustments(client, agreement, fix))),))
+
+
+__all__ = ["REFUSALS", "apply", "client", "plan"]

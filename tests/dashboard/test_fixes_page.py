@@ -1,0 +1,129 @@
+"""The Fixes page under AppTest (issue 21, item 2): the run's proposed fixes, the PSA line before and after,
+bulk approval with one effective date, a dry run, an edit by an account manager, and the role rules
+(finance and admin approve and apply; account managers propose for their clients; auditors read)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recon import access
+from recon.store import Store
+from recon.store.fixes import FixLedger
+from tests.dashboard.signin import signed_in_app
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+
+
+@pytest.fixture()
+def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)  # no connections.toml: every fix is exported, none sent
+    return url
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [item.value for item in at.exception]
+    assert not at.error, [item.value for item in at.error]
+
+
+def fixes_page(role: str = access.FINANCE, **kwargs: object) -> AppTest:
+    at = signed_in_app(role, **kwargs)  # type: ignore[arg-type]
+    at.switch_page("app_pages/fixes.py").run()
+    assert_clean(at)
+    return at
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    return next(frame.value for frame in at.dataframe if "fix_key" in frame.value)
+
+
+def select(at: AppTest, rows: list[int]) -> None:
+    at.session_state["fixes.table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert_clean(at)
+
+
+def stored(url: str) -> pd.DataFrame:
+    store = Store(url)
+    run_id = int(store.list_runs()["id"].max())
+    return FixLedger(store).fixes(run_id).set_index("fix_key")
+
+
+def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: str) -> None:
+    at = fixes_page()
+    shown = table(at)
+    assert len(shown) >= 2 and set(shown["status"]) == {"proposed"}
+    select(at, [0, 1])
+    before_after = next(frame.value for frame in at.dataframe if "line" in frame.value)
+    assert before_after["line"].tolist() == ["Before", "After"]
+    at.date_input(key="fixes.approve_date").set_value(date(2026, 4, 1))
+    at.button(key="FormSubmitter:fixes.approve-Approve").click().run()
+    assert_clean(at)
+    keys = shown["fix_key"].tolist()[:2]
+    current = stored(database)
+    assert current.loc[keys, "status"].tolist() == ["approved", "approved"]
+    assert set(current.loc[keys, "effective_date"].dt.date) == {date(2026, 4, 1)}
+    assert set(current.loc[keys, "approved_by"]) == {"finance"}
+    select(at, [0, 1])
+    at.button(key="fixes.dry_run").click().run()
+    assert_clean(at)
+    outcomes = next(frame.value for frame in at.dataframe if "outcome" in frame.value)
+    assert outcomes["outcome"].tolist() == ["no connection: export it"] * 2
+    assert stored(database).loc[keys, "status"].tolist() == ["approved", "approved"]  # a dry run changes nothing
+
+
+def test_an_account_manager_proposes_for_their_clients_and_cannot_approve(database: str) -> None:
+    fixes_page(access.FINANCE)  # the run is stored by one who may run the close
+    at = fixes_page(access.ACCOUNT_MANAGER, name="dana", manager_name="Dana Lee")
+    shown = table(at)
+    contracts = pd.read_csv(MINI_MSP / "contracts.csv")
+    danas = set(contracts.loc[contracts["account_manager"].eq("Dana Lee"), "client"])
+    assert len(shown) and set(shown["client"]) <= danas
+    assert len(table(fixes_page(access.FINANCE))) > len(shown)  # finance sees every client's
+    charge = next(position for position, kind in enumerate(shown["change"]) if kind.startswith("one-time"))
+    select(at, [charge])
+    keys = [button.key for button in at.button]
+    assert "FormSubmitter:fixes.approve-Approve" not in keys and "fixes.dry_run" not in keys
+    at.number_input(key="fixes.amount").set_value(12.34)
+    at.date_input(key="fixes.edit_date").set_value(date(2026, 5, 1))
+    at.button(key="FormSubmitter:fixes.edit-Propose").click().run()
+    assert_clean(at)
+    current = stored(database).loc[shown["fix_key"].iloc[charge]]
+    assert (current["amount"], current["status"], current["proposed_by"]) == (123_400, "proposed", "dana")
+    assert current["effective_date"].date() == date(2026, 5, 1)
+
+
+def test_an_auditor_reads_the_fixes_and_changes_nothing(database: str) -> None:
+    fixes_page(access.FINANCE)  # the run is stored by one who may run the close
+    at = fixes_page(access.AUDITOR)
+    assert len(table(at))
+    select(at, [0])
+    assert [button.key for button in at.button if button.key and button.key.startswith("FormSubmitter:fixes")] == []
+    assert "fixes.dry_run" not in [button.key for button in at.button]
+
+
+def test_the_discrepancies_page_shows_the_fixes_of_the_selected_findings_and_approves_them(database: str) -> None:
+    at = signed_in_app(access.FINANCE)
+    at.switch_page("app_pages/discrepancies.py").run()
+    at.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1, 2], "columns": [], "cells": []}}
+    at.run()
+    assert_clean(at)
+    found = next(frame.value for frame in at.dataframe if "fingerprint" in frame.value)
+    shown = next(frame.value for frame in at.dataframe if "change" in frame.value and "before_qty" in frame.value)
+    assert len(shown) and set(shown["status"]) == {"proposed"}
+    at.button(key=next(button.key for button in at.button
+                       if button.key and button.key.startswith("FormSubmitter:discrepancies.approve_fixes"))).click()
+    at.run()
+    assert_clean(at)
+    current = stored(database)
+    mine = current[current["fingerprint"].isin(found["fingerprint"].iloc[:3])]
+    assert len(mine) == len(shown) and set(mine["status"]) == {"approved"}
+    assert set(current["status"]) == {"approved", "proposed"}  # only the selected findings' fixes
