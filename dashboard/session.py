@@ -276,9 +276,17 @@ def is_stale(active: ActiveRun) -> bool:
 
 
 def rerun_with_current_choices() -> ActiveRun:
-    """The active run's files again, with the current settings and mappings."""
+    """The active run's files again, with the current settings and mappings, its progress on screen (a
+    re-run of a large book takes seconds)."""
     active = active_run()
-    return activate(replace(active.inputs, settings=current_settings()), current_mappings())
+    with st.status("Re-running with the current settings and mappings …", expanded=True) as status:
+        progress = st.progress(0.1, text="Reading the settings and mappings")
+        inputs, mappings = replace(active.inputs, settings=current_settings()), current_mappings()
+        progress.progress(0.3, text=f"Reconciling {len(inputs.files)} file(s)")
+        rerun = activate(inputs, mappings)
+        progress.progress(1.0, text="Done")
+        status.update(label=f"Re-run done: run #{rerun.run_id}", state="complete", expanded=False)
+    return rerun
 
 
 def whole_result(active: ActiveRun) -> Reconciliation:

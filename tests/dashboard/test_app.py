@@ -3,6 +3,7 @@ filters change what is shown, uploads reconcile, bad files give a message, mappi
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import recon
+from recon.access.storage import StoreAuthStorage
 from recon.rules import FINDING_NAMES
 from recon.store import Store
 from tests.dashboard.signin import signed_in_app
@@ -385,6 +387,9 @@ def test_settings_and_mappings_persist_across_sessions(app: AppTest):
     app.button(key="FormSubmitter:settings.form-Save settings").click().run()
     app.switch_page("app_pages/mappings.py").run()
     app.button(key="mappings.confirm.0").click().run()
+    database = Store(os.environ["RECON_DATABASE_URL"])
+    confirmed = [entry for entry in StoreAuthStorage(database).access_log() if entry.action == "confirm_alias"]
+    assert [entry.user for entry in confirmed] == ["admin"] and confirmed[0].detail.startswith("is ")  # the client
     later = signed_in_app()  # a new session on the same database
     later.switch_page("app_pages/settings.py").run()
     assert later.number_input(key="settings.rate").value == 175.0

@@ -115,3 +115,21 @@ def test_the_current_data_is_shared_and_sticky(close: AppTest, tmp_path: Path):
     log = StoreAuthStorage(database).access_log()
     actions = [(entry.user, entry.action) for entry in log]
     assert ("admin", "upload") in actions and ("admin", "reconcile") in actions and ("fin", "reconcile") in actions
+
+
+def _rerun_probe() -> None:
+    from dashboard import session
+
+    session.active_run()
+    session.rerun_with_current_choices()
+
+
+def test_a_re_run_shows_its_progress(close: AppTest):
+    """Issue 22, item 7: confirming a mapping and re-running shows what is happening while it runs."""
+    probe = AppTest.from_function(_rerun_probe, default_timeout=120)
+    probe.session_state["access.session"] = close.session_state["access.session"]
+    probe.run()
+    assert not probe.exception
+    status = probe.main.children[0]
+    assert (type(status).__name__, status.label) == ("Status", "Re-run done: run #1")
+    assert [type(item).__name__ for item in status.children.values()] == ["Progress"]
