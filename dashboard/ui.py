@@ -124,7 +124,7 @@ def column_title(column: str) -> str:
 
 
 def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None,
-                  pinned: Sequence[str] = ()) -> dict[str, object]:
+                  pinned: Sequence[str] = (), widths: dict[str, int] | None = None) -> dict[str, object]:
     """Readable headers, and the number format of each column's kind (``recon.schema``): money in
     ``currency`` with its places (unit prices in whole cents with two), ratios as percentages, quantities
     with two decimals; ``pinned`` columns stay in view when the table scrolls sideways."""
@@ -137,7 +137,8 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         places = money_places(str(column))
         if places is not None and numeric:
             shown = money_format(shown_places(frame[column], places), currency)
-            config[column] = st.column_config.NumberColumn(title, format=shown, pinned=column in pinned)
+            config[column] = st.column_config.NumberColumn(title, format=shown, pinned=column in pinned,
+                                                           width=(widths or {}).get(column))
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
         elif kind == RATIO and numeric:
@@ -145,7 +146,7 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         elif kind == QUANTITY and numeric:
             config[column] = st.column_config.NumberColumn(title, format="%,.2f")
         else:
-            config[column] = st.column_config.Column(title, pinned=column in pinned)
+            config[column] = st.column_config.Column(title, pinned=column in pinned, width=(widths or {}).get(column))
     return config
 
 
@@ -169,7 +170,8 @@ def _colour(value: object) -> str:
 def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None = None,
           columns: Sequence[str] | None = None, labels: dict[str, str] | None = None,
           selection: str | None = None, height: int | str = "auto", download: bool = True,
-          on_select: Callable[[], None] | None = None, pinned: Sequence[str] = ()) -> object:
+          on_select: Callable[[], None] | None = None, pinned: Sequence[str] = (),
+          widths: dict[str, int] | None = None) -> object:
     """A money-aware table: currency formats, losses red and over-billing blue in variance columns, and
     (below it) a CSV download with exact decimal money. ``selection`` ("single-row" / "multi-row")
     makes rows selectable and returns the selection event."""
@@ -177,7 +179,7 @@ def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None
     display = display_frame(shown)
     coloured = [column for column in COLOURED_COLUMNS if column in display]
     body: object = display.style.map(_colour, subset=coloured) if coloured and len(display) <= 5000 else display
-    config = column_config(display, currency, labels, pinned)
+    config = column_config(display, currency, labels, pinned, widths)
     options: dict[str, object] = {"hide_index": True, "column_config": config, "key": key, "height": height,
                                   "width": "stretch", "placeholder": ""}
     if selection:

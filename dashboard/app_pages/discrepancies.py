@@ -23,7 +23,7 @@ MORE = ["product", "note", "expected_amount", "billed_amount", "expected_qty", "
 MOST_SHOWN = 5  # selected findings explained one by one (evidence and all); more are resolved together
 
 with st.container(border=True):
-    first, second, third = st.columns([3, 2, 2])
+    first, second, third = st.columns([2, 2, 3])
     types = first.multiselect("Type", views.choices(found["type"]), key="discrepancies.types",
                               format_func=finding_name, placeholder="All types")
     statuses = second.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",
@@ -37,12 +37,12 @@ with st.container(border=True):
     sort_by = third.selectbox("Order", list(views.SORT_ORDERS), key="discrepancies.sort",
                               format_func=lambda value: {"impact": "Largest money first", "period": "Period",
                                                          "client": "Client", "variance": "Biggest loss first"}[value])
-    first, second, third = st.columns([2, 2, 3])
+    first, second = st.columns(2)
     hide_closed = first.toggle("Hide resolved", value=True, key="discrepancies.hide_closed",
                                help="Findings billed, credited or accepted. Open and disputed ones stay.")
     informational = second.toggle("Show informational", value=True, key="discrepancies.informational",
                                   help="Negative margin findings: billed below vendor cost, not money owed.")
-    more = third.multiselect("More columns", MORE, key="discrepancies.columns", format_func=ui.column_title,
+    more = st.multiselect("More columns", MORE, key="discrepancies.columns", format_func=ui.column_title,
                              placeholder="Add columns")
 
 query = views.WorklistQuery(types=tuple(types), directions=tuple(directions or ()), statuses=tuple(statuses),
@@ -60,7 +60,8 @@ st.caption("Select rows to see what each finding is, its evidence" +
            (", and resolve them (one or many at once)." if may_resolve else "."))
 event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
                  columns=[*SHOWN, *more], labels={"label": "Finding"}, selection="multi-row", height=320,
-                 pinned=["client", "variance"])
+                 pinned=["client", "variance"],  # 1024 px beside the sidebar: the five columns in view
+                 widths={"client": 140, "variance": 90, "period": 65, "label": 160, "status": 70})
 picked = [position for position in ui.selected_rows(event) if position < len(rows)]
 if picked:
     chosen = rows.iloc[picked]
@@ -69,7 +70,7 @@ if picked:
             st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
                         f"{ui.money(views.net_variance(chosen), currency, signed=True)} in total · "
                         f"as **{ui.md(session.user_name())}**")
-            left, middle = st.columns([1, 3])
+            left, middle = st.columns([2, 3])
             status = left.selectbox("Status", views.RESOLUTION_STATUSES, key="discrepancies.status", index=None,
                                     placeholder="Choose a status",
                                     help="billed / credited count as recovered; accepted closes it as it is; "
