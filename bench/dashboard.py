@@ -1,6 +1,6 @@
 """How the dashboard responds with a 1M-line run (issue 6, item 4): ``python bench/dashboard.py [--size 1M]``.
 
-Starts ``streamlit run dashboard/app.py`` on the cached benchmark sample (``RECON_SAMPLE_DIR``) with a
+Starts ``streamlit run dashboard/server.py`` on the cached benchmark sample (``RECON_SAMPLE_DIR``) with a
 fresh SQLite database holding one admin user, and drives it with Playwright and Debian's Chromium
 (headless; never a downloaded browser):
 
@@ -68,7 +68,7 @@ def start_app(sample: Path, database: Path, log: Path) -> tuple[subprocess.Popen
 
     env = with_lean_allocator({**os.environ, "RECON_SAMPLE_DIR": str(sample),
                                "RECON_DATABASE_URL": f"sqlite:///{database}"})  # as `recon dashboard` starts it
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
                "false", "--server.fileWatcherType", "none"]
     with log.open("wb") as output:

@@ -8,6 +8,7 @@ owed) on every chart; titles ask the question the chart answers.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 import pandas as pd
@@ -27,6 +28,13 @@ FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 def _amounts(units: pd.Series) -> list[float]:
     """Int64 money units -> currency floats for the axis (display only; hover keeps exact text)."""
     return [0.0 if pd.isna(value) else int(value) / MONEY_SCALE for value in units]
+
+
+def chart_text(values: Iterable[object]) -> list[str]:
+    """Text from data for a chart (axis labels, bar names, hover): Plotly reads ``<a href>``, ``<b>``,
+    ``<span style>`` and ``<br>`` in any text as markup, so ``& < >`` are written as entities (Plotly shows
+    them as the characters): a client name can never become a link or a style."""
+    return [html.escape(str(value), quote=False) for value in values]
 
 
 def _labels(units: Iterable[object], currency: str, signed: bool = False) -> list[str]:
@@ -85,7 +93,7 @@ def build_trend_figure(by_period: pd.DataFrame, currency: str,
     ``by_period`` is ``metrics.by_period`` (``period``, ``leakage``, ``overcharge``, ``net_variance``)."""
     if by_period.empty or not (by_period["leakage"].any() or by_period["overcharge"].any()):
         return _empty(title, "No under- or over-billing in these periods.")
-    periods = list(by_period["period"])
+    periods = chart_text(by_period["period"])
     leakage = by_period["leakage"]
     figure = go.Figure([
         go.Bar(x=periods, y=[-value for value in _amounts(leakage)], name="Under-billed",
@@ -109,7 +117,7 @@ def build_billed_vs_expected_figure(by_period: pd.DataFrame, currency: str,
     """Per period: billed revenue as bars, expected revenue as a line (``metrics.by_period``)."""
     if by_period.empty:
         return _empty(title)
-    periods = list(by_period["period"])
+    periods = chart_text(by_period["period"])
     figure = go.Figure([
         go.Bar(x=periods, y=_amounts(by_period["billed_revenue"]), name="Billed", marker_color="#CBD5E1",
                customdata=_labels(by_period["billed_revenue"], currency),
@@ -132,7 +140,7 @@ def build_client_balance_figure(top_clients: pd.DataFrame, currency: str,
     to the right in blue; the biggest total at the top."""
     if top_clients.empty:
         return _empty(title, "No client has money at stake for these filters.")
-    return _diverging_bars(list(top_clients["client"]), top_clients, currency, title)
+    return _diverging_bars(chart_text(top_clients["client"]), top_clients, currency, title)
 
 
 def _diverging_bars(labels: list[str], frame: pd.DataFrame, currency: str, title: str) -> go.Figure:
@@ -163,7 +171,7 @@ def build_margin_figure(margins: pd.DataFrame, currency: str,
     details = [f"{margin} on {billed} billed" for margin, billed in zip(
         _labels(shown["gross_margin"], currency), _labels(shown["billed_revenue"], currency), strict=True)]
     figure = go.Figure(go.Bar(
-        y=list(shown["client"]), x=percent, orientation="h", marker_color=colours, text=text,
+        y=chart_text(shown["client"]), x=percent, orientation="h", marker_color=colours, text=text,
         textposition="outside", customdata=details, cliponaxis=False,
         hovertemplate="%{y}<br>Margin <b>%{x:.1f}%</b>: %{customdata}<extra></extra>"))
     figure.update_yaxes(autorange="reversed", type="category")
@@ -201,8 +209,8 @@ def build_vendor_figure(products: pd.DataFrame, currency: str,
     """Leakage (red) and overcharge (blue) per vendor and product (``views.top_products``), in order."""
     if products.empty:
         return _empty(title)
-    labels = [f"{vendor} · {product}" for vendor, product in zip(products["vendor"], products["product"],
-                                                                 strict=True)]
+    labels = chart_text(f"{vendor} · {product}" for vendor, product in zip(products["vendor"], products["product"],
+                                                                            strict=True))
     return _diverging_bars(labels, products, currency, title)
 
 
@@ -216,7 +224,7 @@ def build_aging_figure(aging: pd.DataFrame, currency: str,
     details = [f"{money} in {count} invoice(s)" for money, count in zip(
         _labels(aging["balance"], currency), aging["invoices"], strict=True)]
     figure = go.Figure(go.Bar(
-        x=list(aging["aging_bucket"]), y=_amounts(aging["balance"]), marker_color=list(AGING_COLORS[:len(aging)]),
+        x=chart_text(aging["aging_bucket"]), y=_amounts(aging["balance"]), marker_color=list(AGING_COLORS[:len(aging)]),
         customdata=details, text=_labels(aging["balance"], currency), textposition="outside", cliponaxis=False,
         hovertemplate="%{x} days past due<br><b>%{customdata}</b><extra></extra>"))
     figure.update_xaxes(type="category", title="days past due")
@@ -227,5 +235,5 @@ def build_aging_figure(aging: pd.DataFrame, currency: str,
 __all__ = [
     "OVER_COLOR", "UNDER_COLOR", "build_aging_figure", "build_billed_vs_expected_figure",
     "build_client_balance_figure", "build_margin_figure", "build_trend_figure", "build_type_figure",
-    "build_vendor_figure",
+    "build_vendor_figure", "chart_text",
 ]

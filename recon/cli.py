@@ -3,34 +3,70 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from recon import access
-from recon.engine import reconcile
 from recon.errors import ReconError
-from recon.exports import report
-from recon.exports.formatting import money_text
-from recon.exports.safe import redact
-from recon.ingest.directory import inspect_directory, load_directory
 from recon.memory import with_lean_allocator
 from recon.settings import Settings
-from recon.sources import Sources
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from recon.connectors.frames import PullResult
-    from recon.engine import Mappings
+    from recon.engine import Mappings, Reconciliation
+    from recon.ingest.directory import Inspection
+    from recon.sources import Sources
     from recon.spark import SparkRun
     from recon.store import Store
 
 ENV_URL = "RECON_DATABASE_URL"
+
+# Every command imports what it uses when it runs (issue 25): `recon --help` and a command's own help
+# load typer and nothing of pandas, Arrow, the engine or Great Expectations. The engine's entry points
+# are module functions here, so a test can still replace them.
+
+
+def reconcile(*args: Any, **kwargs: Any) -> Reconciliation:
+    """``recon.engine.reconcile``, imported when first called."""
+    from recon.engine import reconcile as engine_reconcile
+
+    return engine_reconcile(*args, **kwargs)
+
+
+def load_directory(directory: Path) -> Sources:
+    """``recon.ingest.directory.load_directory``, imported when first called."""
+    from recon.ingest.directory import load_directory as load
+
+    return load(directory)
+
+
+def inspect_directory(directory: Path) -> Inspection:
+    """``recon.ingest.directory.inspect_directory``, imported when first called."""
+    from recon.ingest.directory import inspect_directory as inspect
+
+    return inspect(directory)
+
+
+def money_text(units: int | None) -> str:
+    """``recon.exports.formatting.money_text``, imported when first called."""
+    from recon.exports.formatting import money_text as text
+
+    return text(units)
+
+
+def redact(message: str) -> str:
+    """``recon.exports.safe.redact``, imported when first called."""
+    from recon.exports.safe import redact as masked
+
+    return masked(message)
 
 app = typer.Typer(help="MSP Billing Recon: contracts vs vendor usage vs invoices.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
@@ -125,10 +161,16 @@ def run(
     master: MasterOption = None,
     spark_conf: SparkConfOption = None,
     file_format: FormatOption = "csv",
+    keys: Annotated[bool, typer.Option(
+        "--keys", help="Also write keys.csv: every period, client and sku of the run (large: a million rows "
+                       "at 1M invoice lines). With --format parquet keys.parquet is always written.")] = False,
 ) -> None:
     """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
-    quarantine. With `--engine spark` the data directory is read and reconciled on Spark."""
+    quarantine (every key too with `--keys`). With `--engine spark` the data directory is read and
+    reconciled on Spark."""
+    from recon.exports import report
+
     periods = [_valid_period(value) for value in period or []]
     receivables_as_of = _valid_date(as_of, "--as-of") if as_of else None
     if (data is None) == (not connection):
@@ -158,17 +200,17 @@ def run(
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
         if spark_run is not None:
-            spark_run.write_outputs(out, resolutions, file_format)
+            spark_run.write_outputs(out, resolutions, file_format, keys=keys)
         else:
-            report.write_outputs(result, out, resolutions, file_format=file_format)
+            report.write_outputs(result, out, resolutions, file_format=file_format, keys=keys)
     except ReconError as error:
         fail(str(error))
     except OSError as error:  # a data file that cannot be read, an output that cannot be written
         fail(_os_error(error))
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
-        typer.echo(line)
+        typer.echo(redact(line))
     if database and run_id is not None:
-        typer.echo(f"Stored as run {run_id} ({database.engine.url.render_as_string(hide_password=True)}).")
+        typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Results written to {out}/")
@@ -225,6 +267,7 @@ def pull(
     printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
     recorded as imports with their hash."""
     from recon.connectors import pull_named, write_pull
+    from recon.exports import report
 
     month = _valid_period(period)
     database = open_store(ctx) if store else None
@@ -243,7 +286,7 @@ def pull(
         typer.echo(f"Pulled {result.connection} for {result.period}:")
         for loaded in result.loaded:
             for line in [*report.validation_lines(loaded.report, loaded.issues), f"  sha256 {loaded.record.sha256}"]:
-                typer.echo(line)
+                typer.echo(redact(line))
     if seen:
         typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
     typer.echo(f"Canonical sources written to {out}/")
@@ -325,6 +368,8 @@ def validate(
     """Read and check every source file (profile.toml, presets, expectation suites) and print the report
     per file: expectations passed and failed, quarantined rows with reasons, rows in = used +
     quarantined. Exits 1 when a file is refused or a required source is missing."""
+    from recon.exports import report
+
     try:
         inspection = inspect_directory(data)
     except ReconError as error:
@@ -334,7 +379,7 @@ def validate(
     for file_report in inspection.reports:
         file_issues = issues.get(file_report.file)
         for line in report.validation_lines(file_report, file_issues, all_expectations, limit):
-            typer.echo(line)
+            typer.echo(redact(line))
     for line in [*inspection.ignored, *inspection.unused_entries]:
         typer.echo(f"note: {line}")
     missing = inspection.missing_kinds()
@@ -367,16 +412,20 @@ def sample(
 
 @app.command()
 def dashboard(ctx: typer.Context, port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501) -> None:
-    """Start the dashboard (Streamlit). On the very first start, creates the user ``admin`` and prints
-    its one-time password here, once."""
-    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    """Start the dashboard (Streamlit behind the app's guard, ``dashboard/server.py``), on 127.0.0.1
+    unless ``STREAMLIT_SERVER_ADDRESS`` says otherwise. On the very first start, creates the user
+    ``admin`` and prints its one-time password here, once."""
+    app_path = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
     if not app_path.exists():
         fail(f"dashboard not found at {app_path}")
     store = open_store(ctx)
     announce_first_admin(store)
     store.close()
     env = with_lean_allocator({**os.environ, **({ENV_URL: ctx.obj["database_url"]}
-                                                if (ctx.obj or {}).get("database_url") else {})})
+                                                if (ctx.obj or {}).get("database_url") else {}),
+                               # uvicorn would rewrite the client address from X-Forwarded-For of any
+                               # local peer; the guard does it, for the proxies RECON_TRUSTED_PROXIES names
+                               "FORWARDED_ALLOW_IPS": ""})
     command = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port)]
     if os.name == "posix":  # become the server: a stop signal (Ctrl-C, systemd, docker stop) reaches it
         sys.stdout.flush()  # (the banner above, when stdout is a pipe or a file)
@@ -486,12 +535,33 @@ def user_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="U
 def access_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many lines.")] = 50) -> None:
     """Show the access log, newest first: sign-ins, exports, resolutions, user changes."""
     for event in open_auth(ctx).access_log(limit):
-        target = f" {event.target}" if event.target else ""
-        detail = f" ({event.detail})" if event.detail else ""
-        source = f" from {event.source}" if event.source else ""
-        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {event.user:<24} {event.action}{target}{detail}"
-                   f"{source}  {event.outcome}")
+        user, action, target, detail, source, outcome = (one_line(text) for text in (
+            event.user, event.action, event.target, event.detail, event.source, event.outcome))
+        target = f" {target}" if target else ""
+        detail = f" ({detail})" if detail else ""
+        source = f" from {source}" if source else ""
+        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} UTC  {user:<24} {action}{target}{detail}{source}  {outcome}")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """``text`` for one line of a terminal: line breaks, escape sequences and direction overrides shown
+    escaped (``\\n``, ``\\x1b``), so a value can never start a line of its own or repaint the screen."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def entry() -> None:
+    """The ``recon`` program: Arrow's allocator is jemalloc unless the environment names one
+    (``recon.memory``: a lower peak for a large run; Arrow reads the choice once, when it loads, and no
+    command has loaded it yet), then the commands."""
+    from recon.memory import ARROW_POOL_ENV, LEAN_ALLOCATOR
+
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault(ARROW_POOL_ENV, LEAN_ALLOCATOR)
+    app()
 
 
 if __name__ == "__main__":
-    app()
+    entry()

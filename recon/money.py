@@ -160,21 +160,30 @@ def from_decimal(value: Decimal | int | str) -> int:
 def format_units(units: pd.Series, places: int = 2) -> pd.Series:
     """Int64 units to decimal strings with ``places`` decimals (``"-1234.50"``); NA becomes ``""``.
 
-    Vectorised exact formatting: whole and fractional parts are taken with integer arithmetic.
+    Vectorised and exact: the units are rounded half up and split into whole and fractional parts with
+    integer arithmetic, and Arrow writes the digits (integers cast to text, the fraction padded with
+    zeros, the parts joined): no float and no Python object per cell (issue 25: a million keys' money
+    columns in about a second, where pandas' string concatenation took 30). An amount that rounds to
+    zero is ``0.00``, never ``-0.00``.
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    text_type = pa.large_string()
     step = MONEY_SCALE // 10**places
     present = units.notna().to_numpy()
     rounded = round_half_up_div(units.to_numpy(dtype=np.int64, na_value=0), step)
     whole, fraction = np.divmod(np.abs(rounded), 10**places)
-    sign = np.where(rounded < 0, "-", "")
-    text = pd.Series(sign, dtype="string") + pd.Series(whole.astype(str), dtype="string")
+    empty = pa.scalar("", text_type)
+    parts = [pc.if_else(pa.array(rounded < 0), pa.scalar("-", text_type), empty),
+             pc.cast(pa.array(whole), text_type)]
     if places:
-        text = text + "." + pd.Series(fraction.astype(str), dtype="string").str.zfill(places)
-    text.index = units.index
-    return text.where(present, "")
+        parts += [pa.scalar(".", text_type),
+                  pc.utf8_lpad(pc.cast(pa.array(fraction), text_type), width=places, padding="0")]
+    text = pc.if_else(pa.array(present), pc.binary_join_element_wise(*parts, empty), empty)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=units.index)
 
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "JPY": "¥"}

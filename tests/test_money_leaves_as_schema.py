@@ -284,7 +284,8 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("cli")
     database = f"sqlite:///{root / 'recon.db'}"
     runner = CliRunner()
-    ran = runner.invoke(cli, ["--database-url", database, "run", "--data", str(SAMPLE), "--out", str(root / "out")])
+    ran = runner.invoke(cli, ["--database-url", database, "run", "--data", str(SAMPLE), "--out", str(root / "out"),
+                                 "--keys"])
     assert ran.exit_code == 0, ran.output
     exported = runner.invoke(cli, ["--database-url", database, "export", "1", "--out", str(root / "audit.xlsx")])
     assert exported.exit_code == 0, exported.output

@@ -124,7 +124,13 @@ if TYPE_CHECKING:
         visible_clients as visible_clients,
     )
     from recon.access.sessions import (
+        NO_BROWSER as NO_BROWSER,
+    )
+    from recon.access.sessions import (
         WRONG_CREDENTIALS as WRONG_CREDENTIALS,
+    )
+    from recon.access.sessions import (
+        BrowserSession as BrowserSession,
     )
     from recon.access.sessions import (
         LoginResult as LoginResult,
@@ -139,10 +145,25 @@ if TYPE_CHECKING:
         authenticate as authenticate,
     )
     from recon.access.sessions import (
+        browser_digest as browser_digest,
+    )
+    from recon.access.sessions import (
+        browser_session as browser_session,
+    )
+    from recon.access.sessions import (
         current_principal as current_principal,
     )
     from recon.access.sessions import (
         describe as describe,
+    )
+    from recon.access.sessions import (
+        end_browser_session as end_browser_session,
+    )
+    from recon.access.sessions import (
+        logged_name as logged_name,
+    )
+    from recon.access.sessions import (
+        open_browser_session as open_browser_session,
     )
     from recon.access.sessions import (
         principal_for_identity as principal_for_identity,
@@ -182,9 +203,6 @@ if TYPE_CHECKING:
     )
     from recon.access.users import (
         AuthStorage as AuthStorage,
-    )
-    from recon.access.users import (
-        LoginAttempt as LoginAttempt,
     )
     from recon.access.users import (
         MemoryAuthStorage as MemoryAuthStorage,
@@ -268,7 +286,6 @@ _EXPORTS = {
     "AccessEvent": "recon.access.users",
     "AuthStorage": "recon.access.users",
     "FIRST_ADMIN": "recon.access.users",
-    "LoginAttempt": "recon.access.users",
     "MemoryAuthStorage": "recon.access.users",
     "USERNAME_PATTERN": "recon.access.users",
     "UserRecord": "recon.access.users",
@@ -304,6 +321,13 @@ _EXPORTS = {
     "session_expired": "recon.access.sessions",
     "start_session": "recon.access.sessions",
     "touch": "recon.access.sessions",
+    "BrowserSession": "recon.access.sessions",
+    "NO_BROWSER": "recon.access.sessions",
+    "browser_digest": "recon.access.sessions",
+    "browser_session": "recon.access.sessions",
+    "end_browser_session": "recon.access.sessions",
+    "logged_name": "recon.access.sessions",
+    "open_browser_session": "recon.access.sessions",
     "StoreAuthStorage": "recon.access.storage",
 }
 __getattr__, __dir__ = lazy.exports(globals(), _EXPORTS)

@@ -1,7 +1,9 @@
-"""``recon.access``'s storage in the store's database: users, login attempts and the access log.
+"""``recon.access``'s storage in the store's database: users, sign-in counters, signed-in browsers and the
+access log.
 
-``StoreAuthStorage(store)`` implements ``recon.access.AuthStorage`` over the tables of migration 0002
-(``user_account``, ``login_attempt``, ``access_log``), with SQLAlchemy Core statements and bound
+``StoreAuthStorage(store)`` implements ``recon.access.AuthStorage`` over the tables of migrations 0002 and
+0003 (``user_account``, ``login_throttle``, ``browser_session``, ``access_log``), with SQLAlchemy Core
+statements and bound
 parameters only. Adding a user is an ``INSERT ... ON CONFLICT DO NOTHING``, so two processes creating
 the first admin at once cannot both succeed. Database errors become one ``StoreError`` line with any
 password in a URL masked.
@@ -9,7 +11,7 @@ password in a URL masked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -19,13 +21,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from recon.access.roles import normalise_username
-from recon.access.users import AccessEvent, LoginAttempt, UserRecord
+from recon.access.sessions import BrowserSession
+from recon.access.throttle import Counter
+from recon.access.users import AccessEvent, CounterChange, UserRecord
 from recon.errors import AuthError, StoreError
-from recon.exports.safe import redact
+from recon.redaction import redact
 from recon.store import Store, tables
 
 _USER = tables.table(tables.UserAccount)
-_ATTEMPT = tables.table(tables.LoginAttempt)
+_THROTTLE = tables.table(tables.LoginThrottle)
+_SESSION = tables.table(tables.BrowserSession)
 _ACCESS = tables.table(tables.AccessLog)
 
 
@@ -34,6 +39,7 @@ class StoreAuthStorage:
 
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
+        self._postgresql = self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def _connection(self, write: bool = False) -> Iterator[Connection]:
@@ -62,7 +68,7 @@ class StoreAuthStorage:
 
     def add_user(self, user: UserRecord) -> bool:
         values = _user_values(user) | {"created_at": user.created_at, "updated_at": user.created_at}
-        dialect_insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        dialect_insert = postgresql.insert if self._postgresql else sqlite.insert
         statement = (dialect_insert(_USER).values(values).on_conflict_do_nothing(index_elements=["username"])
                      .returning(_USER.c.id))
         with self._connection(write=True) as connection:
@@ -75,21 +81,70 @@ class StoreAuthStorage:
         if not changed:
             raise AuthError(f"no user named {user.username!r}")
 
-    # --------------------------------------------------------------------------------- login attempts
+    # ------------------------------------------------------------------------------- sign-in counters
 
-    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+    def update_counters(self, keys: Sequence[str], change: CounterChange, now: datetime,
+                        forget_before: datetime, keep: int) -> None:
+        """One transaction: on SQLite a write transaction (``BEGIN IMMEDIATE``) excludes every other writer;
+        on PostgreSQL the keys' rows are created if missing and locked (``FOR UPDATE``, in key order) before
+        they are read. Then old and surplus counters are forgotten (apart, skipping rows others hold)."""
+        ordered = sorted(set(keys))
         with self._connection(write=True) as connection:
-            connection.execute(sa.insert(_ATTEMPT).values(
-                username=attempt.username[:200], source=attempt.source[:100], at=attempt.at,
-                succeeded=attempt.succeeded))
+            if self._postgresql:
+                connection.execute(postgresql.insert(_THROTTLE).values(
+                    [{"key": key, "failures": 0, "refused": 0, "updated_at": now} for key in ordered]
+                ).on_conflict_do_nothing(index_elements=["key"]))
+            query = sa.select(_THROTTLE).where(_THROTTLE.c.key.in_(ordered)).order_by(_THROTTLE.c.key)
+            rows = connection.execute(query.with_for_update() if self._postgresql else query).mappings()
+            current = {row["key"]: Counter(row["key"], row["failures"], row["last_failure_at"], row["refused"])
+                       for row in rows}
+            changed = change(current)
+            if changed:
+                values = [{"key": counter.key[:300], "failures": counter.failures,
+                           "last_failure_at": counter.last_failure_at, "refused": counter.refused, "updated_at": now}
+                          for counter in changed.values()]
+                insert = (postgresql.insert if self._postgresql else sqlite.insert)(_THROTTLE).values(values)
+                connection.execute(insert.on_conflict_do_update(index_elements=["key"], set_={
+                    name: insert.excluded[name] for name in ("failures", "last_failure_at", "refused", "updated_at")}))
+        self._forget_counters(forget_before, keep)
 
-    def login_attempts(self, username: str, source: str, since: datetime) -> list[LoginAttempt]:
-        query = (sa.select(_ATTEMPT.c.username, _ATTEMPT.c.source, _ATTEMPT.c.at, _ATTEMPT.c.succeeded)
-                 .where(_ATTEMPT.c.at >= since)
-                 .where(sa.or_(_ATTEMPT.c.username == username[:200], _ATTEMPT.c.source == source[:100]))
-                 .order_by(_ATTEMPT.c.at, _ATTEMPT.c.id))
+    def _forget_counters(self, forget_before: datetime, keep: int) -> None:
+        with self._connection(write=True) as connection:
+            stale = sa.select(_THROTTLE.c.key).where(_THROTTLE.c.updated_at < forget_before)
+            connection.execute(sa.delete(_THROTTLE).where(_THROTTLE.c.key.in_(self._skip_locked(stale))))
+            surplus = connection.execute(sa.select(sa.func.count()).select_from(_THROTTLE)).scalar_one() - keep
+            if surplus > 0:
+                fewest = (sa.select(_THROTTLE.c.key).order_by(_THROTTLE.c.failures, _THROTTLE.c.updated_at)
+                          .limit(surplus))
+                connection.execute(sa.delete(_THROTTLE).where(_THROTTLE.c.key.in_(self._skip_locked(fewest))))
+
+    def _skip_locked(self, query: sa.Select[tuple[str]]) -> sa.ScalarSelect[str]:
+        return (query.with_for_update(skip_locked=True) if self._postgresql else query).scalar_subquery()
+
+    def throttle_size(self) -> int:
         with self._connection() as connection:
-            return [LoginAttempt(*row) for row in connection.execute(query)]
+            return int(connection.execute(sa.select(sa.func.count()).select_from(_THROTTLE)).scalar_one())
+
+    # ---------------------------------------------------------------------------------------- sessions
+
+    def save_session(self, session: BrowserSession, forget_before: datetime) -> None:
+        values = {"key_hash": session.key_hash, "username": session.username[:200], "method": session.method[:20],
+                  "started_at": session.started_at, "last_seen_at": session.last_seen_at}
+        insert = (postgresql.insert if self._postgresql else sqlite.insert)(_SESSION).values(values)
+        with self._connection(write=True) as connection:
+            connection.execute(sa.delete(_SESSION).where(_SESSION.c.started_at < forget_before))
+            connection.execute(insert.on_conflict_do_update(index_elements=["key_hash"], set_={
+                name: insert.excluded[name] for name in ("username", "method", "started_at", "last_seen_at")}))
+
+    def get_session(self, key_hash: str) -> BrowserSession | None:
+        with self._connection() as connection:
+            row = connection.execute(sa.select(_SESSION).where(_SESSION.c.key_hash == key_hash)).mappings().first()
+        return BrowserSession(row["key_hash"], row["username"], row["method"], row["started_at"],
+                              row["last_seen_at"]) if row else None
+
+    def end_session(self, key_hash: str) -> None:
+        with self._connection(write=True) as connection:
+            connection.execute(sa.delete(_SESSION).where(_SESSION.c.key_hash == key_hash))
 
     # ------------------------------------------------------------------------------------- access log
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
 from recon.access.passwords import BCRYPT_ROUNDS, generate_password, hash_password, password_problems, verify_password
 from recon.access.roles import ADMIN, ROLES, Principal, normalise_username
+from recon.access.throttle import Counter
 from recon.errors import AuthError
+
+if TYPE_CHECKING:
+    from recon.access.sessions import BrowserSession
 
 # ---------------------------------------------------------------------------------------------- users
 
@@ -41,16 +45,6 @@ class UserRecord:
 
 
 @dataclass(frozen=True)
-class LoginAttempt:
-    """One login attempt: for whom (folded user name), from where (an address or ``"local"``), when."""
-
-    username: str
-    source: str
-    at: datetime
-    succeeded: bool
-
-
-@dataclass(frozen=True)
 class AccessEvent:
     """One line of the access log: who did what to which thing, when, from where, and how it ended."""
 
@@ -66,15 +60,27 @@ class AccessEvent:
 ACCESS_LOG_COLUMNS = tuple(f.name for f in dataclasses.fields(AccessEvent))
 
 
+CounterChange = Callable[[dict[str, Counter]], dict[str, Counter]]
+
+
 class AuthStorage(Protocol):
-    """Where users, login attempts and the access log live (the store implements it)."""
+    """Where users, sign-in counters, signed-in browsers and the access log live (the store implements it).
+
+    ``update_counters`` reads the counters of ``keys`` (absent ones left out), passes them to ``change``
+    and writes back what it returns, all in one transaction no other sign-in can interleave with; then
+    it forgets counters untouched since ``forget_before`` and keeps at most ``keep`` (those with the fewest
+    failures go first)."""
 
     def get_user(self, username: str) -> UserRecord | None: ...
     def list_users(self) -> list[UserRecord]: ...
     def add_user(self, user: UserRecord) -> bool: ...  # False when the name is taken
     def update_user(self, user: UserRecord) -> None: ...
-    def record_login_attempt(self, attempt: LoginAttempt) -> None: ...
-    def login_attempts(self, username: str, source: str, since: datetime) -> list[LoginAttempt]: ...
+    def update_counters(self, keys: Sequence[str], change: CounterChange, now: datetime,
+                        forget_before: datetime, keep: int) -> None: ...
+    def throttle_size(self) -> int: ...
+    def save_session(self, session: BrowserSession, forget_before: datetime) -> None: ...
+    def get_session(self, key_hash: str) -> BrowserSession | None: ...
+    def end_session(self, key_hash: str) -> None: ...
     def record_access(self, event: AccessEvent) -> None: ...
     def access_log(self, limit: int = 1000) -> list[AccessEvent]: ...
 
@@ -84,7 +90,8 @@ class MemoryAuthStorage:
 
     def __init__(self) -> None:
         self._users: dict[str, UserRecord] = {}
-        self._attempts: list[LoginAttempt] = []
+        self._counters: dict[str, tuple[Counter, datetime]] = {}
+        self._sessions: dict[str, BrowserSession] = {}
         self._events: list[AccessEvent] = []
         self._lock = threading.Lock()
 
@@ -107,12 +114,31 @@ class MemoryAuthStorage:
                 raise AuthError(f"no user named {user.username!r}")
             self._users[user.username] = user
 
-    def record_login_attempt(self, attempt: LoginAttempt) -> None:
+    def update_counters(self, keys: Sequence[str], change: CounterChange, now: datetime,
+                        forget_before: datetime, keep: int) -> None:
         with self._lock:
-            self._attempts.append(attempt)
+            current = {key: self._counters[key][0] for key in keys if key in self._counters}
+            self._counters.update({key: (counter, now) for key, counter in change(current).items()})
+            for key in [key for key, (_, at) in self._counters.items() if at < forget_before]:
+                del self._counters[key]
+            ranked = sorted(self._counters, key=lambda key: (self._counters[key][0].failures, self._counters[key][1]))
+            for key in ranked[:max(0, len(ranked) - keep)]:
+                del self._counters[key]
 
-    def login_attempts(self, username: str, source: str, since: datetime) -> list[LoginAttempt]:
-        return [a for a in self._attempts if a.at >= since and (a.username == username or a.source == source)]
+    def throttle_size(self) -> int:
+        return len(self._counters)
+
+    def save_session(self, session: BrowserSession, forget_before: datetime) -> None:
+        with self._lock:
+            self._sessions = {key: kept for key, kept in self._sessions.items() if kept.started_at >= forget_before}
+            self._sessions[session.key_hash] = session
+
+    def get_session(self, key_hash: str) -> BrowserSession | None:
+        return self._sessions.get(key_hash)
+
+    def end_session(self, key_hash: str) -> None:
+        with self._lock:
+            self._sessions.pop(key_hash, None)
 
     def record_access(self, event: AccessEvent) -> None:
         with self._lock:

@@ -32,8 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from recon.errors import ConnectorError
+from recon.redaction import is_secret_name, remember_secrets
 
 CONNECTIONS_FILE = "connections.toml"
 CONNECTIONS_FILE_ENV = "RECON_CONNECTIONS_FILE"
@@ -128,6 +130,7 @@ def load_connections(path: Path | None = None, secrets_path: Path | None = None,
         problems.extend(found)
         if not found:
             connections[name] = _connection(name, definition, stored_secrets.get(name, {}), environ)
+    remember_secrets(value for connection in connections.values() for value in connection.secret_values())
     missing = [problem for connection in connections.values() for problem in _missing_keys(connection)]
     if problems or missing:
         raise ConnectorError("connections.toml: " + "; ".join([*problems, *missing]))
@@ -165,10 +168,18 @@ def _check_definition(name: str, definition: Any) -> list[str]:
     problems = [f"[connections.{name}] holds the secret {key!r}: remove it. {where_secrets_go(name, key)}"
                 for key in SECRET_KEYS[kind] if key in definition]
     url = str(definition.get("url", ""))
-    if re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", url):
+    if re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", url) or _query_holds_a_secret(url):
         problems.append(f"[connections.{name}] url contains a password: remove it from the URL. "
                         + where_secrets_go(name, "password"))
     return problems
+
+
+def _query_holds_a_secret(url: str) -> bool:
+    """Whether ``url``'s query has a ``password=`` (or another secret-named) parameter."""
+    try:
+        return any(is_secret_name(key) for key, _ in parse_qsl(urlsplit(url).query))
+    except ValueError:
+        return False
 
 
 def _connection(name: str, definition: dict[str, Any], stored: dict[str, Any],

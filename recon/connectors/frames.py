@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from recon.exports.safe import safe_csv
+from recon.exports.safe import neutralise_text, safe_csv
 from recon.ingest.files import load_source
 from recon.ingest.normalise import LoadedSource
 from recon.ingest.profile import SourceEntry
@@ -143,7 +143,9 @@ def load_pulled(file: PulledFile) -> LoadedSource:
 
 def canonical_csv_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     """A canonical frame ready for ``<kind>.csv``: canonical columns only, money as exact decimals (four
-    places, nothing rounded away), dates ISO, flags true/false; provenance columns dropped."""
+    places, nothing rounded away), dates ISO, flags true/false; provenance columns dropped. Text cells
+    that a spreadsheet would run as a formula get a leading ``'`` (the file is opened in one too);
+    reading the file back drops it (``recon.ingest.normalise``), so ``recon run`` sees the names as pulled."""
     out = pd.DataFrame(index=frame.index)
     for spec in SOURCES[kind]:
         column = frame[spec.name]
@@ -154,7 +156,7 @@ def canonical_csv_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         elif spec.type == "flag":
             out[spec.name] = column.map({True: "true", False: "false"})
         else:
-            out[spec.name] = column
+            out[spec.name] = neutralise_text(column) if spec.type in ("text", "choice") else column
     return out
 
 
@@ -174,7 +176,6 @@ def write_pull(result: PullResult, out_dir: Path) -> list[Path]:
         paths.append(path)
     quarantine = out_dir / f"quarantine-{result.connection}.csv"
     quarantine.write_bytes(safe_csv(sources.issues))  # a report people open: formulas neutralised
-    # (the canonical files above are data that ``recon run`` reads back exactly, so they stay verbatim)
     imports = out_dir / f"imports-{result.connection}.json"
     imports.write_text(json.dumps({"connection": result.connection, "period": result.period,
                                    "imports": [r.to_dict() for r in result.imports]}, indent=2) + "\n")

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from recon import redaction
 from recon.errors import ConnectorError
 
 logger = logging.getLogger("recon.connectors")
@@ -78,10 +79,9 @@ class Hints:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value (and its common encodings' plain form) replaced by ``***``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``text`` with ``secrets`` (this connection's values) and every other secret the app knows masked
+    (``recon.redaction``: by value and by name)."""
+    return redaction.redact(text, secrets)
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -42,6 +42,7 @@ from recon.connectors.http import redact
 from recon.connectors.period import Period
 from recon.errors import ConnectorError
 from recon.ingest.presets import PRESETS, preset_names
+from recon.redaction import url_secrets
 from recon.schema import SOURCES
 
 PERIOD_PARAMETERS = ("period_start", "period_end", "next_period_start")
@@ -175,10 +176,11 @@ def _make_read_only(db: DbConnection) -> None:
 
 
 def _shown(connection: Connection) -> str:
-    return database_url(connection).render_as_string(hide_password=True)
+    """The connection's URL fit for a message: no password, and no query (a password may hide there)."""
+    return database_url(connection).set(query={}).render_as_string(hide_password=True)
 
 
 def _first_line(error: BaseException, connection: Connection) -> str:
     text = str(getattr(error, "orig", None) or error).strip()
-    line = text.splitlines()[0][:300] if text else type(error).__name__
-    return redact(line, connection.secret_values())
+    line = text.splitlines()[0] if text else type(error).__name__
+    return redact(line, [*connection.secret_values(), *url_secrets(str(connection.setting("url")))])[:300]

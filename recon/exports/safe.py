@@ -13,14 +13,13 @@ invoice description. Whatever they contain comes back out in our CSV, XLSX and P
   neutralisation, so a re-save as CSV stays inert too.
 - **PDF** text for reportlab ``Paragraph`` markup is escaped (``pdf_text``): ``<``, ``>`` and ``&``
   would otherwise be tags (``<link>``, ``<img src=...>`` reads local files).
-- **Secrets** never reach a message, log or export: ``redact`` masks passwords in URLs and
-  ``password=...`` style pairs.
+- **Secrets** never reach a message, log or export: ``redact`` (from ``recon.redaction``, the core
+  module every stage uses) masks them by name and by value.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,8 @@ from decimal import Decimal
 import pandas as pd
 import xlsxwriter
 
+from recon.exports.csvfile import csv_bytes
+from recon.redaction import REDACTED, RedactingFilter, install_log_redaction, redact, remember_secrets
 from recon.schema import COLUMN_KINDS, column_kind, money_places
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,8 +53,11 @@ def is_formula_like(text: str) -> bool:
 
 
 def neutralise(text: str) -> str:
-    """``text`` made inert in a spreadsheet cell: a leading ``'`` when it could be a formula."""
-    return ESCAPE_PREFIX + text if is_formula_like(text) else text
+    """``text`` made inert in a spreadsheet cell: a leading ``'`` when it could be a formula, also after
+    apostrophes of its own (``'=x`` is written ``''=x``), so that dropping one leading ``'`` before a
+    formula character (what a spreadsheet shows, and what ``recon`` does reading text back) restores it
+    exactly."""
+    return ESCAPE_PREFIX + text if is_formula_like(text.lstrip(ESCAPE_PREFIX)) else text
 
 
 def neutralise_text(cells: pd.Series, numeric_by_schema: bool = False) -> pd.Series:
@@ -61,8 +65,9 @@ def neutralise_text(cells: pd.Series, numeric_by_schema: bool = False) -> pd.Ser
     count...) a plain decimal such as ``-12.50`` is a number and stays; anything else there is escaped
     like text."""
     text = cells.astype("string")
-    risky = (text.str.startswith(FORMULA_TRIGGERS)
-             | text.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
+    bare = text.str.lstrip(ESCAPE_PREFIX)
+    risky = (bare.str.startswith(FORMULA_TRIGGERS)
+             | bare.str.lstrip(_LEADING_BLANKS).str.startswith(FORMULA_TRIGGERS)).fillna(False)
     if numeric_by_schema:
         risky &= ~text.str.fullmatch(_PLAIN_DECIMAL).fillna(False)
     return text.where(~risky, ESCAPE_PREFIX + text)
@@ -94,8 +99,9 @@ def safe_frame(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> pd.D
 
 def safe_csv(frame: pd.DataFrame, numeric_columns: Iterable[str] = ()) -> bytes:
     """``frame`` as UTF-8 CSV bytes with every text cell neutralised (no index). Format money and
-    dates first (``recon.exports.formatting.export_frame``); this only makes the text inert."""
-    return safe_frame(frame, numeric_columns).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    dates first (``recon.exports.formatting.export_frame``); this only makes the text inert. Written by
+    ``recon.exports.csvfile`` (Arrow, streamed): the bytes pandas' ``to_csv`` of ``safe_frame`` gives."""
+    return csv_bytes(frame, numeric_columns)
 
 
 # --------------------------------------------------------------------------------------------- XLSX
@@ -185,12 +191,24 @@ def pdf_text(value: object) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
+WORD_JOINER = "\u2060"  # zero width, no break: invisible, but no longer part of a web address
+# What GitHub-flavoured markdown turns into a link by itself, escapes or not (it finds them in the text
+# after escapes are read): "www.", "http://", "https://", "ftp://", and the "@" of an e-mail address (with a
+# dotted domain after it). Other schemes (sqlite:///) stay as written.
+_AUTOLINK_STARTS = re.compile(
+    r"(?i)(\bwww)(?=\\\.)|(\b(?:https?|ftp)\\:)(?=//)|(?<=[\w.+-])(@)(?=[\w\\-]+(?:\\\.[\w\\-]+)+)")
+
+
 def markdown_text(value: object) -> str:
-    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, labels): every
-    markdown character backslash-escaped and line breaks flattened, so a client name can never become a
+    """Text from data made literal for markdown (Streamlit's ``st.markdown``, captions, headings, labels,
+    radio options, tab and expander titles): every markdown character backslash-escaped, line breaks
+    flattened, and the start of anything GitHub-flavoured markdown would link by itself (``www.``,
+    ``https://``, ``name@host``) broken by an invisible word joiner, so a client name can never become a
     link, an image (which would load a remote URL), a colour, an icon or a formula."""
     text = _CONTROL.sub("", "" if value is None or value is pd.NA else str(value))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _AUTOLINK_STARTS.sub(lambda match: WORD_JOINER.join(("", match.group(0))) if match.group(3)
+                                else match.group(0) + WORD_JOINER, escaped)
 
 
 # ---------------------------------------------------------------------------------------- file names
@@ -203,43 +221,7 @@ def download_name(*parts: str, suffix: str) -> str:
     return stem + suffix
 
 
-# ------------------------------------------------------------------------------------------- secrets
-
-REDACTED = "***"
-_URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<secret>[^\s/]*)@")
-_SECRET_PAIRS = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|client_secret|cookie_secret|token|api_?key|access_key)"
-    r"\s*[=:]\s*)(?P<quote>['\"]?)(?P<secret>[^\s'\"&;,]+)(?P=quote)", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with secrets masked: the password of any ``scheme://user:password@host`` URL, and the
-    value of ``password=...``, ``token: ...`` style pairs. Use on anything shown or logged that may
-    contain a database URL or configuration."""
-    masked = _URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED + "@", text)
-    return _SECRET_PAIRS.sub(lambda m: m.group("head") + m.group("quote") + REDACTED + m.group("quote"), masked)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that passes every record with its message and traceback ``redact``-ed."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-def install_log_redaction(*logger_names: str) -> None:
-    """Add ``RedactingFilter`` to every handler of the root logger and of ``logger_names`` (once)."""
-    for name in ("", *logger_names):
-        for handler in logging.getLogger(name or None).handlers:
-            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
-                handler.addFilter(RedactingFilter())
-
-
-__all__ = ["FORMULA_TRIGGERS", "SAFE_WORKBOOK_OPTIONS", "RedactingFilter", "download_name",
-           "install_log_redaction", "is_formula_like", "markdown_text", "neutralise", "neutralise_text", "pdf_text",
-           "redact", "safe_csv", "safe_frame", "safe_sheet_name", "safe_xlsx"]
+__all__ = ["FORMULA_TRIGGERS", "REDACTED", "SAFE_WORKBOOK_OPTIONS", "WORD_JOINER",
+           "RedactingFilter", "download_name", "install_log_redaction", "is_formula_like", "markdown_text",
+           "neutralise", "neutralise_text", "pdf_text", "redact", "remember_secrets", "safe_csv", "safe_frame",
+           "safe_sheet_name", "safe_xlsx"]

@@ -222,9 +222,23 @@ def _empty_column(spec: Field, length: int) -> pd.Series:
     return pd.Series([None] * length, dtype=object).astype(PANDAS_DTYPES[spec.type])
 
 
+# The text mark a spreadsheet shows nothing of: recon writes a ' before text a spreadsheet would run as a
+# formula (recon.exports.safe.neutralise, every CSV it writes: pulled sources too); reading drops one, so
+# a name comes back as it was written ("'=x" -> "=x", "''=x" -> "'=x").
+_TEXT_MARK = "^'('*[ \n\u00a0\u3000]*[=+@\t\r-])"
+
+
+def without_text_marks(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``text`` with one spreadsheet text mark dropped where it stands before a formula character."""
+    if not pc.any(pc.starts_with(text, "'")).as_py():
+        return text
+    return pc.replace_substring_regex(text, _TEXT_MARK, "\\1")
+
+
 def _parse_text(cells: pd.Series, options: ReadOptions) -> pd.Series:
     text = arrow_text(cells)
     collapsed = tidy_with(text, lambda untidy: pc.replace_substring_regex(untidy, WHITESPACE + "+", " "))
+    collapsed = without_text_marks(collapsed)
     if len(text) and pc.min(pc.binary_length(text)).as_py():  # no empty cell: nothing to blank out
         return text_series(collapsed, cells.index)
     return text_series(pc.if_else(pc.equal(text, ""), pa.scalar(None, collapsed.type), collapsed), cells.index)

@@ -89,9 +89,9 @@ class SparkRun:
             yield frame_of(row["payload"])
 
     def write_outputs(self, out_dir: Path, resolutions: pd.DataFrame | None = None,
-                      file_format: str = "csv") -> list[Path]:
+                      file_format: str = "csv", keys: bool = False) -> list[Path]:
         """``recon.exports.report.write_outputs`` for this run (the same files, byte for byte)."""
-        return report.write_outputs(self.result, out_dir, resolutions, file_format=file_format,
+        return report.write_outputs(self.result, out_dir, resolutions, file_format=file_format, keys=keys,
                                     chunks={"keys": self.key_chunks(), "receivables": self.receivable_chunks()})
 
     def summary_lines(self) -> list[str]:

@@ -42,6 +42,7 @@ from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.keys import describe_periods
 from recon.metrics import Overall
+from recon.redaction import redact, remember_secrets, url_secrets
 from recon.rules import OUTPUT_COLUMNS
 from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
@@ -139,19 +140,28 @@ def database_url(url: str | None = None) -> str:
 
 
 def _normalised_url(url: str) -> sa.URL:
-    """Parse ``url``; plain ``postgresql://`` (or ``postgres://``) gets the psycopg 3 driver we ship."""
+    """Parse ``url``; plain ``postgresql://`` (or ``postgres://``) gets the psycopg 3 driver we ship. Its
+    password is remembered as a secret (``recon.redaction``) before anything can fail. A URL that does
+    not parse is refused without being quoted: it may hold a password."""
+    remember_secrets(url_secrets(url))
     try:
         parsed = sa.make_url(url)
-    except ArgumentError:
-        raise StoreError(f"not a database URL: {url!r} (e.g. sqlite:///recon.db or "
-                         "postgresql://user:password@host/db)") from None
+    except (ArgumentError, ValueError):
+        raise StoreError(f"the database URL ({ENV_URL} or --database-url) is not one: write it like "
+                         "sqlite:///recon.db or postgresql://user:password@host:5432/database (it is not "
+                         "shown here because it may hold a password)") from None
+    remember_secrets([parsed.password] if isinstance(parsed.password, str) else [])
+    if "@" in (parsed.host or ""):
+        raise StoreError(f"the database URL ({ENV_URL} or --database-url) has an '@' after the user's password: "
+                         "write an @, : or / inside the password percent-encoded (%40, %3A, %2F)")
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
 
 
 def _shown(url: sa.URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """A database URL fit for a message: no password, and no query (it may carry one)."""
+    return url.set(query={}).render_as_string(hide_password=True)
 
 
 def create_store_engine(url: str) -> Engine:
@@ -198,7 +208,7 @@ def _json_dumps(value: Any) -> str:
 
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
+    return redact(text.splitlines()[0])[:300] if text else type(error).__name__
 
 
 # ------------------------------------------------------------------------------------- migrations
@@ -304,7 +314,12 @@ class Store:
             raise StoreError(f"cannot open database {shown}: {_first_line(error)}") from None
 
     def __repr__(self) -> str:
-        return f"Store({_shown(self.engine.url)!r})"
+        return f"Store({self.shown_url!r})"
+
+    @property
+    def shown_url(self) -> str:
+        """The database's URL fit to print: no password, no query."""
+        return _shown(self.engine.url)
 
     def close(self) -> None:
         """Release the connections (the store can still be used; it reconnects on demand)."""

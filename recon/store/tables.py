@@ -261,16 +261,30 @@ class UserAccount(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
-class LoginAttempt(SQLModel, table=True):
-    """Append-only: every password login attempt (for throttling; the password is never stored)."""
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per key (``user:<name>``, ``address:<address>``; ``recon.access.throttle``):
+    one row per key, changed in place in one transaction per sign-in, forgotten after the lockout window."""
 
-    __tablename__: ClassVar[str] = "login_attempt"
+    __tablename__: ClassVar[str] = "login_throttle"
 
-    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(300), primary_key=True)
+    failures: int = Field(default=0, nullable=False)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    refused: int = Field(default=0, nullable=False)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class BrowserSession(SQLModel, table=True):
+    """A signed-in browser (``recon.access.sessions``): the SHA-256 of its session cookie (never the cookie),
+    who signed in there and how, when, and when it was last used (idle and absolute expiry)."""
+
+    __tablename__: ClassVar[str] = "browser_session"
+
+    key_hash: str = Field(sa_type=sa.String(64), primary_key=True)
     username: str = Field(sa_type=sa.String(200), nullable=False, index=True)
-    source: str = Field(sa_type=sa.String(100), nullable=False, index=True)
-    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
-    succeeded: bool = Field(default=False, nullable=False)
+    method: str = Field(default="password", sa_type=sa.String(20), nullable=False)
+    started_at: datetime = _timestamp()
+    last_seen_at: datetime = _timestamp()
 
 
 class AccessLog(SQLModel, table=True):
@@ -312,7 +326,8 @@ class CurrentData(SQLModel, table=True):
 
 
 TABLES = (ImportFile, Run, RunImport, Discrepancy, Resolution, ClientAlias, RejectedSuggestion, SkuMapping,
-          SettingsVersion, MappingProfile, UserAccount, LoginAttempt, AccessLog, InputContent, CurrentData)
+          SettingsVersion, MappingProfile, UserAccount, LoginThrottle, BrowserSession, AccessLog, InputContent,
+          CurrentData)
 
 
 def table(model: type[SQLModel]) -> sa.Table:

@@ -115,6 +115,19 @@ def test_the_first_admin_signs_in_once_with_the_printed_password_and_must_replac
     assert page_names(again) == ["Sign in"] and "Wrong user name or password." in again.error[0].value
 
 
+@pytest.mark.parametrize("url", ["recon:S3cretPw@db/recon", "postgresql://recon:S3cret@Pw@127.0.0.1:1/recon",
+                                 "postgresql://recon:S3cretPw@db:notaport/recon",
+                                 "postgresql://recon@127.0.0.1:1/recon?password=S3cretPw"])
+def test_a_malformed_database_url_never_reaches_the_sign_in_page(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Issue 23 item 8: anyone can open the sign-in page; what it says about a broken database URL holds
+    no password, nor a piece of one."""
+    monkeypatch.setenv("RECON_DATABASE_URL", url)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    shown = everything(at) + "".join(str(item.value) for item in at.exception)
+    assert "S3cret" not in shown and "Pw" not in shown, shown
+    assert not at.exception and "Nobody can sign in" in at.error[0].value
+
+
 def test_a_wrong_password_gives_one_message_and_no_data(tmp_path: Path) -> None:
     ensure_user("fin", access.FINANCE, password="finance-password")
     at = sign_in_with_form(AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run(), "fin", "guess-guess-guess")

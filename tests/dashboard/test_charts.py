@@ -86,3 +86,21 @@ def test_builders_do_not_touch_their_input(view):
     before = frame.copy()
     charts.build_trend_figure(frame, "USD")
     pd.testing.assert_frame_equal(frame, before)
+
+
+HOSTILE = "<a href='https://evil.example'>Acme</a> <b>Corp</b> <span style='color:red'>x</span><br>&amp;"
+
+
+def test_names_from_data_are_never_chart_markup(view):
+    """Issue 23 item 7: Plotly reads <a href>, <b>, <span style> and <br> in any label as markup; every
+    label from data is written with & < > as entities (shown as the characters themselves)."""
+    clients = views.top_clients(view.metrics.by_client, 3)
+    hostile = clients.assign(client=[HOSTILE, "www.evil.example <i>two</i>", "three"])
+    margins = views.margin_ranking(view.metrics.by_client).head(1).assign(client=HOSTILE)
+    products = views.top_products(view.metrics.by_vendor, 2).assign(vendor=HOSTILE, product="<b>SKU</b>")
+    figures = [charts.build_client_balance_figure(hostile, "USD"), charts.build_margin_figure(margins, "USD"),
+               charts.build_vendor_figure(products, "USD")]
+    labels = [str(label) for figure in figures for trace in figure.data for label in (*trace.y, *trace.x)]
+    assert not [label for label in labels if "<" in label or ">" in label]
+    escaped = "&lt;a href='https://evil.example'&gt;Acme&lt;/a&gt; &lt;b&gt;Corp&lt;/b&gt;"
+    assert any(label.startswith(escaped) and label.endswith("&amp;amp;") for label in labels)

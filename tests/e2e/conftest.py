@@ -1,4 +1,5 @@
-"""Browser tests: a real `streamlit run dashboard/app.py` driven by Playwright with Debian's Chromium.
+"""Browser tests: a real dashboard started as the README says (`recon dashboard`, which serves
+`dashboard/server.py`: the app behind its guard) driven by Playwright with Debian's Chromium.
 
 The app runs once per session on a free 127.0.0.1 port, on the small test MSP, with its own temporary
 SQLite database. Without /usr/bin/chromium the tests skip with the reason, unless RECON_REQUIRE_E2E=1
@@ -109,10 +110,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, database_url: str,
     home = tmp_path_factory.mktemp("dashboard")
     port = free_port()
     env = {**os.environ, "RECON_DATABASE_URL": database_url, "RECON_SAMPLE_DIR": str(MINI_MSP),
-           "RECON_CONNECTIONS_FILE": str(write_psa_project(home))}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+           "RECON_CONNECTIONS_FILE": str(write_psa_project(home)), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    env.pop("FORWARDED_ALLOW_IPS", None)  # `recon dashboard` sets what the guard needs itself
+    # as the README starts it (and `make run`): `recon dashboard`, which serves dashboard/server.py
+    command = [sys.executable, "-m", "recon.cli", "dashboard", "--port", str(port)]
     with serving(command, ROOT, env, home / "streamlit.log", port) as url:
         yield url
 

@@ -1,7 +1,7 @@
 """The quick start as a user runs it: ``recon dashboard`` started from a directory of their own (not the
 project), on a brand-new database there, signed in with the one-time password it prints, a password
 chosen, and the Overview shown. The project's Streamlit settings (no usage statistics, no error
-details, the theme) must hold wherever the command starts."""
+details, the theme, listening on 127.0.0.1 only) must hold wherever the command starts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import os
 import re
 import sys
 from pathlib import Path
+
+import psutil
 
 from .conftest import MINI_MSP, ROOT, SCREENSHOTS, free_port, serving, settle
 
@@ -20,11 +22,13 @@ def test_recon_dashboard_started_elsewhere_keeps_the_projects_settings(chromium_
     port = free_port()
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("STREAMLIT_", "RECON_DATABASE_URL"))}
-    env.update({"RECON_SAMPLE_DIR": str(MINI_MSP), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
-                "PYTHONPATH": str(ROOT)})
+    env.update({"RECON_SAMPLE_DIR": str(MINI_MSP), "PYTHONPATH": str(ROOT)})
     log = tmp_path / "dashboard.log"
     command = [sys.executable, "-m", "recon.cli", "dashboard", "--port", str(port)]
     with serving(command, tmp_path, env, log, port) as url:
+        listening = {connection.laddr.ip for connection in psutil.net_connections("inet")
+                     if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port}
+        assert listening == {"127.0.0.1"}, listening  # issue 23 item 9: this machine only, unless configured
         printed = log.read_text()
         one_time = re.search(r"one-time password\s+(\S+)", printed)
         assert one_time, printed

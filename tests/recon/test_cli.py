@@ -42,6 +42,23 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
         assert (tmp_path / "out" / name).exists()
 
 
+def test_keys_csv_is_written_only_when_asked_and_always_as_parquet(tmp_path: Path) -> None:
+    """Every key of a run is a large file (a million rows at 1M invoice lines, issue 25): ``keys.csv``
+    only with ``--keys``; Parquet always carries it."""
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    plain = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "plain"), "--no-store"])
+    assert plain.exit_code == 0, plain.output
+    assert not (tmp_path / "plain" / "keys.csv").exists() and (tmp_path / "plain" / "discrepancies.csv").exists()
+    asked = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "asked"), "--no-store", "--keys"])
+    assert asked.exit_code == 0, asked.output
+    keys = pd.read_csv(tmp_path / "asked" / "keys.csv", dtype=str)
+    assert {"period", "client", "sku"} <= set(keys.columns) and len(keys)
+    parquet = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "pq"), "--no-store",
+                                  "--format", "parquet"])
+    assert parquet.exit_code == 0, parquet.output
+    assert len(pd.read_parquet(tmp_path / "pq" / "keys.parquet")) == len(keys)
+
+
 def test_run_restricts_to_the_given_periods(tmp_path: Path) -> None:
     data = scenario_dir(tmp_path, "billed_without_usage")
     result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--period", "2026-01"])

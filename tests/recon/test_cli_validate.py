@@ -71,3 +71,19 @@ def test_run_honours_the_profile(tmp_path: Path) -> None:
         "microsoft_recon_2026-03.csv",
         "psa_invoices.csv",
     }
+
+
+def test_validate_never_prints_a_secret_a_data_file_holds(tmp_path: Path, monkeypatch) -> None:
+    """Issue 23 item 8 (the attack of item 6): a data file holding the process environment (there
+    ``payments.csv`` linked to ``/proc/self/environ``) had ``recon validate`` print the connection
+    password in its refusal. The refusal still names the file's columns, with the secret masked by name
+    (``RECON_CONN_*``) and by value (a secret the process holds, wherever it appears)."""
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "canonical", data)
+    monkeypatch.setenv("RECON_CONN_PSA_PASSWORD", "Conn-Env-Secret1")
+    (data / "payments.csv").write_bytes(b"RECON_CONN_PSA_PASSWORD=Conn-Env-Secret1\0PATH=/usr/bin\0HOME=/root\0")
+    (data / "time_entries.csv").write_text("date,client,hours,billable\nConn-Env-Secret1,Acme,1,true\n")
+    result = runner.invoke(app, ["validate", "--data", str(data)])
+    assert "payments.csv  [payments]" in result.output and "REFUSED" in result.output
+    assert "RECON_CONN_PSA_PASSWORD=***" in result.output
+    assert "Conn-Env-Secret1" not in result.output

@@ -76,3 +76,15 @@ def test_importing_money_loads_no_array_library() -> None:
             "print(','.join(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["-$12,345.68 114.00 15000", ""]
+
+
+@given(st.lists(st.none() | st.integers(-10**17, 10**17), max_size=40), st.sampled_from([0, 2, 4]))
+def test_format_units_writes_what_decimal_writes(units: list[int | None], places: int) -> None:
+    """The vectorised formatter (issue 25) against ``Decimal`` one cell at a time: the same text, a
+    negative amount that rounds to zero written ``0.00`` (no ``-0.00``), a missing amount empty."""
+    series = pd.Series(units, dtype="Int64", index=[10 + i for i in range(len(units))])
+    text = format_units(series, places)
+    expected = ["" if value is None else str(to_decimal(value, places) + 0) for value in units]
+    assert text.tolist() == expected
+    assert text.index.equals(series.index)
+    assert text.dtype == pd.StringDtype("pyarrow")

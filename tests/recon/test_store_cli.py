@@ -112,7 +112,7 @@ def test_bad_store_input_is_one_clear_line(store_url: str, args: list[str], mess
 
 
 @pytest.mark.parametrize(("url", "message"), [
-    ("nonsense", "error: not a database URL: 'nonsense'"),
+    ("nonsense", "error: the database URL (RECON_DATABASE_URL or --database-url) is not one"),  # not quoted
     ("sqlite:////no/such/directory/recon.db", "error: cannot open database sqlite:////no/such/directory/recon.db:"),
     ("postgresql://someone:secret@127.0.0.1:1/recon", "error: cannot open database "
                                                         "postgresql+psycopg://someone:***@127.0.0.1:1/recon:"),

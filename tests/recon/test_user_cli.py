@@ -99,3 +99,18 @@ def test_the_first_admin_banner_prints_the_password_once(tmp_path: Path) -> None
 def test_a_database_password_never_reaches_the_terminal(tmp_path: Path) -> None:
     code, output = recon("postgresql://recon:Sup3rS3cret@127.0.0.1:1/recon", "user", "list")
     assert code == 2 and "Sup3rS3cret" not in output and "***" in output
+
+
+def test_the_access_log_cannot_be_forged_with_line_breaks(tmp_path: Path) -> None:
+    """Issue 23 item 9: a user name typed with a line break (a failed sign-in) or a note with one (a
+    resolution) prints as one line of the access log, its control characters shown escaped."""
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    forged = "2026-12-01 09:00:00 UTC  admin                    login (password) from 10.0.0.1  ok"
+    sign_in(url, f"mallory\n{forged}", "wrong-password!")
+    storage(url).record_access(access.AccessEvent(datetime.now(UTC), "fin", "resolve", "ab12",
+                                                  f"credited: see note\r\n{forged}\x1b[2K"))
+    code, output = recon(url, "access-log")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert len(lines) == 2 and not any(line.startswith(forged[:23]) for line in lines), output
+    assert "(not a user name)" in lines[1] and "\\r\\n" in lines[0] and "\\x1b" in lines[0] and "\x1b" not in output

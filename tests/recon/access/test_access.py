@@ -12,8 +12,8 @@ import pytest
 from recon import access
 from recon.access.roles import ACCOUNT_MANAGER, ACTIONS, ADMIN, AUDITOR, FINANCE, Principal
 from recon.access.sessions import SessionPolicy
-from recon.access.throttle import LockoutPolicy
-from recon.access.users import LoginAttempt, MemoryAuthStorage
+from recon.access.throttle import Counter, LockoutPolicy, locked_until
+from recon.access.users import MemoryAuthStorage
 from recon.engine import Reconciliation, evidence, reconcile
 from recon.errors import AccessDeniedError, AuthError
 from tests.scenarios import scenario_sources
@@ -190,6 +190,29 @@ def test_new_user_names_every_problem_at_once() -> None:
                                                                                     "Dana Lee")
 
 
+@pytest.mark.parametrize(("password", "reason"), [
+    ("aaaaaaaaaaaa", "repeated"), ("abcabcabcabc", "repeated"), ("121212121212", "repeated"),
+    ("password1234", "common"), ("Password2026!", "common"), ("P@ssw0rd-2026", "common"), ("2026Welcome!!", "common"),
+    ("iloveyou1234", "common"), ("changeme1234", "common"),
+    ("123456789012", "run"), ("abcdefghijkl", "run"), ("qwertyuiopas", "run"), ("lkjhgfdsapoi", "run"),
+    ("1qaz2wsx3edc", "common"),
+    ("fin-fin-fin-fin", "repeated"), ("short", "at least 12 characters"),
+])
+def test_weak_passwords_are_refused_with_the_reason(password: str, reason: str) -> None:
+    """Issue 23 item 4: length, and no repeated, sequential or common password (with digits and symbols
+    around it, or letters written as digits: still common)."""
+    problems = " ".join(access.password_problems(password, "fin"))
+    assert reason in problems, (password, problems)
+    with pytest.raises(AuthError, match=reason):
+        access.new_user("newcomer", FINANCE, password, rounds=FAST)
+
+
+@pytest.mark.parametrize("password", ["finance-password", "correct horse battery", "dana-password-1",
+                                      "e2e-admin-password", "Tr0ub4dor&3-staple", "first-start-password-2026"])
+def test_ordinary_strong_passwords_pass(password: str) -> None:
+    assert access.password_problems(password, "fin") == []
+
+
 def test_the_first_admin_gets_a_one_time_password_once() -> None:
     storage = MemoryAuthStorage()
     password = access.ensure_first_admin(storage, T0, rounds=FAST)
@@ -274,25 +297,34 @@ def test_one_source_trying_many_users_is_locked_out() -> None:
     assert elsewhere.principal is not None
 
 
-def attempts(*failures_at: int, succeeded_at: tuple[int, ...] = ()) -> list[LoginAttempt]:
-    rows = [LoginAttempt("u", "s", T0 + timedelta(minutes=m), False) for m in failures_at]
-    return rows + [LoginAttempt("u", "s", T0 + timedelta(minutes=m), True) for m in succeeded_at]
+def test_a_shared_address_never_locks_everyone_out() -> None:
+    """Issue 23 item 4: behind a proxy the settings do not trust, every user arrives from one address;
+    failures from it lock each user out, never the address."""
+    storage = storage_with(access.new_user("fin", FINANCE, "finance-password", rounds=FAST))
+    for attempt in range(25):
+        access.authenticate(storage, f"user{attempt}", "wrong-password!", "10.0.0.1", T0 + timedelta(seconds=attempt),
+                            source_lockable=False)
+    assert access.authenticate(storage, "fin", "finance-password", "10.0.0.1", T0 + timedelta(seconds=30),
+                               source_lockable=False).principal is not None
 
 
-@pytest.mark.parametrize(("failures", "successes", "now_min", "expected_min"), [
-    ((0, 1, 2, 3), (), 4, None),                      # four failures: free
-    ((0, 1, 2, 3, 4), (), 4, 4.5),                    # fifth: 30 s
-    ((0, 1, 2, 3, 4, 5, 6), (), 6, 8),                # seventh: 2 min
-    ((0, 1, 2, 3, 4, 5, 6), (), 9, None),             # lock over
-    (tuple(range(20)), (), 19, 79),                   # capped at one hour
-    ((0, 1, 2, 3, 5, 6), (4,), 6, None),              # a success in between resets the count
-    ((0, 1, 2, 3, 4), (), 60 * 25, None),             # older than the window: forgotten
+def counter(*failures_at: float, refused: int = 0) -> Counter:
+    last = T0 + timedelta(minutes=failures_at[-1]) if failures_at else None
+    return Counter("user:u", failures=len(failures_at), last_failure_at=last, refused=refused)
+
+
+@pytest.mark.parametrize(("failures", "now_min", "expected_min"), [
+    ((0, 1, 2, 3), 4, None),                      # four failures: free
+    ((0, 1, 2, 3, 4), 4, 4.5),                    # fifth: 30 s
+    ((0, 1, 2, 3, 4, 5, 6), 6, 8),                # seventh: 2 min
+    ((0, 1, 2, 3, 4, 5, 6), 9, None),             # lock over
+    (tuple(range(20)), 19, 79),                   # capped at one hour
+    ((0, 1, 2, 3, 4), 60 * 25, None),             # older than the window: forgotten
 ])
-def test_locked_until_is_a_pure_function_of_the_attempts(failures: tuple[int, ...], successes: tuple[int, ...],
-                                                         now_min: int, expected_min: float | None) -> None:
+def test_the_lock_is_a_pure_function_of_the_counter(failures: tuple[int, ...], now_min: int,
+                                                    expected_min: float | None) -> None:
     now = T0 + timedelta(minutes=now_min)
-    policy = LockoutPolicy(source_free_failures=1_000)
-    until = access.locked_until(attempts(*failures, succeeded_at=successes), "u", "s", now, policy)
+    until = locked_until({"user:u": counter(*failures)}, now, LockoutPolicy())
     assert until == (None if expected_min is None else T0 + timedelta(minutes=expected_min))
 
 

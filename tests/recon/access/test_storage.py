@@ -51,16 +51,54 @@ def test_users_round_trip(storage: AuthStorage) -> None:
         storage.update_user(replace(user, username="ghost"))
 
 
-def test_throttling_reads_the_stored_attempts(storage: AuthStorage) -> None:
+def test_throttling_counts_in_the_store(storage: AuthStorage) -> None:
     access.add_user(storage, access.new_user("fin", FINANCE, "finance-password", rounds=FAST), "test", T0)
     for second in range(5):
         access.authenticate(storage, "fin", "wrong-password!", "10.0.0.1", T0 + timedelta(seconds=second))
     locked = access.authenticate(storage, "fin", "finance-password", "10.0.0.2", T0 + timedelta(seconds=5))
     assert locked.principal is None and locked.retry_at == T0 + timedelta(seconds=34)
     assert access.authenticate(storage, "fin", "finance-password", "10.0.0.2", T0 + timedelta(seconds=35)).principal
-    attempts = storage.login_attempts("fin", "elsewhere", T0)
-    assert [a.succeeded for a in attempts] == [False] * 5 + [True]
-    assert all(a.at.tzinfo is not None for a in attempts)
+    again = access.authenticate(storage, "fin", "wrong-password!", "10.0.0.2", T0 + timedelta(seconds=36))
+    assert again.retry_at is None  # the success cleared the count
+
+
+def test_thirty_parallel_wrong_passwords_check_at_most_the_free_five(storage: AuthStorage) -> None:
+    """Issue 23 item 4: the attempt is counted in the store (one transaction) before its password is
+    checked, so 30 guesses at once get 5 checks, not 30."""
+    access.add_user(storage, access.new_user("victim", FINANCE, "victim-password-1", rounds=10), "test", T0)
+    barrier, outcomes = threading.Barrier(30), []
+
+    def guess(number: int) -> None:
+        barrier.wait()
+        outcomes.append(access.authenticate(storage, "victim", f"wrong-guess-{number}", f"10.0.0.{number}", T0))
+
+    threads = [threading.Thread(target=guess, args=(number,)) for number in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    checked = [outcome for outcome in outcomes if outcome.message == access.WRONG_CREDENTIALS]
+    assert len(outcomes) == 30 and len(checked) == 5
+    assert all("Too many failed" in outcome.message for outcome in outcomes if outcome not in checked)
+
+
+def test_failed_sign_ins_add_a_bounded_number_of_rows(storage: AuthStorage) -> None:
+    """Issue 23 item 9: counters per user and address (forgotten after the window, at most
+    ``max_counters``), and access-log lines only while not locked, at most ``logged_failures_per_minute``
+    a minute, with one line saying how many were not written."""
+    policy = access.LockoutPolicy(max_counters=20, logged_failures_per_minute=10)
+    for number in range(30):
+        name = f"user{number}"
+        access.add_user(storage, access.new_user(name, FINANCE, f"{name}-pass-phrase", rounds=FAST), "test", T0)
+        access.authenticate(storage, name, "wrong-password!", "local", T0 + timedelta(seconds=number), policy,
+                            source_lockable=False)
+    assert storage.throttle_size() <= 20
+    for second in range(200):  # one user hammered from one address for minutes
+        access.authenticate(storage, "user1", "wrong-password!", "10.0.0.7", T0 + timedelta(seconds=60 + second),
+                            policy)
+    failed = [event for event in storage.access_log(limit=100_000) if event.action == "login"]
+    assert 10 < len(failed) <= 30, len(failed)
+    assert any("not logged one by one" in event.detail for event in failed)
 
 
 def test_the_access_log_is_newest_first_and_never_holds_a_password(storage: AuthStorage) -> None:
@@ -92,3 +130,35 @@ def test_two_first_starts_at_once_create_one_admin(store: Store) -> None:
     created = [password for password in passwords if password]
     assert len(created) == 1 and len(passwords) == 4
     assert access.authenticate(StoreAuthStorage(store), "admin", created[0], "s", T0).principal is not None
+
+
+def test_a_signed_in_browser_is_kept_by_its_cookies_digest(storage: AuthStorage) -> None:
+    """Issue 23 item 2: a session belongs to the browser whose cookie digest signed in; it ends when idle
+    (logged), past its lifetime, when the user is disabled, or when signed out; reading it marks the
+    browser seen at most once a minute."""
+    fin = access.new_user("fin", FINANCE, "finance-password", rounds=FAST)
+    access.add_user(storage, fin, "test", T0)
+    digest = access.browser_digest("a" * 43)  # (a cookie is 43 URL-safe characters)
+    assert digest != access.NO_BROWSER
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    session, why = access.browser_session(storage, digest, T0 + timedelta(seconds=30))
+    assert why == "" and session is not None and session.principal == fin.principal()
+    assert storage.get_session(digest).last_seen_at == T0  # type: ignore[union-attr]  (under a minute: not written)
+    assert access.browser_session(storage, "another browser", T0) == (None, "none")
+    seen = T0 + timedelta(minutes=29)
+    access.browser_session(storage, digest, seen)
+    assert storage.get_session(digest).last_seen_at == seen  # type: ignore[union-attr]
+    assert access.browser_session(storage, digest, seen + timedelta(minutes=31), source="10.0.0.5") == (None,
+                                                                                                        "expired")
+    assert storage.get_session(digest) is None
+    logout = storage.access_log(limit=1)[0]
+    assert (logout.user, logout.action, logout.detail) == ("fin", "logout", "session expired")
+    assert logout.source == "10.0.0.5"
+
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    storage.update_user(replace(fin, disabled=True))
+    assert access.browser_session(storage, digest, T0 + timedelta(minutes=1)) == (None, "inactive")
+    storage.update_user(fin)
+    access.open_browser_session(storage, digest, fin.principal(), "password", T0)
+    access.end_browser_session(storage, digest)
+    assert access.browser_session(storage, digest, T0) == (None, "none")

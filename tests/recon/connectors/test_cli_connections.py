@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recon.cli import app
+from recon.ingest.directory import load_directory
 from tests.recon.connectors import vendors
 from tests.recon.connectors.conftest import connections_toml, write_project
 from tests.recon.connectors.standin import StandIn
@@ -114,3 +116,20 @@ def test_connection_failures_are_one_clear_line(project: Path) -> None:
     no_secret = runner.invoke(app, ["pull", "--connection", "pax8", "--period", "2026-02"])
     assert no_secret.exit_code == 2 and "RECON_CONN_PAX8_CLIENT_SECRET" in no_secret.output
     assert "Traceback" not in no_secret.output
+
+
+def test_pulled_csvs_are_inert_and_read_back_exactly(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 item 9: ``recon pull`` writes CSVs people open in a spreadsheet: a client named like a
+    formula is written inert (a leading '), and ``recon run --data`` reads it back as it was named."""
+    hostile = '=HYPERLINK("http://evil.example/x","Acme")'
+    monkeypatch.setitem(vendors.ACME, "name", hostile)
+    for connection in ("cw", "pax8"):
+        pulled = runner.invoke(app, ["pull", "--connection", connection, "--period", vendors.MONTH, "--out", "data"])
+        assert pulled.exit_code == 0, pulled.output
+    for name in ("contracts.csv", "invoices.csv", "time_entries.csv"):
+        with (project / "data" / name).open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        names = {row["client"] for row in rows}
+        assert "'" + hostile in names and hostile not in names, (name, names)
+    sources = load_directory(project / "data")
+    assert hostile in set(sources["contracts"]["client"]) and hostile in set(sources["invoices"]["client"])

@@ -128,3 +128,15 @@ def test_unreachable_server_fails_after_bounded_retries(tmp_path: Path) -> None:
     cw = connection(tmp_path, "cw", connections_toml(connectwise=url))
     with pytest.raises(ConnectorError, match=r"did not answer .*/system/info after 4 attempts"):
         check(cw)
+
+
+def test_a_next_page_link_to_another_host_never_receives_the_private_key(tmp_path: Path) -> None:
+    """Issue 23 item 8: ConnectWise's ``Link: rel="next"`` pointing elsewhere (a compromised or spoofed
+    answer) is refused before anything is sent there: the credentials only go to the connection's host."""
+    app = vendors.ConnectWise(forbidden=frozenset())
+    with StandIn(app) as server, StandIn(lambda request: Reply(200, [])) as elsewhere:
+        app.base = elsewhere.url.replace("127.0.0.1", "localhost")  # every next link points to the other host
+        cw = connection(tmp_path, "cw", connections_toml(connectwise=server.url))
+        with pytest.raises(ConnectorError, match=r"another host \(localhost\)"):
+            pull(cw, vendors.MONTH)
+        assert elsewhere.requests == []

@@ -279,3 +279,27 @@ def test_an_unknown_preset_is_refused(tmp_path: Path, psa_database: Database) ->
     with pytest.raises(ConnectorError, match=r"presets.usage = 'connectwise-time' is not a usage preset \(one of: "
                                              r"microsoft-nce-recon, pax8-invoice-items\)"):
         pull(connection, "2026-02")
+
+
+def test_a_password_in_the_url_query_is_refused_like_one_in_the_user_part(tmp_path: Path) -> None:
+    """Issue 23 item 8: connections.toml is shared; ``?password=`` in a URL there is refused (with where
+    the password goes), and the refusal does not repeat it."""
+    with_query = Database("postgresql", "postgresql://reader@db.internal/psa?sslmode=require&password=Query-Pw-7",
+                          None, sa.create_engine("sqlite://"))
+    with pytest.raises(ConnectorError, match="url contains a password") as error:
+        sql_connection(tmp_path, with_query)
+    assert "Query-Pw-7" not in str(error.value) and "RECON_CONN_PSA_PASSWORD" in str(error.value)
+
+
+@pytest.mark.postgres
+def test_test_connection_shows_no_query(tmp_path: Path) -> None:
+    """What *Test connection* answers names the database without the URL's query (where a password
+    could hide)."""
+    source = _postgres()
+    database = next(source)
+    try:
+        answer = check(sql_connection(tmp_path, database))
+        shown = answer.removeprefix("connected to postgresql at ")
+        assert shown != answer and "?" not in shown and "options" not in shown
+    finally:
+        next(source, None)

@@ -24,18 +24,22 @@ from recon.engine import Reconciliation, reconcile
 from recon.exports import report, statements
 from recon.exports.formatting import export_frame
 from recon.exports.safe import (
+    WORD_JOINER,
     download_name,
     is_formula_like,
     markdown_text,
     neutralise,
+    neutralise_text,
     pdf_text,
     redact,
+    remember_secrets,
     safe_csv,
     safe_frame,
     safe_sheet_name,
     safe_xlsx,
 )
 from recon.schema import money_places
+from recon.status import with_status
 from tests.scenarios import scenario_sources
 
 PAYLOADS = (
@@ -87,7 +91,7 @@ def test_the_payloads_survive_loading(result: Reconciliation) -> None:
 
 
 def test_run_outputs_are_inert_csv_and_money_stays_numeric(result: Reconciliation, tmp_path: Path) -> None:
-    report.write_outputs(result, tmp_path)
+    report.write_outputs(result, tmp_path, keys=True)
     seen_negative_money = seen_escaped_client = False
     for name in ("discrepancies.csv", "keys.csv", "receivables.csv", "unmapped.csv", "quarantine.csv"):
         with (tmp_path / name).open(newline="", encoding="utf-8") as handle:
@@ -99,6 +103,17 @@ def test_run_outputs_are_inert_csv_and_money_stays_numeric(result: Reconciliatio
     assert seen_negative_money and seen_escaped_client
     found = pd.read_csv(tmp_path / "discrepancies.csv", dtype=str, keep_default_na=False)
     assert (found["variance"].str.fullmatch(r"-?\d+\.\d{2}")).all()
+
+
+def test_run_outputs_are_the_bytes_pandas_wrote_before_the_streaming_writer(result: Reconciliation,
+                                                                           tmp_path: Path) -> None:
+    """Issue 25 changed how CSVs are written (Arrow, streamed), not what they hold."""
+    report.write_outputs(result, tmp_path, keys=True)
+    tables = {"discrepancies": with_status(result.discrepancies, None), "keys": result.keys,
+              "receivables": result.receivables, "unmapped": result.unmapped, "quarantine": result.quarantine}
+    for name, frame in tables.items():
+        before = safe_frame(export_frame(frame)).to_csv(index=False, lineterminator="\n").encode("utf-8")
+        assert (tmp_path / f"{name}.csv").read_bytes() == before, name
 
 
 def test_xlsx_has_no_formula_and_money_cells_are_numbers(result: Reconciliation) -> None:
@@ -165,6 +180,20 @@ def test_neutralised_text_is_never_formula_like(text: str) -> None:
         assert_inert(str(cell), "any")
 
 
+@given(st.text(alphabet=st.sampled_from("'=+-@ aZ1\u00a0\t\r"), max_size=12))
+def test_neutralising_then_reading_back_gives_the_text_exactly(text: str) -> None:
+    """Issue 23 item 9: what recon writes inert (pulled CSVs), recon reads back as it was."""
+    import pyarrow as pa
+
+    from recon.ingest.normalise import without_text_marks
+
+    written = neutralise(text)
+    assert not is_formula_like(written)
+    assert without_text_marks(pa.chunked_array([[written]], pa.large_string())).to_pylist() == [text]
+    column = neutralise_text(pd.Series([text], dtype="string"))
+    assert column.tolist() == [written]
+
+
 def test_money_columns_keep_plain_decimals_only() -> None:
     frame = pd.DataFrame({"variance": ["-12.50", "12", "-1e5", "-12.50+cmd"], "client": ["-12.50"] * 4,
                           "count": [-1, 2, 3, 4]})
@@ -197,6 +226,41 @@ def test_redact_masks_passwords(text: str, expected: str) -> None:
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(("text", "secret"), [
+    ("RECON_CONN_PSA_PASSWORD=Conn-Env-Secret1\x00PATH=/usr/bin\x00HOME=/root", "Conn-Env-Secret1"),
+    ("RECON_CONN_CW_PRIVATE_KEY='private key with spaces'", "private key with spaces"),
+    ("PGPASSWORD=Pg-Secret-9 psql -h db", "Pg-Secret-9"),
+    ("db_password: 'Db-Secret-7'", "Db-Secret-7"),
+    ("postgresql://recon@db/recon?sslmode=require&password=Query-Secret-5", "Query-Secret-5"),
+    ("cannot open postgresql://recon:Slash/Pw@db/recon", "Slash/Pw"),
+    ("Authorization: Basic dXNlcjpTZWNyZXQtQmFzaWM=", "dXNlcjpTZWNyZXQtQmFzaWM="),
+    ("Authorization: Bearer eyJ0eXAi.Bearer-Token.x", "eyJ0eXAi.Bearer-Token.x"),
+    ('{"private_key": "Json-Key-3", "client_id": "visible"}', "Json-Key-3"),
+    ("refresh_token=Refresh-Secret-2&scope=x", "Refresh-Secret-2"),
+])
+def test_redact_masks_secrets_by_name_in_every_form(text: str, secret: str) -> None:
+    """Issue 23 item 8: environment dumps (NUL-separated), RECON_CONN_* and PGPASSWORD, ``db_password``,
+    a password in a URL's query or with a ``/`` in it, HTTP credentials, JSON."""
+    masked = redact(text)
+    assert secret not in masked and "***" in masked
+    assert "visible" in redact('{"client_id": "visible"}')
+
+
+def test_redact_masks_every_secret_value_the_app_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By value: a secret is masked wherever it appears, with or without a name beside it."""
+    monkeypatch.setenv("RECON_CONN_PSA_PASSWORD", "env-Secret-42")
+    monkeypatch.setenv("RECON_DATABASE_URL", "postgresql://recon:Db%40Url-Secret@db/recon")
+    monkeypatch.setenv("PGPASSWORD", "Pg-Env-Secret")
+    monkeypatch.setenv("RECON_SAMPLE_DIR", "/srv/recon/sample")  # not a secret: stays
+    remember_secrets(["Conn-Secret-99", "", "ab"])  # empty and very short values are never "secrets"
+    text = ("bare env-Secret-42, Db@Url-Secret and Db%40Url-Secret, Pg-Env-Secret, Conn-Secret-99 "
+            "in /srv/recon/sample; ab stays")
+    masked = redact(text)
+    for secret in ("env-Secret-42", "Db@Url-Secret", "Db%40Url-Secret", "Pg-Env-Secret", "Conn-Secret-99"):
+        assert secret not in masked
+    assert "/srv/recon/sample" in masked and "ab stays" in masked
+
+
 @pytest.mark.parametrize("client", [PAYLOADS[0], PAYLOADS[-1], "-Acme"])
 def test_client_statements_are_inert_in_xlsx_and_literal_in_pdf(result: Reconciliation, client: str) -> None:
     view = views.filter_run(result, views.Filters(clients=(client,)))
@@ -220,9 +284,20 @@ def test_markdown_text_keeps_names_literal() -> None:
     escaped = markdown_text(hostile)
     for construct in ("![", "](", ":red[", ":material/", "$x$", "<b>"):  # none left unescaped
         assert not re.search(r"(?<!\\)" + re.escape(construct), escaped), construct
-    assert re.sub(r"\\(.)", r"\1", escaped) == hostile  # nothing lost: only escaped
+    assert re.sub(r"\\(.)", r"\1", escaped.replace(WORD_JOINER, "")) == hostile  # nothing lost: only escaped
     assert markdown_text("Acme Corporation") == "Acme Corporation"
     assert markdown_text("line\nbreak\x00") == "line break"
+
+
+@pytest.mark.parametrize("name", ["www.evil.example", "HTTPS://evil.example/x", "ops@evil.example",
+                                  "see https://a.example and www.b.example", "mailto:x@y.example"])
+def test_markdown_text_leaves_nothing_markdown_would_link_by_itself(name: str) -> None:
+    """Issue 23 item 7: GitHub-flavoured markdown links ``www.``, ``scheme://`` and e-mail addresses in
+    plain text, escaped or not; a word joiner (invisible) inside each start keeps them text."""
+    escaped = markdown_text(name)
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)
+    assert not re.search(r"(?i)\bwww\.|://|[\w.+-]@", unescaped), unescaped
+    assert unescaped.replace(WORD_JOINER, "") == name
 
 
 def test_logs_are_redacted() -> None:
@@ -246,3 +321,33 @@ def test_logs_are_redacted() -> None:
     written = stream.getvalue()
     assert "Sup3rS3cret" not in written and "hunter2" not in written
     assert "postgresql://recon:***@db/recon" in written and "RuntimeError: password=*** rejected" in written
+
+
+def test_every_log_line_is_redacted_also_of_loggers_with_their_own_handlers_made_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 item 8, "every message, log and page": Streamlit gives each of its modules a logger with
+    its own handler that does not propagate (``streamlit.logger.get_logger``), some made after the app
+    started; its log of an uncaught page error (``streamlit.error_util``) held the secret. Redaction
+    applies to every record the process makes, whichever logger and handler write it."""
+    import logging
+
+    from recon.redaction import install_log_redaction
+
+    monkeypatch.setenv("RECON_CONN_PSA_PASSWORD", "Conn-Env-Secret1")
+    monkeypatch.setattr(logging, "_logRecordFactory", logging.getLogRecordFactory())  # restored afterwards
+    install_log_redaction("streamlit", "dashboard")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("streamlit.error_util.test")  # as streamlit.logger.get_logger makes one
+    logger.propagate, logger.handlers = False, [handler]
+    try:
+        try:
+            raise RuntimeError("cannot open postgresql://recon:S3cretPw@db/recon with Conn-Env-Secret1")
+        except RuntimeError:
+            logger.exception("Uncaught app execution %s", "PGPASSWORD=Pg-Secret-9")
+    finally:
+        logger.handlers = []
+    written = stream.getvalue()
+    assert "Uncaught app execution" in written and "RuntimeError: cannot open" in written
+    for secret in ("S3cretPw", "Conn-Env-Secret1", "Pg-Secret-9"):
+        assert secret not in written, written

@@ -34,10 +34,10 @@ def run_both(data: Path, out: Path, spark: Any, **options: Any) -> tuple[Path, P
     from recon.spark import reconcile_on_spark
 
     local = reconcile(load_directory(data), **options)
-    write_outputs(local, out / "local")
+    write_outputs(local, out / "local", keys=True)
     run = reconcile_on_spark(str(data), spark=spark, rows_per_partition=ROWS_PER_RANGE, **options)
     try:
-        run.write_outputs(out / "spark")
+        run.write_outputs(out / "spark", keys=True)
     finally:
         run.close()
     return out / "local", out / "spark", run
@@ -95,7 +95,7 @@ def test_parquet_sources_give_the_same_answers_on_both_engines_and_as_csv(tmp_pa
     local, on_spark, _ = run_both(tmp_path / "parquet", tmp_path / "out", spark)
     assert_same_files(local, on_spark)
     as_csv = tmp_path / "from-csv"
-    write_outputs(reconcile(load_directory(tmp_path / "csv")), as_csv)
+    write_outputs(reconcile(load_directory(tmp_path / "csv")), as_csv, keys=True)
     for name in ("discrepancies.csv", "receivables.csv", "keys.csv"):  # (unmapped.csv names the files)
         assert (as_csv / name).read_bytes() == (local / name).read_bytes(), name
 

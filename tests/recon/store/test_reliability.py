@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+from recon import access
+from recon.access.roles import FINANCE
+from recon.access.storage import StoreAuthStorage
 from recon.errors import StoreError
 from recon.store import Store, create_store_engine, tables
 from recon.store.database import _alembic_config
@@ -240,6 +244,32 @@ def test_upgrading_moves_a_runs_key_out_of_its_label(store: Store) -> None:
     assert (listed[first], listed[second]) == ("sample_data", "March close")
     assert store.find_run("0123456789ab" + "f" * 12) == first  # the whole key of that run today
     assert store.find_run("f" * 24) is None
+
+
+def test_a_database_at_0003_run_key_upgrades_to_the_sign_in_tables(store_url: str) -> None:
+    """A database left at ``0003_run_key`` (before ``0004_sign_in``) upgrades in place when opened: failed
+    sign-ins become counters (``login_throttle``), signed-in browsers get their table, users and runs
+    are kept and the user can sign in."""
+    store = Store(store_url)
+    storage = StoreAuthStorage(store)
+    now = datetime.now(UTC)
+    access.add_user(storage, access.new_user("fin", FINANCE, "finance-password", rounds=4), "test", now)
+    run_id = store.save_run(before_fixes(), key="c" * 24)
+    config = _alembic_config()
+    with store.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003_run_key")
+    assert current_revision(store) == "0003_run_key"
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert "login_attempt" in names and not names & {"login_throttle", "browser_session"}
+    store.close()
+    store = Store(store_url)  # opening migrates
+    assert current_revision(store) == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"login_throttle", "browser_session"} <= names and "login_attempt" not in names
+    assert store.find_run("c" * 24) == run_id
+    assert access.authenticate(StoreAuthStorage(store), "fin", "finance-password", "10.0.0.1", now).principal
+    store.close()
 
 
 def test_two_processes_opening_an_empty_database_at_once_both_succeed(store_url: str) -> None:

@@ -331,6 +331,21 @@ def test_exposure_follows_todays_resolutions(store: Store) -> None:
     assert store.exposure(run_id) == {"recovered": from_decimal("300.00"), "open_exposure": from_decimal("116.00")}
 
 
+@pytest.mark.parametrize("url", [
+    "recon:S3cretPw@db/recon",  # no scheme
+    "postgres ql://recon:S3cretPw@127.0.0.1/recon",  # a typo in the scheme
+    "postgresql://recon:S3cretPw@db:notaport/recon",  # a port that is not a number
+    "postgresql://recon:S3cretPw@[::1:1/recon",  # a broken IPv6 host
+    "postgresql://recon@127.0.0.1:1/recon?password=S3cretPw",  # the password as a query parameter
+    "postgresql://recon:S3cret@Pw@127.0.0.1:1/recon",  # an @ in the password, not percent-encoded
+])
+def test_a_malformed_database_url_never_shows_its_password(url: str) -> None:
+    """Issue 23 item 8: the message names what is wrong, never the URL's password (nor a piece of it)."""
+    with pytest.raises(StoreError) as error:
+        Store(url)
+    assert "S3cret" not in str(error.value) and "Pw" not in str(error.value), str(error.value)
+
+
 # ------------------------------------------------------------------------------------ run identity
 
 def test_a_run_is_found_again_by_its_key_not_its_label(store: Store) -> None:
