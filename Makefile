@@ -26,7 +26,8 @@ test: $(STAMP)
 	-scripts/install-chromium.sh
 	RECON_TEST_POSTGRES_URL="$${RECON_TEST_POSTGRES_URL:-$$(scripts/start-postgres.sh || true)}" $(PY) -m pytest
 
-## bench: engine vs DuckDB at 10k, 100k and 1M invoice lines (SIZES=1M for one size, REPEAT=3 for best/median)
+## bench: engine vs DuckDB at 10k, 100k and 1M invoice lines, then recon run end to end vs a DuckDB floor
+## (SIZES=1M for one size, REPEAT=3 for best/median)
 SIZES ?= 10k,100k,1M
 REPEAT ?= 1
 bench: $(STAMP)

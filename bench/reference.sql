@@ -1,11 +1,19 @@
 -- The engine's core comparison written as one DuckDB query: usage vs contract vs billed per
 -- (period, client, sku), with the spec's variance formulas for the presence, quantity and price rules
--- (PRODUCT.md section 4). It reads the engine's resolved frames (registered as usage, contracts,
+-- (PRODUCT.md sections 4 and 4a). It reads the engine's resolved frames (registered as usage, contracts,
 -- invoices, catalog) and the run's months (run_periods). Money is BIGINT units of 1/10,000, as in the
 -- engine: products go through HUGEINT so nothing overflows and nothing is a float.
 --
--- {quantity_tolerance}, {price_tolerance_pct}, {price_tolerance_min} and {amount_tolerance} are filled
--- in from the engine's Settings (money in units).
+-- What rows mean (4a), written here apart from recon.effect / recon.keys: a trial row is not expected,
+-- a cost row changes cost only, a one-time row counts in full in the month it starts; a subscription's
+-- recurring rows replace one another in time (LEAD), a credit with a charge's span and quantity cancels
+-- it, a credit starting the day a replacement starts is absorbed by it, other credits and adjustments add
+-- their signed quantity for their days. Contract lines of one service replace one another in time; a
+-- monthly line is expected for the days it is in effect (a line billed in whole periods only in months it
+-- covers whole), a line billed every N months in full in its billing months. Agreement totals are not
+-- product lines. Not written here (the benchmark's sample has none of them): days carried over gaps in a
+-- subscription's charges, credits taking a subscription below zero on some days but not the month, agreement
+-- totals, the period_end quantity basis.
 
 -- amount = quantity x unit price, rounded half up to whole cents (recon.money.money_times_quantity)
 CREATE OR REPLACE TEMP MACRO amount_of(quantity, unit_price) AS
@@ -17,11 +25,52 @@ CREATE OR REPLACE TEMP MACRO price_of(amount, quantity) AS
     CASE WHEN quantity <> 0 THEN round_even(amount / quantity, 0)::BIGINT END;
 
 WITH
--- U: each usage row spread over the calendar months it covers, prorated by covered days
-usage_spans AS (
-    SELECT client, sku, quantity, unit_cost, period_start::DATE AS first_day,
+-- U: usage rows by what they are. Trial seats are not expected to be billed; cost rows change cost only.
+usage_rows AS (
+    SELECT client, sku, quantity, unit_cost, coalesce(row_type, 'usage') AS row_type, subscription_id,
+           subscription_id IS NOT NULL AND coalesce(row_type, 'usage') IN ('recurring', 'credit', 'adjustment')
+               AS in_series,
+           source_file, source_line, period_start::DATE AS first_day,
            greatest(coalesce(period_end, period_start)::DATE, period_start::DATE) AS last_day
-    FROM usage
+    FROM usage WHERE coalesce(row_type, 'usage') NOT IN ('trial', 'cost')
+),
+-- a subscription's credit with a charge's span and quantity cancels that charge, one for one
+alike_rows AS (
+    SELECT *, row_number() OVER (PARTITION BY client, sku, subscription_id, first_day, last_day,
+                                              round(abs(quantity), 6), row_type
+                                 ORDER BY source_file, source_line) AS alike_rank,
+           count(*) FILTER (WHERE row_type = 'credit') OVER same_span AS credits_alike,
+           count(*) FILTER (WHERE row_type = 'recurring') OVER same_span AS charges_alike
+    FROM usage_rows
+    WINDOW same_span AS (PARTITION BY client, sku, subscription_id, first_day, last_day, round(abs(quantity), 6))
+),
+live_rows AS (
+    SELECT * FROM alike_rows
+    WHERE NOT (in_series AND row_type = 'recurring' AND alike_rank <= credits_alike)
+      AND NOT (in_series AND row_type = 'credit' AND alike_rank <= charges_alike)
+),
+-- a recurring row is in effect until the day before the subscription's next recurring row starts
+held_rows AS (
+    SELECT *, CASE WHEN in_series AND row_type = 'recurring'
+                   THEN least(last_day, coalesce(lead(first_day) OVER (
+                            PARTITION BY client, sku, subscription_id, in_series AND row_type = 'recurring'
+                            ORDER BY first_day, last_day, quantity) - 1, last_day))
+                   ELSE last_day END AS effective_last
+    FROM live_rows
+),
+change_days AS (
+    SELECT DISTINCT client, sku, subscription_id, first_day FROM live_rows WHERE in_series AND row_type = 'recurring'
+),
+-- a credit starting the day a recurring row of its subscription starts is the refund half of that change
+usage_spans AS (
+    SELECT h.client, h.sku, h.unit_cost, h.in_series, h.row_type = 'one_time' AS one_time, h.first_day,
+           CASE WHEN h.row_type = 'one_time' THEN h.first_day ELSE h.effective_last END AS last_day,
+           CASE WHEN h.in_series AND h.row_type = 'credit' THEN -abs(h.quantity) ELSE h.quantity END AS quantity
+    FROM held_rows AS h
+    LEFT JOIN change_days AS c
+      ON h.in_series AND h.row_type = 'credit' AND c.client = h.client AND c.sku = h.sku
+         AND c.subscription_id = h.subscription_id AND c.first_day = h.first_day
+    WHERE c.first_day IS NULL AND (h.row_type = 'one_time' OR h.effective_last >= h.first_day)
 ),
 usage_months AS (
     SELECT s.*, month_start::DATE AS month_start, (month_start + INTERVAL 1 MONTH)::DATE AS next_month
@@ -29,38 +78,86 @@ usage_months AS (
          unnest(range(date_trunc('month', first_day), date_trunc('month', last_day) + INTERVAL 1 MONTH,
                       INTERVAL 1 MONTH)) AS months(month_start)
 ),
+-- each row for the days it covers (a subscription's quantity-days summed before dividing), a one-time
+-- row in full
 usage_prorated AS (
-    SELECT strftime(month_start, '%Y-%m') AS period, client, sku, unit_cost,
-           round_even(quantity * (least(last_day + 1, next_month) - greatest(first_day, month_start))
-                      / (next_month - month_start), 4) AS prorated_qty
+    SELECT strftime(month_start, '%Y-%m') AS period, client, sku, unit_cost, in_series,
+           CASE WHEN one_time THEN quantity
+                ELSE quantity * (least(last_day + 1, next_month) - greatest(first_day, month_start)) END
+               AS quantity_days,
+           CASE WHEN one_time THEN quantity
+                ELSE round_even(quantity * (least(last_day + 1, next_month) - greatest(first_day, month_start))
+                                / (next_month - month_start), 4) END AS prorated_qty,
+           next_month - month_start AS month_days
     FROM usage_months
 ),
 usage_keys AS (
-    SELECT period, client, sku, round_even(sum(prorated_qty), 4) AS usage_qty,
+    SELECT period, client, sku,
+           greatest(round_even(coalesce(sum(prorated_qty) FILTER (WHERE NOT in_series), 0)
+                               + coalesce(sum(quantity_days) FILTER (WHERE in_series), 0) / any_value(month_days),
+                               4), 0) AS usage_qty,
            CASE WHEN count(unit_cost) > 0 THEN sum(amount_of(prorated_qty, unit_cost)) END AS vendor_cost_amount
     FROM usage_prorated GROUP BY ALL
 ),
--- C and Pc: billable contract lines active in the month (annual lines in their anniversary month)
-contract_lines AS (
-    SELECT p.period, c.client, c.sku, c.quantity, c.unit_price, c.start_date, c.line_order
-    FROM contracts AS c JOIN run_periods AS p
-      ON c.start_date <= p.month_end AND (c.end_date IS NULL OR c.end_date >= p.month_start)
+-- C and Pc: billable contract lines expected in the month
+contract_rows AS (
+    SELECT c.client, c.sku, c.quantity, c.unit_price, c.start_date::DATE AS start_day,
+           c.end_date::DATE AS end_day, c.line_order, c.service_id, coalesce(c.prorate, TRUE) AS prorated,
+           CASE coalesce(c.billing_frequency, 'monthly')
+               WHEN 'monthly' THEN 1 WHEN 'bimonthly' THEN 2 WHEN 'quarterly' THEN 3 WHEN 'semiannual' THEN 6
+               WHEN 'annual' THEN 12 WHEN 'biennial' THEN 24 WHEN 'triennial' THEN 36 WHEN 'one_time' THEN 0
+               ELSE 1 END AS cycle_months,
+           w.window_last
+    FROM contracts AS c, (SELECT max(month_end)::DATE AS window_last FROM run_periods) AS w
     WHERE coalesce(c.billable, TRUE)
-      AND (coalesce(c.billing_frequency, '') <> 'annual' OR month(c.start_date) = month(p.month_start))
 ),
+-- a monthly line of a contract service is in effect until the day before the service's next line starts
+monthly_rows AS (
+    SELECT *, CASE WHEN service_id IS NULL THEN coalesce(end_day, window_last)
+                   ELSE least(coalesce(end_day, window_last), coalesce(lead(start_day) OVER (
+                            PARTITION BY client, sku, service_id
+                            ORDER BY start_day, coalesce(end_day, window_last), coalesce(quantity, 0)) - 1,
+                            window_last)) END AS effective_end
+    FROM contract_rows WHERE cycle_months = 1
+),
+monthly_lines AS (
+    SELECT p.period, m.client, m.sku, m.unit_price, m.start_day, m.line_order,
+           CASE WHEN m.prorated THEN round_even(coalesce(m.quantity, 0) * (
+                    least(m.effective_end, p.month_end::DATE) - greatest(m.start_day, p.month_start::DATE) + 1)
+                    / p.days_in_month, 4)
+                ELSE coalesce(m.quantity, 0) END AS line_qty
+    FROM monthly_rows AS m JOIN run_periods AS p
+      ON m.start_day <= p.month_end::DATE AND m.effective_end >= p.month_start::DATE AND m.effective_end >= m.start_day
+    WHERE m.prorated OR (m.start_day <= p.month_start::DATE AND m.effective_end >= p.month_end::DATE)
+),
+-- a line billed every N months: in full in its billing months, while in effect on the cycle's first day
+cycle_lines AS (
+    SELECT p.period, c.client, c.sku, c.unit_price, c.start_day, c.line_order, coalesce(c.quantity, 0) AS line_qty
+    FROM contract_rows AS c JOIN run_periods AS p
+      ON date_diff('month', date_trunc('month', c.start_day), p.month_start::DATE) >= 0
+         AND CASE WHEN c.cycle_months > 0
+                  THEN date_diff('month', date_trunc('month', c.start_day), p.month_start::DATE) % c.cycle_months = 0
+                  ELSE date_diff('month', date_trunc('month', c.start_day), p.month_start::DATE) = 0 END
+         AND (c.end_day IS NULL
+              OR c.end_day >= least(p.month_start::DATE + (day(c.start_day) - 1)::INTEGER, p.month_end::DATE))
+    WHERE c.cycle_months <> 1
+),
+contract_lines AS (SELECT * FROM monthly_lines UNION ALL SELECT * FROM cycle_lines),
 contract_keys AS (
-    SELECT period, client, sku, coalesce(sum(quantity), 0) AS contract_qty, count(*) AS contract_lines,
-           coalesce(price_of(sum(amount_of(coalesce(quantity, 0), unit_price)), coalesce(sum(quantity), 0)),
-                    last(unit_price ORDER BY start_date, line_order)) AS contract_unit_price
+    SELECT period, client, sku, round_even(sum(line_qty), 4) AS contract_qty, count(*) AS contract_lines,
+           coalesce(price_of(sum(amount_of(line_qty, unit_price)), round_even(sum(line_qty), 4)),
+                    last(unit_price ORDER BY start_day, line_order)) AS contract_unit_price
     FROM contract_lines GROUP BY ALL
 ),
--- B, A and Pb: invoice lines of the service month. Lines repeating each other's client, sku, month,
--- quantity and unit price are one group: its first line (by date, number, file line) is kept, the
--- others are duplicates. The kept quantity is the group's quantity, the kept amount its first line's.
+-- B, A and Pb: item lines of the service month (an agreement invoice's total is not a product line).
+-- Lines repeating each other's client, sku, month, quantity and unit price are one group: its first line
+-- (by date, number, file line) is kept, the others are duplicates. The kept quantity is the group's
+-- quantity, the kept amount its first line's.
 invoice_groups AS (
     SELECT strftime(period_start, '%Y-%m') AS period, client, sku, quantity,
            arg_min(amount, (invoice_date, invoice_number, source_file, source_line)) AS amount
-    FROM invoices GROUP BY period, client, sku, quantity, unit_price
+    FROM invoices WHERE coalesce(line_type, 'item') = 'item'
+    GROUP BY period, client, sku, quantity, unit_price
 ),
 billed_keys AS (
     SELECT period, client, sku, round_even(sum(quantity), 4) AS billed_qty, sum(amount) AS billed_amount
@@ -135,21 +232,42 @@ presence AS (  -- at most one presence-or-quantity finding per key, in the spec'
                 WHEN NOT vendor_tracked AND contract_qty > 0 AND billed_qty = 0 THEN 'missed_recurring_charge'
                 WHEN NOT vendor_tracked AND billed_qty > 0 AND had_contract AND NOT contract_active
                     THEN 'billed_outside_contract' END AS type,
-           expected_amount, billed_amount, billed_at_expected_price
+           expected_amount, billed_amount, billed_at_expected_price, billed_qty, expected_unit_price
     FROM judged
 ),
-findings AS (
-    SELECT period, client, sku, type,
+quantity_findings AS (
+    SELECT period, client, sku, type, billed_qty, expected_unit_price,
            CASE WHEN type IN ('unbilled_usage', 'missed_recurring_charge') THEN -expected_amount
                 WHEN type IN ('billed_without_usage', 'billed_outside_contract') THEN billed_amount
                 ELSE billed_at_expected_price - expected_amount END AS variance
     FROM presence WHERE type IS NOT NULL
-    UNION ALL
+),
+price_findings AS (
     SELECT period, client, sku,
            CASE WHEN billed_unit_price < contract_unit_price THEN 'price_below_contract'
                 ELSE 'price_above_contract' END AS type,
            billed_amount - amount_of(billed_qty, contract_unit_price) AS variance
     FROM judged WHERE price_beyond_tolerance
+),
+-- a quantity finding and a price finding whose variances cancel: the expected amount billed, split
+-- differently (a prorated line); neither is raised. Cancel: within the amount tolerance plus what a unit
+-- price to the cent introduces (half a cent a billed unit, the price x 0.00005 of a four-place quantity)
+proration_splits AS (
+    SELECT q.period, q.client, q.sku
+    FROM quantity_findings AS q JOIN price_findings AS p USING (period, client, sku)
+    WHERE q.type IN ('quantity_under_billed', 'quantity_over_billed')
+      AND abs(q.variance + p.variance) <= {amount_tolerance}
+          + ceil(abs(q.billed_qty) * 50 + abs(coalesce(q.expected_unit_price, 0)) * 0.00005)
+),
+findings AS (
+    SELECT period, client, sku, type, variance FROM quantity_findings AS q
+    WHERE NOT (q.type IN ('quantity_under_billed', 'quantity_over_billed')
+               AND EXISTS (SELECT 1 FROM proration_splits AS s
+                           WHERE s.period = q.period AND s.client = q.client AND s.sku = q.sku))
+    UNION ALL
+    SELECT period, client, sku, type, variance FROM price_findings AS p
+    WHERE NOT EXISTS (SELECT 1 FROM proration_splits AS s
+                      WHERE s.period = p.period AND s.client = p.client AND s.sku = p.sku)
 )
 SELECT period, client, sku, type, variance::BIGINT AS variance
 FROM findings

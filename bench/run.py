@@ -17,6 +17,16 @@ each measurement in a fresh subprocess so that peaks do not mix:
 
 Peak memory is the process's resident high-water mark after loading and reconciling (before DuckDB
 runs). The last line printed for each size is ``SIZE rows: engine S s, duckdb S s, ratio R, peak M MB``.
+
+Then, end to end (issue 25): ``recon run`` as a finance team runs it, from the files to every output
+written (``--no-store``, then storing into SQLite, and PostgreSQL with ``--postgres URL``), each a fresh
+process timed by this one from start to exit (peak from the kernel's accounting of the child), each
+preceded by the floor: DuckDB in a fresh process reading the same CSV files and putting usage, contract
+and billed side by side per month, client and sku (``bench/floor.sql``: no identity resolution, no
+validation, nothing written). Interleaved, so a shared machine's load weighs on both alike; the ratio of
+the medians is the figure. A profile of the run's steps follows (one process, in-process clocks).
+``SIZE end to end: recon S s, duckdb floor S s, ratio R, peak M MB`` per variant; ``--end-to-end-only``
+skips the engine measurements above.
 No timing is asserted anywhere: this is a measurement, not a test.
 """
 
@@ -44,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 BENCH = ROOT / "bench"
 DATA = BENCH / "data"
 REFERENCE_SQL = BENCH / "reference.sql"
+FLOOR_SQL = BENCH / "floor.sql"
 RESULTS = BENCH / "results.md"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 INVOICE_LINES_PER_CLIENT = 73  # the sample MSP bills about 6.1 lines a client a month over 12 months
@@ -231,9 +242,72 @@ def agreement(engine: Any, reference: Any) -> dict[str, Any]:
             "by_type": ours["type"].value_counts().sort_index().to_dict()}
 
 
+def measure_floor(directory: Path) -> dict[str, Any]:
+    """The floor of ``recon run`` (``bench/floor.sql``): DuckDB reading the same CSV files and putting
+    usage, contract and billed side by side per month, client and sku. Timed by the parent, as a process."""
+    import duckdb
+
+    def quoted(path: Path) -> str:
+        return "'" + str(path).replace("'", "''") + "'"
+
+    usage = "[" + ", ".join(quoted(path) for path in sorted(directory.glob("usage*.csv"))) + "]"
+    sql = FLOOR_SQL.read_text().format(usage=usage, invoices=quoted(directory / "invoices.csv"),
+                                       contracts=quoted(directory / "contracts.csv"))
+    connection = duckdb.connect()
+    connection.execute(sql)
+    keys, gaps = connection.execute("SELECT count(*), count(*) FILTER (WHERE quantity_gap <> 0) FROM keys").fetchone()
+    return {"floor_keys": keys, "floor_gaps": gaps}
+
+
+def measure_phases(directory: Path) -> dict[str, Any]:
+    """Where ``recon run --no-store`` spends its time, step by step in one process, as the CLI runs them
+    (the imports, loading with Great Expectations' import and suites apart, the engine, each output)."""
+    started = time.perf_counter()
+    from recon.engine import reconcile
+    from recon.exports import report
+    from recon.ingest.directory import load_directory
+
+    phases: dict[str, float] = {"import recon": time.perf_counter() - started}
+    quality = time_quality_suite()
+    clock = time.perf_counter()
+    sources = load_directory(directory)
+    phases["load_directory"] = time.perf_counter() - clock
+    phases["  of which Great Expectations' import"] = quality["import"]
+    phases["  of which its suites"] = quality["suites"]
+    clock = time.perf_counter()
+    result = reconcile(sources)
+    phases["reconcile"] = time.perf_counter() - clock
+    write_csv, write_text = report._write_csv, Path.write_text
+
+    def timed_csv(path: Path, frames: Any) -> Path:
+        clock = time.perf_counter()
+        try:
+            return write_csv(path, frames)
+        finally:
+            phases[f"write {path.name}"] = time.perf_counter() - clock
+
+    def timed_text(path: Path, *args: Any, **kwargs: Any) -> int:
+        clock = time.perf_counter()
+        try:
+            return write_text(path, *args, **kwargs)
+        finally:
+            phases[f"write {path.name}"] = time.perf_counter() - clock
+
+    report._write_csv = timed_csv  # type: ignore[assignment]
+    Path.write_text = timed_text  # type: ignore[method-assign]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        clock = time.perf_counter()
+        report.write_outputs(result, Path(out))
+        phases["write_outputs"] = time.perf_counter() - clock
+    Path.write_text = write_text  # type: ignore[method-assign]
+    return {"phases": phases, "total": time.perf_counter() - started, "peak_mb": peak_mb()}
+
+
 def child_main(mode: str, directory: Path) -> None:
     measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
-               "engine": measure_engine}[mode]
+               "engine": measure_engine, "floor": measure_floor, "phases": measure_phases}[mode]
     figures = measure(directory)
     print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)
 
@@ -284,6 +358,95 @@ def run_child(mode: str, directory: Path) -> dict[str, Any]:
         sys.stderr.write(completed.stdout + completed.stderr)
         raise SystemExit(f"the {mode} measurement failed for {directory}")
     return json.loads(marked[-1][len(MEASURE_MARK):])
+
+
+# ---------------------------------------------------------------------------------- end to end (issue 25)
+
+@dataclass(frozen=True)
+class EndToEnd:
+    """``recon run`` from the files to every output, against the DuckDB floor in the same run (each a fresh
+    process, timed from start to exit by the parent, peak from the kernel's accounting of the child)."""
+    size: str
+    variant: str  # "no store", "sqlite", "postgresql"
+    recon_seconds: list[float]
+    floor_seconds: list[float]
+    recon_peak_mb: list[int]
+    load: float
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.recon_seconds) / statistics.median(self.floor_seconds)
+
+    def line(self) -> str:
+        store = "" if self.variant == "no store" else f" with the store ({self.variant})"
+        return (f"{self.size} end to end{store}: recon {_seconds(statistics.median(self.recon_seconds))} s, "
+                f"duckdb floor {_seconds(statistics.median(self.floor_seconds))} s, ratio {self.ratio:.2f}, "
+                f"peak {round(statistics.median(self.recon_peak_mb))} MB")
+
+
+def timed_process(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run ``command`` (output discarded) and return (wall seconds from start to exit, peak resident MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors}")
+    return seconds, usage.ru_maxrss // 1024
+
+
+def recon_run_command(directory: Path, out: Path, database_url: str | None) -> list[str]:
+    store = ["--database-url", database_url] if database_url else []
+    return [sys.executable, "-m", "recon.cli", *store, "run", "--data", str(directory), "--out", str(out),
+            *([] if database_url else ["--no-store"])]
+
+
+def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tuple[list[EndToEnd], str]:
+    """Each variant ``repeat`` times, a floor run before each recon run (interleaved, so that the load on a
+    shared machine weighs on both alike)."""
+    import tempfile
+
+    directory = data_dir(size)
+    floor = [sys.executable, str(Path(__file__).resolve()), "--child", "floor", str(directory)]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="recon-bench-") as scratch:
+        variants: list[tuple[str, str | None]] = [("no store", None), ("sqlite", "sqlite")]
+        if postgres_url:
+            variants.append(("postgresql", postgres_url))
+        for variant, url in variants:
+            recon_seconds, floor_seconds, peaks = [], [], []
+            database = f"sqlite:///{scratch}/{variant}.db" if url == "sqlite" else url
+            if database:  # a store that exists (its tables made), as a finance team's does; not timed
+                timed_process([sys.executable, "-m", "recon.cli", "--database-url", database, "runs"])
+            for _ in range(repeat):
+                floor_seconds.append(timed_process(floor)[0])
+                seconds, peak = timed_process(recon_run_command(directory, Path(scratch) / "out", database))
+                recon_seconds.append(seconds)
+                peaks.append(peak)
+            results.append(EndToEnd(size, variant, recon_seconds, floor_seconds, peaks, os.getloadavg()[0]))
+            print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
+    profile = run_child("phases", directory)
+    line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
+            f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
+            + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
+    print(line, flush=True)
+    return results, line
+
+
+def end_to_end_block(results: list[EndToEnd], profiles: list[str]) -> str:
+    """The end-to-end table of results.md."""
+    def each(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} ({', '.join(f'{value:.1f}' for value in values)})"
+
+    rows = [f"| {result.size} | {result.variant} | {each(result.recon_seconds)} | {each(result.floor_seconds)} | "
+            f"{result.ratio:.2f} | {round(statistics.median(result.recon_peak_mb))} | {result.load:.1f} |"
+            for result in results]
+    return ("| size | store | recon run s median (each) | DuckDB floor s median (each) | ratio | peak MB | load |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n```\n"
+            + "\n".join(result.line() for result in results) + "\n```\n\nWhere the time goes:\n\n"
+            + "".join(f"- {line}\n" for line in profiles))
 
 
 def measure_size(size: str, repeat: int, previous: SizeResult | None) -> SizeResult:
@@ -378,11 +541,19 @@ def results_block(results: list[SizeResult]) -> str:
 
 def write_results(results: list[SizeResult], path: Path) -> None:
     """Replace the generated block of ``path`` (between the bench markers) with these results."""
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    text = path.read_text() if path.exists() else f"# Benchmark results\n\n{start}\n{end}\n"
+    write_block(path, "bench", results_block(results))
+
+
+def write_block(path: Path, marker: str, block: str) -> None:
+    """Replace the block between ``<!-- MARKER:start -->`` and ``<!-- MARKER:end -->`` of ``path`` (added
+    at the end when missing)."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if start not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
     before, _, rest = text.partition(start)
     _, _, after = rest.partition(end)
-    path.write_text(f"{before}{start}\n{results_block(results)}{end}{after}")
+    path.write_text(f"{before}{start}\n{block}{end}{after}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -391,6 +562,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="measurements per size (best and median)")
     parser.add_argument("--results", type=Path, default=None, help="update this results file's table")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--end-to-end-only", action="store_true",
+                        help="only recon run from files to outputs against the DuckDB floor")
+    parser.add_argument("--postgres", default=os.environ.get("RECON_BENCH_POSTGRES_URL"),
+                        help="also time recon run storing into this PostgreSQL database "
+                             "(default $RECON_BENCH_POSTGRES_URL)")
     args = parser.parse_args(argv)
     if args.child:
         child_main(args.child[0], Path(args.child[1]))
@@ -400,10 +576,18 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     results: list[SizeResult] = []
+    end_to_end: list[EndToEnd] = []
+    profiles: list[str] = []
     for size in sizes:
-        results.append(measure_size(size, max(args.repeat, 1), results[-1] if results else None))
+        if not args.end_to_end_only:
+            results.append(measure_size(size, max(args.repeat, 1), results[-1] if results else None))
+        measured, profile = measure_end_to_end(size, max(args.repeat, 1), args.postgres)
+        end_to_end += measured
+        profiles.append(profile)
     if args.results:
-        write_results(results, args.results)
+        if results:
+            write_results(results, args.results)
+        write_block(args.results, "bench-e2e", f"Machine: {machine()}.\n\n{end_to_end_block(end_to_end, profiles)}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import streamlit as st
 
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
-from recon.engine import Mappings, Reconciliation, evidence, reconcile
+from recon.engine import Mappings, Reconciliation, evidence, reconcile, source_periods
 from recon.ingest import directory, files, plan, quality, reading
 from recon.ingest.directory import canonical_kind
 from recon.ingest.guard import UploadLimits
@@ -193,13 +193,18 @@ def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes],
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings) -> Reconciliation:
-    """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated)."""
+def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings,
+                   _store: Store | None = None) -> Reconciliation:
+    """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated). With a
+    store, the charges kept from its earlier imports count where they cover the run's months."""
     _ = key
     limits = UploadLimits.from_settings(_inputs.settings)
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
     sources: Sources = combine(loaded, ALL_KINDS)
-    return reconcile(sources, _inputs.settings, list(_inputs.periods) or None, _mappings)
+    periods = list(_inputs.periods)
+    history = _store.charge_history(periods or source_periods(sources),
+                                    [record.sha256 for record in sources.imports]) if _store else None
+    return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history)
 
 
 # ------------------------------------------------------------------------------------------- views

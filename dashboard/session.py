@@ -291,7 +291,7 @@ def rerun_with_current_choices() -> ActiveRun:
 
 def whole_result(active: ActiveRun) -> Reconciliation:
     """The run over every client (to store it); pages read ``result_of``."""
-    return data.reconciliation(active.key, active.inputs, blobs(), active.mappings)
+    return data.reconciliation(active.key, active.inputs, blobs(), active.mappings, store())
 
 
 def scope() -> access.Scope:

@@ -260,8 +260,8 @@ def selected_rows(event: object) -> list[int]:
 
 EVIDENCE_COLUMNS = {
     "contract": ["agreement_id", "sku", "quantity", "unit_price", "start_date", "end_date", "billing_frequency",
-                 "source_file", "source_line"],
-    "usage": ["client_raw", "sku_raw", "quantity", "period_start", "period_end", "vendor", "unit_cost",
+                 "prorate", "service_id", "source_file", "source_line"],
+    "usage": ["client_raw", "sku_raw", "row_type", "quantity", "period_start", "period_end", "vendor", "unit_cost",
               "subscription_id", "source_file", "source_line"],
     "invoice": ["invoice_number", "invoice_date", "quantity", "unit_price", "amount", "period_start", "status",
                 "description", "source_file", "source_line"],
@@ -277,6 +277,14 @@ def evidence(context: session.PageContext, period: str, client: str, sku: str, k
     parts = [name for name in ("contract", "usage", "invoice", "time") if name in rows]
     st.markdown(f"**Evidence for {md(client)} · {md(sku)} · {md(period)}**: the input rows behind this finding "
                 "(file and line for each).")
+    facts = rows.get("key")
+    if facts is not None and len(facts):
+        carried, trial = int(facts["carried_days"].iloc[0] or 0), float(facts["trial_qty"].iloc[0] or 0)
+        if carried:
+            st.caption(f"{carried} day(s) of this month no loaded charge covers carry the nearest charge's quantity "
+                       "(load the earlier month's file, or keep it in the store, to see them).")
+        if trial:
+            st.caption(f"{trial:g} trial seat(s) on this key are not expected to be billed.")
     for column, name in zip(st.columns(len(parts)), parts, strict=True):
         with column:
             frame = rows[name]

@@ -143,10 +143,10 @@ def next_run_files(new: list[data.InputFile], mode_key: str) -> tuple[data.Input
                     format_func=data.UPLOAD_MODES.get)
     made, files = data.plan_files(session.active_files(), tuple(new), str(mode), session.blobs(),
                                   session.upload_limits())
-    st.info(f"The next run {made.summary()}", icon=":material/swap_horiz:")
+    st.info(f"The next run {ui.md(made.summary())}", icon=":material/swap_horiz:")  # file and vendor names: text
     if not made.losses:
         return files
-    lost = "; ".join(loss.describe() for loss in made.losses)
+    lost = ui.md("; ".join(loss.describe() for loss in made.losses))
     st.warning(f"The next run would no longer have: {lost}.", icon=":material/warning:")
     if st.checkbox(f"Reconcile without {lost}", key=f"{mode_key}.confirm_loss", value=False):
         return files

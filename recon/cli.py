@@ -157,6 +157,10 @@ def run(
     label: Annotated[str, typer.Option("--label", help="A note on the stored run, e.g. 'after fixes'.")] = "",
     store: Annotated[bool, typer.Option(
         "--store/--no-store", help="Store the run in the database (default) or only write files.")] = True,
+    quantity_basis: Annotated[str | None, typer.Option(
+        "--quantity-basis", help="day_weighted (a quantity held part of a month counts for its days) or "
+                                 "period_end (the quantity on the month's last day counts in full); default: "
+                                 "the stored setting.")] = None,
     engine: EngineOption = "local",
     master: MasterOption = None,
     spark_conf: SparkConfOption = None,
@@ -167,8 +171,10 @@ def run(
 ) -> None:
     """Reconcile a data directory (--data) or a month pulled straight from connections (--connection), store
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
-    quarantine (every key too with `--keys`). With `--engine spark` the data directory is read and
-    reconciled on Spark."""
+    quarantine (every key too with `--keys`). Vendor charges kept from earlier stored imports count where they
+    cover the run's months (an annual charge bought in March counts in November). With `--engine spark` the
+    data directory is read and reconciled on Spark (without the stored charges)."""
+    from recon.engine import source_periods
     from recon.exports import report
 
     periods = [_valid_period(value) for value in period or []]
@@ -181,12 +187,18 @@ def run(
         fail(f"--engine is one of {', '.join(ENGINES)} and --format one of {', '.join(report.FILE_FORMATS)}")
     if engine == "spark" and connection:
         fail("--engine spark reads a data directory (--data), not a --connection")
+    if engine == "local" and data is not None:  # Great Expectations' import (seconds) while the store opens
+        from recon.ingest.quality import import_in_background  # and the first file is read
+
+        import_in_background()
     database = open_store(ctx) if store else None
     run_id, seen, spark_run = None, [], None
     try:
         settings = database.load_settings() if database else Settings()
         if receivables_as_of:
             settings = settings.replace(as_of=receivables_as_of)
+        if quantity_basis:
+            settings = settings.replace(quantity_basis=quantity_basis)
         resolutions = database.resolutions() if database else None
         mappings = database.mappings() if database else None
         if engine == "spark":
@@ -195,7 +207,10 @@ def run(
         else:
             sources = load_directory(Path(data)) if data is not None else _pulled_sources(
                 connection or [], periods[0], connections)
-            result = reconcile(sources, settings, periods or None, mappings=mappings, resolutions=resolutions)
+            history = database.charge_history(periods or source_periods(sources),
+                                              [record.sha256 for record in sources.imports]) if database else None
+            result = reconcile(sources, settings, periods or None, mappings=mappings, resolutions=resolutions,
+                               history=history)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
@@ -213,6 +228,8 @@ def run(
         typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
+        if result.history_imports:
+            typer.echo("  stored charges drawn on: " + ", ".join(record.file for record in result.history_imports))
     typer.echo(f"Results written to {out}/")
 
 

@@ -27,7 +27,8 @@ from recon.sources import ImportRecord, Sources, combine, empty_source
 
 PSA_SOURCES = ("contracts", "invoices", "time_entries")
 INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
-                 "invoice_number", "source_file", "source_line"]
+                 "invoice_number", "source_file", "source_line", "line_type", "agreement_id"]
+HISTORY_COLUMN = "from_history"  # usage rows drawn from the store's charge history (not the run's own files)
 UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
                     "suggestion", "suggestion_score", "quantity")
 
@@ -66,11 +67,20 @@ class Reconciliation:
     metrics: metrics.Metrics
     resolved: dict[str, pd.DataFrame]
     imports: tuple[ImportRecord, ...] = ()
+    # PRODUCT.md 4a: credit rows whose charge is not among the loaded rows (``keys.UNMATCHED_COLUMNS``),
+    # the stored imports whose charges the run drew on, and the canonical usage rows of the run's own
+    # files (what the store keeps as charge history).
+    unmatched_credits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(keyfacts.UNMATCHED_COLUMNS)))
+    history_imports: tuple[ImportRecord, ...] = ()
+    charges: pd.DataFrame = field(default_factory=lambda: empty_source("usage"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary of the run (money as decimal strings)."""
         return {"periods": list(self.periods), "settings": self.settings.to_dict(),
-                "imports": [record.to_dict() for record in self.imports], **self.metrics.to_dict()}
+                "imports": [record.to_dict() for record in self.imports],
+                "history_imports": [record.to_dict() for record in self.history_imports],
+                **self.metrics.to_dict()}
 
 
 # ----------------------------------------------------------------------------------------- resolution
@@ -133,7 +143,10 @@ def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
     mapped = (usage["client"].notna() & usage["sku"].notna()).to_numpy(bool)
     if "usage" in frames:
         out["usage"] = usage[mapped].reset_index(drop=True)
-    return Resolved(out, _unmapped_rows(usage[~mapped], matches), matches)
+    # a stored charge that maps to nothing was listed when its own file was reconciled
+    stored = (usage[HISTORY_COLUMN].fillna(False).to_numpy(bool) if HISTORY_COLUMN in usage
+              else np.zeros(len(usage), dtype=bool))
+    return Resolved(out, _unmapped_rows(usage[~mapped & ~stored], matches), matches)
 
 
 def _distinct(frame: pd.DataFrame, known: tuple[np.ndarray, pd.Series] | None) -> tuple[np.ndarray, pd.Series]:
@@ -218,35 +231,47 @@ def _unmapped_rows(rows: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------- periods
 
 def available_periods(resolved: Resolved) -> list[str]:
-    """Every month that has an invoice line or a usage row, sorted."""
+    """Every month that has an invoice line, and every month from the first invoiced one in which one of
+    the run's own usage rows starts, sorted (without invoices: every month a usage row starts in). A
+    charge reaching into later months (a year billed up front, a cycle 3/20-4/19) does not add them, nor
+    does a charge that started before the invoiced months (the cycle 2/20-3/19 in a file for March), nor
+    a stored charge: those months are reconciled with their own invoices (PRODUCT.md 4a)."""
     return periods_in([period_evidence(resolved.frames)])
+
+
+def source_periods(sources: Sources) -> list[str]:
+    """``available_periods`` read from sources before they are resolved (every usage row, mapped or
+    not): the months to ask the store's charge history for before the run."""
+    return periods_in([period_evidence(_with_all_kinds(sources).frames)])
 
 
 def period_evidence(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """What the run's months are read from, for the rows of ``frames`` (any part of them): the distinct
-    service starts of invoice lines and the distinct date ranges of (resolved) usage rows. Parts of the
-    rows give parts whose union ``periods_in`` reads as it reads the whole."""
+    service starts of invoice lines and the distinct starts of the run's own usage rows (not stored
+    charges). Parts of the rows give parts whose union ``periods_in`` reads as it reads the whole."""
     evidence = {}
     if "invoices" in frames:
         evidence["invoices"] = frames["invoices"][["period_start"]].drop_duplicates()
     if "usage" in frames:
-        # The months a usage row covers depend on its dates only: each distinct date range once.
-        evidence["usage"] = frames["usage"][["period_start", "period_end", "quantity"]].drop_duplicates(
-            ["period_start", "period_end"])
+        usage = frames["usage"]
+        if HISTORY_COLUMN in usage:
+            usage = usage[~usage[HISTORY_COLUMN].fillna(False).to_numpy(bool)]
+        evidence["usage"] = usage[["period_start"]].drop_duplicates()
     return evidence
 
 
 def periods_in(parts: list[dict[str, pd.DataFrame]]) -> list[str]:
-    """The sorted months of ``period_evidence`` parts: an invoice line's service month, every month a
-    usage row covers."""
-    def combined(kind: str, columns: list[str]) -> pd.DataFrame:
-        frames = [part[kind] for part in parts if kind in part]
-        return pd.concat(frames, ignore_index=True).drop_duplicates(columns) if frames else pd.DataFrame()
-    starts = combined("invoices", ["period_start"])
-    spans = combined("usage", ["period_start", "period_end"])
-    invoice_periods = keyfacts.to_period(starts["period_start"]) if len(starts) else pd.Series(dtype="string")
-    usage_periods = keyfacts.prorate_usage(spans)["period"] if len(spans) else pd.Series(dtype="string")
-    return sorted(set(invoice_periods.dropna()) | set(usage_periods.dropna()))
+    """The sorted months of ``period_evidence`` parts (see ``available_periods``)."""
+    def months(kind: str) -> set[str]:
+        frames = [part[kind] for part in parts if kind in part and len(part[kind])]
+        if not frames:
+            return set()
+        starts = pd.concat(frames, ignore_index=True)["period_start"].drop_duplicates()
+        return set(keyfacts.to_period(starts).dropna())
+    invoice_periods, usage_periods = months("invoices"), months("usage")
+    if invoice_periods:
+        usage_periods = {period for period in usage_periods if period >= min(invoice_periods)}
+    return sorted(invoice_periods | usage_periods)
 
 
 def run_as_of(settings: Settings, periods: list[str]) -> date:
@@ -261,54 +286,75 @@ def days_in(periods: list[str] | tuple[str, ...]) -> int:
 
 # ------------------------------------------------------------------------------------------------ keys
 
-def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> pd.DataFrame:
+@dataclass(frozen=True)
+class KeyFacts:
+    """The keys of a run and what reading the usage rows found beside them."""
+
+    keys: pd.DataFrame
+    unmatched_credits: pd.DataFrame
+
+
+def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> KeyFacts:
     """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
-    order."""
+    order, agreement invoices' totals as keys of their own; and the unmatched credits."""
     frames = keyfacts.coded(resolved.frames)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
     managers = keyfacts.account_managers(frames["contracts"]).astype({"account_manager": "category"})
     # The merged facts are passed on, not kept: the columns completing them replaces are freed at once.
-    keys = keyfacts.complete_keys(_merged_facts(frames, periods, settings), vendor_tracked, had_contract,
-                                  _catalog_facts(frames["catalog"]))
+    facts, unmatched, agreements = _merged_facts(frames, periods, settings)
+    keys = keyfacts.complete_keys(facts, vendor_tracked, had_contract, _catalog_facts(frames["catalog"]))
     keys = keys.assign(account_manager=joins.left_lookup(keys, managers, ["client"])["account_manager"])
-    return keyfacts.decoded(keys)
+    totals = keyfacts.agreement_totals(resolved.frames["invoices"])
+    totals = totals[totals["period"].isin(periods)].reset_index(drop=True)
+    keys = keyfacts.with_agreement_totals(keyfacts.decoded(keys), totals, agreements)
+    return KeyFacts(keys, unmatched)
 
 
-def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> pd.DataFrame:
-    """Every fact per key, one row per key of the run's periods, in key order."""
-    merged = joins.outer_join(_facts_by_key(frames, periods, settings), keyfacts.KEY)
+def _merged_facts(frames: dict[str, pd.DataFrame], periods: list[str],
+                  settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every fact per key, one row per key of the run's periods, in key order; the unmatched credits;
+    the agreement of each key's contract lines."""
+    by_key, unmatched, agreements = _facts_by_key(frames, periods, settings)
+    merged = joins.outer_join(by_key, keyfacts.KEY)
     in_run = merged["period"].isin(periods).to_numpy()
-    return merged if in_run.all() else merged[in_run].reset_index(drop=True)
+    return (merged if in_run.all() else merged[in_run].reset_index(drop=True)), unmatched, agreements
 
 
-def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str], settings: Settings) -> list[pd.DataFrame]:
-    """Usage, contract, invoice and labour facts per key (each frame unique on the key)."""
+def _facts_by_key(frames: dict[str, pd.DataFrame], periods: list[str],
+                  settings: Settings) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """Usage, contract, invoice and labour facts per key (each frame unique on the key), the unmatched
+    credits and the agreements of the contract keys."""
     # Usage and invoices on threads of their own, beside contracts and labour: pandas' and Arrow's
     # kernels release the GIL, and the sources are independent.
     with ThreadPoolExecutor(2) as pool:
-        usage = pool.submit(_usage_facts, frames["usage"])
+        usage = pool.submit(_usage_facts, frames["usage"], periods, settings.quantity_basis)
         invoice_facts = pool.submit(keyfacts.invoices_by_key, frames["invoices"][INVOICE_FACTS])
         # in start-date order, so that the latest line of a key comes last; lines starting the same day are
         # ordered by their content, never by input order
         contracts = frames["contracts"][keyfacts.CONTRACT_FACTS].sort_values(
             ["start_date", "unit_price", "quantity"], kind="stable")
-        active = keyfacts.active_contract_lines(contracts, periods)
-        labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(active),
+        expected = keyfacts.expected_contract_lines(contracts, periods, settings.quantity_basis)
+        labour = keyfacts.time_by_key(frames["time_entries"], keyfacts.labour_terms(expected),
                                       settings.default_hourly_rate_units)
-        contract_facts = keyfacts.contracts_by_key(active)
-        return [usage.result(), contract_facts, invoice_facts.result(), labour]
+        contract_facts = keyfacts.contracts_by_key(expected)
+        usage_facts, unmatched = usage.result()
+        return ([usage_facts, contract_facts, invoice_facts.result(), labour], unmatched,
+                keyfacts.agreements_by_key(expected))
 
 
-def _usage_facts(usage: pd.DataFrame) -> pd.DataFrame:
-    return keyfacts.usage_by_key(usage) if len(usage) else _no_usage()
+def _usage_facts(usage: pd.DataFrame, periods: list[str], basis: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if len(usage) and periods:
+        return keyfacts.usage_by_key(usage, periods, basis)
+    return _no_usage(), pd.DataFrame(columns=list(keyfacts.UNMATCHED_COLUMNS))
 
 
 def _no_usage() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in {
         "period": "string", "client": "string", "sku": "string", "usage_qty": "float64",
         "vendor_cost_amount": "Int64", "vendor": "category", "product_name": "category",
-        "usage_rows": "Int64", "vendor_unit_cost": "Int64"}.items()})
+        "usage_rows": "Int64", "vendor_unit_cost": "Int64", "trial_qty": "float64", "carried_days": "int64",
+        "usage_deficit": "float64", "unmatched_credit_rows": "int64"}.items()})
 
 
 def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -320,24 +366,74 @@ def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- a run
 
 def reconcile(sources: Sources, settings: Settings | None = None, periods: list[str] | None = None,
-              mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None) -> Reconciliation:
-    """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data).
+              mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None,
+              history: Sources | None = None) -> Reconciliation:
+    """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data in
+    ``sources``, ``available_periods``).
 
     ``resolutions`` (columns ``fingerprint``, ``status``) feeds the recovered / open exposure metrics.
+    ``history`` is the store's charge history (``Store.charge_history``): usage rows of earlier imports
+    that count where they cover the run's months (an annual charge bought in March counts in November);
+    an import among ``sources``' own (the same SHA-256) is never drawn on twice, a charge that a newer
+    file also holds (a corrected re-export) is taken from the newer file only, and history never adds a
+    month to the run.
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
-    resolved = resolve(sources, settings, mappings)
+    drawn_on, combined = _with_history(sources, history)
+    resolved = resolve(combined, settings, mappings)
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
-        keys, found = reconcile_clients(resolved, chosen, settings)
+        built, found = _reconciled_clients(resolved, chosen, settings)
         book = book_future.result()
-    figures = metrics.summarise(keys, found, book, resolved.frames, resolved.unmapped, chosen, resolutions)
-    return Reconciliation(tuple(chosen), settings, found, keys, resolved.unmapped, resolved.client_matches,
-                          sources.issues, book, figures, resolved.frames, sources.imports)
+    # (the mapped usage rows counted for coverage are the run's own: ``metrics.summarise`` leaves out the
+    # stored charges drawn on)
+    figures = metrics.summarise(built.keys, found, book, resolved.frames, resolved.unmapped, chosen, resolutions)
+    return Reconciliation(tuple(chosen), settings, found, built.keys, resolved.unmapped, resolved.client_matches,
+                          sources.issues, book, figures, resolved.frames, sources.imports,
+                          built.unmatched_credits, drawn_on, sources["usage"])
+
+
+def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:
+    """The run's sources with the stored charges of other imports added to its usage rows (flagged
+    ``from_history``), and the imports drawn on. Imports with the SHA-256 of one of the run's own files
+    are left out: the same bytes never count twice; nor does the same charge in two files
+    (``_newest_charges``)."""
+    own = sources["usage"].assign(**{HISTORY_COLUMN: False})
+    if history is None or not len(history["usage"]):
+        return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
+    seen = {record.sha256 for record in sources.imports if record.sha256}
+    candidates = [record.file for record in history.imports if record.sha256 not in seen]
+    stored = history["usage"][history["usage"]["source_file"].isin(candidates).to_numpy()]
+    stored = stored[_newest_charges(own, stored, candidates)]
+    kept = set(stored["source_file"].unique())
+    drawn_on = tuple(record for record in history.imports if record.file in kept)
+    usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)
+    return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
+
+
+CHARGE_IDENTITY = ["client", "sku", "subscription_id", "period_start", "period_end"]
+
+
+def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -> np.ndarray:
+    """Which stored rows count: a charge (client, sku, subscription and span, as the vendor wrote them)
+    is taken from the newest file that has it: the run's own files first, then the stored imports from
+    the latest (``files`` in import order). A corrected re-export of a month (other bytes, the same
+    charges) so replaces the stored one instead of adding to it; charges only an earlier import holds
+    (an annual charge bought in March, the cycle 2/20-3/19) still count."""
+    if not len(stored):
+        return np.zeros(0, dtype=bool)
+    rank_of_file = {name: len(files) - position for position, name in enumerate(files)}  # newest: 1
+    rank = np.concatenate([np.zeros(len(own), dtype=np.int64),
+                           stored["source_file"].map(rank_of_file).to_numpy(dtype=np.int64)])
+    both = pd.concat([own[CHARGE_IDENTITY], stored[CHARGE_IDENTITY]], ignore_index=True)
+    identity = [both[name].astype("string").fillna("") if name in ("client", "sku", "subscription_id")
+                else both[name] for name in CHARGE_IDENTITY]
+    best = pd.Series(rank).groupby(identity, dropna=False, sort=False).transform("min").to_numpy()
+    return (rank == best)[len(own):]
 
 
 # Which rows a set of clients needs: the client-bearing sources split by client, the shared ones whole.
@@ -352,8 +448,15 @@ def reconcile_clients(resolved: Resolved, periods: list[str], settings: Settings
     whole clients (in the order they have in the whole) and ``SHARED_KINDS`` whole, it returns exactly
     those clients' part of the whole run's keys and findings. The local engine calls it once with every
     client; the Spark engine once per range of clients (``recon.spark``)."""
-    keys = build_keys(resolved, periods, settings)
-    return keys, rules.apply_rules(keys, settings)
+    built, found = _reconciled_clients(resolved, periods, settings)
+    return built.keys, found
+
+
+def _reconciled_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[KeyFacts, pd.DataFrame]:
+    """``reconcile_clients`` with the unmatched credits listed beside the keys (their count per key is a
+    key fact, ``unmatched_credit_rows``, so the Spark engine's figures have it too)."""
+    built = build_keys(resolved, periods, settings)
+    return built, rules.apply_rules(built.keys, settings)
 
 
 def _month_end(period: str) -> date:
@@ -388,7 +491,14 @@ def evidence(result: Reconciliation, period: str, client: str, sku: str) -> dict
     if sku == LABOR_SKU:
         time = frames["time_entries"]
         out["time"] = time[(time["client"] == client) & (keyfacts.to_period(time["date"]) == period)]
+    keys = result.keys
+    facts = [column for column in EVIDENCE_FACTS if column in keys]
+    out["key"] = keys[(keys["period"] == period) & (keys["client"] == client) & (keys["sku"] == sku)][facts]
     return {name: frame.reset_index(drop=True) for name, frame in out.items()}
+
+
+# what the evidence panel says of the key itself (PRODUCT.md 4a: days carried, trial seats)
+EVIDENCE_FACTS = ("usage_qty", "contract_qty", "billed_qty", "carried_days", "trial_qty")
 
 
 __all__ = ["Mappings", "Reconciliation", "Resolved", "combine", "evidence", "reconcile", "resolve"]

@@ -168,5 +168,13 @@ def sku_lookup(catalog: pd.DataFrame, sku_map: pd.DataFrame | None = None,
 
 
 def map_skus(skus: pd.Series, lookup: dict[str, str]) -> pd.Series:
-    """Vendor SKUs -> PSA SKUs (``<NA>`` where unknown), case-insensitively."""
-    return per_distinct(lambda distinct: _fold(distinct).map(lookup), skus).astype("string")
+    """Vendor SKUs -> PSA SKUs (``<NA>`` where unknown), case-insensitively. A Microsoft product is
+    ``ProductId:SkuId`` (PRODUCT.md 4a): where that exact pair is not mapped, the ``ProductId`` alone is
+    (a catalog ``vendor_sku`` naming only the product matches all its SKUs)."""
+    return per_distinct(lambda distinct: _mapped_skus(_fold(distinct), lookup), skus).astype("string")
+
+
+def _mapped_skus(folded: pd.Series, lookup: dict[str, str]) -> pd.Series:
+    mapped = folded.map(lookup)
+    product = folded.str.split(":", n=1).str[0].where(folded.str.contains(":", regex=False).fillna(False))
+    return mapped.fillna(product.map(lookup))

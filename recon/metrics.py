@@ -51,10 +51,25 @@ def key_sums(keys: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         "keys": np.ones(len(keys), dtype=np.int64),
         **{name: np.where(labour, _hour_units(keys[name]), 0) for name in HOUR_FIGURES},
         "billed_labour": keys["billed_amount"].where(labour, 0).astype("Int64"),
+        **_usage_note_sums(keys),
     }, index=keys.index)
     if by:
         return sums.assign(**{name: keys[name] for name in by}).groupby(by, observed=True).sum()
     return _total(sums)
+
+
+QUANTITY_UNITS = 10_000  # trial seats summed in 1/10,000 seat, exactly
+
+
+def _usage_note_sums(keys: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per key, the integers ``usage_notes`` adds up (zeros where the keys lack the facts)."""
+    def column(name: str, fill: float) -> np.ndarray:
+        return keys[name].astype("Float64").fillna(fill).to_numpy(float) if name in keys else np.zeros(len(keys))
+    carried, trial, unmatched = (column(name, 0) for name in ("carried_days", "trial_qty", "unmatched_credit_rows"))
+    return {"carried_days": carried.astype(np.int64), "carried_keys": (carried > 0).astype(np.int64),
+            "trial_units": np.round(trial * QUANTITY_UNITS).astype(np.int64),
+            "trial_keys": (trial > 0).astype(np.int64),
+            "unmatched_credits": unmatched.astype(np.int64)}
 
 
 def _hour_units(hours: pd.Series) -> np.ndarray:
@@ -168,6 +183,11 @@ class Overall:
     mapping_coverage: float | None
     usage_rows: int
     usage_rows_mapped: int
+    carried_days: int
+    carried_keys: int
+    trial_seats: float
+    trial_keys: int
+    unmatched_credits: int
     hours_worked: float
     hours_billable: float
     hours_invoiced: float
@@ -364,6 +384,15 @@ class KeyFigures:
         return _total(self.by_period)
 
 
+def usage_notes(sums: pd.Series) -> dict[str, Any]:
+    """What reading the vendor rows found beside the quantities (PRODUCT.md 4a), from the keys' overall
+    sums (``key_sums``): days carried from the nearest charge (and on how many keys), trial seats (not
+    expected to be billed) and credit rows whose charge is not loaded."""
+    return {"carried_days": int(sums["carried_days"]), "carried_keys": int(sums["carried_keys"]),
+            "trial_seats": round(int(sums["trial_units"]) / QUANTITY_UNITS, 2), "trial_keys": int(sums["trial_keys"]),
+            "unmatched_credits": int(sums["unmatched_credits"])}
+
+
 def summarise(keys: pd.DataFrame, found: pd.DataFrame, book: pd.DataFrame, frames: Mapping[str, pd.DataFrame],
               unmapped: pd.DataFrame, periods: Sequence[str], resolutions: pd.DataFrame | None) -> Metrics:
     """Every figure of section 5 over ``keys``, their discrepancies ``found`` and the receivables
@@ -374,7 +403,10 @@ def summarise(keys: pd.DataFrame, found: pd.DataFrame, book: pd.DataFrame, frame
     counted for mapping coverage) and the ``invoices`` and ``payments`` that unapplied payments are
     looked for in. ``periods``: the months summed (days in the run, for DSO). ``resolutions``
     (``fingerprint``, ``status``; the latest per fingerprint counts) splits recovered from open money."""
-    usage_rows_mapped = len(frames["usage"])
+    usage = frames["usage"]
+    # stored charges drawn on (``from_history``) were counted when their own files were reconciled
+    stored = usage["from_history"].fillna(False).to_numpy(bool).sum() if "from_history" in usage else 0
+    usage_rows_mapped = len(usage) - int(stored)
     days_in_run = sum(pd.Period(period, "M").days_in_month for period in periods)
     unapplied = unapplied_payments(frames["invoices"], frames["payments"])
     return summarise_parts(KeyFigures.of(keys, found), found, usage_rows_mapped + len(unmapped), usage_rows_mapped,
@@ -393,6 +425,7 @@ def summarise_parts(key_figures: KeyFigures, found: pd.DataFrame, usage_rows: in
         "discrepancies")}
     overall["mapping_coverage"] = round(usage_rows_mapped / usage_rows, 4) if usage_rows else None
     overall |= {"usage_rows": usage_rows, "usage_rows_mapped": usage_rows_mapped}
+    overall |= usage_notes(overall_sums.iloc[0])
     overall |= labour_of(overall_sums.iloc[0]) | exposure(found, resolutions)
     overall |= book.receivable_figures(int(overall["billed_revenue"]), days_in_run)
     overall |= {"unapplied_payments": book.unapplied_payments, "unapplied_amount": book.unapplied_amount}

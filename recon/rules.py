@@ -16,10 +16,18 @@ like the table in the spec, in its order of precedence:
     price_below/above_contract  B > 0, contract active, Pb differs beyond tol.     (Pb - Pc) x B
     unbilled_time               billable time uninvoiced beyond block hours        - hours x rate
     negative_margin             Pb below vendor unit cost (informational)          (Pb - cost) x B
+    agreement_total_mismatch    an agreement invoice's total differs from the      A - expected amount
+                                expected amount of its agreement's lines (4a)
 
 Quantity variances are the difference of two cent-rounded amounts, B x P - E x P, and price variances
 A - B x Pc (= (Pb - Pc) x B exactly, since A = Pb x B), so that per key the variances add up to
 billed minus expected to the cent.
+
+PRODUCT.md 4a: a quantity and a price finding on one key whose variances cancel (the billed amount is
+the expected amount, within the amount tolerance) are how a correctly prorated line reads (2 seats at a
+prorated 12.06 beside a contract price of 22.00), not money: neither is raised. Keys billed inside an
+agreement invoice's total (``in_agreement_total``) raise no presence, quantity or price finding: the
+total is judged as a key of its own (``agreement_total_mismatch``).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from recon.settings import Settings
 Rule = Callable[[pd.DataFrame, Settings], pd.DataFrame]
 OUTPUT_COLUMNS = (*DISCREPANCY_COLUMNS, "fingerprint")
 INFORMATIONAL_TYPES = frozenset({"negative_margin"})
+HALF_CENT = 50  # money units (1/10,000)
 
 
 def _discrepancies(keys: pd.DataFrame, mask: pd.Series, type_name: str, variance: pd.Series,
@@ -140,6 +149,14 @@ def price_above_contract(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame
 
 # -------------------------------------------------------------------- accompanying (any key, any time)
 
+def agreement_total_mismatch(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    totals = keys["agreement_total"].fillna(False).astype(bool) if "agreement_total" in keys \
+        else pd.Series(False, index=keys.index)
+    variance = keys["billed_amount"] - keys["expected_amount"]
+    detail = "agreement invoice total vs its additions' expected amount"
+    return _discrepancies(keys, totals, "agreement_total_mismatch", variance, detail=detail)
+
+
 def duplicate_charge(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     mask = keys["duplicate_amount"].ne(0) & keys["duplicate_qty"].ne(0)
     detail = keys["duplicate_lines"][mask].fillna(0).astype(int).astype(str) + " extra line(s)"
@@ -173,8 +190,9 @@ PRESENCE_RULES: tuple[Rule, ...] = (
     missed_recurring_charge, billed_outside_contract,
 )
 PRICE_RULES: tuple[Rule, ...] = (price_below_contract, price_above_contract)
-ACCOMPANYING_RULES: tuple[Rule, ...] = (duplicate_charge, unbilled_time, negative_margin)
-RULES: tuple[Rule, ...] = (duplicate_charge, *PRESENCE_RULES, *PRICE_RULES, unbilled_time, negative_margin)
+ACCOMPANYING_RULES: tuple[Rule, ...] = (duplicate_charge, unbilled_time, negative_margin, agreement_total_mismatch)
+RULES: tuple[Rule, ...] = (duplicate_charge, *PRESENCE_RULES, *PRICE_RULES, unbilled_time, negative_margin,
+                           agreement_total_mismatch)
 DISCREPANCY_TYPES = tuple(rule.__name__ for rule in RULES)
 
 # Every finding in words a client or an account manager reads: the one vocabulary of the charts, the
@@ -215,12 +233,11 @@ def apply_rules(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Run every rule over the keys: at most one presence-or-quantity and one price finding per key,
     accompanied by duplicates, unbilled time and negative margin. Findings whose variance is inside the
     amount tolerance are dropped. Returns ``OUTPUT_COLUMNS`` sorted by period, client, sku, type."""
-    groups = [
-        _first_claim(_concat([rule(keys, settings) for rule in PRESENCE_RULES])),
-        _first_claim(_concat([rule(keys, settings) for rule in PRICE_RULES])),
-        *[rule(keys, settings) for rule in ACCOMPANYING_RULES],
-    ]
-    found = _concat(groups)
+    judged = _per_product(keys)
+    quantity = _first_claim(_concat([rule(judged, settings) for rule in PRESENCE_RULES]))
+    price = _first_claim(_concat([rule(judged, settings) for rule in PRICE_RULES]))
+    quantity, price = _without_proration_splits(quantity, price, settings)
+    found = _concat([quantity, price, *[rule(keys, settings) for rule in ACCOMPANYING_RULES]])
     found = found[found["variance"].abs() >= settings.amount_tolerance_units]
     found = found.assign(direction=np.where(found["variance"] < 0, "under", "over"),
                          fingerprint=fingerprints(found))
@@ -232,6 +249,41 @@ def in_order(found: pd.DataFrame) -> pd.DataFrame:
     ``OUTPUT_COLUMNS``: findings found apart (per range of clients) put together as one pass finds them."""
     found = found.sort_values(["period", "client", "sku", "type"], kind="stable").reset_index(drop=True)
     return found.reindex(columns=list(OUTPUT_COLUMNS))
+
+
+def _per_product(keys: pd.DataFrame) -> pd.DataFrame:
+    """The keys the presence, quantity and price rules judge: not those billed inside an agreement
+    invoice's total, nor the totals themselves."""
+    inside = pd.Series(False, index=keys.index)
+    for column in ("in_agreement_total", "agreement_total"):
+        if column in keys:
+            inside |= keys[column].fillna(False).astype(bool)
+    return keys if not inside.any() else keys[~inside.to_numpy()]
+
+
+def _without_proration_splits(quantity: pd.DataFrame, price: pd.DataFrame,
+                              settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop a quantity finding and a price finding of the same key whose variances cancel: the billed
+    amount is the expected one, split differently (a prorated line: full quantity at a prorated price).
+    "Cancel" allows what a unit price written to the cent introduces: the amount tolerance, plus half a
+    cent per billed unit, plus the expected price x 0.00005 (the quantity in effect to four places)."""
+    quantity_types = {"quantity_under_billed", "quantity_over_billed"}
+    both = quantity[quantity["type"].isin(quantity_types)].merge(
+        price[["period", "client", "sku", "variance"]], on=["period", "client", "sku"], suffixes=("", "_price"))
+    rounding = (both["billed_qty"].abs().to_numpy(float) * HALF_CENT
+                + both["expected_unit_price"].astype("Float64").abs().fillna(0).to_numpy(float) * 0.00005)
+    allowed = settings.amount_tolerance_units + np.ceil(rounding)
+    cancel = both[(both["variance"] + both["variance_price"]).abs().to_numpy(float) <= allowed]
+    if not len(cancel):
+        return quantity, price
+    split = pd.MultiIndex.from_frame(cancel[["period", "client", "sku"]].astype(str))
+
+    def kept(found: pd.DataFrame, types: set[str] | None) -> pd.DataFrame:
+        keys = pd.MultiIndex.from_frame(found[["period", "client", "sku"]].astype(str))
+        drop = keys.isin(split) & (found["type"].isin(types).to_numpy() if types else True)
+        return found[~drop]
+
+    return kept(quantity, quantity_types), kept(price, None)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

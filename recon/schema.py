@@ -40,11 +40,19 @@ SOURCES: dict[str, tuple[Field, ...]] = {
         # Not in the original list: ConnectWise "Bill Customer" and Autotask flags say whether a line
         # is expected revenue at all (DoNotBill / NoCharge lines are not).
         ("billable", "flag", False),
+        # PRODUCT.md 4a: rows of one contract service (Autotask contractServiceID) replace one another in
+        # time; ``prorate`` false means the PSA bills whole billing cycles only (ConnectWise without
+        # proration), true (the default) that a partial month is expected day-weighted.
+        ("service_id", "text", False), ("prorate", "flag", False),
     ),
     "usage": _fields(
         ("client", "text", True), ("sku", "text", True), ("quantity", "quantity", True),
         ("period_start", "date", True), ("period_end", "date", False), ("vendor", "text", False),
         ("unit_cost", "money", False), ("subscription_id", "text", False), ("product_name", "text", False),
+        # PRODUCT.md 4a: what a row is (``ROW_TYPES``), the subscription's known life, and the row's cost
+        # in the billing currency (what a rebate or cost credit changes).
+        ("row_type", "choice", False), ("subscription_start", "date", False),
+        ("subscription_end", "date", False), ("cost_amount", "money", False),
     ),
     "invoices": _fields(
         ("invoice_number", "text", True), ("invoice_date", "date", True), ("client", "text", True),
@@ -55,6 +63,11 @@ SOURCES: dict[str, tuple[Field, ...]] = {
         # Not in the original list: the PSA's line identifier within an invoice. With it, a line exported
         # twice is a data error (quarantined); without it, repeated lines are duplicate charges to find.
         ("line_id", "text", False),
+        # PRODUCT.md 4a: an agreement invoice known by its total (``agreement_total``, compared with its
+        # agreement's contract lines) or any invoice known by its total only (``invoice_total``:
+        # receivables), the agreement a line bills, and a line's discount (amount = quantity x unit price
+        # - discount where the file gives no amount).
+        ("line_type", "choice", False), ("agreement_id", "text", False), ("discount", "money", False),
     ),
     "time_entries": _fields(
         ("date", "date", True), ("client", "text", True), ("hours", "quantity", True),
@@ -76,8 +89,36 @@ REQUIRED_SOURCES = ("contracts", "usage", "invoices")
 OPTIONAL_SOURCES = ("time_entries", "payments", "catalog", "client_aliases")
 PROVENANCE_COLUMNS = ("source_file", "source_line")
 
-BILLING_FREQUENCIES = ("monthly", "annual")
+# Billing frequencies and how many months a cycle covers (``one_time``: billed once, at the start).
+CYCLE_MONTHS = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "semiannual": 6, "annual": 12, "biennial": 24,
+                "triennial": 36, "one_time": 0}
+BILLING_FREQUENCIES = tuple(CYCLE_MONTHS)
+# What a usage row is (PRODUCT.md 4a; docs/semantics.md): ``usage`` (the default) is consumption, added
+# up for the days it covers; ``recurring`` the quantity held over its span (rows of one subscription
+# replace one another); ``adjustment`` a change added for its span; ``credit`` a refund netted against
+# its charge; ``one_time`` a fee expected once in full; ``cost`` a rebate or cost credit (cost only);
+# ``trial`` trial seats, not expected to be billed.
+ROW_TYPES = ("usage", "recurring", "adjustment", "credit", "one_time", "cost", "trial")
+LINE_TYPES = ("item", "agreement_total", "invoice_total")
+# The vocabulary of each ``choice`` field, and the words read as each value (case, spaces, ``-`` and
+# ``_`` ignored).
+CHOICES: dict[str, tuple[str, ...]] = {"billing_frequency": BILLING_FREQUENCIES, "row_type": ROW_TYPES,
+                                       "line_type": LINE_TYPES}
+CHOICE_WORDS: dict[str, dict[str, str]] = {
+    "billing_frequency": {
+        "monthly": "monthly", "month": "monthly", "bimonthly": "bimonthly", "everytwomonths": "bimonthly",
+        "quarterly": "quarterly", "quarter": "quarterly", "semiannual": "semiannual",
+        "semiannually": "semiannual", "halfyearly": "semiannual", "biannual": "semiannual",
+        "annual": "annual", "annually": "annual", "yearly": "annual", "year": "annual",
+        "biennial": "biennial", "biennially": "biennial", "everytwoyears": "biennial", "2year": "biennial",
+        "triennial": "triennial", "triennially": "triennial", "3year": "triennial", "onetime": "one_time",
+        "once": "one_time",
+    },
+    "row_type": {name.replace("_", ""): name for name in ROW_TYPES},
+    "line_type": {name.replace("_", ""): name for name in LINE_TYPES},
+}
 LABOR_SKU = "LABOR"
+AGREEMENT_SKU_PREFIX = "AGREEMENT"  # an agreement invoice's total is the key (period, client, AGREEMENT-<id>)
 
 PANDAS_DTYPES: dict[FieldType, str] = {
     "text": "string",
@@ -166,8 +207,9 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
              "expected_unit_price", "billed_unit_price", "contract_unit_price", "vendor_unit_cost",
              "catalog_unit_cost"),
     **_named(AMOUNT,
-             # canonical sources (``rate`` / ``hourly_rate``: money per hour, in cents)
-             "amount", "tax", "hourly_rate", "rate",
+             # canonical sources (``rate`` / ``hourly_rate``: money per hour, in cents; PRODUCT.md 4a:
+             # ``cost_amount`` a usage row's total cost, ``discount`` an invoice line's)
+             "amount", "tax", "hourly_rate", "rate", "cost_amount", "discount",
              # keys and discrepancies
              "expected_amount", "billed_amount", "variance", "vendor_cost_amount", "duplicate_amount",
              "unbilled_time_amount",
@@ -183,12 +225,17 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
     **_named(QUANTITY,
              "quantity", "hours", "included_hours",
              "expected_qty", "billed_qty", "usage_qty", "contract_qty", "duplicate_qty",
-             "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours"),
+             "hours_worked", "hours_billable", "hours_invoiced", "hours_uninvoiced", "hours_billed", "unbilled_hours",
+             # PRODUCT.md 4a: trial seats (a key's, a run's), a credit's part no loaded charge takes, a key's
+             # quantity credited below zero
+             "trial_qty", "trial_seats", "unmatched_qty", "usage_deficit"),
     **_named(COUNT,
              "keys", "keys_flagged", "discrepancies", "usage_rows", "usage_rows_mapped", "contract_lines",
              "invoice_lines", "duplicate_lines", "short_paid_invoices", "open_invoices", "invoices",
              "unapplied_payments", "rows", "rows_in", "rows_loaded", "rows_used", "rows_quarantined", "blank_rows",
              "passed", "failed", "checked",
+             # PRODUCT.md 4a: whole days carried from the nearest charge, keys with some, unmatched credits
+             "carried_days", "carried_keys", "trial_keys", "unmatched_credits", "unmatched_credit_rows",
              # identifiers and line numbers: integers that count nothing, and are never money
              "id", "import_id", "run_id", "line", "source_line", "first_line", "last_line"),
     **_named(RATIO, "leakage_rate", "billing_accuracy", "gross_margin_pct", "mapping_coverage", "realisation"),

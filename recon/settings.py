@@ -11,6 +11,8 @@ from typing import Any
 from recon.errors import SettingsError
 from recon.money import from_decimal
 
+QUANTITY_BASES = ("day_weighted", "period_end")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -27,6 +29,9 @@ class Settings:
     as_of: date | None = None
     max_upload_mb: int = 200
     max_upload_rows: int = 2_000_000
+    # PRODUCT.md 4a: a quantity held for part of a month counts for the days it is held (``day_weighted``),
+    # or the quantity in effect on the month's last day counts in full (``period_end``).
+    quantity_basis: str = "day_weighted"
 
     def __post_init__(self) -> None:
         problems = [
@@ -35,6 +40,8 @@ class Settings:
                          "amount_tolerance", "default_hourly_rate")
             if Decimal(getattr(self, name)) < 0
         ]
+        if self.quantity_basis not in QUANTITY_BASES:
+            problems.append(f"quantity_basis must be one of {', '.join(QUANTITY_BASES)}")
         if not 0 <= self.fuzzy_suggest_min <= 100:
             problems.append("fuzzy_suggest_min must be between 0 and 100")
         problems += [f"{name} must be a positive whole number" for name in ("max_upload_mb", "max_upload_rows")

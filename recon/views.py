@@ -18,7 +18,7 @@ from recon.engine import Mappings, Reconciliation
 from recon.errors import FilterError
 from recon.identity import without_rejected
 from recon.keys import KEY, to_period
-from recon.metrics import Metrics, summarise
+from recon.metrics import Metrics, Overall, summarise
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES, finding_names
 from recon.schema import SOURCES
@@ -458,6 +458,20 @@ def validation_summary(reports: Sequence[ValidationReport],
              "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
              "sha256": hashes.get((report.source, report.file), "")} for report in reports]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
+
+
+def usage_note_text(overall: Overall) -> str:
+    """The run's vendor-row notes in one line (Overview): trial seats not expected to be billed, days
+    carried from the nearest charge, credits whose charge is not loaded; empty when there are none."""
+    parts = []
+    if overall.trial_keys:
+        parts.append(f"Trial seats not expected to be billed: {overall.trial_seats:,} on "
+                     f"{overall.trial_keys:,} client-product-month(s)")
+    if overall.carried_days:
+        parts.append(f"{overall.carried_days:,} day(s) carried from the nearest charge")
+    if overall.unmatched_credits:
+        parts.append(f"{overall.unmatched_credits:,} credit(s) refund a charge not loaded")
+    return " · ".join(parts)
 
 
 def validation_totals(summary: pd.DataFrame) -> dict[str, int]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from recon.engine import Reconciliation, reconcile
-from recon.ingest.files import load_file
+from recon.ingest.files import load_file, load_source
+from recon.ingest.profile import SourceEntry
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
 from recon.sources import Sources, combine
@@ -27,12 +31,13 @@ PROJECT,Project work,,,,
 """
 
 
-def parse_scenario(text: str) -> dict[str, str]:
-    """``[section]`` headed blocks of CSV text; ``#`` lines are the scenario's description."""
+def parse_scenario(text: str, headers: str = r"\w+") -> dict[str, str]:
+    """``[section]`` headed blocks of CSV text; ``#`` lines are the scenario's description. ``headers``
+    is what a section's name may be (a regular expression)."""
     sections: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
-        header = re.fullmatch(r"\[(\w+)\]", line.strip())
+        header = re.fullmatch(rf"\[({headers})\]", line.strip())
         if header:
             current = header.group(1)
             sections[current] = []
@@ -57,3 +62,62 @@ def run_scenario(name: str, settings: Settings | None = None) -> tuple[Reconcili
 
 def scenario_names() -> list[str]:
     return sorted(path.stem for path in SCENARIOS.glob("*.txt"))
+
+
+# ------------------------------------------------------------------------- real formats (PRODUCT.md 4a)
+
+SEMANTICS = FIXTURES / "semantics"
+
+
+@dataclass(frozen=True)
+class SemanticScenario:
+    """A ``tests/fixtures/semantics`` scenario reconciled: the result, the findings that must appear
+    (``expected``: period, client, sku, type, variance) and those that must not (``absent``)."""
+
+    result: Reconciliation
+    expected: pd.DataFrame
+    absent: pd.DataFrame
+    history: Sources | None
+
+
+def _section_files(sections: dict[str, str], history: bool) -> list:
+    """Every ``[kind]`` / ``[kind preset]`` section (``[history kind preset]`` when ``history``) loaded as a
+    file of that kind read with that preset."""
+    loaded = []
+    for number, (header, text) in enumerate(sections.items()):
+        words = header.split()
+        if (words[0] == "history") != history or words[0] in ("settings", "expected", "absent"):
+            continue
+        kind, *preset = words[1:] if history else words
+        name = f"{'history-' if history else ''}{number:02d}-{kind}.csv"
+        entry = SourceEntry(path=name, kind=kind, preset=preset[0] if preset else None)
+        loaded.append(load_source(text.encode("utf-8"), name, entry))
+    return loaded
+
+
+def semantic_settings(sections: dict[str, str]) -> tuple[Settings, list[str] | None]:
+    """``[settings]``: ``name = value`` lines; ``periods`` is a comma-separated list."""
+    values = dict(line.split("=", 1) for line in sections.get("settings", "").splitlines() if "=" in line)
+    values = {name.strip(): value.strip() for name, value in values.items()}
+    periods = [period.strip() for period in values.pop("periods", "").split(",") if period.strip()]
+    return Settings().replace(**values), periods or None
+
+
+@functools.cache
+def run_semantic(name: str, **changes: str) -> SemanticScenario:
+    """Reconcile scenario ``name`` of ``tests/fixtures/semantics`` (its history as the store's charge
+    history); ``changes`` override its settings."""
+    sections = parse_scenario((SEMANTICS / f"{name}.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
+    settings, periods = semantic_settings(sections)
+    kinds = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+    history_files = _section_files(sections, history=True)
+    history = combine(history_files, kinds) if history_files else None
+    result = reconcile(combine(_section_files(sections, history=False), kinds), settings.replace(**changes),
+                       periods, history=history)
+    frames = [pd.read_csv(io.StringIO(sections[part]), dtype=str, keep_default_na=False)
+              for part in ("expected", "absent")]
+    return SemanticScenario(result, frames[0], frames[1], history)
+
+
+def semantic_names() -> list[str]:
+    return sorted(path.stem for path in SEMANTICS.glob("*.txt"))

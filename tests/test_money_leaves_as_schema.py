@@ -299,7 +299,7 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_recon_run_writes_money_as_the_schema_declares(cli_outputs: Path) -> None:
     written = sorted((cli_outputs / "out").glob("*.csv"))
     assert [path.name for path in written] == ["discrepancies.csv", "keys.csv", "quarantine.csv", "receivables.csv",
-                                               "unmapped.csv"]
+                                               "unmapped.csv", "unmatched_credits.csv"]
     assert [problem for path in written for problem in csv_problems(path.name, path.read_bytes())] == []
     summary = json.loads((cli_outputs / "out" / "summary.json").read_text())
     assert summary_problems("summary.json", summary) == []

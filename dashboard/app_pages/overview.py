@@ -40,6 +40,10 @@ row.metric("Open exposure", ui.money(overall.open_exposure, currency), border=Tr
            delta=f"{ui.money(overall.recovered, currency)} recovered" if overall.recovered
            else None, delta_color="green",
            help="Money at stake in findings not yet resolved as billed or credited.")
+usage_notes = views.usage_note_text(overall)
+if usage_notes:
+    st.caption(usage_notes, help="What reading the vendor rows found beside the quantities (the Sources page "
+                                 "lists them).")
 
 st.plotly_chart(charts.build_trend_figure(trend, currency), key="overview.trend", width="stretch")
 left, right = st.columns(2)

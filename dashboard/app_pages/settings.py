@@ -9,9 +9,11 @@ import streamlit as st
 from dashboard import session, ui
 from recon import access
 from recon.errors import ReconError
-from recon.settings import Settings
+from recon.settings import QUANTITY_BASES, Settings
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY")
+BASIS_WORDS = {"day_weighted": "Days held (a seat held half the month counts half)",
+               "period_end": "Month end (the count on the month's last day counts in full)"}
 
 session.require(access.CHANGE_SETTINGS)
 ui.header("Settings", "How strict is the comparison, and what do unpriced hours cost? Changes apply to the next run.")
@@ -29,6 +31,11 @@ with st.form("settings.form", border=True):
                                     value=float(settings.price_tolerance_min), key="settings.price_min")
         amount = st.number_input("Amount tolerance", min_value=0.0, step=0.01, format="%.2f",
                                  value=float(settings.amount_tolerance), key="settings.amount")
+        st.markdown("**Quantities**")
+        basis = st.radio("Quantity in effect", QUANTITY_BASES, key="settings.basis", format_func=BASIS_WORDS.get,
+                         index=QUANTITY_BASES.index(settings.quantity_basis),
+                         help="How a month's quantity is read from seats that change during it: weighted by "
+                              "the days each count is held, or the count on the month's last day.")
     with right:
         st.markdown("**Money and matching**")
         currency = st.selectbox("Currency", CURRENCIES, key="settings.currency",
@@ -55,7 +62,7 @@ if submitted:
                           price_tolerance_min=Decimal(str(price_min)), amount_tolerance=Decimal(str(amount)),
                           default_hourly_rate=Decimal(str(rate)), currency=currency, payment_terms_days=int(terms),
                           fuzzy_suggest_min=float(fuzzy), as_of=settings.as_of, max_upload_mb=int(upload_mb),
-                          max_upload_rows=int(upload_rows))
+                          max_upload_rows=int(upload_rows), quantity_basis=str(basis))
         session.save_settings(chosen)
         st.success("Saved. Re-run to apply them to the current data.", icon=":material/check_circle:")
     except ReconError as error:

@@ -49,6 +49,25 @@ ui.table(summary, key="sources.report", currency=context.currency, file_name="im
 with st.expander("Every validation check"):
     ui.table(views.validation_table(reports), key="sources.expectations", currency=context.currency,
              file_name="validation.csv")
+st.subheader("What the vendor rows say")
+overall = result.metrics.overall
+row = ui.metric_row()
+row.metric("Days carried", f"{int(overall.carried_days or 0):,}", border=True,
+           help="Days inside a subscription's life that no loaded charge covers: they take the quantity of the "
+                "nearest charge. Load (or keep in the store) the earlier month's file to see them.")
+row.metric("Trial seats", f"{overall.trial_seats or 0:,}", border=True,
+           help="Trial seats (Microsoft's Trial qualifier, Pax8's Trial term): not expected to be billed.")
+row.metric("Unmatched credits", f"{int(overall.unmatched_credits or 0):,}", border=True,
+           help="Credits that refund a charge not among the loaded rows. They never take a quantity below zero.")
+row.metric("Stored imports drawn on", f"{len(result.history_imports):,}", border=True,
+           help="Earlier imports whose charges cover this run's months (an annual charge bought in March counts "
+                "in November). The same file imported again is one import: it never counts twice.")
+if len(result.unmatched_credits):
+    ui.table(result.unmatched_credits, key="sources.unmatched", currency=context.currency,
+             file_name="unmatched_credits.csv")
+if result.history_imports:
+    ui.table(views.import_report(result.history_imports), key="sources.history", currency=context.currency,
+             file_name="stored_imports.csv")
 st.subheader("Quarantined rows")
 if result.quarantine.empty:
     st.success("No row was refused.", icon=":material/check_circle:")

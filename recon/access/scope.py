@@ -73,9 +73,11 @@ def apply_scope(result: Reconciliation, scope: Scope, resolutions: pd.DataFrame 
     resolved = _restrict_resolved(result.resolved, visible)
     keys, found = restrict(result.keys, visible), restrict(result.discrepancies, visible)
     unmapped, book = restrict(result.unmapped, visible), restrict(result.receivables, visible)
+    unmatched = restrict(result.unmatched_credits, visible)
     figures = metrics.summarise(keys, found, book, resolved, unmapped, result.periods, resolutions)
     return dataclasses.replace(
         result, discrepancies=found, keys=keys, unmapped=unmapped, receivables=book, metrics=figures,
+        unmatched_credits=unmatched, charges=result.charges.iloc[0:0], history_imports=(),
         client_matches=restrict(result.client_matches, visible), quarantine=result.quarantine.iloc[0:0],
         resolved=resolved, imports=())
 

@@ -19,16 +19,20 @@ What this follows (ConnectWise's developer guide and the OpenAPI models publishe
   vendor SKU through which Pax8 and Microsoft usage maps onto the PSA product);
 - ``/system/info`` for the connection test.
 
-Frames use the column names of ConnectWise's own exports where a file preset exists (agreement
-additions: ``Company``, ``Agreement``, ``Product ID``, ``Bill Customer``..., read with the
-``connectwise-additions`` preset; time entries: ``Member``, ``Actual Hours``, ``Billable Option``...,
-read with ``connectwise-time``), so a pull and an uploaded export are read the same way. Invoice lines
-and the catalog have no export preset and come with the canonical column names (an invoice line's
-``line_id`` is its product line id, or ``addition-<id>`` for an agreement line).
+Frames carry the API's own field names, flattened with dots (``agreement.company.name``,
+``member.identifier``, ``invoice.agreementAmount``), and name the file preset that reads them
+(``connectwise-additions-api``, ``connectwise-time-api``, ``connectwise-invoice-lines-api``;
+``recon/ingest/presets.py``): what a record *means* (billable quantity = quantity - lessIncluded, an
+addition ending with its agreement, a credit memo's lines counting negative, a product line's amount
+less its discount) is read there, so a pull and a file of the same records are read alike. An addition
+row carries its agreement's fields under ``agreement.``; an invoice line its invoice's under
+``invoice.``. The catalog comes with the canonical column names.
 
-An agreement invoice bills the agreement's additions rather than carrying product lines of its own, so
-its lines are the billable additions active in the invoiced month (quantity less the included quantity,
-at the addition's price); a standard invoice's lines are its procurement products.
+The billed side is what was invoiced, never rebuilt from the additions it is compared with: a
+standard invoice's lines are its procurement products; an agreement invoice has no lines in the API,
+only its ``agreementAmount``, which becomes one row without a product (the preset reads it as the
+agreement's total, ``line_type`` agreement_total, compared with the agreement's additions by the rule
+``agreement_total_mismatch``).
 """
 
 from __future__ import annotations
@@ -48,14 +52,26 @@ SERVICE = "ConnectWise PSA"
 PAGE_SIZE = 1000
 ID_BATCH = 100
 
-ADDITION_COLUMNS = ("Company", "Agreement", "Agreement ID", "Product ID", "Description", "Quantity",
-                    "Less Included", "Unit Price", "Unit Cost", "Effective Date", "Cancelled Date",
-                    "Bill Customer", "Billing Cycle")
-INVOICE_COLUMNS = ("invoice_number", "line_id", "invoice_date", "due_date", "status", "client", "sku",
-                   "description", "quantity", "unit_price", "amount", "period_start", "period_end")
+ADDITION_COLUMNS = (
+    "id", "agreementId", "product.id", "product.identifier", "description", "invoiceDescription",
+    "quantity", "lessIncluded", "unitPrice", "unitCost", "billCustomer", "effectiveDate", "cancelledDate",
+    "billedQuantity", "extPrice", "prorateCurrentPeriodFlag", "proratePrice", "agreementStatus",
+    "agreement.id", "agreement.name", "agreement.type.name", "agreement.company.id",
+    "agreement.company.identifier", "agreement.company.name", "agreement.billingCycle.name",
+    "agreement.startDate", "agreement.endDate", "agreement.noEndingDateFlag", "agreement.cancelledFlag",
+    "agreement.dateCancelled", "agreement.agreementStatus",
+)
+INVOICE_LINE_COLUMNS = (
+    "id", "catalogItem.identifier", "description", "quantity", "price", "discount", "billableOption",
+    "invoice.id", "invoice.invoiceNumber", "invoice.type", "invoice.date", "invoice.dueDate",
+    "invoice.status.name", "invoice.company.name", "invoice.agreement.id", "invoice.agreement.name",
+    "invoice.agreementAmount", "invoice.total",
+)
 CATALOG_COLUMNS = ("sku", "description", "list_price", "unit_cost", "vendor", "vendor_sku")
-TIME_COLUMNS = ("Entry ID", "Company", "Member", "Date", "Actual Hours", "Billable Option", "Hourly Rate",
-                "Invoice", "Work Type", "Ticket")
+TIME_COLUMNS = ("id", "company.id", "company.identifier", "company.name", "chargeToId", "chargeToType",
+                "member.id", "member.identifier", "member.name", "workType.name", "timeStart", "timeEnd",
+                "actualHours", "billableOption", "hourlyRate", "invoice.id", "invoice.identifier", "ticket.id",
+                "notes")
 Progress = Callable[[str, float], None]
 
 
@@ -117,7 +133,7 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
         agreements = list(pages(api, "finance/agreements", page_size=size))
         additions = _additions(api, agreements, size, lambda done: report("agreement additions", 0.1 + 0.5 * done))
         report("invoices", 0.6)
-        invoices = _invoice_lines(api, period, companies, agreements, additions, size)
+        invoices = _invoice_lines(api, period, companies, size)
         report("time entries", 0.8)
         entries = list(pages(api, "time/entries", {"conditions": conditions_between("timeStart", period)}, size))
         report("product catalog", 0.9)
@@ -125,10 +141,11 @@ def fetch(connection: Connection, period: Period, progress: Progress | None = No
     report("done", 1.0)
     return [
         Pulled("contracts", "agreement additions", text_frame(_addition_rows(agreements, additions, companies),
-                                                              ADDITION_COLUMNS), preset="connectwise-additions"),
-        Pulled("invoices", "invoices", text_frame(invoices, INVOICE_COLUMNS)),
+                                                              ADDITION_COLUMNS), preset="connectwise-additions-api"),
+        Pulled("invoices", "invoice lines", text_frame(invoices, INVOICE_LINE_COLUMNS),
+               preset="connectwise-invoice-lines-api"),
         Pulled("time_entries", "time entries", text_frame([_time_row(e, companies) for e in entries], TIME_COLUMNS),
-               {"entry_id": "Entry ID"}, preset="connectwise-time"),
+               preset="connectwise-time-api"),
         Pulled("catalog", "product catalog", text_frame(catalog, CATALOG_COLUMNS)),
     ]
 
@@ -150,55 +167,49 @@ def _additions(api: ApiClient, agreements: list[dict[str, Any]], size: int,
     return found
 
 
-def _company(reference: Mapping[str, Any] | None, companies: Mapping[Any, Any]) -> Any:
-    reference = reference or {}
-    return companies.get(reference.get("id")) or reference.get("name") or reference.get("identifier")
+def flattened(record: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    """A JSON record flattened the usual way: nested objects' fields as ``parent.child`` keys."""
+    out: dict[str, Any] = {}
+    for name, value in (record or {}).items():
+        if isinstance(value, Mapping):
+            out |= flattened(value, f"{prefix}{name}.")
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+def _with_company_name(record: Mapping[str, Any], key: str, companies: Mapping[Any, Any]) -> dict[str, Any]:
+    """``record`` (flattened) with ``<key>.name`` filled from the company list where the reference lacks it."""
+    out = dict(record)
+    if not out.get(f"{key}.name"):
+        out[f"{key}.name"] = companies.get(out.get(f"{key}.id")) or out.get(f"{key}.identifier")
+    return out
 
 
 def _addition_rows(agreements: list[dict[str, Any]], additions: Mapping[Any, list[dict[str, Any]]],
                    companies: Mapping[Any, Any]) -> list[dict[str, Any]]:
-    return [_addition_row(agreement, addition, companies)
-            for agreement in agreements for addition in additions.get(agreement["id"], [])]
-
-
-def _addition_row(agreement: Mapping[str, Any], addition: Mapping[str, Any],
-                  companies: Mapping[Any, Any]) -> dict[str, Any]:
-    return {
-        "Company": _company(agreement.get("company"), companies), "Agreement": agreement.get("name"),
-        "Agreement ID": agreement["id"], "Product ID": (addition.get("product") or {}).get("identifier"),
-        "Description": addition.get("description") or addition.get("invoiceDescription"),
-        "Quantity": addition.get("quantity"), "Less Included": addition.get("lessIncluded"),
-        "Unit Price": addition.get("unitPrice"), "Unit Cost": addition.get("unitCost"),
-        # an addition without an effective date runs from the agreement's start
-        "Effective Date": addition.get("effectiveDate") or agreement.get("startDate"),
-        "Cancelled Date": addition.get("cancelledDate"), "Bill Customer": addition.get("billCustomer"),
-        "Billing Cycle": (agreement.get("billingCycle") or {}).get("name"),
-    }
-
-
-def _invoice_lines(api: ApiClient, period: Period, companies: Mapping[Any, Any], agreements: list[dict[str, Any]],
-                   additions: Mapping[Any, list[dict[str, Any]]], size: int) -> list[dict[str, Any]]:
-    invoices = list(pages(api, "finance/invoices", {"conditions": conditions_between("date", period)}, size))
-    products = _products_of(api, [invoice["id"] for invoice in invoices], size)
-    by_agreement = {agreement["id"]: agreement for agreement in agreements}
-    rows: list[dict[str, Any]] = []
-    for invoice in invoices:
-        header = _invoice_header(invoice, companies)
-        rows.extend({**header, "line_id": product.get("id"),
-                     "sku": (product.get("catalogItem") or {}).get("identifier"),
-                     "description": product.get("description"), "quantity": product.get("quantity"),
-                     "unit_price": product.get("price"), "amount": product.get("extPrice")}
-                    for product in products.get(invoice["id"], []))
-        agreement_id = (invoice.get("agreement") or {}).get("id")
-        if agreement_id in by_agreement and not products.get(invoice["id"]):
-            rows.extend({**header, **line} for line in _agreement_lines(additions.get(agreement_id, []), period))
+    """Each addition flattened, with its agreement's fields under ``agreement.``."""
+    rows = []
+    for agreement in agreements:
+        parent = _with_company_name(flattened(agreement, "agreement."), "agreement.company", companies)
+        rows += [{**parent, **flattened(addition)} for addition in additions.get(agreement["id"], [])]
     return rows
 
 
-def _invoice_header(invoice: Mapping[str, Any], companies: Mapping[Any, Any]) -> dict[str, Any]:
-    return {"invoice_number": invoice.get("invoiceNumber"), "invoice_date": invoice.get("date"),
-            "due_date": invoice.get("dueDate"), "status": (invoice.get("status") or {}).get("name"),
-            "client": _company(invoice.get("company"), companies)}
+def _invoice_lines(api: ApiClient, period: Period, companies: Mapping[Any, Any], size: int) -> list[dict[str, Any]]:
+    """The month's invoices as the API has them: each procurement product line flattened with its invoice
+    under ``invoice.``; an invoice with an ``agreementAmount`` also as one row without a product (its
+    agreement part, which the API gives as a total only)."""
+    invoices = list(pages(api, "finance/invoices", {"conditions": conditions_between("date", period)}, size))
+    products = _products_of(api, [invoice["id"] for invoice in invoices], size)
+    rows: list[dict[str, Any]] = []
+    for invoice in invoices:
+        header = _with_company_name(flattened(invoice, "invoice."), "invoice.company", companies)
+        rows += [{**header, **flattened({name: value for name, value in product.items() if name != "invoice"})}
+                 for product in products.get(invoice["id"], [])]
+        if invoice.get("agreementAmount"):
+            rows.append(header)
+    return rows
 
 
 def _products_of(api: ApiClient, invoice_ids: list[int], size: int) -> dict[Any, list[dict[str, Any]]]:
@@ -211,23 +222,6 @@ def _products_of(api: ApiClient, invoice_ids: list[int], size: int) -> dict[Any,
     return found
 
 
-def _agreement_lines(additions: list[dict[str, Any]], period: Period) -> list[dict[str, Any]]:
-    """The billable additions active in ``period``, as the agreement invoice bills them."""
-    lines = []
-    for addition in additions:
-        starts, ends = str(addition.get("effectiveDate") or "")[:10], str(addition.get("cancelledDate") or "")[:10]
-        active = (not starts or starts <= period.end.isoformat()) and (not ends or ends >= period.start.isoformat())
-        if not active or str(addition.get("billCustomer", "")).casefold() != "billable":
-            continue
-        quantity = (addition.get("quantity") or 0) - (addition.get("lessIncluded") or 0)
-        lines.append({"line_id": f"addition-{addition.get('id')}",
-                      "sku": (addition.get("product") or {}).get("identifier"), "quantity": quantity,
-                      "description": addition.get("invoiceDescription") or addition.get("description"),
-                      "unit_price": addition.get("unitPrice"), "period_start": period.start,
-                      "period_end": period.end})
-    return lines
-
-
 def _catalog_row(item: Mapping[str, Any]) -> dict[str, Any]:
     """A catalog item: its ``vendorSku`` is how vendor usage (Pax8, Microsoft) maps onto the PSA product."""
     return {"sku": item.get("identifier"), "description": item.get("description"), "list_price": item.get("price"),
@@ -236,15 +230,8 @@ def _catalog_row(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _time_row(entry: Mapping[str, Any], companies: Mapping[Any, Any]) -> dict[str, Any]:
-    ticket = (entry.get("ticket") or {}).get("id")
-    if ticket is None and entry.get("chargeToType") == "ServiceTicket":
-        ticket = entry.get("chargeToId")
-    member = entry.get("member") or {}
-    return {"Entry ID": entry.get("id"), "Company": _company(entry.get("company"), companies),
-            "Member": member.get("name") or member.get("identifier"), "Date": entry.get("timeStart"),
-            "Actual Hours": entry.get("actualHours"), "Billable Option": entry.get("billableOption"),
-            "Hourly Rate": entry.get("hourlyRate"), "Invoice": (entry.get("invoice") or {}).get("identifier"),
-            "Work Type": (entry.get("workType") or {}).get("name"), "Ticket": ticket}
+    """A time entry flattened (``company.name`` filled from the company list where missing)."""
+    return _with_company_name(flattened(entry), "company", companies)
 
 
-__all__ = ["check", "client", "conditions_between", "fetch", "pages"]
+__all__ = ["check", "client", "conditions_between", "fetch", "flattened", "pages"]

@@ -6,10 +6,10 @@ of rows at a time, equal byte for byte to what ``safe_frame(frame).to_csv(index=
 lineterminator="\\n")`` gives (``recon.exports.safe``), which is how every CSV was written before:
 
 * text cells are neutralised against spreadsheet formulas exactly as ``safe.neutralise_text`` does (a
-  leading ``'`` when the cell, past leading blanks, starts with ``= + - @``, a tab or a carriage
-  return); in the schema's numeric columns (money written as plain decimals such as ``-12.50``) a plain
-  decimal stays a number. Number, flag and date columns cannot hold a formula and are not looked at; a
-  categorical's categories are neutralised once, not its million rows;
+  leading ``'`` when the cell, past its own leading apostrophes and blanks, starts with ``= + - @``, a
+  tab or a carriage return); in the schema's numeric columns (money written as plain decimals such as
+  ``-12.50``) a plain decimal stays a number. Number, flag and date columns cannot hold a formula and
+  are not looked at; a categorical's categories are neutralised once, not its million rows;
 * quoting as Python's ``csv`` module (``QUOTE_MINIMAL``, ``\\n`` line ends): a cell holding one of the
   characters the module quotes for (a comma, a double quote, a line feed) is quoted, its quotes doubled;
   a row of one empty cell is written ``""``;
@@ -41,8 +41,9 @@ from recon.schema import column_kind
 
 SLICE_ROWS = 65_536
 _TEXT = pa.large_string()
-# A cell a spreadsheet could read as a formula (``safe.is_formula_like``), in RE2 syntax.
-_FORMULA = "^[ \n\u00a0\u3000]*[=+\\-@\t\r]"
+# A cell ``safe.neutralise`` escapes, in RE2 syntax: past its own leading apostrophes (``'=x`` is written
+# ``''=x``) and blanks, it starts as a formula could (``safe.is_formula_like``).
+_FORMULA = "^'*[ \n\u00a0\u3000]*[=+\\-@\t\r]"
 # ``safe``'s plain decimal (``_PLAIN_DECIMAL``), whole; Python's ``\\d`` is any Unicode digit, RE2's only
 # ASCII, so ``\\p{Nd}``. (This module sits below ``safe``, which writes its CSV here.)
 _PLAIN = "^-?\\p{Nd}{1,18}(?:\\.\\p{Nd}{1,6})?$"

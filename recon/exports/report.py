@@ -47,6 +47,7 @@ def write_outputs(result: Reconciliation, out_dir: Path, resolutions: pd.DataFra
     tables: dict[str, Iterable[pd.DataFrame]] = {
         "discrepancies": [with_status(result.discrepancies, resolutions)], "receivables": [result.receivables],
         "unmapped": [result.unmapped], "quarantine": [result.quarantine], "keys": [result.keys],
+        "unmatched_credits": [result.unmatched_credits],
         **(chunks or {}),
     }
     if not keys and file_format == "csv":
@@ -112,10 +113,28 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
         f"  overcharge {money_text(overall.overcharge)} {currency}, "
         f"net variance {money_text(overall.net_variance)} {currency}",
         f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+        *usage_note_lines(result),
         *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
           for period in periods_without_billing(result, billed)],
     ]
+
+
+def usage_note_lines(result: Reconciliation) -> list[str]:
+    """What reading the vendor rows found (PRODUCT.md 4a), when there is something to say: days carried
+    from the nearest charge, trial seats not expected to be billed, credits whose charge is not loaded."""
+    overall = result.metrics.overall
+    lines = []
+    if overall.carried_days:
+        lines.append(f"  {overall.carried_days} day(s) on {overall.carried_keys} key(s) no loaded charge "
+                     "covers carried the nearest charge's quantity (load the earlier month's file to see them)")
+    if overall.trial_keys:
+        lines.append(f"  trial seats, not expected to be billed: {overall.trial_seats} on "
+                     f"{overall.trial_keys} key(s)")
+    if overall.unmatched_credits:
+        lines.append(f"  {overall.unmatched_credits} credit row(s) refund a charge that is not among the "
+                     "loaded rows (unmatched_credits.csv)")
+    return lines
 
 
 def periods_without_billing(result: Reconciliation, billed: Iterable[str] | None = None) -> list[str]:

@@ -170,13 +170,13 @@ if TYPE_CHECKING:
         fold as fold,
     )
     from recon.ingest.presets import (
-        microsoft_credits_and_monthly_cost as microsoft_credits_and_monthly_cost,
+        microsoft_rows as microsoft_rows,
     )
     from recon.ingest.presets import (
         months_covered as months_covered,
     )
     from recon.ingest.presets import (
-        pax8_credits as pax8_credits,
+        pax8_rows as pax8_rows,
     )
     from recon.ingest.presets import (
         preset_names as preset_names,
@@ -332,9 +332,9 @@ _EXPORTS = {
     "derived_column": "recon.ingest.presets",
     "detect_preset": "recon.ingest.presets",
     "fold": "recon.ingest.presets",
-    "microsoft_credits_and_monthly_cost": "recon.ingest.presets",
+    "microsoft_rows": "recon.ingest.presets",
     "months_covered": "recon.ingest.presets",
-    "pax8_credits": "recon.ingest.presets",
+    "pax8_rows": "recon.ingest.presets",
     "preset_names": "recon.ingest.presets",
     "ColumnGuess": "recon.ingest.profile",
     "DECIMAL_MARKS": "recon.ingest.profile",

@@ -63,10 +63,12 @@ def load_entry(raw: pd.DataFrame, data: FileBytes, name: str, entry: SourceEntry
         raise SourceError(name, [f"mapped column(s) not in the file: {', '.join(absent)}"
                                  f" (found: {column_list(raw.columns)})"])
     preset = entry.preset_spec
-    if preset and preset.client_key and "client" not in entry.columns and not entry.client_lookup:
-        raise SourceError(name, [f"{preset.name} exports name no client: give the profile a client column or "
-                                 f"a [source.client_lookup] table ({preset.client_key} -> client)"])
     mapping = entry.mapping(entry.prepare(raw.iloc[:0]).columns)
+    if preset and preset.client_key and "client" not in mapping:
+        named = " or ".join(preset.columns.get("client", ()))
+        raise SourceError(name, [f"{preset.name} rows name no client here: add a client column ({named}), "
+                                 f"give the profile a client column or a [source.client_lookup] table "
+                                 f"({preset.client_key} -> client)"])
     loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare)
     return with_hash(loaded, data, read_as)
 

@@ -32,7 +32,7 @@ from recon.ingest import quality
 from recon.ingest.reading import ReadOptions
 from recon.money import money_times_quantity, parse_money, parse_quantity
 from recon.schema import (
-    BILLING_FREQUENCIES,
+    CHOICE_WORDS,
     ISSUE_COLUMNS,
     PANDAS_DTYPES,
     SOURCES,
@@ -45,8 +45,7 @@ Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "donotbill", "nocharge", "nodefault", ""})
 Parser = Callable[[pd.Series, "ReadOptions"], pd.Series]
-FREQUENCY_WORDS = {"monthly": "monthly", "month": "monthly", "annual": "annual", "annually": "annual",
-                    "yearly": "annual", "year": "annual"}
+FREQUENCY_WORDS = CHOICE_WORDS["billing_frequency"]
 
 
 @dataclass(frozen=True)
@@ -214,6 +213,8 @@ def _parse_field(spec: Field, cells: pd.Series | None, length: int, options: Rea
     turns into a reason when the value was required or given."""
     if cells is None:
         return _empty_column(spec, length)
+    if spec.type == "choice":
+        return per_distinct(lambda distinct: parse_choice(distinct, spec.name), cells)
     return _PARSERS[spec.type](cells, options)
 
 
@@ -288,9 +289,11 @@ def _parse_flag(cells: pd.Series, options: ReadOptions) -> pd.Series:
     return values
 
 
-def _parse_choice(cells: pd.Series, options: ReadOptions) -> pd.Series:
-    mapped = cells.str.casefold().map(FREQUENCY_WORDS)
-    return mapped.where(mapped.isin(BILLING_FREQUENCIES)).astype("string")
+def parse_choice(cells: pd.Series, name: str) -> pd.Series:
+    """Choice field ``name``'s cells -> its vocabulary (``recon.schema.CHOICES``; case, spaces, ``-`` and
+    ``_`` ignored, synonyms such as ``Semi-Annual`` or ``yearly`` read); ``<NA>`` where not one of them."""
+    folded = cells.astype("string").str.casefold().str.replace(r"[\s_-]", "", regex=True)
+    return folded.map(CHOICE_WORDS[name]).astype("string")
 
 
 def _once_per_distinct(parse: Parser) -> Parser:
@@ -304,21 +307,26 @@ def _once_per_distinct(parse: Parser) -> Parser:
 _PARSERS: dict[str, Parser] = {
     "text": _parse_text, "money": _once_per_distinct(_parse_money),
     "quantity": _once_per_distinct(_parse_quantity), "date": _once_per_distinct(_parse_date),
-    "flag": _once_per_distinct(_parse_flag), "choice": _once_per_distinct(_parse_choice),
+    "flag": _once_per_distinct(_parse_flag),
 }
 
 
 def _apply_defaults(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Defaults PRODUCT.md section 2 gives: monthly billing, billable lines, whole-month periods, and an
-    invoice amount of quantity x unit price."""
+    """Defaults PRODUCT.md sections 2 and 4a give: monthly billing, billable and prorated lines,
+    whole-month periods, consumption rows, item lines, and an invoice amount of quantity x unit price
+    less the discount."""
     out = frame.copy(deep=False)
     if kind == "contracts":
         out["billing_frequency"] = out["billing_frequency"].fillna("monthly")
         out["billable"] = out["billable"].fillna(True)
+        out["prorate"] = out["prorate"].fillna(True)
     if kind == "usage":
         _fill_missing(out, "period_end", lambda rows: month_end(rows["period_start"]))
+        out["row_type"] = out["row_type"].fillna("usage")
     if kind == "invoices":
-        _fill_missing(out, "amount", lambda rows: money_times_quantity(rows["quantity"], rows["unit_price"]))
+        out["line_type"] = out["line_type"].fillna("item")
+        _fill_missing(out, "amount", lambda rows: money_times_quantity(rows["quantity"], rows["unit_price"])
+                      - rows["discount"].fillna(0))
         _fill_missing(out, "period_start", lambda rows: month_start(rows["invoice_date"]))
         _fill_missing(out, "period_end", lambda rows: month_end(rows["period_start"]))
     return out

@@ -1,29 +1,58 @@
-"""Presets: how to read the real exports MSPs have (PRODUCT.md section 2), so nobody edits a file by hand.
+"""Presets: how to read the real exports MSPs have (PRODUCT.md sections 2 and 4a), so nobody edits a file by hand.
 
 A preset names the canonical source an export feeds, which export column gives each canonical field
-(several candidates where exports differ; the first present wins), the read options the format needs,
-constant fields (the vendor of a vendor's own report) and, where the format has a rule of its own, a
-small pure ``transform`` on the text frame (same rows, same order, new columns or cells only).
+(several candidates where exports differ; the first present wins; names compare case-, space- and
+underscore-insensitively), the read options the format needs, constant fields, and, where the format's
+rows mean something the columns alone do not say, a small pure ``transform`` on the text frame (same
+rows, same order, new ``<field> (recon)`` columns only). Every reading of what a row *means* lives here
+(and in ``recon.effect`` / ``recon.keys``), so a downloaded file and an API pull of the same data (the
+connectors emit the vendors' documented field names and name the preset) are read identically.
+docs/semantics.md says the same with the sources.
 
-Format rules, per preset:
-
-- ``microsoft-nce-recon``: the quantity is ``BillableQuantity``; the service period is ``ChargeStartDate``
-  to ``ChargeEndDate`` (M/D/YYYY, read by the default ISO-then-M/D/YYYY date reading); a line with a
-  negative ``Subtotal`` is a credit, so its quantity counts negative (and is quarantined by the
-  non-negative quantity expectation, visibly, instead of being added as usage); ``EffectiveUnitPrice`` is
-  the price for the charge period, so the monthly unit cost is it divided by the months the period
-  covers.
-- ``pax8-invoice-items``: the service period is ``startPeriod`` to ``endPeriod``, so a ``prorate`` line
-  (a seat change mid-month) counts for the days it covers; ``cost`` is the monthly unit cost; a line with
-  a negative ``total`` is a credit (quantity negative, as above).
-- ``connectwise-additions``: ``Bill Customer`` DoNotBill / NoCharge lines are read as ``billable`` false
-  (kept, but not expected revenue); ``Cancelled Date`` ends the line.
-- ``connectwise-time``: ``Billable Option`` gives ``billable`` (only Billable is); the date is ``Date``,
-  else ``timeStart``; ``Invoice`` is the invoice number (empty = not invoiced).
-- ``autotask-contract-units``: one row per service and billing period. The export names no client: it
-  comes from the profile, either a ``client`` column mapping (an export with the account name added)
-  or a ``[source.client_lookup]`` table from ``contractID`` to client. ``price`` is read as the unit
-  price of the units.
+- ``microsoft-nce-recon`` (the new-commerce reconciliation file, or the billed reconciliation API's JSON
+  lines: the same names in camelCase): the product is ``ProductId:SkuId``; the quantity is
+  ``BillableQuantity``, negative where the row is a credit (a negative ``Subtotal``: the refund half of
+  a seat change, ``Cancel``, ``cancelImmediate``); ``row_type``: ``customerCredit`` is a cost credit, a
+  credit row ``credit``, ``ProductQualifiers`` with ``Trial`` a trial, ``BillingFrequency`` one-time a
+  one-time charge, a metered row (``MeterDescription``) consumption, every other row (``New``,
+  ``cycleCharge``, ``renew``, the new-quantity half of ``addQuantity`` / ``removeQuantity``,
+  ``Convert``, ``trialConversion``) the seats ``recurring`` over its charge period;
+  ``EffectiveUnitPrice`` is the price for the charge period in the pricing currency, so the monthly
+  cost of a unit in the billing currency is ROUNDDOWN(``EffectiveUnitPrice`` x ``PCToBCExchangeRate``, 2)
+  divided by the months the charge period covers; the vendor is ``PublisherName``; the subscription's
+  life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
+- ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
+  (``term`` ``Trial``: trial seats; ``Arrears``: consumption billed after the fact), ``prorate`` a change
+  of seats for part of the period (added to the subscription's), ``one-time`` / ``service-charge`` (or
+  ``term`` ``One-Time`` / ``Activation``) a one-time charge, ``rebate`` / ``payment-credit`` /
+  ``service-credit`` / ``invoice-credit`` (or ``term`` ``Rebate``) a cost credit; a negative ``total``
+  makes the quantity negative. ``cost`` is the unit cost for the term: a month's is ``cost`` / 12 for
+  ``Annual``, / 24 for ``2 Year``, / 36 for ``3 Year``. ``endPeriod`` on the first of a month after
+  ``startPeriod`` is exclusive: the line ends the day before.
+- ``connectwise-additions`` (the Agreement Additions list view: Company Name, Agreement Name,
+  Effective, Cancelled, Price, Prorate Price, Bill...; and the older labels Company, Agreement, Unit
+  Price, Effective Date, Cancelled Date, Bill Customer) and ``connectwise-additions-api``
+  (``/finance/agreements/{id}/additions`` flattened with dots, the agreement's fields under
+  ``agreement.``): billable quantity = quantity - ``lessIncluded``; only Billable additions are expected
+  (``billCustomer``, or ``Bill`` True); an addition ends at its cancelled date and at its agreement's
+  cancellation or end date; an addition or agreement that is cancelled, expired or inactive with no
+  date known is not expected; ``agreement_id`` is the agreement's id (the list view has only its name,
+  which stands in for it); ``billingCycle`` gives the billing frequency (the price is per cycle);
+  ``prorateCurrentPeriodFlag`` (or a non-zero Prorate Price) says a partial month is billed prorated,
+  otherwise ConnectWise bills whole cycles only.
+- ``connectwise-time`` (the Time list view: Member Name, Date, Bill B/NB/NC, Rate, WIP Hrs, Invoice
+  Nbr; the older labels Member, Actual Hours, Billable Option...) and ``connectwise-time-api``
+  (``/time/entries`` flattened: company.name, member.identifier, timeStart, billableOption...).
+- ``connectwise-invoices`` (the Invoices list view: one row per invoice, its total) and
+  ``connectwise-invoice-lines-api`` (product lines flattened with their invoice under ``invoice.``): a
+  product line's amount is price x quantity less its discount; a credit memo's lines count negative;
+  an agreement invoice's total (``agreementAmount``, or an Agreement invoice's total in the list view)
+  is a line of its own (``line_type`` ``agreement_total``) compared with its agreement's additions,
+  never rebuilt from them; another invoice's total is kept for receivables only.
+- ``autotask-contract-units``: one row per service, billing period and adjustment; rows of one
+  contract service (``contractServiceID``) replace one another from their start date on; ``units`` is
+  the quantity, ``price`` the unit price; the client is ``companyName`` (Contracts -> Companies, which
+  the Autotask connector adds), else a ``[source.client_lookup]`` from ``contractID``.
 """
 
 from __future__ import annotations
@@ -35,8 +64,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from recon.money import format_units, parse_money
-from recon.schema import SOURCES
+from recon.money import format_units, money_times_quantity, parse_money, parse_quantity
+from recon.schema import AGREEMENT_SKU_PREFIX, SOURCES
 
 DETECTION_THRESHOLD = 0.5  # share of a preset's known columns a header must have to be read as it
 DERIVED_SUFFIX = " (recon)"  # columns a preset or profile adds to a file are named "<field> (recon)"
@@ -56,6 +85,7 @@ class Preset:
     constants: Mapping[str, str] = field(default_factory=dict)  # canonical field -> value on every row
     transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     client_key: str | None = None  # no client column: the profile maps this column's values to clients
+    variants: tuple[tuple[str, ...], ...] = ()  # other documented headers of the same export (detection)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
         """The text frame with the format's rule applied and its constant columns added (a new frame)."""
@@ -75,11 +105,13 @@ class Preset:
 
 
 class Detection(NamedTuple):
-    """Which preset a header looks like, how sure, and why (shown to the user)."""
+    """Which preset a header looks like, how sure, and why (shown to the user); where none fits, the
+    closest one (its guesses prefill a column mapping)."""
 
     preset: str | None
     confidence: float  # share of the preset's known columns found in the header, 0..1
     reason: str
+    closest: str | None = None
 
 
 def fold(name: str) -> str:
@@ -93,121 +125,405 @@ def derived_column(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ transforms
+# Each reads the file's own columns by folded name (case, spaces and ``_`` ignored: a recon file's
+# ``BillableQuantity`` and the API's ``billableQuantity`` alike) and adds ``<field> (recon)`` columns.
 
-def _is_negative(amounts: pd.Series) -> pd.Series:
-    """Whether money text is negative, whichever decimal mark it uses (the sign reads the same)."""
-    return parse_money(amounts, ".").lt(0).fillna(False).astype(bool)
+def _column(text: pd.DataFrame, *names: str) -> pd.Series | None:
+    """The first of ``names`` present in ``text`` (folded comparison), as text; None when none is."""
+    by_folded = {fold(column): column for column in text.columns}
+    for name in names:
+        if fold(name) in by_folded:
+            return text[by_folded[fold(name)]].astype("string").fillna("").str.strip()
+    return None
 
 
-def _credits_count_negative(text: pd.DataFrame, quantity: str, amount: str) -> pd.DataFrame:
-    """A line whose amount is negative is a credit: its quantity becomes negative if it is not already."""
+def _cells(text: pd.DataFrame, *names: str) -> pd.Series:
+    found = _column(text, *names)
+    return found if found is not None else pd.Series("", index=text.index, dtype="string")
+
+
+def _words(text: pd.DataFrame, *names: str) -> pd.Series:
+    """A column's cells folded for comparison: ``Semi-Annual`` -> ``semiannual``."""
+    return _cells(text, *names).str.casefold().str.replace(r"[\s_-]", "", regex=True)
+
+
+def _money(text: pd.DataFrame, *names: str) -> pd.Series:
+    return parse_money(_cells(text, *names), ".")
+
+
+def _number(text: pd.DataFrame, *names: str) -> pd.Series:
+    return parse_quantity(_cells(text, *names), ".")
+
+
+def _dates(text: pd.DataFrame, *names: str) -> pd.Series:
+    """ISO or M/D/YYYY dates (a time and zone after them ignored: the date is the one written)."""
+    cells = _cells(text, *names).str.split(r"[ T]", n=1, regex=True).str[0]
+    iso = pd.to_datetime(cells, format="%Y-%m-%d", errors="coerce")
+    return iso.fillna(pd.to_datetime(cells, format="%m/%d/%Y", errors="coerce"))
+
+
+def _iso(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m-%d").astype("string").fillna("")
+
+
+def _quantity_text(values: pd.Series) -> pd.Series:
+    return pd.Series(np.round(values.to_numpy(dtype=float, na_value=np.nan), 4), index=values.index) \
+        .map(lambda value: "" if np.isnan(value) else f"{value:.4f}".rstrip("0").rstrip(".")).astype("string")
+
+
+def _money_text(units: pd.Series) -> pd.Series:
+    return format_units(units.astype("Int64"), 4).astype("string").fillna("")
+
+
+def _with(text: pd.DataFrame, **fields: pd.Series | str) -> pd.DataFrame:
+    """``text`` with ``<field> (recon)`` columns added."""
     out = text.copy()
-    if quantity not in out or amount not in out:
-        return out
-    cells = out[quantity].astype("string")
-    flip = _is_negative(out[amount]) & ~cells.str.lstrip().str.startswith("-").fillna(False) & cells.ne("")
-    out[quantity] = cells.where(~flip, "-" + cells.str.lstrip())
+    for name, values in fields.items():
+        out[derived_column(name)] = values if isinstance(values, pd.Series) else \
+            pd.Series(values, index=text.index, dtype="string")
     return out
 
 
 def months_covered(start: pd.Series, end: pd.Series) -> pd.Series:
-    """How many months a date range covers, counting a partial month as covered days / days in month
-    (1.0 for one whole month; NaN where a date is missing)."""
-    start_month, end_month = start.dt.to_period("M"), end.dt.to_period("M")
-    first_month_end = start_month.dt.end_time.dt.normalize()
-    first = ((np.minimum(end, first_month_end) - start).dt.days + 1) / start.dt.days_in_month
-    span = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
-    middle = (span - 1).clip(lower=0)
-    last = ((end - end_month.dt.start_time).dt.days + 1) / end.dt.days_in_month
-    return (first + middle + last.where(span > 0, 0.0)).astype("float64")
+    """How many months a charge period covers (the last day inclusive), counted by anniversary: 1.0 for
+    3/20-4/19 or 3/1-3/31, 12.0 for a year; what is left after the whole months counts as its days /
+    the days of the month it falls in (3/15-4/4: 21 / 31). NaN where a date is missing."""
+    first = start.to_numpy("datetime64[D]")
+    after = end.to_numpy("datetime64[D]") + np.timedelta64(1, "D")
+    months = (after.astype("datetime64[M]") - first.astype("datetime64[M]")).astype(np.int64)
+    day_of = (first - first.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    after_day = (after - after.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    whole = months - (after_day < day_of)
+    anniversary_month = first.astype("datetime64[M]") + whole.astype("timedelta64[M]")
+    month_start = anniversary_month.astype("datetime64[D]")
+    month_days = ((anniversary_month + 1).astype("datetime64[D]") - month_start).astype(np.int64)
+    anniversary = month_start + np.minimum(day_of, month_days - 1).astype("timedelta64[D]")
+    rest = (after - anniversary).astype(np.int64)
+    covered = whole + rest / month_days
+    missing = np.isnat(first) | np.isnat(after)
+    return pd.Series(np.where(missing, np.nan, covered), index=start.index, dtype="float64")
 
 
-def microsoft_credits_and_monthly_cost(text: pd.DataFrame) -> pd.DataFrame:
-    """Microsoft NCE recon rows: credits (negative ``Subtotal``) count negative, and the monthly unit
-    cost is ``EffectiveUnitPrice`` (the price for the charge period) divided by the months it covers."""
-    out = _credits_count_negative(text, "BillableQuantity", "Subtotal")
-    needed = ("EffectiveUnitPrice", "ChargeStartDate", "ChargeEndDate")
-    if not all(column in out for column in needed):
-        return out
-    start, end = (_us_or_iso_dates(out[column]) for column in needed[1:])
-    months = months_covered(start, end)
-    price = parse_money(out["EffectiveUnitPrice"], ".").astype("Float64").to_numpy(float, na_value=np.nan)
-    monthly = np.round(price / np.where(months.to_numpy() > 0, months.to_numpy(), np.nan))
-    units = pd.Series(monthly, index=out.index).astype("Int64")
-    out[derived_column("unit_cost")] = format_units(units, 4).astype("string")
-    return out
+def _monthly_cost(cost_for_period: pd.Series, months: pd.Series) -> pd.Series:
+    """A unit's cost for a period (Int64 units) -> per month (Int64 units, rounded to the unit)."""
+    value = cost_for_period.astype("Float64").to_numpy(float, na_value=np.nan)
+    span = months.to_numpy(float)
+    monthly = np.round(value / np.where(span > 0, span, np.nan))
+    return pd.Series(monthly, index=cost_for_period.index).astype("Int64")
 
 
-def _us_or_iso_dates(cells: pd.Series) -> pd.Series:
-    text = cells.astype("string").str.strip().str.split(r"[ T]", regex=True).str[0]
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    return iso.fillna(pd.to_datetime(text, format="%m/%d/%Y", errors="coerce"))
+# Microsoft -------------------------------------------------------------------------------------------
+
+MICROSOFT_ONE_TIME = frozenset({"onetime", "perpetual"})
 
 
-def pax8_credits(text: pd.DataFrame) -> pd.DataFrame:
-    """Pax8 invoice items: a line with a negative ``total`` is a credit (its quantity counts negative)."""
-    return _credits_count_negative(text, "quantity", "total")
+def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
+    """What a reconciliation row is and holds (see the module docstring): the product, the signed
+    quantity, the row type, the monthly unit cost in the billing currency, the row's cost, the vendor."""
+    amount = _money(text, "Subtotal")
+    amount = amount.fillna(_money(text, "Total", "TotalForCustomer"))
+    billable = _number(text, "BillableQuantity", "Quantity")
+    credit = amount.lt(0).fillna(False) | billable.lt(0).fillna(False)
+    quantity = billable.abs().where(~credit, -billable.abs())
+    charge = _words(text, "ChargeType")
+    qualifiers = _words(text, "ProductQualifiers")
+    billing = _words(text, "BillingFrequency")
+    term = _words(text, "TermAndBillingCycle")
+    metered = _cells(text, "MeterDescription").ne("")
+    row_type = pd.Series("recurring", index=text.index, dtype="string")
+    row_type = row_type.mask(metered, "usage")
+    row_type = row_type.mask(billing.isin(MICROSOFT_ONE_TIME) | term.str.contains("onetime|perpetual", regex=True),
+                             "one_time")
+    row_type = row_type.mask(qualifiers.str.contains("trial", regex=False) & charge.ne("trialconversion"), "trial")
+    row_type = row_type.mask(credit, "credit")
+    row_type = row_type.mask(charge.eq("customercredit"), "cost")
+    product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
+    rate = _number(text, "PCToBCExchangeRate").fillna(1.0).to_numpy(float)
+    price = _money(text, "EffectiveUnitPrice").astype("Float64").to_numpy(float, na_value=np.nan)
+    # ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2): Microsoft's own rounding, toward zero
+    billing_price = np.trunc(np.round(np.abs(price) * rate / 100, 6)) * 100 * np.sign(price)
+    months = months_covered(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
+    unit_cost = _monthly_cost(pd.Series(billing_price, index=text.index).astype("Float64").round().astype("Int64"),
+                              months).abs()
+    publisher = _cells(text, "PublisherName")
+    return _with(text, sku=(product + (":" + plan).where(plan.ne(""), "")).astype("string"),
+                 quantity=_quantity_text(quantity), row_type=row_type, unit_cost=_money_text(unit_cost),
+                 cost_amount=_money_text(amount), vendor=publisher.where(publisher.ne(""), "Microsoft"))
+
+
+# Pax8 ------------------------------------------------------------------------------------------------
+
+PAX8_TERM_MONTHS = {"monthly": 1, "annual": 12, "1year": 12, "2year": 24, "3year": 36}
+PAX8_COST_TYPES = frozenset({"rebate", "paymentcredit", "servicecredit", "invoicecredit"})
+PAX8_ONE_TIME_TYPES = frozenset({"onetime", "servicecharge"})
+
+
+def pax8_rows(text: pd.DataFrame) -> pd.DataFrame:
+    """What an invoice item is (``type``, ``term``), its signed quantity, its monthly unit cost and its
+    real last day (``endPeriod`` on the first of a month is exclusive)."""
+    kind, term = _words(text, "type"), _words(text, "term")
+    total = _money(text, "total").fillna(_money(text, "subTotal"))
+    negative = total.lt(0).fillna(False)
+    quantity = _number(text, "quantity")
+    quantity = quantity.abs().where(~negative, -quantity.abs())
+    row_type = pd.Series("usage", index=text.index, dtype="string")
+    row_type = row_type.mask(kind.eq("subscription"), "recurring")
+    row_type = row_type.mask(kind.eq("subscription") & negative, "credit")
+    row_type = row_type.mask(kind.eq("prorate"), "adjustment")
+    row_type = row_type.mask(term.eq("arrears"), "usage")
+    row_type = row_type.mask(kind.isin(PAX8_ONE_TIME_TYPES) | term.isin({"onetime", "activation"}), "one_time")
+    row_type = row_type.mask(kind.isin(PAX8_COST_TYPES) | term.eq("rebate"), "cost")
+    row_type = row_type.mask(term.eq("trial"), "trial")
+    term_months = term.map(PAX8_TERM_MONTHS).fillna(1).astype("float64")
+    unit_cost = _monthly_cost(_money(text, "cost"), term_months)
+    start, end = _dates(text, "startPeriod"), _dates(text, "endPeriod")
+    exclusive = end.dt.day.eq(1).fillna(False) & (end > start).fillna(False)
+    end = end.where(~exclusive, end - pd.Timedelta(days=1))
+    cost = _money(text, "costTotal")
+    return _with(text, quantity=_quantity_text(quantity), row_type=row_type, unit_cost=_money_text(unit_cost),
+                 period_end=_iso(end), cost_amount=_money_text(cost))
+
+
+# ConnectWise -----------------------------------------------------------------------------------------
+
+CW_ENDED = frozenset({"cancelled", "canceled", "expired", "inactive"})
+CW_BILLABLE = frozenset({"billable", "true", "yes", "y", "1", "x"})
+
+
+def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
+    """ConnectWise agreement additions (list view or API): billable quantity, whether the addition is
+    expected at all, when it ends, whether partial months are prorated, the agreement's billing cycle."""
+    quantity = _number(text, "quantity", "Quantity") - _number(text, "lessIncluded", "Less Included").fillna(0.0)
+    bill = _words(text, "billCustomer", "Bill Customer", "Bill")
+    ends = [_dates(text, "cancelledDate", "Cancelled", "Cancelled Date")]
+    cancelled_agreement = _words(text, "agreement.cancelledFlag").isin({"true", "1", "yes"})
+    agreement_cancelled_on = _dates(text, "agreement.dateCancelled")
+    ends.append(agreement_cancelled_on.where(cancelled_agreement | agreement_cancelled_on.notna()))
+    open_ended = _words(text, "agreement.noEndingDateFlag").isin({"true", "1", "yes"})
+    ends.append(_dates(text, "agreement.endDate", "Agreement End Date").where(~open_ended))
+    end = pd.concat(ends, axis=1).min(axis=1)
+    status = _words(text, "Addition Status")
+    agreement_status = _words(text, "agreement.agreementStatus", "agreementStatus", "Agreement Status")
+    ended_unknown = (status.isin(CW_ENDED) | agreement_status.isin(CW_ENDED) | cancelled_agreement) & end.isna()
+    billable = bill.isin(CW_BILLABLE) & ~ended_unknown
+    prorate_flag = _words(text, "prorateCurrentPeriodFlag").isin({"true", "1", "yes"})
+    prorate = prorate_flag | _money(text, "proratePrice", "Prorate Price").fillna(0).gt(0)
+    start = _dates(text, "effectiveDate", "Effective", "Effective Date")
+    start = start.fillna(_dates(text, "agreement.startDate"))
+    agreement = _cells(text, "agreementId", "agreement.id", "Agreement ID")
+    agreement = agreement.where(agreement.ne(""), _cells(text, "Agreement Name", "Agreement", "agreement.name"))
+    service = _cells(text, "id")
+    return _with(text, quantity=_quantity_text(quantity), end_date=_iso(end), start_date=_iso(start),
+                 billable=billable.map({True: "true", False: "false"}).astype("string"),
+                 prorate=prorate.map({True: "true", False: "false"}).astype("string"),
+                 agreement_id=agreement, service_id=service.where(service.ne(""), ""))
+
+
+CW_BILL_CODES = {"b": "Billable", "nb": "DoNotBill", "nc": "NoCharge"}
+
+
+def connectwise_time(text: pd.DataFrame) -> pd.DataFrame:
+    """ConnectWise time entries (list view or API): ``Bill`` B / NB / NC read as Billable / DoNotBill /
+    NoCharge; a ticket from ``chargeToId`` where the entry is charged to a service ticket."""
+    bill = _cells(text, "billableOption", "Billable Option", "Bill")
+    coded = bill.str.casefold().map(CW_BILL_CODES)
+    ticket = _cells(text, "ticket.id", "Ticket", "Ticket #", "Service ID")
+    charged = _cells(text, "chargeToId").where(_words(text, "chargeToType").eq("serviceticket"), "")
+    name = _cells(text, "member.name", "Member Name", "Member", "Resource")
+    return _with(text, billable=coded.fillna(bill).astype("string"),
+                 ticket=ticket.where(ticket.ne(""), charged),
+                 technician=name.where(name.ne(""), _cells(text, "member.identifier")))
+
+
+def connectwise_invoices(text: pd.DataFrame) -> pd.DataFrame:
+    """The Invoices list view: one row per invoice, known by its total. An Agreement invoice's total is
+    compared with the client's agreement additions (``agreement_total``); any other total counts for
+    receivables only (``invoice_total``)."""
+    agreement = _words(text, "Invoice Type", "Type").eq("agreement")
+    total = _cells(text, "Invoice Total", "Total")
+    return _with(text, line_type=pd.Series("invoice_total", index=text.index, dtype="string").mask(
+                     agreement, "agreement_total"),
+                 sku=pd.Series("INVOICE", index=text.index, dtype="string").mask(agreement, AGREEMENT_SKU_PREFIX),
+                 quantity="1", unit_price=total, amount=total,
+                 description=pd.Series("invoice total", index=text.index, dtype="string").mask(
+                     agreement, "agreement invoice total"))
+
+
+def connectwise_invoice_lines(text: pd.DataFrame) -> pd.DataFrame:
+    """Invoice product lines with their invoice (API, flattened): amount = price x quantity - discount; a
+    credit memo's lines count negative; an invoice's ``agreementAmount`` on a row without a product is
+    the agreement invoice's total (``agreement_total``)."""
+    item = _cells(text, "catalogItem.identifier")
+    has_item = item.ne("")
+    credit_memo = _words(text, "invoice.type").eq("creditmemo")
+    quantity = _number(text, "quantity")
+    price = _money(text, "price")
+    amount = money_times_quantity(quantity, price) - _money(text, "discount").fillna(0)
+    agreement_amount = _money(text, "invoice.agreementAmount")
+    total = ~has_item & agreement_amount.fillna(0).ne(0)
+    quantity = quantity.where(has_item, 1.0)
+    amount = amount.where(has_item, agreement_amount.fillna(_money(text, "invoice.total")).fillna(0))
+    flip = credit_memo & amount.gt(0).fillna(False)
+    quantity, amount = quantity.where(~flip, -quantity), amount.where(~flip, -amount)
+    unit_price = price.where(has_item, amount)
+    unit_price = unit_price.where(~flip | ~has_item, -unit_price)
+    agreement = _cells(text, "invoice.agreement.id")
+    sku = item.where(has_item, (AGREEMENT_SKU_PREFIX + ("-" + agreement).where(agreement.ne(""), "")))
+    line_type = pd.Series("item", index=text.index, dtype="string").mask(~has_item, "invoice_total") \
+        .mask(total, "agreement_total")
+    return _with(text, sku=sku.astype("string"), quantity=_quantity_text(quantity),
+                 unit_price=_money_text(unit_price), amount=_money_text(amount), line_type=line_type)
+
+
+# Autotask --------------------------------------------------------------------------------------------
+
+def autotask_units(text: pd.DataFrame) -> pd.DataFrame:
+    """ContractServiceUnits: rows of one contract service (``contractServiceID``, else contract and
+    service) replace one another in time."""
+    service = _cells(text, "contractServiceID")
+    fallback = _cells(text, "contractID") + "-" + _cells(text, "serviceID")
+    return _with(text, service_id=service.where(service.ne(""), fallback).astype("string"))
 
 
 # --------------------------------------------------------------------------------------------- presets
 
+def _derived(*names: str) -> dict[str, tuple[str, ...]]:
+    return {name: (derived_column(name),) for name in names}
+
+
+MICROSOFT_COLUMNS = (
+    "PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry", "InvoiceNumber",
+    "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId", "AvailabilityId", "SkuName",
+    "ProductName", "ChargeType", "UnitPrice", "Quantity", "Subtotal", "TaxTotal", "Total", "Currency",
+    "PriceAdjustmentDescription", "PublisherName", "PublisherId", "SubscriptionDescription",
+    "SubscriptionId", "ChargeStartDate", "ChargeEndDate", "TermAndBillingCycle", "EffectiveUnitPrice",
+    "UnitType", "AlternateId", "BillableQuantity", "BillingFrequency", "PricingCurrency",
+    "PCToBCExchangeRate", "PCToBCExchangeRateDate", "MeterDescription", "ReservationOrderId",
+    "CreditReasonCode", "SubscriptionStartDate", "SubscriptionEndDate", "ReferenceId", "ProductQualifiers",
+    "PromotionId", "ProductCategory",
+)
 MICROSOFT_NCE = Preset(
     name="microsoft-nce-recon", kind="usage",
     title="Microsoft Partner Center new-commerce invoice reconciliation",
-    columns={"client": ("CustomerName",), "sku": ("ProductId",), "quantity": ("BillableQuantity",),
-             "period_start": ("ChargeStartDate",), "period_end": ("ChargeEndDate",),
-             "unit_cost": (derived_column("unit_cost"),), "subscription_id": ("SubscriptionId",),
-             "product_name": ("ProductName", "SkuName")},
-    known_columns=("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
-                   "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
-                   "AvailabilityId", "SkuName", "ProductName", "ChargeType", "UnitPrice",
-                   "EffectiveUnitPrice", "Quantity", "BillableQuantity", "Subtotal", "TaxTotal", "Total",
-                   "Currency", "SubscriptionId", "ChargeStartDate", "ChargeEndDate", "TermAndBillingCycle"),
-    constants={"vendor": "Microsoft"},
-    transform=microsoft_credits_and_monthly_cost,
+    columns={"client": ("CustomerName",), "period_start": ("ChargeStartDate",),
+             "period_end": ("ChargeEndDate",), "subscription_id": ("SubscriptionId",),
+             "product_name": ("ProductName", "SkuName"), "subscription_start": ("SubscriptionStartDate",),
+             "subscription_end": ("SubscriptionEndDate",),
+             **_derived("sku", "quantity", "row_type", "unit_cost", "cost_amount", "vendor")},
+    known_columns=MICROSOFT_COLUMNS,
+    # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
+    variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
+               "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
+               "AvailabilityId", "SkuName", "ProductName", "ChargeType", "UnitPrice", "EffectiveUnitPrice",
+               "Quantity", "BillableQuantity", "Subtotal", "TaxTotal", "Total", "Currency", "SubscriptionId",
+               "ChargeStartDate", "ChargeEndDate", "TermAndBillingCycle"),),
+    transform=microsoft_rows,
 )
 
+PAX8_COLUMNS = (
+    "id", "purchaseOrderNumber", "type", "companyId", "externalId", "companyName", "startPeriod",
+    "endPeriod", "quantity", "unitOfMeasure", "term", "sku", "description", "details", "rateType",
+    "chargeType", "price", "subTotal", "cost", "costTotal", "offeredBy", "billedByPax8", "total",
+    "productId", "productName", "billingFee", "billingFeeRate", "amountDue", "currencyCode", "salesTax",
+    "subscriptionId", "vendorName",
+)
 PAX8_INVOICE_ITEMS = Preset(
     name="pax8-invoice-items", kind="usage", title="Pax8 invoice items",
-    columns={"client": ("companyName",), "sku": ("sku",), "quantity": ("quantity",),
-             "period_start": ("startPeriod",), "period_end": ("endPeriod",), "vendor": ("vendorName",),
-             "unit_cost": ("cost",), "subscription_id": ("subscriptionId",),
-             "product_name": ("productName",)},
-    known_columns=("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
-                   "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
-                   "currencyCode"),
-    transform=pax8_credits,
+    columns={"client": ("companyName",), "sku": ("sku",), "period_start": ("startPeriod",),
+             "vendor": ("vendorName",), "subscription_id": ("subscriptionId",), "product_name": ("productName",),
+             **_derived("quantity", "period_end", "row_type", "unit_cost", "cost_amount")},
+    known_columns=PAX8_COLUMNS,
+    variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
+               "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
+               "currencyCode"),),
+    transform=pax8_rows,
 )
 
+_ADDITION_FIELDS = _derived("quantity", "start_date", "end_date", "billable", "prorate", "agreement_id")
 CONNECTWISE_ADDITIONS = Preset(
-    name="connectwise-additions", kind="contracts", title="ConnectWise PSA agreement additions",
-    columns={"client": ("Company",), "sku": ("Product ID",), "quantity": ("Quantity",),
-             "unit_price": ("Unit Price",), "start_date": ("Effective Date",),
-             "end_date": ("Cancelled Date",), "billable": ("Bill Customer",), "agreement_id": ("Agreement",),
-             "description": ("Description",)},
-    known_columns=("Company", "Agreement", "Product ID", "Description", "Quantity", "Unit Price", "Unit Cost",
-                   "Effective Date", "Cancelled Date", "Bill Customer"),
+    name="connectwise-additions", kind="contracts", title="ConnectWise PSA agreement additions (list view)",
+    columns={"client": ("Company Name", "Company"), "sku": ("Product ID",), "description": ("Description",),
+             "unit_price": ("Price", "Unit Price"), "billing_frequency": ("Billing Cycle",), **_ADDITION_FIELDS},
+    known_columns=("Company Name", "Agreement Name", "Agreement Type", "Agreement Status", "Addition Status",
+                   "Sequence", "Effective", "Cancelled", "Product ID", "Description", "Quantity", "Price",
+                   "Ext Price", "Prorate Price", "Bill", "Tax", "Cost", "Ext Cost"),
+    variants=(("Company", "Agreement", "Product ID", "Description", "Quantity", "Unit Price", "Unit Cost",
+               "Effective Date", "Cancelled Date", "Bill Customer"),),
+    transform=connectwise_additions,
+)
+CONNECTWISE_ADDITIONS_API = Preset(
+    name="connectwise-additions-api", kind="contracts",
+    title="ConnectWise PSA agreement additions (REST API, flattened)",
+    columns={"client": ("agreement.company.name", "company.name"), "sku": ("product.identifier",),
+             "description": ("invoiceDescription", "description"), "unit_price": ("unitPrice",),
+             "billing_frequency": ("agreement.billingCycle.name",), "service_id": ("id",), **_ADDITION_FIELDS},
+    known_columns=("id", "agreementId", "product.identifier", "description", "quantity", "lessIncluded",
+                   "unitPrice", "unitCost", "billCustomer", "effectiveDate", "cancelledDate",
+                   "prorateCurrentPeriodFlag", "proratePrice", "agreement.name", "agreement.company.name",
+                   "agreement.billingCycle.name"),
+    transform=connectwise_additions,
 )
 
+_TIME_FIELDS = _derived("billable", "ticket", "technician")
 CONNECTWISE_TIME = Preset(
-    name="connectwise-time", kind="time_entries", title="ConnectWise PSA time entries",
-    columns={"client": ("Company",), "technician": ("Member",), "date": ("Date", "timeStart"),
-             "hours": ("Actual Hours",), "billable": ("Billable Option",), "rate": ("Hourly Rate",),
-             "invoice_number": ("Invoice",), "work_type": ("Work Type",), "ticket": ("Ticket",)},
-    known_columns=("Company", "Member", "Date", "Actual Hours", "Billable Option", "Hourly Rate", "Invoice",
-                   "Work Type", "Ticket"),
+    name="connectwise-time", kind="time_entries", title="ConnectWise PSA time entries (list view)",
+    columns={"client": ("Company Name", "Company"), "date": ("Date", "timeStart"),
+             "hours": ("Actual Hours", "WIP Hrs", "Hours"),
+             "rate": ("Hourly Rate", "Rate"), "invoice_number": ("Invoice", "Invoice Nbr", "Invoice #"),
+             "work_type": ("Work Type",), "entry_id": ("Time RecId", "Entry ID"), **_TIME_FIELDS},
+    known_columns=("Member Name", "Company Name", "Date", "Bill", "Rate", "WIP Hrs", "WIP Amt", "Inv Hrs",
+                   "Inv Amt", "Status", "Work Type", "Service ID", "Invoice Nbr", "Agreement", "Time RecId"),
+    variants=(("Company", "Member", "Date", "Actual Hours", "Billable Option", "Hourly Rate", "Invoice",
+               "Work Type", "Ticket"),),
+    transform=connectwise_time,
+)
+CONNECTWISE_TIME_API = Preset(
+    name="connectwise-time-api", kind="time_entries", title="ConnectWise PSA time entries (REST API, flattened)",
+    columns={"client": ("company.name",), "date": ("timeStart",), "hours": ("actualHours",), "rate": ("hourlyRate",),
+             "invoice_number": ("invoice.identifier",), "work_type": ("workType.name",), "entry_id": ("id",),
+             **_TIME_FIELDS},
+    known_columns=("id", "company.name", "member.identifier", "timeStart", "actualHours", "billableOption",
+                   "hourlyRate", "invoice.identifier", "workType.name", "chargeToId", "chargeToType"),
+    transform=connectwise_time,
+)
+CONNECTWISE_INVOICES = Preset(
+    name="connectwise-invoices", kind="invoices", title="ConnectWise PSA invoices (list view: invoice totals)",
+    columns={"invoice_number": ("Invoice", "Invoice #"), "invoice_date": ("Date", "Invoice Date"),
+             "due_date": ("Due Date",), "client": ("Company Name", "Company", "Bill To"), "status": ("Status",),
+             **_derived("line_type", "sku", "quantity", "unit_price", "amount", "description")},
+    known_columns=("Invoice", "Company Name", "Invoice Type", "Date", "Due Date", "Status", "Invoice Total",
+                   "Invoice Balance", "Paid Amount", "Credit Amount", "Agreement Type"),
+    transform=connectwise_invoices,
+)
+CONNECTWISE_INVOICE_LINES_API = Preset(
+    name="connectwise-invoice-lines-api", kind="invoices",
+    title="ConnectWise PSA invoice lines (REST API, flattened, with their invoice)",
+    columns={"invoice_number": ("invoice.invoiceNumber", "invoice.identifier"),
+             "invoice_date": ("invoice.date",), "due_date": ("invoice.dueDate",),
+             "status": ("invoice.status.name",), "client": ("invoice.company.name",),
+             "description": ("description",), "line_id": ("id",), "agreement_id": ("invoice.agreement.id",),
+             "discount": ("discount",), **_derived("sku", "quantity", "unit_price", "amount", "line_type")},
+    known_columns=("id", "catalogItem.identifier", "description", "quantity", "price", "discount",
+                   "invoice.invoiceNumber", "invoice.type", "invoice.date", "invoice.company.name",
+                   "invoice.agreement.id", "invoice.agreementAmount"),
+    transform=connectwise_invoice_lines,
 )
 
 AUTOTASK_CONTRACT_UNITS = Preset(
     name="autotask-contract-units", kind="contracts", title="Autotask contract service units",
-    columns={"agreement_id": ("contractID",), "sku": ("serviceID",), "start_date": ("startDate",),
-             "end_date": ("endDate",), "quantity": ("units",), "unit_price": ("price",)},
-    known_columns=("contractID", "serviceID", "startDate", "endDate", "units", "price", "cost"),
+    columns={"client": ("companyName", "Company Name", "Company"), "agreement_id": ("contractID",),
+             "sku": ("serviceID",), "start_date": ("startDate",), "end_date": ("endDate",),
+             "quantity": ("units",), "unit_price": ("price",), **_derived("service_id")},
+    known_columns=("id", "contractID", "contractServiceID", "serviceID", "startDate", "endDate", "units",
+                   "price", "cost", "internalCurrencyPrice", "approveAndPostDate"),
+    variants=(("contractID", "serviceID", "startDate", "endDate", "units", "price", "cost"),),
+    transform=autotask_units,
     client_key="contractID",
 )
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
-    MICROSOFT_NCE, PAX8_INVOICE_ITEMS, CONNECTWISE_ADDITIONS, CONNECTWISE_TIME, AUTOTASK_CONTRACT_UNITS)}
+    MICROSOFT_NCE, PAX8_INVOICE_ITEMS, CONNECTWISE_ADDITIONS, CONNECTWISE_ADDITIONS_API, CONNECTWISE_TIME,
+    CONNECTWISE_TIME_API, CONNECTWISE_INVOICES, CONNECTWISE_INVOICE_LINES_API, AUTOTASK_CONTRACT_UNITS)}
 
 
 def preset_names(kind: str | None = None) -> list[str]:
@@ -218,16 +534,22 @@ def preset_names(kind: str | None = None) -> list[str]:
 # ------------------------------------------------------------------------------------------- detection
 
 def _required_candidates(preset: Preset) -> list[tuple[str, ...]]:
-    required = [spec.name for spec in SOURCES[preset.kind] if spec.required]
-    return [preset.columns[name] for name in required if name in preset.columns]
+    """The export columns each required field needs (a derived column needs nothing: the preset's rule
+    adds it; a client the profile can look up needs no column)."""
+    required = [spec.name for spec in SOURCES[preset.kind] if spec.required
+                and not (spec.name == "client" and preset.client_key)]
+    return [preset.columns[name] for name in required
+            if name in preset.columns and not preset.columns[name][0].endswith(DERIVED_SUFFIX)]
 
 
 def _fit(preset: Preset, header: set[str]) -> tuple[float, list[str]]:
-    """(share of known columns present, the columns for required fields that are missing)."""
-    found = sum(fold(column) in header for column in preset.known_columns)
+    """(share of known columns present, for the documented header that fits best; the columns for
+    required fields that are missing)."""
+    share = max(sum(fold(column) in header for column in known) / len(known)
+                for known in (preset.known_columns, *preset.variants))
     missing = [candidates[0] for candidates in _required_candidates(preset)
                if not any(fold(c) in header for c in candidates)]
-    return found / len(preset.known_columns), missing
+    return share, missing
 
 
 def detect_preset(columns: Iterable[str]) -> Detection:
@@ -238,16 +560,20 @@ def detect_preset(columns: Iterable[str]) -> Detection:
     fits = sorted(((*_fit(preset, header), preset) for preset in PRESETS.values()),
                   key=lambda item: (not item[1], item[0]), reverse=True)
     share, missing, best = fits[0]
-    found = round(share * len(best.known_columns))
     if share >= DETECTION_THRESHOLD and not missing:
-        return Detection(best.name, share, f"{best.title} ({best.name}): {found} of "
-                                           f"{len(best.known_columns)} known columns found")
+        return Detection(best.name, share, f"{best.title} ({best.name}): {_share_words(best, header)} found")
     closest = max(fits, key=lambda item: item[0])
     share, missing, best = closest
-    found = round(share * len(best.known_columns))
     lacking = f"; missing {', '.join(missing)}" if missing else ""
-    return Detection(None, share, f"no preset fits: closest is {best.name} with {found} of "
-                                  f"{len(best.known_columns)} known columns{lacking}")
+    return Detection(None, share, f"no preset fits: closest is {best.name} with {_share_words(best, header)}"
+                                  f"{lacking}", best.name)
+
+
+def _share_words(preset: Preset, header: set[str]) -> str:
+    """``12 of 18 known columns`` for the documented header of ``preset`` that fits ``header`` best."""
+    known = max((preset.known_columns, *preset.variants),
+                key=lambda columns: sum(fold(column) in header for column in columns) / len(columns))
+    return f"{sum(fold(column) in header for column in known)} of {len(known)} known columns"
 
 
 __all__ = ["PRESETS", "Detection", "Preset", "detect_preset", "fold", "months_covered", "preset_names"]

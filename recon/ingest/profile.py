@@ -45,7 +45,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from recon.errors import ProfileError
-from recon.ingest.presets import PRESETS, Preset, derived_column, detect_preset, fold
+from recon.ingest.presets import PRESETS, Detection, Preset, derived_column, detect_preset, fold
 from recon.schema import SOURCES
 
 PROFILE_FILE = "profile.toml"
@@ -297,10 +297,8 @@ def _string_table(table: dict[str, Any], key: str, problem: Any) -> dict[str, st
 
 def _check_client_source(preset: Preset | None, columns: dict[str, str], lookup: dict[str, str],
                          client_key: str | None, problem: Any) -> None:
-    if preset is not None and preset.client_key and "client" not in columns and not lookup:
-        problem("preset", f"{preset.name} exports name no client: add client = \"<column>\" under "
-                          f"[source.columns] or a [source.client_lookup] table "
-                          f"({preset.client_key} -> client)")
+    # (a preset whose rows may name no client, Autotask's, is checked against the file's header when the
+    # file is read: the Autotask connector's rows carry companyName, an API dump may not)
     if lookup and not client_key and not (preset and preset.client_key):
         problem("client_lookup",
                 "[source.client_lookup] needs client_key = \"<column>\" (which column it reads)")
@@ -440,6 +438,9 @@ def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry |
     if detection.preset is not None:
         preset = PRESETS[detection.preset]
         return SourceEntry(path=file_name, kind=preset.kind, preset=preset.name), detection.reason
+    closest = _closest_preset_entry(header, file_name, detection)
+    if closest is not None:
+        return closest
     best: tuple[float, str, dict[str, ColumnGuess]] | None = None
     for kind in SOURCES:
         guesses = suggest_mapping(header, kind)
@@ -454,6 +455,30 @@ def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry |
     mapping = {name: guess.column for name, guess in guesses.items() if guess.column}
     how = ", ".join(f"{name} <- {column}" for name, column in mapping.items())
     return SourceEntry(path=file_name, kind=kind, columns=mapping), f"looks like {kind}: {how}"
+
+
+CLOSEST_PRESET_MIN = 0.3  # share of a preset's known columns that makes it worth offering for a mapping
+
+
+def _closest_preset_entry(header: list[str], file_name: str, detection: Detection) -> tuple[SourceEntry, str] | None:
+    """A file that matches no preset but looks like one (``CLOSEST_PRESET_MIN`` of its known columns: a
+    list view with a column renamed): read it with that preset, its missing columns guessed from the
+    header (names, synonyms, similar names), for the person to confirm and save as a profile. None when
+    no preset is that close or a required field still has no column."""
+    if detection.closest is None or detection.confidence < CLOSEST_PRESET_MIN:
+        return None
+    preset = PRESETS[detection.closest]
+    mapped = preset.mapping(preset.prepare(pd.DataFrame(columns=header, dtype="string")).columns)
+    if preset.client_key:
+        mapped.setdefault("client", "")  # the profile's client lookup may name it
+    guesses = suggest_mapping([column for column in header if column not in mapped.values()], preset.kind)
+    required = [spec.name for spec in SOURCES[preset.kind] if spec.required and spec.name not in mapped]
+    columns = {name: str(guesses[name].column) for name in required if guesses[name].column}
+    if len(columns) < len(required):
+        return None
+    how = ", ".join(f"{name} <- {column}" for name, column in columns.items())
+    reason = f"closest preset {preset.name} ({preset.title}), its missing columns guessed: {how}"
+    return SourceEntry(path=file_name, kind=preset.kind, preset=preset.name, columns=columns), reason
 
 
 __all__ = ["PROFILE_FILE", "ColumnGuess", "SourceEntry", "entry_from_dict", "parse_profile",

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
         ANSWER_KEY_COLUMNS as ANSWER_KEY_COLUMNS,
     )
     from recon.sample.generator import (
+        PSA_EXPORT_FILES as PSA_EXPORT_FILES,
+    )
+    from recon.sample.generator import (
         SOURCE_FILES as SOURCE_FILES,
     )
     from recon.sample.generator import (
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ANSWER_KEY_COLUMNS": "recon.sample.generator",
+    "PSA_EXPORT_FILES": "recon.sample.generator",
     "SOURCE_FILES": "recon.sample.generator",
     "SampleMSP": "recon.sample.generator",
     "TYPES": "recon.sample.generator",

@@ -6,7 +6,10 @@ payments, the product catalog and saved client aliases. It then plants discrepan
 PRODUCT.md section 4 on distinct (period, client, sku) keys and records each one in ``answer_key`` with
 the variance the spec's formula gives. Everything else is clean on purpose, including the edge cases a
 careless engine would flag: prorated partial months, prices within tolerance, annual lines, block hours,
-one-time projects, DoNotBill lines, cancelled services and vendor names resolved through an alias. Rows
+one-time projects, DoNotBill lines, cancelled services and vendor names resolved through an alias, and
+the realities of PRODUCT.md 4a (anniversary cycles, a seat change's refund and new charge, a cancellation
+credit, an annual term, trial seats, a one-time fee, and ConnectWise and Autotask contracts in their own
+export shapes with included units, a cancelled agreement, a quarterly agreement, a mid-month unit change). Rows
 that must stay unmapped (a typo'd client name, a vendor SKU missing from the catalog) are listed in
 ``expected_unmapped``.
 
@@ -46,6 +49,10 @@ VENDOR_FILES = {
     "Pax8": "usage_pax8.csv", "Microsoft": "usage_microsoft.csv",
     "Datto": "usage_datto.csv", "SentinelOne": "usage_sentinelone.csv",
 }
+# Realities (PRODUCT.md 4a) in the PSAs' own formats, read by their presets: ConnectWise additions as the
+# REST API returns them (flattened), Autotask ContractServiceUnits with the company name.
+PSA_EXPORT_FILES = {"contracts_connectwise.csv": "connectwise-additions-api",
+                    "contracts_autotask.csv": "autotask-contract-units"}
 SOURCE_FILES = {
     "contracts.csv": "contracts", **dict.fromkeys(VENDOR_FILES.values(), "usage"),
     "invoices.csv": "invoices", "time_entries.csv": "time_entries", "payments.csv": "payments",
@@ -70,6 +77,14 @@ _CATALOG = (
     ("BLOCK-HOURS", "Block of 10 support hours (monthly)", "1250.00", "", "", ""),
     (LABOR_SKU, "Professional services (hourly)", "150.00", "", "", ""),
     ("PROJECT", "Project work (one-time)", "", "", "", ""),
+    # the realities of PRODUCT.md 4a (``_realities``)
+    ("VISIO-P2", "Visio Plan 2", "15.00", "13.50", "Microsoft", "CFQ7TTC0HD33"),
+    ("PBI-PRO", "Power BI Pro (annual term)", "14.00", "10.00", "Microsoft", "CFQ7TTC0L3PB"),
+    ("TEAMS-PREM", "Teams Premium", "10.00", "", "Microsoft", "CFQ7TTC0RM8K"),
+    ("ONBOARD", "Onboarding fee (one-time)", "150.00", "120.00", "Pax8", "PX8-ONBOARD"),
+    ("NETWORK-MON", "Network device monitoring (per device)", "12.00", "", "", ""),
+    ("SECURITY-TRAINING", "Security awareness training (per user, per quarter)", "9.00", "", "", ""),
+    ("29683450", "Workstation backup (Autotask service)", "6.00", "", "", ""),
 )
 # vendor, vendor sku, PSA sku, vendor product name, vendor unit cost
 _VENDOR_SKUS = (
@@ -83,6 +98,9 @@ _VENDOR_SKUS = (
     ("Datto", "DATTO-SIRIS-SRV", "BACKUP-SRV", "SIRIS server backup", "85.00"),
     ("SentinelOne", "S1-CORE", "EDR-CORE", "Singularity Core", "4.50"),
 )
+# Vendors whose rows are consumption (``row_type`` usage); Pax8 and Microsoft rows are the seats a
+# subscription holds over the row's dates (``recurring``: rows of one subscription replace one another).
+_CONSUMPTION_VENDORS = ("Datto", "SentinelOne")
 _UNKNOWN_VENDOR_SKU = "MS-TEAMS-ESS"  # a Pax8 SKU the catalog does not resell: its rows stay unmapped
 # vendor sku -> (product name, unit cost in units), including the one the catalog lacks
 _VENDOR_PRODUCTS = {
@@ -266,8 +284,11 @@ def generate_sample(
     books, key_answer = _plant_keys(ctx, _Books(contracts, usage, lines), quota, rng)
     names = _vendor_client_names(ctx.clients, rng)
     noise, expected_unmapped = _unmapped_noise(ctx, names, rng)
+    realities = _realities(ctx, np.random.default_rng((seed, 4)))  # its own draws: the rest is unchanged
+    books = _Books(books.contracts, pd.concat([books.usage, realities.usage], ignore_index=True),
+                   pd.concat([books.lines, realities.lines], ignore_index=True))
     invoices, payments = _invoices_and_payments(ctx, books.lines, rng)
-    files = _render_files(ctx, books, entries, names, noise, invoices, payments, usage_sites)
+    files = _render_files(ctx, books, entries, names, noise, invoices, payments, usage_sites) | realities.files
     answer_key = _render_answer_key(ctx, pd.concat([time_answer, key_answer], ignore_index=True))
     as_of = str(_iso_dates(np.array([ctx.as_of])).iloc[0])
     readme = _readme(files, answer_key, expected_unmapped, _receivables_text(ctx, invoices), ctx, seed, as_of)
@@ -1048,9 +1069,11 @@ def _plant_unbilled_usage(ctx: _Context, keys: pd.DataFrame, available: np.ndarr
 
 def _plant_billed_without_usage(ctx: _Context, keys: pd.DataFrame, available: np.ndarray,
                                 quota: dict[str, int], rng: np.random.Generator) -> _Planted:
-    """Remove one month's vendor row (cancelled) but keep billing it: ``+A``."""
+    """Remove one month's vendor row (cancelled) but keep billing it: ``+A``. Only consumption vendors
+    (Datto, SentinelOne: ``row_type`` usage): a missing month inside a Pax8 or Microsoft subscription's
+    life would carry its neighbours' seats (PRODUCT.md 4a)."""
     eligible = (available & keys["plantable"] & keys["tracked"] & (keys["usage_id"] >= 0)
-                & (keys["usage_months"] >= 2))
+                & (keys["usage_months"] >= 2) & keys["vendor"].isin(_CONSUMPTION_VENDORS))
     picked = _choose(keys, eligible.to_numpy(bool), quota["billed_without_usage"], rng)
     rows = keys.iloc[picked]
     note = _join("billed ", _quantity_text(rows["quantity"]), " x ", _money_text(rows["unit_price"]),
@@ -1231,6 +1254,316 @@ def _edit_lines(lines: pd.DataFrame, edits: list[_Edits]) -> pd.DataFrame:
     return pd.concat([edited, extra.set_axis(np.arange(next_id, next_id + len(extra)))])
 
 
+# ----------------------------------------------------------------------- realities (PRODUCT.md 4a)
+# Rows a real month holds that a careless reading gets wrong, each billed correctly so that none is a
+# finding: an anniversary cycle (Microsoft, 20th-19th), a mid-month seat change (Microsoft's refund of the
+# old quantity and charge of the new), a cancellation credit, a year billed up front, trial seats, a
+# one-time fee (Pax8); on the PSA side, in its own export formats, an addition with included units
+# (lessIncluded), an agreement cancelled mid-window, a quarterly agreement, and an Autotask adjustment.
+# Each reality takes its own few clients and products no other part of the sample uses.
+
+
+@dataclass(frozen=True)
+class _Realities:
+    usage: pd.DataFrame  # rows in ``_Books.usage`` shape plus row_type and the subscription's life
+    lines: pd.DataFrame  # invoice lines (``_LINE_COLUMNS`` plus an optional service period)
+    files: dict[str, pd.DataFrame]  # the PSA exports (``PSA_EXPORT_FILES``)
+
+
+_REALITY_KINDS = ("anniversary", "seat_change", "cancellation", "annual", "trial", "one_time",
+                  "less_included", "cancelled_agreement", "quarterly", "autotask")
+
+
+def _realities(ctx: _Context, rng: np.random.Generator) -> _Realities:
+    """Every reality, each on its own clients (about one in 40, at least one), vectorised over them."""
+    per_kind = max(1, len(ctx.clients) // 40)
+    eligible = np.flatnonzero(ctx.clients["onboard_month"].to_numpy() == 0)
+    chosen = _pick(eligible, per_kind * len(_REALITY_KINDS), rng)
+    groups = {kind: np.sort(chosen[index::len(_REALITY_KINDS)]) for index, kind in enumerate(_REALITY_KINDS)}
+    if ctx.months < 3:
+        groups = {kind: clients[:0] if kind in ("seat_change", "cancellation", "cancelled_agreement", "autotask")
+                  else clients for kind, clients in groups.items()}
+    parts = [
+        _anniversary_cycles(ctx, groups["anniversary"], rng), _seat_changes(ctx, groups["seat_change"], rng),
+        _cancellations(ctx, groups["cancellation"], rng), _annual_terms(ctx, groups["annual"], rng),
+        _trials(ctx, groups["trial"], rng), _one_time_fees(ctx, groups["one_time"], rng),
+    ]
+    usage = pd.concat([usage for usage, _ in parts], ignore_index=True)
+    lines = [lines for _, lines in parts]
+    connectwise, cw_lines = _connectwise_realities(ctx, groups, rng)
+    autotask, at_lines = _autotask_adjustments(ctx, groups["autotask"], rng)
+    return _Realities(usage, pd.concat([*lines, cw_lines, at_lines], ignore_index=True),
+                      {"contracts_connectwise.csv": connectwise, "contracts_autotask.csv": autotask})
+
+
+def _reality_rows(ctx: _Context, client_id: np.ndarray, vendor: str, vendor_sku: str, start: np.ndarray,
+                  end: np.ndarray, quantity: np.ndarray, row_type: str | np.ndarray, unit_cost: int,
+                  subscription: np.ndarray, life_start: np.ndarray, life_end: np.ndarray | int = -1,
+                  cost_amount: np.ndarray | int = -1) -> pd.DataFrame:
+    """Usage rows (``_Books.usage`` columns plus row_type, life and cost) of one vendor product."""
+    product = _VENDOR_PRODUCT_NAMES.get(vendor_sku, vendor_sku)
+    count = len(client_id)
+    month = np.clip(np.searchsorted(ctx.periods["start"].to_numpy(), start, side="right") - 1, 0, None)
+    return pd.DataFrame({
+        "sub_id": -1, "client_id": client_id, "sku": "", "vendor": vendor, "vendor_sku": vendor_sku,
+        "product_name": product, "unit_cost": unit_cost, "subscription_id": subscription, "month": month,
+        "quantity": np.asarray(quantity, dtype=float), "period_start": start, "period_end": end, "usage_qty": np.nan,
+        "partial": True, "row_type": row_type, "subscription_start": life_start,
+        "subscription_end": np.broadcast_to(np.asarray(life_end, dtype=np.int64), (count,)),
+        "cost_amount": np.broadcast_to(np.asarray(cost_amount, dtype=np.int64), (count,)),
+    })
+
+
+_VENDOR_PRODUCT_NAMES = {"CFQ7TTC0HD33": "Visio Plan 2", "CFQ7TTC0L3PB": "Power BI Pro",
+                         "CFQ7TTC0RM8K": "Microsoft Teams Premium", "PX8-ONBOARD": "Microsoft 365 onboarding"}
+
+
+def _monthly_lines(ctx: _Context, client_id: np.ndarray, month: np.ndarray, sku: str, quantity: np.ndarray,
+                   unit_price: int | np.ndarray, description: str) -> pd.DataFrame:
+    """Invoice lines billing ``quantity`` of ``sku`` at ``unit_price`` in each given month."""
+    frame = pd.DataFrame({"client_id": client_id, "month": month, "quantity": np.asarray(quantity, dtype=float),
+                          "unit_price": np.broadcast_to(np.asarray(unit_price, dtype=np.int64), (len(month),))})
+    return _line_frame(frame, sku, "reality", description).assign(edge=True)
+
+
+def _grid(ctx: _Context, clients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(client position, month) for every client x month of the window."""
+    position, month = np.divmod(np.arange(len(clients) * ctx.months), ctx.months)
+    return position, month
+
+
+def _month_day(ctx: _Context, month: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
+    """The day number of ``day`` (1-based) of window month ``month`` (may be -1: the month before)."""
+    first = (ctx.periods["month_number"].iloc[0] + np.asarray(month)).astype("datetime64[M]")
+    return first.astype("datetime64[D]").astype(np.int64) + np.asarray(day) - 1
+
+
+def _anniversary_cycles(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                                  pd.DataFrame]:
+    """Visio charged 20th to 19th (each client its own day), from the cycle before the window: every
+    calendar month is covered by two cycle rows; the invoice bills the seats each month."""
+    seats, day = rng.integers(3, 16, len(clients)), rng.integers(5, 26, len(clients))
+    position, cycle = np.divmod(np.arange(len(clients) * (ctx.months + 1)), ctx.months + 1)
+    cycle = cycle - 1
+    start = _month_day(ctx, cycle, day[position])
+    end = _month_day(ctx, cycle + 1, day[position]) - 1
+    subscription = _guids(len(clients), rng)
+    usage = _reality_rows(ctx, clients[position], "Microsoft", "CFQ7TTC0HD33", start, end, seats[position],
+                          "recurring", 135_000, subscription[position], _month_day(ctx, -1, day)[position])
+    client, month = _grid(ctx, clients)
+    return usage, _monthly_lines(ctx, clients[client], month, "VISIO-P2", seats[client], 150_000,
+                                 "Visio Plan 2 (Microsoft anniversary cycle)")
+
+
+def _seat_changes(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                           pd.DataFrame]:
+    """Visio from 1st to last, seats up by 2 on a day mid-month: Microsoft refunds the old quantity and
+    charges the new one for the rest of the month (two rows from that day); the invoice bills the month's
+    day-weighted seats to two places."""
+    before, change, day = rng.integers(4, 12, len(clients)), rng.integers(1, ctx.months, len(clients)), \
+        rng.integers(8, 23, len(clients))
+    after = before + 2
+    client, month = _grid(ctx, clients)
+    held = np.where(month <= change[client], before[client], after[client])
+    start, end = ctx.periods["start"].to_numpy()[month], ctx.periods["end"].to_numpy()[month]
+    subscription = _guids(len(clients), rng)
+    life = ctx.periods["start"].iloc[0] - 40
+    months = _reality_rows(ctx, clients[client], "Microsoft", "CFQ7TTC0HD33", start, end, held, "recurring",
+                           135_000, subscription[client], np.full(len(client), life))
+    change_start = _month_day(ctx, change, day)
+    change_end = ctx.periods["end"].to_numpy()[change]
+    refund = _reality_rows(ctx, clients, "Microsoft", "CFQ7TTC0HD33", change_start, change_end, -before, "credit",
+                           135_000, subscription, np.full(len(clients), life))
+    new = _reality_rows(ctx, clients, "Microsoft", "CFQ7TTC0HD33", change_start, change_end, after, "recurring",
+                        135_000, subscription, np.full(len(clients), life))
+    days = ctx.periods["days"].to_numpy()[change]
+    changed_month = before + 2 * (change_end - change_start + 1) / days
+    billed = np.where(month == change[client], np.round(changed_month[client], 2), held)
+    return (pd.concat([months, refund, new], ignore_index=True),
+            _monthly_lines(ctx, clients[client], month, "VISIO-P2", billed, 150_000, "Visio Plan 2"))
+
+
+def _cancellations(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                            pd.DataFrame]:
+    """Visio cancelled on a day mid-month: a credit refunds the rest of that month; the invoice bills the
+    days held (two places) and nothing after."""
+    seats, cancelled, day = rng.integers(3, 12, len(clients)), rng.integers(1, ctx.months - 1, len(clients)), \
+        rng.integers(5, 26, len(clients))
+    client, month = _grid(ctx, clients)
+    held = month <= cancelled[client]
+    client, month = client[held], month[held]
+    start, end = ctx.periods["start"].to_numpy()[month], ctx.periods["end"].to_numpy()[month]
+    subscription = _guids(len(clients), rng)
+    life_start = ctx.periods["start"].iloc[0] - 200
+    credit_start = _month_day(ctx, cancelled, day)
+    months = _reality_rows(ctx, clients[client], "Microsoft", "CFQ7TTC0HD33", start, end, seats[client],
+                           "recurring", 135_000, subscription[client], np.full(len(client), life_start),
+                           (credit_start - 1)[client])
+    credit = _reality_rows(ctx, clients, "Microsoft", "CFQ7TTC0HD33", credit_start,
+                           ctx.periods["end"].to_numpy()[cancelled], -seats, "credit", 135_000, subscription,
+                           np.full(len(clients), life_start), credit_start - 1)
+    days = ctx.periods["days"].to_numpy()[cancelled]
+    last = np.round(seats * (day - 1) / days, 2)
+    billed = np.where(month == cancelled[client], last[client], seats[client])
+    return (pd.concat([months, credit], ignore_index=True),
+            _monthly_lines(ctx, clients[client], month, "VISIO-P2", billed, 150_000, "Visio Plan 2"))
+
+
+def _annual_terms(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                           pd.DataFrame]:
+    """Power BI billed a year up front (one charge for twelve months, 120.00 a seat: 10.00 a month),
+    bought before the window and renewed in it; the invoice bills 14.00 a seat each month."""
+    seats, first = rng.integers(2, 9, len(clients)), rng.integers(1, 12, len(clients))
+    position, year = np.divmod(np.arange(len(clients) * 3), 3)
+    start_month = first[position] - 12 + 12 * year
+    start = _month_day(ctx, start_month, np.full(len(position), 10))
+    end = _month_day(ctx, start_month + 12, np.full(len(position), 10)) - 1
+    subscription = _guids(len(clients), rng)
+    usage = _reality_rows(ctx, clients[position], "Microsoft", "CFQ7TTC0L3PB", start, end, seats[position],
+                          "recurring", 100_000, subscription[position], start[::3][position],
+                          cost_amount=1_200_000 * seats[position])
+    usage = usage[usage["period_start"] <= ctx.periods["end"].iloc[-1]]
+    client, month = _grid(ctx, clients)
+    return usage, _monthly_lines(ctx, clients[client], month, "PBI-PRO", seats[client], 140_000,
+                                 "Power BI Pro (annual term)")
+
+
+def _trials(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Teams Premium trial seats for 30 days: not expected to be billed, never invoiced."""
+    month = rng.integers(0, ctx.months, len(clients))
+    start = _month_day(ctx, month, np.full(len(clients), 12))
+    usage = _reality_rows(ctx, clients, "Microsoft", "CFQ7TTC0RM8K", start, start + 29, np.full(len(clients), 25),
+                          "trial", 0, _guids(len(clients), rng), start, start + 29)
+    return usage, _monthly_lines(ctx, clients[:0], month[:0], "TEAMS-PREM", np.zeros(0), 0, "")
+
+
+def _one_time_fees(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                            pd.DataFrame]:
+    """A Pax8 onboarding fee (one-time, 120.00 cost): expected once, in full, billed 150.00 that month."""
+    month = rng.integers(0, ctx.months, len(clients))
+    day = _month_day(ctx, month, np.full(len(clients), 10))
+    usage = _reality_rows(ctx, clients, "Pax8", "PX8-ONBOARD", day, day, np.ones(len(clients)), "one_time",
+                          1_200_000, np.full(len(clients), ""), np.full(len(clients), -1), cost_amount=1_200_000)
+    return usage, _monthly_lines(ctx, clients, month, "ONBOARD", np.ones(len(clients)), 1_500_000,
+                                 "Microsoft 365 onboarding (one-time)")
+
+
+def _connectwise_realities(ctx: _Context, groups: dict[str, np.ndarray],
+                           rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ConnectWise additions as the REST API returns them (flattened): 12 monitored devices with 2
+    included (10 billable); an agreement cancelled at a month's end (its addition has no date of its own,
+    and is billed through that month only); a quarterly agreement (price per quarter, billed every third
+    month)."""
+    window_start = int(ctx.periods["start"].iloc[0])
+    less, ended, quarterly = groups["less_included"], groups["cancelled_agreement"], groups["quarterly"]
+    devices = rng.integers(4, 15, len(less))
+    cancel_month = rng.integers(2, ctx.months, len(ended)) if len(ended) else np.zeros(0, dtype=np.int64)
+    ended_devices = rng.integers(3, 10, len(ended))
+    users = rng.integers(5, 30, len(quarterly))
+    additions = pd.concat([
+        _cw_additions(ctx, less, "NETWORK-MON", devices + 2, 120_000, window_start - 100, less_included=2),
+        _cw_additions(ctx, ended, "NETWORK-MON", ended_devices, 120_000, window_start - 100,
+                      cancelled=ctx.periods["start"].to_numpy()[cancel_month] - 1 if len(ended) else None),
+        _cw_additions(ctx, quarterly, "SECURITY-TRAINING", users, 90_000, window_start, cycle="Quarterly"),
+    ], ignore_index=True)
+    client, month = _grid(ctx, less)
+    lines = [_monthly_lines(ctx, less[client], month, "NETWORK-MON", devices[client], 120_000,
+                            "Network device monitoring")]
+    client, month = _grid(ctx, ended)
+    billed = month < cancel_month[client]
+    lines.append(_monthly_lines(ctx, ended[client][billed], month[billed], "NETWORK-MON",
+                                ended_devices[client][billed], 120_000, "Network device monitoring"))
+    client, month = _grid(ctx, quarterly)
+    due = month % 3 == 0
+    lines.append(_monthly_lines(ctx, quarterly[client][due], month[due], "SECURITY-TRAINING", users[client][due],
+                                90_000, "Security awareness training (quarter)"))
+    return additions, pd.concat(lines, ignore_index=True)
+
+
+CW_ADDITION_COLUMNS = (
+    "id", "agreementId", "product.identifier", "description", "quantity", "lessIncluded", "unitPrice",
+    "billCustomer", "effectiveDate", "cancelledDate", "prorateCurrentPeriodFlag", "proratePrice",
+    "agreementStatus", "agreement.id", "agreement.name", "agreement.company.name", "agreement.billingCycle.name",
+    "agreement.startDate", "agreement.endDate", "agreement.noEndingDateFlag", "agreement.cancelledFlag",
+    "agreement.dateCancelled", "agreement.agreementStatus",
+)
+
+
+def _cw_additions(ctx: _Context, clients: np.ndarray, product: str, quantity: np.ndarray, unit_price: int,
+                  start: int, less_included: int = 0, cancelled: np.ndarray | None = None,
+                  cycle: str = "Monthly") -> pd.DataFrame:
+    """One addition per client on an agreement of its own, in ConnectWise's flattened API shape."""
+    count = len(clients)
+    agreement = (7000 + clients + {"Monthly": 0, "Quarterly": 100_000}[cycle]
+                 + (200_000 if cancelled is not None else 0)).astype(str)
+    stamp = _iso_dates(np.full(count, start)) + "T00:00:00Z"
+    cancelled_on = _iso_dates(cancelled) + "T00:00:00Z" if cancelled is not None else _constant("", count)
+    status = "Cancelled" if cancelled is not None else "Active"
+    return pd.DataFrame({
+        "id": (900_000 + clients + (100_000 if cancelled is not None else 0)).astype(str), "agreementId": agreement,
+        "product.identifier": product, "description": _CATALOG_DESCRIPTIONS[product],
+        "quantity": _quantity_text(quantity), "lessIncluded": str(less_included),
+        "unitPrice": _money_text(np.full(count, unit_price)), "billCustomer": "Billable", "effectiveDate": stamp,
+        "cancelledDate": "", "prorateCurrentPeriodFlag": "false", "proratePrice": "0", "agreementStatus": status,
+        "agreement.id": agreement, "agreement.name": _client_text(ctx, clients) + f" {cycle.lower()} services",
+        "agreement.company.name": _client_text(ctx, clients), "agreement.billingCycle.name": cycle,
+        "agreement.startDate": stamp, "agreement.endDate": "", "agreement.noEndingDateFlag": "true",
+        "agreement.cancelledFlag": "true" if cancelled is not None else "false",
+        "agreement.dateCancelled": cancelled_on, "agreement.agreementStatus": status,
+    }, columns=list(CW_ADDITION_COLUMNS)).astype("str")
+
+
+_CATALOG_DESCRIPTIONS = {sku: description for sku, description, *_ in _CATALOG}
+AUTOTASK_COLUMNS = ("id", "contractID", "contractServiceID", "serviceID", "startDate", "endDate", "units", "price",
+                    "cost", "approveAndPostDate", "companyName")
+
+
+def _autotask_adjustments(ctx: _Context, clients: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame,
+                                                                                                   pd.DataFrame]:
+    """Autotask ContractServiceUnits (with the company name): a row per month, and from an adjustment's
+    effective date a new row with 2 more units (the rows replace one another); the invoice bills the
+    month's units and the 2 added units prorated from that day (as Autotask bills an adjustment)."""
+    units, change, day = rng.integers(5, 20, len(clients)), rng.integers(1, ctx.months, len(clients)), \
+        rng.integers(8, 23, len(clients))
+    client, month = _grid(ctx, clients)
+    held = np.where(month <= change[client], units[client], units[client] + 2)
+    start, end = ctx.periods["start"].to_numpy()[month], ctx.periods["end"].to_numpy()[month]
+    adjusted = _month_day(ctx, change, day)
+    rows = pd.DataFrame({"client": np.concatenate([clients[client], clients]),
+                         "start": np.concatenate([start, adjusted]),
+                         "end": np.concatenate([end, ctx.periods["end"].to_numpy()[change]]),
+                         "units": np.concatenate([held, units + 2])})
+    rows = rows.sort_values(["client", "start"], kind="stable", ignore_index=True)
+    width = len(rows)
+    frame = pd.DataFrame({
+        "id": (80_000_000 + np.arange(width)).astype(str), "contractID": (30_000 + rows["client"]).astype(str),
+        "contractServiceID": (50_000 + rows["client"]).astype(str), "serviceID": "29683450",
+        "startDate": _iso_dates(rows["start"]) + "T00:00:00", "endDate": _iso_dates(rows["end"]) + "T00:00:00",
+        "units": rows["units"].astype(str), "price": "6.00", "cost": "2.50",
+        "approveAndPostDate": _iso_dates(rows["start"]) + "T00:00:00",
+        "companyName": _client_text(ctx, rows["client"].to_numpy()),
+    }, columns=list(AUTOTASK_COLUMNS)).astype("str")
+    days = ctx.periods["days"].to_numpy()[change]
+    remaining = ctx.periods["end"].to_numpy()[change] - adjusted + 1
+    # the month's expected amount is the day-weighted units at 6.00; the added units' line is what it
+    # leaves after the units billed in full
+    held_days = np.round(units + 2 * remaining / days, 4)
+    expected = _amount(held_days, np.full(len(clients), 60_000))
+    added = expected - _amount(units.astype(float), np.full(len(clients), 60_000))
+    lines = _monthly_lines(ctx, clients[client], month, "29683450", held.astype(float), 60_000,
+                           "Workstation backup")
+    adjustment = pd.DataFrame({"client_id": clients, "month": change, "quantity": 2.0, "unit_price": added // 2})
+    adjustment = _line_frame(adjustment, "29683450", "reality", "Workstation backup: 2 units added, prorated")
+    adjustment = adjustment.assign(amount=added, edge=True, service_start=adjusted,
+                                   service_end=ctx.periods["end"].to_numpy()[change])
+    # the adjusted month bills the units held before the adjustment in full, beside the prorated line
+    in_change = month == change[client]
+    lines.loc[in_change, "quantity"] = units[client][in_change].astype(float)
+    lines.loc[in_change, "amount"] = _amount(units[client][in_change].astype(float),
+                                             np.full(int(in_change.sum()), 60_000))
+    return frame, pd.concat([lines, adjustment], ignore_index=True)
+
+
 # ------------------------------------------------------------------------------- noise, payments
 
 
@@ -1385,25 +1718,42 @@ def _render_contracts(ctx: _Context, contracts: pd.DataFrame) -> pd.DataFrame:
         "account_manager": _lookup(ctx.clients["account_manager"], client_id),
         "included_hours": _quantity_text(contracts["included_hours"]),
         "hourly_rate": _money_text(rate).where(rate >= 0, ""), "billable": _flags(contracts["billable"]),
+        "service_id": _constant("", len(contracts)), "prorate": _constant("", len(contracts)),
     })
 
 
 def _render_usage(ctx: _Context, usage: pd.DataFrame, names: pd.DataFrame, noise: pd.DataFrame,
                   vendor: str, sites: int) -> pd.DataFrame:
-    rows = _per_site(usage[usage["vendor"] == vendor], sites).merge(names, on=["client_id", "vendor"], how="left")
-    rows = pd.concat([rows, noise[noise["vendor"] == vendor]], ignore_index=True)
+    rows = _per_site(_with_row_types(usage[usage["vendor"] == vendor]), sites)
+    rows = rows.merge(names, on=["client_id", "vendor"], how="left")
+    rows = pd.concat([rows, _with_row_types(noise[noise["vendor"] == vendor])], ignore_index=True)
     rows = rows.sort_values(["month", "client_id", "vendor_sku"], kind="stable")
+    life = {name: rows[name].fillna(-1).to_numpy(np.int64) for name in ("subscription_start", "subscription_end")}
+    cost = rows["cost_amount"].fillna(-1).to_numpy(np.int64)
     return _text_frame("usage", {
         "client": rows["vendor_client"], "sku": rows["vendor_sku"], "quantity": _quantity_text(rows["quantity"]),
         "period_start": _iso_dates(rows["period_start"]), "period_end": _iso_dates(rows["period_end"]),
         "vendor": rows["vendor"], "unit_cost": _money_text(rows["unit_cost"]),
         "subscription_id": rows["subscription_id"], "product_name": rows["product_name"],
+        "row_type": rows["row_type"],
+        **{name: _iso_dates(np.where(days >= 0, days, _NO_END)) for name, days in life.items()},
+        "cost_amount": _money_text(cost).where(cost >= 0, ""),
     })
+
+
+def _with_row_types(usage: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a ``row_type`` (Pax8 and Microsoft subscriptions hold seats: ``recurring``; the others
+    are consumption) and the realities' columns where they are missing."""
+    row_type = np.where(usage["vendor"].isin(_CONSUMPTION_VENDORS), "usage", "recurring")
+    defaults = {"row_type": row_type, "subscription_start": -1, "subscription_end": -1, "cost_amount": -1}
+    return usage.assign(**{name: usage[name].fillna(pd.Series(value, index=usage.index)) if name in usage
+                           else value for name, value in defaults.items()})
 
 
 def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
     """Each full-month usage row as up to ``sites`` rows of whole seats adding up to it (the first site
-    takes the remainder); prorated rows stay whole, so every key's usage is exactly what it was."""
+    takes the remainder); prorated rows stay whole, so every key's usage is exactly what it was. Each
+    site is a subscription of its own (``<id>-s2``, ...): a subscription's rows replace one another."""
     seats = usage["quantity"].to_numpy(dtype=float)
     split = ~usage["partial"].to_numpy(bool) & (seats == np.floor(seats))
     count = np.where(split, np.clip(np.minimum(sites, seats), 1, None), 1).astype(np.int64)
@@ -1411,7 +1761,12 @@ def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
     first = np.zeros(int(count.sum()), dtype=bool)
     first[np.cumsum(count) - count] = True
     quantity = np.repeat(share, count) + np.where(first, np.repeat(remainder, count), 0)
-    return usage.loc[usage.index.repeat(count)].assign(quantity=quantity)
+    site = np.arange(len(first)) - np.repeat(np.cumsum(count) - count, count) + 1
+    split_rows = usage.loc[usage.index.repeat(count)]
+    subscription = split_rows["subscription_id"].astype("str")
+    subscription = subscription.where(site == 1, subscription + "-s" + pd.Series(site, index=split_rows.index)
+                                      .astype("str"))
+    return split_rows.assign(quantity=quantity, subscription_id=subscription.to_numpy())
 
 
 def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:
@@ -1420,15 +1775,24 @@ def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame)
     paid = invoices.set_index(["client_id", "month"])["status"].eq("paid")
     line_paid = paid.reindex(pd.MultiIndex.from_arrays([client_id, month])).to_numpy(bool)
     start = ctx.periods["start"].to_numpy()[month]
+    end = ctx.periods["end"].to_numpy()[month]
+    if "service_start" in lines:  # a prorated line says the days it bills
+        start_of_service = lines["service_start"].fillna(-1).to_numpy(np.int64)
+        end_of_service = lines["service_end"].fillna(-1).to_numpy(np.int64)
+    else:
+        start_of_service = end_of_service = np.full(len(lines), -1, dtype=np.int64)
     numbers = _invoice_numbers(ctx, client_id, month)
     line_ids = pd.Series(numbers).groupby(pd.Series(numbers), sort=False).cumcount() + 1
     return _text_frame("invoices", {
         "invoice_number": numbers, "invoice_date": _iso_dates(start), "line_id": line_ids.astype("str"),
         "client": _client_text(ctx, client_id), "sku": lines["sku"], "quantity": _quantity_text(lines["quantity"]),
         "unit_price": _money_text(lines["unit_price"]), "amount": _money_text(lines["amount"]),
-        "period_start": _iso_dates(start), "period_end": _iso_dates(ctx.periods["end"].to_numpy()[month]),
+        "period_start": _iso_dates(np.where(start_of_service >= 0, start_of_service, start)),
+        "period_end": _iso_dates(np.where(end_of_service >= 0, end_of_service, end)),
         "due_date": _iso_dates(start + _PAYMENT_TERMS_DAYS), "status": _lookup(("open", "paid"), line_paid),
         "description": lines["description"], "tax": _constant("0.00", len(lines)),
+        "line_type": _constant("", len(lines)), "agreement_id": _constant("", len(lines)),
+        "discount": _constant("", len(lines)),
     })
 
 
@@ -1555,6 +1919,21 @@ Variances are billed minus expected, computed with the spec's formulas (PRODUCT.
 - block-of-hours clients: billable time within the 10 included hours carries no invoice number;
 - non-billable time entries; one-time `PROJECT` charges (no contract, no vendor);
 - vendor rows under an old trading name, resolved through `client_aliases.csv`.
+
+Realities of real billing data (PRODUCT.md 4a), each billed correctly, so none is a finding either:
+
+- Microsoft charges on anniversary cycles (the 20th to the 19th), counted by the days each month holds;
+- a mid-month seat change: Microsoft's refund of the old quantity beside the charge of the new one (the
+  quantity in effect changes on that day, the two rows never add up);
+- a cancellation credit that nets against its charge;
+- a year billed up front (an annual term), its cost spread over the twelve months it covers;
+- trial seats (counted apart, never expected on an invoice) and a one-time Pax8 onboarding fee (expected
+  once, in full, never prorated);
+- `contracts_connectwise.csv`: ConnectWise agreement additions as the REST API returns them (flattened
+  field names): an addition with included units (`lessIncluded`), an agreement cancelled part way, an
+  agreement billed quarterly;
+- `contracts_autotask.csv`: Autotask ContractServiceUnits whose unit count changes mid-month (the new row
+  replaces the old one from its start date), billed prorated.
 
 ## Receivables
 

@@ -46,7 +46,7 @@ from recon.redaction import redact, remember_secrets, url_secrets
 from recon.rules import OUTPUT_COLUMNS
 from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
-from recon.sources import ImportRecord
+from recon.sources import ImportRecord, Sources, empty_issues, empty_source
 from recon.status import STATUSES, with_status
 from recon.store import tables
 
@@ -61,7 +61,13 @@ RUN_LIST_COLUMNS = ("id", "created_at", "by", "label", "periods", "engine_versio
 RESOLUTION_COLUMNS = ("fingerprint", "status", "note", "by", "at")
 HISTORY_COLUMNS = ("id", *RESOLUTION_COLUMNS)
 IMPORT_COLUMNS = ("import_id", "source", "file", "sha256", "rows_in", "rows_loaded", "rows_quarantined",
-                  "blank_rows", "first_imported_at", "first_file")
+                  "blank_rows", "first_imported_at", "first_file", "from_history")
+# The charge history a run draws on: stored charges ending this many days before its first month still
+# count (a year billed up front, and the nearest charge to carry a gap from), and those starting up to a
+# month after its last.
+HISTORY_DAYS_BEFORE = 400
+HISTORY_DAYS_AFTER = 31
+CHARGE_BATCH = 5_000
 _COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_quarantined", "blank_rows")
 
 _T = tables.table
@@ -70,6 +76,10 @@ _CONTENT, _CURRENT = _T(tables.InputContent), _T(tables.CurrentData)
 _DISCREPANCY, _RESOLUTION = _T(tables.Discrepancy), _T(tables.Resolution)
 _ALIAS, _REJECTED, _SKU_MAP = _T(tables.ClientAlias), _T(tables.RejectedSuggestion), _T(tables.SkuMapping)
 _SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
+_CHARGE = _T(tables.UsageCharge)
+CHARGE_FIELDS = ("client", "sku", "quantity", "period_start", "period_end", "vendor", "unit_cost",
+                 "subscription_id", "product_name", "row_type", "subscription_start", "subscription_end",
+                 "cost_amount")
 
 STORED_DISCREPANCY_COLUMNS = OUTPUT_COLUMNS  # the engine's schema, in its order
 # The frames the store returns have the engine's dtypes: money Int64 units, quantities float64 (recon.schema).
@@ -366,14 +376,42 @@ class Store:
 
     def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> int:
         """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
-        version), every discrepancy and the files it read. ``key`` names what the run was computed from
-        (the dashboard's run key: ``find_run`` finds the run again by it). Returns the run id."""
+        version), every discrepancy, the files it read, the stored imports whose charges it drew on, and
+        the usage rows of its files as charge history (once per import). ``key`` names what the run was
+        computed from (the dashboard's run key: ``find_run`` finds the run again by it). Returns the run id."""
         with self._writing() as connection:
             run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)
-            _link_imports(connection, run_id, result.imports)
+            outcomes = _link_imports(connection, run_id, result.imports)
+            _link_imports(connection, run_id, result.history_imports, first=len(result.imports), from_history=True)
+            _store_charges(connection, result, outcomes)
             connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
         return run_id
+
+    def charge_history(self, periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> Sources | None:
+        """The stored charges (usage rows of earlier imports) a run over ``periods`` draws on: those of
+        imports other than ``exclude_sha256`` (the run's own files) overlapping the run's months, or
+        ending up to ``HISTORY_DAYS_BEFORE`` days before them. Each row's ``source_file`` names its import
+        (``<file> (stored import <id>)``); one ``ImportRecord`` per import. None when there are none."""
+        if not periods:
+            return None
+        months = sorted(periods)
+        first = pd.Period(months[0], "M").start_time.date() - pd.Timedelta(days=HISTORY_DAYS_BEFORE)
+        last = pd.Period(months[-1], "M").end_time.date() + pd.Timedelta(days=HISTORY_DAYS_AFTER)
+        excluded = sorted({sha for sha in exclude_sha256 if sha})
+        query = (sa.select(_IMPORT.c.id, _IMPORT.c.file, _IMPORT.c.sha256, *[_IMPORT.c[n] for n in _COUNT_FIELDS],
+                           _CHARGE.c.line, *[_CHARGE.c[name] for name in CHARGE_FIELDS])
+                 .join(_IMPORT, _IMPORT.c.id == _CHARGE.c.import_id)
+                 .where(_CHARGE.c.period_end >= first, _CHARGE.c.period_start <= last)
+                 .order_by(_CHARGE.c.import_id, _CHARGE.c.id))
+        if excluded:
+            query = query.where(_IMPORT.c.sha256.not_in(excluded))
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return None
+        return _history_sources(pd.DataFrame(rows, columns=["import_id", "import_file", "sha256", *_COUNT_FIELDS,
+                                                            "line", *CHARGE_FIELDS]))
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
@@ -445,14 +483,15 @@ class Store:
     def _run_imports(self, run_id: int) -> pd.DataFrame:
         link, first = _RUN_IMPORT, _IMPORT
         query = (sa.select(link.c.import_id, first.c.source, link.c.file, first.c.sha256,
-                           *[link.c[name] for name in _COUNT_FIELDS], first.c.imported_at, first.c.file)
+                           *[link.c[name] for name in _COUNT_FIELDS], first.c.imported_at, first.c.file,
+                           link.c.from_history)
                  .join(first, first.c.id == link.c.import_id)
                  .where(link.c.run_id == run_id).order_by(link.c.position))
         with self._reading() as connection:
             frame = _frame(connection.execute(query).all(), IMPORT_COLUMNS)
         frame = _text_columns(frame, ("source", "file", "sha256", "first_file"))
         frame["first_imported_at"] = _timestamps(frame["first_imported_at"])
-        return frame.astype(dict.fromkeys(("import_id", *_COUNT_FIELDS), "int64"))
+        return frame.astype(dict.fromkeys(("import_id", *_COUNT_FIELDS), "int64") | {"from_history": "bool"})
 
     def compare_runs(self, old_id: int, new_id: int) -> RunComparison:
         """What changed from run ``old_id`` to run ``new_id`` (see ``RunComparison``)."""
@@ -679,13 +718,63 @@ def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFra
         connection.execute(sa.insert(_DISCREPANCY), rows[start:start + INSERT_BATCH])
 
 
-def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord]) -> None:
+def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord], first: int = 0,
+                  from_history: bool = False) -> list[ImportOutcome]:
     outcomes = _insert_imports(connection, records)
     links = [{"run_id": run_id, "position": position, "import_id": outcome.id, "file": record.file,
-              **{name: int(getattr(record, name)) for name in _COUNT_FIELDS}}
-             for position, (record, outcome) in enumerate(zip(records, outcomes, strict=True))]
+              "from_history": from_history, **{name: int(getattr(record, name)) for name in _COUNT_FIELDS}}
+             for position, (record, outcome) in enumerate(zip(records, outcomes, strict=True), start=first)]
     if links:
         connection.execute(sa.insert(_RUN_IMPORT), links)
+    return outcomes
+
+
+def _store_charges(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome]) -> None:
+    """Keep the usage rows of the run's usage imports as charge history, once per import (an import
+    seen before, the same SHA-256, already has its rows)."""
+    charges = result.charges
+    for record, outcome in zip(result.imports, outcomes, strict=True):
+        if record.source != "usage" or not record.sha256:
+            continue
+        known = connection.execute(sa.select(sa.func.count()).select_from(_CHARGE)
+                                   .where(_CHARGE.c.import_id == outcome.id)).scalar_one()
+        rows = charges[charges["source_file"].eq(record.file).fillna(False).to_numpy()]
+        if known or not len(rows):
+            continue
+        values = _charge_records(rows, outcome.id)
+        for start in range(0, len(values), CHARGE_BATCH):
+            connection.execute(sa.insert(_CHARGE), values[start:start + CHARGE_BATCH])
+
+
+def _charge_records(rows: pd.DataFrame, import_id: int) -> list[dict[str, Any]]:
+    """Canonical usage rows as ``usage_charge`` values (dates as dates, money as units, NA as None)."""
+    out = pd.DataFrame({"import_id": import_id, "line": rows["source_line"].astype("Int64")})
+    for name in CHARGE_FIELDS:
+        column = rows[name]
+        out[name] = column.dt.date if pd.api.types.is_datetime64_any_dtype(column) else column
+    out["period_end"] = out["period_end"].where(out["period_end"].notna(), out["period_start"])
+    out["row_type"] = out["row_type"].astype("string").fillna("usage")
+    return [{key: (None if value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+                   else value) for key, value in row.items()}
+            for row in out.astype(object).to_dict(orient="records")]
+
+
+def _history_sources(rows: pd.DataFrame) -> Sources:
+    """Stored charges as a ``Sources`` of usage rows (canonical dtypes), one import record per import."""
+    label = rows["import_file"].astype(str) + " (stored import " + rows["import_id"].astype(str) + ")"
+    frame = empty_source("usage")
+    usage = pd.DataFrame({name: rows[name] for name in CHARGE_FIELDS})
+    usage["source_file"], usage["source_line"] = label, rows["line"]
+    usage = usage.reindex(columns=frame.columns)
+    for name in ("period_start", "period_end", "subscription_start", "subscription_end"):
+        usage[name] = pd.to_datetime(usage[name])
+    for name in ("unit_cost", "cost_amount"):
+        usage[name] = usage[name].map(lambda value: None if value is None else int(value)).astype("Int64")
+    usage = usage.astype(frame.dtypes.to_dict())
+    firsts = rows.assign(label=label).drop_duplicates("import_id")
+    records = tuple(ImportRecord("usage", name, sha or "", *(int(row[count]) for count in _COUNT_FIELDS))
+                    for name, sha, (_, row) in zip(firsts["label"], firsts["sha256"], firsts.iterrows(), strict=True))
+    return Sources({"usage": usage}, empty_issues(), records)
 
 
 def _check_known(connection: Connection, fingerprints: list[str]) -> None:

@@ -13,7 +13,7 @@ the Alembic migrations in ``recon/store/migrations``; a test checks that they ma
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -140,6 +140,33 @@ class RunImport(SQLModel, table=True):
     rows_loaded: int = 0
     rows_quarantined: int = 0
     blank_rows: int = 0
+    # PRODUCT.md 4a: an earlier import whose stored charges the run drew on (not a file the run read)
+    from_history: bool = Field(default=False, nullable=False)
+
+
+class UsageCharge(SQLModel, table=True):
+    """The charge history (PRODUCT.md 4a): the canonical usage rows of every stored import, kept so a
+    later run counts earlier imports' charges covering its months (an annual charge bought in March
+    counts in November). One import's rows are stored once (imports are unique by SHA-256)."""
+
+    __tablename__: ClassVar[str] = "usage_charge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="import_file.id", index=True, ondelete="CASCADE")
+    line: int | None = None
+    client: str = _text()
+    sku: str = _text()
+    quantity: float = 0.0
+    period_start: date = Field(sa_type=sa.Date, nullable=False, index=True)
+    period_end: date = Field(sa_type=sa.Date, nullable=False, index=True)
+    vendor: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    unit_cost: int | None = _money()
+    subscription_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    product_name: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    row_type: str = Field(default="usage", sa_type=sa.String(20), nullable=False)
+    subscription_start: date | None = Field(default=None, sa_type=sa.Date, nullable=True)
+    subscription_end: date | None = Field(default=None, sa_type=sa.Date, nullable=True)
+    cost_amount: int | None = _money()
 
 
 class Discrepancy(SQLModel, table=True):

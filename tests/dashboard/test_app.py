@@ -264,6 +264,45 @@ def test_settings_apply_to_the_next_run(app: AppTest):
     assert metric(app, "Findings") == "12"
 
 
+def test_the_quantity_basis_is_a_setting_of_the_next_run(app: AppTest, tmp_path: Path):
+    app.switch_page("app_pages/settings.py").run()
+    assert app.radio(key="settings.basis").value == "day_weighted"
+    app.radio(key="settings.basis").set_value("period_end")
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    assert_clean(app)
+    app.button(key="settings.rerun").click().run()
+    assert app.session_state["workspace.active"].inputs.settings.quantity_basis == "period_end"
+    assert Store(f"sqlite:///{tmp_path / 'recon.db'}").load_settings().quantity_basis == "period_end"
+
+
+def semantic_uploads(name: str) -> list[tuple[str, bytes, str]]:
+    """The files of real-format scenario ``name`` (tests/fixtures/semantics) as uploads."""
+    from tests.scenarios import SEMANTICS, parse_scenario
+
+    sections = parse_scenario((SEMANTICS / f"{name}.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
+    return [(f"{header.split()[0]}_{number}.csv", text.encode(), "text/csv")
+            for number, (header, text) in enumerate(sections.items())
+            if header.split()[0] in ("catalog", "contracts", "usage", "invoices")]
+
+
+def test_sources_and_overview_say_what_the_vendor_rows_say(app: AppTest):
+    """Two credits refund charges that are not loaded (PRODUCT.md 4a): the Sources page counts and lists
+    them, the Overview says so, and the days carried from the nearest charge are counted."""
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(semantic_uploads("ms_unmatched_credit")).run()
+    app.radio(key="sources.mode").set_value("replace")  # the test MSP's contracts stay
+    app.button(key="sources.reconcile").click().run()
+    assert_clean(app)
+    assert metric(app, "Unmatched credits") == "2"
+    assert metric(app, "Days carried") == "9"
+    credits = next(frame.value for frame in app.dataframe if "unmatched_qty" in frame.value)
+    assert sorted(credits["unmatched_qty"]) == [2.0, 8.0]
+    app.switch_page("app_pages/overview.py").run()
+    assert_clean(app)
+    notes = " ".join(caption.value for caption in app.caption)
+    assert "2 credit(s) refund a charge not loaded" in notes and "9 day(s) carried" in notes
+
+
 def test_invalid_settings_are_refused_with_a_message(app: AppTest):
     app.switch_page("app_pages/settings.py").run()
     app.selectbox(key="settings.currency").select("JPY")

@@ -127,3 +127,31 @@ def test_names_from_data_are_never_markup_on_any_page(admin: AppTest) -> None:
         seen_markdown |= any("Acme" in text and "evil" in text for text in markdown)
         seen_chart |= any("&lt;a href=" in text for text in chart)
     assert seen_plain and seen_markdown and seen_chart  # the names were on the pages, only never live
+
+
+def test_what_the_next_run_reads_is_never_markup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The Sources page says what the next run replaces, keeps, adds and would lose before it runs: the
+    uploaded file's name and the vendors of the current data are text from outside, never markup there
+    (the plan's note, the warning and the checkbox asking to go on)."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    at = signed_in_app(access.ADMIN)
+    usage = pd.read_csv(MINI_MSP / "usage.csv", dtype=str, keep_default_na=False)
+    usage["vendor"] = "Pax8 [Dental](https://evil.example/v) www.evil.example"
+    hostile_name = "usage <a href='https://evil.example/f'>x</a> www.evil.example.csv"
+    at.switch_page("app_pages/sources.py").run()
+    at.file_uploader(key="sources.uploads").set_value([(hostile_name, usage.to_csv(index=False).encode(),
+                                                        "text/csv")]).run()
+    at.radio(key="sources.mode").set_value("add").run()
+    assert not at.exception
+    said = " ".join(item.value for item in at.info)
+    assert "evil" in said and live([said]) == [], said
+    at.button(key="sources.reconcile").click().run()
+    assert not at.exception and not at.error
+    datto = usage.assign(vendor="Datto").to_csv(index=False).encode()  # usage stays, the hostile vendor's goes
+    at.file_uploader(key="sources.uploads").set_value([("datto.csv", datto, "text/csv")]).run()
+    at.radio(key="sources.mode").set_value("only").run()
+    markdown, _, _ = rendered(at)
+    warned = " ".join(item.value for item in at.warning)
+    assert "evil" in warned, warned  # the vendor of the usage the next run would lose
+    assert live(markdown) == [] and live([warned, at.checkbox(key="sources.mode.confirm_loss").label]) == []

@@ -19,9 +19,12 @@ def test_usage_facts_name_each_key_by_its_first_vendor_and_product_in_text_order
     ordered codes."""
     frame = pd.DataFrame(rows, columns=["client", "sku", "vendor", "product_name"]).astype("string")
     usage = frame.assign(quantity=1.0, unit_cost=pd.array([100] * len(frame), dtype="Int64"),
-                         period_start=pd.Timestamp("2026-01-01"), period_end=pd.Timestamp("2026-01-31"))
+                         period_start=pd.Timestamp("2026-01-01"), period_end=pd.Timestamp("2026-01-31"),
+                         row_type="usage", subscription_id=pd.NA, subscription_start=pd.NaT, subscription_end=pd.NaT,
+                         cost_amount=pd.array([None] * len(frame), dtype="Int64"), source_file="usage.csv",
+                         source_line=pd.array(range(2, len(frame) + 2), dtype="Int64"))
     [usage] = coded(usage.assign(period="2026-01"))
-    facts = keyfacts.usage_by_key(usage.drop(columns="period"))
+    facts, _ = keyfacts.usage_by_key(usage.drop(columns="period"), ["2026-01"])
     expected = frame.groupby(["client", "sku"]).agg(vendor=("vendor", "min"), product_name=("product_name", "min"))
     got = facts.assign(client=facts["client"].astype("string"), sku=facts["sku"].astype("string"))
     got = got.set_index(["client", "sku"])[["vendor", "product_name"]].astype("string").sort_index()

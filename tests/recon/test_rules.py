@@ -45,6 +45,7 @@ def test_registry_reads_like_the_spec_in_precedence_order() -> None:
         "duplicate_charge", "unbilled_usage", "billed_without_usage", "quantity_under_billed",
         "quantity_over_billed", "missed_recurring_charge", "billed_outside_contract",
         "price_below_contract", "price_above_contract", "unbilled_time", "negative_margin",
+        "agreement_total_mismatch",
     ]
 
 

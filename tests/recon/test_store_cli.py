@@ -122,3 +122,50 @@ def test_an_unusable_database_is_one_clear_line(url: str, message: str) -> None:
     assert code == 2
     assert len(output.strip().splitlines()) == 1 and output.startswith(message)
     assert "secret" not in output and "Traceback" not in output
+
+
+def semantic_dir(tmp_path: Path, name: str, history: bool) -> Path:
+    """A month of real-format files from ``tests/fixtures/semantics/<name>.txt``: its own files, or
+    (``history``) the earlier month's vendor file with the same catalog, contracts and an invoice."""
+    from tests.scenarios import SEMANTICS
+
+    sections = parse_scenario((SEMANTICS / f"{name}.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
+    data = tmp_path / f"{name}-{'earlier' if history else 'month'}"
+    data.mkdir()
+    for header, text in sections.items():
+        words = header.split()
+        shared = words[0] in ("catalog", "contracts")
+        if words[0] in ("settings", "expected", "absent") or ((words[0] == "history") != history and not shared):
+            continue
+        kind = words[1] if words[0] == "history" else words[0]
+        name = f"usage_{len(list(data.iterdir()))}.csv" if kind == "usage" else f"{kind}.csv"
+        (data / name).write_text(text)
+    if history:
+        (data / "invoices.csv").write_text(
+            "invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end\n"
+            "INV-1104,2025-11-10,Contoso Dental,PBI-PRO,4,14.00,56.00,2025-11-10,2025-11-30\n")
+    return data
+
+
+def test_a_run_draws_on_stored_charges_and_takes_its_quantity_basis(store_url: str, tmp_path: Path) -> None:
+    code, output = recon(store_url, "run", "--data", str(semantic_dir(tmp_path, "ms_yearly_charge", True)),
+                         "--out", str(tmp_path / "november"), "--period", "2025-11")
+    assert code == 0 and "Stored as run 1" in output, output
+    assert "stored charges drawn on" not in output
+
+    march = semantic_dir(tmp_path, "ms_yearly_charge", False)
+    code, output = recon(store_url, "run", "--data", str(march), "--out", str(tmp_path / "march"), "--period",
+                         "2026-03", "--quantity-basis", "period_end")
+    assert code == 0 and "Stored as run 2" in output, output
+    drawn = next(line for line in output.splitlines() if "stored charges drawn on" in line)
+    assert "(stored import " in drawn and "usage_" in drawn
+    assert "0 discrepancies" in output  # the year bought in November holds March's 4 seats
+    assert pd.read_csv(tmp_path / "march" / "unmatched_credits.csv").empty
+    store = Store(store_url)
+    assert store.load_run(2).settings.quantity_basis == "period_end"
+    assert store.load_settings().quantity_basis == "day_weighted"  # the option is for this run only
+    store.close()
+
+    code, output = recon(store_url, "run", "--data", str(march), "--out", str(tmp_path / "bad"),
+                         "--quantity-basis", "average")
+    assert code != 0 and "quantity_basis" in output and len(output.strip().splitlines()) == 1, output

@@ -29,14 +29,18 @@ def test_pull_returns_canonical_contracts_invoices_time_and_catalog(tmp_path: Pa
     contracts = sources["contracts"].sort_values(["client", "sku"])
     assert list(contracts["sku"]) == ["HELPDESK", "M365-BP", "MANAGED-WS", "M365-BP"]
     assert list(contracts["billable"]) == [False, True, True, True]
+    assert set(contracts["agreement_id"]) == {"11", "12"}  # the agreement's id, not its name
     acme_ws = contracts[contracts["sku"] == "MANAGED-WS"].iloc[0]
     assert acme_ws["start_date"] == pd.Timestamp("2025-01-01")  # no effective date: the agreement's start
     assert acme_ws["unit_price"] == from_decimal("45") and acme_ws["billing_frequency"] == "monthly"
 
     invoices = sources["invoices"].sort_values(["invoice_number", "sku"])
-    assert list(invoices["invoice_number"]) == ["INV-1001", "INV-1001", "INV-1002"]  # January's stays out
-    assert list(invoices["sku"]) == ["M365-BP", "MANAGED-WS", "M365-BP"]  # DoNotBill addition not billed
-    assert list(invoices["amount"]) == [from_decimal("550"), from_decimal("450"), from_decimal("200")]
+    assert list(invoices["invoice_number"]) == ["INV-1001", "INV-1002"]  # January's stays out
+    # the agreement invoice is its total (the API gives no lines for it), never lines rebuilt from additions
+    assert list(invoices["sku"]) == ["AGREEMENT-11", "M365-BP"]
+    assert list(invoices["line_type"]) == ["agreement_total", "item"]
+    assert list(invoices["amount"]) == [from_decimal("1000"), from_decimal("200")]
+    assert invoices["agreement_id"].iloc[0] == "11"
 
     time_entries = sources["time_entries"].sort_values("entry_id")
     assert list(time_entries["entry_id"]) == ["7001", "7002", "7003"]

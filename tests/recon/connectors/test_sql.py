@@ -268,7 +268,9 @@ def test_a_query_can_return_an_export_read_with_its_preset(tmp_path: Path, psa_d
     result = pull(connection, "2026-02")
     [loaded] = result.loaded
     assert loaded.report.read_as == "pulled, read with preset pax8-invoice-items"
-    assert loaded.record.rows_quarantined == 1  # a negative total is a credit: its quantity counts negative
+    # PRODUCT.md 4a: a negative total is a credit, loaded (never quarantined) with its quantity negative
+    assert loaded.record.rows_quarantined == 0
+    assert loaded.frame["quantity"].tolist() == [-27.0]
 
 
 def test_an_unknown_preset_is_refused(tmp_path: Path, psa_database: Database) -> None:

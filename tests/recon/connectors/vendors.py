@@ -10,8 +10,10 @@ bearer for the storage), pages the way it does (``Link`` rel="next"; ``pageDetai
 asynchronously (202 + ``Location``, "running" then "succeeded" with a manifest) and refuses with the
 status codes and error bodies it documents.
 
-The month plants three findings: Acme uses 27 Microsoft 365 seats (Pax8) but its agreement and invoice
-say 25 (quantity_under_billed, -44.00); Globex is invoiced 10 seats at 20.00 against a contract price of
+The month plants three findings: Acme uses 27 Microsoft 365 seats (Pax8) but its agreement says 25 and
+its agreement invoice (ConnectWise gives only its total, agreementAmount 1,000.00 = 25 x 22.00 + 10 x
+45.00) bills 25: the total is 44.00 short of the agreement's expected 1,044.00 (agreement_total_mismatch,
+sku AGREEMENT-11, -44.00); Globex is invoiced 10 seats at 20.00 against a contract price of
 22.00 (price_below_contract, -20.00); Acme has 2 billable hours nobody invoiced (unbilled_time, -300.00).
 The Autotask data says the same of the same clients (and Acme's workstations go from 15 to 17 on the 15th).
 """
@@ -65,7 +67,8 @@ CW_DATA: dict[str, Any] = {
          "company": GLOBEX, "status": {"id": 1, "name": "Paid"}},
         {"id": 501, "invoiceNumber": "INV-1001", "type": "Agreement", "date": "2026-02-01T00:00:00Z",
          "dueDate": "2026-03-03T00:00:00Z", "company": ACME, "status": {"id": 2, "name": "Sent"},
-         "agreement": {"id": 11, "name": "Acme MSA"}},
+         "agreement": {"id": 11, "name": "Acme MSA"}, "agreementAmount": 1000.0, "subtotal": 1000.0,
+         "total": 1000.0},
         {"id": 502, "invoiceNumber": "INV-1002", "type": "Standard", "date": "2026-02-01T00:00:00Z",
          "dueDate": "2026-03-03T00:00:00Z", "company": GLOBEX, "status": {"id": 2, "name": "Sent"}},
     ],

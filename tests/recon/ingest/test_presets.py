@@ -49,7 +49,8 @@ def test_microsoft_reads_billable_quantity_us_dates_product_id_and_monthly_cost(
     frame = loaded.frame.set_index("source_line")
     full_month = frame.loc[2]
     assert full_month["client"] == "Contoso Dental Group"
-    assert full_month["sku"] == "CFQ7TTC0LCHC"
+    assert full_month["sku"] == "CFQ7TTC0LCHC:0002"  # a product is ProductId:SkuId
+    assert full_month["row_type"] == "recurring"
     assert full_month["quantity"] == 18.0
     assert full_month["period_start"] == pd.Timestamp("2026-02-01")
     assert full_month["period_end"] == pd.Timestamp("2026-02-28")
@@ -60,12 +61,27 @@ def test_microsoft_reads_billable_quantity_us_dates_product_id_and_monthly_cost(
     assert frame.loc[6, "period_end"] == pd.Timestamp("2026-12-31")
 
 
-def test_microsoft_credit_lines_count_negative_and_are_quarantined_visibly() -> None:
+def test_microsoft_credit_lines_count_negative_and_load_as_credits() -> None:
     loaded = load("microsoft-nce-recon")
-    issue = loaded.issues.set_index("line").loc[5]
-    assert issue["reason"] == "quantity: '-3' is negative (expect_column_values_to_be_between)"
-    assert "removeQuantity" in issue["raw"]
-    assert loaded.record.rows_in == 5 == loaded.record.rows_loaded + loaded.record.rows_quarantined
+    credit = loaded.frame.set_index("source_line").loc[5]  # removeQuantity, Subtotal -31.23
+    assert credit["quantity"] == -3.0 and credit["row_type"] == "credit"
+    assert credit["cost_amount"] == from_decimal("-31.23")
+    assert loaded.issues.empty and loaded.record.rows_loaded == loaded.record.rows_in == 5
+
+
+def test_microsoft_rows_say_what_they_are() -> None:
+    text = ("CustomerName,ProductId,SkuId,ChargeType,BillableQuantity,Subtotal,ChargeStartDate,ChargeEndDate,"
+            "EffectiveUnitPrice,PCToBCExchangeRate,ProductQualifiers,BillingFrequency,PublisherName\n"
+            "A,P1,0001,new,25,0,3/12/2026,4/11/2026,0,1,\"[\"\"AddOn\"\",\"\"Trial\"\"]\",Monthly,\n"
+            "A,P2,0001,customerCredit,1,-12.00,3/1/2026,3/31/2026,12,1,[],Monthly,\n"
+            "A,P3,0001,new,2,300.00,3/1/2026,3/1/2026,150,1,[],OneTime,\n"
+            "A,P4,0001,cycleCharge,5,91.05,3/20/2026,4/19/2026,19.80,0.92,[],Monthly,Acronis International GmbH\n")
+    entry = SourceEntry(path="recon.csv", kind="usage", preset="microsoft-nce-recon")
+    frame = load_source(text.encode(), "recon.csv", entry).frame
+    assert frame["row_type"].tolist() == ["trial", "cost", "one_time", "recurring"]
+    assert frame["vendor"].tolist() == ["Microsoft"] * 3 + ["Acronis International GmbH"]
+    # ROUNDDOWN(19.80 x 0.92, 2) = 18.21 in the billing currency, for one anniversary month
+    assert frame["unit_cost"].iloc[3] == from_decimal("18.21")
 
 
 def test_pax8_prorate_rows_are_partial_periods_with_monthly_cost() -> None:
@@ -82,12 +98,26 @@ def test_pax8_prorate_rows_are_partial_periods_with_monthly_cost() -> None:
     assert frame.loc[4, "vendor"] == "Acronis"
 
 
-def test_pax8_credit_prorate_is_quarantined_and_one_time_rows_load() -> None:
+def test_pax8_type_and_term_say_what_a_line_is() -> None:
     loaded = load("pax8-invoice-items")
-    assert list(loaded.issues["line"]) == [6]
-    assert "is negative" in loaded.issues["reason"].iloc[0]
-    one_time = loaded.frame.set_index("source_line").loc[8]
+    frame = loaded.frame.set_index("source_line")
+    assert loaded.issues.empty
+    assert frame["row_type"].tolist() == ["recurring", "adjustment", "recurring", "recurring", "adjustment",
+                                          "recurring", "one_time"]
+    assert frame.loc[6, "quantity"] == -1.0  # a credit prorate (negative total) takes a seat away
+    assert frame.loc[5, "unit_cost"] == from_decimal("19.80")  # Annual: 237.60 for the year
+    one_time = frame.loc[8]
     assert one_time["period_start"] == one_time["period_end"] == pd.Timestamp("2026-02-05")
+
+
+def test_pax8_end_period_on_the_first_of_a_month_is_the_day_before() -> None:
+    text = ("companyName,sku,quantity,startPeriod,endPeriod,total,type,term\n"
+            "A,S,8,2026-03-01,2026-04-01,32.00,subscription,Monthly\n"
+            "A,S,2,2026-03-16,2026-04-01,4.13,prorate,Monthly\n"
+            "A,T,1,2026-03-10,2026-03-10,150.00,one-time,One-Time\n")
+    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
+    frame = load_source(text.encode(), "pax8.csv", entry).frame
+    assert frame["period_end"].tolist() == [pd.Timestamp("2026-03-31")] * 2 + [pd.Timestamp("2026-03-10")]
 
 
 def test_connectwise_additions_bill_customer_and_cancelled_date() -> None:
@@ -102,7 +132,37 @@ def test_connectwise_additions_bill_customer_and_cancelled_date() -> None:
     assert bool(frame.loc["M365-BP", "billable"]) is True
     assert bool(frame.loc["EDR-TRIAL", "billable"]) is False  # DoNotBill: not expected revenue
     assert bool(frame.loc["ONBOARD", "billable"]) is False  # NoCharge
+    assert not frame["prorate"].any()  # no prorate price: ConnectWise bills whole cycles
     assert loaded.record.rows_quarantined == 0
+
+
+def test_connectwise_additions_as_the_api_returns_them() -> None:
+    loaded = load("connectwise-additions-api")
+    frame = loaded.frame.set_index("service_id")
+    assert frame.loc["9101", "quantity"] == 10.0  # 12 less 2 included
+    assert frame.loc["9101", "agreement_id"] == "4711" and frame.loc["9101", "client"] == "Northwind Traders"
+    assert bool(frame.loc["9103", "billable"]) is False  # DoNotBill
+    assert frame.loc["9201", "end_date"] == pd.Timestamp("2026-02-15")  # its agreement was cancelled
+    assert frame.loc["9301", "billing_frequency"] == "quarterly" and bool(frame.loc["9301", "prorate"])
+    assert frame.loc["9301", "end_date"] == pd.Timestamp("2026-06-30")
+    assert loaded.record.rows_quarantined == 0
+
+
+def test_connectwise_additions_list_view_labels_money_and_dates() -> None:
+    text = ("Company Name,Agreement Name,Agreement Type,Agreement Status,Addition Status,Sequence,Effective,"
+            "Cancelled,Product ID,Description,Quantity,Price,Ext Price,Prorate Price,Bill,Tax,Cost,Ext Cost\n"
+            "Northwind Traders,Northwind MSA,Managed,Active,Active,1,01/01/2025,,MANAGED-WS,WS,10,$45.00,"
+            "$450.00,$0.00,True,False,$0.00,$0.00\n"
+            "Northwind Traders,Northwind MSA,Managed,Active,Cancelled,2,01/01/2025,03/03/2026,EXO-P1,EXO,4,$4.00,"
+            "$16.00,$2.58,True,False,$3.60,$14.40\n"
+            "Northwind Traders,Old Plan,Managed,Expired,Expired,1,01/01/2024,,BACKUP-SRV,Backup,1,"
+            "\"$1,100.00\",\"$1,100.00\",$0.00,True,False,$0.00,$0.00\n")
+    entry = SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions")
+    frame = load_source(text.encode(), "additions.csv", entry).frame.set_index("sku")
+    assert frame.loc["MANAGED-WS", "unit_price"] == from_decimal("45.00")
+    assert frame.loc["MANAGED-WS", "agreement_id"] == "Northwind MSA"  # the list view names the agreement
+    assert frame.loc["EXO-P1", "end_date"] == pd.Timestamp("2026-03-03") and bool(frame.loc["EXO-P1", "prorate"])
+    assert bool(frame.loc["BACKUP-SRV", "billable"]) is False  # expired, no date known: not expected
 
 
 def test_connectwise_time_billable_option_and_invoice() -> None:
@@ -113,6 +173,41 @@ def test_connectwise_time_billable_option_and_invoice() -> None:
     assert frame.loc["88412", "technician"] == "mgarcia"
     assert frame.loc["88412", "rate"] == from_decimal("165.00")
     assert frame.loc["88412", "date"] == pd.Timestamp("2026-02-03")
+
+
+def test_connectwise_time_as_the_api_returns_it_flattened() -> None:
+    frame = load("connectwise-time-api").frame.set_index("entry_id")
+    assert frame.loc["66001", "date"] == pd.Timestamp("2026-03-31")  # 23:30 at -05:00 on the 31st
+    assert frame.loc["66001", "client"] == "Alpine Ski House" and frame.loc["66001", "technician"] == "Alex Smith"
+    assert frame.loc["66001", "ticket"] == "4130" and bool(frame.loc["66001", "billable"])
+    assert frame.loc["66002", "technician"] == "asmith" and not bool(frame.loc["66002", "billable"])
+    assert frame.loc["66002", "invoice_number"] == "7001"
+
+
+def test_connectwise_time_list_view_bill_codes() -> None:
+    text = ("Member Name,Company Name,Date,Bill,Rate,WIP Hrs,Invoice Nbr,Service ID,Time RecId\n"
+            "Jordan Lee,Northwind Traders,03/10/2026,B,$150.00,1.50,,4102,55001\n"
+            "Jordan Lee,Northwind Traders,03/12/2026,NB,$150.00,3.00,,4110,55002\n"
+            "Jordan Lee,Northwind Traders,03/13/2026,NC,$150.00,1.00,7001,4111,55003\n")
+    entry = SourceEntry(path="time.csv", kind="time_entries", preset="connectwise-time")
+    frame = load_source(text.encode(), "time.csv", entry).frame
+    assert frame["billable"].tolist() == [True, False, False]
+    assert frame["hours"].tolist() == [1.5, 3.0, 1.0] and frame["ticket"].tolist() == ["4102", "4110", "4111"]
+
+
+def test_connectwise_invoice_lines_discount_credit_memo_and_agreement_total() -> None:
+    frame = load("connectwise-invoice-lines-api").frame
+    assert frame["amount"].tolist() == [from_decimal(v) for v in ("360.00", "270.00", "-120.00", "450.00")]
+    assert frame["quantity"].tolist() == [3.0, 2.0, -1.0, 1.0]
+    assert frame["line_type"].tolist() == ["item", "item", "item", "agreement_total"]
+    assert frame["sku"].iloc[3] == "AGREEMENT-4711" and frame["agreement_id"].iloc[3] == "4711"
+
+
+def test_connectwise_invoices_list_view_are_totals() -> None:
+    frame = load("connectwise-invoices").frame
+    assert frame["line_type"].tolist() == ["agreement_total", "invoice_total", "invoice_total"]
+    assert frame["amount"].tolist() == [from_decimal(v) for v in ("450.00", "1234.50", "-120.00")]
+    assert frame["invoice_date"].iloc[0] == pd.Timestamp("2026-03-01")
 
 
 def test_connectwise_time_takes_time_start_when_there_is_no_date_column() -> None:
@@ -144,15 +239,31 @@ def test_autotask_units_take_the_client_from_the_profile_lookup() -> None:
 
 
 def test_autotask_units_without_a_client_source_are_refused_with_the_way_out() -> None:
-    with pytest.raises(SourceError, match=r"client_lookup\] table \(contractID -> client\)"):
+    with pytest.raises(SourceError, match=r"add a client column \(companyName or .*client_lookup\] table "
+                                          r"\(contractID -> client\)"):
         load("autotask-contract-units")
+
+
+def test_autotask_units_name_their_client_with_company_name_and_replace_by_contract_service() -> None:
+    text = ("id,contractID,contractServiceID,serviceID,startDate,endDate,units,price,cost,companyName\n"
+            "1,30001,5001,29683450,2026-03-01T00:00:00,2026-03-31T00:00:00,15,55.00,31.00,Lakeside Vet\n"
+            "2,30001,5001,29683450,2026-03-15T00:00:00,2026-03-31T00:00:00,17,55.00,31.00,Lakeside Vet\n"
+            "3,30002,,29683451,2026-03-01T00:00:00,2026-03-31T00:00:00,2,90.00,40.00,Lakeside Vet\n")
+    entry = SourceEntry(path="units.csv", kind="contracts", preset="autotask-contract-units")
+    frame = load_source(text.encode(), "units.csv", entry).frame
+    assert frame["client"].tolist() == ["Lakeside Vet"] * 3
+    assert frame["service_id"].tolist() == ["5001", "5001", "30002-29683451"]
 
 
 def test_months_covered_counts_partial_months_by_days() -> None:
     start = pd.to_datetime(pd.Series(["2026-03-01", "2026-03-16", "2026-01-01", "2026-03-10"]))
     end = pd.to_datetime(pd.Series(["2026-03-31", "2026-03-31", "2026-12-31", "2026-05-20"]))
     covered = months_covered(start, end).round(4).tolist()
-    assert covered == [1.0, round(16 / 31, 4), 12.0, round(22 / 31 + 1 + 20 / 31, 4)]
+    # by anniversary: 3/10-5/20 is two whole months (3/10-5/9) and 11 of May's 31 days
+    assert covered == [1.0, round(16 / 31, 4), 12.0, round(2 + 11 / 31, 4)]
+    cycle = months_covered(pd.to_datetime(pd.Series(["2026-03-20", "2026-03-15"])),
+                           pd.to_datetime(pd.Series(["2026-04-19", "2026-04-04"])))
+    assert cycle.round(4).tolist() == [1.0, round(21 / 31, 4)]
 
 
 def test_preset_transforms_do_not_mutate_their_input() -> None:

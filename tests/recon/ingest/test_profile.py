@@ -90,10 +90,6 @@ def test_kind_comes_from_the_preset_when_left_out() -> None:
             '[[source]]\npath = "a.csv"\nkind = "usage"\n[source.columns]\nclinet = "Company"\n',
             "line 5: [[source]] #1: [source.columns] 'clinet' is not a usage field (did you mean 'client'?)",
         ),
-        (
-            '[[source]]\npath = "a.csv"\npreset = "autotask-contract-units"\n',
-            "autotask-contract-units exports name no client",
-        ),
         ('[[source]]\npath = "a.csv"\nkind = "usage"\npath = "b.csv"\n', "not valid TOML"),
         ('[sources]\npath = "a.csv"\n', "unknown top-level key 'sources'"),
     ],
@@ -176,6 +172,9 @@ def test_suggest_mapping_uses_preset_names_synonyms_and_similar_names() -> None:
         "description",
         "tax",
         "line_id",
+        "line_type",
+        "agreement_id",
+        "discount",
     ]
 
 
@@ -193,8 +192,9 @@ def test_suggest_mapping_gives_each_column_to_one_field_and_prefers_the_preset()
         "Bill Customer",
     ]
     guesses = suggest_mapping(header, "contracts", preset="connectwise-additions")
-    assert guesses["end_date"].column == "Cancelled Date" and guesses["end_date"].basis.startswith("preset")
-    assert guesses["billable"].column == "Bill Customer"
+    assert guesses["sku"].column == "Product ID" and guesses["sku"].basis.startswith("preset")
+    assert guesses["client"].column == "Company" and guesses["client"].basis.startswith("preset")
+    assert guesses["billable"].column == "Bill Customer"  # (the preset derives it from this column)
     used = [guess.column for guess in guesses.values() if guess.column]
     assert len(used) == len(set(used))
     canonical = suggest_mapping(["client", "sku", "quantity", "period_start"], "usage")
@@ -212,3 +212,15 @@ def test_suggest_entry_prefers_a_detected_preset_then_the_best_covered_kind() ->
     assert reason.startswith("looks like invoices: invoice_number <- Invoice No")
     entry, reason = suggest_entry(["Foo", "Bar"], "x.csv")
     assert entry is None and reason.startswith("no source kind fits")
+
+
+def test_a_file_no_preset_fits_is_offered_the_closest_presets_reading_with_its_missing_columns_guessed() -> None:
+    # the Agreement Additions list view with the company column renamed: no preset fits (no Company
+    # Name), but connectwise-additions is close; its reading is offered with the client column guessed
+    header = ["Customer", "Agreement Name", "Agreement Type", "Agreement Status", "Addition Status", "Sequence",
+              "Effective", "Cancelled", "Product ID", "Description", "Quantity", "Price", "Ext Price",
+              "Prorate Price", "Bill", "Tax", "Cost", "Ext Cost"]
+    entry, reason = suggest_entry(header, "additions.csv")
+    assert entry == SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions",
+                                columns={"client": "Customer"})
+    assert reason.startswith("closest preset connectwise-additions")

@@ -34,7 +34,7 @@ def test_failing_rows_are_quarantined_with_field_detail_and_expectation() -> Non
         "Acme,M365-BP,22.00,25,2026-01-01,,USD,monthly\n"  # 2: fine
         "Acme,EDR,-6.50,30,2026-01-01,,usd,monthly\n"  # 3: negative price; 'usd' is USD
         "Acme,RMM,5.00,-3,1999-12-31,,USD,monthly\n"  # 4: negative quantity, date too early
-        "Acme,BKP,3.00,2,2026-03-01,2026-02-01,XYZ,quarterly\n"  # 5: ends before start, bad code, choice
+        "Acme,BKP,3.00,2,2026-03-01,2026-02-01,XYZ,fortnightly\n"  # 5: ends before start, bad code, choice
         ",VOIP,9.00,1,2026-03-01,someday,USD,monthly\n"
     )  # 6: no client, unreadable end date
     loaded = load_file(text.encode(), "contracts.csv", "contracts")
@@ -42,7 +42,8 @@ def test_failing_rows_are_quarantined_with_field_detail_and_expectation() -> Non
         3: "unit_price: '-6.50' is negative (expect_column_values_to_be_between)",
         4: "quantity: '-3' is negative (expect_column_values_to_be_between); "
         "start_date: '1999-12-31' is outside 2000-01-01..2100-12-31 (expect_column_values_to_be_between)",
-        5: "billing_frequency: 'quarterly' is not one of monthly, annual "
+        5: "billing_frequency: 'fortnightly' is not one of monthly, bimonthly, quarterly, semiannual, annual, "
+        "biennial, triennial, one_time "
         "(expect_column_values_to_not_be_null); "
         "end_date: '2026-02-01' is before start_date '2026-03-01' "
         "(expect_column_pair_values_a_to_be_greater_than_b); "
@@ -77,11 +78,11 @@ def test_report_lists_every_expectation_of_the_suite_once() -> None:
     assert {
         "required columns present",
         "client present and text",
-        "quantity >= 0",
         "quantity is a number",
         "period_start within 2000-01-01..2100-12-31",
     } <= set(rules)
     assert "unit_cost >= 0" not in rules  # the file gave no unit cost: nothing to judge
+    assert "quantity >= 0" not in rules  # a vendor's credit is negative by nature (PRODUCT.md 4a)
     frame = report.expectations_frame()
     assert list(frame.columns) == [
         "expectation",
@@ -142,7 +143,7 @@ socket.socket.connect = refuse
 socket.socket.connect_ex = refuse
 sys.path.insert(0, {repo!r})
 from recon.ingest.files import load_file
-text = "client,sku,quantity,period_start\\nAcme,X,3,2026-01-05\\nBeta,Y,-1,2026-01-05\\n"
+text = "client,sku,quantity,period_start\\nAcme,X,3,2026-01-05\\nBeta,Y,1,someday\\n"
 loaded = load_file(text.encode(), "usage.csv", "usage")
 import os
 assert os.environ["GX_ANALYTICS_ENABLED"] == "False"

@@ -15,6 +15,7 @@ import pytest
 from recon.errors import ReconError
 from recon.sample import (
     ANSWER_KEY_COLUMNS,
+    PSA_EXPORT_FILES,
     SOURCE_FILES,
     TYPES,
     UNMAPPED_COLUMNS,
@@ -144,7 +145,7 @@ def test_each_key_holds_one_case_except_the_single_combination(sample: SampleMSP
 
 
 def test_files_are_text_with_canonical_headers(sample: SampleMSP) -> None:
-    assert set(sample.files) == set(SOURCE_FILES)
+    assert set(sample.files) == set(SOURCE_FILES) | set(PSA_EXPORT_FILES)
     for name, kind in SOURCE_FILES.items():
         frame = sample.files[name]
         assert list(frame.columns) == field_names(kind), name
@@ -157,6 +158,17 @@ def test_files_are_text_with_canonical_headers(sample: SampleMSP) -> None:
         assert invoices[column].str.fullmatch(ISO_DATE.pattern).all()
     assert invoices["invoice_number"].str.fullmatch(r"INV-\d{6}-\d{4}").all()
     assert tuple(sample.expected_unmapped.columns) == UNMAPPED_COLUMNS
+
+
+def test_psa_exports_are_recognised_by_their_presets(sample: SampleMSP) -> None:
+    """The realities of PRODUCT.md 4a on the PSA side come in the PSAs' own shapes, which the directory
+    loader recognises by their columns."""
+    from recon.ingest.presets import detect_preset
+
+    for name, preset in PSA_EXPORT_FILES.items():
+        frame = sample.files[name]
+        assert len(frame) and not frame.isna().any().any(), name
+        assert detect_preset(frame.columns).preset == preset, name
 
 
 def test_invoice_lines_scale_with_clients_and_months(sample: SampleMSP) -> None:
@@ -355,7 +367,7 @@ def test_scale_runs_without_python_loops_over_rows() -> None:
 def test_write_sample_writes_every_file_with_canonical_headers(tmp_path: Path) -> None:
     sample = write_sample(tmp_path / "msp", clients=12, months=3)
     written = {path.name for path in (tmp_path / "msp").iterdir()}
-    assert written == {*SOURCE_FILES, "answer_key.csv", "expected_unmapped.csv", "README.md"}
+    assert written == {*SOURCE_FILES, *PSA_EXPORT_FILES, "answer_key.csv", "expected_unmapped.csv", "README.md"}
     for name, kind in SOURCE_FILES.items():
         frame = pd.read_csv(tmp_path / "msp" / name, dtype=str, keep_default_na=False)
         assert list(frame.columns) == field_names(kind)

@@ -2,8 +2,8 @@
 session opens, the recipe to rebuild it, who made it current and when) and ``input_content`` (the bytes of
 uploaded and pulled files by SHA-256, so any session can rebuild a run someone else uploaded).
 
-Revision ID: 0005_current_data
-Revises: 0004_sign_in
+Revision ID: 0006_current_data
+Revises: 0005_charge_history
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_current_data"
-down_revision: str | None = "0004_sign_in"
+revision: str = "0006_current_data"
+down_revision: str | None = "0005_charge_history"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

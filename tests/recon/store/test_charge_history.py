@@ -1,0 +1,120 @@
+"""The charge history (PRODUCT.md 4a) on SQLite and PostgreSQL alike: a run's usage rows are kept once per
+import, a later run draws on the charges of earlier imports that cover its months (an annual charge bought
+in November counts in March), lists the imports it drew on, and never counts the same bytes twice."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+
+from recon.engine import reconcile
+from recon.ingest.files import load_source
+from recon.ingest.profile import SourceEntry
+from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.sources import Sources, combine
+from recon.store import Store, tables
+from recon.store.database import _alembic_config
+from tests.recon.store.cases import before_fixes
+from tests.scenarios import SEMANTICS, _section_files, parse_scenario
+
+KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+SCENARIO = parse_scenario((SEMANTICS / "ms_yearly_charge.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
+CHARGE = tables.table(tables.UsageCharge)
+RUN_IMPORT = tables.table(tables.RunImport)
+
+
+NOVEMBER_INVOICE = (b"invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end\n"
+                    b"INV-1104,2025-11-10,Contoso Dental,PBI-PRO,4,14.00,56.00,2025-11-10,2025-11-30\n")
+
+
+def november() -> Sources:
+    """November's files: the Microsoft file (a year of Power BI bought on 11/10/2025, 4 seats) and its
+    invoice."""
+    invoice = load_source(NOVEMBER_INVOICE, "november-invoices.csv",
+                          SourceEntry(path="november-invoices.csv", kind="invoices"))
+    return combine([*_section_files(SCENARIO, history=True), invoice], KINDS)
+
+
+def march() -> Sources:
+    """March's files: contracts, catalog, invoices and a Microsoft file that does not repeat the year."""
+    return combine(_section_files(SCENARIO, history=False), KINDS)
+
+
+def stored_charges(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(CHARGE)).scalar_one())
+
+
+def power_bi(result) -> float:
+    keys = result.keys
+    return float(keys.loc[(keys["client"] == "Contoso Dental") & (keys["sku"] == "PBI-PRO"), "usage_qty"].iloc[0])
+
+
+def test_a_runs_usage_rows_are_kept_once_per_import(store: Store) -> None:
+    result = reconcile(november(), periods=["2025-11"])
+    store.save_run(result)
+    assert stored_charges(store) == 1
+    store.save_run(result)  # the same files again: their rows are stored already
+    assert stored_charges(store) == 1
+
+
+def test_an_annual_charge_from_an_earlier_import_counts_months_later(store: Store) -> None:
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    own = march()
+    history = store.charge_history(["2026-03"], [record.sha256 for record in own.imports])
+    assert history is not None
+    [record] = history.imports
+    assert record.file.endswith("-usage.csv (stored import 1)") and record.rows_loaded == 1
+    [row] = history["usage"].itertuples()
+    assert (row.quantity, str(row.period_start.date()), str(row.period_end.date())) == (4.0, "2025-11-10", "2026-11-09")
+    assert row.unit_cost == 100_000 and row.row_type == "recurring"  # 120.00 for the year: 10.00 a month
+
+    assert power_bi(reconcile(own, periods=["2026-03"])) == 0.0  # March's file alone: no seats
+    result = reconcile(own, periods=["2026-03"], history=history)
+    assert power_bi(result) == 4.0
+    assert result.discrepancies.empty
+    assert [record.file for record in result.history_imports] == [record.file]
+
+    run_id = store.save_run(result)
+    imports = store.load_run(run_id).imports
+    drawn_on = imports[imports["from_history"]]
+    assert list(drawn_on["import_id"]) == [1]
+    assert not imports.loc[~imports["from_history"], "import_id"].isin([1]).any()
+
+
+def test_the_same_bytes_never_count_twice(store: Store) -> None:
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    # March's run reads November's file again among its own: the stored copy is left out
+    own = combine([*_section_files(SCENARIO, history=False), *_section_files(SCENARIO, history=True)], KINDS)
+    history = store.charge_history(["2026-03"], [record.sha256 for record in own.imports])
+    assert history is None
+    result = reconcile(own, periods=["2026-03"], history=store.charge_history(["2026-03"]))
+    assert power_bi(result) == 4.0 and result.history_imports == ()
+
+
+def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None:
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    # the year ended on 11/9/2026: more than HISTORY_DAYS_BEFORE (400) days before 2028-01
+    assert store.charge_history(["2028-01"]) is None
+    assert store.charge_history([]) is None
+
+
+def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
+    """Down to the revision before it (0004_sign_in) and up again: the table comes and goes, runs stored
+    before stay readable, and their imports were not drawn from history."""
+    store.save_run(before_fixes())
+    config = _alembic_config()
+    before = "0004_sign_in"
+    for target in (before, "head"):
+        with store.engine.connect() as connection, connection.begin():
+            config.attributes["connection"] = connection
+            getattr(command, "downgrade" if target == before else "upgrade")(config, target)
+            present = "usage_charge" in sa.inspect(connection).get_table_names()
+            assert present == (target == "head")
+            revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == (before if target == before else "0005_charge_history")
+    run = store.load_run(store.latest_run_id() or 0)
+    assert len(run.imports) and not run.imports["from_history"].any()
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    assert stored_charges(store) == 1
