@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -85,6 +86,42 @@ def run_key(inputs: RunInputs, mappings: Mappings) -> str:
         "aliases": frame_digest(mappings.client_aliases), "skus": frame_digest(mappings.sku_map),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+ALIAS_COLUMNS, SKU_COLUMNS = ("alias", "client", "source_file", "source_line"), ("vendor_sku", "sku")
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, object]]:
+    present = [column for column in columns if column in frame]
+    values = frame[present].astype(object)
+    return [{key: (None if pd.isna(value) else value) for key, value in row.items()}
+            for row in values.to_dict("records")]
+
+
+def recipe_of(inputs: RunInputs, mappings: Mappings) -> dict[str, Any]:
+    """What the store keeps to rebuild a run in another session (``inputs_of`` reads it back): every file
+    with how it is read (an upload's bytes are kept apart, by SHA-256), the settings, the periods, the label
+    and the mappings the run used (so the rebuilt run has the same run key)."""
+    return {
+        "files": [{"name": file.name, "kind": file.kind, "sha256": file.sha256, "path": file.path,
+                   "entry": file.entry.to_dict() if file.entry else None, "origin": file.origin}
+                  for file in inputs.files],
+        "settings": inputs.settings.to_dict(), "periods": list(inputs.periods), "label": inputs.label,
+        "aliases": _records(mappings.client_aliases, ALIAS_COLUMNS), "skus": _records(mappings.sku_map, SKU_COLUMNS),
+    }
+
+
+def inputs_of(recipe: dict[str, Any]) -> tuple[RunInputs, Mappings]:
+    """The inputs and mappings a ``recipe_of`` recipe describes."""
+    files = tuple(InputFile(item["name"], item["kind"], item["sha256"], item.get("path"),
+                            SourceEntry(**item["entry"]) if item.get("entry") else None, item.get("origin", "upload"))
+                  for item in recipe["files"])
+    inputs = RunInputs(files, Settings.from_dict(recipe["settings"]), tuple(recipe.get("periods") or ()),
+                       str(recipe.get("label") or ""))
+    aliases = pd.DataFrame(recipe.get("aliases") or [], columns=list(ALIAS_COLUMNS))
+    aliases = aliases.astype({"alias": "string", "client": "string", "source_file": "string", "source_line": "Int64"})
+    skus = pd.DataFrame(recipe.get("skus") or [], columns=list(SKU_COLUMNS)).astype("string")
+    return inputs, Mappings(client_aliases=aliases, sku_map=skus)
 
 
 # ----------------------------------------------------------------------------------------- loading

@@ -52,6 +52,22 @@ def _period_range(periods: tuple[str, ...]) -> tuple[str | None, str | None]:
     return first, last
 
 
+def current_data(run_id: int | None) -> None:
+    """Who made the current data current, and when; a notice (not a silent switch) when someone made
+    another run current since this session opened its own."""
+    current = session.current_data()
+    if current is None:
+        return
+    by, when = ui.md(current["by"] or "someone"), ui.when(current["at"])
+    if current["run_id"] == run_id:
+        st.caption(f"Current data for everyone since {when}, by **{by}**")
+        return
+    st.info(f"**{by}** made run #{current['run_id']} the current data on {when}.", icon=":material/sync:")
+    if st.button("Open the current data", key="filters.open_current", width="stretch"):
+        session.open_current()
+        st.rerun()
+
+
 def sidebar_filters(result: Reconciliation) -> Filters:
     """Draw the filters for ``result`` and return what they select."""
     active = session.active_run()
@@ -62,6 +78,7 @@ def sidebar_filters(result: Reconciliation) -> Filters:
     if session.scope().all_clients:  # file names may name clients: not shown to a scoped principal
         st.caption(f"Data: **{ui.md(active.inputs.label or 'uploaded files')}** · {len(active.inputs.files)} "
                    "file(s)" + (f" · run #{active.run_id}" if active.run_id else ""))
+    current_data(active.run_id)
     if "workspace.store_error" in st.session_state:
         st.warning(f"No database ({ui.md(st.session_state['workspace.store_error'])}): changes last for this session "
                    "only.", icon=":material/database_off:")

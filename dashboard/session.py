@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -188,7 +189,9 @@ def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
 
 def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
     """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and stored; the
-    same inputs, settings and mappings re-open their stored run (found by its run key, a column)."""
+    same inputs, settings and mappings re-open their stored run (found by its run key, a column). Run by
+    someone who may run the billing close, it becomes the current data every new session opens
+    (``make_current``)."""
     mappings = mappings if mappings is not None else current_mappings()
     key = data.run_key(inputs, mappings)
     active = ActiveRun(inputs, mappings, key)
@@ -199,15 +202,67 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> Active
     elif can(access.RUN):  # only who may run the billing close stores runs (they cover every client)
         active = replace(active, run_id=database.save_run(
             whole_result(active), by=user_name(), label=inputs.label or "uploaded files", key=key))
+        record("reconcile", target=f"run #{active.run_id}", detail=describe_files(inputs.files))
+    if active.run_id is not None and can(access.RUN):
+        make_current(active)
     st.session_state["workspace.active"] = active
     return active
 
 
+def describe_files(files: tuple[data.InputFile, ...]) -> str:
+    """The files of a run for the access log: names and the start of each SHA-256."""
+    return ", ".join(f"{file.name} ({file.sha256[:12]})" for file in files)[:500]
+
+
+def make_current(active: ActiveRun) -> None:
+    """Make the stored ``active`` run the current data of everyone's new sessions (its uploaded bytes kept
+    in the store so that any session can rebuild it); nothing when it already is."""
+    database = store()
+    current = database.current()
+    if current is not None and current["run_id"] == active.run_id:
+        return
+    uploaded = {file.sha256: blobs()[file.sha256] for file in active.inputs.files
+                if file.path is None and file.sha256 in blobs()}
+    database.save_contents(uploaded)
+    database.make_current(int(active.run_id or 0), data.recipe_of(active.inputs, active.mappings), by=user_name())
+
+
+def current_data() -> dict[str, Any] | None:
+    """The current data of the store (``run_id``, ``recipe``, ``by``, ``at``), or None."""
+    return store().current()
+
+
+def open_current() -> ActiveRun | None:
+    """The store's current data as this session's active run (its uploaded bytes read back from the
+    store); None when there is none, or it cannot be rebuilt (a file gone from its directory)."""
+    current = current_data()
+    if current is None:
+        return None
+    inputs, mappings = data.inputs_of(current["recipe"])
+    needed = [file.sha256 for file in inputs.files if file.path is None and file.sha256 not in blobs()]
+    blobs().update(store().contents(needed))
+    if not all(file.sha256 in blobs() if file.path is None else _unchanged(file) for file in inputs.files):
+        return None
+    active = ActiveRun(inputs, mappings, data.run_key(inputs, mappings), int(current["run_id"]))
+    st.session_state["workspace.active"] = active
+    return active
+
+
+def _unchanged(file: data.InputFile) -> bool:
+    """Whether a data directory's file still holds the bytes a run read."""
+    folder = Path(str(file.path))
+    if not folder.is_dir():
+        return False
+    return any(found.name == file.name and found.sha256 == file.sha256
+               for found in data.directory_files(str(folder), data.directory_stamp(folder)))
+
+
 def active_run() -> ActiveRun:
-    """The active run; on a session's first page view, the default data directory's."""
+    """The active run; on a session's first page view the store's current data (shared by everyone), and
+    only when there is none yet, the default data directory's (reconciled and made current)."""
     active = st.session_state.get("workspace.active")
     if active is None:
-        active = activate(directory_inputs(default_data_dir(), current_settings()))
+        active = open_current() or activate(directory_inputs(default_data_dir(), current_settings()))
     return active
 
 
@@ -224,9 +279,17 @@ def is_stale(active: ActiveRun) -> bool:
 
 
 def rerun_with_current_choices() -> ActiveRun:
-    """The active run's files again, with the current settings and mappings."""
+    """The active run's files again, with the current settings and mappings, its progress on screen (a
+    re-run of a large book takes seconds)."""
     active = active_run()
-    return activate(replace(active.inputs, settings=current_settings()), current_mappings())
+    with st.status("Re-running with the current settings and mappings …", expanded=True) as status:
+        progress = st.progress(0.1, text="Reading the settings and mappings")
+        inputs, mappings = replace(active.inputs, settings=current_settings()), current_mappings()
+        progress.progress(0.3, text=f"Reconciling {len(inputs.files)} file(s)")
+        rerun = activate(inputs, mappings)
+        progress.progress(1.0, text="Done")
+        status.update(label=f"Re-run done: run #{rerun.run_id}", state="complete", expanded=False)
+    return rerun
 
 
 def whole_result(active: ActiveRun) -> Reconciliation:
@@ -280,16 +343,19 @@ def rejected_suggestions() -> pd.DataFrame:
 
 def confirm_alias(alias: str, client: str) -> None:
     require(access.MAP)
+    record("confirm_alias", target=alias[:200], detail=f"is {client}"[:500])
     store().save_client_alias(alias, client, by=user_name())
 
 
 def confirm_sku(vendor_sku: str, sku: str) -> None:
     require(access.MAP)
+    record("confirm_sku", target=vendor_sku[:200], detail=f"is {sku}"[:500])
     store().save_sku_mapping(vendor_sku, sku, by=user_name())
 
 
 def reject_suggestion(name: str, client: str) -> None:
     require(access.MAP)
+    record("reject_alias", target=name[:200], detail=f"is not {client}"[:500])
     store().reject_suggestion(name, client, by=user_name())
 
 

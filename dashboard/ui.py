@@ -9,6 +9,7 @@ money, with how many places, is ``recon.schema``'s to say, for the screen as for
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
@@ -53,6 +54,12 @@ def sparkline(by_period: pd.DataFrame, column: str, currency: str) -> tuple[list
     last = by_period.iloc[-1]
     return ([int(units) / MONEY_SCALE for units in by_period[column]],
             f"{money(int(last[column]), currency)} in {last['period']}")
+
+
+def when(moment: datetime) -> str:
+    """A moment as a person reads it, in UTC: ``3 Dec 2026, 14:05 UTC``."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(UTC):%-d %b %Y, %H:%M} UTC"
 
 
 def percent(ratio: float | None, places: int = 1) -> str:
@@ -116,9 +123,11 @@ def column_title(column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None) -> dict[str, object]:
+def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | None = None,
+                  pinned: Sequence[str] = (), widths: dict[str, int] | None = None) -> dict[str, object]:
     """Readable headers, and the number format of each column's kind (``recon.schema``): money in
-    ``currency`` with its places, ratios as percentages, quantities with two decimals."""
+    ``currency`` with its places (unit prices in whole cents with two), ratios as percentages, quantities
+    with two decimals; ``pinned`` columns stay in view when the table scrolls sideways."""
     config: dict[str, object] = {}
     labels = labels or {}
     for column in frame.columns:
@@ -127,7 +136,9 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column])
         places = money_places(str(column))
         if places is not None and numeric:
-            config[column] = st.column_config.NumberColumn(title, format=money_format(places, currency))
+            shown = money_format(shown_places(frame[column], places), currency)
+            config[column] = st.column_config.NumberColumn(title, format=shown, pinned=column in pinned,
+                                                           width=(widths or {}).get(column))
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
         elif kind == RATIO and numeric:
@@ -135,8 +146,17 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         elif kind == QUANTITY and numeric:
             config[column] = st.column_config.NumberColumn(title, format="%,.2f")
         else:
-            config[column] = st.column_config.Column(title)
+            config[column] = st.column_config.Column(title, pinned=column in pinned, width=(widths or {}).get(column))
     return config
+
+
+def shown_places(amounts: pd.Series, places: int) -> int:
+    """The decimals a money column is shown with: its declared places, or two when every amount is whole
+    cents (a unit price of $22.00, not $22.0000; $0.085 keeps its four)."""
+    if places <= 2:
+        return places
+    cents = amounts.dropna().astype("float64") * 100
+    return 2 if len(cents) and bool(((cents - cents.round()).abs() < 1e-6).all()) else places
 
 
 def _colour(value: object) -> str:
@@ -150,7 +170,8 @@ def _colour(value: object) -> str:
 def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None = None,
           columns: Sequence[str] | None = None, labels: dict[str, str] | None = None,
           selection: str | None = None, height: int | str = "auto", download: bool = True,
-          on_select: Callable[[], None] | None = None) -> object:
+          on_select: Callable[[], None] | None = None, pinned: Sequence[str] = (),
+          widths: dict[str, int] | None = None) -> object:
     """A money-aware table: currency formats, losses red and over-billing blue in variance columns, and
     (below it) a CSV download with exact decimal money. ``selection`` ("single-row" / "multi-row")
     makes rows selectable and returns the selection event."""
@@ -158,8 +179,9 @@ def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None
     display = display_frame(shown)
     coloured = [column for column in COLOURED_COLUMNS if column in display]
     body: object = display.style.map(_colour, subset=coloured) if coloured and len(display) <= 5000 else display
-    options: dict[str, object] = {"hide_index": True, "column_config": column_config(display, currency, labels),
-                                  "key": key, "height": height, "width": "stretch"}
+    config = column_config(display, currency, labels, pinned, widths)
+    options: dict[str, object] = {"hide_index": True, "column_config": config, "key": key, "height": height,
+                                  "width": "stretch", "placeholder": ""}
     if selection:
         options |= {"on_select": on_select or "rerun", "selection_mode": selection}
     event = st.dataframe(body, **options)  # type: ignore[arg-type]

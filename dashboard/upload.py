@@ -198,4 +198,6 @@ def upload_tab() -> None:
     files = next_run_files(ready_files, "sources.mode") if len(ready_files) == len(uploads) else None
     if st.button("Reconcile", type="primary", key="sources.reconcile", icon=":material/play_arrow:",
                  disabled=files is None) and files is not None:
+        session.record("upload", target=", ".join(file.name for file in ready_files)[:200],
+                       detail=session.describe_files(tuple(ready_files)))
         reconcile(files, ", ".join(file.name for file in ready_files)[:60])

@@ -12,6 +12,9 @@ import pandas as pd
 
 OPEN = "open"
 STATUSES = (OPEN, "billed", "credited", "accepted", "disputed")
+# Worked and closed: billed or credited (the money moved) or accepted as it is. Open and disputed findings
+# still need someone (the Discrepancies page hides the closed ones unless asked).
+CLOSED_STATUSES = ("billed", "credited", "accepted")
 
 
 def latest_resolutions(resolutions: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -23,7 +23,7 @@ from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES, finding_names
 from recon.schema import SOURCES
 from recon.sources import ImportRecord, ValidationReport
-from recon.status import STATUSES, with_status
+from recon.status import CLOSED_STATUSES, STATUSES, with_status
 
 NO_VENDOR = "(no vendor)"
 RESOLUTION_STATUSES = STATUSES
@@ -277,6 +277,7 @@ class WorklistQuery:
     text: str = ""
     include_informational: bool = True
     sort_by: str = "impact"
+    hide_closed: bool = False  # leave out findings billed, credited or accepted (``CLOSED_STATUSES``)
 
     def __post_init__(self) -> None:
         if self.sort_by not in SORT_ORDERS:
@@ -297,6 +298,8 @@ def worklist(discrepancies: pd.DataFrame, query: WorklistQuery | None = None) ->
             mask &= rows[column].isin(wanted).fillna(False)
     if not query.include_informational:
         mask &= ~rows["type"].isin(INFORMATIONAL_TYPES)
+    if query.hide_closed and "status" in rows:
+        mask &= ~rows["status"].isin(CLOSED_STATUSES).fillna(False)
     if query.text.strip():
         mask &= _text_matches(rows, query.text.strip())
     kept = rows[mask.to_numpy(bool)]

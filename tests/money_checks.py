@@ -90,7 +90,9 @@ def screen_problems(where: str, frame: pd.DataFrame, formats: Mapping[str, str |
             continue
         if pd.api.types.is_integer_dtype(values) and values.notna().any():
             problems.append(f"{where}: {column} is money, but shows integer units ({values.dropna().iloc[0]})")
-        if formats.get(str(column)) != money_format(kind.places):
+        whole_cents = kind.places > 2 and bool((((values.dropna() * 100) % 1).abs() < 1e-6).all())
+        if formats.get(str(column)) != money_format(kind.places) and not (
+                whole_cents and formats.get(str(column)) == money_format(2)):  # $22.00, not $22.0000
             problems.append(f"{where}: {column} is money with {kind.places} places, but is shown with the format "
                             f"{formats.get(str(column))!r} instead of {money_format(kind.places)!r}")
     return problems

@@ -6,36 +6,49 @@ import streamlit as st
 
 from dashboard import session, ui
 from recon import access, views
+from recon.explain import explain
 from recon.fixes import KIND_NAMES, MAY_APPROVE
+from recon.keys import month_name
 from recon.money import from_decimal
 from recon.rules import finding_name
+from recon.status import CLOSED_STATUSES, OPEN
 
 context = ui.require_context()
 currency = context.currency
 ui.header("Discrepancies", "Which findings should I work on first, and what is behind each one?")
 
 found = context.view.discrepancies
+SHOWN = ["period", "client", "label", "variance", "status"]
+MORE = ["product", "note", "expected_amount", "billed_amount", "expected_qty", "billed_qty", "expected_unit_price",
+        "billed_unit_price", "sku", "account_manager", "direction", "detail", "fingerprint"]
+MOST_SHOWN = 5  # selected findings explained one by one (evidence and all); more are resolved together
+
 with st.container(border=True):
-    first, second, third = st.columns([3, 2, 2])
+    first, second, third = st.columns([2, 2, 3])
     types = first.multiselect("Type", views.choices(found["type"]), key="discrepancies.types",
                               format_func=finding_name, placeholder="All types")
-    directions = second.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
-                              format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
-    statuses = third.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",
-                                 placeholder="Any status")
-    first, second, third, fourth = st.columns([3, 2, 2, 2])
+    statuses = second.multiselect("Status", views.RESOLUTION_STATUSES, key="discrepancies.statuses",
+                                  placeholder="Any status")
+    directions = third.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
+                             format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
+    first, second, third = st.columns([3, 2, 2])
     text = first.text_input("Search", key="discrepancies.text", placeholder="client, SKU, product, detail …")
     minimum = second.number_input(f"Minimum amount ({currency})", min_value=0.0, step=50.0,
                                   key="discrepancies.minimum")
     sort_by = third.selectbox("Order", list(views.SORT_ORDERS), key="discrepancies.sort",
                               format_func=lambda value: {"impact": "Largest money first", "period": "Period",
                                                          "client": "Client", "variance": "Biggest loss first"}[value])
-    informational = fourth.toggle("Show informational", value=True, key="discrepancies.informational",
+    first, second = st.columns(2)
+    hide_closed = first.toggle("Hide resolved", value=True, key="discrepancies.hide_closed",
+                               help="Findings billed, credited or accepted. Open and disputed ones stay.")
+    informational = second.toggle("Show informational", value=True, key="discrepancies.informational",
                                   help="Negative margin findings: billed below vendor cost, not money owed.")
+    more = st.multiselect("More columns", MORE, key="discrepancies.columns", format_func=ui.column_title,
+                             placeholder="Add columns")
 
 query = views.WorklistQuery(types=tuple(types), directions=tuple(directions or ()), statuses=tuple(statuses),
                             min_amount=from_decimal(str(minimum)), text=text, include_informational=informational,
-                            sort_by=sort_by)
+                            sort_by=sort_by, hide_closed=hide_closed)
 rows = views.worklist(found, query)
 totals = views.worklist_totals(rows)
 row = ui.metric_row()
@@ -44,12 +57,12 @@ row.metric("Under-billed", ui.loss(totals["under"], currency), border=True)
 row.metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 
 may_resolve = session.can(access.RESOLVE)
-st.caption("Select rows to see their evidence" + (" and resolve them (one or many at once)." if may_resolve else "."))
+st.caption("Select rows to see what each finding is, its evidence" +
+           (", and resolve them (one or many at once)." if may_resolve else "."))
 event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
-                 columns=["period", "client", "product", "label", "variance", "status", "note", "expected_amount",
-                          "billed_amount", "expected_qty", "billed_qty", "expected_unit_price", "billed_unit_price",
-                          "sku", "account_manager", "direction", "detail", "fingerprint"],
-                 labels={"label": "Finding"}, selection="multi-row", height=460)
+                 columns=[*SHOWN, *more], labels={"label": "Finding"}, selection="multi-row", height=320,
+                 pinned=["client", "variance"],  # 1024 px beside the sidebar: the five columns in view
+                 widths={"client": 140, "variance": 90, "period": 65, "label": 160, "status": 70})
 picked = [position for position in ui.selected_rows(event) if position < len(rows)]
 if picked:
     chosen = rows.iloc[picked]
@@ -58,14 +71,25 @@ if picked:
             st.markdown(f"**Resolve {len(chosen)} selected finding(s)** · "
                         f"{ui.money(views.net_variance(chosen), currency, signed=True)} in total · "
                         f"as **{ui.md(session.user_name())}**")
-            left, middle = st.columns([1, 4])
-            status = left.selectbox("Status", views.RESOLUTION_STATUSES[1:], key="discrepancies.status",
-                                    help="billed / credited count as recovered; accepted and disputed stay open.")
+            left, middle = st.columns([2, 3])
+            status = left.selectbox("Status", views.RESOLUTION_STATUSES, key="discrepancies.status", index=None,
+                                    placeholder="Choose a status",
+                                    help="billed / credited count as recovered; accepted closes it as it is; "
+                                         "disputed stays open; open reopens a resolved finding.")
             note = middle.text_input("Note", key="discrepancies.note", placeholder="e.g. invoiced on INV-2041")
             if st.form_submit_button("Save resolution", type="primary", icon=":material/task_alt:"):
-                session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
-                st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
-                st.rerun()
+                if status is None:
+                    st.warning("Choose a status first.", icon=":material/warning:")
+                else:
+                    session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
+                    st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
+                    st.rerun()
+        closed = chosen[chosen["status"].isin(CLOSED_STATUSES)]
+        if len(closed) and st.button(f"Reopen {len(closed)} resolved finding(s)", key="discrepancies.reopen",
+                                     icon=":material/undo:"):
+            session.resolve([str(value) for value in closed["fingerprint"]], OPEN, "reopened")
+            st.toast(f"{len(closed)} finding(s) reopened.", icon=":material/undo:")
+            st.rerun()
     proposed = session.run_fixes()
     proposed = proposed[proposed["fingerprint"].isin(chosen["fingerprint"].astype(str))]
     if len(proposed):
@@ -92,13 +116,23 @@ if picked:
                         st.rerun()
             st.page_link("app_pages/fixes.py", label="Edit, apply or export them on the Fixes page",
                          icon=":material/build:")
-    last = chosen.iloc[-1]
-    if st.button(f"Open {ui.md(last['client'])}", key="discrepancies.open_client", icon=":material/apartment:",
-                 type="tertiary"):
-        st.session_state["client.selected"] = str(last["client"])
-        st.switch_page("app_pages/client.py")
-    ui.evidence(context, str(last["period"]), str(last["client"]), str(last["sku"]), key="discrepancies.evidence")
-    history = session.resolution_history(str(last["fingerprint"]))
-    if len(history):
-        with st.expander(f"Resolution history of {ui.md(last['client'])} · {ui.md(last['sku'])} · {last['period']}"):
-            ui.table(history, key="discrepancies.history", currency=currency, file_name="history.csv")
+    lines = explain(chosen.head(MOST_SHOWN), currency)
+    if len(chosen) > MOST_SHOWN:
+        st.caption(f"The first {MOST_SHOWN} of {len(chosen)} selected findings are explained below.")
+    for position, (index, finding) in enumerate(chosen.head(MOST_SHOWN).iterrows()):
+        product = finding["product"] if isinstance(finding["product"], str) and finding["product"] else finding["sku"]
+        title = (f"{ui.md(finding['client'])} · {ui.md(product)} · "
+                 f"{month_name(str(finding['period']))}: {ui.md(finding['label'])}")
+        with st.expander(title, expanded=position == 0):
+            st.markdown(f"**{ui.md(lines[index])}**")
+            if st.button(f"Open {ui.md(finding['client'])}", key=f"discrepancies.open_client.{position}",
+                         icon=":material/apartment:", type="tertiary"):
+                st.session_state["client.selected"] = str(finding["client"])
+                st.switch_page("app_pages/client.py")
+            ui.evidence(context, str(finding["period"]), str(finding["client"]), str(finding["sku"]),
+                        key=f"discrepancies.evidence.{position}")
+            history = session.resolution_history(str(finding["fingerprint"]))
+            if len(history):
+                st.markdown("**Resolution history**")
+                ui.table(history, key=f"discrepancies.history.{position}", currency=currency,
+                         file_name="history.csv")

@@ -77,6 +77,7 @@ _COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_quarantined", "blank_rows")
 
 _T = tables.table
 _IMPORT, _RUN, _RUN_IMPORT = _T(tables.ImportFile), _T(tables.Run), _T(tables.RunImport)
+_CONTENT, _CURRENT = _T(tables.InputContent), _T(tables.CurrentData)
 _DISCREPANCY, _RESOLUTION = _T(tables.Discrepancy), _T(tables.Resolution)
 _ALIAS, _REJECTED, _SKU_MAP = _T(tables.ClientAlias), _T(tables.RejectedSuggestion), _T(tables.SkuMapping)
 _SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
@@ -582,6 +583,43 @@ class Store:
     def _append(self, table: sa.Table, **values: Any) -> None:
         with self._writing() as connection:
             connection.execute(sa.insert(table).values(at=tables.utc_now(), **values))
+
+    # ---------------------------------------------------------------------------- the current data
+
+    def save_contents(self, contents: dict[str, bytes]) -> None:
+        """Keep the bytes of uploaded or pulled files by SHA-256 (a hash already kept is not written again)."""
+        if not contents:
+            return
+        with self._writing() as connection:
+            known = set(connection.execute(sa.select(_CONTENT.c.sha256).where(
+                _CONTENT.c.sha256.in_(list(contents)))).scalars())
+            rows = [{"sha256": digest, "content": content} for digest, content in contents.items()
+                    if digest not in known]
+            if rows:
+                connection.execute(sa.insert(_CONTENT), rows)
+
+    def contents(self, digests: Iterable[str]) -> dict[str, bytes]:
+        """The kept bytes of these SHA-256 hashes (those kept; a missing one is left out)."""
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return {}
+        with self._reading() as connection:
+            rows = connection.execute(sa.select(_CONTENT.c.sha256, _CONTENT.c.content)
+                                      .where(_CONTENT.c.sha256.in_(wanted))).all()
+        return {str(digest): bytes(content) for digest, content in rows}
+
+    def make_current(self, run_id: int, recipe: dict[str, Any], by: str = "") -> None:
+        """Make run ``run_id`` the current data every new session opens (``recipe``: how to rebuild it)."""
+        self._append(_CURRENT, run_id=run_id, recipe=recipe, by=by.strip())
+
+    def current(self) -> dict[str, Any] | None:
+        """The current data (``run_id``, ``recipe``, ``by``, ``at`` in UTC), or None when none was made
+        current yet (or its run was deleted)."""
+        query = (sa.select(_CURRENT.c.run_id, _CURRENT.c.recipe, _CURRENT.c.by, _CURRENT.c.at)
+                 .order_by(_CURRENT.c.id.desc()).limit(1))
+        with self._reading() as connection:
+            row = connection.execute(query).mappings().first()
+        return dict(row) if row else None
 
     # ---------------------------------------------------------------------------- settings, profiles
 

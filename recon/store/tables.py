@@ -386,9 +386,32 @@ class FixEvent(SQLModel, table=True):
     note: str = _text()
 
 
+class InputContent(SQLModel, table=True):
+    """The bytes of an uploaded or pulled file a run was computed from, by SHA-256 (written once), so any
+    session can rebuild the current data (``CurrentData``) without the person who uploaded it."""
+
+    __tablename__: ClassVar[str] = "input_content"
+
+    sha256: str = Field(sa_type=sa.String(64), primary_key=True)
+    content: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
+class CurrentData(SQLModel, table=True):
+    """Append-only: which run is the current data every new session opens, the recipe to rebuild it (files
+    with how each is read, settings, periods, label, the mappings it used), who made it current and when."""
+
+    __tablename__: ClassVar[str] = "current_data"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    recipe: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    by: str = _text()
+    at: datetime = _timestamp()
+
+
 TABLES = (ImportFile, Run, RunImport, Discrepancy, Resolution, ClientAlias, RejectedSuggestion, SkuMapping,
           SettingsVersion, MappingProfile, UserAccount, LoginThrottle, BrowserSession, AccessLog, FixProposal,
-          FixEvent)
+          FixEvent, InputContent, CurrentData)
 
 
 def table(model: type[SQLModel]) -> sa.Table:

@@ -271,7 +271,7 @@ def test_every_client_page_and_every_evidence_panel_of_an_account_manager_is_the
         assert_only_danas(at, f"client page of {client}")
         assert [button.label for button in at.get("download_button")][-2:] == ["Statement (XLSX)", "Statement (PDF)"]
     at.switch_page("app_pages/discrepancies.py").run()
-    rows = len(next(frame.value for frame in at.dataframe if "fingerprint" in frame.value))
+    rows = len(next(frame.value for frame in at.dataframe if "label" in frame.value))
     at.session_state["discrepancies.table"] = {"selection": {"rows": list(range(rows)), "columns": [], "cells": []}}
     at.run()
     assert_only_danas(at, "evidence of every finding")

@@ -3,6 +3,7 @@ filters change what is shown, uploads reconcile, bad files give a message, mappi
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import recon
 from dashboard import data
+from recon.access.storage import StoreAuthStorage
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
 from recon.store import Store
@@ -138,7 +140,7 @@ def test_selecting_a_finding_shows_its_evidence(app: AppTest):
     app.run()
     assert_clean(app)
     assert any("Evidence for Cobalt Logistics · MANAGED-SVC · 2026-04" in plain(item.value) for item in app.markdown)
-    app.button(key="discrepancies.open_client").click().run()
+    app.button(key="discrepancies.open_client.0").click().run()
     assert_clean(app)
     assert app.title[0].value == "Client"
     assert app.selectbox(key="client.selected").value == "Cobalt Logistics"
@@ -373,12 +375,44 @@ def test_resolving_findings_records_status_and_recovery(app: AppTest):
     app.text_input(key="discrepancies.note").input("invoiced on INV-2041")
     app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
     assert_clean(app)
-    table = next(frame.value for frame in app.dataframe if "fingerprint" in frame.value)
+    assert metric(app, "Findings") == "12"  # resolved findings are hidden unless asked for
+    app.toggle(key="discrepancies.hide_closed").set_value(False).run()
+    app.multiselect(key="discrepancies.columns").select("note").run()
+    table = next(frame.value for frame in app.dataframe if "note" in frame.value)
     assert list(table["status"][:2]) == ["billed", "billed"]
     assert list(table["note"][:2]) == ["invoiced on INV-2041"] * 2
     app.switch_page("app_pages/overview.py").run()
     open_exposure = next(item for item in app.metric if item.label == "Open exposure")
     assert "recovered" in open_exposure.proto.delta  # $3,200.00 + $1,650.00 recovered
+
+
+def test_the_work_list_shows_what_each_selected_finding_is(app: AppTest):
+    """Issue 22, item 4: five columns by default (the rest on request), an explanation and the evidence of
+    every selected finding, no default status, resolved findings hidden and reopened on request."""
+    app.switch_page("app_pages/discrepancies.py").run()
+    table = next(frame.value for frame in app.dataframe if "label" in frame.value)
+    assert list(table.columns) == ["period", "client", "label", "variance", "status"]
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    app.run()
+    assert_clean(app)
+    shown = [plain(item.value) for item in app.markdown]
+    assert "**contract 1 x $3,200.00 = $3,200.00; invoiced 0**" in shown
+    assert "**11 billable hours x $150.00 = $1,650.00; invoiced 0**" in shown
+    assert sum(text.startswith("**Evidence for") for text in shown) == 2
+    assert app.selectbox(key="discrepancies.status").value is None  # nothing is chosen for the person
+    app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+    assert "Choose a status first." in [item.value for item in app.warning]
+    assert metric(app, "Findings") == "14"  # nothing was resolved
+    app.selectbox(key="discrepancies.status").select("accepted")
+    app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+    assert metric(app, "Findings") == "12"
+    app.toggle(key="discrepancies.hide_closed").set_value(False).run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    app.run()
+    app.button(key="discrepancies.reopen").click().run()
+    assert_clean(app)
+    app.toggle(key="discrepancies.hide_closed").set_value(True).run()
+    assert metric(app, "Findings") == "14"
 
 
 def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp_path: Path):
@@ -402,11 +436,16 @@ def test_settings_and_mappings_persist_across_sessions(app: AppTest):
     app.button(key="FormSubmitter:settings.form-Save settings").click().run()
     app.switch_page("app_pages/mappings.py").run()
     app.button(key="mappings.confirm.0").click().run()
+    database = Store(os.environ["RECON_DATABASE_URL"])
+    confirmed = [entry for entry in StoreAuthStorage(database).access_log() if entry.action == "confirm_alias"]
+    assert [entry.user for entry in confirmed] == ["admin"] and confirmed[0].detail.startswith("is ")  # the client
     later = signed_in_app()  # a new session on the same database
     later.switch_page("app_pages/settings.py").run()
     assert later.number_input(key="settings.rate").value == 175.0
     later.switch_page("app_pages/mappings.py").run()
-    assert metric(later, "Mapping coverage") == "94.6%"  # the new session's first run used the saved alias
+    assert metric(later, "Mapping coverage") == "83.8%"  # the new session opens the current data, as it was
+    later.button(key="filters.rerun").click().run()  # settings and mappings changed: re-run when asked
+    assert metric(later, "Mapping coverage") == "94.6%"  # the re-run used the saved alias
 
 
 def test_without_a_database_nobody_can_sign_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -210,8 +210,9 @@ def test_a_pull_reconciles_to_the_findings_of_the_same_files(psa: Path, workspac
     billed = next(item.value for item in at.metric if item.label == "Billed revenue")
     assert billed == display_money(expected.billed_revenue)
     log = StoreAuthStorage(database).access_log()
-    assert (log[0].action, log[0].user, log[0].target) == ("pull", "admin", "psa")
-    assert log[0].detail == f"{MONTH}: 7 source(s), 64 rows, 2 quarantined"
+    assert [(entry.action, entry.user, entry.target) for entry in log[:2]] == [
+        ("reconcile", "admin", "run #2"), ("pull", "admin", "psa")]  # newest first
+    assert log[1].detail == f"{MONTH}: 7 source(s), 64 rows, 2 quarantined"
 
 
 def test_a_pulled_source_replaces_its_kind_in_the_current_data(workspace: Path, pax8_server: StandIn):

@@ -92,3 +92,21 @@ def test_without_the_database_a_session_keeps_its_choices_in_its_own_store(tmp_p
         at.button(key="save").click().run()
         assert not at.exception
         assert at.markdown[0].value == "EUR 1 True True"
+
+
+def test_a_recipe_rebuilds_the_same_run_key(tmp_path: Path):
+    """The current data as stored (JSON) rebuilds inputs and mappings with the run's own key."""
+    import json
+
+    from recon.ingest.profile import SourceEntry
+
+    store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+    store.save_client_alias("ACME Corp", "Acme Corporation")
+    store.save_sku_mapping("PX-1", "M365-BP")
+    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items", columns={"client": "Company"})
+    inputs = RunInputs((*CURRENT, InputFile("pax8.csv", "usage", "e", entry=entry, origin="pulled from pax8")),
+                       Settings(currency="EUR"), ("2026-03",), "March")
+    for mappings in (store.mappings(), Mappings()):
+        rebuilt, again = data.inputs_of(json.loads(json.dumps(data.recipe_of(inputs, mappings))))
+        assert rebuilt == inputs
+        assert run_key(rebuilt, again) == run_key(inputs, mappings)

@@ -110,7 +110,7 @@ def visit(at: AppTest) -> Iterator[str]:
         at.run()
         yield f"client {client}"
     at.switch_page("app_pages/discrepancies.py").run()
-    rows = len(next(frame.value for frame in at.dataframe if "fingerprint" in frame.value))
+    rows = len(next(frame.value for frame in at.dataframe if "label" in frame.value))
     at.session_state["discrepancies.table"] = {"selection": {"rows": list(range(rows)), "columns": [], "cells": []}}
     at.run()
     yield "discrepancies"

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from recon import access
+from recon.access.storage import StoreAuthStorage
 from recon.exports.safe import WORD_JOINER
+from recon.store import Store
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,3 +80,63 @@ def test_a_run_that_drops_sources_is_asked_about(close: AppTest, tmp_path: Path)
     assert close.button(key="sources.reconcile").disabled
     close.checkbox(key="sources.mode.confirm_loss").check().run()
     assert not close.button(key="sources.reconcile").disabled
+
+
+def reconcile_upload(at: AppTest, folder: Path) -> None:
+    at.switch_page("app_pages/sources.py").run()
+    at.file_uploader(key="sources.uploads").set_value([usage_upload(folder)]).run()
+    at.button(key="sources.reconcile").click().run()
+    assert not at.exception and not at.error
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join([*(item.value for item in at.sidebar.caption), *(item.value for item in at.sidebar.info)])
+
+
+def test_the_current_data_is_shared_and_sticky(close: AppTest, tmp_path: Path):
+    """Someone's upload is what the next person's session opens; a later sign-in, even after a settings
+    change, stores no run of the sample data and replaces nothing; who made the data current is shown."""
+    database = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+    assert close.session_state["workspace.active"].run_id == 1  # the first start: the data directory
+    assert "by **admin**" in sidebar_text(close)
+    reconcile_upload(close, tmp_path / "data")
+    uploaded = close.session_state["workspace.active"]
+    assert uploaded.run_id == 2
+
+    database.save_settings(replace(database.load_settings(), payment_terms_days=45), by="someone")
+    other = signed_in_app(access.FINANCE, name="fin")
+    assert not other.exception
+    assert other.session_state["workspace.active"].run_id == 2  # the upload, its bytes read from the store
+    assert other.session_state["workspace.active"].inputs.files == uploaded.inputs.files
+    assert "by **admin**" in sidebar_text(other)
+    assert list(database.list_runs()["id"]) == [2, 1]  # the sign-in stored nothing
+    assert other.button(key="filters.rerun")  # the settings changed: offered, not done
+
+    other.button(key="filters.rerun").click().run()  # fin re-runs: run #3 becomes current
+    assert other.session_state["workspace.active"].run_id == 3
+    close.run()  # admin's session keeps its run, and is told
+    assert close.session_state["workspace.active"].run_id == 2
+    assert "**fin** made run #3 the current data" in sidebar_text(close)
+    close.button(key="filters.open_current").click().run()
+    assert close.session_state["workspace.active"].run_id == 3
+    log = StoreAuthStorage(database).access_log()
+    actions = [(entry.user, entry.action) for entry in log]
+    assert ("admin", "upload") in actions and ("admin", "reconcile") in actions and ("fin", "reconcile") in actions
+
+
+def _rerun_probe() -> None:
+    from dashboard import session
+
+    session.active_run()
+    session.rerun_with_current_choices()
+
+
+def test_a_re_run_shows_its_progress(close: AppTest):
+    """Issue 22, item 7: confirming a mapping and re-running shows what is happening while it runs."""
+    probe = AppTest.from_function(_rerun_probe, default_timeout=120)
+    probe.session_state["access.session"] = close.session_state["access.session"]
+    probe.run()
+    assert not probe.exception
+    status = probe.main.children[0]
+    assert (type(status).__name__, status.label) == ("Status", "Re-run done: run #1")
+    assert [type(item).__name__ for item in status.children.values()] == ["Progress"]

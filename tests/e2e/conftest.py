@@ -136,6 +136,27 @@ def serving(command: list[str], cwd: Path, env: dict[str, str], log: Path, port:
             process.kill()
 
 
+@pytest.fixture()
+def keep_current_data(database_url: str) -> Iterator[None]:
+    """For a test that reconciles other data in the shared app (which makes it everyone's current data,
+    issue 22): afterwards the app's first current data (the test MSP) is made current again, so the next
+    tests' sessions open the test MSP."""
+    import sqlalchemy as sa
+
+    from recon.store import Store
+    from recon.store.tables import CurrentData, table
+
+    yield
+    store = Store(database_url)
+    current = table(CurrentData)
+    with store.engine.connect() as connection:
+        oldest = sa.select(current.c.run_id, current.c.recipe).order_by(current.c.id).limit(1)
+        first = connection.execute(oldest).first()
+    if first is not None:
+        store.make_current(first.run_id, first.recipe, by="tests")
+    store.close()
+
+
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[object]:
     """Debian's Chromium under Playwright (never a downloaded browser build)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 import recon
 from recon.metrics import Overall
@@ -85,3 +86,21 @@ def test_clear_filters_resets_the_months_and_the_figures_on_every_page(page, eng
     go(page, "Overview", "")
     assert metric(page, "Billed revenue") == total  # the browser sends back no old month
     assert (shown(page, "From"), shown(page, "To")) == ("Jan 2026", "Apr 2026")
+
+
+def test_discrepancies_at_1024_show_the_finding_and_explain_each_selected_row(page):
+    go(page, "Discrepancies", "discrepancies")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box["x"] + box["width"] <= WIDTH  # the grid fits beside the sidebar
+    headers = grid.locator("th").all_text_contents()  # the grid's accessible header: the columns in view
+    assert headers == ["Client", "Variance", "Period", "Finding", "Status"], headers
+    for row in (1, 2):  # tick the first two rows' boxes
+        page.mouse.click(box["x"] + 16, box["y"] + 35 * row + 17)
+        settle(page)
+    lines = page.get_by_test_id("stExpander").filter(has_text="invoiced")
+    expect(lines).to_have_count(2)
+    expect(page.get_by_text("contract 1 x $3,200.00 = $3,200.00; invoiced 0")).to_be_visible()
+    page.get_by_test_id("stForm").get_by_role("combobox", name="Status").scroll_into_view_if_needed()
+    shot(page, "discrepancies-two-selected-1024")

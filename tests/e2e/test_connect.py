@@ -13,7 +13,7 @@ from .conftest import settle
 from .test_dashboard import open_page, screenshot
 
 
-def test_pull_a_month_through_the_connect_tab(app_page, app_url):
+def test_pull_a_month_through_the_connect_tab(app_page, app_url, keep_current_data):
     open_page(app_page, app_url, "sources")
     app_page.get_by_role("tab", name="Connect").click()
     panel = app_page.get_by_role("tabpanel", name="Connect")
@@ -38,6 +38,8 @@ def test_pull_a_month_through_the_connect_tab(app_page, app_url):
     assert app_page.get_by_test_id("stException").count() == 0
     screenshot(app_page, "connect")
 
+    panel.get_by_text(re.compile(r"^Reconcile without ")).click()  # the pull covers one month: asked first
+    settle(app_page)
     panel.get_by_role("button", name="Reconcile", exact=True).click()
     app_page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Reconciled 1 period\(s\)")).wait_for()
     settle(app_page)

@@ -96,7 +96,7 @@ def test_client_drill_down_opens(app_page, app_url):
     assert download.value.suggested_filename == "Cobalt-Logistics-statement.pdf"
 
 
-def test_upload_through_the_real_widget(app_page, app_url):
+def test_upload_through_the_real_widget(app_page, app_url, keep_current_data):
     open_page(app_page, app_url, "sources")
     files = [str(MINI_MSP / name) for name in ("contracts.csv", "usage.csv", "invoices.csv")]
     app_page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
@@ -115,6 +115,11 @@ def test_resolving_a_finding_in_the_browser_reaches_the_database(app_page, app_u
     box = grid.bounding_box()
     app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection box
     app_page.get_by_text(re.compile(r"Resolve 1 selected finding")).wait_for()
+    status = app_page.get_by_test_id("stForm").get_by_role("combobox", name="Status")  # no status is chosen for you
+    status.click()
+    status.fill("billed")
+    app_page.get_by_role("option", name="billed", exact=True).wait_for()
+    app_page.keyboard.press("Enter")
     app_page.get_by_label("Note").fill("raised with the client")
     app_page.get_by_role("button", name="Save resolution").click()
     settle(app_page)

@@ -1,0 +1,60 @@
+"""One line of arithmetic per finding (issue 22, item 4): what the Discrepancies page shows beside each
+selected finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import recon
+from recon.explain import EXPLANATIONS, explain, price_text
+from recon.rules import FINDING_NAMES
+from recon.status import with_status
+from recon.views import WorklistQuery, worklist
+
+MINI_MSP = Path(__file__).resolve().parents[1] / "fixtures" / "mini_msp"
+
+
+@pytest.fixture(scope="module")
+def found() -> pd.DataFrame:
+    return recon.reconcile(recon.load_directory(MINI_MSP)).discrepancies
+
+
+def test_every_finding_type_has_its_arithmetic():
+    assert set(FINDING_NAMES) <= set(EXPLANATIONS)
+
+
+@pytest.mark.parametrize(("kind", "line"), [
+    ("unbilled_usage", "usage 12 x $6.50 = $78.00; invoiced 0"),
+    ("quantity_under_billed", "usage 27, invoiced 24: -3 x $22.00 = -$66.00"),
+    ("price_below_contract", "invoiced 24 at $20.00, agreed $22.00: 24 x -$2.00 = -$48.00"),
+    ("missed_recurring_charge", "contract 1 x $3,200.00 = $3,200.00; invoiced 0"),
+    ("billed_without_usage", "invoiced 600 x $0.085 = $51.00; usage 0"),
+    ("unbilled_time", "11 billable hours x $150.00 = $1,650.00; invoiced 0"),
+])
+def test_a_line_per_finding(found: pd.DataFrame, kind: str, line: str):
+    rows = found[found["type"] == kind]
+    assert line in set(explain(rows))
+
+
+def test_the_lines_keep_the_index_and_say_the_detail_of_an_unknown_type(found: pd.DataFrame):
+    rows = found.head(3).assign(type=["something_new", *found["type"].head(2)], detail=["as the rule said", "", ""])
+    lines = explain(rows)
+    assert list(lines.index) == list(rows.index) and lines.iloc[0] == "as the rule said"
+
+
+def test_unit_prices_show_two_places_when_whole_cents():
+    assert price_text(220_000, "USD") == "$22.00"
+    assert price_text(850, "USD") == "$0.085"
+    assert price_text(None, "USD") == "—"
+
+
+def test_the_worklist_hides_closed_findings_when_asked(found: pd.DataFrame):
+    fingerprints = list(found["fingerprint"].head(3))
+    resolutions = pd.DataFrame({"fingerprint": fingerprints, "status": ["billed", "disputed", "accepted"]})
+    rows = with_status(found, resolutions)
+    shown = worklist(rows, WorklistQuery(hide_closed=True))
+    assert set(shown["fingerprint"]) == set(found["fingerprint"]) - {fingerprints[0], fingerprints[2]}
+    assert len(worklist(rows, WorklistQuery())) == len(found)
