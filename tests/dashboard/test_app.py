@@ -456,3 +456,18 @@ def test_without_a_database_nobody_can_sign_in(monkeypatch: pytest.MonkeyPatch, 
     assert not at.exception
     assert "Nobody can sign in: the user database cannot be opened" in at.error[0].value
     assert not at.metric and not at.dataframe
+
+
+def test_a_list_view_with_a_renamed_column_is_offered_the_closest_presets_reading(app: AppTest):
+    """ConnectWise's Agreement Additions list view with Company Name renamed (a customised view): no preset
+    fits, so the Sources page offers the closest preset's reading with the client column guessed (issue 18
+    item 4)."""
+    original = (ROOT / "tests" / "fixtures" / "real_month" / "connectwise-agreement-additions-northwind.csv")
+    renamed = original.read_text(encoding="utf-8").replace("Company Name,", "Customer,", 1)
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value([("additions.csv", renamed.encode(), "text/csv")]).run()
+    assert_clean(app)
+    assert [box.value for box in app.selectbox if box.key.startswith("sources.kind")] == ["contracts"]
+    assert [box.value for box in app.selectbox if box.key.startswith("sources.preset")] == ["connectwise-additions"]
+    assert [box.value for box in app.selectbox if box.key.endswith(".contracts.client")] == ["Customer"]
+    assert any("closest preset connectwise-additions" in caption.value.replace("\\", "") for caption in app.caption)
