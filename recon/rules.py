@@ -209,6 +209,7 @@ FINDING_NAMES = {
     "price_above_contract": "Invoiced above the agreed price",
     "unbilled_time": "Billable hours not invoiced",
     "negative_margin": "Sold below vendor cost",
+    "agreement_total_mismatch": "Agreement invoice total differs from its additions",
 }
 
 
