@@ -106,6 +106,11 @@ def _negative_margin(row: Row, currency: str) -> str:
             "of margin (not owed by anyone)")
 
 
+def _agreement_total(row: Row, currency: str) -> str:
+    return (f"agreement invoice total {_money(row['billed_amount'], currency)}, its additions expected "
+            f"{_money(row['expected_amount'], currency)}: {_money(row['variance'], currency, signed=True)}")
+
+
 def _difference(billed: object, expected: object) -> int | None:
     if billed is None or expected is None or pd.isna(billed) or pd.isna(expected):  # type: ignore[call-overload]
         return None
@@ -124,6 +129,7 @@ EXPLANATIONS: dict[str, Callable[[Row, str], str]] = {
     "duplicate_charge": _duplicate,
     "unbilled_time": _unbilled_time,
     "negative_margin": _negative_margin,
+    "agreement_total_mismatch": _agreement_total,
 }
 
 

@@ -8,9 +8,11 @@ Money stays in Int64 units (``recon.money``); inputs are never mutated (the dash
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -506,10 +508,12 @@ __all__ = [
     "WorklistQuery",
     "account_manager",
     "aging_table",
+    "as_date",
     "choices",
     "client_names",
     "filter_options",
     "filter_run",
+    "fix_before_after",
     "guess_kind",
     "import_report",
     "labelled_keys",
@@ -517,11 +521,13 @@ __all__ = [
     "margin_by_product",
     "margin_ranking",
     "net_variance",
+    "outcomes_frame",
     "overdue_invoices",
     "receivables_by_client",
     "short_paid_invoices",
     "sku_names",
     "suggested",
+    "text_or_dash",
     "top_clients",
     "top_findings",
     "top_products",
@@ -536,3 +542,30 @@ __all__ = [
     "worklist",
     "worklist_totals",
 ]
+
+
+# ------------------------------------------------------------------------------------------- fixes
+
+def fix_before_after(fix: Mapping[str, Any], line: bool) -> pd.DataFrame:
+    """A proposed fix as the PSA will see it: its line's quantity and price before and after (``line``),
+    or the one-time amount the next invoice gains (none before)."""
+    if line:
+        return pd.DataFrame({"line": ["Before", "After"],
+                             "quantity": pd.array([fix["before_qty"], fix["after_qty"]], dtype="float64"),
+                             "unit_price": pd.array([fix["unit_price"], fix["unit_price"]], dtype="Int64")})
+    return pd.DataFrame({"line": ["Before", "After"], "amount": pd.array([0, fix["amount"]], dtype="Int64")})
+
+
+def text_or_dash(value: object) -> str:
+    """A value as text, ``-`` when it is missing (None, NA, NaN or empty)."""
+    return "-" if value is None or value is pd.NA or str(value) in ("", "nan", "<NA>") else str(value)
+
+
+def as_date(value: object) -> date:
+    """A stored date, timestamp or ISO text as a ``date``."""
+    return pd.Timestamp(value).date()  # type: ignore[arg-type]
+
+
+def outcomes_frame(outcomes: list[dict[str, Any]]) -> pd.DataFrame:
+    """What the PSA answered to each fix sent, one row each."""
+    return pd.DataFrame(outcomes)

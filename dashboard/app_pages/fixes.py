@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import session, ui
-from recon import access
+from recon import access, views
 from recon.exports.fixes import fixes_csv, fixes_pdf
 from recon.fixes import KIND_NAMES, LINE_KINDS, MAY_APPLY, MAY_APPROVE, MAY_PROPOSE, MAY_REJECT
 from recon.money import from_decimal, to_decimal
@@ -52,27 +51,17 @@ last = chosen.iloc[-1]
 # ---------------------------------------------------------------------------------- before / after
 st.subheader(f"{ui.md(last['client'])} · {ui.md(last['sku'])} · {KIND_NAMES.get(str(last['kind']), last['kind'])}")
 line = str(last["kind"]) in LINE_KINDS
-price = last["unit_price"]
-if line:  # the PSA line's quantity and price, before and after
-    before_after = pd.DataFrame({"line": ["Before", "After"],
-                                 "quantity": pd.array([last["before_qty"], last["after_qty"]], dtype="float64"),
-                                 "unit_price": pd.array([price, price], dtype="Int64")})
-else:  # a one-time charge or credit on the next invoice
-    before_after = pd.DataFrame({"line": ["Before", "After"], "amount": pd.array([0, last["amount"]], dtype="Int64")})
+before_after = views.fix_before_after(last, line)
 left, right = st.columns([3, 2])
 with left:
     ui.table(before_after, key="fixes.before_after", currency=currency, download=False,
              labels={"amount": "One-time amount"})
 
 
-def named(value: object) -> str:
-    return "-" if value is None or value is pd.NA or str(value) in ("", "nan", "<NA>") else str(value)
-
-
-right.markdown(f"**{ui.md(last['description'])}**  \n{ui.md(named(last['reason']))}  \n"
-               f"Agreement / contract **{ui.md(named(last['agreement_id']))}**, "
-               f"line **{ui.md(named(last['line_id']))}**"
-               f", effective **{pd.Timestamp(last['effective_date']).date()}** · status **{last['status']}**")
+right.markdown(f"**{ui.md(last['description'])}**  \n{ui.md(views.text_or_dash(last['reason']))}  \n"
+               f"Agreement / contract **{ui.md(views.text_or_dash(last['agreement_id']))}**, "
+               f"line **{ui.md(views.text_or_dash(last['line_id']))}**"
+               f", effective **{views.as_date(last['effective_date'])}** · status **{last['status']}**")
 
 # ---------------------------------------------------------------------------------- edit (propose)
 if session.can(access.PROPOSE_FIX) and last["status"] in MAY_PROPOSE:
@@ -85,7 +74,7 @@ if session.can(access.PROPOSE_FIX) and last["status"] in MAY_PROPOSE:
         else:
             amount = first.number_input(f"One-time amount ({currency})", value=float(to_decimal(int(last["amount"]))),
                                         step=10.0, key="fixes.amount")
-        when = second.date_input("Effective date", value=pd.Timestamp(last["effective_date"]).date(),
+        when = second.date_input("Effective date", value=views.as_date(last["effective_date"]),
                                  key="fixes.edit_date")
         if st.form_submit_button("Propose", icon=":material/edit:"):
             session.propose_fix(str(last["fix_key"]), quantity=quantity if line else None, effective_date=when,
@@ -146,7 +135,7 @@ if session.can(access.APPLY_FIX) and applicable:
             st.rerun()
 outcomes = st.session_state.get("fixes.outcomes")
 if outcomes:
-    st.dataframe(pd.DataFrame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
+    st.dataframe(views.outcomes_frame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
 
 # ---------------------------------------------------------------------------------- history
 history = session.fix_history(str(last["fix_key"]))

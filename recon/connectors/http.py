@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,10 +40,15 @@ class QueryRedactingFilter(logging.Filter):
     secret (a storage SAS token), so its log records keep the URL without the query."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
+        if isinstance(record.args, tuple) and record.args:
             record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
                                 for arg in record.args)
+        elif isinstance(record.msg, str):  # already rendered (recon.redaction's record factory merges the URL in)
+            record.msg = _URL_QUERY.sub(r"\1", record.msg)
         return True
+
+
+_URL_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"']+)\?[^\s#\"']*", re.IGNORECASE)
 
 
 _HTTPX_LOGGER = logging.getLogger("httpx")

@@ -183,11 +183,11 @@ def test_signing_out_forgets_the_session(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------- roles
 
 @pytest.mark.parametrize(("role", "pages"), [
-    (access.ADMIN, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs", "Settings",
-                  "Admin"]),
-    (access.FINANCE, ["Overview", "Client", "Discrepancies", "Receivables", "Sources", "Mappings", "Runs"]),
-    (access.AUDITOR, ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]),
-    (access.ACCOUNT_MANAGER, ["Overview", "Client", "Discrepancies", "Receivables"]),
+    (access.ADMIN, ["Overview", "Client", "Discrepancies", "Fixes", "Receivables", "Sources", "Mappings", "Runs",
+                  "Settings", "Admin"]),
+    (access.FINANCE, ["Overview", "Client", "Discrepancies", "Fixes", "Receivables", "Sources", "Mappings", "Runs"]),
+    (access.AUDITOR, ["Overview", "Client", "Discrepancies", "Fixes", "Receivables", "Runs"]),
+    (access.ACCOUNT_MANAGER, ["Overview", "Client", "Discrepancies", "Fixes", "Receivables"]),
 ])
 def test_each_role_is_offered_its_pages(role: str, pages: list[str]) -> None:
     at = signed_in_app(role, manager_name="Dana Lee")
@@ -328,7 +328,7 @@ def test_the_identity_provider_proves_who_and_the_user_record_grants_the_role(tm
     ensure_user("ann@msp.example", access.AUDITOR)
     at = oidc_app({"is_logged_in": True, "email": "Ann@MSP.example", "email_verified": True, "name": "Ann"})
     assert_clean(at)
-    assert page_names(at) == ["Overview", "Client", "Discrepancies", "Receivables", "Runs"]
+    assert page_names(at) == ["Overview", "Client", "Discrepancies", "Fixes", "Receivables", "Runs"]
     assert storage(tmp_path).access_log()[0].detail == "identity provider"
 
 

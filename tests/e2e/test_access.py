@@ -84,7 +84,7 @@ def test_an_account_managers_downloads_hold_only_their_clients(app_page, app_url
     sign_in(app_page, "dana")
     nav = app_page.get_by_test_id("stSidebarNav")
     assert [link.inner_text().split("\n")[-1] for link in nav.get_by_role("link").all()] == [
-        "Overview", "Client", "Discrepancies", "Receivables"]  # (each link's text starts with its icon)
+        "Overview", "Client", "Discrepancies", "Fixes", "Receivables"]  # (each link's text starts with its icon)
     clients_csv = download(app_page, app_page.get_by_role("button", name="Download CSV").last)
     assert_only_danas(clients_csv.decode(), "clients.csv")
 

@@ -20,9 +20,11 @@ def test_validate_prints_the_report_per_file_and_exits_zero_with_quarantined_row
     assert (
         "microsoft_recon_2026-03.csv  [usage]  read as preset microsoft-nce-recon (profile.toml line 2" in out
     )
-    assert "  rows in 3 = used 2 + quarantined 1" in out
-    assert "FAILED quantity >= 0" in out and "expect_column_values_to_be_between  (1 of 3 rows)" in out
-    assert "    line 4: quantity: '-2' is negative (expect_column_values_to_be_between)" in out
+    # PRODUCT.md 4a: the -2 seats row is a credit (netted, never quarantined); the row without a client is
+    assert "microsoft_recon_2026-03.csv  [usage]" in out and "  rows in 3 = used 3 + quarantined 0" in out
+    assert "  rows in 2 = used 1 + quarantined 1" in out
+    assert "FAILED client present and text" in out and "expect_column_values_to_not_be_null  (1 of 2 rows)" in out
+    assert "    line 3: client: required value is empty (expect_column_values_to_not_be_null)" in out
     assert "psa_invoices.csv  [invoices]  read as invoices with a column mapping" in out
 
 
@@ -65,7 +67,7 @@ def test_validate_exits_non_zero_for_a_bad_profile_or_a_missing_source(tmp_path:
 def test_run_honours_the_profile(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--data", str(ROOT / "exports"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert "10 discrepancies" in result.output
+    assert "11 discrepancies" in result.output  # test_real_exports pins them (the -2 seats credit nets, 4a)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert {item["file"] for item in summary["imports"]} >= {
         "microsoft_recon_2026-03.csv",
