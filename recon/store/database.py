@@ -17,6 +17,7 @@ Everything the store returns is a frame or a frozen value; money stays in Int64 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -38,6 +39,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.pool import StaticPool
 
 from recon import metrics
+from recon.company import Company
 from recon.engine import Mappings, Reconciliation
 from recon.errors import StoreError
 from recon.keys import describe_periods
@@ -59,6 +61,7 @@ ENV_URL = "RECON_DATABASE_URL"
 DEFAULT_URL = "sqlite:///recon.db"
 INSERT_BATCH = 1_000
 RUN_KEY_PREFIX = 12  # what a run stored before keys were a column kept of its key (in its label)
+COMPANY_KEY = "company"  # a settings row holding the letterhead (Store.save_company), not run settings
 _PG_MIGRATION_LOCK = 0x5245434F4E  # pg_advisory_xact_lock key: "RECON"
 
 RUN_LIST_COLUMNS = ("id", "created_at", "by", "label", "periods", "engine_version", "billed", "expected",
@@ -629,10 +632,38 @@ class Store:
 
     def load_settings(self) -> Settings:
         """The latest saved settings, or the defaults when none were saved."""
-        query = sa.select(_SETTINGS.c.data).order_by(_SETTINGS.c.id.desc()).limit(1)
-        with self._reading() as connection:
-            data = connection.execute(query).scalar()
+        data = self._latest_settings_row(company=False)
         return Settings.from_dict(data) if data is not None else Settings()
+
+    def save_company(self, company: Company, by: str = "") -> None:
+        """Save the MSP's letterhead (name, address, logo) for client statements. Kept in the settings'
+        table as a row of its own (``{"company": ...}``), so it never changes the run settings; the logo's
+        bytes are kept once by SHA-256 beside the inputs' contents."""
+        digest = None
+        if company.logo is not None:
+            digest = hashlib.sha256(company.logo).hexdigest()
+            self.save_contents({digest: company.logo})
+        self._append(_SETTINGS, data={COMPANY_KEY: company.to_dict(digest)}, by=by.strip())
+
+    def company(self) -> Company:
+        """The latest saved letterhead, or an empty one (no name, address or logo)."""
+        data = self._latest_settings_row(company=True)
+        if data is None:
+            return Company()
+        saved = data[COMPANY_KEY]
+        digest = saved.get("logo_sha256")
+        logo = self.contents([digest]).get(digest) if digest else None
+        return Company(name=str(saved.get("name", "")), address=str(saved.get("address", "")), logo=logo)
+
+    def _latest_settings_row(self, company: bool) -> dict[str, Any] | None:
+        """The newest row of the settings' table that holds the letterhead (``company``) or the run
+        settings (rows are few: people save them by hand)."""
+        query = sa.select(_SETTINGS.c.data).order_by(_SETTINGS.c.id.desc())
+        with self._reading() as connection:
+            for (data,) in connection.execute(query):
+                if (COMPANY_KEY in data) == company:
+                    return dict(data)
+        return None
 
     def save_profile(self, name: str, text: str, by: str = "") -> None:
         """Save a column-mapping profile (TOML text) under ``name``; a later save replaces it."""

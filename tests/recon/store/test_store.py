@@ -16,6 +16,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from recon.company import Company
 from recon.engine import Reconciliation, reconcile
 from recon.errors import ReconError, StoreError
 from recon.exports import audit
@@ -25,6 +26,7 @@ from recon.settings import Settings
 from recon.sources import ImportRecord
 from recon.store import RUN_LIST_COLUMNS, Store
 from recon.store.fixes import FixLedger
+from tests.recon.exports.logo import png_logo
 from tests.recon.store.cases import after_fixes, before_fixes, fingerprint_of, scenario
 from tests.scenarios import FIXTURES, parse_scenario, scenario_names, scenario_sources
 
@@ -254,6 +256,30 @@ def test_settings_default_then_latest_saved(store: Store) -> None:
     chosen = Settings(default_hourly_rate=Decimal("175.25"), currency="GBP", fuzzy_suggest_min=82.5)
     store.save_settings(chosen)
     assert store.load_settings() == chosen
+
+
+def test_the_letterhead_is_kept_apart_from_the_run_settings(store: Store) -> None:
+    """Issue 22 item 5: the MSP's name, address and logo saved on Settings come back whole, and saving
+    them neither changes the run settings nor is read as settings."""
+    assert store.company() == Company()
+    chosen = Settings(currency="EUR")
+    store.save_settings(chosen)
+    logo = png_logo()
+    company = Company(name="Northwind IT Services", address="12 Harbour Road\nBristol BS1 4QA", logo=logo)
+    store.save_company(company, by="ann")
+    assert store.load_settings() == chosen
+    assert store.company() == company and store.company().address_lines == ("12 Harbour Road", "Bristol BS1 4QA")
+    later = Settings(currency="GBP")
+    store.save_settings(later)
+    store.save_company(dataclasses.replace(company, logo=None))
+    assert store.load_settings() == later and store.company().logo is None
+
+
+def test_a_logo_that_is_not_a_png_or_jpeg_is_refused_with_its_reason() -> None:
+    with pytest.raises(ReconError, match="not a PNG or JPEG"):
+        Company(name="x", logo=b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    with pytest.raises(ReconError, match="at most 1,000,000"):
+        Company(name="x", logo=b"\x89PNG" + b"0" * 1_000_000)
 
 
 def test_profiles_keep_the_latest_text_per_name(store: Store) -> None:
