@@ -227,7 +227,10 @@ def test_the_audit_pack_a_page_offers_holds_money_as_numbers_with_their_places(w
 
 def test_the_client_statement_holds_the_client_pages_differences(walk: Walk) -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(walk.download("client", "statement.xlsx"))).active
-    rows = list(sheet.iter_rows(min_row=10, values_only=True))
+    cells = list(sheet.iter_rows(values_only=True))
+    header = next(number for number, row in enumerate(cells) if row[0] == "Month")
+    total = next(number for number, row in enumerate(cells) if number > header and row[0] == "Total")
+    rows = cells[header + 1:total]
     found = pd.read_csv(io.BytesIO(walk.download("client", "-discrepancies.csv")), dtype=str)
     owed = found[~found["type"].isin(INFORMATIONAL_TYPES)] if "type" in found else found
     assert sorted(Decimal(str(row[8])).quantize(Decimal("0.01")) for row in rows if row[8] is not None) == sorted(

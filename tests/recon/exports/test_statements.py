@@ -1,8 +1,12 @@
-"""recon.exports.statements: the statement's lines and totals, and both documents read back from their bytes."""
+"""recon.exports.statements: the statement's lines and totals, and both documents read back from their bytes
+(issue 22 item 5: a statement ready to hand to a client). The PDF is also rendered to PNG with pdftoppm into
+``test-artifacts/statements/`` for a person to look at."""
 
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,32 +17,67 @@ from pypdf import PdfReader
 
 import recon
 from recon import views
+from recon.company import Company
 from recon.exports import statements
 from recon.money import to_decimal
+from tests.recon.exports.logo import png_logo
 
-MINI_MSP = Path(__file__).resolve().parents[2] / "fixtures" / "mini_msp"
+ROOT = Path(__file__).resolve().parents[3]
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+ARTIFACTS = ROOT / "test-artifacts" / "statements"
 ACME = "Acme Corporation"
+COMPANY = Company(name="Northwind IT Services", address="12 Harbour Road\nBristol BS1 4QA", logo=png_logo())
 
 
 @pytest.fixture(scope="module")
-def statement() -> statements.Statement:
-    run = recon.reconcile(recon.load_directory(MINI_MSP))
+def run() -> recon.Reconciliation:
+    return recon.reconcile(recon.load_directory(MINI_MSP))
+
+
+@pytest.fixture(scope="module")
+def statement(run) -> statements.Statement:
     view = views.filter_run(run, views.Filters(clients=(ACME,)))
-    return statements.client_statement(view, ACME, prepared_on=date(2026, 5, 4))
+    return statements.client_statement(view, ACME, prepared_on=date(2026, 5, 4), invoices=run.resolved["invoices"],
+                                       company=COMPANY)
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def test_statement_lines_and_totals(statement):
-    assert statement.title == f"Billing review for {ACME}, 2026-01 to 2026-04"
+    assert statement.title == f"Billing review for {ACME}, Jan 2026 to Apr 2026"
     assert statement.account_manager == "Dana Lee"
     assert list(statement.lines["finding"]) == ["Invoiced below the agreed price", "Fewer units invoiced than used",
                                                 "Invoiced after the agreement ended"]
     # 24 billed at 20.00 against 22.00 agreed: (20 - 22) x 24 = -48; 27 used, 24 billed at 22.00: -66
     assert (statement.under_billed, statement.over_billed) == (1_140_000, 3_000_000)
     assert statement.net == int(statement.lines["difference"].sum())
+    assert statement.balance == ("Credit owed to you", 1_860_000)
 
 
-def test_internal_findings_never_reach_a_client():
-    run = recon.reconcile(recon.load_directory(MINI_MSP))
+def test_lines_name_products_and_invoices_never_sku_codes(statement):
+    assert set(statement.lines["product"]) <= {"Microsoft 365 Business Premium", "Endpoint detection and response",
+                                               "Phone support add-on", "Managed services (flat)"}
+    assert "sku" not in statement.lines
+    assert list(statement.lines["invoices"]) == ["INV-1006"] * 3
+
+
+def test_the_balance_is_a_positive_figure_with_its_direction_in_words(run):
+    cobalt = "Cobalt Logistics"  # hours and a flat fee not invoiced: $4,850.00 due to the MSP
+    view = views.filter_run(run, views.Filters(clients=(cobalt,)))
+    owed = statements.client_statement(view, cobalt, date(2026, 5, 4), run.resolved["invoices"], COMPANY)
+    assert owed.balance == ("Amount due to us", 48_500_000)
+    assert list(owed.lines["invoices"]) == ["INV-1013", ""]
+    text = pdf_text(statements.statement_pdf(owed))
+    assert f"Amount due to us: ${to_decimal(-owed.net):,.2f}" in text
+    assert "-$" not in text  # every figure a client reads is positive, its direction in words
+    assert "not invoiced" in text
+    sheet = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(owed)))["Statement"]
+    assert (sheet["A4"].value, Decimal(str(sheet["B4"].value))) == ("Amount due to us", to_decimal(-owed.net))
+
+
+def test_internal_findings_never_reach_a_client(run):
     evergreen = "Evergreen Clinic"
     view = views.filter_run(run, views.Filters(clients=(evergreen,)))
     assert "negative_margin" in set(view.discrepancies["type"])
@@ -47,48 +86,94 @@ def test_internal_findings_never_reach_a_client():
     assert len(statement.lines) == 1  # billed_without_usage only
 
 
-def test_xlsx_reads_back_with_exact_amounts(statement):
+def header_row(sheet) -> int:
+    return next(row for row in range(1, 20) if sheet.cell(row, 1).value == "Month")
+
+
+def test_xlsx_has_a_frozen_bold_header_fitted_widths_and_a_totals_row(statement):
     workbook = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))
     sheet = workbook["Statement"]
     assert sheet["A1"].value == statement.title
-    summary = {sheet.cell(row, 1).value: sheet.cell(row, 2).value for row in range(5, 8)}
-    assert Decimal(str(summary["Under-billed (owed to us)"])) == Decimal("-114.00")
-    assert Decimal(str(summary["Over-billed (credit due to you)"])) == Decimal("300.00")
-    assert sheet.cell(9, 1).value == "Period"
-    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=10, max_row=12)]
+    assert sheet["A2"].value == "From: Northwind IT Services, 12 Harbour Road, Bristol BS1 4QA"
+    assert (sheet["A4"].value, Decimal(str(sheet["B4"].value))) == ("Credit owed to you", Decimal("186.00"))
+    header = header_row(sheet)
+    assert [sheet.cell(header, column).value for column in range(1, 10)] == list(statements.HEADINGS)
+    assert all(sheet.cell(header, column).font.b for column in range(1, 10))
+    assert sheet.freeze_panes == f"A{header + 1}"
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=header + 1, max_row=header + 3)]
     assert [row[3] for row in rows] == list(statement.lines["finding"])
+    assert [row[1] for row in rows] == list(statement.lines["product"])
     differences = [Decimal(str(row[8])).quantize(Decimal("0.01")) for row in rows]
     assert differences == [to_decimal(int(units)) for units in statement.lines["difference"]]
-    assert "$" in sheet.cell(10, 9).number_format
+    assert "$" in sheet.cell(header + 1, 9).number_format
+    total = [cell.value for cell in sheet[header + 4]]
+    assert total[0] == "Total" and sheet.cell(header + 4, 1).font.b
+    assert Decimal(str(total[8])).quantize(Decimal("0.01")) == Decimal("186.00") == sum(differences)
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDI"}
+    longest_product = max(len(text) for text in statement.lines["product"])
+    assert widths["B"] >= longest_product and widths["D"] >= len("Invoiced after the agreement ended")
+    assert all(width < 65 for width in widths.values())
 
 
-def test_pdf_reads_back(statement):
+def test_pdf_has_the_letterhead_invoices_words_and_page_numbers(statement):
     data = statements.statement_pdf(statement)
     assert data.startswith(b"%PDF")
     reader = PdfReader(io.BytesIO(data))
-    text = " ".join(page.extract_text() for page in reader.pages)
-    assert statement.title in text.replace("\n", " ")
-    assert "-$114.00" in text and "+$300.00" in text
-    assert "Invoiced after the agreement ended" in text
-    assert reader.metadata.title == statement.title
+    text = pdf_text(data)
+    for expected in (statement.title, "Northwind IT Services", "12 Harbour Road", "Bristol BS1 4QA",
+                     "Prepared for", ACME, "Credit owed to you: $186.00", "Under-billed (due to us): $114.00",
+                     "Over-billed (credit owed to you): $300.00", "Invoiced after the agreement ended",
+                     "Microsoft 365 Business Premium", "$300.00 credit to you", "Page 1 of 1"):
+        assert expected in text, expected
+    assert all(number in text for number in statement.lines["invoices"].str.split(", ").explode())
+    for code in ("M365-BP", "PHONE-SUP", "EDR"):
+        assert code not in text
+    assert "-$" not in text and "Net:" not in text
+    assert reader.metadata.title == statement.title and reader.metadata.author == "Northwind IT Services"
+    assert any(page.images for page in reader.pages)  # the logo
 
 
-def test_a_client_with_nothing_to_report_still_gets_a_document():
-    run = recon.reconcile(recon.load_directory(MINI_MSP))
+def test_a_long_statement_numbers_every_page(statement):
+    lines = statement.lines.loc[statement.lines.index.repeat(40)].reset_index(drop=True)
+    long = statements.Statement(**{**statement.__dict__, "lines": lines})
+    reader = PdfReader(io.BytesIO(statements.statement_pdf(long)))
+    count = len(reader.pages)
+    assert count > 1
+    assert [f"Page {number} of {count}" in page.extract_text() for number, page in
+            enumerate(reader.pages, start=1)] == [True] * count
+
+
+def test_a_client_with_nothing_to_report_still_gets_a_document(run):
     view = views.filter_run(run, views.Filters(clients=("Delta Legal Partners",), period_from="2026-04"))
     statement = statements.client_statement(view, "Delta Legal Partners", prepared_on=date(2026, 5, 4))
     assert statement.lines.empty and statement.net == 0
-    reader = PdfReader(io.BytesIO(statements.statement_pdf(statement)))
-    assert "No billing differences" in reader.pages[0].extract_text()
+    assert statement.balance == ("Nothing due either way", 0)
+    assert statement.title.endswith(", Apr 2026")
+    text = pdf_text(statements.statement_pdf(statement))
+    assert "No billing differences" in text and "Billing review" in text  # no letterhead saved yet
     sheet = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))["Statement"]
-    assert sheet.cell(10, 1).value is None
+    header = header_row(sheet)
+    assert sheet.cell(header + 1, 2).value == "No billing differences in this period."
+    assert sheet.cell(header + 2, 1).value == "Total" and sheet.cell(header + 2, 9).value == 0
 
 
 def test_pdf_wraps_long_names_instead_of_cutting_them(statement):
     product = "Unlimited remote helpdesk and after-hours emergency support (flat monthly, per site)"
     lines = statement.lines.assign(product=[product] * len(statement.lines))
     long_named = statements.Statement(**{**statement.__dict__, "lines": lines})
-    text = " ".join(PdfReader(io.BytesIO(statements.statement_pdf(long_named))).pages[0].extract_text().split())
+    text = pdf_text(statements.statement_pdf(long_named))
     assert text.count(product) == len(lines)
-    assert "Net: credit due to you $186.00" in text  # 300.00 over-billed - 114.00 under-billed
-    assert statements.SIGN_NOTE in text
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (Debian poppler-utils) is not installed")
+def test_the_statement_renders_as_an_image_for_a_person_to_look_at(statement):
+    """The PDF rendered to PNG (test-artifacts/statements/statement-1.png): the page must draw, not only
+    parse. Looked at by hand for the layout (letterhead, balance, table, page number)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = ARTIFACTS / "statement.pdf"
+    pdf.write_bytes(statements.statement_pdf(statement))
+    (ARTIFACTS / "statement.xlsx").write_bytes(statements.statement_xlsx(statement))
+    subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(ARTIFACTS / "statement")], check=True,
+                   timeout=60)
+    pages = sorted(ARTIFACTS.glob("statement-*.png"))
+    assert pages and all(page.stat().st_size > 10_000 for page in pages)
