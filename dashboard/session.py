@@ -19,6 +19,7 @@ import streamlit as st
 
 from dashboard import data, login
 from recon import access
+from recon.company import Company
 from recon.connectors import PulledFile
 from recon.engine import Mappings, Reconciliation
 from recon.errors import MissingSourceError, ReconError
@@ -165,6 +166,17 @@ def save_settings(settings: Settings) -> None:
     require(access.CHANGE_SETTINGS)
     record("change_settings", detail=", ".join(f"{k}={v}" for k, v in settings.to_dict().items())[:500])
     store().save_settings(settings, by=user_name())
+
+
+def current_company() -> Company:
+    """The MSP's letterhead for client statements (name, address, logo), saved on Settings."""
+    return store().company()
+
+
+def save_company(company: Company) -> None:
+    require(access.CHANGE_SETTINGS)
+    record("change_letterhead", detail=f"name={company.name}; logo={'yes' if company.logo else 'no'}"[:500])
+    store().save_company(company, by=user_name())
 
 
 def current_mappings() -> Mappings:

@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import charts, data, session, ui
 from recon import views
 from recon.exports import statements
 
@@ -37,6 +37,15 @@ row.metric("Over-billed", ui.gain(overall.overcharge, currency), border=True)
 row.metric("Gross margin", ui.percent(overall.gross_margin_pct), border=True,
            help=f"{ui.money(overall.gross_margin, currency)} after "
                 f"{ui.money(overall.vendor_cost, currency)} of vendor cost.")
+
+st.markdown("**What this client owes us** (invoices dated in these periods, as of the run's end)")
+owing = ui.metric_row()
+owing.metric("Open balance", ui.money(overall.ar_balance, currency), border=True,
+             help=f"{overall.open_invoices} open invoice(s) not yet paid in full.")
+owing.metric("Overdue", ui.money(overall.overdue_balance, currency), border=True,
+             help="Open balance past its due date.")
+owing.metric("Short-paid invoices", f"{overall.short_paid_invoices}", border=True,
+             help="Marked paid, but payments fall short of the total.")
 
 left, right = st.columns(2)
 with left:
@@ -75,8 +84,13 @@ if picked and picked[0] < len(found):
 
 st.subheader("Statement for the client")
 st.caption("Billing differences in words the client reads (internal findings such as margin are left out).")
-statement = statements.client_statement(view, client, date.today())
-left, middle, _ = st.columns([1, 1, 3])
+statement = statements.client_statement(view, client, date.today(), context.result.resolved["invoices"],
+                                        session.current_company())
+label, amount = statement.balance
+st.markdown(f"**{label}: {ui.money(amount, currency)}** · {len(statement.lines)} line(s) on the statement")
+if not statement.company.name:
+    st.caption("Add your company's name, address and logo on Settings to print them on the statement.")
+left, middle, _ = st.columns([1, 1, 2])
 with left:
     ui.export_button("Statement (XLSX)", lambda: statements.statement_xlsx(statement),
                      file_name=f"{client} statement.xlsx", key="client.statement_xlsx",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import session, ui
 from recon import access
+from recon.company import MAX_ADDRESS_CHARS, MAX_NAME_CHARS, Company
 from recon.errors import ReconError
 from recon.settings import QUANTITY_BASES
 
@@ -84,6 +85,33 @@ if submitted:
             quantity_basis=str(basis))
         session.save_settings(chosen)
         st.success("Saved. Re-run to apply them to the current data.", icon=":material/check_circle:")
+    except ReconError as error:
+        st.error(ui.error_text(error), icon=":material/error:")
+
+st.subheader("Letterhead on client statements")
+st.caption("Your company's name, postal address and logo at the top of every client statement (PDF and XLSX). "
+           "Saving them does not change any run.")
+company = session.current_company()
+with st.form("settings.company", border=True):
+    name_column, logo_column = st.columns(2)
+    with name_column:
+        company_name = st.text_input("Company name", value=company.name, max_chars=MAX_NAME_CHARS,
+                                     key="settings.company_name")
+        address = st.text_area("Postal address (one line per line)", value=company.address,
+                               max_chars=MAX_ADDRESS_CHARS, key="settings.company_address", height=110)
+    with logo_column:
+        if company.logo is not None:
+            st.image(company.logo, caption="Current logo", width=220)
+        logo_file = st.file_uploader("Logo (PNG or JPEG, at most 1 MB)", type=["png", "jpg", "jpeg"],
+                                     key="settings.company_logo")
+        drop_logo = st.checkbox("Remove the logo", key="settings.company_drop_logo",
+                                disabled=company.logo is None)
+    saved_company = st.form_submit_button("Save letterhead", icon=":material/save:")
+if saved_company:
+    try:
+        logo = logo_file.getvalue() if logo_file is not None else (None if drop_logo else company.logo)
+        session.save_company(Company(name=company_name.strip(), address=address.strip(), logo=logo))
+        st.success("Letterhead saved: the next statement you download carries it.", icon=":material/check_circle:")
     except ReconError as error:
         st.error(ui.error_text(error), icon=":material/error:")
 
