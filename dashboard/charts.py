@@ -77,6 +77,18 @@ def _empty(title: str, message: str = "Nothing to show for these filters.") -> g
     return _layout(figure, title, "", height=260)
 
 
+MIN_CATEGORY_SLOTS = 6  # a chart of fewer periods keeps bars this narrow (one month is not a full-width block)
+
+
+def _period_axis(figure: go.Figure, count: int) -> None:
+    """Periods as categories; with fewer than ``MIN_CATEGORY_SLOTS`` the axis is padded around them, so
+    one selected month draws one ordinary bar in the middle."""
+    figure.update_xaxes(type="category")
+    if 0 < count < MIN_CATEGORY_SLOTS:
+        pad = (MIN_CATEGORY_SLOTS - count) / 2
+        figure.update_xaxes(range=[-0.5 - pad, count - 0.5 + pad])
+
+
 def _money_axis(currency: str) -> dict[str, object]:
     """Whole-currency ticks; the sign goes before the symbol (-$500), so only USD gets the symbol and
     other currencies name themselves in the axis title."""
@@ -107,7 +119,7 @@ def build_trend_figure(by_period: pd.DataFrame, currency: str,
                    customdata=_labels(by_period["net_variance"], currency, signed=True),
                    hovertemplate="%{x}<br>Net: <b>%{customdata}</b><extra></extra>"),
     ])
-    figure.update_xaxes(type="category")
+    _period_axis(figure, len(periods))
     figure.update_yaxes(**_money_axis(currency))
     return _layout(figure, title, currency, barmode="relative")
 
@@ -127,7 +139,7 @@ def build_billed_vs_expected_figure(by_period: pd.DataFrame, currency: str,
                    customdata=_labels(by_period["expected_revenue"], currency),
                    hovertemplate="%{x}<br>Expected: <b>%{customdata}</b><extra></extra>"),
     ])
-    figure.update_xaxes(type="category")
+    _period_axis(figure, len(periods))
     figure.update_yaxes(**_money_axis(currency))
     return _layout(figure, title, currency)
 

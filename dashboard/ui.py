@@ -16,14 +16,15 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import charts, data, login, session
-from recon import access
+from recon import access, views
 from recon.exports.formatting import export_frame
 from recon.exports.safe import download_name, markdown_text, redact, safe_csv
+from recon.keys import month_name
 from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money
 from recon.schema import QUANTITY, RATIO, column_kind, money_columns, money_places
 
 NAMED_FORMATS = {"USD": "dollar", "EUR": "euro"}
-COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta")
+COLOURED_COLUMNS = ("variance", "difference", "net_variance", "leakage_delta", "leakage", "overcharge")
 
 
 # --------------------------------------------------------------------------------------------- text
@@ -48,12 +49,15 @@ def gain(units: int | None, currency: str) -> str:
 
 
 def sparkline(by_period: pd.DataFrame, column: str, currency: str) -> tuple[list[float] | None, str | None]:
-    """A money column of ``metrics.by_period`` as sparkline values, and its last period as delta text."""
-    if by_period.empty:
+    """A money column of ``metrics.by_period`` as sparkline values (leakage as a loss, below zero), and
+    the change of its last period against the one before as delta text ("+$120.00 vs Mar 2026"); neither
+    for a single period (one bar would stretch across the card)."""
+    change = views.period_change(by_period, column)
+    if change is None:
         return None, None
-    last = by_period.iloc[-1]
-    return ([int(units) / MONEY_SCALE for units in by_period[column]],
-            f"{money(int(last[column]), currency)} in {last['period']}")
+    shown = views.as_read(by_period[[column]])[column]
+    return ([int(units) / MONEY_SCALE for units in shown],
+            f"{money(change.change, currency, signed=True)} vs {month_name(change.previous)}")
 
 
 def when(moment: datetime) -> str:
@@ -139,6 +143,8 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
             shown = money_format(shown_places(frame[column], places), currency)
             config[column] = st.column_config.NumberColumn(title, format=shown, pinned=column in pinned,
                                                            width=(widths or {}).get(column))
+        elif pd.api.types.is_datetime64_any_dtype(frame[column]) and _has_time_of_day(frame[column]):
+            config[column] = st.column_config.DatetimeColumn(title, format="D MMM YYYY, HH:mm")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
         elif kind == RATIO and numeric:
@@ -148,6 +154,12 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         else:
             config[column] = st.column_config.Column(title, pinned=column in pinned, width=(widths or {}).get(column))
     return config
+
+
+def _has_time_of_day(moments: pd.Series) -> bool:
+    """Whether moments carry a time of day (a run's creation, an access-log entry), not only dates."""
+    known = moments.dropna()
+    return bool((known != known.dt.normalize()).any())
 
 
 def shown_places(amounts: pd.Series, places: int) -> int:

@@ -247,6 +247,37 @@ def receivables_by_client(book: pd.DataFrame) -> pd.DataFrame:
     return grouped.sort_values(["overdue", "balance"], ascending=False, kind="stable").reset_index(drop=True)
 
 
+# Money the MSP failed to bill (leakage, under-billed) reads as a loss everywhere a person reads it: negative,
+# as billed minus expected (the cards' "-$6,314.13", the clients and runs tables, the period chips, their
+# CSVs); over-billed money (overcharge, refunds owed) positive. The engine keeps both as positive sums.
+LOSS_COLUMNS = ("leakage",)
+
+
+def as_read(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with leakage as a loss (negative), the sign convention of every card and table."""
+    present = [column for column in LOSS_COLUMNS if column in frame]
+    return frame.assign(**{column: -frame[column] for column in present}) if present else frame
+
+
+@dataclass(frozen=True)
+class PeriodChange:
+    """The change of one figure from the previous period to the last one shown (Int64 units)."""
+
+    period: str
+    previous: str
+    change: int
+
+
+def period_change(by_period: pd.DataFrame, column: str) -> PeriodChange | None:
+    """Last period's ``column`` against the period before it (``metrics.by_period``, leakage as a loss),
+    or None with fewer than two periods."""
+    if len(by_period) < 2:
+        return None
+    shown = as_read(by_period[["period", column]])
+    last, previous = shown.iloc[-1], shown.iloc[-2]
+    return PeriodChange(str(last["period"]), str(previous["period"]), int(last[column]) - int(previous[column]))
+
+
 def top_findings(discrepancies: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     """The ``limit`` largest undercharges and the ``limit`` largest overcharges (informational findings
     left out), undercharges first, each by size."""
@@ -320,8 +351,8 @@ def worklist_totals(rows: pd.DataFrame) -> dict[str, int]:
     """Count, under-billed and over-billed money (Int64 units, informational findings not counted)."""
     counted = rows[~rows["type"].isin(INFORMATIONAL_TYPES)]
     variance = counted["variance"].fillna(0)
-    return {"findings": len(rows), "under": int(-variance[variance < 0].sum()),
-            "over": int(variance[variance > 0].sum())}
+    return {"findings": len(rows), "actionable": len(counted), "informational": len(rows) - len(counted),
+            "under": int(-variance[variance < 0].sum()), "over": int(variance[variance > 0].sum())}
 
 
 def _text_matches(rows: pd.DataFrame, text: str) -> pd.Series:
@@ -499,16 +530,19 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 
 
 __all__ = [
+    "LOSS_COLUMNS",
     "NO_VENDOR",
     "RESOLUTION_STATUSES",
     "FilterError",
     "FilterOptions",
     "Filters",
+    "PeriodChange",
     "RunView",
     "WorklistQuery",
     "account_manager",
     "aging_table",
     "as_date",
+    "as_read",
     "choices",
     "client_names",
     "filter_options",
@@ -523,6 +557,7 @@ __all__ = [
     "net_variance",
     "outcomes_frame",
     "overdue_invoices",
+    "period_change",
     "receivables_by_client",
     "short_paid_invoices",
     "sku_names",

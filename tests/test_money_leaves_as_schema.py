@@ -242,7 +242,7 @@ def test_the_client_statement_holds_the_client_pages_differences(walk: Walk) -> 
 def test_overview_clients_csv_writes_leakage_as_money_not_units(walk: Walk) -> None:
     clients = walk.download("overview", "clients.csv")
     leakage = pd.read_csv(io.BytesIO(clients), dtype=str)["leakage"]
-    assert "1425.00" in set(leakage)  # was 14250000 (the issue saw 1140000 for 114.00)
+    assert "-1425.00" in set(leakage)  # was 14250000 (the issue saw 1140000 for 114.00); a loss: negative (issue 22)
     assert csv_problems("clients.csv", clients) == []
 
 

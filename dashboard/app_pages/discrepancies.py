@@ -9,6 +9,7 @@ from recon import access, views
 from recon.explain import explain
 from recon.fixes import KIND_NAMES, MAY_APPROVE
 from recon.keys import month_name
+from recon.metrics import describe_findings
 from recon.money import from_decimal
 from recon.rules import finding_name
 from recon.status import CLOSED_STATUSES, OPEN
@@ -52,7 +53,9 @@ query = views.WorklistQuery(types=tuple(types), directions=tuple(directions or (
 rows = views.worklist(found, query)
 totals = views.worklist_totals(rows)
 row = ui.metric_row()
-row.metric("Findings", f"{totals['findings']:,}", border=True)
+row.metric("Findings", describe_findings(totals["actionable"], totals["informational"]), border=True,
+           help="Actionable findings are money billed wrongly; informational ones (sold below vendor cost) "
+                "count no money.")
 row.metric("Under-billed", ui.loss(totals["under"], currency), border=True)
 row.metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 

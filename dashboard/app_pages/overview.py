@@ -15,20 +15,22 @@ ui.header("Overview", "How much revenue is leaking, where, and is it getting bet
 
 trend = view.metrics.by_period
 row = ui.metric_row()
+# chips: the last month's change against the month before; a loss grows downwards (leakage is negative)
 cards = [
-    ("Billed revenue", ui.money(overall.billed_revenue, currency), "billed_revenue", "gray",
+    ("Billed revenue", ui.money(overall.billed_revenue, currency), "billed_revenue", "normal",
      "Sum of invoice line amounts in the selected periods."),
-    ("Expected revenue", ui.money(overall.expected_revenue, currency), "expected_revenue", "gray",
+    ("Expected revenue", ui.money(overall.expected_revenue, currency), "expected_revenue", "off",
      "What should have been billed: vendor usage or contract quantity at the expected price."),
-    ("Leakage (under-billed)", ui.loss(overall.leakage, currency), "leakage", "red",
-     "Money not billed that should have been: the sum of under-billed variances."),
-    ("Overcharge (refunds owed)", ui.gain(overall.overcharge, currency), "overcharge", "blue",
+    ("Leakage (under-billed)", ui.loss(overall.leakage, currency), "leakage", "normal",
+     "Money not billed that should have been: the sum of under-billed variances, shown as a loss."),
+    ("Overcharge (refunds owed)", ui.gain(overall.overcharge, currency), "overcharge", "inverse",
      "Money billed that should not have been: a refund exposure."),
 ]
 for label, value, series, colour, explanation in cards:
-    sparkline, latest = ui.sparkline(trend, series, currency)
-    row.metric(label, value, delta=latest, delta_color=colour, delta_arrow="off", chart_data=sparkline,
-               chart_type="bar", border=True, help=explanation)
+    sparkline, change = ui.sparkline(trend, series, currency)
+    row.metric(label, value, delta=change, delta_color=colour, delta_arrow="auto", chart_data=sparkline,
+               chart_type="bar", border=True,
+               help=explanation + (" The chip: the last month against the month before." if change else ""))
 row = ui.metric_row()
 row.metric("Leakage rate", ui.percent(overall.leakage_rate, 2), border=True,
            help="Leakage / expected revenue.")
@@ -64,7 +66,7 @@ with right:
 st.subheader("Clients")
 st.caption("Select a client to open its page.")
 clients = view.metrics.by_client
-ui.table_to_open(clients, key="overview.client_table", column="client", state_key="client.selected",
+ui.table_to_open(views.as_read(clients), key="overview.client_table", column="client", state_key="client.selected",
                  page="app_pages/client.py", currency=currency, file_name="clients.csv",
                  columns=["client", "account_manager", "billed_revenue", "expected_revenue", "leakage", "overcharge",
                           "net_variance", "discrepancies", "leakage_rate", "gross_margin_pct"])

@@ -19,7 +19,7 @@ runs = session.stored_runs()
 runs = runs.assign(found=[describe_findings(total - informational, informational)
                           for total, informational in zip(runs["discrepancies"], runs["informational"], strict=True)])
 st.caption(f"{len(runs)} stored run(s); the run on screen is #{context.active.run_id}. Select a run to open it.")
-event = ui.table(runs, key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
+event = ui.table(views.as_read(runs), key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
                  columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
                           "found"],
                  labels={"id": "Run", "created_at": "Created (UTC)", "found": "Discrepancies"})
@@ -69,9 +69,10 @@ row = ui.metric_row()
 row.metric("New findings", f"{len(comparison.new)}", border=True)
 row.metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")
 row.metric("Changed", f"{len(comparison.changed)}", border=True)
-row.metric("Leakage change", ui.money(comparison.leakage_delta, currency, signed=True), border=True,
+row.metric("Leakage change", ui.money(-comparison.leakage_delta, currency, signed=True), border=True,
            delta="more leakage" if comparison.leakage_delta > 0 else "less leakage" if comparison.leakage_delta
-           else None, delta_color="inverse", delta_arrow="auto")
+           else None, delta_color="inverse", delta_arrow="auto",
+           help="Leakage is a loss: more leakage in the newer run is a negative change.")
 tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.cleared)})",
                 f"Changed ({len(comparison.changed)})"])
 for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),

@@ -124,9 +124,9 @@ def test_client_page_follows_the_chosen_client(app: AppTest):
 
 def test_work_list_narrows_by_type_and_text(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
-    assert metric(app, "Findings") == "14"
+    assert metric(app, "Findings") == "10 actionable + 4 informational"
     app.multiselect(key="discrepancies.types").select("negative_margin").run()
-    assert metric(app, "Findings") == "4"
+    assert metric(app, "Findings") == "0 actionable + 4 informational"
     assert metric(app, "Under-billed") == "$0.00"  # informational: not money owed
     app.multiselect(key="discrepancies.types").unselect("negative_margin")
     app.text_input(key="discrepancies.text").input("cobalt").run()
@@ -225,7 +225,7 @@ def test_a_real_export_is_detected_by_its_preset(app: AppTest):
 
 def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
-    assert metric(app, "Findings") == "14"
+    assert metric(app, "Findings") == "10 actionable + 4 informational"
     app.switch_page("app_pages/mappings.py").run()
     assert metric(app, "Mapping coverage") == "83.8%"
     app.button(key="mappings.confirm.0").click().run()
@@ -234,7 +234,7 @@ def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
     app.button(key="mappings.rerun").click().run()
     assert metric(app, "Mapping coverage") == "94.6%"
     app.switch_page("app_pages/discrepancies.py").run()
-    assert metric(app, "Findings") == "15"  # Cobalt's 42 seats in March against 40 billed
+    assert metric(app, "Findings") == "11 actionable + 4 informational"  # Cobalt's 42 seats in March against 40 billed
 
 
 def test_a_mapping_form_sent_half_filled_says_what_is_missing(app: AppTest):
@@ -263,7 +263,7 @@ def test_settings_apply_to_the_next_run(app: AppTest):
     app.button(key="settings.rerun").click().run()
     app.switch_page("app_pages/discrepancies.py").run()
     # within a 5-seat tolerance: Delta's 10 billed against 8 used, Acme's 24 billed against 27 used
-    assert metric(app, "Findings") == "12"
+    assert metric(app, "Findings") == "8 actionable + 4 informational"
 
 
 def test_the_quantity_basis_is_a_setting_of_the_next_run(app: AppTest, tmp_path: Path):
@@ -375,7 +375,7 @@ def test_resolving_findings_records_status_and_recovery(app: AppTest):
     app.text_input(key="discrepancies.note").input("invoiced on INV-2041")
     app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
     assert_clean(app)
-    assert metric(app, "Findings") == "12"  # resolved findings are hidden unless asked for
+    assert metric(app, "Findings") == "8 actionable + 4 informational"  # resolved findings are hidden unless asked for
     app.toggle(key="discrepancies.hide_closed").set_value(False).run()
     app.multiselect(key="discrepancies.columns").select("note").run()
     table = next(frame.value for frame in app.dataframe if "note" in frame.value)
@@ -402,17 +402,17 @@ def test_the_work_list_shows_what_each_selected_finding_is(app: AppTest):
     assert app.selectbox(key="discrepancies.status").value is None  # nothing is chosen for the person
     app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
     assert "Choose a status first." in [item.value for item in app.warning]
-    assert metric(app, "Findings") == "14"  # nothing was resolved
+    assert metric(app, "Findings") == "10 actionable + 4 informational"  # nothing was resolved
     app.selectbox(key="discrepancies.status").select("accepted")
     app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
-    assert metric(app, "Findings") == "12"
+    assert metric(app, "Findings") == "8 actionable + 4 informational"
     app.toggle(key="discrepancies.hide_closed").set_value(False).run()
     app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
     app.run()
     app.button(key="discrepancies.reopen").click().run()
     assert_clean(app)
     app.toggle(key="discrepancies.hide_closed").set_value(True).run()
-    assert metric(app, "Findings") == "14"
+    assert metric(app, "Findings") == "10 actionable + 4 informational"
 
 
 def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp_path: Path):

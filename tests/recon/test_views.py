@@ -223,10 +223,20 @@ def test_a_confirmed_alias_changes_the_run(run):
 def test_worklist_totals_and_top_products(run):
     found = views.filter_run(run).discrepancies
     totals = views.worklist_totals(found)
-    assert totals == {"findings": 14, "under": run.metrics.overall.leakage,
+    assert totals == {"findings": 14, "actionable": 10, "informational": 4, "under": run.metrics.overall.leakage,
                       "over": run.metrics.overall.overcharge}
     products = views.top_products(run.metrics.by_vendor, limit=2)
     assert list(products["sku"]) == ["MANAGED-SVC", "LABOR"]
+
+
+def test_the_change_against_the_previous_period_reads_leakage_as_a_loss(run):
+    by_period = run.metrics.by_period
+    change = views.period_change(by_period, "leakage")
+    assert (change.period, change.previous) == ("2026-04", "2026-03")
+    assert change.change == -(int(by_period["leakage"].iloc[-1]) - int(by_period["leakage"].iloc[-2]))
+    assert views.period_change(by_period.iloc[:1], "leakage") is None
+    assert (views.as_read(by_period)["leakage"] == -by_period["leakage"]).all()
+    assert (views.as_read(by_period)["overcharge"] == by_period["overcharge"]).all()
 
 
 def test_validation_summary_and_table():

@@ -1,0 +1,95 @@
+"""Plain words and one way of counting (issue 22 item 6) under AppTest on the test MSP: the Overview chips
+are the change against the previous month in month names, leakage is a loss (negative) on the cards and in
+the tables, one selected month draws cleanly, runs are listed with date, time and who, findings are counted
+"actionable + informational" where both appear, and what a person reads holds no snake_case or internal
+ids."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import recon
+from recon import views
+from recon.metrics import describe_findings
+from recon.money import display_money
+from recon.rules import INFORMATIONAL_TYPES
+from tests.dashboard.signin import signed_in_app
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI_MSP = ROOT / "tests" / "fixtures" / "mini_msp"
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+@pytest.fixture(scope="module")
+def run() -> recon.Reconciliation:
+    return recon.reconcile(recon.load_directory(MINI_MSP))
+
+
+@pytest.fixture()
+def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    return signed_in_app()
+
+
+def card(at: AppTest, label: str):
+    return next(item for item in at.metric if item.label == label)
+
+
+def table(at: AppTest, column: str):
+    return next(frame for frame in at.dataframe if column in frame.value.columns)
+
+
+def test_overview_chips_are_the_change_against_the_previous_month(app: AppTest, run):
+    by_period = views.filter_run(run).metrics.by_period
+    last, previous = by_period.iloc[-1], by_period.iloc[-2]
+    assert (last["period"], previous["period"]) == ("2026-04", "2026-03")
+    billed = int(last["billed_revenue"]) - int(previous["billed_revenue"])
+    leakage = -(int(last["leakage"]) - int(previous["leakage"]))  # a loss: more leakage is a negative change
+    assert card(app, "Billed revenue").proto.delta == f"{display_money(billed, signed=True)} vs Mar 2026"
+    assert card(app, "Leakage (under-billed)").proto.delta == f"{display_money(leakage, signed=True)} vs Mar 2026"
+
+
+def test_one_selected_month_draws_cleanly(app: AppTest):
+    app.selectbox(key="filters.period_from").select("2026-03").run()
+    app.selectbox(key="filters.period_to").select("2026-03").run()
+    assert not app.exception
+    billed = card(app, "Billed revenue")
+    assert not billed.proto.delta and not list(billed.proto.chart_data)  # no chip, no lone sparkline bar
+    trend = json.loads(app.get("plotly_chart")[0].proto.spec)
+    span = trend["layout"]["xaxis"]["range"]
+    assert span[1] - span[0] >= 5  # one month is one ordinary bar, not a block across the chart
+
+
+def test_leakage_is_a_loss_on_the_cards_and_in_the_tables(app: AppTest, run):
+    overall = views.filter_run(run).metrics.overall
+    assert card(app, "Leakage (under-billed)").value == f":red[{display_money(-overall.leakage)}]"
+    clients = table(app, "leakage").value
+    assert (clients["leakage"] <= 0).all() and (clients["leakage"] < 0).any()
+    assert float(clients["leakage"].sum()) == pytest.approx(-overall.leakage / 10_000)
+    app.switch_page("app_pages/runs.py").run()
+    runs = table(app, "found").value
+    assert float(runs["leakage"].iloc[0]) == pytest.approx(-overall.leakage / 10_000)
+
+
+def test_runs_are_listed_with_date_time_and_who(app: AppTest):
+    app.switch_page("app_pages/runs.py").run()
+    runs = table(app, "found")
+    config = json.loads(runs.proto.columns)
+    assert config["created_at"]["type_config"]["format"] == "D MMM YYYY, HH:mm"
+    assert runs.value["by"].iloc[0] == "admin"
+
+
+def test_findings_are_counted_actionable_plus_informational_alike_everywhere(app: AppTest, run):
+    informational = int(run.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
+    assert informational
+    words = describe_findings(len(run.discrepancies) - informational, informational)
+    app.switch_page("app_pages/discrepancies.py").run()
+    assert card(app, "Findings").value == words
+    app.switch_page("app_pages/runs.py").run()
+    assert card(app, "Discrepancies").value == words
