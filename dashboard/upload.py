@@ -123,7 +123,7 @@ def validation_details(key: str, loaded: LoadedSource) -> None:
     st.dataframe(preview, hide_index=True, key=f"sources.preview.{key}",
                  column_config=ui.column_config(preview, session.current_settings().currency))
     ui.table(validation, key=f"sources.expectations.{key}", currency="USD", download=False,
-             columns=["rule", "success", "checked", "failed", "expectation"])
+             columns=["rule", "success", "checked", "failed", "column"])
     if len(loaded.issues):
         st.markdown(f"**Quarantined rows** · {len(loaded.issues):,}")
         ui.table(loaded.issues, key=f"sources.issues.{key}", currency="USD", download=False,
@@ -137,7 +137,7 @@ def validation_counts(report: ValidationReport) -> None:
     lines = report.line_counts.describe()
     st.caption(f"{report.rows_in:,} rows in · {report.rows_used:,} used · {report.rows_quarantined:,} quarantined"
                + (f" · {lines}" if lines else "")
-               + f" · {len(report.passed)} expectation(s) passed" + (f", **{failed} failed**" if failed else ""))
+               + f" · {len(report.passed)} check(s) passed" + (f", **{failed} failed**" if failed else ""))
     if report.encoding not in ("", "UTF-8"):
         st.caption(f"Read as {ui.md(report.encoding)}")
     for warning in report.warnings:

@@ -478,6 +478,10 @@ VALIDATION_COLUMNS = ("file", "source", "read_as", "rows_in", "rows_used", "rows
                       "passed", "failed", "balanced", "problems", "sha256")
 EXPECTATION_COLUMNS = ("file", "source", "rule", "success", "checked", "failed", "expectation", "column",
                        "observed")
+# what a person reads of the checks (the Great Expectations name, ``expectation``, stays in the files)
+CHECK_COLUMNS = tuple(column for column in EXPECTATION_COLUMNS if column != "expectation")
+# how a file was read, in words (the engine's "canonical columns" are the app's own column names)
+READ_AS_WORDS = {"canonical columns": "standard column names"}
 
 
 def validation_summary(reports: Sequence[ValidationReport],
@@ -485,7 +489,8 @@ def validation_summary(reports: Sequence[ValidationReport],
     """One row per file: how it was read, rows in / used / quarantined / blank, expectations passed and
     failed, whether the rows balance, why it was refused (if it was) and its SHA-256 (from ``records``)."""
     hashes = {(record.source, record.file): record.sha256 for record in records}
-    rows = [{"file": report.file, "source": report.source, "read_as": report.read_as, "rows_in": report.rows_in,
+    rows = [{"file": report.file, "source": report.source, "read_as": READ_AS_WORDS.get(report.read_as, report.read_as),
+             "rows_in": report.rows_in,
              "rows_used": report.rows_used, "rows_quarantined": report.rows_quarantined,
              "blank_rows": report.blank_rows, "passed": len(report.passed), "failed": len(report.failed),
              "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
@@ -530,6 +535,7 @@ def import_report(imports: Sequence[ImportRecord]) -> pd.DataFrame:
 
 
 __all__ = [
+    "CHECK_COLUMNS",
     "LOSS_COLUMNS",
     "NO_VENDOR",
     "RESOLUTION_STATUSES",

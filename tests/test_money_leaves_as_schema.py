@@ -319,7 +319,7 @@ def test_recon_run_keys_csv_writes_the_catalog_unit_cost_as_money(cli_outputs: P
 def test_recon_export_writes_the_audit_pack_with_money_as_numbers(cli_outputs: Path) -> None:
     pack = (cli_outputs / "audit.xlsx").read_bytes()
     assert xlsx_problems("audit.xlsx", pack) == []
-    summary = pd.read_excel(io.BytesIO(pack), sheet_name="summary", dtype=object).set_index("item")["value"]
+    summary = pd.read_excel(io.BytesIO(pack), sheet_name="summary", dtype=object).set_index("key")["value"]
     figures = json.loads((cli_outputs / "out" / "summary.json").read_text())["overall"]
     assert Decimal(str(summary["leakage"])).quantize(Decimal("0.01")) == Decimal(figures["leakage"])
 

@@ -79,6 +79,7 @@ log = access.access_log_frame(storage.access_log(limit=2000))
 first, second = st.columns(2)
 who = first.multiselect("User", views.choices(log["user"]), key="admin.log.users", placeholder="Anyone")
 what = second.multiselect("Action", views.choices(log["action"]), key="admin.log.actions",
+                          format_func=lambda action: str(action).replace("_", " "),
                           placeholder="Any action")
 shown = access.filter_access_log(log, who, what)
 ui.table(access.access_log_for_display(shown), key="admin.log", currency="USD", file_name="access_log.csv", height=420,

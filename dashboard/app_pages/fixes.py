@@ -13,6 +13,7 @@ from recon import access, views
 from recon.exports.fixes import fixes_csv, fixes_pdf
 from recon.fixes import KIND_NAMES, LINE_KINDS, MAY_APPLY, MAY_APPROVE, MAY_PROPOSE, MAY_REJECT
 from recon.money import from_decimal, to_decimal
+from recon.rules import finding_names
 
 context = ui.require_context()
 currency = context.currency
@@ -23,7 +24,8 @@ if context.active.run_id is None:
     st.info("This run is not stored yet: fixes are proposed when a run is stored (finance or admin runs it).",
             icon=":material/info:")
     st.stop()
-fixes = fixes.assign(change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]))
+fixes = fixes.assign(change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]),
+                     finding=finding_names(fixes["finding_type"]))
 statuses = st.multiselect("Status", sorted(set(fixes["status"])), key="fixes.statuses", placeholder="Any status")
 shown = fixes[fixes["status"].isin(statuses)] if statuses else fixes
 shown = shown.reset_index(drop=True)
@@ -38,8 +40,9 @@ st.caption("Select fixes to see the PSA line before and after, and to approve or
 event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv",
                  columns=["status", "period", "client", "sku", "change", "before_qty", "after_qty", "unit_price",
                           "amount", "monthly_change", "effective_date", "description", "agreement_id", "line_id",
-                          "finding_type", "approved_by", "fix_key"],
-                 labels={"amount": "One-time amount", "before_qty": "Quantity before", "after_qty": "Quantity after"},
+                          "finding", "approved_by", "fix_key"],
+                 labels={"fix_key": "Reference", "amount": "One-time amount", "before_qty": "Quantity before",
+                         "after_qty": "Quantity after"},
                  selection="multi-row", height=380)
 picked = [position for position in ui.selected_rows(event) if position < len(shown)]
 if not picked:

@@ -11,6 +11,8 @@ from recon.keys import describe_periods
 from recon.metrics import describe_findings
 from recon.rules import INFORMATIONAL_TYPES
 
+COMPARE_COLUMNS = ("period", "client", "sku", "label", "old_variance", "new_variance", "variance_delta", "variance",
+                   "status", "expected_amount", "billed_amount", "detail")
 session.require(access.VIEW_RUNS)
 context = ui.require_context()
 currency = context.currency
@@ -44,7 +46,7 @@ if chosen_id is not None:
         ui.table(views.with_labels(stored.discrepancies), key="runs.discrepancies", currency=currency,
                  file_name=f"run-{stored.id}-discrepancies.csv",
                  columns=["period", "client", "sku", "label", "variance", "status", "expected_amount",
-                          "billed_amount", "type", "fingerprint"], labels={"label": "Finding"})
+                          "billed_amount"], labels={"label": "Finding"})
     with tabs[1]:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
@@ -78,5 +80,7 @@ tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.clear
 for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),
                                      ("changed", comparison.changed)), strict=True):
     with tab:
-        ui.table(views.with_labels(frame), key=f"runs.compare.{name}", currency=currency,
-                 file_name=f"runs-{old_id}-{new_id}-{name}.csv", labels={"label": "Finding"})
+        listed = views.with_labels(frame)
+        ui.table(listed, key=f"runs.compare.{name}", currency=currency,
+                 file_name=f"runs-{old_id}-{new_id}-{name}.csv", labels={"label": "Finding"},
+                 columns=[column for column in COMPARE_COLUMNS if column in listed])

@@ -40,15 +40,16 @@ row.metric("Rows in", f"{totals['rows_in']:,}", border=True)
 row.metric("Rows used", f"{totals['rows_used']:,}", border=True)
 row.metric("Rows quarantined", f"{totals['rows_quarantined']:,}", border=True,
            help="Rows that could not be used, each with its reason below. Rows in = used + quarantined.")
-row.metric("Expectations failed", f"{totals['failed']}", border=True,
-           help="Great Expectations checks per file; every row a check fails is in quarantine.")
+row.metric("Checks failed", f"{totals['failed']}", border=True,
+           help="Data-quality checks per file (required columns, dates, amounts, ...); every row a check fails is "
+                "in quarantine.")
 ui.table(summary, key="sources.report", currency=context.currency, file_name="imports.csv",
          labels={"read_as": "Read as", "rows_in": "Rows in", "rows_used": "Used", "rows_quarantined": "Quarantined",
                  "blank_rows": "Blank", "passed": "Checks passed", "failed": "Checks failed",
                  "balanced": "In = used + quarantined", "sha256": "SHA-256"})
 with st.expander("Every validation check"):
     ui.table(views.validation_table(reports), key="sources.expectations", currency=context.currency,
-             file_name="validation.csv")
+             file_name="validation.csv", columns=list(views.CHECK_COLUMNS))
 st.subheader("What the vendor rows say")
 overall = result.metrics.overall
 row = ui.metric_row()

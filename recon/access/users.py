@@ -156,9 +156,15 @@ def access_log_frame(events: Sequence[AccessEvent]) -> pd.DataFrame:
 
 
 def access_log_for_display(log: pd.DataFrame) -> pd.DataFrame:
-    """The access log with ``at`` as UTC text to the second (a table shows datetimes as dates)."""
+    """The access log with ``at`` as UTC text to the second (a table shows datetimes as dates) and each
+    action in words (``export_audit_pack`` -> "export audit pack")."""
     return log.assign(at=pd.to_datetime(log["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-                      .astype("string"))
+                      .astype("string"), action=action_words(log["action"].astype("string")))
+
+
+def action_words(actions: pd.Series) -> pd.Series:
+    """Access-log actions as a person reads them: ``change_settings`` -> "change settings"."""
+    return actions.str.replace("_", " ", regex=False)
 
 
 def filter_access_log(log: pd.DataFrame, users: Iterable[str] = (), actions: Iterable[str] = ()) -> pd.DataFrame:

@@ -113,9 +113,32 @@ def write_audit_pack(run: StoredRun, events: pd.DataFrame, target: Path | Binary
     workbook.close()
 
 
+# What a summary item is called where a person reads it (issue 22 item 6); the rest read as their words.
+SUMMARY_WORDS = {
+    "created_at": "Created (UTC)", "engine_version": "Engine version", "billed_revenue": "Billed revenue",
+    "leakage": "Leakage (under-billed)", "overcharge": "Overcharge (refunds owed)",
+    "net_variance": "Net variance (billed - expected)", "ar_balance": "Open balance (accounts receivable)",
+    "overdue_balance": "Overdue balance", "dso": "DSO (days sales outstanding)", "discrepancies": "Findings",
+    "effective_hourly_rate": "Effective hourly rate", "realisation": "Realisation (billed / worked hours)",
+}
+_SUMMARY_ACRONYMS = {"sku": "SKU", "skus": "SKUs", "ar": "AR", "dso": "DSO", "psa": "PSA"}
+
+
+def summary_words(key: str) -> str:
+    """``leakage_rate`` -> "Leakage rate", ``aging 1-30`` -> "Aging 1-30 days": a summary item in words."""
+    if key in SUMMARY_WORDS:
+        return SUMMARY_WORDS[key]
+    if key.startswith("aging "):
+        bucket = key.removeprefix("aging ")
+        return f"Aging {bucket}" + ("" if bucket == "current" else " days")
+    words = " ".join(_SUMMARY_ACRONYMS.get(word, word) for word in key.split("_"))
+    return words[:1].upper() + words[1:]
+
+
 def summary_rows(run: StoredRun) -> pd.DataFrame:
-    """The run's identity and every overall figure as (item, value) rows; money as ``Decimal`` with the
-    places ``recon.schema`` declares (``Overall.to_dict``)."""
+    """The run's identity and every overall figure as (item, value, key) rows: ``item`` in words, ``key``
+    the figure's name in ``summary.json`` (for a script); money as ``Decimal`` with the places
+    ``recon.schema`` declares (``Overall.to_dict``)."""
     rows: list[tuple[str, Any]] = [
         ("run", run.id), ("created_at", _stamp(run.created_at)), ("by", run.by), ("label", run.label),
         ("periods", ", ".join(run.periods)), ("engine_version", run.engine_version),
@@ -125,7 +148,7 @@ def summary_rows(run: StoredRun) -> pd.DataFrame:
             rows.extend((f"{name} {key}", _figure(name, inner)) for key, inner in value.items())
         else:
             rows.append((name, _figure(name, value)))
-    return pd.DataFrame(rows, columns=["item", "value"])
+    return pd.DataFrame([(summary_words(key), value, key) for key, value in rows], columns=["item", "value", "key"])
 
 
 def _figure(name: str, value: Any) -> Any:

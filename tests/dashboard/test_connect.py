@@ -165,7 +165,7 @@ def test_a_pull_is_validated_like_an_upload(psa: Path):
     assert "Read as pulled from psa: usage with a column mapping" in " ".join(captions)
     # usage has no non-negative checks (PRODUCT.md 4a: a refund's quantity, a rebate's cost are negative)
     assert ("12 rows in · 10 used · 2 quarantined · lines 13 = header 1 + used 10 + quarantined 2 + blank 0 · "
-            "17 expectation(s) passed, **2 failed**") in captions
+            "17 check(s) passed, **2 failed**") in captions
     quarantined = next(frame.value for frame in at.dataframe if "reason" in frame.value)
     assert len(quarantined) == 2 and set(quarantined["column"]) == {"quantity", "client"}
     usage_preview = next(frame.value for frame in at.dataframe if "subscription_id" in frame.value)

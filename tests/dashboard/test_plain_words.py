@@ -93,3 +93,44 @@ def test_findings_are_counted_actionable_plus_informational_alike_everywhere(app
     assert card(app, "Findings").value == words
     app.switch_page("app_pages/runs.py").run()
     assert card(app, "Discrepancies").value == words
+
+
+def texts(at: AppTest) -> list[str]:
+    """Everything a person reads on the page as text: labels, captions, cards and table headers."""
+    found = [str(item.value) for kind in ("markdown", "caption", "info", "warning", "success", "subheader")
+             for item in getattr(at, kind)]
+    found += [f"{item.label} {item.value}" for item in at.metric]
+    return found
+
+
+def test_sources_speak_of_checks_and_standard_columns_not_expectations(app: AppTest):
+    app.switch_page("app_pages/sources.py").run()
+    assert not app.exception
+    labels = {item.label for item in app.metric}
+    assert "Checks failed" in labels and "Expectations failed" not in labels
+    files = table(app, "read_as").value
+    assert not files["read_as"].str.contains("canonical").any()
+    assert "standard column names" in set(files["read_as"])
+    checks = table(app, "rule").value
+    assert "expectation" not in checks.columns  # expect_column_values_to_... is the library's name
+    assert not [text for text in texts(app) if "expect_" in text or "canonical" in text]
+
+
+def test_runs_and_the_access_log_hold_no_codes(app: AppTest, tmp_path: Path):
+    app.switch_page("app_pages/runs.py").run()
+    found = table(app, "label").value
+    assert not {"type", "fingerprint"} & set(found.columns)
+    assert not [text for text in texts(app) if re.search(r"run key|[0-9a-f]{12}", text)]
+    app.switch_page("app_pages/settings.py").run()
+    app.button(key="FormSubmitter:settings.form-Save settings").click().run()
+    app.switch_page("app_pages/admin.py").run()
+    log = table(app, "action").value
+    assert "change settings" in set(log["action"])
+    assert not [action for action in log["action"] if SNAKE.search(str(action))]
+
+
+def test_fixes_name_their_finding_in_words(app: AppTest):
+    app.switch_page("app_pages/fixes.py").run()
+    fixes = table(app, "change").value
+    assert "finding_type" not in fixes.columns
+    assert not [name for name in fixes["finding"] if SNAKE.search(str(name))]

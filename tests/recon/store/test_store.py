@@ -302,9 +302,12 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     path = audit.export_audit_pack(store, run_id, tmp_path / "packs" / "audit.xlsx")
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["summary", "discrepancies", "history", "inputs", "settings", "fixes", "fix_history"]
-    summary = {row[0]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
+    summary = {row[2]: row[1] for row in book["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary["run"] == run_id and summary["by"] == "ann"
     assert Decimal(str(summary["leakage"])) == Decimal(result.metrics.overall.to_dict()["leakage"])
+    items = [row[0] for row in book["summary"].iter_rows(min_row=2, values_only=True)]
+    assert "Leakage (under-billed)" in items and "Created (UTC)" in items and "Aging 1-30 days" in items
+    assert not [item for item in items if "_" in item]  # words, never snake_case (issue 22 item 6)
     found = _sheet_frame(book["discrepancies"])
     helpdesk_row = found.set_index("fingerprint").loc[helpdesk]
     assert helpdesk_row["status"] == "billed" and helpdesk_row["resolved_by"] == "bob"
