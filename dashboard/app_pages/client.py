@@ -87,10 +87,10 @@ st.caption("Billing differences in words the client reads (internal findings suc
 statement = statements.client_statement(view, client, date.today(), context.result.resolved["invoices"],
                                         session.current_company())
 label, amount = statement.balance
-st.markdown(f"**{label}: {ui.money(amount, currency)}** · {len(statement.lines)} line(s) on the statement")
+st.markdown(f"The statement says **{label}: {ui.money(amount, currency)}** · {len(statement.lines)} line(s)")
 if not statement.company.name:
-    st.caption("Add your company's name, address and logo on Settings to print them on the statement.")
-left, middle, _ = st.columns([1, 1, 2])
+    st.caption("Your company's name, address and logo print at the top once they are set on Settings (admins).")
+left, middle = st.columns(2)  # each button whole at 1024 px (a third of the width cut its label)
 with left:
     ui.export_button("Statement (XLSX)", lambda: statements.statement_xlsx(statement),
                      file_name=f"{client} statement.xlsx", key="client.statement_xlsx",

@@ -63,7 +63,7 @@ def test_the_letterhead_saved_on_settings_reaches_the_clients_statement(offered,
     at.switch_page("app_pages/client.py").run()
     at.selectbox(key="client.selected").select(COBALT).run()
     assert not at.exception
-    assert any("Amount due to us: $4,850.00" in item.value for item in at.markdown)
+    assert any("The statement says **Amount due to us: $4,850.00**" in item.value for item in at.markdown)
     pdf = bytes(next(make for name, make in offered.items() if name.endswith("statement.pdf"))())  # type: ignore[call-overload]
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages)
     for expected in ("Northwind IT Services", "Bristol BS1 4QA", COBALT, "Amount due to us: $4,850.00", "INV-1013",

@@ -104,3 +104,51 @@ def test_discrepancies_at_1024_show_the_finding_and_explain_each_selected_row(pa
     expect(page.get_by_text("contract 1 x $3,200.00 = $3,200.00; invoiced 0")).to_be_visible()
     page.get_by_test_id("stForm").get_by_role("combobox", name="Status").scroll_into_view_if_needed()
     shot(page, "discrepancies-two-selected-1024")
+
+
+@pytest.fixture()
+def manager(chromium_browser, app_url):
+    """A new session at 1024 x 768, signed in as the account manager Dana Lee (Acme Corporation's)."""
+    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(app_url)
+    sign_in(tab, "dana")
+    yield tab
+    context.close()
+
+
+def test_an_account_manager_hands_over_a_statement_at_1024(manager):
+    """Issue 22 item 5: the client's open and overdue balance on the Client page, the statement buttons
+    whole at 1024 px, and the PDF downloaded with its balance in words and page numbers."""
+    run = recon.reconcile(recon.load_directory(MINI_MSP))
+    from recon import views
+
+    owing = views.filter_run(run, views.Filters(clients=("Acme Corporation",))).metrics.overall
+    go(manager, "Client", "client")
+    expect(metric(manager, "Open balance")).to_have_text(display_money(owing.ar_balance))
+    expect(metric(manager, "Overdue")).to_have_text(display_money(owing.overdue_balance))
+    button = manager.get_by_role("button", name="Statement (PDF)")
+    button.scroll_into_view_if_needed()
+    for name in ("Statement (PDF)", "Statement (XLSX)"):  # not cut to "Statement …"
+        whole = manager.get_by_role("button", name=name).evaluate(
+            "button => [button, ...button.querySelectorAll('*')]"
+            ".every(node => node.scrollWidth <= node.clientWidth + 1)")
+        assert whole, name
+    shot(manager, "client-statement-1024")
+    with manager.expect_download() as download:
+        button.click()
+    from pypdf import PdfReader
+
+    reader = PdfReader(download.value.path())
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "Credit owed to you: $186.00" in text and "Page 1 of 1" in text and "INV-1006" in text
+
+
+def test_overview_chips_and_one_selected_month_at_1024(page):
+    chip = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Billed revenue", exact=True)).first
+    expect(chip.get_by_test_id("stMetricDelta")).to_contain_text("vs Mar 2026")
+    choose(page, "From", "Mar 2026")
+    choose(page, "To", "Mar 2026")
+    expect(chip.get_by_test_id("stMetricDelta")).to_have_count(0)  # no chip for a single month
+    shot(page, "overview-one-month-1024")
