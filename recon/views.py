@@ -278,6 +278,28 @@ def period_change(by_period: pd.DataFrame, column: str) -> PeriodChange | None:
     return PeriodChange(str(last["period"]), str(previous["period"]), int(last[column]) - int(previous[column]))
 
 
+SETTING_WORDS = {
+    "quantity_tolerance": "Quantity tolerance (units)", "price_tolerance_pct": "Unit price tolerance (share)",
+    "price_tolerance_min": "Unit price tolerance, at least", "amount_tolerance": "Amount tolerance",
+    "default_hourly_rate": "Default hourly rate", "fuzzy_suggest_min": "Suggest a client match from confidence",
+    "payment_terms_days": "Payment terms (days)", "as_of": "Receivables as of", "max_upload_mb": "Largest upload (MB)",
+    "max_upload_rows": "Most rows in one file", "fix_effective": "Fixes take effect",
+    "max_upload_columns": "Most columns", "max_line_chars": "Longest line (characters)",
+    "max_unzipped_mb": "Largest unpacked workbook (MB)", "max_compression_ratio": "Strongest workbook compression",
+    "max_zip_members": "Most parts in a workbook", "max_line_amount": "Largest amount or quantity on one line",
+    "quantity_basis": "Quantity in effect",
+}
+VALUE_WORDS = {"day_weighted": "days held", "period_end": "month end", "next_period": "the month after the run",
+               "finding_period": "the finding's own month"}
+
+
+def settings_table(values: Mapping[str, Any]) -> pd.DataFrame:
+    """A run's settings (``Settings.to_dict``) as ``setting, value`` rows in words, for a person to read."""
+    rows = [(SETTING_WORDS.get(name, name.replace("_", " ").capitalize()),
+             "-" if value is None else VALUE_WORDS.get(str(value), str(value))) for name, value in values.items()]
+    return pd.DataFrame(rows, columns=["setting", "value"]).astype("string")
+
+
 def top_findings(discrepancies: pd.DataFrame, limit: int = 5) -> pd.DataFrame:
     """The ``limit`` largest undercharges and the ``limit`` largest overcharges (informational findings
     left out), undercharges first, each by size."""
@@ -565,6 +587,7 @@ __all__ = [
     "overdue_invoices",
     "period_change",
     "receivables_by_client",
+    "settings_table",
     "short_paid_invoices",
     "sku_names",
     "suggested",

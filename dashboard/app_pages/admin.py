@@ -39,7 +39,8 @@ with left, st.form("admin.add", border=True):
         except access.AuthError as error:
             st.error(ui.error_text(error), icon=":material/error:")
         else:
-            st.success(f"Added **{ui.md(user.username)}** ({ui.md(user.role)}).", icon=":material/check_circle:")
+            st.success(f"Added **{ui.md(user.username)}** ({ui.md(user.role.replace('_', ' '))}).",
+                       icon=":material/check_circle:")
             if password:
                 st.write("One-time password, shown only now (to be changed at the first sign-in):")
                 st.code(password, language=None)

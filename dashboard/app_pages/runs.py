@@ -50,7 +50,8 @@ if chosen_id is not None:
     with tabs[1]:
         ui.table(stored.imports, key="runs.imports", currency=currency, file_name=f"run-{stored.id}-inputs.csv")
     with tabs[2]:
-        st.json(stored.settings.to_dict())
+        ui.table(views.settings_table(stored.settings.to_dict()), key="runs.settings", currency=currency,
+                 file_name=f"run-{stored.id}-settings.csv")
     ui.export_button("Audit pack (XLSX)", lambda: audit.audit_pack(session.store(), stored.id),
                      file_name=f"audit-pack-run-{stored.id}.xlsx", key="runs.audit_pack",
                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -7,7 +7,7 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboard import session, ui
-from recon import access
+from recon import access, views
 from recon.company import MAX_ADDRESS_CHARS, MAX_NAME_CHARS, Company
 from recon.errors import ReconError
 from recon.settings import QUANTITY_BASES
@@ -122,4 +122,5 @@ if context is not None and session.is_stale(context.active) and st.button(
     st.rerun()
 with st.expander("Settings of the run on screen"):
     if context is not None:
-        st.json(context.result.settings.to_dict())
+        ui.table(views.settings_table(context.result.settings.to_dict()), key="settings.of_run",
+                 currency=context.currency, download=False)

@@ -268,7 +268,7 @@ def reset_password(storage: AuthStorage, username: str, by: str, now: datetime,
 
 def users_frame(users: Sequence[UserRecord]) -> pd.DataFrame:
     """Users for display: name, role, how they sign in, status, manager name, extra clients (never a hash)."""
-    rows = [(user.username, user.role, "password" if user.password_hash else "identity provider",
+    rows = [(user.username, user.role.replace("_", " "), "password" if user.password_hash else "identity provider",
              "disabled" if user.disabled else "must change password" if user.must_change_password else "active",
              user.manager_name, ", ".join(user.clients), user.created_at) for user in users]
     return pd.DataFrame(rows, columns=["user", "role", "sign_in", "status", "manager_name", "clients", "created_at"])

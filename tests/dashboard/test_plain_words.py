@@ -134,3 +134,13 @@ def test_fixes_name_their_finding_in_words(app: AppTest):
     fixes = table(app, "change").value
     assert "finding_type" not in fixes.columns
     assert not [name for name in fixes["finding"] if SNAKE.search(str(name))]
+
+
+def test_settings_of_a_run_read_as_words_not_field_names(app: AppTest):
+    for page in ("runs", "settings"):
+        app.switch_page(f"app_pages/{page}.py").run()
+        assert not app.exception
+        assert not app.get("json")  # was the settings' dictionary: quantity_tolerance, day_weighted, ...
+        rows = table(app, "setting").value
+        assert "Quantity tolerance (units)" in set(rows["setting"]) and "days held" in set(rows["value"])
+        assert not [text for text in [*rows["setting"], *rows["value"]] if SNAKE.search(str(text))]
