@@ -424,8 +424,9 @@ def test_runs_page_compares_the_run_before_and_after_a_mapping(app: AppTest, tmp
     assert_clean(app)
     assert metric(app, "New findings") == "1"
     assert metric(app, "Cleared") == "0"
-    assert metric(app, "Leakage change") == "+$72.00"
-    found = next(frame.value for frame in app.dataframe if {"label", "type"} <= set(frame.value.columns))
+    assert metric(app, "Leakage change") == "-$72.00"  # more leakage: a loss, negative (issue 22 item 6)
+    found = next(frame.value for frame in app.dataframe if {"label", "variance"} <= set(frame.value.columns))
+    assert "type" not in found.columns and "fingerprint" not in found.columns
     assert len(found) and found["label"].isin(list(FINDING_NAMES.values())).all()  # findings in words
     assert any(button.label == "Audit pack (XLSX)" for button in app.get("download_button"))
 

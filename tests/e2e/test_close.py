@@ -5,6 +5,7 @@ finding is at that width. Shares the session's app server (tests/e2e/conftest.py
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -23,16 +24,21 @@ def engine_summary() -> Overall:
     return recon.reconcile(recon.load_directory(MINI_MSP)).metrics.overall
 
 
+def signed_in_at_1024(browser, url: str, name: str) -> Iterator[object]:
+    """A new session at 1024 x 768, signed in as ``name``, on the Overview."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    sign_in(tab, name)
+    yield tab
+    context.close()
+
+
 @pytest.fixture()
 def page(chromium_browser, app_url):
     """A new session at 1024 x 768, signed in as admin, on the Overview."""
-    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(app_url)
-    sign_in(tab, "admin")
-    yield tab
-    context.close()
+    yield from signed_in_at_1024(chromium_browser, app_url, "admin")
 
 
 def shot(page, name: str) -> None:
@@ -109,13 +115,7 @@ def test_discrepancies_at_1024_show_the_finding_and_explain_each_selected_row(pa
 @pytest.fixture()
 def manager(chromium_browser, app_url):
     """A new session at 1024 x 768, signed in as the account manager Dana Lee (Acme Corporation's)."""
-    context = chromium_browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(app_url)
-    sign_in(tab, "dana")
-    yield tab
-    context.close()
+    yield from signed_in_at_1024(chromium_browser, app_url, "dana")
 
 
 def test_an_account_manager_hands_over_a_statement_at_1024(manager):
