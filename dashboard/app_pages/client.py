@@ -84,7 +84,7 @@ if picked and picked[0] < len(found):
 
 st.subheader("Statement for the client")
 st.caption("Billing differences in words the client reads (internal findings such as margin are left out).")
-statement = statements.client_statement(view, client, date.today(), context.result.resolved["invoices"],
+statement = statements.client_statement(view, client, date.today(), context.result.resolved.get("invoices"),
                                         session.current_company())
 label, amount = statement.balance
 st.markdown(f"The statement says **{label}: {ui.money(amount, currency)}** · {len(statement.lines)} line(s)")

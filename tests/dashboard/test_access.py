@@ -364,7 +364,7 @@ def test_the_admin_page_adds_users_with_a_one_time_password_and_shows_the_access
     users = next(frame.value for frame in at.dataframe if "sign_in" in frame.value)
     assert "password_hash" not in users and set(users["user"]) == {"root", "sam"}
     log = next(frame.value for frame in at.dataframe if "action" in frame.value)
-    assert {"user_added", "login"} <= set(log["action"]) and password not in log.to_csv()
+    assert {"user added", "login"} <= set(log["action"]) and password not in log.to_csv()  # actions in words
 
 
 def test_an_admin_cannot_lock_themself_out() -> None:

@@ -152,3 +152,6 @@ def test_overview_chips_and_one_selected_month_at_1024(page):
     choose(page, "To", "Mar 2026")
     expect(chip.get_by_test_id("stMetricDelta")).to_have_count(0)  # no chip for a single month
     shot(page, "overview-one-month-1024")
+    page.get_by_test_id("stPlotlyChart").first.scroll_into_view_if_needed()
+    settle(page)
+    shot(page, "overview-one-month-charts-1024")
