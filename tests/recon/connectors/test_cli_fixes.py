@@ -92,8 +92,9 @@ def test_a_month_is_fixed_in_connectwise_from_the_command_line(project: tuple[Pa
 
     invoke("export", "1", "--out", "audit.xlsx")
     trail = pd.read_excel(root / "audit.xlsx", sheet_name="fix_history", dtype=str)
-    assert trail["event"].tolist() == ["approved", "approved", "dry_run", "dry_run", "accepted", "accepted"]
-    assert set(trail["by"]) == {"fin"} and trail["psa_id"].dropna().tolist()[0] == "101"
+    assert trail["event"].tolist() == ["proposed", "proposed", "approved", "approved", "dry_run", "dry_run",
+                                       "accepted", "accepted"]
+    assert set(trail["by"]) == {"recon (run 1, ann)", "fin"} and trail["psa_id"].dropna().tolist()[0] == "101"
     assert '"op": "replace", "path": "quantity", "value": 27' in trail["request"].dropna().iloc[0]
     assert pd.read_excel(root / "audit.xlsx", sheet_name="fixes")["status"].tolist() == ["applied", "applied"]
 
@@ -215,8 +216,8 @@ def test_a_new_line_and_a_cancellation_are_written_and_every_outcome_is_stored(
                      for row in psa.data["ContractServiceUnits"]}
             assert units[(int(new_id), "2026-03-01")] == 5 and units[(5002, "2026-03-01")] == 0
         trail = events.groupby("fix_key")["event"].apply(list).to_dict()
-        assert trail[current.loc["add_line", "fix_key"]] == ["approved", "refused", "approved", "accepted"]
-        assert trail[current.loc["cancel_line", "fix_key"]] == ["approved", "accepted"]
+        assert trail[current.loc["add_line", "fix_key"]] == ["proposed", "approved", "refused", "approved", "accepted"]
+        assert trail[current.loc["cancel_line", "fix_key"]] == ["proposed", "approved", "accepted"]
         statuses = store_statuses(tmp_path)
         assert statuses == {"billed", "credited"}  # the charge's finding billed, the cancellation's credited
 
