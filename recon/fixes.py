@@ -11,6 +11,9 @@ row per change (``FIX_COLUMNS``), each carrying its finding's fingerprint:
     missed_recurring_charge,                 -                                   charge / credit
     billed_outside_contract, price_*,
     duplicate_charge
+    agreement_total_mismatch                 -                                   charge / credit of the
+                                                                                 gap, on the agreement
+                                                                                 the total names
     unbilled_time, negative_margin           none: invoice the time entries / informational
 
 - **A line changes only where it disagrees with what is expected.** A quantity finding whose contract
@@ -19,6 +22,9 @@ row per change (``FIX_COLUMNS``), each carrying its finding's fingerprint:
   follow). The quantity of the latest line of the key active in the period moves by E - C (so a second line
   of the same product stays as it is); a quantity day-weighted to a fraction is rounded to whole units
   for a line that counts whole units.
+- **An agreement total that differs from its lines** (ConnectWise bills an agreement as one total,
+  PRODUCT.md 4a) is settled by a one-time adjustment of the gap on the agreement the total names
+  (``AGREEMENT-<id>``), from the next period (an agreement adjustment in ConnectWise).
 - **Lines change once, from the run's last period.** A line change is proposed for findings of the run's
   last period only (an earlier month's line is history); every period's gap is a one-time charge or credit.
 - **Effective date**: the first day of the period after the run's last one (``Settings.fix_effective =
@@ -58,8 +64,10 @@ EFFECTIVE_CHOICES = ("next_period", "finding_period")
 
 QUANTITY_TYPES = frozenset({"quantity_under_billed", "quantity_over_billed", "unbilled_usage"})
 CANCEL_TYPES = frozenset({"billed_without_usage"})
+AGREEMENT_TOTAL = "agreement_total_mismatch"
+AGREEMENT_SKU_PREFIX = "AGREEMENT-"  # an agreement total's key (recon.keys.agreement_sku): AGREEMENT-<id>
 ONE_TIME_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_charge", "billed_outside_contract",
-                            "price_below_contract", "price_above_contract", "duplicate_charge"})
+                            "price_below_contract", "price_above_contract", "duplicate_charge", AGREEMENT_TOTAL})
 # The findings that judge whether a line now bills what it should (verification).
 PRESENCE_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_charge", "billed_outside_contract"})
 
@@ -111,7 +119,8 @@ def propose(found: pd.DataFrame, contracts: pd.DataFrame, periods: Sequence[str]
     fixable = fixable.reset_index(drop=True)
     if not len(fixable) or not len(periods):
         return empty_fixes()
-    located = _with_lines(fixable, _billable_lines(contracts))
+    lines = _billable_lines(contracts)
+    located = _on_named_agreements(_with_lines(fixable, lines), lines)
     next_start = effective_start(periods)
     line = _line_fixes(located[located["period"].eq(max(periods)).to_numpy(bool)], settings, next_start)
     prorated = set(line.loc[line["effective_date"].lt(next_start).to_numpy(bool), "fingerprint"])
@@ -161,6 +170,23 @@ def _with_lines(found: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     out["has_line"] = out["line_qty"].notna() | out["line_price"].notna()
     out["agreement_id"] = out["agreement_id"].fillna(out["client_agreement"])
     out["origin"] = out["origin"].fillna(out["client_origin"])
+    return out
+
+
+def _on_named_agreements(found: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """An agreement total's finding (sku ``AGREEMENT-<id>``) goes on the agreement the total names, with the
+    origin of that agreement's lines (the client's latest line may belong to another agreement)."""
+    totals = found["type"].eq(AGREEMENT_TOTAL).to_numpy(bool) & found["sku"].astype("string").str.startswith(
+        AGREEMENT_SKU_PREFIX).fillna(False).to_numpy(bool)
+    if not totals.any():
+        return found
+    named = found["sku"].astype("string").str.removeprefix(AGREEMENT_SKU_PREFIX)
+    origins = lines.dropna(subset=["agreement_id"]).drop_duplicates(["client", "agreement_id"], keep="last")
+    origin = found[["client"]].astype("string").assign(agreement_id=named).merge(
+        origins[["client", "agreement_id", "origin"]], on=["client", "agreement_id"], how="left")["origin"]
+    out = found.copy()
+    out["agreement_id"] = named.where(totals, out["agreement_id"])
+    out["origin"] = origin.set_axis(out.index).where(totals, out["origin"]).fillna(out["origin"])
     return out
 
 
@@ -263,6 +289,8 @@ def _reason(row: Mapping[str, Any], currency: str) -> str:
     if kind.startswith("price_"):
         said = (f"billed {_quantity(row['billed_qty'])} at {money('billed_unit_price', 4)}, contract price "
                 f"{money('expected_unit_price', 4)}")
+    elif kind == AGREEMENT_TOTAL:
+        said = f"the agreement invoice's total {money('billed_amount')}, its lines expect {money('expected_amount')}"
     elif kind == "duplicate_charge":
         said = f"{row.get('detail') or 'a repeated line'} billed {money('billed_amount')}"
     else:

@@ -16,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recon.cli import app
+from recon.connectors import load_connections, writeback
+from recon.fixes import Fix
 from recon.store import Store
 from recon.store.fixes import FixLedger
 from tests.recon.connectors import psa_writes, vendors
@@ -137,3 +139,34 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
         assert trail.set_index(["fix_key", "event"]).loc[(acme, "accepted"), "psa_id"]
         assert pack["fixes"].set_index("fix_key").loc[[acme, globex_fix], "status"].tolist() == [
             "confirmed", "not_taken"]
+
+
+def test_an_agreement_total_short_of_its_additions_is_charged_as_an_adjustment_of_that_agreement(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ConnectWise bills Acme's agreement 11 as one total (1,000.00) while its additions, at the 27 seats Pax8
+    bills, expect 1,044.00: the fix is an adjustment of 44.00 on agreement 11, sent once."""
+    connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
+    with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
+        connectwise.base = cw_server.url
+        write_project(tmp_path, connections_toml(connectwise=cw_server.url, pax8=pax8_server.url))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out")
+        proposed = ledger.fixes(1)
+        total = proposed[proposed["finding_type"].eq("agreement_total_mismatch")]
+        assert total[["client", "sku", "kind", "agreement_id", "amount"]].to_numpy().tolist() == [
+            ["Acme Corp", "AGREEMENT-11", "charge", "11", 440_000]]
+        assert total["reason"].iloc[0] == ("agreement total mismatch in 2026-02: the agreement invoice's total "
+                                           "$1,000.00, its lines expect $1,044.00 (-$44.00)")
+        key = total["fix_key"].iloc[0]
+        invoke("fixes", "approve", "--run", "1", key, "--by", "fin")
+        assert "accepted" in invoke("fixes", "apply", "--run", "1", key, "--apply", "--by", "fin")
+        target = load_connections(tmp_path / "connections.toml", tmp_path / ".streamlit" / "secrets.toml")["cw"]
+        fix = Fix.from_row(ledger.fixes(1).set_index("fix_key", drop=False).loc[key].to_dict())
+        [again] = writeback.apply([fix], target, send=True)  # applied again: ConnectWise has it already
+        assert again.event == "skipped"
+        [(method, path, body)] = connectwise.writes
+        assert (method, path.removeprefix(vendors.CW_PREFIX)) == ("POST", "/finance/agreements/11/adjustments")
+        assert (body["amount"], body["agreementId"], body["effectiveDate"]) == (44.0, 11, "2026-03-01T00:00:00Z")
+        assert ledger.fixes(1).set_index("fix_key").loc[key, "status"] == "applied"
