@@ -8,6 +8,7 @@ carrying a charge's reference confirms it."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -170,3 +171,69 @@ def test_an_agreement_total_short_of_its_additions_is_charged_as_an_adjustment_o
         assert (method, path.removeprefix(vendors.CW_PREFIX)) == ("POST", "/finance/agreements/11/adjustments")
         assert (body["amount"], body["agreementId"], body["effectiveDate"]) == (44.0, 11, "2026-03-01T00:00:00Z")
         assert ledger.fixes(1).set_index("fix_key").loc[key, "status"] == "applied"
+
+
+SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
+
+
+def sample_connectwise() -> psa_writes.WritableConnectWise:
+    """The ConnectWise stand-in holding the sample MSP's ConnectWise agreements and additions (the records
+    ``sample_data/contracts_connectwise.csv`` was exported from) and its catalog."""
+    psa = psa_writes.WritableConnectWise()
+    with (SAMPLE / "contracts_connectwise.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        agreement = int(row["agreement.id"])
+        if not any(item["id"] == agreement for item in psa.data["finance/agreements"]):
+            psa.data["finance/agreements"].append({
+                "id": agreement, "name": row["agreement.name"], "company": {"name": row["agreement.company.name"]},
+                "billingCycle": {"name": row["agreement.billingCycle.name"]}, "startDate": row["agreement.startDate"]})
+        psa.data.setdefault(f"finance/agreements/{agreement}/additions", []).append({
+            "id": int(row["id"]), "product": {"identifier": row["product.identifier"]},
+            "quantity": float(row["quantity"]), "lessIncluded": float(row["lessIncluded"] or 0),
+            "unitPrice": float(row["unitPrice"]), "billCustomer": row["billCustomer"],
+            "effectiveDate": row["effectiveDate"], "cancelledDate": row["cancelledDate"] or None,
+            "agreementId": agreement, "description": row["description"]})
+    with (SAMPLE / "catalog.csv").open(encoding="utf-8") as handle:
+        psa.data["procurement/catalog"] += [{"id": 100 + number, "identifier": item["sku"], "price": item["list_price"]}
+                                            for number, item in enumerate(csv.DictReader(handle))]
+    return psa
+
+
+def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_shows_them_resolved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21's "done when" from the command line: the sample MSP reconciled, the fixes of its ConnectWise
+    lines (Highland Orthodontics uses Datto SaaS Protection its agreement 107024 has no addition for) approved
+    and applied to the stand-in, the next run shows their findings resolved by the fix, and the audit pack
+    holds the trail; the fixes of lines from the plain contracts.csv (no connection) are exported."""
+    psa = sample_connectwise()
+    with StandIn(psa) as server:
+        psa.base = server.url
+        write_project(tmp_path, connections_toml(connectwise=server.url)
+                      + 'contract_files = ["contracts_connectwise.csv"]\n')
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+        store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+        ledger = FixLedger(store)
+        invoke("run", "--data", str(SAMPLE), "--out", "out1", "--by", "ann")
+        proposed = ledger.fixes(1)
+        ours = proposed[proposed["origin"].eq("contracts_connectwise.csv")]
+        assert ours[["period", "kind", "agreement_id"]].to_numpy().tolist() == [
+            ["2026-09", "charge", "107024"], ["2026-10", "add_line", "107024"], ["2026-10", "charge", "107024"]]
+        assert ours["after_qty"].tolist()[1] == 16 and ours["amount"].tolist()[::2] == [320_000, 640_000]
+        invoke("fixes", "approve", "--run", "1", *ours["fix_key"], "--by", "fin")
+        said = invoke("fixes", "apply", "--run", "1", *ours["fix_key"], "--apply", "--by", "fin")
+        assert said.count("accepted") == 3
+        [added] = [item for item in psa.data["finance/agreements/107024/additions"]
+                   if item["product"]["identifier"] == "BACKUP-M365"]
+        assert (added["quantity"], added["unitPrice"], added["effectiveDate"]) == (16, 4.0, "2026-11-01T00:00:00Z")
+        assert sorted(body["amount"] for _, path, body in psa.writes if path.endswith("adjustments")) == [32.0, 64.0]
+
+        invoke("run", "--data", str(SAMPLE), "--out", "out2", "--by", "ann")
+        found = pd.read_csv(tmp_path / "out2" / "discrepancies.csv", dtype=str).set_index("fingerprint")
+        assert found.loc[list(set(ours["fingerprint"])), "status"].tolist() == ["billed", "billed"]
+        invoke("export", "1", "--out", "audit.xlsx")
+        trail = pd.read_excel(tmp_path / "audit.xlsx", sheet_name="fix_history", dtype=str)
+        mine = trail[trail["fix_key"].isin(ours["fix_key"])]
+        assert mine.groupby("fix_key")["event"].apply(list).tolist() == [["proposed", "approved", "accepted"]] * 3
+        assert mine.loc[mine["event"].eq("accepted"), "psa_id"].notna().all()
