@@ -69,7 +69,7 @@ def after_run(connection: Connection, run_id: int, result: Reconciliation) -> No
     applied before it against it."""
     contracts = result.resolved.get("contracts")
     proposed = fixes.propose(result.discrepancies, contracts if contracts is not None else empty_source("contracts"),
-                             list(result.periods), result.settings)
+                             list(result.periods), result.settings, keys=result.keys)
     rows = records(proposed.assign(effective_date=proposed["effective_date"].dt.date), STORED_FIX_COLUMNS)
     for position, row in enumerate(rows):
         row.update(run_id=run_id, position=position, prorate=bool(row["prorate"]) if row["prorate"] is not None

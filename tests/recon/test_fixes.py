@@ -28,7 +28,8 @@ def scenario(name: str, chosen: Settings | None = None) -> tuple[pd.DataFrame, p
     """(proposed fixes, expected fixes, the result) of ``tests/fixtures/fixes/<name>.txt``."""
     sections = parse_scenario((FIXTURES / "fixes" / f"{name}.txt").read_text(encoding="utf-8"))
     result = reconcile(scenario_sources({k: v for k, v in sections.items() if k != "fixes"}), chosen)
-    proposed = fixes.propose(result.discrepancies, result.resolved["contracts"], list(result.periods), result.settings)
+    proposed = fixes.propose(result.discrepancies, result.resolved["contracts"], list(result.periods), result.settings,
+                             keys=result.keys)
     expected = pd.read_csv(io.StringIO(sections["fixes"]), dtype=str, keep_default_na=False)
     return proposed, expected, result
 

@@ -142,10 +142,11 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
             "confirmed", "not_taken"]
 
 
-def test_an_agreement_total_short_of_its_additions_is_charged_as_an_adjustment_of_that_agreement(
+def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line_corrected(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """ConnectWise bills Acme's agreement 11 as one total (1,000.00) while its additions, at the 27 seats Pax8
-    bills, expect 1,044.00: the fix is an adjustment of 44.00 on agreement 11, sent once."""
+    """ConnectWise bills Acme's agreement 11 as one total (1,000.00, what its additions say) while Pax8 bills
+    27 seats where addition 101 says 25: the additions expect 1,044.00. The fixes: an adjustment of 44.00 on
+    agreement 11 and addition 101 to 27 seats from March, each sent once."""
     connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
     with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
         connectwise.base = cw_server.url
@@ -156,21 +157,27 @@ def test_an_agreement_total_short_of_its_additions_is_charged_as_an_adjustment_o
         invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out")
         proposed = ledger.fixes(1)
         total = proposed[proposed["finding_type"].eq("agreement_total_mismatch")]
-        assert total[["client", "sku", "kind", "agreement_id", "amount"]].to_numpy().tolist() == [
-            ["Acme Corp", "AGREEMENT-11", "charge", "11", 440_000]]
-        assert total["reason"].iloc[0] == ("agreement total mismatch in 2026-02: the agreement invoice's total "
+        shown = total[["client", "sku", "kind", "agreement_id", "line_id", "before_qty", "after_qty", "amount",
+                       "monthly_change"]].astype(object)
+        assert shown.where(shown.notna(), None).to_numpy().tolist() == [
+            ["Acme Corp", "M365-BP", "change_quantity", "11", "101", 25.0, 27.0, None, 440_000],
+            ["Acme Corp", "AGREEMENT-11", "charge", "11", None, None, None, 440_000, None]]
+        assert total["reason"].iloc[1] == ("agreement total mismatch in 2026-02: the agreement invoice's total "
                                            "$1,000.00, its lines expect $1,044.00 (-$44.00)")
-        key = total["fix_key"].iloc[0]
-        invoke("fixes", "approve", "--run", "1", key, "--by", "fin")
-        assert "accepted" in invoke("fixes", "apply", "--run", "1", key, "--apply", "--by", "fin")
+        keys = total["fix_key"].tolist()
+        invoke("fixes", "approve", "--run", "1", *keys, "--by", "fin")
+        assert invoke("fixes", "apply", "--run", "1", *keys, "--apply", "--by", "fin").count("accepted") == 2
         target = load_connections(tmp_path / "connections.toml", tmp_path / ".streamlit" / "secrets.toml")["cw"]
-        fix = Fix.from_row(ledger.fixes(1).set_index("fix_key", drop=False).loc[key].to_dict())
-        [again] = writeback.apply([fix], target, send=True)  # applied again: ConnectWise has it already
-        assert again.event == "skipped"
-        [(method, path, body)] = connectwise.writes
-        assert (method, path.removeprefix(vendors.CW_PREFIX)) == ("POST", "/finance/agreements/11/adjustments")
+        approved = [Fix.from_row(row) for row in ledger.fixes(1).set_index("fix_key", drop=False).loc[keys].to_dict(
+            "records")]
+        again = writeback.apply(approved, target, send=True)  # applied again: ConnectWise has both already
+        assert [outcome.event for outcome in again] == ["skipped", "skipped"]
+        [(patch, patch_path, operations), (post, post_path, body)] = connectwise.writes
+        assert (patch, patch_path.removeprefix(vendors.CW_PREFIX), operations) == (
+            "PATCH", "/finance/agreements/11/additions/101", [{"op": "replace", "path": "quantity", "value": 27}])
+        assert (post, post_path.removeprefix(vendors.CW_PREFIX)) == ("POST", "/finance/agreements/11/adjustments")
         assert (body["amount"], body["agreementId"], body["effectiveDate"]) == (44.0, 11, "2026-03-01T00:00:00Z")
-        assert ledger.fixes(1).set_index("fix_key").loc[key, "status"] == "applied"
+        assert set(ledger.fixes(1).set_index("fix_key").loc[keys, "status"]) == {"applied"}
 
 
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
