@@ -447,7 +447,8 @@ def verify(applied: pd.DataFrame, contracts: pd.DataFrame, invoices: pd.DataFram
 
     - line fixes: the line must say the approved quantity on the effective date (0 or no line for a
       cancellation), where the run's fresh contract rows reach that date; and no presence or quantity
-      finding of the key may remain in an invoiced period from the effective date on;
+      finding of the key may remain in an invoiced period from the effective date on (for a line inside an
+      agreement total, ``finding_type`` agreement_total_mismatch, nor a mismatch of that agreement's total);
     - charges and credits: confirmed when an invoice line from the effective date on carries the fix's
       reference; their absence proves nothing (not every PSA itemises an agreement adjustment).
 
@@ -507,8 +508,11 @@ def _finding_check(fix: Mapping[str, Any], invoices: pd.DataFrame, found: pd.Dat
     judged = [period for period in later if period in billed]
     if not judged:
         return None, ""
-    remaining = found[found["client"].eq(fix["client"]) & found["sku"].eq(fix["sku"])
-                      & found["type"].isin(PRESENCE_TYPES) & found["period"].isin(judged)]
+    mine = found["sku"].eq(fix["sku"]) & found["type"].isin(PRESENCE_TYPES)
+    if fix.get("finding_type") == AGREEMENT_TOTAL and fix.get("agreement_id"):  # a line inside a total: the
+        total = f"{AGREEMENT_SKU_PREFIX}{fix['agreement_id']}"                  # total judges it
+        mine = mine | (found["sku"].eq(total) & found["type"].eq(AGREEMENT_TOTAL))
+    remaining = found[found["client"].eq(fix["client"]) & mine & found["period"].isin(judged)]
     if len(remaining):
         first = remaining.iloc[0]
         return False, f"still {_finding_words(first['type'])} in {first['period']}"
