@@ -259,13 +259,14 @@ class FixLedger:
         return fold(proposals, events, proposer=proposer(run_id, by))
 
     def events(self, fix_keys: Iterable[str] | None = None, run_id: int | None = None) -> pd.DataFrame:
-        """Every event (of these fixes, or of the fixes of run ``run_id``, or all), oldest first
-        (``EVENT_COLUMNS``; ``request`` and ``response`` as the JSON they were stored as)."""
+        """Every event (of these fixes, or of the fixes of run ``run_id`` and those recorded by it, such as
+        its verdicts on fixes applied before it, or all), oldest first (``EVENT_COLUMNS``; ``request`` and
+        ``response`` as the JSON they were stored as)."""
         query = sa.select(*_EVENT.c)
         with self.store._reading() as connection:
             if run_id is not None:
                 keys = sa.select(_FIX.c.fix_key).where(_FIX.c.run_id == int(run_id))
-                query = query.where(_EVENT.c.fix_key.in_(keys))
+                query = query.where(_EVENT.c.fix_key.in_(keys) | (_EVENT.c.run_id == int(run_id)))
             if fix_keys is not None:
                 query = query.where(_EVENT.c.fix_key.in_(list(fix_keys)))
             return _events(connection, query)

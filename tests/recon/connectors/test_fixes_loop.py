@@ -140,6 +140,10 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
         assert trail.set_index(["fix_key", "event"]).loc[(acme, "accepted"), "psa_id"]
         assert pack["fixes"].set_index("fix_key").loc[[acme, globex_fix], "status"].tolist() == [
             "confirmed", "not_taken"]
+        invoke("export", "2", "--out", "march.xlsx")  # March's pack: the verdicts its run gave on February's fixes
+        checked = pd.read_excel(tmp_path / "march.xlsx", sheet_name="fix_history", dtype=str)
+        checked = checked[checked["by"].eq("recon (verification)")].set_index("fix_key")
+        assert checked.loc[[acme, globex_fix], "event"].tolist() == ["confirmed", "not_taken"]
 
 
 def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line_corrected(
