@@ -547,11 +547,69 @@ def import_in_background() -> threading.Thread:
 @cache
 def _imported_gx() -> ModuleType:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    with _without_pyspark():
+    with _without_pyspark(), _deferred(*DEFERRED_BY_GX):
         import great_expectations
         import great_expectations.expectations.row_conditions  # Column, for row conditions
 
     return great_expectations
+
+
+# What GX imports at module level but uses only inside functions that no suite of ``recon`` calls: scipy's
+# statistics (two Kolmogorov-Smirnov metrics and the KL-divergence expectation; with scipy.spatial, about
+# half of GX's import) and altair (that expectation's chart renderer).
+DEFERRED_BY_GX = ("scipy.stats", "altair")
+
+
+class _Deferred(ModuleType):
+    """Stands in for a module that GX binds at import time: the real module is imported on the first
+    attribute anybody reads (``stats.entropy``), and every later read is forwarded to it."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        real = self.__dict__.get("_deferred_real")
+        if real is None:
+            real = _import_for_real(self)
+            self.__dict__["_deferred_real"] = real
+        return getattr(real, attribute)
+
+
+def _import_for_real(proxy: _Deferred) -> ModuleType:
+    """The module ``proxy`` stands for, imported (no-op if it already is). If GX's import is still under
+    way the stand-in leaves ``sys.modules`` first, so the import finds the module, not itself."""
+    name = proxy.__name__
+    if sys.modules.get(name) is proxy:
+        del sys.modules[name]
+    import importlib
+
+    return importlib.import_module(name)
+
+
+@contextmanager
+def _deferred(*names: str) -> Iterator[None]:
+    """While GX is imported, each of ``names`` not imported yet is a stand-in (``_Deferred``) in
+    ``sys.modules``, so GX's ``from scipy import stats`` binds the stand-in without importing scipy's
+    statistics. Afterwards the stand-ins leave ``sys.modules`` (and their parent package): the rest of the
+    process imports those modules as usual, and only GX's own names hold a stand-in."""
+    import importlib.util
+
+    standing_in: dict[str, _Deferred] = {}
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # its package missing or broken: GX's import says so as before
+            found = False
+        if found:
+            standing_in[name] = sys.modules.setdefault(name, _Deferred(name))  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name, proxy in standing_in.items():
+            if sys.modules.get(name) is proxy:
+                del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], "__dict__", {}).get(child) is proxy:
+                delattr(sys.modules[parent], child)
 
 
 @contextmanager

@@ -216,6 +216,36 @@ def test_importing_recon_does_not_import_great_expectations() -> None:
     assert done.stdout.strip() == "False"
 
 
+SAMPLE_RUN_MODULES = """
+import sys
+sys.path.insert(0, {repo!r})
+sys.argv = ["recon", "run", "--data", {data!r}, "--out", {out!r}, "--no-store"]
+from recon.cli import app
+try:
+    app()
+except SystemExit as ended:
+    assert not ended.code, ended.code
+print("imported", sorted(name for name in ("scipy.stats", "altair") if name in sys.modules))
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+print("kl", round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6), kl.alt.Chart.__name__)
+import scipy.stats
+print("real", type(scipy.stats).__name__, scipy.stats is sys.modules["scipy.stats"], scipy.stats.norm.cdf(0))
+"""
+
+
+def test_a_sample_run_leaves_scipy_stats_and_altair_unimported_yet_gx_can_use_them(tmp_path: Path) -> None:
+    # GX imports scipy.stats and altair (about a second of its import) for expectations no suite uses:
+    # they are imported when first used, and whoever imports them later gets the real modules.
+    code = SAMPLE_RUN_MODULES.format(repo=str(REPO), data=str(REPO / "sample_data"), out=str(tmp_path / "out"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "imported []" in lines
+    assert "kl 0.143841 Chart" in lines
+    assert "real module True 0.5" in lines
+    assert (tmp_path / "out" / "discrepancies.csv").exists()
+
+
 # ------------------------------------------------- GX judging one row of each look, not every row
 
 def _judged_both_ways(monkeypatch, compared: list[tuple[str, int, int]]) -> None:
