@@ -246,6 +246,42 @@ def test_a_sample_run_leaves_scipy_stats_and_altair_unimported_yet_gx_can_use_th
     assert (tmp_path / "out" / "discrepancies.csv").exists()
 
 
+def test_each_expectation_configuration_is_built_once_per_object_not_on_every_read(monkeypatch) -> None:
+    # GX 1.x builds an expectation's configuration afresh on every read (about 100 reads per expectation
+    # per run, a third of a suite's time); while recon runs a suite each object's is built once.
+    from recon.ingest import quality
+
+    gx_expectation = quality._gx().expectations.Expectation
+    original = gx_expectation.__dict__["configuration"]
+    builds: list[str] = []
+
+    def counted(self):
+        builds.append(type(self).__name__)
+        return original.fget(self)
+
+    monkeypatch.setattr(gx_expectation, "configuration", property(counted))
+    text = "client,sku,unit_price,quantity,start_date,end_date,currency\nAcme,EDR,-6.50,30,2026-01-01,,usd\n"
+    loaded = load_file(text.encode(), "contracts.csv", "contracts")
+    assert loaded.record.rows_quarantined == 1
+    expectations = len(loaded.report.expectations)
+    assert expectations > 10 and len(builds) <= 15 * expectations, (len(builds), expectations)  # 100 before
+    assert gx_expectation.__dict__["configuration"].fget is counted  # the class is as it was
+    assert "__setattr__" not in gx_expectation.__dict__
+
+
+def test_an_expectation_changed_while_its_configuration_is_kept_gets_it_built_again() -> None:
+    from recon.ingest import quality
+
+    gx = quality._gx()
+    expectation = gx.expectations.ExpectColumnValuesToBeBetween(column="quantity", min_value=0)
+    with quality._configurations_built_once(gx.expectations.Expectation):
+        first = expectation.configuration
+        assert expectation.configuration is first
+        expectation.min_value = 5
+        assert expectation.configuration.kwargs["min_value"] == 5
+    assert expectation.configuration is not expectation.configuration  # built on every read again
+
+
 # ------------------------------------------------- GX judging one row of each look, not every row
 
 def _judged_both_ways(monkeypatch, compared: list[tuple[str, int, int]]) -> None:
