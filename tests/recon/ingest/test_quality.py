@@ -282,6 +282,37 @@ def test_an_expectation_changed_while_its_configuration_is_kept_gets_it_built_ag
     assert expectation.configuration is not expectation.configuration  # built on every read again
 
 
+def test_optional_values_are_judged_where_given_without_gx_row_conditions(monkeypatch) -> None:
+    # GX filters the frame with pandas.query for every metric of an expectation with a row condition (a
+    # fifth of a suite's time): an optional value's presence is judged on its given-column instead,
+    # which holds the value where the file gave one. Verdicts and rows checked are as before.
+    from recon.ingest import quality
+
+    handed: list[pd.DataFrame] = []
+    real_run = quality._run_locked
+
+    def run(gx, kind, frame, checks):
+        assert all(getattr(check.expectation, "row_condition", None) is None for check in checks)
+        handed.append(frame)
+        return real_run(gx, kind, frame, checks)
+
+    monkeypatch.setattr(quality, "_run_locked", run)
+    text = ("client,sku,quantity,period_start,period_end,unit_cost\n"
+            "Acme,X,3,2026-01-05,,1.50\n"  # no period end given: not judged
+            "Beta,Y,1,2026-01-01,someday,\n"  # an unreadable period end: quarantined
+            "Core,Z,2,2026-01-01,2026-01-31,abc\n")  # an unreadable cost: quarantined
+    loaded = load_file(text.encode(), "usage.csv", "usage")
+    assert reasons(loaded) == {
+        3: "period_end: cannot read date 'someday' (expect_column_values_to_not_be_null)",
+        4: "unit_cost: cannot read money 'abc' (expect_column_values_to_not_be_null)",
+    }
+    ends = outcome(loaded.report, "period_end a date where given")
+    assert (ends.expectation, ends.checked, ends.failed, ends.success) == (
+        "expect_column_values_to_not_be_null", 2, 1, False)
+    (frame,) = handed
+    assert frame["given_period_end"].isna().tolist() == [False, True, False]
+
+
 # ------------------------------------------------- GX judging one row of each look, not every row
 
 def _judged_both_ways(monkeypatch, compared: list[tuple[str, int, int]]) -> None:
