@@ -662,11 +662,13 @@ def _deferred(*names: str) -> Iterator[None]:
         if name in sys.modules:
             continue
         try:
-            found = importlib.util.find_spec(name) is not None
+            spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):  # its package missing or broken: GX's import says so as before
-            found = False
-        if found:
-            standing_in[name] = sys.modules.setdefault(name, _Deferred(name))  # type: ignore[assignment]
+            spec = None
+        if spec is not None:
+            proxy = _Deferred(name)
+            proxy.__spec__ = spec  # (for ``find_spec``; no ``__path__``: importing a submodule reads it, so loads it)
+            standing_in[name] = sys.modules.setdefault(name, proxy)  # type: ignore[assignment]
     try:
         yield
     finally:

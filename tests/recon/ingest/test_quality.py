@@ -246,6 +246,30 @@ def test_a_sample_run_leaves_scipy_stats_and_altair_unimported_yet_gx_can_use_th
     assert (tmp_path / "out" / "discrepancies.csv").exists()
 
 
+
+STAND_INS = """
+import importlib.util, sys
+sys.path.insert(0, {repo!r})
+from recon.ingest import quality
+with quality._deferred("altair", "scipy.stats", "no_such_module_here"):
+    import altair
+    stand_in = altair
+    assert type(altair).__name__ == "_Deferred" and "no_such_module_here" not in sys.modules
+    assert importlib.util.find_spec("altair") is not None  # another thread looking it up meanwhile
+    import scipy.stats.distributions  # a submodule: its package is imported for real first
+    assert scipy.stats.distributions.norm.cdf(0) == 0.5
+    print("chart", altair.Chart.__name__)
+print("after", sorted(name for name in ("altair", "scipy.stats") if type(sys.modules.get(name)).__name__ == "module"))
+print("forwarded", stand_in.Chart is sys.modules["altair"].Chart)
+"""
+
+
+def test_stand_ins_give_the_real_module_to_whoever_uses_them_during_and_after_gx_import(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", STAND_INS.format(repo=str(REPO))], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["chart Chart", "after ['altair', 'scipy.stats']", "forwarded True"]
+
 def test_each_expectation_configuration_is_built_once_per_object_not_on_every_read(monkeypatch) -> None:
     # GX 1.x builds an expectation's configuration afresh on every read (about 100 reads per expectation
     # per run, a third of a suite's time); while recon runs a suite each object's is built once.
