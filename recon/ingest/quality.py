@@ -15,8 +15,12 @@ field's parsed values where the file gave one and a present stand-in value elsew
 own row conditions filter the frame with ``pandas.query`` for every metric of the expectation, a fifth of
 a suite's time).
 
-Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation.
-A suite costs 20 to 30 ms per expectation plus time in the rows it is handed, so a large file's rows
+Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation
+(``recon run`` starts it on a thread); scipy's statistics and altair, which GX imports for expectations
+no suite uses, are left to their first use (``_deferred``: a third of GX's import). A suite costs
+GX's plumbing per expectation (issue 25 cut it by half: each expectation's configuration built once
+while a suite runs, ``_configurations_built_once``, and no row conditions) plus time in the rows it is
+handed, so a large file's rows
 are not all handed to it: each check's verdict on a row depends only on the values it reads, and GX
 judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
 million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, which
