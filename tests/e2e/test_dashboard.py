@@ -39,9 +39,10 @@ def open_page(page, app_url: str, name: str, user: str = "admin") -> None:
     settle(page)
 
 
-def metric(page, label: str) -> str:
+def metric(page, label: str):
+    """The value of the metric card ``label``; check it with ``expect``, which waits for a rerun's figure."""
     card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).first
-    return card.get_by_test_id("stMetricValue").inner_text().strip()
+    return card.get_by_test_id("stMetricValue")
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +52,13 @@ def engine_summary() -> Overall:
 
 def test_app_starts_and_overview_matches_the_engine(app_page, app_url, engine_summary):
     open_page(app_page, app_url, "overview")
-    assert app_page.get_by_role("heading", name="Overview").is_visible()
+    expect(app_page.get_by_role("heading", name="Overview")).to_be_visible()
     for label, figure in (("Billed revenue", "billed_revenue"), ("Expected revenue", "expected_revenue")):
-        assert metric(app_page, label) == display_money(getattr(engine_summary, figure))
-    assert metric(app_page, "Leakage (under-billed)") == display_money(-engine_summary.leakage)
-    assert metric(app_page, "Overcharge (refunds owed)") == display_money(engine_summary.overcharge, signed=True)
-    assert metric(app_page, "Leakage rate") == f"{(engine_summary.leakage_rate or 0) * 100:.2f}%"
+        expect(metric(app_page, label)).to_have_text(display_money(getattr(engine_summary, figure)))
+    expect(metric(app_page, "Leakage (under-billed)")).to_have_text(display_money(-engine_summary.leakage))
+    overcharge = display_money(engine_summary.overcharge, signed=True)
+    expect(metric(app_page, "Overcharge (refunds owed)")).to_have_text(overcharge)
+    expect(metric(app_page, "Leakage rate")).to_have_text(f"{(engine_summary.leakage_rate or 0) * 100:.2f}%")
     assert app_page.get_by_test_id("stException").count() == 0
 
 
@@ -67,8 +69,7 @@ def test_a_filter_changes_the_numbers(app_page, app_url):
     app_page.get_by_role("option", name="Acme Corporation").click()
     app_page.keyboard.press("Escape")
     settle(app_page)
-    figure = app_page.get_by_test_id("stMetric").filter(has=app_page.get_by_text("Billed revenue", exact=True)).first
-    expect(figure.get_by_test_id("stMetricValue")).to_have_text("$13,210.00")  # waits for the rerun's figure
+    expect(metric(app_page, "Billed revenue")).to_have_text("$13,210.00")  # Acme's alone, not the total
 
 
 def test_overview_client_row_opens_the_client_page(app_page, app_url):
@@ -79,9 +80,10 @@ def test_overview_client_row_opens_the_client_page(app_page, app_url):
     app_page.mouse.click(box["x"] + 16, box["y"] + 35 + 35 + 17)  # the second row (Birch Dental LLC)
     app_page.wait_for_url(re.compile(r"/client$"))
     settle(app_page)
-    assert app_page.get_by_role("heading", name="Client", level=1).is_visible()
-    assert app_page.get_by_text("Account manager: Dana Lee").is_visible()
-    assert (metric(app_page, "Under-billed"), metric(app_page, "Over-billed")) == ("-$78.00", "+$264.00")  # Birch
+    expect(app_page.get_by_role("heading", name="Client", level=1)).to_be_visible()
+    expect(app_page.get_by_text("Account manager: Dana Lee")).to_be_visible()
+    expect(metric(app_page, "Under-billed")).to_have_text("-$78.00")  # Birch
+    expect(metric(app_page, "Over-billed")).to_have_text("+$264.00")
 
 
 def test_client_drill_down_opens(app_page, app_url):
@@ -89,8 +91,8 @@ def test_client_drill_down_opens(app_page, app_url):
     app_page.get_by_test_id("stSelectbox").filter(has_text="Client").first.click()
     app_page.get_by_role("option", name="Cobalt Logistics").click()
     settle(app_page)
-    assert app_page.get_by_text("Account manager: Sam Ortiz").is_visible()
-    assert metric(app_page, "Under-billed") == "-$4,850.00"
+    expect(app_page.get_by_text("Account manager: Sam Ortiz")).to_be_visible()
+    expect(metric(app_page, "Under-billed")).to_have_text("-$4,850.00")
     with app_page.expect_download() as download:
         app_page.get_by_role("button", name=re.compile("Statement \\(PDF\\)")).click()
     assert download.value.suggested_filename == "Cobalt-Logistics-statement.pdf"
@@ -106,7 +108,7 @@ def test_upload_through_the_real_widget(app_page, app_url, keep_current_data):
     app_page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Reconciled 4 period\(s\)")).wait_for()
     settle(app_page)
     screenshot(app_page, "upload")
-    assert app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first.is_visible()
+    expect(app_page.get_by_text("contracts.csv, usage.csv, invoices.csv").first).to_be_visible()
 
 
 def test_resolving_a_finding_in_the_browser_reaches_the_database(app_page, app_url, database_url):
@@ -123,7 +125,12 @@ def test_resolving_a_finding_in_the_browser_reaches_the_database(app_page, app_u
     app_page.get_by_label("Note").fill("raised with the client")
     app_page.get_by_role("button", name="Save resolution").click()
     settle(app_page)
-    history = Store(database_url).history()
+    store = Store(database_url)
+    for _ in range(60):  # the save is a rerun of the page: poll the database rather than race it
+        history = store.history()
+        if len(history) and history["note"].iloc[-1] == "raised with the client":
+            break
+        app_page.wait_for_timeout(500)
     assert list(history[["status", "note", "by"]].iloc[-1]) == ["billed", "raised with the client", "admin"]
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import psutil
+from playwright.sync_api import expect
 
 from .conftest import MINI_MSP, ROOT, SCREENSHOTS, free_port, serving, settle
 
@@ -51,7 +52,7 @@ def test_recon_dashboard_started_elsewhere_keeps_the_projects_settings(chromium_
         page.get_by_role("button", name="Save password").click()
         page.get_by_role("heading", name="Overview", level=1).wait_for()
         settle(page)
-        assert page.get_by_test_id("stMetric").filter(has_text="Billed revenue").count() == 1
+        expect(page.get_by_test_id("stMetric").filter(has_text="Billed revenue")).to_have_count(1)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "first-start-overview.png"))
         context.close()
