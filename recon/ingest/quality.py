@@ -382,6 +382,7 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
     if share <= 0 or len(frame) < 2:
         return None
     by_view: dict[tuple[tuple[str, bool], ...], np.ndarray] = {}
+    by_column: dict[str, np.ndarray] = {}  # a column's codes, for every view reading it (a date: range, order)
     codes: dict[int, np.ndarray] = {}
     picked = [np.zeros(1, dtype=np.intp)]  # a row for the table-level checks
     for number, check in enumerate(checks):
@@ -390,7 +391,7 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
         view = tuple((name, check.presence) for name in check.reads)
         view += ((check.condition, False),) if check.condition else ()
         if view not in by_view:
-            by_view[view] = _look_codes(frame, view)
+            by_view[view] = _look_codes(frame, view, by_column)
         repeated = np.bincount(by_view[view])[by_view[view]] > 1 if check.unique else None
         codes[number] = by_view[view] if repeated is None else _keys_seen(by_view[view], repeated)
         first = _first_of_each(codes[number])
@@ -404,17 +405,22 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
     return _Looks(np.unique(np.concatenate(picked)), codes)
 
 
-def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
+def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...],
+                by_column: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
     flag says so; a missing value is a value of its own). Codes stay small: a viewed value column is
-    factorized (order of first appearance, below the number of rows), a yes/no one only doubles them."""
+    factorized (order of first appearance, below the number of rows; once per ``by_column``), a yes/no
+    one only doubles them."""
     codes = np.zeros(len(frame), dtype=np.intp)
     for name, presence_only in view:
         column = frame[name].isna() if presence_only else frame[name]
         if column.dtype == bool:
             codes = codes * 2 + column.to_numpy()
         else:
-            column_codes = pd.factorize(column, use_na_sentinel=False)[0]
+            known = {} if by_column is None else by_column
+            if name not in known:
+                known[name] = pd.factorize(column, use_na_sentinel=False)[0]
+            column_codes = known[name]
             codes = pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0] if codes.any() \
                 else column_codes
     return codes
