@@ -11,6 +11,9 @@ row per change (``FIX_COLUMNS``), each carrying its finding's fingerprint:
     missed_recurring_charge,                 -                                   charge / credit
     billed_outside_contract, price_*,
     duplicate_charge
+    agreement_total_mismatch                 -                                   charge / credit of the
+                                                                                 gap, on the agreement
+                                                                                 the total names
     unbilled_time, negative_margin           none: invoice the time entries / informational
 
 - **A line changes only where it disagrees with what is expected.** A quantity finding whose contract
@@ -19,6 +22,12 @@ row per change (``FIX_COLUMNS``), each carrying its finding's fingerprint:
   follow). The quantity of the latest line of the key active in the period moves by E - C (so a second line
   of the same product stays as it is); a quantity day-weighted to a fraction is rounded to whole units
   for a line that counts whole units.
+- **An agreement total that differs from its lines** (ConnectWise bills an agreement as one total,
+  PRODUCT.md 4a) is settled by a one-time adjustment of the gap on the agreement the total names
+  (``AGREEMENT-<id>``), from the next period (an agreement adjustment in ConnectWise). Where the run's keys
+  show lines of that agreement whose contract quantity disagrees with the expected one (the vendor bills 27
+  seats, the addition says 25), those lines change quantity too, from the next period, so the total stops
+  falling short; such a fix is keyed by the finding and the line's sku.
 - **Lines change once, from the run's last period.** A line change is proposed for findings of the run's
   last period only (an earlier month's line is history); every period's gap is a one-time charge or credit.
 - **Effective date**: the first day of the period after the run's last one (``Settings.fix_effective =
@@ -58,8 +67,10 @@ EFFECTIVE_CHOICES = ("next_period", "finding_period")
 
 QUANTITY_TYPES = frozenset({"quantity_under_billed", "quantity_over_billed", "unbilled_usage"})
 CANCEL_TYPES = frozenset({"billed_without_usage"})
+AGREEMENT_TOTAL = "agreement_total_mismatch"
+AGREEMENT_SKU_PREFIX = "AGREEMENT-"  # an agreement total's key (recon.keys.agreement_sku): AGREEMENT-<id>
 ONE_TIME_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_charge", "billed_outside_contract",
-                            "price_below_contract", "price_above_contract", "duplicate_charge"})
+                            "price_below_contract", "price_above_contract", "duplicate_charge", AGREEMENT_TOTAL})
 # The findings that judge whether a line now bills what it should (verification).
 PRESENCE_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_charge", "billed_outside_contract"})
 
@@ -102,18 +113,23 @@ def empty_fixes() -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- proposing
 
 def propose(found: pd.DataFrame, contracts: pd.DataFrame, periods: Sequence[str],
-            settings: Settings | None = None) -> pd.DataFrame:
+            settings: Settings | None = None, keys: pd.DataFrame | None = None) -> pd.DataFrame:
     """The fixes that clear ``found`` (a run's discrepancies with their fingerprints), read against the run's
     resolved ``contracts`` over ``periods``: ``FIX_COLUMNS``, money in Int64 units, one row per PSA change,
-    in finding order (see the module docstring for the rules). Findings of other types propose nothing."""
+    in finding order (see the module docstring for the rules). Findings of other types propose nothing.
+    ``keys`` (the run's keys, optional) tell which lines of an agreement billed as one total disagree with
+    what is expected of them."""
     settings = settings or Settings()
     fixable = found[found["type"].isin(ONE_TIME_TYPES).to_numpy(bool)].drop_duplicates("fingerprint")
     fixable = fixable.reset_index(drop=True)
     if not len(fixable) or not len(periods):
         return empty_fixes()
-    located = _with_lines(fixable, _billable_lines(contracts))
+    lines = _billable_lines(contracts)
+    located = _on_named_agreements(_with_lines(fixable, lines), lines)
     next_start = effective_start(periods)
-    line = _line_fixes(located[located["period"].eq(max(periods)).to_numpy(bool)], settings, next_start)
+    last = located[located["period"].eq(max(periods)).to_numpy(bool)]
+    inside = _agreement_lines(last, keys, lines, settings)
+    line = _line_fixes(pd.concat([last, inside], ignore_index=True) if len(inside) else last, settings, next_start)
     prorated = set(line.loc[line["effective_date"].lt(next_start).to_numpy(bool), "fingerprint"])
     charges = _one_time_fixes(located[~located["fingerprint"].isin(prorated).to_numpy(bool)], next_start,
                               settings.currency)
@@ -121,7 +137,10 @@ def propose(found: pd.DataFrame, contracts: pd.DataFrame, periods: Sequence[str]
     order = {fingerprint: position for position, fingerprint in enumerate(fixable["fingerprint"])}
     out = out.assign(position=out["fingerprint"].map(order), kind_order=out["kind"].map(FIX_KINDS.index))
     out = out.sort_values(["position", "kind_order"], kind="stable").drop(columns=["position", "kind_order"])
-    out = out.assign(fix_key=fix_keys(out["fingerprint"], out["kind"]))
+    # a line inside an agreement total is keyed by its finding and its own sku (one finding, several lines)
+    own = out["fingerprint"].astype("string") + ("|" + out["sku"].astype("string")).where(
+        out["finding_type"].eq(AGREEMENT_TOTAL) & out["kind"].isin(list(LINE_KINDS)), "")
+    out = out.assign(fix_key=fix_keys(own, out["kind"]))
     return out.reindex(columns=list(FIX_COLUMNS)).astype(FIX_DTYPES).reset_index(drop=True)
 
 
@@ -164,12 +183,57 @@ def _with_lines(found: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _on_named_agreements(found: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """An agreement total's finding (sku ``AGREEMENT-<id>``) goes on the agreement the total names, with the
+    origin of that agreement's lines (the client's latest line may belong to another agreement)."""
+    totals = found["type"].eq(AGREEMENT_TOTAL).to_numpy(bool) & found["sku"].astype("string").str.startswith(
+        AGREEMENT_SKU_PREFIX).fillna(False).to_numpy(bool)
+    if not totals.any():
+        return found
+    named = found["sku"].astype("string").str.removeprefix(AGREEMENT_SKU_PREFIX)
+    origins = lines.dropna(subset=["agreement_id"]).drop_duplicates(["client", "agreement_id"], keep="last")
+    origin = found[["client"]].astype("string").assign(agreement_id=named).merge(
+        origins[["client", "agreement_id", "origin"]], on=["client", "agreement_id"], how="left")["origin"]
+    out = found.copy()
+    out["agreement_id"] = named.where(totals, out["agreement_id"])
+    out["origin"] = origin.set_axis(out.index).where(totals, out["origin"]).fillna(out["origin"])
+    return out
+
+
+def _agreement_lines(found: pd.DataFrame, keys: pd.DataFrame | None, lines: pd.DataFrame,
+                     settings: Settings) -> pd.DataFrame:
+    """For each agreement total's finding in ``found``, its agreement's lines (keys billed inside the total)
+    whose contract quantity disagrees with the expected one, as rows of that finding with the line's sku
+    and quantities located on their lines: the quantity changes that stop the total falling short (or
+    running over) again next month."""
+    totals = found[found["type"].eq(AGREEMENT_TOTAL).to_numpy(bool)]
+    if keys is None or not len(totals) or "in_agreement_total" not in keys:
+        return found.iloc[0:0]
+    inside = keys[keys["in_agreement_total"].fillna(False).astype(bool).to_numpy(bool)]
+    inside = inside[["period", "client", "sku", "expected_qty", "contract_qty", "expected_unit_price"]].astype(
+        {"period": "string", "client": "string", "sku": "string"})
+    gap = (inside["expected_qty"].astype("float64") - inside["contract_qty"].astype("float64").fillna(0)).abs()
+    inside = inside[(gap > float(settings.quantity_tolerance)).to_numpy(bool)
+                    & inside["expected_qty"].gt(0).fillna(False).to_numpy(bool)]
+    finding = totals.drop(columns=["sku", "expected_qty", "contract_qty", "expected_unit_price", "line_qty",
+                                   "line_price", "line_id", "origin", "prorate", "has_line", "client_agreement",
+                                   "client_origin"], errors="ignore").rename(columns={"agreement_id": "named"})
+    rows = finding.astype({"period": "string", "client": "string"}).merge(inside, on=["period", "client"])
+    if not len(rows):
+        return found.iloc[0:0]
+    rows = rows.assign(total_fingerprint=rows["fingerprint"], fingerprint=rows["fingerprint"] + "|" + rows["sku"])
+    located = _with_lines(rows.drop(columns=["named"]), lines).assign(named=rows["named"].to_numpy())
+    located = located[located["agreement_id"].eq(located["named"]).fillna(False).to_numpy(bool)]
+    return located.assign(fingerprint=located["total_fingerprint"]).drop(columns=["named", "total_fingerprint"])
+
+
 def _line_fixes(found: pd.DataFrame, settings: Settings, next_start: pd.Timestamp) -> pd.DataFrame:
     """Quantity changes, new lines and cancellations for the findings of the run's last period."""
     expected = found["expected_qty"].astype("float64")
     contracted = found["contract_qty"].astype("float64").fillna(0.0)
     disagrees = (expected - contracted).abs() > float(settings.quantity_tolerance)
-    quantity = found["type"].isin(QUANTITY_TYPES).to_numpy(bool) & disagrees.to_numpy(bool) & (expected > 0)
+    quantity = found["type"].isin([*QUANTITY_TYPES, AGREEMENT_TOTAL]).to_numpy(bool) & disagrees.to_numpy(bool) \
+        & (expected > 0).to_numpy(bool)
     cancel = found["type"].isin(CANCEL_TYPES).to_numpy(bool) & found["has_line"].to_numpy(bool) \
         & found["line_qty"].fillna(0).gt(0).to_numpy(bool)
     change = found[quantity & found["has_line"].to_numpy(bool)]
@@ -188,7 +252,9 @@ def _line_fixes(found: pd.DataFrame, settings: Settings, next_start: pd.Timestam
     out = pd.concat([row for row in rows if len(row)] or [found.iloc[0:0].assign(kind="")], ignore_index=True)
     if not len(out):
         return empty_fixes()
-    earlier = out["prorate"].fillna(True).astype(bool) & (settings.fix_effective == "finding_period")
+    # (a line inside an agreement total changes from the next period: the total's gap is charged apart)
+    earlier = out["prorate"].fillna(True).astype(bool) & (settings.fix_effective == "finding_period") \
+        & out["type"].ne(AGREEMENT_TOTAL)
     own_start = pd.to_datetime(out["period"].astype("string") + "-01")
     out["effective_date"] = own_start.where(earlier, next_start)
     out["monthly_change"] = money_times_quantity((out["after_qty"] - out["before_qty"].fillna(0.0)), out["unit_price"])
@@ -263,6 +329,8 @@ def _reason(row: Mapping[str, Any], currency: str) -> str:
     if kind.startswith("price_"):
         said = (f"billed {_quantity(row['billed_qty'])} at {money('billed_unit_price', 4)}, contract price "
                 f"{money('expected_unit_price', 4)}")
+    elif kind == AGREEMENT_TOTAL:
+        said = f"the agreement invoice's total {money('billed_amount')}, its lines expect {money('expected_amount')}"
     elif kind == "duplicate_charge":
         said = f"{row.get('detail') or 'a repeated line'} billed {money('billed_amount')}"
     else:
@@ -379,7 +447,8 @@ def verify(applied: pd.DataFrame, contracts: pd.DataFrame, invoices: pd.DataFram
 
     - line fixes: the line must say the approved quantity on the effective date (0 or no line for a
       cancellation), where the run's fresh contract rows reach that date; and no presence or quantity
-      finding of the key may remain in an invoiced period from the effective date on;
+      finding of the key may remain in an invoiced period from the effective date on (for a line inside an
+      agreement total, ``finding_type`` agreement_total_mismatch, nor a mismatch of that agreement's total);
     - charges and credits: confirmed when an invoice line from the effective date on carries the fix's
       reference; their absence proves nothing (not every PSA itemises an agreement adjustment).
 
@@ -439,8 +508,11 @@ def _finding_check(fix: Mapping[str, Any], invoices: pd.DataFrame, found: pd.Dat
     judged = [period for period in later if period in billed]
     if not judged:
         return None, ""
-    remaining = found[found["client"].eq(fix["client"]) & found["sku"].eq(fix["sku"])
-                      & found["type"].isin(PRESENCE_TYPES) & found["period"].isin(judged)]
+    mine = found["sku"].eq(fix["sku"]) & found["type"].isin(PRESENCE_TYPES)
+    if fix.get("finding_type") == AGREEMENT_TOTAL and fix.get("agreement_id"):  # a line inside a total: the
+        total = f"{AGREEMENT_SKU_PREFIX}{fix['agreement_id']}"                  # total judges it
+        mine = mine | (found["sku"].eq(total) & found["type"].eq(AGREEMENT_TOTAL))
+    remaining = found[found["client"].eq(fix["client"]) & mine & found["period"].isin(judged)]
     if len(remaining):
         first = remaining.iloc[0]
         return False, f"still {_finding_words(first['type'])} in {first['period']}"

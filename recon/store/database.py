@@ -759,7 +759,9 @@ def _history_sources(rows: pd.DataFrame) -> Sources:
     for name in ("period_start", "period_end", "subscription_start", "subscription_end"):
         usage[name] = pd.to_datetime(usage[name])
     for name in ("unit_cost", "cost_amount"):
-        usage[name] = usage[name].map(lambda value: None if value is None else int(value)).astype("Int64")
+        # (a column whose stored values are partly NULL reads back as floats with NaN)
+        usage[name] = usage[name].map(lambda value: None if value is None or pd.isna(value) else int(value)
+                                      ).astype("Int64")
     usage = usage.astype(frame.dtypes.to_dict())
     firsts = rows.assign(label=label).drop_duplicates("import_id")
     records = tuple(ImportRecord("usage", name, sha or "", int(row["rows_in"]), int(row["rows_loaded"]),

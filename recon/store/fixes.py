@@ -50,6 +50,13 @@ STATE_COLUMNS = (*fixes.FIX_COLUMNS, "status", "proposed_by", "proposed_at", "ap
                  "applied_by", "applied_at", "connection", "psa_id", "message", "last_request")
 APPLIED_EVENTS = ("accepted", "skipped", "applied_by_hand")
 VERIFIER = "recon (verification)"
+PROPOSER = "recon"
+
+
+def proposer(run_id: int, by: str = "") -> str:
+    """Who proposed the fixes of run ``run_id`` (the engine, in the run ``by`` started)."""
+    return f"{PROPOSER} (run {run_id}{', ' + by if by else ''})"
+
 # A pulled source's rows are named "<connection>@<YYYY-MM>:<what>" (recon.connectors.frames.as_file): read
 # fresh from the PSA at the run's own time.
 _PULLED = re.compile(r"^[^@:/\\]+@\d{4}-\d{2}:")
@@ -62,15 +69,35 @@ def after_run(connection: Connection, run_id: int, result: Reconciliation) -> No
     applied before it against it."""
     contracts = result.resolved.get("contracts")
     proposed = fixes.propose(result.discrepancies, contracts if contracts is not None else empty_source("contracts"),
-                             list(result.periods), result.settings)
+                             list(result.periods), result.settings, keys=result.keys)
     rows = records(proposed.assign(effective_date=proposed["effective_date"].dt.date), STORED_FIX_COLUMNS)
     for position, row in enumerate(rows):
         row.update(run_id=run_id, position=position, prorate=bool(row["prorate"]) if row["prorate"] is not None
                    else True, description=row["description"] or "", reason=row["reason"] or "")
     if rows:
         connection.execute(sa.insert(_FIX), rows)
+        _proposed_first(connection, run_id, rows)
     if {"contracts", "invoices"} <= set(result.resolved):  # (a Spark run keeps its rows in Spark: not judged)
         verify_run(connection, run_id, result)
+
+
+def _proposed_first(connection: Connection, run_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A ``proposed`` event by ``recon`` for each fix proposed for the first time (its key has no event yet),
+    so the history starts where the fix did. It carries no values: the proposal row holds them, and a later
+    run re-proposing the fix with other figures must not be overridden by it."""
+    keys = [row["fix_key"] for row in rows]
+    seen: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        seen |= set(connection.execute(sa.select(_EVENT.c.fix_key).where(_EVENT.c.fix_key.in_(chunk))).scalars())
+    now = tables.utc_now()
+    by = proposer(run_id, connection.execute(sa.select(_RUN.c.by).where(_RUN.c.id == int(run_id))).scalar() or "")
+    fresh = [{"fix_key": row["fix_key"], "fingerprint": row["fingerprint"], "run_id": int(run_id), "event": "proposed",
+              "by": by, "at": now, "quantity": None, "effective_date": None, "amount": None, "connection": "",
+              "request": None, "response": None, "psa_id": "", "note": f"proposed by run {run_id}"}
+             for row in rows if row["fix_key"] not in seen]
+    if fresh:
+        connection.execute(sa.insert(_EVENT), fresh)
 
 
 def verify_run(connection: Connection, run_id: int, result: Reconciliation) -> pd.DataFrame:
@@ -122,7 +149,7 @@ def _file_times(connection: Connection, run_id: int, result: Reconciliation) -> 
 
 # ------------------------------------------------------------------------------------------- folding
 
-def fold(proposals: pd.DataFrame, events: pd.DataFrame, proposer: str = "recon") -> pd.DataFrame:
+def fold(proposals: pd.DataFrame, events: pd.DataFrame, proposer: str = PROPOSER) -> pd.DataFrame:
     """Proposals (``FIX_COLUMNS``) with their current state from ``events`` (``EVENT_COLUMNS``, oldest
     first): ``STATE_COLUMNS``. The latest state event gives ``status`` (``proposed`` without one); the
     latest proposal or approval by a person gives the quantity, date and amount in force."""
@@ -229,16 +256,17 @@ class FixLedger:
                 raise StoreError(f"no stored run with id {run_id}")
             proposals = _proposals(connection, sa.select(*_FIX.c).where(_FIX.c.run_id == int(run_id)))
             events = _events(connection, sa.select(*_EVENT.c).where(_EVENT.c.fix_key.in_(list(proposals["fix_key"]))))
-        return fold(proposals, events, proposer=f"recon (run {run_id}{', ' + by if by else ''})")
+        return fold(proposals, events, proposer=proposer(run_id, by))
 
     def events(self, fix_keys: Iterable[str] | None = None, run_id: int | None = None) -> pd.DataFrame:
-        """Every event (of these fixes, or of the fixes of run ``run_id``, or all), oldest first
-        (``EVENT_COLUMNS``; ``request`` and ``response`` as the JSON they were stored as)."""
+        """Every event (of these fixes, or of the fixes of run ``run_id`` and those recorded by it, such as
+        its verdicts on fixes applied before it, or all), oldest first (``EVENT_COLUMNS``; ``request`` and
+        ``response`` as the JSON they were stored as)."""
         query = sa.select(*_EVENT.c)
         with self.store._reading() as connection:
             if run_id is not None:
                 keys = sa.select(_FIX.c.fix_key).where(_FIX.c.run_id == int(run_id))
-                query = query.where(_EVENT.c.fix_key.in_(keys))
+                query = query.where(_EVENT.c.fix_key.in_(keys) | (_EVENT.c.run_id == int(run_id)))
             if fix_keys is not None:
                 query = query.where(_EVENT.c.fix_key.in_(list(fix_keys)))
             return _events(connection, query)

@@ -28,7 +28,8 @@ def scenario(name: str, chosen: Settings | None = None) -> tuple[pd.DataFrame, p
     """(proposed fixes, expected fixes, the result) of ``tests/fixtures/fixes/<name>.txt``."""
     sections = parse_scenario((FIXTURES / "fixes" / f"{name}.txt").read_text(encoding="utf-8"))
     result = reconcile(scenario_sources({k: v for k, v in sections.items() if k != "fixes"}), chosen)
-    proposed = fixes.propose(result.discrepancies, result.resolved["contracts"], list(result.periods), result.settings)
+    proposed = fixes.propose(result.discrepancies, result.resolved["contracts"], list(result.periods), result.settings,
+                             keys=result.keys)
     expected = pd.read_csv(io.StringIO(sections["fixes"]), dtype=str, keep_default_na=False)
     return proposed, expected, result
 
@@ -256,3 +257,18 @@ def test_a_charge_is_confirmed_by_the_invoice_line_that_carries_its_reference_an
     unbilled = invoices(("2026-03", "M365-BP", "seats"))
     assert fixes.verify(charge, contracts(27), unbilled, findings(), ["2026-03"], LATER)["outcome"].tolist() == [
         "pending"]
+
+
+def test_a_line_fix_inside_an_agreement_total_is_judged_by_the_agreements_total_too() -> None:
+    """A seats line corrected because its agreement's total fell short: the line saying 27 is not enough while
+    the agreement's total still falls short in March (its lines raise no finding of their own)."""
+    fix = applied().assign(finding_type="agreement_total_mismatch", agreement_id="11")
+    march = invoices(("2026-03", "AGREEMENT-11", "agreement total"))
+    short = findings(("2026-03", "agreement_total_mismatch")).assign(sku="AGREEMENT-11")
+    verdict = fixes.verify(fix, contracts(27), march, short, ["2026-03"], LATER)
+    assert verdict.to_dict("records") == [{"fix_key": "k1", "outcome": "not_taken",
+                                           "note": "still agreement total mismatch in 2026-03"}]
+    clean = fixes.verify(fix, contracts(27), march, findings(), ["2026-03"], LATER)
+    assert clean["outcome"].tolist() == ["confirmed"]
+    other = findings(("2026-03", "agreement_total_mismatch")).assign(sku="AGREEMENT-12")  # another agreement's
+    assert fixes.verify(fix, contracts(27), march, other, ["2026-03"], LATER)["outcome"].tolist() == ["confirmed"]

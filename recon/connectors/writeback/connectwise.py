@@ -103,8 +103,9 @@ def _agreement(api: ApiClient, fix: Fix) -> int | Refused:
     return int(record["id"])
 
 
-def _active_additions(api: ApiClient, agreement: int, sku: str) -> list[dict[str, Any]]:
-    conditions = f"product/identifier={_quoted(sku)} and cancelledDate=null"
+def _active_additions(api: ApiClient, agreement: int, sku: str, active: bool = True) -> list[dict[str, Any]]:
+    """The agreement's additions of ``sku``: those not cancelled (``active``), else every one."""
+    conditions = f"product/identifier={_quoted(sku)}" + (" and cancelledDate=null" if active else "")
     found, _ = api.get_json(f"finance/agreements/{agreement}/additions", params={"conditions": conditions})
     return [item for item in found or [] if isinstance(item, dict)]
 
@@ -117,6 +118,8 @@ def _addition(api: ApiClient, fix: Fix, agreement: int) -> dict[str, Any] | Refu
             return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
         return found
     active = _active_additions(api, agreement, fix.sku)
+    if not active and fix.kind == CANCEL_LINE:  # cancelled already (by this fix applied before, or by hand)?
+        active = _active_additions(api, agreement, fix.sku, active=False)
     if not active:
         return Refused(f"ConnectWise agreement {agreement} has no active addition of {fix.sku}")
     return max(active, key=lambda item: (str(item.get("effectiveDate") or ""), int(item.get("id") or 0)))

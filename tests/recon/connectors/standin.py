@@ -57,7 +57,7 @@ class StandIn:
     def __init__(self, app: App) -> None:
         self.app = app
         self.requests: list[Request] = []
-        self._failures: dict[str, deque[Reply]] = {}
+        self._failures: dict[str, deque[tuple[str | None, Reply]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -77,10 +77,11 @@ class StandIn:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def fail(self, path: str, *replies: Reply) -> None:
-        """The next ``len(replies)`` requests to ``path`` get ``replies`` (in order) instead of the app."""
+    def fail(self, path: str, *replies: Reply, method: str | None = None) -> None:
+        """The next ``len(replies)`` requests to ``path`` (of ``method`` only, when given: a write's failures
+        leave the reads before it alone) get ``replies`` (in order) instead of the app."""
         with self._lock:
-            self._failures.setdefault(path, deque()).extend(replies)
+            self._failures.setdefault(path, deque()).extend((method, reply) for reply in replies)
 
     def hits(self, path: str) -> list[Request]:
         return [request for request in self.requests if request.path == path]
@@ -88,9 +89,11 @@ class StandIn:
     def _answer(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
-            queued = self._failures.get(request.path)
-            if queued:
-                return queued.popleft()
+            queued = self._failures.get(request.path) or deque()
+            for position, (method, reply) in enumerate(queued):
+                if method in (None, request.method):
+                    del queued[position]
+                    return reply
         return self.app(request)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

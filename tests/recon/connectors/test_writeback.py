@@ -5,6 +5,7 @@ is found again instead of written twice."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,7 @@ from recon.connectors.config import Connection
 from recon.fixes import Fix
 from tests.recon.connectors import psa_writes, vendors
 from tests.recon.connectors.conftest import connection, connections_toml
-from tests.recon.connectors.standin import StandIn
+from tests.recon.connectors.standin import Reply, StandIn
 
 
 @pytest.fixture
@@ -174,3 +175,114 @@ def test_a_fix_from_an_unconfigured_source_is_routed_to_no_connection(tmp_path: 
     routed, unrouted = writeback.route([pulled, uploaded], {"cw": target})
     assert {name: [item.fix_key for item in items] for name, items in routed.items()} == {"cw": ["f1"]}
     assert [item.fix_key for item in unrouted] == ["f9"]
+
+
+# ------------------------------------------------------------------------------------------- new lines and
+# cancellations: what the stand-in stored, the outcome, twice changes nothing, 429 / 5xx retried
+
+BUSY = (Reply(429, {"code": "TooManyRequests", "message": "Rate limit exceeded"}, {"Retry-After": "0"}),
+        Reply(503, {"code": "ServiceUnavailable", "message": "try again"}))
+
+
+def test_connectwise_new_line_is_one_addition_carrying_the_reference_after_429_and_503(tmp_path: Path,
+                                                                                      cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    new = fix("add_line", key="n1", agreement="12", line=None, sku="MANAGED-WS", before=None, after=5)
+    new = dataclasses.replace(new, unit_price=450_000)
+    path = f"{vendors.CW_PREFIX}/finance/agreements/12/additions"
+    [dry] = writeback.apply([new], target)
+    assert [(request["method"], request["url"]) for request in dry.requests] == [("POST", f"{cw.url}{path}")]
+    cw.fail(path, *BUSY, method="POST")
+    [sent] = writeback.apply([new], target, send=True)
+    [again] = writeback.apply([new], target, send=True)
+    stored = [item for item in cw.app.data["finance/agreements/12/additions"] if item["id"] == int(sent.psa_id)]
+    assert sent.event == "accepted" and len(stored) == 1
+    assert {key: stored[0][key] for key in ("product", "quantity", "unitPrice", "billCustomer", "effectiveDate",
+                                            "cancelledDate", "agreementId")} == {
+        "product": {"identifier": "MANAGED-WS"}, "quantity": 5, "unitPrice": 45.0, "billCustomer": "Billable",
+        "effectiveDate": "2026-03-01T00:00:00Z", "cancelledDate": None, "agreementId": 12}
+    assert stored[0]["description"].endswith("[recon fix n1]")
+    assert [request.method for request in cw.hits(path)].count("POST") == 3  # 429, 503, then written
+    assert (again.event, again.message) == ("skipped", f"addition {sent.psa_id} (this fix's) is already on "
+                                                       "agreement 12")
+    assert len(cw.app.writes) == 1
+
+
+def test_connectwise_new_line_of_a_product_it_does_not_sell_is_refused_with_its_message(tmp_path: Path,
+                                                                                        cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    new = fix("add_line", key="n2", agreement="12", line=None, sku="NO-SUCH", before=None, after=5)
+    [outcome] = writeback.apply([new], target, send=True)
+    assert (outcome.event, outcome.message) == ("refused", "HTTP 400: Product not found")
+    assert outcome.response["errors"][0]["field"] == "product"
+    assert cw.app.writes == [] and len(cw.app.data["finance/agreements/12/additions"]) == 1
+
+
+def test_connectwise_cancellation_patches_the_cancelled_date_once_after_a_503(tmp_path: Path, cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    cancel = fix("cancel_line", key="x1", after=0)
+    path = f"{vendors.CW_PREFIX}/finance/agreements/11/additions/101"
+    [dry] = writeback.apply([cancel], target)
+    assert list(dry.requests) == [{"method": "PATCH", "url": f"{cw.url}{path}", "body": [
+        {"op": "replace", "path": "cancelledDate", "value": "2026-02-28T00:00:00Z"}]}]
+    cw.fail(path, BUSY[1], method="PATCH")
+    [sent] = writeback.apply([cancel], target, send=True)
+    [again] = writeback.apply([cancel], target, send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert cw.app.data["finance/agreements/11/additions"][0]["cancelledDate"] == "2026-02-28T00:00:00Z"
+    assert cw.app.data["finance/agreements/11/additions"][0]["quantity"] == 25  # billed until the cancellation
+    assert (again.event, again.message) == ("skipped", "addition 101 is already cancelled on 2026-02-28")
+    assert [write[0] for write in cw.app.writes] == ["PATCH"]
+    assert [request.method for request in cw.hits(path)].count("PATCH") == 2  # 503, then written
+
+
+def test_autotask_new_line_is_a_contract_service_then_its_units_after_429_and_503(tmp_path: Path,
+                                                                                 at: StandIn) -> None:
+    target = at_connection(tmp_path, at)
+    new = at_fix("add_line", key="n3", line=None, sku="301", before=None, after=5)
+    new = dataclasses.replace(new, unit_price=450_000)
+    [dry] = writeback.apply([new], target)
+    assert [request["url"].rsplit("/", 2)[-2:] for request in dry.requests] == [
+        ["29684002", "Services"], ["v1.0", "ContractServiceAdjustments"]]
+    assert dry.requests[1]["body"]["contractServiceID"] == "<the contract service id Autotask answers>"
+    at.fail(f"{vendors.AT_PREFIX}/Contracts/29684002/Services", *BUSY)
+    at.fail(f"{vendors.AT_PREFIX}/ContractServiceAdjustments", BUSY[1])
+    [sent] = writeback.apply([new], target, send=True)
+    [again] = writeback.apply([new], target, send=True)
+    [service] = [item for item in at.app.data["ContractServices"] if item["contractID"] == 29684002
+                 and item["serviceID"] == 301]
+    assert sent.event == "accepted" and sent.psa_id.split(",")[0] == str(service["id"])
+    assert service["unitPrice"] == 45.0 and service["internalDescription"] == "[recon fix n3]"
+    units = [row for row in at.app.data["ContractServiceUnits"] if row["contractServiceID"] == service["id"]]
+    assert [(row["startDate"], row["units"]) for row in units] == [("2026-03-01T00:00:00", 5)]
+    assert again.event == "skipped"
+    assert [write[1] for write in at.app.writes] == ["Contracts/29684002/Services", "ContractServiceAdjustments"]
+    assert at.app.writes[1][2]["unitChange"] == 5 and at.app.writes[1][2]["contractServiceID"] == service["id"]
+    assert (len(at.hits(f"{vendors.AT_PREFIX}/Contracts/29684002/Services")),
+            len(at.hits(f"{vendors.AT_PREFIX}/ContractServiceAdjustments"))) == (3, 2)
+
+
+def test_autotask_new_line_of_an_unknown_service_is_refused_with_its_message(tmp_path: Path, at: StandIn) -> None:
+    target = at_connection(tmp_path, at)
+    new = at_fix("add_line", key="n4", line=None, sku="399", before=None, after=5)
+    [outcome] = writeback.apply([new], target, send=True)
+    assert (outcome.event, outcome.message) == ("refused", "HTTP 500: ServiceID 399 is not a service.")
+    assert outcome.response == {"errors": ["ServiceID 399 is not a service."]}
+    assert at.app.writes == []
+
+
+def test_autotask_cancellation_adjusts_the_units_to_zero_from_the_date_once(tmp_path: Path, at: StandIn) -> None:
+    target = at_connection(tmp_path, at)
+    cancel = at_fix("cancel_line", key="x2", after=0)
+    at.fail(f"{vendors.AT_PREFIX}/ContractServiceAdjustments", *BUSY)
+    [sent] = writeback.apply([cancel], target, send=True)
+    [again] = writeback.apply([cancel], target, send=True)
+    assert sent.event == "accepted" and sent.psa_id
+    [(method, path, body)] = at.app.writes
+    assert (method, path, body["unitChange"], body["effectiveDate"]) == (
+        "POST", "ContractServiceAdjustments", -10, "2026-03-01T00:00:00")
+    units = {row["startDate"][:10]: row["units"] for row in at.app.data["ContractServiceUnits"]
+             if row["contractServiceID"] == 5003}
+    assert units == {"2026-02-01": 10, "2026-03-01": 0}  # February stays billed; from March none
+    assert (again.event, again.message) == ("skipped", "contract service 5003 already has 0 units on 2026-03-01")
+    assert len(at.hits(f"{vendors.AT_PREFIX}/ContractServiceAdjustments")) == 3  # 429, 503, then written

@@ -4,6 +4,7 @@ in November counts in March), lists the imports it drew on, and never counts the
 
 from __future__ import annotations
 
+import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
@@ -119,3 +120,15 @@ def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
     assert len(run.imports) and not run.imports["from_history"].any()
     store.save_run(reconcile(november(), periods=["2025-11"]))
     assert stored_charges(store) == 1
+
+
+def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
+    """A vendor file whose rows have a cost and rows without one (Pax8 usage lines carry none): the NULL costs
+    read back as missing, not as a NaN the next month's run failed on (ValueError)."""
+    usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n"
+                        b"Acme Corp,M365-BP,27,2026-02-01,Pax8,19.80\nAcme Corp,M365-BP,3,2026-02-01,Pax8,\n",
+                        "usage.csv", SourceEntry(path="usage.csv", kind="usage"))
+    store.save_run(reconcile(combine([usage], KINDS), periods=["2026-02"]))
+    history = store.charge_history(["2026-03"])
+    assert history is not None
+    assert history["usage"]["unit_cost"].tolist() == [198_000, pd.NA]

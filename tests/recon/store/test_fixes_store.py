@@ -103,9 +103,10 @@ def test_every_step_is_an_appended_event_with_the_request_and_the_answer(store: 
                   "fin")
     events = ledger.events([charge])
     assert events[["event", "by", "connection", "note"]].to_numpy().tolist() == [
-        ["approved", "fin", "", ""], ["dry_run", "fin", "cw", ""],
-        ["refused", "fin", "cw", "HTTP 400: Amount is required"]]
-    assert events["response"].iloc[-1] == refusal and events["amount"].tolist() == [3_000_000, pd.NA, 3_000_000]
+        ["proposed", f"recon (run {run_id}, ann)", "", f"proposed by run {run_id}"], ["approved", "fin", "", ""],
+        ["dry_run", "fin", "cw", ""], ["refused", "fin", "cw", "HTTP 400: Amount is required"]]
+    assert events["response"].iloc[-1] == refusal
+    assert events["amount"].tolist() == [pd.NA, 3_000_000, pd.NA, 3_000_000]
     current = ledger.fixes(run_id).set_index("fix_key").loc[charge]
     assert (current["status"], current["message"]) == ("refused", "HTTP 400: Amount is required")
     assert ledger.events(run_id=run_id)["id"].is_monotonic_increasing

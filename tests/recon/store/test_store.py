@@ -289,7 +289,9 @@ def test_audit_pack_reads_back_with_openpyxl(store: Store, tmp_path: Path) -> No
     proposed = _sheet_frame(book["fixes"])
     assert set(proposed["status"]) == {"proposed"} and len(proposed) == len(FixLedger(store).fixes(run_id))
     assert Decimal(str(proposed.loc[proposed["kind"].eq("charge"), "amount"].iloc[0])) > 0  # money as numbers
-    assert _sheet_frame(book["fix_history"]).empty  # nobody did anything with them yet
+    trail = _sheet_frame(book["fix_history"])  # nobody did anything with them yet: only the proposals
+    assert set(trail["event"]) == {"proposed"} and set(trail["by"]) == {f"recon (run {run_id}, ann)"}
+    assert len(trail) == len(proposed)
     widths = {cell.value: book["discrepancies"].column_dimensions[cell.column_letter].width
               for cell in book["discrepancies"][1]}
     assert widths["client"] >= found["client"].str.len().max()  # a client's name shows whole
