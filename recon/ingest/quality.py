@@ -10,10 +10,17 @@ the rows it checked and failed, for the CLI and the dashboard.
 
 A cell that cannot be parsed is ``<NA>`` in the parsed frame, so "parseable" is
 ``expect_column_values_to_not_be_null``: for a required field on every row, for an optional field on the
-rows where the file gave a value (a ``row_condition`` on a ``given_<field>`` flag column).
+rows where the file gave a value: GX checks the field's ``given_<field>`` column, which holds the
+field's parsed values where the file gave one and a present stand-in value elsewhere (``_for_gx``; GX's
+own row conditions filter the frame with ``pandas.query`` for every metric of the expectation, a fifth of
+a suite's time).
 
-Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation.
-A suite costs 20 to 30 ms per expectation plus time in the rows it is handed, so a large file's rows
+Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation
+(``recon run`` starts it on a thread); scipy's statistics and altair, which GX imports for expectations
+no suite uses, are left to their first use (``_deferred``: a third of GX's import). A suite costs
+GX's plumbing per expectation (issue 25 cut it by half: each expectation's configuration built once
+while a suite runs, ``_configurations_built_once``, and no row conditions) plus time in the rows it is
+handed, so a large file's rows
 are not all handed to it: each check's verdict on a row depends only on the values it reads, and GX
 judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
 million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, which
@@ -181,14 +188,14 @@ def _presence(gxe: ModuleType, spec: Field, text: _Cells) -> _Check:
         return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name), name, name,
                       f"{name} present and {type_words(spec)}", _unreadable(spec, text, required=True),
                       reads=(name,), presence=True)
-    condition = _gx().expectations.row_conditions.Column(given_column(name)) == True  # noqa: E712
-    return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name, row_condition=condition), name, name,
+    return _Check(gxe.ExpectColumnValuesToNotBeNull(column=given_column(name)), name, name,
                   f"{name} {type_words(spec)} where given", _unreadable(spec, text, required=False),
                   reads=(name,), presence=True, condition=given_column(name))
 
 
 def given_column(name: str) -> str:
-    """The flag column telling GX that the file gave a value for optional field ``name``."""
+    """The flag column telling whether the file gave a value for field ``name`` (for GX, an optional
+    field's values where given: see ``_for_gx``)."""
     return f"given_{name}"
 
 
@@ -304,10 +311,11 @@ def _judge(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series],
     judged = _with_given_flags(rows, row_cells)
     looks = _looks(checks, judged, representatives)
     if looks is None:  # few rows look alike: GX judges them all
-        results = _run(kind, judged, checks)
-        found = [_outcome(check, result, len(rows)) for check, result in zip(checks, results, strict=True)]
+        results = _run(kind, _for_gx(judged, checks), checks)
+        found = [_outcome(check, result, len(rows), _checked_rows(check, judged) if check.condition else None)
+                 for check, result in zip(checks, results, strict=True)]
     else:
-        results = _run(kind, judged.iloc[looks.rows].reset_index(drop=True), checks)
+        results = _run(kind, _for_gx(judged.iloc[looks.rows].reset_index(drop=True), checks), checks)
         found = [_spread_outcome(check, result, looks, number, judged)
                  for number, (check, result) in enumerate(zip(checks, results, strict=True))]
     return checks, judged, found
@@ -326,6 +334,30 @@ def _reasons(checks: list[_Check], found: list[tuple[ExpectationOutcome, pd.Inde
 def _with_given_flags(frame: pd.DataFrame, cells: Mapping[str, pd.Series]) -> pd.DataFrame:
     flags = {given_column(name): values.ne("").fillna(False).astype(bool) for name, values in cells.items()}
     return frame.assign(**flags)
+
+
+def _for_gx(judged: pd.DataFrame, checks: list[_Check]) -> pd.DataFrame:
+    """The frame GX validates: ``judged`` with, for each check on the rows where a value was given (an
+    optional field's presence), the field's given-column holding its values on those rows and a value
+    that is present on the others, so that GX's not-null check judges exactly the rows the file gave a
+    value on. The columns (and what ``expect_table_columns_to_match_set`` observes) stay the same."""
+    stand_ins = {}
+    for check in checks:
+        if check.condition is not None:
+            values = judged[check.reads[0]]
+            stand_ins[check.condition] = values.mask(~judged[check.condition].to_numpy(dtype=bool), _present(values))
+    return judged.assign(**stand_ins) if stand_ins else judged
+
+
+def _present(values: pd.Series) -> Any:
+    """A value that is not missing, of the type of ``values``."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.Timestamp(EARLIEST_DATE)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return 0
+    return ""
 
 
 # ------------------------------------------------------------------------ one row of each look per check
@@ -350,6 +382,7 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
     if share <= 0 or len(frame) < 2:
         return None
     by_view: dict[tuple[tuple[str, bool], ...], np.ndarray] = {}
+    by_column: dict[str, np.ndarray] = {}  # a column's codes, for every view reading it (a date: range, order)
     codes: dict[int, np.ndarray] = {}
     picked = [np.zeros(1, dtype=np.intp)]  # a row for the table-level checks
     for number, check in enumerate(checks):
@@ -358,7 +391,7 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
         view = tuple((name, check.presence) for name in check.reads)
         view += ((check.condition, False),) if check.condition else ()
         if view not in by_view:
-            by_view[view] = _look_codes(frame, view)
+            by_view[view] = _look_codes(frame, view, by_column)
         repeated = np.bincount(by_view[view])[by_view[view]] > 1 if check.unique else None
         codes[number] = by_view[view] if repeated is None else _keys_seen(by_view[view], repeated)
         first = _first_of_each(codes[number])
@@ -372,17 +405,22 @@ def _looks(checks: list[_Check], frame: pd.DataFrame, share: float) -> _Looks | 
     return _Looks(np.unique(np.concatenate(picked)), codes)
 
 
-def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...]) -> np.ndarray:
+def _look_codes(frame: pd.DataFrame, view: tuple[tuple[str, bool], ...],
+                by_column: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A code per row, equal for rows equal in each viewed column (in whether it is empty, where the
     flag says so; a missing value is a value of its own). Codes stay small: a viewed value column is
-    factorized (order of first appearance, below the number of rows), a yes/no one only doubles them."""
+    factorized (order of first appearance, below the number of rows; once per ``by_column``), a yes/no
+    one only doubles them."""
     codes = np.zeros(len(frame), dtype=np.intp)
     for name, presence_only in view:
         column = frame[name].isna() if presence_only else frame[name]
         if column.dtype == bool:
             codes = codes * 2 + column.to_numpy()
         else:
-            column_codes = pd.factorize(column, use_na_sentinel=False)[0]
+            known = {} if by_column is None else by_column
+            if name not in known:
+                known[name] = pd.factorize(column, use_na_sentinel=False)[0]
+            column_codes = known[name]
             codes = pd.factorize(codes * (int(column_codes.max()) + 1) + column_codes)[0] if codes.any() \
                 else column_codes
     return codes
@@ -476,7 +514,8 @@ def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Ch
         expectations.append(expectation)
     suite = gx.ExpectationSuite(name=f"recon-{kind}", expectations=expectations)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    results = batch.validate(suite, result_format=RESULT_FORMAT).results
+    with _configurations_built_once(gx.expectations.Expectation):
+        results = batch.validate(suite, result_format=RESULT_FORMAT).results
     by_number = {result.expectation_config.meta["check"]: result for result in results}
     return [by_number[number] for number in range(len(checks))]
 
@@ -499,7 +538,45 @@ _SOURCE: list[Any] = []
 _BATCH_DEFINITIONS: dict[str, Any] = {}
 
 
-def _outcome(check: _Check, result: Any, row_count: int) -> tuple[ExpectationOutcome, pd.Index]:
+@contextmanager
+def _configurations_built_once(expectation_class: type) -> Iterator[None]:
+    """While a suite runs, each expectation object's ``configuration`` is built once, not every time GX
+    reads it. GX 1.x builds it afresh (a pydantic ``dict()`` of the expectation, then a new
+    ``ExpectationConfiguration``) on every read: once per domain key, success key and metric of every
+    expectation, 90 to 100 builds per expectation and a third of a suite's time. An object's fields do
+    not change while it is validated; setting one drops its configuration, to be built again. Called
+    under ``_GX_LOCK``, the one place ``recon`` runs GX; the class is as before once the suite is run."""
+    built_from = expectation_class.__dict__["configuration"]
+    setting: Callable[[Any, str, Any], None] = expectation_class.__setattr__  # type: ignore[assignment]
+    own_setting = expectation_class.__dict__.get("__setattr__")
+    built: dict[int, tuple[Any, Any]] = {}  # id -> (the object, kept alive so the id is not reused; its configuration)
+
+    def configuration(self: Any) -> Any:
+        found = built.get(id(self))
+        if found is None or found[0] is not self:
+            found = built[id(self)] = (self, built_from.fget(self))
+        return found[1]
+
+    def set_field(self: Any, name: str, value: Any) -> None:
+        built.pop(id(self), None)
+        setting(self, name, value)
+
+    expectation_class.configuration = property(configuration)  # type: ignore[attr-defined]
+    expectation_class.__setattr__ = set_field  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        expectation_class.configuration = built_from  # type: ignore[attr-defined]
+        if own_setting is None:
+            del expectation_class.__setattr__
+        else:
+            expectation_class.__setattr__ = own_setting  # type: ignore[method-assign]
+
+
+def _outcome(check: _Check, result: Any, row_count: int,
+             checked_rows: np.ndarray | None = None) -> tuple[ExpectationOutcome, pd.Index]:
+    """A check's outcome and failing row positions from GX's result; ``checked_rows`` (the rows it judges,
+    for a check on given values only) count its rows checked."""
     info = result.exception_info or {}
     if info.get("raised_exception"):
         raise QualityError(f"could not run {result.expectation_config.type} on {check.column}: "
@@ -507,10 +584,10 @@ def _outcome(check: _Check, result: Any, row_count: int) -> tuple[ExpectationOut
     details = result.result or {}
     failing = pd.Index(details.get("unexpected_index_list") or [], dtype="int64")
     observed = details.get("observed_value")
+    checked = int(details.get("element_count", row_count)) - int(details.get("missing_count") or 0)
     outcome = ExpectationOutcome(
         expectation=result.expectation_config.type, column=check.column, rule=check.rule,
-        success=bool(result.success),
-        checked=int(details.get("element_count", row_count)) - int(details.get("missing_count") or 0),
+        success=bool(result.success), checked=checked if checked_rows is None else int(checked_rows.sum()),
         failed=int(details.get("unexpected_count") or 0), observed="" if observed is None else str(observed))
     return outcome, failing
 
@@ -547,11 +624,70 @@ def import_in_background() -> threading.Thread:
 @cache
 def _imported_gx() -> ModuleType:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    with _without_pyspark():
+    with _without_pyspark(), _deferred(*DEFERRED_BY_GX):
         import great_expectations
-        import great_expectations.expectations.row_conditions  # Column, for row conditions
 
     return great_expectations
+
+
+# What GX imports at module level but uses only inside functions that no suite of ``recon`` calls: scipy's
+# statistics (two Kolmogorov-Smirnov metrics and the KL-divergence expectation; with scipy.spatial, about
+# half of GX's import) and altair (that expectation's chart renderer).
+DEFERRED_BY_GX = ("scipy.stats", "altair")
+
+
+class _Deferred(ModuleType):
+    """Stands in for a module that GX binds at import time: the real module is imported on the first
+    attribute anybody reads (``stats.entropy``), and every later read is forwarded to it."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        real = self.__dict__.get("_deferred_real")
+        if real is None:
+            real = _import_for_real(self)
+            self.__dict__["_deferred_real"] = real
+        return getattr(real, attribute)
+
+
+def _import_for_real(proxy: _Deferred) -> ModuleType:
+    """The module ``proxy`` stands for, imported (no-op if it already is). If GX's import is still under
+    way the stand-in leaves ``sys.modules`` first, so the import finds the module, not itself."""
+    name = proxy.__name__
+    if sys.modules.get(name) is proxy:
+        del sys.modules[name]
+    import importlib
+
+    return importlib.import_module(name)
+
+
+@contextmanager
+def _deferred(*names: str) -> Iterator[None]:
+    """While GX is imported, each of ``names`` not imported yet is a stand-in (``_Deferred``) in
+    ``sys.modules``, so GX's ``from scipy import stats`` binds the stand-in without importing scipy's
+    statistics. Afterwards the stand-ins leave ``sys.modules`` (and their parent package): the rest of the
+    process imports those modules as usual, and only GX's own names hold a stand-in."""
+    import importlib.util
+
+    standing_in: dict[str, _Deferred] = {}
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # its package missing or broken: GX's import says so as before
+            spec = None
+        if spec is not None:
+            proxy = _Deferred(name)
+            proxy.__spec__ = spec  # (for ``find_spec``; no ``__path__``: importing a submodule reads it, so loads it)
+            standing_in[name] = sys.modules.setdefault(name, proxy)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name, proxy in standing_in.items():
+            if sys.modules.get(name) is proxy:
+                del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], "__dict__", {}).get(child) is proxy:
+                delattr(sys.modules[parent], child)
 
 
 @contextmanager

@@ -216,6 +216,127 @@ def test_importing_recon_does_not_import_great_expectations() -> None:
     assert done.stdout.strip() == "False"
 
 
+SAMPLE_RUN_MODULES = """
+import sys
+sys.path.insert(0, {repo!r})
+sys.argv = ["recon", "run", "--data", {data!r}, "--out", {out!r}, "--no-store"]
+from recon.cli import app
+try:
+    app()
+except SystemExit as ended:
+    assert not ended.code, ended.code
+print("imported", sorted(name for name in ("scipy.stats", "altair") if name in sys.modules))
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+print("kl", round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6), kl.alt.Chart.__name__)
+import scipy.stats
+print("real", type(scipy.stats).__name__, scipy.stats is sys.modules["scipy.stats"], scipy.stats.norm.cdf(0))
+"""
+
+
+def test_a_sample_run_leaves_scipy_stats_and_altair_unimported_yet_gx_can_use_them(tmp_path: Path) -> None:
+    # GX imports scipy.stats and altair (about a second of its import) for expectations no suite uses:
+    # they are imported when first used, and whoever imports them later gets the real modules.
+    code = SAMPLE_RUN_MODULES.format(repo=str(REPO), data=str(REPO / "sample_data"), out=str(tmp_path / "out"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "imported []" in lines
+    assert "kl 0.143841 Chart" in lines
+    assert "real module True 0.5" in lines
+    assert (tmp_path / "out" / "discrepancies.csv").exists()
+
+
+
+STAND_INS = """
+import importlib.util, sys
+sys.path.insert(0, {repo!r})
+from recon.ingest import quality
+with quality._deferred("altair", "scipy.stats", "no_such_module_here"):
+    import altair
+    stand_in = altair
+    assert type(altair).__name__ == "_Deferred" and "no_such_module_here" not in sys.modules
+    assert importlib.util.find_spec("altair") is not None  # another thread looking it up meanwhile
+    import scipy.stats.distributions  # a submodule: its package is imported for real first
+    assert scipy.stats.distributions.norm.cdf(0) == 0.5
+    print("chart", altair.Chart.__name__)
+print("after", sorted(name for name in ("altair", "scipy.stats") if type(sys.modules.get(name)).__name__ == "module"))
+print("forwarded", stand_in.Chart is sys.modules["altair"].Chart)
+"""
+
+
+def test_stand_ins_give_the_real_module_to_whoever_uses_them_during_and_after_gx_import(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", STAND_INS.format(repo=str(REPO))], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["chart Chart", "after ['altair', 'scipy.stats']", "forwarded True"]
+
+def test_each_expectation_configuration_is_built_once_per_object_not_on_every_read(monkeypatch) -> None:
+    # GX 1.x builds an expectation's configuration afresh on every read (about 100 reads per expectation
+    # per run, a third of a suite's time); while recon runs a suite each object's is built once.
+    from recon.ingest import quality
+
+    gx_expectation = quality._gx().expectations.Expectation
+    original = gx_expectation.__dict__["configuration"]
+    builds: list[str] = []
+
+    def counted(self):
+        builds.append(type(self).__name__)
+        return original.fget(self)
+
+    monkeypatch.setattr(gx_expectation, "configuration", property(counted))
+    text = "client,sku,unit_price,quantity,start_date,end_date,currency\nAcme,EDR,-6.50,30,2026-01-01,,usd\n"
+    loaded = load_file(text.encode(), "contracts.csv", "contracts")
+    assert loaded.record.rows_quarantined == 1
+    expectations = len(loaded.report.expectations)
+    assert expectations > 10 and len(builds) <= 15 * expectations, (len(builds), expectations)  # 100 before
+    assert gx_expectation.__dict__["configuration"].fget is counted  # the class is as it was
+    assert "__setattr__" not in gx_expectation.__dict__
+
+
+def test_an_expectation_changed_while_its_configuration_is_kept_gets_it_built_again() -> None:
+    from recon.ingest import quality
+
+    gx = quality._gx()
+    expectation = gx.expectations.ExpectColumnValuesToBeBetween(column="quantity", min_value=0)
+    with quality._configurations_built_once(gx.expectations.Expectation):
+        first = expectation.configuration
+        assert expectation.configuration is first
+        expectation.min_value = 5
+        assert expectation.configuration.kwargs["min_value"] == 5
+    assert expectation.configuration is not expectation.configuration  # built on every read again
+
+
+def test_optional_values_are_judged_where_given_without_gx_row_conditions(monkeypatch) -> None:
+    # GX filters the frame with pandas.query for every metric of an expectation with a row condition (a
+    # fifth of a suite's time): an optional value's presence is judged on its given-column instead,
+    # which holds the value where the file gave one. Verdicts and rows checked are as before.
+    from recon.ingest import quality
+
+    handed: list[pd.DataFrame] = []
+    real_run = quality._run_locked
+
+    def run(gx, kind, frame, checks):
+        assert all(getattr(check.expectation, "row_condition", None) is None for check in checks)
+        handed.append(frame)
+        return real_run(gx, kind, frame, checks)
+
+    monkeypatch.setattr(quality, "_run_locked", run)
+    text = ("client,sku,quantity,period_start,period_end,unit_cost\n"
+            "Acme,X,3,2026-01-05,,1.50\n"  # no period end given: not judged
+            "Beta,Y,1,2026-01-01,someday,\n"  # an unreadable period end: quarantined
+            "Core,Z,2,2026-01-01,2026-01-31,abc\n")  # an unreadable cost: quarantined
+    loaded = load_file(text.encode(), "usage.csv", "usage")
+    assert reasons(loaded) == {
+        3: "period_end: cannot read date 'someday' (expect_column_values_to_not_be_null)",
+        4: "unit_cost: cannot read money 'abc' (expect_column_values_to_not_be_null)",
+    }
+    ends = outcome(loaded.report, "period_end a date where given")
+    assert (ends.expectation, ends.checked, ends.failed, ends.success) == (
+        "expect_column_values_to_not_be_null", 2, 1, False)
+    (frame,) = handed
+    assert frame["given_period_end"].isna().tolist() == [False, True, False]
+
+
 # ------------------------------------------------- GX judging one row of each look, not every row
 
 def _judged_both_ways(monkeypatch, compared: list[tuple[str, int, int]]) -> None:
