@@ -159,3 +159,20 @@ def test_the_evidence_of_a_key_says_its_carried_days_and_trial_seats() -> None:
     assert with_history["usage"]["source_file"].str.contains(r"^history-").sum() == 1  # February's cycle
     trial = evidence(run_semantic("ms_trial").result, "2026-03", "Contoso Dental", "TEAMS-PREM")
     assert trial["key"]["trial_qty"].iloc[0] == round(25 * 20 / 31, 4)
+
+
+def test_the_run_report_counts_carried_days_trial_seats_and_unmatched_credits() -> None:
+    """Issue 17 items 1 and 3: what ``recon run`` prints (``summary_lines``) says how many days were
+    carried from the nearest charge, the trial seats counted apart, and the credits whose charge is not
+    loaded; a month whose charges cover every day says nothing of the kind."""
+    from recon.exports.report import summary_lines
+
+    carried = summary_lines(run_semantic("ms_anniversary_cycle_carried").result)
+    assert "  19 day(s) on 1 key(s) no loaded charge covers carried the nearest charge's quantity (load the " \
+           "earlier month's file to see them)" in carried
+    trial = summary_lines(run_semantic("ms_trial").result)
+    assert "  trial seats, not expected to be billed: 16.13 on 1 key(s)" in trial  # 25 seats x 20 / 31 days
+    unmatched = summary_lines(run_semantic("ms_unmatched_credit").result)
+    assert "  2 credit row(s) refund a charge that is not among the loaded rows (unmatched_credits.csv)" in unmatched
+    assert not any("carried" in line or "credit row" in line
+                   for line in summary_lines(run_semantic("ms_anniversary_cycle").result))
