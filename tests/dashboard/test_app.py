@@ -484,3 +484,31 @@ def test_a_list_view_with_a_renamed_column_is_offered_the_closest_presets_readin
     assert_clean(app)
     assert any("saved profile **CW additions view**" in caption.value for caption in app.caption)
     assert [box.value for box in app.selectbox if box.key.endswith(".contracts.client")] == ["Customer"]
+
+
+def test_the_evidence_panel_counts_the_days_carried_from_the_nearest_charge(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path):
+    """Issue 17 item 1: March's NCE file alone, whose cycle starts on the 20th: 19 days carry the nearest
+    charge's 10 seats. Billing 9 is a finding whose evidence panel says how many days were carried."""
+    from tests.scenarios import SEMANTICS, parse_scenario
+
+    sections = parse_scenario((SEMANTICS / "ms_anniversary_cycle_carried.txt").read_text(encoding="utf-8"),
+                              headers=r"[\w -]+")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "catalog.csv").write_text(sections["catalog"])
+    (data / "contracts.csv").write_text(sections["contracts"])
+    (data / "microsoft-recon-2026-03.csv").write_text(sections["usage microsoft-nce-recon"])
+    billed_nine = sections["invoices"].replace("M365-E3,10,36.00,360.00", "M365-E3,9,36.00,324.00")
+    assert billed_nine != sections["invoices"]
+    (data / "invoices.csv").write_text(billed_nine)
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(data))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    app = signed_in_app()
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert_clean(app)
+    assert any("Evidence for Contoso Dental · M365-E3 · 2026-03" in plain(item.value) for item in app.markdown)
+    assert any(caption.value.startswith("19 day(s) of this month no loaded charge covers carry the nearest charge's")
+               for caption in app.caption)
