@@ -176,3 +176,17 @@ def test_the_run_report_counts_carried_days_trial_seats_and_unmatched_credits() 
     assert "  2 credit row(s) refund a charge that is not among the loaded rows (unmatched_credits.csv)" in unmatched
     assert not any("carried" in line or "credit row" in line
                    for line in summary_lines(run_semantic("ms_anniversary_cycle").result))
+
+
+def test_the_overview_line_counts_trial_seats_carried_days_and_unmatched_credits() -> None:
+    """Issue 17 item 3: trial seats are counted apart on a line under the Overview's cards (with the days
+    carried and the unmatched credits); a month with none of them has no such line."""
+    from recon.views import usage_note_text
+
+    def line(name: str) -> str:
+        return usage_note_text(run_semantic(name).result.metrics.overall)
+
+    assert line("ms_trial") == "Trial seats not expected to be billed: 16.13 on 1 client-product-month(s)"
+    assert line("ms_unmatched_credit") == ("9 day(s) carried from the nearest charge · 2 credit(s) refund a charge "
+                                           "not loaded")
+    assert line("ms_anniversary_cycle") == ""
