@@ -3,8 +3,9 @@
 written to Autotask, and the next month's run pulls Autotask and Pax8 again: the line fix the PSA now holds
 is confirmed (the line says the approved units and the finding is gone), the one changed back in Autotask
 meanwhile is marked not taken and its finding reopened with a note, and the audit pack holds every step
-(proposed, approved, applied with the PSA's id, verified). The charges stay applied: only an invoice line
-carrying a charge's reference confirms it."""
+(proposed, approved, applied with the PSA's id, verified). The one-time charges are billed by Autotask on
+March's invoices (the stand-in's billing process: each charge a billing item under its name and
+description) and confirmed by the reference they carry."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def add_march(autotask: psa_writes.WritableAutotask, monkeypatch: pytest.MonkeyP
             "itemName": name, "description": name, "quantity": quantity, "rate": rate,
             "extendedPrice": quantity * rate, "taxDollars": 0, "totalAmount": quantity * rate,
             "postedDate": "2026-03-31T00:00:00"})
+    autotask.invoice_charges("2026-03")  # Autotask's billing process bills February's fixes' charges
     monkeypatch.setattr(vendors, "PAX8_INVOICES", [*vendors.PAX8_INVOICES, {
         "id": "inv-mar", "invoiceDate": "2026-03-01", "dueDate": "2026-03-31", "status": "Unpaid", "total": 858.0}])
     acme = vendors.PAX8_ITEMS["inv-feb"][0]
@@ -110,17 +112,21 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
         after = ledger.fixes(1).set_index("fix_key")
         acme, globex_fix = lines.loc["5002", "fix_key"], lines.loc["5003", "fix_key"]
         assert (after.loc[acme, "status"], after.loc[globex_fix, "status"]) == ("confirmed", "not_taken")
-        assert set(after.drop(index=[acme, globex_fix])["status"]) == {"applied"}  # charges: not invoiced yet
+        charges = after.drop(index=[acme, globex_fix])
+        assert set(charges["kind"]) == {"charge"} and set(charges["status"]) == {"confirmed"}  # on March's invoices
         events = ledger.events(run_id=1)
         verdicts = events[events["by"].eq("recon (verification)")].set_index("fix_key")
         assert verdicts.loc[acme, "note"] == "run 2: the PSA line says 27 on 2026-03-01; no finding in 2026-03"
         assert verdicts.loc[globex_fix, "note"] == ("run 2: the PSA line says 10 on 2026-03-01, the fix approved 12; "
                                                     "still quantity under billed in 2026-03")
+        assert {verdicts.loc[key, "note"] for key in charges.index} == {"run 2: billed on invoice AT-906",
+                                                                       "run 2: billed on invoice AT-907"}
 
         # March: Acme's seats are gone from the findings; Globex's are back, and February's finding reopened
         found = pd.read_csv(tmp_path / "out2" / "discrepancies.csv", dtype=str)
         assert found.loc[found["sku"].eq("302"), ["client", "type"]].to_numpy().tolist() == [
             ["Globex LLC", "quantity_under_billed"]]
+        assert not found["sku"].str.contains("charge").any(), found  # the billed charges raise no finding
         latest = store.resolutions().drop_duplicates("fingerprint", keep="last").set_index("fingerprint")
         february = first.set_index("fix_key")["fingerprint"]
         assert latest.loc[february[acme], "status"] == "billed"
