@@ -297,6 +297,39 @@ class WritableAutotask(vendors.Autotask):
                 "cost": service.get("unitCost"), "internalCurrencyPrice": service.get("unitPrice"),
                 "approveAndPostDate": None})
 
+    def bill_month(self, period: str) -> list[dict[str, Any]]:
+        """Autotask's month: each contract service with units in effect on the month's first day gets its unit
+        row for the month (when it has none reaching into it) and a billing item of those units at its price
+        on its company's invoice of the month; then the month's charges are billed (``invoice_charges``).
+        Returns the billing items made."""
+        first, end = date.fromisoformat(f"{period}-01"), _month_end(period)
+        made = []
+        for service in list(self.data["ContractServices"]):
+            rows = [row for row in self.data["ContractServiceUnits"] if row["contractServiceID"] == service["id"]
+                    and _day(row["startDate"]) <= first]
+            if not rows:
+                continue
+            latest = max(rows, key=lambda row: row["startDate"])
+            if _day(latest["endDate"]) < first:
+                latest = {**latest, "id": self._new_id(), "startDate": _stamp(first), "endDate": _stamp(end),
+                          "approveAndPostDate": None}
+                self.data["ContractServiceUnits"].append(latest)
+            if not latest["units"]:
+                continue
+            contract = next(item for item in self.data["Contracts"] if item["id"] == service["contractID"])
+            invoice = self._invoice_of(contract["companyID"], end)
+            name = next((item["name"] for item in self.data["Services"] if item["id"] == service["serviceID"]), "")
+            quantity, rate = float(latest["units"]), float(latest.get("price") or service.get("unitPrice") or 0)
+            item = {"id": self._new_id(), "invoiceID": invoice["id"], "companyID": contract["companyID"],
+                    "contractID": contract["id"], "contractServiceID": service["id"], "serviceID": service["serviceID"],
+                    "billingItemType": 3, "itemDate": _stamp(first), "itemName": name, "description": name,
+                    "quantity": quantity, "rate": rate, "extendedPrice": round(quantity * rate, 2), "taxDollars": 0,
+                    "totalAmount": round(quantity * rate, 2), "postedDate": _stamp(end)}
+            self.data["BillingItems"].append(item)
+            invoice["invoiceTotal"] = round(float(invoice.get("invoiceTotal") or 0) + item["totalAmount"], 2)
+            made.append(item)
+        return made + self.invoice_charges(period)
+
     def invoice_charges(self, period: str) -> list[dict[str, Any]]:
         """Bill the contract charges purchased up to the end of ``period`` (``YYYY-MM``) and not billed yet:
         each becomes a BillingItem (its ``itemName`` the charge's name, its ``description`` the charge's) on

@@ -9,7 +9,6 @@ description) and confirmed by the reference they carry."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from recon.store import Store
 from recon.store.fixes import FixLedger
 from tests.recon.connectors import psa_writes, vendors
 from tests.recon.connectors.conftest import connections_toml, write_project
+from tests.recon.connectors.sample_psas import SAMPLE, sample_autotask, sample_connectwise
 from tests.recon.connectors.standin import StandIn
 
 runner = CliRunner()
@@ -190,33 +190,6 @@ def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line
         assert set(ledger.fixes(1).set_index("fix_key").loc[keys, "status"]) == {"applied"}
 
 
-SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
-
-
-def sample_connectwise() -> psa_writes.WritableConnectWise:
-    """The ConnectWise stand-in holding the sample MSP's ConnectWise agreements and additions (the records
-    ``sample_data/contracts_connectwise.csv`` was exported from) and its catalog."""
-    psa = psa_writes.WritableConnectWise()
-    with (SAMPLE / "contracts_connectwise.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        agreement = int(row["agreement.id"])
-        if not any(item["id"] == agreement for item in psa.data["finance/agreements"]):
-            psa.data["finance/agreements"].append({
-                "id": agreement, "name": row["agreement.name"], "company": {"name": row["agreement.company.name"]},
-                "billingCycle": {"name": row["agreement.billingCycle.name"]}, "startDate": row["agreement.startDate"]})
-        psa.data.setdefault(f"finance/agreements/{agreement}/additions", []).append({
-            "id": int(row["id"]), "product": {"identifier": row["product.identifier"]},
-            "quantity": float(row["quantity"]), "lessIncluded": float(row["lessIncluded"] or 0),
-            "unitPrice": float(row["unitPrice"]), "billCustomer": row["billCustomer"],
-            "effectiveDate": row["effectiveDate"], "cancelledDate": row["cancelledDate"] or None,
-            "agreementId": agreement, "description": row["description"]})
-    with (SAMPLE / "catalog.csv").open(encoding="utf-8") as handle:
-        psa.data["procurement/catalog"] += [{"id": 100 + number, "identifier": item["sku"], "price": item["list_price"]}
-                                            for number, item in enumerate(csv.DictReader(handle))]
-    return psa
-
-
 def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_shows_them_resolved(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 21's "done when" from the command line: the sample MSP reconciled, the fixes of its ConnectWise
@@ -254,3 +227,42 @@ def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_sh
         mine = trail[trail["fix_key"].isin(ours["fix_key"])]
         assert mine.groupby("fix_key")["event"].apply(list).tolist() == [["proposed", "approved", "accepted"]] * 3
         assert mine.loc[mine["event"].eq("accepted"), "psa_id"].notna().all()
+
+
+def test_on_the_sample_msp_the_autotask_fix_is_applied_and_confirmed_by_the_next_months_invoice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample MSP's Autotask client (Silver Lake Realty, billed 16 of its 18 units in 2026-10): its fix,
+    a one-time charge of 12.00 on contract 30016, is approved and written to the Autotask stand-in; Autotask
+    bills November (the units in effect and the charge under its name), and the next run, November pulled
+    from Autotask, confirms the charge by the invoice that carries its reference."""
+    psa = sample_autotask()
+    with StandIn(psa) as server, StandIn(vendors.Pax8()) as pax8_server:
+        psa.base = server.url
+        write_project(tmp_path, connections_toml(autotask=server.url, pax8=pax8_server.url)
+                      + 'contract_files = ["contracts_autotask.csv"]\n')
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        invoke("run", "--data", str(SAMPLE), "--out", "out1", "--by", "ann")
+        proposed = ledger.fixes(1)
+        ours = proposed[proposed["origin"].eq("contracts_autotask.csv")]
+        assert ours[["period", "client", "kind", "agreement_id", "line_id", "amount"]].to_numpy().tolist() == [
+            ["2026-10", "Silver Lake Realty", "charge", "30016", "50016", 120_000]]
+        [key] = ours["fix_key"]
+        invoke("fixes", "approve", "--run", "1", key, "--by", "fin")
+        assert invoke("fixes", "apply", "--run", "1", key, "--apply", "--by", "fin").count("accepted") == 1
+        [(_, path, body)] = psa.writes
+        assert (path, body["unitPrice"], body["datePurchased"]) == ("Contracts/30016/Charges", 12.0,
+                                                                    "2026-11-01T00:00:00")
+        assert f"[recon fix {key}]" in body["name"] and f"[recon fix {key}]" in body["description"]
+
+        billed = psa.bill_month("2026-11")
+        assert [(item["quantity"], item["rate"]) for item in billed] == [(18.0, 6.0), (1.0, 12.0)]
+        invoke("run", "--connection", "at", "--connection", "pax8", "--period", "2026-11", "--out", "out2",
+               "--by", "ann")
+        assert ledger.fixes(1).set_index("fix_key").loc[key, "status"] == "confirmed"
+        invoke("export", "1", "--out", "audit.xlsx")
+        trail = pd.read_excel(tmp_path / "audit.xlsx", sheet_name="fix_history", dtype=str)
+        mine = trail[trail["fix_key"].eq(key)]
+        assert mine["event"].tolist() == ["proposed", "approved", "accepted", "confirmed"]
+        assert mine["note"].iloc[-1].startswith("run 2: billed on invoice AT-")
