@@ -1586,9 +1586,9 @@ def _plant_autotask_shortfall(ctx: _Context, lines: pd.DataFrame) -> tuple[pd.Da
                               np.zeros(0, dtype=str))
     chosen = candidates.sort_values("client_id", kind="stable").iloc[:1]
     position = chosen.index[0]
-    contracted = float(lines.at[position, "quantity"])
+    contracted = float(lines.loc[position, "quantity"])
     billed = contracted - _AUTOTASK_SHORT
-    price = int(lines.at[position, "unit_price"])
+    price = int(lines.loc[position, "unit_price"])
     out = lines.copy()
     out.loc[position, "quantity"] = billed
     out.loc[position, "amount"] = _amount(np.array([billed]), np.array([price]))[0]

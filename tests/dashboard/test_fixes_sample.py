@@ -162,8 +162,8 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     trail = pack["fix_history"][pack["fix_history"]["fix_key"].isin(routed.index)]
     events = trail.groupby("fix_key")["event"].apply(list)
     confirmed = after.index[after["status"].eq("confirmed")]
-    assert {key: events[key] for key in confirmed} == dict.fromkeys(
-        confirmed, ["proposed", "approved", "accepted", "confirmed"])
+    assert {key: events[key] for key in confirmed} == {
+        key: ["proposed", "approved", "accepted", "confirmed"] for key in confirmed}
     by = trail.set_index(["fix_key", "event"])["by"]
     assert {by[(key, "approved")] for key in routed.index} == {"finance"}
     assert trail.loc[trail["event"].eq("accepted"), "psa_id"].notna().all()

@@ -23,7 +23,8 @@ units (nothing is sent when the units in effect on the date are already the appr
 they are neither those nor the ones the fix was proposed on); a new line is a contract service whose
 ``internalDescription`` carries the fix's reference, then an adjustment giving it its units; a charge or
 credit is a contract charge of one unit at the amount (negative for a credit) whose name and description
-carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and ``charge_status`` in connections.toml set those picklist values (default 1).
+carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and
+``charge_status`` in connections.toml set those picklist values (default 1).
 """
 
 from __future__ import annotations

@@ -47,14 +47,16 @@ def sample_autotask() -> psa_writes.WritableAutotask:
         records.clear()
     rows = _rows("contracts_autotask.csv")
     catalog = {item["sku"]: item for item in _rows("catalog.csv")}
-    companies = {name: COMPANY_BASE + number for number, name in enumerate(dict.fromkeys(r["companyName"] for r in rows))}
+    names = dict.fromkeys(row["companyName"] for row in rows)
+    companies = {name: COMPANY_BASE + number for number, name in enumerate(names)}
     psa.data["Companies"] += [{"id": company, "companyName": name, "companyNumber": f"S-{company}", "isActive": True}
                               for name, company in companies.items()]
     for row in rows:
         contract, service, item = int(row["contractID"]), int(row["contractServiceID"]), int(row["serviceID"])
         if not any(known["id"] == contract for known in psa.data["Contracts"]):
             psa.data["Contracts"].append({
-                "id": contract, "companyID": companies[row["companyName"]], "contractName": f"{row['companyName']} services",
+                "id": contract, "companyID": companies[row["companyName"]],
+                "contractName": f"{row['companyName']} services",
                 "contractNumber": f"C-{contract}", "contractType": 7, "contractPeriodType": 1, "status": 1,
                 "startDate": "2025-01-01T00:00:00", "endDate": None})
         if not any(known["id"] == item for known in psa.data["Services"]):
