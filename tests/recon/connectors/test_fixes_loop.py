@@ -182,6 +182,12 @@ def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line
             "records")]
         again = writeback.apply(approved, target, send=True)  # applied again: ConnectWise has both already
         assert [outcome.event for outcome in again] == ["skipped", "skipped"]
+        # ConnectWise invoices the adjustment on agreement 11's March invoice (its agreementAmount: the API has
+        # no lines of an agreement invoice) and closes it; applied again, the closed adjustment is still found
+        [invoice] = connectwise.invoice_adjustments("2026-03")
+        assert (invoice["agreement"]["id"], invoice["agreementAmount"]) == (11, 44.0)
+        assert [item["closedFlag"] for item in connectwise.data["finance/agreements/11/adjustments"]] == [True]
+        assert [outcome.event for outcome in writeback.apply(approved, target, send=True)] == ["skipped", "skipped"]
         [(patch, patch_path, operations), (post, post_path, body)] = connectwise.writes
         assert (patch, patch_path.removeprefix(vendors.CW_PREFIX), operations) == (
             "PATCH", "/finance/agreements/11/additions/101", [{"op": "replace", "path": "quantity", "value": 27}])
