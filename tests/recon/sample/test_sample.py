@@ -401,8 +401,9 @@ def test_usage_per_site_splits_rows_but_keeps_every_key_total_and_finding(tmp_pa
 
 
 def test_the_realities_of_section_4a_are_in_the_sample(sample: SampleMSP) -> None:
-    """Issue 17 item 6 and issue 18 item 5: the sample MSP holds every reality of PRODUCT.md 4a, each
-    billed correctly (test_sample_msp proves the run raises the answer key's findings and nothing else)."""
+    """Issue 17 item 6 and issue 18 item 5: the sample MSP holds every reality of PRODUCT.md 4a (none of
+    them raises a false finding: test_sample_msp proves the run raises the answer key's findings and
+    nothing else)."""
     microsoft, pax8 = sample.files["usage_microsoft.csv"], sample.files["usage_pax8.csv"]
     usage = pd.concat([microsoft, pax8], ignore_index=True)
     start, end = pd.to_datetime(usage["period_start"]), pd.to_datetime(usage["period_end"])
@@ -424,3 +425,20 @@ def test_the_realities_of_section_4a_are_in_the_sample(sample: SampleMSP) -> Non
     units = autotask.assign(start=pd.to_datetime(autotask["startDate"]), end=pd.to_datetime(autotask["endDate"]))
     pairs = units.merge(units, on="contractServiceID")
     assert ((pairs["start_y"] > pairs["start_x"]) & (pairs["start_y"] <= pairs["end_x"])).any()  # an adjustment
+
+
+def test_a_finding_lands_on_an_autotask_contract(sample: SampleMSP) -> None:
+    """Issue 21: the sample's fixes reach Autotask too. An Autotask client's last month bills 2 units of its
+    contract service fewer than its ContractServiceUnits say (quantity_under_billed at the contract price,
+    the line already right: a one-time charge on the Autotask contract)."""
+    units = sample.files["contracts_autotask.csv"]
+    on_autotask = sample.answer_key.merge(units[["companyName", "serviceID"]].drop_duplicates().rename(
+        columns={"companyName": "client", "serviceID": "sku"}), on=["client", "sku"])
+    assert on_autotask[["period", "type", "variance"]].to_numpy().tolist() == [
+        ["2026-10", "quantity_under_billed", "-12.00"]]
+    [client] = on_autotask["client"]
+    invoices = sample.files["invoices.csv"]
+    billed = invoices[invoices["client"].eq(client) & invoices["sku"].eq(on_autotask["sku"].iloc[0])
+                      & invoices["invoice_date"].str.startswith("2026-10")]
+    last = units[units["companyName"].eq(client) & units["startDate"].str.startswith("2026-10")]
+    assert billed["quantity"].astype(int).tolist() == [int(last["units"].iloc[0]) - 2]
