@@ -58,3 +58,32 @@ class FilterError(ReconError):
 class MoneyRangeError(ReconError):
     """The amounts or quantities of a run are too large for its totals to be computed exactly; the message
     says which and by how much (each line is bounded by ``max_line_amount``, totals by 64-bit money)."""
+
+
+class OutputError(ReconError):
+    """The results cannot be written where asked (a folder holding other files, a path that is a file)."""
+
+
+class SparkUnavailableError(ReconError):
+    """pyspark or Java is not installed (``pip install -e ".[spark]"``; Java 17)."""
+
+
+class SparkRunError(ReconError):
+    """Spark could not do what the run asked (a file system it cannot reach, a task that failed)."""
+
+
+class DataError(Exception):
+    """Bad *data* met while reading a file (not a bad call: never a ``ReconError``). Ingest catches it and
+    turns its message into the file's refusal or a row's quarantine reason; it never reaches a caller."""
+
+
+class JailError(DataError):
+    """A path leads out of the data directory, or is not a file that may be read; the message says why."""
+
+
+class EncodingError(DataError):
+    """The file cannot be read as text; the message says why, with the line and byte."""
+
+
+class SheetLimitError(DataError):
+    """The sheet breaks a limit; the message says which, where, and the setting."""

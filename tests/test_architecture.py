@@ -139,3 +139,23 @@ def test_importing_the_money_core_loads_no_database_driver_or_workbook_library()
             "print(','.join(sorted(m for m in heavy if m in sys.modules)))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_every_exception_class_is_declared_in_errors() -> None:
+    """Issue 19 item 4: the exceptions of the package live in ``recon/errors.py`` (``ReconError`` and its
+    subclasses for bad calls and bad configuration; ``DataError`` and its subclasses for bad data met while
+    reading, which ingest turns into a refusal or quarantine reason). A module-private class (``_Name``)
+    that never leaves its module is the only exception."""
+    declared = {name for name in dir(importlib.import_module("recon.errors"))
+                if isinstance(getattr(importlib.import_module("recon.errors"), name), type)}
+    stray = []
+    for path in sorted((ROOT / "recon").rglob("*.py")):
+        if path.name == "errors.py" and path.parent.name == "recon":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+                continue
+            bases = {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases}
+            if bases & ({"Exception", "ValueError", "RuntimeError", "OSError"} | declared):
+                stray.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert stray == []

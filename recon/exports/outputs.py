@@ -22,15 +22,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from recon.errors import ReconError
+from recon.errors import OutputError
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _LEFTOVER = (".new-", ".old-")
-
-
-class OutputError(ReconError):
-    """The results cannot be written where asked (a folder holding other files, a path that is a file)."""
 
 
 def check_folder(target: Path, allowed: Iterable[str]) -> None:

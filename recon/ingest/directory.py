@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from recon.errors import MissingSourceError, ProfileError, SourceError
+from recon.errors import JailError, MissingSourceError, ProfileError, SourceError
 from recon.ingest import quality
 from recon.ingest.files import describe, load_entry, load_source, read_options, recorded, with_hash
 from recon.ingest.guard import TABLE_SUFFIXES, FileBytes, UploadLimits
-from recon.ingest.jail import LINK_OUT, Jail, JailError, glob_matches
+from recon.ingest.jail import LINK_OUT, Jail, glob_matches
 from recon.ingest.normalise import (
     LoadedSource,
     ParsedFile,

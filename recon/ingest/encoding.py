@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recon.errors import EncodingError
 from recon.ingest.lines import Buffer
 
 UTF8_BOM = codecs.BOM_UTF8
@@ -44,10 +45,6 @@ _UNICODE_LINE_ENDS = (("\u0085", "NEL (U+0085)"), ("\u2028", "LINE SEPARATOR (U+
                       ("\u2029", "PARAGRAPH SEPARATOR (U+2029)"))
 STRAY_REPLACEMENT = ord("?")  # one byte for one byte: the positions of everything else stay where they were
 _NO_STRAY = np.empty(0, dtype=np.int64)
-
-
-class EncodingError(Exception):
-    """The file cannot be read as text; the message says why, with the line and byte."""
 
 
 @dataclass(frozen=True)

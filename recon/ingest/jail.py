@@ -26,16 +26,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from recon.errors import MissingSourceError
+from recon.errors import JailError, MissingSourceError
 
 FileBytes = bytes | mmap.mmap
 LINK_OUT = ("is a link to a place outside the data directory; links out of it are not followed (copy the "
             "file into the data directory instead)")
 NOT_A_FILE = "is not a regular file (a device, pipe or socket); not read"
-
-
-class JailError(Exception):
-    """A path leads out of the data directory, or is not a file that may be read; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 from openpyxl.utils.exceptions import InvalidFileException
 
 from recon.cells import CONTROL, TEXT, arrow_text, control_characters, text_series, tidy_with, untidy_cells
-from recon.errors import SourceError
-from recon.ingest.encoding import Decoded, EncodingError, decide, undeclared, unicode_line_ends
+from recon.errors import EncodingError, SheetLimitError, SourceError
+from recon.ingest.encoding import Decoded, decide, undeclared, unicode_line_ends
 from recon.ingest.guard import (
     EXCEL_SUFFIXES,
     MAX_COLUMN_NAME,
@@ -64,7 +64,7 @@ from recon.ingest.lines import (
     quoting,
     records,
 )
-from recon.ingest.workbook import SheetLimitError, read_sheet
+from recon.ingest.workbook import read_sheet
 
 # What the parsers raise on bytes that are not the table they claim to be: pandas (ParserError,
 # EmptyDataError) a ValueError, Arrow (CSV, Parquet) an ArrowException, openpyxl InvalidFileException,

@@ -26,11 +26,9 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser
 
+from recon.errors import SheetLimitError
+
 Cells = list[dict[str, Any]]
-
-
-class SheetLimitError(Exception):
-    """The sheet breaks a limit; the message says which, where, and the setting."""
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING
 from recon import lazy
 
 if TYPE_CHECKING:
+    from recon.errors import SparkUnavailableError as SparkUnavailableError
     from recon.spark.reconcile import SparkRun as SparkRun
     from recon.spark.reconcile import reconcile_on_spark as reconcile_on_spark
-    from recon.spark.session import SparkUnavailableError as SparkUnavailableError
     from recon.spark.session import spark_failure as spark_failure
     from recon.spark.session import spark_session as spark_session
 
 __getattr__, __dir__ = lazy.exports(globals(), {
     "SparkRun": "recon.spark.reconcile",
     "reconcile_on_spark": "recon.spark.reconcile",
-    "SparkUnavailableError": "recon.spark.session",
+    "SparkUnavailableError": "recon.errors",
     "spark_failure": "recon.spark.session",
     "spark_session": "recon.spark.session",
 })

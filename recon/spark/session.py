@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recon.errors import ReconError
+from recon.errors import ReconError, SparkRunError, SparkUnavailableError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -31,10 +31,6 @@ ENGINE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
 }
-
-
-class SparkUnavailableError(ReconError):
-    """pyspark or Java is not installed (``pip install -e ".[spark]"``; Java 17)."""
 
 
 def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None,
@@ -114,10 +110,6 @@ def java_version() -> int | None:
         if head.isdigit() and "." in token:
             return int(head) if head != "1" else int(token.split(".")[1])
     return None
-
-
-class SparkRunError(ReconError):
-    """Spark could not do what the run asked (a file system it cannot reach, a task that failed)."""
 
 
 def spark_failure(error: BaseException) -> ReconError | None:

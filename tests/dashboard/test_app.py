@@ -459,10 +459,10 @@ def test_without_a_database_nobody_can_sign_in(monkeypatch: pytest.MonkeyPatch, 
     assert not at.metric and not at.dataframe
 
 
-def test_a_list_view_with_a_renamed_column_is_offered_the_closest_presets_reading(app: AppTest):
+def test_a_list_view_with_a_renamed_column_is_offered_the_closest_presets_reading(app: AppTest, tmp_path: Path):
     """ConnectWise's Agreement Additions list view with Company Name renamed (a customised view): no preset
-    fits, so the Sources page offers the closest preset's reading with the client column guessed (issue 18
-    item 4)."""
+    fits, so the Sources page offers the closest preset's reading with the client column guessed, saved as a
+    profile that reads next month's export the same way (issue 18 item 4)."""
     original = (ROOT / "tests" / "fixtures" / "real_month" / "connectwise-agreement-additions-northwind.csv")
     renamed = original.read_text(encoding="utf-8").replace("Company Name,", "Customer,", 1)
     app.switch_page("app_pages/sources.py").run()
@@ -472,3 +472,43 @@ def test_a_list_view_with_a_renamed_column_is_offered_the_closest_presets_readin
     assert [box.value for box in app.selectbox if box.key.startswith("sources.preset")] == ["connectwise-additions"]
     assert [box.value for box in app.selectbox if box.key.endswith(".contracts.client")] == ["Customer"]
     assert any("closest preset connectwise-additions" in caption.value.replace("\\", "") for caption in app.caption)
+    # saved as a profile, next month's export of the same view is read with it, no choice asked again
+    app.text_input(key="sources.profile.0").input("CW additions view")
+    app.text_input(key="sources.profile_path.0").input("additions*.csv").run()
+    app.button(key="sources.save_profile.0").click().run()
+    assert_clean(app)
+    saved = Store(f"sqlite:///{tmp_path / 'recon.db'}").profiles()["CW additions view"]
+    assert 'preset = "connectwise-additions"' in saved and '"Customer"' in saved, saved
+    app.file_uploader(key="sources.uploads").set_value(None).run()
+    app.file_uploader(key="sources.uploads").set_value([("additions-april.csv", renamed.encode(), "text/csv")]).run()
+    assert_clean(app)
+    assert any("saved profile **CW additions view**" in caption.value for caption in app.caption)
+    assert [box.value for box in app.selectbox if box.key.endswith(".contracts.client")] == ["Customer"]
+
+
+def test_the_evidence_panel_counts_the_days_carried_from_the_nearest_charge(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path):
+    """Issue 17 item 1: March's NCE file alone, whose cycle starts on the 20th: 19 days carry the nearest
+    charge's 10 seats. Billing 9 is a finding whose evidence panel says how many days were carried."""
+    from tests.scenarios import SEMANTICS, parse_scenario
+
+    sections = parse_scenario((SEMANTICS / "ms_anniversary_cycle_carried.txt").read_text(encoding="utf-8"),
+                              headers=r"[\w -]+")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "catalog.csv").write_text(sections["catalog"])
+    (data / "contracts.csv").write_text(sections["contracts"])
+    (data / "microsoft-recon-2026-03.csv").write_text(sections["usage microsoft-nce-recon"])
+    billed_nine = sections["invoices"].replace("M365-E3,10,36.00,360.00", "M365-E3,9,36.00,324.00")
+    assert billed_nine != sections["invoices"]
+    (data / "invoices.csv").write_text(billed_nine)
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(data))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    app = signed_in_app()
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert_clean(app)
+    assert any("Evidence for Contoso Dental · M365-E3 · 2026-03" in plain(item.value) for item in app.markdown)
+    assert any(caption.value.startswith("19 day(s) of this month no loaded charge covers carry the nearest charge's")
+               for caption in app.caption)

@@ -159,3 +159,34 @@ def test_the_evidence_of_a_key_says_its_carried_days_and_trial_seats() -> None:
     assert with_history["usage"]["source_file"].str.contains(r"^history-").sum() == 1  # February's cycle
     trial = evidence(run_semantic("ms_trial").result, "2026-03", "Contoso Dental", "TEAMS-PREM")
     assert trial["key"]["trial_qty"].iloc[0] == round(25 * 20 / 31, 4)
+
+
+def test_the_run_report_counts_carried_days_trial_seats_and_unmatched_credits() -> None:
+    """Issue 17 items 1 and 3: what ``recon run`` prints (``summary_lines``) says how many days were
+    carried from the nearest charge, the trial seats counted apart, and the credits whose charge is not
+    loaded; a month whose charges cover every day says nothing of the kind."""
+    from recon.exports.report import summary_lines
+
+    carried = summary_lines(run_semantic("ms_anniversary_cycle_carried").result)
+    assert "  19 day(s) on 1 key(s) no loaded charge covers carried the nearest charge's quantity (load the " \
+           "earlier month's file to see them)" in carried
+    trial = summary_lines(run_semantic("ms_trial").result)
+    assert "  trial seats, not expected to be billed: 16.13 on 1 key(s)" in trial  # 25 seats x 20 / 31 days
+    unmatched = summary_lines(run_semantic("ms_unmatched_credit").result)
+    assert "  2 credit row(s) refund a charge that is not among the loaded rows (unmatched_credits.csv)" in unmatched
+    assert not any("carried" in line or "credit row" in line
+                   for line in summary_lines(run_semantic("ms_anniversary_cycle").result))
+
+
+def test_the_overview_line_counts_trial_seats_carried_days_and_unmatched_credits() -> None:
+    """Issue 17 item 3: trial seats are counted apart on a line under the Overview's cards (with the days
+    carried and the unmatched credits); a month with none of them has no such line."""
+    from recon.views import usage_note_text
+
+    def line(name: str) -> str:
+        return usage_note_text(run_semantic(name).result.metrics.overall)
+
+    assert line("ms_trial") == "Trial seats not expected to be billed: 16.13 on 1 client-product-month(s)"
+    assert line("ms_unmatched_credit") == ("9 day(s) carried from the nearest charge · 2 credit(s) refund a charge "
+                                           "not loaded")
+    assert line("ms_anniversary_cycle") == ""

@@ -182,5 +182,6 @@ def test_a_month_reconciles_from_autotask_and_pax8_with_no_upload(tmp_path: Path
     assert keyed[("Acme Corp", "302", "quantity_under_billed")] == from_decimal("-44")  # Pax8 27 vs billed 25
     assert keyed[("Globex LLC", "302", "price_below_contract")] == from_decimal("-20")  # 20.00 against 22.00
     assert ("Acme Corp", "LABOR", "unbilled_time") in keyed.index  # 2 h on the ticket, never invoiced
-    assert ("Acme Corp", "301", "quantity_under_billed") in keyed.index  # 17 workstations from the 15th
+    # 15 workstations, then 17 from the 15th: 16 in effect (rows replace one another), never 32
+    assert keyed[("Acme Corp", "301", "quantity_under_billed")] == from_decimal("-45")
     assert isinstance(found, pd.DataFrame)

@@ -133,3 +133,31 @@ def test_pulled_csvs_are_inert_and_read_back_exactly(project: Path, monkeypatch:
         assert "'" + hostile in names and hostile not in names, (name, names)
     sources = load_directory(project / "data")
     assert hostile in set(sources["contracts"]["client"]) and hostile in set(sources["invoices"]["client"])
+
+
+def test_recon_pull_from_autotask_and_pax8_reconciles_a_month_with_no_upload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autotask_server: StandIn, pax8_server: StandIn) -> None:
+    """Issue 18, done when: ``recon pull`` offers the Autotask connection, and what it and Pax8 pull is a
+    month ``recon run`` reconciles with no file uploaded. ContractServiceUnits 15 (2/1-2/14) then 17 (from
+    2/15) are 16 in effect, so billing 15 is under by one (-45.00), never by 17 (rows added up: -765.00)."""
+    write_project(tmp_path, connections_toml(pax8=pax8_server.url, autotask=autotask_server.url))
+    monkeypatch.chdir(tmp_path)
+    for name in ("at", "pax8"):
+        pulled = runner.invoke(app, ["pull", "--connection", name, "--period", vendors.MONTH, "--out", "data",
+                                     "--no-store"])
+        assert pulled.exit_code == 0, pulled.output
+        assert f"Pulled {name} for {vendors.MONTH}:" in pulled.output
+    assert {"contracts.csv", "invoices.csv", "time_entries.csv", "catalog.csv", "usage-pax8.csv"} <= {
+        path.name for path in (tmp_path / "data").iterdir()}
+    ran = runner.invoke(app, ["run", "--data", "data", "--out", "out", "--period", vendors.MONTH, "--no-store"])
+    assert ran.exit_code == 0, ran.output
+    found = pd.read_csv(tmp_path / "out" / "discrepancies.csv", dtype=str)
+    assert sorted(zip(found["client"], found["sku"], found["type"], found["variance"], strict=True)) == [
+        ("Acme Corp", "301", "quantity_under_billed", "-45.00"),  # 16 workstations in effect, 15 billed
+        ("Acme Corp", "302", "quantity_under_billed", "-44.00"),  # Pax8 27 seats, 25 billed
+        ("Acme Corp", "LABOR", "unbilled_time", "-300.00"),  # 2 h on the ticket, never invoiced
+        ("Globex LLC", "302", "price_below_contract", "-20.00"),  # 20.00 billed against 22.00
+        ("Globex LLC", "LABOR", "unbilled_time", "-75.00"),  # 0.5 h on the contract, never invoiced
+    ]
+    contracts = pd.read_csv(tmp_path / "data" / "contracts.csv", dtype=str)
+    assert set(contracts["client"]) == {"Acme Corp", "Globex LLC"}  # Contracts -> Companies, no client_lookup

@@ -3,7 +3,10 @@ before February 2024, API v2 (Graph export, polling, manifest, SAS blobs of gzip
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from recon.connectors import Connection, check, pull
 from recon.connectors.frames import ALL_KINDS
 from recon.engine import reconcile
 from recon.errors import ConnectorError
+from recon.exports.formatting import export_frame
 from recon.ingest.directory import inspect_directory
 from recon.money import from_decimal
 from recon.schema import DISCREPANCY_COLUMNS
@@ -299,3 +303,78 @@ def test_a_month_pulled_through_v2_gives_the_findings_of_the_same_month_uploaded
     assert len(findings[0]) > 0
     pd.testing.assert_frame_equal(*(frame.sort_values(["client", "sku", "type"], ignore_index=True)
                                     for frame in findings))
+
+
+# ------------------------------------------------------- the real month of issue 17, pulled through API v2
+
+REAL_MONTH = Path(__file__).resolve().parents[2] / "fixtures" / "real_month"
+FINDING = ["period", "client", "sku", "type"]
+JSON_NUMBERS = {"UnitPrice", "Quantity", "Subtotal", "TaxTotal", "Total", "EffectiveUnitPrice", "BillableQuantity",
+                "PCToBCExchangeRate"}
+JSON_DATES = {"OrderDate", "ChargeStartDate", "ChargeEndDate", "PCToBCExchangeRateDate", "SubscriptionStartDate",
+              "SubscriptionEndDate"}
+
+
+def v2_records(recon_file: Path) -> list[dict[str, object]]:
+    """A downloaded reconciliation file's rows as API v2 serves them (``vendors.recon_csv`` the other way
+    round): ``Tier2MpnId`` for ``ResellerMpnId``, numbers as JSON numbers, dates as ISO date-times,
+    ``ProductQualifiers`` as a JSON array."""
+    def value(column: str, cell: str) -> object:
+        if column in JSON_NUMBERS and cell:
+            number = float(cell)
+            return int(number) if number.is_integer() else number
+        if column in JSON_DATES and "/" in cell:
+            month, day, year = cell.split("/")
+            return f"{year}-{int(month):02d}-{int(day):02d}T00:00:00"
+        if column in JSON_DATES and cell:
+            return f"{cell}T00:00:00"
+        if column == "ProductQualifiers":
+            return json.loads(cell or "[]")
+        return cell
+
+    with recon_file.open(encoding="utf-8-sig", newline="") as handle:
+        return [{("Tier2MpnId" if column == "ResellerMpnId" else column): value(column, cell)
+                 for column, cell in row.items()} for row in csv.DictReader(handle)]
+
+
+def test_the_real_month_pulled_through_v2_reconciles_to_its_true_findings_only(
+        tmp_path: Path, partner_center_server: StandIn, blob_server: StandIn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17, done when: ``tests/fixtures/real_month`` (the month of the issue's false findings) with its
+    Microsoft files pulled through the API v2 stand-in (export, a 429 and "running" twice while polling,
+    manifest, SAS blobs of gzip JSON lines) instead of uploaded reconciles to the same findings as the
+    directory: the true ones only."""
+    monkeypatch.setitem(vendors.V2_BLOBS, "G000000201", [v2_records(REAL_MONTH / "microsoft-recon-2026-02.csv")])
+    monkeypatch.setitem(vendors.V2_BLOBS, "G000000301", [v2_records(REAL_MONTH / "microsoft-recon-2026-03.csv")])
+    rest = tmp_path / "rest"
+    rest.mkdir()
+    for path in REAL_MONTH.iterdir():
+        if not path.name.startswith("microsoft-recon-"):
+            shutil.copy(path, rest / path.name)
+    march_poll = f"{OPERATIONS}00000002-0000-4000-8000-000000000000"  # the second export: March's
+    partner_center_server.fail(march_poll, Reply(429, {"error": {"code": "TooManyRequests", "message": "Throttled"}},
+                                                 {"Retry-After": "0"}))
+    microsoft = msft(tmp_path, partner_center_server)
+    pulls = [pull(microsoft, month) for month in ("2026-02", "2026-03")]  # February's cycle runs into March
+    assert [record.file for result in pulls for record in result.imports] == [
+        "msft@2026-02:billed invoice reconciliation (API v2)", "msft@2026-03:billed invoice reconciliation (API v2)"]
+    assert all(record.rows_quarantined == 0 for result in pulls for record in result.imports)
+    assert [request.json()["invoiceId"] for request in partner_center_server.hits(EXPORT)] == [
+        "G000000201", "G000000301"]
+    assert len(partner_center_server.hits(march_poll)) == 4  # throttled, "running" twice, then succeeded
+
+    pulled = reconcile(combine([*inspect_directory(rest).loaded, *(item for result in pulls for item in result.loaded)],
+                               ALL_KINDS), periods=["2026-03"])
+    uploaded = reconcile(combine(list(inspect_directory(REAL_MONTH).loaded), ALL_KINDS), periods=["2026-03"])
+    pd.testing.assert_frame_equal(pulled.discrepancies.reset_index(drop=True),
+                                  uploaded.discrepancies.reset_index(drop=True))
+    found = export_frame(pulled.discrepancies)[[*FINDING, "variance"]].astype(str)
+    expected = pd.read_csv(REAL_MONTH / "expected.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(found.sort_values(FINDING, ignore_index=True),
+                                  expected.sort_values(FINDING, ignore_index=True))
+    absent = pd.read_csv(REAL_MONTH / "absent.csv", dtype=str, keep_default_na=False)
+    assert pulled.discrepancies[FINDING].astype(str).merge(absent, on=FINDING).empty
+    keys = pulled.keys.set_index(["client", "sku"])
+    assert keys.loc[("Contoso Dental", "M365-E3"), "usage_qty"] == 10.0  # cycles 2/20-3/19 and 3/20-4/19
+    assert keys.loc[("Contoso Dental", "M365-E3"), "carried_days"] == 0
+    assert pulled.quarantine.empty and pulled.unmatched_credits.empty

@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recon.cli import app
-from recon.exports.outputs import OutputError, check_folder, replace_file, replace_folder
+from recon.errors import OutputError
+from recon.exports.outputs import check_folder, replace_file, replace_folder
 from recon.exports.report import OUTPUT_FILES
 from tests.recon.test_cli import scenario_dir
 

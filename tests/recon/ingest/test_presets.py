@@ -148,6 +148,22 @@ def test_connectwise_additions_as_the_api_returns_them() -> None:
     assert loaded.record.rows_quarantined == 0
 
 
+def test_connectwise_billing_cycles_are_read_as_billing_frequencies() -> None:
+    """Issue 18 item 1: ConnectWise's billingCycle names (its BillingCycle reference records) are read as the
+    billing frequencies the engine knows."""
+    cycles = {"Monthly": "monthly", "Bi-Monthly": "bimonthly", "Quarterly": "quarterly", "Semi-Annual": "semiannual",
+              "Annual": "annual", "Biennial": "biennial", "Triennial": "triennial", "One Time": "one_time"}
+    rows = "".join(f"{9400 + n},{n},MANAGED-WS,WS,1,0,10.00,Billable,2026-01-01T00:00:00Z,,Northwind Traders,"
+                   f"{cycle},2026-01-01T00:00:00Z\n" for n, cycle in enumerate(cycles))
+    text = ("id,agreementId,product.identifier,description,quantity,lessIncluded,unitPrice,billCustomer,"
+            "effectiveDate,cancelledDate,agreement.company.name,agreement.billingCycle.name,agreement.startDate\n"
+            + rows)
+    entry = SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions-api")
+    loaded = load_source(text.encode(), "additions.csv", entry)
+    assert loaded.record.rows_quarantined == 0
+    assert list(loaded.frame.sort_values("service_id")["billing_frequency"]) == list(cycles.values())
+
+
 def test_connectwise_additions_list_view_labels_money_and_dates() -> None:
     text = ("Company Name,Agreement Name,Agreement Type,Agreement Status,Addition Status,Sequence,Effective,"
             "Cancelled,Product ID,Description,Quantity,Price,Ext Price,Prorate Price,Bill,Tax,Cost,Ext Cost\n"

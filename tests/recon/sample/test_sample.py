@@ -400,6 +400,33 @@ def test_usage_per_site_splits_rows_but_keeps_every_key_total_and_finding(tmp_pa
         generate_sample(usage_sites=0)
 
 
+def test_the_realities_of_section_4a_are_in_the_sample(sample: SampleMSP) -> None:
+    """Issue 17 item 6 and issue 18 item 5: the sample MSP holds every reality of PRODUCT.md 4a (none of
+    them raises a false finding: test_sample_msp proves the run raises the answer key's findings and
+    nothing else)."""
+    microsoft, pax8 = sample.files["usage_microsoft.csv"], sample.files["usage_pax8.csv"]
+    usage = pd.concat([microsoft, pax8], ignore_index=True)
+    start, end = pd.to_datetime(usage["period_start"]), pd.to_datetime(usage["period_end"])
+    recurring = usage["row_type"] == "recurring"
+    cycle = (start.dt.day > 1) & (end.dt.month != start.dt.month) & ((end - start).dt.days < 40)
+    assert (recurring & cycle).any()  # an anniversary cycle (20th to 19th)
+    assert (recurring & ((end - start).dt.days >= 364)).any()  # a year billed up front
+    credits = usage[usage["row_type"] == "credit"]
+    changed = credits.merge(usage[recurring], on=["subscription_id", "period_start"])
+    assert len(changed) >= 1  # a seat change: the refund of the old quantity and the new charge, same day
+    assert len(credits) > len(changed)  # a cancellation: a refund with no new charge
+    assert (usage["row_type"] == "trial").any()
+    assert (pax8["row_type"] == "one_time").any()  # the onboarding fee
+    connectwise = sample.files["contracts_connectwise.csv"]
+    assert (connectwise["lessIncluded"].astype(float) > 0).any()
+    assert (connectwise["agreement.billingCycle.name"] == "Quarterly").any()
+    assert ((connectwise["agreement.cancelledFlag"] == "true") & (connectwise["agreement.dateCancelled"] != "")).any()
+    autotask = sample.files["contracts_autotask.csv"]
+    units = autotask.assign(start=pd.to_datetime(autotask["startDate"]), end=pd.to_datetime(autotask["endDate"]))
+    pairs = units.merge(units, on="contractServiceID")
+    assert ((pairs["start_y"] > pairs["start_x"]) & (pairs["start_y"] <= pairs["end_x"])).any()  # an adjustment
+
+
 def test_a_finding_lands_on_an_autotask_contract(sample: SampleMSP) -> None:
     """Issue 21: the sample's fixes reach Autotask too. An Autotask client's last month bills 2 units of its
     contract service fewer than its ContractServiceUnits say (quantity_under_billed at the contract price,

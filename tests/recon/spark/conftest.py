@@ -14,7 +14,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from recon.spark.session import SparkUnavailableError, require_spark, spark_session
+    from recon.errors import SparkUnavailableError
+    from recon.spark.session import require_spark, spark_session
 
     try:
         require_spark()
