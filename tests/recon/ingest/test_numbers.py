@@ -125,3 +125,17 @@ def test_values_with_tabs_and_ordinary_spaces_get_no_such_warning() -> None:
     loaded = load_file(data.encode(), "usage.csv", "usage")
     assert loaded.frame["client"].tolist() == ["Acme Corp", "Beta Co"]
     assert loaded.report.warnings == ()
+
+
+def test_a_euro_amount_with_a_decimal_comma_is_never_read_as_350() -> None:
+    """Issue 24 case 10 names ``€3,50`` beside ``12,50``: the currency sign changes nothing."""
+    data = 'invoice_number,payment_date,amount\nINV-1,2026-01-06,"€3,50"\nINV-2,2026-01-06,5.00\n'.encode()
+    loaded = load_file(data, "payments.csv", "payments")
+    assert loaded.frame["amount"].tolist() == [50_000]
+    assert loaded.issues["reason"].tolist() == [
+        "amount: cannot read money '€3,50' (expect_column_values_to_not_be_null)"]
+    assert loaded.report.warnings == (
+        "amount: 1 value(s) such as '€3,50' look written with a decimal ',', but the file is read with '.': those "
+        "rows are quarantined; if the file uses decimal ',', set decimal = \",\" for this file in profile.toml",)
+    fixed = load_file(data.replace(b"5.00", b'"5,00"'), "payments.csv", "payments", ReadOptions(decimal=","))
+    assert fixed.frame["amount"].tolist() == [35_000, 50_000] and not fixed.report.warnings
