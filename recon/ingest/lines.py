@@ -68,9 +68,10 @@ def count_lines(buffer: Buffer) -> int:
 
 
 def low_bytes(buffer: Buffer) -> frozenset[int]:
-    """The byte values below 0x20 the text holds (line breaks and tabs among them): one comparison per
-    byte in 1 MB windows, and a count of the few bytes below 0x20. Loading looks for control characters
-    and odd whitespace in the cells only when the file holds such a byte."""
+    """The control byte values the text holds: those below 0x20 (line breaks and tabs among them) and DEL
+    (0x7f). One comparison per byte in 1 MB windows, a count of the few bytes below 0x20, and a memchr for
+    DEL. Loading looks for control characters and odd whitespace in the cells only when the file holds
+    such a byte."""
     raw = buffer.raw
     seen = np.zeros(0x20, dtype=bool)
     for start in range(0, len(raw), _WINDOW):
@@ -78,7 +79,7 @@ def low_bytes(buffer: Buffer) -> frozenset[int]:
         low = window[window < 0x20]
         if len(low):
             seen |= np.bincount(low, minlength=0x20).astype(bool)
-    return frozenset(np.flatnonzero(seen).tolist())
+    return frozenset(np.flatnonzero(seen).tolist()) | ({0x7F} if buffer.has(b"\x7f") else set())
 
 
 def _lone_cr(raw: np.ndarray) -> np.ndarray:

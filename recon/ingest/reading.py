@@ -394,7 +394,9 @@ class _DelimitedText:
         if "\x00" in text or self._stray_between(start, end):
             raise SourceError("file", [f"the header (line {first_line}) holds a NUL byte or a byte that is not "
                                        "UTF-8; check the file's encoding"])
-        names, duplicates = column_names(next(csv.reader([text], delimiter=chr(self.delimiter)), []))
+        raw_names = next(csv.reader([text], delimiter=chr(self.delimiter)), [])
+        _refuse_control_characters(raw_names, first_line)
+        names, duplicates = column_names(raw_names)
         return _Header(names, duplicates, number, start, end, next_start, first_line)
 
     def _header_record(self) -> tuple[int, int, int, int, int]:
@@ -589,6 +591,17 @@ class _DelimitedText:
                 blank[position] = True
                 problems[position] = ""
         return blank
+
+
+def _refuse_control_characters(names: list[str], line: int) -> None:
+    """A header name holding a control character (or a vertical tab, form feed or separator inside it,
+    around it they are whitespace) matches no field: the column would be left out or another one guessed
+    for it, so the file is refused, naming the column and the character."""
+    for number, name in enumerate(names, start=1):
+        found = re.search(CONTROL, name) or re.search(ODD_SPACE, name.strip())
+        if found:
+            raise SourceError("file", [f"the name of column {number} in the header (line {line:,}) holds a control "
+                                       f"character (0x{ord(found.group()):02x}); check the file's header"])
 
 
 def column_names(raw: list[str]) -> tuple[list[str], tuple[tuple[str, tuple[int, ...]], ...]]:

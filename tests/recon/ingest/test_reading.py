@@ -70,6 +70,20 @@ def test_column_names_are_stripped_before_repeats_are_looked_for() -> None:
     assert repeated == (("a", (1, 2)),)
 
 
+@pytest.mark.parametrize(("name", "code"), [("agr\x07eement", "0x07"), ("vendo\x0br", "0x0b"), ("sk\x7fu", "0x7f")])
+def test_a_control_character_inside_a_header_name_refuses_the_file_naming_the_column(name: str, code: str) -> None:
+    """A bell in ``agreement.billingCycle.name`` made the column unknown: a quarterly agreement read as
+    monthly, and a vertical tab in ``vendor_sku`` dropped the column, both without a word (fuzz, seed 24).
+    A name holding one cannot be matched to a field, so which column holds what would be a guess."""
+    data = (f"client,sku,quantity,period_start,{name}\n" + ROWS[0] + "\n").encode()
+    with pytest.raises(SourceError) as refused:
+        load_file(data, "usage.csv", "usage")
+    assert str(refused.value) == (f"usage.csv: the name of column 5 in the header (line 1) holds a control character "
+                                  f"({code}); check the file's header")
+    spaced = (" \x0bclient,sku,quantity,period_start,vendor\x0c\n" + ROWS[0] + "\n").encode()
+    assert load_file(spaced, "usage.csv", "usage").report.rows_used == 1  # around a name: whitespace
+
+
 # ------------------------------------------------------------------------------------------- issue 24.6
 
 def test_a_stray_quote_in_the_header_refuses_the_file_naming_its_lines() -> None:
