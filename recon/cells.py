@@ -60,7 +60,7 @@ def untidy_cells(text: pa.ChunkedArray) -> np.ndarray:
 def _untidy_in_chunk(chunk: pa.Array) -> np.ndarray:
     offsets, data = _raw_strings(chunk)
     body = data[offsets[0]:offsets[-1]]
-    if not len(body) or (body.min() > 0x20 and body.max() < 0x80):
+    if not len(body) or (body.min() > 0x20 and body.max() < 0x7F):
         return np.zeros(len(offsets) - 1, dtype=bool)  # no space, control or non-ASCII byte: all tidy
     odd, has_space = _odd_bytes(data, int(offsets[0]), int(offsets[-1]))
     untidy = np.zeros(len(offsets) - 1, dtype=bool)
@@ -86,8 +86,8 @@ def _odd_bytes(data: np.ndarray, start: int, end: int) -> tuple[np.ndarray, bool
     has_space = False
     for low in range(start, end, _SCAN_WINDOW):
         window = data[low:min(low + _SCAN_WINDOW, end)]
-        shifted = window - np.uint8(0x20)  # printable ASCII -> 0..0x5f, space -> 0
-        odd = shifted >= 0x60
+        shifted = window - np.uint8(0x20)  # printable ASCII -> 0..0x5e, space -> 0 (DEL 0x7f is not printable)
+        odd = shifted >= 0x5F
         spaces = shifted == 0
         odd[1:] |= spaces[1:] & spaces[:-1]
         odd[0] |= bool(low > start and spaces[0] and data[low - 1] == 0x20)
@@ -126,20 +126,36 @@ def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array],
 
 
 # Control characters that are not whitespace (tab, line breaks and the separators 0x1c-0x1f are: tidying
-# turns them into spaces): a value holding one is binary data or terminal escapes, not text.
-CONTROL = r"[\x00-\x08\x0e-\x1b]"
+# turns them into spaces), DEL among them: a value holding one is binary data or terminal escapes, not text.
+CONTROL = r"[\x00-\x08\x0e-\x1b\x7f]"
+# Whitespace to Python that is a control character too: vertical tab, form feed and the file, group,
+# record and unit separators. Read as a space like any whitespace (some systems write a vertical tab for
+# a line break inside a value), but loading says where (issue 24: no change without a word).
+ODD_SPACE = r"[\x0b\x0c\x1c-\x1f]"
+ODD_SPACE_BYTES = frozenset({0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F})
+CONTROL_BYTES = frozenset(range(0x09)) | frozenset(range(0x0E, 0x1C)) | {0x7F}
 
 
 def control_characters(text: pa.ChunkedArray, untidy: np.ndarray | None = None) -> np.ndarray:
     """Per cell, whether it holds a control character (``CONTROL``). Only cells ``untidy_cells`` flags
     (a byte that is not printable ASCII; ``untidy`` when the caller has it) are searched: for the usual
     column, none."""
+    return _matching(text, CONTROL, untidy)
+
+
+def odd_spaces(text: pa.ChunkedArray, untidy: np.ndarray | None = None) -> np.ndarray:
+    """Per cell, whether it holds a vertical tab, form feed or separator character (``ODD_SPACE``);
+    searched like ``control_characters``."""
+    return _matching(text, ODD_SPACE, untidy)
+
+
+def _matching(text: pa.ChunkedArray, pattern: str, untidy: np.ndarray | None) -> np.ndarray:
     suspects = untidy_cells(text) if untidy is None else untidy
     if not suspects.any():
         return suspects
     rows = np.flatnonzero(suspects)
     found = np.zeros(len(text), dtype=bool)
-    found[rows] = as_numpy_bool(pc.match_substring_regex(pc.take(text, pa.array(rows)), CONTROL))
+    found[rows] = as_numpy_bool(pc.match_substring_regex(pc.take(text, pa.array(rows)), pattern))
     return found
 
 

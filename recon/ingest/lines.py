@@ -67,19 +67,19 @@ def count_lines(buffer: Buffer) -> int:
     return breaks + int(bool(len(raw)) and raw[-1] != LF and raw[-1] != CR)
 
 
-_NOT_CONTROL = np.array([0x09, LF, CR, 0x1C, 0x1D, 0x1E, 0x1F], dtype=np.uint8)  # tab, line breaks, separators
-
-
-def has_control_bytes(buffer: Buffer) -> bool:
-    """Whether the text holds a control byte other than tab, CR, LF and the separators 0x1c-0x1f (which
-    are whitespace): one comparison per byte in 1 MB windows, and a look at the few bytes below 0x20."""
+def low_bytes(buffer: Buffer) -> frozenset[int]:
+    """The control byte values the text holds: those below 0x20 (line breaks and tabs among them) and DEL
+    (0x7f). One comparison per byte in 1 MB windows, a count of the few bytes below 0x20, and a memchr for
+    DEL. Loading looks for control characters and odd whitespace in the cells only when the file holds
+    such a byte."""
     raw = buffer.raw
+    seen = np.zeros(0x20, dtype=bool)
     for start in range(0, len(raw), _WINDOW):
         window = raw[start:start + _WINDOW]
         low = window[window < 0x20]
-        if len(low) and not np.isin(low, _NOT_CONTROL).all():
-            return True
-    return False
+        if len(low):
+            seen |= np.bincount(low, minlength=0x20).astype(bool)
+    return frozenset(np.flatnonzero(seen).tolist()) | ({0x7F} if buffer.has(b"\x7f") else set())
 
 
 def _lone_cr(raw: np.ndarray) -> np.ndarray:

@@ -7,8 +7,12 @@ expression on untrusted text), and the file's records are found on its bytes bef
 a row (``recon.ingest.lines``): a row whose field count differs from the header's, a quoted value that
 swallows lines that look like rows of their own, a closing quote followed by more text, a NUL byte or a
 stray non-UTF-8 byte is *quarantined* with its line and reason; a header that spans lines and a quote that
-never closes *refuse* the file. Nothing is padded, merged or dropped. XLSX sheets are read cell by cell
-within the limits (``recon.ingest.workbook``).
+never closes *refuse* the file. Nothing is padded, merged or dropped. Two things cannot be told from real
+data, so they are read and said: a last row with every field but no line break after it (a file cut off
+inside its last value looks exactly like it, and many tools end files without a line break) gets a warning
+naming its line and last value; a vertical tab, form feed or separator character in a value is whitespace
+(read as a space, as some systems write a line break inside a value) and a warning counts them and names
+the first. XLSX sheets are read cell by cell within the limits (``recon.ingest.workbook``).
 
 What comes out (``TextTable``) is the frame of text cells and its ``Layout``: the first physical line of
 every row and how many lines it spans, the rows quarantined while reading, and the line counts (header,
@@ -40,7 +44,19 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from openpyxl.utils.exceptions import InvalidFileException
 
-from recon.cells import CONTROL, TEXT, arrow_text, control_characters, text_series, tidy_with, untidy_cells
+from recon.cells import (
+    CONTROL,
+    CONTROL_BYTES,
+    ODD_SPACE,
+    ODD_SPACE_BYTES,
+    TEXT,
+    arrow_text,
+    control_characters,
+    odd_spaces,
+    text_series,
+    tidy_with,
+    untidy_cells,
+)
 from recon.errors import EncodingError, SheetLimitError, SourceError
 from recon.ingest.encoding import Decoded, decide, undeclared, unicode_line_ends
 from recon.ingest.guard import (
@@ -54,12 +70,14 @@ from recon.ingest.guard import (
     safe_file_name,
 )
 from recon.ingest.lines import (
+    CR,
+    LF,
     Buffer,
     Quoting,
     Records,
     count_lines,
-    has_control_bytes,
     line_breaks,
+    low_bytes,
     quoted_delimiters_per_line,
     quoting,
     records,
@@ -280,9 +298,27 @@ def _parse_delimited(decoded: Decoded, options: ReadOptions, limits: UploadLimit
     if text.quoting.unclosed >= 0:
         raise SourceError("file", [text.unclosed_problem()])
     table = text.simple_read(header, counted) if text.simple else None
-    if table is None:
-        table = text.scanned_read(header)
-    return TextTable(table[0], _with_notes(table[1], decoded, notes))
+    frame, layout = table if table is not None else text.scanned_read(header)
+    return TextTable(frame, _with_notes(layout, decoded, (*notes, *_unterminated_last_row(buffer, frame, layout))))
+
+
+def _unterminated_last_row(buffer: Buffer, frame: pd.DataFrame, layout: Layout) -> tuple[str, ...]:
+    """A warning when the file's last line is a row used and no line break follows it (issue 24, item 8).
+    A value cut off there (``637.50`` saved as ``63``: a download or copy that stopped) leaves every field
+    in place, so nothing tells it from a real value, and many tools write no final line break: the row is
+    kept, and the report names the line and its last value for someone to compare. A cut that loses a
+    field is quarantined instead (``_field_counts``), and a blank last line holds nothing to cut."""
+    raw = buffer.raw
+    if not len(frame) or not len(raw) or int(raw[-1]) in (LF, CR):
+        return ()
+    last = int(layout.lines[-1] + layout.spans[-1] - 1)
+    if last != layout.physical_lines or not any(str(value) for value in frame.iloc[-1]):
+        return ()
+    column = str(frame.columns[-1])
+    value = str(frame[column].iloc[-1])
+    shown = value[:40] + (" ..." if len(value) > 40 else "")
+    return (f"line {last:,} (the last) has no line break after it: if the file was cut off, its last value "
+            f"({column} '{shown}') may be incomplete; compare that row with the source or export the file again",)
 
 
 def _with_notes(layout: Layout, decoded: Decoded, notes: tuple[str, ...]) -> Layout:
@@ -320,8 +356,8 @@ class _DelimitedText:
         return self._records
 
     @property
-    def controls_possible(self) -> bool:
-        return has_control_bytes(self.buffer)
+    def low(self) -> frozenset[int]:
+        return low_bytes(self.buffer)
 
     @property
     def simple(self) -> bool:
@@ -358,7 +394,9 @@ class _DelimitedText:
         if "\x00" in text or self._stray_between(start, end):
             raise SourceError("file", [f"the header (line {first_line}) holds a NUL byte or a byte that is not "
                                        "UTF-8; check the file's encoding"])
-        names, duplicates = column_names(next(csv.reader([text], delimiter=chr(self.delimiter)), []))
+        raw_names = next(csv.reader([text], delimiter=chr(self.delimiter)), [])
+        _refuse_control_characters(raw_names, first_line)
+        names, duplicates = column_names(raw_names)
         return _Header(names, duplicates, number, start, end, next_start, first_line)
 
     def _header_record(self) -> tuple[int, int, int, int, int]:
@@ -425,7 +463,7 @@ class _DelimitedText:
         rows = table.num_rows
         layout = Layout(np.arange(rows, dtype=np.int64) + first_data_line, np.ones(rows, dtype=np.int64),
                         Rejected(), lines, 1, header.first_line - 1, duplicates=header.duplicates)
-        return _tidied(_frame(table, header.names), layout, self.controls_possible)
+        return _tidied(_frame(table, header.names), layout, self.low)
 
     def scanned_read(self, header: _Header) -> tuple[pd.DataFrame, Layout]:
         """Every record classified on the bytes; the ones that fit the header go to Arrow."""
@@ -450,7 +488,7 @@ class _DelimitedText:
         layout = Layout(found.first_lines[kept], found.spans[kept], rejected, found.lines,
                         int(found.spans[header.record]), blank_lines, duplicates=header.duplicates,
                         blank_rows=int(blank.sum()))
-        return _tidied(_frame(table, header.names), layout, self.controls_possible)
+        return _tidied(_frame(table, header.names), layout, self.low)
 
     def _raw(self, number: int) -> str:
         found = self.records
@@ -553,6 +591,17 @@ class _DelimitedText:
                 blank[position] = True
                 problems[position] = ""
         return blank
+
+
+def _refuse_control_characters(names: list[str], line: int) -> None:
+    """A header name holding a control character (or a vertical tab, form feed or separator inside it,
+    around it they are whitespace) matches no field: the column would be left out or another one guessed
+    for it, so the file is refused, naming the column and the character."""
+    for number, name in enumerate(names, start=1):
+        found = re.search(CONTROL, name) or re.search(ODD_SPACE, name.strip())
+        if found:
+            raise SourceError("file", [f"the name of column {number} in the header (line {line:,}) holds a control "
+                                       f"character (0x{ord(found.group()):02x}); check the file's header"])
 
 
 def column_names(raw: list[str]) -> tuple[list[str], tuple[tuple[str, tuple[int, ...]], ...]]:
@@ -667,15 +716,19 @@ def _frame(table: pa.Table, names: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _tidied(frame: pd.DataFrame, layout: Layout, controls_possible: bool = True) -> tuple[pd.DataFrame, Layout]:
-    """Every cell stripped of surrounding whitespace, and a row holding a control character (an escape
+def _tidied(frame: pd.DataFrame, layout: Layout, low: frozenset[int] | None = None) -> tuple[pd.DataFrame, Layout]:
+    """Every cell stripped of surrounding whitespace; a row holding a control character (an escape
     sequence, a bell: binary data or a forged terminal line, not text) moved to the rows quarantined
-    while reading. One byte scan per column serves both (``untidy_cells``); ``controls_possible`` False
-    (the file's bytes hold none) skips the search for them."""
+    while reading; and values holding a vertical tab, form feed or separator character (whitespace, read
+    as a space) counted in a warning. One byte scan per column serves all three (``untidy_cells``);
+    ``low``, the byte values below 0x20 the file holds (``None``: not known), skips the searches the
+    file's bytes cannot need."""
     if frame.columns.empty:
         return frame, layout
+    controls_possible = low is None or bool(low & CONTROL_BYTES)
+    spaces_possible = low is None or bool(low & ODD_SPACE_BYTES)
     frame = frame.fillna("").astype("string")
-    columns, found = {}, {}
+    columns, found, spaced = {}, {}, {}
     for number, name in enumerate(frame.columns):
         text = arrow_text(frame[name])
         untidy = untidy_cells(text)
@@ -684,9 +737,38 @@ def _tidied(frame: pd.DataFrame, layout: Layout, controls_possible: bool = True)
         controls = control_characters(text, untidy) if controls_possible else None
         if controls is not None and controls.any():
             found[name] = controls
+        odd = odd_spaces(text, untidy) if spaces_possible else None
+        if odd is not None and odd.any():
+            spaced[name] = (odd, text)
     tidied = pd.DataFrame(columns, index=frame.index)
     tidied.columns = frame.columns
+    if spaced:
+        layout = _with_odd_spaces(layout, spaced, found)
     return _without_controls(tidied, layout, found) if found else (tidied, layout)
+
+
+def _with_odd_spaces(layout: Layout, spaced: dict[str, tuple[np.ndarray, pa.ChunkedArray]],
+                     found: dict[str, np.ndarray]) -> Layout:
+    """The layout with a warning counting the values (of rows not quarantined) that hold a vertical tab,
+    form feed or separator character, naming the first one's character, line and column."""
+    rows = len(layout.lines)
+    quarantined = np.zeros(rows, dtype=bool)
+    for controls in found.values():
+        quarantined |= controls
+    count, first = 0, (rows, "", "")
+    for name, (odd, text) in spaced.items():
+        kept = np.flatnonzero(odd & ~quarantined)
+        count += len(kept)
+        if len(kept) and int(kept[0]) < first[0]:
+            cell = str(text[int(kept[0])])
+            first = (int(kept[0]), name, next(character for character in cell if re.match(ODD_SPACE, character)))
+    if not count:
+        return layout
+    row, name, character = first
+    warning = (f"{count:,} value(s) hold a vertical tab, form feed or separator character, read as a space (the "
+               f"first: 0x{ord(character):02x} on line {int(layout.lines[row]):,}, column {name}); check them if the "
+               "file's system did not mean a space or a line break there")
+    return dataclasses.replace(layout, warnings=(*layout.warnings, warning))
 
 
 def _without_controls(frame: pd.DataFrame, layout: Layout, found: dict[str, np.ndarray]) -> tuple[pd.DataFrame, Layout]:

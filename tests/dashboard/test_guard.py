@@ -89,3 +89,24 @@ def test_a_download_answers_the_browser_it_was_handed_to_for_ten_minutes() -> No
     assert not downloads.allows("0a1b2c3d", "browser-a", now=100.0 + guard.DOWNLOAD_LIFETIME_S)
     downloads.prune(now=100.0 + guard.DOWNLOAD_LIFETIME_S)
     assert downloads.issued == {}
+
+
+def test_the_streamlit_settings_are_the_safe_defaults() -> None:
+    """Issue 23 deliverable 6: the settings Streamlit reads wherever ``recon dashboard`` starts (the
+    project's ``.streamlit/config.toml``, linked beside the app) listen on this machine only, refuse
+    cross-site requests, keep the agent API off and show no error details. The guard closes the metrics
+    and framing (``tests/e2e/test_hardening.py``); this test fails if a setting is loosened."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    beside_the_app = root / "dashboard" / ".streamlit"
+    assert beside_the_app.is_symlink() and beside_the_app.resolve() == (root / ".streamlit").resolve()
+    settings = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    server = settings["server"]
+    assert server["address"] == "127.0.0.1"
+    assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
+    assert server["enableAgentApi"] is False and server["headless"] is True
+    assert [name.lower() for name in server["trustedUserHeaders"]] == [guard.BROWSER_HEADER]  # reattach per browser
+    assert settings["client"]["showErrorDetails"] == "none"
+    assert settings["browser"]["gatherUsageStats"] is False

@@ -70,6 +70,20 @@ def test_column_names_are_stripped_before_repeats_are_looked_for() -> None:
     assert repeated == (("a", (1, 2)),)
 
 
+@pytest.mark.parametrize(("name", "code"), [("agr\x07eement", "0x07"), ("vendo\x0br", "0x0b"), ("sk\x7fu", "0x7f")])
+def test_a_control_character_inside_a_header_name_refuses_the_file_naming_the_column(name: str, code: str) -> None:
+    """A bell in ``agreement.billingCycle.name`` made the column unknown: a quarterly agreement read as
+    monthly, and a vertical tab in ``vendor_sku`` dropped the column, both without a word (fuzz, seed 24).
+    A name holding one cannot be matched to a field, so which column holds what would be a guess."""
+    data = (f"client,sku,quantity,period_start,{name}\n" + ROWS[0] + "\n").encode()
+    with pytest.raises(SourceError) as refused:
+        load_file(data, "usage.csv", "usage")
+    assert str(refused.value) == (f"usage.csv: the name of column 5 in the header (line 1) holds a control character "
+                                  f"({code}); check the file's header")
+    spaced = (" \x0bclient,sku,quantity,period_start,vendor\x0c\n" + ROWS[0] + "\n").encode()
+    assert load_file(spaced, "usage.csv", "usage").report.rows_used == 1  # around a name: whitespace
+
+
 # ------------------------------------------------------------------------------------------- issue 24.6
 
 def test_a_stray_quote_in_the_header_refuses_the_file_naming_its_lines() -> None:
@@ -136,6 +150,48 @@ def test_a_truncated_last_line_is_quarantined_saying_the_file_looks_cut_off() ->
     assert reason == ("7 fields where the header has 8 (the last line, with no line break after it: the file looks "
                       "cut off)")
     lines_balance(loaded.report)
+
+
+AMOUNT_LAST = "invoice_number,invoice_date,client,sku,quantity,unit_price,amount\n"
+NOTE = "INV-0,2026-01-31,\"Acme\nHQ\",M365-BP,1,1.00,1.00\n"  # a quoted line break: the scanned read
+
+
+@pytest.mark.parametrize("before", ["", NOTE], ids=["one parse", "scanned"])
+def test_a_last_line_cut_inside_its_last_value_is_loaded_with_a_warning_naming_the_line(before: str) -> None:
+    """The issue's own case: ``...,150.00,63`` cut from ``...,150.00,637.50`` where ``amount`` is the last
+    column. The row has every field, so nothing tells a cut value from a real one: the row is loaded (a
+    file without a final line break is common), and the report says that line has no line break after it
+    and names the value that may be incomplete; it loaded without a word before."""
+    data = (AMOUNT_LAST + before + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\n"
+            "INV-1,2026-01-31,Acme,LABOR,4.25,150.00,63").encode()
+    loaded = load_file(data, "invoices.csv", "invoices")
+    last = 3 + before.count("\n")
+    assert loaded.frame["amount"].tolist()[-2:] == [375_000, 630_000]
+    assert loaded.report.warnings == (
+        f"line {last} (the last) has no line break after it: if the file was cut off, its last value "
+        "(amount '63') may be incomplete; compare that row with the source or export the file again",)
+    lines_balance(loaded.report)
+
+
+@pytest.mark.parametrize("text", [
+    AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\n",       # a final line break
+    AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\r\n",     # CRLF
+    AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\r",       # a lone CR
+    AMOUNT_LAST.rstrip("\n"),                                           # a header only
+    AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\n   ",    # a blank last line
+    AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\n,,",     # a blank last line (delimiters only)
+])
+def test_a_last_line_that_ends_or_holds_no_row_gets_no_warning(text: str) -> None:
+    loaded = load_file(text.encode(), "invoices.csv", "invoices")
+    assert loaded.report.warnings == ()
+
+
+def test_a_cut_last_line_with_too_few_fields_is_quarantined_without_a_second_warning() -> None:
+    data = (AMOUNT_LAST + "INV-1,2026-01-31,Acme,M365-BP,3,12.50,37.50\nINV-1,2026-01-31,Acme,LAB").encode()
+    loaded = load_file(data, "invoices.csv", "invoices")
+    assert loaded.issues["reason"].tolist() == [
+        "4 fields where the header has 7 (the last line, with no line break after it: the file looks cut off)"]
+    assert loaded.report.warnings == ()
 
 
 @pytest.mark.parametrize(("row", "reason"), [
