@@ -47,15 +47,13 @@ owing.metric("Overdue", ui.money(overall.overdue_balance, currency), border=True
 owing.metric("Short-paid invoices", f"{overall.short_paid_invoices}", border=True,
              help="Marked paid, but payments fall short of the total.")
 
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
-                                                           title="Was this client billed what it should have been?"),
-                    key="client.billed_vs_expected", width="stretch")
-with right:
-    st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
-                                              title="When did this client's billing go wrong?"),
-                    key="client.trend", width="stretch")
+# one chart a row (side by side at 1024 px the legend covered each title and the months turned aslant)
+st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
+                                                       title="Was this client billed what it should have been?"),
+                key="client.billed_vs_expected", width="stretch")
+st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
+                                          title="When did this client's billing go wrong?"),
+                key="client.trend", width="stretch")
 
 st.subheader("Largest differences")
 top = views.top_findings(view.discrepancies, limit=5)
