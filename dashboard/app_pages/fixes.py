@@ -26,8 +26,9 @@ if context.active.run_id is None:
     st.stop()
 fixes = views.with_fix_products(fixes, context.view.discrepancies).assign(
     change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]), finding=finding_names(fixes["finding_type"]))
-# what a person acts on in view at 1024 px; the PSA's own line details on demand; the fix key never shown
-SHOWN = ["client", "product", "change", "effective_date", "amount", "monthly_change", "status"]
+# What a person acts on: at 1024 px beside the sidebar the first five are in view (client pinned), the
+# date and monthly change a scroll away; the PSA's own line details on demand; the fix key never shown.
+SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
 MORE = ["period", "before_qty", "after_qty", "unit_price", "description", "finding", "sku", "agreement_id", "line_id",
         "approved_by"]
 LABELS = {"amount": "One-time amount", "before_qty": "Quantity before", "after_qty": "Quantity after",
@@ -48,8 +49,8 @@ row.metric("Monthly change", ui.money(int(shown["monthly_change"].fillna(0).sum(
 st.caption("Select fixes to see the PSA line before and after, and to approve or apply them.")
 event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv", columns=[*SHOWN, *more],
                  labels=LABELS, selection="multi-row", height=380, hidden=["fix_key"], pinned=["client"],
-                 widths={"client": 130, "product": 170, "change": 130, "effective_date": 90, "amount": 90,
-                         "monthly_change": 90, "status": 70})
+                 widths={"client": 120, "product": 150, "change": 105, "amount": 80, "status": 75,
+                         "effective_date": 85, "monthly_change": 90})
 picked = [position for position in ui.selected_rows(event) if position < len(shown)]
 if not picked:
     st.stop()

@@ -82,7 +82,7 @@ def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: st
     assert stored(database).loc[keys, "status"].tolist() == ["approved", "approved"]  # a dry run changes nothing
 
 
-SHOWN = ["client", "product", "change", "effective_date", "amount", "monthly_change", "status"]
+SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
 
 
 def test_the_table_shows_what_a_person_needs_and_keeps_the_fix_key_out_of_sight(database: str) -> None:

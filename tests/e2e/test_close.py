@@ -203,3 +203,17 @@ def assert_charts_draw_cleanly(page, name: str) -> None:
 def test_the_client_page_charts_draw_cleanly_at_1024(manager):
     go(manager, "Client", "client")
     assert_charts_draw_cleanly(manager, "client")
+
+
+def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
+    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; in view now the
+    client, product, change, money and status, the key nowhere."""
+    go(page, "Fixes", "fixes")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box["x"] + box["width"] <= WIDTH
+    headers = grid.locator("th").all_text_contents()  # the columns in view
+    assert headers[:5] == ["Client", "Product", "Change", "One-time amount", "Status"], headers
+    assert "Reference" not in headers
+    shot(page, "fixes-1024")
