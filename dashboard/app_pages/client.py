@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import charts, data, session, ui
 from recon import views
 from recon.exports import statements
+from recon.keys import month_name
 
 context = ui.require_context()
 currency = context.currency
@@ -27,7 +28,8 @@ view = data.run_view(context.key, context.filters.with_clients(client), context.
 overall = view.metrics.overall
 manager = views.account_manager(view)
 st.caption(f"Account manager: **{ui.md(manager) if manager else 'not named on a contract'}** · "
-           f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
+           f"{month_name(view.periods[0]) if view.periods else '-'} to "
+           f"{month_name(view.periods[-1]) if view.periods else '-'}")
 
 row = ui.metric_row()
 row.metric("Billed", ui.money(overall.billed_revenue, currency), border=True)

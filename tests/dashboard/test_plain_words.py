@@ -145,3 +145,12 @@ def test_settings_of_a_run_read_as_words_not_field_names(app: AppTest):
         rows = table(app, "setting").value
         assert "Quantity tolerance (units)" in set(rows["setting"]) and "days held" in set(rows["value"])
         assert not [text for text in [*rows["setting"], *rows["value"]] if SNAKE.search(str(text))]
+
+
+def test_the_client_page_names_its_months(app: AppTest):
+    """Walk at 1024 px (issue 22 review): the Client page said "periods 2026-01 to 2026-04"."""
+    app.switch_page("app_pages/client.py").run()
+    assert not app.exception
+    captions = [item.value for item in app.caption]
+    assert any("Jan 2026 to Apr 2026" in text for text in captions), captions
+    assert not [text for text in captions if "2026-01" in text]
