@@ -63,7 +63,7 @@ if top.empty:
     st.success(f"{ui.md(client)} was billed as expected in these periods.", icon=":material/check_circle:")
 else:
     ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
-             columns=["period", "product", "label", "variance", "detail"],
+             columns=["period", "product", "variance", "label", "detail"],  # the money in view at 1024 px
              labels={"label": "Finding", "variance": "Billed - expected"})
 
 with st.expander("Margin by product"):
@@ -74,7 +74,7 @@ st.subheader("Every finding, with its evidence")
 st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")
 found = view.discrepancies
 event = ui.table(found, key="client.findings", currency=currency, file_name=f"{client} discrepancies.csv",
-                 columns=["period", "product", "label", "variance", "status", "expected_amount", "billed_amount",
+                 columns=["period", "product", "variance", "label", "status", "expected_amount", "billed_amount",
                           "expected_qty", "billed_qty", "sku", "direction"],
                  labels={"label": "Finding"}, selection="single-row")
 picked = ui.selected_rows(event)

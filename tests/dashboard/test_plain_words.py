@@ -154,3 +154,10 @@ def test_the_client_page_names_its_months(app: AppTest):
     captions = [item.value for item in app.caption]
     assert any("Jan 2026 to Apr 2026" in text for text in captions), captions
     assert not [text for text in captions if "2026-01" in text]
+
+
+def test_the_client_page_tables_show_the_money_before_the_words(app: AppTest):
+    """Walk at 1024 px: the difference was the fourth column, cut off at the grid's right edge."""
+    app.switch_page("app_pages/client.py").run()
+    for column in ("detail", "status"):
+        assert list(table(app, column).value.columns)[:3] == ["period", "product", "variance"]
