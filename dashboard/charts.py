@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 import plotly.graph_objects as go
 
+from recon.keys import month_name
 from recon.money import MONEY_SCALE, display_money
 from recon.rules import finding_name
 
@@ -53,17 +54,19 @@ _TEMPLATE = go.layout.Template(layout={
 })
 
 
-def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, legend_below: bool = False,
-            **extra: object) -> go.Figure:
+# The title above the plot pushing the top margin as it needs (never drawn over the plot); the legend at the
+# foot of the figure, so a legend that wraps onto a second row in a narrow chart grows downwards into a
+# margin Plotly reserves, never up into the title (it sat just above the plot and covered the title at 1024 px).
+TITLE = {"x": 0, "xanchor": "left", "font": {"size": 16}, "automargin": True, "yref": "paper", "y": 1,
+         "yanchor": "bottom", "pad": {"b": 10}}
+LEGEND = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left", "x": 0}
+
+
+def _layout(figure: go.Figure, title: str, currency: str, height: int = 380, **extra: object) -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
-        template=_TEMPLATE, font={"family": FONT, "size": 12, "color": "#1E293B"}, height=height,
-        margin={"l": 8, "r": 8, "t": 78, "b": 8}, hoverlabel={"font": {"family": FONT}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
-        separators=".,", **extra)
-    if legend_below:  # horizontal bars with long labels: the legend under the axis, not over the title
-        figure.update_layout(legend={"yanchor": "top", "y": -0.12, "xanchor": "right", "x": 1},
-                             margin={"t": 48, "b": 24})
+        title={"text": title, **TITLE}, template=_TEMPLATE, font={"family": FONT, "size": 12, "color": "#1E293B"},
+        height=height, margin={"l": 8, "r": 8, "t": 16, "b": 8}, hoverlabel={"font": {"family": FONT}},
+        legend=LEGEND, separators=".,", **extra)
     _ = currency
     return figure
 
@@ -80,10 +83,14 @@ def _empty(title: str, message: str = "Nothing to show for these filters.") -> g
 MIN_CATEGORY_SLOTS = 6  # a chart of fewer periods keeps bars this narrow (one month is not a full-width block)
 
 
-def _period_axis(figure: go.Figure, count: int) -> None:
-    """Periods as categories; with fewer than ``MIN_CATEGORY_SLOTS`` the axis is padded around them, so
-    one selected month draws one ordinary bar in the middle."""
-    figure.update_xaxes(type="category")
+def _period_axis(figure: go.Figure, periods: list[str]) -> None:
+    """Periods as categories, labelled level as the month over its year ("Mar" / "2026": narrow enough for a
+    year of months side by side at 1024 px, where "2026-03" was turned aslant and overlapped); with fewer
+    than ``MIN_CATEGORY_SLOTS`` the axis is padded around them, so one selected month draws one ordinary bar
+    in the middle."""
+    count = len(periods)
+    figure.update_xaxes(type="category", tickangle=0, tickmode="array", tickvals=periods,
+                        ticktext=[month_name(html.unescape(period)).replace(" ", "<br>") for period in periods])
     if 0 < count < MIN_CATEGORY_SLOTS:
         pad = (MIN_CATEGORY_SLOTS - count) / 2
         figure.update_xaxes(range=[-0.5 - pad, count - 0.5 + pad])
@@ -119,7 +126,7 @@ def build_trend_figure(by_period: pd.DataFrame, currency: str,
                    customdata=_labels(by_period["net_variance"], currency, signed=True),
                    hovertemplate="%{x}<br>Net: <b>%{customdata}</b><extra></extra>"),
     ])
-    _period_axis(figure, len(periods))
+    _period_axis(figure, periods)
     figure.update_yaxes(**_money_axis(currency))
     return _layout(figure, title, currency, barmode="relative")
 
@@ -139,7 +146,7 @@ def build_billed_vs_expected_figure(by_period: pd.DataFrame, currency: str,
                    customdata=_labels(by_period["expected_revenue"], currency),
                    hovertemplate="%{x}<br>Expected: <b>%{customdata}</b><extra></extra>"),
     ])
-    _period_axis(figure, len(periods))
+    _period_axis(figure, periods)
     figure.update_yaxes(**_money_axis(currency))
     return _layout(figure, title, currency)
 
@@ -167,8 +174,7 @@ def _diverging_bars(labels: list[str], frame: pd.DataFrame, currency: str, title
     ])
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(labels)), barmode="relative",
-                   legend_below=True)
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(labels)), barmode="relative")
 
 
 def build_margin_figure(margins: pd.DataFrame, currency: str,
@@ -187,7 +193,9 @@ def build_margin_figure(margins: pd.DataFrame, currency: str,
         textposition="outside", customdata=details, cliponaxis=False,
         hovertemplate="%{y}<br>Margin <b>%{x:.1f}%</b>: %{customdata}<extra></extra>"))
     figure.update_yaxes(autorange="reversed", type="category")
-    figure.update_xaxes(ticksuffix="%", range=[min(0.0, min(percent) * 1.2), max(100.0, max(percent)) * 1.15])
+    low, high = min(0.0, min(percent)), max(100.0, max(percent))
+    room = (high - low) * 0.15  # for the percentage written beyond each bar's end (left of a negative one)
+    figure.update_xaxes(ticksuffix="%", range=[low - room if low < 0 else low, high + room])
     return _layout(figure, title, currency, height=max(300, 90 + 26 * len(shown)), showlegend=False)
 
 
@@ -213,7 +221,7 @@ def build_type_figure(by_type: pd.DataFrame, currency: str,
                        hovertemplate="%{y}<br><b>%{customdata}</b><extra></extra>")
     figure.update_yaxes(autorange="reversed", type="category")
     figure.update_xaxes(**_money_axis(currency))
-    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)), legend_below=True)
+    return _layout(figure, title, currency, height=max(300, 110 + 30 * len(shown)))
 
 
 def build_vendor_figure(products: pd.DataFrame, currency: str,

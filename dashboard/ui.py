@@ -183,15 +183,16 @@ def table(frame: pd.DataFrame, *, key: str, currency: str, file_name: str | None
           columns: Sequence[str] | None = None, labels: dict[str, str] | None = None,
           selection: str | None = None, height: int | str = "auto", download: bool = True,
           on_select: Callable[[], None] | None = None, pinned: Sequence[str] = (),
-          widths: dict[str, int] | None = None) -> object:
+          widths: dict[str, int] | None = None, hidden: Sequence[str] = ()) -> object:
     """A money-aware table: currency formats, losses red and over-billing blue in variance columns, and
     (below it) a CSV download with exact decimal money. ``selection`` ("single-row" / "multi-row")
-    makes rows selectable and returns the selection event."""
+    makes rows selectable and returns the selection event. ``hidden`` columns (an internal key the page
+    selects by) travel with the rows but are never shown nor downloaded."""
     shown = frame[list(columns)] if columns else frame
-    display = display_frame(shown)
+    display = display_frame(shown.assign(**{column: frame[column] for column in hidden}))
     coloured = [column for column in COLOURED_COLUMNS if column in display]
     body: object = display.style.map(_colour, subset=coloured) if coloured and len(display) <= 5000 else display
-    config = column_config(display, currency, labels, pinned, widths)
+    config = column_config(display, currency, labels, pinned, widths) | dict.fromkeys(hidden)
     options: dict[str, object] = {"hide_index": True, "column_config": config, "key": key, "height": height,
                                   "width": "stretch", "placeholder": ""}
     if selection:

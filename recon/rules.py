@@ -45,6 +45,10 @@ from recon.settings import Settings
 Rule = Callable[[pd.DataFrame, Settings], pd.DataFrame]
 OUTPUT_COLUMNS = (*DISCREPANCY_COLUMNS, "fingerprint")
 INFORMATIONAL_TYPES = frozenset({"negative_margin"})
+# Findings whose billed and expected amounts are their own (a duplicate's extra lines, the uninvoiced hours).
+# Every other finding carries its key's invoice line (period, client, sku), which a quantity and a price
+# finding share: a total of billed or expected amounts counts each key's line once (``recon.exports.statements``).
+OWN_AMOUNT_TYPES = frozenset({"duplicate_charge", "unbilled_time"})
 HALF_CENT = 50  # money units (1/10,000)
 
 

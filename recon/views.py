@@ -576,6 +576,7 @@ __all__ = [
     "filter_options",
     "filter_run",
     "fix_before_after",
+    "fix_name",
     "guess_kind",
     "import_report",
     "labelled_keys",
@@ -601,6 +602,7 @@ __all__ = [
     "validation_table",
     "validation_totals",
     "with_client_alias",
+    "with_fix_products",
     "with_labels",
     "with_sku_mapping",
     "worklist",
@@ -618,6 +620,20 @@ def fix_before_after(fix: Mapping[str, Any], line: bool) -> pd.DataFrame:
                              "quantity": pd.array([fix["before_qty"], fix["after_qty"]], dtype="float64"),
                              "unit_price": pd.array([fix["unit_price"], fix["unit_price"]], dtype="Int64")})
     return pd.DataFrame({"line": ["Before", "After"], "amount": pd.array([0, fix["amount"]], dtype="Int64")})
+
+
+def with_fix_products(fixes: pd.DataFrame, discrepancies: pd.DataFrame) -> pd.DataFrame:
+    """Fixes with ``product``: the name of their finding's product (``discrepancies``' ``product``), else
+    the SKU code."""
+    named = discrepancies.drop_duplicates("fingerprint") if "product" in discrepancies else discrepancies.iloc[:0]
+    names = dict(zip(named["fingerprint"].astype(str), named.get("product", pd.Series(dtype="string")), strict=True))
+    product = fixes["fingerprint"].astype(str).map(names).astype("string")
+    return fixes.assign(product=product.fillna(fixes["sku"].astype("string")))
+
+
+def fix_name(fix: Mapping[str, Any], change: str) -> str:
+    """A fix in words a person tells apart: client · product · change (its key stays internal)."""
+    return " · ".join(text_or_dash(fix.get(part)) for part in ("client", "product")) + f" · {change}"
 
 
 def text_or_dash(value: object) -> str:

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import charts, data, session, ui
 from recon import views
 from recon.exports import statements
+from recon.keys import month_name
 
 context = ui.require_context()
 currency = context.currency
@@ -27,7 +28,8 @@ view = data.run_view(context.key, context.filters.with_clients(client), context.
 overall = view.metrics.overall
 manager = views.account_manager(view)
 st.caption(f"Account manager: **{ui.md(manager) if manager else 'not named on a contract'}** · "
-           f"periods {view.periods[0] if view.periods else '-'} to {view.periods[-1] if view.periods else '-'}")
+           f"{month_name(view.periods[0]) if view.periods else '-'} to "
+           f"{month_name(view.periods[-1]) if view.periods else '-'}")
 
 row = ui.metric_row()
 row.metric("Billed", ui.money(overall.billed_revenue, currency), border=True)
@@ -47,15 +49,13 @@ owing.metric("Overdue", ui.money(overall.overdue_balance, currency), border=True
 owing.metric("Short-paid invoices", f"{overall.short_paid_invoices}", border=True,
              help="Marked paid, but payments fall short of the total.")
 
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
-                                                           title="Was this client billed what it should have been?"),
-                    key="client.billed_vs_expected", width="stretch")
-with right:
-    st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
-                                              title="When did this client's billing go wrong?"),
-                    key="client.trend", width="stretch")
+# one chart a row (side by side at 1024 px the legend covered each title and the months turned aslant)
+st.plotly_chart(charts.build_billed_vs_expected_figure(view.metrics.by_period, currency,
+                                                       title="Was this client billed what it should have been?"),
+                key="client.billed_vs_expected", width="stretch")
+st.plotly_chart(charts.build_trend_figure(view.metrics.by_period, currency,
+                                          title="When did this client's billing go wrong?"),
+                key="client.trend", width="stretch")
 
 st.subheader("Largest differences")
 top = views.top_findings(view.discrepancies, limit=5)
@@ -63,7 +63,7 @@ if top.empty:
     st.success(f"{ui.md(client)} was billed as expected in these periods.", icon=":material/check_circle:")
 else:
     ui.table(top, key="client.top", currency=currency, file_name=f"{client} top differences.csv",
-             columns=["period", "product", "label", "variance", "detail"],
+             columns=["period", "product", "variance", "label", "detail"],  # the money in view at 1024 px
              labels={"label": "Finding", "variance": "Billed - expected"})
 
 with st.expander("Margin by product"):
@@ -74,7 +74,7 @@ st.subheader("Every finding, with its evidence")
 st.caption("Select a row to see the contract, vendor usage and invoice rows behind it.")
 found = view.discrepancies
 event = ui.table(found, key="client.findings", currency=currency, file_name=f"{client} discrepancies.csv",
-                 columns=["period", "product", "label", "variance", "status", "expected_amount", "billed_amount",
+                 columns=["period", "product", "variance", "label", "status", "expected_amount", "billed_amount",
                           "expected_qty", "billed_qty", "sku", "direction"],
                  labels={"label": "Finding"}, selection="single-row")
 picked = ui.selected_rows(event)

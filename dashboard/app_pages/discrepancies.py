@@ -99,10 +99,11 @@ if picked:
         with st.container(border=True):
             st.markdown(f"**PSA fixes proposed for the selected finding(s)** · {len(proposed)} · the line before "
                         "and after, the one-time money and the date")
-            ui.table(proposed.assign(change=proposed["kind"].map(KIND_NAMES)), key="discrepancies.fixes",
+            named = views.with_fix_products(proposed, chosen)
+            ui.table(named.assign(change=proposed["kind"].map(KIND_NAMES)), key="discrepancies.fixes",
                      currency=currency, download=False,
-                     columns=["status", "client", "sku", "change", "before_qty", "after_qty", "amount",
-                              "monthly_change", "effective_date", "description"],
+                     columns=["client", "product", "change", "before_qty", "after_qty", "amount", "monthly_change",
+                              "effective_date", "status"],
                      labels={"amount": "One-time amount", "before_qty": "Quantity before",
                              "after_qty": "Quantity after"})
             ready = proposed.loc[proposed["status"].isin(MAY_APPROVE), "fix_key"].astype(str).tolist()

@@ -24,9 +24,19 @@ if context.active.run_id is None:
     st.info("This run is not stored yet: fixes are proposed when a run is stored (finance or admin runs it).",
             icon=":material/info:")
     st.stop()
-fixes = fixes.assign(change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]),
-                     finding=finding_names(fixes["finding_type"]))
-statuses = st.multiselect("Status", sorted(set(fixes["status"])), key="fixes.statuses", placeholder="Any status")
+fixes = views.with_fix_products(fixes, context.view.discrepancies).assign(
+    change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]), finding=finding_names(fixes["finding_type"]))
+# What a person acts on: at 1024 px beside the sidebar the first five are in view (client pinned), the
+# date and monthly change a scroll away; the PSA's own line details on demand; the fix key never shown.
+SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
+MORE = ["period", "before_qty", "after_qty", "unit_price", "description", "finding", "sku", "agreement_id", "line_id",
+        "approved_by"]
+LABELS = {"amount": "One-time amount", "before_qty": "Quantity before", "after_qty": "Quantity after",
+          "agreement_id": "PSA agreement", "line_id": "PSA line", "sku": "SKU"}
+first, second = st.columns([2, 3])
+statuses = first.multiselect("Status", sorted(set(fixes["status"])), key="fixes.statuses", placeholder="Any status")
+more = second.multiselect("More columns", MORE, key="fixes.columns", placeholder="Add columns",
+                          format_func=lambda column: LABELS.get(column, ui.column_title(column)))
 shown = fixes[fixes["status"].isin(statuses)] if statuses else fixes
 shown = shown.reset_index(drop=True)
 
@@ -37,13 +47,10 @@ row.metric("Monthly change", ui.money(int(shown["monthly_change"].fillna(0).sum(
            border=True)
 
 st.caption("Select fixes to see the PSA line before and after, and to approve or apply them.")
-event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv",
-                 columns=["status", "period", "client", "sku", "change", "before_qty", "after_qty", "unit_price",
-                          "amount", "monthly_change", "effective_date", "description", "agreement_id", "line_id",
-                          "finding", "approved_by", "fix_key"],
-                 labels={"fix_key": "Reference", "amount": "One-time amount", "before_qty": "Quantity before",
-                         "after_qty": "Quantity after"},
-                 selection="multi-row", height=380)
+event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv", columns=[*SHOWN, *more],
+                 labels=LABELS, selection="multi-row", height=380, hidden=["fix_key"], pinned=["client"],
+                 widths={"client": 120, "product": 150, "change": 105, "amount": 80, "status": 75,
+                         "effective_date": 85, "monthly_change": 90})
 picked = [position for position in ui.selected_rows(event) if position < len(shown)]
 if not picked:
     st.stop()
@@ -52,7 +59,7 @@ keys = [str(key) for key in chosen["fix_key"]]
 last = chosen.iloc[-1]
 
 # ---------------------------------------------------------------------------------- before / after
-st.subheader(f"{ui.md(last['client'])} · {ui.md(last['sku'])} · {KIND_NAMES.get(str(last['kind']), last['kind'])}")
+st.subheader(ui.md(views.fix_name(last, str(last["change"]))))
 line = str(last["kind"]) in LINE_KINDS
 before_after = views.fix_before_after(last, line)
 left, right = st.columns([3, 2])
@@ -116,11 +123,12 @@ if session.can(access.APPLY_FIX) and applicable:
                    "send" if send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:") else "")
         if clicked:
             outcomes, unrouted = session.apply_fixes(applicable, send=clicked == "send")
+            names = {str(fix["fix_key"]): views.fix_name(fix, str(fix["change"])) for _, fix in chosen.iterrows()}
             st.session_state["fixes.outcomes"] = [
-                {"fix": item.fix_key, "outcome": item.event, "connection": item.connection,
+                {"fix": names.get(item.fix_key, ""), "outcome": item.event, "connection": item.connection,
                  "psa_id": item.psa_id, "message": item.message,
                  "requests": "\n".join(f"{r['method']} {r['url']} {json.dumps(r['body'])}" for r in item.requests)}
-                for item in outcomes] + [{"fix": item.fix_key, "outcome": "no connection: export it",
+                for item in outcomes] + [{"fix": names.get(item.fix_key, ""), "outcome": "no connection: export it",
                                           "connection": "", "psa_id": "", "message": "", "requests": ""}
                                          for item in unrouted]
             if clicked == "send":

@@ -47,21 +47,16 @@ if usage_notes:
     st.caption(usage_notes, help="What reading the vendor rows found beside the quantities (the Sources page "
                                  "lists them).")
 
+# One chart a row: beside each other at 1024 px each chart had 270 px, its money ticks turned aslant and
+# overlapping, product names and titles cut (issue 22 review); the charts read top down instead.
 st.plotly_chart(charts.build_trend_figure(trend, currency), key="overview.trend", width="stretch")
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.build_client_balance_figure(views.top_clients(view.metrics.by_client, 10), currency),
-                    key="overview.clients", width="stretch")
-with right:
-    st.plotly_chart(charts.build_type_figure(view.metrics.by_type, currency), key="overview.types",
-                    width="stretch")
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.build_vendor_figure(views.top_products(view.metrics.by_vendor, 12), currency),
-                    key="overview.vendors", width="stretch")
-with right:
-    st.plotly_chart(charts.build_margin_figure(views.margin_ranking(view.metrics.by_client, 15), currency),
-                    key="overview.margin", width="stretch")
+st.plotly_chart(charts.build_client_balance_figure(views.top_clients(view.metrics.by_client, 10), currency),
+                key="overview.clients", width="stretch")
+st.plotly_chart(charts.build_type_figure(view.metrics.by_type, currency), key="overview.types", width="stretch")
+st.plotly_chart(charts.build_vendor_figure(views.top_products(view.metrics.by_vendor, 12), currency),
+                key="overview.vendors", width="stretch")
+st.plotly_chart(charts.build_margin_figure(views.margin_ranking(view.metrics.by_client, 15), currency),
+                key="overview.margin", width="stretch")
 
 st.subheader("Clients")
 st.caption("Select a client to open its page.")

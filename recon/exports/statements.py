@@ -13,6 +13,11 @@ its pages ("Page 1 of 2"); the XLSX has widths fitted to its content, a bold hea
 a totals row (values, not formulas: exports never hold formulas, ``recon.exports.safe``). In the XLSX the
 line differences stay signed numbers (billed minus expected, the sheet says so) so they add up to the
 total; the PDF writes each one as a positive amount with its direction.
+
+One invoice line, two findings: a quantity and a price finding on one month and product share one invoice
+line (24 billed at $20.00 = $480.00 against 27 used at $22.00). The line's billed and expected amounts are
+written on its first finding only (the others leave them blank and say so), so the Billed and Expected
+columns and their totals count each line once, as the Difference column counts each finding once.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from recon.company import Company
 from recon.exports.safe import SAFE_WORKBOOK_OPTIONS, neutralise, pdf_text
 from recon.keys import month_name, to_period
 from recon.money import CURRENCY_SYMBOLS, display_money, exact_sum, to_decimal
-from recon.rules import INFORMATIONAL_TYPES, finding_names
+from recon.rules import INFORMATIONAL_TYPES, OWN_AMOUNT_TYPES, finding_names
 from recon.views import RunView
 
 STATEMENT_COLUMNS = ("period", "product", "invoices", "finding", "billed_qty", "expected_qty", "billed_amount",
@@ -49,6 +54,8 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 DUE_TO_US, CREDIT_TO_YOU, SETTLED = "Amount due to us", "Credit owed to you", "Nothing due either way"
 SIGN_NOTE = ("Difference is what was billed minus what should have been billed: a negative difference was "
              "under-billed (due to us), a positive one over-billed (a credit owed to you).")
+SAME_LINE_NOTE = ("A line with more than one finding shows its billed and expected amounts once, on its first "
+                  "finding.")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,16 @@ class Statement:
     under_billed: int
     over_billed: int
     company: Company = field(default_factory=Company)
+
+    @property
+    def billed_total(self) -> int:
+        """What was billed on the lines the statement concerns, each invoice line once."""
+        return exact_sum(self.lines["billed_amount"])
+
+    @property
+    def expected_total(self) -> int:
+        """What should have been billed on those lines, each line once."""
+        return exact_sum(self.lines["expected_amount"])
 
     @property
     def net(self) -> int:
@@ -100,11 +117,13 @@ def client_statement(view: RunView, client: str, prepared_on: date, invoices: pd
     rows = found[(found["client"] == client) & ~found["type"].isin(INFORMATIONAL_TYPES)]
     rows = rows.sort_values(["period", "product", "type"], kind="stable")
     product = rows["product"].astype("string").fillna(rows["sku"].astype("string"))
+    repeat = repeated_line(rows)
     lines = pd.DataFrame({
         "period": rows["period"], "sku": rows["sku"], "product": product,
         "finding": finding_names(rows["type"]),
         "billed_qty": rows["billed_qty"], "expected_qty": rows["expected_qty"],
-        "billed_amount": rows["billed_amount"], "expected_amount": rows["expected_amount"],
+        "billed_amount": rows["billed_amount"].astype("Int64").mask(repeat),
+        "expected_amount": rows["expected_amount"].astype("Int64").mask(repeat),
         "difference": rows["variance"],
     }).reset_index(drop=True)
     references = invoice_references(invoices, client)
@@ -118,6 +137,15 @@ def client_statement(view: RunView, client: str, prepared_on: date, invoices: pd
         period_to=view.periods[-1] if view.periods else "", currency=view.currency, prepared_on=prepared_on,
         lines=lines, under_billed=exact_sum(-variance[variance < 0]), over_billed=exact_sum(variance[variance > 0]),
         company=company or Company())
+
+
+def repeated_line(findings: pd.DataFrame) -> pd.Series:
+    """True for a finding whose invoice line (period, client, sku) an earlier finding in ``findings`` already
+    carries: its billed and expected amounts are that line's again. A duplicate's extra lines and unbilled
+    hours (``OWN_AMOUNT_TYPES``) carry amounts of their own and never repeat a line."""
+    shares = ~findings["type"].isin(OWN_AMOUNT_TYPES)
+    line = findings[["period", "client", "sku"]].astype("string").fillna("").assign(shares=shares)
+    return shares & line.duplicated(keep="first")
 
 
 def invoice_references(invoices: pd.DataFrame | None, client: str) -> pd.DataFrame:
@@ -215,14 +243,14 @@ def statement_xlsx(statement: Statement) -> bytes:
     sheet.write_string(total, 0, TOTAL_LABEL, total_text)
     for column in range(1, 6):
         sheet.write_blank(total, column, None, total_text)
-    for column, name in ((6, "billed_amount"), (7, "expected_amount"), (8, "difference")):
-        summed = exact_sum(statement.lines[name])
+    for column, summed in ((6, statement.billed_total), (7, statement.expected_total), (8, statement.net)):
         sheet.write_number(total, column, float(to_decimal(summed) or 0), total_money)
         widths[column] = max(widths[column], len(display_money(summed, statement.currency)) + 1)
     for offset, (words, figure) in enumerate(_summary_rows(statement)[:2], start=2):
         sheet.write_string(total + offset, 0, words, bold)
         sheet.write_number(total + offset, 1, float(to_decimal(figure) or 0), money_bold)
     sheet.write_string(total + 5, 0, SIGN_NOTE)
+    sheet.write_string(total + 6, 0, SAME_LINE_NOTE)
     sheet.freeze_panes(HEADER_ROW + 1, 0)
     for column, width in enumerate(widths):
         sheet.set_column(column, column, min(width + 2, 60))
@@ -281,7 +309,7 @@ def statement_pdf(statement: Statement) -> bytes:
         _lines_table(statement, cell),
         Spacer(1, 0.1 * inch),
         Paragraph("Each difference is what was billed against what should have been billed under the agreement "
-                  "and the vendor's usage.",
+                  f"and the vendor's usage. {SAME_LINE_NOTE}",
                   ParagraphStyle("note", parent=styles["Normal"], fontSize=8, textColor=colors.grey)),
     ]
     document.build(story, canvasmaker=partial(_NumberedCanvas, footer=_CONTROL_CHARS.sub("", footer)))
@@ -355,15 +383,13 @@ def _lines_table(statement: Statement, cell: ParagraphStyle) -> Flowable:
         rows.append([period, *[Paragraph(_escape(text), cell) for text in (product, invoices or "not invoiced",
                                                                             finding)],
                      _quantity_text(line.billed_qty), _quantity_text(line.expected_qty),
-                     display_money(_units(line.billed_amount), currency),
-                     display_money(_units(line.expected_amount), currency),
+                     _line_money(line.billed_amount, currency), _line_money(line.expected_amount, currency),
                      _difference_words(_units(line.difference), currency)])
     if len(rows) == 1:
         rows.append(["", "No billing differences in this period.", "", "", "", "", "", "", ""])
-    lines = statement.lines
     rows.append([TOTAL_LABEL, "", "", "", "", "",
-                 display_money(exact_sum(lines["billed_amount"]), currency),
-                 display_money(exact_sum(lines["expected_amount"]), currency),
+                 display_money(statement.billed_total, currency),
+                 display_money(statement.expected_total, currency),
                  _difference_words(statement.net, currency)])
     table = Table(rows, colWidths=[width * inch for width in _COLUMN_INCHES], repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
@@ -377,6 +403,12 @@ def _lines_table(statement: Statement, cell: ParagraphStyle) -> Flowable:
     return table
 
 
+def _line_money(value: object, currency: str) -> str:
+    """A line's billed or expected amount; blank where an earlier finding already shows the line's."""
+    units = _units(value)
+    return "" if units is None else display_money(units, currency)
+
+
 def _units(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(str(value))
 
@@ -386,4 +418,5 @@ def _quantity_text(value: object) -> str:
     return "" if quantity is None else f"{quantity:,.4f}".rstrip("0").rstrip(".")
 
 
-__all__ = ["Statement", "client_statement", "invoice_references", "statement_pdf", "statement_xlsx"]
+__all__ = ["Statement", "client_statement", "invoice_references", "repeated_line", "statement_pdf",
+           "statement_xlsx"]

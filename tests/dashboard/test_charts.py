@@ -104,3 +104,41 @@ def test_names_from_data_are_never_chart_markup(view):
     assert not [label for label in labels if "<" in label or ">" in label]
     escaped = "&lt;a href='https://evil.example'&gt;Acme&lt;/a&gt; &lt;b&gt;Corp&lt;/b&gt;"
     assert any(label.startswith(escaped) and label.endswith("&amp;amp;") for label in labels)
+
+
+@pytest.mark.parametrize("build", [
+    lambda v: charts.build_trend_figure(v.metrics.by_period, "USD"),
+    lambda v: charts.build_billed_vs_expected_figure(v.metrics.by_period, "USD"),
+    lambda v: charts.build_client_balance_figure(views.top_clients(v.metrics.by_client), "USD"),
+    lambda v: charts.build_vendor_figure(views.top_products(v.metrics.by_vendor), "USD"),
+    lambda v: charts.build_type_figure(v.metrics.by_type, "USD"),
+])
+def test_the_legend_sits_at_the_foot_never_over_the_title(view, build):
+    """Review at 1024 px (issue 22): the legend sat just above the plot, and when it wrapped onto a second row
+    in a narrow chart it grew up over the title. It sits at the foot of the figure; the title pushes the top
+    margin itself."""
+    layout = build(view).layout
+    assert (layout.legend.yref, layout.legend.yanchor, layout.legend.y) == ("container", "bottom", 0)
+    assert layout.title.automargin and layout.title.yref == "paper" and layout.title.yanchor == "bottom"
+
+
+@pytest.mark.parametrize("months", [1, 4])
+def test_months_are_level_month_names_however_many(view, months):
+    """"2026-03" ticks were turned aslant and overlapped at 1024 px; one selected month draws one ordinary bar
+    (issue 22 item 6): the months are named level on two lines, the axis padded around a single one."""
+    by_period = view.metrics.by_period.tail(months)
+    for figure in (charts.build_trend_figure(by_period, "USD"),
+                   charts.build_billed_vs_expected_figure(by_period, "USD")):
+        axis = figure.layout.xaxis
+        assert axis.tickangle == 0 and list(axis.tickvals) == list(by_period["period"])
+        assert list(axis.ticktext)[-1] == "Apr<br>2026"
+        if months == 1:
+            assert list(axis.range) == [-3.0, 3.0]
+
+
+def test_a_negative_margin_has_room_for_its_percentage(view):
+    margins = views.margin_ranking(view.metrics.by_client)
+    margins = margins.assign(gross_margin_pct=[-0.007, *margins["gross_margin_pct"].iloc[1:]])  # Evergreen in March
+    figure = charts.build_margin_figure(margins, "USD")
+    lowest = float(margins["gross_margin_pct"].min()) * 100
+    assert lowest < 0 and figure.layout.xaxis.range[0] < lowest - 10  # "-0.7%" drawn beside its bar, not on a name

@@ -4,6 +4,7 @@ bulk approval with one effective date, a dry run, an edit by an account manager,
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -77,7 +78,31 @@ def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: st
     assert_clean(at)
     outcomes = next(frame.value for frame in at.dataframe if "outcome" in frame.value)
     assert outcomes["outcome"].tolist() == ["no connection: export it"] * 2
+    assert not set(outcomes.to_numpy().ravel().astype(str)) & set(keys)  # each fix named in words, not its key
     assert stored(database).loc[keys, "status"].tolist() == ["approved", "approved"]  # a dry run changes nothing
+
+
+SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
+
+
+def test_the_table_shows_what_a_person_needs_and_keeps_the_fix_key_out_of_sight(database: str) -> None:
+    """Review at 1024 px (issue 22 item 6: no internal ids): client, product (its name, not the SKU code),
+    change, effective date, money and status; the fix key only as the hidden selection key, never a column
+    nor a CSV field; the rest behind "More columns"."""
+    at = fixes_page()
+    grid = next(frame for frame in at.dataframe if frame.key == "fixes.table")
+    config = json.loads(grid.proto.columns)
+    visible = [column for column in grid.value.columns if not config.get(str(column), {}).get("hidden")]
+    assert visible == SHOWN
+    assert "Reference" not in json.dumps(config)
+    catalog = pd.read_csv(MINI_MSP / "catalog.csv")
+    assert set(grid.value["product"]) <= set(catalog["description"]) and set(grid.value["product"])
+    at.multiselect(key="fixes.columns").select("before_qty").select("period").run()
+    assert_clean(at)
+    grid = next(frame for frame in at.dataframe if frame.key == "fixes.table")
+    config = json.loads(grid.proto.columns)
+    assert [column for column in grid.value.columns
+            if not config.get(str(column), {}).get("hidden")] == [*SHOWN, "before_qty", "period"]
 
 
 def test_an_account_manager_proposes_for_their_clients_and_cannot_approve(database: str) -> None:
@@ -120,6 +145,8 @@ def test_the_discrepancies_page_shows_the_fixes_of_the_selected_findings_and_app
     found = next(frame.value for frame in at.dataframe if "fingerprint" in frame.value)
     shown = next(frame.value for frame in at.dataframe if "change" in frame.value and "before_qty" in frame.value)
     assert len(shown) and set(shown["status"]) == {"proposed"}
+    catalog = set(pd.read_csv(MINI_MSP / "catalog.csv")["description"])
+    assert "sku" not in shown and set(shown["product"]) <= catalog  # product names, not SKU codes
     at.button(key=next(button.key for button in at.button
                        if button.key and button.key.startswith("FormSubmitter:discrepancies.approve_fixes"))).click()
     at.run()

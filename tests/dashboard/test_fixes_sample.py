@@ -87,6 +87,7 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     assert_clean(at)
     at.switch_page("app_pages/fixes.py").run()
     assert_clean(at)
+    at.multiselect(key="fixes.columns").select("period").run()  # the finding's month is under More columns
     shown = fixes_table(at)
     month = [position for position, period in enumerate(shown["period"]) if period == MONTH]
     assert len(month) >= 3 and set(shown["status"]) == {"proposed"}

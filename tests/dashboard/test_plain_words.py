@@ -131,6 +131,7 @@ def test_runs_and_the_access_log_hold_no_codes(app: AppTest, tmp_path: Path):
 
 def test_fixes_name_their_finding_in_words(app: AppTest):
     app.switch_page("app_pages/fixes.py").run()
+    app.multiselect(key="fixes.columns").select("finding").run()  # under More columns (issue 22 review)
     fixes = table(app, "change").value
     assert "finding_type" not in fixes.columns
     assert not [name for name in fixes["finding"] if SNAKE.search(str(name))]
@@ -144,3 +145,19 @@ def test_settings_of_a_run_read_as_words_not_field_names(app: AppTest):
         rows = table(app, "setting").value
         assert "Quantity tolerance (units)" in set(rows["setting"]) and "days held" in set(rows["value"])
         assert not [text for text in [*rows["setting"], *rows["value"]] if SNAKE.search(str(text))]
+
+
+def test_the_client_page_names_its_months(app: AppTest):
+    """Walk at 1024 px (issue 22 review): the Client page said "periods 2026-01 to 2026-04"."""
+    app.switch_page("app_pages/client.py").run()
+    assert not app.exception
+    captions = [item.value for item in app.caption]
+    assert any("Jan 2026 to Apr 2026" in text for text in captions), captions
+    assert not [text for text in captions if "2026-01" in text]
+
+
+def test_the_client_page_tables_show_the_money_before_the_words(app: AppTest):
+    """Walk at 1024 px: the difference was the fourth column, cut off at the grid's right edge."""
+    app.switch_page("app_pages/client.py").run()
+    for column in ("detail", "status"):
+        assert list(table(app, column).value.columns)[:3] == ["period", "product", "variance"]

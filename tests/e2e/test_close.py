@@ -4,6 +4,7 @@ finding is at that width. Shares the session's app server (tests/e2e/conftest.py
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -155,3 +156,64 @@ def test_overview_chips_and_one_selected_month_at_1024(page):
     page.get_by_test_id("stPlotlyChart").first.scroll_into_view_if_needed()
     settle(page)
     shot(page, "overview-one-month-charts-1024")
+    assert_charts_draw_cleanly(page, "overview-one-month")
+
+
+# The drawn chart's parts, read from Plotly's SVG: boxes as [left, top, right, bottom] in page pixels.
+CHART_GEOMETRY = """chart => {
+  const box = (node) => { const r = node.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const all = (selector) => [...chart.querySelectorAll(selector)];
+  return {chart: box(chart), title: all('.gtitle').map(box), legend: all('g.legend').map(box),
+          xticks: all('.xaxislayer-above .xtick text').map(node => ({
+            text: node.textContent, box: box(node), turned: /rotate/.test(node.getAttribute('transform') || '')})),
+          yticks: all('.yaxislayer-above .ytick text').map(node => ({text: node.textContent, box: box(node)}))};
+}"""
+
+
+def overlap(first: list[float], second: list[float]) -> bool:
+    """Whether two boxes share more than a pixel's edge."""
+    return (first[0] < second[2] - 1 and second[0] < first[2] - 1
+            and first[1] < second[3] - 1 and second[1] < first[3] - 1)
+
+
+def assert_charts_draw_cleanly(page, name: str) -> None:
+    """Every chart on the page, as drawn at 1024 px (review of issue 22 item 6, "a single selected period draws
+    cleanly"): tick labels level and apart, the title whole and clear of the legend, axis labels inside the
+    chart."""
+    charts = page.get_by_test_id("stPlotlyChart")
+    assert charts.count()
+    for index in range(charts.count()):
+        chart = charts.nth(index)
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        chart.screenshot(path=str(SCREENSHOTS / f"{name}-chart-{index}-1024.png"))
+        drawn = chart.locator(".js-plotly-plot").first.evaluate(CHART_GEOMETRY)
+        left, _, right, _ = drawn["chart"]
+        ticks = drawn["xticks"]
+        assert not [tick["text"] for tick in ticks if tick["turned"]], (index, "x tick labels turned")
+        assert not [(one["text"], two["text"]) for one, two in itertools.pairwise(ticks)
+                    if overlap(one["box"], two["box"])], (index, "x tick labels overlap")
+        for title in drawn["title"]:
+            assert left - 1 <= title[0] and title[2] <= right + 1, (index, "title cut", title, drawn["chart"])
+            assert not [legend for legend in drawn["legend"] if overlap(title, legend)], (index, "legend on the title")
+        assert not [tick["text"] for tick in drawn["yticks"] if tick["box"][0] < left - 1], (index, "y labels cut")
+
+
+def test_the_client_page_charts_draw_cleanly_at_1024(manager):
+    go(manager, "Client", "client")
+    assert_charts_draw_cleanly(manager, "client")
+
+
+def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
+    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; in view now the
+    client, product, change, money and status, the key nowhere."""
+    go(page, "Fixes", "fixes")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box["x"] + box["width"] <= WIDTH
+    headers = grid.locator("th").all_text_contents()  # the columns in view
+    assert headers[:5] == ["Client", "Product", "Change", "One-time amount", "Status"], headers
+    assert "Reference" not in headers
+    shot(page, "fixes-1024")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import subprocess
@@ -12,7 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 import recon
@@ -35,9 +39,13 @@ def run() -> recon.Reconciliation:
 
 
 @pytest.fixture(scope="module")
-def statement(run) -> statements.Statement:
-    view = views.filter_run(run, views.Filters(clients=(ACME,)))
-    return statements.client_statement(view, ACME, prepared_on=date(2026, 5, 4), invoices=run.resolved["invoices"],
+def acme(run) -> views.RunView:
+    return views.filter_run(run, views.Filters(clients=(ACME,)))
+
+
+@pytest.fixture(scope="module")
+def statement(run, acme) -> statements.Statement:
+    return statements.client_statement(acme, ACME, prepared_on=date(2026, 5, 4), invoices=run.resolved["invoices"],
                                        company=COMPANY)
 
 
@@ -54,6 +62,62 @@ def test_statement_lines_and_totals(statement):
     assert (statement.under_billed, statement.over_billed) == (1_140_000, 3_000_000)
     assert statement.net == int(statement.lines["difference"].sum())
     assert statement.balance == ("Credit owed to you", 1_860_000)
+
+
+def total_row(sheet) -> list[object]:
+    return next([cell.value for cell in row] for row in sheet.iter_rows() if row[0].value == "Total")
+
+
+def test_totals_count_each_invoice_line_once(statement):
+    """Review at 1024 px (issue 22): M365 in February 2026 has a price and a quantity finding on one invoice
+    line (24 billed at $20.00 = $480.00; 27 used at $22.00 = $594.00). Billed and Expected count that line
+    once ($480.00 + the $300.00 line = $780.00; $594.00), as Difference counts each finding once."""
+    sheet = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))["Statement"]
+    total = total_row(sheet)
+    assert [Decimal(str(value)).quantize(Decimal("0.01")) for value in total[6:9]] == \
+        [Decimal("780.00"), Decimal("594.00"), Decimal("186.00")]
+    header = header_row(sheet)
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=header + 1, max_row=header + 3)]
+    for column in (6, 7):  # each column adds up to its total: the shared line's amounts are written once
+        assert sum(Decimal(str(row[column] or 0)) for row in rows) == Decimal(str(total[column]))
+    assert "Total $780.00 $594.00 $186.00 credit to you" in pdf_text(statements.statement_pdf(statement))
+    assert (statement.billed_total, statement.expected_total) == (7_800_000, 5_940_000)
+
+
+LINES = [("2026-01", "M365-BP"), ("2026-01", "EDR"), ("2026-02", "M365-BP")]
+TYPES = ["quantity_under_billed", "price_below_contract", "price_above_contract", "unbilled_usage",
+         "duplicate_charge", "unbilled_time"]
+finding = st.tuples(st.sampled_from(range(len(LINES))), st.sampled_from(TYPES),
+                    st.integers(1, 10**9), st.integers(1, 10**9), st.integers(-10**9, 10**9).filter(bool))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(found=st.lists(finding, max_size=12, unique_by=lambda item: (item[0], item[1])),
+       line_amounts=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)), min_size=3, max_size=3))
+def test_statement_totals_are_the_sum_over_distinct_lines(acme, found, line_amounts):
+    """Whatever findings share lines: Billed and Expected totals are each line's amounts once plus the own
+    amounts of duplicates and unbilled hours; Difference the sum of every finding's variance."""
+    rows = []
+    for line, kind, own_billed, own_expected, variance in found:
+        billed, expected = (own_billed, own_expected) if kind in {"duplicate_charge", "unbilled_time"} \
+            else line_amounts[line]
+        rows.append({"period": LINES[line][0], "client": ACME, "sku": LINES[line][1], "product": LINES[line][1],
+                     "type": kind, "billed_qty": 1.0, "expected_qty": 1.0, "billed_amount": billed,
+                     "expected_amount": expected, "variance": variance})
+    columns = ["period", "client", "sku", "product", "type", "billed_qty", "expected_qty", "billed_amount",
+               "expected_amount", "variance"]
+    frame = pd.DataFrame(rows, columns=columns).astype({"billed_amount": "Int64", "expected_amount": "Int64",
+                                                        "variance": "Int64", "billed_qty": "float64",
+                                                        "expected_qty": "float64"})
+    statement = statements.client_statement(dataclasses.replace(acme, discrepancies=frame), ACME, date(2026, 5, 4))
+    own = [item for item in found if item[1] in {"duplicate_charge", "unbilled_time"}]
+    shared = {item[0] for item in found if item[1] not in {"duplicate_charge", "unbilled_time"}}
+    assert statement.billed_total == sum(item[2] for item in own) + sum(line_amounts[line][0] for line in shared)
+    assert statement.expected_total == sum(item[3] for item in own) + sum(line_amounts[line][1] for line in shared)
+    assert statement.net == sum(item[4] for item in found)
+    total = total_row(openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))["Statement"])
+    assert [Decimal(str(value)) for value in total[6:9]] == \
+        [to_decimal(statement.billed_total), to_decimal(statement.expected_total), to_decimal(statement.net)]
 
 
 def test_lines_name_products_and_invoices_never_sku_codes(statement):
