@@ -323,6 +323,9 @@ def test_a_connectwise_adjustment_billed_in_the_next_agreement_total_is_confirme
         if extra:
             assert mismatch[["period", "client", "sku", "variance"]].to_numpy().tolist() == [
                 ["2026-03", "Acme Corp", "AGREEMENT-11", "5.00"]]
+            assert mismatch[["billed_amount", "expected_amount", "detail"]].to_numpy().tolist() == [
+                ["1093.00", "1088.00", "agreement invoice total vs its additions' expected amount plus +$44.00 of "
+                 "agreement adjustments the fixes applied"]]
         else:
             assert mismatch.empty, mismatch
         after = ledger.fixes(1).set_index("fix_key")
