@@ -196,7 +196,9 @@ def input_reports(files: tuple[InputFile, ...], blobs: dict[str, bytes],
 def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mappings: Mappings,
                    _store: Store | None = None) -> Reconciliation:
     """``recon.reconcile`` of the inputs, computed once per run key and shared (never mutated). With a
-    store, the charges kept from its earlier imports count where they cover the run's months."""
+    store, the charges kept from its earlier imports count where they cover the run's months, and the
+    agreement adjustments its fixes wrote to a PSA are known to the run (an agreement invoice's total
+    carrying them is no mismatch for them: docs/semantics.md)."""
     _ = key
     limits = UploadLimits.from_settings(_inputs.settings)
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
@@ -204,7 +206,8 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     periods = list(_inputs.periods)
     history = _store.charge_history(periods or source_periods(sources),
                                     [record.sha256 for record in sources.imports]) if _store else None
-    return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history)
+    adjustments = _store.agreement_adjustments() if _store else None
+    return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history, adjustments=adjustments)
 
 
 # ------------------------------------------------------------------------------------------- views

@@ -215,6 +215,7 @@ def run(
         if quantity_basis:
             settings = settings.replace(quantity_basis=quantity_basis)
         resolutions = database.resolutions() if database else None
+        adjustments = database.agreement_adjustments() if database else None
         mappings = database.mappings() if database else None
         if engine == "spark":
             spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, master, spark_conf or [])
@@ -228,7 +229,7 @@ def run(
             history = database.charge_history(periods or source_periods(sources),
                                               [record.sha256 for record in sources.imports]) if database else None
             result = reconcile(sources, settings, periods or None, mappings=mappings, resolutions=resolutions,
-                               history=history)
+                               history=history, adjustments=adjustments)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)

@@ -296,9 +296,11 @@ class KeyFacts:
     unmatched_credits: pd.DataFrame
 
 
-def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> KeyFacts:
+def build_keys(resolved: Resolved, periods: list[str], settings: Settings,
+               adjustments: pd.DataFrame | None = None) -> KeyFacts:
     """One row of facts per (period, client, sku) of the run's periods (see ``recon.keys``), in key
-    order, agreement invoices' totals as keys of their own; and the unmatched credits."""
+    order, agreement invoices' totals as keys of their own (expecting the agreement ``adjustments`` fixes
+    wrote where a total carries them, ``recon.keys.billed_adjustments``); and the unmatched credits."""
     frames = keyfacts.coded(resolved.frames)
     vendor_tracked = frames["usage"][keyfacts.CLIENT_SKU].drop_duplicates().assign(vendor_tracked=True)
     had_contract = frames["contracts"][keyfacts.CLIENT_SKU].drop_duplicates().assign(had_contract=True)
@@ -309,7 +311,7 @@ def build_keys(resolved: Resolved, periods: list[str], settings: Settings) -> Ke
     keys = keys.assign(account_manager=joins.left_lookup(keys, managers, ["client"])["account_manager"])
     totals = keyfacts.agreement_totals(resolved.frames["invoices"])
     totals = totals[totals["period"].isin(periods)].reset_index(drop=True)
-    keys = keyfacts.with_agreement_totals(keyfacts.decoded(keys), totals, agreements)
+    keys = keyfacts.with_agreement_totals(keyfacts.decoded(keys), totals, agreements, adjustments)
     return KeyFacts(keys, unmatched)
 
 
@@ -375,7 +377,7 @@ def _catalog_facts(catalog: pd.DataFrame) -> pd.DataFrame:
 
 def reconcile(sources: Sources, settings: Settings | None = None, periods: list[str] | None = None,
               mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None,
-              history: Sources | None = None) -> Reconciliation:
+              history: Sources | None = None, adjustments: pd.DataFrame | None = None) -> Reconciliation:
     """Reconcile ``sources`` over ``periods`` (``YYYY-MM``; default: every month with data in
     ``sources``, ``available_periods``).
 
@@ -385,6 +387,9 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     an import among ``sources``' own (the same SHA-256) is never drawn on twice, a charge that a newer
     file also holds (a corrected re-export) is taken from the newer file only, and history never adds a
     month to the run.
+    ``adjustments`` (``recon.keys.ADJUSTMENT_COLUMNS``; the store's ``Store.agreement_adjustments``) are the
+    agreement adjustments fixes wrote to the PSA: an agreement invoice's total carrying them is not a
+    mismatch for them (docs/semantics.md, "Agreement adjustments inside a total").
     """
     settings = settings or Settings()
     sources = _with_all_kinds(sources)
@@ -398,7 +403,7 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
                                   settings, as_of)
-        built, found = _reconciled_clients(resolved, chosen, settings)
+        built, found = _reconciled_clients(resolved, chosen, settings, adjustments)
         book = book_future.result()
     # (the mapped usage rows counted for coverage are the run's own: ``metrics.summarise`` leaves out the
     # stored charges drawn on)
@@ -463,21 +468,23 @@ CLIENT_KINDS = ("contracts", "usage", "invoices", "time_entries")
 SHARED_KINDS = ("catalog",)
 
 
-def reconcile_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reconcile_clients(resolved: Resolved, periods: list[str], settings: Settings,
+                      adjustments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The keys (``build_keys``) and findings (``rules.apply_rules``) of the clients in ``resolved``.
 
     Per client by construction (PRODUCT.md section 4): given the rows of ``CLIENT_KINDS`` of any set of
     whole clients (in the order they have in the whole) and ``SHARED_KINDS`` whole, it returns exactly
     those clients' part of the whole run's keys and findings. The local engine calls it once with every
     client; the Spark engine once per range of clients (``recon.spark``)."""
-    built, found = _reconciled_clients(resolved, periods, settings)
+    built, found = _reconciled_clients(resolved, periods, settings, adjustments)
     return built.keys, found
 
 
-def _reconciled_clients(resolved: Resolved, periods: list[str], settings: Settings) -> tuple[KeyFacts, pd.DataFrame]:
+def _reconciled_clients(resolved: Resolved, periods: list[str], settings: Settings,
+                        adjustments: pd.DataFrame | None = None) -> tuple[KeyFacts, pd.DataFrame]:
     """``reconcile_clients`` with the unmatched credits listed beside the keys (their count per key is a
     key fact, ``unmatched_credit_rows``, so the Spark engine's figures have it too)."""
-    built = build_keys(resolved, periods, settings)
+    built = build_keys(resolved, periods, settings, adjustments)
     return built, rules.apply_rules(built.keys, settings)
 
 

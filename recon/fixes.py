@@ -40,6 +40,12 @@ row per change (``FIX_COLUMNS``), each carrying its finding's fingerprint:
 
 ``verify`` is the other end of the loop: given the fixes applied earlier and a later run, it says for each
 whether the PSA line now says what was approved and whether the finding is gone (``VERIFY_COLUMNS``).
+
+``agreement_adjustments`` closes it for ConnectWise, which invoices a one-time charge or credit as an
+agreement adjustment inside the agreement invoice's total (no line carries its reference): the applied
+charges and credits go into the next run as data (``recon.reconcile(..., adjustments=...)``), an agreement
+total that carries them is no mismatch for them (``recon.keys.billed_adjustments``), and ``verify``
+confirms them by that total (docs/semantics.md, "Agreement adjustments inside a total").
 """
 
 from __future__ import annotations
@@ -436,9 +442,27 @@ CONFIRMED, NOT_TAKEN, PENDING = "confirmed", "not_taken", "pending"
 VERIFY_COLUMNS = ("fix_key", "outcome", "note")
 
 
+def agreement_adjustments(state: pd.DataFrame) -> pd.DataFrame:
+    """The one-time charges and credits among fixes ``state`` (``FIX_COLUMNS`` with ``status``) that were
+    written to the PSA (status applied, confirmed or not taken) on an agreement, as the agreement
+    adjustments a run expects an agreement invoice's total to carry (``recon.keys.ADJUSTMENT_COLUMNS``:
+    the period of the effective date, client, agreement id, amount in Int64 units; plus ``fix_key``)."""
+    columns = ["fix_key", "period", "client", "agreement_id", "amount"]
+    if not len(state):
+        return pd.DataFrame({name: pd.Series(dtype="Int64" if name == "amount" else "string") for name in columns})
+    chosen = state[state["kind"].isin(list(ONE_TIME_KINDS)).to_numpy(bool)
+                   & state["status"].isin(list(APPLIED_STATUSES)).to_numpy(bool)
+                   & state["agreement_id"].notna().to_numpy(bool) & state["amount"].notna().to_numpy(bool)]
+    return pd.DataFrame({
+        "fix_key": chosen["fix_key"].astype("string"),
+        "period": pd.to_datetime(chosen["effective_date"]).dt.strftime("%Y-%m").astype("string"),
+        "client": chosen["client"].astype("string"), "agreement_id": chosen["agreement_id"].astype("string"),
+        "amount": chosen["amount"].astype("Int64")}).reset_index(drop=True)
+
+
 def verify(applied: pd.DataFrame, contracts: pd.DataFrame, invoices: pd.DataFrame, found: pd.DataFrame,
-           periods: Sequence[str], file_times: Mapping[str, datetime], quantity_tolerance: float = 0.01
-           ) -> pd.DataFrame:
+           periods: Sequence[str], file_times: Mapping[str, datetime], quantity_tolerance: float = 0.01,
+           keys: pd.DataFrame | None = None) -> pd.DataFrame:
     """Whether each fix ``applied`` earlier took, judged by a later run (its resolved ``contracts`` and
     ``invoices``, its findings ``found`` over ``periods``). ``applied``: ``fix_key, kind, client, sku,
     after_qty, amount, effective_date, applied_at``. ``file_times``: when each source file's content was
@@ -450,23 +474,27 @@ def verify(applied: pd.DataFrame, contracts: pd.DataFrame, invoices: pd.DataFram
       finding of the key may remain in an invoiced period from the effective date on (for a line inside an
       agreement total, ``finding_type`` agreement_total_mismatch, nor a mismatch of that agreement's total);
     - charges and credits: confirmed when an invoice line from the effective date on carries the fix's
-      reference; their absence proves nothing (not every PSA itemises an agreement adjustment).
+      reference, or, on an agreement billed as one total (ConnectWise), when the run's ``keys`` show that
+      agreement's total of the effective period carrying the applied adjustments
+      (``billed_adjustments``, ``recon.keys.billed_adjustments``); their absence proves nothing.
 
     ``VERIFY_COLUMNS``: ``confirmed`` (a check passed, none failed), ``not_taken`` (a check failed:
     the note says which), ``pending`` (nothing yet to judge by)."""
-    rows = [_verdict(fix, contracts, invoices, found, periods, file_times, quantity_tolerance)
+    carried = _carried_totals(keys, invoices)
+    rows = [_verdict(fix, contracts, invoices, found, periods, file_times, quantity_tolerance, carried)
             for fix in applied.to_dict("records")]
     return pd.DataFrame(rows, columns=list(VERIFY_COLUMNS)).astype("string")
 
 
 def _verdict(fix: Mapping[str, Any], contracts: pd.DataFrame, invoices: pd.DataFrame, found: pd.DataFrame,
-             periods: Sequence[str], file_times: Mapping[str, datetime], tolerance: float) -> dict[str, str]:
+             periods: Sequence[str], file_times: Mapping[str, datetime], tolerance: float,
+             carried: Mapping[tuple[str, str, str], str] | None = None) -> dict[str, str]:
     effective = pd.Timestamp(fix["effective_date"])
     later = [period for period in periods if pd.Period(period, "M") >= pd.Period(effective, "M")]
     if fix["kind"] in LINE_KINDS:
         checks = [_line_check(fix, contracts, file_times, tolerance), _finding_check(fix, invoices, found, later)]
     else:
-        checks = [_charge_check(fix, invoices, later)]
+        checks = [_charge_check(fix, invoices, later, carried or {})]
     failed = [note for verdict, note in checks if verdict is False]
     passed = [note for verdict, note in checks if verdict is True]
     if failed:
@@ -519,7 +547,37 @@ def _finding_check(fix: Mapping[str, Any], invoices: pd.DataFrame, found: pd.Dat
     return True, f"no finding in {', '.join(judged)}"
 
 
-def _charge_check(fix: Mapping[str, Any], invoices: pd.DataFrame, later: list[str]) -> tuple[bool | None, str]:
+def _carried_totals(keys: pd.DataFrame | None, invoices: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """(period, client, agreement id or "" for a total naming none) -> the agreement invoice number(s) of
+    each agreement total of the run that carries the applied adjustments (``billed_adjustments``)."""
+    if keys is None or "billed_adjustments" not in keys or not len(keys):
+        return {}
+    totals = keys[keys["billed_adjustments"].fillna(0).ne(0).to_numpy(bool)]
+    if not len(totals):
+        return {}
+    named = totals["sku"].astype("string").str.removeprefix(AGREEMENT_SKU_PREFIX.rstrip("-")).str.removeprefix("-")
+    lines = invoices[invoices["line_type"].astype("string").eq("agreement_total").fillna(False).to_numpy(bool)] \
+        if "line_type" in invoices else invoices.iloc[0:0]
+    lines = lines.assign(period=_invoice_periods(lines), agreement=lines["agreement_id"].astype("string").fillna(""))
+    out = {}
+    for period, client, agreement in zip(totals["period"].astype(str), totals["client"].astype(str),
+                                         named.astype(str), strict=True):
+        mine = lines[lines["period"].eq(period).to_numpy(bool) & lines["client"].eq(client).to_numpy(bool)
+                     & lines["agreement"].eq(agreement).to_numpy(bool)]
+        numbers = list(dict.fromkeys(mine["invoice_number"].dropna().astype(str)))
+        out[(period, client, agreement)] = ", ".join(numbers)
+    return out
+
+
+def _charge_check(fix: Mapping[str, Any], invoices: pd.DataFrame, later: list[str],
+                  totals: Mapping[tuple[str, str, str], str]) -> tuple[bool | None, str]:
+    period = pd.Timestamp(fix["effective_date"]).strftime("%Y-%m")
+    agreement = fix.get("agreement_id")
+    for named in ([str(agreement)] if agreement is not None and not pd.isna(agreement) else []) + [""]:
+        number = totals.get((period, str(fix["client"]), named))
+        if number is not None:
+            return True, f"billed in agreement invoice {number}'s total" if number else \
+                "billed in the agreement invoice's total"
     lines = invoices[invoices["client"].eq(fix["client"])]
     lines = lines[_invoice_periods(lines).isin(later).to_numpy(bool)]
     carried = lines["description"].astype("string").str.contains(reference(str(fix["fix_key"])), regex=False)
@@ -558,6 +616,7 @@ __all__ = [
     "VERIFY_COLUMNS",
     "Fix",
     "FixOutcome",
+    "agreement_adjustments",
     "describe",
     "effective_start",
     "empty_fixes",

@@ -618,7 +618,13 @@ def with_expected_amounts(keys: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------ agreement totals
 
-def with_agreement_totals(keys: pd.DataFrame, totals: pd.DataFrame, agreements: pd.DataFrame) -> pd.DataFrame:
+# The agreement adjustments a run knows it applied (``recon.fixes.agreement_adjustments``): the period they
+# are effective in, the client, the agreement and the amount (Int64 units; negative for a credit).
+ADJUSTMENT_COLUMNS = ("period", "client", "agreement_id", "amount")
+
+
+def with_agreement_totals(keys: pd.DataFrame, totals: pd.DataFrame, agreements: pd.DataFrame,
+                          adjustments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Keys (text key columns) with agreement invoices' totals compared as keys of their own.
 
     An agreement invoice known by its total (ConnectWise gives no lines for it) bills the agreement's
@@ -626,8 +632,13 @@ def with_agreement_totals(keys: pd.DataFrame, totals: pd.DataFrame, agreements: 
     agreement_id; a total naming no agreement covers every contract key of its client that month) are
     flagged ``in_agreement_total`` and their expected amount moves to one key (period, client,
     ``AGREEMENT-<id>``) whose billed amount is the total (``totals``, ``agreement_totals``); the rule
-    ``agreement_total_mismatch`` judges it. Nothing on the billed side is rebuilt from the contract."""
-    out = keys.assign(in_agreement_total=False, agreement_total=False)
+    ``agreement_total_mismatch`` judges it. Nothing on the billed side is rebuilt from the contract.
+
+    ``adjustments`` (``ADJUSTMENT_COLUMNS``) are the one-time agreement adjustments the fixes wrote to the
+    PSA; those a total carries (``billed_adjustments``) are expected of it too (see
+    ``billed_adjustments``)."""
+    out = keys.assign(in_agreement_total=False, agreement_total=False,
+                      billed_adjustments=pd.array(np.zeros(len(keys), dtype=np.int64), dtype="Int64"))
     if not len(totals):
         return out
     named = text_lookup(out, agreements.assign(**{name: as_text(agreements[name]) for name in KEY})
@@ -645,9 +656,42 @@ def with_agreement_totals(keys: pd.DataFrame, totals: pd.DataFrame, agreements: 
                               "expected_amount": out["expected_amount"]})[covered]
                 .groupby(["period", "client", "agreement_id"], sort=True)["expected_amount"].sum().reset_index())
     judged = totals.merge(expected, how="left", on=["period", "client", "agreement_id"])
+    judged["expected_amount"] = judged["expected_amount"].fillna(0).astype("Int64")
+    judged["billed_adjustments"] = billed_adjustments(judged, adjustments)
+    judged["expected_amount"] = judged["expected_amount"] + judged["billed_adjustments"]
     out["in_agreement_total"] = covered
     out["expected_amount"] = out["expected_amount"].where(~covered, 0).astype("Int64")
     return _sorted_keys(pd.concat([out, _agreement_keys(judged, out)], ignore_index=True))
+
+
+def billed_adjustments(judged: pd.DataFrame, adjustments: pd.DataFrame | None) -> pd.Series:
+    """Per agreement total of ``judged`` (period, client, agreement_id, billed_amount, expected_amount): the
+    sum of the ``adjustments`` effective in its period on its agreement (every agreement of the client for a
+    total naming none) where the total carries them, else 0 (Int64 units).
+
+    ConnectWise invoices an agreement adjustment inside the agreement invoice's total (its API gives no
+    lines), so a total differing from its additions by the adjustments a fix wrote is billed as asked. The
+    total carries them when it differs from the additions' expected amount in their direction by at least
+    their sum (a charge: the total exceeds by it or more; a credit: falls short by it or more); what differs
+    beyond them is still a mismatch. A total that moved less than their sum, or the other way, is judged
+    against the additions alone: nothing shows the adjustments were billed, and the whole gap is reported."""
+    zero = pd.Series(0, index=judged.index, dtype="Int64")
+    if adjustments is None or not len(adjustments) or not len(judged):
+        return zero
+    made = pd.DataFrame({"period": adjustments["period"].astype("string"),
+                         "client": adjustments["client"].astype("string"),
+                         "agreement_id": adjustments["agreement_id"].astype("string").fillna(""),
+                         "amount": adjustments["amount"].astype("Int64")})
+    named = made.groupby(["period", "client", "agreement_id"], sort=False)["amount"].sum().reset_index()
+    client = made.groupby(["period", "client"], sort=False)["amount"].sum().reset_index()
+    where = judged[["period", "client", "agreement_id"]].astype("string").reset_index(drop=True)
+    by_agreement = where.merge(named, how="left", on=["period", "client", "agreement_id"])["amount"]
+    by_client = where[["period", "client"]].merge(client, how="left", on=["period", "client"])["amount"]
+    wanted = by_agreement.where(where["agreement_id"].ne(""), by_client).fillna(0).astype("Int64")
+    wanted.index = judged.index
+    gap = judged["billed_amount"].astype("Int64") - judged["expected_amount"].astype("Int64")
+    carried = wanted.ne(0) & gap.gt(0).eq(wanted.gt(0)) & gap.abs().ge(wanted.abs())
+    return wanted.where(carried.fillna(False).to_numpy(bool), 0).astype("Int64")
 
 
 def agreement_sku(agreement_id: pd.Series) -> pd.Series:
@@ -662,6 +706,7 @@ def _agreement_keys(judged: pd.DataFrame, template: pd.DataFrame) -> pd.DataFram
         "period": judged["period"], "client": judged["client"], "sku": agreement_sku(judged["agreement_id"]),
         "billed_amount": judged["billed_amount"].astype("Int64"),
         "expected_amount": judged["expected_amount"].fillna(0).astype("Int64"),
+        "billed_adjustments": judged["billed_adjustments"].astype("Int64"),
         "invoice_lines": judged["invoice_lines"],
         "agreement_total": pd.Series(True, index=judged.index),
         "in_agreement_total": pd.Series(False, index=judged.index),

@@ -38,7 +38,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from recon.money import money_times_quantity
+from recon.money import display_money, money_times_quantity
 from recon.schema import DISCREPANCY_COLUMNS
 from recon.settings import Settings
 
@@ -157,8 +157,16 @@ def agreement_total_mismatch(keys: pd.DataFrame, settings: Settings) -> pd.DataF
     totals = keys["agreement_total"].fillna(False).astype(bool) if "agreement_total" in keys \
         else pd.Series(False, index=keys.index)
     variance = keys["billed_amount"] - keys["expected_amount"]
-    detail = "agreement invoice total vs its additions' expected amount"
-    return _discrepancies(keys, totals, "agreement_total_mismatch", variance, detail=detail)
+    detail = pd.Series("agreement invoice total vs its additions' expected amount", index=keys.index, dtype=object)
+    # the agreement adjustments fixes wrote that the total carries are expected of it too (recon.keys)
+    adjusted = keys["billed_adjustments"].fillna(0).astype("Int64") if "billed_adjustments" in keys \
+        else pd.Series(0, index=keys.index, dtype="Int64")
+    carrying = (totals & adjusted.ne(0)).to_numpy(bool)
+    if carrying.any():
+        detail[carrying] = [f"agreement invoice total vs its additions' expected amount plus "
+                            f"{display_money(int(units), settings.currency, signed=True)} of agreement adjustments "
+                            "the fixes applied" for units in adjusted[carrying]]
+    return _discrepancies(keys, totals, "agreement_total_mismatch", variance, detail=detail.astype("string"))
 
 
 def duplicate_charge(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:

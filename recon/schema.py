@@ -213,6 +213,8 @@ COLUMN_KINDS: dict[str, ColumnKind] = {
              # keys and discrepancies
              "expected_amount", "billed_amount", "variance", "vendor_cost_amount", "duplicate_amount",
              "unbilled_time_amount",
+             # an agreement total's key: the agreement adjustments fixes wrote that its total carries
+             "billed_adjustments",
              # receivables (per invoice, per client)
              "total", "paid", "balance", "overdue",
              # figures (``recon.metrics``: overall, per period / client / type / vendor) and rankings

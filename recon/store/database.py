@@ -509,6 +509,13 @@ class Store:
             _check_known(connection, wanted)
             connection.execute(sa.insert(_RESOLUTION), rows)
 
+    def agreement_adjustments(self) -> pd.DataFrame:
+        """The agreement adjustments the fixes wrote to a PSA (applied, confirmed or not taken one-time
+        charges and credits on an agreement): ``recon.keys.ADJUSTMENT_COLUMNS`` plus ``fix_key``, for
+        ``reconcile(..., adjustments=...)``."""
+        with self._reading() as connection:
+            return fix_ledger.agreement_adjustments(connection)
+
     def resolutions(self) -> pd.DataFrame:
         """The current status of every resolved fingerprint (its latest resolution): ``fingerprint, status,
         note, by, at``."""

@@ -108,7 +108,7 @@ def verify_run(connection: Connection, run_id: int, result: Reconciliation) -> p
         return pd.DataFrame(columns=list(fixes.VERIFY_COLUMNS))
     verdicts = fixes.verify(applied, result.resolved["contracts"], result.resolved["invoices"],
                             result.discrepancies, list(result.periods), _file_times(connection, run_id, result),
-                            float(result.settings.quantity_tolerance))
+                            float(result.settings.quantity_tolerance), keys=result.keys)
     judged = verdicts[verdicts["outcome"].ne(fixes.PENDING)].merge(
         applied[["fix_key", "fingerprint", "status"]], on="fix_key")
     changed = judged[judged["outcome"].ne(judged["status"])]
@@ -120,6 +120,12 @@ def verify_run(connection: Connection, run_id: int, result: Reconciliation) -> p
             _insert_resolution(connection, [row.fingerprint], "open", VERIFIER, now,
                                f"reopened: fix {row.fix_key} did not take ({row.note}; run {run_id})")
     return verdicts
+
+
+def agreement_adjustments(connection: Connection) -> pd.DataFrame:
+    """The one-time charges and credits written to a PSA on an agreement (``recon.fixes.agreement_adjustments``):
+    what the next run expects an agreement invoice's total to carry."""
+    return fixes.agreement_adjustments(_applied_fixes(connection))
 
 
 def _applied_fixes(connection: Connection) -> pd.DataFrame:

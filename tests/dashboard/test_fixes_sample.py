@@ -138,9 +138,18 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     listed = next(frame.value for frame in at.dataframe if "fingerprint" in frame.value).set_index("fingerprint")
     assert set(listed.loc[list(fixed.index), "status"]) == {"billed"}
 
-    # the next month: Autotask bills it (the units in effect and the charge under its name); pulled from the
-    # PSAs and Pax8 on the Sources page and reconciled, it confirms the fixes
+    # the next month: Autotask bills it (the units in effect and the charge under its name), ConnectWise bills
+    # Highland's quarterly agreement at its additions (11 x 9.00 training, the new 16 x 4.00 backup) and
+    # invoices the adjustment into that total (the API gives no lines); pulled from the PSAs and Pax8 on the
+    # Sources page and reconciled, it confirms the fixes
     autotask.bill_month(NEXT)
+    agreement = next(item for item in connectwise.data["finance/agreements"] if item["id"] == 107024)
+    connectwise.data["finance/invoices"].append({
+        "id": 7001, "invoiceNumber": "INV-7001", "type": "Agreement", "date": f"{NEXT}-01T00:00:00Z",
+        "company": agreement["company"], "status": {"id": 2, "name": "Sent"},
+        "agreement": {"id": 107024, "name": agreement["name"]}, "agreementAmount": 163.0, "total": 163.0})
+    [invoiced] = connectwise.invoice_adjustments(NEXT)
+    assert (invoiced["invoiceNumber"], invoiced["agreementAmount"]) == ("INV-7001", 227.0)
     at.switch_page("app_pages/sources.py").run()
     assert_clean(at)
     for name in ("at", "cw", "pax8"):
@@ -155,8 +164,12 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     after = ledger.fixes(run_id).set_index("fix_key").loc[routed.index]
     verdicts = dict(zip(zip(after["client"], after["kind"], strict=True), after["status"], strict=True))
     assert verdicts == {("Highland Orthodontics", "add_line"): "confirmed",  # the addition now says 16 seats
-                        ("Highland Orthodontics", "charge"): "applied",  # an agreement invoice has no lines in
-                        ("Silver Lake Realty", "charge"): "confirmed"}  # the API; Autotask's names the charge
+                        ("Highland Orthodontics", "charge"): "confirmed",  # billed in the agreement's total
+                        ("Silver Lake Realty", "charge"): "confirmed"}  # Autotask's invoice names the charge
+    highland = after[after["client"].eq("Highland Orthodontics") & after["kind"].eq("charge")]
+    assert highland["message"].tolist() == [f"run {run_id + 1}: billed in agreement invoice INV-7001's total"]
+    found = store.load_run(run_id + 1).discrepancies
+    assert not found["type"].eq("agreement_total_mismatch").any(), found
 
     # the audit pack of the month's run holds the whole trail
     pack = pd.read_excel(io.BytesIO(audit.audit_pack(store, run_id)), sheet_name=None, dtype=str)
@@ -168,5 +181,5 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     by = trail.set_index(["fix_key", "event"])["by"]
     assert {by[(key, "approved")] for key in routed.index} == {"finance"}
     assert trail.loc[trail["event"].eq("accepted"), "psa_id"].notna().all()
-    assert set(pack["fixes"].set_index("fix_key").loc[list(routed.index), "status"]) == {"confirmed", "applied"}
+    assert set(pack["fixes"].set_index("fix_key").loc[list(routed.index), "status"]) == {"confirmed"}
     store.close()

@@ -36,3 +36,27 @@ def test_periods_in_words() -> None:
     assert keyfacts.describe_periods(["2026-01", "2026-03"]) == "2026-01, 2026-03"
     assert keyfacts.describe_periods(("2026-01",)) == "2026-01"
     assert keyfacts.describe_periods(()) == "no periods"
+
+
+@given(expected=st.integers(0, 10**9), amounts=st.lists(st.integers(1, 10**8), min_size=1, max_size=4),
+       extra=st.integers(0, 10**8), credit=st.booleans())
+def test_an_agreement_total_carrying_its_adjustments_leaves_only_the_rest_to_judge(
+        expected: int, amounts: list[int], extra: int, credit: bool) -> None:
+    """A total = the additions' expected amount + the adjustments applied in its period + a rest beyond them
+    (in their direction): every adjustment counts as carried, and billed - (expected + carried) is the rest.
+    A total that moved less than their sum counts none of them."""
+    sign = -1 if credit else 1
+    made = pd.DataFrame({"period": "2026-03", "client": "Acme", "agreement_id": "11",
+                         "amount": pd.array([sign * amount for amount in amounts], dtype="Int64")})
+    total = expected + sign * (sum(amounts) + extra)
+    judged = pd.DataFrame({"period": ["2026-03"], "client": ["Acme"], "agreement_id": ["11"],
+                           "billed_amount": pd.array([total], dtype="Int64"),
+                           "expected_amount": pd.array([expected], dtype="Int64")})
+    carried = keyfacts.billed_adjustments(judged, made)
+    assert carried.tolist() == [sign * sum(amounts)]
+    assert total - (expected + int(carried.iloc[0])) == sign * extra
+    short = judged.assign(billed_amount=pd.array([expected + sign * (sum(amounts) - 1)], dtype="Int64"))
+    assert keyfacts.billed_adjustments(short, made).tolist() == [0]
+    elsewhere = made.assign(agreement_id="12")
+    assert keyfacts.billed_adjustments(judged, elsewhere).tolist() == [0]
+    assert keyfacts.billed_adjustments(judged.assign(agreement_id=""), elsewhere).tolist() == [sign * sum(amounts)]

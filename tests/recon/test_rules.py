@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
+from recon.engine import reconcile
 from recon.exports.formatting import export_frame
+from recon.money import MONEY_SCALE
 from recon.rules import DISCREPANCY_TYPES, FINDING_NAMES, RULES, finding_name
 from recon.settings import Settings
-from tests.scenarios import run_scenario, scenario_names
+from tests.scenarios import SCENARIOS, parse_scenario, run_scenario, scenario_names, scenario_sources
 
 
 def found_rows(name: str, settings: Settings | None = None) -> list[tuple[str, ...]]:
@@ -79,3 +82,35 @@ def test_fingerprint_is_stable_and_unique_per_key_and_type() -> None:
     second, _ = run_scenario("quantity_and_price")
     assert first.discrepancies["fingerprint"].tolist() == second.discrepancies["fingerprint"].tolist()
     assert first.discrepancies["fingerprint"].is_unique
+
+
+def _adjusted_mismatch(adjustments: list[tuple[str, str, str, str]]) -> list[tuple[str, ...]]:
+    """The agreement_total_mismatch scenario (Acme's AG-1 total 400.00 against its lines' 450.00) run with
+    the agreement adjustments fixes applied (period, client, agreement, amount)."""
+    sections = parse_scenario((SCENARIOS / "agreement_total_mismatch.txt").read_text(encoding="utf-8"))
+    frame = pd.DataFrame(adjustments, columns=["period", "client", "agreement_id", "amount"])
+    frame["amount"] = pd.array([int(Decimal(value) * MONEY_SCALE) for value in frame["amount"]], dtype="Int64")
+    result = reconcile(scenario_sources(sections), adjustments=frame)
+    exported = export_frame(result.discrepancies)
+    return sorted(exported[["sku", "type", "variance"]].itertuples(index=False, name=None))
+
+
+@pytest.mark.parametrize(("adjustments", "expected"), [
+    # a credit of 50.00 the fix wrote, invoiced inside the total: no mismatch
+    ([("2026-02", "Acme Corp", "AG-1", "-50.00")], []),
+    # two adjustments together explain the gap
+    ([("2026-02", "Acme Corp", "AG-1", "-30.00"), ("2026-02", "Acme Corp", "AG-1", "-20.00")], []),
+    # the total falls short by more than the credit: the rest is still a mismatch
+    ([("2026-02", "Acme Corp", "AG-1", "-30.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-20.00")]),
+    # not carried: a credit larger than the gap, a charge against a shortfall, another month, agreement, client
+    ([("2026-02", "Acme Corp", "AG-1", "-80.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+    ([("2026-02", "Acme Corp", "AG-1", "50.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+    ([("2026-03", "Acme Corp", "AG-1", "-50.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+    ([("2026-02", "Acme Corp", "AG-9", "-50.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+    ([("2026-02", "Beta LLC", "AG-1", "-50.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+    # Beta's total is exactly its lines: a charge it does not carry changes nothing
+    ([("2026-02", "Beta LLC", "AG-2", "10.00")], [("AGREEMENT-AG-1", "agreement_total_mismatch", "-50.00")]),
+])
+def test_an_agreement_total_carrying_the_applied_adjustments_is_no_mismatch_for_them(
+        adjustments: list[tuple[str, str, str, str]], expected: list[tuple[str, ...]]) -> None:
+    assert _adjusted_mismatch(adjustments) == expected

@@ -272,3 +272,68 @@ def test_on_the_sample_msp_the_autotask_fix_is_applied_and_confirmed_by_the_next
         mine = trail[trail["fix_key"].eq(key)]
         assert mine["event"].tolist() == ["proposed", "approved", "accepted", "confirmed"]
         assert mine["note"].iloc[-1].startswith("run 2: billed on invoice AT-")
+
+
+def add_connectwise_march(connectwise: psa_writes.WritableConnectWise, monkeypatch: pytest.MonkeyPatch,
+                          amount: float) -> dict:
+    """March as ConnectWise and Pax8 then say it: agreement 11's March invoice (its total ``amount`` before
+    ConnectWise's billing adds the open adjustments), Pax8 bills Acme 27 seats. Returns the invoice after
+    ConnectWise's billing process invoiced the adjustments effective in March into its total."""
+    connectwise.data["finance/invoices"].append({
+        "id": 601, "invoiceNumber": "INV-1101", "type": "Agreement", "date": "2026-03-01T00:00:00Z",
+        "dueDate": "2026-03-31T00:00:00Z", "company": vendors.ACME, "status": {"id": 2, "name": "Sent"},
+        "agreement": {"id": 11, "name": "Acme MSA"}, "agreementAmount": amount, "subtotal": amount, "total": amount})
+    [invoice] = connectwise.invoice_adjustments("2026-03")
+    monkeypatch.setattr(vendors, "PAX8_INVOICES", [*vendors.PAX8_INVOICES, {
+        "id": "inv-mar", "invoiceDate": "2026-03-01", "dueDate": "2026-03-31", "status": "Unpaid", "total": 594.0}])
+    monkeypatch.setitem(vendors.PAX8_ITEMS, "inv-mar", [march(vendors.PAX8_ITEMS["inv-feb"][0], 27)])
+    return invoice
+
+
+@pytest.mark.parametrize("extra", [0.0, 5.0], ids=["billed-as-asked", "5.00-more"])
+def test_a_connectwise_adjustment_billed_in_the_next_agreement_total_is_confirmed_and_raises_no_mismatch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: float) -> None:
+    """February's fixes of Acme's agreement 11 (addition 101 to 27 seats, an adjustment of 44.00, both from
+    March) are applied; ConnectWise bills March's agreement invoice at the additions (27 x 22.00 + 10 x 45.00 =
+    1,044.00) and invoices the adjustment into its total (1,088.00: the API gives no lines). The next run
+    knows the adjustment it applied: the total exceeds the additions by exactly it, so there is no
+    agreement_total_mismatch and the adjustment is confirmed, billed in the agreement invoice's total. A total
+    5.00 more than that still reports a 5.00 mismatch (the adjustment in it is still confirmed)."""
+    connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
+    with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
+        connectwise.base = cw_server.url
+        write_project(tmp_path, connections_toml(connectwise=cw_server.url, pax8=pax8_server.url))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out1",
+               "--by", "ann")
+        proposed = ledger.fixes(1)
+        total = proposed[proposed["finding_type"].eq("agreement_total_mismatch")].set_index("kind")
+        charge, seats = total.loc["charge", "fix_key"], total.loc["change_quantity", "fix_key"]
+        invoke("fixes", "approve", "--run", "1", charge, seats, "--by", "fin")
+        assert invoke("fixes", "apply", "--run", "1", charge, seats, "--apply", "--by", "fin").count("accepted") == 2
+
+        invoice = add_connectwise_march(connectwise, monkeypatch, 1044.0 + extra)
+        assert invoice["agreementAmount"] == 1088.0 + extra
+        invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-03", "--out", "out2",
+               "--by", "ann")
+        found = pd.read_csv(tmp_path / "out2" / "discrepancies.csv", dtype=str)
+        mismatch = found[found["type"].eq("agreement_total_mismatch")]
+        if extra:
+            assert mismatch[["period", "client", "sku", "variance"]].to_numpy().tolist() == [
+                ["2026-03", "Acme Corp", "AGREEMENT-11", "5.00"]]
+            assert mismatch[["billed_amount", "expected_amount", "detail"]].to_numpy().tolist() == [
+                ["1093.00", "1088.00", "agreement invoice total vs its additions' expected amount plus +$44.00 of "
+                 "agreement adjustments the fixes applied"]]
+        else:
+            assert mismatch.empty, mismatch
+        after = ledger.fixes(1).set_index("fix_key")
+        assert after.loc[charge, "status"] == "confirmed"
+        assert after.loc[charge, "message"] == "run 2: billed in agreement invoice INV-1101's total"
+        if not extra:
+            assert after.loc[seats, "status"] == "confirmed"
+        invoke("export", "1", "--out", "audit.xlsx")
+        trail = pd.read_excel(tmp_path / "audit.xlsx", sheet_name="fix_history", dtype=str)
+        assert trail.loc[trail["fix_key"].eq(charge), "event"].tolist() == [
+            "proposed", "approved", "accepted", "confirmed"]
