@@ -248,7 +248,7 @@ def receivables_by_client(book: pd.DataFrame) -> pd.DataFrame:
 
 
 # Money the MSP failed to bill (leakage, under-billed) reads as a loss everywhere a person reads it: negative,
-# as billed minus expected (the cards' "-$6,314.13", the clients and runs tables, the period chips, their
+# as billed minus expected (the cards' "-$6,326.13", the clients and runs tables, the period chips, their
 # CSVs); over-billed money (overcharge, refunds owed) positive. The engine keeps both as positive sums.
 LOSS_COLUMNS = ("leakage",)
 

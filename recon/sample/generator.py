@@ -289,7 +289,7 @@ def generate_sample(
                    pd.concat([books.lines, realities.lines], ignore_index=True))
     invoices, payments = _invoices_and_payments(ctx, books.lines, rng)
     files = _render_files(ctx, books, entries, names, noise, invoices, payments, usage_sites) | realities.files
-    answer_key = _render_answer_key(ctx, pd.concat([time_answer, key_answer], ignore_index=True))
+    answer_key = _render_answer_key(ctx, pd.concat([time_answer, key_answer, realities.answer], ignore_index=True))
     as_of = str(_iso_dates(np.array([ctx.as_of])).iloc[0])
     readme = _readme(files, answer_key, expected_unmapped, _receivables_text(ctx, invoices), ctx, seed, as_of)
     return SampleMSP(files, answer_key, expected_unmapped, as_of, readme)
@@ -1268,6 +1268,7 @@ class _Realities:
     usage: pd.DataFrame  # rows in ``_Books.usage`` shape plus row_type and the subscription's life
     lines: pd.DataFrame  # invoice lines (``_LINE_COLUMNS`` plus an optional service period)
     files: dict[str, pd.DataFrame]  # the PSA exports (``PSA_EXPORT_FILES``)
+    answer: pd.DataFrame  # the discrepancies planted on them (``_answer`` rows)
 
 
 _REALITY_KINDS = ("anniversary", "seat_change", "cancellation", "annual", "trial", "one_time",
@@ -1292,8 +1293,9 @@ def _realities(ctx: _Context, rng: np.random.Generator) -> _Realities:
     lines = [lines for _, lines in parts]
     connectwise, cw_lines = _connectwise_realities(ctx, groups, rng)
     autotask, at_lines = _autotask_adjustments(ctx, groups["autotask"], rng)
+    at_lines, answer = _plant_autotask_shortfall(ctx, at_lines)
     return _Realities(usage, pd.concat([*lines, cw_lines, at_lines], ignore_index=True),
-                      {"contracts_connectwise.csv": connectwise, "contracts_autotask.csv": autotask})
+                      {"contracts_connectwise.csv": connectwise, "contracts_autotask.csv": autotask}, answer)
 
 
 def _reality_rows(ctx: _Context, client_id: np.ndarray, vendor: str, vendor_sku: str, start: np.ndarray,
@@ -1562,6 +1564,36 @@ def _autotask_adjustments(ctx: _Context, clients: np.ndarray, rng: np.random.Gen
     lines.loc[in_change, "amount"] = _amount(units[client][in_change].astype(float),
                                              np.full(int(in_change.sum()), 60_000))
     return frame, pd.concat([lines, adjustment], ignore_index=True)
+
+
+_AUTOTASK_SERVICE, _AUTOTASK_SHORT = "29683450", 2
+
+
+def _plant_autotask_shortfall(ctx: _Context, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One discrepancy on an Autotask contract (issue 21: a fix the sample sends to Autotask): the last
+    month of the first Autotask client whose adjustment came earlier bills 2 units of its contract service
+    fewer than its ContractServiceUnits say: ``quantity_under_billed`` of ``-2 x 6.00`` (the line already
+    says what is expected; the fix is a one-time charge on the contract). No random draw: the rest of the
+    sample is unchanged."""
+    last = ctx.months - 1
+    monthly = lines[(lines["description"] == "Workstation backup").to_numpy(bool)]
+    added = lines[(lines["description"] != "Workstation backup").to_numpy(bool)]
+    adjusted_last = added.loc[(added["month"] == last).to_numpy(bool), "client_id"].to_numpy()
+    candidates = monthly[(monthly["month"] == last).to_numpy(bool) & ~monthly["client_id"].isin(adjusted_last)]
+    candidates = candidates[candidates["quantity"].to_numpy() > _AUTOTASK_SHORT]
+    if not len(candidates):
+        return lines, _answer(lines.iloc[:0].assign(sku=""), "quantity_under_billed", np.zeros(0, np.int64),
+                              np.zeros(0, dtype=str))
+    chosen = candidates.sort_values("client_id", kind="stable").iloc[:1]
+    position = chosen.index[0]
+    contracted = float(lines.loc[position, "quantity"])
+    billed = contracted - _AUTOTASK_SHORT
+    price = int(lines.loc[position, "unit_price"])
+    out = lines.copy()
+    out.loc[position, "quantity"] = billed
+    out.loc[position, "amount"] = _amount(np.array([billed]), np.array([price]))[0]
+    note = pd.Series([f"billed {billed:g}, Autotask contract units {contracted:g}"])
+    return out, _answer(chosen, "quantity_under_billed", np.array([-_AUTOTASK_SHORT * price]), note)
 
 
 # ------------------------------------------------------------------------------- noise, payments

@@ -22,8 +22,9 @@ How each fix is written: a quantity change or cancellation is one adjustment of 
 units (nothing is sent when the units in effect on the date are already the approved ones; refused when
 they are neither those nor the ones the fix was proposed on); a new line is a contract service whose
 ``internalDescription`` carries the fix's reference, then an adjustment giving it its units; a charge or
-credit is a contract charge of one unit at the amount (negative for a credit) whose description carries the
-reference. ``charge_type`` and ``charge_status`` in connections.toml set those picklist values (default 1).
+credit is a contract charge of one unit at the amount (negative for a credit) whose name and description
+carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and
+``charge_status`` in connections.toml set those picklist values (default 1).
 """
 
 from __future__ import annotations
@@ -202,7 +203,10 @@ def _charge(api: ApiClient, fix: Fix, contract: int, connection: Connection | No
         return Done(f"contract charge {existing[0].get('id')} (this fix's) is already on contract {contract}")
     what = "charge" if (fix.amount or 0) > 0 else "credit"
     setting = connection.setting if connection is not None else (lambda key, default=None: default)
-    body = {"contractID": contract, "name": f"{fix.sku} {what} {fix.period}"[:100],
+    # the name too carries the reference: Autotask's invoice shows a billed charge under its name (a billing
+    # item's itemName, what the pull reads as the line's description), which is how the next run confirms it
+    name = f"{f'{fix.sku} {what} {fix.period}'[:100 - len(fix.reference) - 1]} {fix.reference}"
+    body = {"contractID": contract, "name": name,
             "description": f"{fix.description} {fix.reference}"[:2000],
             "chargeType": int(setting("charge_type", 1)), "status": int(setting("charge_status", 1)),
             "datePurchased": _when(fix), "unitQuantity": 1, "unitPrice": wire_number(fix.amount),

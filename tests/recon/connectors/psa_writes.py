@@ -12,7 +12,13 @@ are ConnectWise's: HTTP 400 ``{"code": "InvalidObject", "message", "errors": [{"
 date, as Autotask does: rows from that day on carry the changed units; answered ``{"itemId": n}``; the
 entity cannot be queried), ``POST /Contracts/{id}/Services`` and ``POST /Contracts/{id}/Charges`` (queried
 through ``/ContractServices/query`` and ``/ContractCharges/query``). Refusals are Autotask's: HTTP 500
-``{"errors": ["..."]}``.
+``{"errors": ["..."]}``. ``invoice_charges(period)`` is Autotask's billing process for the one-time charges:
+each contract charge purchased up to the month's end and not billed yet becomes a BillingItem on the
+company's invoice of that month (made when it has none), under the charge's ``name`` (``itemName``) and
+``description``, as the invoice shows them, and the charge is marked billed; ``invoice_adjustments(period)``
+is ConnectWise's: each agreement adjustment effective up to the month's end and not closed is added to
+the agreement's invoice of that month (``agreementAmount``, the only figure the API gives of an agreement
+invoice) and closed (``closedFlag``), as ConnectWise closes an adjustment it has invoiced.
 
 Every write is kept in ``writes`` (method, path, body) so a test can say what reached the PSA.
 """
@@ -27,6 +33,9 @@ from typing import Any
 from tests.recon.connectors import vendors
 from tests.recon.connectors.standin import Reply, Request
 
+# The billingItemType the stand-in gives a billed contract charge (3 is a recurring contract service's item;
+# the connector reads neither: a billing item without a service is known by its itemName).
+CHARGE_ITEM_TYPE = 6
 _CONDITION = re.compile(r'([\w/]+)\s*(=|like)\s*("(?:[^"\\]|\\.)*"|null|-?\d+)', re.IGNORECASE)
 
 
@@ -144,6 +153,41 @@ class WritableConnectWise(vendors.ConnectWise):
         self.writes.append(("POST", request.path, body))
         return Reply(201, created)
 
+    def invoice_adjustments(self, period: str) -> list[dict[str, Any]]:
+        """Bill the open agreement adjustments effective up to the end of ``period`` (``YYYY-MM``) on each
+        agreement's invoice of that month (made when there is none): their amounts are added to its
+        ``agreementAmount`` and they are closed. Returns the invoices changed."""
+        end = _month_end(period)
+        changed: dict[int, dict[str, Any]] = {}
+        for key, adjustments in list(self.data.items()):
+            found = re.fullmatch(r"finance/agreements/(\d+)/adjustments", key)
+            if not found:
+                continue
+            agreement = self._agreement(int(found.group(1))) or {}
+            for adjustment in adjustments:
+                if adjustment.get("closedFlag") or _day(adjustment.get("effectiveDate") or "9999-12-31") > end:
+                    continue
+                invoice = self._agreement_invoice(agreement, period)
+                invoice["agreementAmount"] = round(float(invoice.get("agreementAmount") or 0)
+                                                   + float(adjustment["amount"]), 2)
+                invoice["total"] = round(float(invoice.get("total") or 0) + float(adjustment["amount"]), 2)
+                adjustment.update(closedFlag=True, closedDate=_stamp(end) + "Z")
+                changed[invoice["id"]] = invoice
+        return list(changed.values())
+
+    def _agreement_invoice(self, agreement: dict[str, Any], period: str) -> dict[str, Any]:
+        invoices = self.data["finance/invoices"]
+        found = next((item for item in invoices if (item.get("agreement") or {}).get("id") == agreement.get("id")
+                      and str(item.get("date", ""))[:7] == period), None)
+        if found is None:
+            self.next_id += 1
+            found = {"id": self.next_id, "invoiceNumber": f"INV-{self.next_id}", "type": "Agreement",
+                     "date": f"{period}-01T00:00:00Z", "company": agreement.get("company"),
+                     "agreement": {"id": agreement.get("id"), "name": agreement.get("name")},
+                     "status": {"id": 1, "name": "New"}, "agreementAmount": 0.0, "total": 0.0}
+            invoices.append(found)
+        return found
+
     def _check_addition(self, body: dict[str, Any]) -> Reply | None:
         catalog = {item["identifier"] for item in self.data["procurement/catalog"]}
         if (body.get("product") or {}).get("identifier") not in catalog:
@@ -162,6 +206,11 @@ class WritableConnectWise(vendors.ConnectWise):
 
 def _day(text: str) -> date:
     return date.fromisoformat(str(text)[:10])
+
+
+def _month_end(period: str) -> date:
+    first = date.fromisoformat(f"{period}-01")
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 def _stamp(day: date) -> str:
@@ -247,6 +296,73 @@ class WritableAutotask(vendors.Autotask):
                 "units": (before["units"] if before else 0) + change, "price": service.get("unitPrice"),
                 "cost": service.get("unitCost"), "internalCurrencyPrice": service.get("unitPrice"),
                 "approveAndPostDate": None})
+
+    def bill_month(self, period: str) -> list[dict[str, Any]]:
+        """Autotask's month: each contract service with units in effect on the month's first day gets its unit
+        row for the month (when it has none reaching into it) and a billing item of those units at its price
+        on its company's invoice of the month; then the month's charges are billed (``invoice_charges``).
+        Returns the billing items made."""
+        first, end = date.fromisoformat(f"{period}-01"), _month_end(period)
+        made = []
+        for service in list(self.data["ContractServices"]):
+            rows = [row for row in self.data["ContractServiceUnits"] if row["contractServiceID"] == service["id"]
+                    and _day(row["startDate"]) <= first]
+            if not rows:
+                continue
+            latest = max(rows, key=lambda row: row["startDate"])
+            if _day(latest["endDate"]) < first:
+                latest = {**latest, "id": self._new_id(), "startDate": _stamp(first), "endDate": _stamp(end),
+                          "approveAndPostDate": None}
+                self.data["ContractServiceUnits"].append(latest)
+            if not latest["units"]:
+                continue
+            contract = next(item for item in self.data["Contracts"] if item["id"] == service["contractID"])
+            invoice = self._invoice_of(contract["companyID"], end)
+            name = next((item["name"] for item in self.data["Services"] if item["id"] == service["serviceID"]), "")
+            quantity, rate = float(latest["units"]), float(latest.get("price") or service.get("unitPrice") or 0)
+            item = {"id": self._new_id(), "invoiceID": invoice["id"], "companyID": contract["companyID"],
+                    "contractID": contract["id"], "contractServiceID": service["id"], "serviceID": service["serviceID"],
+                    "billingItemType": 3, "itemDate": _stamp(first), "itemName": name, "description": name,
+                    "quantity": quantity, "rate": rate, "extendedPrice": round(quantity * rate, 2), "taxDollars": 0,
+                    "totalAmount": round(quantity * rate, 2), "postedDate": _stamp(end)}
+            self.data["BillingItems"].append(item)
+            invoice["invoiceTotal"] = round(float(invoice.get("invoiceTotal") or 0) + item["totalAmount"], 2)
+            made.append(item)
+        return made + self.invoice_charges(period)
+
+    def invoice_charges(self, period: str) -> list[dict[str, Any]]:
+        """Bill the contract charges purchased up to the end of ``period`` (``YYYY-MM``) and not billed yet:
+        each becomes a BillingItem (its ``itemName`` the charge's name, its ``description`` the charge's) on
+        its company's invoice dated the month's end (made when there is none). Returns the items made."""
+        end = _month_end(period)
+        made = []
+        for charge in self.data["ContractCharges"]:
+            if charge.get("isBilled") or _day(charge["datePurchased"]) > end:
+                continue
+            contract = next(item for item in self.data["Contracts"] if item["id"] == charge["contractID"])
+            invoice = self._invoice_of(contract["companyID"], end)
+            quantity, rate = float(charge["unitQuantity"]), float(charge.get("unitPrice") or 0)
+            item = {"id": self._new_id(), "invoiceID": invoice["id"], "companyID": contract["companyID"],
+                    "contractID": contract["id"], "billingItemType": CHARGE_ITEM_TYPE, "itemDate": _stamp(end),
+                    "itemName": charge["name"], "description": charge.get("description"), "quantity": quantity,
+                    "rate": rate, "extendedPrice": round(quantity * rate, 2), "taxDollars": 0,
+                    "totalAmount": round(quantity * rate, 2), "postedDate": _stamp(end)}
+            self.data["BillingItems"].append(item)
+            invoice["invoiceTotal"] = round(float(invoice.get("invoiceTotal") or 0) + item["totalAmount"], 2)
+            charge["isBilled"] = True
+            made.append(item)
+        return made
+
+    def _invoice_of(self, company: int, end: date) -> dict[str, Any]:
+        invoices = self.data["Invoices"]
+        found = next((item for item in invoices if item["companyID"] == company and not item.get("isVoided")
+                      and str(item["invoiceDateTime"])[:7] == end.isoformat()[:7]), None)
+        if found is None:
+            found = {"id": self._new_id(), "companyID": company, "invoiceNumber": f"AT-{self.next_id}",
+                     "invoiceDateTime": _stamp(end), "dueDate": _stamp(end + timedelta(days=30)),
+                     "invoiceTotal": 0.0, "isVoided": False}
+            invoices.append(found)
+        return found
 
     def _create_child(self, contract: int, kind: str, body: dict[str, Any]) -> Reply:
         if not any(item["id"] == contract for item in self.data["Contracts"]):

@@ -3,12 +3,12 @@
 written to Autotask, and the next month's run pulls Autotask and Pax8 again: the line fix the PSA now holds
 is confirmed (the line says the approved units and the finding is gone), the one changed back in Autotask
 meanwhile is marked not taken and its finding reopened with a note, and the audit pack holds every step
-(proposed, approved, applied with the PSA's id, verified). The charges stay applied: only an invoice line
-carrying a charge's reference confirms it."""
+(proposed, approved, applied with the PSA's id, verified). The one-time charges are billed by Autotask on
+March's invoices (the stand-in's billing process: each charge a billing item under its name and
+description) and confirmed by the reference they carry."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from recon.store import Store
 from recon.store.fixes import FixLedger
 from tests.recon.connectors import psa_writes, vendors
 from tests.recon.connectors.conftest import connections_toml, write_project
+from tests.recon.connectors.sample_psas import SAMPLE, sample_autotask, sample_connectwise
 from tests.recon.connectors.standin import StandIn
 
 runner = CliRunner()
@@ -60,6 +61,7 @@ def add_march(autotask: psa_writes.WritableAutotask, monkeypatch: pytest.MonkeyP
             "itemName": name, "description": name, "quantity": quantity, "rate": rate,
             "extendedPrice": quantity * rate, "taxDollars": 0, "totalAmount": quantity * rate,
             "postedDate": "2026-03-31T00:00:00"})
+    autotask.invoice_charges("2026-03")  # Autotask's billing process bills February's fixes' charges
     monkeypatch.setattr(vendors, "PAX8_INVOICES", [*vendors.PAX8_INVOICES, {
         "id": "inv-mar", "invoiceDate": "2026-03-01", "dueDate": "2026-03-31", "status": "Unpaid", "total": 858.0}])
     acme = vendors.PAX8_ITEMS["inv-feb"][0]
@@ -110,17 +112,21 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
         after = ledger.fixes(1).set_index("fix_key")
         acme, globex_fix = lines.loc["5002", "fix_key"], lines.loc["5003", "fix_key"]
         assert (after.loc[acme, "status"], after.loc[globex_fix, "status"]) == ("confirmed", "not_taken")
-        assert set(after.drop(index=[acme, globex_fix])["status"]) == {"applied"}  # charges: not invoiced yet
+        charges = after.drop(index=[acme, globex_fix])
+        assert set(charges["kind"]) == {"charge"} and set(charges["status"]) == {"confirmed"}  # on March's invoices
         events = ledger.events(run_id=1)
         verdicts = events[events["by"].eq("recon (verification)")].set_index("fix_key")
         assert verdicts.loc[acme, "note"] == "run 2: the PSA line says 27 on 2026-03-01; no finding in 2026-03"
         assert verdicts.loc[globex_fix, "note"] == ("run 2: the PSA line says 10 on 2026-03-01, the fix approved 12; "
                                                     "still quantity under billed in 2026-03")
+        assert {verdicts.loc[key, "note"] for key in charges.index} == {"run 2: billed on invoice AT-906",
+                                                                       "run 2: billed on invoice AT-907"}
 
         # March: Acme's seats are gone from the findings; Globex's are back, and February's finding reopened
         found = pd.read_csv(tmp_path / "out2" / "discrepancies.csv", dtype=str)
         assert found.loc[found["sku"].eq("302"), ["client", "type"]].to_numpy().tolist() == [
             ["Globex LLC", "quantity_under_billed"]]
+        assert not found["sku"].str.contains("charge").any(), found  # the billed charges raise no finding
         latest = store.resolutions().drop_duplicates("fingerprint", keep="last").set_index("fingerprint")
         february = first.set_index("fix_key")["fingerprint"]
         assert latest.loc[february[acme], "status"] == "billed"
@@ -176,39 +182,18 @@ def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line
             "records")]
         again = writeback.apply(approved, target, send=True)  # applied again: ConnectWise has both already
         assert [outcome.event for outcome in again] == ["skipped", "skipped"]
+        # ConnectWise invoices the adjustment on agreement 11's March invoice (its agreementAmount: the API has
+        # no lines of an agreement invoice) and closes it; applied again, the closed adjustment is still found
+        [invoice] = connectwise.invoice_adjustments("2026-03")
+        assert (invoice["agreement"]["id"], invoice["agreementAmount"]) == (11, 44.0)
+        assert [item["closedFlag"] for item in connectwise.data["finance/agreements/11/adjustments"]] == [True]
+        assert [outcome.event for outcome in writeback.apply(approved, target, send=True)] == ["skipped", "skipped"]
         [(patch, patch_path, operations), (post, post_path, body)] = connectwise.writes
         assert (patch, patch_path.removeprefix(vendors.CW_PREFIX), operations) == (
             "PATCH", "/finance/agreements/11/additions/101", [{"op": "replace", "path": "quantity", "value": 27}])
         assert (post, post_path.removeprefix(vendors.CW_PREFIX)) == ("POST", "/finance/agreements/11/adjustments")
         assert (body["amount"], body["agreementId"], body["effectiveDate"]) == (44.0, 11, "2026-03-01T00:00:00Z")
         assert set(ledger.fixes(1).set_index("fix_key").loc[keys, "status"]) == {"applied"}
-
-
-SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
-
-
-def sample_connectwise() -> psa_writes.WritableConnectWise:
-    """The ConnectWise stand-in holding the sample MSP's ConnectWise agreements and additions (the records
-    ``sample_data/contracts_connectwise.csv`` was exported from) and its catalog."""
-    psa = psa_writes.WritableConnectWise()
-    with (SAMPLE / "contracts_connectwise.csv").open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        agreement = int(row["agreement.id"])
-        if not any(item["id"] == agreement for item in psa.data["finance/agreements"]):
-            psa.data["finance/agreements"].append({
-                "id": agreement, "name": row["agreement.name"], "company": {"name": row["agreement.company.name"]},
-                "billingCycle": {"name": row["agreement.billingCycle.name"]}, "startDate": row["agreement.startDate"]})
-        psa.data.setdefault(f"finance/agreements/{agreement}/additions", []).append({
-            "id": int(row["id"]), "product": {"identifier": row["product.identifier"]},
-            "quantity": float(row["quantity"]), "lessIncluded": float(row["lessIncluded"] or 0),
-            "unitPrice": float(row["unitPrice"]), "billCustomer": row["billCustomer"],
-            "effectiveDate": row["effectiveDate"], "cancelledDate": row["cancelledDate"] or None,
-            "agreementId": agreement, "description": row["description"]})
-    with (SAMPLE / "catalog.csv").open(encoding="utf-8") as handle:
-        psa.data["procurement/catalog"] += [{"id": 100 + number, "identifier": item["sku"], "price": item["list_price"]}
-                                            for number, item in enumerate(csv.DictReader(handle))]
-    return psa
 
 
 def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_shows_them_resolved(
@@ -248,3 +233,42 @@ def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_sh
         mine = trail[trail["fix_key"].isin(ours["fix_key"])]
         assert mine.groupby("fix_key")["event"].apply(list).tolist() == [["proposed", "approved", "accepted"]] * 3
         assert mine.loc[mine["event"].eq("accepted"), "psa_id"].notna().all()
+
+
+def test_on_the_sample_msp_the_autotask_fix_is_applied_and_confirmed_by_the_next_months_invoice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample MSP's Autotask client (Silver Lake Realty, billed 16 of its 18 units in 2026-10): its fix,
+    a one-time charge of 12.00 on contract 30016, is approved and written to the Autotask stand-in; Autotask
+    bills November (the units in effect and the charge under its name), and the next run, November pulled
+    from Autotask, confirms the charge by the invoice that carries its reference."""
+    psa = sample_autotask()
+    with StandIn(psa) as server, StandIn(vendors.Pax8()) as pax8_server:
+        psa.base = server.url
+        write_project(tmp_path, connections_toml(autotask=server.url, pax8=pax8_server.url)
+                      + 'contract_files = ["contracts_autotask.csv"]\n')
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        invoke("run", "--data", str(SAMPLE), "--out", "out1", "--by", "ann")
+        proposed = ledger.fixes(1)
+        ours = proposed[proposed["origin"].eq("contracts_autotask.csv")]
+        assert ours[["period", "client", "kind", "agreement_id", "line_id", "amount"]].to_numpy().tolist() == [
+            ["2026-10", "Silver Lake Realty", "charge", "30016", "50016", 120_000]]
+        [key] = ours["fix_key"]
+        invoke("fixes", "approve", "--run", "1", key, "--by", "fin")
+        assert invoke("fixes", "apply", "--run", "1", key, "--apply", "--by", "fin").count("accepted") == 1
+        [(_, path, body)] = psa.writes
+        assert (path, body["unitPrice"], body["datePurchased"]) == ("Contracts/30016/Charges", 12.0,
+                                                                    "2026-11-01T00:00:00")
+        assert f"[recon fix {key}]" in body["name"] and f"[recon fix {key}]" in body["description"]
+
+        billed = psa.bill_month("2026-11")
+        assert [(item["quantity"], item["rate"]) for item in billed] == [(18.0, 6.0), (1.0, 12.0)]
+        invoke("run", "--connection", "at", "--connection", "pax8", "--period", "2026-11", "--out", "out2",
+               "--by", "ann")
+        assert ledger.fixes(1).set_index("fix_key").loc[key, "status"] == "confirmed"
+        invoke("export", "1", "--out", "audit.xlsx")
+        trail = pd.read_excel(tmp_path / "audit.xlsx", sheet_name="fix_history", dtype=str)
+        mine = trail[trail["fix_key"].eq(key)]
+        assert mine["event"].tolist() == ["proposed", "approved", "accepted", "confirmed"]
+        assert mine["note"].iloc[-1].startswith("run 2: billed on invoice AT-")

@@ -398,3 +398,20 @@ def test_usage_per_site_splits_rows_but_keeps_every_key_total_and_finding(tmp_pa
     pd.testing.assert_frame_equal(findings[3], findings[1])
     with pytest.raises(ReconError, match="usage_sites"):
         generate_sample(usage_sites=0)
+
+
+def test_a_finding_lands_on_an_autotask_contract(sample: SampleMSP) -> None:
+    """Issue 21: the sample's fixes reach Autotask too. An Autotask client's last month bills 2 units of its
+    contract service fewer than its ContractServiceUnits say (quantity_under_billed at the contract price,
+    the line already right: a one-time charge on the Autotask contract)."""
+    units = sample.files["contracts_autotask.csv"]
+    on_autotask = sample.answer_key.merge(units[["companyName", "serviceID"]].drop_duplicates().rename(
+        columns={"companyName": "client", "serviceID": "sku"}), on=["client", "sku"])
+    assert on_autotask[["period", "type", "variance"]].to_numpy().tolist() == [
+        ["2026-10", "quantity_under_billed", "-12.00"]]
+    [client] = on_autotask["client"]
+    invoices = sample.files["invoices.csv"]
+    billed = invoices[invoices["client"].eq(client) & invoices["sku"].eq(on_autotask["sku"].iloc[0])
+                      & invoices["invoice_date"].str.startswith("2026-10")]
+    last = units[units["companyName"].eq(client) & units["startDate"].str.startswith("2026-10")]
+    assert billed["quantity"].astype(int).tolist() == [int(last["units"].iloc[0]) - 2]
