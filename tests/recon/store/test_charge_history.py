@@ -4,6 +4,8 @@ in November counts in March), lists the imports it drew on, and never counts the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import sqlalchemy as sa
 from alembic import command
@@ -132,3 +134,21 @@ def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
     history = store.charge_history(["2026-03"])
     assert history is not None
     assert history["usage"]["unit_cost"].tolist() == [198_000, pd.NA]
+
+
+def test_a_file_of_more_charges_than_a_batch_is_stored_whole_and_in_order(store: Store, monkeypatch) -> None:
+    from recon.store import database
+
+    sample = Path(__file__).resolve().parents[3] / "sample_data" / "usage_microsoft.csv"
+    head = b"".join(sample.read_bytes().splitlines(keepends=True)[:8])  # its header and 7 charges
+    usage_file = load_source(head, "usage_microsoft.csv", SourceEntry(path="usage_microsoft.csv", kind="usage"))
+    result = reconcile(combine([usage_file], KINDS), periods=["2025-11"])
+    monkeypatch.setattr(database, "CHARGE_BATCH", 2)  # the rows go in batches of their values (issue 25)
+    store.save_run(result)
+    with store.engine.connect() as connection:
+        stored = pd.DataFrame(connection.execute(sa.select(CHARGE.c.line, CHARGE.c.client, CHARGE.c.quantity)
+                                                 .order_by(CHARGE.c.id)).mappings().all())
+    usage = result.charges[result.charges["source_file"].notna()]
+    assert len(usage) == 7
+    assert stored["line"].tolist() == usage["source_line"].astype(int).tolist()
+    assert stored["client"].tolist() == usage["client"].astype(str).tolist()
