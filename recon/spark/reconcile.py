@@ -47,7 +47,11 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 ROWS_PER_PARTITION = 250_000
-STORAGE = "MEMORY_AND_DISK"
+# Frames kept between stages live on the executors' local disks, not in their heap: each holds the whole
+# data set once (as lz4 Arrow payloads of up to CHUNK_ROWS rows), and two are kept at once while one is
+# derived from the other. Held in memory, that filled a 2.3 GB executor heap at 10M invoice lines
+# (bench/results.md) and the next large row copied out of the cache failed with "Java heap space".
+STORAGE = "DISK_ONLY"
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,19 @@ def test_file_names_with_glob_characters_are_read_as_named(tmp_path: Path, spark
     local, on_spark, run = run_both(data, tmp_path / "out", spark)
     assert_same_files(local, on_spark)
     assert "usage [nov]{1}.csv" in [record.file for record in run.result.imports]
+
+
+def test_the_frames_kept_between_stages_hold_no_executor_heap(tmp_path: Path, spark: Any) -> None:
+    """What a run keeps between its stages is on disk: the executors' heap is left to the tasks, so the
+    data's size does not decide whether a run fits (10M invoice lines failed with it in memory)."""
+    from recon.spark import reconcile_on_spark
+
+    run = reconcile_on_spark(str(ROOT / "tests" / "fixtures" / "mini_msp"), spark=spark)
+    try:
+        run.write_outputs(tmp_path / "out")
+        cached = [info for info in spark.sparkContext._jsc.sc().getRDDStorageInfo() if info.numCachedPartitions()]
+        assert cached, "the run keeps its stages' frames"
+        assert [info.memSize() for info in cached] == [0] * len(cached)
+        assert all(info.diskSize() > 0 for info in cached)
+    finally:
+        run.close()
