@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,25 @@ def test_replace_file_refuses_a_folder_before_writing(tmp_path: Path) -> None:
         replace_file(tmp_path, b"x")
     replace_file(tmp_path / "pack.xlsx", b"x")
     assert (tmp_path / "pack.xlsx").read_bytes() == b"x" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_large_summary_is_written_without_holding_its_text(tmp_path: Path) -> None:
+    """summary.json is streamed: the memory writing it takes is a small part of its text (a 10M run's is
+    68 MB), and the bytes are what ``json.dumps`` gives, with a final line break."""
+    import json
+    import tracemalloc
+
+    from recon.exports.report import write_json
+
+    value = {"clients": [{"client": f"Client {number:06d}", "leakage": f"{number}.25", "findings": number % 7,
+                          "period": date(2026, 1 + number % 12, 1)} for number in range(40_000)]}
+    path = tmp_path / "summary.json"
+    tracemalloc.start()
+    try:
+        write_json(path, value)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(value, indent=2, default=str) + "\n"
+    assert peak < len(text) / 4, f"{peak:,} bytes traced to write {len(text):,}"
