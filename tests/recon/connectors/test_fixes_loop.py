@@ -68,6 +68,16 @@ def add_march(autotask: psa_writes.WritableAutotask, monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(vendors.PAX8_ITEMS, "inv-mar", [march(acme, 27), march(GLOBEX_SEATS, 12)])
 
 
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connections: str) -> Store:
+    """A project in ``tmp_path`` with these connections, the working directory, and its SQLite store (the
+    one ``recon`` commands run here use)."""
+    write_project(tmp_path, connections)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    monkeypatch.setenv("RECON_DATABASE_URL", url)
+    return Store(url)
+
+
 def invoke(*args: str) -> str:
     result = runner.invoke(app, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -82,10 +92,7 @@ def test_fixes_applied_to_autotask_are_verified_by_the_next_pull_and_one_changed
     autotask, pax8 = psa_writes.WritableAutotask(), vendors.Pax8()
     with StandIn(autotask) as at_server, StandIn(pax8) as pax8_server:
         autotask.base = at_server.url
-        write_project(tmp_path, connections_toml(autotask=at_server.url, pax8=pax8_server.url))
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-        store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+        store = project(tmp_path, monkeypatch, connections_toml(autotask=at_server.url, pax8=pax8_server.url))
         ledger = FixLedger(store)
         month = ("--connection", "at", "--connection", "pax8", "--period", "2026-02")
 
@@ -160,10 +167,8 @@ def test_an_agreement_total_short_of_its_additions_is_charged_and_its_seats_line
     connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
     with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
         connectwise.base = cw_server.url
-        write_project(tmp_path, connections_toml(connectwise=cw_server.url, pax8=pax8_server.url))
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        connections = connections_toml(connectwise=cw_server.url, pax8=pax8_server.url)
+        ledger = FixLedger(project(tmp_path, monkeypatch, connections))
         invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out")
         proposed = ledger.fixes(1)
         total = proposed[proposed["finding_type"].eq("agreement_total_mismatch")]
@@ -205,11 +210,8 @@ def test_on_the_sample_msp_the_connectwise_fixes_are_applied_and_the_next_run_sh
     psa = sample_connectwise()
     with StandIn(psa) as server:
         psa.base = server.url
-        write_project(tmp_path, connections_toml(connectwise=server.url)
-                      + 'contract_files = ["contracts_connectwise.csv"]\n')
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-        store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
+        store = project(tmp_path, monkeypatch, connections_toml(connectwise=server.url)
+                        + 'contract_files = ["contracts_connectwise.csv"]\n')
         ledger = FixLedger(store)
         invoke("run", "--data", str(SAMPLE), "--out", "out1", "--by", "ann")
         proposed = ledger.fixes(1)
@@ -244,11 +246,9 @@ def test_on_the_sample_msp_the_autotask_fix_is_applied_and_confirmed_by_the_next
     psa = sample_autotask()
     with StandIn(psa) as server, StandIn(vendors.Pax8()) as pax8_server:
         psa.base = server.url
-        write_project(tmp_path, connections_toml(autotask=server.url, pax8=pax8_server.url)
-                      + 'contract_files = ["contracts_autotask.csv"]\n')
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        connections = (connections_toml(autotask=server.url, pax8=pax8_server.url)
+                       + 'contract_files = ["contracts_autotask.csv"]\n')
+        ledger = FixLedger(project(tmp_path, monkeypatch, connections))
         invoke("run", "--data", str(SAMPLE), "--out", "out1", "--by", "ann")
         proposed = ledger.fixes(1)
         ours = proposed[proposed["origin"].eq("contracts_autotask.csv")]
@@ -302,10 +302,8 @@ def test_a_connectwise_adjustment_billed_in_the_next_agreement_total_is_confirme
     connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
     with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
         connectwise.base = cw_server.url
-        write_project(tmp_path, connections_toml(connectwise=cw_server.url, pax8=pax8_server.url))
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-        ledger = FixLedger(Store(f"sqlite:///{tmp_path / 'recon.db'}"))
+        connections = connections_toml(connectwise=cw_server.url, pax8=pax8_server.url)
+        ledger = FixLedger(project(tmp_path, monkeypatch, connections))
         invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out1",
                "--by", "ann")
         proposed = ledger.fixes(1)
