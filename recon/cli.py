@@ -218,7 +218,8 @@ def run(
         adjustments = database.agreement_adjustments() if database else None
         mappings = database.mappings() if database else None
         if engine == "spark":
-            spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, master, spark_conf or [])
+            spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, adjustments, master,
+                                  spark_conf or [])
             result = spark_run.result
         else:
             from recon.ingest.guard import UploadLimits
@@ -256,7 +257,8 @@ ENGINES = ("local", "spark")
 
 
 def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappings | None,
-              resolutions: pd.DataFrame | None, master: str | None, conf: list[str]) -> SparkRun:
+              resolutions: pd.DataFrame | None, adjustments: pd.DataFrame | None, master: str | None,
+              conf: list[str]) -> SparkRun:
     """The run on Spark (``recon.spark``); Spark's own failures become one sentence."""
     from recon.spark import reconcile_on_spark, spark_failure
 
@@ -264,8 +266,8 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
     if len(settings_given) != len(conf):
         fail("--spark-conf takes KEY=VALUE")
     try:
-        return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, master=master,
-                                  conf=settings_given)
+        return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, adjustments,
+                                  master=master, conf=settings_given)
     except Exception as error:
         failure = spark_failure(error)
         if failure is None:

@@ -107,7 +107,8 @@ class SparkRun:
 
 
 def reconcile_on_spark(data: str | Path, settings: Settings | None = None, periods: Sequence[str] | None = None,
-                       mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None, *,
+                       mappings: Mappings | None = None, resolutions: pd.DataFrame | None = None,
+                       adjustments: pd.DataFrame | None = None, *,
                        spark: SparkSession | None = None, master: str | None = None,
                        conf: Mapping[str, str] | None = None, options: ReadOptions = ReadOptions(),
                        rows_per_partition: int = ROWS_PER_PARTITION) -> SparkRun:
@@ -116,7 +117,8 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
 
     ``spark``: a session to use (else one is started: ``master``, ``conf``, see
     ``recon.spark.session``). ``rows_per_partition``: input rows per client range (the unit of work of
-    one task). Raises what ``load_directory`` raises for missing or refused files."""
+    one task). ``adjustments``: the agreement adjustments fixes wrote, as ``recon.reconcile`` takes them.
+    Raises what ``load_directory`` raises for missing or refused files."""
     settings = settings or Settings()
     mappings = mappings or Mappings()
     spark = spark or spark_session(master, conf)
@@ -137,7 +139,7 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     as_of = engine.run_as_of(settings, chosen)
     base = _base_frames(found_identity, sources)
     ranges = _keep(pieces.filter("tag = 'clients'").groupBy("bucket").applyInPandas(
-        _reconciling(stages.ClientStage(chosen, settings, base)), ENVELOPE), kept)
+        _reconciling(stages.ClientStage(chosen, settings, base, adjustments)), ENVELOPE), kept)
     book = _keep(pieces.filter("tag = 'book'").groupBy("bucket").applyInPandas(
         _booking(stages.BookStage(settings, as_of, {kind: base[kind] for kind in stages.RECEIVABLE_KINDS})),
         ENVELOPE), kept)

@@ -69,6 +69,7 @@ class ClientStage:
     periods: list[str]
     settings: Settings
     base: dict[str, bytes]  # per kind, the frame a range starts from: resolved with no rows; the catalog whole
+    adjustments: pd.DataFrame | None = None  # agreement adjustments fixes wrote (``engine.reconcile``'s)
 
 
 def reconcile_range(pieces: pd.DataFrame, stage: ClientStage) -> pd.DataFrame:
@@ -78,7 +79,7 @@ def reconcile_range(pieces: pd.DataFrame, stage: ClientStage) -> pd.DataFrame:
     frames = {kind: concat_in_order(pieces[pieces["kind"] == kind], frame_of(base))
               for kind, base in stage.base.items()}
     resolved = engine.Resolved(frames, pd.DataFrame(), pd.DataFrame())  # (unmapped rows and matches: the driver's)
-    keys, found = engine.reconcile_clients(resolved, stage.periods, stage.settings)
+    keys, found = engine.reconcile_clients(resolved, stage.periods, stage.settings, stage.adjustments)
     parcels = [Parcel("found", frame_bytes(found), bucket=bucket),
                Parcel("figures", value_bytes(metrics.KeyFigures.of(keys, found)), bucket=bucket),
                Parcel("billed", value_bytes(report.billed_periods(keys)), bucket=bucket)]

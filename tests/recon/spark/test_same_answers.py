@@ -155,3 +155,39 @@ def test_the_frames_kept_between_stages_hold_no_executor_heap(tmp_path: Path, sp
         assert all(info.diskSize() > 0 for info in cached)
     finally:
         run.close()
+
+
+def test_agreement_adjustments_fixes_wrote_give_the_same_answers(tmp_path: Path, spark: Any) -> None:
+    """ConnectWise's agreement totals (tests/fixtures/semantics/cw_agreement_total.txt: Alpine's total is
+    45.00 short of its additions) with a 45.00 credit a fix wrote to agreement 4801: both engines take
+    the adjustment as carried by the total (no mismatch), with the same files."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from recon.money import MONEY_SCALE
+    from tests.scenarios import SEMANTICS, parse_scenario
+
+    sections = parse_scenario((SEMANTICS / "cw_agreement_total.txt").read_text(encoding="utf-8"),
+                              headers=r"[\w -]+")
+    data = tmp_path / "data"
+    data.mkdir()
+    profile = []
+    for header, text in sections.items():
+        kind, *preset = header.split()
+        if kind in ("settings", "expected", "absent"):
+            continue
+        (data / f"{kind}.csv").write_text(text, encoding="utf-8")
+        profile.append(f'[[source]]\npath = "{kind}.csv"\nkind = "{kind}"\n'
+                       + (f'preset = "{preset[0]}"\n' if preset else ""))
+    (data / "usage.csv").write_text("client,sku,quantity,period_start\n", encoding="utf-8")
+    profile.append('[[source]]\npath = "usage.csv"\nkind = "usage"\n')
+    (data / "profile.toml").write_text("\n".join(profile), encoding="utf-8")
+    adjustments = pd.DataFrame({"period": ["2026-03"], "client": ["Alpine Ski House"], "agreement_id": ["4801"],
+                                "amount": pd.array([int(Decimal("-45.00") * MONEY_SCALE)], dtype="Int64")})
+
+    without, _, _ = run_both(data, tmp_path / "plain", spark)
+    assert "agreement_total_mismatch" in (without / "discrepancies.csv").read_text(encoding="utf-8")
+    local, on_spark, _ = run_both(data, tmp_path / "adjusted", spark, adjustments=adjustments)
+    assert_same_files(local, on_spark)
+    assert "agreement_total_mismatch" not in (on_spark / "discrepancies.csv").read_text(encoding="utf-8")
