@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from recon import access
 from recon.access.storage import StoreAuthStorage
 from recon.store import Store
+from tests.dashboard.apptest import assert_clean
 from tests.dashboard.signin import APP, TIMEOUT_S, ensure_user, signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +61,6 @@ def everything(at: AppTest) -> str:
 def page_names(at: AppTest) -> list[str]:
     """The pages a visitor can tell apart (before signing in, every page's URL draws the one form)."""
     return list(dict.fromkeys(page["page_name"] for page in at._registered_pages.values()))
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-    assert not at.error, [item.value for item in at.error]
 
 
 def sign_in_with_form(at: AppTest, name: str, password: str) -> AppTest:

@@ -17,6 +17,7 @@ from recon.access.storage import StoreAuthStorage
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
 from recon.store import Store
+from tests.dashboard.apptest import assert_clean
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,6 @@ def plain(markdown: str) -> str:
 
 def metric(at: AppTest, label: str) -> str:
     return next(item.value for item in at.metric if item.label == label)
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-    assert not at.error, [item.value for item in at.error]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -23,6 +23,7 @@ from recon.connectors import Period, load_connections, pull
 from recon.engine import reconcile
 from recon.money import display_money
 from recon.store import Store
+from tests.dashboard.apptest import assert_clean
 from tests.dashboard.psa import MINI_MSP, MONTH, write_psa_project
 from tests.dashboard.signin import APP, TIMEOUT_S, ensure_user, signed_in_app
 from tests.recon.connectors import vendors
@@ -63,11 +64,6 @@ def sources(role: str = access.ADMIN) -> AppTest:
     at.switch_page("app_pages/sources.py").run()
     assert_clean(at)
     return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-    assert not at.error, [item.value for item in at.error]
 
 
 def plain(markdown: str) -> str:

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from recon import access
 from recon.store import Store
 from recon.store.fixes import FixLedger
+from tests.dashboard.apptest import assert_clean, fixes_table, select_fixes
 from tests.dashboard.signin import signed_in_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,26 +31,11 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return url
 
 
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-    assert not at.error, [item.value for item in at.error]
-
-
 def fixes_page(role: str = access.FINANCE, **kwargs: object) -> AppTest:
     at = signed_in_app(role, **kwargs)  # type: ignore[arg-type]
     at.switch_page("app_pages/fixes.py").run()
     assert_clean(at)
     return at
-
-
-def table(at: AppTest) -> pd.DataFrame:
-    return next(frame.value for frame in at.dataframe if "fix_key" in frame.value)
-
-
-def select(at: AppTest, rows: list[int]) -> None:
-    at.session_state["fixes.table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
-    at.run()
-    assert_clean(at)
 
 
 def stored(url: str) -> pd.DataFrame:
@@ -60,9 +46,9 @@ def stored(url: str) -> pd.DataFrame:
 
 def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: str) -> None:
     at = fixes_page()
-    shown = table(at)
+    shown = fixes_table(at)
     assert len(shown) >= 2 and set(shown["status"]) == {"proposed"}
-    select(at, [0, 1])
+    select_fixes(at, [0, 1])
     before_after = next(frame.value for frame in at.dataframe if "line" in frame.value)
     assert before_after["line"].tolist() == ["Before", "After"]
     at.date_input(key="fixes.approve_date").set_value(date(2026, 4, 1))
@@ -73,7 +59,7 @@ def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: st
     assert current.loc[keys, "status"].tolist() == ["approved", "approved"]
     assert set(current.loc[keys, "effective_date"].dt.date) == {date(2026, 4, 1)}
     assert set(current.loc[keys, "approved_by"]) == {"finance"}
-    select(at, [0, 1])
+    select_fixes(at, [0, 1])
     at.button(key="fixes.dry_run").click().run()
     assert_clean(at)
     outcomes = next(frame.value for frame in at.dataframe if "outcome" in frame.value)
@@ -108,13 +94,13 @@ def test_the_table_shows_what_a_person_needs_and_keeps_the_fix_key_out_of_sight(
 def test_an_account_manager_proposes_for_their_clients_and_cannot_approve(database: str) -> None:
     fixes_page(access.FINANCE)  # the run is stored by one who may run the close
     at = fixes_page(access.ACCOUNT_MANAGER, name="dana", manager_name="Dana Lee")
-    shown = table(at)
+    shown = fixes_table(at)
     contracts = pd.read_csv(MINI_MSP / "contracts.csv")
     danas = set(contracts.loc[contracts["account_manager"].eq("Dana Lee"), "client"])
     assert len(shown) and set(shown["client"]) <= danas
-    assert len(table(fixes_page(access.FINANCE))) > len(shown)  # finance sees every client's
+    assert len(fixes_table(fixes_page(access.FINANCE))) > len(shown)  # finance sees every client's
     charge = next(position for position, kind in enumerate(shown["change"]) if kind.startswith("one-time"))
-    select(at, [charge])
+    select_fixes(at, [charge])
     keys = [button.key for button in at.button]
     assert "FormSubmitter:fixes.approve-Approve" not in keys and "fixes.dry_run" not in keys
     at.number_input(key="fixes.amount").set_value(12.34)
@@ -129,8 +115,8 @@ def test_an_account_manager_proposes_for_their_clients_and_cannot_approve(databa
 def test_an_auditor_reads_the_fixes_and_changes_nothing(database: str) -> None:
     fixes_page(access.FINANCE)  # the run is stored by one who may run the close
     at = fixes_page(access.AUDITOR)
-    assert len(table(at))
-    select(at, [0])
+    assert len(fixes_table(at))
+    select_fixes(at, [0])
     assert [button.key for button in at.button if button.key and button.key.startswith("FormSubmitter:fixes")] == []
     assert "fixes.dry_run" not in [button.key for button in at.button]
 

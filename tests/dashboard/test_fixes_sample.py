@@ -25,6 +25,7 @@ from recon import access
 from recon.exports import audit
 from recon.store import Store
 from recon.store.fixes import FixLedger
+from tests.dashboard.apptest import assert_clean, fixes_table, select_fixes
 from tests.dashboard.signin import signed_in_app
 from tests.recon.connectors import psa_writes, vendors
 from tests.recon.connectors.conftest import connections_toml, write_project
@@ -32,11 +33,6 @@ from tests.recon.connectors.sample_psas import SAMPLE, sample_autotask, sample_c
 from tests.recon.connectors.standin import StandIn
 
 MONTH, NEXT = "2026-10", "2026-11"
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [item.value for item in at.exception]
-    assert not at.error, [item.value for item in at.error]
 
 
 @pytest.fixture()
@@ -63,16 +59,6 @@ def psas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[psa_
         yield connectwise, autotask, url
 
 
-def fixes_table(at: AppTest) -> pd.DataFrame:
-    return next(frame.value for frame in at.dataframe if "fix_key" in frame.value)
-
-
-def select(at: AppTest, rows: list[int]) -> None:
-    at.session_state["fixes.table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
-    at.run()
-    assert_clean(at)
-
-
 def pull(at: AppTest, connection: str, period: str) -> None:
     at.selectbox(key="sources.connection").set_value(connection)
     at.text_input(key="sources.period").set_value(period)
@@ -93,7 +79,7 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     assert len(month) >= 3 and set(shown["status"]) == {"proposed"}
 
     # approve the month's proposed fixes at once, with one effective date
-    select(at, month)
+    select_fixes(at, month)
     at.date_input(key="fixes.approve_date").set_value(date(2026, 11, 1))
     at.button(key="FormSubmitter:fixes.approve-Approve").click().run()
     assert_clean(at)
@@ -107,7 +93,7 @@ def test_a_finance_user_fixes_a_month_of_the_sample_in_both_psas_and_the_next_ru
     assert set(current.drop(index=keys)["status"]) == {"proposed"}  # other months' fixes untouched
 
     # apply them: the PSA lines' fixes go to ConnectWise and Autotask, the rest are to export
-    select(at, month)
+    select_fixes(at, month)
     at.button(key="fixes.apply").click().run()
     assert_clean(at)
     current = ledger.fixes(run_id).set_index("fix_key")
