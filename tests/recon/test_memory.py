@@ -85,3 +85,29 @@ def test_the_recon_program_allocates_from_one_heap() -> None:
     setup = ("import contextlib, sys\nfrom recon.cli import entry\nsys.argv = ['recon', '--help']\n"
              "with contextlib.suppress(SystemExit):\n    entry()")
     assert megabytes_grown(setup) < 50
+
+
+# Python's collector: how many collections 200,000 new container objects (kept alive) set off.
+COLLECTIONS = """
+import gc
+
+{setup}
+
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
+kept = [[number] for number in range(200_000)]
+print(len(collections))
+"""
+
+
+def collections_made(setup: str) -> int:
+    code = COLLECTIONS.format(setup=setup)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(output.split()[-1])
+
+
+def test_the_recon_program_collects_garbage_less_often() -> None:
+    assert collections_made("") >= 200  # Python's default: every 700 objects
+    setup = ("import contextlib, sys\nfrom recon.cli import entry\nsys.argv = ['recon', '--help']\n"
+             "with contextlib.suppress(SystemExit):\n    entry()")
+    assert collections_made(setup) <= 25
