@@ -262,10 +262,10 @@ def measure_floor(directory: Path) -> dict[str, Any]:
 def measure_phases(directory: Path) -> dict[str, Any]:
     """Where ``recon run --no-store`` spends its time, step by step in one process, as the CLI runs them
     (the imports, loading with Great Expectations' import and suites apart, the engine, each output),
-    with ``malloc`` set as the ``recon`` program sets it (``recon.memory.large_blocks_returned``)."""
-    from recon.memory import large_blocks_returned
+    with ``malloc`` set as the ``recon`` program sets it (``recon.memory.one_heap``)."""
+    from recon.memory import one_heap
 
-    large_blocks_returned()
+    one_heap()
     started = time.perf_counter()
     from recon.engine import reconcile
     from recon.exports import report

@@ -607,14 +607,16 @@ def one_line(text: str) -> str:
 def entry() -> None:
     """The ``recon`` program: Arrow's allocator is jemalloc unless the environment names one
     (``recon.memory``: a lower peak for a large run; Arrow reads the choice once, when it loads, and no
-    command has loaded it yet), large blocks of ``malloc`` given back to the system when freed
-    (``recon.memory.large_blocks_returned``: a run at 1M invoice lines peaked 300 to 500 MB higher
-    without), then the commands."""
-    from recon.memory import ARROW_POOL_ENV, LEAN_ALLOCATOR, large_blocks_returned
+    command has loaded it yet), every thread's ``malloc`` from one heap
+    (``recon.memory.one_heap``: what the loading threads free is reused by the engine; a run at 1M
+    invoice lines peaked 300 to 500 MB higher without), the garbage collector run less often
+    (``recon.memory.fewer_collections``: half a second of a run), then the commands."""
+    from recon.memory import ARROW_POOL_ENV, LEAN_ALLOCATOR, fewer_collections, one_heap
 
     if "pyarrow" not in sys.modules:
         os.environ.setdefault(ARROW_POOL_ENV, LEAN_ALLOCATOR)
-    large_blocks_returned()
+    one_heap()
+    fewer_collections()
     app()
 
 

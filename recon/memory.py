@@ -11,18 +11,20 @@ So the choice is made in the environment of the processes ``recon`` starts: the 
 benchmark's measurements.
 
 The rest of a run's memory (numpy's arrays, pandas' masks and codes) comes from the C library's
-``malloc``. glibc serves a block of 128 KB or more with a mapping of its own and gives it back when it is
-freed, but it raises that limit to the size of each such block freed (up to 32 MB): after the first
-million-row column is freed, every array of a million rows (8 MB of int64, 1 MB of flags) comes from its
-heaps instead, where freed blocks stay in the process among live ones (a heap shrinks only from its top,
-and each thread has its own). A run at 1M invoice lines then held 300 to 500 MB it had freed at its peak
-(``bench/results.md``, issue 25). ``large_blocks_returned`` fixes the limit at 1 MB: larger blocks are
-always mapped and unmapped, at the cost of fresh pages (page faults) for each.
+``malloc``. glibc gives each thread that allocates a heap (an arena) of its own, up to eight per core, and
+a block freed stays in the heap it came from, for that heap's next blocks only. ``recon`` loads files on
+two threads and reconciles on the main one: what the loading threads freed (text columns replaced by
+parsed ones) sat unused while the main thread asked the system for more, and a run at 1M invoice lines
+peaked 300 to 500 MB higher for it (``bench/results.md``, issue 25). ``one_heap`` makes every thread
+allocate from one heap, so freed memory is reused by whichever thread asks next. (An earlier fix mapped
+every block of 1 MB or more on its own and unmapped it when freed: as low a peak, but each new array then
+came as fresh zeroed pages, 3 to 4 s of the kernel's time in a 1M run.)
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 from collections.abc import Mapping
 
@@ -36,15 +38,13 @@ def with_lean_allocator(environment: Mapping[str, str]) -> dict[str, str]:
     return {ARROW_POOL_ENV: LEAN_ALLOCATOR, **environment}
 
 
-MMAP_THRESHOLD = 1 << 20  # bytes: blocks this large or larger get a mapping of their own, returned on free
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h): how many heaps threads may allocate from
 
 
-def large_blocks_returned(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Make glibc's ``malloc`` serve every block of ``threshold`` bytes or more with a mapping of its
-    own, given back to the system when freed, for the rest of the process (``mallopt``; fixing the limit
-    also stops glibc raising it). Returns whether it could (False off Linux or with another C library).
-    Call it before the process allocates much: blocks already on the heaps stay there."""
+def one_heap() -> bool:
+    """Make glibc's ``malloc`` serve every thread of the process from one heap (``mallopt(M_ARENA_MAX,
+    1)``), for the rest of the process. Returns whether it could (False off Linux or with another C
+    library). Call it before the process starts threads: a thread that has allocated keeps its heap."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -55,4 +55,18 @@ def large_blocks_returned(threshold: int = MMAP_THRESHOLD) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(mallopt(_M_ARENA_MAX, 1))
+
+
+# Python's cyclic garbage collector runs its youngest generation every 700 new container objects and its
+# full collection as the old generation grows, each full one traversing every object alive: in a run,
+# GX's import alone leaves hundreds of thousands (the sample MSP's run: 717 collections, 0.58 s of CPU;
+# 755 and 0.57 s at 1M invoice lines). A command's run creates few cycles, so the youngest generation
+# is collected every 10,000 objects: 45 collections, 0.27 s (bench/results.md, issue 25).
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+def fewer_collections() -> None:
+    """Collect the youngest generation every ``YOUNG_COLLECTION_EVERY`` new container objects (and the
+    older ones after ten of the generation below, as before) for the rest of the process."""
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
