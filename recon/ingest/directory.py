@@ -107,7 +107,8 @@ def _files(jail: Jail, entries: tuple[SourceEntry, ...]) -> tuple[list[tuple[str
     return top + deeper, [f"{name}/: {LINK_OUT}" for name in links_out]
 
 
-LOADING_THREADS = 2
+LOADING_THREADS = 2  # files parsed at a time
+MOST_FILES_WAITING = 16  # files loading at a time, those waiting for the GX worker's verdict included
 
 
 def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
@@ -132,13 +133,19 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
     used = {id(entry) for entry in claims if entry is not None}
     # Two files at a time: Arrow's reader, numpy's byte passes and hashing release the GIL, so one file
     # is parsed while the other is in the (serialised) quality suite. Largest first, so that no big file
-    # is left to load alone at the end.
+    # is left to load alone at the end. A file waiting for its suite in the GX worker process
+    # (``quality.start_worker``) gives its place to the next file meanwhile (``quality.giving_way``).
     largest_first = sorted(range(len(files)), key=lambda number: -jail.size(files[number][1]))
     suites = _SharedSuites(names, claims)
     limits = limits or UploadLimits()
-    with ThreadPoolExecutor(LOADING_THREADS) as pool:
-        started = {number: pool.submit(_load_path, jail, files[number][1], names[number], claims[number], options,
-                                       limits, suites) for number in largest_first}
+    places = threading.Semaphore(LOADING_THREADS)
+
+    def load(number: int) -> _Loaded | _Awaiting:
+        with places, quality.giving_way(places):
+            return _load_path(jail, files[number][1], names[number], claims[number], options, limits, suites)
+
+    with ThreadPoolExecutor(max(LOADING_THREADS, min(len(files), MOST_FILES_WAITING))) as pool:
+        started = {number: pool.submit(load, number) for number in largest_first}
         loaded_or_waiting = [started[number].result() for number in range(len(files))]  # (raises what failed)
     results = [suites.result(name, item) for name, item in zip(names, loaded_or_waiting, strict=True)]
     for name, result in zip(names, results, strict=True):
