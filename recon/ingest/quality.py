@@ -46,7 +46,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -722,14 +722,13 @@ class _Worker:
         self.pid = self._process.pid
 
     def run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
-        place = getattr(_GIVING_WAY, "place", None)
-        if place is not None:
-            place.release()
+        place: Place | None = getattr(_GIVING_WAY, "place", None)
+        if place is None or not place.give_way():
+            return self._run(kind, frame, expectations)
         try:
             return self._run(kind, frame, expectations)
         finally:
-            if place is not None:
-                place.acquire()
+            place.take_back()
 
     def _run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -765,11 +764,20 @@ _WORKER: list[_Worker] = []
 _GIVING_WAY = threading.local()
 
 
+class Place(Protocol):
+    """A loading thread's place among those parsing files (``recon.ingest.directory._Places``)."""
+
+    def give_way(self) -> bool:
+        """Let another thread parse while this one waits; False if it may not."""
+
+    def take_back(self) -> None:
+        """Wait for a place again (after ``give_way`` returned True)."""
+
+
 @contextmanager
-def giving_way(place: threading.Semaphore) -> Iterator[None]:
-    """While this thread waits for the worker process's verdict on a file, ``place`` (acquired) is released
-    for another thread to parse a file meanwhile, and acquired again before this thread goes on
-    (``recon.ingest.directory``: two files parsed at a time, any number waiting for their suites)."""
+def giving_way(place: Place) -> Iterator[None]:
+    """While this thread waits for the worker process's verdict on a file, it gives ``place`` to another
+    thread to parse a file meanwhile (if the place allows), and takes it back before going on."""
     _GIVING_WAY.place = place
     try:
         yield

@@ -181,6 +181,38 @@ def test_files_waiting_for_the_worker_give_way_to_files_to_parse(monkeypatch) ->
         assert_same_load(apart, together)
 
 
+def test_files_waiting_for_the_worker_beyond_the_bytes_allowed_keep_their_place(monkeypatch) -> None:
+    # Their cells stay in memory while they wait: large files (beyond WAITING_BYTES together) do not give
+    # way, so no more than LOADING_THREADS files wait at once, as when GX ran in this process.
+    from recon.ingest import directory as loading
+
+    pending: list[str] = []
+    most = [0]
+    slow = quality._Worker.__new__(quality._Worker)
+    slow._lock = threading.Lock()
+
+    def answered_slowly(kind, frame, expectations):
+        pending.append(kind)
+        most[0] = max(most[0], len(pending))
+        try:
+            with slow._lock:
+                threading.Event().wait(0.05)
+                with quality._GX_LOCK:
+                    return quality._results(quality._gx(), kind, frame, expectations)
+        finally:
+            pending.remove(kind)
+
+    monkeypatch.setattr(slow, "_run", answered_slowly, raising=False)
+    with suites_in(slow):
+        inspection = inspect_directory(REPO / "sample_data")
+    assert inspection.loaded and most[0] > LOADING_THREADS  # the sample's files are small: they gave way
+    monkeypatch.setattr(loading, "WAITING_BYTES", 0)  # none gives way
+    most[0] = 0
+    with suites_in(slow):
+        inspect_directory(REPO / "sample_data")
+    assert most[0] <= LOADING_THREADS
+
+
 RUN = """
 import sys
 sys.path.insert(0, {repo!r})
