@@ -696,10 +696,14 @@ def start_worker() -> bool:
     look) and the checks as descriptions (``_Expectation``), and hands back what ``_outcome`` reads
     (``_Result``): the verdicts are those of a suite run here. If the worker fails (it cannot start GX,
     it dies) a validation raises ``QualityError`` saying so. Nothing is started (False) when this process
-    has GX already (a test session, a server) or has a worker; ``stop_worker`` ends it."""
+    has GX already (a test session, a server) or has a worker, or when no process can be started (the
+    suites then run here); ``stop_worker`` ends it."""
     if _WORKER or "great_expectations" in sys.modules:
         return False
-    _WORKER.append(_Worker())
+    try:
+        _WORKER.append(_Worker())
+    except OSError:  # no interpreter to start (an embedded Python), no processes left
+        return False
     return True
 
 

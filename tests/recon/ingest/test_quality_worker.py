@@ -138,6 +138,20 @@ def test_a_worker_that_cannot_import_gx_says_so_on_every_suite(tmp_path: Path, m
         failing.stop()
 
 
+def test_without_a_process_to_start_the_suites_run_here(monkeypatch) -> None:
+    def no_process(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(quality.subprocess, "Popen", no_process)
+    monkeypatch.delitem(sys.modules, "great_expectations", raising=False)  # (as in a fresh `recon run`)
+    try:
+        assert quality.start_worker() is False and quality._WORKER == []
+    finally:
+        quality.stop_worker()
+    loaded = load_file(b"client,sku,quantity,period_start\nAcme,X,-3,2026-01-05\n", "usage.csv", "usage")
+    assert loaded.record.rows_quarantined == 0 and loaded.record.rows_loaded == 1  # (usage may be negative)
+
+
 def test_an_expectation_gx_cannot_make_is_a_quality_error(worker) -> None:
     frame = pd.DataFrame({"quantity": [1.0]})
     with pytest.raises(QualityError, match=r"^could not run the usage data-quality suite: AttributeError: "):
