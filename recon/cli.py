@@ -202,10 +202,11 @@ def run(
         check_folder(out, report.OUTPUT_NAMES)  # before any work: the results replace the folder whole
     except ReconError as error:
         fail(str(error))
-    if engine == "local" and data is not None:  # Great Expectations' import (seconds) while the store opens
-        from recon.ingest.quality import import_in_background  # and the first file is read
+    if engine == "local" and data is not None:  # Great Expectations' import (seconds) and its suites run in a
+        from recon.ingest.quality import start_worker, stop_worker  # worker process, while this one reads files
 
-        import_in_background()
+        if start_worker():
+            ctx.call_on_close(stop_worker)
     database = open_store(ctx) if store else None
     run_id, seen, spark_run = None, [], None
     try:

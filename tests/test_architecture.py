@@ -141,6 +141,22 @@ def test_importing_the_money_core_loads_no_database_driver_or_workbook_library()
     assert loaded == ""
 
 
+def test_loading_csv_files_imports_no_workbook_library() -> None:
+    """Issue 25 item 3: openpyxl (0.3 to 0.5 s) is imported when a workbook is read, not by a run that reads
+    only CSV files."""
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    code = ("import sys\nfrom pathlib import Path\nfrom recon.ingest import files, reading\n"
+            "from recon.ingest.directory import load_directory\n"
+            "from recon.ingest import quality\n"
+            "quality.validate = lambda kind, frame, cells, **_: quality.Validation(\n"
+            "    __import__('pandas').Series('', index=frame.index, dtype='string'), ())\n"
+            "quality.validate_together = lambda kind, parts, **_: [quality.validate(kind, *part) for part in parts]\n"
+            f"load_directory(Path({str(sample)!r}))\n"
+            "print(','.join(sorted(m for m in ('openpyxl', 'great_expectations') if m in sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
+
+
 def test_every_exception_class_is_declared_in_errors() -> None:
     """Issue 19 item 4: the exceptions of the package live in ``recon/errors.py`` (``ReconError`` and its
     subclasses for bad calls and bad configuration; ``DataError`` and its subclasses for bad data met while

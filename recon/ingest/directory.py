@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,9 @@ def _files(jail: Jail, entries: tuple[SourceEntry, ...]) -> tuple[list[tuple[str
     return top + deeper, [f"{name}/: {LINK_OUT}" for name in links_out]
 
 
-LOADING_THREADS = 2
+LOADING_THREADS = 2  # files parsed at a time
+MOST_FILES_WAITING = 16  # files loading at a time, those waiting for the GX worker's verdict included
+WAITING_BYTES = 32 << 20  # the most file bytes waiting for the worker's verdict while others are parsed
 
 
 def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
@@ -132,13 +135,20 @@ def inspect_directory(data_dir: Path, options: ReadOptions = ReadOptions(),
     used = {id(entry) for entry in claims if entry is not None}
     # Two files at a time: Arrow's reader, numpy's byte passes and hashing release the GIL, so one file
     # is parsed while the other is in the (serialised) quality suite. Largest first, so that no big file
-    # is left to load alone at the end.
-    largest_first = sorted(range(len(files)), key=lambda number: -jail.size(files[number][1]))
+    # is left to load alone at the end. A small file waiting for its suite in the GX worker process
+    # (``quality.start_worker``) gives its place to the next file meanwhile (``_Places``).
+    sizes = [jail.size(path) for _, path in files]
+    largest_first = sorted(range(len(files)), key=lambda number: -sizes[number])
     suites = _SharedSuites(names, claims)
     limits = limits or UploadLimits()
-    with ThreadPoolExecutor(LOADING_THREADS) as pool:
-        started = {number: pool.submit(_load_path, jail, files[number][1], names[number], claims[number], options,
-                                       limits, suites) for number in largest_first}
+    places = _Places()
+
+    def load(number: int) -> _Loaded | _Awaiting:
+        with places.taken(sizes[number]) as place, quality.giving_way(place):
+            return _load_path(jail, files[number][1], names[number], claims[number], options, limits, suites)
+
+    with ThreadPoolExecutor(max(LOADING_THREADS, min(len(files), MOST_FILES_WAITING))) as pool:
+        started = {number: pool.submit(load, number) for number in largest_first}
         loaded_or_waiting = [started[number].result() for number in range(len(files))]  # (raises what failed)
     results = [suites.result(name, item) for name, item in zip(names, loaded_or_waiting, strict=True)]
     for name, result in zip(names, results, strict=True):
@@ -160,6 +170,50 @@ def _profile(jail: Jail) -> tuple[SourceEntry, ...]:
         raise ProfileError(f"{PROFILE_FILE} is a link to a place outside the data directory; links out of it "
                            "are not followed")
     return read_profile(jail.root)
+
+
+class _Places:
+    """``LOADING_THREADS`` files parsed at a time. A file waiting for its verdict from the GX worker process
+    (which imports GX at the start of a run, seconds) gives its place to the next file meanwhile, as long as
+    the files waiting that way are at most ``WAITING_BYTES`` together: their cells stay in memory while they
+    wait (at 1M invoice lines, parsing every file while the first waited raised the peak by 0.5 GB)."""
+
+    def __init__(self) -> None:
+        self._parsing = threading.Semaphore(LOADING_THREADS)
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    @contextmanager
+    def taken(self, size: int) -> Iterator[_Place]:
+        with self._parsing:
+            yield _Place(self, size)
+
+    def give_way(self, size: int) -> bool:
+        with self._lock:
+            if self._waiting + size > WAITING_BYTES:
+                return False
+            self._waiting += size
+        self._parsing.release()
+        return True
+
+    def take_back(self, size: int) -> None:
+        self._parsing.acquire()
+        with self._lock:
+            self._waiting -= size
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A loading thread's place, for ``quality.giving_way``."""
+
+    places: _Places
+    size: int
+
+    def give_way(self) -> bool:
+        return self.places.give_way(self.size)
+
+    def take_back(self) -> None:
+        self.places.take_back(self.size)
 
 
 _Loaded = LoadedSource | ValidationReport | str  # a file of a directory: rows, a refusal, or why it was ignored

@@ -16,13 +16,17 @@ own row conditions filter the frame with ``pandas.query`` for every metric of th
 a suite's time).
 
 Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation
-(``recon run`` starts it on a thread); scipy's statistics and altair, which GX imports for expectations
-no suite uses, are left to their first use (``_deferred``: a third of GX's import). A suite costs
-GX's plumbing per expectation (issue 25 cut it by half: each expectation's configuration built once
-while a suite runs, ``_configurations_built_once``, and no row conditions) plus time in the rows it is
-handed, so a large file's rows
-are not all handed to it: each check's verdict on a row depends only on the values it reads, and GX
-judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
+(the dashboard starts it on a thread: ``import_in_background``). ``recon run`` runs the suites in a worker
+process instead (``start_worker``, issue 25): it imports GX on the other core while the files are parsed
+here (a file waiting for its verdict gives way to the next: ``giving_way``), is handed only the rows GX
+judges and the checks as descriptions (``_Expectation``), and hands back what this module reads of GX's
+results (``_Result``), so the verdicts are those of GX in this process. scipy's statistics and altair,
+which GX imports for expectations no suite uses, are left to their first use (``_deferred``: a third of
+GX's import); the worker also goes without SQLAlchemy (``_without``). A suite costs GX's plumbing per
+expectation (issue 25 cut it by half: each expectation's configuration built once while a suite runs,
+``_configurations_built_once``, and no row conditions) plus time in the rows it is handed, so a large
+file's rows are not all handed to it: each check's verdict on a row depends only on the values it reads,
+and GX judges one row of each look per check, its verdicts spread back over the rows alike (``_Looks``; a
 million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, which
 ``tests/recon/test_quality.py`` checks against judging every row). ``bench/validation.py`` measures it.
 """
@@ -30,15 +34,19 @@ million-line directory: 8.5 s of suites -> 2.8 s, the same reasons and counts, w
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -120,10 +128,34 @@ class Validation:
 # ------------------------------------------------------------------------------------------- the suite
 
 @dataclass(frozen=True)
+class _Expectation:
+    """A Great Expectations expectation described without GX: its class in ``great_expectations.expectations``
+    and the keyword arguments it is made with. A description crosses to a worker process (``start_worker``)
+    and is made a GX object only where GX runs (``built``), so that the process parsing the files never
+    imports GX to know its checks."""
+
+    name: str  # e.g. ExpectColumnValuesToBeBetween
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        """GX's name of the expectation type (``expect_column_values_to_be_between``), as its results say."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+    def built(self, gx: ModuleType) -> Any:
+        """The GX expectation object (a new one on every call)."""
+        return getattr(gx.expectations, self.name)(**self.kwargs)
+
+
+def _expect(name: str, **kwargs: Any) -> _Expectation:
+    return _Expectation(name, kwargs)
+
+
+@dataclass(frozen=True)
 class _Check:
     """One expectation of a suite, and how to say what is wrong with a row it rejects."""
 
-    expectation: Any  # a great_expectations.expectations.Expectation
+    expectation: _Expectation
     field: str  # the field named first in the quarantine reason
     column: str  # the field(s) shown in the report
     rule: str
@@ -159,36 +191,36 @@ def suite_checks(kind: str, frame: pd.DataFrame, cells: Mapping[str, pd.Series])
     """The expectations for a frame of ``kind``: required columns present, values readable and of their
     canonical type, quantities and prices not negative, dates in range and in order, currency codes
     known, row keys unique. ``cells`` holds the text of the fields the file gave; a field it did not give
-    is all empty and is not judged (GX spends ~20 ms per expectation, so a suite only has useful ones)."""
-    gxe = _gx().expectations
+    is all empty and is not judged (GX spends ~20 ms per expectation, so a suite only has useful ones).
+    Making the checks does not import GX."""
     text = _Cells(cells, frame)
     specs = [spec for spec in SOURCES[kind] if spec.required or spec.name in cells]
     given = {spec.name for spec in specs}
     required = [spec.name for spec in specs if spec.required]
-    checks = [_Check(gxe.ExpectTableColumnsToMatchSet(column_set=required, exact_match=False), required[0],
+    checks = [_Check(_expect("ExpectTableColumnsToMatchSet", column_set=required, exact_match=False), required[0],
                      ", ".join(required), "required columns present")]
-    checks += [_presence(gxe, spec, text) for spec in specs if spec.required or spec.type != "text"]
-    checks += [_Check(gxe.ExpectColumnValuesToBeOfType(column=spec.name, type_=GX_TYPES[spec.type]),
+    checks += [_presence(spec, text) for spec in specs if spec.required or spec.type != "text"]
+    checks += [_Check(_expect("ExpectColumnValuesToBeOfType", column=spec.name, type_=GX_TYPES[spec.type]),
                       spec.name, spec.name, f"{spec.name} is {type_words(spec)}") for spec in specs]
-    checks += [_non_negative(gxe, name, text) for name in NON_NEGATIVE[kind] if name in given]
-    checks += [_in_date_range(gxe, spec.name, text) for spec in specs if spec.type == "date"]
-    checks += [_in_order(gxe, start, end, text) for start, end in DATE_ORDER.get(kind, ())
+    checks += [_non_negative(name, text) for name in NON_NEGATIVE[kind] if name in given]
+    checks += [_in_date_range(spec.name, text) for spec in specs if spec.type == "date"]
+    checks += [_in_order(start, end, text) for start, end in DATE_ORDER.get(kind, ())
                if {start, end} <= given]
-    checks += [_known_currency(gxe, text) for name in given if name == CURRENCY_FIELD]
+    checks += [_known_currency(text) for name in given if name == CURRENCY_FIELD]
     if kind in UNIQUE_KEYS and set(UNIQUE_KEYS[kind]) <= given:
-        checks.append(_unique(gxe, UNIQUE_KEYS[kind], text))
+        checks.append(_unique(UNIQUE_KEYS[kind], text))
     return checks
 
 
-def _presence(gxe: ModuleType, spec: Field, text: _Cells) -> _Check:
+def _presence(spec: Field, text: _Cells) -> _Check:
     """Required: every row has a readable value. Optional: where the file gave a value, it is readable
     (an optional text value always is)."""
     name = spec.name
     if spec.required:
-        return _Check(gxe.ExpectColumnValuesToNotBeNull(column=name), name, name,
+        return _Check(_expect("ExpectColumnValuesToNotBeNull", column=name), name, name,
                       f"{name} present and {type_words(spec)}", _unreadable(spec, text, required=True),
                       reads=(name,), presence=True)
-    return _Check(gxe.ExpectColumnValuesToNotBeNull(column=given_column(name)), name, name,
+    return _Check(_expect("ExpectColumnValuesToNotBeNull", column=given_column(name)), name, name,
                   f"{name} {type_words(spec)} where given", _unreadable(spec, text, required=False),
                   reads=(name,), presence=True, condition=given_column(name))
 
@@ -212,42 +244,42 @@ def _unreadable(spec: Field, text: _Cells, required: bool) -> Callable[[pd.Index
     return explain
 
 
-def _non_negative(gxe: ModuleType, name: str, text: _Cells) -> _Check:
-    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0), name, name, f"{name} >= 0",
+def _non_negative(name: str, text: _Cells) -> _Check:
+    return _Check(_expect("ExpectColumnValuesToBeBetween", column=name, min_value=0), name, name, f"{name} >= 0",
                   lambda rows: text.quoted(name, rows) + " is negative", reads=(name,))
 
 
-def _in_date_range(gxe: ModuleType, name: str, text: _Cells) -> _Check:
+def _in_date_range(name: str, text: _Cells) -> _Check:
     earliest, latest = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(LATEST_DATE)
     span = f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
-    return _Check(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=earliest, max_value=latest),
+    return _Check(_expect("ExpectColumnValuesToBeBetween", column=name, min_value=earliest, max_value=latest),
                   name, name, f"{name} within {span}",
                   lambda rows: text.quoted(name, rows) + f" is outside {span}", reads=(name,))
 
 
-def _in_order(gxe: ModuleType, start: str, end: str, text: _Cells) -> _Check:
-    expectation = gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=end, column_B=start, or_equal=True, ignore_row_if="either_value_is_missing")
+def _in_order(start: str, end: str, text: _Cells) -> _Check:
+    expectation = _expect("ExpectColumnPairValuesAToBeGreaterThanB", column_A=end, column_B=start, or_equal=True,
+                          ignore_row_if="either_value_is_missing")
     return _Check(expectation, end, f"{start}, {end}", f"{end} >= {start}",
                   lambda rows: text.quoted(end, rows) + f" is before {start} " + text.quoted(start, rows),
                   reads=(start, end))
 
 
-def _known_currency(gxe: ModuleType, text: _Cells) -> _Check:
-    return _Check(gxe.ExpectColumnValuesToBeInSet(column=CURRENCY_FIELD, value_set=sorted(ISO_4217)),
+def _known_currency(text: _Cells) -> _Check:
+    return _Check(_expect("ExpectColumnValuesToBeInSet", column=CURRENCY_FIELD, value_set=sorted(ISO_4217)),
                   CURRENCY_FIELD, CURRENCY_FIELD, "currency is an ISO 4217 code",
                   lambda rows: text.quoted(CURRENCY_FIELD, rows) + " is not an ISO 4217 currency code",
                   reads=(CURRENCY_FIELD,))
 
 
-def _unique(gxe: ModuleType, key: tuple[str, ...], text: _Cells) -> _Check:
+def _unique(key: tuple[str, ...], text: _Cells) -> _Check:
     """Every row with a full key has a key of its own; all rows sharing a key go to quarantine (which of
     them is right is for a person to say)."""
     if len(key) == 1:
-        expectation = gxe.ExpectColumnValuesToBeUnique(column=key[0])
+        expectation = _expect("ExpectColumnValuesToBeUnique", column=key[0])
     else:
-        expectation = gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key),
-                                                           ignore_row_if="any_value_is_missing")
+        expectation = _expect("ExpectCompoundColumnsToBeUnique", column_list=list(key),
+                              ignore_row_if="any_value_is_missing")
 
     def explain(rows: pd.Index) -> pd.Series:
         quoted = text.quoted(key[0], rows)
@@ -458,7 +490,7 @@ def _first_of_each(codes: np.ndarray) -> np.ndarray:
 _FEW_CODES = 16
 
 
-def _spread_outcome(check: _Check, result: Any, looks: _Looks, number: int,
+def _spread_outcome(check: _Check, result: _Result, looks: _Looks, number: int,
                     frame: pd.DataFrame) -> tuple[ExpectationOutcome, pd.Index]:
     """A check's outcome on the representative rows, as it is on all rows: every row that looks like a
     failing one fails; the rows checked are those GX would have judged (on the condition's rows, and
@@ -494,9 +526,40 @@ def _part_outcome(check: _Check, outcome: ExpectationOutcome, failing: pd.Index,
                    success=not failed)
 
 
-def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
-    """Validate ``frame`` against the checks' expectations in a fresh ephemeral context; the results
-    in the checks' order (GX groups them by column, so each carries its check number in ``meta``)."""
+@dataclass(frozen=True)
+class _Result:
+    """What ``recon`` reads of GX's result for one expectation (``_outcome``); plain values, so that a worker
+    process can hand it back."""
+
+    type: str  # the expectation type, as GX's result names it
+    success: bool
+    raised: bool  # GX could not evaluate the expectation
+    message: str | None  # and why
+    unexpected: list[Any]  # GX's unexpected_index_list: the failing rows' positions
+    observed: str | None
+    element_count: int | None
+    missing_count: int | None
+    unexpected_count: int | None
+
+
+def _result(gx_result: Any) -> _Result:
+    info = gx_result.exception_info or {}
+    details = gx_result.result or {}
+    observed = details.get("observed_value")
+    return _Result(type=gx_result.expectation_config.type, success=bool(gx_result.success),
+                   raised=bool(info.get("raised_exception")), message=info.get("exception_message"),
+                   unexpected=list(details.get("unexpected_index_list") or []),
+                   observed=None if observed is None else str(observed),
+                   element_count=details.get("element_count"), missing_count=details.get("missing_count"),
+                   unexpected_count=details.get("unexpected_count"))
+
+
+def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[_Result]:
+    """Validate ``frame`` against the checks' expectations; the results in the checks' order. In the GX
+    worker process when this process started one (``start_worker``), else in this process."""
+    worker = _WORKER[0] if _WORKER else None
+    if worker is not None:
+        return worker.run(kind, frame, [check.expectation for check in checks])
     gx = _gx()
     with _GX_LOCK:  # one suite at a time: GX's contexts and registries are not made for threads
         return _run_locked(gx, kind, frame, checks)
@@ -505,11 +568,17 @@ def _run(kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
 _GX_LOCK = threading.Lock()
 
 
-def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[Any]:
+def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Check]) -> list[_Result]:
+    return _results(gx, kind, frame, [check.expectation for check in checks])
+
+
+def _results(gx: ModuleType, kind: str, frame: pd.DataFrame, described: list[_Expectation]) -> list[_Result]:
+    """Run the expectations on ``frame`` with GX, one suite in the context's dataframe asset of ``kind``;
+    GX groups the results by column, so each expectation carries its number in ``meta``."""
     batch_definition = _batch_definition(gx, kind)
     expectations = []
-    for number, check in enumerate(checks):
-        expectation = check.expectation.copy(deep=True)
+    for number, description in enumerate(described):
+        expectation = description.built(gx)
         expectation.meta = {"check": number}
         expectations.append(expectation)
     suite = gx.ExpectationSuite(name=f"recon-{kind}", expectations=expectations)
@@ -517,7 +586,7 @@ def _run_locked(gx: ModuleType, kind: str, frame: pd.DataFrame, checks: list[_Ch
     with _configurations_built_once(gx.expectations.Expectation):
         results = batch.validate(suite, result_format=RESULT_FORMAT).results
     by_number = {result.expectation_config.meta["check"]: result for result in results}
-    return [by_number[number] for number in range(len(checks))]
+    return [_result(by_number[number]) for number in range(len(described))]
 
 
 def _batch_definition(gx: ModuleType, kind: str) -> Any:
@@ -573,28 +642,25 @@ def _configurations_built_once(expectation_class: type) -> Iterator[None]:
             expectation_class.__setattr__ = own_setting  # type: ignore[method-assign]
 
 
-def _outcome(check: _Check, result: Any, row_count: int,
+def _outcome(check: _Check, result: _Result, row_count: int,
              checked_rows: np.ndarray | None = None) -> tuple[ExpectationOutcome, pd.Index]:
     """A check's outcome and failing row positions from GX's result; ``checked_rows`` (the rows it judges,
     for a check on given values only) count its rows checked."""
-    info = result.exception_info or {}
-    if info.get("raised_exception"):
-        raise QualityError(f"could not run {result.expectation_config.type} on {check.column}: "
-                           f"{info.get('exception_message')}")
-    details = result.result or {}
-    failing = pd.Index(details.get("unexpected_index_list") or [], dtype="int64")
-    observed = details.get("observed_value")
-    checked = int(details.get("element_count", row_count)) - int(details.get("missing_count") or 0)
+    if result.raised:
+        raise QualityError(f"could not run {result.type} on {check.column}: {result.message}")
+    failing = pd.Index(result.unexpected, dtype="int64")
+    element_count = row_count if result.element_count is None else result.element_count
+    checked = int(element_count) - int(result.missing_count or 0)
     outcome = ExpectationOutcome(
-        expectation=result.expectation_config.type, column=check.column, rule=check.rule,
-        success=bool(result.success), checked=checked if checked_rows is None else int(checked_rows.sum()),
-        failed=int(details.get("unexpected_count") or 0), observed="" if observed is None else str(observed))
+        expectation=result.type, column=check.column, rule=check.rule, success=result.success,
+        checked=checked if checked_rows is None else int(checked_rows.sum()),
+        failed=int(result.unexpected_count or 0), observed="" if result.observed is None else result.observed)
     return outcome, failing
 
 
 def _add_reason(reasons: pd.Series, failing: pd.Index, check: _Check) -> pd.Series:
     assert check.explain is not None
-    expectation_type = check.expectation.expectation_type
+    expectation_type = check.expectation.type
     reason = f"{check.field}: " + check.explain(failing).astype("string") + f" ({expectation_type})"
     current = reasons.loc[failing]
     out = reasons.copy()
@@ -621,10 +687,142 @@ def import_in_background() -> threading.Thread:
     return thread
 
 
+# ------------------------------------------------------------------------------ GX in a worker process
+
+def start_worker() -> bool:
+    """Run this process's suites in a worker process from now on (``recon run``): the worker imports GX
+    (about 2 s of CPU) and runs the suites on the other core while this process reads and parses the
+    files, instead of both sharing one interpreter's lock. It is handed the few rows GX judges (one of each
+    look) and the checks as descriptions (``_Expectation``), and hands back what ``_outcome`` reads
+    (``_Result``): the verdicts are those of a suite run here. If the worker fails (it cannot start GX,
+    it dies) a validation raises ``QualityError`` saying so. Nothing is started (False) when this process
+    has GX already (a test session, a server) or has a worker, or when no process can be started (the
+    suites then run here); ``stop_worker`` ends it."""
+    if _WORKER or "great_expectations" in sys.modules:
+        return False
+    try:
+        _WORKER.append(_Worker())
+    except OSError:  # no interpreter to start (an embedded Python), no processes left
+        return False
+    return True
+
+
+def stop_worker() -> None:
+    """End the worker process, if this process started one; suites run in this process again."""
+    if _WORKER:
+        _WORKER.pop().stop()
+
+
+class _Worker:
+    """A Python process running ``_serve``: requests and replies are pickles on its standard input and
+    output (a private pipe between two processes of the same ``recon``)."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # the directory holding this ``recon`` package
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+        self._lock = threading.Lock()
+        self.pid = self._process.pid
+
+    def run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
+        place: Place | None = getattr(_GIVING_WAY, "place", None)
+        if place is None or not place.give_way():
+            return self._run(kind, frame, expectations)
+        try:
+            return self._run(kind, frame, expectations)
+        finally:
+            place.take_back()
+
+    def _run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        with self._lock:  # one suite at a time, as in this process
+            try:
+                pickle.dump((kind, frame, expectations), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self._process.stdin.flush()
+                status, reply = pickle.load(self._process.stdout)
+            except (OSError, EOFError, pickle.UnpicklingError) as error:  # it died: its pipes are closed
+                raise QualityError(f"could not run the {kind} data-quality suite: the Great Expectations worker "
+                                   f"process ended ({self._ended()}; {type(error).__name__})") from None
+        if status != "ok":
+            raise QualityError(f"could not run the {kind} data-quality suite: {reply}")
+        return list(reply)
+
+    def _ended(self) -> str:
+        try:
+            code = self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return "no reply"
+        return f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+
+    def stop(self) -> None:
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
+        self._process.terminate()  # (it would end when its input closes, after tearing GX down: up to 1 s)
+        self._process.wait()
+
+
+_WORKER: list[_Worker] = []
+_GIVING_WAY = threading.local()
+
+
+class Place(Protocol):
+    """A loading thread's place among those parsing files (``recon.ingest.directory._Places``)."""
+
+    def give_way(self) -> bool:
+        """Let another thread parse while this one waits; False if it may not."""
+
+    def take_back(self) -> None:
+        """Wait for a place again (after ``give_way`` returned True)."""
+
+
+@contextmanager
+def giving_way(place: Place) -> Iterator[None]:
+    """While this thread waits for the worker process's verdict on a file, it gives ``place`` to another
+    thread to parse a file meanwhile (if the place allows), and takes it back before going on."""
+    _GIVING_WAY.place = place
+    try:
+        yield
+    finally:
+        _GIVING_WAY.place = None
+_SERVE = "import sys; sys.path.insert(0, sys.argv[1]); from recon.ingest.quality import _serve; _serve()"
+
+
+def _serve() -> None:
+    """The worker process's loop: import GX, then for each request (a source kind, the frame GX judges and
+    the expectations) reply ``("ok", results)`` or ``("error", why)``, until its input closes. Its standard
+    output is the reply pipe, so anything else printing there goes to standard error instead."""
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        with _without("sqlalchemy"):
+            gx: ModuleType | None = _gx()
+        failed = ""
+    except Exception as error:  # said to the process that asks, on every request
+        gx, failed = None, f"Great Expectations could not be imported: {type(error).__name__}: {error}"
+    while True:
+        try:
+            kind, frame, expectations = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            if gx is None:
+                raise RuntimeError(failed)
+            with _GX_LOCK:
+                reply: tuple[str, Any] = ("ok", _results(gx, kind, frame, expectations))
+        except Exception as error:  # any failure is the asking process's QualityError
+            reply = ("error", failed or f"{type(error).__name__}: {error}")
+        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
 @cache
 def _imported_gx() -> ModuleType:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    with _without_pyspark(), _deferred(*DEFERRED_BY_GX):
+    with _without("pyspark"), _deferred(*DEFERRED_BY_GX):
         import great_expectations
 
     return great_expectations
@@ -691,19 +889,23 @@ def _deferred(*names: str) -> Iterator[None]:
 
 
 @contextmanager
-def _without_pyspark() -> Iterator[None]:
-    """GX imports pyspark when it is installed (``recon``'s ``[spark]`` extra), for Spark data sources
-    ``recon`` never uses: a second more of imports, pandas warnings, and under ``python -c`` pyspark's
-    Spark Connect module ends the process (it takes itself for a doctest run). Unless this process has
-    imported pyspark itself (a Spark worker), GX is shown none."""
-    if "pyspark" in sys.modules:
-        yield
-        return
-    sys.modules["pyspark"] = None  # type: ignore[assignment]  # (``import pyspark`` then raises ImportError)
+def _without(*names: str) -> Iterator[None]:
+    """While GX is imported, the packages ``names`` that this process has not imported look absent (``import
+    pyspark`` raises ImportError) and GX goes without them as it does when they are not installed.
+
+    pyspark (``recon``'s ``[spark]`` extra) is for Spark data sources ``recon`` never uses: a second more of
+    imports, pandas warnings, and under ``python -c`` pyspark's Spark Connect module ends the process (it
+    takes itself for a doctest run); a Spark worker that imported pyspark itself keeps it. SQLAlchemy (0.3
+    to 0.4 s) is for SQL data sources: only the worker process (``_serve``) goes without it, being the one
+    process where no other thread may import it meanwhile (``recon``'s store does)."""
+    absent = [name for name in names if name not in sys.modules]
+    for name in absent:
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        sys.modules.pop("pyspark", None)
+        for name in absent:
+            sys.modules.pop(name, None)
 
 
 def _project_config() -> Any:
@@ -719,5 +921,5 @@ def _project_config() -> Any:
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
 
 
-__all__ = ["ExpectationOutcome", "Validation", "import_in_background",
+__all__ = ["ExpectationOutcome", "Validation", "giving_way", "import_in_background", "start_worker", "stop_worker",
            "suite_checks", "validate", "validate_together"]

@@ -42,7 +42,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from openpyxl.utils.exceptions import InvalidFileException
 
 from recon.cells import (
     CONTROL,
@@ -82,15 +81,15 @@ from recon.ingest.lines import (
     quoting,
     records,
 )
-from recon.ingest.workbook import read_sheet
 
 # What the parsers raise on bytes that are not the table they claim to be: pandas (ParserError,
-# EmptyDataError) a ValueError, Arrow (CSV, Parquet) an ArrowException, openpyxl InvalidFileException,
-# KeyError (a missing part) or ValueError, zipfile and zlib their own errors, an XML parser a ParseError
-# (a SyntaxError), a truncated stream EOFError or OSError. Any other exception is a bug in our code, and
-# is raised as such instead of being reported as a bad file.
+# EmptyDataError) a ValueError, Arrow (CSV, Parquet) an ArrowException, openpyxl InvalidFileException (as a
+# ValueError: ``_read_workbook``, which imports openpyxl only when a workbook is read), KeyError (a missing
+# part) or ValueError, zipfile and zlib their own errors, an XML parser a ParseError (a SyntaxError), a
+# truncated stream EOFError or OSError. Any other exception is a bug in our code, and is raised as such
+# instead of being reported as a bad file.
 UNREADABLE = (ValueError, KeyError, IndexError, EOFError, OSError, SyntaxError, csv.Error, zipfile.BadZipFile,
-              zipfile.LargeZipFile, zlib.error, InvalidFileException, pa.ArrowException)
+              zipfile.LargeZipFile, zlib.error, pa.ArrowException)
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 65_536
@@ -212,7 +211,14 @@ def read_text_table(data: FileBytes, name: str, options: ReadOptions = ReadOptio
 # ------------------------------------------------------------------------------------------ workbooks
 
 def _read_workbook(data: bytes, options: ReadOptions, limits: UploadLimits) -> TextTable:
-    sheet = read_sheet(data, options.sheet, limits.max_rows, limits.max_columns)
+    from openpyxl.utils.exceptions import InvalidFileException  # (openpyxl: 0.3 s of a run that reads no workbook)
+
+    from recon.ingest.workbook import read_sheet
+
+    try:
+        sheet = read_sheet(data, options.sheet, limits.max_rows, limits.max_columns)
+    except InvalidFileException as error:  # unreadable bytes: said as the other parsers' (``UNREADABLE``)
+        raise ValueError(*error.args) from error
     names, duplicates = column_names(sheet.header)
     columns = list(zip(*sheet.rows, strict=True)) if sheet.rows else [()] * len(names)
     index = pd.RangeIndex(len(sheet.rows))
