@@ -8,12 +8,13 @@
 -- a cost row changes cost only, a one-time row counts in full in the month it starts; a subscription's
 -- recurring rows replace one another in time (LEAD), a credit with a charge's span and quantity cancels
 -- it, a credit starting the day a replacement starts is absorbed by it, other credits and adjustments add
--- their signed quantity for their days. Contract lines of one service replace one another in time; a
--- monthly line is expected for the days it is in effect (a line billed in whole periods only in months it
--- covers whole), a line billed every N months in full in its billing months. Agreement totals are not
--- product lines. Not written here (the benchmark's sample has none of them): days carried over gaps in a
--- subscription's charges, credits taking a subscription below zero on some days but not the month, agreement
--- totals, the period_end quantity basis.
+-- their signed quantity for their days; a subscription's days that none of its charges covers, inside its
+-- known life, hold the quantity of the charge nearest them (carried days). Contract lines of one service
+-- replace one another in time; a monthly line is expected for the days it is in effect (a line billed in
+-- whole periods only in months it covers whole), a line billed every N months in full in its billing
+-- months. Agreement totals are not product lines. Not written here (the benchmark's sample has none of
+-- them): credits taking a subscription below zero on some days but not the month, agreement totals, the
+-- period_end quantity basis.
 
 -- amount = quantity x unit price, rounded half up to whole cents (recon.money.money_times_quantity)
 CREATE OR REPLACE TEMP MACRO amount_of(quantity, unit_price) AS
@@ -31,7 +32,8 @@ usage_rows AS (
            subscription_id IS NOT NULL AND coalesce(row_type, 'usage') IN ('recurring', 'credit', 'adjustment')
                AS in_series,
            source_file, source_line, period_start::DATE AS first_day,
-           greatest(coalesce(period_end, period_start)::DATE, period_start::DATE) AS last_day
+           greatest(coalesce(period_end, period_start)::DATE, period_start::DATE) AS last_day,
+           subscription_start::DATE AS life_first, subscription_end::DATE AS life_last
     FROM usage WHERE coalesce(row_type, 'usage') NOT IN ('trial', 'cost')
 ),
 -- a subscription's credit with a charge's span and quantity cancels that charge, one for one
@@ -62,8 +64,10 @@ change_days AS (
     SELECT DISTINCT client, sku, subscription_id, first_day FROM live_rows WHERE in_series AND row_type = 'recurring'
 ),
 -- a credit starting the day a recurring row of its subscription starts is the refund half of that change
-usage_spans AS (
-    SELECT h.client, h.sku, h.unit_cost, h.in_series, h.row_type = 'one_time' AS one_time, h.first_day,
+-- (materialized: the carried days read it three times more)
+usage_spans AS MATERIALIZED (
+    SELECT h.client, h.sku, h.subscription_id, h.unit_cost, h.in_series, h.row_type = 'one_time' AS one_time,
+           h.row_type, h.first_day,
            CASE WHEN h.row_type = 'one_time' THEN h.first_day ELSE h.effective_last END AS last_day,
            CASE WHEN h.in_series AND h.row_type = 'credit' THEN -abs(h.quantity) ELSE h.quantity END AS quantity
     FROM held_rows AS h
@@ -72,16 +76,94 @@ usage_spans AS (
          AND c.subscription_id = h.subscription_id AND c.first_day = h.first_day
     WHERE c.first_day IS NULL AND (h.row_type = 'one_time' OR h.effective_last >= h.first_day)
 ),
+-- Carried days. A subscription's charges (not its credits) cover runs of consecutive days. Its known life
+-- runs from its subscription_start to its subscription_end, widened to its charges' own spans (without the
+-- dates: its first charge's first day to its last charge's last day). Each run's quantity reaches out
+-- over the uncovered days beside it: back to the life's start or to the middle of the gap before it, and
+-- forward to the life's end or to the middle of the gap after it (a gap's earlier half, its middle day
+-- included, takes the run before it; the rest the run after it). The quantity a run reaches out with is
+-- what the subscription holds on the run's edge day: every span covering that day, credits netted, never
+-- below zero.
+subscription_lives AS (
+    SELECT client, sku, subscription_id,
+           min(least(coalesce(life_first, first_day), first_day)) AS life_first,
+           max(greatest(coalesce(life_last, last_day), last_day)) AS life_last
+    FROM live_rows WHERE in_series AND row_type IN ('recurring', 'adjustment')
+    GROUP BY client, sku, subscription_id
+),
+-- Most subscriptions have no such day; only the others are looked at. A subscription's recurring spans
+-- never overlap (each ends before the next starts), so they cover every day from its first charge to its
+-- last exactly when their days add up to that many, and its life adds none when it ends there too.
+uncovered_subscriptions AS (
+    SELECT client, sku, subscription_id
+    FROM usage_spans AS s JOIN subscription_lives AS l USING (client, sku, subscription_id)
+    WHERE s.in_series AND s.row_type <> 'credit'
+    GROUP BY client, sku, subscription_id
+    HAVING coalesce(sum(s.last_day - s.first_day + 1) FILTER (WHERE s.row_type = 'recurring'), 0)
+               <> max(s.last_day) - min(s.first_day) + 1
+        OR min(l.life_first) < min(s.first_day) OR max(l.life_last) > max(s.last_day)
+),
+charge_spans AS (
+    SELECT client, sku, subscription_id, first_day, last_day,
+           max(last_day) OVER (PARTITION BY client, sku, subscription_id ORDER BY first_day, last_day
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
+    FROM usage_spans SEMI JOIN uncovered_subscriptions USING (client, sku, subscription_id)
+    WHERE in_series AND row_type <> 'credit'
+),
+covered_runs AS (
+    SELECT client, sku, subscription_id, min(first_day) AS first_day, max(last_day) AS last_day
+    FROM (SELECT *, sum(CASE WHEN covered_until IS NULL OR first_day > covered_until + 1 THEN 1 ELSE 0 END)
+                        OVER (PARTITION BY client, sku, subscription_id ORDER BY first_day, last_day
+                              ROWS UNBOUNDED PRECEDING) AS run
+          FROM charge_spans)
+    GROUP BY client, sku, subscription_id, run
+),
+runs_in_life AS (
+    SELECT r.client, r.sku, r.subscription_id, r.first_day, r.last_day, l.life_first, l.life_last,
+           lag(r.last_day) OVER beside AS last_before, lead(r.first_day) OVER beside AS first_after
+    FROM covered_runs AS r JOIN subscription_lives AS l USING (client, sku, subscription_id)
+    WINDOW beside AS (PARTITION BY r.client, r.sku, r.subscription_id ORDER BY r.first_day)
+),
+reach AS (  -- runs of a subscription never touch (covered_runs joins them): a gap is 1 day or more
+    SELECT client, sku, subscription_id, last_day AS edge_day, last_day + 1 AS first_day,
+           CASE WHEN first_after IS NULL THEN life_last
+                ELSE last_day + 1 + ((first_after - last_day - 2) // 2)::INTEGER END AS last_day
+    FROM runs_in_life
+    UNION ALL
+    SELECT client, sku, subscription_id, first_day AS edge_day,
+           CASE WHEN last_before IS NULL THEN life_first
+                ELSE last_before + 2 + ((first_day - last_before - 2) // 2)::INTEGER END AS first_day,
+           first_day - 1 AS last_day
+    FROM runs_in_life
+),
+carried_spans AS (
+    SELECT r.client, r.sku, greatest(r.first_day, w.window_first) AS first_day,
+           least(r.last_day, w.window_last) AS last_day, greatest(sum(s.quantity), 0) AS quantity
+    FROM reach AS r
+    CROSS JOIN (SELECT min(month_start)::DATE AS window_first, max(month_end)::DATE AS window_last
+                FROM run_periods) AS w
+    JOIN usage_spans AS s
+      ON s.in_series AND s.client = r.client AND s.sku = r.sku AND s.subscription_id = r.subscription_id
+         AND r.edge_day BETWEEN s.first_day AND s.last_day
+    WHERE r.first_day <= r.last_day AND r.first_day <= w.window_last AND r.last_day >= w.window_first
+    GROUP BY r.client, r.sku, r.subscription_id, r.first_day, r.last_day, w.window_first, w.window_last
+),
+counted_spans AS (
+    SELECT client, sku, unit_cost, in_series, one_time, first_day, last_day, quantity, FALSE AS carried
+    FROM usage_spans
+    UNION ALL
+    SELECT client, sku, NULL, TRUE, FALSE, first_day, last_day, quantity, TRUE FROM carried_spans
+),
 usage_months AS (
     SELECT s.*, month_start::DATE AS month_start, (month_start + INTERVAL 1 MONTH)::DATE AS next_month
-    FROM usage_spans AS s,
+    FROM counted_spans AS s,
          unnest(range(date_trunc('month', first_day), date_trunc('month', last_day) + INTERVAL 1 MONTH,
                       INTERVAL 1 MONTH)) AS months(month_start)
 ),
 -- each row for the days it covers (a subscription's quantity-days summed before dividing), a one-time
 -- row in full
 usage_prorated AS (
-    SELECT strftime(month_start, '%Y-%m') AS period, client, sku, unit_cost, in_series,
+    SELECT strftime(month_start, '%Y-%m') AS period, client, sku, unit_cost, in_series, carried,
            CASE WHEN one_time THEN quantity
                 ELSE quantity * (least(last_day + 1, next_month) - greatest(first_day, month_start)) END
                AS quantity_days,
@@ -91,11 +173,15 @@ usage_prorated AS (
            next_month - month_start AS month_days
     FROM usage_months
 ),
+-- U counts the carried days; the vendor's unit cost is the charges' cost over the charged quantity
 usage_keys AS (
     SELECT period, client, sku,
            greatest(round_even(coalesce(sum(prorated_qty) FILTER (WHERE NOT in_series), 0)
                                + coalesce(sum(quantity_days) FILTER (WHERE in_series), 0) / any_value(month_days),
                                4), 0) AS usage_qty,
+           greatest(round_even(coalesce(sum(prorated_qty) FILTER (WHERE NOT in_series), 0)
+                               + coalesce(sum(quantity_days) FILTER (WHERE in_series AND NOT carried), 0)
+                                 / any_value(month_days), 4), 0) AS charged_qty,
            CASE WHEN count(unit_cost) > 0 THEN sum(amount_of(prorated_qty, unit_cost)) END AS vendor_cost_amount
     FROM usage_prorated GROUP BY ALL
 ),
@@ -181,7 +267,7 @@ facts AS (
            c.contract_unit_price, price_of(b.billed_amount, b.billed_qty) AS billed_unit_price,
            vt.client IS NOT NULL AS vendor_tracked, hc.client IS NOT NULL AS had_contract,
            coalesce(c.contract_lines, 0) > 0 AS contract_active,
-           coalesce(price_of(u.vendor_cost_amount, u.usage_qty), cat.catalog_unit_cost) AS vendor_unit_cost,
+           coalesce(price_of(u.vendor_cost_amount, u.charged_qty), cat.catalog_unit_cost) AS vendor_unit_cost,
            cat.list_price
     FROM run_keys AS k
     JOIN run_periods AS p USING (period)
