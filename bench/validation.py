@@ -18,8 +18,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recon import io
 from recon.ingest import quality
+from recon.ingest.files import load_file
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -69,7 +69,7 @@ def measure(path: Path) -> dict[str, float]:
     quality.validate = timed  # type: ignore[assignment]
     try:
         began = time.perf_counter()
-        loaded = io.load_file(data, path.name, "usage")
+        loaded = load_file(data, path.name, "usage")
         total = time.perf_counter() - began
     finally:
         quality.validate = original  # type: ignore[assignment]
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--bad", type=int, default=1_000)
     args = parser.parse_args()
     began = time.perf_counter()
-    io.load_file(b"client,sku,quantity,period_start\nA,X,1,2026-01-01\n", "usage.csv", "usage")
+    load_file(b"client,sku,quantity,period_start\nA,X,1,2026-01-01\n", "usage.csv", "usage")
     warm_up = time.perf_counter() - began
     result = measure(write_usage(args.rows, args.bad))
     share = result["validation"] / result["total"]
