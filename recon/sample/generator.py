@@ -1785,7 +1785,11 @@ def _with_row_types(usage: pd.DataFrame) -> pd.DataFrame:
 def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
     """Each full-month usage row as up to ``sites`` rows of whole seats adding up to it (the first site
     takes the remainder); prorated rows stay whole, so every key's usage is exactly what it was. Each
-    site is a subscription of its own (``<id>-s2``, ...): a subscription's rows replace one another."""
+    site is a subscription of its own (``<id>-s2``, ...): a subscription's rows replace one another.
+
+    A site of seats (``recurring``) that comes back after months without a row (the seats fell below
+    its number) is a new subscription, ``<id>-s2-2`` for its second run: under its old id its seats
+    would carry over the gap (PRODUCT.md 4a), a usage the answer key does not hold."""
     seats = usage["quantity"].to_numpy(dtype=float)
     split = ~usage["partial"].to_numpy(bool) & (seats == np.floor(seats))
     count = np.where(split, np.clip(np.minimum(sites, seats), 1, None), 1).astype(np.int64)
@@ -1798,7 +1802,29 @@ def _per_site(usage: pd.DataFrame, sites: int) -> pd.DataFrame:
     subscription = split_rows["subscription_id"].astype("str")
     subscription = subscription.where(site == 1, subscription + "-s" + pd.Series(site, index=split_rows.index)
                                       .astype("str"))
+    run = _site_runs(subscription.to_numpy(), split_rows["month"].to_numpy(),
+                     (site > 1) & (split_rows["row_type"] == "recurring").to_numpy())
+    subscription = subscription.where(run <= 1, subscription + "-" + pd.Series(run, index=split_rows.index)
+                                      .astype("str"))
     return split_rows.assign(quantity=quantity, subscription_id=subscription.to_numpy())
+
+
+def _site_runs(subscription: np.ndarray, month: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """For each ``counted`` row, which run of consecutive months of its subscription id it is in (1, 2,
+    ...); 0 for the others."""
+    run = np.zeros(len(subscription), dtype=np.int64)
+    position = np.flatnonzero(counted)
+    if not len(position):
+        return run
+    order = position[np.lexsort((month[position], subscription[position]))]
+    ids, months = subscription[order], month[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (ids[1:] != ids[:-1]) | (months[1:] > months[:-1] + 1)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    total = np.cumsum(starts)
+    run[order] = total - np.maximum.accumulate(np.where(first, total, 0)) + 1
+    return run
 
 
 def _render_invoices(ctx: _Context, lines: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:

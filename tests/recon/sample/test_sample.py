@@ -400,6 +400,38 @@ def test_usage_per_site_splits_rows_but_keeps_every_key_total_and_finding(tmp_pa
         generate_sample(usage_sites=0)
 
 
+def test_a_site_that_returns_after_a_gap_is_a_new_subscription_so_the_answer_key_holds(tmp_path: Path) -> None:
+    """``usage_sites``: when a subscription's seats fall below its site count for some months, its last
+    sites write no row then; a site that comes back is a new subscription (its own id). Under the old id
+    the site's seat would carry over the gap (PRODUCT.md 4a: the life runs from its first charge to its
+    last) and the engine would rightly find usage above the billed seats that the answer key says match.
+    30 clients x 12 months, seed 1, 3 sites: a Microsoft 365 subscription of 3 seats drops to 2 and back."""
+    from recon import load_directory, reconcile
+    from recon.exports.formatting import export_frame
+
+    sample = write_sample(tmp_path, clients=30, months=12, seed=1, usage_sites=3)
+    rows = pd.concat([frame for name, frame in sample.files.items() if name.startswith("usage_")])
+    rows = rows[rows["row_type"] == "recurring"]
+    # The sites of a subscription month are 1..n: site k is there in every month with at least k rows.
+    site_rows = rows.assign(subscription=rows["subscription_id"].str.split("-s").str[0],
+                            month=pd.to_datetime(rows["period_start"]).dt.to_period("M"))
+    count = site_rows.groupby(["subscription", "month"]).size().unstack()  # NaN: the subscription's no row
+    returns = [(subscription, site) for subscription, counts in count.iterrows()
+               for site in range(2, 4) if re.search(r"1+0+1", "".join(counts.dropna().ge(site)
+                                                                      .astype(int).astype(str)))]
+    assert returns, "the sample no longer has a site coming back after a gap: pick another seed"
+    sites = site_rows[site_rows["subscription_id"].str.contains("-s")]
+    months = sites.groupby("subscription_id")["month"].agg(lambda month: month.max().ordinal
+                                                           - month.min().ordinal + 1 - month.nunique())
+    assert months[months > 0].empty  # no site's id stops and comes back (months its seats would carry)
+
+    found = export_frame(reconcile(load_directory(tmp_path)).discrepancies)[[*KEY, "type", "variance"]]
+    compared = found.merge(sample.answer_key[[*KEY, "type", "variance"]], on=[*KEY, "type"], how="outer",
+                           indicator=True, suffixes=("", "_expected"))
+    wrong = compared[(compared["_merge"] != "both") | (compared["variance"] != compared["variance_expected"])]
+    assert wrong.empty, wrong
+
+
 def test_the_realities_of_section_4a_are_in_the_sample(sample: SampleMSP) -> None:
     """Issue 17 item 6 and issue 18 item 5: the sample MSP holds every reality of PRODUCT.md 4a (none of
     them raises a false finding: test_sample_msp proves the run raises the answer key's findings and
