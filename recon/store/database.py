@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from alembic import command
@@ -50,10 +51,9 @@ from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, empty_issues, empty_source
 from recon.status import STATUSES, with_status
+from recon.store import bulk, tables
 from recon.store import fixes as fix_ledger
-from recon.store import tables
 from recon.store.rows import frame_of as _frame
-from recon.store.rows import records as _records
 from recon.store.rows import text_columns as _text_columns
 from recon.store.rows import timestamps as _timestamps
 
@@ -75,7 +75,6 @@ IMPORT_COLUMNS = ("import_id", "source", "file", "sha256", "rows_in", "rows_load
 # month after its last.
 HISTORY_DAYS_BEFORE = 400
 HISTORY_DAYS_AFTER = 31
-CHARGE_BATCH = 5_000
 _COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_quarantined", "blank_rows")
 
 _T = tables.table
@@ -398,8 +397,10 @@ class Store:
             rows = connection.execute(query).all()
         if not rows:
             return None
-        return _history_sources(pd.DataFrame(rows, columns=["import_id", "import_file", "sha256", *_COUNT_FIELDS,
-                                                            "line", *CHARGE_FIELDS]))
+        # column by column, money straight to Int64 (a frame of the rows would hold a money column with a
+        # NULL as floats: digits past 2**53 lost)
+        return _history_sources(_frame(rows, ["import_id", "import_file", "sha256", *_COUNT_FIELDS, "line",
+                                              *CHARGE_FIELDS], {"unit_cost": "Int64", "cost_amount": "Int64"}))
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
@@ -739,11 +740,10 @@ def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFra
     missing = [name for name in STORED_DISCREPANCY_COLUMNS if name not in found]
     if missing:
         raise StoreError(f"discrepancies lack column(s): {', '.join(missing)}")
-    rows = _records(found, STORED_DISCREPANCY_COLUMNS)
-    for position, row in enumerate(rows):
-        row["run_id"], row["position"] = run_id, position
-    for start in range(0, len(rows), INSERT_BATCH):
-        connection.execute(sa.insert(_DISCREPANCY), rows[start:start + INSERT_BATCH])
+    rows = found.loc[:, list(STORED_DISCREPANCY_COLUMNS)].reset_index(drop=True)
+    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
+    rows.insert(0, "run_id", np.full(len(rows), run_id, dtype="int64"))
+    bulk.insert_frame(connection, _DISCREPANCY, rows)
 
 
 def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord], first: int = 0,
@@ -769,22 +769,20 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
         rows = charges[charges["source_file"].eq(record.file).fillna(False).to_numpy()]
         if known or not len(rows):
             continue
-        for start in range(0, len(rows), CHARGE_BATCH):  # a batch's values at a time (a million rows of
-            # Python dicts held at once were 400 MB at a 1M run's peak, issue 25)
-            connection.execute(sa.insert(_CHARGE), _charge_records(rows.iloc[start:start + CHARGE_BATCH], outcome.id))
+        bulk.insert_frame(connection, _CHARGE, _charge_frame(rows, outcome.id))
 
 
-def _charge_records(rows: pd.DataFrame, import_id: int) -> list[dict[str, Any]]:
-    """Canonical usage rows as ``usage_charge`` values (dates as dates, money as units, NA as None)."""
-    out = pd.DataFrame({"import_id": import_id, "line": rows["source_line"].astype("Int64")})
+def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
+    """Canonical usage rows as ``usage_charge`` columns (``bulk.insert_frame`` stores the calendar date of
+    the datetimes, money as units, NA as NULL): a charge without an end ends where it starts, one without
+    a row type is usage."""
+    out = pd.DataFrame({"import_id": np.full(len(rows), import_id, dtype="int64"),
+                        "line": rows["source_line"].astype("Int64").to_numpy()})
     for name in CHARGE_FIELDS:
-        column = rows[name]
-        out[name] = column.dt.date if pd.api.types.is_datetime64_any_dtype(column) else column
+        out[name] = rows[name].to_numpy() if isinstance(rows[name].dtype, np.dtype) else rows[name].array
     out["period_end"] = out["period_end"].where(out["period_end"].notna(), out["period_start"])
     out["row_type"] = out["row_type"].astype("string").fillna("usage")
-    return [{key: (None if value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-                   else value) for key, value in row.items()}
-            for row in out.astype(object).to_dict(orient="records")]
+    return out
 
 
 def _history_sources(rows: pd.DataFrame) -> Sources:
@@ -796,10 +794,6 @@ def _history_sources(rows: pd.DataFrame) -> Sources:
     usage = usage.reindex(columns=frame.columns)
     for name in ("period_start", "period_end", "subscription_start", "subscription_end"):
         usage[name] = pd.to_datetime(usage[name])
-    for name in ("unit_cost", "cost_amount"):
-        # (a column whose stored values are partly NULL reads back as floats with NaN)
-        usage[name] = usage[name].map(lambda value: None if value is None or pd.isna(value) else int(value)
-                                      ).astype("Int64")
     usage = usage.astype(frame.dtypes.to_dict())
     firsts = rows.assign(label=label).drop_duplicates("import_id")
     records = tuple(ImportRecord("usage", name, sha or "", int(row["rows_in"]), int(row["rows_loaded"]),
