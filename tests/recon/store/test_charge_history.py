@@ -137,14 +137,15 @@ def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
 
 
 def test_a_file_of_more_charges_than_a_batch_is_stored_whole_and_in_order(store: Store, monkeypatch) -> None:
-    from recon.store import bulk
+    from recon.store import bulk, database
 
     sample = Path(__file__).resolve().parents[3] / "sample_data" / "usage_microsoft.csv"
     head = b"".join(sample.read_bytes().splitlines(keepends=True)[:8])  # its header and 7 charges
     usage_file = load_source(head, "usage_microsoft.csv", SourceEntry(path="usage_microsoft.csv", kind="usage"))
     result = reconcile(combine([usage_file], KINDS), periods=["2025-11"])
-    for name in ("SQLITE_CHUNK", "COPY_CHUNK", "GENERIC_BATCH"):  # the rows go a chunk at a time (issue 25)
+    for name in ("SQLITE_CHUNK", "SQLITE_ROWS", "COPY_CHUNK", "GENERIC_BATCH"):  # a chunk at a time (issue 25)
         monkeypatch.setattr(bulk, name, 2)
+    monkeypatch.setattr(database, "CHARGE_CHUNK", 3)
     store.save_run(result)
     with store.engine.connect() as connection:
         stored = pd.DataFrame(connection.execute(sa.select(CHARGE.c.line, CHARGE.c.client, CHARGE.c.quantity)
