@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from alembic import command
@@ -50,10 +51,9 @@ from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, empty_issues, empty_source
 from recon.status import STATUSES, with_status
+from recon.store import bulk, tables
 from recon.store import fixes as fix_ledger
-from recon.store import tables
 from recon.store.rows import frame_of as _frame
-from recon.store.rows import records as _records
 from recon.store.rows import text_columns as _text_columns
 from recon.store.rows import timestamps as _timestamps
 
@@ -75,7 +75,7 @@ IMPORT_COLUMNS = ("import_id", "source", "file", "sha256", "rows_in", "rows_load
 # month after its last.
 HISTORY_DAYS_BEFORE = 400
 HISTORY_DAYS_AFTER = 31
-CHARGE_BATCH = 5_000
+CHARGE_CHUNK = 100_000  # charges converted and written at a time
 _COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_quarantined", "blank_rows")
 
 _T = tables.table
@@ -387,19 +387,23 @@ class Store:
         first = pd.Period(months[0], "M").start_time.date() - pd.Timedelta(days=HISTORY_DAYS_BEFORE)
         last = pd.Period(months[-1], "M").end_time.date() + pd.Timedelta(days=HISTORY_DAYS_AFTER)
         excluded = sorted({sha for sha in exclude_sha256 if sha})
-        query = (sa.select(_IMPORT.c.id, _IMPORT.c.file, _IMPORT.c.sha256, *[_IMPORT.c[n] for n in _COUNT_FIELDS],
-                           _CHARGE.c.line, *[_CHARGE.c[name] for name in CHARGE_FIELDS])
+        query = (sa.select(_CHARGE.c.import_id, _CHARGE.c.line, *[_CHARGE.c[name] for name in CHARGE_FIELDS])
                  .join(_IMPORT, _IMPORT.c.id == _CHARGE.c.import_id)
                  .where(_CHARGE.c.period_end >= first, _CHARGE.c.period_start <= last)
                  .order_by(_CHARGE.c.import_id, _CHARGE.c.id))
         if excluded:
             query = query.where(_IMPORT.c.sha256.not_in(excluded))
         with self._reading() as connection:
-            rows = connection.execute(query).all()
-        if not rows:
-            return None
-        return _history_sources(pd.DataFrame(rows, columns=["import_id", "import_file", "sha256", *_COUNT_FIELDS,
-                                                            "line", *CHARGE_FIELDS]))
+            # read a chunk at a time into typed columns (a million charges as row objects, then a frame of
+            # them, took 13 s and 2.5 GB; issue 25), money straight to Int64 (exact past 2**53)
+            rows = bulk.read_frame(connection, query)
+            if not len(rows):
+                return None
+            ids = [int(found) for found in pd.unique(rows["import_id"])]  # in the order of the rows
+            imports = connection.execute(sa.select(_IMPORT.c.id, _IMPORT.c.file, _IMPORT.c.sha256,
+                                                   *[_IMPORT.c[n] for n in _COUNT_FIELDS])
+                                         .where(_IMPORT.c.id.in_(ids)).order_by(_IMPORT.c.id)).all()
+        return _history_sources(rows, imports)
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,
@@ -739,11 +743,10 @@ def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFra
     missing = [name for name in STORED_DISCREPANCY_COLUMNS if name not in found]
     if missing:
         raise StoreError(f"discrepancies lack column(s): {', '.join(missing)}")
-    rows = _records(found, STORED_DISCREPANCY_COLUMNS)
-    for position, row in enumerate(rows):
-        row["run_id"], row["position"] = run_id, position
-    for start in range(0, len(rows), INSERT_BATCH):
-        connection.execute(sa.insert(_DISCREPANCY), rows[start:start + INSERT_BATCH])
+    rows = found.loc[:, list(STORED_DISCREPANCY_COLUMNS)].reset_index(drop=True)
+    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
+    rows.insert(0, "run_id", np.full(len(rows), run_id, dtype="int64"))
+    bulk.insert_frame(connection, _DISCREPANCY, rows)
 
 
 def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord], first: int = 0,
@@ -759,52 +762,53 @@ def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportR
 
 def _store_charges(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome]) -> None:
     """Keep the usage rows of the run's usage imports as charge history, once per import (an import
-    seen before, the same SHA-256, already has its rows)."""
+    seen before, the same SHA-256, already has its rows). A chunk of rows at a time: a copy of a whole
+    file's rows beside the run held 200 MB more at a 1M run's peak (issue 25)."""
     charges = result.charges
+    codes, files = pd.factorize(charges["source_file"])
     for record, outcome in zip(result.imports, outcomes, strict=True):
         if record.source != "usage" or not record.sha256:
             continue
         known = connection.execute(sa.select(sa.func.count()).select_from(_CHARGE)
                                    .where(_CHARGE.c.import_id == outcome.id)).scalar_one()
-        rows = charges[charges["source_file"].eq(record.file).fillna(False).to_numpy()]
-        if known or not len(rows):
+        code = int(files.get_indexer([record.file])[0]) if len(files) else -1
+        positions = np.flatnonzero(codes == code) if code >= 0 else np.empty(0, dtype="int64")
+        if known or not len(positions):
             continue
-        for start in range(0, len(rows), CHARGE_BATCH):  # a batch's values at a time (a million rows of
-            # Python dicts held at once were 400 MB at a 1M run's peak, issue 25)
-            connection.execute(sa.insert(_CHARGE), _charge_records(rows.iloc[start:start + CHARGE_BATCH], outcome.id))
+        for start in range(0, len(positions), CHARGE_CHUNK):
+            part = charges.take(positions[start:start + CHARGE_CHUNK])
+            bulk.insert_frame(connection, _CHARGE, _charge_frame(part, outcome.id))
 
 
-def _charge_records(rows: pd.DataFrame, import_id: int) -> list[dict[str, Any]]:
-    """Canonical usage rows as ``usage_charge`` values (dates as dates, money as units, NA as None)."""
-    out = pd.DataFrame({"import_id": import_id, "line": rows["source_line"].astype("Int64")})
+def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
+    """Canonical usage rows as ``usage_charge`` columns (``bulk.insert_frame`` stores the calendar date of
+    the datetimes, money as units, NA as NULL): a charge without an end ends where it starts, one without
+    a row type is usage."""
+    out = pd.DataFrame({"import_id": np.full(len(rows), import_id, dtype="int64"),
+                        "line": rows["source_line"].astype("Int64").to_numpy()})
     for name in CHARGE_FIELDS:
-        column = rows[name]
-        out[name] = column.dt.date if pd.api.types.is_datetime64_any_dtype(column) else column
+        out[name] = rows[name].to_numpy() if isinstance(rows[name].dtype, np.dtype) else rows[name].array
     out["period_end"] = out["period_end"].where(out["period_end"].notna(), out["period_start"])
     out["row_type"] = out["row_type"].astype("string").fillna("usage")
-    return [{key: (None if value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-                   else value) for key, value in row.items()}
-            for row in out.astype(object).to_dict(orient="records")]
+    return out
 
 
-def _history_sources(rows: pd.DataFrame) -> Sources:
-    """Stored charges as a ``Sources`` of usage rows (canonical dtypes), one import record per import."""
-    label = rows["import_file"].astype(str) + " (stored import " + rows["import_id"].astype(str) + ")"
+def _history_sources(rows: pd.DataFrame, imports: Sequence[Any]) -> Sources:
+    """Stored charges (``import_id``, ``line`` and ``CHARGE_FIELDS``, in order) as a ``Sources`` of usage
+    rows (canonical dtypes), one import record per import (``imports``: their rows of ``import_file``)."""
+    labels = {int(found.id): f"{found.file} (stored import {found.id})" for found in imports}
     frame = empty_source("usage")
     usage = pd.DataFrame({name: rows[name] for name in CHARGE_FIELDS})
-    usage["source_file"], usage["source_line"] = label, rows["line"]
+    usage["source_file"] = rows["import_id"].map(labels).astype("string")
+    usage["source_line"] = rows["line"]
     usage = usage.reindex(columns=frame.columns)
     for name in ("period_start", "period_end", "subscription_start", "subscription_end"):
         usage[name] = pd.to_datetime(usage[name])
-    for name in ("unit_cost", "cost_amount"):
-        # (a column whose stored values are partly NULL reads back as floats with NaN)
-        usage[name] = usage[name].map(lambda value: None if value is None or pd.isna(value) else int(value)
-                                      ).astype("Int64")
     usage = usage.astype(frame.dtypes.to_dict())
-    firsts = rows.assign(label=label).drop_duplicates("import_id")
-    records = tuple(ImportRecord("usage", name, sha or "", int(row["rows_in"]), int(row["rows_loaded"]),
-                                 int(row["rows_quarantined"]), int(row["blank_rows"]))
-                    for name, sha, (_, row) in zip(firsts["label"], firsts["sha256"], firsts.iterrows(), strict=True))
+    order = {int(found): position for position, found in enumerate(pd.unique(rows["import_id"]))}
+    records = tuple(ImportRecord("usage", labels[int(found.id)], found.sha256 or "", int(found.rows_in),
+                                 int(found.rows_loaded), int(found.rows_quarantined), int(found.blank_rows))
+                    for found in sorted(imports, key=lambda found: order[int(found.id)]))
     return Sources({"usage": usage}, empty_issues(), records)
 
 

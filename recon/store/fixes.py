@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,8 +34,8 @@ from recon.errors import StoreError
 from recon.fixes import Fix, FixOutcome
 from recon.money import money_times_quantity
 from recon.sources import empty_source
-from recon.store import tables
-from recon.store.rows import frame_of, records, timestamps
+from recon.store import bulk, tables
+from recon.store.rows import frame_of, timestamps
 
 if TYPE_CHECKING:
     from recon.store.database import Store
@@ -70,13 +71,15 @@ def after_run(connection: Connection, run_id: int, result: Reconciliation) -> No
     contracts = result.resolved.get("contracts")
     proposed = fixes.propose(result.discrepancies, contracts if contracts is not None else empty_source("contracts"),
                              list(result.periods), result.settings, keys=result.keys)
-    rows = records(proposed.assign(effective_date=proposed["effective_date"].dt.date), STORED_FIX_COLUMNS)
-    for position, row in enumerate(rows):
-        row.update(run_id=run_id, position=position, prorate=bool(row["prorate"]) if row["prorate"] is not None
-                   else True, description=row["description"] or "", reason=row["reason"] or "")
-    if rows:
-        connection.execute(sa.insert(_FIX), rows)
-        _proposed_first(connection, run_id, rows)
+    rows = proposed.loc[:, list(STORED_FIX_COLUMNS)].reset_index(drop=True)
+    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
+    rows.insert(0, "run_id", np.full(len(rows), int(run_id), dtype="int64"))
+    rows["prorate"] = rows["prorate"].astype(object).map(lambda value: True if value is None or value is pd.NA
+                                                         else bool(value)).astype(bool)
+    rows["description"], rows["reason"] = rows["description"].fillna(""), rows["reason"].fillna("")
+    if len(rows):
+        bulk.insert_frame(connection, _FIX, rows)  # (the calendar date of effective_date is stored)
+        _proposed_first(connection, run_id, rows[["fix_key", "fingerprint"]].to_dict("records"))
     if {"contracts", "invoices"} <= set(result.resolved):  # (a Spark run keeps its rows in Spark: not judged)
         verify_run(connection, run_id, result)
 

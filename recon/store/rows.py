@@ -24,8 +24,3 @@ def timestamps(values: pd.Series) -> pd.Series:
 def text_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(columns, "string"))
 
-
-def records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows as plain Python values for an insert: ``None`` for NA / NaN, ints for Int64."""
-    chosen = frame.reindex(columns=list(columns))
-    return chosen.astype(object).where(chosen.notna(), None).to_dict(orient="records")

@@ -137,13 +137,15 @@ def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
 
 
 def test_a_file_of_more_charges_than_a_batch_is_stored_whole_and_in_order(store: Store, monkeypatch) -> None:
-    from recon.store import database
+    from recon.store import bulk, database
 
     sample = Path(__file__).resolve().parents[3] / "sample_data" / "usage_microsoft.csv"
     head = b"".join(sample.read_bytes().splitlines(keepends=True)[:8])  # its header and 7 charges
     usage_file = load_source(head, "usage_microsoft.csv", SourceEntry(path="usage_microsoft.csv", kind="usage"))
     result = reconcile(combine([usage_file], KINDS), periods=["2025-11"])
-    monkeypatch.setattr(database, "CHARGE_BATCH", 2)  # the rows go in batches of their values (issue 25)
+    for name in ("SQLITE_CHUNK", "SQLITE_ROWS", "COPY_CHUNK", "GENERIC_BATCH"):  # a chunk at a time (issue 25)
+        monkeypatch.setattr(bulk, name, 2)
+    monkeypatch.setattr(database, "CHARGE_CHUNK", 3)
     store.save_run(result)
     with store.engine.connect() as connection:
         stored = pd.DataFrame(connection.execute(sa.select(CHARGE.c.line, CHARGE.c.client, CHARGE.c.quantity)
@@ -152,3 +154,16 @@ def test_a_file_of_more_charges_than_a_batch_is_stored_whole_and_in_order(store:
     assert len(usage) == 7
     assert stored["line"].tolist() == usage["source_line"].astype(int).tolist()
     assert stored["client"].tolist() == usage["client"].astype(str).tolist()
+
+
+def test_large_money_reads_back_exactly_beside_a_null(store: Store) -> None:
+    """Charges whose cost is NULL in one row and past 2**53 units in another: the history's money column
+    read back as floats lost the last digits (9007199254740993 came back ...992)."""
+    usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n"
+                        b"Acme Corp,M365-BP,1,2026-02-01,Pax8,900719925474.0993\n"
+                        b"Acme Corp,M365-BP,3,2026-02-01,Pax8,\n",
+                        "usage.csv", SourceEntry(path="usage.csv", kind="usage"))
+    store.save_run(reconcile(combine([usage], KINDS), periods=["2026-02"]))
+    history = store.charge_history(["2026-03"])
+    assert history is not None
+    assert history["usage"]["unit_cost"].tolist() == [9_007_199_254_740_993, pd.NA]

@@ -71,7 +71,9 @@ SAVE_THEN_HANG = """
     result = before_fixes()
 
     def hang_after_discrepancies(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO DISCREPANCY"):
+        # the files are recorded right after the discrepancies (which go in bulk: a COPY on PostgreSQL,
+        # which SQLAlchemy's events do not see)
+        if statement.lstrip().upper().startswith("INSERT INTO IMPORT_FILE"):
             print("inside the save: run row and discrepancies written, not committed", flush=True)
             time.sleep(300)
 
