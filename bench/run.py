@@ -170,29 +170,29 @@ def measure_parsing(directory: Path) -> dict[str, Any]:
     return {"parse_seconds": time.perf_counter() - started}
 
 
+def clocked(call: Any, spent: dict[str, float], part: str, once: bool = False) -> Any:
+    """``call``, adding the wall seconds each call takes to ``spent[part]`` (``once``: keeping the longest,
+    for a one-off that several threads may wait for together)."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - started
+            spent[part] = max(spent[part], elapsed) if once else spent[part] + elapsed
+    return wrapper
+
+
 def time_quality_suite() -> dict[str, float]:
-    """Time Great Expectations from now on: its one-off import, and the suites it runs (one at a time:
-    ``recon.ingest.quality`` serialises them) with the picking of the rows each judges (one of each look, on
-    the file's own loading thread). Returns the dict the seconds are added to."""
+    """Time Great Expectations from now on, in this process: its one-off import, and the suites it runs
+    (one at a time: ``recon.ingest.quality`` serialises them) with the picking of the rows each judges (one
+    of each look, on the file's own loading thread). Returns the dict the seconds are added to."""
     from recon.ingest import quality
 
     spent = {"import": 0.0, "suites": 0.0}
-    import_gx, run_suite, pick_rows = quality._gx, quality._run_locked, quality._looks
-
-    def timed(part: str, call: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - started
-                # the import: two loading threads may wait for the same one; count it once
-                spent[part] = max(spent[part], elapsed) if part == "import" else spent[part] + elapsed
-        return wrapper
-
-    quality._gx = timed("import", import_gx)  # type: ignore[assignment]
-    quality._run_locked = timed("suites", run_suite)  # type: ignore[assignment]
-    quality._looks = timed("suites", pick_rows)  # type: ignore[assignment]
+    quality._gx = clocked(quality._gx, spent, "import", once=True)  # type: ignore[assignment]
+    quality._run_locked = clocked(quality._run_locked, spent, "suites")  # type: ignore[assignment]
+    quality._looks = clocked(quality._looks, spent, "suites")  # type: ignore[assignment]
     return spent
 
 
@@ -206,19 +206,8 @@ def time_quality_worker() -> dict[str, float]:
     spent = {"waiting": 0.0, "picking": 0.0}
     if not quality.start_worker():
         raise SystemExit("could not start the Great Expectations worker process")
-    ask, pick_rows = quality._Worker.run, quality._looks
-
-    def timed(part: str, call: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                spent[part] += time.perf_counter() - started
-        return wrapper
-
-    quality._Worker.run = timed("waiting", ask)  # type: ignore[method-assign]
-    quality._looks = timed("picking", pick_rows)  # type: ignore[assignment]
+    quality._Worker.run = clocked(quality._Worker.run, spent, "waiting")  # type: ignore[method-assign]
+    quality._looks = clocked(quality._looks, spent, "picking")  # type: ignore[assignment]
     return spent
 
 
