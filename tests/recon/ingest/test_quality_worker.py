@@ -253,7 +253,8 @@ print("workers", len(started), "ended", [worker._process.poll() is not None for 
 
 def test_recon_run_validates_in_a_worker_and_writes_what_a_run_validating_here_writes(tmp_path: Path) -> None:
     outputs = {}
-    for mode, first in (("worker", ""), ("here", "import great_expectations  # (so no worker is started)")):
+    here_first = "from recon.ingest import quality; quality._gx()  # GX imported here first: no worker started"
+    for mode, first in (("worker", ""), ("here", here_first)):
         out = tmp_path / mode
         code = RUN.format(repo=str(REPO), first=first, data=str(REPO / "sample_data"), out=str(out))
         done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
