@@ -278,11 +278,7 @@ def measure_phases(directory: Path) -> dict[str, Any]:
     """Where ``recon run --no-store`` spends its time, step by step in one process, as the CLI runs them
     (the imports, loading with Great Expectations in its worker process as ``recon run`` has it, the time
     waiting for its verdicts apart, the engine, each output),
-    with ``malloc`` and the garbage collector set as the ``recon`` program sets them (``recon.memory``)."""
-    from recon.memory import fewer_collections, one_heap
-
-    one_heap()
-    fewer_collections()
+    with ``malloc`` and the garbage collector set as the ``recon`` program sets them (``child_main``)."""
     started = time.perf_counter()
     from recon.engine import reconcile
     from recon.exports import report
@@ -326,9 +322,17 @@ def measure_phases(directory: Path) -> dict[str, Any]:
     return {"phases": phases, "total": time.perf_counter() - started, "peak_mb": peak_mb()}
 
 
+RECON_MODES = ("parse", "engine", "phases")  # the measurements that load or reconcile with recon
+
+
 def child_main(mode: str, directory: Path) -> None:
     measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
                "engine": measure_engine, "floor": measure_floor, "phases": measure_phases}[mode]
+    if mode in RECON_MODES:  # malloc and the garbage collector as the ``recon`` program sets them
+        from recon.memory import fewer_collections, one_heap
+
+        one_heap()
+        fewer_collections()
     figures = measure(directory)
     print(MEASURE_MARK + json.dumps(figures, default=str), flush=True)
 
