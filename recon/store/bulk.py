@@ -59,6 +59,15 @@ def insert_frame(connection: Connection, table: sa.Table, frame: pd.DataFrame) -
         _postgres_copy(connection, table, filled, kinds)
 
 
+def run_rows(frame: pd.DataFrame, columns: Sequence[str], run_id: int) -> pd.DataFrame:
+    """``columns`` of ``frame`` as rows of run ``run_id``: ``run_id`` and ``position`` (0, 1, ... in the
+    frame's order) first, the index dropped."""
+    rows = frame.loc[:, list(columns)].reset_index(drop=True)
+    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
+    rows.insert(0, "run_id", np.full(len(rows), int(run_id), dtype="int64"))
+    return rows
+
+
 def with_defaults(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame | None:
     """``frame`` with a column for each column of the table it leaves out that has a Python-side default
     (what ``sa.insert`` adds), or None when such a default is computed (a function: called row by row)."""

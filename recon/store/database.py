@@ -743,10 +743,7 @@ def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFra
     missing = [name for name in STORED_DISCREPANCY_COLUMNS if name not in found]
     if missing:
         raise StoreError(f"discrepancies lack column(s): {', '.join(missing)}")
-    rows = found.loc[:, list(STORED_DISCREPANCY_COLUMNS)].reset_index(drop=True)
-    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
-    rows.insert(0, "run_id", np.full(len(rows), run_id, dtype="int64"))
-    bulk.insert_frame(connection, _DISCREPANCY, rows)
+    bulk.insert_frame(connection, _DISCREPANCY, bulk.run_rows(found, STORED_DISCREPANCY_COLUMNS, run_id))
 
 
 def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord], first: int = 0,

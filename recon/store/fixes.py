@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -71,9 +70,7 @@ def after_run(connection: Connection, run_id: int, result: Reconciliation) -> No
     contracts = result.resolved.get("contracts")
     proposed = fixes.propose(result.discrepancies, contracts if contracts is not None else empty_source("contracts"),
                              list(result.periods), result.settings, keys=result.keys)
-    rows = proposed.loc[:, list(STORED_FIX_COLUMNS)].reset_index(drop=True)
-    rows.insert(0, "position", np.arange(len(rows), dtype="int64"))
-    rows.insert(0, "run_id", np.full(len(rows), int(run_id), dtype="int64"))
+    rows = bulk.run_rows(proposed, STORED_FIX_COLUMNS, run_id)
     rows["prorate"] = rows["prorate"].astype(object).map(lambda value: True if value is None or value is pd.NA
                                                          else bool(value)).astype(bool)
     rows["description"], rows["reason"] = rows["description"].fillna(""), rows["reason"].fillna("")
