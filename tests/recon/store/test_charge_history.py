@@ -124,15 +124,21 @@ def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
     assert stored_charges(store) == 1
 
 
-def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
-    """A vendor file whose rows have a cost and rows without one (Pax8 usage lines carry none): the NULL costs
-    read back as missing, not as a NaN the next month's run failed on (ValueError)."""
-    usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n"
-                        b"Acme Corp,M365-BP,27,2026-02-01,Pax8,19.80\nAcme Corp,M365-BP,3,2026-02-01,Pax8,\n",
-                        "usage.csv", SourceEntry(path="usage.csv", kind="usage"))
+def february_costs_stored(store: Store, *costs: bytes) -> Sources:
+    """The charge history March draws on, after a February run of one Pax8 charge per unit cost given."""
+    lines = [b"Acme Corp,M365-BP,%d,2026-02-01,Pax8,%s\n" % (number, cost) for number, cost in enumerate(costs, 1)]
+    usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n" + b"".join(lines), "usage.csv",
+                        SourceEntry(path="usage.csv", kind="usage"))
     store.save_run(reconcile(combine([usage], KINDS), periods=["2026-02"]))
     history = store.charge_history(["2026-03"])
     assert history is not None
+    return history
+
+
+def test_stored_charges_with_and_without_a_cost_read_back(store: Store) -> None:
+    """A vendor file whose rows have a cost and rows without one (Pax8 usage lines carry none): the NULL costs
+    read back as missing, not as a NaN the next month's run failed on (ValueError)."""
+    history = february_costs_stored(store, b"19.80", b"")
     assert history["usage"]["unit_cost"].tolist() == [198_000, pd.NA]
 
 
@@ -159,11 +165,5 @@ def test_a_file_of_more_charges_than_a_batch_is_stored_whole_and_in_order(store:
 def test_large_money_reads_back_exactly_beside_a_null(store: Store) -> None:
     """Charges whose cost is NULL in one row and past 2**53 units in another: the history's money column
     read back as floats lost the last digits (9007199254740993 came back ...992)."""
-    usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n"
-                        b"Acme Corp,M365-BP,1,2026-02-01,Pax8,900719925474.0993\n"
-                        b"Acme Corp,M365-BP,3,2026-02-01,Pax8,\n",
-                        "usage.csv", SourceEntry(path="usage.csv", kind="usage"))
-    store.save_run(reconcile(combine([usage], KINDS), periods=["2026-02"]))
-    history = store.charge_history(["2026-03"])
-    assert history is not None
+    history = february_costs_stored(store, b"900719925474.0993", b"")
     assert history["usage"]["unit_cost"].tolist() == [9_007_199_254_740_993, pd.NA]
