@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import recon
 from dashboard import data
+from recon import views
 from recon.access.storage import StoreAuthStorage
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
@@ -508,3 +509,21 @@ def test_the_evidence_panel_counts_the_days_carried_from_the_nearest_charge(monk
     assert any("Evidence for Contoso Dental · M365-E3 · 2026-03" in plain(item.value) for item in app.markdown)
     assert any(caption.value.startswith("19 day(s) of this month no loaded charge covers carry the nearest charge's")
                for caption in app.caption)
+
+
+def test_a_run_is_labelled_once_for_its_filters_and_every_view(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The filter options and each filtered view read the run's key labels (vendor, product, manager)
+    made once per run (``data.key_labels``): at 1M keys each made them again, seconds of a first session."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    for cached in (data.key_labels, data.filter_options, data.run_view):  # made afresh in this test
+        cached.clear()
+    made = []
+    real = views.key_labels
+    monkeypatch.setattr(views, "key_labels", lambda result: made.append(result) or real(result))
+    at = signed_in_app()
+    assert_clean(at)
+    at.multiselect(key="filters.clients").select("Acme Corporation").run()
+    at.switch_page("app_pages/client.py").run()
+    assert_clean(at)
+    assert len(made) == 1
