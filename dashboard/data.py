@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,8 @@ import streamlit as st
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile, source_periods
+from recon.errors import ReconError
+from recon.exports.safe import redact
 from recon.ingest import directory, files, plan, quality, reading
 from recon.ingest.directory import canonical_kind
 from recon.ingest.guard import UploadLimits
@@ -32,6 +37,7 @@ from recon.sources import Sources, ValidationReport, combine
 from recon.store import RunComparison, Store, StoredRun
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+LOG = logging.getLogger("dashboard")
 DEFAULT_LIMITS = UploadLimits()
 
 
@@ -280,6 +286,74 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 def open_store(url: str) -> Store:
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
     return Store(url)
+
+
+# ------------------------------------------------------------------------------------------- saving runs
+
+class Saving:
+    """A run being stored (``save``: ``Store.save_run`` and what goes with it) on a thread of its own, so
+    that the session which reconciled it shows its findings meanwhile: at 1M lines storing takes as long
+    as reading and reconciling together. Its outcome is kept: the run id, or why it failed (the sidebar
+    of every session showing the run says so; the run is in the server's cache and can be saved again).
+    Not a daemon thread: a server told to stop finishes storing first."""
+
+    def __init__(self, save: Callable[[], int]) -> None:
+        self.run_id: int | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._save, args=(save,), name="save-run")
+        self._thread.start()
+
+    def _save(self, save: Callable[[], int]) -> None:
+        try:
+            self.run_id = save()
+        except ReconError as error:
+            self.error = redact(str(error))
+        except Exception as error:  # whatever it is, the sessions say so (the details in the server log)
+            LOG.exception("storing a run failed")
+            self.error = redact(f"{type(error).__name__}: {error}")
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+class Savings:
+    """The runs of the server being stored (or whose storing failed), by store and run key: a run is
+    stored once, whichever sessions show it meanwhile. (The store itself is in the key, not its id: an id
+    is reused once its object is gone, and an in-memory store is a session's own.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple[Store, str], Saving] = {}
+
+    def start(self, store: Store, key: str, save: Callable[[], int]) -> Saving:
+        """Store a run with ``save`` unless it is being (or was just) stored; a failed save is tried again."""
+        with self._lock:
+            found = self._by_key.get((store, key))
+            if found is None or found.error is not None:
+                found = self._by_key[(store, key)] = Saving(save)
+            return found
+
+    def of(self, store: Store, key: str) -> Saving | None:
+        with self._lock:
+            return self._by_key.get((store, key))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every save under way is over; whether any was."""
+        with self._lock:
+            running = [saving for saving in self._by_key.values() if not saving.done]
+        for saving in running:
+            saving.wait(timeout)
+        return bool(running)
+
+
+@st.cache_resource(show_spinner=False)
+def savings() -> Savings:
+    """The server's ``Savings`` (one for every session)."""
+    return Savings()
 
 
 # ------------------------------------------------------------------------------------------- stored runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -13,13 +14,15 @@ from streamlit.testing.v1 import AppTest
 
 import recon
 from dashboard import data
+from dashboard.filters import SAVING_NOTE
 from recon import views
 from recon.access.storage import StoreAuthStorage
+from recon.errors import StoreError
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
 from recon.store import Store
 from tests.dashboard.apptest import assert_clean
-from tests.dashboard.signin import signed_in_app
+from tests.dashboard.signin import signed_in_app, stored
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -527,3 +530,59 @@ def test_a_run_is_labelled_once_for_its_filters_and_every_view(monkeypatch: pyte
     at.switch_page("app_pages/client.py").run()
     assert_clean(at)
     assert len(made) == 1
+
+
+def test_the_first_session_shows_the_run_while_it_is_stored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A session's first run is stored on a thread (at 1M lines storing takes as long as reading and
+    reconciling): the Overview shows its findings meanwhile, the sidebar says it is being saved, and once
+    stored the run has its number and is everyone's current data."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    release, real = threading.Event(), Store.save_run
+
+    def held(self: Store, *args: object, **kwargs: object) -> int:
+        release.wait(timeout=60)  # (the old code stored the run before showing anything: held here)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "save_run", held)
+    at = signed_in_app(run=False).run()
+    assert_clean(at)
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert any(SAVING_NOTE in item.value for item in at.sidebar.caption)
+    assert stored_runs(tmp_path).empty
+    release.set()
+    stored(at)
+    assert_clean(at)
+    assert not any(SAVING_NOTE in item.value for item in at.sidebar.caption)
+    assert any("run #1" in item.value for item in at.sidebar.caption)
+    assert stored_runs(tmp_path)["id"].tolist() == [1]
+    assert Store(f"sqlite:///{tmp_path / 'recon.db'}").current()["run_id"] == 1
+    logged = StoreAuthStorage(Store(f"sqlite:///{tmp_path / 'recon.db'}")).access_log()
+    assert [(event.action, event.target) for event in logged if event.action == "reconcile"] == [("reconcile", "run #1")]
+
+
+def test_a_run_that_could_not_be_stored_says_so_and_can_be_saved_again(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path):
+    """Storing failed: the findings stay on screen, the sidebar says the run is not stored and why, and
+    "Save the run again" stores it."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    failing, real = [True], Store.save_run
+
+    def flaky(self: Store, *args: object, **kwargs: object) -> int:
+        if failing[0]:
+            raise StoreError("database write failed: disk I/O error")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "save_run", flaky)
+    at = signed_in_app()
+    assert not at.exception
+    assert [item.value for item in at.error if "could not be saved" in item.value and "disk I/O error" in item.value]
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert stored_runs(tmp_path).empty
+    failing[0] = False
+    at.button(key="filters.save_again").click().run()
+    stored(at)
+    assert_clean(at)
+    assert stored_runs(tmp_path)["id"].tolist() == [1]
+    assert any("run #1" in item.value for item in at.sidebar.caption)
