@@ -136,8 +136,10 @@ def inputs_of(recipe: dict[str, Any]) -> tuple[RunInputs, Mappings]:
 def quality_suites_warming() -> bool:
     """Once per server, when the first visitor's sign-in form is drawn: Great Expectations starts
     importing in the background (``recon.ingest.quality.import_in_background``), so that the files read after
-    signing in do not wait about 3 s for it."""
-    quality.import_in_background()
+    signing in do not wait about 3 s for it; nothing when the suites run in a worker process that imports
+    it (``dashboard/server.py`` starts one)."""
+    if not quality.has_worker():
+        quality.import_in_background()
     return True
 
 

@@ -707,6 +707,11 @@ def start_worker() -> bool:
     return True
 
 
+def has_worker() -> bool:
+    """Whether this process's suites run in a worker process (``start_worker``)."""
+    return bool(_WORKER)
+
+
 def stop_worker() -> None:
     """End the worker process, if this process started one; suites run in this process again."""
     if _WORKER:
@@ -921,5 +926,5 @@ def _project_config() -> Any:
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
 
 
-__all__ = ["ExpectationOutcome", "Validation", "giving_way", "import_in_background", "start_worker", "stop_worker",
-           "suite_checks", "validate", "validate_together"]
+__all__ = ["ExpectationOutcome", "Validation", "giving_way", "has_worker", "import_in_background", "start_worker",
+           "stop_worker", "suite_checks", "validate", "validate_together"]
