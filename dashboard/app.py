@@ -107,3 +107,5 @@ except Exception as error:  # the last line of defence: a message, never a trace
     LOG.exception("page failed")
     st.error(f"Something went wrong on this page ({type(error).__name__}: {ui.error_text(error)}). "
              "The details are in the server log.", icon=":material/error:")
+finally:
+    session.page_drawn()  # a first run is stored once its page is drawn (``session.activate``)

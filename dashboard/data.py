@@ -297,15 +297,25 @@ class Saving:
     that the session which reconciled it shows its findings meanwhile: at 1M lines storing takes as long
     as reading and reconciling together. Its outcome is kept: the run id, or why it failed (the sidebar
     of every session showing the run says so; the run is in the server's cache and can be saved again).
-    Not a daemon thread: a server told to stop finishes storing first."""
+    Not a daemon thread: a server told to stop finishes storing first. It begins once told the page
+    showing the run is drawn (``go``), or after ``GRACE_S`` at the latest, so that storing does not share
+    the interpreter with drawing the first page."""
+
+    GRACE_S = 30.0
 
     def __init__(self, save: Callable[[], int]) -> None:
         self.run_id: int | None = None
         self.error: str | None = None
+        self._go = threading.Event()
         self._thread = threading.Thread(target=self._save, args=(save,), name="save-run")
         self._thread.start()
 
+    def go(self) -> None:
+        """Begin storing now (the page showing the run is drawn)."""
+        self._go.set()
+
     def _save(self, save: Callable[[], int]) -> None:
+        self._go.wait(self.GRACE_S)
         try:
             self.run_id = save()
         except ReconError as error:
@@ -319,6 +329,7 @@ class Saving:
         return not self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> None:
+        self._go.set()
         self._thread.join(timeout)
 
 

@@ -204,8 +204,9 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None, in_backgr
     """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and stored; the
     same inputs, settings and mappings re-open their stored run (found by its run key, a column). Run by
     someone who may run the billing close, it becomes the current data every new session opens
-    (``make_current``). ``in_background``: the run is stored on a thread (``data.Saving``) while the pages
-    show it, without a run id until it is stored (``active_run`` learns it; the sidebar says how it goes)."""
+    (``make_current``). ``in_background``: the run is stored on a thread (``data.Saving``, beginning once the
+    page is drawn: ``page_drawn``) while the pages show it, without a run id until it is stored
+    (``active_run`` learns it; the sidebar says how it goes)."""
     mappings = mappings if mappings is not None else current_mappings()
     key = data.run_key(inputs, mappings)
     active = ActiveRun(inputs, mappings, key)
@@ -240,6 +241,15 @@ def _storing(active: ActiveRun, database: Store) -> Callable[[], int]:
         return run_id
 
     return save
+
+
+def page_drawn() -> None:
+    """The script run is over: a run waiting to be stored (``activate``) may begin now."""
+    active = st.session_state.get("workspace.active")
+    if active is not None and active.run_id is None:
+        pending = data.savings().of(store(), active.key)
+        if pending is not None:
+            pending.go()
 
 
 def saving() -> data.Saving | None:

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import recon
-from dashboard import data
+from dashboard import data, session
 from dashboard.filters import SAVING_NOTE
 from recon import views
 from recon.access.storage import StoreAuthStorage
@@ -538,24 +538,35 @@ def test_the_first_session_shows_the_run_while_it_is_stored(monkeypatch: pytest.
     stored the run has its number and is everyone's current data."""
     monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
     monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
-    release, real = threading.Event(), Store.save_run
+    release, drawn, real, real_drawn = threading.Event(), threading.Event(), Store.save_run, session.page_drawn
+    began_after_the_page: list[bool] = []
 
     def held(self: Store, *args: object, **kwargs: object) -> int:
+        began_after_the_page.append(drawn.is_set())
         release.wait(timeout=60)  # (the old code stored the run before showing anything: held here)
         return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
+    def page_drawn() -> None:
+        drawn.set()
+        real_drawn()
+
     monkeypatch.setattr(Store, "save_run", held)
+    monkeypatch.setattr(session, "page_drawn", page_drawn)
     at = signed_in_app(run=False).run()
     assert_clean(at)
     assert metric(at, "Billed revenue") == "$39,597.64"
     assert any(SAVING_NOTE in item.value for item in at.sidebar.caption)
     assert stored_runs(tmp_path).empty
+    at.switch_page("app_pages/runs.py").run()
+    assert any("0 stored run(s); the run on screen is not stored (yet)" in item.value for item in at.caption)
     release.set()
     stored(at)
     assert_clean(at)
+    assert any("1 stored run(s); the run on screen is #1" in item.value for item in at.caption)
     assert not any(SAVING_NOTE in item.value for item in at.sidebar.caption)
     assert any("run #1" in item.value for item in at.sidebar.caption)
     assert stored_runs(tmp_path)["id"].tolist() == [1]
+    assert began_after_the_page == [True]  # storing waited for the first page to be drawn
     assert Store(f"sqlite:///{tmp_path / 'recon.db'}").current()["run_id"] == 1
     logged = StoreAuthStorage(Store(f"sqlite:///{tmp_path / 'recon.db'}")).access_log()
     assert [event.target for event in logged if event.action == "reconcile"] == ["run #1"]
