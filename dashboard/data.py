@@ -341,6 +341,7 @@ class Savings:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[Store, str], Saving] = {}
+        self._waited: set[Saving] = set()
 
     def start(self, store: Store, key: str, save: Callable[[], int]) -> Saving:
         """Store a run with ``save`` unless it is being (or was just) stored; a failed save is tried again."""
@@ -355,12 +356,14 @@ class Savings:
             return self._by_key.get((store, key))
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until every save under way is over; whether any was."""
+        """Wait until every save begun since the last ``wait`` is over; whether there was any (begun,
+        whether still under way or over by now)."""
         with self._lock:
-            running = [saving for saving in self._by_key.values() if not saving.done]
-        for saving in running:
+            begun = [saving for saving in self._by_key.values() if saving not in self._waited]
+            self._waited.update(begun)
+        for saving in begun:
             saving.wait(timeout)
-        return bool(running)
+        return bool(begun)
 
 
 @st.cache_resource(show_spinner=False)
