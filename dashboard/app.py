@@ -76,6 +76,7 @@ if principal is None or login.must_change_password():
     gate += [st.Page(form, title=title, icon=icon, url_path=Path(file).stem) for _, file, *_ in PAGE_SPECS]
     st.navigation(gate, position="hidden").run()
     data.quality_suites_warming()  # once the form is drawn: the first visitor types while GX is imported
+    session.read_ahead()  # ... and while the files they will see are read
     st.stop()
 
 pages: dict[str, list[st.Page]] = {}

@@ -144,6 +144,24 @@ def quality_suites_warming() -> bool:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
+def directory_reading(path: str) -> threading.Thread:
+    """Once per server and data directory, when a sign-in form is drawn: the directory the visitor will
+    see once signed in is read and validated on a thread (``directory_inspection``, its cache shared), while
+    they type; at 1M lines that is most of a first session's wait. A failure is left for the session to
+    meet and show."""
+
+    def read() -> None:
+        try:
+            directory_inspection(path, directory_stamp(Path(path)))
+        except Exception:  # (the session reading it again says what is wrong)
+            LOG.info("reading %s ahead of signing in failed", path, exc_info=True)
+
+    thread = threading.Thread(target=read, name="read-data-directory", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
 def directory_inspection(path: str, stamp: tuple[tuple[str, int, int], ...]) -> directory.Inspection:
     """``recon.ingest.directory.inspect_directory``: every file of a data directory read (profile, canonical name or
     detected preset) and validated. ``stamp`` (names, sizes, mtimes) renews it when files change.

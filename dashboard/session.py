@@ -337,6 +337,20 @@ def active_run() -> ActiveRun:
     return active
 
 
+def read_ahead() -> None:
+    """While a visitor signs in: the data directories their first page view reads (the current data's,
+    else the default one) are read on a thread (``data.directory_reading``)."""
+    try:
+        current = current_data()
+    except ReconError:  # no database: the sign-in page says so
+        return
+    folders = {file.path for file in data.inputs_of(current["recipe"])[0].files if file.path} if current \
+        else {str(default_data_dir())}
+    for folder in sorted(folders):
+        if Path(folder).is_dir():
+            data.directory_reading(folder)
+
+
 def active_files() -> tuple[data.InputFile, ...]:
     """The files of the run on screen (none when no run could be made yet)."""
     active = st.session_state.get("workspace.active")

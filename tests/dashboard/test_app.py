@@ -18,6 +18,7 @@ from dashboard.filters import SAVING_NOTE
 from recon import views
 from recon.access.storage import StoreAuthStorage
 from recon.errors import StoreError
+from recon.ingest import directory
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
 from recon.store import Store
@@ -597,3 +598,27 @@ def test_a_run_that_could_not_be_stored_says_so_and_can_be_saved_again(monkeypat
     assert_clean(at)
     assert stored_runs(tmp_path)["id"].tolist() == [1]
     assert any("run #1" in item.value for item in at.sidebar.caption)
+
+
+def test_the_sign_in_page_has_the_visitors_data_read_while_they_type(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path):
+    """The sign-in form has the data directory the visitor will see read and validated on a thread
+    (``data.directory_reading``): signing in then finds it read (once; at 1M lines most of a first wait)."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    for cached in (data.directory_inspection, data.directory_reading):
+        cached.clear()
+    read: list[Path] = []
+    real = directory.inspect_directory
+    monkeypatch.setattr(directory, "inspect_directory", lambda path, *args, **kwargs: read.append(path) or real(
+        path, *args, **kwargs))
+    form = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert [button.label for button in form.button] == ["Sign in"]
+    for thread in threading.enumerate():
+        if thread.name == "read-data-directory":
+            thread.join(120)
+    assert read == [MINI_MSP]
+    at = signed_in_app()
+    assert_clean(at)
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert read == [MINI_MSP]
