@@ -157,11 +157,12 @@ def agreement_total_mismatch(keys: pd.DataFrame, settings: Settings) -> pd.DataF
     totals = keys["agreement_total"].fillna(False).astype(bool) if "agreement_total" in keys \
         else pd.Series(False, index=keys.index)
     variance = keys["billed_amount"] - keys["expected_amount"]
-    detail = pd.Series("agreement invoice total vs its additions' expected amount", index=keys.index, dtype=object)
+    # text for the totals' keys only (a few in a million keys)
+    adjusted = keys["billed_adjustments"][totals].fillna(0).astype("Int64") if "billed_adjustments" in keys \
+        else pd.Series(0, index=keys.index[totals.to_numpy(bool)], dtype="Int64")
+    detail = pd.Series("agreement invoice total vs its additions' expected amount", index=adjusted.index, dtype=object)
     # the agreement adjustments fixes wrote that the total carries are expected of it too (recon.keys)
-    adjusted = keys["billed_adjustments"].fillna(0).astype("Int64") if "billed_adjustments" in keys \
-        else pd.Series(0, index=keys.index, dtype="Int64")
-    carrying = (totals & adjusted.ne(0)).to_numpy(bool)
+    carrying = adjusted.ne(0).to_numpy(bool)
     if carrying.any():
         detail[carrying] = [f"agreement invoice total vs its additions' expected amount plus "
                             f"{display_money(int(units), settings.currency, signed=True)} of agreement adjustments "
