@@ -89,7 +89,7 @@ def test_a_yearly_charge_from_an_earlier_import_counts_at_a_twelfth_of_its_cost(
     scenario = run_semantic("ms_yearly_charge")
     key = _key(scenario.result, "2026-03", "Contoso Dental", "PBI-PRO")
     assert key["usage_qty"] == 4.0 and key["vendor_unit_cost"] == 100_000  # 120.00 / 12 = 10.00
-    assert [record.file for record in scenario.result.history_imports] == ["history-03-usage.csv"]
+    assert [record.file for record in scenario.result.history_imports] == ["history-02-usage.csv"]
 
 
 def test_a_corrected_reexport_replaces_the_stored_charge_instead_of_adding_to_it() -> None:
@@ -147,7 +147,7 @@ def test_a_pax8_arrears_item_is_the_months_billed_use_and_replaces_the_usage_lin
     assert fabrikam["usage_qty"] == 2.0 and fabrikam["vendor_cost_amount"] == 69_200  # in full, never x 14/28
     usage = result.resolved["usage"]
     assert len(usage) == 28 + 14 + 2  # the lines are kept (evidence), they only stop counting
-    assert [record.file for record in result.history_imports] == ["history-03-usage.csv"]
+    assert [record.file for record in result.history_imports] == ["history-02-usage.csv"]
 
 def test_connectwise_agreement_id_is_the_agreements_id() -> None:
     result = run_semantic("cw_less_included").result
