@@ -89,7 +89,7 @@ def test_a_yearly_charge_from_an_earlier_import_counts_at_a_twelfth_of_its_cost(
     scenario = run_semantic("ms_yearly_charge")
     key = _key(scenario.result, "2026-03", "Contoso Dental", "PBI-PRO")
     assert key["usage_qty"] == 4.0 and key["vendor_unit_cost"] == 100_000  # 120.00 / 12 = 10.00
-    assert [record.file for record in scenario.result.history_imports] == ["history-02-usage.csv"]
+    assert [record.file for record in scenario.result.history_imports] == ["history-03-usage.csv"]
 
 
 def test_a_corrected_reexport_replaces_the_stored_charge_instead_of_adding_to_it() -> None:
@@ -134,7 +134,6 @@ def test_a_rebate_changes_the_cost_and_a_trial_is_apart() -> None:
     key = _key(run_semantic("pax8_rebate_trial").result, "2026-03", "Fabrikam Legal", "M365-BP")
     assert key["usage_qty"] == 12.0 and key["trial_qty"] == round(5 * 12 / 31, 4)
     assert key["vendor_cost_amount"] == 2_138_400  # 237.60 - 23.76
-
 
 
 def test_a_pax8_arrears_item_is_the_months_billed_use_and_replaces_the_usage_lines_it_covers() -> None:
