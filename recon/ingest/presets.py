@@ -22,7 +22,8 @@ docs/semantics.md says the same with the sources.
   divided by the months the charge period covers; the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
-  (``term`` ``Trial``: trial seats; ``Arrears``: consumption billed after the fact), ``prorate`` a change
+  (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
+  billed after the fact, the total the vendor posted last for it), ``prorate`` a change
   of seats for part of the period (added to the subscription's), ``one-time`` / ``service-charge`` (or
   ``term`` ``One-Time`` / ``Activation``) a one-time charge, ``rebate`` / ``payment-credit`` /
   ``service-credit`` / ``invoice-credit`` (or ``term`` ``Rebate``) a cost credit; a negative ``total``
@@ -270,7 +271,7 @@ def pax8_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(kind.eq("subscription"), "recurring")
     row_type = row_type.mask(kind.eq("subscription") & negative, "credit")
     row_type = row_type.mask(kind.eq("prorate"), "adjustment")
-    row_type = row_type.mask(term.eq("arrears"), "usage")
+    row_type = row_type.mask(term.eq("arrears"), "arrears")
     row_type = row_type.mask(kind.isin(PAX8_ONE_TIME_TYPES) | term.isin({"onetime", "activation"}), "one_time")
     row_type = row_type.mask(kind.isin(PAX8_COST_TYPES) | term.eq("rebate"), "cost")
     row_type = row_type.mask(term.eq("trial"), "trial")
