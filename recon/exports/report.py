@@ -201,10 +201,10 @@ def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None 
     return printable(lines)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+009B is an 8-bit escape)
 
 
 def printable(lines: list[str]) -> list[str]:
     """Lines safe to print on a terminal: a control character from a file (an escape sequence, a
-    carriage return that would overwrite the line) is shown as ``\\xNN``."""
+    carriage return that would overwrite the line, a C1 control) is shown as ``\\xNN``."""
     return [_CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", line) for line in lines]
