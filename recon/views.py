@@ -18,6 +18,7 @@ import pandas as pd
 
 from recon.engine import Mappings, Reconciliation
 from recon.errors import FilterError
+from recon.fixes import KIND_WORDS
 from recon.identity import without_rejected
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, Overall, summarise
@@ -579,6 +580,7 @@ __all__ = [
     "filter_run",
     "fix_before_after",
     "fix_name",
+    "fix_what",
     "guess_kind",
     "import_report",
     "labelled_keys",
@@ -631,6 +633,13 @@ def with_fix_products(fixes: pd.DataFrame, discrepancies: pd.DataFrame) -> pd.Da
     names = dict(zip(named["fingerprint"].astype(str), named.get("product", pd.Series(dtype="string")), strict=True))
     product = fixes["fingerprint"].astype(str).map(names).astype("string")
     return fixes.assign(product=product.fillna(fixes["sku"].astype("string")))
+
+
+def fix_what(fixes: pd.DataFrame) -> pd.Series:
+    """What each fix (with its ``product``: ``with_fix_products``) does to which product, for a narrow
+    table column: ``credit · Microsoft 365 E3`` (the change first, in one word: it stays in view)."""
+    change = fixes["kind"].map(KIND_WORDS).fillna(fixes["kind"]).astype("string")
+    return (change + " · " + fixes["product"].astype("string").fillna("-")).astype("string")
 
 
 def fix_name(fix: Mapping[str, Any], change: str) -> str:
