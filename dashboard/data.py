@@ -162,11 +162,13 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes,
                   limits: UploadLimits = DEFAULT_LIMITS, origin: str = "upload") -> LoadedSource:
     """An uploaded (or pulled) file read as ``entry`` says (``recon.ingest.files.load_source``), or by its canonical
-    columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again)."""
+    columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again). A
+    pulled table's columns nothing read are the API's own (``files.pulled``)."""
     _ = sha256
     if entry is None:
         return files.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
-    return files.load_source(_data, name, entry, read_as=f"{origin}: {files.describe(entry)}", limits=limits)
+    loaded = files.load_source(_data, name, entry, read_as=f"{origin}: {files.describe(entry)}", limits=limits)
+    return loaded if origin == "upload" else files.pulled(loaded)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

@@ -245,6 +245,8 @@ def run(
         fail(_os_error(error))
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
         typer.echo(redact(line))
+    for line in report.unused_column_lines(sources.reports) if spark_run is None else []:
+        typer.echo(redact(line))
     if database and run_id is not None:
         typer.echo(f"Stored as run {run_id} ({database.shown_url}).")
         if seen:

@@ -508,3 +508,16 @@ def test_the_evidence_panel_counts_the_days_carried_from_the_nearest_charge(monk
     assert any("Evidence for Contoso Dental · M365-E3 · 2026-03" in plain(item.value) for item in app.markdown)
     assert any(caption.value.startswith("19 day(s) of this month no loaded charge covers carry the nearest charge's")
                for caption in app.caption)
+
+
+def test_an_upload_with_a_column_nothing_reads_says_so_and_is_still_used(app: AppTest):
+    text = (MINI_MSP / "usage.csv").read_text()
+    header, body = text.split("\n", 1)
+    rows = "\n".join(f"{line},call Bob" for line in body.splitlines() if line)
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(("usage.csv", f"{header},Notes\n{rows}\n".encode(),
+                                                        "text/csv")).run()
+    assert_clean(app)
+    warnings = [plain(item.value) for item in app.warning]
+    assert any("1 column(s) not used, their values not read: 'Notes'" in warning for warning in warnings)
+    assert not app.error
