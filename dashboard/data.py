@@ -206,10 +206,12 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
     sources: Sources = combine(loaded, ALL_KINDS)
     periods = list(_inputs.periods)
-    history = _store.charge_history(periods or source_periods(sources),
-                                    [record.sha256 for record in sources.imports]) if _store else None
     adjustments = _store.agreement_adjustments() if _store else None
-    return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history, adjustments=adjustments)
+    # the stored charges are handed over, not kept here: the engine frees them once they are resolved
+    return reconcile(sources, _inputs.settings, periods or None, _mappings,
+                     history=_store.charge_history(periods or source_periods(sources),
+                                                   [record.sha256 for record in sources.imports]) if _store else None,
+                     adjustments=adjustments)
 
 
 # ------------------------------------------------------------------------------------------- views
