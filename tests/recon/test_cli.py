@@ -157,7 +157,7 @@ entry()
 
 @pytest.mark.parametrize("store", [False, True])
 def test_a_run_without_the_store_ends_without_the_interpreters_teardown(tmp_path: Path, store: bool) -> None:
-    # Freeing a 1M run's objects one by one took 0.4 s after its results were written (issue 25); a run that
+    # Freeing a 1M run's objects one by one took 0.15 to 0.4 s after its results were written (issue 25); a run that
     # stored nothing ends at once, its exit handlers run and its output flushed. A stored run ends as usual.
     import subprocess
     import sys
