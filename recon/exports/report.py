@@ -177,7 +177,8 @@ def billed_periods(keys: pd.DataFrame) -> set[str]:
     """The periods of ``keys`` that have an invoice line or a usage row (per client: the union over
     ranges of clients is the whole's)."""
     active = keys["invoice_lines"].fillna(0).gt(0) | keys["usage_rows"].fillna(0).gt(0)
-    return set(keys.loc[active.to_numpy(dtype=bool), "period"].astype(str))
+    # each period once (a million keys read into a set one by one: 0.65 to 0.9 s of `recon run`, issue 25)
+    return set(keys.loc[active.to_numpy(dtype=bool), "period"].drop_duplicates().astype(str))
 
 
 def validation_lines(file_report: ValidationReport, issues: pd.DataFrame | None = None,

@@ -44,7 +44,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -52,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from recon.errors import QualityError
+from recon.ingest import gxprocess
 from recon.schema import CHOICES, SOURCES, Field
 from recon.sources import ExpectationOutcome
 
@@ -714,14 +714,12 @@ def stop_worker() -> None:
 
 
 class _Worker:
-    """A Python process running ``_serve``: requests and replies are pickles on its standard input and
-    output (a private pipe between two processes of the same ``recon``)."""
+    """A Python process running ``_serve`` (``recon.ingest.gxprocess``): requests and replies are pickles on
+    its standard input and output."""
 
     def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])  # the directory holding this ``recon`` package
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+        early = gxprocess.claim()  # started by the ``recon`` program first thing, if it did
+        self._process = early if early is not None else gxprocess.spawn()
         self._lock = threading.Lock()
         self.pid = self._process.pid
 
@@ -787,7 +785,6 @@ def giving_way(place: Place) -> Iterator[None]:
         yield
     finally:
         _GIVING_WAY.place = None
-_SERVE = "import sys; sys.path.insert(0, sys.argv[1]); from recon.ingest.quality import _serve; _serve()"
 
 
 def _serve() -> None:
