@@ -188,11 +188,13 @@ def directory_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
 def loaded_upload(sha256: str, name: str, entry: SourceEntry | None, _data: bytes,
                   limits: UploadLimits = DEFAULT_LIMITS, origin: str = "upload") -> LoadedSource:
     """An uploaded (or pulled) file read as ``entry`` says (``recon.ingest.files.load_source``), or by its canonical
-    columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again)."""
+    columns; keyed by content hash, entry, upload limits and origin (the bytes are not hashed again). A
+    pulled table's columns nothing read are the API's own (``files.pulled``)."""
     _ = sha256
     if entry is None:
         return files.load_file(_data, name, canonical_kind(name) or "usage", limits=limits)
-    return files.load_source(_data, name, entry, read_as=f"{origin}: {files.describe(entry)}", limits=limits)
+    loaded = files.load_source(_data, name, entry, read_as=f"{origin}: {files.describe(entry)}", limits=limits)
+    return loaded if origin == "upload" else files.pulled(loaded)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -230,10 +232,12 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     loaded = [loaded_input(file, _blobs, limits) for file in _inputs.files]
     sources: Sources = combine(loaded, ALL_KINDS)
     periods = list(_inputs.periods)
-    history = _store.charge_history(periods or source_periods(sources),
-                                    [record.sha256 for record in sources.imports]) if _store else None
     adjustments = _store.agreement_adjustments() if _store else None
-    return reconcile(sources, _inputs.settings, periods or None, _mappings, history=history, adjustments=adjustments)
+    # the stored charges are handed over, not kept here: the engine frees them once they are resolved
+    return reconcile(sources, _inputs.settings, periods or None, _mappings,
+                     history=_store.charge_history(periods or source_periods(sources),
+                                                   [record.sha256 for record in sources.imports]) if _store else None,
+                     adjustments=adjustments)
 
 
 # ------------------------------------------------------------------------------------------- views

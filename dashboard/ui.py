@@ -146,7 +146,8 @@ def column_config(frame: pd.DataFrame, currency: str, labels: dict[str, str] | N
         elif pd.api.types.is_datetime64_any_dtype(frame[column]) and _has_time_of_day(frame[column]):
             config[column] = st.column_config.DatetimeColumn(title, format="D MMM YYYY, HH:mm")
         elif pd.api.types.is_datetime64_any_dtype(frame[column]):
-            config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD")
+            config[column] = st.column_config.DateColumn(title, format="YYYY-MM-DD", pinned=column in pinned,
+                                                         width=(widths or {}).get(column))
         elif kind == RATIO and numeric:
             config[column] = st.column_config.NumberColumn(title, format="percent")
         elif kind == QUANTITY and numeric:

@@ -132,7 +132,8 @@ def validation_details(key: str, loaded: LoadedSource) -> None:
 
 def validation_counts(report: ValidationReport) -> None:
     """Under a file: rows in = used + quarantined beside the physical lines they came from, how many
-    expectations passed and failed, how the text was decoded, and what the reader warns about."""
+    expectations passed and failed, how the text was decoded, the columns not used, and what the reader
+    warns about (a column not used that the format does not know among it)."""
     failed = len(report.failed)
     lines = report.line_counts.describe()
     st.caption(f"{report.rows_in:,} rows in · {report.rows_used:,} used · {report.rows_quarantined:,} quarantined"
@@ -140,6 +141,9 @@ def validation_counts(report: ValidationReport) -> None:
                + f" · {len(report.passed)} check(s) passed" + (f", **{failed} failed**" if failed else ""))
     if report.encoding not in ("", "UTF-8"):
         st.caption(f"Read as {ui.md(report.encoding)}")
+    known = [column.describe() for column in report.unused_columns if column.known]
+    if known:  # (the ones the format does not know are in a warning below)
+        st.caption(f"Columns the format has that nothing here needs: {ui.md(', '.join(known))}")
     for warning in report.warnings:
         st.warning(ui.md(warning), icon=":material/warning:")
 

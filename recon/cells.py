@@ -127,13 +127,27 @@ def tidy_with(text: pa.ChunkedArray, clean: Callable[[pa.Array], pa.Array],
 
 # Control characters that are not whitespace (tab, line breaks and the separators 0x1c-0x1f are: tidying
 # turns them into spaces), DEL among them: a value holding one is binary data or terminal escapes, not text.
-CONTROL = r"[\x00-\x08\x0e-\x1b\x7f]"
+# The C1 controls U+0080-U+009F too (NEL, U+0085, among them: in a file with CR or LF line ends it is not a
+# line break): a value holding one is almost always text decoded with the wrong encoding (Windows-1252's
+# euro sign, 0x80, read as Latin-1), or an 8-bit terminal escape (U+009B). (The same class in Python's
+# ``re`` and Arrow's RE2, which read ``\x80`` as the code point.)
+CONTROL = r"[\x00-\x08\x0e-\x1b\x7f\x80-\x9f]"
+C1_CONTROLS = frozenset(range(0x80, 0xA0))
 # Whitespace to Python that is a control character too: vertical tab, form feed and the file, group,
 # record and unit separators. Read as a space like any whitespace (some systems write a vertical tab for
 # a line break inside a value), but loading says where (issue 24: no change without a word).
 ODD_SPACE = r"[\x0b\x0c\x1c-\x1f]"
 ODD_SPACE_BYTES = frozenset({0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F})
-CONTROL_BYTES = frozenset(range(0x09)) | frozenset(range(0x0E, 0x1C)) | {0x7F}
+CONTROL_BYTES = frozenset(range(0x09)) | frozenset(range(0x0E, 0x1C)) | {0x7F} | C1_CONTROLS
+
+
+def describe_control(code: int) -> str:
+    """A control character for a message: ``a control character (0x1b)``; a C1 one by its code point
+    and what it usually means (``U+0080, a C1 control character (...)``)."""
+    if code in C1_CONTROLS:
+        return (f"U+{code:04X}, a C1 control character (a sign of the wrong encoding: a Windows-1252 or UTF-8 "
+                "file read as Latin-1?)")
+    return f"a control character (0x{code:02x})"
 
 
 def control_characters(text: pa.ChunkedArray, untidy: np.ndarray | None = None) -> np.ndarray:

@@ -397,7 +397,12 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     if problem:
         raise MoneyRangeError(problem)
     drawn_on, combined = _with_history(sources, history)
+    # Neither the stored charges as read nor the usage rows with them added (a million rows each in a second
+    # month at 1M) are needed once resolved: freed before the keys are built, where the run peaks. (A caller
+    # that passes ``history`` without keeping it lets it go here: bench/results.md, issue 25.)
+    del history
     resolved = resolve(combined, settings, mappings)
+    del combined
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
@@ -423,8 +428,11 @@ def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[Impo
         return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
     seen = {record.sha256 for record in sources.imports if record.sha256}
     candidates = [record.file for record in history.imports if record.sha256 not in seen]
-    stored = history["usage"][history["usage"]["source_file"].isin(candidates).to_numpy()]
-    stored = stored[_newest_charges(own, stored, candidates)]
+    rows = history["usage"]
+    picked = np.flatnonzero(rows["source_file"].isin(candidates).to_numpy())
+    # which charges count is decided on their identity alone; the rows are then copied once
+    identities = rows[[*CHARGE_IDENTITY, "source_file"]].take(picked)
+    stored = rows.take(picked[_newest_charges(own, identities, candidates)]).reset_index(drop=True)
     kept = set(stored["source_file"].unique())
     drawn_on = tuple(record for record in history.imports if record.file in kept)
     usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)

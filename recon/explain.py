@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from recon.money import MONEY_SCALE, display_money
+from recon.rules import carried_adjustments
 
 Row = dict[str, Any]
 
@@ -107,8 +108,18 @@ def _negative_margin(row: Row, currency: str) -> str:
 
 
 def _agreement_total(row: Row, currency: str) -> str:
-    return (f"agreement invoice total {_money(row['billed_amount'], currency)}, its additions expected "
-            f"{_money(row['expected_amount'], currency)}: {_money(row['variance'], currency, signed=True)}")
+    """The total against what was expected of it: its additions, and (where the total carries them) the
+    agreement adjustments the fixes applied, each with its amount (``recon.rules.carried_adjustments``)."""
+    total, expected = _money(row["billed_amount"], currency), row["expected_amount"]
+    variance = _money(row["variance"], currency, signed=True)
+    carried = carried_adjustments(row.get("detail"))
+    if not carried or expected is None or pd.isna(expected):
+        return f"agreement invoice total {total}, its additions expected {_money(expected, currency)}: {variance}"
+    additions = int(expected) - carried
+    kind = "charges" if carried > 0 else "credits"
+    return (f"agreement invoice total {total}, expected {_money(expected, currency)}: its additions "
+            f"{_money(additions, currency)} {'plus' if carried > 0 else 'less'} {_money(abs(carried), currency)} "
+            f"of agreement {kind} on this invoice: {variance}")
 
 
 def _difference(billed: object, expected: object) -> int | None:

@@ -69,6 +69,9 @@ LINE_KINDS = frozenset({CHANGE_QUANTITY, ADD_LINE, CANCEL_LINE})
 ONE_TIME_KINDS = frozenset({CHARGE, CREDIT})
 KIND_NAMES = {CHANGE_QUANTITY: "quantity change", ADD_LINE: "new line", CANCEL_LINE: "cancellation",
               CHARGE: "one-time charge", CREDIT: "one-time credit"}
+# The same in one word, for a narrow column beside the money (the one-time or monthly column says which)
+KIND_WORDS = {CHANGE_QUANTITY: "quantity", ADD_LINE: "new line", CANCEL_LINE: "cancel", CHARGE: "charge",
+              CREDIT: "credit"}
 EFFECTIVE_CHOICES = ("next_period", "finding_period")
 
 QUANTITY_TYPES = frozenset({"quantity_under_billed", "quantity_over_billed", "unbilled_usage"})
@@ -620,6 +623,7 @@ __all__ = [
     "FIX_KINDS",
     "FIX_STATUSES",
     "KIND_NAMES",
+    "KIND_WORDS",
     "MAY_APPLY",
     "MAY_APPROVE",
     "MAY_PROPOSE",

@@ -171,14 +171,16 @@ def usage_by_key(usage: pd.DataFrame, periods: list[str], basis: str = "day_weig
     sku, subscription): what the series holds comes from ``recon.effect`` (replacement in time, credits
     netted, carried days). Other rows (``usage`` and series types without a subscription) are added up
     for the days they cover, trial rows likewise apart; a one-time row counts in full in the month it
-    starts; a cost row only adds its ``cost_amount`` to the month it starts."""
+    starts; a cost row only adds its ``cost_amount`` to the month it starts. An ``arrears`` row (use billed
+    after the fact: its span's total) counts in full in the month it starts, and the ``usage`` rows of its
+    (client, sku, subscription) lying inside its span (the running totals of the same use) add nothing."""
     rows = usage[USAGE_FACTS].reset_index(drop=True)
     window = window_of(periods)
     codes, names = pd.factorize(rows["row_type"])  # (a handful of names: no per-row text work)
     kind = np.array([*(str(name) for name in names), "usage"])[codes]  # missing (-1): usage
     in_series = np.isin(kind, list(SERIES_KINDS)) & rows["subscription_id"].notna().to_numpy()
     series = _series_facts(rows, kind, in_series, window, basis)
-    expanded = _expanded_rows(rows, kind, in_series, series.effective_last)
+    expanded = _expanded_rows(rows, kind, in_series, series.effective_last, _billed_in_arrears(rows, kind))
     expanded = expanded[expanded["period"].isin(periods).to_numpy()].reset_index(drop=True)
     counted = expanded["counted_qty"].to_numpy() if basis != "period_end" else expanded["end_qty"].to_numpy()
     facts = per_key(expanded.assign(counted_qty=counted, trial_counted=np.where(
@@ -238,21 +240,47 @@ def _series_facts(rows: pd.DataFrame, kind: np.ndarray, in_series: np.ndarray, w
                         unmatched, effective_last)
 
 
+def _billed_in_arrears(rows: pd.DataFrame, kind: np.ndarray) -> np.ndarray:
+    """Per row: whether it is a ``usage`` row that an ``arrears`` row of the same (client, sku,
+    subscription) bills (its span lies inside the arrears row's span): the vendor's running report of
+    use that the billed total replaces (Pax8's usage lines and the next invoice's Arrears item)."""
+    superseded = np.zeros(len(rows), dtype=bool)
+    subscribed = rows["subscription_id"].notna().to_numpy()
+    billed = (kind == "arrears") & subscribed & rows["quantity"].gt(0).fillna(False).to_numpy()
+    reported = (kind == "usage") & subscribed
+    if not billed.any() or not reported.any():
+        return superseded
+    picked = np.flatnonzero(billed | reported)
+    part = rows.iloc[picked]
+    series = pd.factorize(key_codes(part, CLIENT_SKU) * (len(part) + 1)
+                          + pd.factorize(part["subscription_id"])[0], sort=False)[0]
+    first = effect.days(part["period_start"])
+    last = effect.days(part["period_end"].fillna(part["period_start"]))
+    spans = pd.DataFrame({"series": series, "first": first, "last": last})
+    is_billed = billed[picked]
+    pairs = spans[~is_billed].assign(row=picked[~is_billed]).merge(spans[is_billed], on="series",
+                                                                   suffixes=("", "_billed"))
+    inside = (pairs["first_billed"] <= pairs["first"]) & (pairs["last"] <= pairs["last_billed"])
+    superseded[pairs.loc[inside, "row"].to_numpy(np.int64)] = True
+    return superseded
+
+
 def _expanded_rows(rows: pd.DataFrame, kind: np.ndarray, in_series: np.ndarray,
-                   effective_last: np.ndarray) -> pd.DataFrame:
+                   effective_last: np.ndarray, superseded: np.ndarray) -> pd.DataFrame:
     """Every row over the months it covers (held rows over the days they are in effect), with what it
     adds to U (``counted_qty`` day-weighted, ``end_qty`` on the month's last day), its cost weight, and
-    its trial / cost-only amounts."""
+    its trial / cost-only amounts. ``superseded`` rows (``_billed_in_arrears``) add nothing."""
     ends = pd.Series(effective_last.astype("datetime64[D]").astype("datetime64[ns]"), index=rows.index)
     starts = rows["period_start"]
-    one_time, cost_only, trial = (kind == name for name in ("one_time", "cost", "trial"))
+    cost_only, trial = (kind == name for name in ("cost", "trial"))
+    one_time = (kind == "one_time") | (kind == "arrears")  # counted once, in full (an arrears row: its total)
     # a row replaced before it starts adds nothing; one-time and cost rows count once, in their first month
     lasting = ends.where(~(one_time | cost_only), starts).where(ends >= starts, starts)
     expanded = prorate_usage(rows[[*CLIENT_SKU, "quantity", "unit_cost", "vendor", "product_name",
                                    "cost_amount"]].assign(period_start=starts, period_end=lasting))
     row = expanded.index.to_numpy() if len(expanded) == len(rows) else np.repeat(
         np.arange(len(rows)), _month_counts(starts, lasting))
-    gone = (ends < starts).to_numpy()[row]
+    gone = ((ends < starts).to_numpy() | superseded)[row]
     prorated = expanded["prorated_qty"].to_numpy()
     whole = expanded["quantity"].to_numpy(float)
     first_month = np.r_[True, row[1:] != row[:-1]]

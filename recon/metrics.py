@@ -49,8 +49,20 @@ def key_sums(keys: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     billed revenue and vendor cost (Int64 units), the number of keys, and the labour keys' hours (int64,
     1/10,000 h) and billed amount. Sums of integers: the sums of any split of the keys (a range of clients
     on Spark) add up to the sums of the whole."""
+    return grouped_sums(keys, _per_key_sums(keys), by)
+
+
+def grouped_sums(keys: pd.DataFrame, per_key: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``per_key`` (``_per_key_sums`` of ``keys``) summed per group of ``keys``' columns ``by``."""
+    if by:
+        return per_key.assign(**{name: keys[name] for name in by}).groupby(by, observed=True).sum()
+    return _total(per_key)
+
+
+def _per_key_sums(keys: pd.DataFrame) -> pd.DataFrame:
+    """The integers ``key_sums`` adds up, one row per key (built once when several groupings need them)."""
     labour = keys["sku"].eq(LABOR_SKU).fillna(False).to_numpy(bool)
-    sums = pd.DataFrame({
+    return pd.DataFrame({
         "expected_revenue": keys["expected_amount"].astype("Int64"),
         "billed_revenue": (keys["billed_amount"] + keys["duplicate_amount"]).astype("Int64"),
         "vendor_cost": keys["vendor_cost_amount"].fillna(0).astype("Int64"),
@@ -59,9 +71,6 @@ def key_sums(keys: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         "billed_labour": keys["billed_amount"].where(labour, 0).astype("Int64"),
         **_usage_note_sums(keys),
     }, index=keys.index)
-    if by:
-        return sums.assign(**{name: keys[name] for name in by}).groupby(by, observed=True).sum()
-    return _total(sums)
 
 
 QUANTITY_UNITS = 10_000  # trial seats summed in 1/10,000 seat, exactly
@@ -374,7 +383,9 @@ class KeyFigures:
     @classmethod
     def of(cls, keys: pd.DataFrame, found: pd.DataFrame) -> KeyFigures:
         managers = keys[["client", "account_manager"]].drop_duplicates("client").astype({"account_manager": "string"})
-        return cls(key_sums(keys, ["period"]), key_sums(keys, ["client"]), managers.reset_index(drop=True),
+        per_key = _per_key_sums(keys)
+        return cls(grouped_sums(keys, per_key, ["period"]), grouped_sums(keys, per_key, ["client"]),
+                   managers.reset_index(drop=True),
                    labelled_findings(keys, found))
 
     @classmethod

@@ -33,12 +33,14 @@ total is judged as a key of its own (``agreement_total_mismatch``).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from recon.money import display_money, money_times_quantity
+from recon.money import MONEY_SCALE, display_money, money_times_quantity
 from recon.schema import DISCREPANCY_COLUMNS
 from recon.settings import Settings
 
@@ -153,20 +155,35 @@ def price_above_contract(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame
 
 # -------------------------------------------------------------------- accompanying (any key, any time)
 
+AGREEMENT_TOTAL_DETAIL = "agreement invoice total vs its additions' expected amount"
+_CARRIED = re.compile(r" plus ([+-])\D*([\d,]+\.\d+) of agreement adjustments the fixes applied$")
+
+
 def agreement_total_mismatch(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     totals = keys["agreement_total"].fillna(False).astype(bool) if "agreement_total" in keys \
         else pd.Series(False, index=keys.index)
     variance = keys["billed_amount"] - keys["expected_amount"]
-    detail = pd.Series("agreement invoice total vs its additions' expected amount", index=keys.index, dtype=object)
+    # text for the totals' keys only (a few in a million keys)
+    adjusted = keys["billed_adjustments"][totals].fillna(0).astype("Int64") if "billed_adjustments" in keys \
+        else pd.Series(0, index=keys.index[totals.to_numpy(bool)], dtype="Int64")
+    detail = pd.Series(AGREEMENT_TOTAL_DETAIL, index=adjusted.index, dtype=object)
     # the agreement adjustments fixes wrote that the total carries are expected of it too (recon.keys)
-    adjusted = keys["billed_adjustments"].fillna(0).astype("Int64") if "billed_adjustments" in keys \
-        else pd.Series(0, index=keys.index, dtype="Int64")
-    carrying = (totals & adjusted.ne(0)).to_numpy(bool)
+    carrying = adjusted.ne(0).to_numpy(bool)
     if carrying.any():
-        detail[carrying] = [f"agreement invoice total vs its additions' expected amount plus "
-                            f"{display_money(int(units), settings.currency, signed=True)} of agreement adjustments "
-                            "the fixes applied" for units in adjusted[carrying]]
+        detail[carrying] = [f"{AGREEMENT_TOTAL_DETAIL} plus {display_money(int(units), settings.currency, signed=True)}"
+                            " of agreement adjustments the fixes applied" for units in adjusted[carrying]]
     return _discrepancies(keys, totals, "agreement_total_mismatch", variance, detail=detail.astype("string"))
+
+
+def carried_adjustments(detail: object) -> int | None:
+    """The agreement adjustments (Int64 units, signed) an ``agreement_total_mismatch``'s ``detail`` says its
+    total carries, as ``agreement_total_mismatch`` writes them (also in a stored run); None when it names
+    none. Read back exactly (a ``Decimal`` of the written amount)."""
+    found = _CARRIED.search(str(detail)) if detail is not None and not pd.isna(detail) else None  # type: ignore[call-overload]
+    if found is None:
+        return None
+    units = int(Decimal(found.group(2).replace(",", "")) * MONEY_SCALE)
+    return -units if found.group(1) == "-" else units
 
 
 def duplicate_charge(keys: pd.DataFrame, settings: Settings) -> pd.DataFrame:

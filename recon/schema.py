@@ -97,8 +97,10 @@ BILLING_FREQUENCIES = tuple(CYCLE_MONTHS)
 # up for the days it covers; ``recurring`` the quantity held over its span (rows of one subscription
 # replace one another); ``adjustment`` a change added for its span; ``credit`` a refund netted against
 # its charge; ``one_time`` a fee expected once in full; ``cost`` a rebate or cost credit (cost only);
-# ``trial`` trial seats, not expected to be billed.
-ROW_TYPES = ("usage", "recurring", "adjustment", "credit", "one_time", "cost", "trial")
+# ``trial`` trial seats, not expected to be billed; ``arrears`` use the vendor billed after the fact
+# (Pax8's term Arrears): its span's total, counted once in full in the month it starts, and it replaces
+# the ``usage`` rows of its subscription that report the same use inside its span.
+ROW_TYPES = ("usage", "recurring", "adjustment", "credit", "one_time", "cost", "trial", "arrears")
 LINE_TYPES = ("item", "agreement_total", "invoice_total")
 # The vocabulary of each ``choice`` field, and the words read as each value (case, spaces, ``-`` and
 # ``_`` ignored).

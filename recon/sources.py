@@ -7,7 +7,7 @@ knows nothing of how they were read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +31,40 @@ class ExpectationOutcome:
 
     def to_dict(self) -> dict[str, str | int | bool]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class UnusedColumn:
+    """A column a file has that no field is read from: one the file's format documents but nothing needs
+    (``known``), or one it does not know (an optional column renamed, a column of someone's own), with
+    the field or column it looks like a misspelling of (``did_you_mean``; ``None``: none)."""
+
+    column: str
+    did_you_mean: str | None = None
+    known: bool = False
+
+    def describe(self) -> str:
+        """``'Vendr' (did you mean vendor?)``, or ``'Notes'``."""
+        return repr(self.column) + (f" (did you mean {self.did_you_mean}?)" if self.did_you_mean else "")
+
+    def to_dict(self) -> dict[str, str | bool | None]:
+        return dict(self.__dict__)
+
+
+UNUSED_SHOWN = 20  # columns named in the warning (the report keeps them all)
+
+
+def unused_warning(unused: Sequence[UnusedColumn]) -> str:
+    """One sentence for a validation report: how many columns the file's format does not know were not
+    used, which (the first ``UNUSED_SHOWN``), and what to do. Empty when there are none (the columns a
+    preset documents and does not need are in the report, not in a warning: every such export has them)."""
+    unknown = [column for column in unused if not column.known]
+    if not unknown:
+        return ""
+    named = ", ".join(column.describe() for column in unknown[:UNUSED_SHOWN])
+    more = f", ... ({len(unknown) - UNUSED_SHOWN} more)" if len(unknown) > UNUSED_SHOWN else ""
+    return (f"{len(unknown):,} column(s) not used, their values not read: {named}{more}; if one holds a field, "
+            "rename it in the file or map it in profile.toml")
 
 
 @dataclass(frozen=True)
@@ -63,8 +97,9 @@ class ValidationReport:
     (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart) and the
     physical lines they came from (``line_counts``), how its text was decoded (``encoding``) and what
     the user should know about how it was read (``warnings``: a decimal comma that may be meant, a
-    stray byte, ...). A refused file (unreadable, required columns missing) has ``problems`` and no rows
-    used."""
+    stray byte, columns not used, ...), and the columns it has that no field is read from
+    (``unused_columns``, each with a "did you mean" where it looks like a misspelling). A refused file
+    (unreadable, required columns missing) has ``problems`` and no rows used."""
 
     source: str
     file: str
@@ -78,6 +113,7 @@ class ValidationReport:
     line_counts: Lines = field(default_factory=Lines)
     encoding: str = ""
     warnings: tuple[str, ...] = ()
+    unused_columns: tuple[UnusedColumn, ...] = ()  # columns present that no field is read from
 
     @property
     def refused(self) -> bool:
@@ -102,8 +138,10 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {**{key: value for key, value in self.__dict__.items() if key not in ("expectations", "line_counts")},
+        return {**{key: value for key, value in self.__dict__.items()
+                   if key not in ("expectations", "line_counts", "unused_columns")},
                 "problems": list(self.problems), "refused": self.refused, "warnings": list(self.warnings),
+                "unused_columns": [column.to_dict() for column in self.unused_columns],
                 "line_counts": dict(self.line_counts.__dict__),
                 "expectations": [outcome.to_dict() for outcome in self.expectations]}
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from recon.engine import Mappings, Reconciliation
 from recon.errors import FilterError
+from recon.fixes import KIND_WORDS
 from recon.identity import without_rejected
 from recon.keys import KEY, to_period
 from recon.metrics import Metrics, Overall, summarise
@@ -522,7 +523,7 @@ def with_sku_mapping(mappings: Mappings, vendor_sku: str, sku: str) -> Mappings:
 
 
 VALIDATION_COLUMNS = ("file", "source", "read_as", "rows_in", "rows_used", "rows_quarantined", "blank_rows",
-                      "passed", "failed", "balanced", "problems", "sha256")
+                      "passed", "failed", "balanced", "problems", "unused_columns", "sha256")
 EXPECTATION_COLUMNS = ("file", "source", "rule", "success", "checked", "failed", "expectation", "column",
                        "observed")
 # what a person reads of the checks (the Great Expectations name, ``expectation``, stays in the files)
@@ -534,13 +535,15 @@ READ_AS_WORDS = {"canonical columns": "standard column names"}
 def validation_summary(reports: Sequence[ValidationReport],
                        records: Sequence[ImportRecord] = ()) -> pd.DataFrame:
     """One row per file: how it was read, rows in / used / quarantined / blank, expectations passed and
-    failed, whether the rows balance, why it was refused (if it was) and its SHA-256 (from ``records``)."""
+    failed, whether the rows balance, why it was refused (if it was), the columns it has that nothing
+    read (with a "did you mean") and its SHA-256 (from ``records``)."""
     hashes = {(record.source, record.file): record.sha256 for record in records}
     rows = [{"file": report.file, "source": report.source, "read_as": READ_AS_WORDS.get(report.read_as, report.read_as),
              "rows_in": report.rows_in,
              "rows_used": report.rows_used, "rows_quarantined": report.rows_quarantined,
              "blank_rows": report.blank_rows, "passed": len(report.passed), "failed": len(report.failed),
              "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
+             "unused_columns": ", ".join(column.describe() for column in report.unused_columns),
              "sha256": hashes.get((report.source, report.file), "")} for report in reports]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 
@@ -602,6 +605,7 @@ __all__ = [
     "filter_run",
     "fix_before_after",
     "fix_name",
+    "fix_what",
     "guess_kind",
     "import_report",
     "key_labels",
@@ -655,6 +659,13 @@ def with_fix_products(fixes: pd.DataFrame, discrepancies: pd.DataFrame) -> pd.Da
     names = dict(zip(named["fingerprint"].astype(str), named.get("product", pd.Series(dtype="string")), strict=True))
     product = fixes["fingerprint"].astype(str).map(names).astype("string")
     return fixes.assign(product=product.fillna(fixes["sku"].astype("string")))
+
+
+def fix_what(fixes: pd.DataFrame) -> pd.Series:
+    """What each fix (with its ``product``: ``with_fix_products``) does to which product, for a narrow
+    table column: ``credit · Microsoft 365 E3`` (the change first, in one word: it stays in view)."""
+    change = fixes["kind"].map(KIND_WORDS).fillna(fixes["kind"]).astype("string")
+    return (change + " · " + fixes["product"].astype("string").fillna("-")).astype("string")
 
 
 def fix_name(fix: Mapping[str, Any], change: str) -> str:

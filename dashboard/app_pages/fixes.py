@@ -26,13 +26,18 @@ if context.active.run_id is None:
     st.stop()
 fixes = views.with_fix_products(fixes, context.view.discrepancies).assign(
     change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]), finding=finding_names(fixes["finding_type"]))
-# What a person acts on: at 1024 px beside the sidebar the first five are in view (client pinned), the
-# date and monthly change a scroll away; the PSA's own line details on demand; the fix key never shown.
-SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
-MORE = ["period", "before_qty", "after_qty", "unit_price", "description", "finding", "sku", "agreement_id", "line_id",
-        "approved_by"]
-LABELS = {"amount": "One-time amount", "before_qty": "Quantity before", "after_qty": "Quantity after",
-          "agreement_id": "PSA agreement", "line_id": "PSA line", "sku": "SKU"}
+fixes = fixes.assign(fix=views.fix_what(fixes))
+# What a person acts on, all in view at 1024 px beside the sidebar (562 px of grid, 34 of them the
+# selection boxes): who, what changes on which product, the money once and per month, from when, and where
+# it stands. The product and the change apart, and the PSA's own line details, on demand; the fix key
+# never shown.
+SHOWN = ["client", "fix", "amount", "monthly_change", "effective_date", "status"]
+WIDTHS = {"client": 84, "fix": 132, "amount": 80, "monthly_change": 80, "effective_date": 80, "status": 72}
+MORE = ["product", "change", "period", "before_qty", "after_qty", "unit_price", "description", "finding", "sku",
+        "agreement_id", "line_id", "approved_by"]
+LABELS = {"amount": "One-time", "monthly_change": "Monthly", "effective_date": "Effective",
+          "before_qty": "Quantity before", "after_qty": "Quantity after", "agreement_id": "PSA agreement",
+          "line_id": "PSA line", "sku": "SKU"}
 first, second = st.columns([2, 3])
 statuses = first.multiselect("Status", sorted(set(fixes["status"])), key="fixes.statuses", placeholder="Any status")
 more = second.multiselect("More columns", MORE, key="fixes.columns", placeholder="Add columns",
@@ -49,8 +54,7 @@ row.metric("Monthly change", ui.money(int(shown["monthly_change"].fillna(0).sum(
 st.caption("Select fixes to see the PSA line before and after, and to approve or apply them.")
 event = ui.table(shown, key="fixes.table", currency=currency, file_name="fixes.csv", columns=[*SHOWN, *more],
                  labels=LABELS, selection="multi-row", height=380, hidden=["fix_key"], pinned=["client"],
-                 widths={"client": 120, "product": 150, "change": 105, "amount": 80, "status": 75,
-                         "effective_date": 85, "monthly_change": 90})
+                 widths=WIDTHS)
 picked = [position for position in ui.selected_rows(event) if position < len(shown)]
 if not picked:
     st.stop()

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from recon.exports.safe import neutralise_text, safe_csv
-from recon.ingest.files import load_source
+from recon.ingest.files import load_source, pulled
 from recon.ingest.normalise import LoadedSource
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import ReadOptions
@@ -136,7 +136,7 @@ def load_pulled(file: PulledFile) -> LoadedSource:
     """Read a pulled file exactly like an uploaded export (``recon.ingest.files.load_source`` with its preset):
     same parsing, validation, quarantine and counts, and the SHA-256 of its bytes as the import's hash."""
     how = f"pulled, read with preset {file.preset}" if file.preset else f"pulled {file.kind}"
-    return load_source(file.content, file.name, file.entry(), read_as=how)
+    return pulled(load_source(file.content, file.name, file.entry(), read_as=how))
 
 
 # ------------------------------------------------------------------------------------------ writing

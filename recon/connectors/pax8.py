@@ -34,7 +34,11 @@ Two usage sources come out, both with the vendor's own field names:
   its canonical fields are mapped here (client = companyName, sku, quantity, period = usageDate,
   vendor = vendorName, subscription_id, product_name) since no export preset exists for them.
 
-What the rows mean (credits, terms, arrears) is read downstream, by the presets and the engine.
+What the rows mean (credits, terms, arrears) is read downstream, by the presets and the engine. A month's
+usage lines and the next month's invoice item of term ``Arrears`` for the same subscription report the
+same use (the lines while the month runs, the item once Pax8 bills it): where both are loaded (the next
+month's pull kept in the store, or both pulls in one data directory) the item replaces the lines it covers
+(``recon.keys``; docs/semantics.md, "Use billed in arrears").
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ In order (``decide``, then ``undeclared`` when a file taken for UTF-8 turns out 
 
 Line ends: some programs end lines with NEL (U+0085) or the Unicode line separator (U+2028). A file with
 no CR or LF at all whose text holds one of these is read with it as the line break, and the report says
-so; in a file that has CR or LF they are text.
+so; in a file that has CR or LF they are text (and NEL, a C1 control character, quarantines its row:
+``recon.cells.CONTROL``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from recon.ingest.guard import FileBytes, UploadLimits, safe_file_name
 from recon.ingest.normalise import LoadedSource, column_list, normalise
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import ReadOptions, TextTable, read_text_table, sha256_of
+from recon.sources import unused_warning
 
 # ------------------------------------------------------------------------------------------- one file
 
@@ -70,6 +71,19 @@ def load_entry(raw: TextTable, data: FileBytes, name: str, entry: SourceEntry, o
                                  f"({preset.client_key} -> client)"])
     loaded = normalise(raw, entry.kind, name, options, mapping, prepare=entry.prepare, limits=limits)
     return with_hash(loaded, data, read_as)
+
+
+def pulled(loaded: LoadedSource) -> LoadedSource:
+    """A table pulled from an API, read as a file: the columns nothing read are the API's own fields (an
+    API renames nothing by hand), named in its report as known, without a warning."""
+    report = loaded.report
+    if not report.unused_columns:
+        return loaded
+    warning = unused_warning(report.unused_columns)
+    known = tuple(dataclasses.replace(column, did_you_mean=None, known=True) for column in report.unused_columns)
+    report = dataclasses.replace(report, unused_columns=known,
+                                 warnings=tuple(text for text in report.warnings if text != warning))
+    return LoadedSource(loaded.frame, loaded.issues, loaded.record, report)
 
 
 def with_hash(loaded: LoadedSource, data: FileBytes, read_as: str) -> LoadedSource:

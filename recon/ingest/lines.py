@@ -68,10 +68,11 @@ def count_lines(buffer: Buffer) -> int:
 
 
 def low_bytes(buffer: Buffer) -> frozenset[int]:
-    """The control byte values the text holds: those below 0x20 (line breaks and tabs among them) and DEL
-    (0x7f). One comparison per byte in 1 MB windows, a count of the few bytes below 0x20, and a memchr for
-    DEL. Loading looks for control characters and odd whitespace in the cells only when the file holds
-    such a byte."""
+    """The control characters the text holds: the byte values below 0x20 (line breaks and tabs among
+    them), DEL (0x7f) and the C1 controls U+0080-U+009F (UTF-8 ``C2 80`` to ``C2 9F``, by code point).
+    One comparison per byte in 1 MB windows, a count of the few bytes below 0x20, and a memchr for DEL
+    and for ``C2`` (a lead byte only: Latin-1's letters and signs, rare in most exports). Loading looks
+    for control characters and odd whitespace in the cells only when the file holds such a character."""
     raw = buffer.raw
     seen = np.zeros(0x20, dtype=bool)
     for start in range(0, len(raw), _WINDOW):
@@ -79,7 +80,19 @@ def low_bytes(buffer: Buffer) -> frozenset[int]:
         low = window[window < 0x20]
         if len(low):
             seen |= np.bincount(low, minlength=0x20).astype(bool)
-    return frozenset(np.flatnonzero(seen).tolist()) | ({0x7F} if buffer.has(b"\x7f") else set())
+    found = frozenset(np.flatnonzero(seen).tolist()) | ({0x7F} if buffer.has(b"\x7f") else set())
+    return found | (_c1_controls(raw) if buffer.has(b"\xc2") else frozenset())
+
+
+def _c1_controls(raw: np.ndarray) -> frozenset[int]:
+    """The C1 control code points (0x80-0x9f) UTF-8 text holds: a ``C2`` byte followed by 0x80-0x9f
+    (in 1 MB windows, as ``low_bytes``)."""
+    found: set[int] = set()
+    for start in range(0, len(raw) - 1, _WINDOW):
+        leads = np.flatnonzero(raw[start:min(start + _WINDOW, len(raw) - 1)] == 0xC2) + start
+        following = raw[leads + 1]
+        found.update(np.unique(following[following < 0xA0]).tolist())
+    return frozenset(found)
 
 
 def _lone_cr(raw: np.ndarray) -> np.ndarray:

@@ -29,7 +29,9 @@ from recon.cells import (
 )
 from recon.errors import SourceError
 from recon.ingest import quality
+from recon.ingest.columns import unused_columns, unused_warning
 from recon.ingest.guard import UploadLimits
+from recon.ingest.presets import columns_read
 from recon.ingest.reading import Layout, ReadOptions, TextTable, table_layout
 from recon.money import MONEY_SCALE, decimal_evidence, money_times_quantity, parse_money, parse_quantity
 from recon.schema import (
@@ -40,7 +42,7 @@ from recon.schema import (
     Field,
     canonical_dtypes,
 )
-from recon.sources import ImportRecord, Lines, ValidationReport
+from recon.sources import ImportRecord, Lines, UnusedColumn, ValidationReport
 
 Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
@@ -104,7 +106,8 @@ def normalise(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options:
     quantity beyond ``limits.max_line_amount`` or a control character, and any row that fails an
     expectation of the source's suite (``recon.ingest.quality``: unreadable or missing required values,
     negative quantities, dates out of range, ...) goes to quarantine, one issue per row with all its
-    reasons. Every physical line of a file is accounted for in ``ImportRecord.line_counts``.
+    reasons. Every physical line of a file is accounted for in ``ImportRecord.line_counts``. Columns no
+    field (nor ``prepare``) reads are named in the report (``recon.ingest.columns``).
     """
     parsed = parse_cells(raw, kind, file_name, options, mapping, prepare, limits)
     return with_verdict(parsed, quality.validate(kind, parsed.judged, parsed.cells))
@@ -133,6 +136,7 @@ class ParsedFile:
     checked: pd.Series | None = None
     warnings: tuple[str, ...] = ()
     max_line_amount: int = UploadLimits().max_line_amount
+    unused_columns: tuple[UnusedColumn, ...] = ()
 
 
 def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options: ReadOptions,
@@ -150,7 +154,8 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
     if blank.any():
         text, lines, spans = text[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True), spans[~blank]
     data_rows = ~_repeated_header(text).to_numpy()
-    prepared = prepare(text).fillna("") if prepare is not None else text
+    with columns_read() as read:
+        prepared = prepare(text).fillna("") if prepare is not None else text
     matched = match_columns(prepared.columns, kind, mapping)
     missing = missing_required(kind, matched)
     if missing:
@@ -167,10 +172,13 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
     every_row = bool(data_rows.all())  # the usual case: no row need be picked out (nor copied)
     picked = prepared if every_row else prepared[data_rows]
     cells = {name: picked[column] for name, column in matched.items()}
+    unused = unused_columns(text, {*matched.values(), *read.found}, read.known,
+                            [*(spec.name for spec in SOURCES[kind] if spec.name not in matched), *read.wanted])
     return ParsedFile(kind, file_name, text, lines, int(blank.sum()), data_rows, frame,
                       frame if every_row else frame[data_rows], cells, spans, table.layout, blank_lines,
                       _line_checks(kind, frame, given, limits.max_line_amount),
-                      _decimal_warnings(kind, given, options.decimal), limits.max_line_amount)
+                      (*_decimal_warnings(kind, given, options.decimal), *filter(None, [unused_warning(unused)])),
+                      limits.max_line_amount, unused)
 
 
 def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSource:
@@ -203,7 +211,8 @@ def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSo
                           + parsed.layout.blank_rows, counts)
     report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
                               record.blank_rows, validation.outcomes, line_counts=counts,
-                              encoding=parsed.layout.encoding, warnings=(*parsed.layout.warnings, *parsed.warnings))
+                              encoding=parsed.layout.encoding, warnings=(*parsed.layout.warnings, *parsed.warnings),
+                              unused_columns=parsed.unused_columns)
     return LoadedSource(good, issues, record, report)
 
 

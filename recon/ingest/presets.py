@@ -22,7 +22,8 @@ docs/semantics.md says the same with the sources.
   divided by the months the charge period covers; the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
-  (``term`` ``Trial``: trial seats; ``Arrears``: consumption billed after the fact), ``prorate`` a change
+  (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
+  billed after the fact, the total the vendor posted last for it), ``prorate`` a change
   of seats for part of the period (added to the subscription's), ``one-time`` / ``service-charge`` (or
   ``term`` ``One-Time`` / ``Activation``) a one-time charge, ``rebate`` / ``payment-credit`` /
   ``service-credit`` / ``invoice-credit`` (or ``term`` ``Rebate``) a cost credit; a negative ``total``
@@ -57,7 +58,9 @@ docs/semantics.md says the same with the sources.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -86,9 +89,17 @@ class Preset:
     transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     client_key: str | None = None  # no client column: the profile maps this column's values to clients
     variants: tuple[tuple[str, ...], ...] = ()  # other documented headers of the same export (detection)
+    # rows of an API's JSON, flattened: every other field is the API's own (a report names them as not
+    # needed, never as a column someone renamed)
+    api: bool = False
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
-        """The text frame with the format's rule applied and its constant columns added (a new frame)."""
+        """The text frame with the format's rule applied and its constant columns added (a new frame). The
+        format's columns are noted as known while ``columns_read`` collects (and its fields' as wanted)."""
+        mark_known([*self.known_columns, *(column for variant in self.variants for column in variant),
+                    *(text.columns if self.api else ())])
+        mark_known((column for candidates in self.columns.values() for column in candidates
+                    if not column.endswith(DERIVED_SUFFIX)), wanted=True)
         out = self.transform(text) if self.transform else text.copy()
         for name, value in self.constants.items():
             out[derived_column(name)] = pd.Series(value, index=out.index, dtype="string")
@@ -128,12 +139,58 @@ def derived_column(name: str) -> str:
 # Each reads the file's own columns by folded name (case, spaces and ``_`` ignored: a recon file's
 # ``BillableQuantity`` and the API's ``billableQuantity`` alike) and adds ``<field> (recon)`` columns.
 
+@dataclass(frozen=True)
+class ColumnsRead:
+    """What a preset's rule read while it ran (``columns_read``): the file's columns it read, the names
+    it looked for that the file lacks (in the order looked for), and every column name the format
+    knows (documented, or looked for: folded), read or not."""
+
+    found: set[str] = field(default_factory=set)
+    wanted: list[str] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)
+
+
+_READING: ContextVar[ColumnsRead | None] = ContextVar("recon_preset_columns_read", default=None)
+
+
+@contextmanager
+def columns_read() -> Iterator[ColumnsRead]:
+    """Collect the columns the rules read inside the ``with`` block (so that a validation report can
+    name the columns nothing read: ``recon.ingest.columns``)."""
+    collected = ColumnsRead()
+    token = _READING.set(collected)
+    try:
+        yield collected
+    finally:
+        _READING.reset(token)
+
+
+def mark_read(*columns: str) -> None:
+    """Note that a rule read ``columns`` of the file (see ``columns_read``)."""
+    collected = _READING.get()
+    if collected is not None:
+        collected.found.update(columns)
+
+
+def mark_known(names: Iterable[str], wanted: bool = False) -> None:
+    """Note column names the format knows (and, ``wanted``, that a field would be read from where present)."""
+    collected = _READING.get()
+    if collected is not None:
+        names = list(names)
+        collected.known.update(fold(name) for name in names)
+        if wanted:
+            collected.wanted.extend(names)
+
+
 def _column(text: pd.DataFrame, *names: str) -> pd.Series | None:
     """The first of ``names`` present in ``text`` (folded comparison), as text; None when none is."""
     by_folded = {fold(column): column for column in text.columns}
     for name in names:
         if fold(name) in by_folded:
+            mark_read(by_folded[fold(name)])
+            mark_known(names)
             return text[by_folded[fold(name)]].astype("string").fillna("").str.strip()
+    mark_known(names, wanted=True)
     return None
 
 
@@ -270,7 +327,7 @@ def pax8_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(kind.eq("subscription"), "recurring")
     row_type = row_type.mask(kind.eq("subscription") & negative, "credit")
     row_type = row_type.mask(kind.eq("prorate"), "adjustment")
-    row_type = row_type.mask(term.eq("arrears"), "usage")
+    row_type = row_type.mask(term.eq("arrears"), "arrears")
     row_type = row_type.mask(kind.isin(PAX8_ONE_TIME_TYPES) | term.isin({"onetime", "activation"}), "one_time")
     row_type = row_type.mask(kind.isin(PAX8_COST_TYPES) | term.eq("rebate"), "cost")
     row_type = row_type.mask(term.eq("trial"), "trial")
@@ -462,6 +519,7 @@ CONNECTWISE_ADDITIONS_API = Preset(
                    "prorateCurrentPeriodFlag", "proratePrice", "agreement.name", "agreement.company.name",
                    "agreement.billingCycle.name"),
     transform=connectwise_additions,
+    api=True,
 )
 
 _TIME_FIELDS = _derived("billable", "ticket", "technician")
@@ -485,6 +543,7 @@ CONNECTWISE_TIME_API = Preset(
     known_columns=("id", "company.name", "member.identifier", "timeStart", "actualHours", "billableOption",
                    "hourlyRate", "invoice.identifier", "workType.name", "chargeToId", "chargeToType"),
     transform=connectwise_time,
+    api=True,
 )
 CONNECTWISE_INVOICES = Preset(
     name="connectwise-invoices", kind="invoices", title="ConnectWise PSA invoices (list view: invoice totals)",
@@ -507,6 +566,7 @@ CONNECTWISE_INVOICE_LINES_API = Preset(
                    "invoice.invoiceNumber", "invoice.type", "invoice.date", "invoice.company.name",
                    "invoice.agreement.id", "invoice.agreementAmount"),
     transform=connectwise_invoice_lines,
+    api=True,
 )
 
 AUTOTASK_CONTRACT_UNITS = Preset(

@@ -46,7 +46,7 @@ from rapidfuzz import fuzz
 
 from recon.errors import ProfileError
 from recon.ingest.jail import glob_matches, path_problem
-from recon.ingest.presets import PRESETS, Detection, Preset, derived_column, detect_preset, fold
+from recon.ingest.presets import PRESETS, Detection, Preset, derived_column, detect_preset, fold, mark_read
 from recon.schema import SOURCES
 
 PROFILE_FILE = "profile.toml"
@@ -99,6 +99,7 @@ class SourceEntry:
         out = preset.prepare(text) if preset else text.copy()
         key = self.lookup_column
         if self.client_lookup and key is not None and key in out:
+            mark_read(key)
             lookup = {str(k).strip(): v for k, v in self.client_lookup.items()}
             clients = out[key].astype("string").str.strip().map(lookup)
             out[derived_column("client")] = clients.fillna("").astype("string")

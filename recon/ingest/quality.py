@@ -16,8 +16,8 @@ own row conditions filter the frame with ``pandas.query`` for every metric of th
 a suite's time).
 
 Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation
-(the dashboard starts it on a thread: ``import_in_background``). ``recon run`` runs the suites in a worker
-process instead (``start_worker``, issue 25): it imports GX on the other core while the files are parsed
+(``import_in_background`` starts it on a thread). ``recon run`` and the dashboard's server run the suites in
+a worker process instead (``start_worker``, issue 25): it imports GX on the other core while the files are parsed
 here (a file waiting for its verdict gives way to the next: ``giving_way``), is handed only the rows GX
 judges and the checks as descriptions (``_Expectation``), and hands back what this module reads of GX's
 results (``_Result``), so the verdicts are those of GX in this process. scipy's statistics and altair,
@@ -44,7 +44,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -52,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from recon.errors import QualityError
+from recon.ingest import gxprocess
 from recon.schema import CHOICES, SOURCES, Field
 from recon.sources import ExpectationOutcome
 
@@ -696,7 +696,7 @@ def start_worker() -> bool:
     look) and the checks as descriptions (``_Expectation``), and hands back what ``_outcome`` reads
     (``_Result``): the verdicts are those of a suite run here. If the worker fails (it cannot start GX,
     it dies) a validation raises ``QualityError`` saying so. Nothing is started (False) when this process
-    has GX already (a test session, a server) or has a worker, or when no process can be started (the
+    has GX already (a test session) or has a worker, or when no process can be started (the
     suites then run here); ``stop_worker`` ends it."""
     if _WORKER or "great_expectations" in sys.modules:
         return False
@@ -719,14 +719,12 @@ def stop_worker() -> None:
 
 
 class _Worker:
-    """A Python process running ``_serve``: requests and replies are pickles on its standard input and
-    output (a private pipe between two processes of the same ``recon``)."""
+    """A Python process running ``_serve`` (``recon.ingest.gxprocess``): requests and replies are pickles on
+    its standard input and output."""
 
     def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])  # the directory holding this ``recon`` package
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+        early = gxprocess.claim()  # started by the ``recon`` program first thing, if it did
+        self._process = early if early is not None else gxprocess.spawn()
         self._lock = threading.Lock()
         self.pid = self._process.pid
 
@@ -792,7 +790,6 @@ def giving_way(place: Place) -> Iterator[None]:
         yield
     finally:
         _GIVING_WAY.place = None
-_SERVE = "import sys; sys.path.insert(0, sys.argv[1]); from recon.ingest.quality import _serve; _serve()"
 
 
 def _serve() -> None:

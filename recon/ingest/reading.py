@@ -51,6 +51,7 @@ from recon.cells import (
     TEXT,
     arrow_text,
     control_characters,
+    describe_control,
     odd_spaces,
     text_series,
     tidy_with,
@@ -94,6 +95,7 @@ UNREADABLE = (ValueError, KeyError, IndexError, EOFError, OSError, SyntaxError, 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 65_536
 SNIFF_RECORDS = 20
+UNNAMED = "unnamed column "  # a header name left blank reads as "unnamed column N"
 RAW_SHOWN = 500  # characters of a rejected line kept in the quarantine
 EMPTY_FILE = "is empty (0 bytes)"
 
@@ -606,8 +608,8 @@ def _refuse_control_characters(names: list[str], line: int) -> None:
     for number, name in enumerate(names, start=1):
         found = re.search(CONTROL, name) or re.search(ODD_SPACE, name.strip())
         if found:
-            raise SourceError("file", [f"the name of column {number} in the header (line {line:,}) holds a control "
-                                       f"character (0x{ord(found.group()):02x}); check the file's header"])
+            raise SourceError("file", [f"the name of column {number} in the header (line {line:,}) holds "
+                                       f"{describe_control(ord(found.group()))}; check the file's header"])
 
 
 def column_names(raw: list[str]) -> tuple[list[str], tuple[tuple[str, tuple[int, ...]], ...]]:
@@ -622,7 +624,7 @@ def column_names(raw: list[str]) -> tuple[list[str], tuple[tuple[str, tuple[int,
     names = []
     for number, name in enumerate(stripped, start=1):
         if not name:
-            names.append(f"unnamed column {number}")
+            names.append(f"{UNNAMED}{number}")
         elif positions[name][0] != number:
             names.append(f"{name} (column {number})")
         else:
@@ -727,8 +729,8 @@ def _tidied(frame: pd.DataFrame, layout: Layout, low: frozenset[int] | None = No
     sequence, a bell: binary data or a forged terminal line, not text) moved to the rows quarantined
     while reading; and values holding a vertical tab, form feed or separator character (whitespace, read
     as a space) counted in a warning. One byte scan per column serves all three (``untidy_cells``);
-    ``low``, the byte values below 0x20 the file holds (``None``: not known), skips the searches the
-    file's bytes cannot need."""
+    ``low``, the control characters the file holds (``lines.low_bytes``; ``None``: not known), skips the
+    searches the file's bytes cannot need."""
     if frame.columns.empty:
         return frame, layout
     controls_possible = low is None or bool(low & CONTROL_BYTES)
@@ -750,7 +752,7 @@ def _tidied(frame: pd.DataFrame, layout: Layout, low: frozenset[int] | None = No
     tidied.columns = frame.columns
     if spaced:
         layout = _with_odd_spaces(layout, spaced, found)
-    return _without_controls(tidied, layout, found) if found else (tidied, layout)
+    return _without_controls(tidied, layout, found, frame) if found else (tidied, layout)
 
 
 def _with_odd_spaces(layout: Layout, spaced: dict[str, tuple[np.ndarray, pa.ChunkedArray]],
@@ -777,13 +779,17 @@ def _with_odd_spaces(layout: Layout, spaced: dict[str, tuple[np.ndarray, pa.Chun
     return dataclasses.replace(layout, warnings=(*layout.warnings, warning))
 
 
-def _without_controls(frame: pd.DataFrame, layout: Layout, found: dict[str, np.ndarray]) -> tuple[pd.DataFrame, Layout]:
+def _without_controls(frame: pd.DataFrame, layout: Layout, found: dict[str, np.ndarray],
+                      untidied: pd.DataFrame) -> tuple[pd.DataFrame, Layout]:
+    """The rows holding a control character (``found``: per column, which rows) moved to the rows
+    quarantined while reading, each reason naming the column and the first such character (looked for in
+    ``untidied``, the cells before stripping: NEL, U+0085, is whitespace at a value's end)."""
     reasons = np.full(len(frame), "", dtype=object)
     for name, rows in found.items():
         for row in np.flatnonzero(rows & (reasons == "")):
-            cell = str(frame[name].iloc[row])
+            cell = str(untidied[name].iloc[row])
             code = next(ord(character) for character in cell if re.match(CONTROL, character))
-            reasons[row] = f"{name}: holds a control character (0x{code:02x}), not text"
+            reasons[row] = f"{name}: holds {describe_control(code)}, not text"
     bad = reasons != ""
     raw = [" | ".join(str(value) for value in values)[:RAW_SHOWN] for values in frame[bad].itertuples(index=False)]
     rejected = layout.rejected

@@ -622,3 +622,16 @@ def test_the_sign_in_page_has_the_visitors_data_read_while_they_type(monkeypatch
     assert_clean(at)
     assert metric(at, "Billed revenue") == "$39,597.64"
     assert read == [MINI_MSP]
+
+
+def test_an_upload_with_a_column_nothing_reads_says_so_and_is_still_used(app: AppTest):
+    text = (MINI_MSP / "usage.csv").read_text()
+    header, body = text.split("\n", 1)
+    rows = "\n".join(f"{line},call Bob" for line in body.splitlines() if line)
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(("usage.csv", f"{header},Notes\n{rows}\n".encode(),
+                                                        "text/csv")).run()
+    assert_clean(app)
+    warnings = [plain(item.value) for item in app.warning]
+    assert any("1 column(s) not used, their values not read: 'Notes'" in warning for warning in warnings)
+    assert not app.error

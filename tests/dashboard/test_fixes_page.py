@@ -68,13 +68,14 @@ def test_finance_approves_two_fixes_with_one_date_and_dry_runs_them(database: st
     assert stored(database).loc[keys, "status"].tolist() == ["approved", "approved"]  # a dry run changes nothing
 
 
-SHOWN = ["client", "product", "change", "amount", "status", "effective_date", "monthly_change"]
+SHOWN = ["client", "fix", "amount", "monthly_change", "effective_date", "status"]
 
 
 def test_the_table_shows_what_a_person_needs_and_keeps_the_fix_key_out_of_sight(database: str) -> None:
-    """Review at 1024 px (issue 22 item 6: no internal ids): client, product (its name, not the SKU code),
-    change, effective date, money and status; the fix key only as the hidden selection key, never a column
-    nor a CSV field; the rest behind "More columns"."""
+    """Review at 1024 px (issue 22 item 6: no internal ids): client, the fix (the change in a word and the
+    product's name, not the SKU code), the money once and per month, effective date and status, all in
+    view at 1024 px (tests/e2e/test_close.py); the fix key only as the hidden selection key, never a column
+    nor a CSV field; the rest (the product and the change apart among them) behind "More columns"."""
     at = fixes_page()
     grid = next(frame for frame in at.dataframe if frame.key == "fixes.table")
     config = json.loads(grid.proto.columns)
@@ -82,7 +83,10 @@ def test_the_table_shows_what_a_person_needs_and_keeps_the_fix_key_out_of_sight(
     assert visible == SHOWN
     assert "Reference" not in json.dumps(config)
     catalog = pd.read_csv(MINI_MSP / "catalog.csv")
-    assert set(grid.value["product"]) <= set(catalog["description"]) and set(grid.value["product"])
+    products = {fix.split(" · ", 1)[1] for fix in grid.value["fix"]}
+    assert products <= set(catalog["description"]) and products
+    assert {fix.split(" · ", 1)[0] for fix in grid.value["fix"]} <= {"quantity", "new line", "cancel", "charge",
+                                                                      "credit"}
     at.multiselect(key="fixes.columns").select("before_qty").select("period").run()
     assert_clean(at)
     grid = next(frame for frame in at.dataframe if frame.key == "fixes.table")
@@ -99,7 +103,7 @@ def test_an_account_manager_proposes_for_their_clients_and_cannot_approve(databa
     danas = set(contracts.loc[contracts["account_manager"].eq("Dana Lee"), "client"])
     assert len(shown) and set(shown["client"]) <= danas
     assert len(fixes_table(fixes_page(access.FINANCE))) > len(shown)  # finance sees every client's
-    charge = next(position for position, kind in enumerate(shown["change"]) if kind.startswith("one-time"))
+    charge = next(position for position, fix in enumerate(shown["fix"]) if fix.startswith(("charge", "credit")))
     select_fixes(at, [charge])
     keys = [button.key for button in at.button]
     assert "FormSubmitter:fixes.approve-Approve" not in keys and "fixes.dry_run" not in keys

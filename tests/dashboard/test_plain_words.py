@@ -132,7 +132,7 @@ def test_runs_and_the_access_log_hold_no_codes(app: AppTest, tmp_path: Path):
 def test_fixes_name_their_finding_in_words(app: AppTest):
     app.switch_page("app_pages/fixes.py").run()
     app.multiselect(key="fixes.columns").select("finding").run()  # under More columns (issue 22 review)
-    fixes = table(app, "change").value
+    fixes = table(app, "fix").value
     assert "finding_type" not in fixes.columns
     assert not [name for name in fixes["finding"] if SNAKE.search(str(name))]
 

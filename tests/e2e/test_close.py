@@ -206,14 +206,18 @@ def test_the_client_page_charts_draw_cleanly_at_1024(manager):
 
 
 def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
-    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; in view now the
-    client, product, change, money and status, the key nowhere."""
+    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; in view now
+    who, what changes on which product, the money once and per month, from when, and the status, the key
+    nowhere. Seven columns did not fit beside the sidebar: the effective date and the monthly change were
+    a sideways scroll away; now the grid never scrolls sideways."""
     go(page, "Fixes", "fixes")
     grid = page.get_by_test_id("stDataFrame").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     assert box["x"] + box["width"] <= WIDTH
     headers = grid.locator("th").all_text_contents()  # the columns in view
-    assert headers[:5] == ["Client", "Product", "Change", "One-time amount", "Status"], headers
+    assert headers == ["Client", "Fix", "One-time", "Monthly", "Effective", "Status"], headers
     assert "Reference" not in headers
+    scroller = grid.locator(".dvn-scroller").first  # the grid's scrolling area: nothing beyond its width
+    assert scroller.evaluate("element => element.scrollWidth - element.clientWidth") <= 0
     shot(page, "fixes-1024")

@@ -60,3 +60,43 @@ def test_an_agreement_total_carrying_its_adjustments_leaves_only_the_rest_to_jud
     elsewhere = made.assign(agreement_id="12")
     assert keyfacts.billed_adjustments(judged, elsewhere).tolist() == [0]
     assert keyfacts.billed_adjustments(judged.assign(agreement_id=""), elsewhere).tolist() == [sign * sum(amounts)]
+
+
+def _usage_rows(rows: list[tuple[str, str, float, str, str, str | None]]) -> pd.DataFrame:
+    """Usage rows (row type, subscription, quantity, first day, last day, unused) of one client and sku."""
+    frame = pd.DataFrame(rows, columns=["row_type", "subscription_id", "quantity", "period_start", "period_end",
+                                        "unused"]).drop(columns="unused")
+    usage = frame.assign(client="Acme", sku="EDR", vendor="Proofpoint", product_name="Essentials",
+                         unit_cost=pd.array([34_600] * len(frame), dtype="Int64"),
+                         period_start=pd.to_datetime(frame["period_start"]),
+                         period_end=pd.to_datetime(frame["period_end"]),
+                         subscription_id=frame["subscription_id"].astype("string"),
+                         subscription_start=pd.NaT, subscription_end=pd.NaT,
+                         cost_amount=pd.array([None] * len(frame), dtype="Int64"), source_file="usage.csv",
+                         source_line=pd.array(range(2, len(frame) + 2), dtype="Int64"))
+    [coded_usage] = coded(usage.assign(client=usage["client"].astype("string"), sku=usage["sku"].astype("string"),
+                                       period="2026-02"))
+    return coded_usage.drop(columns="period")
+
+
+def _usage_qty(rows: list[tuple[str, str, float, str, str, str | None]], periods: list[str]) -> list[float]:
+    facts, _ = keyfacts.usage_by_key(_usage_rows(rows), periods)
+    return facts.sort_values("period")["usage_qty"].tolist()
+
+
+def test_an_arrears_row_replaces_the_usage_rows_of_its_subscription_inside_its_span_only() -> None:
+    lines = [("usage", "s1", 3.0, f"2026-02-{day:02d}", f"2026-02-{day:02d}", None) for day in range(1, 29)]
+    march = [("usage", "s1", 4.0, f"2026-03-{day:02d}", f"2026-03-{day:02d}", None) for day in range(1, 32)]
+    billed = ("arrears", "s1", 3.0, "2026-02-01", "2026-02-28", None)
+    # March's lines still count (each day 4 x 1/31 to four places, as before)
+    assert _usage_qty([*lines, billed, *march], ["2026-02", "2026-03"]) == [3.0, round(31 * round(4 / 31, 4), 4)]
+    # another subscription's lines, a correction (negative) and an item without a subscription replace nothing
+    other = [("usage", "s2", 1.0, f"2026-02-{day:02d}", f"2026-02-{day:02d}", None) for day in range(1, 29)]
+    assert _usage_qty([*lines, billed, *other], ["2026-02"]) == [round(3.0 + 28 * round(1 / 28, 4), 4)]
+    two = [("usage", "s2", 2.0, f"2026-02-{day:02d}", f"2026-02-{day:02d}", None) for day in range(1, 29)]
+    assert _usage_qty([*two, ("arrears", "s2", -1.0, "2026-02-01", "2026-02-28", None)], ["2026-02"]) == [
+        round(28 * round(2 / 28, 4) - 1.0, 4)]
+    assert _usage_qty([*other, ("arrears", None, 2.0, "2026-02-01", "2026-02-28", None)], ["2026-02"]) == [
+        round(28 * round(1 / 28, 4) + 2.0, 4)]
+    # the billed total of a part month counts in full, never by days
+    assert _usage_qty([("arrears", "s1", 2.0, "2026-02-15", "2026-02-28", None)], ["2026-02"]) == [2.0]

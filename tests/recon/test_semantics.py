@@ -136,6 +136,18 @@ def test_a_rebate_changes_the_cost_and_a_trial_is_apart() -> None:
     assert key["vendor_cost_amount"] == 2_138_400  # 237.60 - 23.76
 
 
+def test_a_pax8_arrears_item_is_the_months_billed_use_and_replaces_the_usage_lines_it_covers() -> None:
+    scenario = run_semantic("pax8_arrears")
+    result = scenario.result
+    globex = _key(result, "2026-02", "Globex LLC", "EMAIL-SEC")
+    assert globex["usage_qty"] == 3.0  # not 3 from the lines + 3 from the Arrears item
+    assert globex["vendor_cost_amount"] == 103_800  # 3 x 3.46, not twice
+    fabrikam = _key(result, "2026-02", "Fabrikam Legal", "EMAIL-SEC")
+    assert fabrikam["usage_qty"] == 2.0 and fabrikam["vendor_cost_amount"] == 69_200  # in full, never x 14/28
+    usage = result.resolved["usage"]
+    assert len(usage) == 28 + 14 + 2  # the lines are kept (evidence), they only stop counting
+    assert [record.file for record in result.history_imports] == ["history-02-usage.csv"]
+
 def test_connectwise_agreement_id_is_the_agreements_id() -> None:
     result = run_semantic("cw_less_included").result
     contracts = result.resolved["contracts"]

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from recon.connectors import check, pax8, pull
+from recon.engine import reconcile
 from recon.errors import ConnectorError
+from recon.ingest.files import load_file
 from recon.money import from_decimal
+from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
+from recon.sources import combine
 from tests.recon.connectors import vendors
 from tests.recon.connectors.conftest import SECRETS_TOML, connection, connections_toml
 from tests.recon.connectors.standin import Reply, StandIn
@@ -130,3 +134,32 @@ def test_a_subscription_pax8_does_not_know_has_no_usage(tmp_path: Path, pax8_ser
                      Reply(404, {"status": 404, "message": "Invalid subscriptionId or companyId"}))
     result = pull(connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url)), vendors.MONTH)
     assert len(result.imports) == 2
+
+
+def test_a_months_usage_lines_and_the_next_invoices_arrears_item_count_the_use_once(
+        tmp_path: Path, pax8_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pax8 invoices usage-based products in arrears: the invoice of 3/4 bills February's Proofpoint
+    users (term Arrears, the latest total the vendor posted: 3), the same use February's usage lines
+    reported while the month ran. February reconciled with both pulls counts it once."""
+    arrears = {**vendors.PAX8_ITEMS["inv-feb"][0], "id": "m1", "companyId": "c-glob", "companyName": "Globex LLC",
+               "sku": "PP-ESS-PRO", "productName": "Proofpoint Essentials - Professional", "vendorName": "Proofpoint",
+               "quantity": 3, "price": 5.33, "cost": 3.46, "costTotal": 10.38, "subTotal": 15.99, "total": 15.99,
+               "startPeriod": "2026-02-01", "endPeriod": "2026-03-01", "term": "Arrears", "subscriptionId": "sub-pp"}
+    monkeypatch.setattr(vendors, "PAX8_INVOICES", [*vendors.PAX8_INVOICES, {
+        "id": "inv-mar", "invoiceDate": "2026-03-04", "dueDate": "2026-04-03", "status": "Unpaid", "total": 15.99}])
+    monkeypatch.setitem(vendors.PAX8_ITEMS, "inv-mar", [arrears])
+    pax8_connection = connection(tmp_path, "pax8", connections_toml(pax8=pax8_server.url))
+    pulls = [pull(pax8_connection, month) for month in (vendors.MONTH, "2026-03")]
+    psa = [load_file(b"sku,description,list_price,unit_cost,vendor,vendor_sku\n"
+                     b"EMAIL-SEC,Email security,5.33,3.46,Proofpoint,PP-ESS-PRO\n", "catalog.csv", "catalog"),
+           load_file(b"client,sku,unit_price,quantity,start_date,end_date\n"
+                     b"Globex LLC,EMAIL-SEC,5.33,,2025-06-01,\n", "contracts.csv", "contracts"),
+           load_file(b"invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end\n"
+                     b"G-1,2026-02-28,Globex LLC,EMAIL-SEC,3,5.33,15.99,2026-02-01,2026-02-28\n",
+                     "invoices.csv", "invoices")]
+    sources = combine([*(loaded for result in pulls for loaded in result.loaded), *psa],
+                      (*REQUIRED_SOURCES, *OPTIONAL_SOURCES))
+    result = reconcile(sources, None, [vendors.MONTH])
+    key = result.keys[result.keys["sku"].astype(str) == "EMAIL-SEC"].iloc[0]
+    assert key["usage_qty"] == 3.0 and key["vendor_cost_amount"] == from_decimal("10.38")
+    assert result.discrepancies.empty, result.discrepancies[["client", "sku", "type", "variance"]]

@@ -199,3 +199,18 @@ def test_a_directory_reads_its_files_as_the_same_bytes_uploaded_would_be(tmp_pat
         assert item.record.sha256 == uploaded.record.sha256
     assert loaded["usage.csv"].frame["client"].tolist() == ["Café Müller"]
     assert loaded["invoices.csv"].frame["description"].tolist() == ["two lines"]  # read whole, then tidied
+
+
+def test_small_files_are_loaded_right_after_the_largest_for_the_gx_worker_to_judge_meanwhile() -> None:
+    # At 1M invoice lines the small files (contracts, payments, catalog...) were parsed last, so their
+    # suites ran one after another in the GX worker once everything else was loaded. Now: the largest file
+    # first, the small ones (smallest first, as many as may wait together: WAITING_BYTES), then the rest
+    # largest first.
+    from recon.ingest.directory import WAITING_BYTES, loading_order
+
+    mb = 1 << 20
+    sizes = [11 * mb, 180 * mb, 6 * mb, 68 * mb, 57 * mb, 1300, 300_000, 0, 39 * mb, 20 * mb]
+    assert 32 * mb == WAITING_BYTES
+    assert loading_order(sizes) == [1, 7, 5, 6, 2, 0, 3, 4, 8, 9]
+    assert loading_order([]) == [] and loading_order([5]) == [0]
+    assert sorted(loading_order(sizes)) == list(range(len(sizes)))

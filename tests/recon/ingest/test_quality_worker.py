@@ -283,3 +283,69 @@ def test_recon_run_with_a_worker_that_cannot_import_gx_fails_with_the_reason(tmp
     assert "data-quality suite: Great Expectations could not be imported: RuntimeError: this GX is broken" in (
         done.stdout + done.stderr)
     assert not (tmp_path / "out" / "discrepancies.csv").exists()
+
+
+EARLY = """
+import os, sys
+sys.path.insert(0, {repo!r})
+from recon.ingest import gxprocess
+real_spawn = gxprocess.spawn
+spawned = []
+def spawn():
+    process = real_spawn()
+    spawned.append((process.pid, "pandas" in sys.modules))
+    return process
+gxprocess.spawn = spawn
+import atexit
+atexit.register(lambda: print("spawned", spawned, flush=True))  # (the program may end without returning)
+sys.argv = ["recon", *{args!r}]
+from recon.cli import entry
+entry()
+"""
+
+
+def _entry(tmp_path: Path, args: list[str]) -> tuple[list[tuple[int, bool]], int]:
+    """Run the ``recon`` program's entry with ``args`` in a fresh process: the worker processes it spawned
+    (pid, whether pandas was imported by then) and its exit code."""
+    done = subprocess.run([sys.executable, "-c", EARLY.format(repo=str(REPO), args=args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    spawned = [line for line in done.stdout.splitlines() if line.startswith("spawned ")]
+    assert spawned, done.stderr[-3000:]
+    return eval(spawned[-1].removeprefix("spawned ")), done.returncode  # (our own print of a list of tuples)
+
+
+def test_recon_run_starts_its_worker_process_before_its_own_imports(tmp_path: Path) -> None:
+    # The worker imports pandas and GX (seconds) beside the command's own imports, not after them; the run
+    # takes that process as its worker (one process started) and writes what it wrote before.
+    out = tmp_path / "out"
+    spawned, code = _entry(tmp_path, ["run", "--data", str(REPO / "sample_data"), "--out", str(out), "--no-store"])
+    assert code == 0
+    assert [pandas_imported for _, pandas_imported in spawned] == [False]
+    assert (out / "discrepancies.csv").exists()
+
+
+def test_a_worker_process_started_early_and_not_used_ends_with_the_program(tmp_path: Path) -> None:
+    spawned, code = _entry(tmp_path, ["run", "--data", str(REPO / "sample_data"), "--out", str(tmp_path / "out"),
+                                      "--period", "2026-13", "--no-store"])  # refused before any file is read
+    assert code == 2 and len(spawned) == 1
+    pid, _ = spawned[0]
+    with pytest.raises(ProcessLookupError):  # ended and reaped by the program, not left running
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(("args", "wanted"), [
+    (["run", "--data", "d", "--out", "o"], True),
+    (["--database-url", "sqlite:///x.db", "run", "--out", "o", "--data=d", "--engine", "local"], True),
+    (["run", "--data", "d", "--out", "o", "--engine", "spark"], False),
+    (["run", "--data", "d", "--engine=spark"], False),
+    (["run", "--connection", "psa", "--period", "2026-01", "--out", "o"], False),
+    (["run", "--data", "d", "--help"], False),
+    (["validate", "--data", "d"], False),
+    (["--database-url", "run", "runs"], False),
+    (["--help"], False),
+    ([], False),
+])
+def test_the_worker_is_started_first_thing_only_for_a_local_run_of_a_directory(args, wanted) -> None:
+    from recon.cli import runs_suites_in_a_worker
+
+    assert runs_suites_in_a_worker(args) is wanted

@@ -4,6 +4,9 @@ in November counts in March), lists the imports it drew on, and never counts the
 
 from __future__ import annotations
 
+import gc
+import shutil
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +14,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from typer.testing import CliRunner
 
+from recon import engine
+from recon.cli import app
 from recon.engine import reconcile
 from recon.ingest.files import load_source
 from recon.ingest.profile import SourceEntry
@@ -23,6 +29,8 @@ from tests.recon.store.cases import before_fixes
 from tests.scenarios import SEMANTICS, _section_files, parse_scenario
 
 KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
+runner = CliRunner()
 SCENARIO = parse_scenario((SEMANTICS / "ms_yearly_charge.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
 CHARGE = tables.table(tables.UsageCharge)
 RUN_IMPORT = tables.table(tables.RunImport)
@@ -167,3 +175,57 @@ def test_large_money_reads_back_exactly_beside_a_null(store: Store) -> None:
     read back as floats lost the last digits (9007199254740993 came back ...992)."""
     history = february_costs_stored(store, b"900719925474.0993", b"")
     assert history["usage"]["unit_cost"].tolist() == [9_007_199_254_740_993, pd.NA]
+
+
+class HandedOver:
+    """Watches, while a run is reconciled, whether the engine still holds the stored charges it was handed
+    and the usage rows it added them to, at the moment it starts building the keys (where a run peaks)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.held: dict[str, weakref.ref] = {}
+        self.alive: dict[str, bool] = {}
+        with_history, build_keys = engine._with_history, engine.build_keys
+
+        def watched_with_history(sources: Sources, history: Sources | None):
+            drawn_on, combined = with_history(sources, history)
+            if history is not None:
+                self.held = {"stored charges": weakref.ref(history["usage"]),
+                             "usage rows with them": weakref.ref(combined["usage"])}
+            return drawn_on, combined
+
+        def watched_build_keys(*args, **kwargs):
+            gc.collect()
+            self.alive = {name: ref() is not None for name, ref in self.held.items()}
+            return build_keys(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "_with_history", watched_with_history)
+        monkeypatch.setattr(engine, "build_keys", watched_build_keys)
+
+
+def test_the_engine_lets_the_stored_charges_go_once_resolved(store: Store, monkeypatch) -> None:
+    """A second month at 1M hands the engine a million stored charges: once they are resolved it keeps
+    neither them nor the usage rows they were added to (250 MB of its peak, issue 25), when the caller
+    hands them over without keeping them."""
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    own = march()
+    watch = HandedOver(monkeypatch)
+    result = engine.reconcile(own, periods=["2026-03"],
+                              history=store.charge_history(["2026-03"], [record.sha256 for record in own.imports]))
+    assert power_bi(result) == 4.0  # the stored charge counted
+    assert watch.alive == {"stored charges": False, "usage rows with them": False}
+
+
+def test_recon_run_hands_the_stored_charges_over(tmp_path: Path, monkeypatch) -> None:
+    """``recon run`` with a store keeps no reference of its own to the charges it reads back."""
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.md"))
+    first = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "first")])
+    assert first.exit_code == 0, first.output
+    usage = next(data.glob("usage*.csv"))
+    usage.write_bytes(usage.read_bytes() + b"\n")  # other bytes: a new import, the first one's charges stored
+    watch = HandedOver(monkeypatch)
+    second = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "second")])
+    assert second.exit_code == 0, second.output
+    assert watch.alive == {"stored charges": False, "usage rows with them": False}
+    found = [(tmp_path / run / "discrepancies.csv").read_bytes() for run in ("first", "second")]
+    assert found[0] == found[1]  # the same charges, read from the new file rather than the stored one
