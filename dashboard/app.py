@@ -76,6 +76,7 @@ if principal is None or login.must_change_password():
     gate += [st.Page(form, title=title, icon=icon, url_path=Path(file).stem) for _, file, *_ in PAGE_SPECS]
     st.navigation(gate, position="hidden").run()
     data.quality_suites_warming()  # once the form is drawn: the first visitor types while GX is imported
+    session.read_ahead()  # ... and while the files they will see are read
     st.stop()
 
 pages: dict[str, list[st.Page]] = {}
@@ -107,3 +108,5 @@ except Exception as error:  # the last line of defence: a message, never a trace
     LOG.exception("page failed")
     st.error(f"Something went wrong on this page ({type(error).__name__}: {ui.error_text(error)}). "
              "The details are in the server log.", icon=":material/error:")
+finally:
+    session.page_drawn()  # a first run is stored once its page is drawn (``session.activate``)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,8 @@ import streamlit as st
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
 from recon.engine import Mappings, Reconciliation, evidence, reconcile, source_periods
+from recon.errors import ReconError
+from recon.exports.safe import redact
 from recon.ingest import directory, files, plan, quality, reading
 from recon.ingest.directory import canonical_kind
 from recon.ingest.guard import UploadLimits
@@ -32,6 +37,7 @@ from recon.sources import Sources, ValidationReport, combine
 from recon.store import RunComparison, Store, StoredRun
 
 ALL_KINDS = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+LOG = logging.getLogger("dashboard")
 DEFAULT_LIMITS = UploadLimits()
 
 
@@ -130,9 +136,29 @@ def inputs_of(recipe: dict[str, Any]) -> tuple[RunInputs, Mappings]:
 def quality_suites_warming() -> bool:
     """Once per server, when the first visitor's sign-in form is drawn: Great Expectations starts
     importing in the background (``recon.ingest.quality.import_in_background``), so that the files read after
-    signing in do not wait about 3 s for it."""
-    quality.import_in_background()
+    signing in do not wait about 3 s for it; nothing when the suites run in a worker process that imports
+    it (``dashboard/server.py`` starts one)."""
+    if not quality.has_worker():
+        quality.import_in_background()
     return True
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def directory_reading(path: str) -> threading.Thread:
+    """Once per server and data directory, when a sign-in form is drawn: the directory the visitor will
+    see once signed in is read and validated on a thread (``directory_inspection``, its cache shared), while
+    they type; at 1M lines that is most of a first session's wait. A failure is left for the session to
+    meet and show."""
+
+    def read() -> None:
+        try:
+            directory_inspection(path, directory_stamp(Path(path)))
+        except Exception:  # (the session reading it again says what is wrong)
+            LOG.info("reading %s ahead of signing in failed", path, exc_info=True)
+
+    thread = threading.Thread(target=read, name="read-data-directory", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -216,12 +242,20 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
 
 # ------------------------------------------------------------------------------------------- views
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def key_labels(key: str, _result: Reconciliation) -> dict[str, pd.Series]:
+    """``recon.views.key_labels`` per run, shared by its filter options and every view of it (each made
+    them again: 1.7 to 3.8 s of a 1M run's first session)."""
+    _ = key
+    return views.key_labels(_result)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def run_view(key: str, filters: views.Filters, resolutions_key: str, _result: Reconciliation,
              _resolutions: pd.DataFrame | None) -> views.RunView:
     """``recon.views.filter_run`` per (run, filters, resolutions state)."""
-    _ = key, resolutions_key
-    return views.filter_run(_result, filters, _resolutions)
+    _ = resolutions_key
+    return views.filter_run(_result, filters, _resolutions, labels=key_labels(key, _result))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -234,8 +268,7 @@ def key_evidence(key: str, period: str, client: str, sku: str, _result: Reconcil
 @st.cache_data(max_entries=16, show_spinner=False)
 def filter_options(key: str, _result: Reconciliation) -> views.FilterOptions:
     """``recon.views.filter_options`` per run."""
-    _ = key
-    return views.filter_options(_result)
+    return views.filter_options(_result, key_labels(key, _result))
 
 
 def input_facts(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits = DEFAULT_LIMITS) -> plan.InputFacts:
@@ -277,6 +310,88 @@ def missing_kinds(files: tuple[InputFile, ...]) -> list[str]:
 def open_store(url: str) -> Store:
     """One ``recon.store.Store`` per database URL, shared by every session (it pools connections)."""
     return Store(url)
+
+
+# ------------------------------------------------------------------------------------------- saving runs
+
+class Saving:
+    """A run being stored (``save``: ``Store.save_run`` and what goes with it) on a thread of its own, so
+    that the session which reconciled it shows its findings meanwhile: at 1M lines storing takes as long
+    as reading and reconciling together. Its outcome is kept: the run id, or why it failed (the sidebar
+    of every session showing the run says so; the run is in the server's cache and can be saved again).
+    Not a daemon thread: a server told to stop finishes storing first. It begins once told the page
+    showing the run is drawn (``go``), or after ``GRACE_S`` at the latest, so that storing does not share
+    the interpreter with drawing the first page."""
+
+    GRACE_S = 30.0
+
+    def __init__(self, save: Callable[[], int]) -> None:
+        self.run_id: int | None = None
+        self.error: str | None = None
+        self._go = threading.Event()
+        self._thread = threading.Thread(target=self._save, args=(save,), name="save-run")
+        self._thread.start()
+
+    def go(self) -> None:
+        """Begin storing now (the page showing the run is drawn)."""
+        self._go.set()
+
+    def _save(self, save: Callable[[], int]) -> None:
+        self._go.wait(self.GRACE_S)
+        try:
+            self.run_id = save()
+        except ReconError as error:
+            self.error = redact(str(error))
+        except Exception as error:  # whatever it is, the sessions say so (the details in the server log)
+            LOG.exception("storing a run failed")
+            self.error = redact(f"{type(error).__name__}: {error}")
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._go.set()
+        self._thread.join(timeout)
+
+
+class Savings:
+    """The runs of the server being stored (or whose storing failed), by store and run key: a run is
+    stored once, whichever sessions show it meanwhile. (The store itself is in the key, not its id: an id
+    is reused once its object is gone, and an in-memory store is a session's own.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple[Store, str], Saving] = {}
+        self._waited: set[Saving] = set()
+
+    def start(self, store: Store, key: str, save: Callable[[], int]) -> Saving:
+        """Store a run with ``save`` unless it is being (or was just) stored; a failed save is tried again."""
+        with self._lock:
+            found = self._by_key.get((store, key))
+            if found is None or found.error is not None:
+                found = self._by_key[(store, key)] = Saving(save)
+            return found
+
+    def of(self, store: Store, key: str) -> Saving | None:
+        with self._lock:
+            return self._by_key.get((store, key))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every save begun since the last ``wait`` is over; whether there was any (begun,
+        whether still under way or over by now)."""
+        with self._lock:
+            begun = [saving for saving in self._by_key.values() if saving not in self._waited]
+            self._waited.update(begun)
+        for saving in begun:
+            saving.wait(timeout)
+        return bool(begun)
+
+
+@st.cache_resource(show_spinner=False)
+def savings() -> Savings:
+    """The server's ``Savings`` (one for every session)."""
+    return Savings()
 
 
 # ------------------------------------------------------------------------------------------- stored runs

@@ -68,6 +68,35 @@ def current_data(run_id: int | None) -> None:
         st.rerun()
 
 
+SAVING_NOTE = "Saving this run to the database … its findings are shown meanwhile."
+
+
+def storing_status() -> None:
+    """While the run on screen is being stored (``session.saving``), a line saying so, checked every
+    second; if storing failed, why, and a button to store it again: a run not stored is in no history,
+    and no fix can be proposed for it."""
+    saving = session.saving()
+    if saving is None:
+        return
+    if saving.error is None:
+        _storing_under_way()
+        return
+    st.error(f"This run could not be saved to the database ({ui.md(saving.error)}). Its findings are shown, "
+             "but it is not stored: no history, no fixes, not the current data for others.",
+             icon=":material/database_off:")
+    if st.button("Save the run again", key="filters.save_again", type="primary", width="stretch"):
+        session.save_again()
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _storing_under_way() -> None:
+    saving = session.saving()
+    if saving is None or saving.done:  # stored (or failed): the whole app shows the run as it now is
+        st.rerun(scope="app")
+    st.caption(f":material/hourglass_top: {SAVING_NOTE}")
+
+
 def sidebar_filters(result: Reconciliation) -> Filters:
     """Draw the filters for ``result`` and return what they select."""
     active = session.active_run()
@@ -78,6 +107,7 @@ def sidebar_filters(result: Reconciliation) -> Filters:
     if session.scope().all_clients:  # file names may name clients: not shown to a scoped principal
         st.caption(f"Data: **{ui.md(active.inputs.label or 'uploaded files')}** · {len(active.inputs.files)} "
                    "file(s)" + (f" · run #{active.run_id}" if active.run_id else ""))
+    storing_status()
     current_data(active.run_id)
     if "workspace.store_error" in st.session_state:
         st.warning(f"No database ({ui.md(st.session_state['workspace.store_error'])}): changes last for this session "

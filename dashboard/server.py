@@ -26,9 +26,14 @@ from starlette.middleware import Middleware  # noqa: E402
 from dashboard.guard import COOKIE_NAME, Guard, Hooks  # noqa: E402
 from recon import access  # noqa: E402
 from recon.errors import ReconError  # noqa: E402
+from recon.ingest import quality  # noqa: E402
 from recon.redaction import install_log_redaction  # noqa: E402
 
 install_log_redaction("uvicorn", "uvicorn.error", "dashboard")  # no secret in the server's own log lines
+# Great Expectations' suites run in a worker process, as for `recon run` (``recon.ingest.quality.start_worker``):
+# it imports GX (about 2 s of CPU) on the other core from the moment the server starts, not in this process
+# while the first visitor's files are read, and judges them there; this process never imports GX.
+quality.start_worker()
 
 
 class StoreSessions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -199,11 +200,13 @@ def directory_inputs(path: Path, settings: Settings) -> data.RunInputs:
     return data.RunInputs(files, settings, label=path.name)
 
 
-def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> ActiveRun:
+def activate(inputs: data.RunInputs, mappings: Mappings | None = None, in_background: bool = False) -> ActiveRun:
     """Make ``inputs`` (with the confirmed mappings) the run every page shows, computed and stored; the
     same inputs, settings and mappings re-open their stored run (found by its run key, a column). Run by
     someone who may run the billing close, it becomes the current data every new session opens
-    (``make_current``)."""
+    (``make_current``). ``in_background``: the run is stored on a thread (``data.Saving``, beginning once the
+    page is drawn: ``page_drawn``) while the pages show it, without a run id until it is stored
+    (``active_run`` learns it; the sidebar says how it goes)."""
     mappings = mappings if mappings is not None else current_mappings()
     key = data.run_key(inputs, mappings)
     active = ActiveRun(inputs, mappings, key)
@@ -212,13 +215,55 @@ def activate(inputs: data.RunInputs, mappings: Mappings | None = None) -> Active
     if stored is not None:
         active = replace(active, run_id=stored)
     elif can(access.RUN):  # only who may run the billing close stores runs (they cover every client)
-        active = replace(active, run_id=database.save_run(
-            whole_result(active), by=user_name(), label=inputs.label or "uploaded files", key=key))
-        record("reconcile", target=f"run #{active.run_id}", detail=describe_files(inputs.files))
+        save = _storing(active, database)
+        if in_background:
+            data.savings().start(database, key, save)
+        else:
+            active = replace(active, run_id=save())
     if active.run_id is not None and can(access.RUN):
         make_current(active)
     st.session_state["workspace.active"] = active
     return active
+
+
+def _storing(active: ActiveRun, database: Store) -> Callable[[], int]:
+    """Storing ``active``'s run, as a call that needs no session (a thread may make it): the run saved,
+    the access log's line for it, and the run made the current data. Returns the run id."""
+    result, by, label = whole_result(active), user_name(), active.inputs.label or "uploaded files"
+    who, storage, source = principal(), auth_storage(), login.client_source()
+    files = describe_files(active.inputs.files)
+    recipe, uploaded = data.recipe_of(active.inputs, active.mappings), _uploaded(active)
+
+    def save() -> int:
+        run_id = database.save_run(result, by=by, label=label, key=active.key)
+        access.record(storage, who, "reconcile", login.now(), f"run #{run_id}", files, source)
+        _make_current(database, run_id, recipe, uploaded, by)
+        return run_id
+
+    return save
+
+
+def page_drawn() -> None:
+    """The script run is over: a run waiting to be stored (``activate``) may begin now."""
+    active = st.session_state.get("workspace.active")
+    if active is not None and active.run_id is None:
+        pending = data.savings().of(store(), active.key)
+        if pending is not None:
+            pending.go()
+
+
+def saving() -> data.Saving | None:
+    """The storing of the active run while it is under way, or after it failed; None once the run is
+    stored (or when it is not this session's to store)."""
+    active = active_run()
+    return data.savings().of(store(), active.key) if active.run_id is None else None
+
+
+def save_again() -> None:
+    """Store the active run again after its storing failed."""
+    require(access.RUN)
+    active, database = active_run(), store()
+    data.savings().start(database, active.key, _storing(active, database))
 
 
 def describe_files(files: tuple[data.InputFile, ...]) -> str:
@@ -229,14 +274,22 @@ def describe_files(files: tuple[data.InputFile, ...]) -> str:
 def make_current(active: ActiveRun) -> None:
     """Make the stored ``active`` run the current data of everyone's new sessions (its uploaded bytes kept
     in the store so that any session can rebuild it); nothing when it already is."""
-    database = store()
+    _make_current(store(), int(active.run_id or 0), data.recipe_of(active.inputs, active.mappings),
+                  _uploaded(active), user_name())
+
+
+def _uploaded(active: ActiveRun) -> dict[str, bytes]:
+    """The bytes of the run's uploaded files (by SHA-256) this session holds."""
+    return {file.sha256: blobs()[file.sha256] for file in active.inputs.files
+            if file.path is None and file.sha256 in blobs()}
+
+
+def _make_current(database: Store, run_id: int, recipe: dict[str, Any], uploaded: dict[str, bytes], by: str) -> None:
     current = database.current()
-    if current is not None and current["run_id"] == active.run_id:
+    if current is not None and current["run_id"] == run_id:
         return
-    uploaded = {file.sha256: blobs()[file.sha256] for file in active.inputs.files
-                if file.path is None and file.sha256 in blobs()}
     database.save_contents(uploaded)
-    database.make_current(int(active.run_id or 0), data.recipe_of(active.inputs, active.mappings), by=user_name())
+    database.make_current(run_id, recipe, by=by)
 
 
 def current_data() -> dict[str, Any] | None:
@@ -271,11 +324,31 @@ def _unchanged(file: data.InputFile) -> bool:
 
 def active_run() -> ActiveRun:
     """The active run; on a session's first page view the store's current data (shared by everyone), and
-    only when there is none yet, the default data directory's (reconciled and made current)."""
+    only when there is none yet, the default data directory's (reconciled, and stored on a thread while the
+    pages show it: ``activate``)."""
     active = st.session_state.get("workspace.active")
     if active is None:
-        active = open_current() or activate(directory_inputs(default_data_dir(), current_settings()))
+        active = open_current() or activate(directory_inputs(default_data_dir(), current_settings()),
+                                            in_background=True)
+    elif active.run_id is None:  # stored since, on the thread that stored it?
+        stored = data.savings().of(store(), active.key)
+        if stored is not None and stored.run_id is not None:
+            active = st.session_state["workspace.active"] = replace(active, run_id=stored.run_id)
     return active
+
+
+def read_ahead() -> None:
+    """While a visitor signs in: the data directories their first page view reads (the current data's,
+    else the default one) are read on a thread (``data.directory_reading``)."""
+    try:
+        current = current_data()
+    except ReconError:  # no database: the sign-in page says so
+        return
+    folders = {file.path for file in data.inputs_of(current["recipe"])[0].files if file.path} if current \
+        else {str(default_data_dir())}
+    for folder in sorted(folders):
+        if Path(folder).is_dir():
+            data.directory_reading(folder)
 
 
 def active_files() -> tuple[data.InputFile, ...]:

@@ -20,7 +20,8 @@ ui.header("Runs", "What was known when? Open any past run, compare two runs, dow
 runs = session.stored_runs()
 runs = runs.assign(found=[describe_findings(total - informational, informational)
                           for total, informational in zip(runs["discrepancies"], runs["informational"], strict=True)])
-st.caption(f"{len(runs)} stored run(s); the run on screen is #{context.active.run_id}. Select a run to open it.")
+on_screen = f"#{context.active.run_id}" if context.active.run_id is not None else "not stored (yet)"
+st.caption(f"{len(runs)} stored run(s); the run on screen is {on_screen}. Select a run to open it.")
 event = ui.table(views.as_read(runs), key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
                  columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
                           "found"],

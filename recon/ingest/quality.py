@@ -16,8 +16,8 @@ own row conditions filter the frame with ``pandas.query`` for every metric of th
 a suite's time).
 
 Cost: importing GX takes about two seconds, once per process, and is deferred to the first validation
-(the dashboard starts it on a thread: ``import_in_background``). ``recon run`` runs the suites in a worker
-process instead (``start_worker``, issue 25): it imports GX on the other core while the files are parsed
+(``import_in_background`` starts it on a thread). ``recon run`` and the dashboard's server run the suites in
+a worker process instead (``start_worker``, issue 25): it imports GX on the other core while the files are parsed
 here (a file waiting for its verdict gives way to the next: ``giving_way``), is handed only the rows GX
 judges and the checks as descriptions (``_Expectation``), and hands back what this module reads of GX's
 results (``_Result``), so the verdicts are those of GX in this process. scipy's statistics and altair,
@@ -696,7 +696,7 @@ def start_worker() -> bool:
     look) and the checks as descriptions (``_Expectation``), and hands back what ``_outcome`` reads
     (``_Result``): the verdicts are those of a suite run here. If the worker fails (it cannot start GX,
     it dies) a validation raises ``QualityError`` saying so. Nothing is started (False) when this process
-    has GX already (a test session, a server) or has a worker, or when no process can be started (the
+    has GX already (a test session) or has a worker, or when no process can be started (the
     suites then run here); ``stop_worker`` ends it."""
     if _WORKER or "great_expectations" in sys.modules:
         return False
@@ -705,6 +705,11 @@ def start_worker() -> bool:
     except OSError:  # no interpreter to start (an embedded Python), no processes left
         return False
     return True
+
+
+def has_worker() -> bool:
+    """Whether this process's suites run in a worker process (``start_worker``)."""
+    return bool(_WORKER)
 
 
 def stop_worker() -> None:
@@ -918,5 +923,5 @@ def _project_config() -> Any:
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
 
 
-__all__ = ["ExpectationOutcome", "Validation", "giving_way", "import_in_background", "start_worker", "stop_worker",
-           "suite_checks", "validate", "validate_together"]
+__all__ = ["ExpectationOutcome", "Validation", "giving_way", "has_worker", "import_in_background", "start_worker",
+           "stop_worker", "suite_checks", "validate", "validate_together"]

@@ -37,4 +37,14 @@ def signed_in_app(role: str = access.ADMIN, name: str | None = None, manager_nam
     principal = ensure_user(name or role.replace("_", "-"), role, manager_name, clients)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
     at.session_state["access.session"] = access.start_session(principal, datetime.now(UTC))
-    return at.run() if run else at
+    return stored(at.run()) if run else at
+
+
+def stored(at: AppTest) -> AppTest:
+    """``at`` once the run its first page view started storing is stored (``data.Saving``), run again as the
+    sidebar does in a browser when the store is done (AppTest runs no timed fragment)."""
+    from dashboard import data
+
+    if data.savings().wait():
+        at.run()
+    return at

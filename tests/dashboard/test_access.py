@@ -394,3 +394,36 @@ print("imported:", "great_expectations" in sys.modules)
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "imported: True" in done.stdout, done.stdout[-2000:]  # (nothing else on this page imports it)
+
+
+def test_the_server_runs_the_suites_in_a_worker_process_started_with_it(tmp_path: Path):
+    """``dashboard/server.py`` (what ``recon dashboard`` serves) starts the Great Expectations worker process
+    as it starts, so GX is imported on the other core while the first visitor signs in: the sign-in page
+    then imports nothing, and files read after signing in are judged in the worker (GX never imported in
+    the server's process). Without the worker, the sign-in page imports GX here (the check fails)."""
+    script = f"""
+import runpy, sys, threading
+from streamlit.testing.v1 import AppTest
+runpy.run_path({str(ROOT / "dashboard" / "server.py")!r})  # as `streamlit run dashboard/server.py` does
+from recon.ingest import quality
+import recon
+print("worker:", quality.has_worker())
+at = AppTest.from_file({str(APP)!r}, default_timeout={TIMEOUT_S})
+at.run()
+assert not at.exception, at.exception
+assert [button.label for button in at.button] == ["Sign in"], [button.label for button in at.button]
+for thread in threading.enumerate():
+    if thread.name == "import-great-expectations":
+        thread.join(120)
+from pathlib import Path
+loaded = recon.load_directory(Path({str(MINI_MSP)!r}))
+print("judged:", sum(len(report.expectations) for report in loaded.reports) > 0)
+print("imported here:", "great_expectations" in sys.modules)
+"""
+    environment = {**os.environ, "RECON_SAMPLE_DIR": str(MINI_MSP),
+                   "RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'recon.db'}"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "worker: True" in done.stdout, done.stdout[-2000:]
+    assert "judged: True" in done.stdout and "imported here: False" in done.stdout, done.stdout[-2000:]

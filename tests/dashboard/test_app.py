@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -12,13 +13,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import recon
-from dashboard import data
+from dashboard import data, session
+from dashboard.filters import SAVING_NOTE
+from recon import views
 from recon.access.storage import StoreAuthStorage
+from recon.errors import StoreError
+from recon.ingest import directory
 from recon.rules import FINDING_NAMES
 from recon.sources import combine
 from recon.store import Store
 from tests.dashboard.apptest import assert_clean
-from tests.dashboard.signin import signed_in_app
+from tests.dashboard.signin import signed_in_app, stored
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -508,6 +513,115 @@ def test_the_evidence_panel_counts_the_days_carried_from_the_nearest_charge(monk
     assert any("Evidence for Contoso Dental · M365-E3 · 2026-03" in plain(item.value) for item in app.markdown)
     assert any(caption.value.startswith("19 day(s) of this month no loaded charge covers carry the nearest charge's")
                for caption in app.caption)
+
+
+def test_a_run_is_labelled_once_for_its_filters_and_every_view(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The filter options and each filtered view read the run's key labels (vendor, product, manager)
+    made once per run (``data.key_labels``): at 1M keys each made them again, seconds of a first session."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    for cached in (data.key_labels, data.filter_options, data.run_view):  # made afresh in this test
+        cached.clear()
+    made = []
+    real = views.key_labels
+    monkeypatch.setattr(views, "key_labels", lambda result: made.append(result) or real(result))
+    at = signed_in_app()
+    assert_clean(at)
+    at.multiselect(key="filters.clients").select("Acme Corporation").run()
+    at.switch_page("app_pages/client.py").run()
+    assert_clean(at)
+    assert len(made) == 1
+
+
+def test_the_first_session_shows_the_run_while_it_is_stored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A session's first run is stored on a thread (at 1M lines storing takes as long as reading and
+    reconciling): the Overview shows its findings meanwhile, the sidebar says it is being saved, and once
+    stored the run has its number and is everyone's current data."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    release, drawn, real, real_drawn = threading.Event(), threading.Event(), Store.save_run, session.page_drawn
+    began_after_the_page: list[bool] = []
+
+    def held(self: Store, *args: object, **kwargs: object) -> int:
+        began_after_the_page.append(drawn.is_set())
+        release.wait(timeout=60)  # (the old code stored the run before showing anything: held here)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def page_drawn() -> None:
+        drawn.set()
+        real_drawn()
+
+    monkeypatch.setattr(Store, "save_run", held)
+    monkeypatch.setattr(session, "page_drawn", page_drawn)
+    at = signed_in_app(run=False).run()
+    assert_clean(at)
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert any(SAVING_NOTE in item.value for item in at.sidebar.caption)
+    assert stored_runs(tmp_path).empty
+    at.switch_page("app_pages/runs.py").run()
+    assert any("0 stored run(s); the run on screen is not stored (yet)" in item.value for item in at.caption)
+    release.set()
+    stored(at)
+    assert_clean(at)
+    assert any("1 stored run(s); the run on screen is #1" in item.value for item in at.caption)
+    assert not any(SAVING_NOTE in item.value for item in at.sidebar.caption)
+    assert any("run #1" in item.value for item in at.sidebar.caption)
+    assert stored_runs(tmp_path)["id"].tolist() == [1]
+    assert began_after_the_page == [True]  # storing waited for the first page to be drawn
+    assert Store(f"sqlite:///{tmp_path / 'recon.db'}").current()["run_id"] == 1
+    logged = StoreAuthStorage(Store(f"sqlite:///{tmp_path / 'recon.db'}")).access_log()
+    assert [event.target for event in logged if event.action == "reconcile"] == ["run #1"]
+
+
+def test_a_run_that_could_not_be_stored_says_so_and_can_be_saved_again(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path):
+    """Storing failed: the findings stay on screen, the sidebar says the run is not stored and why, and
+    "Save the run again" stores it."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    failing, real = [True], Store.save_run
+
+    def flaky(self: Store, *args: object, **kwargs: object) -> int:
+        if failing[0]:
+            raise StoreError("database write failed: disk I/O error")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "save_run", flaky)
+    at = signed_in_app()
+    assert not at.exception
+    assert [item.value for item in at.error if "could not be saved" in item.value and "disk I/O error" in item.value]
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert stored_runs(tmp_path).empty
+    failing[0] = False
+    at.button(key="filters.save_again").click().run()
+    stored(at)
+    assert_clean(at)
+    assert stored_runs(tmp_path)["id"].tolist() == [1]
+    assert any("run #1" in item.value for item in at.sidebar.caption)
+
+
+def test_the_sign_in_page_has_the_visitors_data_read_while_they_type(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path):
+    """The sign-in form has the data directory the visitor will see read and validated on a thread
+    (``data.directory_reading``): signing in then finds it read (once; at 1M lines most of a first wait)."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(MINI_MSP))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    for cached in (data.directory_inspection, data.directory_reading):
+        cached.clear()
+    read: list[Path] = []
+    real = directory.inspect_directory
+    monkeypatch.setattr(directory, "inspect_directory", lambda path, *args, **kwargs: read.append(path) or real(
+        path, *args, **kwargs))
+    form = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert [button.label for button in form.button] == ["Sign in"]
+    for thread in threading.enumerate():
+        if thread.name == "read-data-directory":
+            thread.join(120)
+    assert read == [MINI_MSP]
+    at = signed_in_app()
+    assert_clean(at)
+    assert metric(at, "Billed revenue") == "$39,597.64"
+    assert read == [MINI_MSP]
 
 
 def test_an_upload_with_a_column_nothing_reads_says_so_and_is_still_used(app: AppTest):

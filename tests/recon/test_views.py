@@ -38,6 +38,33 @@ def test_options_list_every_client_manager_and_vendor(run):
     assert options.vendors == (views.NO_VENDOR, "Datto", "Pax8", "SentinelOne")
 
 
+def test_labels_kept_by_the_caller_give_the_same_view(run):
+    """``key_labels`` made once and handed to ``filter_options`` and ``filter_run`` (as the dashboard keeps
+    them per run) give what labelling the keys afresh gives."""
+    labels = views.key_labels(run)
+    assert views.filter_options(run, labels) == views.filter_options(run)
+    kept = views.filter_run(run, views.Filters(account_managers=("Dana Lee",)), labels=labels)
+    fresh = views.filter_run(run, views.Filters(account_managers=("Dana Lee",)))
+    pd.testing.assert_frame_equal(kept.keys, fresh.keys)
+    pd.testing.assert_frame_equal(kept.discrepancies, fresh.discrepancies)
+    assert kept.metrics.overall == fresh.metrics.overall
+
+
+def test_key_labels_read_categorical_columns_as_text(run):
+    """A categorical column (as the engine's keys carry vendor, product and manager names) becomes the
+    same text, missing values included, as ``astype("string")`` makes of it."""
+    column = pd.Series(["b", None, "a", "b", None], dtype="category", name="vendor")
+    pd.testing.assert_series_equal(views._text(column), column.astype("string"))
+    keys = run.keys.assign(vendor=run.keys["vendor"].astype("category"),
+                           account_manager=run.keys["account_manager"].astype("category"))
+    labelled = views.labelled_keys(recon.Reconciliation(**{**run.__dict__, "keys": keys}))
+    expected = views.labelled_keys(run)
+    pd.testing.assert_frame_equal(labelled.drop(columns=["vendor", "account_manager"]),
+                                  expected.drop(columns=["vendor", "account_manager"]))
+    pd.testing.assert_series_equal(labelled["vendor"], expected["vendor"])
+    pd.testing.assert_series_equal(labelled["account_manager"], expected["account_manager"])
+
+
 def test_client_filter_keeps_only_that_client(run):
     view = views.filter_run(run, views.Filters(clients=("Acme Corporation",)))
     assert set(view.discrepancies["client"]) == {"Acme Corporation"}
