@@ -726,6 +726,7 @@ class _Worker:
         early = gxprocess.claim()  # started by the ``recon`` program first thing, if it did
         self._process = early if early is not None else gxprocess.spawn()
         self._lock = threading.Lock()
+        self._reported_ended = False
         self.pid = self._process.pid
 
     def run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
@@ -738,18 +739,29 @@ class _Worker:
             place.take_back()
 
     def _run(self, kind: str, frame: pd.DataFrame, expectations: list[_Expectation]) -> list[_Result]:
-        assert self._process.stdin is not None and self._process.stdout is not None
         with self._lock:  # one suite at a time, as in this process
+            # A dashboard's server runs for weeks: the suite that found its worker ended failed (below), the
+            # next one is judged by a new worker rather than every upload failing until a restart.
+            if self._reported_ended:
+                self._replace()
+            assert self._process.stdin is not None and self._process.stdout is not None
             try:
                 pickle.dump((kind, frame, expectations), self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
                 status, reply = pickle.load(self._process.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as error:  # it died: its pipes are closed
+                self._reported_ended = True
                 raise QualityError(f"could not run the {kind} data-quality suite: the Great Expectations worker "
                                    f"process ended ({self._ended()}; {type(error).__name__})") from None
         if status != "ok":
             raise QualityError(f"could not run the {kind} data-quality suite: {reply}")
         return list(reply)
+
+    def _replace(self) -> None:
+        self.stop()
+        self._process = gxprocess.spawn()
+        self._reported_ended = False
+        self.pid = self._process.pid
 
     def _ended(self) -> str:
         try:

@@ -118,7 +118,22 @@ def test_a_worker_that_dies_gives_a_clear_error_not_a_hang() -> None:
         error = _load_failing(dying)
         assert str(error).startswith("could not run the usage data-quality suite: the Great Expectations worker "
                                      "process ended (killed by signal 9"), error
-        assert "worker process ended" in str(_load_failing(dying))  # and again, on the next file
+    finally:
+        dying.stop()
+
+
+def test_after_a_worker_died_the_next_file_is_judged_by_a_new_one() -> None:
+    """A dashboard's server runs for weeks: its worker ended (killed for memory, say) fails the one file it
+    was judging, not every upload until a restart."""
+    dying = quality._Worker()
+    try:
+        first = dying.pid
+        os.kill(first, signal.SIGKILL)
+        assert "worker process ended" in str(_load_failing(dying))
+        with suites_in(dying), ThreadPoolExecutor(1) as pool:
+            loaded = pool.submit(load_file, b"client,sku,quantity,period_start\nAcme,X,3,2026-01-05\n",
+                                 "usage.csv", "usage").result(timeout=WAIT_S)
+        assert loaded.record.rows_loaded == 1 and dying.pid != first
     finally:
         dying.stop()
 
