@@ -372,13 +372,8 @@ def test_an_admin_cannot_lock_themself_out() -> None:
     assert "cannot take away your own admin role" in at.error[0].value
 
 
-def test_the_sign_in_page_has_great_expectations_imported_while_the_visitor_types(tmp_path: Path):
-    """A fresh server (a fresh interpreter: this one imported GX long ago) starts importing Great
-    Expectations once the sign-in form is drawn, so the first files validated after signing in do not
-    wait for it. Without that, nothing on the sign-in page imports it (the check fails)."""
-    script = f"""
-import sys, threading
-from streamlit.testing.v1 import AppTest
+# A script's lines: the app's sign-in form drawn (AppTest), and GX's import in the background waited for if begun.
+SIGN_IN_FORM_DRAWN = f"""from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(APP)!r}, default_timeout={TIMEOUT_S})
 at.run()
 assert not at.exception, at.exception
@@ -386,13 +381,29 @@ assert [button.label for button in at.button] == ["Sign in"], [button.label for 
 for thread in threading.enumerate():
     if thread.name == "import-great-expectations":
         thread.join(120)
-print("imported:", "great_expectations" in sys.modules)
 """
+
+
+def in_a_fresh_interpreter(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a new Python (this one imported GX long ago) on the mini MSP and a new database;
+    it must end well."""
     environment = {**os.environ, "RECON_SAMPLE_DIR": str(MINI_MSP),
                    "RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'recon.db'}"}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_the_sign_in_page_has_great_expectations_imported_while_the_visitor_types(tmp_path: Path):
+    """A fresh server (a fresh interpreter: this one imported GX long ago) starts importing Great
+    Expectations once the sign-in form is drawn, so the first files validated after signing in do not
+    wait for it. Without that, nothing on the sign-in page imports it (the check fails)."""
+    script = f"""
+import sys, threading
+{SIGN_IN_FORM_DRAWN}print("imported:", "great_expectations" in sys.modules)
+"""
+    done = in_a_fresh_interpreter(script, tmp_path)
     assert "imported: True" in done.stdout, done.stdout[-2000:]  # (nothing else on this page imports it)
 
 
@@ -403,27 +414,15 @@ def test_the_server_runs_the_suites_in_a_worker_process_started_with_it(tmp_path
     the server's process). Without the worker, the sign-in page imports GX here (the check fails)."""
     script = f"""
 import runpy, sys, threading
-from streamlit.testing.v1 import AppTest
 runpy.run_path({str(ROOT / "dashboard" / "server.py")!r})  # as `streamlit run dashboard/server.py` does
 from recon.ingest import quality
 import recon
 print("worker:", quality.has_worker())
-at = AppTest.from_file({str(APP)!r}, default_timeout={TIMEOUT_S})
-at.run()
-assert not at.exception, at.exception
-assert [button.label for button in at.button] == ["Sign in"], [button.label for button in at.button]
-for thread in threading.enumerate():
-    if thread.name == "import-great-expectations":
-        thread.join(120)
-from pathlib import Path
+{SIGN_IN_FORM_DRAWN}from pathlib import Path
 loaded = recon.load_directory(Path({str(MINI_MSP)!r}))
 print("judged:", sum(len(report.expectations) for report in loaded.reports) > 0)
 print("imported here:", "great_expectations" in sys.modules)
 """
-    environment = {**os.environ, "RECON_SAMPLE_DIR": str(MINI_MSP),
-                   "RECON_DATABASE_URL": f"sqlite:///{tmp_path / 'recon.db'}"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = in_a_fresh_interpreter(script, tmp_path)
     assert "worker: True" in done.stdout, done.stdout[-2000:]
     assert "judged: True" in done.stdout and "imported here: False" in done.stdout, done.stdout[-2000:]

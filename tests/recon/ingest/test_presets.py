@@ -110,15 +110,19 @@ def test_pax8_type_and_term_say_what_a_line_is() -> None:
     assert one_time["period_start"] == one_time["period_end"] == pd.Timestamp("2026-02-05")
 
 
+def pax8_items(text: str) -> pd.DataFrame:
+    """``text`` read as a Pax8 invoice-items export (the preset)."""
+    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
+    return load_source(text.encode(), "pax8.csv", entry).frame
+
+
 def test_pax8_end_period_on_the_first_of_a_month_is_the_day_before() -> None:
     text = ("companyName,sku,quantity,startPeriod,endPeriod,total,type,term\n"
             "A,S,8,2026-03-01,2026-04-01,32.00,subscription,Monthly\n"
             "A,S,2,2026-03-16,2026-04-01,4.13,prorate,Monthly\n"
             "A,T,1,2026-03-10,2026-03-10,150.00,one-time,One-Time\n")
-    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
-    frame = load_source(text.encode(), "pax8.csv", entry).frame
+    frame = pax8_items(text)
     assert frame["period_end"].tolist() == [pd.Timestamp("2026-03-31")] * 2 + [pd.Timestamp("2026-03-10")]
-
 
 
 def test_a_pax8_arrears_item_is_billed_use_not_a_held_seat() -> None:
@@ -126,8 +130,7 @@ def test_a_pax8_arrears_item_is_billed_use_not_a_held_seat() -> None:
             "A,PP,3,2026-02-01,2026-03-01,15.99,3.46,subscription,Arrears,s1\n"
             "A,PP,1,2026-02-01,2026-03-01,-5.33,3.46,subscription,Arrears,s1\n"
             "A,BP,8,2026-03-01,2026-04-01,176.00,19.80,subscription,Monthly,s2\n")
-    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
-    frame = load_source(text.encode(), "pax8.csv", entry).frame
+    frame = pax8_items(text)
     assert frame["row_type"].tolist() == ["arrears", "arrears", "recurring"]
     assert frame["quantity"].tolist() == [3.0, -1.0, 8.0]  # a negative total takes billed use back
     assert frame["unit_cost"].tolist() == [from_decimal("3.46"), from_decimal("3.46"), from_decimal("19.80")]
