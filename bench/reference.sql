@@ -5,7 +5,9 @@
 -- engine: products go through HUGEINT so nothing overflows and nothing is a float.
 --
 -- What rows mean (4a), written here apart from recon.effect / recon.keys: a trial row is not expected,
--- a cost row changes cost only, a one-time row counts in full in the month it starts; a subscription's
+-- a cost row changes cost only, a one-time row counts in full in the month it starts, and so does an
+-- arrears row (use billed after the fact), the usage rows of its subscription inside its span then adding
+-- nothing (the running report of the use it bills); a subscription's
 -- recurring rows replace one another in time (LEAD), a credit with a charge's span and quantity cancels
 -- it, a credit starting the day a replacement starts is absorbed by it, other credits and adjustments add
 -- their signed quantity for their days; a subscription's days that none of its charges covers, inside its
@@ -34,7 +36,14 @@ usage_rows AS (
            source_file, source_line, period_start::DATE AS first_day,
            greatest(coalesce(period_end, period_start)::DATE, period_start::DATE) AS last_day,
            subscription_start::DATE AS life_first, subscription_end::DATE AS life_last
-    FROM usage WHERE coalesce(row_type, 'usage') NOT IN ('trial', 'cost')
+    FROM usage AS u WHERE coalesce(row_type, 'usage') NOT IN ('trial', 'cost')
+      AND NOT (coalesce(row_type, 'usage') = 'usage' AND subscription_id IS NOT NULL AND EXISTS (
+          SELECT 1 FROM usage AS billed
+          WHERE billed.row_type = 'arrears' AND billed.quantity > 0 AND billed.client = u.client
+            AND billed.sku = u.sku AND billed.subscription_id = u.subscription_id
+            AND billed.period_start::DATE <= u.period_start::DATE
+            AND coalesce(u.period_end, u.period_start)::DATE
+                <= coalesce(billed.period_end, billed.period_start)::DATE))
 ),
 -- a subscription's credit with a charge's span and quantity cancels that charge, one for one
 alike_rows AS (
@@ -66,15 +75,15 @@ change_days AS (
 -- a credit starting the day a recurring row of its subscription starts is the refund half of that change
 -- (materialized: the carried days read it three times more)
 usage_spans AS MATERIALIZED (
-    SELECT h.client, h.sku, h.subscription_id, h.unit_cost, h.in_series, h.row_type = 'one_time' AS one_time,
-           h.row_type, h.first_day,
-           CASE WHEN h.row_type = 'one_time' THEN h.first_day ELSE h.effective_last END AS last_day,
+    SELECT h.client, h.sku, h.subscription_id, h.unit_cost, h.in_series,
+           h.row_type IN ('one_time', 'arrears') AS one_time, h.row_type, h.first_day,
+           CASE WHEN h.row_type IN ('one_time', 'arrears') THEN h.first_day ELSE h.effective_last END AS last_day,
            CASE WHEN h.in_series AND h.row_type = 'credit' THEN -abs(h.quantity) ELSE h.quantity END AS quantity
     FROM held_rows AS h
     LEFT JOIN change_days AS c
       ON h.in_series AND h.row_type = 'credit' AND c.client = h.client AND c.sku = h.sku
          AND c.subscription_id = h.subscription_id AND c.first_day = h.first_day
-    WHERE c.first_day IS NULL AND (h.row_type = 'one_time' OR h.effective_last >= h.first_day)
+    WHERE c.first_day IS NULL AND (h.row_type IN ('one_time', 'arrears') OR h.effective_last >= h.first_day)
 ),
 -- Carried days. A subscription's charges (not its credits) cover runs of consecutive days. Its known life
 -- runs from its subscription_start to its subscription_end, widened to its charges' own spans (without the
