@@ -23,7 +23,7 @@ import streamlit as st
 
 from recon import access, views
 from recon.access.storage import StoreAuthStorage
-from recon.engine import Mappings, Reconciliation, evidence, reconcile, source_periods
+from recon.engine import Mappings, Reconciliation, evidence, reconcile
 from recon.errors import ReconError
 from recon.exports.safe import redact
 from recon.ingest import directory, files, plan, quality, reading
@@ -235,8 +235,7 @@ def reconciliation(key: str, _inputs: RunInputs, _blobs: dict[str, bytes], _mapp
     adjustments = _store.agreement_adjustments() if _store else None
     # the stored charges are handed over, not kept here: the engine frees them once they are resolved
     return reconcile(sources, _inputs.settings, periods or None, _mappings,
-                     history=_store.charge_history(periods or source_periods(sources),
-                                                   [record.sha256 for record in sources.imports]) if _store else None,
+                     history=_store.history_for(sources, periods) if _store else None,
                      adjustments=adjustments)
 
 

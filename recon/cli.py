@@ -198,7 +198,6 @@ def run(
     quarantine (every key too with `--keys`). Vendor charges kept from earlier stored imports count where they
     cover the run's months (an annual charge bought in March counts in November). With `--engine spark` the
     data directory is read and reconciled on Spark (without the stored charges)."""
-    from recon.engine import source_periods
     from recon.exports import report
 
     periods = [_valid_period(value) for value in period or []]
@@ -250,9 +249,7 @@ def run(
                 # the stored charges are handed over, not kept here: the engine frees them once resolved
                 result = _engine_entry(reconcile)(
                     sources, settings, periods or None, mappings=mappings, resolutions=resolutions,
-                    history=database.charge_history(periods or source_periods(sources),
-                                                    [record.sha256 for record in sources.imports])
-                    if database else None,
+                    history=database.history_for(sources, periods) if database else None,
                     adjustments=adjustments)
                 if storing:
                     storing.save(result, by=by, label=label)

@@ -44,7 +44,7 @@ from sqlalchemy.pool import StaticPool
 
 from recon import metrics
 from recon.company import Company
-from recon.engine import Mappings, Reconciliation
+from recon.engine import Mappings, Reconciliation, source_periods
 from recon.errors import StoreError
 from recon.keys import describe_periods
 from recon.metrics import Overall
@@ -478,6 +478,11 @@ class Store:
                                                    *[_IMPORT.c[n] for n in _COUNT_FIELDS])
                                          .where(_IMPORT.c.id.in_(ids)).order_by(_IMPORT.c.id)).all()
         return _history_sources(rows, imports)
+
+    def history_for(self, sources: Sources, periods: Sequence[str] = ()) -> Sources | None:
+        """The stored charges a run of ``sources`` over ``periods`` (default: the months they cover) draws on:
+        ``charge_history`` leaving out the sources' own files."""
+        return self.charge_history(periods or source_periods(sources), [record.sha256 for record in sources.imports])
 
     def list_runs(self) -> pd.DataFrame:
         """Every complete run, newest first: ``RUN_LIST_COLUMNS`` (money totals in Int64 units,

@@ -105,6 +105,17 @@ def test_the_same_bytes_never_count_twice(store: Store) -> None:
     assert power_bi(result) == 4.0 and result.history_imports == ()
 
 
+def test_the_history_for_a_runs_sources_leaves_out_its_own_files(store: Store) -> None:
+    """``history_for``, as ``recon run`` and the dashboard ask: the months the sources cover unless given,
+    never the sources' own files."""
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    own = march()
+    drawn = store.history_for(own, ["2026-03"])
+    assert drawn is not None and [record.file for record in drawn.imports] == [
+        record.file for record in store.charge_history(["2026-03"]).imports]
+    assert store.history_for(november()) is None  # its own file, in its own months
+
+
 def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None:
     store.save_run(reconcile(november(), periods=["2025-11"]))
     # the year ended on 11/9/2026: more than HISTORY_DAYS_BEFORE (400) days before 2028-01
