@@ -19,7 +19,8 @@ Peak memory is the process's resident high-water mark after loading and reconcil
 runs). The last line printed for each size is ``SIZE rows: engine S s, duckdb S s, ratio R, peak M MB``.
 
 Then, end to end (issue 25): ``recon run`` as a finance team runs it, from the files to every output
-written (``--no-store``, then storing into SQLite, and PostgreSQL with ``--postgres URL``), each a fresh
+written (``--no-store``, then storing into SQLite, and PostgreSQL with ``--postgres URL``, each store then
+given a second month: the usage files with other bytes, drawing on the first month's stored charges), each a fresh
 process timed by this one from start to exit (peak from the kernel's accounting of the child), each
 preceded by the floor: DuckDB in a fresh process reading the same CSV files and putting usage, contract
 and billed side by side per month, client and sku (``bench/floor.sql``: no identity resolution, no
@@ -39,6 +40,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -392,7 +394,7 @@ class EndToEnd:
     """``recon run`` from the files to every output, against the DuckDB floor in the same run (each a fresh
     process, timed from start to exit by the parent, peak from the kernel's accounting of the child)."""
     size: str
-    variant: str  # "no store", "sqlite", "postgresql"
+    variant: str  # "no store", "sqlite", "postgresql", and for a store ", a second month" after it
     recon_seconds: list[float]
     floor_seconds: list[float]
     recon_peak_mb: list[int]
@@ -441,23 +443,48 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
         if postgres_url:
             variants.append(("postgresql", postgres_url))
         for variant, url in variants:
-            recon_seconds, floor_seconds, peaks = [], [], []
             database = f"sqlite:///{scratch}/{variant}.db" if url == "sqlite" else url
             if database:  # a store that exists (its tables made), as a finance team's does; not timed
                 timed_process([sys.executable, "-m", "recon.cli", "--database-url", database, "runs"])
-            for _ in range(repeat):
-                floor_seconds.append(timed_process(floor)[0])
-                seconds, peak = timed_process(recon_run_command(directory, Path(scratch) / "out", database))
-                recon_seconds.append(seconds)
-                peaks.append(peak)
-            results.append(EndToEnd(size, variant, recon_seconds, floor_seconds, peaks, os.getloadavg()[0]))
-            print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
+            months = [("", directory)] + ([(", a second month", second_month(directory, Path(scratch)))]
+                                          if database else [])
+            for month, files in months:
+                recon_seconds, floor_seconds, peaks = [], [], []
+                for _ in range(repeat if not month else 1):  # (a second month again would be a re-run)
+                    floor_seconds.append(timed_process(floor)[0])
+                    seconds, peak = timed_process(recon_run_command(files, Path(scratch) / "out", database))
+                    recon_seconds.append(seconds)
+                    peaks.append(peak)
+                results.append(EndToEnd(size, variant + month, recon_seconds, floor_seconds, peaks,
+                                        os.getloadavg()[0]))
+                print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
     profile = run_child("phases", directory)
     line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
             f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
             + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
     print(line, flush=True)
     return results, line
+
+
+def second_month(directory: Path, scratch: Path) -> Path:
+    """The files of ``directory`` as next month's: the usage files with other bytes (a line ending added),
+    so that they are new imports whose charges replace the stored ones, drawn on as a finance team's
+    second month draws on the first's; the other files the same (already imported). Linked, not copied,
+    where unchanged."""
+    month = scratch / "second-month"
+    month.mkdir(exist_ok=True)
+    for path in source_csvs(directory):
+        target = month / path.name
+        if target.exists():
+            continue
+        if path.name.startswith("usage"):
+            target.write_bytes(path.read_bytes() + b"\n")
+            continue
+        try:
+            os.link(path, target)
+        except OSError:  # (another file system)
+            shutil.copyfile(path, target)
+    return month
 
 
 def end_to_end_block(results: list[EndToEnd], profiles: list[str]) -> str:
