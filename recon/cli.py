@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -222,7 +221,7 @@ def run(
         if start_worker():
             ctx.call_on_close(stop_worker)
     database = open_store(ctx) if store else None
-    run_id, seen, spark_run, storing = None, [], None, None
+    run_id, seen, spark_run = None, [], None
     try:
         settings = database.load_settings() if database else Settings()
         if receivables_as_of:
@@ -242,28 +241,18 @@ def run(
             limits = UploadLimits.from_settings(settings)
             sources = load_directory(Path(data), limits=limits) if data is not None else _pulled_sources(
                 connection or [], periods[0], connections)
-            if database:
-                seen = [record.file for record in sources.imports if database.find_import(record.sha256)]
-            # the run is written while it is computed (its files' charges beside the engine), in one transaction
-            with database.storing(sources) if database else nullcontext() as storing:
-                # the stored charges are handed over, not kept here: the engine frees them once resolved
-                result = _engine_entry(reconcile)(
-                    sources, settings, periods or None, mappings=mappings, resolutions=resolutions,
-                    history=database.history_for(sources, periods) if database else None,
-                    adjustments=adjustments)
-                if storing:
-                    storing.save(result, by=by, label=label)
-        if database and spark_run is not None:
+            # the stored charges are handed over, not kept here: the engine frees them once they are resolved
+            result = _engine_entry(reconcile)(
+                sources, settings, periods or None, mappings=mappings, resolutions=resolutions,
+                history=database.history_for(sources, periods) if database else None,
+                adjustments=adjustments)
+        if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
             run_id = database.save_run(result, by=by, label=label)
-        try:
-            if spark_run is not None:
-                spark_run.write_outputs(out, resolutions, file_format, keys=keys)
-            else:
-                report.write_outputs(result, out, resolutions, file_format=file_format, keys=keys)
-        finally:  # (the outputs are written while the run is; it is stored even if they cannot be)
-            if storing:
-                run_id = storing.run_id()
+        if spark_run is not None:
+            spark_run.write_outputs(out, resolutions, file_format, keys=keys)
+        else:
+            report.write_outputs(result, out, resolutions, file_format=file_format, keys=keys)
     except ReconError as error:
         fail(str(error))
     except OSError as error:  # a data file that cannot be read, an output that cannot be written

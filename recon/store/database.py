@@ -20,11 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -282,65 +279,6 @@ def _write_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-class RunBeingStored:
-    """A run written while it is computed (``Store.storing``): a thread of its own holds the transaction.
-    It writes the import records and charges of the run's files at once, then waits for ``save`` (the
-    run) or ``abandon`` (roll back). ``at_once=False`` (an in-memory SQLite database: one connection shared
-    by every thread) starts the thread only when the run is handed over."""
-
-    def __init__(self, store: Store, imports: tuple[ImportRecord, ...], charges: pd.DataFrame,
-                 at_once: bool = True) -> None:
-        self.saved = False
-        self._handed: queue.SimpleQueue[tuple[Reconciliation, str, str, str | None] | None] = queue.SimpleQueue()
-        self._written: Future[int] = Future()
-        # (a daemon: a thread left waiting must not keep the program from ending; ``storing`` always hands
-        # it a run or its abandonment)
-        self._thread = threading.Thread(target=self._write, args=(store, imports, charges), name="storing a run",
-                                        daemon=True)
-        if at_once:
-            self._thread.start()
-
-    def save(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> None:
-        """Hand over the run computed from the sources (written and committed on the thread: ``run_id``)."""
-        if self.saved:
-            raise StoreError("this run was already handed over to be stored")
-        self.saved = True
-        self._handed.put((result, by, label, key))
-        if not self._thread.is_alive() and not self._written.done():
-            self._thread.start()
-
-    def run_id(self) -> int:
-        """The stored run's id, once committed; a ``StoreError`` when writing it failed."""
-        return self._written.result()
-
-    def abandon(self) -> None:
-        """Roll back what was written, and wait until it is (its errors then matter to nobody)."""
-        self._handed.put(None)
-        if self._thread.is_alive() or self._written.done():
-            self._written.exception()
-
-    def _write(self, store: Store, imports: tuple[ImportRecord, ...], charges: pd.DataFrame) -> None:
-        try:
-            with store._writing() as connection:
-                outcomes = _insert_imports(connection, imports)
-                _store_charges(connection, imports, charges, outcomes)
-                handed = self._handed.get()
-                if handed is None:
-                    raise _AbandonedError
-                result, by, label, key = handed
-                if result.imports != imports:
-                    raise StoreError("the run handed over was not computed from the files being stored")
-                run_id = _insert_whole_run(connection, result, outcomes, by, label, key)
-        except BaseException as error:  # (abandoned, or failed: either way the transaction is rolled back)
-            self._written.set_exception(error)
-        else:
-            self._written.set_result(run_id)
-
-
-class _AbandonedError(Exception):
-    """Raised in a run's transaction to roll it back (``RunBeingStored.abandon``)."""
-
-
 # ----------------------------------------------------------------------------------------- frames
 
 def _text(value: str, what: str) -> str:
@@ -429,26 +367,14 @@ class Store:
         ``key`` names what the run was computed from (the dashboard's run key: ``find_run`` finds the run
         again by it). Returns the run id."""
         with self._writing() as connection:
-            outcomes = _insert_imports(connection, result.imports)
-            _store_charges(connection, result.imports, result.charges, outcomes)
-            return _insert_whole_run(connection, result, outcomes, by, label, key)
-
-    @contextmanager
-    def storing(self, sources: Sources) -> Iterator[RunBeingStored]:
-        """Store a run while it is being computed from ``sources``, in one transaction as ``save_run`` does:
-        on a thread, the files' import records and usage rows are written at once (the slow part: seconds
-        for a million charges, mostly in the database, so it overlaps the engine); ``save(result)`` hands
-        over the run, which the thread then writes and commits. Leaving the block by an exception, or
-        without ``save``, rolls everything back; ``run_id()`` waits for the commit (issue 25)."""
-        shared = isinstance(self.engine.pool, StaticPool)
-        being_stored = RunBeingStored(self, sources.imports, sources["usage"], at_once=not shared)
-        try:
-            yield being_stored
-        except BaseException:
-            being_stored.abandon()
-            raise
-        if not being_stored.saved:
-            being_stored.abandon()
+            run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
+            _insert_discrepancies(connection, run_id, result.discrepancies)
+            outcomes = _link_imports(connection, run_id, result.imports)
+            _link_imports(connection, run_id, result.history_imports, first=len(result.imports), from_history=True)
+            _store_charges(connection, result, outcomes)
+            fix_ledger.after_run(connection, run_id, result)  # its proposed fixes; earlier fixes verified
+            connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
+        return run_id
 
     def charge_history(self, periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> Sources | None:
         """The stored charges (usage rows of earlier imports) a run over ``periods`` draws on: those of
@@ -828,39 +754,21 @@ def _insert_discrepancies(connection: Connection, run_id: int, found: pd.DataFra
 def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportRecord], first: int = 0,
                   from_history: bool = False) -> list[ImportOutcome]:
     outcomes = _insert_imports(connection, records)
-    _insert_links(connection, run_id, records, outcomes, first, from_history)
-    return outcomes
-
-
-def _insert_links(connection: Connection, run_id: int, records: Sequence[ImportRecord],
-                  outcomes: Sequence[ImportOutcome], first: int = 0, from_history: bool = False) -> None:
     links = [{"run_id": run_id, "position": position, "import_id": outcome.id, "file": record.file,
               "from_history": from_history, **{name: int(getattr(record, name)) for name in _COUNT_FIELDS}}
              for position, (record, outcome) in enumerate(zip(records, outcomes, strict=True), start=first)]
     if links:
         connection.execute(sa.insert(_RUN_IMPORT), links)
+    return outcomes
 
 
-def _insert_whole_run(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome], by: str,
-                      label: str, key: str | None) -> int:
-    """Everything of a run but its files' import records and charges (``outcomes``: those records, in the
-    order of ``result.imports``), flagged complete last. Returns the run id."""
-    run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
-    _insert_discrepancies(connection, run_id, result.discrepancies)
-    _insert_links(connection, run_id, result.imports, outcomes)
-    _link_imports(connection, run_id, result.history_imports, first=len(result.imports), from_history=True)
-    fix_ledger.after_run(connection, run_id, result)  # its proposed fixes; earlier fixes verified
-    connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
-    return run_id
-
-
-def _store_charges(connection: Connection, imports: Sequence[ImportRecord], charges: pd.DataFrame,
-                   outcomes: Sequence[ImportOutcome]) -> None:
-    """Keep the usage rows (``charges``, canonical) of the usage ``imports`` as charge history, once per
-    import (an import seen before, the same SHA-256, already has its rows). A chunk of rows at a time: a
-    copy of a whole file's rows beside the run held 200 MB more at a 1M run's peak (issue 25)."""
+def _store_charges(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome]) -> None:
+    """Keep the usage rows of the run's usage imports as charge history, once per import (an import
+    seen before, the same SHA-256, already has its rows). A chunk of rows at a time: a copy of a whole
+    file's rows beside the run held 200 MB more at a 1M run's peak (issue 25)."""
+    charges = result.charges
     codes, files = pd.factorize(charges["source_file"])
-    for record, outcome in zip(imports, outcomes, strict=True):
+    for record, outcome in zip(result.imports, outcomes, strict=True):
         if record.source != "usage" or not record.sha256:
             continue
         known = connection.execute(sa.select(sa.func.count()).select_from(_CHARGE)
