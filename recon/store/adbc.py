@@ -1,5 +1,6 @@
 """Reading a query's rows through ADBC (Arrow Database Connectivity): SQLite's and libpq's own drivers fill
-Arrow columns in C, which become the frame ``recon.store.bulk.read_frame`` returns, column for column.
+Arrow columns in C, which become the frame ``recon.store.bulk.read_frame`` makes of the driver's tuples,
+column for column.
 
 Reading a month's charge history (1M stored charges) as driver tuples took 8.9 s, most of it making a Python
 value per cell and turning rows into columns (issue 25); here no cell becomes a Python object. Used for a
@@ -41,7 +42,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from recon.store.bulk import DATE, FLOAT, INTEGER, MONEY, TEXT, empty_column, postgres_raw, selected_kinds
+from recon.store import bulk
+from recon.store.bulk import DATE, FLOAT, INTEGER, MONEY, TEXT
 from recon.store.sqlite_arrow import NO_DRIVER
 
 POSTGRES_BATCH_BYTES = 16 << 20  # the driver's batches (any size reads the same frame)
@@ -51,15 +53,22 @@ _ARROW_TYPES = {MONEY: ("int64",), INTEGER: ("int64", "int32", "int16"), FLOAT: 
                 DATE: ("date32[day]", "string", "large_string"), TEXT: ("string", "large_string")}
 
 
+def read_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame:
+    """``bulk.read_frame``'s frame of ``query``: read through ADBC where it can be (``arrow_frame``), else by
+    ``bulk.read_frame`` itself."""
+    frame = arrow_frame(connection, query)
+    return frame if frame is not None else bulk.read_frame(connection, query)
+
+
 def arrow_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame | None:
-    """``bulk.read_frame``'s frame of ``query`` (columns of the kinds it reads from SQLite and PostgreSQL)
-    read through ADBC, or None when ADBC is not for this connection (see the module docstring) or a SQLite
-    column holds values of another storage class than its kind's. Errors of the database are raised as
-    SQLAlchemy's."""
-    names, found = selected_kinds(query)
-    kinds = [str(kind) for kind in found]
-    if connection.in_transaction():
+    """``bulk.read_frame``'s frame of ``query`` read through ADBC, or None when ADBC is not for this
+    connection or query (see the module docstring; a column of a kind ``bulk.read_frame`` reads through
+    SQLAlchemy) or a SQLite column holds values of another storage class than its kind's. Errors of the
+    database are raised as SQLAlchemy's."""
+    names, found = bulk.selected_kinds(query)
+    if connection.in_transaction() or any(kind not in bulk.READABLE for kind in found):
         return None
+    kinds = [str(kind) for kind in found]
     if connection.dialect.name == "sqlite":
         table = _sqlite_table(connection, query)
     elif connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
@@ -154,7 +163,7 @@ def _postgres_table(connection: Connection, query: sa.Select[Any], kinds: Sequen
         return None
     if uri is None:
         return None
-    raw = query.with_only_columns(*[postgres_raw(column, kind).label(f"c{position}") for position, (column, kind)
+    raw = query.with_only_columns(*[bulk.postgres_raw(column, kind).label(f"c{position}") for position, (column, kind)
                                     in enumerate(zip(query.selected_columns, kinds, strict=True))],
                                   maintain_column_froms=True)
     sql = _sql(dialect, raw)
@@ -186,7 +195,7 @@ def _typed(column: Any, kind: str) -> Any:
     import pyarrow.compute as pc
 
     if column.null_count == len(column):
-        return empty_column(kind, len(column))
+        return bulk.empty_column(kind, len(column))
     if str(column.type) not in _ARROW_TYPES[kind]:
         return None
     if str(column.type) == "string" and pc.min(pc.binary_length(column)).as_py() < 0:

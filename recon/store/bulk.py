@@ -273,36 +273,19 @@ READ_CHUNK = 100_000  # rows turned into typed columns at a time
 
 
 def read_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame:
-    """The rows of ``query`` as a frame, one column per selected column (by its name): money and integers
-    ``Int64`` (money in units, exactly), floats ``float64``, dates ``datetime64[ns]``, text ``string``; NULL
-    as NA. Read as Arrow through ADBC where it can be (``recon.store.adbc``: a SQLite file, PostgreSQL), else
-    as the driver's tuples (``driver_frame``); the two read the same frame. A column of another type, or
-    another dialect, is read through SQLAlchemy."""
+    """The rows of ``query`` as a frame, one column per selected column (by its name), read a chunk at a
+    time into typed columns: money and integers ``Int64`` (money in units, exactly), floats ``float64``,
+    dates ``datetime64[ns]``, text ``string``; NULL as NA. The values come from the driver without
+    SQLAlchemy's per-value result processing (money cast to its integer units in the database, dates as
+    ISO text); a column of another type, or another dialect, is read through SQLAlchemy. (``recon.store.adbc``
+    reads the same frame as Arrow, faster, where it can.)"""
     names, kinds = selected_kinds(query)
-    if connection.dialect.name not in ("sqlite", "postgresql") or any(kind not in _READABLE for kind in kinds):
+    dialect = connection.dialect.name
+    if dialect not in ("sqlite", "postgresql") or any(kind not in READABLE for kind in kinds):
         from recon.store.rows import frame_of
 
         dtypes = {name: "Int64" for name, kind in zip(names, kinds, strict=True) if kind in (MONEY, INTEGER)}
         return frame_of(connection.execute(query).all(), names, dtypes)
-    from recon.store.adbc import arrow_frame
-
-    frame = arrow_frame(connection, query)
-    return frame if frame is not None else driver_frame(connection, query)
-
-
-def selected_kinds(query: sa.Select[Any]) -> tuple[list[str], list[str | None]]:
-    """The names of ``query``'s selected columns and each one's kind (None: a type ``read_frame`` reads
-    through SQLAlchemy)."""
-    selected = list(query.selected_columns)
-    return [str(column.key) for column in selected], [_kind(column.type) for column in selected]
-
-
-def driver_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame:
-    """``read_frame``'s frame of ``query`` (on SQLite or PostgreSQL, columns of its kinds) from the driver's
-    tuples, a chunk at a time into typed columns, without SQLAlchemy's per-value result processing (money
-    cast to its integer units in the database, dates as ISO text)."""
-    names, kinds = selected_kinds(query)
-    dialect = connection.dialect.name
     raw = query.with_only_columns(*[_raw(column, kind, dialect).label(name) for column, kind, name
                                     in zip(query.selected_columns, kinds, names, strict=True)],
                                   maintain_column_froms=True)
@@ -311,6 +294,13 @@ def driver_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame:
         for position, values in enumerate(zip(*rows, strict=True)):
             parts[position].append(_typed(values, kinds[position]))
     return pd.DataFrame({name: _joined(chunks, kind) for name, chunks, kind in zip(names, parts, kinds, strict=True)})
+
+
+def selected_kinds(query: sa.Select[Any]) -> tuple[list[str], list[str | None]]:
+    """The names of ``query``'s selected columns and each one's kind (None: a type ``read_frame`` reads
+    through SQLAlchemy)."""
+    selected = list(query.selected_columns)
+    return [str(column.key) for column in selected], [_kind(column.type) for column in selected]
 
 
 def _chunks(connection: Connection, query: sa.Select[Any]) -> Iterator[Sequence[Any]]:
@@ -327,7 +317,7 @@ def _chunks(connection: Connection, query: sa.Select[Any]) -> Iterator[Sequence[
         result.close()
 
 
-_READABLE = (MONEY, INTEGER, FLOAT, DATE, TEXT)
+READABLE = (MONEY, INTEGER, FLOAT, DATE, TEXT)  # the kinds read_frame reads from the driver
 
 
 def _raw(column: Any, kind: str | None, dialect: str) -> Any:

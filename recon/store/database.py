@@ -51,7 +51,7 @@ from recon.schema import QUANTITY, column_kind, money_columns
 from recon.settings import Settings
 from recon.sources import ImportRecord, Sources, empty_issues, empty_source
 from recon.status import STATUSES, with_status
-from recon.store import bulk, tables
+from recon.store import adbc, bulk, tables
 from recon.store import fixes as fix_ledger
 from recon.store.rows import frame_of as _frame
 from recon.store.rows import text_columns as _text_columns
@@ -390,7 +390,7 @@ class Store:
             # straight to Int64 (exact past 2**53). ADBC reads on a connection of its own, outside this one's
             # transaction, which begins with the next statement: it sees every import those charges belong to
             # (imports are never deleted).
-            rows = bulk.read_frame(connection, query)
+            rows = adbc.read_frame(connection, query)
             if not len(rows):
                 return None
             ids = [int(found) for found in pd.unique(rows["import_id"])]  # in the order of the rows

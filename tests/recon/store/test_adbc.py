@@ -1,5 +1,5 @@
 """Stored charges read through ADBC (``recon.store.adbc``, issue 25) make the very frame the driver's tuples
-made (``bulk.driver_frame``), on a SQLite file and on PostgreSQL: NULL text apart from empty text, NULL
+made (``bulk.read_frame``), on a SQLite file and on PostgreSQL: NULL text apart from empty text, NULL
 dates, columns all NULL for the first 1,200 rows (past the SQLite driver's default batch of 1,024, whose
 type it infers), negative money and money past 2**53 units, unicode, signed zeros, the same order. Where
 ADBC cannot be used or a value is not what its column's kind reads, the rows are read as driver tuples."""
@@ -82,7 +82,7 @@ def both_frames(store: Store, query: sa.Select[Any]) -> tuple[pd.DataFrame | Non
     with store.engine.connect() as connection:
         arrow = adbc.arrow_frame(connection, query)
     with store.engine.connect() as connection:
-        return arrow, bulk.driver_frame(connection, query)
+        return arrow, bulk.read_frame(connection, query)
 
 
 def assert_same(arrow: pd.DataFrame | None, driver: pd.DataFrame) -> None:
@@ -179,7 +179,7 @@ def test_an_in_memory_database_or_an_open_transaction_reads_driver_tuples(tmp_pa
     store_charges(memory)
     with memory.engine.connect() as connection:
         assert adbc.arrow_frame(connection, history_query(PERIODS)) is None
-        assert len(bulk.read_frame(connection, history_query(PERIODS))) == FIRST_NULLS + AWKWARD_ROWS + 70
+        assert len(adbc.read_frame(connection, history_query(PERIODS))) == FIRST_NULLS + AWKWARD_ROWS + 70
     memory.close()
 
     store = Store(f"sqlite:///{tmp_path / 'recon.db'}")
@@ -187,7 +187,7 @@ def test_an_in_memory_database_or_an_open_transaction_reads_driver_tuples(tmp_pa
     with store.engine.begin() as connection:  # uncommitted rows of its own: ADBC's connection would not see them
         connection.execute(sa.update(CHARGE).values(sku="changed"))
         assert adbc.arrow_frame(connection, history_query(PERIODS)) is None
-        assert set(bulk.read_frame(connection, history_query(PERIODS))["sku"]) == {"changed"}
+        assert set(adbc.read_frame(connection, history_query(PERIODS))["sku"]) == {"changed"}
     store.close()
 
 
@@ -195,13 +195,13 @@ def test_without_the_adbc_drivers_the_rows_are_read_as_driver_tuples(store: Stor
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     store_charges(store)
     with store.engine.connect() as connection:
-        expected = bulk.driver_frame(connection, history_query(PERIODS))
+        expected = bulk.read_frame(connection, history_query(PERIODS))
     for module in ("adbc_driver_sqlite", "adbc_driver_postgresql.dbapi"):
         monkeypatch.setitem(sys.modules, module, None)  # (an import of it raises ImportError)
     with store.engine.connect() as connection:
         assert adbc.arrow_frame(connection, history_query(PERIODS)) is None
     with store.engine.connect() as connection:
-        pd.testing.assert_frame_equal(bulk.read_frame(connection, history_query(PERIODS)), expected, check_exact=True)
+        pd.testing.assert_frame_equal(adbc.read_frame(connection, history_query(PERIODS)), expected, check_exact=True)
 
 
 def test_sqlite_values_of_another_storage_class_are_not_guessed_at(tmp_path: Any) -> None:
@@ -220,7 +220,7 @@ def test_sqlite_values_of_another_storage_class_are_not_guessed_at(tmp_path: Any
     with store.engine.connect() as connection:
         assert adbc.arrow_frame(connection, history_query(PERIODS)) is None
         with pytest.raises(TypeError):
-            bulk.read_frame(connection, history_query(PERIODS))
+            adbc.read_frame(connection, history_query(PERIODS))
     store.close()
 
 
@@ -230,7 +230,7 @@ def test_a_stored_date_past_datetime64_ns_raises_on_both_paths(tmp_path: Any) ->
     store_charges(store)
     with store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE usage_charge SET subscription_start = '1500-01-01' WHERE id = 1400")
-    for read in (adbc.arrow_frame, bulk.driver_frame):
+    for read in (adbc.arrow_frame, bulk.read_frame):
         with store.engine.connect() as connection, pytest.raises(ValueError, match=r"[Oo]ut of bounds"):
             read(connection, history_query(PERIODS))
     store.close()
