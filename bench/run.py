@@ -27,7 +27,9 @@ and billed side by side per month, client and sku (``bench/floor.sql``: no ident
 validation, nothing written). Interleaved, so a shared machine's load weighs on both alike; the ratio of
 the medians is the figure. A profile of the run's steps follows (one process, in-process clocks).
 ``SIZE end to end: recon S s, duckdb floor S s, ratio R, peak M MB`` per variant; ``--end-to-end-only``
-skips the engine measurements above.
+skips the engine measurements above. After each store variant, the next month's read of the charges it
+stored (``Store.charge_history``, one process, in-process clock) against DuckDB reading the same rows from
+a Parquet file written in the same run: ``SIZE reading N stored charges back (...)``.
 No timing is asserted anywhere: this is a measurement, not a test.
 """
 
@@ -324,12 +326,56 @@ def measure_phases(directory: Path) -> dict[str, Any]:
     return {"phases": phases, "total": time.perf_counter() - started, "peak_mb": peak_mb()}
 
 
+def measure_history(directory: Path) -> dict[str, Any]:
+    """A second month's read of the first month's stored charges (issue 25): ``Store.charge_history`` for the
+    month after the newest stored run, from the store ``RECON_DATABASE_URL`` names (an in-process clock; peak
+    is the resident high-water mark's growth during the read), against DuckDB reading the same rows and
+    columns from a Parquet file of them written here first (filtered by the same dates, in the same order,
+    into an Arrow table). ``directory`` is not read: the store holds the run of it."""
+    import tempfile
+
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import sqlalchemy as sa
+
+    from recon.store import Store, tables
+    from recon.store.database import HISTORY_DAYS_AFTER, HISTORY_DAYS_BEFORE
+
+    store = Store()
+    run = tables.table(tables.Run)
+    with store.engine.connect() as connection:
+        periods = connection.execute(sa.select(run.c.periods).where(run.c.complete)
+                                     .order_by(run.c.id.desc()).limit(1)).scalar_one()
+    month = pd.Period(max(periods), "M") + 1
+    before = peak_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    history = store.charge_history([str(month)])
+    seconds, cpu_seconds, grown = time.perf_counter() - started, time.process_time() - cpu, peak_mb() - before
+    usage = history["usage"] if history is not None else pd.DataFrame()
+    first = month.start_time - pd.Timedelta(days=HISTORY_DAYS_BEFORE)
+    last = month.end_time.normalize() + pd.Timedelta(days=HISTORY_DAYS_AFTER)
+    with tempfile.TemporaryDirectory(prefix="recon-bench-history-") as scratch:
+        parquet = Path(scratch) / "charges.parquet"
+        pq.write_table(pa.Table.from_pandas(usage, preserve_index=False), parquet)
+        started = time.perf_counter()
+        # (in the file's order: DuckDB keeps a scan's order unless preserve_insertion_order is turned off)
+        bounds = {"path": str(parquet), "first": first.to_pydatetime(), "last": last.to_pydatetime()}
+        table = duckdb.connect().sql("SELECT * FROM read_parquet($path) WHERE period_end >= $first AND "
+                                     "period_start <= $last", params=bounds).to_arrow_table()
+        duckdb_seconds = time.perf_counter() - started
+    return {"history_seconds": seconds, "history_cpu_seconds": cpu_seconds, "history_rows": len(usage),
+            "history_peak_growth_mb": grown, "duckdb_parquet_seconds": duckdb_seconds, "duckdb_rows": table.num_rows}
+
+
 RECON_MODES = ("parse", "engine", "phases")  # the measurements that load or reconcile with recon
 
 
 def child_main(mode: str, directory: Path) -> None:
     measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
-               "engine": measure_engine, "floor": measure_floor, "phases": measure_phases}[mode]
+               "engine": measure_engine, "floor": measure_floor, "phases": measure_phases,
+               "history": measure_history}[mode]
     if mode in RECON_MODES:  # malloc and the garbage collector as the ``recon`` program sets them
         from recon.memory import fewer_collections, one_heap
 
@@ -373,13 +419,16 @@ def _seconds(value: float) -> str:
     return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 
-def run_child(mode: str, directory: Path) -> dict[str, Any]:
-    """One measurement in a fresh interpreter (its own peak memory); returns its figures."""
+def run_child(mode: str, directory: Path, database: str | None = None) -> dict[str, Any]:
+    """One measurement in a fresh interpreter (its own peak memory; ``database`` as its store's URL); returns
+    its figures."""
     from recon.memory import with_lean_allocator
 
+    env = with_lean_allocator(os.environ)  # Arrow's allocator, as `recon dashboard`
+    if database:
+        env = {**env, "RECON_DATABASE_URL": database}
     completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", mode, str(directory)],
-                               cwd=ROOT, capture_output=True, text=True, check=False,
-                               env=with_lean_allocator(os.environ))  # Arrow's allocator, as `recon dashboard`
+                               cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     marked = [line for line in completed.stdout.splitlines() if line.startswith(MEASURE_MARK)]
     if completed.returncode != 0 or not marked:
         sys.stderr.write(completed.stdout + completed.stderr)
@@ -430,7 +479,7 @@ def recon_run_command(directory: Path, out: Path, database_url: str | None) -> l
             *([] if database_url else ["--no-store"])]
 
 
-def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tuple[list[EndToEnd], str]:
+def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tuple[list[EndToEnd], list[str]]:
     """Each variant ``repeat`` times, a floor run before each recon run (interleaved, so that the load on a
     shared machine weighs on both alike)."""
     import tempfile
@@ -438,6 +487,7 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
     directory = data_dir(size)
     floor = [sys.executable, str(Path(__file__).resolve()), "--child", "floor", str(directory)]
     results = []
+    lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="recon-bench-") as scratch:
         variants: list[tuple[str, str | None]] = [("no store", None), ("sqlite", "sqlite")]
         if postgres_url:
@@ -458,12 +508,24 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
                 results.append(EndToEnd(size, variant + month, recon_seconds, floor_seconds, peaks,
                                         os.getloadavg()[0]))
                 print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
+                if database and not month:  # the store holds the first month's charges: read them back alone
+                    lines.append(history_line(size, variant, run_child("history", directory, database)))
+                    print(lines[-1], flush=True)
     profile = run_child("phases", directory)
     line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
             f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
             + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
     print(line, flush=True)
-    return results, line
+    return results, [line, *lines]
+
+
+def history_line(size: str, variant: str, figures: dict[str, Any]) -> str:
+    """The read of a store's charge history (``measure_history``) against DuckDB's read of them from Parquet."""
+    seconds, duckdb_seconds = figures["history_seconds"], figures["duckdb_parquet_seconds"]
+    return (f"{size} reading {figures['history_rows']:,} stored charges back ({variant}, the next month's "
+            f"charge_history): {seconds:.2f} s ({figures['history_cpu_seconds']:.2f} s CPU in the process, peak "
+            f"+{figures['history_peak_growth_mb']} MB), DuckDB reading them from Parquet {duckdb_seconds:.2f} s, "
+            f"ratio {seconds / duckdb_seconds:.1f} (load average {os.getloadavg()[0]:.1f})")
 
 
 def second_month(directory: Path, scratch: Path) -> Path:
@@ -633,9 +695,9 @@ def main(argv: list[str] | None = None) -> None:
     for size in sizes:
         if not args.end_to_end_only:
             results.append(measure_size(size, max(args.repeat, 1), results[-1] if results else None))
-        measured, profile = measure_end_to_end(size, max(args.repeat, 1), args.postgres)
+        measured, lines = measure_end_to_end(size, max(args.repeat, 1), args.postgres)
         end_to_end += measured
-        profiles.append(profile)
+        profiles += lines
     if args.results:
         if results:
             write_results(results, args.results)

@@ -277,24 +277,30 @@ def read_frame(connection: Connection, query: sa.Select[Any]) -> pd.DataFrame:
     time into typed columns: money and integers ``Int64`` (money in units, exactly), floats ``float64``,
     dates ``datetime64[ns]``, text ``string``; NULL as NA. The values come from the driver without
     SQLAlchemy's per-value result processing (money cast to its integer units in the database, dates as
-    ISO text); a column of another type, or another dialect, is read through SQLAlchemy."""
-    selected = list(query.selected_columns)
-    names = [str(column.key) for column in selected]
-    kinds = [_kind(column.type) for column in selected]
+    ISO text); a column of another type, or another dialect, is read through SQLAlchemy. (``recon.store.adbc``
+    reads the same frame as Arrow, faster, where it can.)"""
+    names, kinds = selected_kinds(query)
     dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql") or any(kind not in _READABLE for kind in kinds):
+    if dialect not in ("sqlite", "postgresql") or any(kind not in READABLE for kind in kinds):
         from recon.store.rows import frame_of
 
         dtypes = {name: "Int64" for name, kind in zip(names, kinds, strict=True) if kind in (MONEY, INTEGER)}
         return frame_of(connection.execute(query).all(), names, dtypes)
-    raw = query.with_only_columns(*[_raw(column, kind, dialect).label(name)
-                                    for column, kind, name in zip(selected, kinds, names, strict=True)],
+    raw = query.with_only_columns(*[_raw(column, kind, dialect).label(name) for column, kind, name
+                                    in zip(query.selected_columns, kinds, names, strict=True)],
                                   maintain_column_froms=True)
     parts: list[list[Any]] = [[] for _ in names]
     for rows in _chunks(connection, raw):
         for position, values in enumerate(zip(*rows, strict=True)):
             parts[position].append(_typed(values, kinds[position]))
     return pd.DataFrame({name: _joined(chunks, kind) for name, chunks, kind in zip(names, parts, kinds, strict=True)})
+
+
+def selected_kinds(query: sa.Select[Any]) -> tuple[list[str], list[str | None]]:
+    """The names of ``query``'s selected columns and each one's kind (None: a type ``read_frame`` reads
+    through SQLAlchemy)."""
+    selected = list(query.selected_columns)
+    return [str(column.key) for column in selected], [_kind(column.type) for column in selected]
 
 
 def _chunks(connection: Connection, query: sa.Select[Any]) -> Iterator[Sequence[Any]]:
@@ -311,21 +317,31 @@ def _chunks(connection: Connection, query: sa.Select[Any]) -> Iterator[Sequence[
         result.close()
 
 
-_READABLE = (MONEY, INTEGER, FLOAT, DATE, TEXT)
+READABLE = (MONEY, INTEGER, FLOAT, DATE, TEXT)  # the kinds read_frame reads from the driver
 
 
 def _raw(column: Any, kind: str | None, dialect: str) -> Any:
     """``column`` as the driver's plain value: money as its integer units, dates as ``YYYY-MM-DD``."""
+    if dialect == "postgresql":
+        return postgres_raw(column, str(kind))
     if kind == MONEY:
-        if dialect == "sqlite":
-            return sa.type_coerce(column, sa.BigInteger())  # stored as the units
-        scaled = sa.type_coerce(column, sa.Numeric(tables.MONEY_DIGITS, tables.MONEY_PLACES)) * sa.literal_column(
-            str(10**tables.MONEY_PLACES))
-        return sa.cast(scaled, sa.BigInteger())  # NUMERIC(18, 4) times 10,000: an exact integer
+        return sa.type_coerce(column, sa.BigInteger())  # stored as the units
     if kind == DATE:
-        return sa.type_coerce(column, sa.String() if dialect == "sqlite" else sa.Date())  # text / dates
+        return sa.type_coerce(column, sa.String())  # ISO text
     plain: dict[str, sa.types.TypeEngine[Any]] = {INTEGER: sa.BigInteger(), FLOAT: sa.Float(), TEXT: sa.String()}
     return sa.type_coerce(column, plain[str(kind)])
+
+
+def postgres_raw(column: Any, kind: str) -> Any:
+    """``column`` as PostgreSQL gives it plainly: money as its integer units (NUMERIC(18, 4) times 10,000,
+    cast to BIGINT: an exact integer), dates as dates."""
+    if kind == MONEY:
+        scaled = sa.type_coerce(column, sa.Numeric(tables.MONEY_DIGITS, tables.MONEY_PLACES)) * sa.literal_column(
+            str(10**tables.MONEY_PLACES))
+        return sa.cast(scaled, sa.BigInteger())
+    plain: dict[str, sa.types.TypeEngine[Any]] = {DATE: sa.Date(), INTEGER: sa.BigInteger(), FLOAT: sa.Float(),
+                                                  TEXT: sa.String()}
+    return sa.type_coerce(column, plain[kind])
 
 
 def _typed(values: tuple[Any, ...], kind: str | None) -> Any:
@@ -338,7 +354,7 @@ def _typed(values: tuple[Any, ...], kind: str | None) -> Any:
     codes, distinct = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
     if kind == DATE:
         iso = pd.Index(distinct, dtype=object).astype(str)  # SQLite's text, psycopg's dates
-        days = pd.to_datetime(iso, format="%Y-%m-%d").to_numpy("datetime64[ns]")
+        days = pd.to_datetime(iso, format="%Y-%m-%d").as_unit("ns").to_numpy()  # a year past its range raises
         return np.append(days, np.datetime64("NaT", "ns"))[codes]  # code -1 (NULL): the NaT
     import pyarrow as pa
 
@@ -349,8 +365,16 @@ def _typed(values: tuple[Any, ...], kind: str | None) -> Any:
 
 def _joined(chunks: list[Any], kind: str | None) -> Any:
     if not chunks:
-        empty = {MONEY: "Int64", INTEGER: "Int64", FLOAT: "float64", DATE: "datetime64[ns]"}
-        return pd.Series([], dtype=empty.get(str(kind), "string"))
+        return empty_column(str(kind), 0)
     if kind in (FLOAT, DATE):
         return np.concatenate(chunks)
     return pd.concat([pd.Series(chunk) for chunk in chunks], ignore_index=True)
+
+
+def empty_column(kind: str, length: int) -> pd.Series:
+    """A column of ``length`` NAs of ``read_frame``'s type for ``kind``."""
+    if kind == FLOAT:
+        return pd.Series(np.full(length, np.nan))
+    if kind == DATE:
+        return pd.Series(np.full(length, np.datetime64("NaT", "ns")))
+    return pd.Series(pd.array([pd.NA] * length, dtype="Int64" if kind in (MONEY, INTEGER) else "string"))
