@@ -47,6 +47,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -481,7 +483,8 @@ def recon_run_command(directory: Path, out: Path, database_url: str | None) -> l
 
 def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tuple[list[EndToEnd], list[str]]:
     """Each variant ``repeat`` times, a floor run before each recon run (interleaved, so that the load on a
-    shared machine weighs on both alike)."""
+    shared machine weighs on both alike); with a store, each time into an empty one, then a second month
+    into the last of them."""
     import tempfile
 
     directory = data_dir(size)
@@ -493,30 +496,67 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
         if postgres_url:
             variants.append(("postgresql", postgres_url))
         for variant, url in variants:
-            database = f"sqlite:///{scratch}/{variant}.db" if url == "sqlite" else url
-            if database:  # a store that exists (its tables made), as a finance team's does; not timed
-                timed_process([sys.executable, "-m", "recon.cli", "--database-url", database, "runs"])
-            months = [("", directory)] + ([(", a second month", second_month(directory, Path(scratch)))]
-                                          if database else [])
-            for month, files in months:
-                recon_seconds, floor_seconds, peaks = [], [], []
-                for _ in range(repeat if not month else 1):  # (a second month again would be a re-run)
-                    floor_seconds.append(timed_process(floor)[0])
-                    seconds, peak = timed_process(recon_run_command(files, Path(scratch) / "out", database))
-                    recon_seconds.append(seconds)
-                    peaks.append(peak)
-                results.append(EndToEnd(size, variant + month, recon_seconds, floor_seconds, peaks,
-                                        os.getloadavg()[0]))
-                print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
-                if database and not month:  # the store holds the first month's charges: read them back alone
-                    lines.append(history_line(size, variant, run_child("history", directory, database)))
-                    print(lines[-1], flush=True)
+            with empty_stores(url, Path(scratch) / variant, repeat) as databases:
+                months = [("", directory)] + ([(", a second month", second_month(directory, Path(scratch)))]
+                                              if url else [])
+                for month, files in months:
+                    # each first month into an empty store (a repeat into the same one would be a re-run,
+                    # its charges stored already); the second month into the last of them
+                    stores = databases if not month else databases[-1:]
+                    recon_seconds, floor_seconds, peaks = [], [], []
+                    for database in stores:
+                        floor_seconds.append(timed_process(floor)[0])
+                        seconds, peak = timed_process(recon_run_command(files, Path(scratch) / "out", database))
+                        recon_seconds.append(seconds)
+                        peaks.append(peak)
+                    results.append(EndToEnd(size, variant + month, recon_seconds, floor_seconds, peaks,
+                                            os.getloadavg()[0]))
+                    print(results[-1].line() + f"  (load average {results[-1].load:.1f})", flush=True)
+                    if url and not month:  # the store holds the first month's charges: read them back alone
+                        lines.append(history_line(size, variant, run_child("history", directory, stores[-1])))
+                        print(lines[-1], flush=True)
     profile = run_child("phases", directory)
     line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
             f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
             + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
     print(line, flush=True)
     return results, [line, *lines]
+
+
+@contextmanager
+def empty_stores(url: str | None, scratch: Path, count: int) -> Iterator[list[str | None]]:
+    """``count`` empty stores with their tables made, as a finance team's store exists (not timed): SQLite
+    files under ``scratch`` for ``url`` "sqlite", fresh schemas of PostgreSQL ``url`` (dropped after), or
+    ``count`` times None (no store)."""
+    if url is None:
+        yield [None] * count
+        return
+    if url == "sqlite":
+        scratch.mkdir(parents=True, exist_ok=True)
+        databases = [f"sqlite:///{scratch}/{number}.db" for number in range(count)]
+        schemas: list[str] = []
+    else:
+        import uuid
+
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(url)
+        schemas = [f"recon_bench_{uuid.uuid4().hex[:12]}" for _ in range(count)]
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        databases = [sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+                     .render_as_string(hide_password=False) for schema in schemas]
+    try:
+        for database in databases:
+            timed_process([sys.executable, "-m", "recon.cli", "--database-url", database, "runs"])
+        yield list(databases)
+    finally:
+        if schemas:
+            with admin.begin() as connection:
+                for schema in schemas:
+                    connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
 
 
 def history_line(size: str, variant: str, figures: dict[str, Any]) -> str:

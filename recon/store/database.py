@@ -386,7 +386,7 @@ class Store:
         query = history_query(periods, exclude_sha256)
         with self._reading() as connection:
             # typed columns straight from the driver (a million charges as row objects, then a frame of them,
-            # took 13 s and 2.5 GB; as driver tuples 8.9 s; through ADBC's Arrow 2 s; issue 25), money
+            # took 13 s and 2.5 GB; as driver tuples 8.9 s; through ADBC's Arrow 2.4 to 3 s; issue 25), money
             # straight to Int64 (exact past 2**53). ADBC reads on a connection of its own, outside this one's
             # transaction, which begins with the next statement: it sees every import those charges belong to
             # (imports are never deleted).
