@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg.conninfo import conninfo_to_dict
 
-from recon.store import Store, adbc, bulk, tables
+from recon.store import Store, adbc, bulk, database, tables
 from recon.store.database import history_query
 
 CHARGE, IMPORT = tables.table(tables.UsageCharge), tables.table(tables.ImportFile)
@@ -141,15 +141,31 @@ def test_postgres_batches_of_any_size_read_the_same(postgres_schema_url: str, mo
     store.close()
 
 
-def test_the_history_of_a_store_reads_through_adbc(store: Store) -> None:
+def test_the_history_of_a_store_of_many_charges_reads_through_adbc(store: Store,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of fewer charges than ``ADBC_FROM_CHARGES`` is read as driver tuples (ADBC's connection, and
+    SQLite's reader process, would cost more than they save); a larger one through ADBC; the same history."""
     store_charges(store)
-    history = store.charge_history(PERIODS)
-    assert history is not None
-    usage = history["usage"]
+    read_through_adbc: list[bool] = []
+    arrow_frame = adbc.arrow_frame
+
+    def watched(connection: Any, query: sa.Select[Any]) -> pd.DataFrame | None:
+        frame = arrow_frame(connection, query)
+        read_through_adbc.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(adbc, "arrow_frame", watched)
+    small = store.charge_history(PERIODS)
+    assert read_through_adbc == []
+    monkeypatch.setattr(database, "ADBC_FROM_CHARGES", FIRST_NULLS)
+    large = store.charge_history(PERIODS)
+    assert read_through_adbc == [True]
+    assert small is not None and large is not None
+    pd.testing.assert_frame_equal(small["usage"], large["usage"], check_exact=True)
+    assert small.imports == large.imports
+    usage = large["usage"]
     assert len(usage) == FIRST_NULLS + AWKWARD_ROWS + 50 + 20
     assert usage["unit_cost"].max() == 10**18 - 1
-    with store.engine.connect() as connection:
-        assert adbc.arrow_frame(connection, history_query(PERIODS)) is not None
 
 
 def test_reading_a_sqlite_file_through_adbc_keeps_the_stores_locks(tmp_path: Any) -> None:
