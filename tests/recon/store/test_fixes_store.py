@@ -35,6 +35,24 @@ def test_a_run_stores_the_fixes_proposed_for_it_exactly(store: Store) -> None:
     assert set(stored["proposed_by"]) == {f"recon (run {run_id}, ann)"}
 
 
+def test_a_fix_is_proposed_once_whichever_runs_propose_it_again(store: Store) -> None:
+    """The first run proposing a fix gives it one ``proposed`` event, in the order of its fixes, with no values
+    (the proposal row holds them) and JSON's null as request and response; a later run proposing it again
+    adds none."""
+    result = before_fixes()
+    first = store.save_run(result, by="ann")
+    ledger = FixLedger(store)
+    proposed = ledger.fixes(first)["fix_key"].tolist()
+    events = ledger.events()
+    assert events["fix_key"].tolist() == proposed and events["id"].is_monotonic_increasing
+    assert events[["event", "by", "run_id", "connection", "psa_id", "note"]].drop_duplicates().to_numpy().tolist() == [
+        ["proposed", f"recon (run {first}, ann)", first, "", "", f"proposed by run {first}"]]
+    assert events[["quantity", "effective_date", "amount", "request", "response"]].isna().all().all()
+    second = store.save_run(result, by="bo")
+    assert ledger.fixes(second)["fix_key"].tolist() == proposed
+    pd.testing.assert_frame_equal(ledger.events(), events)
+
+
 def test_people_propose_approve_and_reject_as_the_status_allows(store: Store) -> None:
     run_id = store.save_run(before_fixes(), by="ann")
     ledger = FixLedger(store)
