@@ -157,8 +157,9 @@ class UsageCharge(SQLModel, table=True):
     client: str = _text()
     sku: str = _text()
     quantity: float = 0.0
-    period_start: date = Field(sa_type=sa.Date, nullable=False, index=True)
-    period_end: date = Field(sa_type=sa.Date, nullable=False, index=True)
+    # (not indexed: the charge history reads a window of 400 days and more in import order; migration 0008)
+    period_start: date = Field(sa_type=sa.Date, nullable=False)
+    period_end: date = Field(sa_type=sa.Date, nullable=False)
     vendor: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     unit_cost: int | None = _money()
     subscription_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)

@@ -229,6 +229,25 @@ def test_the_migrations_match_the_models(store: Store) -> None:
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
+def test_the_stored_charges_are_indexed_only_by_their_import(store: Store) -> None:
+    """No query reads the charge history by period (it scans a window of 400 days and more in import order,
+    on both databases), so ``usage_charge`` keeps only its import's index: the period indexes cost 1.2 to
+    2 s of every run storing a million charges (issue 25). Downgrading to 0007 puts them back."""
+    def indexes() -> set[str]:
+        return {index["name"] for index in sa.inspect(store.engine).get_indexes("usage_charge")}
+
+    assert indexes() == {"ix_usage_charge_import_id"}
+    config = _alembic_config()
+    with store.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007_current_data")
+    assert indexes() == {f"ix_usage_charge_{name}" for name in ("import_id", "period_start", "period_end")}
+    with store.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    assert indexes() == {"ix_usage_charge_import_id"}
+
+
 def test_upgrading_moves_a_runs_key_out_of_its_label(store: Store) -> None:
     """Before 0003 the dashboard found a run by a label suffix ("... · run key <12 characters>"): the
     migration moves it into ``run_key``, leaves the label as written, and the run is found again."""
