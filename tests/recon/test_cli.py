@@ -173,3 +173,62 @@ def test_a_run_without_the_store_ends_without_the_interpreters_teardown(tmp_path
                           else [f"Results written to {out}/", "exit handlers ran"])
     assert ("torn down" in lines) is store
     assert (out / "discrepancies.csv").exists()
+
+
+def _run_at_a_terminal(arguments: list[str]) -> tuple[int, str, str]:
+    """``recon`` in a process of its own whose standard error is a terminal (a pseudo-terminal, as when a
+    person runs it) and whose standard output is a pipe: (exit code, stdout, what the terminal showed)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "recon.cli", *arguments], stdout=subprocess.PIPE,
+                               stderr=terminal, stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the process ended and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    stdout, _ = process.communicate(timeout=120)
+    os.close(controller)
+    return process.returncode, stdout.decode(), shown.decode().replace("\r\n", "\n")
+
+
+def test_a_run_at_a_terminal_says_what_it_is_doing(tmp_path: Path) -> None:
+    """A million-row run takes 10 to 30 s (issue 25): at a terminal each step is said as it begins, with the
+    seconds since the start, on standard error; the summary on standard output is as before."""
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    database = f"sqlite:///{tmp_path / 'recon.db'}"
+    code, stdout, shown = _run_at_a_terminal(["--database-url", database, "run", "--data", str(data),
+                                              "--out", str(tmp_path / "out")])
+    assert code == 0, shown
+    steps = [line.split("] ", 1)[1] for line in shown.splitlines() if line.startswith("[")]
+    assert steps == [f"reading the files of {data}",
+                     "reconciling 1 contract line, 1 usage row, 1 invoice line, 7 catalog rows, "
+                     "with any charges stored by earlier imports",
+                     f"storing the run (2 findings) in {database}",
+                     f"writing the results to {tmp_path / 'out'}/"], shown
+    assert all(line.endswith(" s") for line in (line.split("]")[0] for line in shown.splitlines()
+                                                 if line.startswith("[")))
+    assert "2 discrepancies" in stdout and "[" not in stdout.split("\n", 1)[0]
+
+
+def test_a_run_whose_output_goes_to_a_file_or_a_pipe_says_nothing_more(tmp_path: Path) -> None:
+    """A scheduled close reads stdout and logs stderr: without a terminal no step is said, stderr stays empty."""
+    import subprocess
+    import sys
+
+    data = scenario_dir(tmp_path, "quantity_and_price")
+    done = subprocess.run([sys.executable, "-m", "recon.cli", "run", "--data", str(data), "--out",
+                           str(tmp_path / "out"), "--no-store"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "2 discrepancies" in done.stdout and "reading the files" not in done.stdout
