@@ -328,6 +328,51 @@ def measure_phases(directory: Path) -> dict[str, Any]:
     return {"phases": phases, "total": time.perf_counter() - started, "peak_mb": peak_mb()}
 
 
+def measure_saving(directory: Path) -> dict[str, Any]:
+    """Where storing a run goes (issue 25): ``Store.save_run`` of the run of ``directory`` into the empty store
+    ``RECON_DATABASE_URL`` names, in one process (loading and the engine are not timed), split into its
+    usage charges (``_store_charges``: the database's insert of every usage row), its proposed fixes
+    (``fixes.after_run``: worded, stored, earlier ones verified) and the rest (the run, its findings and
+    imports, and the commit)."""
+    from recon.engine import reconcile
+    from recon.ingest.directory import load_directory
+    from recon.store import Store, database
+
+    result = reconcile(load_directory(directory))
+    store = Store(os.environ["RECON_DATABASE_URL"])
+    parts: dict[str, float] = {}
+
+    def timed(owner: Any, name: str) -> None:
+        function = getattr(owner, name)
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            clock = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                parts[name] = parts.get(name, 0.0) + time.perf_counter() - clock
+
+        setattr(owner, name, measured)
+
+    timed(database, "_store_charges")
+    timed(database.fix_ledger, "after_run")
+    clock = time.perf_counter()
+    store.save_run(result)
+    seconds = time.perf_counter() - clock
+    store.close()
+    return {"save_seconds": seconds, "charges_seconds": parts["_store_charges"], "fixes_seconds": parts["after_run"],
+            "charges": len(result.charges), "findings": len(result.discrepancies)}
+
+
+def saving_line(size: str, variant: str, figures: dict[str, Any]) -> str:
+    """``measure_saving``'s figures in words."""
+    seconds, charges, fixes = figures["save_seconds"], figures["charges_seconds"], figures["fixes_seconds"]
+    return (f"{size} storing one run ({variant}, save_run in one process): {seconds:.2f} s: its "
+            f"{figures['charges']:,} usage charges {charges:.2f} s, its proposed fixes (of "
+            f"{figures['findings']:,} findings) {fixes:.2f} s, the run, findings, imports and the commit "
+            f"{seconds - charges - fixes:.2f} s (load average {os.getloadavg()[0]:.1f})")
+
+
 def measure_history(directory: Path) -> dict[str, Any]:
     """A second month's read of the first month's stored charges (issue 25): ``Store.charge_history`` for the
     month after the newest stored run, from the store ``RECON_DATABASE_URL`` names (an in-process clock; peak
@@ -371,13 +416,13 @@ def measure_history(directory: Path) -> dict[str, Any]:
             "history_peak_growth_mb": grown, "duckdb_parquet_seconds": duckdb_seconds, "duckdb_rows": table.num_rows}
 
 
-RECON_MODES = ("parse", "engine", "phases")  # the measurements that load or reconcile with recon
+RECON_MODES = ("parse", "engine", "phases", "saving")  # the measurements that load or reconcile with recon
 
 
 def child_main(mode: str, directory: Path) -> None:
     measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
                "engine": measure_engine, "floor": measure_floor, "phases": measure_phases,
-               "history": measure_history}[mode]
+               "history": measure_history, "saving": measure_saving}[mode]
     if mode in RECON_MODES:  # malloc and the garbage collector as the ``recon`` program sets them
         from recon.memory import fewer_collections, one_heap
 
@@ -515,6 +560,10 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
                     if url and not month:  # the store holds the first month's charges: read them back alone
                         lines.append(history_line(size, variant, run_child("history", directory, stores[-1])))
                         print(lines[-1], flush=True)
+            if url:  # where storing a month goes, into an empty store of its own
+                with empty_stores(url, Path(scratch) / f"{variant}-saving", 1) as (database,):
+                    lines.append(saving_line(size, variant, run_child("saving", directory, database)))
+                    print(lines[-1], flush=True)
     profile = run_child("phases", directory)
     line = (f"{size} profile of recon run --no-store (one process, {profile['total']:.1f} s, peak "
             f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
