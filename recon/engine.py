@@ -439,15 +439,16 @@ def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[Impo
     return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
 
 
-CHARGE_IDENTITY = ["client", "sku", "subscription_id", "period_start", "period_end"]
+CHARGE_IDENTITY = ["client", "sku", "subscription_id", "period_start", "period_end", "row_type"]
 
 
 def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -> np.ndarray:
-    """Which stored rows count: a charge (client, sku, subscription and span, as the vendor wrote them)
-    is taken from the newest file that has it: the run's own files first, then the stored imports from
-    the latest (``files`` in import order). A corrected re-export of a month (other bytes, the same
+    """Which stored rows count: a charge (client, sku, subscription, span and row type, as the vendor wrote
+    them) is taken from the newest file that has it: the run's own files first, then the stored imports
+    from the latest (``files`` in import order). A corrected re-export of a month (other bytes, the same
     charges) so replaces the stored one instead of adding to it; charges only an earlier import holds
-    (an annual charge bought in March, the cycle 2/20-3/19) still count."""
+    (an annual charge bought in March, the cycle 2/20-3/19) still count. A refund is not the charge it
+    refunds: a charge and its whole refund (the same span) from two imports both count, and cancel."""
     if not len(stored):
         return np.zeros(0, dtype=bool)
     rank_of_file = {name: len(files) - position for position, name in enumerate(files)}  # newest: 1
@@ -455,6 +456,7 @@ def _newest_charges(own: pd.DataFrame, stored: pd.DataFrame, files: list[str]) -
                            stored["source_file"].map(rank_of_file).to_numpy(dtype=np.int64)])
     both = pd.concat([own[CHARGE_IDENTITY], stored[CHARGE_IDENTITY]], ignore_index=True)
     identity = [both[name].astype("string").fillna("") if name in ("client", "sku", "subscription_id")
+                else both[name].astype("string").fillna("usage") if name == "row_type"  # (stored: "usage")
                 else both[name] for name in CHARGE_IDENTITY]
     best = pd.Series(rank).groupby(identity, dropna=False, sort=False).transform("min").to_numpy()
     return (rank == best)[len(own):]

@@ -10,6 +10,7 @@ import weakref
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
@@ -240,3 +241,35 @@ def test_recon_run_hands_the_stored_charges_over(tmp_path: Path, monkeypatch) ->
     assert watch.alive == {"stored charges": False, "usage rows with them": False}
     found = [(tmp_path / run / "discrepancies.csv").read_bytes() for run in ("first", "second")]
     assert found[0] == found[1]  # the same charges, read from the new file rather than the stored one
+
+
+USAGE_HEADER = ("client,sku,quantity,period_start,period_end,vendor,unit_cost,subscription_id,product_name,row_type,"
+                "subscription_start,subscription_end,cost_amount\n")
+
+
+def _usage_file(name: str, row_type: str):  # (a LoadedSource)
+    text = USAGE_HEADER + f"Acme Corp,M365-BP,3,2026-03-01,2026-03-31,Microsoft,19.80,M-1,BP,{row_type},,,\n"
+    return load_source(text.encode(), name, SourceEntry(path=name, kind="usage"))
+
+
+@pytest.mark.parametrize("stored_first", ["charge", "refund"])
+def test_a_charge_and_its_whole_refund_from_two_imports_cancel_as_when_loaded_together(
+        store: Store, stored_first: str) -> None:
+    """Three seats charged for March and refunded whole (the same span: a cancellation within the window
+    Microsoft refunds in full), each in a file of its own. Loaded together they cancel. Stored by two runs,
+    the newer file used to replace the older one's row as if it were the same charge (its type ignored):
+    the charge went, leaving a refund without its charge, or the refund went, leaving 3 seats in use."""
+    charge, refund = _usage_file("charge.csv", "recurring"), _usage_file("refund.csv", "credit")
+    invoice = load_source(b"invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end\n"
+                          b"INV-1,2026-03-01,Acme Corp,M365-BP,3,22.00,66.00,2026-03-01,2026-03-31\n",
+                          "invoices.csv", SourceEntry(path="invoices.csv", kind="invoices"))
+    together = reconcile(combine([charge, refund, invoice], KINDS), periods=["2026-03"])
+    for file in ((charge, refund) if stored_first == "charge" else (refund, charge)):
+        store.save_run(reconcile(combine([file], KINDS), periods=["2026-03"]))
+    own = combine([invoice], KINDS)
+    stored = reconcile(own, periods=["2026-03"], history=store.history_for(own, ["2026-03"]))
+    facts = ["period", "client", "sku", "usage_qty", "carried_days", "unmatched_credit_rows"]
+    assert together.keys[facts].to_dict("records") == stored.keys[facts].to_dict("records")
+    assert stored.keys["usage_qty"].tolist() == [0.0] and not len(stored.unmatched_credits)
+    assert stored.discrepancies["type"].tolist() == together.discrepancies["type"].tolist()
+    assert len(stored.history_imports) == 2
