@@ -29,7 +29,8 @@ the medians is the figure. A profile of the run's steps follows (one process, in
 ``SIZE end to end: recon S s, duckdb floor S s, ratio R, peak M MB`` per variant; ``--end-to-end-only``
 skips the engine measurements above. After each store variant, the next month's read of the charges it
 stored (``Store.charge_history``, one process, in-process clock) against DuckDB reading the same rows from
-a Parquet file written in the same run: ``SIZE reading N stored charges back (...)``.
+a Parquet file written in the same run: ``SIZE reading N stored charges back (...)``; for SQLite also from a
+copy of the store holding a year of them (``a_year_of``: each usage import twelve times, a month apart).
 No timing is asserted anywhere: this is a measurement, not a test.
 """
 
@@ -560,6 +561,11 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
                     if url and not month:  # the store holds the first month's charges: read them back alone
                         lines.append(history_line(size, variant, run_child("history", directory, stores[-1])))
                         print(lines[-1], flush=True)
+                    if url == "sqlite" and not month and stores[-1]:  # and from a store of a year of them
+                        with a_year_of(stores[-1], Path(scratch) / "year") as year:
+                            lines.append(history_line(size, "sqlite, a year of them: 12 imports of each usage file",
+                                                      run_child("history", directory, year)))
+                        print(lines[-1], flush=True)
             if url:  # where storing a month goes, into an empty store of its own
                 with empty_stores(url, Path(scratch) / f"{variant}-saving", 1) as (database,):
                     lines.append(saving_line(size, variant, run_child("saving", directory, database)))
@@ -606,6 +612,48 @@ def empty_stores(url: str | None, scratch: Path, count: int) -> Iterator[list[st
                 for schema in schemas:
                     connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             admin.dispose()
+
+
+@contextmanager
+def a_year_of(url: str, scratch: Path, months: int = 12) -> Iterator[str]:
+    """A copy of SQLite store ``url`` (one run stored) holding ``months`` times its charges: each usage import
+    again ``months - 1`` times, as new imports whose charges are the same rows a month, two months, ... earlier
+    (the store of a year of monthly runs, issue 25), built in SQL (a minute at 1M charges; not timed). The
+    file is removed after."""
+    import sqlite3
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / "year.db"
+    shutil.copyfile(url.removeprefix("sqlite:///"), path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA synchronous=OFF")
+        usage = [row[0] for row in connection.execute("SELECT id FROM import_file WHERE source = 'usage'")]
+        step = 1 + connection.execute("SELECT max(id) FROM import_file").fetchone()[0]
+        marks = ", ".join("?" * len(usage))
+        for back in range(1, months):
+            shifted = f"'-{back} months'"
+            connection.execute("BEGIN")
+            connection.execute(
+                "INSERT INTO import_file (id, source, file, sha256, rows_in, rows_loaded, rows_quarantined, "
+                "blank_rows, imported_at) SELECT id + ?, source, file || ?, printf('%064d', id + ?), rows_in, "
+                f"rows_loaded, rows_quarantined, blank_rows, imported_at FROM import_file WHERE id IN ({marks})",
+                [step * back, f" ({back} months back)", step * back, *usage])
+            connection.execute(
+                "INSERT INTO usage_charge (import_id, line, client, sku, quantity, period_start, period_end, vendor, "
+                "unit_cost, subscription_id, product_name, row_type, subscription_start, subscription_end, "
+                f"cost_amount) SELECT import_id + ?, line, client, sku, quantity, date(period_start, {shifted}), "
+                f"date(period_end, '+1 day', {shifted}, '-1 day'), vendor, unit_cost, subscription_id, product_name, "
+                f"row_type, date(subscription_start, {shifted}), date(subscription_end, '+1 day', {shifted}, "
+                f"'-1 day'), cost_amount FROM usage_charge WHERE import_id IN ({marks}) ORDER BY id",
+                [step * back, *usage])
+            connection.execute("COMMIT")
+    finally:
+        connection.close()
+    try:
+        yield f"sqlite:///{path}"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def history_line(size: str, variant: str, figures: dict[str, Any]) -> str:
