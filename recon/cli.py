@@ -131,15 +131,15 @@ class Progress:
     Redirected or piped (a scheduled close, a log, a script) it says nothing: stdout and stderr read as
     before."""
 
-    def __init__(self, shown: bool | None = None) -> None:
+    def __init__(self) -> None:
         import time
 
         self._clock = time.perf_counter
         self._started = self._clock()
-        self.shown = sys.stderr.isatty() if shown is None else shown
+        self._shown = sys.stderr.isatty()
 
     def step(self, message: str) -> None:
-        if self.shown:
+        if self._shown:
             typer.echo(f"[{self._clock() - self._started:5.1f} s] {redact(message)}", err=True)
 
 

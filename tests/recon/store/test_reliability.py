@@ -231,8 +231,8 @@ def test_the_migrations_match_the_models(store: Store) -> None:
 
 def test_the_stored_charges_are_indexed_only_by_their_import(store: Store) -> None:
     """No query reads the charge history by period (it scans a window of 400 days and more in import order,
-    on both databases), so ``usage_charge`` keeps only its import's index: the period indexes cost 1.2 to
-    2 s of every run storing a million charges (issue 25). Downgrading to 0007 puts them back."""
+    on both databases), so ``usage_charge`` keeps only its import's index: the period indexes cost every run
+    storing a million charges 1 to 3 s (issue 25). Downgrading to 0007 puts them back."""
     def indexes() -> set[str]:
         return {index["name"] for index in sa.inspect(store.engine).get_indexes("usage_charge")}
 
