@@ -137,10 +137,19 @@ class Progress:
         self._clock = time.perf_counter
         self._started = self._clock()
         self._shown = sys.stderr.isatty()
+        self._last_pull_step = ""
 
     def step(self, message: str) -> None:
         if self._shown:
             typer.echo(f"[{self._clock() - self._started:5.1f} s] {redact(message)}", err=True)
+
+    def pulling(self, step: str, fraction: float) -> None:
+        """A connector's ``progress(step, fraction)``: each step said once, as it begins (an API's pages can
+        take minutes)."""
+        if step != self._last_pull_step:
+            self._last_pull_step = step
+            name, _, what = step.rpartition(": ")  # (``cw: invoices``: ``recon.connectors.pull_named``)
+            self.step(f"pulled {name}".rstrip() if what == "done" else f"pulling {step}")
 
 
 def fail(message: str) -> None:
@@ -259,10 +268,10 @@ def run(
             from recon.ingest.guard import UploadLimits
 
             limits = UploadLimits.from_settings(settings)
-            progress.step(f"reading the files of {data}" if data is not None
-                          else f"pulling {periods[0]} from {', '.join(connection or [])}")
+            if data is not None:
+                progress.step(f"reading the files of {data}")
             sources = load_directory(Path(data), limits=limits) if data is not None else _pulled_sources(
-                connection or [], periods[0], connections)
+                connection or [], periods[0], connections, progress)
             progress.step(f"reconciling {_rows_read(sources)}"
                           + (", with any charges stored by earlier imports" if database else ""))
             # the stored charges are handed over, not kept here: the engine frees them once they are resolved
@@ -336,10 +345,10 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
         raise failure from None
 
 
-def _pulled_sources(names: list[str], period: str, connections_file: Path | None) -> Sources:
+def _pulled_sources(names: list[str], period: str, connections_file: Path | None, progress: Progress) -> Sources:
     from recon.connectors import pull_sources
 
-    sources, results = pull_sources(names, period, connections_file)
+    sources, results = pull_sources(names, period, connections_file, progress.pulling)
     for result in results:
         _echo_counts(result)
     return sources
@@ -369,10 +378,11 @@ def pull(
     from recon.exports import report
 
     month = _valid_period(period)
+    progress = Progress()
     database = open_store(ctx) if store else None
     seen: list[str] = []
     try:
-        results = pull_named(connection, month, connections)
+        results = pull_named(connection, month, connections, progress.pulling)
         for result in results:
             write_pull(result, out)
             if database:

@@ -75,7 +75,15 @@ def pull_named(names: list[str], period: str, connections_file: Path | None = No
         known = ", ".join(sorted(connections)) or "none"
         raise ConnectorError(f"no connection named {', '.join(map(repr, missing))} in "
                              f"{connections_file or config.connections_file()} (defined: {known})")
-    return [pull(connections[name], period, progress) for name in names]
+    return [pull(connections[name], period, _naming(name, progress)) for name in names]
+
+
+def _naming(name: str, progress: Progress | None) -> Progress | None:
+    """``progress`` with each step named after the connection it is a step of (``cw: invoices``)."""
+    if progress is None:
+        return None
+    named: Progress = progress
+    return lambda step, fraction: named(f"{name}: {step}", fraction)
 
 
 def pull_sources(names: list[str], period: str, connections_file: Path | None = None,

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from recon import cli
 from recon.cli import app
 from tests.scenarios import DEFAULT_CATALOG, SCENARIOS, parse_scenario
+from tests.terminal import run_at_a_terminal, steps
 
 runner = CliRunner()
 
@@ -175,42 +176,15 @@ def test_a_run_without_the_store_ends_without_the_interpreters_teardown(tmp_path
     assert (out / "discrepancies.csv").exists()
 
 
-def _run_at_a_terminal(arguments: list[str]) -> tuple[int, str, str]:
-    """``recon`` in a process of its own whose standard error is a terminal (a pseudo-terminal, as when a
-    person runs it) and whose standard output is a pipe: (exit code, stdout, what the terminal showed)."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "recon.cli", *arguments], stdout=subprocess.PIPE,
-                               stderr=terminal, stdin=subprocess.DEVNULL)
-    os.close(terminal)
-    shown = bytearray()
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the process ended and closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    stdout, _ = process.communicate(timeout=120)
-    os.close(controller)
-    return process.returncode, stdout.decode(), shown.decode().replace("\r\n", "\n")
-
-
 def test_a_run_at_a_terminal_says_what_it_is_doing(tmp_path: Path) -> None:
     """A million-row run takes 10 to 30 s (issue 25): at a terminal each step is said as it begins, with the
     seconds since the start, on standard error; the summary on standard output is as before."""
     data = scenario_dir(tmp_path, "quantity_and_price")
     database = f"sqlite:///{tmp_path / 'recon.db'}"
-    code, stdout, shown = _run_at_a_terminal(["--database-url", database, "run", "--data", str(data),
+    code, stdout, shown = run_at_a_terminal(["--database-url", database, "run", "--data", str(data),
                                               "--out", str(tmp_path / "out")])
     assert code == 0, shown
-    steps = [line.split("] ", 1)[1] for line in shown.splitlines() if line.startswith("[")]
-    assert steps == [f"reading the files of {data}",
+    assert steps(shown) == [f"reading the files of {data}",
                      "reconciling 1 contract line, 1 usage row, 1 invoice line, 7 catalog rows, "
                      "with any charges stored by earlier imports",
                      f"storing the run (2 findings) in {database}",

@@ -161,3 +161,22 @@ def test_recon_pull_from_autotask_and_pax8_reconciles_a_month_with_no_upload(
     ]
     contracts = pd.read_csv(tmp_path / "data" / "contracts.csv", dtype=str)
     assert set(contracts["client"]) == {"Acme Corp", "Globex LLC"}  # Contracts -> Companies, no client_lookup
+
+
+def test_a_pull_at_a_terminal_says_each_step_of_each_connection(project: Path) -> None:
+    """An API's pages can take minutes: at a terminal ``recon run --connection`` says which connection is at
+    which step (each once, as it begins) before reconciling; standard output is as without a terminal."""
+    from tests.terminal import run_at_a_terminal, steps
+
+    code, stdout, shown = run_at_a_terminal(["run", "--connection", "cw", "--connection", "pax8", "--connection",
+                                             "msft", "--period", vendors.MONTH, "--out", "out"], cwd=project)
+    assert code == 0, shown
+    said = steps(shown)
+    pulled = [step.removeprefix("pulling ") for step in said if step.startswith("pulling ")]
+    assert [step.split(": ")[0] for step in pulled] == sorted(
+        [step.split(": ")[0] for step in pulled], key=["cw", "pax8", "msft"].index)  # one connection after another
+    assert {"cw: agreements", "cw: invoices", "cw: time entries", "pax8: invoice items"} <= set(pulled)
+    assert len(pulled) == len(set(pulled))  # each step once
+    assert [step for step in said if step.startswith("pulled ")] == ["pulled cw", "pulled pax8", "pulled msft"]
+    assert said[len(pulled) + 3].startswith("reconciling ") and said[-1] == "writing the results to out/"
+    assert "Pulled cw for 2026-02:" in stdout and "pulling" not in stdout
