@@ -85,6 +85,45 @@ SOURCES: dict[str, tuple[Field, ...]] = {
     "client_aliases": _fields(("alias", "text", True), ("client", "text", True)),
 }
 
+# What the findings lose when a file lacks the column an optional field is read from, where that matters
+# (PRODUCT.md section 9: nothing is dropped silently). A file in an export format (a preset) that lacks
+# a column its format has gets this clause in its validation report (``recon.sources.AbsentColumn``);
+# a field missing here (a product name, a description) changes no finding and is not warned about.
+WITHOUT_FIELD: dict[str, dict[str, str]] = {
+    "usage": {
+        "period_end": "each row counts from its start to the end of that month, not over its own charge period",
+        "subscription_id": "rows of one subscription are added up instead of replacing one another in time, "
+                           "and refunds are not paired with their charges",
+        "row_type": "rows are not told apart by what they are (seats, credits, one-time fees, trials, rebates), "
+                    "so some count as the wrong kind",
+        "unit_cost": "the vendor's unit cost is missing: margins and negative_margin findings are not computed",
+        "cost_amount": "the rows' cost is missing: rebates and cost credits do not change the vendor's cost",
+        "subscription_start": "a subscription's life is taken from its loaded charges only, so fewer days are "
+                              "carried from the nearest charge",
+        "subscription_end": "a subscription's life is taken from its loaded charges only, so fewer days are "
+                            "carried from the nearest charge",
+    },
+    "contracts": {
+        "quantity": "every line reads as usage-based (no contracted quantity)",
+        "end_date": "cancelled or ended lines are still expected",
+        "billable": "which lines are billable (expected revenue) is not read",
+        "prorate": "whether a partial month is billed prorated is not read",
+        "service_id": "rows of one contract service are added up instead of replacing one another in time",
+        "billing_frequency": "every line reads as billed monthly",
+    },
+    "invoices": {
+        "line_id": "a line exported twice counts as a duplicate charge, not as a data error",
+        "discount": "amounts are price x quantity, no discount taken off",
+        "line_type": "agreement invoices are not told apart, so their totals are not compared with their "
+                     "agreement's lines",
+        "status": "no invoice reads as marked paid, so short-paid invoices are not found",
+    },
+    "time_entries": {
+        "invoice_number": "every billable entry counts as not invoiced (unbilled time)",
+        "rate": "unbilled time is valued at the contract's or the default hourly rate, not the entry's",
+    },
+}
+
 REQUIRED_SOURCES = ("contracts", "usage", "invoices")
 OPTIONAL_SOURCES = ("time_entries", "payments", "catalog", "client_aliases")
 PROVENANCE_COLUMNS = ("source_file", "source_line")

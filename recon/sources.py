@@ -68,6 +68,25 @@ def unused_warning(unused: Sequence[UnusedColumn]) -> str:
 
 
 @dataclass(frozen=True)
+class AbsentColumn:
+    """A column the file's export format has that the file lacks (deleted in a spreadsheet, or an export
+    set up without it), where the findings depend on it: the canonical ``field`` it gives, left empty or
+    read without it, and what that means for the findings (``recon.schema.WITHOUT_FIELD``)."""
+
+    column: str
+    field: str
+    means: str
+
+    def warning(self) -> str:
+        """One sentence for a validation report."""
+        return (f"no column {self.column!r} ({self.field}), which this export format has: {self.means}; if the "
+                "export left it out, export the file again with it")
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class Lines:
     """Every physical line of a file accounted for: ``lines = header + used + quarantined + blank``
     (a row whose quoted value holds line breaks spans several lines). ``lines`` is ``None`` for a table
@@ -97,8 +116,10 @@ class ValidationReport:
     (``rows_in = rows_used + rows_quarantined``; blank rows are skipped and counted apart) and the
     physical lines they came from (``line_counts``), how its text was decoded (``encoding``) and what
     the user should know about how it was read (``warnings``: a decimal comma that may be meant, a
-    stray byte, columns not used, ...), and the columns it has that no field is read from
-    (``unused_columns``, each with a "did you mean" where it looks like a misspelling). A refused file
+    stray byte, columns not used, columns of its format it lacks, ...), the columns it has that no field
+    is read from (``unused_columns``, each with a "did you mean" where it looks like a misspelling) and
+    the columns its export format has that it lacks where a finding depends on them
+    (``absent_columns``). A refused file
     (unreadable, required columns missing) has ``problems`` and no rows used."""
 
     source: str
@@ -114,6 +135,7 @@ class ValidationReport:
     encoding: str = ""
     warnings: tuple[str, ...] = ()
     unused_columns: tuple[UnusedColumn, ...] = ()  # columns present that no field is read from
+    absent_columns: tuple[AbsentColumn, ...] = ()  # columns of the file's format it lacks (each in a warning)
 
     @property
     def refused(self) -> bool:
@@ -139,9 +161,10 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {**{key: value for key, value in self.__dict__.items()
-                   if key not in ("expectations", "line_counts", "unused_columns")},
+                   if key not in ("expectations", "line_counts", "unused_columns", "absent_columns")},
                 "problems": list(self.problems), "refused": self.refused, "warnings": list(self.warnings),
                 "unused_columns": [column.to_dict() for column in self.unused_columns],
+                "absent_columns": [column.to_dict() for column in self.absent_columns],
                 "line_counts": dict(self.line_counts.__dict__),
                 "expectations": [outcome.to_dict() for outcome in self.expectations]}
 

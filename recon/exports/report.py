@@ -144,8 +144,12 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
 
 def unused_column_lines(reports: Iterable[ValidationReport]) -> list[str]:
     """Per file with columns its format does not know and nothing read (an optional column renamed?), the
-    report's sentence naming them (what ``recon run`` prints under its summary)."""
-    warned = [(file_report.file, unused_warning(file_report.unused_columns)) for file_report in reports]
+    report's sentence naming them, and one per column its export format has that it lacks where the
+    findings depend on it (deleted, or left out of the export): what ``recon run`` prints under its
+    summary."""
+    warned = [(file_report.file, warning) for file_report in reports
+              for warning in (unused_warning(file_report.unused_columns),
+                              *(column.warning() for column in file_report.absent_columns))]
     return printable([f"  warning: {file}: {warning}" for file, warning in warned if warning])
 
 

@@ -75,14 +75,16 @@ def load_entry(raw: TextTable, data: FileBytes, name: str, entry: SourceEntry, o
 
 def pulled(loaded: LoadedSource) -> LoadedSource:
     """A table pulled from an API, read as a file: the columns nothing read are the API's own fields (an
-    API renames nothing by hand), named in its report as known, without a warning."""
+    API renames nothing by hand), named in its report as known, without a warning; and a column of the
+    export format it lacks is a field the API left out of every record (nobody deleted it), not warned
+    about either."""
     report = loaded.report
-    if not report.unused_columns:
+    if not report.unused_columns and not report.absent_columns:
         return loaded
-    warning = unused_warning(report.unused_columns)
+    dropped = {unused_warning(report.unused_columns), *(column.warning() for column in report.absent_columns)}
     known = tuple(dataclasses.replace(column, did_you_mean=None, known=True) for column in report.unused_columns)
-    report = dataclasses.replace(report, unused_columns=known,
-                                 warnings=tuple(text for text in report.warnings if text != warning))
+    report = dataclasses.replace(report, unused_columns=known, absent_columns=(),
+                                 warnings=tuple(text for text in report.warnings if text not in dropped))
     return LoadedSource(loaded.frame, loaded.issues, loaded.record, report)
 
 

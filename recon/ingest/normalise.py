@@ -31,7 +31,7 @@ from recon.errors import SourceError
 from recon.ingest import quality
 from recon.ingest.columns import unused_columns, unused_warning
 from recon.ingest.guard import UploadLimits
-from recon.ingest.presets import columns_read
+from recon.ingest.presets import columns_read, derived_column
 from recon.ingest.reading import Layout, ReadOptions, TextTable, table_layout
 from recon.money import MONEY_SCALE, decimal_evidence, money_times_quantity, parse_money, parse_quantity
 from recon.schema import (
@@ -39,10 +39,11 @@ from recon.schema import (
     ISSUE_COLUMNS,
     PANDAS_DTYPES,
     SOURCES,
+    WITHOUT_FIELD,
     Field,
     canonical_dtypes,
 )
-from recon.sources import ImportRecord, Lines, UnusedColumn, ValidationReport
+from recon.sources import AbsentColumn, ImportRecord, Lines, UnusedColumn, ValidationReport
 
 Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "billable", "x"})
@@ -137,6 +138,7 @@ class ParsedFile:
     warnings: tuple[str, ...] = ()
     max_line_amount: int = UploadLimits().max_line_amount
     unused_columns: tuple[UnusedColumn, ...] = ()
+    absent_columns: tuple[AbsentColumn, ...] = ()
 
 
 def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options: ReadOptions,
@@ -174,11 +176,22 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
     cells = {name: picked[column] for name, column in matched.items()}
     unused = unused_columns(text, {*matched.values(), *read.found}, read.known,
                             [*(spec.name for spec in SOURCES[kind] if spec.name not in matched), *read.wanted])
+    absent = absent_columns(kind, read.absent, matched)
     return ParsedFile(kind, file_name, text, lines, int(blank.sum()), data_rows, frame,
                       frame if every_row else frame[data_rows], cells, spans, table.layout, blank_lines,
                       _line_checks(kind, frame, given, limits.max_line_amount),
-                      (*_decimal_warnings(kind, given, options.decimal), *filter(None, [unused_warning(unused)])),
-                      limits.max_line_amount, unused)
+                      (*_decimal_warnings(kind, given, options.decimal), *filter(None, [unused_warning(unused)]),
+                       *(column.warning() for column in absent)),
+                      limits.max_line_amount, unused, absent)
+
+
+def absent_columns(kind: str, absent: Iterable[tuple[str, str]],
+                   matched: Mapping[str, str]) -> tuple[AbsentColumn, ...]:
+    """The columns a preset's format has that the file lacks (``Preset.absent``: (field, column) pairs),
+    each with what its absence means; a field the file still gives from another column (a profile's
+    mapping, or its canonical name) is not missing."""
+    return tuple(AbsentColumn(column, name, WITHOUT_FIELD[kind][name]) for name, column in absent
+                 if matched.get(name, derived_column(name)) == derived_column(name))
 
 
 def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSource:
@@ -212,7 +225,7 @@ def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSo
     report = ValidationReport(kind, file_name, record.rows_in, record.rows_loaded, record.rows_quarantined,
                               record.blank_rows, validation.outcomes, line_counts=counts,
                               encoding=parsed.layout.encoding, warnings=(*parsed.layout.warnings, *parsed.warnings),
-                              unused_columns=parsed.unused_columns)
+                              unused_columns=parsed.unused_columns, absent_columns=parsed.absent_columns)
     return LoadedSource(good, issues, record, report)
 
 

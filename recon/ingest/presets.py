@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from recon.money import format_units, money_times_quantity, parse_money, parse_quantity
-from recon.schema import AGREEMENT_SKU_PREFIX, SOURCES
+from recon.schema import AGREEMENT_SKU_PREFIX, SOURCES, WITHOUT_FIELD
 
 DETECTION_THRESHOLD = 0.5  # share of a preset's known columns a header must have to be read as it
 DERIVED_SUFFIX = " (recon)"  # columns a preset or profile adds to a file are named "<field> (recon)"
@@ -92,6 +92,10 @@ class Preset:
     # rows of an API's JSON, flattened: every other field is the API's own (a report names them as not
     # needed, never as a column someone renamed)
     api: bool = False
+    # derived field -> the export columns its rule reads it from, each a tuple of the names one column has
+    # in the format's documented headers (where ``WITHOUT_FIELD`` says the field matters): a file that
+    # lacks one the format has is warned about (``absent``)
+    derived_from: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
         """The text frame with the format's rule applied and its constant columns added (a new frame). The
@@ -100,10 +104,33 @@ class Preset:
                     *(text.columns if self.api else ())])
         mark_known((column for candidates in self.columns.values() for column in candidates
                     if not column.endswith(DERIVED_SUFFIX)), wanted=True)
+        mark_absent(self.absent(text.columns))
         out = self.transform(text) if self.transform else text.copy()
         for name, value in self.constants.items():
             out[derived_column(name)] = pd.Series(value, index=out.index, dtype="string")
         return out
+
+    def documented_header(self, header: Iterable[str]) -> tuple[str, ...]:
+        """The documented header (``known_columns`` or a variant) that ``header`` is: the one with the most
+        of its columns present, the shortest of those where several have as many (a file of an older,
+        shorter header is that one, not the newest with columns missing)."""
+        present = {fold(column) for column in header}
+        return max((self.known_columns, *self.variants),
+                   key=lambda known: (sum(fold(column) in present for column in known), -len(known)))
+
+    def absent(self, header: Iterable[str]) -> list[tuple[str, str]]:
+        """(field, column) for each column the file's documented header has and ``header`` lacks, that a
+        field the findings depend on (``WITHOUT_FIELD``) is read from. A column the format's header does
+        not have (a newer export's, an API's other fields) is never missed."""
+        header = list(header)
+        present = {fold(column) for column in header}
+        documented = {fold(column): column for column in self.documented_header(header)}
+        sources = {name: (candidates,) for name, candidates in self.columns.items()
+                   if not candidates[0].endswith(DERIVED_SUFFIX)} | dict(self.derived_from)
+        return [(name, next(documented[fold(column)] for column in names if fold(column) in documented))
+                for name in WITHOUT_FIELD.get(self.kind, {}) for names in sources.get(name, ())
+                if not any(fold(column) in present for column in names)
+                and any(fold(column) in documented for column in names)]
 
     def mapping(self, header: Iterable[str]) -> dict[str, str]:
         """Canonical field -> the column of ``header`` that gives it (first candidate present; case and
@@ -148,6 +175,7 @@ class ColumnsRead:
     found: set[str] = field(default_factory=set)
     wanted: list[str] = field(default_factory=list)
     known: set[str] = field(default_factory=set)
+    absent: list[tuple[str, str]] = field(default_factory=list)  # (field, column): see ``Preset.absent``
 
 
 _READING: ContextVar[ColumnsRead | None] = ContextVar("recon_preset_columns_read", default=None)
@@ -180,6 +208,13 @@ def mark_known(names: Iterable[str], wanted: bool = False) -> None:
         collected.known.update(fold(name) for name in names)
         if wanted:
             collected.wanted.extend(names)
+
+
+def mark_absent(absent: Iterable[tuple[str, str]]) -> None:
+    """Note the (field, column) pairs of the format's columns the file lacks (``Preset.absent``)."""
+    collected = _READING.get()
+    if collected is not None:
+        collected.absent.extend(absent)
 
 
 def _column(text: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -468,6 +503,9 @@ MICROSOFT_NCE = Preset(
              "subscription_end": ("SubscriptionEndDate",),
              **_derived("sku", "quantity", "row_type", "unit_cost", "cost_amount", "vendor")},
     known_columns=MICROSOFT_COLUMNS,
+    derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
+                               ("TermAndBillingCycle",)),
+                  "unit_cost": (("EffectiveUnitPrice",),), "cost_amount": (("Subtotal", "Total"),)},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
@@ -490,6 +528,8 @@ PAX8_INVOICE_ITEMS = Preset(
              "vendor": ("vendorName",), "subscription_id": ("subscriptionId",), "product_name": ("productName",),
              **_derived("quantity", "period_end", "row_type", "unit_cost", "cost_amount")},
     known_columns=PAX8_COLUMNS,
+    derived_from={"period_end": (("endPeriod",),), "row_type": (("type",), ("term",)), "unit_cost": (("cost",),),
+                  "cost_amount": (("costTotal",),)},
     variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
                "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
                "currencyCode"),),
@@ -506,6 +546,8 @@ CONNECTWISE_ADDITIONS = Preset(
                    "Ext Price", "Prorate Price", "Bill", "Tax", "Cost", "Ext Cost"),
     variants=(("Company", "Agreement", "Product ID", "Description", "Quantity", "Unit Price", "Unit Cost",
                "Effective Date", "Cancelled Date", "Bill Customer"),),
+    derived_from={"quantity": (("Quantity",),), "end_date": (("Cancelled", "Cancelled Date"),),
+                  "billable": (("Bill", "Bill Customer"),), "prorate": (("Prorate Price",),)},
     transform=connectwise_additions,
 )
 CONNECTWISE_ADDITIONS_API = Preset(
@@ -518,6 +560,8 @@ CONNECTWISE_ADDITIONS_API = Preset(
                    "unitPrice", "unitCost", "billCustomer", "effectiveDate", "cancelledDate",
                    "prorateCurrentPeriodFlag", "proratePrice", "agreement.name", "agreement.company.name",
                    "agreement.billingCycle.name"),
+    derived_from={"quantity": (("quantity",), ("lessIncluded",)), "end_date": (("cancelledDate",),),
+                  "billable": (("billCustomer",),), "prorate": (("prorateCurrentPeriodFlag",), ("proratePrice",))},
     transform=connectwise_additions,
     api=True,
 )
@@ -552,6 +596,7 @@ CONNECTWISE_INVOICES = Preset(
              **_derived("line_type", "sku", "quantity", "unit_price", "amount", "description")},
     known_columns=("Invoice", "Company Name", "Invoice Type", "Date", "Due Date", "Status", "Invoice Total",
                    "Invoice Balance", "Paid Amount", "Credit Amount", "Agreement Type"),
+    derived_from={"line_type": (("Invoice Type",),)},
     transform=connectwise_invoices,
 )
 CONNECTWISE_INVOICE_LINES_API = Preset(
@@ -565,6 +610,7 @@ CONNECTWISE_INVOICE_LINES_API = Preset(
     known_columns=("id", "catalogItem.identifier", "description", "quantity", "price", "discount",
                    "invoice.invoiceNumber", "invoice.type", "invoice.date", "invoice.company.name",
                    "invoice.agreement.id", "invoice.agreementAmount"),
+    derived_from={"line_type": (("invoice.agreementAmount",),)},
     transform=connectwise_invoice_lines,
     api=True,
 )
@@ -577,6 +623,7 @@ AUTOTASK_CONTRACT_UNITS = Preset(
     known_columns=("id", "contractID", "contractServiceID", "serviceID", "startDate", "endDate", "units",
                    "price", "cost", "internalCurrencyPrice", "approveAndPostDate"),
     variants=(("contractID", "serviceID", "startDate", "endDate", "units", "price", "cost"),),
+    derived_from={"service_id": (("contractServiceID",),)},
     transform=autotask_units,
     client_key="contractID",
 )

@@ -635,3 +635,19 @@ def test_an_upload_with_a_column_nothing_reads_says_so_and_is_still_used(app: Ap
     warnings = [plain(item.value) for item in app.warning]
     assert any("1 column(s) not used, their values not read: 'Notes'" in warning for warning in warnings)
     assert not app.error
+
+
+def test_an_upload_lacking_a_column_of_its_export_format_says_what_that_means(app: AppTest):
+    """A Pax8 export whose subscriptionId column was deleted loaded without a word: the Sources page warns,
+    naming the column, its field and what its absence does to the findings, and the file is still used."""
+    text = (ROOT / "tests" / "fixtures" / "presets" / "pax8-invoice-items.csv").read_text()
+    at = text.split("\n", 1)[0].split(",").index("subscriptionId")
+    deleted = "\n".join(",".join(cell for index, cell in enumerate(line.split(",")) if index != at)
+                        for line in text.splitlines())
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value(("pax8.csv", f"{deleted}\n".encode(), "text/csv")).run()
+    assert_clean(app)
+    warnings = [plain(item.value) for item in app.warning]
+    assert any("no column 'subscriptionId' (subscription_id), which this export format has: rows of one "
+               "subscription are added up instead of replacing one another in time" in warning for warning in warnings)
+    assert not app.error
