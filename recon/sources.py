@@ -77,6 +77,10 @@ class AbsentColumn:
     field: str
     means: str
 
+    def describe(self) -> str:
+        """``'subscriptionId' (subscription_id): rows of one subscription are added up ...``."""
+        return f"{self.column!r} ({self.field}): {self.means}"
+
     def warning(self) -> str:
         """One sentence for a validation report."""
         return (f"no column {self.column!r} ({self.field}), which this export format has: {self.means}; if the "

@@ -523,7 +523,7 @@ def with_sku_mapping(mappings: Mappings, vendor_sku: str, sku: str) -> Mappings:
 
 
 VALIDATION_COLUMNS = ("file", "source", "read_as", "rows_in", "rows_used", "rows_quarantined", "blank_rows",
-                      "passed", "failed", "balanced", "problems", "unused_columns", "sha256")
+                      "passed", "failed", "balanced", "problems", "unused_columns", "absent_columns", "sha256")
 EXPECTATION_COLUMNS = ("file", "source", "rule", "success", "checked", "failed", "expectation", "column",
                        "observed")
 # what a person reads of the checks (the Great Expectations name, ``expectation``, stays in the files)
@@ -536,7 +536,8 @@ def validation_summary(reports: Sequence[ValidationReport],
                        records: Sequence[ImportRecord] = ()) -> pd.DataFrame:
     """One row per file: how it was read, rows in / used / quarantined / blank, expectations passed and
     failed, whether the rows balance, why it was refused (if it was), the columns it has that nothing
-    read (with a "did you mean") and its SHA-256 (from ``records``)."""
+    read (with a "did you mean"), the columns of its export format it lacks (with what that means for
+    the findings) and its SHA-256 (from ``records``)."""
     hashes = {(record.source, record.file): record.sha256 for record in records}
     rows = [{"file": report.file, "source": report.source, "read_as": READ_AS_WORDS.get(report.read_as, report.read_as),
              "rows_in": report.rows_in,
@@ -544,6 +545,7 @@ def validation_summary(reports: Sequence[ValidationReport],
              "blank_rows": report.blank_rows, "passed": len(report.passed), "failed": len(report.failed),
              "balanced": report.balanced and not report.refused, "problems": "; ".join(report.problems),
              "unused_columns": ", ".join(column.describe() for column in report.unused_columns),
+             "absent_columns": "; ".join(column.describe() for column in report.absent_columns),
              "sha256": hashes.get((report.source, report.file), "")} for report in reports]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS))
 

@@ -46,7 +46,8 @@ row.metric("Checks failed", f"{totals['failed']}", border=True,
 ui.table(summary, key="sources.report", currency=context.currency, file_name="imports.csv",
          labels={"read_as": "Read as", "rows_in": "Rows in", "rows_used": "Used", "rows_quarantined": "Quarantined",
                  "blank_rows": "Blank", "passed": "Checks passed", "failed": "Checks failed",
-                 "balanced": "In = used + quarantined", "unused_columns": "Columns not used", "sha256": "SHA-256"})
+                 "balanced": "In = used + quarantined", "unused_columns": "Columns not used",
+                 "absent_columns": "Columns missing", "sha256": "SHA-256"})
 with st.expander("Every validation check"):
     ui.table(views.validation_table(reports), key="sources.expectations", currency=context.currency,
              file_name="validation.csv", columns=list(views.CHECK_COLUMNS))

@@ -3,8 +3,11 @@ filters change what is shown, uploads reconcile, bad files give a message, mappi
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -651,3 +654,26 @@ def test_an_upload_lacking_a_column_of_its_export_format_says_what_that_means(ap
     assert any("no column 'subscriptionId' (subscription_id), which this export format has: rows of one "
                "subscription are added up instead of replacing one another in time" in warning for warning in warnings)
     assert not app.error
+
+
+def test_the_sources_page_names_a_column_a_file_of_the_run_lacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A data directory whose Pax8 export lacks its subscriptionId column: the run's files table says which
+    column is missing and what that means, beside the columns not used."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "real_exports" / "exports", data_dir)
+    pax8 = data_dir / "pax8_invoice_items_2026-03.csv"
+    rows = list(csv.reader(io.StringIO(pax8.read_text(encoding="utf-8"))))
+    at = rows[0].index("subscriptionId")
+    with pax8.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([cell for index, cell in enumerate(row) if index != at]
+                                                          for row in rows)
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(data_dir))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    app = signed_in_app()
+    app.switch_page("app_pages/sources.py").run()
+    assert_clean(app)
+    report = next(frame.value for frame in app.dataframe if "absent_columns" in frame.value).set_index("file")
+    assert report.loc["pax8_invoice_items_2026-03.csv", "absent_columns"] == (
+        "'subscriptionId' (subscription_id): rows of one subscription are added up instead of replacing one another "
+        "in time, and refunds are not paired with their charges")
+    assert set(report["absent_columns"].drop("pax8_invoice_items_2026-03.csv")) == {""}

@@ -27,6 +27,7 @@ from recon.ingest.presets import PRESETS, columns_read, fold
 from recon.ingest.profile import SourceEntry
 from recon.schema import WITHOUT_FIELD
 from recon.sources import AbsentColumn
+from recon.views import validation_summary
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -78,6 +79,13 @@ def test_a_microsoft_export_without_charge_end_date_says_rows_run_to_the_end_of_
                                                                                            "period_end")]
     assert "each row counts from its start to the end of that month" in loaded.report.warnings[0]
     assert load_source(MICROSOFT.read_bytes(), "microsoft.csv", MICROSOFT_ENTRY).report.warnings == ()
+
+
+def test_the_report_exports_and_tabulates_the_missing_columns() -> None:
+    loaded = load_source(without(PAX8, "endPeriod"), "pax8.csv", PAX8_ENTRY)
+    means = WITHOUT_FIELD["usage"]["period_end"]
+    assert loaded.report.to_dict()["absent_columns"] == [{"column": "endPeriod", "field": "period_end", "means": means}]
+    assert validation_summary([loaded.report])["absent_columns"].tolist() == [f"'endPeriod' (period_end): {means}"]
 
 
 def test_a_column_only_a_fuller_header_of_the_format_has_is_not_missed() -> None:
