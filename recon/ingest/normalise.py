@@ -108,7 +108,9 @@ def normalise(raw: pd.DataFrame | TextTable, kind: str, file_name: str, options:
     expectation of the source's suite (``recon.ingest.quality``: unreadable or missing required values,
     negative quantities, dates out of range, ...) goes to quarantine, one issue per row with all its
     reasons. Every physical line of a file is accounted for in ``ImportRecord.line_counts``. Columns no
-    field (nor ``prepare``) reads are named in the report (``recon.ingest.columns``).
+    field (nor ``prepare``) reads are named in the report (``recon.ingest.columns``), and so are the
+    columns a preset's export format has that the file lacks where a finding depends on them
+    (``Preset.absent``), each in a warning saying what its absence means.
     """
     parsed = parse_cells(raw, kind, file_name, options, mapping, prepare, limits)
     return with_verdict(parsed, quality.validate(kind, parsed.judged, parsed.cells))

@@ -118,6 +118,13 @@ class Preset:
         return max((self.known_columns, *self.variants),
                    key=lambda known: (sum(fold(column) in present for column in known), -len(known)))
 
+    def read_from(self) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """Canonical field -> the export columns it is read from, each as the names one column may have: a
+        field's own candidates, or, for a field the rule derives, ``derived_from``."""
+        direct = {name: (candidates,) for name, candidates in self.columns.items()
+                  if not candidates[0].endswith(DERIVED_SUFFIX)}
+        return direct | dict(self.derived_from)
+
     def absent(self, header: Iterable[str]) -> list[tuple[str, str]]:
         """(field, column) for each column the file's documented header has and ``header`` lacks, that a
         field the findings depend on (``WITHOUT_FIELD``) is read from. A column the format's header does
@@ -125,12 +132,15 @@ class Preset:
         header = list(header)
         present = {fold(column) for column in header}
         documented = {fold(column): column for column in self.documented_header(header)}
-        sources = {name: (candidates,) for name, candidates in self.columns.items()
-                   if not candidates[0].endswith(DERIVED_SUFFIX)} | dict(self.derived_from)
-        return [(name, next(documented[fold(column)] for column in names if fold(column) in documented))
-                for name in WITHOUT_FIELD.get(self.kind, {}) for names in sources.get(name, ())
-                if not any(fold(column) in present for column in names)
-                and any(fold(column) in documented for column in names)]
+        missed = []
+        for name, columns in self.read_from().items():
+            if name not in WITHOUT_FIELD.get(self.kind, {}):
+                continue
+            for names in columns:
+                named = [documented[fold(column)] for column in names if fold(column) in documented]
+                if named and not any(fold(column) in present for column in names):
+                    missed.append((name, named[0]))
+        return missed
 
     def mapping(self, header: Iterable[str]) -> dict[str, str]:
         """Canonical field -> the column of ``header`` that gives it (first candidate present; case and
