@@ -125,7 +125,7 @@ def open_store(ctx: typer.Context) -> Store:
         raise  # unreachable: fail() exits
 
 
-class Progress:
+class TerminalSteps:
     """What a long command is doing, for the person waiting at a terminal: one line per step on standard error,
     with the seconds since the command began (a million-row ``recon run`` takes 10 to 30 s, issue 25).
     Redirected or piped (a scheduled close, a log, a script) it says nothing: stdout and stderr read as
@@ -242,7 +242,7 @@ def run(
         check_folder(out, report.OUTPUT_NAMES)  # before any work: the results replace the folder whole
     except ReconError as error:
         fail(str(error))
-    progress = Progress()
+    progress = TerminalSteps()
     if engine == "local" and data is not None:  # Great Expectations' import (seconds) and its suites run in a
         from recon.ingest.quality import start_worker, stop_worker  # worker process, while this one reads files
 
@@ -345,7 +345,7 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
         raise failure from None
 
 
-def _pulled_sources(names: list[str], period: str, connections_file: Path | None, progress: Progress) -> Sources:
+def _pulled_sources(names: list[str], period: str, connections_file: Path | None, progress: TerminalSteps) -> Sources:
     from recon.connectors import pull_sources
 
     sources, results = pull_sources(names, period, connections_file, progress.pulling)
@@ -378,7 +378,7 @@ def pull(
     from recon.exports import report
 
     month = _valid_period(period)
-    progress = Progress()
+    progress = TerminalSteps()
     database = open_store(ctx) if store else None
     seen: list[str] = []
     try:
