@@ -617,7 +617,8 @@ def empty_stores(url: str | None, scratch: Path, count: int) -> Iterator[list[st
 @contextmanager
 def a_year_of(url: str, scratch: Path, months: int = 12) -> Iterator[str]:
     """A copy of SQLite store ``url`` (one run stored) holding ``months`` times its charges: each usage import
-    again ``months - 1`` times, as new imports whose charges are the same rows a month, two months, ... earlier
+    again ``months - 1`` times, as new imports whose charges (and their pairs) are the same rows a month, two
+    months, ... earlier
     (the store of a year of monthly runs, issue 25), built in SQL (a minute at 1M charges; not timed). The
     file is removed after."""
     import sqlite3
@@ -647,6 +648,11 @@ def a_year_of(url: str, scratch: Path, months: int = 12) -> Iterator[str]:
                 f"row_type, date(subscription_start, {shifted}), date(subscription_end, '+1 day', {shifted}, "
                 f"'-1 day'), cost_amount FROM usage_charge WHERE import_id IN ({marks}) ORDER BY id",
                 [step * back, *usage])
+            connection.execute(
+                "INSERT INTO usage_charge_pair (import_id, client, sku, vendor, product_name, period_start, "
+                f"period_end) SELECT import_id + ?, client, sku, vendor, product_name, date(period_start, {shifted}), "
+                f"date(period_end, '+1 day', {shifted}, '-1 day') FROM usage_charge_pair "
+                f"WHERE import_id IN ({marks}) ORDER BY id", [step * back, *usage])
             connection.execute("COMMIT")
     finally:
         connection.close()

@@ -31,6 +31,9 @@ PSA_SOURCES = ("contracts", "invoices", "time_entries")
 INVOICE_FACTS = ["client", "sku", "period_start", "quantity", "unit_price", "amount", "invoice_date",
                  "invoice_number", "source_file", "source_line", "line_type", "agreement_id"]
 HISTORY_COLUMN = "from_history"  # usage rows drawn from the store's charge history (not the run's own files)
+# in the store's charge history: a stored import's pair (client, sku, vendor, product, span) standing for its
+# charges outside the run's months (``recon.store.database.pair_query``), a charge of no quantity
+PAIR_COLUMN = "stored_pair"
 UNMAPPED_COLUMNS = ("source", "file", "line", "client_raw", "sku_raw", "client", "sku", "reason",
                     "suggestion", "suggestion_score", "quantity")
 
@@ -383,7 +386,8 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
 
     ``resolutions`` (columns ``fingerprint``, ``status``) feeds the recovered / open exposure metrics.
     ``history`` is the store's charge history (``Store.charge_history``): usage rows of earlier imports
-    that count where they cover the run's months (an annual charge bought in March counts in November);
+    that count where they cover the run's months (an annual charge bought in March counts in November),
+    and pairs (``PAIR_COLUMN``) standing for the others of the look-back (a vendor-tracked (client, sku));
     an import among ``sources``' own (the same SHA-256) is never drawn on twice, a charge that a newer
     file also holds (a corrected re-export) is taken from the newer file only, and history never adds a
     month to the run.
@@ -422,17 +426,22 @@ def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[Impo
     """The run's sources with the stored charges of other imports added to its usage rows (flagged
     ``from_history``), and the imports drawn on. Imports with the SHA-256 of one of the run's own files
     are left out: the same bytes never count twice; nor does the same charge in two files
-    (``_newest_charges``)."""
+    (``_newest_charges``). A pair (``PAIR_COLUMN``) is no charge: it neither replaces one nor is replaced, so
+    an import whose pair is read counts as drawn on."""
     own = sources["usage"].assign(**{HISTORY_COLUMN: False})
     if history is None or not len(history["usage"]):
         return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
     seen = {record.sha256 for record in sources.imports if record.sha256}
     candidates = [record.file for record in history.imports if record.sha256 not in seen]
     rows = history["usage"]
-    picked = np.flatnonzero(rows["source_file"].isin(candidates).to_numpy())
+    candidate = rows["source_file"].isin(candidates).to_numpy()
+    pair = rows[PAIR_COLUMN].to_numpy(bool) if PAIR_COLUMN in rows else np.zeros(len(rows), dtype=bool)
+    picked = np.flatnonzero(candidate & ~pair)
     # which charges count is decided on their identity alone; the rows are then copied once
     identities = rows[[*CHARGE_IDENTITY, "source_file"]].take(picked)
-    stored = rows.take(picked[_newest_charges(own, identities, candidates)]).reset_index(drop=True)
+    newest = picked[_newest_charges(own, identities, candidates)]
+    stored = rows.take(np.sort(np.concatenate([newest, np.flatnonzero(candidate & pair)])))
+    stored = stored.drop(columns=[PAIR_COLUMN], errors="ignore").reset_index(drop=True)
     kept = set(stored["source_file"].unique())
     drawn_on = tuple(record for record in history.imports if record.file in kept)
     usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)

@@ -318,8 +318,10 @@ def _usage_key_facts(facts: pd.DataFrame) -> pd.DataFrame:
     facts["usage_deficit"] = (-raw).clip(lower=0.0)
     facts["trial_qty"] = trial
     facts["carried_days"] = facts["carried_days"].fillna(0).astype("int64")
-    # kept as categoricals: a few hundred names over a million keys (labels; see ``complete_keys``)
-    facts["vendor"], facts["product_name"] = (facts[name].cat.as_unordered() for name in ("vendor", "product_name"))
+    # kept as categoricals: a few hundred names over a million keys (labels; see ``complete_keys``), of the
+    # names the keys hold: rows outside the run's months (a stored charge's pair) leave no trace in the dtype
+    facts["vendor"], facts["product_name"] = (facts[name].cat.as_unordered().cat.remove_unused_categories()
+                                              for name in ("vendor", "product_name"))
     has_cost = facts.pop("cost_rows").fillna(0).to_numpy() > 0
     # a nullable count, as invoice_lines: a key without usage has none
     facts["usage_rows"] = facts["usage_rows"].astype("Int64")

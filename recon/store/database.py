@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,9 @@ from sqlalchemy.pool import StaticPool
 
 from recon import metrics
 from recon.company import Company
-from recon.engine import Mappings, Reconciliation, source_periods
+from recon.engine import PAIR_COLUMN, Mappings, Reconciliation, source_periods
 from recon.errors import StoreError
-from recon.keys import describe_periods
+from recon.keys import SERIES_KINDS, describe_periods
 from recon.metrics import Overall
 from recon.redaction import redact, remember_secrets, url_secrets
 from recon.rules import INFORMATIONAL_TYPES, OUTPUT_COLUMNS
@@ -85,6 +85,7 @@ _DISCREPANCY, _RESOLUTION = _T(tables.Discrepancy), _T(tables.Resolution)
 _ALIAS, _REJECTED, _SKU_MAP = _T(tables.ClientAlias), _T(tables.RejectedSuggestion), _T(tables.SkuMapping)
 _SETTINGS, _PROFILE = _T(tables.SettingsVersion), _T(tables.MappingProfile)
 _CHARGE = _T(tables.UsageCharge)
+_PAIR = _T(tables.UsageChargePair)
 CHARGE_FIELDS = ("client", "sku", "quantity", "period_start", "period_end", "vendor", "unit_cost",
                  "subscription_id", "product_name", "row_type", "subscription_start", "subscription_end",
                  "cost_amount")
@@ -233,7 +234,7 @@ def _first_line(error: BaseException) -> str:
 
 # The newest migration (recon/store/migrations/versions): a store already at it opens without importing
 # Alembic, 0.15 s of every command that opens the store. A test holds it to Alembic's own head.
-SCHEMA_REVISION = "0008_charge_periods_unindexed"
+SCHEMA_REVISION = "0009_charge_pairs"
 
 
 def _alembic_config() -> Any:
@@ -397,9 +398,11 @@ class Store:
 
     def charge_history(self, periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> Sources | None:
         """The stored charges (usage rows of earlier imports) a run over ``periods`` draws on: those of
-        imports other than ``exclude_sha256`` (the run's own files) overlapping the run's months, or
-        ending up to ``HISTORY_DAYS_BEFORE`` days before them. Each row's ``source_file`` names its import
-        (``<file> (stored import <id>)``); one ``ImportRecord`` per import. None when there are none."""
+        imports other than ``exclude_sha256`` (the run's own files) overlapping the run's months, and the
+        rows of subscriptions' series ending up to ``HISTORY_DAYS_BEFORE`` days before them (``history_query``);
+        the other charges of those days as their pairs (``pair_query``), each a charge of no quantity. Each
+        row's ``source_file`` names its import (``<file> (stored import <id>)``); one ``ImportRecord`` per
+        import read, in import order. None when there are none."""
         if not periods:
             return None
         query = history_query(periods, exclude_sha256)
@@ -414,13 +417,14 @@ class Store:
             # of fewer charges than ``ADBC_FROM_CHARGES`` is read faster as driver tuples.
             read = adbc.read_frame if stored >= ADBC_FROM_CHARGES else bulk.read_frame
             rows = read(connection, query)
-            if not len(rows):
+            pairs = bulk.read_frame(connection, pair_query(periods, exclude_sha256))
+            if not len(rows) and not len(pairs):
                 return None
-            ids = [int(found) for found in pd.unique(rows["import_id"])]  # in the order of the rows
+            ids = sorted({int(found) for found in (*pd.unique(rows["import_id"]), *pd.unique(pairs["import_id"]))})
             imports = connection.execute(sa.select(_IMPORT.c.id, _IMPORT.c.file, _IMPORT.c.sha256,
                                                    *[_IMPORT.c[n] for n in _COUNT_FIELDS])
                                          .where(_IMPORT.c.id.in_(ids)).order_by(_IMPORT.c.id)).all()
-        return _history_sources(rows, imports)
+        return _history_sources(rows, pairs, imports)
 
     def history_for(self, sources: Sources, periods: Sequence[str] = ()) -> Sources | None:
         """The stored charges a run of ``sources`` over ``periods`` (default: the months they cover) draws on:
@@ -794,9 +798,12 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
         positions = np.flatnonzero(codes == code) if code >= 0 else np.empty(0, dtype="int64")
         if known or not len(positions):
             continue
+        pairs = []
         for start in range(0, len(positions), CHARGE_CHUNK):
-            part = charges.take(positions[start:start + CHARGE_CHUNK])
-            bulk.insert_frame(connection, _CHARGE, _charge_frame(part, outcome.id))
+            part = _charge_frame(charges.take(positions[start:start + CHARGE_CHUNK]), outcome.id)
+            bulk.insert_frame(connection, _CHARGE, part)
+            pairs.append(_charge_pairs(part))
+        bulk.insert_frame(connection, _PAIR, _charge_pairs(pd.concat(pairs, ignore_index=True)))
 
 
 def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
@@ -812,36 +819,105 @@ def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
     return out
 
 
+PAIR_FIELDS = ("client", "sku", "vendor", "product_name", "period_start", "period_end")
+
+
+def _charge_pairs(charges: pd.DataFrame) -> pd.DataFrame:
+    """``usage_charge_pair`` rows of ``charges`` (``_charge_frame``'s columns, or these): their distinct
+    ``import_id`` and ``PAIR_FIELDS`` outside subscriptions' series, in the order first seen."""
+    if "row_type" in charges:
+        series = (charges["row_type"].isin(list(SERIES_KINDS)) & charges["subscription_id"].notna()).to_numpy(bool)
+        charges = charges[~series]
+    return charges[["import_id", *PAIR_FIELDS]].drop_duplicates(ignore_index=True)
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """The days a run over some months draws on stored charges for: its months (``first_month`` to
+    ``last_month``) and the look-back around them (``first`` to ``last``)."""
+
+    first: date
+    first_month: date
+    last_month: date
+    last: date
+
+    @classmethod
+    def of(cls, periods: Sequence[str]) -> HistoryWindow:
+        months = sorted(periods)
+        first_month = pd.Period(months[0], "M").start_time.date()
+        last_month = pd.Period(months[-1], "M").end_time.date()
+        return cls(first_month - pd.Timedelta(days=HISTORY_DAYS_BEFORE), first_month, last_month,
+                   last_month + pd.Timedelta(days=HISTORY_DAYS_AFTER))
+
+    def covering(self, table: sa.Table) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        """Conditions on ``table``'s rows (``period_start``, ``period_end``): their span overlaps the look-back;
+        it overlaps the run's months."""
+        looked_back = sa.and_(table.c.period_end >= self.first, table.c.period_start <= self.last)
+        return looked_back, sa.and_(table.c.period_end >= self.first_month, table.c.period_start <= self.last_month)
+
+
 def history_query(periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> sa.Select[Any]:
     """The stored charges ``Store.charge_history`` reads for a run over ``periods`` (not empty), in the order
-    of their import and line: ``import_id``, ``line`` and ``CHARGE_FIELDS``."""
-    months = sorted(periods)
-    first = pd.Period(months[0], "M").start_time.date() - pd.Timedelta(days=HISTORY_DAYS_BEFORE)
-    last = pd.Period(months[-1], "M").end_time.date() + pd.Timedelta(days=HISTORY_DAYS_AFTER)
-    excluded = sorted({sha for sha in exclude_sha256 if sha})
+    of their import and line: ``import_id``, ``line`` and ``CHARGE_FIELDS``. Those that count on days of the
+    run: charges overlapping its months, and the rows of subscriptions' series (a ``SERIES_KINDS`` row type
+    and a subscription id; replacement in time, refunds and carried days) ending up to ``HISTORY_DAYS_BEFORE``
+    days before its first month or starting up to ``HISTORY_DAYS_AFTER`` days after its last. Any other
+    charge of the look-back is read as its pair (``pair_query``): a year of monthly usage rows is not read
+    back for each month (issue 25)."""
+    looked_back, in_months = HistoryWindow.of(periods).covering(_CHARGE)
+    series = sa.and_(_CHARGE.c.row_type.in_(sorted(SERIES_KINDS)), _CHARGE.c.subscription_id.is_not(None))
     query = (sa.select(_CHARGE.c.import_id, _CHARGE.c.line, *[_CHARGE.c[name] for name in CHARGE_FIELDS])
              .join(_IMPORT, _IMPORT.c.id == _CHARGE.c.import_id)
-             .where(_CHARGE.c.period_end >= first, _CHARGE.c.period_start <= last)
+             .where(looked_back, sa.or_(in_months, series))
              .order_by(_CHARGE.c.import_id, _CHARGE.c.id))
+    return _excluding(query, exclude_sha256)
+
+
+def pair_query(periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> sa.Select[Any]:
+    """The pairs (``usage_charge_pair``) of the stored charges of the look-back that ``history_query`` leaves
+    out (those outside subscriptions' series not overlapping the run's months): ``import_id`` and
+    ``PAIR_FIELDS``, one row per import, client, sku, vendor and product, in the order first stored. What
+    those charges do for the run (a vendor-tracked (client, sku), a client's name to match) one pair does
+    alike; its span is the first start and the first end of its charges, outside the run's months as each
+    of them is (ending before the months if one does, else starting after), where nothing counts."""
+    looked_back, in_months = HistoryWindow.of(periods).covering(_PAIR)
+    named = [_PAIR.c[name] for name in PAIR_FIELDS if name not in ("period_start", "period_end")]
+    query = (sa.select(_PAIR.c.import_id, *named, sa.func.min(_PAIR.c.period_start).label("period_start"),
+                       sa.func.min(_PAIR.c.period_end).label("period_end"))
+             .join(_IMPORT, _IMPORT.c.id == _PAIR.c.import_id)
+             .where(looked_back, sa.not_(in_months))
+             .group_by(_PAIR.c.import_id, *named)
+             .order_by(_PAIR.c.import_id, sa.func.min(_PAIR.c.id)))
+    return _excluding(query, exclude_sha256)
+
+
+def _excluding(query: sa.Select[Any], exclude_sha256: Iterable[str]) -> sa.Select[Any]:
+    excluded = sorted({sha for sha in exclude_sha256 if sha})
     return query.where(_IMPORT.c.sha256.not_in(excluded)) if excluded else query
 
 
-def _history_sources(rows: pd.DataFrame, imports: Sequence[Any]) -> Sources:
-    """Stored charges (``import_id``, ``line`` and ``CHARGE_FIELDS``, in order) as a ``Sources`` of usage
-    rows (canonical dtypes), one import record per import (``imports``: their rows of ``import_file``)."""
+def _history_sources(rows: pd.DataFrame, pairs: pd.DataFrame, imports: Sequence[Any]) -> Sources:
+    """Stored charges (``import_id``, ``line`` and ``CHARGE_FIELDS``, in order) and the pairs of the others
+    (``pair_query``) as a ``Sources`` of usage rows (canonical dtypes; a pair as a charge of no quantity
+    after its import's charges, marked in ``PAIR_COLUMN``), one import record per import (``imports``: their
+    rows of ``import_file``), in import order."""
     labels = {int(found.id): f"{found.file} (stored import {found.id})" for found in imports}
     frame = empty_source("usage")
-    usage = pd.DataFrame({name: rows[name] for name in CHARGE_FIELDS})
-    usage["source_file"] = rows["import_id"].map(labels).astype("string")
-    usage["source_line"] = rows["line"]
+    usage = pd.concat([pd.DataFrame({name: rows[name] for name in ("import_id", "line", *CHARGE_FIELDS)}),
+                       pairs.assign(quantity=0.0, row_type="usage")], ignore_index=True)
+    pair = np.arange(len(usage)) >= len(rows)
+    if len(pairs):
+        order = np.argsort(usage["import_id"].to_numpy(np.int64), kind="stable")
+        usage, pair = usage.take(order).reset_index(drop=True), pair[order]
+    usage["source_file"] = usage["import_id"].map(labels).astype("string")
+    usage["source_line"] = usage.pop("line")
     usage = usage.reindex(columns=frame.columns)
     for name in ("period_start", "period_end", "subscription_start", "subscription_end"):
         usage[name] = pd.to_datetime(usage[name])
-    usage = usage.astype(frame.dtypes.to_dict())
-    order = {int(found): position for position, found in enumerate(pd.unique(rows["import_id"]))}
+    usage = usage.astype(frame.dtypes.to_dict()).assign(**{PAIR_COLUMN: pair})
     records = tuple(ImportRecord("usage", labels[int(found.id)], found.sha256 or "", int(found.rows_in),
                                  int(found.rows_loaded), int(found.rows_quarantined), int(found.blank_rows))
-                    for found in sorted(imports, key=lambda found: order[int(found.id)]))
+                    for found in sorted(imports, key=lambda found: int(found.id)))
     return Sources({"usage": usage}, empty_issues(), records)
 
 

@@ -170,6 +170,24 @@ class UsageCharge(SQLModel, table=True):
     cost_amount: int | None = _money()
 
 
+class UsageChargePair(SQLModel, table=True):
+    """What a stored import's charges say beyond the days they cover: each distinct (client, sku, vendor,
+    product, span) of its charges outside subscriptions' series. A run reads back only the charges covering
+    its months (and the series of its look-back), but a (client, sku) an import of the look-back reported
+    stays vendor-tracked (docs/semantics.md, "Charge history"): a year of usage rows is not read for that."""
+
+    __tablename__: ClassVar[str] = "usage_charge_pair"
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="import_file.id", index=True, ondelete="CASCADE")
+    client: str = _text()
+    sku: str = _text()
+    vendor: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    product_name: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    period_start: date = Field(sa_type=sa.Date, nullable=False)
+    period_end: date = Field(sa_type=sa.Date, nullable=False)
+
+
 class Discrepancy(SQLModel, table=True):
     """One finding of one run, in the engine's discrepancy schema (money in units, see ``Money``)."""
 

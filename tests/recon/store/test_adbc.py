@@ -44,7 +44,7 @@ def charge_rows(import_id: int, count: int, first_nulls: int) -> pd.DataFrame:
     rows = []
     for row in range(count):
         late = row >= first_nulls
-        start = date(2026, 3, 1) - timedelta(days=row % 40)
+        start = date(2026, 3, 1) - timedelta(days=row % 30)  # (each reaching into March: read for March)
         rows.append({
             "import_id": import_id, "line": row + 2 if late else None,
             "client": pick(TEXTS, row) + "client", "sku": pick(TEXTS, row + 3), "quantity": pick(QUANTITIES, row),

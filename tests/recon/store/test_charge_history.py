@@ -145,12 +145,13 @@ def test_the_charge_history_migration_keeps_earlier_runs(store: Store) -> None:
 
 
 def february_costs_stored(store: Store, *costs: bytes) -> Sources:
-    """The charge history March draws on, after a February run of one Pax8 charge per unit cost given."""
+    """The charge history another run of February draws on (a corrected re-export, say), after a February run of
+    one Pax8 charge per unit cost given. (Usage rows: a run of March reads back only their clients and skus.)"""
     lines = [b"Acme Corp,M365-BP,%d,2026-02-01,Pax8,%s\n" % (number, cost) for number, cost in enumerate(costs, 1)]
     usage = load_source(b"client,sku,quantity,period_start,vendor,unit_cost\n" + b"".join(lines), "usage.csv",
                         SourceEntry(path="usage.csv", kind="usage"))
     store.save_run(reconcile(combine([usage], KINDS), periods=["2026-02"]))
-    history = store.charge_history(["2026-03"])
+    history = store.charge_history(["2026-02"])
     assert history is not None
     return history
 
