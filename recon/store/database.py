@@ -784,9 +784,9 @@ def _link_imports(connection: Connection, run_id: int, records: Sequence[ImportR
 
 
 def _store_charges(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome]) -> None:
-    """Keep the usage rows of the run's usage imports as charge history, once per import (an import
-    seen before, the same SHA-256, already has its rows). A chunk of rows at a time: a copy of a whole
-    file's rows beside the run held 200 MB more at a 1M run's peak (issue 25)."""
+    """Keep the usage rows of the run's usage imports as charge history, with their pairs (``_charge_pairs``),
+    once per import (an import seen before, the same SHA-256, already has its rows). A chunk of rows at a
+    time: a copy of a whole file's rows beside the run held 200 MB more at a 1M run's peak (issue 25)."""
     charges = result.charges
     codes, files = pd.factorize(charges["source_file"])
     for record, outcome in zip(result.imports, outcomes, strict=True):
@@ -803,7 +803,7 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
             part = _charge_frame(charges.take(positions[start:start + CHARGE_CHUNK]), outcome.id)
             bulk.insert_frame(connection, _CHARGE, part)
             pairs.append(_charge_pairs(part))
-        bulk.insert_frame(connection, _PAIR, _charge_pairs(pd.concat(pairs, ignore_index=True)))
+        bulk.insert_frame(connection, _PAIR, pd.concat(pairs, ignore_index=True).drop_duplicates(ignore_index=True))
 
 
 def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
@@ -823,12 +823,10 @@ PAIR_FIELDS = ("client", "sku", "vendor", "product_name", "period_start", "perio
 
 
 def _charge_pairs(charges: pd.DataFrame) -> pd.DataFrame:
-    """``usage_charge_pair`` rows of ``charges`` (``_charge_frame``'s columns, or these): their distinct
-    ``import_id`` and ``PAIR_FIELDS`` outside subscriptions' series, in the order first seen."""
-    if "row_type" in charges:
-        series = (charges["row_type"].isin(list(SERIES_KINDS)) & charges["subscription_id"].notna()).to_numpy(bool)
-        charges = charges[~series]
-    return charges[["import_id", *PAIR_FIELDS]].drop_duplicates(ignore_index=True)
+    """``usage_charge_pair`` rows of ``charges`` (``_charge_frame``'s columns): their distinct ``import_id``
+    and ``PAIR_FIELDS`` outside subscriptions' series, in the order first seen."""
+    series = (charges["row_type"].isin(list(SERIES_KINDS)) & charges["subscription_id"].notna()).to_numpy(bool)
+    return charges.loc[~series, ["import_id", *PAIR_FIELDS]].drop_duplicates(ignore_index=True)
 
 
 @dataclass(frozen=True)
