@@ -803,7 +803,7 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
             part = _charge_frame(charges.take(positions[start:start + CHARGE_CHUNK]), outcome.id)
             bulk.insert_frame(connection, _CHARGE, part)
             pairs.append(_charge_pairs(part))
-        bulk.insert_frame(connection, _PAIR, pd.concat(pairs, ignore_index=True).drop_duplicates(ignore_index=True))
+        bulk.insert_frame(connection, _PAIR, _joined_spans(pd.concat(pairs, ignore_index=True)))
 
 
 def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:
@@ -827,6 +827,27 @@ def _charge_pairs(charges: pd.DataFrame) -> pd.DataFrame:
     and ``PAIR_FIELDS`` outside subscriptions' series, in the order first seen."""
     series = (charges["row_type"].isin(list(SERIES_KINDS)) & charges["subscription_id"].notna()).to_numpy(bool)
     return charges.loc[~series, ["import_id", *PAIR_FIELDS]].drop_duplicates(ignore_index=True)
+
+
+def _joined_spans(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` (``_charge_pairs``) with the spans of one import, client, sku, vendor and product that touch or
+    overlap joined into one: a month's file holds one span per pair, the bench's year file twelve. Nothing is
+    lost: the joined span covers the same days without a gap, so it overlaps a run's months where one of
+    its charges does (then those charges are read themselves), and the look-back where one of them does."""
+    if not len(pairs):
+        return pairs
+    named = ["import_id", *(name for name in PAIR_FIELDS if name not in ("period_start", "period_end"))]
+    group = pairs.groupby(named, dropna=False, sort=False).ngroup().to_numpy()
+    starts = pairs["period_start"].to_numpy("datetime64[D]")
+    order = np.lexsort((starts, group))
+    group, starts = group[order], starts[order]
+    ends = pairs["period_end"].to_numpy("datetime64[D]")[order]
+    reach = pd.Series(ends).groupby(group).cummax().to_numpy("datetime64[D]")  # the latest end so far
+    new = np.r_[True, (group[1:] != group[:-1]) | (starts[1:] > reach[:-1] + np.timedelta64(1, "D"))]
+    first = np.flatnonzero(new)
+    joined = pairs.iloc[order[first]][named].reset_index(drop=True)
+    last = np.maximum.reduceat(ends.astype(np.int64), first).astype("datetime64[D]")
+    return joined.assign(period_start=starts[first].astype("datetime64[ns]"), period_end=last.astype("datetime64[ns]"))
 
 
 @dataclass(frozen=True)

@@ -288,3 +288,24 @@ def test_migration_0009_fills_in_the_pairs_of_the_charges_stored_before(store: S
     assert stored_pairs(store) == written
     own = march_2026()
     assert key(reconcile(own, periods=[RUN], history=store.history_for(own, [RUN])), "DATTO-SAAS")["vendor_tracked"]
+
+
+def test_a_pairs_touching_spans_are_stored_joined_and_read_as_the_charges_were(store: Store) -> None:
+    """A year file of monthly Datto rows holds one span per month: stored as one pair (Jan to Apr, a gap, then
+    June), and each run's result is the read before's, whether its month lies inside the joined span (the
+    charges of that month are read themselves), after it, or in the gap."""
+    months = [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-04-30"),
+              ("2025-03-15", "2025-03-20"), ("2025-06-01", "2025-06-30")]
+    rows = [f"Acme Corp,DATTO-SAAS,{number},{start},{end},Datto,2.00,D-1,SaaS Protection,usage,,,\n"
+            for number, (start, end) in enumerate(months, 1)]
+    store.save_run(reconcile(combine([usage_file("year-usage.csv", rows)], KINDS), periods=["2025-01"]))
+    assert [(str(row[5]), str(row[6])) for row in stored_pairs(store)] == [("2025-01-01", "2025-04-30"),
+                                                                          ("2025-06-01", "2025-06-30")]
+    for month in ("2025-02", "2025-05", "2025-08"):
+        own = combine([text_file("invoices.csv", "invoices", INVOICE_HEADER
+                                 + f"INV-1,{month}-01,Acme Corp,DATTO-SAAS,5,3.00,15.00,{month}-01,{month}-28\n")],
+                      KINDS)
+        narrow = reconcile(own, periods=[month], history=store.history_for(own, [month]))
+        wide = reconcile(own, periods=[month], history=wide_history(store, own, [month]))
+        assert_same_result(narrow, wide)
+        assert narrow.history_imports == wide.history_imports

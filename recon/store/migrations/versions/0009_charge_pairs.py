@@ -2,7 +2,8 @@
 distinct (client, sku, vendor, product, span) outside subscriptions' series, so that a run reads back only
 the charges covering its months and its look-back's series rows, not a year of usage rows, and a
 (client, sku) a stored import reported stays vendor-tracked (docs/semantics.md, "Charge history"). The
-pairs of the charges stored before are filled in from them.
+pairs of the charges stored before are filled in from them, one per distinct span (a store writes the spans
+of a pair that touch joined into one: the same charges read either way).
 
 Revision ID: 0009_charge_pairs
 Revises: 0008_charge_periods_unindexed
