@@ -21,7 +21,7 @@ import pandas as pd
 from recon import identity, joins, metrics, receivables, rules
 from recon import keys as keyfacts
 from recon.cells import as_labels, distinct_cells, labels, spread
-from recon.errors import MoneyRangeError
+from recon.errors import MoneyRangeError, NoMonthError
 from recon.money import headroom_problem
 from recon.schema import LABOR_SKU, OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.settings import Settings
@@ -408,6 +408,8 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     resolved = resolve(combined, settings, mappings)
     del combined
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
+    if not chosen:
+        raise NoMonthError(_no_month(len(resolved.unmapped)))
     as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
@@ -420,6 +422,12 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     return Reconciliation(tuple(chosen), settings, found, built.keys, resolved.unmapped, resolved.client_matches,
                           sources.issues, book, figures, resolved.frames, sources.imports,
                           built.unmatched_credits, drawn_on, sources["usage"])
+
+
+def _no_month(unmapped: int) -> str:
+    why = (f"; {unmapped:,} usage row{' maps' if unmapped == 1 else 's map'} to no client and sku: name the "
+           "client in a contract or client_aliases.csv and the sku in catalog.csv" if unmapped else "")
+    return f"no month to reconcile: no invoice line and no usage row mapped to a client and sku gives one{why}"
 
 
 def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:

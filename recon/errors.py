@@ -60,6 +60,11 @@ class MoneyRangeError(ReconError):
     says which and by how much (each line is bounded by ``max_line_amount``, totals by 64-bit money)."""
 
 
+class NoMonthError(ReconError):
+    """The sources give no month to reconcile: no invoice line, and no usage row mapped to a client and sku
+    (header-only files, or usage rows none of which maps); the message says which and what to add."""
+
+
 class OutputError(ReconError):
     """The results cannot be written where asked (a folder holding other files, a path that is a file)."""
 

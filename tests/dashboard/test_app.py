@@ -70,6 +70,24 @@ def test_every_page_renders_on_the_sample_msp(monkeypatch: pytest.MonkeyPatch, t
     assert_clean(at)
 
 
+def test_uploaded_files_with_no_month_to_reconcile_say_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Header-only contracts and invoices and a usage row of a client no contract names: the page says there is
+    no month to reconcile and what to add (it said "IndexError: index 0 is out of bounds")."""
+    monkeypatch.setenv("RECON_SAMPLE_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")
+    at = signed_in_app()
+    at.switch_page("app_pages/sources.py").run()
+    files = {"contracts.csv": b"client,sku,unit_price,quantity,start_date\n",
+             "invoices.csv": b"invoice_number,invoice_date,client,sku,quantity,unit_price\n",
+             "usage.csv": b"client,sku,quantity,period_start\nAcme,DATTO-SAAS,3,2026-01-01\n"}
+    at.file_uploader(key="sources.uploads").set_value([(name, body, "text/csv") for name, body in files.items()]).run()
+    at.button(key="sources.reconcile").click().run()
+    assert not at.exception
+    errors = " ".join(item.value for item in [*at.error, *at.sidebar.error])
+    assert "no month to reconcile" in errors and "1 usage row maps to no client and sku" in errors
+    assert "IndexError" not in errors
+
+
 def test_unusable_data_gives_a_message_and_the_sources_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("RECON_SAMPLE_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("RECON_DATABASE_URL", f"sqlite:///{tmp_path / 'recon.db'}")

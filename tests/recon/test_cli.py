@@ -116,6 +116,23 @@ def test_a_bad_as_of_date_is_a_bad_option_but_a_bug_is_not(tmp_path: Path, monke
     assert isinstance(result.exception, ValueError) and "bad option" not in result.output
 
 
+@pytest.mark.parametrize("usage", ["", "Acme,DATTO-SAAS,3,2026-01-01\n"], ids=["no rows", "no row that maps"])
+def test_files_that_give_no_month_to_reconcile_say_so(tmp_path: Path, usage: str) -> None:
+    """Header-only contracts and invoices, and a usage file with no row or none that maps (no contract names
+    the client): no month to reconcile. One clear line, not a traceback (an IndexError from the engine)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "contracts.csv").write_text("client,sku,unit_price,quantity,start_date\n")
+    (data / "invoices.csv").write_text("invoice_number,invoice_date,client,sku,quantity,unit_price\n")
+    (data / "usage.csv").write_text("client,sku,quantity,period_start\n" + usage)
+    result = runner.invoke(app, ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--no-store"])
+    assert result.exit_code == 2 and "Traceback" not in result.output and result.exception is not None
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: no month to reconcile: no invoice line and no usage row mapped to a "
+                                "client and sku")
+    assert ("1 usage row maps to no client and sku" in lines[-1]) == bool(usage)
+
+
 def test_validate_reports_counts_and_refuses_bad_files(tmp_path: Path) -> None:
     data = scenario_dir(tmp_path, "quantity_and_price")
     with (data / "usage.csv").open("a") as usage:
