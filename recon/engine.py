@@ -409,7 +409,7 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     del combined
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     if not chosen:
-        raise NoMonthError(_no_month(len(resolved.unmapped)))
+        raise no_month_error(len(resolved.unmapped))
     as_of = run_as_of(settings, chosen)
     with ThreadPoolExecutor(1) as pool:  # receivables beside the keys (see ``_facts_by_key``)
         book_future = pool.submit(receivables.receivables, resolved.frames["invoices"], sources["payments"],
@@ -424,10 +424,12 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
                           built.unmatched_credits, drawn_on, sources["usage"])
 
 
-def _no_month(unmapped: int) -> str:
+def no_month_error(unmapped: int) -> NoMonthError:
+    """Why a run has no month to reconcile (both engines), with ``unmapped`` usage rows mapped to nothing."""
     why = (f"; {unmapped:,} usage row{' maps' if unmapped == 1 else 's map'} to no client and sku: name the "
            "client in a contract or client_aliases.csv and the sku in catalog.csv" if unmapped else "")
-    return f"no month to reconcile: no invoice line and no usage row mapped to a client and sku gives one{why}"
+    return NoMonthError(f"no month to reconcile: no invoice line and no usage row mapped to a client and sku gives "
+                        f"one{why}")
 
 
 def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:

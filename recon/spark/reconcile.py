@@ -136,6 +136,9 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     meta = _collected(pieces.filter("tag in ('unmapped', 'evidence', 'mapped')"))
     chosen = sorted(set(periods)) if periods else engine.periods_in(
         [value_of(payload) for payload in meta.loc[meta["tag"] == "evidence", "payload"]])
+    if not chosen:
+        raise engine.no_month_error(sum(len(frame_of(payload))
+                                        for payload in meta.loc[meta["tag"] == "unmapped", "payload"]))
     as_of = engine.run_as_of(settings, chosen)
     base = _base_frames(found_identity, sources)
     ranges = _keep(pieces.filter("tag = 'clients'").groupBy("bucket").applyInPandas(

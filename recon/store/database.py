@@ -897,8 +897,8 @@ def pair_query(periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> sa
     out (those outside subscriptions' series not overlapping the run's months): ``import_id`` and
     ``PAIR_FIELDS``, one row per import, client, sku, vendor and product, in the order first stored. What
     those charges do for the run (a vendor-tracked (client, sku), a client's name to match) one pair does
-    alike; its span is the first start and the first end of its charges, outside the run's months as each
-    of them is (ending before the months if one does, else starting after), where nothing counts."""
+    alike; its span is the first start and the first end of its stored spans, outside the run's months as
+    each of them is (ending before the months if one does, else starting after), where nothing counts."""
     looked_back, in_months = HistoryWindow.of(periods).covering(_PAIR)
     named = [_PAIR.c[name] for name in PAIR_FIELDS if name not in ("period_start", "period_end")]
     query = (sa.select(_PAIR.c.import_id, *named, sa.func.min(_PAIR.c.period_start).label("period_start"),

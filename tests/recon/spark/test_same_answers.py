@@ -86,6 +86,25 @@ def test_a_missing_source_is_refused_as_the_local_engine_refuses_it(tmp_path: Pa
 
 
 @pytest.mark.spark
+@pytest.mark.parametrize("usage", ["", "Acme,DATTO-SAAS,3,2026-01-01\n"], ids=["no rows", "no row that maps"])
+def test_files_that_give_no_month_are_refused_alike(tmp_path: Path, spark: Any, usage: str) -> None:
+    """Header-only contracts and invoices, and usage rows none of which maps: the local engine's message (it
+    was an IndexError on both)."""
+    from recon.errors import NoMonthError
+    from recon.spark import reconcile_on_spark
+
+    (tmp_path / "contracts.csv").write_text("client,sku,unit_price,quantity,start_date\n")
+    (tmp_path / "invoices.csv").write_text("invoice_number,invoice_date,client,sku,quantity,unit_price\n")
+    (tmp_path / "usage.csv").write_text("client,sku,quantity,period_start\n" + usage)
+    with pytest.raises(NoMonthError) as local:
+        reconcile(load_directory(tmp_path))
+    with pytest.raises(NoMonthError) as on_spark:
+        reconcile_on_spark(str(tmp_path), spark=spark)
+    assert str(on_spark.value) == str(local.value)
+    assert ("1 usage row maps to no client and sku" in str(local.value)) == bool(usage)
+
+
+@pytest.mark.spark
 def test_parquet_sources_give_the_same_answers_on_both_engines_and_as_csv(tmp_path: Path, spark: Any) -> None:
     from recon.sample import write_sample
 
