@@ -41,8 +41,9 @@ _CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespa
 _GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
 
 
-def round_half_up_div(numerator: np.ndarray, denominator: int) -> np.ndarray:
-    """Integer division rounding half away from zero (the way invoices round), on int64 arrays."""
+def round_half_up_div(numerator: np.ndarray, denominator: int | np.ndarray) -> np.ndarray:
+    """Integer division rounding half away from zero (the way invoices round), on int64 arrays (the
+    denominator positive: one for all, or one per value)."""
     import numpy as np
 
     magnitude = (np.abs(numerator) + denominator // 2) // denominator
@@ -110,6 +111,26 @@ def parse_money(text: pd.Series, decimal: str = ".") -> pd.Series:
     valid = as_numpy_bool(pc.and_(pc.is_valid(parts), has_digits))
     units = np.where(minus, -magnitude, magnitude)
     return pd.Series(pd.arrays.IntegerArray(units, ~valid), index=text.index)
+
+
+def exact_decimals(text: pd.Series, decimal: str = ".") -> list[Decimal | None]:
+    """Each cell as ``parse_money`` reads it (the same cleaning; ``None`` exactly where it gives ``<NA>``),
+    with every decimal place kept: for a formula that rounds only at its end (Microsoft's
+    ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2)). One ``Decimal`` per cell: give it distinct cells."""
+    import pyarrow.compute as pc
+
+    from recon.cells import arrow_text
+
+    cleaned, negative = _clean_money_text(arrow_text(text), decimal)
+    parts = pc.extract_regex(cleaned, _MONEY_PATTERN).to_pylist()
+    values: list[Decimal | None] = []
+    for part, parenthesised in zip(parts, negative.to_pylist(), strict=True):
+        if part is None or not (part["whole"] or part["frac"]):
+            values.append(None)
+            continue
+        value = Decimal(f"{part['whole'] or 0}.{part['frac'] or 0}")
+        values.append(-value if (part["sign"] == "-") != bool(parenthesised) else value)
+    return values
 
 
 _OTHER_MARK = {  # decimal mark -> (written with the other mark, either mark could be meant)

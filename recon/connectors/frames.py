@@ -11,6 +11,7 @@ Rows in = rows loaded + rows quarantined holds for every pull, and anything that
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -102,6 +103,8 @@ def cell_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, float) and math.isfinite(value):  # a database's REAL: its shortest repr, never 5e-05
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bytes):

@@ -19,7 +19,8 @@ docs/semantics.md says the same with the sources.
   ``Convert``, ``trialConversion``) the seats ``recurring`` over its charge period;
   ``EffectiveUnitPrice`` is the price for the charge period in the pricing currency, so the monthly
   cost of a unit in the billing currency is ROUNDDOWN(``EffectiveUnitPrice`` x ``PCToBCExchangeRate``, 2)
-  divided by the months the charge period covers; the vendor is ``PublisherName``; the subscription's
+  (exact, from every place of both cells) divided by the months the charge period covers (half up to
+  the unit of money, in integers); the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
   (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
@@ -62,16 +63,26 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal, localcontext
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from recon.money import format_units, money_times_quantity, parse_money, parse_quantity
+from recon.money import (
+    CENT,
+    exact_decimals,
+    format_units,
+    money_times_quantity,
+    parse_money,
+    parse_quantity,
+    round_half_up_div,
+)
 from recon.schema import AGREEMENT_SKU_PREFIX, SOURCES, WITHOUT_FIELD
 
 DETECTION_THRESHOLD = 0.5  # share of a preset's known columns a header must have to be read as it
 DERIVED_SUFFIX = " (recon)"  # columns a preset or profile adds to a file are named "<field> (recon)"
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True)
@@ -290,6 +301,14 @@ def months_covered(start: pd.Series, end: pd.Series) -> pd.Series:
     """How many months a charge period covers (the last day inclusive), counted by anniversary: 1.0 for
     3/20-4/19 or 3/1-3/31, 12.0 for a year; what is left after the whole months counts as its days /
     the days of the month it falls in (3/15-4/4: 21 / 31). NaN where a date is missing."""
+    numerator, denominator = _months_fraction(start, end)
+    covered = numerator / np.where(denominator > 0, denominator, 1)
+    return pd.Series(np.where(denominator > 0, covered, np.nan), index=start.index, dtype="float64")
+
+
+def _months_fraction(start: pd.Series, end: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``months_covered`` as an exact fraction of int64 arrays: (whole months x the days of the month
+    the rest falls in + the rest's days, those days). The denominator is 0 where a date is missing."""
     first = start.to_numpy("datetime64[D]")
     after = end.to_numpy("datetime64[D]") + np.timedelta64(1, "D")
     months = (after.astype("datetime64[M]") - first.astype("datetime64[M]")).astype(np.int64)
@@ -301,22 +320,52 @@ def months_covered(start: pd.Series, end: pd.Series) -> pd.Series:
     month_days = ((anniversary_month + 1).astype("datetime64[D]") - month_start).astype(np.int64)
     anniversary = month_start + np.minimum(day_of, month_days - 1).astype("timedelta64[D]")
     rest = (after - anniversary).astype(np.int64)
-    covered = whole + rest / month_days
     missing = np.isnat(first) | np.isnat(after)
-    return pd.Series(np.where(missing, np.nan, covered), index=start.index, dtype="float64")
+    return np.where(missing, 0, whole * month_days + rest), np.where(missing, 0, month_days)
 
 
-def _monthly_cost(cost_for_period: pd.Series, months: pd.Series) -> pd.Series:
-    """A unit's cost for a period (Int64 units) -> per month (Int64 units, rounded to the unit)."""
-    value = cost_for_period.astype("Float64").to_numpy(float, na_value=np.nan)
-    span = months.to_numpy(float)
-    monthly = np.round(value / np.where(span > 0, span, np.nan))
-    return pd.Series(monthly, index=cost_for_period.index).astype("Int64")
+def _monthly_cost(cost_for_period: pd.Series, numerator: np.ndarray, denominator: np.ndarray) -> pd.Series:
+    """A unit's cost for a period (Int64 units) -> per month, the period being ``numerator / denominator``
+    months: cost x denominator / numerator, rounded half up to the unit like all money
+    (``recon.money``), in integers. ``<NA>`` where the cost is, where the period is not positive or
+    known, or where the monthly cost would not fit an int64."""
+    numerator, denominator = np.asarray(numerator, np.int64), np.asarray(denominator, np.int64)
+    usable = cost_for_period.notna().to_numpy() & (numerator > 0) & (denominator > 0)
+    cost = cost_for_period.to_numpy(np.int64, na_value=0)
+    numerator, denominator = np.where(usable, numerator, 1), np.where(usable, denominator, 1)
+    # |cost| = whole x numerator + rest: cost x denominator / numerator without a product past int64
+    whole, rest = np.divmod(np.abs(cost), numerator)
+    fits = whole <= (_INT64_MAX - denominator) // denominator
+    monthly = np.where(fits, whole, 0) * denominator + round_half_up_div(rest * denominator, numerator)
+    return pd.Series(np.sign(cost) * monthly, index=cost_for_period.index, dtype="Int64").mask(~(usable & fits))
 
 
 # Microsoft -------------------------------------------------------------------------------------------
 
 MICROSOFT_ONE_TIME = frozenset({"onetime", "perpetual"})
+
+
+def rounded_down_product(price: pd.Series, rate: pd.Series) -> pd.Series:
+    """ROUNDDOWN(price x rate, 2) (toward zero) in Int64 units, from the cells' text: Microsoft multiplies
+    EffectiveUnitPrice by PCToBCExchangeRate with all their places (0.923456, 2.9032258064516) and rounds
+    only the product, so neither is rounded first and no float is involved. Once per distinct (price,
+    rate) pair (a file has few). A blank rate is 1, and so is an unreadable one (as it always was); an
+    unreadable price, or a product past int64, gives ``<NA>`` (no unit cost: the row is kept)."""
+    codes, pairs = pd.MultiIndex.from_arrays([price, rate]).factorize()
+    prices = exact_decimals(pd.Series(pairs.get_level_values(0), dtype="string"))
+    rates = exact_decimals(pd.Series(pairs.get_level_values(1), dtype="string"))
+    units = [_rounded_down_units(one_price, Decimal(1) if one_rate is None else one_rate)
+             for one_price, one_rate in zip(prices, rates, strict=True)]
+    return pd.Series(pd.array(units, dtype="Int64").take(codes), index=price.index)
+
+
+def _rounded_down_units(price: Decimal | None, rate: Decimal) -> int | None:
+    if price is None:
+        return None
+    with localcontext(Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)):  # every digit of the product
+        cents = (price * rate).scaleb(2).to_integral_value(rounding=ROUND_DOWN)
+    units = int(cents) * CENT
+    return units if abs(units) <= _INT64_MAX else None
 
 
 def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
@@ -340,13 +389,9 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
-    rate = _number(text, "PCToBCExchangeRate").fillna(1.0).to_numpy(float)
-    price = _money(text, "EffectiveUnitPrice").astype("Float64").to_numpy(float, na_value=np.nan)
-    # ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2): Microsoft's own rounding, toward zero
-    billing_price = np.trunc(np.round(np.abs(price) * rate / 100, 6)) * 100 * np.sign(price)
-    months = months_covered(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
-    unit_cost = _monthly_cost(pd.Series(billing_price, index=text.index).astype("Float64").round().astype("Int64"),
-                              months).abs()
+    billing_price = rounded_down_product(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"))
+    months = _months_fraction(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
+    unit_cost = _monthly_cost(billing_price, *months).abs()
     publisher = _cells(text, "PublisherName")
     return _with(text, sku=(product + (":" + plan).where(plan.ne(""), "")).astype("string"),
                  quantity=_quantity_text(quantity), row_type=row_type, unit_cost=_money_text(unit_cost),
@@ -376,8 +421,8 @@ def pax8_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(kind.isin(PAX8_ONE_TIME_TYPES) | term.isin({"onetime", "activation"}), "one_time")
     row_type = row_type.mask(kind.isin(PAX8_COST_TYPES) | term.eq("rebate"), "cost")
     row_type = row_type.mask(term.eq("trial"), "trial")
-    term_months = term.map(PAX8_TERM_MONTHS).fillna(1).astype("float64")
-    unit_cost = _monthly_cost(_money(text, "cost"), term_months)
+    term_months = term.map(PAX8_TERM_MONTHS).fillna(1).to_numpy(np.int64)
+    unit_cost = _monthly_cost(_money(text, "cost"), term_months, np.ones_like(term_months))
     start, end = _dates(text, "startPeriod"), _dates(text, "endPeriod")
     exclusive = end.dt.day.eq(1).fillna(False) & (end > start).fillna(False)
     end = end.where(~exclusive, end - pd.Timedelta(days=1))

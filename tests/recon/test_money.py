@@ -12,6 +12,7 @@ from recon.money import (
     MONEY_SCALE,
     DecimalEvidence,
     decimal_evidence,
+    exact_decimals,
     exact_sum,
     format_units,
     from_decimal,
@@ -146,3 +147,19 @@ def test_format_units_writes_what_decimal_writes(units: list[int | None], places
     assert text.tolist() == expected
     assert text.index.equals(series.index)
     assert text.dtype == pd.StringDtype("pyarrow")
+
+
+@given(st.lists(st.text("0123456789.,-()$ €", max_size=12) | st.decimals(-10**15, 10**15, allow_nan=False).map(str),
+                min_size=1, max_size=30))
+def test_exact_decimals_reads_what_parse_money_reads_with_every_place(cells: list[str]) -> None:
+    # None exactly where parse_money gives <NA>; elsewhere the same number, only not rounded to four places
+    text = pd.Series(cells, dtype="string")
+    exact, units = exact_decimals(text), parse_money(text)
+    assert [value is None for value in exact] == units.isna().tolist()
+    assert [from_decimal(value) for value in exact if value is not None] == units.dropna().tolist()
+
+
+def test_exact_decimals_keeps_every_place() -> None:
+    cells = pd.Series(["0.923456", "2.9032258064516", "(1,234.567891)", "12.99999-", "n/a", ""], dtype="string")
+    assert exact_decimals(cells) == [Decimal("0.923456"), Decimal("2.9032258064516"), Decimal("-1234.567891"),
+                                     Decimal("-12.99999"), None, None]

@@ -10,7 +10,7 @@ from recon.connectors.frames import Pulled, as_file, load_pulled, text_frame
 from recon.ingest.files import load_source
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import sha256_of
-from recon.money import from_decimal
+from recon.money import from_decimal, parse_money
 
 COLUMNS = ["CustomerName", "ProductId", "ProductName", "Quantity", "BillableQuantity", "ChargeStartDate",
            "ChargeEndDate", "EffectiveUnitPrice", "Subtotal", "SubscriptionId"]
@@ -53,3 +53,12 @@ def test_cells_keep_exact_decimals_and_iso_dates() -> None:
     frame = text_frame([{"a": Decimal("0.1000"), "b": pd.Timestamp("2026-02-01").date(), "c": None, "d": 1.25}],
                        ["a", "b", "c", "d"])
     assert frame.iloc[0].tolist() == ["0.1000", "2026-02-01", "", "1.25"]
+
+
+def test_a_float_from_a_database_is_written_as_the_decimal_it_shows() -> None:
+    # A SQL source's REAL column comes as a Python float; str() writes one below 0.0001 in exponent form
+    # ("5e-05"), which no money reader takes: the row was quarantined ("not money"). Written as the
+    # decimal the float's shortest repr shows, it reads as what the database holds.
+    frame = text_frame([{"cost": 0.00005, "price": 19.8, "big": 1e16, "whole": 3.0}], ["cost", "price", "big", "whole"])
+    assert frame.iloc[0].tolist() == ["0.00005", "19.8", "10000000000000000", "3.0"]
+    assert parse_money(frame["cost"]).tolist() == [from_decimal("0.0001")]

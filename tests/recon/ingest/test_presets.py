@@ -1,16 +1,20 @@
 """Presets read the real exports (hand-made fixtures with the vendors' column names) into canonical rows."""
 
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recon.errors import SourceError
 from recon.ingest.files import load_source
 from recon.ingest.presets import PRESETS, detect_preset, months_covered
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import read_table
-from recon.money import from_decimal
+from recon.money import from_decimal, parse_money
+from tests.fixtures.make_semantics import microsoft, pax8
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "presets"
 
@@ -82,6 +86,83 @@ def test_microsoft_rows_say_what_they_are() -> None:
     assert frame["vendor"].tolist() == ["Microsoft"] * 3 + ["Acronis International GmbH"]
     # ROUNDDOWN(19.80 x 0.92, 2) = 18.21 in the billing currency, for one anniversary month
     assert frame["unit_cost"].iloc[3] == from_decimal("18.21")
+
+
+def microsoft_unit_costs(*rows: dict[str, str]) -> list[int]:
+    """The monthly unit cost (Int64 units) of each row of a reconciliation file with every documented
+    column (``make_semantics.microsoft``), read with the preset."""
+    base = {"CustomerName": "Lyon Boulangerie", "ProductId": "CFQ7TTC0LFLX", "SkuId": "0001",
+            "ChargeType": "cycleCharge", "ChargeStartDate": "2026-03-01", "ChargeEndDate": "2026-03-31",
+            "BillableQuantity": "1", "Subtotal": "1.00", "Currency": "EUR"}
+    text = microsoft(*({**base, **row} for row in rows))
+    entry = SourceEntry(path="recon.csv", kind="usage", preset="microsoft-nce-recon")
+    loaded = load_source(text.encode(), "recon.csv", entry)
+    assert loaded.issues.empty and len(loaded.frame) == len(rows)
+    return loaded.frame["unit_cost"].tolist()
+
+
+def test_microsoft_unit_cost_uses_every_place_of_the_exchange_rate() -> None:
+    # 100.00 USD at 0.923456 is 92.3456 EUR: Microsoft charges ROUNDDOWN(., 2) = 92.34 (Subtotal 92.34).
+    # The rate read to four places (0.9235) gave 92.35: a cost above what Microsoft bills, so an MSP
+    # passing the seat on at cost got a false negative_margin (tests/fixtures/semantics/ms_exchange_rate_places).
+    costs = microsoft_unit_costs(
+        {"EffectiveUnitPrice": "100.00", "PCToBCExchangeRate": "0.923456", "Subtotal": "92.34"},
+        {"EffectiveUnitPrice": "32.40", "PCToBCExchangeRate": "0.923456", "Subtotal": "29.91"},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "EUR"})  # blank rate: 1
+    assert costs == [from_decimal("92.34"), from_decimal("29.91"), from_decimal("19.80")]
+
+
+def test_microsoft_unit_cost_uses_every_place_of_a_prorated_price() -> None:
+    # 12.99999 rounded to four places is 13.0000 and ROUNDDOWN gave 13.00; Microsoft's is 12.99.
+    # 2.9032258064516 (90.00 x 1/31) x 0.923456 = 2.68099... -> 2.68 for the charge period.
+    costs = microsoft_unit_costs(
+        {"EffectiveUnitPrice": "12.99999"},
+        {"EffectiveUnitPrice": "2.9032258064516", "PCToBCExchangeRate": "0.923456"},
+        {"EffectiveUnitPrice": "-12.99999", "BillableQuantity": "-1", "Subtotal": "-12.99"})  # toward zero
+    assert costs == [from_decimal("12.99"), from_decimal("2.68"), from_decimal("12.99")]
+
+
+def test_microsoft_partial_period_cost_a_month_rounds_half_up() -> None:
+    # 1.03 for the eight days 3/1-3/8 is 1.03 x 31 / 8 = 3.99125 a month: half up to 3.9913 (the four
+    # places money keeps), as recon.money rounds; numpy's half-to-even gave 3.9912.
+    costs = microsoft_unit_costs({"EffectiveUnitPrice": "1.03", "ChargeEndDate": "2026-03-08"})
+    assert costs == [from_decimal("3.9913")]
+
+
+def test_microsoft_unreadable_price_leaves_the_cost_unknown_and_keeps_the_row() -> None:
+    # As before: a price that is not a number gives no unit cost (margins are not computed for it), the
+    # row is loaded; an unreadable rate counts as 1, like a blank one.
+    costs = microsoft_unit_costs({"EffectiveUnitPrice": "n/a"},
+                                 {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "n/a"})
+    assert pd.isna(costs[0]) and costs[1] == from_decimal("19.80")
+
+
+_PRICE_TEXT = st.builds(lambda whole, places: f"{whole}.{places}" if places else str(whole),
+                        st.integers(0, 99_999), st.text("0123456789", max_size=16))
+_RATE_TEXT = st.builds(lambda whole, places: f"{whole}.{places}" if places else str(whole),
+                       st.integers(0, 2_000), st.text("0123456789", max_size=12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PRICE_TEXT, _RATE_TEXT), min_size=1, max_size=5))
+def test_microsoft_unit_cost_is_decimal_rounddown_of_price_times_rate(pairs: list[tuple[str, str]]) -> None:
+    # the preset's rule alone (no validation suite: fast enough for many examples), on full-format rows
+    rows = [{"CustomerName": "A", "ChargeStartDate": "2026-03-01", "ChargeEndDate": "2026-03-31",
+             "EffectiveUnitPrice": price, "PCToBCExchangeRate": rate} for price, rate in pairs]
+    prepared = PRESETS["microsoft-nce-recon"].prepare(read_table(microsoft(*rows).encode(), "recon.csv"))
+    costs = parse_money(prepared["unit_cost (recon)"]).tolist()
+    expected = [from_decimal((Decimal(price) * Decimal(rate)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+                for price, rate in pairs]
+    assert costs == expected
+
+
+def test_pax8_term_cost_a_month_rounds_half_up() -> None:
+    # 1234.59 for a 2 Year term is 51.44125 a month: half up to 51.4413 (recon.money's rounding);
+    # numpy's half-to-even gave 51.4412.
+    text = pax8({"companyName": "A", "sku": "S", "quantity": "1", "startPeriod": "2026-03-01",
+                 "endPeriod": "2026-04-01", "cost": "1234.59", "costTotal": "1234.59", "total": "1300.00",
+                 "type": "subscription", "term": "2 Year"})
+    assert pax8_items(text)["unit_cost"].tolist() == [from_decimal("51.4413")]
 
 
 def test_pax8_prorate_rows_are_partial_periods_with_monthly_cost() -> None:
