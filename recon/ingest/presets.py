@@ -520,7 +520,11 @@ MICROSOFT_NCE = Preset(
     known_columns=MICROSOFT_COLUMNS,
     derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
                                ("TermAndBillingCycle",)),
-                  "unit_cost": (("EffectiveUnitPrice",),), "cost_amount": (("Subtotal", "Total"),)},
+                  "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
+                  "cost_amount": (("Subtotal", "Total"),)},
+    without_column={"PCToBCExchangeRate": "the vendor's unit cost stays in the pricing currency: where the billing "
+                                          "currency differs, margins are wrong and negative_margin findings false "
+                                          "or missed"},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
@@ -545,6 +549,10 @@ PAX8_INVOICE_ITEMS = Preset(
     known_columns=PAX8_COLUMNS,
     derived_from={"period_end": (("endPeriod",),), "row_type": (("type",), ("term",)), "unit_cost": (("cost",),),
                   "cost_amount": (("costTotal",),)},
+    # the term also says how many months a line's cost is for
+    without_column={"term": "rows are not told apart by their term (trials, one-time fees, arrears, rebates), so "
+                            "some count as the wrong kind, and an annual or multi-year cost counts as one month's: "
+                            "margins read too low (false negative_margin findings)"},
     variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
                "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
                "currencyCode"),),

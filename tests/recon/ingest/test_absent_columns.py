@@ -73,8 +73,8 @@ def test_a_pax8_export_without_subscription_id_says_what_its_absence_means() -> 
 def test_a_pax8_column_a_field_is_derived_from_is_missed_too(column: str, field_name: str) -> None:
     loaded = load_source(without(PAX8, column), "pax8.csv", PAX8_ENTRY)
     assert [(absent.column, absent.field) for absent in loaded.report.absent_columns] == [(column, field_name)]
-    assert loaded.report.warnings[-1].startswith(f"no column {column!r} ({field_name}), {MARK}: "
-                                                 f"{WITHOUT_FIELD['usage'][field_name]}")
+    means = PRESETS["pax8-invoice-items"].without_column.get(column, WITHOUT_FIELD["usage"][field_name])
+    assert loaded.report.warnings[-1].startswith(f"no column {column!r} ({field_name}), {MARK}: {means}")
 
 
 def test_a_microsoft_export_without_charge_end_date_says_rows_run_to_the_end_of_their_month() -> None:
@@ -285,3 +285,28 @@ def test_an_older_list_view_without_cancelled_date_still_expects_a_cancelled_add
     assert cancelled["end_date"].isna().all() and cancelled["billable"].all()
     whole = load_source(older.read_bytes(), "additions.csv", entry).frame
     assert str(whole.loc[cancelled.index, "end_date"].iloc[0].date()) == "2026-01-31"
+
+
+# ----------------------------------------------------------------------------- vendor exports: the cost
+
+def test_a_pax8_export_without_term_says_a_yearly_cost_counts_as_a_month_s() -> None:
+    """Pax8's term says how many months a line's cost is for: without it the annual 72.00 is a month's cost
+    and a sound margin reads as a loss (the row_type clause alone did not say so)."""
+    lacking = run_semantic("pax8_annual_term", without=(("usage", "term"),))
+    assert absent_of(lacking) == [("term", "row_type", "rows are not told apart by their term (trials, one-time "
+                                   "fees, arrears, rebates), so some count as the wrong kind, and an annual or "
+                                   "multi-year cost counts as one month's: margins read too low (false "
+                                   "negative_margin findings)")]
+    assert findings(run_semantic("pax8_annual_term")) == []
+    assert findings(lacking) == [("2026-03", "Fabrikam Legal", "EDR", "negative_margin", "-645.00")]
+
+
+def test_a_microsoft_export_without_the_exchange_rate_says_the_cost_stays_in_the_pricing_currency() -> None:
+    """Without PCToBCExchangeRate a USD price is read as the EUR cost (19.80, not 18.21): a false
+    negative_margin, which loaded without a word."""
+    lacking = run_semantic("ms_exchange_rate", without=(("usage", "PCToBCExchangeRate"),))
+    assert absent_of(lacking) == [("PCToBCExchangeRate", "unit_cost", "the vendor's unit cost stays in the pricing "
+                                   "currency: where the billing currency differs, margins are wrong and "
+                                   "negative_margin findings false or missed")]
+    assert findings(run_semantic("ms_exchange_rate")) == []
+    assert findings(lacking) == [("2026-03", "Lyon Boulangerie", "M365-BP", "negative_margin", "-4.00")]
