@@ -122,7 +122,7 @@ WITHOUT_FIELD: dict[str, dict[str, str]] = {
         "line_id": "a line exported twice counts as a duplicate charge, not as a data error",
         "discount": "amounts are price x quantity, no discount taken off",
         "line_type": "agreement invoices are not told apart, so their totals are not compared with their "
-                     "agreement's lines",
+                     "agreement's lines, and those lines read as not billed (missed_recurring_charge)",
         "status": "no invoice reads as marked paid, so short-paid invoices are not found",
     },
     "time_entries": {

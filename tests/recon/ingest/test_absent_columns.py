@@ -310,3 +310,15 @@ def test_a_microsoft_export_without_the_exchange_rate_says_the_cost_stays_in_the
                                    "negative_margin findings false or missed")]
     assert findings(run_semantic("ms_exchange_rate")) == []
     assert findings(lacking) == [("2026-03", "Lyon Boulangerie", "M365-BP", "negative_margin", "-4.00")]
+
+
+def test_invoice_lines_without_the_agreement_amount_say_the_agreement_s_lines_read_as_not_billed() -> None:
+    """Without invoice.agreementAmount an agreement invoice's total is one for receivables only: its
+    agreement's additions read as billed nowhere (a missed_recurring_charge each), which the old clause
+    left out."""
+    lacking = run_semantic("cw_agreement_total", without=(("invoices", "invoice.agreementAmount"),))
+    assert absent_of(lacking) == [("invoice.agreementAmount", "line_type", "agreement invoices are not told apart, "
+                                   "so their totals are not compared with their agreement's lines, and those lines "
+                                   "read as not billed (missed_recurring_charge)")]
+    assert findings(lacking) == [("2026-03", "Alpine Ski House", "MANAGED-WS", "missed_recurring_charge", "-225.00"),
+                                 ("2026-03", "Northwind Traders", "MANAGED-WS", "missed_recurring_charge", "-450.00")]
