@@ -88,7 +88,8 @@ SOURCES: dict[str, tuple[Field, ...]] = {
 # What the findings lose when a file lacks the column an optional field is read from, where that matters
 # (PRODUCT.md section 9: nothing is dropped silently). A file in an export format (a preset) that lacks
 # a column its format has gets this clause in its validation report (``recon.sources.AbsentColumn``);
-# a field missing here (a product name, a description) changes no finding and is not warned about.
+# a field missing here (a product name, a description) changes no finding and is not warned about. A
+# column whose absence means something else than its field's clause says has its own (``Preset.without_column``).
 WITHOUT_FIELD: dict[str, dict[str, str]] = {
     "usage": {
         "period_end": "each row counts from its start to the end of that month, not over its own charge period",
@@ -103,19 +104,25 @@ WITHOUT_FIELD: dict[str, dict[str, str]] = {
         "subscription_end": "a subscription's life is taken from its loaded charges only, so fewer days are "
                             "carried from the nearest charge",
     },
+    # No ``service_id``: a ConnectWise addition is one row with its own id, and an Autotask contract service
+    # is its contract and its service (the rule falls back on them), so without the column no finding changes.
     "contracts": {
         "quantity": "every line reads as usage-based (no contracted quantity)",
-        "end_date": "cancelled or ended lines are still expected",
-        "billable": "which lines are billable (expected revenue) is not read",
-        "prorate": "whether a partial month is billed prorated is not read",
-        "service_id": "rows of one contract service are added up instead of replacing one another in time",
+        "end_date": "a line's own end or cancellation date is not read, so it is still expected after it",
+        # the presets that read these (ConnectWise's) take a line as billable, or prorated, only where the
+        # column says so
+        "billable": "no line reads as billable, so none is expected revenue: what the invoices bill for them "
+                    "reads as billed outside the contract",
+        "prorate": "a monthly line only it marks prorated is expected in whole months only: nothing is expected "
+                   "for a month the line covers in part, and a prorated charge for it reads as billed outside "
+                   "the contract",
         "billing_frequency": "every line reads as billed monthly",
     },
     "invoices": {
         "line_id": "a line exported twice counts as a duplicate charge, not as a data error",
         "discount": "amounts are price x quantity, no discount taken off",
         "line_type": "agreement invoices are not told apart, so their totals are not compared with their "
-                     "agreement's lines",
+                     "agreement's lines, and those lines read as not billed (missed_recurring_charge)",
         "status": "no invoice reads as marked paid, so short-paid invoices are not found",
     },
     "time_entries": {

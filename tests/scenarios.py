@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import re
@@ -15,7 +16,7 @@ from recon.ingest.files import load_file, load_source
 from recon.ingest.profile import SourceEntry
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
-from recon.sources import Sources, combine
+from recon.sources import Sources, ValidationReport, combine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCENARIOS = FIXTURES / "rules"
@@ -78,6 +79,7 @@ class SemanticScenario:
     expected: pd.DataFrame
     absent: pd.DataFrame
     history: Sources | None
+    reports: tuple[ValidationReport, ...] = ()  # the run's own files'
 
 
 def _section_files(sections: dict[str, str], history: bool) -> list:
@@ -103,20 +105,33 @@ def semantic_settings(sections: dict[str, str]) -> tuple[Settings, list[str] | N
     return Settings().replace(**values), periods or None
 
 
+def without_columns(text: str, columns: tuple[str, ...]) -> str:
+    """CSV ``text`` with ``columns`` deleted where it has them (as a spreadsheet deletes them: header and cells)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    kept = [index for index, column in enumerate(rows[0]) if column not in columns]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[row[index] for index in kept] for row in rows])
+    return out.getvalue()
+
+
 @functools.cache
-def run_semantic(name: str, **changes: str) -> SemanticScenario:
+def run_semantic(name: str, without: tuple[tuple[str, str], ...] = (), **changes: str) -> SemanticScenario:
     """Reconcile scenario ``name`` of ``tests/fixtures/semantics`` (its history as the store's charge
-    history); ``changes`` override its settings."""
+    history); ``without``: (kind, column) pairs, the column deleted from its own files of that kind;
+    ``changes`` override its settings."""
     sections = parse_scenario((SEMANTICS / f"{name}.txt").read_text(encoding="utf-8"), headers=r"[\w -]+")
     settings, periods = semantic_settings(sections)
+    for header, text in sections.items():
+        deleted = tuple(column for kind, column in without if kind == header.split()[0])
+        sections[header] = without_columns(text, deleted) if deleted else text
     kinds = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
     history_files = _section_files(sections, history=True)
     history = combine(history_files, kinds) if history_files else None
-    result = reconcile(combine(_section_files(sections, history=False), kinds), settings.replace(**changes),
-                       periods, history=history)
+    files = combine(_section_files(sections, history=False), kinds)
+    result = reconcile(files, settings.replace(**changes), periods, history=history)
     frames = [pd.read_csv(io.StringIO(sections[part]), dtype=str, keep_default_na=False)
               for part in ("expected", "absent")]
-    return SemanticScenario(result, frames[0], frames[1], history)
+    return SemanticScenario(result, frames[0], frames[1], history, files.reports)
 
 
 def semantic_names() -> list[str]:

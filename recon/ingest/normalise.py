@@ -39,7 +39,6 @@ from recon.schema import (
     ISSUE_COLUMNS,
     PANDAS_DTYPES,
     SOURCES,
-    WITHOUT_FIELD,
     Field,
     canonical_dtypes,
 )
@@ -178,7 +177,7 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
     cells = {name: picked[column] for name, column in matched.items()}
     unused = unused_columns(text, {*matched.values(), *read.found}, read.known,
                             [*(spec.name for spec in SOURCES[kind] if spec.name not in matched), *read.wanted])
-    absent = absent_columns(kind, read.absent, matched)
+    absent = absent_columns(read.absent, matched)
     return ParsedFile(kind, file_name, text, lines, int(blank.sum()), data_rows, frame,
                       frame if every_row else frame[data_rows], cells, spans, table.layout, blank_lines,
                       _line_checks(kind, frame, given, limits.max_line_amount),
@@ -187,13 +186,11 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
                       limits.max_line_amount, unused, absent)
 
 
-def absent_columns(kind: str, absent: Iterable[tuple[str, str]],
-                   matched: Mapping[str, str]) -> tuple[AbsentColumn, ...]:
-    """The columns a preset's format has that the file lacks (``Preset.absent``: (field, column) pairs),
-    each with what its absence means; a field the file still gives from another column (a profile's
-    mapping, or its canonical name) is not missing."""
-    return tuple(AbsentColumn(column, name, WITHOUT_FIELD[kind][name]) for name, column in absent
-                 if matched.get(name, derived_column(name)) == derived_column(name))
+def absent_columns(absent: Iterable[AbsentColumn], matched: Mapping[str, str]) -> tuple[AbsentColumn, ...]:
+    """The columns a preset's format has that the file lacks (``Preset.absent``), but for a field the file
+    still gives from another column (a profile's mapping, or its canonical name)."""
+    return tuple(column for column in absent
+                 if matched.get(column.field, derived_column(column.field)) == derived_column(column.field))
 
 
 def with_verdict(parsed: ParsedFile, validation: quality.Validation) -> LoadedSource:

@@ -79,6 +79,7 @@ from recon.money import (
     round_half_up_div,
 )
 from recon.schema import AGREEMENT_SKU_PREFIX, SOURCES, WITHOUT_FIELD
+from recon.sources import AbsentColumn
 
 DETECTION_THRESHOLD = 0.5  # share of a preset's known columns a header must have to be read as it
 DERIVED_SUFFIX = " (recon)"  # columns a preset or profile adds to a file are named "<field> (recon)"
@@ -107,6 +108,9 @@ class Preset:
     # in the format's documented headers (where ``WITHOUT_FIELD`` says the field matters): a file that
     # lacks one the format has is warned about (``absent``)
     derived_from: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # a column (as documented) whose absence means something else than its field's ``WITHOUT_FIELD``
+    # clause says -> what it means
+    without_column: Mapping[str, str] = field(default_factory=dict)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
         """The text frame with the format's rule applied and its constant columns added (a new frame). The
@@ -136,10 +140,10 @@ class Preset:
                   if not candidates[0].endswith(DERIVED_SUFFIX)}
         return direct | dict(self.derived_from)
 
-    def absent(self, header: Iterable[str]) -> list[tuple[str, str]]:
-        """(field, column) for each column the file's documented header has and ``header`` lacks, that a
-        field the findings depend on (``WITHOUT_FIELD``) is read from. A column the format's header does
-        not have (a newer export's, an API's other fields) is never missed."""
+    def absent(self, header: Iterable[str]) -> list[AbsentColumn]:
+        """Each column the file's documented header has and ``header`` lacks, that a field the findings
+        depend on (``WITHOUT_FIELD``) is read from, with what its absence means. A column the format's
+        header does not have (a newer export's, an API's other fields) is never missed."""
         header = list(header)
         present = {fold(column) for column in header}
         documented = {fold(column): column for column in self.documented_header(header)}
@@ -150,7 +154,8 @@ class Preset:
             for names in columns:
                 named = [documented[fold(column)] for column in names if fold(column) in documented]
                 if named and not any(fold(column) in present for column in names):
-                    missed.append((name, named[0]))
+                    means = self.without_column.get(named[0], WITHOUT_FIELD[self.kind][name])
+                    missed.append(AbsentColumn(named[0], name, means))
         return missed
 
     def mapping(self, header: Iterable[str]) -> dict[str, str]:
@@ -196,7 +201,7 @@ class ColumnsRead:
     found: set[str] = field(default_factory=set)
     wanted: list[str] = field(default_factory=list)
     known: set[str] = field(default_factory=set)
-    absent: list[tuple[str, str]] = field(default_factory=list)  # (field, column): see ``Preset.absent``
+    absent: list[AbsentColumn] = field(default_factory=list)  # see ``Preset.absent``
 
 
 _READING: ContextVar[ColumnsRead | None] = ContextVar("recon_preset_columns_read", default=None)
@@ -231,8 +236,8 @@ def mark_known(names: Iterable[str], wanted: bool = False) -> None:
             collected.wanted.extend(names)
 
 
-def mark_absent(absent: Iterable[tuple[str, str]]) -> None:
-    """Note the (field, column) pairs of the format's columns the file lacks (``Preset.absent``)."""
+def mark_absent(absent: Iterable[AbsentColumn]) -> None:
+    """Note the format's columns the file lacks (``Preset.absent``)."""
     collected = _READING.get()
     if collected is not None:
         collected.absent.extend(absent)
@@ -560,7 +565,11 @@ MICROSOFT_NCE = Preset(
     known_columns=MICROSOFT_COLUMNS,
     derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
                                ("TermAndBillingCycle",)),
-                  "unit_cost": (("EffectiveUnitPrice",),), "cost_amount": (("Subtotal", "Total"),)},
+                  "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
+                  "cost_amount": (("Subtotal", "Total"),)},
+    without_column={"PCToBCExchangeRate": "the vendor's unit cost stays in the pricing currency: where the billing "
+                                          "currency differs, margins are wrong and negative_margin findings false "
+                                          "or missed"},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
@@ -585,6 +594,10 @@ PAX8_INVOICE_ITEMS = Preset(
     known_columns=PAX8_COLUMNS,
     derived_from={"period_end": (("endPeriod",),), "row_type": (("type",), ("term",)), "unit_cost": (("cost",),),
                   "cost_amount": (("costTotal",),)},
+    # the term also says how many months a line's cost is for
+    without_column={"term": "rows are not told apart by their term (trials, one-time fees, arrears, rebates), so "
+                            "some count as the wrong kind, and an annual or multi-year cost counts as one month's: "
+                            "margins read too low (false negative_margin findings)"},
     variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
                "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
                "currencyCode"),),
@@ -603,6 +616,10 @@ CONNECTWISE_ADDITIONS = Preset(
                "Effective Date", "Cancelled Date", "Bill Customer"),),
     derived_from={"quantity": (("Quantity",),), "end_date": (("Cancelled", "Cancelled Date"),),
                   "billable": (("Bill", "Bill Customer"),), "prorate": (("Prorate Price",),)},
+    # this header has Addition Status: an addition it says is cancelled, with no date, is not expected
+    without_column={"Cancelled": "the date an addition was cancelled is not read: one whose status says "
+                                 "cancelled is not expected at all, not even before that date, and one whose "
+                                 "status does not is still expected after it"},
     transform=connectwise_additions,
 )
 CONNECTWISE_ADDITIONS_API = Preset(
@@ -617,6 +634,8 @@ CONNECTWISE_ADDITIONS_API = Preset(
                    "agreement.billingCycle.name"),
     derived_from={"quantity": (("quantity",), ("lessIncluded",)), "end_date": (("cancelledDate",),),
                   "billable": (("billCustomer",),), "prorate": (("prorateCurrentPeriodFlag",), ("proratePrice",))},
+    without_column={"lessIncluded": "the included quantity is not taken off: each addition expects its whole "
+                                    "quantity, so one billed net of it reads as under-billed"},
     transform=connectwise_additions,
     api=True,
 )
@@ -678,7 +697,6 @@ AUTOTASK_CONTRACT_UNITS = Preset(
     known_columns=("id", "contractID", "contractServiceID", "serviceID", "startDate", "endDate", "units",
                    "price", "cost", "internalCurrencyPrice", "approveAndPostDate"),
     variants=(("contractID", "serviceID", "startDate", "endDate", "units", "price", "cost"),),
-    derived_from={"service_id": (("contractServiceID",),)},
     transform=autotask_units,
     client_key="contractID",
 )

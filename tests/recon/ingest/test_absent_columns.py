@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recon.cli import app
+from recon.exports.formatting import export_frame
 from recon.ingest.directory import inspect_directory
 from recon.ingest.files import load_file, load_source, pulled
 from recon.ingest.presets import PRESETS, columns_read, fold
@@ -28,11 +29,14 @@ from recon.ingest.profile import SourceEntry
 from recon.schema import WITHOUT_FIELD
 from recon.sources import AbsentColumn
 from recon.views import validation_summary
+from tests.scenarios import SemanticScenario, run_semantic
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
 PAX8 = FIXTURES / "presets" / "pax8-invoice-items.csv"  # the header PRODUCT.md section 2 lists
 MICROSOFT = FIXTURES / "real_month" / "microsoft-recon-2026-03.csv"  # Partner Center's full header
+NORTHWIND = FIXTURES / "real_month" / "connectwise-agreement-additions-northwind.csv"  # the list view's header
+NORTHWIND_ENTRY = SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions")
 PAX8_ENTRY = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
 MICROSOFT_ENTRY = SourceEntry(path="microsoft.csv", kind="usage", preset="microsoft-nce-recon")
 DIRECTORIES = [ROOT / "sample_data", FIXTURES / "presets", FIXTURES / "real_month",
@@ -69,8 +73,8 @@ def test_a_pax8_export_without_subscription_id_says_what_its_absence_means() -> 
 def test_a_pax8_column_a_field_is_derived_from_is_missed_too(column: str, field_name: str) -> None:
     loaded = load_source(without(PAX8, column), "pax8.csv", PAX8_ENTRY)
     assert [(absent.column, absent.field) for absent in loaded.report.absent_columns] == [(column, field_name)]
-    assert loaded.report.warnings[-1].startswith(f"no column {column!r} ({field_name}), {MARK}: "
-                                                 f"{WITHOUT_FIELD['usage'][field_name]}")
+    means = PRESETS["pax8-invoice-items"].without_column.get(column, WITHOUT_FIELD["usage"][field_name])
+    assert loaded.report.warnings[-1].startswith(f"no column {column!r} ({field_name}), {MARK}: {means}")
 
 
 def test_a_microsoft_export_without_charge_end_date_says_rows_run_to_the_end_of_their_month() -> None:
@@ -142,6 +146,8 @@ def test_every_column_a_derived_field_is_declared_from_is_documented_and_read_by
     declared = {fold(column) for groups in spec.derived_from.values() for names in groups for column in names}
     assert declared <= documented
     assert set(spec.derived_from) <= set(WITHOUT_FIELD[spec.kind])
+    assert {fold(column) for column in spec.without_column} <= {
+        fold(column) for names in spec.read_from().values() for group in names for column in group}
     for header in (spec.known_columns, *spec.variants):  # a file of each documented header
         with columns_read() as read:
             spec.prepare(pd.DataFrame({column: pd.Series([""], dtype="string") for column in header}))
@@ -168,3 +174,151 @@ def test_recon_run_and_validate_print_the_missing_column(tmp_path: Path) -> None
                                      "--out", str(tmp_path / "whole"), "--no-store"])
     assert whole.exit_code == 0, whole.output
     assert MARK not in whole.output
+
+
+# ------------------------------------------------------------------- contract exports: each clause is true
+
+def findings(scenario: SemanticScenario) -> list[tuple[str, ...]]:
+    """(period, client, sku, type, variance) of each finding, in that order."""
+    found = export_frame(scenario.result.discrepancies)[["period", "client", "sku", "type", "variance"]]
+    return sorted(found.astype(str).itertuples(index=False, name=None))
+
+
+def absent_of(scenario: SemanticScenario) -> list[tuple[str, str, str]]:
+    return [(absent.column, absent.field, absent.means) for report in scenario.reports
+            for absent in report.absent_columns]
+
+
+@pytest.mark.parametrize(("name", "column"), [("cw_agreement_total", "id"), ("cw_less_included", "id"),
+                                              ("cw_prorated_start", "id"),
+                                              ("autotask_adjustment", "contractServiceID")])
+def test_without_an_addition_id_or_a_contract_service_id_no_finding_changes_and_none_is_warned(
+        name: str, column: str) -> None:
+    """A ConnectWise addition is one row with its own id, and an Autotask contract service is its contract
+    and its service (a recurring service contract holds a service once; the rule falls back on them): the
+    rows of a file without the column are told apart as they are with it (the Autotask scenario's
+    adjustment from 3/15 still replaces the month's row). The old warning said they were added up."""
+    whole, lacking = run_semantic(name), run_semantic(name, without=(("contracts", column),))
+    pd.testing.assert_frame_equal(lacking.result.discrepancies, whole.result.discrepancies)
+    pd.testing.assert_frame_equal(lacking.result.keys, whole.result.keys)
+    assert absent_of(lacking) == [] and not [warning for report in lacking.reports for warning in report.warnings
+                                             if MARK in warning]
+
+
+@pytest.mark.parametrize(("name", "column", "billed"), [
+    ("cw_less_included", "billCustomer", [("2026-03", "MANAGED-WS", "450.00")]),
+    ("cw_cancelled_addition", "Bill", [("2026-02", "EXO-P1", "16.00"), ("2026-02", "MANAGED-WS", "450.00"),
+                                       ("2026-03", "MANAGED-WS", "450.00")])])
+def test_without_the_bill_column_no_addition_is_expected_revenue(name: str, column: str,
+                                                                 billed: list[tuple[str, str, str]]) -> None:
+    """ConnectWise reads an addition as billable only where its Bill / billCustomer says so: without the
+    column none is, so every invoice line for them is billed outside the contract."""
+    whole, lacking = run_semantic(name), run_semantic(name, without=(("contracts", column),))
+    means = WITHOUT_FIELD["contracts"]["billable"]
+    assert absent_of(lacking) == [(column, "billable", means)]
+    assert means == ("no line reads as billable, so none is expected revenue: what the invoices bill for them "
+                     "reads as billed outside the contract")
+    assert findings(whole) == []
+    assert {found[3] for found in findings(lacking)} == {"billed_outside_contract"}
+    assert [(found[0], found[2], found[4]) for found in findings(lacking)] == billed
+
+
+def test_without_the_prorate_columns_a_prorated_partial_month_is_not_expected() -> None:
+    """An addition from 3/15 ConnectWise prorates (prorateCurrentPeriodFlag, proratePrice): without both
+    columns it reads as billed in whole months, so its prorated March charge is billed outside the
+    contract; without one of them the other still marks it prorated (the clause says "only it")."""
+    both = run_semantic("cw_prorated_start",
+                        without=(("contracts", "prorateCurrentPeriodFlag"), ("contracts", "proratePrice")))
+    means = WITHOUT_FIELD["contracts"]["prorate"]
+    assert absent_of(both) == [("prorateCurrentPeriodFlag", "prorate", means), ("proratePrice", "prorate", means)]
+    assert means == ("a monthly line only it marks prorated is expected in whole months only: nothing is expected "
+                     "for a month the line covers in part, and a prorated charge for it reads as billed outside "
+                     "the contract")
+    assert findings(both) == [("2026-03", "Alpine Ski House", "MANAGED-WS", "billed_outside_contract", "98.72")]
+    for column in ("prorateCurrentPeriodFlag", "proratePrice"):
+        one = run_semantic("cw_prorated_start", without=(("contracts", column),))
+        assert absent_of(one) == [(column, "prorate", means)] and findings(one) == []
+
+
+def test_a_list_view_without_prorate_price_says_partial_months_are_not_expected() -> None:
+    loaded = load_source(without(NORTHWIND, "Prorate Price"), "additions.csv", NORTHWIND_ENTRY)
+    assert loaded.report.warnings == (
+        "no column 'Prorate Price' (prorate), which this export format has: a monthly line only it marks "
+        "prorated is expected in whole months only: nothing is expected for a month the line covers in part, and "
+        "a prorated charge for it reads as billed outside the contract; if the export left it out, export the "
+        "file again with it",)
+
+
+def test_without_less_included_each_addition_expects_its_whole_quantity() -> None:
+    """The old clause (every line usage-based) was the Quantity column's: without lessIncluded the quantity
+    is read, the included part is not taken off (12, not 10), and the invoice of 10 reads as under-billed."""
+    lacking = run_semantic("cw_less_included", without=(("contracts", "lessIncluded"),))
+    assert absent_of(lacking) == [("lessIncluded", "quantity", "the included quantity is not taken off: each "
+                                   "addition expects its whole quantity, so one billed net of it reads as "
+                                   "under-billed")]
+    assert findings(lacking) == [("2026-03", "Northwind Traders", "MANAGED-WS", "quantity_under_billed", "-90.00")]
+
+
+def test_a_list_view_without_cancelled_expects_a_cancelled_addition_in_no_month() -> None:
+    """The list view's Addition Status says Cancelled: without the Cancelled date such an addition is not
+    expected at all, not even in February before its cancellation on 3/3 (the old clause said cancelled
+    lines are still expected)."""
+    lacking = run_semantic("cw_cancelled_addition", without=(("contracts", "Cancelled"),))
+    means = ("the date an addition was cancelled is not read: one whose status says cancelled is not expected "
+             "at all, not even before that date, and one whose status does not is still expected after it")
+    assert absent_of(lacking) == [("Cancelled", "end_date", means)]
+    assert findings(run_semantic("cw_cancelled_addition")) == []
+    assert findings(lacking) == [("2026-02", "Northwind Traders", "EXO-P1", "billed_outside_contract", "16.00")]
+
+
+def test_an_older_list_view_without_cancelled_date_still_expects_a_cancelled_addition() -> None:
+    """The older list view has no Addition Status: without Cancelled Date an addition cancelled on 1/31
+    is read as running on (the field's own clause), not as not expected."""
+    older = FIXTURES / "presets" / "connectwise-additions.csv"
+    entry = SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions")
+    loaded = load_source(without(older, "Cancelled Date"), "additions.csv", entry)
+    assert loaded.report.absent_columns == (AbsentColumn("Cancelled Date", "end_date",
+                                                         WITHOUT_FIELD["contracts"]["end_date"]),)
+    assert WITHOUT_FIELD["contracts"]["end_date"] == ("a line's own end or cancellation date is not read, so it "
+                                                      "is still expected after it")
+    cancelled = loaded.frame[loaded.frame["sku"].eq("EDR") & loaded.frame["client"].eq("Ridgeway Accounting")]
+    assert cancelled["end_date"].isna().all() and cancelled["billable"].all()
+    whole = load_source(older.read_bytes(), "additions.csv", entry).frame
+    assert str(whole.loc[cancelled.index, "end_date"].iloc[0].date()) == "2026-01-31"
+
+
+# ----------------------------------------------------------------------------- vendor exports: the cost
+
+def test_a_pax8_export_without_term_says_a_yearly_cost_counts_as_a_month_s() -> None:
+    """Pax8's term says how many months a line's cost is for: without it the annual 72.00 is a month's cost
+    and a sound margin reads as a loss (the row_type clause alone did not say so)."""
+    lacking = run_semantic("pax8_annual_term", without=(("usage", "term"),))
+    assert absent_of(lacking) == [("term", "row_type", "rows are not told apart by their term (trials, one-time "
+                                   "fees, arrears, rebates), so some count as the wrong kind, and an annual or "
+                                   "multi-year cost counts as one month's: margins read too low (false "
+                                   "negative_margin findings)")]
+    assert findings(run_semantic("pax8_annual_term")) == []
+    assert findings(lacking) == [("2026-03", "Fabrikam Legal", "EDR", "negative_margin", "-645.00")]
+
+
+def test_a_microsoft_export_without_the_exchange_rate_says_the_cost_stays_in_the_pricing_currency() -> None:
+    """Without PCToBCExchangeRate a USD price is read as the EUR cost (19.80, not 18.21): a false
+    negative_margin, which loaded without a word."""
+    lacking = run_semantic("ms_exchange_rate", without=(("usage", "PCToBCExchangeRate"),))
+    assert absent_of(lacking) == [("PCToBCExchangeRate", "unit_cost", "the vendor's unit cost stays in the pricing "
+                                   "currency: where the billing currency differs, margins are wrong and "
+                                   "negative_margin findings false or missed")]
+    assert findings(run_semantic("ms_exchange_rate")) == []
+    assert findings(lacking) == [("2026-03", "Lyon Boulangerie", "M365-BP", "negative_margin", "-4.00")]
+
+
+def test_invoice_lines_without_the_agreement_amount_say_the_agreement_s_lines_read_as_not_billed() -> None:
+    """Without invoice.agreementAmount an agreement invoice's total is one for receivables only: its
+    agreement's additions read as billed nowhere (a missed_recurring_charge each), which the old clause
+    left out."""
+    lacking = run_semantic("cw_agreement_total", without=(("invoices", "invoice.agreementAmount"),))
+    assert absent_of(lacking) == [("invoice.agreementAmount", "line_type", "agreement invoices are not told apart, "
+                                   "so their totals are not compared with their agreement's lines, and those lines "
+                                   "read as not billed (missed_recurring_charge)")]
+    assert findings(lacking) == [("2026-03", "Alpine Ski House", "MANAGED-WS", "missed_recurring_charge", "-225.00"),
+                                 ("2026-03", "Northwind Traders", "MANAGED-WS", "missed_recurring_charge", "-450.00")]
