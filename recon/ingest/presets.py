@@ -20,7 +20,8 @@ docs/semantics.md says the same with the sources.
   ``EffectiveUnitPrice`` is the price for the charge period in the pricing currency, so the monthly
   cost of a unit in the billing currency is ROUNDDOWN(``EffectiveUnitPrice`` x ``PCToBCExchangeRate``, 2)
   (exact, from every place of both cells) divided by the months the charge period covers (half up to
-  the unit of money, in integers); the vendor is ``PublisherName``; the subscription's
+  the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
+  money (Microsoft rounds such a row only in its total); the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
   (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
@@ -63,7 +64,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -350,26 +351,34 @@ def _monthly_cost(cost_for_period: pd.Series, numerator: np.ndarray, denominator
 MICROSOFT_ONE_TIME = frozenset({"onetime", "perpetual"})
 
 
-def rounded_down_product(price: pd.Series, rate: pd.Series) -> pd.Series:
-    """ROUNDDOWN(price x rate, 2) (toward zero) in Int64 units, from the cells' text: Microsoft multiplies
-    EffectiveUnitPrice by PCToBCExchangeRate with all their places (0.923456, 2.9032258064516) and rounds
-    only the product, so neither is rounded first and no float is involved. Once per distinct (price,
-    rate) pair (a file has few). A blank rate is 1, and so is an unreadable one (as it always was); an
-    unreadable price, or a product past int64, gives ``<NA>`` (no unit cost: the row is kept)."""
-    codes, pairs = pd.MultiIndex.from_arrays([price, rate]).factorize()
-    prices = exact_decimals(pd.Series(pairs.get_level_values(0), dtype="string"))
-    rates = exact_decimals(pd.Series(pairs.get_level_values(1), dtype="string"))
-    units = [_rounded_down_units(one_price, Decimal(1) if one_rate is None else one_rate)
-             for one_price, one_rate in zip(prices, rates, strict=True)]
+def billing_unit_price(price: pd.Series, rate: pd.Series, metered: pd.Series) -> pd.Series:
+    """A unit's price in the billing currency (Int64 units), from the cells' text, as Microsoft computes a
+    row's Subtotal: a seat costs ROUNDDOWN(price x rate, 2), and a metered row is rounded only in its total
+    (ROUNDDOWN(ROUNDDOWN(price x quantity, 2) x rate, 2)), so a unit of use costs price x rate (half up to
+    the unit of money: 0.045 per GB stays 0.045, not 0.04). Microsoft multiplies EffectiveUnitPrice by
+    PCToBCExchangeRate with all their places (0.923456, 2.9032258064516), so neither is rounded first and
+    no float is involved. Once per distinct (price, rate, metered) (a file has few). A blank rate is 1; an
+    unreadable price or rate, or a product past int64, gives ``<NA>`` (no unit cost, never one in the wrong
+    currency: the row is kept)."""
+    codes, distinct = pd.MultiIndex.from_arrays([price, rate, metered]).factorize()
+    prices = exact_decimals(pd.Series(distinct.get_level_values(0), dtype="string"))
+    rate_text = pd.Series(distinct.get_level_values(1), dtype="string")
+    rates = exact_decimals(rate_text)
+    blank = rate_text.fillna("").str.strip().eq("").to_numpy(bool)
+    units = [_unit_price_units(one_price, Decimal(1) if no_rate else one_rate, bool(per_use))
+             for one_price, one_rate, no_rate, per_use
+             in zip(prices, rates, blank, distinct.get_level_values(2), strict=True)]
     return pd.Series(pd.array(units, dtype="Int64").take(codes), index=price.index)
 
 
-def _rounded_down_units(price: Decimal | None, rate: Decimal) -> int | None:
-    if price is None:
+def _unit_price_units(price: Decimal | None, rate: Decimal | None, metered: bool) -> int | None:
+    if price is None or rate is None:
         return None
     with localcontext(Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)):  # every digit of the product
-        cents = (price * rate).scaleb(2).to_integral_value(rounding=ROUND_DOWN)
-    units = int(cents) * CENT
+        if metered:
+            units = int((price * rate).scaleb(4).to_integral_value(rounding=ROUND_HALF_UP))
+        else:
+            units = int((price * rate).scaleb(2).to_integral_value(rounding=ROUND_DOWN)) * CENT
     return units if abs(units) <= _INT64_MAX else None
 
 
@@ -394,9 +403,12 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
-    billing_price = rounded_down_product(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"))
+    billing_price = billing_unit_price(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"),
+                                       metered)
+    # a seat's price is for its charge period, spread over the months it covers; a unit of use is priced as used
     months = _months_fraction(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
-    unit_cost = _monthly_cost(billing_price, *months).abs()
+    per_use = metered.to_numpy(bool)
+    unit_cost = _monthly_cost(billing_price, *(np.where(per_use, 1, part) for part in months)).abs()
     publisher = _cells(text, "PublisherName")
     return _with(text, sku=(product + (":" + plan).where(plan.ne(""), "")).astype("string"),
                  quantity=_quantity_text(quantity), row_type=row_type, unit_cost=_money_text(unit_cost),

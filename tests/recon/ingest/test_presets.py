@@ -129,12 +129,31 @@ def test_microsoft_partial_period_cost_a_month_rounds_half_up() -> None:
     assert costs == [from_decimal("3.9913")]
 
 
-def test_microsoft_unreadable_price_leaves_the_cost_unknown_and_keeps_the_row() -> None:
-    # As before: a price that is not a number gives no unit cost (margins are not computed for it), the
-    # row is loaded; an unreadable rate counts as 1, like a blank one.
+def test_microsoft_unreadable_price_or_rate_leaves_the_cost_unknown_and_keeps_the_row() -> None:
+    # A price or an exchange rate that is not a number gives no unit cost (margins are not computed for
+    # it; the catalog's cost applies), the row is loaded. An unreadable rate was read as 1: the price in
+    # the pricing currency taken for the billing currency's (19.80 USD as 19.80 EUR).
     costs = microsoft_unit_costs({"EffectiveUnitPrice": "n/a"},
-                                 {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "n/a"})
-    assert pd.isna(costs[0]) and costs[1] == from_decimal("19.80")
+                                 {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "n/a"},
+                                 {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "0,92"})
+    assert all(pd.isna(cost) for cost in costs)
+
+
+def test_microsoft_metered_unit_costs_price_times_rate_not_rounded_to_cents() -> None:
+    # Microsoft's documented metered row: 0.03825 USD a GB at 0.846202666 = 0.03236725... EUR, rounded
+    # only in the row's total (ROUNDDOWN(ROUNDDOWN(price x quantity, 2) x rate, 2)), so a GB costs 0.0324
+    # (half up to the four places money keeps). Read as a seat's price, ROUNDDOWN(., 2) gave 0.03, and a
+    # meter's price below a cent (0.0045) gave 0.
+    metered = {"MeterDescription": "Tables - LRS Data Stored (GB/Month)", "UnitType": "1 GB/Month"}
+    costs = microsoft_unit_costs(
+        {**metered, "EffectiveUnitPrice": "0.03825", "PCToBCExchangeRate": "0.846202666",
+         "BillableQuantity": "2000", "Subtotal": "64.73"},
+        {**metered, "EffectiveUnitPrice": "0.0045", "BillableQuantity": "100", "Subtotal": "0.45"},
+        # used for part of a month: a unit of use is priced as used, not per month (a seat's 16 days
+        # of 31 would be spread to 31 / 16 of its price)
+        {**metered, "EffectiveUnitPrice": "0.045", "ChargeStartDate": "2026-03-16", "BillableQuantity": "10",
+         "Subtotal": "0.45"})
+    assert costs == [from_decimal("0.0324"), from_decimal("0.0045"), from_decimal("0.045")]
 
 
 _PRICE_TEXT = st.builds(lambda whole, places: f"{whole}.{places}" if places else str(whole),
