@@ -109,10 +109,10 @@ WITHOUT_FIELD: dict[str, dict[str, str]] = {
     "contracts": {
         "quantity": "every line reads as usage-based (no contracted quantity)",
         "end_date": "a line's own end or cancellation date is not read, so it is still expected after it",
-        # the presets that read these (ConnectWise's) take a line as billable, or prorated, only where the
-        # column says so
-        "billable": "no line reads as billable, so none is expected revenue: what the invoices bill for them "
-                    "reads as billed outside the contract",
+        # the presets that read these (ConnectWise's) take a line as billable unless the column says otherwise,
+        # and as prorated only where it says so
+        "billable": "every line reads as billable: one the PSA marks not to be billed (Do Not Bill, No Charge) is "
+                    "expected as revenue, and reads as a missed recurring charge",
         "prorate": "a monthly line only it marks prorated is expected in whole months only: nothing is expected "
                    "for a month the line covers in part, and a prorated charge for it reads as billed outside "
                    "the contract",

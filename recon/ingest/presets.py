@@ -469,7 +469,9 @@ def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
     status = _words(text, "Addition Status")
     agreement_status = _words(text, "agreement.agreementStatus", "agreementStatus", "Agreement Status")
     ended_unknown = (status.isin(CW_ENDED) | agreement_status.isin(CW_ENDED) | cancelled_agreement) & end.isna()
-    billable = bill.isin(CW_BILLABLE) & ~ended_unknown
+    # ConnectWise makes an addition billable unless told otherwise, as a canonical contract line is: a file
+    # without the column (or a blank cell) expects revenue, never none at all
+    billable = (bill.eq("") | bill.isin(CW_BILLABLE)) & ~ended_unknown
     prorate_flag = _words(text, "prorateCurrentPeriodFlag").isin({"true", "1", "yes"})
     prorate = prorate_flag | _money(text, "proratePrice", "Prorate Price").fillna(0).gt(0)
     start = _dates(text, "effectiveDate", "Effective", "Effective Date")

@@ -205,22 +205,24 @@ def test_without_an_addition_id_or_a_contract_service_id_no_finding_changes_and_
                                              if MARK in warning]
 
 
-@pytest.mark.parametrize(("name", "column", "billed"), [
-    ("cw_less_included", "billCustomer", [("2026-03", "MANAGED-WS", "450.00")]),
-    ("cw_cancelled_addition", "Bill", [("2026-02", "EXO-P1", "16.00"), ("2026-02", "MANAGED-WS", "450.00"),
-                                       ("2026-03", "MANAGED-WS", "450.00")])])
-def test_without_the_bill_column_no_addition_is_expected_revenue(name: str, column: str,
-                                                                 billed: list[tuple[str, str, str]]) -> None:
-    """ConnectWise reads an addition as billable only where its Bill / billCustomer says so: without the
-    column none is, so every invoice line for them is billed outside the contract."""
+@pytest.mark.parametrize(("name", "column", "missed"), [
+    ("cw_less_included", "billCustomer", [("2026-03", "BACKUP-SRV", "-150.00")]),
+    ("cw_cancelled_addition", "Bill", [])])
+def test_without_the_bill_column_every_addition_is_expected_revenue(name: str, column: str,
+                                                                    missed: list[tuple[str, str, str]]) -> None:
+    """ConnectWise makes an addition billable unless its Bill / billCustomer says otherwise: without the
+    column every addition is expected, the courtesy backup marked DoNotBill too (a missed recurring charge
+    the clause names); where every addition was billable nothing changes. (It read as billable only where
+    the column said so: without it no addition was expected and every invoice line was billed outside the
+    contract.)"""
     whole, lacking = run_semantic(name), run_semantic(name, without=(("contracts", column),))
     means = WITHOUT_FIELD["contracts"]["billable"]
     assert absent_of(lacking) == [(column, "billable", means)]
-    assert means == ("no line reads as billable, so none is expected revenue: what the invoices bill for them "
-                     "reads as billed outside the contract")
+    assert means == ("every line reads as billable: one the PSA marks not to be billed (Do Not Bill, No Charge) is "
+                     "expected as revenue, and reads as a missed recurring charge")
     assert findings(whole) == []
-    assert {found[3] for found in findings(lacking)} == {"billed_outside_contract"}
-    assert [(found[0], found[2], found[4]) for found in findings(lacking)] == billed
+    assert {found[3] for found in findings(lacking)} <= {"missed_recurring_charge"}
+    assert [(found[0], found[2], found[4]) for found in findings(lacking)] == missed
 
 
 def test_without_the_prorate_columns_a_prorated_partial_month_is_not_expected() -> None:
