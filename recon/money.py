@@ -9,6 +9,7 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ _MONEY_PATTERN = r"^(?P<sign>[-+]?)(?P<whole>[0-9]{0,14})(?:\.(?P<frac>[0-9]{5}\
 _CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespace class of ``recon.cells``
 # Whole digits grouped by three with the thousands separator, then (optionally) the decimal part.
 _GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
+
+
+def float_text(value: float) -> str:
+    """A float as the plain decimal of its shortest repr (``5e-05`` -> ``0.00005``, ``1e+16`` ->
+    ``10000000000000000``): the number a spreadsheet or database showed, in a form the money and quantity
+    readers accept (they refuse exponents). ``inf`` and ``nan`` stay as they are: no number."""
+    return format(Decimal(repr(value)), "f") if math.isfinite(value) else str(value)
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int | np.ndarray) -> np.ndarray:
