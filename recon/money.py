@@ -9,7 +9,6 @@ nothing on the way is ever a float. Quantities are not money: they are float64 r
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from dataclasses import dataclass
@@ -46,7 +45,8 @@ def float_text(value: float) -> str:
     """A float as the plain decimal of its shortest repr (``5e-05`` -> ``0.00005``, ``1e+16`` ->
     ``10000000000000000``): the number a spreadsheet or database showed, in a form the money and quantity
     readers accept (they refuse exponents). ``inf`` and ``nan`` stay as they are: no number."""
-    return format(Decimal(repr(value)), "f") if math.isfinite(value) else str(value)
+    number = Decimal(repr(value))
+    return format(number, "f") if number.is_finite() else str(value)
 
 
 def round_half_up_div(numerator: np.ndarray, denominator: int | np.ndarray) -> np.ndarray:
