@@ -23,9 +23,13 @@ CREATE OR REPLACE TEMP MACRO amount_of(quantity, unit_price) AS
     sign(round_even(quantity * 10000, 0)::HUGEINT * unit_price)
     * ((abs(round_even(quantity * 10000, 0)::HUGEINT * unit_price) + 500000) // 1000000) * 100;
 
--- unit price = amount / quantity, half to even on the float ratio (recon.money.unit_price_from_amount)
+-- unit price = amount / quantity, rounded half up (away from zero) in integers: the quantity read at four
+-- places as amount_of reads it (recon.money.unit_price_from_amount)
 CREATE OR REPLACE TEMP MACRO price_of(amount, quantity) AS
-    CASE WHEN quantity <> 0 THEN round_even(amount / quantity, 0)::BIGINT END;
+    CASE WHEN round_even(quantity * 10000, 0) <> 0 THEN
+        (sign(amount::HUGEINT) * sign(quantity)
+         * ((abs(amount::HUGEINT) * 10000 + abs(round_even(quantity * 10000, 0))::HUGEINT // 2)
+            // abs(round_even(quantity * 10000, 0))::HUGEINT))::BIGINT END;
 
 WITH
 -- U: usage rows by what they are. Trial seats are not expected to be billed; cost rows change cost only.

@@ -325,6 +325,8 @@ def _usage_key_facts(facts: pd.DataFrame) -> pd.DataFrame:
     has_cost = facts.pop("cost_rows").fillna(0).to_numpy() > 0
     # a nullable count, as invoice_lines: a key without usage has none
     facts["usage_rows"] = facts["usage_rows"].astype("Int64")
+    # a sum of four-place weights (prorated_qty is rounded to four places), each read at four places by
+    # money_times_quantity in cost_weighted: unit_price_from_amount reads the sum the same way, exactly
     weight = facts.pop("cost_weight").fillna(0.0)
     unit_cost = unit_price_from_amount(facts.pop("cost_amount_weighted").astype("Int64"), weight)
     cost_only = facts.pop("cost_only").fillna(0).astype("Int64")

@@ -41,6 +41,14 @@ _CURRENCY_MARKS = r"$€£¥]|USD|EUR|GBP|CAD|AUD|NZD|CHF"  # after the whitespa
 _GROUPED = r"^[-+]?[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+(?:{decimal}[0-9]*)?$"
 
 
+def float_text(value: float) -> str:
+    """A float as the plain decimal of its shortest repr (``5e-05`` -> ``0.00005``, ``1e+16`` ->
+    ``10000000000000000``): the number a spreadsheet or database showed, in a form the money and quantity
+    readers accept (they refuse exponents). ``inf`` and ``nan`` stay as they are: no number."""
+    number = Decimal(repr(value))
+    return format(number, "f") if number.is_finite() else str(value)
+
+
 def round_half_up_div(numerator: np.ndarray, denominator: int | np.ndarray) -> np.ndarray:
     """Integer division rounding half away from zero (the way invoices round), on int64 arrays (the
     denominator positive: one for all, or one per value)."""
@@ -220,14 +228,37 @@ def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> n
 
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
-    """Unit price = amount / quantity in Int64 units (four places, half up); ``<NA>`` where quantity is 0."""
+    """Unit price = amount / quantity in Int64 units, rounded half away from zero; exact integer arithmetic.
+
+    ``amount`` is Int64 units, ``quantity`` float64 read at four places as ``money_times_quantity`` reads
+    it (every caller's quantity is a sum of four-place values, so this recovers it exactly from float
+    error). ``<NA>`` where an input is missing, the quantity is 0, or the price is past what money holds.
+    """
     import numpy as np
     import pandas as pd
 
-    usable = quantity.fillna(0).to_numpy(float) != 0
-    ratio = amount.astype("Float64").to_numpy(float, na_value=np.nan) / np.where(usable, quantity, 1.0)
-    units = pd.Series(np.round(ratio), index=amount.index).where(usable & ~np.isnan(ratio))
-    return units.astype("Int64")
+    quantity_scaled = np.rint(quantity.fillna(0).to_numpy(float) * _QTY_SCALE).astype(np.int64)
+    missing = amount.isna().to_numpy() | (quantity_scaled == 0)
+    # round_half_up_div wants a positive divisor: a negative quantity moves its sign to the amount
+    divisor = np.where(quantity_scaled == 0, 1, np.abs(quantity_scaled))
+    units = amount.to_numpy(dtype="int64", na_value=0) * np.sign(quantity_scaled)
+    if len(units) and int(np.abs(units).max()) * _QTY_SCALE >= _INT64_SAFE:
+        price = _exact_ratio(units, divisor)
+        missing |= price == OUT_OF_RANGE
+        price = np.where(price == OUT_OF_RANGE, 0, price)
+    else:  # |price| <= |amount| x 10,000 (the divisor is at least 1): nothing here can wrap
+        price = round_half_up_div(units * _QTY_SCALE, divisor)
+    return pd.Series(price, index=amount.index, dtype="Int64").mask(missing)
+
+
+def _exact_ratio(units: np.ndarray, divisor: np.ndarray) -> np.ndarray:
+    """Fallback for amounts whose x 10,000 is past int64 (as ``_exact_product_in_cents``): Python
+    integers, half away from zero; a price that would not fit an int64 comes back as ``OUT_OF_RANGE``."""
+    import numpy as np
+
+    prices = [(abs(int(u)) * _QTY_SCALE + int(d) // 2) // int(d) * (1 if u >= 0 else -1)
+              for u, d in zip(units, divisor, strict=True)]
+    return np.array([value if abs(value) <= _INT64_MAX else OUT_OF_RANGE for value in prices], dtype=np.int64)
 
 
 HEADROOM = 2**62  # every total and product the engine forms stays below this (int64 holds 2^63 - 1)

@@ -11,7 +11,6 @@ Rows in = rows loaded + rows quarantined holds for every pull, and anything that
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,7 +25,7 @@ from recon.ingest.files import load_source, pulled
 from recon.ingest.normalise import LoadedSource
 from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import ReadOptions
-from recon.money import format_units
+from recon.money import float_text, format_units
 from recon.schema import CANONICAL_MONEY_PLACES, OPTIONAL_SOURCES, REQUIRED_SOURCES, SOURCES
 from recon.sources import ImportRecord, Sources, combine
 
@@ -103,8 +102,8 @@ def cell_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, float) and math.isfinite(value):  # a database's REAL: its shortest repr, never 5e-05
-        return format(Decimal(repr(value)), "f")
+    if isinstance(value, float):  # a database's REAL: its shortest repr, never 5e-05
+        return float_text(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bytes):

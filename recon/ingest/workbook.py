@@ -11,8 +11,10 @@ Lines of a sheet are its rows: the header is the first row holding a value, empt
 between data rows are blank lines, and the sheet ends with its last row holding a value (Excel's used
 range often reaches further, over formatted empty rows).
 
-Cells become the text pandas' reader made of them (``14``, ``20.9``, ``2025-11-01 00:00:00``, ``True``);
-an error cell keeps its text (``#DIV/0!``), so that a required value reads as unreadable instead of blank.
+Cells become the text pandas' reader made of them (``14``, ``20.9``, ``2025-11-01 00:00:00``, ``True``),
+save that a number is never written with an exponent (``0.00005``, not ``5e-05``: the money reader
+refuses exponents); an error cell keeps its text (``#DIV/0!``), so that a required value reads as
+unreadable instead of blank.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser
 
 from recon.errors import SheetLimitError
+from recon.money import float_text
 
 Cells = list[dict[str, Any]]
 
@@ -47,11 +50,12 @@ class SheetRows:
 
 
 def cell_text(value: Any) -> str:
-    """A cell's value as the text pandas' reader gave it (a whole float without its ``.0``)."""
+    """A cell's value as the text pandas' reader gave it (a whole float without its ``.0``), but a float
+    never in an exponent (``0.00005``, where pandas gave ``5e-05``, which the money reader refuses)."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else float_text(value)
     return str(value)
 
 

@@ -124,3 +124,32 @@ def test_the_query_agrees_with_the_engine_on_the_sample_msp_reported_per_site(tm
     found = _agreement(reconcile(load_directory(tmp_path / "msp")))
     assert found["engine"] > 0
     assert _agrees(found), found["examples"]
+
+
+# A unit price that falls on a half unit rounds half up (away from zero), in the engine and the query alike
+# (recon.money.unit_price_from_amount, price_of). The contract line's 8 x 1.2513 = 10.0104 is 10.01, so
+# the weighted contract price is 10.01 / 8 = 1.25125: half up 1.2513 (the line's own price), where half
+# to even on the float ratio gave 1.2512. U = 1008, 8 billed: -(1008 - 8) x 1.2513 = -1251.30.
+TIE = """
+[contracts]
+client,sku,unit_price,quantity,start_date,end_date
+Tie Co,BACKUP-GB,1.2513,8,2025-01-01,
+
+[usage]
+client,sku,quantity,period_start,period_end,vendor,unit_cost
+Tie Co,BACKUP-GB,1008,2026-01-01,2026-01-31,Pax8,0.0013
+
+[invoices]
+invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end
+T-01,2026-01-01,Tie Co,BACKUP-GB,8,1.2513,10.01,,
+"""
+
+
+def test_the_query_rounds_a_unit_price_at_a_tie_half_up_as_the_engine_does() -> None:
+    result = reconcile(scenario_sources(parse_scenario(TIE)))
+    assert result.quarantine.empty, result.quarantine
+    assert result.keys[["contract_unit_price", "billed_unit_price"]].iloc[0].tolist() == [12513, 12513]
+    found = result.discrepancies[[*KEY_AND_TYPE, "variance"]].astype({"variance": "int64"})
+    assert found.values.tolist() == [["2026-01", "Tie Co", "BACKUP-GB", "quantity_under_billed", -12_513_000]]
+    found_both = _agreement(result)
+    assert _agrees(found_both) and found_both["identical"] == 1, found_both["examples"]

@@ -1,10 +1,10 @@
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from recon.money import (
@@ -72,6 +72,45 @@ def test_huge_products_fall_back_to_exact_integers() -> None:
 def test_unit_price_from_amount_handles_zero_quantity() -> None:
     price = unit_price_from_amount(pd.Series([1000000, 5], dtype="Int64"), pd.Series([3.0, 0.0]))
     assert price.iloc[0] == 333333 and price.isna().iloc[1]
+
+
+@pytest.mark.parametrize(("amount", "quantity", "expected"), [
+    (100, 8.0, 13),         # one cent over 8: 12.5 units, half up (half to even gave 12)
+    (-100, 8.0, -13),       # a credit rounds away from zero
+    (100, -8.0, -13),
+    (-100, -8.0, 13),
+    (300, 8.0, 38),         # 37.5: even was 38 already
+    (5, 0.4, 13),           # 12.5 over a quantity with decimals
+    (1, 0.0003, 3333),      # 3333.33...
+    (2, 0.0003, 6667),      # 6666.66...
+    (100, 0.1 + 0.2, 333),  # a float sum of four-place quantities is read at four places (0.3)
+])
+def test_unit_price_rounds_half_away_from_zero(amount: int, quantity: float, expected: int) -> None:
+    price = unit_price_from_amount(pd.Series([amount], dtype="Int64"), pd.Series([quantity]))
+    assert price.iloc[0] == expected
+
+
+def test_unit_price_is_missing_for_missing_inputs_and_exact_for_huge_amounts() -> None:
+    huge = HEADROOM - 1  # past what x 10,000 holds in int64: exact integers still
+    price = unit_price_from_amount(pd.Series([pd.NA, 100, huge, huge], dtype="Int64"),
+                                   pd.Series([1.0, float("nan"), 3.0, 0.0001]))
+    assert price.isna().tolist() == [True, True, False, True]  # the last is past what money holds
+    assert price.iloc[2] == (huge + 1) // 3
+
+
+@given(st.integers(-(10**14), 10**14) | st.integers(-1000, 1000),  # small amounts: ties are frequent
+       st.decimals(min_value=Decimal("-1e8"), max_value=Decimal("1e8"), places=4, allow_nan=False)
+       | st.integers(-64, 64).map(Decimal))
+@example(100, Decimal(8)).via("a tie")
+@example(-5, Decimal("-0.4")).via("a tie")
+@example(10**14 - 1, Decimal("0.0002")).via("a ratio past what float64 holds exactly")
+def test_unit_price_is_the_exact_ratio_rounded_half_up(amount: int, quantity: Decimal) -> None:
+    price = unit_price_from_amount(pd.Series([amount], dtype="Int64"), pd.Series([float(quantity)]))
+    if quantity == 0:
+        assert price.isna().all()
+        return
+    exact = (Decimal(amount) / quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert price.iloc[0] == int(exact)
 
 
 # ----------------------------------------------------------------------- issue 24: numbers never guessed

@@ -19,6 +19,7 @@ import pytest
 from recon.errors import SourceError
 from recon.ingest.files import load_file
 from recon.ingest.guard import UploadLimits
+from recon.ingest.workbook import cell_text, read_sheet
 from recon.settings import Settings
 
 
@@ -79,3 +80,29 @@ def test_cells_read_as_the_text_pandas_gave_them_and_errors_keep_their_text() ->
     assert loaded.frame["quantity"].tolist() == [3.0, 4.5, 2.0]
     assert loaded.frame["period_start"].dt.strftime("%Y-%m-%d").tolist() == ["2026-01-05"] * 3
     assert loaded.frame["sku"].tolist()[-1] == "#DIV/0!"
+
+
+def test_small_and_large_numbers_load_as_the_decimals_the_cells_hold() -> None:
+    """openpyxl gives a number cell as a float, and ``str`` wrote 0.00005 (an Azure meter price) as
+    ``5e-05``, which the money reader refuses: the row was quarantined. Every finite float is now written
+    as the plain decimal of its shortest repr; whole numbers and dates are written as before."""
+    header = ["client", "sku", "quantity", "period_start", "unit_cost"]
+    costs = [0.00005, 1e-7, 123456789.5, 999999999999.0]
+    data = workbook([header, *(["Acme", f"SKU-{n}", 5e-5, datetime(2026, 1, 5), cost]
+                               for n, cost in enumerate(costs))])
+    sheet = read_sheet(data, None, 100, 100)
+    assert [row[2:] for row in sheet.rows] == [["0.00005", "2026-01-05 00:00:00", text] for text in
+                                               ["0.00005", "0.0000001", "123456789.5", "999999999999"]]
+    loaded = load_file(data, "usage.xlsx", "usage")
+    assert loaded.issues.empty, loaded.issues
+    # four places kept, the fifth rounding half up (recon.money.parse_money)
+    assert loaded.frame["unit_cost"].tolist() == [1, 0, 1_234_567_895_000, 9_999_999_999_990_000]
+    assert loaded.frame["quantity"].tolist() == [0.0001] * 4
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (14.0, "14"), (1e16, "10000000000000000"), (2.5e-5, "0.000025"), (-1e-7, "-0.0000001"), (20.9, "20.9"),
+    (14, "14"), (True, "True"), (datetime(2025, 11, 1), "2025-11-01 00:00:00"), ("5e-05", "5e-05"),
+])
+def test_cell_text_writes_numbers_plainly_and_everything_else_as_before(value: object, text: str) -> None:
+    assert cell_text(value) == text
