@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -219,12 +221,19 @@ def money_times_quantity(quantity: pd.Series, unit_price: pd.Series) -> pd.Serie
 def _exact_product_in_cents(quantity_scaled: np.ndarray, price: np.ndarray) -> np.ndarray:
     """Fallback for products past int64: Python integers (arbitrary precision), still exact. A product
     whose units would not fit an int64 comes back as ``OUT_OF_RANGE`` (the caller makes it ``<NA>``)."""
+    products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
+    return _exact_half_up(products, [_QTY_SCALE * CENT] * len(products), unit=CENT)
+
+
+def _exact_half_up(numerators: list[int], divisors: Iterable[int] | np.ndarray, unit: int = 1) -> np.ndarray:
+    """Each numerator / divisor (positive) in Python integers, rounded half away from zero, as int64;
+    ``OUT_OF_RANGE`` where the quotient times ``unit`` (what it is counted in) would not fit an int64."""
     import numpy as np
 
-    divisor = _QTY_SCALE * CENT
-    products = [int(q) * int(p) for q, p in zip(quantity_scaled, price, strict=True)]
-    cents = [(abs(v) + divisor // 2) // divisor * (1 if v >= 0 else -1) for v in products]
-    return np.array([value if abs(value) * CENT <= _INT64_MAX else OUT_OF_RANGE for value in cents], dtype=np.int64)
+    quotients = [(abs(n) + int(d) // 2) // int(d) * (1 if n >= 0 else -1)
+                 for n, d in zip(numerators, divisors, strict=True)]
+    return np.array([value if abs(value) * unit <= _INT64_MAX else OUT_OF_RANGE for value in quotients],
+                    dtype=np.int64)
 
 
 def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
@@ -254,11 +263,7 @@ def unit_price_from_amount(amount: pd.Series, quantity: pd.Series) -> pd.Series:
 def _exact_ratio(units: np.ndarray, divisor: np.ndarray) -> np.ndarray:
     """Fallback for amounts whose x 10,000 is past int64 (as ``_exact_product_in_cents``): Python
     integers, half away from zero; a price that would not fit an int64 comes back as ``OUT_OF_RANGE``."""
-    import numpy as np
-
-    prices = [(abs(int(u)) * _QTY_SCALE + int(d) // 2) // int(d) * (1 if u >= 0 else -1)
-              for u, d in zip(units, divisor, strict=True)]
-    return np.array([value if abs(value) <= _INT64_MAX else OUT_OF_RANGE for value in prices], dtype=np.int64)
+    return _exact_half_up([int(u) * _QTY_SCALE for u in units], divisor)
 
 
 HEADROOM = 2**62  # every total and product the engine forms stays below this (int64 holds 2^63 - 1)
