@@ -31,6 +31,9 @@ skips the engine measurements above. After each store variant, the next month's 
 stored (``Store.charge_history``, one process, in-process clock) against DuckDB reading the same rows from
 a Parquet file written in the same run: ``SIZE reading N stored charges back (...)``; for SQLite also from a
 copy of the store holding a year of them (``a_year_of``: each usage import twelve times, a month apart).
+Last, what the second core can give the engine: its per-client part on every client in one process, on
+each half of the clients alone, and on both halves at once in two processes (``measure_cores``):
+``SIZE what the second core gives the engine (...)``.
 No timing is asserted anywhere: this is a measurement, not a test.
 """
 
@@ -417,13 +420,69 @@ def measure_history(directory: Path) -> dict[str, Any]:
             "history_peak_growth_mb": grown, "duckdb_parquet_seconds": duckdb_seconds, "duckdb_rows": table.num_rows}
 
 
-RECON_MODES = ("parse", "engine", "phases", "saving")  # the measurements that load or reconcile with recon
+def measure_cores(directory: Path) -> dict[str, Any]:
+    """What the second core can give the engine (issue 25). The engine's per-client part
+    (``engine.reconcile_clients``: keys and findings, most of ``reconcile``) is timed on every client in one
+    process, on each half of the clients one after the other, and on both halves at once in two processes
+    (this one and a fork of it, so the rows are shared and nothing is copied in; the halves' results are not
+    handed back either: the best case for a parallel engine). Each half's rows are taken before the clocks
+    start."""
+    from recon import engine
+    from recon.ingest.directory import load_directory
+    from recon.spark.buckets import even_ranges
+
+    result = engine.reconcile(load_directory(directory))
+    resolved = engine.Resolved(result.resolved, result.unmapped, result.client_matches)
+    periods, settings = list(result.periods), result.settings
+    ranges = even_ranges(resolved.frames["invoices"]["client"].unique(), 2)
+    halves = [engine.Resolved({kind: frame[ranges.of(frame["client"]) == number].reset_index(drop=True)
+                               if kind in engine.CLIENT_KINDS else frame
+                               for kind, frame in resolved.frames.items()}, resolved.unmapped, resolved.client_matches)
+              for number in range(2)]
+
+    def seconds(clients: Any) -> float:
+        clock = time.perf_counter()
+        engine.reconcile_clients(clients, periods, settings)
+        return time.perf_counter() - clock
+
+    whole = seconds(resolved)
+    apart = [seconds(half) for half in halves]
+    reader, writer = os.pipe()
+    clock = time.perf_counter()
+    child = os.fork()
+    if child == 0:  # the other half, in the fork; it ends without the interpreter's teardown
+        os.close(reader)
+        os.write(writer, str(seconds(halves[1])).encode())
+        os._exit(0)
+    os.close(writer)
+    mine = seconds(halves[0])
+    theirs = float(os.read(reader, 64).decode())
+    os.waitpid(child, 0)
+    together = time.perf_counter() - clock
+    return {"whole_seconds": whole, "apart_seconds": apart, "together_seconds": together,
+            "together_each_seconds": [mine, theirs], "clients": [int(half.frames["invoices"]["client"].nunique())
+                                                                 for half in halves]}
+
+
+def cores_line(size: str, figures: dict[str, Any]) -> str:
+    """``measure_cores``' figures in words."""
+    apart, each = figures["apart_seconds"], figures["together_each_seconds"]
+    return (f"{size} what the second core gives the engine (keys and findings, `reconcile_clients`): every client "
+            f"in one process {figures['whole_seconds']:.2f} s; each half of the clients alone {apart[0]:.2f} + "
+            f"{apart[1]:.2f} s; both halves at once in two processes {figures['together_seconds']:.2f} s "
+            f"({each[0]:.2f} and {each[1]:.2f} s, a fork sharing the rows, no result handed back): "
+            f"x{sum(apart) / figures['together_seconds']:.2f} over the halves one after the other, "
+            f"x{figures['whole_seconds'] / figures['together_seconds']:.2f} over one process "
+            f"(load average {os.getloadavg()[0]:.1f})")
+
+
+RECON_MODES = ("parse", "engine", "phases", "saving", "cores")  # the measurements that load or reconcile with recon
 
 
 def child_main(mode: str, directory: Path) -> None:
     measure = {"pandas": measure_pandas, "arrow": measure_arrow_text, "parse": measure_parsing,
                "engine": measure_engine, "floor": measure_floor, "phases": measure_phases,
-               "history": measure_history, "saving": measure_saving}[mode]
+               "history": measure_history, "saving": measure_saving, "cores": measure_cores}[mode]
     if mode in RECON_MODES:  # malloc and the garbage collector as the ``recon`` program sets them
         from recon.memory import fewer_collections, one_heap
 
@@ -575,6 +634,8 @@ def measure_end_to_end(size: str, repeat: int, postgres_url: str | None) -> tupl
             f"{profile['peak_mb']} MB, load average {os.getloadavg()[0]:.1f}): "
             + ", ".join(f"{name.strip()} {seconds:.2f} s" for name, seconds in profile["phases"].items()))
     print(line, flush=True)
+    lines.append(cores_line(size, run_child("cores", directory)))
+    print(lines[-1], flush=True)
     return results, [line, *lines]
 
 
