@@ -25,6 +25,13 @@ they are neither those nor the ones the fix was proposed on); a new line is a co
 credit is a contract charge of one unit at the amount (negative for a credit) whose name and description
 carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and
 ``charge_status`` in connections.toml set those picklist values (default 1).
+
+The contract is ``agreement_id`` (Autotask's numeric id); the contract service is ``line_id`` when numeric,
+else the contract's contract service of the fix's service (``sku``) when it has exactly one: with several
+(the same service twice, at two prices or for two sites) a quantity change or cancellation is refused, since
+changing any of them could change the wrong line; the refusal names them and asks for an export with the
+``contractServiceID`` column, or the change made by hand (a cancellation whose services all have 0 units on
+the date is skipped: nothing is sent). A new line's own contract service is the one carrying its reference.
 """
 
 from __future__ import annotations
@@ -45,8 +52,9 @@ from recon.connectors.writeback.steps import (
     Step,
     Write,
     Writes,
-    first,
+    id_list,
     numeric_id,
+    only_one,
     outcome,
     quantity_number,
     wire_number,
@@ -96,18 +104,43 @@ def _when(fix: Fix) -> str:
 
 # --------------------------------------------------------------------------------------------- reading
 
-def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | None:
-    """The contract service of the fix: ``line_id`` when numeric, else the contract's one of its service."""
+def _services(api: ApiClient, fix: Fix, contract: int) -> list[dict[str, Any]]:
+    """The contract services the fix can mean: the one ``line_id`` names when numeric, else the contract's
+    services of its service."""
     number = numeric_id(fix.line_id)
     if number is not None:
         filters = [{"field": "id", "op": "eq", "value": number}]
     else:
         service = numeric_id(fix.sku)
         if service is None:
-            return None
+            return []
         filters = [{"field": "contractID", "op": "eq", "value": contract},
                    {"field": "serviceID", "op": "eq", "value": service}]
-    return first(list(query(api, "ContractServices", filters)))
+    return list(query(api, "ContractServices", filters))
+
+
+def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | Done | Refused:
+    """The contract service the fix changes: ``line_id`` when numeric, else the contract's one service of its
+    service; several are refused (a cancellation is skipped when none of them has units on the date)."""
+    found = _services(api, fix, contract)
+    if len(found) > 1 and fix.kind == CANCEL_LINE and all(_without_units(api, item, fix) for item in found):
+        return Done(f"every contract service of service {fix.sku} on contract {contract} ({id_list(found)}) "
+                    f"already has 0 units on {fix.effective_date}")
+    chosen = only_one(found, f"Autotask contract {contract}", f"contract services of service {fix.sku}",
+                      "the contract service units with their contractServiceID", "Autotask", fix)
+    return Refused(f"Autotask contract {contract} has no contract service of {fix.sku}") if chosen is None \
+        else chosen
+
+
+def _without_units(api: ApiClient, service: Mapping[str, Any], fix: Fix) -> bool:
+    """Whether a contract service's units in effect on the fix's date are 0 (it has a unit row then)."""
+    now = units_on(api, int(service["id"]), _when(fix))
+    return now is not None and abs(now) <= QUANTITY_TOLERANCE
+
+
+def _own(services: list[dict[str, Any]], fix: Fix) -> list[dict[str, Any]]:
+    """The contract services the fix created (their ``internalDescription`` carries its reference)."""
+    return [item for item in services if fix.reference in str(item.get("internalDescription") or "")]
 
 
 def units_on(api: ApiClient, contract_service: int, when: str) -> float | None:
@@ -147,8 +180,8 @@ def _item_id(answer: Any) -> str:
 
 def _units_change(api: ApiClient, fix: Fix, contract: int) -> Step:
     service = _service(api, fix, contract)
-    if service is None:
-        return Refused(f"Autotask contract {contract} has no contract service of {fix.sku}")
+    if isinstance(service, Done | Refused):
+        return service
     now = units_on(api, int(service["id"]), _when(fix))
     if now is None:
         return Refused(f"contract service {service['id']} has no units on {fix.effective_date}")
@@ -169,13 +202,14 @@ def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
     service_id = numeric_id(fix.sku)
     if service_id is None:
         return Refused(f"{fix.sku} is not an Autotask service id")
-    existing = _service(api, fix, contract)
-    if existing is not None and fix.reference not in str(existing.get("internalDescription") or ""):
-        return Refused(f"contract {contract} already has contract service {existing['id']} of {fix.sku}: review "
+    existing = _services(api, fix, contract)
+    ours = _own(existing, fix)
+    if ours:  # created by an earlier try: give it (that one) its units if it has none yet
+        step = _units_change(api, dataclasses.replace(fix, line_id=str(ours[0]["id"]), before_qty=None), contract)
+        return step if not isinstance(step, Refused) else Done(f"contract service {ours[0]['id']} exists")
+    if existing:
+        return Refused(f"contract {contract} already has contract service {existing[0]['id']} of {fix.sku}: review "
                        "it instead of adding a line")
-    if existing is not None:  # ours, created by an earlier try: give it its units if it has none yet
-        step = _units_change(api, dataclasses.replace(fix, before_qty=None), contract)
-        return step if not isinstance(step, Refused) else Done(f"contract service {existing['id']} exists")
     body = {"contractID": contract, "serviceID": service_id, "unitPrice": wire_number(fix.unit_price, 4),
             "invoiceDescription": fix.sku, "internalDescription": fix.reference}
     units = _adjustment(fix, contract, {"serviceID": service_id}, float(fix.after_qty or 0),
@@ -185,8 +219,7 @@ def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
         return _adjustment(fix, contract, {"serviceID": service_id}, float(fix.after_qty or 0), int(_item_id(answer)))
 
     def find(client: ApiClient) -> Any:
-        found = _service(client, fix, contract)
-        return {"itemId": found["id"]} if found else None
+        return _found_item(_own(_services(client, fix, contract), fix))
 
     return Writes((Write("POST", f"Contracts/{contract}/Services", body, find=find, id_of=_item_id, then=then,
                          placeholder=units),))

@@ -31,11 +31,18 @@ How each fix is written:
 
 The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company
 (an export names agreements); the addition is ``line_id`` when numeric, else the agreement's active
-addition of the fix's product.
+addition of the fix's product when it has exactly one. With several (the same licence at two prices, a site
+split) a quantity change or cancellation is refused, since changing any of them could change the wrong
+line: the refusal names the agreement, how many and their ids, and asks for the additions exported with
+their ``id`` column, or the change made in ConnectWise by hand. A cancellation that finds no active
+addition (this fix applied before, or the line cancelled by hand) looks among the cancelled ones by the
+same rule: the one there is (already cancelled by the day before the effective date: skipped; cancelled
+later: its date moved earlier), several refused, unless every one is cancelled by then (skipped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from recon.connectors.config import Connection
@@ -49,7 +56,9 @@ from recon.connectors.writeback.steps import (
     Writes,
     day_before,
     first,
+    id_list,
     numeric_id,
+    only_one,
     outcome,
     quantity_number,
     wire_number,
@@ -59,6 +68,7 @@ from recon.money import to_decimal
 
 REFUSALS = frozenset({400, 404, 409, 412, 422})
 QUANTITY_TOLERANCE = 0.01
+_EXPORT = "the agreement's additions with their id"  # what a refusal asks for: the lines with their ids
 
 
 def apply(api: ApiClient, connection: Connection, fix: Fix, send: bool) -> FixOutcome:
@@ -110,31 +120,45 @@ def _active_additions(api: ApiClient, agreement: int, sku: str, active: bool = T
     return [item for item in found or [] if isinstance(item, dict)]
 
 
-def _addition(api: ApiClient, fix: Fix, agreement: int) -> dict[str, Any] | Refused:
+def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | Done | Refused:
+    """The addition the fix changes: ``line_id`` when numeric, else the agreement's one active addition of
+    the fix's product (a cancellation applied before finds it among the cancelled ones); several: refused."""
     number = numeric_id(fix.line_id)
     if number is not None:
         found, response = api.get_json(f"finance/agreements/{agreement}/additions/{number}", accept=(404,))
         if response.status_code == 404 or not isinstance(found, dict):
             return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
         return found
+    holder, what = f"ConnectWise agreement {agreement}", f"additions of {fix.sku}"
     active = _active_additions(api, agreement, fix.sku)
-    if not active and fix.kind == CANCEL_LINE:  # cancelled already (by this fix applied before, or by hand)?
-        active = _active_additions(api, agreement, fix.sku, active=False)
-    if not active:
-        return Refused(f"ConnectWise agreement {agreement} has no active addition of {fix.sku}")
-    return max(active, key=lambda item: (str(item.get("effectiveDate") or ""), int(item.get("id") or 0)))
+    if active or fix.kind != CANCEL_LINE:
+        chosen = only_one(active, holder, f"active {what}", _EXPORT, "ConnectWise", fix)
+    else:  # cancelled already (by this fix applied before, or by hand)?
+        every = _active_additions(api, agreement, fix.sku, active=False)
+        last_day = day_before(fix.effective_date).isoformat()
+        if len(every) > 1 and all("" < _cancelled(item) <= last_day for item in every):  # none billed after it
+            return Done(f"every addition of {fix.sku} on agreement {agreement} ({id_list(every)}) is already "
+                        f"cancelled by {last_day}")
+        chosen = only_one(every, holder, what, _EXPORT, "ConnectWise", fix)
+    return Refused(f"ConnectWise agreement {agreement} has no active addition of {fix.sku}") if chosen is None \
+        else chosen
+
+
+def _cancelled(addition: Mapping[str, Any]) -> str:
+    """The day an addition is cancelled on (``YYYY-MM-DD``), or "" when it is not."""
+    return str(addition.get("cancelledDate") or "")[:10]
 
 
 # --------------------------------------------------------------------------------------------- writing
 
 def _line_change(api: ApiClient, fix: Fix, agreement: int) -> Step:
     addition = _addition(api, fix, agreement)
-    if isinstance(addition, Refused):
+    if isinstance(addition, Done | Refused):
         return addition
     path = f"finance/agreements/{agreement}/additions/{addition['id']}"
     if fix.kind == CANCEL_LINE:
         last_day = day_before(fix.effective_date).isoformat()
-        cancelled = str(addition.get("cancelledDate") or "")[:10]
+        cancelled = _cancelled(addition)
         if cancelled and cancelled <= last_day:
             return Done(f"addition {addition['id']} is already cancelled on {cancelled}")
         return Writes((Write("PATCH", path, [{"op": "replace", "path": "cancelledDate",

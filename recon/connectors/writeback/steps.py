@@ -11,7 +11,7 @@ a lost answer never writes twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +21,7 @@ import httpx
 
 from recon.connectors.http import ApiClient, decode_json, service_message
 from recon.errors import ConnectorError
-from recon.fixes import Fix, FixOutcome
+from recon.fixes import CANCEL_LINE, Fix, FixOutcome
 from recon.money import to_decimal
 
 Lookup = Callable[[ApiClient], Any]  # the record a write created, found again; None when it is not there
@@ -184,6 +184,25 @@ def first(records: Any) -> Mapping[str, Any] | None:
     if isinstance(records, list):
         return records[0] if records else None
     return records if isinstance(records, dict) and records else None
+
+
+def only_one(candidates: Sequence[Mapping[str, Any]], holder: str, what: str, export: str, psa: str,
+             fix: Fix) -> Mapping[str, Any] | Refused | None:
+    """The line meant by a fix that names none, among the ``candidates`` (``what``: the lines of its product
+    on ``holder``): the one there is; None when there is none; Refused when there are several, since which
+    one is meant cannot be known and writing to any of them could change the wrong line. The refusal names
+    them and what to do (``export``: what to export with the ids' column, or change the line by hand)."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    verb = "cancel" if fix.kind == CANCEL_LINE else "change"
+    return Refused(f"{holder} has {len(candidates)} {what} ({id_list(candidates)}) and the fix does not say "
+                   f"which: export {export} column and reconcile again, or {verb} the right one in {psa} by hand")
+
+
+def id_list(records: Sequence[Mapping[str, Any]]) -> str:
+    """``ids 101, 104``: the records' ids, smallest first."""
+    ids = sorted((str(record.get("id")) for record in records), key=lambda text: (len(text), text))
+    return "ids " + ", ".join(ids)
 
 
 def numeric_id(value: str | None) -> int | None:

@@ -286,3 +286,183 @@ def test_autotask_cancellation_adjusts_the_units_to_zero_from_the_date_once(tmp_
     assert units == {"2026-02-01": 10, "2026-03-01": 0}  # February stays billed; from March none
     assert (again.event, again.message) == ("skipped", "contract service 5003 already has 0 units on 2026-03-01")
     assert len(at.hits(f"{vendors.AT_PREFIX}/ContractServiceAdjustments")) == 3  # 429, 503, then written
+
+
+# ------------------------------------------------------------------------------------------- a fix without a
+# line id: the line is chosen by product only when exactly one can be meant; with several nothing is sent
+
+CW_ADDITIONS = "finance/agreements/11/additions"
+
+
+def second_m365(cw: StandIn, **changes: object) -> None:
+    """A second M365-BP line on agreement 11 (the same licence at another price), later than addition 101."""
+    cw.app.data[CW_ADDITIONS].append({
+        "id": 104, "product": {"id": 1, "identifier": "M365-BP"}, "quantity": 25, "lessIncluded": 0,
+        "unitPrice": 20.0, "billCustomer": "Billable", "effectiveDate": "2025-09-01T00:00:00Z",
+        "cancelledDate": None, "agreementId": 11, "description": "Microsoft 365 Business Premium (nonprofit)",
+        **changes})
+
+
+def patches(server: StandIn) -> list[str]:
+    return [request.path for request in server.requests if request.method == "PATCH"]
+
+
+def refused_and_nothing_sent(server: StandIn, target: Connection, unnamed: Fix, message: str) -> None:
+    """A dry run of ``unnamed`` and sending it are both refused with ``message``; the dry run lists no request
+    and the stand-in got none but reads (GETs, Autotask's ``POST .../query``)."""
+    [dry] = writeback.apply([unnamed], target)
+    [sent] = writeback.apply([unnamed], target, send=True)
+    assert (dry.event, dry.message, dry.requests) == ("refused", message, ())
+    assert (sent.event, sent.message) == ("refused", message)
+    assert server.app.writes == []
+    assert [(request.method, request.path) for request in server.requests
+            if request.method != "GET" and not request.path.endswith("/query")] == []
+
+
+@pytest.mark.parametrize(("kind", "verb"), [("change_quantity", "change"), ("cancel_line", "cancel")])
+def test_connectwise_without_an_addition_id_two_active_additions_of_the_product_are_refused_and_none_patched(
+        tmp_path: Path, cw: StandIn, kind: str, verb: str) -> None:
+    second_m365(cw)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix(kind, line=None), (
+        "ConnectWise agreement 11 has 2 active additions of M365-BP (ids 101, 104) and the fix does not say "
+        "which: export the agreement's additions with their id column and reconcile again, or "
+        f"{verb} the right one in ConnectWise by hand"))
+    assert [(item["quantity"], item["cancelledDate"]) for item in cw.app.data[CW_ADDITIONS]
+            if item["product"]["identifier"] == "M365-BP"] == [(25, None), (25, None)]
+
+
+def test_connectwise_without_an_addition_id_the_one_active_addition_of_the_product_is_patched(tmp_path: Path,
+                                                                                             cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    second_m365(cw, cancelledDate="2025-12-31T00:00:00Z")  # ended: not a line the fix can mean
+    [sent] = writeback.apply([fix("change_quantity", line=None)], target, send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert cw.app.writes == [("PATCH", f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/101",
+                              [{"op": "replace", "path": "quantity", "value": 27}])]
+
+
+@pytest.mark.parametrize("kind", ["change_quantity", "cancel_line"])
+def test_connectwise_a_numeric_addition_id_targets_that_addition_among_several_of_the_product(
+        tmp_path: Path, cw: StandIn, kind: str) -> None:
+    target = cw_connection(tmp_path, cw)
+    second_m365(cw)
+    [sent] = writeback.apply([fix(kind, line="101", after=27 if kind == "change_quantity" else 0)], target,
+                             send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert patches(cw) == [f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/101"]
+    assert cw.app.data[CW_ADDITIONS][-1] == {**cw.app.data[CW_ADDITIONS][-1], "quantity": 25, "cancelledDate": None}
+
+
+def test_connectwise_cancellation_without_an_id_applied_again_is_skipped_beside_a_line_ended_before(
+        tmp_path: Path, cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    second_m365(cw, cancelledDate="2025-12-31T00:00:00Z")
+    cancel = fix("cancel_line", key="x3", line=None, after=0)
+    [sent] = writeback.apply([cancel], target, send=True)
+    [again] = writeback.apply([cancel], target, send=True)  # no active addition left: both are candidates now
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert (again.event, again.message) == (
+        "skipped", "every addition of M365-BP on agreement 11 (ids 101, 104) is already cancelled by 2026-02-28")
+    assert patches(cw) == [f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/101"]
+
+
+def test_connectwise_cancellation_without_an_id_of_two_lines_cancelled_later_is_refused_and_none_patched(
+        tmp_path: Path, cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2026-06-30T00:00:00Z"
+    second_m365(cw, cancelledDate="2026-06-30T00:00:00Z")
+    refused_and_nothing_sent(cw, target, fix("cancel_line", line=None, after=0), (
+        "ConnectWise agreement 11 has 2 additions of M365-BP (ids 101, 104) and the fix does not say which: export "
+        "the agreement's additions with their id column and reconcile again, or cancel the right one in ConnectWise "
+        "by hand"))
+
+
+def test_connectwise_cancellation_without_an_id_of_the_one_line_cancelled_later_moves_its_date(
+        tmp_path: Path, cw: StandIn) -> None:
+    target = cw_connection(tmp_path, cw)
+    cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2026-06-30T00:00:00Z"
+    [sent] = writeback.apply([fix("cancel_line", line=None, after=0)], target, send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert cw.app.data[CW_ADDITIONS][0]["cancelledDate"] == "2026-02-28T00:00:00Z"
+
+
+AT_SERVICE_ADJUSTMENTS = f"{vendors.AT_PREFIX}/ContractServiceAdjustments"
+
+
+def second_302(at: StandIn) -> None:
+    """Another contract service of service 302 on contract 29684002 (a second site): 10 units, Feb-Mar."""
+    at.app.data["ContractServices"].append({
+        "id": 5004, "contractID": 29684002, "serviceID": 302, "unitPrice": 20.0, "unitCost": 19.8,
+        "invoiceDescription": "Microsoft 365 Business Premium (branch)", "internalCurrencyUnitPrice": 20.0})
+    at.app.data["ContractServiceUnits"].append({
+        "id": 7007, "contractID": 29684002, "contractServiceID": 5004, "serviceID": 302,
+        "startDate": "2026-02-01T00:00:00", "endDate": "2026-03-31T00:00:00", "units": 10, "price": 20.0,
+        "cost": 19.8, "internalCurrencyPrice": 20.0, "approveAndPostDate": None})
+
+
+# an export without contractServiceID names a line by contract and service ("29684002-302"): no id
+@pytest.mark.parametrize(("kind", "verb"), [("change_quantity", "change"), ("cancel_line", "cancel")])
+@pytest.mark.parametrize("line", [None, "29684002-302"])
+def test_autotask_without_a_contract_service_id_two_services_of_the_product_are_refused_and_nothing_sent(
+        tmp_path: Path, at: StandIn, kind: str, verb: str, line: str | None) -> None:
+    second_302(at)
+    refused_and_nothing_sent(at, at_connection(tmp_path, at), at_fix(kind, line=line), (
+        "Autotask contract 29684002 has 2 contract services of service 302 (ids 5003, 5004) and the fix does not "
+        "say which: export the contract service units with their contractServiceID column and reconcile again, "
+        f"or {verb} the right one in Autotask by hand"))
+
+
+def test_autotask_without_a_contract_service_id_the_one_service_of_the_product_is_adjusted(tmp_path: Path,
+                                                                                          at: StandIn) -> None:
+    target = at_connection(tmp_path, at)
+    [sent] = writeback.apply([at_fix("change_quantity", line="29684002-302")], target, send=True)
+    assert sent.event == "accepted"
+    [(method, path, body)] = at.app.writes
+    assert (method, path, body["contractServiceID"], body["unitChange"]) == (
+        "POST", "ContractServiceAdjustments", 5003, 2)
+
+
+@pytest.mark.parametrize("line", ["5003", "5004"])
+def test_autotask_a_numeric_contract_service_id_targets_that_service_among_several_of_the_product(
+        tmp_path: Path, at: StandIn, line: str) -> None:
+    target = at_connection(tmp_path, at)
+    second_302(at)
+    [sent] = writeback.apply([at_fix("change_quantity", line=line)], target, send=True)
+    assert sent.event == "accepted"
+    [(method, path, body)] = at.app.writes
+    assert (method, path, body["contractServiceID"], body["unitChange"]) == (
+        "POST", "ContractServiceAdjustments", int(line), 2)
+    assert len(at.hits(AT_SERVICE_ADJUSTMENTS)) == 1
+
+
+def test_autotask_cancellation_without_an_id_of_services_all_at_zero_units_is_skipped(tmp_path: Path,
+                                                                                      at: StandIn) -> None:
+    target = at_connection(tmp_path, at)
+    second_302(at)
+    for row in at.app.data["ContractServiceUnits"]:
+        if row["contractServiceID"] in (5003, 5004) and row["startDate"] >= "2026-02":
+            row["units"] = 0
+    [sent] = writeback.apply([at_fix("cancel_line", line=None, before=None, after=0)], target, send=True)
+    assert (sent.event, sent.message) == (
+        "skipped", "every contract service of service 302 on contract 29684002 (ids 5003, 5004) already has 0 "
+                   "units on 2026-03-01")
+    assert at.app.writes == [] and at.hits(AT_SERVICE_ADJUSTMENTS) == []
+
+
+def test_autotask_new_line_beside_its_own_service_and_another_of_the_product_gives_its_own_the_units(
+        tmp_path: Path, at: StandIn) -> None:
+    """A new line created before (carrying the reference) but whose units were never given, on a contract
+    that has since got another service of the product: the units go to the fix's own service."""
+    target = at_connection(tmp_path, at)
+    second_302(at)
+    at.app.data["ContractServices"].append({"id": 5005, "contractID": 29684002, "serviceID": 302, "unitPrice": 22.0,
+                                            "internalDescription": "[recon fix n5]"})
+    at.app.data["ContractServiceUnits"].append({"id": 7008, "contractID": 29684002, "contractServiceID": 5005,
+                                                "serviceID": 302, "startDate": "2026-03-01T00:00:00",
+                                                "endDate": "2026-03-31T00:00:00", "units": 0, "price": 22.0})
+    new = at_fix("add_line", key="n5", line=None, before=None, after=5)
+    [sent] = writeback.apply([new], target, send=True)
+    assert sent.event == "accepted"
+    [(method, path, body)] = at.app.writes
+    assert (method, path, body["contractServiceID"], body["unitChange"]) == (
+        "POST", "ContractServiceAdjustments", 5005, 5)
