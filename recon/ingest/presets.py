@@ -478,11 +478,9 @@ def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
     start = start.fillna(_dates(text, "agreement.startDate"))
     agreement = _cells(text, "agreementId", "agreement.id", "Agreement ID")
     agreement = agreement.where(agreement.ne(""), _cells(text, "Agreement Name", "Agreement", "agreement.name"))
-    service = _cells(text, "id")
     return _with(text, quantity=_quantity_text(quantity), end_date=_iso(end), start_date=_iso(start),
                  billable=billable.map({True: "true", False: "false"}).astype("string"),
-                 prorate=prorate.map({True: "true", False: "false"}).astype("string"),
-                 agreement_id=agreement, service_id=service.where(service.ne(""), ""))
+                 prorate=prorate.map({True: "true", False: "false"}).astype("string"), agreement_id=agreement)
 
 
 CW_BILL_CODES = {"b": "Billable", "nb": "DoNotBill", "nc": "NoCharge"}

@@ -252,6 +252,19 @@ def test_connectwise_additions_bill_customer_and_cancelled_date() -> None:
     assert loaded.record.rows_quarantined == 0
 
 
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_column_a_preset_s_rule_adds_is_one_the_preset_reads(preset: str) -> None:
+    """A ``<field> (recon)`` column the rule adds and no field maps is work for nothing, and reads as if
+    something used it (the ConnectWise additions' rule wrote a ``service_id (recon)`` that neither of its
+    presets mapped: the API's ``service_id`` is its ``id``, the list view has none)."""
+    spec = PRESETS[preset]
+    header = max((spec.known_columns, *spec.variants), key=len)
+    prepared = spec.prepare(pd.DataFrame({column: pd.Series(["1"], dtype="string") for column in header}))
+    added = {column for column in prepared.columns if column.endswith(" (recon)")}
+    mapped = {candidate for candidates in spec.columns.values() for candidate in candidates}
+    assert added - mapped == set()
+
+
 def test_connectwise_additions_as_the_api_returns_them() -> None:
     loaded = load("connectwise-additions-api")
     frame = loaded.frame.set_index("service_id")
