@@ -21,8 +21,10 @@ docs/semantics.md says the same with the sources.
   cost of a unit in the billing currency is ROUNDDOWN(``EffectiveUnitPrice`` x ``PCToBCExchangeRate``, 2)
   (exact, from every place of both cells) divided by the months the charge period covers (half up to
   the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
-  money (Microsoft rounds such a row only in its total); the vendor is ``PublisherName``; the subscription's
-  life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
+  money (Microsoft rounds such a row only in its total); a blank rate is 1 where ``PricingCurrency`` and
+  ``Currency`` (the billing currency) are the same or either is not given, and no rate where they
+  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies); the vendor is
+  ``PublisherName``; the subscription's life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
   (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
   billed after the fact, the total the vendor posted last for it), ``prorate`` a change
@@ -351,23 +353,26 @@ def _monthly_cost(cost_for_period: pd.Series, numerator: np.ndarray, denominator
 MICROSOFT_ONE_TIME = frozenset({"onetime", "perpetual"})
 
 
-def billing_unit_price(price: pd.Series, rate: pd.Series, metered: pd.Series) -> pd.Series:
+def billing_unit_price(price: pd.Series, rate: pd.Series, metered: pd.Series,
+                       converted: pd.Series | None = None) -> pd.Series:
     """A unit's price in the billing currency (Int64 units), from the cells' text, as Microsoft computes a
     row's Subtotal: a seat costs ROUNDDOWN(price x rate, 2), and a metered row is rounded only in its total
     (ROUNDDOWN(ROUNDDOWN(price x quantity, 2) x rate, 2)), so a unit of use costs price x rate (half up to
     the unit of money: 0.045 per GB stays 0.045, not 0.04). Microsoft multiplies EffectiveUnitPrice by
     PCToBCExchangeRate with all their places (0.923456, 2.9032258064516), so neither is rounded first and
-    no float is involved. Once per distinct (price, rate, metered) (a file has few). A blank rate is 1; an
-    unreadable price or rate, or a product past int64, gives ``<NA>`` (no unit cost, never one in the wrong
-    currency: the row is kept)."""
-    codes, distinct = pd.MultiIndex.from_arrays([price, rate, metered]).factorize()
+    no float is involved. Once per distinct (price, rate, metered, converted) (a file has few). A blank
+    rate is 1, except on a ``converted`` row (priced in another currency than it is billed in), where it
+    is unknown; an unknown or unreadable price or rate, or a product past int64, gives ``<NA>`` (no unit
+    cost, never one in the wrong currency: the row is kept)."""
+    converted = pd.Series(False, index=price.index) if converted is None else converted
+    codes, distinct = pd.MultiIndex.from_arrays([price, rate, metered, converted]).factorize()
     prices = exact_decimals(pd.Series(distinct.get_level_values(0), dtype="string"))
     rate_text = pd.Series(distinct.get_level_values(1), dtype="string")
     rates = exact_decimals(rate_text)
     blank = rate_text.fillna("").str.strip().eq("").to_numpy(bool)
-    units = [_unit_price_units(one_price, Decimal(1) if no_rate else one_rate, bool(per_use))
-             for one_price, one_rate, no_rate, per_use
-             in zip(prices, rates, blank, distinct.get_level_values(2), strict=True)]
+    units = [_unit_price_units(one_price, (None if between else Decimal(1)) if no_rate else one_rate, bool(per_use))
+             for one_price, one_rate, no_rate, per_use, between
+             in zip(prices, rates, blank, distinct.get_level_values(2), distinct.get_level_values(3), strict=True)]
     return pd.Series(pd.array(units, dtype="Int64").take(codes), index=price.index)
 
 
@@ -403,8 +408,11 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
+    # priced in one currency, billed in another (both said): a blank rate there is no rate, not 1
+    pricing, billed_in = _words(text, "PricingCurrency"), _words(text, "Currency")
+    converted = pricing.ne("") & billed_in.ne("") & pricing.ne(billed_in)
     billing_price = billing_unit_price(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"),
-                                       metered)
+                                       metered, converted)
     # a seat's price is for its charge period, spread over the months it covers; a unit of use is priced as used
     months = _months_fraction(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
     per_use = metered.to_numpy(bool)
@@ -579,9 +587,10 @@ MICROSOFT_NCE = Preset(
                                ("TermAndBillingCycle",)),
                   "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
                   "cost_amount": (("Subtotal", "Total"),)},
-    without_column={"PCToBCExchangeRate": "the vendor's unit cost stays in the pricing currency: where the billing "
-                                          "currency differs, margins are wrong and negative_margin findings false "
-                                          "or missed"},
+    # a blank rate is no rate on a row priced in another currency than it is billed in (``microsoft_rows``)
+    without_column={"PCToBCExchangeRate": "a row priced in another currency than it is billed in has no unit cost: "
+                                          "the catalog's unit cost is used for it (none where the catalog has "
+                                          "none), so its margins and negative_margin findings follow the catalog"},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",

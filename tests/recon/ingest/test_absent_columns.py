@@ -303,15 +303,29 @@ def test_a_pax8_export_without_term_says_a_yearly_cost_counts_as_a_month_s() -> 
     assert findings(lacking) == [("2026-03", "Fabrikam Legal", "EDR", "negative_margin", "-645.00")]
 
 
-def test_a_microsoft_export_without_the_exchange_rate_says_the_cost_stays_in_the_pricing_currency() -> None:
-    """Without PCToBCExchangeRate a USD price is read as the EUR cost (19.80, not 18.21): a false
-    negative_margin, which loaded without a word."""
+def test_a_microsoft_export_without_the_exchange_rate_says_the_catalog_s_cost_stands_in() -> None:
+    """Without PCToBCExchangeRate a row priced in USD and billed in EUR has no cost in EUR (as a blank rate
+    between two currencies): the catalog's unit cost stands in, here 19.80, a negative_margin the
+    catalog's cost makes (the warning says so). The old clause said the USD price is read as the EUR
+    cost, which the rule no longer does."""
     lacking = run_semantic("ms_exchange_rate", without=(("usage", "PCToBCExchangeRate"),))
-    assert absent_of(lacking) == [("PCToBCExchangeRate", "unit_cost", "the vendor's unit cost stays in the pricing "
-                                   "currency: where the billing currency differs, margins are wrong and "
-                                   "negative_margin findings false or missed")]
+    assert absent_of(lacking) == [("PCToBCExchangeRate", "unit_cost", "a row priced in another currency than it "
+                                   "is billed in has no unit cost: the catalog's unit cost is used for it (none "
+                                   "where the catalog has none), so its margins and negative_margin findings "
+                                   "follow the catalog")]
     assert findings(run_semantic("ms_exchange_rate")) == []
     assert findings(lacking) == [("2026-03", "Lyon Boulangerie", "M365-BP", "negative_margin", "-4.00")]
+    whole = run_semantic("ms_exchange_rate").result.keys
+    assert whole["vendor_unit_cost"].tolist() == [182_100]  # 19.80 x 0.92 from the row
+    assert lacking.result.keys["vendor_unit_cost"].tolist() == [198_000]  # the catalog's
+
+
+def test_a_microsoft_file_in_one_currency_without_the_rate_reads_as_before() -> None:
+    """Rows priced and billed in one currency need no rate: without the column nothing changes."""
+    for name in ("ms_seat_change", "ms_cancel_refund"):
+        whole, lacking = run_semantic(name), run_semantic(name, without=(("usage", "PCToBCExchangeRate"),))
+        pd.testing.assert_frame_equal(lacking.result.discrepancies, whole.result.discrepancies)
+        pd.testing.assert_frame_equal(lacking.result.keys, whole.result.keys)
 
 
 def test_invoice_lines_without_the_agreement_amount_say_the_agreement_s_lines_read_as_not_billed() -> None:
