@@ -23,15 +23,18 @@ docs/semantics.md says the same with the sources.
   the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
   money (Microsoft rounds such a row only in its total); a blank rate is 1 where ``PricingCurrency`` and
   ``Currency`` (the billing currency) are the same or either is not given, and no rate where they
-  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies); the vendor is
-  ``PublisherName``; the subscription's life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
+  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies); without
+  ``BillableQuantity`` the quantity is ``Quantity``, the units bought, which on a metered row is not
+  the quantity billed (the file is warned about); the vendor is ``PublisherName``; the subscription's
+  life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
   (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
   billed after the fact, the total the vendor posted last for it), ``prorate`` a change
   of seats for part of the period (added to the subscription's), ``one-time`` / ``service-charge`` (or
   ``term`` ``One-Time`` / ``Activation``) a one-time charge, ``rebate`` / ``payment-credit`` /
   ``service-credit`` / ``invoice-credit`` (or ``term`` ``Rebate``) a cost credit; a negative ``total``
-  makes the quantity negative. ``cost`` is the unit cost for the term: a month's is ``cost`` / 12 for
+  (else ``subTotal``, of the same sign: a file without ``total`` reads the same) makes the quantity
+  negative, whatever its own sign. ``cost`` is the unit cost for the term: a month's is ``cost`` / 12 for
   ``Annual``, / 24 for ``2 Year``, / 36 for ``3 Year``. ``endPeriod`` on the first of a month after
   ``startPeriod`` is exclusive: the line ends the day before.
 - ``connectwise-additions`` (the Agreement Additions list view: Company Name, Agreement Name,
@@ -108,11 +111,11 @@ class Preset:
     # needed, never as a column someone renamed)
     api: bool = False
     # derived field -> the export columns its rule reads it from, each a tuple of the names one column has
-    # in the format's documented headers (where ``WITHOUT_FIELD`` says the field matters): a file that
-    # lacks one the format has is warned about (``absent``)
+    # in the format's documented headers (where ``WITHOUT_FIELD`` or ``without_column`` says what the
+    # absence means): a file that lacks one the format has is warned about (``absent``)
     derived_from: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     # a column (as documented) whose absence means something else than its field's ``WITHOUT_FIELD``
-    # clause says -> what it means
+    # clause says (or that a field without a clause, such as a required one, is read from) -> what it means
     without_column: Mapping[str, str] = field(default_factory=dict)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
@@ -145,20 +148,20 @@ class Preset:
 
     def absent(self, header: Iterable[str]) -> list[AbsentColumn]:
         """Each column the file's documented header has and ``header`` lacks, that a field the findings
-        depend on (``WITHOUT_FIELD``) is read from, with what its absence means. A column the format's
-        header does not have (a newer export's, an API's other fields) is never missed."""
+        depend on (``WITHOUT_FIELD``) is read from, or that has a clause of its own (``without_column``),
+        with what its absence means. A column the format's header does not have (a newer export's, an
+        API's other fields) is never missed."""
         header = list(header)
         present = {fold(column) for column in header}
         documented = {fold(column): column for column in self.documented_header(header)}
         missed = []
         for name, columns in self.read_from().items():
-            if name not in WITHOUT_FIELD.get(self.kind, {}):
-                continue
             for names in columns:
                 named = [documented[fold(column)] for column in names if fold(column) in documented]
                 if named and not any(fold(column) in present for column in names):
-                    means = self.without_column.get(named[0], WITHOUT_FIELD[self.kind][name])
-                    missed.append(AbsentColumn(named[0], name, means))
+                    means = self.without_column.get(named[0], WITHOUT_FIELD.get(self.kind, {}).get(name))
+                    if means:
+                        missed.append(AbsentColumn(named[0], name, means))
         return missed
 
     def mapping(self, header: Iterable[str]) -> dict[str, str]:
@@ -586,11 +589,16 @@ MICROSOFT_NCE = Preset(
     derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
                                ("TermAndBillingCycle",)),
                   "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
-                  "cost_amount": (("Subtotal", "Total"),)},
-    # a blank rate is no rate on a row priced in another currency than it is billed in (``microsoft_rows``)
+                  "cost_amount": (("Subtotal", "Total"),), "quantity": (("BillableQuantity",),)},
+    # a blank rate is no rate on a row priced in another currency than it is billed in (``microsoft_rows``);
+    # Quantity is "units bought", 1 on Microsoft's example metered row whose BillableQuantity is 0.005001
     without_column={"PCToBCExchangeRate": "a row priced in another currency than it is billed in has no unit cost: "
                                           "the catalog's unit cost is used for it (none where the catalog has "
-                                          "none), so its margins and negative_margin findings follow the catalog"},
+                                          "none), so its margins and negative_margin findings follow the catalog",
+                    "BillableQuantity": "Quantity (the units bought) is read instead: on a metered (consumption) "
+                                        "row that is not the quantity billed, so that product's usage is wrong: "
+                                        "over- and under-billing findings on it are false or missed, and so is a "
+                                        "loss on its margin"},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
@@ -614,11 +622,14 @@ PAX8_INVOICE_ITEMS = Preset(
              **_derived("quantity", "period_end", "row_type", "unit_cost", "cost_amount")},
     known_columns=PAX8_COLUMNS,
     derived_from={"period_end": (("endPeriod",),), "row_type": (("type",), ("term",)), "unit_cost": (("cost",),),
-                  "cost_amount": (("costTotal",),)},
-    # the term also says how many months a line's cost is for
+                  "cost_amount": (("costTotal",),), "quantity": (("total", "subTotal"),)},
+    # the term also says how many months a line's cost is for; a line's sign is its total's, else its
+    # subTotal's (the same sign: without total alone no finding changes, and nothing is said)
     without_column={"term": "rows are not told apart by their term (trials, one-time fees, arrears, rebates), so "
                             "some count as the wrong kind, and an annual or multi-year cost counts as one month's: "
-                            "margins read too low (false negative_margin findings)"},
+                            "margins read too low (false negative_margin findings)",
+                    "total": "credits and seat decreases are not told from charges: their seats read as added, so "
+                             "usage reads too high and correct bills read as under-billed"},
     variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
                "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
                "currencyCode"),),

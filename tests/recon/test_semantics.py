@@ -120,6 +120,13 @@ def test_a_blank_exchange_rate_between_two_currencies_leaves_the_catalog_s_cost(
     assert result.discrepancies.empty
 
 
+def test_a_pax8_credit_s_sign_is_its_totals_not_its_quantity() -> None:
+    """A seat decrease written with quantity 3 and a negative subTotal and total: the 3 seats come off for
+    the 16 days they cover."""
+    result = run_semantic("pax8_seat_decrease").result
+    assert _key(result, "2026-03", "Fabrikam Legal", "EXO-P1")["usage_qty"] == round(10 - 3 * 16 / 31, 4)
+
+
 def test_a_product_is_product_id_and_sku_id_and_the_vendor_its_publisher() -> None:
     result = run_semantic("ms_product_sku").result
     assert list(result.unmapped["sku_raw"]) == ["CFQ7TTC0LCHC:0001"]
