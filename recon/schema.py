@@ -89,7 +89,9 @@ SOURCES: dict[str, tuple[Field, ...]] = {
 # (PRODUCT.md section 9: nothing is dropped silently). A file in an export format (a preset) that lacks
 # a column its format has gets this clause in its validation report (``recon.sources.AbsentColumn``);
 # a field missing here (a product name, a description) changes no finding and is not warned about. A
-# column whose absence means something else than its field's clause says has its own (``Preset.without_column``).
+# column whose absence means something else than its field's clause says has its own (``Preset.without_column``),
+# as has a column of a field with no clause here (a usage quantity) whose absence matters: Microsoft's
+# BillableQuantity (Quantity is read instead), Pax8's total and subTotal (a line's sign).
 WITHOUT_FIELD: dict[str, dict[str, str]] = {
     "usage": {
         "period_end": "each row counts from its start to the end of that month, not over its own charge period",

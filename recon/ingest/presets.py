@@ -21,7 +21,11 @@ docs/semantics.md says the same with the sources.
   cost of a unit in the billing currency is ROUNDDOWN(``EffectiveUnitPrice`` x ``PCToBCExchangeRate``, 2)
   (exact, from every place of both cells) divided by the months the charge period covers (half up to
   the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
-  money (Microsoft rounds such a row only in its total); the vendor is ``PublisherName``; the subscription's
+  money (Microsoft rounds such a row only in its total); a blank rate is 1 where ``PricingCurrency`` and
+  ``Currency`` (the billing currency) are the same or either is not given, and no rate where they
+  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies); without
+  ``BillableQuantity`` the quantity is ``Quantity``, the units bought, which on a metered row is not
+  the quantity billed (the file is warned about); the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
 - ``pax8-invoice-items``: ``type`` and ``term`` say what a line is: ``subscription`` the seats held
   (``term`` ``Trial``: trial seats; ``Arrears``: ``arrears``, a usage-based product's use of the span
@@ -29,7 +33,8 @@ docs/semantics.md says the same with the sources.
   of seats for part of the period (added to the subscription's), ``one-time`` / ``service-charge`` (or
   ``term`` ``One-Time`` / ``Activation``) a one-time charge, ``rebate`` / ``payment-credit`` /
   ``service-credit`` / ``invoice-credit`` (or ``term`` ``Rebate``) a cost credit; a negative ``total``
-  makes the quantity negative. ``cost`` is the unit cost for the term: a month's is ``cost`` / 12 for
+  (else ``subTotal``, of the same sign: a file without ``total`` reads the same) makes the quantity
+  negative, whatever its own sign. ``cost`` is the unit cost for the term: a month's is ``cost`` / 12 for
   ``Annual``, / 24 for ``2 Year``, / 36 for ``3 Year``. ``endPeriod`` on the first of a month after
   ``startPeriod`` is exclusive: the line ends the day before.
 - ``connectwise-additions`` (the Agreement Additions list view: Company Name, Agreement Name,
@@ -106,11 +111,11 @@ class Preset:
     # needed, never as a column someone renamed)
     api: bool = False
     # derived field -> the export columns its rule reads it from, each a tuple of the names one column has
-    # in the format's documented headers (where ``WITHOUT_FIELD`` says the field matters): a file that
-    # lacks one the format has is warned about (``absent``)
+    # in the format's documented headers (where ``WITHOUT_FIELD`` or ``without_column`` says what the
+    # absence means): a file that lacks one the format has is warned about (``absent``)
     derived_from: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     # a column (as documented) whose absence means something else than its field's ``WITHOUT_FIELD``
-    # clause says -> what it means
+    # clause says (or that a field without a clause, such as a required one, is read from) -> what it means
     without_column: Mapping[str, str] = field(default_factory=dict)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
@@ -143,20 +148,20 @@ class Preset:
 
     def absent(self, header: Iterable[str]) -> list[AbsentColumn]:
         """Each column the file's documented header has and ``header`` lacks, that a field the findings
-        depend on (``WITHOUT_FIELD``) is read from, with what its absence means. A column the format's
-        header does not have (a newer export's, an API's other fields) is never missed."""
+        depend on (``WITHOUT_FIELD``) is read from, or that has a clause of its own (``without_column``),
+        with what its absence means. A column the format's header does not have (a newer export's, an
+        API's other fields) is never missed."""
         header = list(header)
         present = {fold(column) for column in header}
         documented = {fold(column): column for column in self.documented_header(header)}
         missed = []
         for name, columns in self.read_from().items():
-            if name not in WITHOUT_FIELD.get(self.kind, {}):
-                continue
             for names in columns:
                 named = [documented[fold(column)] for column in names if fold(column) in documented]
                 if named and not any(fold(column) in present for column in names):
-                    means = self.without_column.get(named[0], WITHOUT_FIELD[self.kind][name])
-                    missed.append(AbsentColumn(named[0], name, means))
+                    means = self.without_column.get(named[0], WITHOUT_FIELD.get(self.kind, {}).get(name))
+                    if means:
+                        missed.append(AbsentColumn(named[0], name, means))
         return missed
 
     def mapping(self, header: Iterable[str]) -> dict[str, str]:
@@ -351,23 +356,26 @@ def _monthly_cost(cost_for_period: pd.Series, numerator: np.ndarray, denominator
 MICROSOFT_ONE_TIME = frozenset({"onetime", "perpetual"})
 
 
-def billing_unit_price(price: pd.Series, rate: pd.Series, metered: pd.Series) -> pd.Series:
+def billing_unit_price(price: pd.Series, rate: pd.Series, metered: pd.Series,
+                       converted: pd.Series | None = None) -> pd.Series:
     """A unit's price in the billing currency (Int64 units), from the cells' text, as Microsoft computes a
     row's Subtotal: a seat costs ROUNDDOWN(price x rate, 2), and a metered row is rounded only in its total
     (ROUNDDOWN(ROUNDDOWN(price x quantity, 2) x rate, 2)), so a unit of use costs price x rate (half up to
     the unit of money: 0.045 per GB stays 0.045, not 0.04). Microsoft multiplies EffectiveUnitPrice by
     PCToBCExchangeRate with all their places (0.923456, 2.9032258064516), so neither is rounded first and
-    no float is involved. Once per distinct (price, rate, metered) (a file has few). A blank rate is 1; an
-    unreadable price or rate, or a product past int64, gives ``<NA>`` (no unit cost, never one in the wrong
-    currency: the row is kept)."""
-    codes, distinct = pd.MultiIndex.from_arrays([price, rate, metered]).factorize()
+    no float is involved. Once per distinct (price, rate, metered, converted) (a file has few). A blank
+    rate is 1, except on a ``converted`` row (priced in another currency than it is billed in), where it
+    is unknown; an unknown or unreadable price or rate, or a product past int64, gives ``<NA>`` (no unit
+    cost, never one in the wrong currency: the row is kept)."""
+    converted = pd.Series(False, index=price.index) if converted is None else converted
+    codes, distinct = pd.MultiIndex.from_arrays([price, rate, metered, converted]).factorize()
     prices = exact_decimals(pd.Series(distinct.get_level_values(0), dtype="string"))
     rate_text = pd.Series(distinct.get_level_values(1), dtype="string")
     rates = exact_decimals(rate_text)
     blank = rate_text.fillna("").str.strip().eq("").to_numpy(bool)
-    units = [_unit_price_units(one_price, Decimal(1) if no_rate else one_rate, bool(per_use))
-             for one_price, one_rate, no_rate, per_use
-             in zip(prices, rates, blank, distinct.get_level_values(2), strict=True)]
+    units = [_unit_price_units(one_price, (None if between else Decimal(1)) if no_rate else one_rate, bool(per_use))
+             for one_price, one_rate, no_rate, per_use, between
+             in zip(prices, rates, blank, distinct.get_level_values(2), distinct.get_level_values(3), strict=True)]
     return pd.Series(pd.array(units, dtype="Int64").take(codes), index=price.index)
 
 
@@ -403,8 +411,11 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
+    # priced in one currency, billed in another (both said): a blank rate there is no rate, not 1
+    pricing, billed_in = _words(text, "PricingCurrency"), _words(text, "Currency")
+    converted = pricing.ne("") & billed_in.ne("") & pricing.ne(billed_in)
     billing_price = billing_unit_price(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"),
-                                       metered)
+                                       metered, converted)
     # a seat's price is for its charge period, spread over the months it covers; a unit of use is priced as used
     months = _months_fraction(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
     per_use = metered.to_numpy(bool)
@@ -478,11 +489,9 @@ def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
     start = start.fillna(_dates(text, "agreement.startDate"))
     agreement = _cells(text, "agreementId", "agreement.id", "Agreement ID")
     agreement = agreement.where(agreement.ne(""), _cells(text, "Agreement Name", "Agreement", "agreement.name"))
-    service = _cells(text, "id")
     return _with(text, quantity=_quantity_text(quantity), end_date=_iso(end), start_date=_iso(start),
                  billable=billable.map({True: "true", False: "false"}).astype("string"),
-                 prorate=prorate.map({True: "true", False: "false"}).astype("string"),
-                 agreement_id=agreement, service_id=service.where(service.ne(""), ""))
+                 prorate=prorate.map({True: "true", False: "false"}).astype("string"), agreement_id=agreement)
 
 
 CW_BILL_CODES = {"b": "Billable", "nb": "DoNotBill", "nc": "NoCharge"}
@@ -580,10 +589,16 @@ MICROSOFT_NCE = Preset(
     derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
                                ("TermAndBillingCycle",)),
                   "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
-                  "cost_amount": (("Subtotal", "Total"),)},
-    without_column={"PCToBCExchangeRate": "the vendor's unit cost stays in the pricing currency: where the billing "
-                                          "currency differs, margins are wrong and negative_margin findings false "
-                                          "or missed"},
+                  "cost_amount": (("Subtotal", "Total"),), "quantity": (("BillableQuantity",),)},
+    # a blank rate is no rate on a row priced in another currency than it is billed in (``microsoft_rows``);
+    # Quantity is "units bought", 1 on Microsoft's example metered row whose BillableQuantity is 0.005001
+    without_column={"PCToBCExchangeRate": "a row priced in another currency than it is billed in has no unit cost: "
+                                          "the catalog's unit cost is used for it (none where the catalog has "
+                                          "none), so its margins and negative_margin findings follow the catalog",
+                    "BillableQuantity": "Quantity (the units bought) is read instead: on a metered (consumption) "
+                                        "row that is not the quantity billed, so that product's usage is wrong: "
+                                        "over- and under-billing findings on it are false or missed, and so is a "
+                                        "loss on its margin"},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",
@@ -607,11 +622,14 @@ PAX8_INVOICE_ITEMS = Preset(
              **_derived("quantity", "period_end", "row_type", "unit_cost", "cost_amount")},
     known_columns=PAX8_COLUMNS,
     derived_from={"period_end": (("endPeriod",),), "row_type": (("type",), ("term",)), "unit_cost": (("cost",),),
-                  "cost_amount": (("costTotal",),)},
-    # the term also says how many months a line's cost is for
+                  "cost_amount": (("costTotal",),), "quantity": (("total", "subTotal"),)},
+    # the term also says how many months a line's cost is for; a line's sign is its total's, else its
+    # subTotal's (the same sign: without total alone no finding changes, and nothing is said)
     without_column={"term": "rows are not told apart by their term (trials, one-time fees, arrears, rebates), so "
                             "some count as the wrong kind, and an annual or multi-year cost counts as one month's: "
-                            "margins read too low (false negative_margin findings)"},
+                            "margins read too low (false negative_margin findings)",
+                    "total": "credits and seat decreases are not told from charges: their seats read as added, so "
+                             "usage reads too high and correct bills read as under-billed"},
     variants=(("companyName", "sku", "productName", "vendorName", "quantity", "startPeriod", "endPeriod",
                "price", "cost", "costTotal", "subTotal", "total", "type", "term", "subscriptionId",
                "currencyCode"),),

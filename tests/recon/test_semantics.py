@@ -110,6 +110,23 @@ def test_microsoft_cost_is_in_the_billing_currency() -> None:
     assert key["vendor_unit_cost"] == 182_100  # ROUNDDOWN(19.80 x 0.92, 2) = 18.21
 
 
+def test_a_blank_exchange_rate_between_two_currencies_leaves_the_catalog_s_cost() -> None:
+    """USD prices billed in EUR with PCToBCExchangeRate blank: the row gives no cost (the blank was read as
+    1, 19.80 USD as 19.80 EUR, a false negative_margin of -4.00); the catalog's 18.21 EUR stands in."""
+    result = run_semantic("ms_exchange_rate_blank").result
+    key = _key(result, "2026-03", "Lyon Boulangerie", "M365-BP")
+    assert key["vendor_unit_cost"] == 182_100 and key["catalog_unit_cost"] == 182_100
+    assert key["usage_qty"] == 5.0  # the row is used: only its cost is unknown
+    assert result.discrepancies.empty
+
+
+def test_a_pax8_credit_s_sign_is_its_totals_not_its_quantity() -> None:
+    """A seat decrease written with quantity 3 and a negative subTotal and total: the 3 seats come off for
+    the 16 days they cover."""
+    result = run_semantic("pax8_seat_decrease").result
+    assert _key(result, "2026-03", "Fabrikam Legal", "EXO-P1")["usage_qty"] == round(10 - 3 * 16 / 31, 4)
+
+
 def test_a_product_is_product_id_and_sku_id_and_the_vendor_its_publisher() -> None:
     result = run_semantic("ms_product_sku").result
     assert list(result.unmapped["sku_raw"]) == ["CFQ7TTC0LCHC:0001"]

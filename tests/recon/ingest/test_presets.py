@@ -15,6 +15,7 @@ from recon.ingest.profile import SourceEntry
 from recon.ingest.reading import read_table
 from recon.money import from_decimal, parse_money
 from tests.fixtures.make_semantics import microsoft, pax8
+from tests.scenarios import without_columns
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "presets"
 
@@ -110,6 +111,33 @@ def test_microsoft_unit_cost_uses_every_place_of_the_exchange_rate() -> None:
         {"EffectiveUnitPrice": "32.40", "PCToBCExchangeRate": "0.923456", "Subtotal": "29.91"},
         {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "EUR"})  # blank rate: 1
     assert costs == [from_decimal("92.34"), from_decimal("29.91"), from_decimal("19.80")]
+
+
+def test_microsoft_blank_rate_between_two_currencies_leaves_the_cost_unknown() -> None:
+    # A blank PCToBCExchangeRate is 1 only where the row is priced in the currency it is billed in: a USD
+    # price billed in EUR with no rate has no cost in EUR (as an unreadable rate: the catalog's applies).
+    # It was read as 1: 19.80 USD taken for 19.80 EUR (tests/fixtures/semantics/ms_exchange_rate_blank).
+    # The file's rows are billed in EUR and priced in USD unless a row says otherwise.
+    costs = microsoft_unit_costs(
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": ""},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": " ", "PricingCurrency": " usd", "Currency": "Eur"},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "eur"},  # the same: 1
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "Currency": "USD"},  # the same: 1
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": ""},  # not said: 1
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "0.92"})  # a rate given: its product
+    assert pd.isna(costs[0]) and pd.isna(costs[1])
+    assert costs[2:] == [from_decimal("19.80")] * 3 + [from_decimal("18.21")]
+
+
+@pytest.mark.parametrize("column", ["PricingCurrency", "Currency"])
+def test_microsoft_blank_rate_is_1_in_a_file_without_one_of_the_currencies(column: str) -> None:
+    # an older or hand-made file that does not say both currencies: a blank rate is 1, as before
+    row = {"CustomerName": "Lyon Boulangerie", "ProductId": "CFQ7TTC0LCHC", "SkuId": "0002",
+           "ChargeStartDate": "2026-03-01", "ChargeEndDate": "2026-03-31", "BillableQuantity": "1",
+           "Subtotal": "19.80", "EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "Currency": "EUR"}
+    text = without_columns(microsoft(row).lstrip("\ufeff"), (column,))
+    entry = SourceEntry(path="recon.csv", kind="usage", preset="microsoft-nce-recon")
+    assert load_source(text.encode(), "recon.csv", entry).frame["unit_cost"].tolist() == [from_decimal("19.80")]
 
 
 def test_microsoft_unit_cost_uses_every_place_of_a_prorated_price() -> None:
@@ -250,6 +278,19 @@ def test_connectwise_additions_bill_customer_and_cancelled_date() -> None:
     assert bool(frame.loc["ONBOARD", "billable"]) is False  # NoCharge
     assert not frame["prorate"].any()  # no prorate price: ConnectWise bills whole cycles
     assert loaded.record.rows_quarantined == 0
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_column_a_preset_s_rule_adds_is_one_the_preset_reads(preset: str) -> None:
+    """A ``<field> (recon)`` column the rule adds and no field maps is work for nothing, and reads as if
+    something used it (the ConnectWise additions' rule wrote a ``service_id (recon)`` that neither of its
+    presets mapped: the API's ``service_id`` is its ``id``, the list view has none)."""
+    spec = PRESETS[preset]
+    header = max((spec.known_columns, *spec.variants), key=len)
+    prepared = spec.prepare(pd.DataFrame({column: pd.Series(["1"], dtype="string") for column in header}))
+    added = {column for column in prepared.columns if column.endswith(" (recon)")}
+    mapped = {candidate for candidates in spec.columns.values() for candidate in candidates}
+    assert added - mapped == set()
 
 
 def test_connectwise_additions_as_the_api_returns_them() -> None:
