@@ -2,8 +2,9 @@
 (PRODUCT.md 4a, 7): the next month, reconciled locally, draws on them alike. And a Spark run, which does not
 read the charge history, says so when the store holds charges that cover its months.
 
-The data: ``tests/fixtures/semantics/ms_yearly_charge.txt``, a year of Power BI bought in November 2025
-that still holds March 2026's 4 seats without March's file repeating it."""
+The data: ``tests/fixtures/semantics/ms_anniversary_cycle.txt`` (a Microsoft cycle from the 20th to the 19th:
+February's file charges 2/20-3/19, March's 3/20-4/19) with 14 seats in February's cycle, and
+``ms_yearly_charge.txt`` (a year of Power BI bought in November 2025 that still holds March 2026's seats)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,19 @@ from recon.store import Store, tables
 from tests.recon.test_store_cli import semantic_dir
 
 NOTE = "note: charges stored by earlier imports were not drawn on"
+
+
+def february_of_fourteen_seats(tmp_path: Path) -> Path:
+    """February's files of the anniversary cycle, its cycle (2/20-3/19) for 14 seats instead of 10."""
+    february = semantic_dir(tmp_path, "ms_anniversary_cycle", True)
+    [usage] = february.glob("usage_*.csv")
+    text = usage.read_text()
+    changes = {",36.00,10,324.00,0,324.00,": ",36.00,14,453.60,0,453.60,", ",Licenses,,10,": ",Licenses,,14,"}
+    for old, new in changes.items():
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    usage.write_text(text)
+    return february
 
 
 def recon(database: str, *args: str) -> str:
@@ -42,18 +56,19 @@ def stored_rows(database: str, model: type) -> pd.DataFrame:
 
 @pytest.mark.spark
 def test_a_month_stored_on_spark_counts_the_next_month_as_a_local_one(tmp_path: Path, spark: Any) -> None:
-    """November reconciled and stored on either engine, then March locally: the same findings, figures and
-    keys (the year bought in November holds March's 4 Power BI seats at 10.00 a seat-month), the same charges
-    and pairs stored. Before, the Spark run stored November's import with no charges: March drew on nothing
-    and read Power BI as a product no vendor charges (no seats, no cost, no margin)."""
-    november = semantic_dir(tmp_path, "ms_yearly_charge", True)
-    march = semantic_dir(tmp_path, "ms_yearly_charge", False)
+    """February reconciled and stored on either engine, then March locally: the same findings, figures and
+    keys, the same charges and pairs stored. February's cycle holds 14 seats from 3/1 to 3/19, March's 10
+    from 3/20: day-weighted 12.4516 seats, 10 billed, 88.26 under-billed. Before, the Spark run stored
+    February's import with no charges: March drew on nothing, carried its own 10 seats back over 3/1-3/19
+    and found nothing."""
+    february = february_of_fourteen_seats(tmp_path)
+    march = semantic_dir(tmp_path, "ms_anniversary_cycle", False)
     found: dict[str, dict[str, bytes]] = {}
     charges, pairs = {}, {}
     for engine in ("local", "spark"):
         database = f"sqlite:///{tmp_path / f'{engine}.db'}"
-        output = recon(database, "--data", str(november), "--out", str(tmp_path / engine / "november"),
-                       "--period", "2025-11", "--engine", engine)
+        output = recon(database, "--data", str(february), "--out", str(tmp_path / engine / "february"),
+                       "--period", "2026-02", "--engine", engine)
         assert NOTE not in output  # nothing stored before it
         output = recon(database, "--data", str(march), "--out", str(tmp_path / engine / "march"),
                        "--period", "2026-03", "--keys")
@@ -63,8 +78,8 @@ def test_a_month_stored_on_spark_counts_the_next_month_as_a_local_one(tmp_path: 
         charges[engine] = stored_rows(database, tables.UsageCharge)
         pairs[engine] = stored_rows(database, tables.UsageChargePair)
     assert found["spark"] == found["local"]
-    assert b"Contoso Dental,PBI-PRO,Microsoft Corporation,Power BI Pro,1,0,4.0," in found["spark"]["keys.csv"]
-    assert len(charges["spark"]) == len(charges["local"]) == 2  # November's year and March's E3 cycle
+    assert b"2026-03,Contoso Dental,M365-E3,quantity_under_billed,under,12.4516," in found["spark"]["discrepancies.csv"]
+    assert len(charges["spark"]) == len(charges["local"]) == 2  # February's cycle and March's
     pd.testing.assert_frame_equal(charges["spark"], charges["local"])
     pd.testing.assert_frame_equal(pairs["spark"], pairs["local"])
 
