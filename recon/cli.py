@@ -181,7 +181,8 @@ def _os_error(error: OSError) -> str:
 
 
 EngineOption = Annotated[str, typer.Option(
-    "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers).")]
+    "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers, "
+                     "without drawing on the charges earlier imports stored).")]
 MasterOption = Annotated[str | None, typer.Option(
     "--master", help="(spark) The cluster: `local[*]` (the default), `spark://host:7077`, `yarn`, `k8s://...`; "
                      "without it, Spark's own setting (spark-submit, spark-defaults.conf, $MASTER).")]
@@ -223,7 +224,8 @@ def run(
     the run, and write discrepancies (with their resolution status), summary, receivables, unmapped and
     quarantine (every key too with `--keys`). Vendor charges kept from earlier stored imports count where they
     cover the run's months (an annual charge bought in March counts in November). With `--engine spark` the
-    data directory is read and reconciled on Spark (without the stored charges)."""
+    data directory is read and reconciled on Spark without drawing on the stored charges (the run says so when
+    the store holds some for its months); its own usage rows are stored as charge history all the same."""
     from recon.exports import report
 
     periods = [_valid_period(value) for value in period or []]
@@ -249,7 +251,7 @@ def run(
         if start_worker():
             ctx.call_on_close(stop_worker)
     database = open_store(ctx) if store else None
-    run_id, seen, spark_run = None, [], None
+    run_id, seen, spark_run, left_out = None, [], None, []
     try:
         settings = database.load_settings() if database else Settings()
         if receivables_as_of:
@@ -281,8 +283,11 @@ def run(
                 adjustments=adjustments)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
+            if spark_run is not None:  # (what a local run would have drawn on)
+                left_out = database.charge_imports(result.periods, [record.sha256 for record in result.imports])
             progress.step(f"storing the run ({len(result.discrepancies):,} findings) in {database.shown_url}")
-            run_id = database.save_run(result, by=by, label=label)
+            run_id = database.save_run(result, by=by, label=label,
+                                       charges=spark_run.charge_chunks() if spark_run is not None else None)
         progress.step(f"writing the results to {out}/")
         if spark_run is not None:
             spark_run.write_outputs(out, resolutions, file_format, keys=keys)
@@ -302,6 +307,10 @@ def run(
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
         if result.history_imports:
             typer.echo("  stored charges drawn on: " + ", ".join(record.file for record in result.history_imports))
+        if left_out:
+            typer.echo(f"note: charges stored by earlier imports were not drawn on ({len(left_out):,} import"
+                       f"{'' if len(left_out) == 1 else 's'}; --engine spark does not read the charge history); run "
+                       "this month with --engine local to count them")
     typer.echo(f"Results written to {out}/")
     if database is None:
         _ENDS_AT_ONCE.append(True)  # (``entry``: the program may end without tearing the run down)

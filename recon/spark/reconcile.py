@@ -69,13 +69,16 @@ class SparkRun:
     """A run on Spark. ``result`` is a ``Reconciliation`` like the local engine's, with findings,
     unmapped and quarantined rows, metrics and imports; its ``keys`` and ``receivables`` have no rows
     and ``resolved`` is empty (they stay in Spark: ``key_chunks`` and ``receivable_chunks`` stream them,
-    ``write_outputs`` writes them). ``close`` frees what Spark keeps for the run."""
+    ``write_outputs`` writes them). Its ``charges`` have no rows either: ``charge_chunks`` streams them, for
+    the store (``Store.save_run(run.result, charges=run.charge_chunks())``). ``close`` frees what Spark
+    keeps for the run."""
 
     result: Reconciliation
     billed_periods: frozenset[str]
     spark: SparkSession
     _ranges: DataFrame
     _book: DataFrame
+    _files: DataFrame
     _kept: list[DataFrame] = field(default_factory=list)
 
     def key_chunks(self) -> Iterator[pd.DataFrame]:
@@ -90,6 +93,14 @@ class SparkRun:
         yield self.result.receivables
         rows = self._book.filter("tag = 'receivables'").select("bucket", "payload")
         for row in rows.orderBy("bucket").toLocalIterator(prefetchPartitions=False):
+            yield frame_of(row["payload"])
+
+    def charge_chunks(self) -> Iterator[pd.DataFrame]:
+        """The usage rows of the run's files as read, what a local run of the same files holds as
+        ``Reconciliation.charges`` (the store's charge history), in file order, one piece of one file at a
+        time (``recon.spark.files.CHUNK_ROWS`` rows at most): never all on the driver at once."""
+        rows = self._files.filter("tag = 'rows' and kind = 'usage'").select("position", "payload")
+        for row in rows.orderBy("position").toLocalIterator(prefetchPartitions=False):
             yield frame_of(row["payload"])
 
     def write_outputs(self, out_dir: Path, resolutions: pd.DataFrame | None = None,
@@ -151,7 +162,7 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     result = _result(collected, meta, book_parts, sources, found_identity, base, chosen, settings, as_of,
                      resolutions)
     billed = [value_of(payload) for payload in collected.loc[collected["tag"] == "billed", "payload"]]
-    return SparkRun(result, frozenset().union(*billed), spark, ranges, book, kept)
+    return SparkRun(result, frozenset().union(*billed), spark, ranges, book, files, kept)
 
 
 _PIECE_KINDS = tuple(dict.fromkeys((*engine.CLIENT_KINDS, *stages.RECEIVABLE_KINDS)))

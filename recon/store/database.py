@@ -18,6 +18,7 @@ Everything the store returns is a frame or a frozen value; money stays in Int64 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -379,19 +380,25 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- runs
 
-    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None) -> int:
+    def save_run(self, result: Reconciliation, *, by: str = "", label: str = "", key: str | None = None,
+                 charges: Iterable[pd.DataFrame] | None = None) -> int:
         """Store a run whole, in one transaction: the run (periods, settings, summary, totals, engine
         version), every discrepancy, the files it read, the stored imports whose charges it drew on, the
         usage rows of its files as charge history (once per import) and the PSA fixes proposed for its
         findings (with the fixes applied earlier checked against it: ``recon.store.fixes.after_run``).
         ``key`` names what the run was computed from (the dashboard's run key: ``find_run`` finds the run
-        again by it). Returns the run id."""
+        again by it). ``charges``: the usage rows of the run's files in pieces, for a run that does not hold
+        them in one frame (a Spark run: ``SparkRun.charge_chunks``; ``_store_charge_chunks`` says how they
+        come); by default ``result.charges``. Returns the run id."""
         with self._writing() as connection:
             run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)
             outcomes = _link_imports(connection, run_id, result.imports)
             _link_imports(connection, run_id, result.history_imports, first=len(result.imports), from_history=True)
-            _store_charges(connection, result, outcomes)
+            if charges is None:
+                _store_charges(connection, result, outcomes)
+            else:
+                _store_charge_chunks(connection, result, outcomes, charges)
             fix_ledger.after_run(connection, run_id, result)  # its proposed fixes; earlier fixes verified
             connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(complete=True))
         return run_id
@@ -425,6 +432,19 @@ class Store:
                                                    *[_IMPORT.c[n] for n in _COUNT_FIELDS])
                                          .where(_IMPORT.c.id.in_(ids)).order_by(_IMPORT.c.id)).all()
         return _history_sources(rows, pairs, imports)
+
+    def charge_imports(self, periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> list[str]:
+        """The files of the stored imports, other than ``exclude_sha256``, whose charges ``charge_history``
+        reads for a run over ``periods`` (as charges or as pairs), in import order: what a run that does not
+        read the history (``recon run --engine spark``) leaves out. Only their ids are read, not their rows."""
+        if not periods:
+            return []
+        ids = sa.union(*(query.with_only_columns(query.selected_columns.import_id).order_by(None)
+                         for query in (history_query(periods, exclude_sha256), pair_query(periods, exclude_sha256))))
+        drawn = sa.select(ids.subquery().c.import_id)
+        with self._reading() as connection:
+            return list(connection.execute(sa.select(_IMPORT.c.file).where(_IMPORT.c.id.in_(drawn))
+                                           .order_by(_IMPORT.c.id)).scalars())
 
     def history_for(self, sources: Sources, periods: Sequence[str] = ()) -> Sources | None:
         """The stored charges a run of ``sources`` over ``periods`` (default: the months they cover) draws on:
@@ -790,20 +810,55 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
     charges = result.charges
     codes, files = pd.factorize(charges["source_file"])
     for record, outcome in zip(result.imports, outcomes, strict=True):
-        if record.source != "usage" or not record.sha256:
+        if not _takes_charges(connection, record, outcome):
             continue
-        known = connection.execute(sa.select(sa.func.count()).select_from(_CHARGE)
-                                   .where(_CHARGE.c.import_id == outcome.id)).scalar_one()
         code = int(files.get_indexer([record.file])[0]) if len(files) else -1
         positions = np.flatnonzero(codes == code) if code >= 0 else np.empty(0, dtype="int64")
-        if known or not len(positions):
+        if not len(positions):
             continue
-        pairs = []
-        for start in range(0, len(positions), CHARGE_CHUNK):
-            part = _charge_frame(charges.take(positions[start:start + CHARGE_CHUNK]), outcome.id)
-            bulk.insert_frame(connection, _CHARGE, part)
-            pairs.append(_charge_pairs(part))
-        bulk.insert_frame(connection, _PAIR, _joined_spans(pd.concat(pairs, ignore_index=True)))
+        _insert_charges(connection, outcome.id, (charges.take(positions[start:start + CHARGE_CHUNK])
+                                                 for start in range(0, len(positions), CHARGE_CHUNK)))
+
+
+def _store_charge_chunks(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome],
+                         chunks: Iterable[pd.DataFrame]) -> None:
+    """``_store_charges`` for usage rows that come in pieces (``result.charges``'s columns; a Spark run's rows
+    never in one frame): each piece of one file (its ``source_file``), a file's pieces one after the other in
+    the order of its rows. The store keeps the same rows, pairs and order as from the rows in one frame,
+    writing ``CHARGE_CHUNK`` rows at most at a time; a piece of a file whose charges are not wanted (not a
+    usage import, or one stored before) is passed over."""
+    wanted: dict[str, int] = {}
+    for record, outcome in zip(result.imports, outcomes, strict=True):
+        # (the same bytes twice in one run are one import: its charges once)
+        if record.file not in wanted and outcome.id not in wanted.values() and _takes_charges(
+                connection, record, outcome):
+            wanted[record.file] = outcome.id
+    pieces = (piece for piece in chunks if len(piece))
+    for file, of_file in itertools.groupby(pieces, key=lambda piece: piece["source_file"].iloc[0]):
+        if file in wanted:
+            _insert_charges(connection, wanted.pop(file), (piece.iloc[start:start + CHARGE_CHUNK] for piece in of_file
+                                                           for start in range(0, len(piece), CHARGE_CHUNK)))
+
+
+def _takes_charges(connection: Connection, record: ImportRecord, outcome: ImportOutcome) -> bool:
+    """Whether the run's import ``record`` (stored as ``outcome``) is one whose usage rows the store keeps: a
+    usage file with a SHA-256 whose import has no charges stored yet."""
+    if record.source != "usage" or not record.sha256:
+        return False
+    known = connection.execute(sa.select(sa.func.count()).select_from(_CHARGE)
+                               .where(_CHARGE.c.import_id == outcome.id)).scalar_one()
+    return not known
+
+
+def _insert_charges(connection: Connection, import_id: int, parts: Iterable[pd.DataFrame]) -> None:
+    """Store ``parts`` (canonical usage rows of one import, in order, one insert each) as its charges, then
+    their pairs (``_charge_pairs``, spans joined: ``_joined_spans``)."""
+    pairs = []
+    for rows in parts:
+        part = _charge_frame(rows, import_id)
+        bulk.insert_frame(connection, _CHARGE, part)
+        pairs.append(_charge_pairs(part))
+    bulk.insert_frame(connection, _PAIR, _joined_spans(pd.concat(pairs, ignore_index=True)))
 
 
 def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:

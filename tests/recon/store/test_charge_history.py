@@ -117,6 +117,19 @@ def test_the_history_for_a_runs_sources_leaves_out_its_own_files(store: Store) -
     assert store.history_for(november()) is None  # its own file, in its own months
 
 
+def test_the_imports_a_run_would_draw_on_are_named_without_reading_their_charges(store: Store) -> None:
+    """``charge_imports``: what ``recon run --engine spark`` (which does not read the history) says it left out,
+    the imports ``charge_history`` reads, never the run's own files, none far from its months."""
+    store.save_run(reconcile(november(), periods=["2025-11"]))
+    own = march()
+    history = store.charge_history(["2026-03"], [record.sha256 for record in own.imports])
+    assert history is not None
+    [file] = store.charge_imports(["2026-03"], [record.sha256 for record in own.imports])
+    assert history.imports[0].file == f"{file} (stored import 1)"
+    assert store.charge_imports(["2025-11"], [record.sha256 for record in november().imports]) == []
+    assert store.charge_imports(["2028-01"]) == [] and store.charge_imports([]) == []
+
+
 def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None:
     store.save_run(reconcile(november(), periods=["2025-11"]))
     # the year ended on 11/9/2026: more than HISTORY_DAYS_BEFORE (400) days before 2028-01
@@ -274,3 +287,39 @@ def test_a_charge_and_its_whole_refund_from_two_imports_cancel_as_when_loaded_to
     assert stored.keys["usage_qty"].tolist() == [0.0] and not len(stored.unmatched_credits)
     assert stored.discrepancies["type"].tolist() == together.discrepancies["type"].tolist()
     assert len(stored.history_imports) == 2
+
+
+def stored_table(store: Store, table: sa.Table) -> pd.DataFrame:
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+    return pd.DataFrame([dict(row) for row in rows], columns=list(table.c.keys()))
+
+
+def test_charges_given_in_pieces_are_stored_as_the_runs_own_frame(tmp_path: Path, monkeypatch) -> None:
+    """``save_run(result, charges=pieces)`` (a Spark run's usage rows, one piece of one file at a time, never
+    one frame) keeps the rows, pairs and order ``save_run(result)`` keeps from ``result.charges``: the sample
+    MSP's four vendor files in pieces of 50 rows (an empty piece first), written 30 at a time; nothing more
+    when the same run is stored again (its imports' charges are kept already)."""
+    from recon.ingest.directory import load_directory
+    from recon.store import database
+
+    monkeypatch.setattr(database, "CHARGE_CHUNK", 30)
+    result = reconcile(load_directory(SAMPLE))
+    charges = result.charges
+    assert charges["source_file"].nunique() == 4
+    pieces = [charges[charges["source_file"] == file].iloc[start:start + 50]
+              for file in pd.unique(charges["source_file"])
+              for start in range(0, int((charges["source_file"] == file).sum()), 50)]
+    stored = {}
+    for way in ("frame", "pieces"):
+        opened = Store(f"sqlite:///{tmp_path / way}.db")
+        try:
+            given = iter([charges.iloc[0:0], *pieces]) if way == "pieces" else None
+            opened.save_run(result, charges=given)
+            opened.save_run(result, charges=iter(pieces) if way == "pieces" else None)  # stored already
+            stored[way] = (stored_table(opened, CHARGE), stored_table(opened, tables.table(tables.UsageChargePair)))
+        finally:
+            opened.close()
+    assert len(stored["pieces"][0]) == len(charges)
+    for kept, expected in zip(stored["pieces"], stored["frame"], strict=True):
+        pd.testing.assert_frame_equal(kept, expected)

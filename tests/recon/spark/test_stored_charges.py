@@ -1,0 +1,97 @@
+"""A month reconciled on Spark and stored keeps its vendor charges as a local run of the same files does
+(PRODUCT.md 4a, 7): the next month, reconciled locally, draws on them alike. And a Spark run, which does not
+read the charge history, says so when the store holds charges that cover its months.
+
+The data: ``tests/fixtures/semantics/ms_anniversary_cycle.txt`` (a Microsoft cycle from the 20th to the 19th:
+February's file charges 2/20-3/19, March's 3/20-4/19) with 14 seats in February's cycle, and
+``ms_yearly_charge.txt`` (a year of Power BI bought in November 2025 that still holds March 2026's seats)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from recon.cli import app
+from recon.store import Store, tables
+from tests.recon.test_store_cli import semantic_dir
+
+NOTE = "note: charges stored by earlier imports were not drawn on"
+
+
+def february_of_fourteen_seats(tmp_path: Path) -> Path:
+    """February's files of the anniversary cycle, its cycle (2/20-3/19) for 14 seats instead of 10."""
+    february = semantic_dir(tmp_path, "ms_anniversary_cycle", True)
+    [usage] = february.glob("usage_*.csv")
+    text = usage.read_text()
+    changes = {",36.00,10,324.00,0,324.00,": ",36.00,14,453.60,0,453.60,", ",Licenses,,10,": ",Licenses,,14,"}
+    for old, new in changes.items():
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    usage.write_text(text)
+    return february
+
+
+def recon(database: str, *args: str) -> str:
+    done = CliRunner().invoke(app, ["--database-url", database, "run", *args])
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def stored_rows(database: str, model: type) -> pd.DataFrame:
+    """Every row of the table of ``model`` in id order (without the id: the rows as the store keeps them)."""
+    table = tables.table(model)
+    store = Store(database)
+    try:
+        with store.engine.connect() as connection:
+            rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+    finally:
+        store.close()
+    return pd.DataFrame([dict(row) for row in rows], columns=list(table.c.keys())).drop(columns=["id"])
+
+
+@pytest.mark.spark
+def test_a_month_stored_on_spark_counts_the_next_month_as_a_local_one(tmp_path: Path, spark: Any) -> None:
+    """February reconciled and stored on either engine, then March locally: the same findings, figures and
+    keys, the same charges and pairs stored. February's cycle holds 14 seats from 3/1 to 3/19, March's 10
+    from 3/20: day-weighted 12.4516 seats, 10 billed, 88.26 under-billed. Before, the Spark run stored
+    February's import with no charges: March drew on nothing, carried its own 10 seats back over 3/1-3/19
+    and found nothing."""
+    february = february_of_fourteen_seats(tmp_path)
+    march = semantic_dir(tmp_path, "ms_anniversary_cycle", False)
+    found: dict[str, dict[str, bytes]] = {}
+    charges, pairs = {}, {}
+    for engine in ("local", "spark"):
+        database = f"sqlite:///{tmp_path / f'{engine}.db'}"
+        output = recon(database, "--data", str(february), "--out", str(tmp_path / engine / "february"),
+                       "--period", "2026-02", "--engine", engine)
+        assert NOTE not in output  # nothing stored before it
+        output = recon(database, "--data", str(march), "--out", str(tmp_path / engine / "march"),
+                       "--period", "2026-03", "--keys")
+        assert "stored charges drawn on" in output, output
+        found[engine] = {name: (tmp_path / engine / "march" / name).read_bytes()
+                         for name in ("discrepancies.csv", "summary.json", "keys.csv")}
+        charges[engine] = stored_rows(database, tables.UsageCharge)
+        pairs[engine] = stored_rows(database, tables.UsageChargePair)
+    assert found["spark"] == found["local"]
+    assert b"2026-03,Contoso Dental,M365-E3,quantity_under_billed,under,12.4516," in found["spark"]["discrepancies.csv"]
+    assert len(charges["spark"]) == len(charges["local"]) == 2  # February's cycle and March's
+    pd.testing.assert_frame_equal(charges["spark"], charges["local"])
+    pd.testing.assert_frame_equal(pairs["spark"], pairs["local"])
+
+
+@pytest.mark.spark
+def test_a_spark_run_says_when_stored_charges_cover_its_months(tmp_path: Path, spark: Any) -> None:
+    """November stored (locally), then March on Spark: the stored year is not drawn on, and the run says so
+    in one line instead of staying silent."""
+    database = f"sqlite:///{tmp_path / 'recon.db'}"
+    recon(database, "--data", str(semantic_dir(tmp_path, "ms_yearly_charge", True)), "--out",
+          str(tmp_path / "november"), "--period", "2025-11")
+    output = recon(database, "--data", str(semantic_dir(tmp_path, "ms_yearly_charge", False)), "--out",
+                   str(tmp_path / "march"), "--period", "2026-03", "--engine", "spark")
+    [note] = [line for line in output.splitlines() if line.startswith("note: charges stored")]
+    assert note.startswith(NOTE) and "--engine local" in note, note
