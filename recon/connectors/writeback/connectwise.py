@@ -31,12 +31,12 @@ How each fix is written:
 
 The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company
 (an export names agreements); the addition is ``line_id`` when numeric, else the agreement's active
-addition of the fix's product when it has exactly one. With several (the same licence at two prices, a site
-split) a quantity change or cancellation is refused, since changing any of them could change the wrong
-line: the refusal names the agreement, how many and their ids, and asks for the additions exported with
-their ``id`` column, or the change made in ConnectWise by hand. A cancellation that finds no active
-addition (this fix applied before, or the line cancelled by hand) looks among the cancelled ones by the
-same rule: the one there is (already cancelled by the day before the effective date: skipped; cancelled
+addition of the fix's product when it has exactly one (every page of the list read). With several (the same
+licence at two prices, a site split) a quantity change or cancellation is refused, since changing any of them
+could change the wrong line: the refusal names the agreement, how many and their ids, and asks for the
+additions exported with their ``id`` column, or the change made in ConnectWise by hand. A cancellation that
+finds no active addition (this fix applied before, or the line cancelled by hand) looks among the cancelled
+ones by the same rule: the one there is (already cancelled by the day before the effective date: skipped; cancelled
 later: its date moved earlier), several refused, unless every one is cancelled by then (skipped).
 """
 
@@ -47,6 +47,7 @@ from typing import Any
 
 from recon.connectors.config import Connection
 from recon.connectors.connectwise import client as connectwise_client
+from recon.connectors.connectwise import pages
 from recon.connectors.http import ApiClient
 from recon.connectors.writeback.steps import (
     Done,
@@ -116,8 +117,9 @@ def _agreement(api: ApiClient, fix: Fix) -> int | Refused:
 def _active_additions(api: ApiClient, agreement: int, sku: str, active: bool = True) -> list[dict[str, Any]]:
     """The agreement's additions of ``sku``: those not cancelled (``active``), else every one."""
     conditions = f"product/identifier={_quoted(sku)}" + (" and cancelledDate=null" if active else "")
-    found, _ = api.get_json(f"finance/agreements/{agreement}/additions", params={"conditions": conditions})
-    return [item for item in found or [] if isinstance(item, dict)]
+    # every page: how many lines there are decides whether one may be written to
+    return [item for item in pages(api, f"finance/agreements/{agreement}/additions", {"conditions": conditions})
+            if isinstance(item, dict)]
 
 
 def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | Done | Refused:

@@ -199,10 +199,11 @@ def only_one(candidates: Sequence[Mapping[str, Any]], holder: str, what: str, ex
                    f"which: export {export} column and reconcile again, or {verb} the right one in {psa} by hand")
 
 
-def id_list(records: Sequence[Mapping[str, Any]]) -> str:
-    """``ids 101, 104``: the records' ids, smallest first."""
+def id_list(records: Sequence[Mapping[str, Any]], shown: int = 10) -> str:
+    """``ids 101, 104``: the records' ids, smallest first (the first ``shown``, then how many more)."""
     ids = sorted((str(record.get("id")) for record in records), key=lambda text: (len(text), text))
-    return "ids " + ", ".join(ids)
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return "ids " + ", ".join(ids[:shown]) + more
 
 
 def numeric_id(value: str | None) -> int | None:

@@ -386,6 +386,36 @@ def test_connectwise_cancellation_without_an_id_of_the_one_line_cancelled_later_
     assert cw.app.data[CW_ADDITIONS][0]["cancelledDate"] == "2026-02-28T00:00:00Z"
 
 
+
+def more_m365(cw: StandIn, count: int, **changes: object) -> None:
+    """``count`` more M365-BP lines on agreement 11 (a line per user, as some MSPs keep them), ids 301 on."""
+    for number in range(count):
+        second_m365(cw, id=301 + number, **changes)
+
+
+def test_connectwise_without_an_addition_id_counts_the_additions_of_every_page(tmp_path: Path, cw: StandIn) -> None:
+    """ConnectWise gives 25 records a page unless asked for more: 26 lines of the product are 26, not 25."""
+    more_m365(cw, 25)
+    [dry] = writeback.apply([fix("change_quantity", line=None)], cw_connection(tmp_path, cw))
+    assert dry.event == "refused"
+    assert dry.message.startswith("ConnectWise agreement 11 has 26 active additions of M365-BP (ids 101, 301, 302, "
+                                  "303, 304, 305, 306, 307, 308, 309 and 16 more) and the fix does not say which")
+    assert cw.app.writes == []
+
+
+def test_connectwise_cancellation_without_an_id_sees_a_line_still_billing_on_a_later_page(
+        tmp_path: Path, cw: StandIn) -> None:
+    """25 lines of the product cancelled long ago fill the first page; the 26th, on the second, still bills
+    after the date: the lines are several and not all ended, so the cancellation is refused, not skipped."""
+    target = cw_connection(tmp_path, cw)
+    cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2025-12-31T00:00:00Z"
+    more_m365(cw, 24, cancelledDate="2025-12-31T00:00:00Z")
+    second_m365(cw, id=399, cancelledDate="2026-06-30T00:00:00Z")
+    [sent] = writeback.apply([fix("cancel_line", line=None, after=0)], target, send=True)
+    assert sent.event == "refused"
+    assert sent.message.split(" (ids")[0] == "ConnectWise agreement 11 has 26 additions of M365-BP"
+    assert cw.app.writes == []
+
 AT_SERVICE_ADJUSTMENTS = f"{vendors.AT_PREFIX}/ContractServiceAdjustments"
 
 
