@@ -79,6 +79,9 @@ class Reconciliation:
         columns=list(keyfacts.UNMATCHED_COLUMNS)))
     history_imports: tuple[ImportRecord, ...] = ()
     charges: pd.DataFrame = field(default_factory=lambda: empty_source("usage"))
+    # the run's usage rows are not in ``charges`` but come apart (a Spark run streams them:
+    # ``SparkRun.charge_chunks``), so storing the run needs them handed over (``Store.save_run(charges=...)``)
+    charges_apart: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary of the run (money as decimal strings)."""

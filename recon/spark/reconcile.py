@@ -294,7 +294,7 @@ def _result(collected: pd.DataFrame, meta: pd.DataFrame, book_parts: list[metric
     unmapped = concat_in_order(meta[meta["tag"] == "unmapped"],
                                engine.resolve_rows({"usage": empty_source("usage")}, found_identity).unmapped)
     return Reconciliation(tuple(periods), settings, found, no_keys, unmapped, found_identity.client_matches,
-                          sources.issues, stages.no_book(), figures, {}, sources.imports)
+                          sources.issues, stages.no_book(), figures, {}, sources.imports, charges_apart=True)
 
 
 def _mapped_usage(meta: pd.DataFrame) -> int:

@@ -389,7 +389,13 @@ class Store:
         ``key`` names what the run was computed from (the dashboard's run key: ``find_run`` finds the run
         again by it). ``charges``: the usage rows of the run's files in pieces, for a run that does not hold
         them in one frame (a Spark run: ``SparkRun.charge_chunks``; ``_store_charge_chunks`` says how they
-        come); by default ``result.charges``. Returns the run id."""
+        come); by default ``result.charges``, and required for a run whose rows come apart
+        (``Reconciliation.charges_apart``: ``ValueError`` without them, rather than a month of vendor charges
+        silently lost to the runs after it). Returns the run id."""
+        if charges is None and result.charges_apart:
+            raise ValueError("this run's usage rows are not in its result (a Spark run streams them): store it "
+                             "with save_run(run.result, charges=run.charge_chunks()), or later months lose its "
+                             "vendor charges")
         with self._writing() as connection:
             run_id = _insert_run(connection, result, by.strip(), label.strip(), key)
             _insert_discrepancies(connection, run_id, result.discrepancies)

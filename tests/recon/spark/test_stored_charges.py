@@ -95,3 +95,28 @@ def test_a_spark_run_says_when_stored_charges_cover_its_months(tmp_path: Path, s
                    str(tmp_path / "march"), "--period", "2026-03", "--engine", "spark")
     [note] = [line for line in output.splitlines() if line.startswith("note: charges stored")]
     assert note.startswith(NOTE) and "--engine local" in note, note
+
+
+@pytest.mark.spark
+def test_a_spark_run_stored_from_python_needs_its_charges_handed_over(tmp_path: Path, spark: Any) -> None:
+    """``store.save_run(run.result)`` of a Spark run would keep its imports without their charges: refused, with
+    what to call instead; ``charges=run.charge_chunks()`` stores what a local run of the files stores."""
+    from recon import load_directory, reconcile
+    from recon.spark import reconcile_on_spark
+    from recon.store.tables import UsageCharge
+
+    data = Path(__file__).resolve().parents[2] / "fixtures" / "mini_msp"
+    run = reconcile_on_spark(str(data), spark=spark)
+    try:
+        assert run.result.charges_apart
+        database = f"sqlite:///{tmp_path / 'spark.db'}"
+        store = Store(database)
+        try:
+            with pytest.raises(ValueError, match="charge_chunks"):
+                store.save_run(run.result)
+            store.save_run(run.result, charges=run.charge_chunks())
+        finally:
+            store.close()
+    finally:
+        run.close()
+    assert len(stored_rows(database, UsageCharge)) == len(reconcile(load_directory(data)).charges) > 0

@@ -295,6 +295,26 @@ def stored_table(store: Store, table: sa.Table) -> pd.DataFrame:
     return pd.DataFrame([dict(row) for row in rows], columns=list(table.c.keys()))
 
 
+def test_a_run_whose_charges_come_apart_is_not_stored_without_them(tmp_path: Path) -> None:
+    """A Spark run's result holds no usage rows (``charges_apart``): stored from Python without
+    ``charges=``, it would keep its imports (their SHA-256) with no charges, and the months after it would lose
+    its vendor charges without a word. ``save_run`` refuses it, storing nothing; with the pieces it stores."""
+    import dataclasses
+
+    from recon.ingest.directory import load_directory
+
+    local = reconcile(load_directory(SAMPLE))
+    apart = dataclasses.replace(local, charges=local.charges.iloc[0:0], charges_apart=True)
+    opened = Store(f"sqlite:///{tmp_path / 'apart.db'}")
+    try:
+        with pytest.raises(ValueError, match=r"save_run\(run\.result, charges=run\.charge_chunks\(\)\)"):
+            opened.save_run(apart)
+        assert opened.latest_run_id() is None and stored_table(opened, CHARGE).empty
+        opened.save_run(apart, charges=iter([local.charges]))
+        assert len(stored_table(opened, CHARGE)) == len(local.charges)
+    finally:
+        opened.close()
+
 def test_charges_given_in_pieces_are_stored_as_the_runs_own_frame(tmp_path: Path, monkeypatch) -> None:
     """``save_run(result, charges=pieces)`` (a Spark run's usage rows, one piece of one file at a time, never
     one frame) keeps the rows, pairs and order ``save_run(result)`` keeps from ``result.charges``: the sample
