@@ -30,14 +30,14 @@ How each fix is written:
   adjustment with it exists.
 
 The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company
-(an export names agreements); the addition is ``line_id`` when numeric, else the agreement's active
-addition of the fix's product when it has exactly one (every page of the list read). With several (the same
-licence at two prices, a site split) a quantity change or cancellation is refused, since changing any of them
-could change the wrong line: the refusal names the agreement, how many and their ids, and asks for the
-additions exported with their ``id`` column, or the change made in ConnectWise by hand. A cancellation that
-finds no active addition (this fix applied before, or the line cancelled by hand) looks among the cancelled
-ones by the same rule: the one there is (already cancelled by the day before the effective date: skipped; cancelled
-later: its date moved earlier), several refused, unless every one is cancelled by then (skipped).
+(an export names agreements); the addition is ``line_id`` when numeric, else the agreement's addition of the
+fix's product billing on the fix's date (not cancelled before it: a cancellation still to come counts) when
+it has exactly one (every page of the list read). With several (the same licence at two prices, a site
+split) a quantity change or cancellation is refused, since changing any of them could change the wrong line:
+the refusal names the agreement, how many and their ids, and asks for the additions exported with their
+``id`` column, or the change made in ConnectWise by hand. A cancellation that finds no addition billing on
+its date (this fix applied before, or the line cancelled by hand) looks among the ended ones: the one there
+is is skipped (already cancelled), several are skipped alike (every one already cancelled).
 """
 
 from __future__ import annotations
@@ -123,8 +123,9 @@ def _active_additions(api: ApiClient, agreement: int, sku: str, active: bool = T
 
 
 def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | Done | Refused:
-    """The addition the fix changes: ``line_id`` when numeric, else the agreement's one active addition of
-    the fix's product (a cancellation applied before finds it among the cancelled ones); several: refused."""
+    """The addition the fix changes: ``line_id`` when numeric, else the agreement's one addition of the fix's
+    product billing on its date (not cancelled before it; a cancellation applied before finds it among the
+    ended ones); several: refused."""
     number = numeric_id(fix.line_id)
     if number is not None:
         found, response = api.get_json(f"finance/agreements/{agreement}/additions/{number}", accept=(404,))
@@ -132,18 +133,19 @@ def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | D
             return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
         return found
     holder, what = f"ConnectWise agreement {agreement}", f"additions of {fix.sku}"
-    active = _active_additions(api, agreement, fix.sku)
-    if active or fix.kind != CANCEL_LINE:
-        chosen = only_one(active, holder, f"active {what}", _EXPORT, "ConnectWise", fix)
-    else:  # cancelled already (by this fix applied before, or by hand)?
-        every = _active_additions(api, agreement, fix.sku, active=False)
-        last_day = day_before(fix.effective_date).isoformat()
-        if len(every) > 1 and all("" < _cancelled(item) <= last_day for item in every):  # none billed after it
-            return Done(f"every addition of {fix.sku} on agreement {agreement} ({id_list(every)}) is already "
-                        f"cancelled by {last_day}")
+    every = _active_additions(api, agreement, fix.sku, active=False)
+    last_day = day_before(fix.effective_date).isoformat()
+    # the lines billing on the fix's date: a line whose cancellation is still to come counts (it bills then)
+    billing = [item for item in every if not "" < _cancelled(item) <= last_day]
+    if billing or fix.kind != CANCEL_LINE:
+        chosen = only_one(billing, holder, f"{what} billing on {fix.effective_date}", _EXPORT, "ConnectWise", fix)
+    elif len(every) > 1:  # every line ended by then: this cancellation applied before, or made by hand
+        return Done(f"every addition of {fix.sku} on agreement {agreement} ({id_list(every)}) is already "
+                    f"cancelled by {last_day}")
+    else:
         chosen = only_one(every, holder, what, _EXPORT, "ConnectWise", fix)
-    return Refused(f"ConnectWise agreement {agreement} has no active addition of {fix.sku}") if chosen is None \
-        else chosen
+    return Refused(f"ConnectWise agreement {agreement} has no addition of {fix.sku} billing on "
+                   f"{fix.effective_date}") if chosen is None else chosen
 
 
 def _cancelled(addition: Mapping[str, Any]) -> str:

@@ -324,8 +324,8 @@ def test_connectwise_without_an_addition_id_two_active_additions_of_the_product_
         tmp_path: Path, cw: StandIn, kind: str, verb: str) -> None:
     second_m365(cw)
     refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix(kind, line=None), (
-        "ConnectWise agreement 11 has 2 active additions of M365-BP (ids 101, 104) and the fix does not say "
-        "which: export the agreement's additions with their id column and reconcile again, or "
+        "ConnectWise agreement 11 has 2 additions of M365-BP billing on 2026-03-01 (ids 101, 104) and the fix "
+        "does not say which: export the agreement's additions with their id column and reconcile again, or "
         f"{verb} the right one in ConnectWise by hand"))
     assert [(item["quantity"], item["cancelledDate"]) for item in cw.app.data[CW_ADDITIONS]
             if item["product"]["identifier"] == "M365-BP"] == [(25, None), (25, None)]
@@ -359,7 +359,7 @@ def test_connectwise_cancellation_without_an_id_applied_again_is_skipped_beside_
     second_m365(cw, cancelledDate="2025-12-31T00:00:00Z")
     cancel = fix("cancel_line", key="x3", line=None, after=0)
     [sent] = writeback.apply([cancel], target, send=True)
-    [again] = writeback.apply([cancel], target, send=True)  # no active addition left: both are candidates now
+    [again] = writeback.apply([cancel], target, send=True)  # no addition billing on the date: both ended
     assert (sent.event, sent.psa_id) == ("accepted", "101")
     assert (again.event, again.message) == (
         "skipped", "every addition of M365-BP on agreement 11 (ids 101, 104) is already cancelled by 2026-02-28")
@@ -372,9 +372,25 @@ def test_connectwise_cancellation_without_an_id_of_two_lines_cancelled_later_is_
     cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2026-06-30T00:00:00Z"
     second_m365(cw, cancelledDate="2026-06-30T00:00:00Z")
     refused_and_nothing_sent(cw, target, fix("cancel_line", line=None, after=0), (
-        "ConnectWise agreement 11 has 2 additions of M365-BP (ids 101, 104) and the fix does not say which: export "
-        "the agreement's additions with their id column and reconcile again, or cancel the right one in ConnectWise "
-        "by hand"))
+        "ConnectWise agreement 11 has 2 additions of M365-BP billing on 2026-03-01 (ids 101, 104) and the fix does "
+        "not say which: export the agreement's additions with their id column and reconcile again, or cancel the "
+        "right one in ConnectWise by hand"))
+
+
+def test_connectwise_without_an_addition_id_a_line_cancelled_after_the_date_still_counts(
+        tmp_path: Path, cw: StandIn) -> None:
+    """A line whose cancellation is still to come bills on the fix's date: beside the open one, the fix could
+    mean either, so nothing is changed; alone, it is the line the fix means."""
+    second_m365(cw, cancelledDate="2026-06-30T00:00:00Z")
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix("change_quantity", line=None), (
+        "ConnectWise agreement 11 has 2 additions of M365-BP billing on 2026-03-01 (ids 101, 104) and the fix does "
+        "not say which: export the agreement's additions with their id column and reconcile again, or change the "
+        "right one in ConnectWise by hand"))
+    cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2025-12-31T00:00:00Z"  # 101 ended: 104 alone bills
+    [sent] = writeback.apply([fix("change_quantity", line=None)], cw_connection(tmp_path, cw), send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "104")
+    assert cw.app.writes == [("PATCH", f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/104",
+                              [{"op": "replace", "path": "quantity", "value": 27}])]
 
 
 def test_connectwise_cancellation_without_an_id_of_the_one_line_cancelled_later_moves_its_date(
@@ -384,7 +400,6 @@ def test_connectwise_cancellation_without_an_id_of_the_one_line_cancelled_later_
     [sent] = writeback.apply([fix("cancel_line", line=None, after=0)], target, send=True)
     assert (sent.event, sent.psa_id) == ("accepted", "101")
     assert cw.app.data[CW_ADDITIONS][0]["cancelledDate"] == "2026-02-28T00:00:00Z"
-
 
 
 def more_m365(cw: StandIn, count: int, **changes: object) -> None:
@@ -398,23 +413,26 @@ def test_connectwise_without_an_addition_id_counts_the_additions_of_every_page(t
     more_m365(cw, 25)
     [dry] = writeback.apply([fix("change_quantity", line=None)], cw_connection(tmp_path, cw))
     assert dry.event == "refused"
-    assert dry.message.startswith("ConnectWise agreement 11 has 26 active additions of M365-BP (ids 101, 301, 302, "
-                                  "303, 304, 305, 306, 307, 308, 309 and 16 more) and the fix does not say which")
+    assert dry.message.startswith("ConnectWise agreement 11 has 26 additions of M365-BP billing on 2026-03-01 (ids "
+                                  "101, 301, 302, 303, 304, 305, 306, 307, 308, 309 and 16 more) and the fix does not "
+                                  "say which")
     assert cw.app.writes == []
 
 
-def test_connectwise_cancellation_without_an_id_sees_a_line_still_billing_on_a_later_page(
+def test_connectwise_cancellation_without_an_id_finds_the_one_line_still_billing_on_a_later_page(
         tmp_path: Path, cw: StandIn) -> None:
     """25 lines of the product cancelled long ago fill the first page; the 26th, on the second, still bills
-    after the date: the lines are several and not all ended, so the cancellation is refused, not skipped."""
+    after the date: it is the one line the cancellation can mean (read from the first page alone, every line
+    looked ended and the cancellation was skipped as done)."""
     target = cw_connection(tmp_path, cw)
     cw.app.data[CW_ADDITIONS][0]["cancelledDate"] = "2025-12-31T00:00:00Z"
     more_m365(cw, 24, cancelledDate="2025-12-31T00:00:00Z")
     second_m365(cw, id=399, cancelledDate="2026-06-30T00:00:00Z")
     [sent] = writeback.apply([fix("cancel_line", line=None, after=0)], target, send=True)
-    assert sent.event == "refused"
-    assert sent.message.split(" (ids")[0] == "ConnectWise agreement 11 has 26 additions of M365-BP"
-    assert cw.app.writes == []
+    assert (sent.event, sent.psa_id) == ("accepted", "399")
+    assert cw.app.writes == [("PATCH", f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/399",
+                              [{"op": "replace", "path": "cancelledDate", "value": "2026-02-28T00:00:00Z"}])]
+
 
 AT_SERVICE_ADJUSTMENTS = f"{vendors.AT_PREFIX}/ContractServiceAdjustments"
 
