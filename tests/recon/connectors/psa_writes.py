@@ -30,10 +30,9 @@ import copy
 import re
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from tests.recon.connectors import vendors
-from tests.recon.connectors.standin import Reply, Request, page_of
+from tests.recon.connectors.standin import Reply, Request
 
 # The billingItemType the stand-in gives a billed contract charge (3 is a recurring contract service's item;
 # the connector reads neither: a billing item without a service is known by its itemName).
@@ -142,7 +141,7 @@ class WritableConnectWise(vendors.ConnectWise):
             return Reply(404, {"code": "NotFound", "message": "Agreement not found"})
         records = self.data.setdefault(f"finance/agreements/{agreement}/{kind}", [])
         if request.method == "GET":  # paged as every ConnectWise list is (``page``, ``pageSize``: 25 unless asked)
-            return self._page(request, [item for item in records if _matches(item, _conditions(conditions or ""))])
+            return self.paged(request, [item for item in records if _matches(item, _conditions(conditions or ""))])
         body = request.json() or {}
         refusal = self._check_addition(body) if kind == "additions" else self._check_adjustment(body)
         if refusal is not None:
@@ -154,13 +153,6 @@ class WritableConnectWise(vendors.ConnectWise):
         records.append(created)
         self.writes.append(("POST", request.path, body))
         return Reply(201, created)
-
-    def _page(self, request: Request, records: list[dict[str, Any]]) -> Reply:
-        page, size = int(request.query.get("page", 1)), int(request.query.get("pageSize", 25))
-        if page * size >= len(records):
-            return Reply(200, page_of(records, page - 1, size))
-        following = f'<{self.base}{request.path}?{urlencode({**request.query, "page": page + 1})}>; rel="next"'
-        return Reply(200, page_of(records, page - 1, size), {"Link": following})
 
     def invoice_adjustments(self, period: str) -> list[dict[str, Any]]:
         """Bill the open agreement adjustments effective up to the end of ``period`` (``YYYY-MM``) on each

@@ -137,7 +137,11 @@ class ConnectWise:
             return Reply(404, {"code": "NotFound", "message": f"no route {path}"})
         if isinstance(self.data[path], dict):
             return Reply(200, self.data[path])
-        records = _filtered(self.data[path], request.query.get("conditions"))
+        return self.paged(request, _filtered(self.data[path], request.query.get("conditions")))
+
+    def paged(self, request: Request, records: list[Any]) -> Reply:
+        """One page of ``records`` as ConnectWise pages a list (``page``, ``pageSize``: 25 unless asked), with a
+        ``Link`` rel="next" header while more follow."""
         page, size = int(request.query.get("page", 1)), int(request.query.get("pageSize", 25))
         body = page_of(records, page - 1, size)
         links = []
