@@ -370,6 +370,15 @@ def test_connectwise_an_addition_id_naming_a_line_of_another_product_is_refused_
         "quantity": 10, "cancelledDate": None}
 
 
+def test_connectwise_an_addition_id_answered_as_another_agreements_addition_is_refused_and_none_patched(
+        tmp_path: Path, cw: StandIn) -> None:
+    cw.app.data[CW_ADDITIONS][0]["agreementId"] = 12  # (ConnectWise says which agreement an addition is of)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix("cancel_line", line="101", after=0), (
+        "ConnectWise addition 101 is of agreement 12, not of agreement 11 as the fix says (its id may be misaligned "
+        "or out of date): export the agreement's additions with their id column and reconcile again, or cancel the "
+        "right one in ConnectWise by hand"))
+
+
 def test_connectwise_an_addition_id_of_the_fixs_product_spelt_in_another_case_is_patched(
         tmp_path: Path, cw: StandIn) -> None:
     """The engine reads skus case-insensitively (the catalog's spelling wins): ``m365-bp`` in ConnectWise is the
