@@ -146,7 +146,9 @@ def _of_the_fix(service: dict[str, Any], fix: Fix, contract: int) -> Mapping[str
     """The contract service the fix names by id, when it is of the fix's contract and of its service (what the
     lookup without an id asks Autotask for: ``contractID`` and ``serviceID`` the fix's sku); else refused."""
     its_contract, its_service = numeric_id(str(service.get("contractID") or "")), service.get("serviceID")
-    if its_contract == contract and same_product(its_service, fix.sku):
+    wanted = numeric_id(fix.sku)  # (a sku read from a spreadsheet may say 302.0)
+    same = numeric_id(str(its_service)) == wanted if wanted is not None else same_product(its_service, fix.sku)
+    if its_contract == contract and same:
         return service
     return not_the_line(f"Autotask contract service {service.get('id')}",
                         f"service {its_service} on contract {service.get('contractID')}",

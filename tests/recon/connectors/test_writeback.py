@@ -507,12 +507,13 @@ def test_autotask_without_a_contract_service_id_the_one_service_of_the_product_i
         "POST", "ContractServiceAdjustments", 5003, 2)
 
 
-@pytest.mark.parametrize("line", ["5003", "5004"])
+# (a sku read from a spreadsheet's number cell says 302.0: the service 302 still)
+@pytest.mark.parametrize(("line", "sku"), [("5003", "302"), ("5004", "302"), ("5004", "302.0")])
 def test_autotask_a_numeric_contract_service_id_targets_that_service_among_several_of_the_product(
-        tmp_path: Path, at: StandIn, line: str) -> None:
+        tmp_path: Path, at: StandIn, line: str, sku: str) -> None:
     target = at_connection(tmp_path, at)
     second_302(at)
-    [sent] = writeback.apply([at_fix("change_quantity", line=line)], target, send=True)
+    [sent] = writeback.apply([at_fix("change_quantity", line=line, sku=sku)], target, send=True)
     assert sent.event == "accepted"
     [(method, path, body)] = at.app.writes
     assert (method, path, body["contractServiceID"], body["unitChange"]) == (
