@@ -26,10 +26,12 @@ credit is a contract charge of one unit at the amount (negative for a credit) wh
 carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and
 ``charge_status`` in connections.toml set those picklist values (default 1).
 
-The contract is ``agreement_id`` (Autotask's numeric id); the contract service is ``line_id`` when numeric,
-else the contract's contract service of the fix's service (``sku``) when it has exactly one: with several
-(the same service twice, at two prices or for two sites) a quantity change or cancellation is refused, since
-changing any of them could change the wrong line; the refusal names them and asks for an export with the
+The contract is ``agreement_id`` (Autotask's numeric id); the contract service is ``line_id`` when numeric and
+that contract service is of the fix's contract and service (another means the export's ``contractServiceID``
+column was misaligned or out of date: refused, naming both, rather than adjust another line's units), else the
+contract's contract service of the fix's service (``sku``) when it has exactly one: with several (the same
+service twice, at two prices or for two sites) a quantity change or cancellation is refused, since changing
+any of them could change the wrong line; the refusal names them and asks for an export with the
 ``contractServiceID`` column, or the change made by hand (a cancellation whose services all have 0 units on
 the date is skipped: nothing is sent). A new line's own contract service is the one carrying its reference.
 """
@@ -53,10 +55,12 @@ from recon.connectors.writeback.steps import (
     Write,
     Writes,
     id_list,
+    not_the_line,
     numeric_id,
     only_one,
     outcome,
     quantity_number,
+    same_product,
     wire_number,
 )
 from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
@@ -119,17 +123,36 @@ def _services(api: ApiClient, fix: Fix, contract: int) -> list[dict[str, Any]]:
     return list(query(api, "ContractServices", filters))
 
 
+_EXPORT = "the contract service units with their contractServiceID"  # what a refusal asks for
+
+
 def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | Done | Refused:
-    """The contract service the fix changes: ``line_id`` when numeric, else the contract's one service of its
+    """The contract service the fix changes: ``line_id`` when numeric and that contract service is of the fix's
+    contract and service (else refused: the id is misaligned or stale), else the contract's one service of its
     service; several are refused (a cancellation is skipped when none of them has units on the date)."""
     found = _services(api, fix, contract)
+    if numeric_id(fix.line_id) is not None and found:
+        return _of_the_fix(found[0], fix, contract)
     if len(found) > 1 and fix.kind == CANCEL_LINE and all(_without_units(api, item, fix) for item in found):
         return Done(f"every contract service of service {fix.sku} on contract {contract} ({id_list(found)}) "
                     f"already has 0 units on {fix.effective_date}")
-    chosen = only_one(found, f"Autotask contract {contract}", f"contract services of service {fix.sku}",
-                      "the contract service units with their contractServiceID", "Autotask", fix)
+    chosen = only_one(found, f"Autotask contract {contract}", f"contract services of service {fix.sku}", _EXPORT,
+                      "Autotask", fix)
     return Refused(f"Autotask contract {contract} has no contract service of {fix.sku}") if chosen is None \
         else chosen
+
+
+def _of_the_fix(service: dict[str, Any], fix: Fix, contract: int) -> Mapping[str, Any] | Refused:
+    """The contract service the fix names by id, when it is of the fix's contract and of its service (what the
+    lookup without an id asks Autotask for: ``contractID`` and ``serviceID`` the fix's sku); else refused."""
+    its_contract, its_service = numeric_id(str(service.get("contractID") or "")), service.get("serviceID")
+    wanted = numeric_id(fix.sku)  # (a sku read from a spreadsheet may say 302.0)
+    same = numeric_id(str(its_service)) == wanted if wanted is not None else same_product(its_service, fix.sku)
+    if its_contract == contract and same:
+        return service
+    return not_the_line(f"Autotask contract service {service.get('id')}",
+                        f"service {its_service} on contract {service.get('contractID')}",
+                        f"service {fix.sku} on contract {contract}", _EXPORT, "Autotask", fix)
 
 
 def _without_units(api: ApiClient, service: Mapping[str, Any], fix: Fix) -> bool:

@@ -29,15 +29,18 @@ How each fix is written:
 - **charge / credit**: POST an adjustment whose description carries the reference; nothing is sent when an
   adjustment with it exists.
 
-The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company
-(an export names agreements); the addition is ``line_id`` when numeric, else the agreement's addition of the
-fix's product billing on the fix's date (not cancelled before it: a cancellation still to come counts) when
-it has exactly one (every page of the list read). With several (the same licence at two prices, a site
+The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company (an
+export names agreements); the addition is ``line_id`` when numeric and that addition is of the fix's product
+(its ``product.identifier`` the fix's sku but for case and blanks, as the lookup without an id asks: another
+product means the export's id column was misaligned or out of date, and the fix is refused, naming the id, the
+addition's product and the fix's, rather than change or cancel another licence), else the agreement's addition
+of the fix's product billing on the fix's date (not cancelled before it: a cancellation still to come counts)
+when it has exactly one (every page of the list read). With several (the same licence at two prices, a site
 split) a quantity change or cancellation is refused, since changing any of them could change the wrong line:
-the refusal names the agreement, how many and their ids, and asks for the additions exported with their
-``id`` column, or the change made in ConnectWise by hand. A cancellation that finds no addition billing on
-its date (this fix applied before, or the line cancelled by hand) looks among the ended ones: the one there
-is is skipped (already cancelled), several are skipped alike (every one already cancelled).
+the refusal names the agreement, how many and their ids, and asks for the additions exported with their ``id``
+column, or the change made in ConnectWise by hand. A cancellation that finds no addition billing on its date
+(this fix applied before, or the line cancelled by hand) looks among the ended ones: the one there is is
+skipped (already cancelled), several are skipped alike (every one already cancelled).
 """
 
 from __future__ import annotations
@@ -58,10 +61,12 @@ from recon.connectors.writeback.steps import (
     day_before,
     first,
     id_list,
+    not_the_line,
     numeric_id,
     only_one,
     outcome,
     quantity_number,
+    same_product,
     wire_number,
 )
 from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
@@ -114,26 +119,27 @@ def _agreement(api: ApiClient, fix: Fix) -> int | Refused:
     return int(record["id"])
 
 
-def _active_additions(api: ApiClient, agreement: int, sku: str, active: bool = True) -> list[dict[str, Any]]:
-    """The agreement's additions of ``sku``: those not cancelled (``active``), else every one."""
-    conditions = f"product/identifier={_quoted(sku)}" + (" and cancelledDate=null" if active else "")
+def _additions(api: ApiClient, agreement: int, sku: str, open_only: bool = True) -> list[dict[str, Any]]:
+    """The agreement's additions of ``sku``: those with no cancelled date (``open_only``), else every one."""
+    conditions = f"product/identifier={_quoted(sku)}" + (" and cancelledDate=null" if open_only else "")
     # every page: how many lines there are decides whether one may be written to
     return [item for item in pages(api, f"finance/agreements/{agreement}/additions", {"conditions": conditions})
             if isinstance(item, dict)]
 
 
 def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | Done | Refused:
-    """The addition the fix changes: ``line_id`` when numeric, else the agreement's one addition of the fix's
-    product billing on its date (not cancelled before it; a cancellation applied before finds it among the
-    ended ones); several: refused."""
+    """The addition the fix changes: ``line_id`` when numeric and that addition is of the fix's product (else
+    refused: the id is misaligned or stale), else the agreement's one addition of the fix's product billing on
+    its date (not cancelled before it; a cancellation applied before finds it among the ended ones); several:
+    refused."""
     number = numeric_id(fix.line_id)
     if number is not None:
         found, response = api.get_json(f"finance/agreements/{agreement}/additions/{number}", accept=(404,))
         if response.status_code == 404 or not isinstance(found, dict):
             return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
-        return found
+        return _of_the_fix(found, fix, agreement, number)
     holder, what = f"ConnectWise agreement {agreement}", f"additions of {fix.sku}"
-    every = _active_additions(api, agreement, fix.sku, active=False)
+    every = _additions(api, agreement, fix.sku, open_only=False)
     last_day = day_before(fix.effective_date).isoformat()
     # the lines billing on the fix's date: a line whose cancellation is still to come counts (it bills then)
     billing = [item for item in every if not "" < _cancelled(item) <= last_day]
@@ -146,6 +152,22 @@ def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | D
         chosen = only_one(every, holder, what, _EXPORT, "ConnectWise", fix)
     return Refused(f"ConnectWise agreement {agreement} has no addition of {fix.sku} billing on "
                    f"{fix.effective_date}") if chosen is None else chosen
+
+
+def _of_the_fix(addition: dict[str, Any], fix: Fix, agreement: int, number: int) -> Mapping[str, Any] | Refused:
+    """The addition the fix names by id, when it is of the fix's product (what the lookup without an id asks
+    ConnectWise for: ``product/identifier`` the fix's sku) on the fix's agreement; else refused."""
+    product = addition.get("product")
+    identifier = product.get("identifier") if isinstance(product, dict) else None
+    its_agreement = numeric_id(str(addition.get("agreementId") or ""))
+    if its_agreement is not None and its_agreement != agreement:  # (ConnectWise answers it under its own)
+        return not_the_line(f"ConnectWise addition {number}", f"agreement {its_agreement}", f"agreement {agreement}",
+                            _EXPORT, "ConnectWise", fix)
+    if not same_product(identifier, fix.sku):
+        return not_the_line(f"ConnectWise agreement {agreement}'s addition {number}",
+                            str(identifier).strip() if identifier else "no product", fix.sku, _EXPORT,
+                            "ConnectWise", fix)
+    return addition
 
 
 def _cancelled(addition: Mapping[str, Any]) -> str:
@@ -180,7 +202,7 @@ def _line_change(api: ApiClient, fix: Fix, agreement: int) -> Step:
 
 
 def _new_line(api: ApiClient, fix: Fix, agreement: int) -> Step:
-    existing = _active_additions(api, agreement, fix.sku)
+    existing = _additions(api, agreement, fix.sku)
     ours = [item for item in existing if fix.reference in str(item.get("description") or "")]
     if ours:
         return Done(f"addition {ours[0]['id']} (this fix's) is already on agreement {agreement}")
@@ -194,7 +216,7 @@ def _new_line(api: ApiClient, fix: Fix, agreement: int) -> Step:
             "description": f"{fix.sku} {fix.reference}"[:100], "invoiceDescription": fix.sku}
 
     def find(client: ApiClient) -> Any:
-        return next((item for item in _active_additions(client, agreement, fix.sku)
+        return next((item for item in _additions(client, agreement, fix.sku)
                      if fix.reference in str(item.get("description") or "")), None)
 
     return Writes((Write("POST", path, body, find=find),))

@@ -199,6 +199,22 @@ def only_one(candidates: Sequence[Mapping[str, Any]], holder: str, what: str, ex
                    f"which: export {export} column and reconcile again, or {verb} the right one in {psa} by hand")
 
 
+def same_product(psa: Any, sku: str) -> bool:
+    """Whether a PSA line's product (its identifier, or service id) is the fix's ``sku``: equal but for case
+    and surrounding blanks, as the engine reads skus (``recon.identity.sku_lookup`` folds them, the catalog's
+    spelling winning), so a line spelt ``m365-bp`` resolved to the fix's ``M365-BP``."""
+    return psa is not None and str(psa).strip().casefold() == str(sku).strip().casefold()
+
+
+def not_the_line(line: str, found: str, expected: str, export: str, psa: str, fix: Fix) -> Refused:
+    """The refusal of a line the fix names by id that is not of the fix's product (or contract): ``line`` is
+    of ``found``, the fix says ``expected``. An export's id column misaligned or out of date would otherwise
+    change (or cancel) another licence; what to do is ``export`` (with the ids' column) again, or by hand."""
+    verb = "cancel" if fix.kind == CANCEL_LINE else "change"
+    return Refused(f"{line} is of {found}, not of {expected} as the fix says (its id may be misaligned or out of "
+                   f"date): export {export} column and reconcile again, or {verb} the right one in {psa} by hand")
+
+
 def id_list(records: Sequence[Mapping[str, Any]], shown: int = 10) -> str:
     """``ids 101, 104``: the records' ids, smallest first (the first ``shown``, then how many more)."""
     ids = sorted((str(record.get("id")) for record in records), key=lambda text: (len(text), text))

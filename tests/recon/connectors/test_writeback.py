@@ -160,11 +160,12 @@ def test_autotask_charge_whose_answer_is_lost_is_one_charge(tmp_path: Path, at: 
 
 def test_autotask_refusal_comes_back_with_its_message(tmp_path: Path, at: StandIn) -> None:
     target = at_connection(tmp_path, at)
-    # contract service 5002 belongs to another contract: Autotask says so
-    [outcome] = writeback.apply([at_fix("change_quantity", line="5002", agreement="29684002", before=None)],
-                                target, send=True)
+    # Autotask says no to the adjustment (a contract service of another contract is now refused before sending)
+    at.fail(f"{vendors.AT_PREFIX}/ContractServiceAdjustments",
+            Reply(500, {"errors": ["ContractServiceID 5003 does not belong to ContractID 29684002."]}), method="POST")
+    [outcome] = writeback.apply([at_fix("change_quantity", before=None)], target, send=True)
     assert (outcome.event, outcome.message) == (
-        "refused", "HTTP 500: ContractServiceID 5002 does not belong to ContractID 29684002.")
+        "refused", "HTTP 500: ContractServiceID 5003 does not belong to ContractID 29684002.")
     assert at.app.writes == []
 
 
@@ -353,6 +354,42 @@ def test_connectwise_a_numeric_addition_id_targets_that_addition_among_several_o
     assert cw.app.data[CW_ADDITIONS][-1] == {**cw.app.data[CW_ADDITIONS][-1], "quantity": 25, "cancelledDate": None}
 
 
+# An export whose id column is misaligned (a row shifted) or stale (the ids of another agreement's lines) names
+# addition 102, MANAGED-WS billing 10, for a fix of M365-BP proposed on 10 seats: nothing but the line's product
+# tells it is not the line the fix means.
+@pytest.mark.parametrize(("kind", "verb"), [("change_quantity", "change"), ("cancel_line", "cancel")])
+def test_connectwise_an_addition_id_naming_a_line_of_another_product_is_refused_and_none_patched(
+        tmp_path: Path, cw: StandIn, kind: str, verb: str) -> None:
+    wrong = fix(kind, line="102", before=10, after=12 if kind == "change_quantity" else 0)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), wrong, (
+        "ConnectWise agreement 11's addition 102 is of MANAGED-WS, not of M365-BP as the fix says (its id may be "
+        "misaligned or out of date): export the agreement's additions with their id column and reconcile again, "
+        f"or {verb} the right one in ConnectWise by hand"))
+    assert patches(cw) == []
+    assert {key: cw.app.data[CW_ADDITIONS][1].get(key) for key in ("quantity", "cancelledDate")} == {
+        "quantity": 10, "cancelledDate": None}
+
+
+def test_connectwise_an_addition_id_answered_as_another_agreements_addition_is_refused_and_none_patched(
+        tmp_path: Path, cw: StandIn) -> None:
+    cw.app.data[CW_ADDITIONS][0]["agreementId"] = 12  # (ConnectWise says which agreement an addition is of)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix("cancel_line", line="101", after=0), (
+        "ConnectWise addition 101 is of agreement 12, not of agreement 11 as the fix says (its id may be misaligned "
+        "or out of date): export the agreement's additions with their id column and reconcile again, or cancel the "
+        "right one in ConnectWise by hand"))
+
+
+def test_connectwise_an_addition_id_of_the_fixs_product_spelt_in_another_case_is_patched(
+        tmp_path: Path, cw: StandIn) -> None:
+    """The engine reads skus case-insensitively (the catalog's spelling wins): ``m365-bp`` in ConnectWise is the
+    fix's M365-BP, and the one line the id names is changed as before."""
+    cw.app.data[CW_ADDITIONS][0]["product"] = {"id": 1, "identifier": " m365-bp"}
+    [sent] = writeback.apply([fix("change_quantity", line="101")], cw_connection(tmp_path, cw), send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert cw.app.writes == [("PATCH", f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/101",
+                              [{"op": "replace", "path": "quantity", "value": 27}])]
+
+
 def test_connectwise_cancellation_without_an_id_applied_again_is_skipped_beside_a_line_ended_before(
         tmp_path: Path, cw: StandIn) -> None:
     target = cw_connection(tmp_path, cw)
@@ -470,17 +507,35 @@ def test_autotask_without_a_contract_service_id_the_one_service_of_the_product_i
         "POST", "ContractServiceAdjustments", 5003, 2)
 
 
-@pytest.mark.parametrize("line", ["5003", "5004"])
+# (a sku read from a spreadsheet's number cell says 302.0: the service 302 still)
+@pytest.mark.parametrize(("line", "sku"), [("5003", "302"), ("5004", "302"), ("5004", "302.0")])
 def test_autotask_a_numeric_contract_service_id_targets_that_service_among_several_of_the_product(
-        tmp_path: Path, at: StandIn, line: str) -> None:
+        tmp_path: Path, at: StandIn, line: str, sku: str) -> None:
     target = at_connection(tmp_path, at)
     second_302(at)
-    [sent] = writeback.apply([at_fix("change_quantity", line=line)], target, send=True)
+    [sent] = writeback.apply([at_fix("change_quantity", line=line, sku=sku)], target, send=True)
     assert sent.event == "accepted"
     [(method, path, body)] = at.app.writes
     assert (method, path, body["contractServiceID"], body["unitChange"]) == (
         "POST", "ContractServiceAdjustments", int(line), 2)
     assert len(at.hits(AT_SERVICE_ADJUSTMENTS)) == 1
+
+
+# A contractServiceID column misaligned or stale: 5001 is service 301 (Managed Workstation, 17 units in effect)
+# on the fix's contract; 5002 is the fix's service 302 on another contract (Acme's, 25 units).
+@pytest.mark.parametrize(("kind", "verb"), [("change_quantity", "change"), ("cancel_line", "cancel")])
+@pytest.mark.parametrize(("contract", "line", "units", "said"), [
+    ("29684001", "5001", 17, "service 301 on contract 29684001, not of service 302 on contract 29684001"),
+    ("29684002", "5002", 25, "service 302 on contract 29684001, not of service 302 on contract 29684002")])
+def test_autotask_a_contract_service_id_naming_another_service_or_contract_is_refused_and_nothing_sent(
+        tmp_path: Path, at: StandIn, kind: str, verb: str, contract: str, line: str, units: int, said: str) -> None:
+    after = units + 2 if kind == "change_quantity" else 0
+    wrong = at_fix(kind, agreement=contract, line=line, before=units, after=after)
+    refused_and_nothing_sent(at, at_connection(tmp_path, at), wrong, (
+        f"Autotask contract service {line} is of {said} as the fix says (its id may be misaligned or out of "
+        "date): export the contract service units with their contractServiceID column and reconcile again, or "
+        f"{verb} the right one in Autotask by hand"))
+    assert at.hits(AT_SERVICE_ADJUSTMENTS) == []
 
 
 def test_autotask_cancellation_without_an_id_of_services_all_at_zero_units_is_skipped(tmp_path: Path,
