@@ -131,8 +131,10 @@ def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | Don
     contract and service (else refused: the id is misaligned or stale), else the contract's one service of its
     service; several are refused (a cancellation is skipped when none of them has units on the date)."""
     found = _services(api, fix, contract)
-    if numeric_id(fix.line_id) is not None and found:
-        return _of_the_fix(found[0], fix, contract)
+    number = numeric_id(fix.line_id)
+    if number is not None:
+        return _of_the_fix(found[0], fix, contract) if found else Refused(
+            f"Autotask contract {contract} has no contract service {number}")
     if len(found) > 1 and fix.kind == CANCEL_LINE and all(_without_units(api, item, fix) for item in found):
         return Done(f"every contract service of service {fix.sku} on contract {contract} ({id_list(found)}) "
                     f"already has 0 units on {fix.effective_date}")

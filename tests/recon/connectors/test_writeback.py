@@ -538,6 +538,14 @@ def test_autotask_a_contract_service_id_naming_another_service_or_contract_is_re
     assert at.hits(AT_SERVICE_ADJUSTMENTS) == []
 
 
+# (a contractServiceID Autotask does not know: the refusal names it, as ConnectWise's names the addition)
+def test_autotask_a_contract_service_id_autotask_does_not_know_is_refused_naming_it(tmp_path: Path,
+                                                                                   at: StandIn) -> None:
+    refused_and_nothing_sent(at, at_connection(tmp_path, at), at_fix("change_quantity", line="5999"),
+                             "Autotask contract 29684002 has no contract service 5999")
+    assert at.hits(AT_SERVICE_ADJUSTMENTS) == []
+
+
 def test_autotask_cancellation_without_an_id_of_services_all_at_zero_units_is_skipped(tmp_path: Path,
                                                                                       at: StandIn) -> None:
     target = at_connection(tmp_path, at)
