@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 
 from recon.engine import Reconciliation
 from recon.exports.csvfile import write_csv
-from recon.exports.formatting import export_frame, money_text
+from recon.exports.formatting import export_frame
 from recon.exports.outputs import folder_replaced
 from recon.keys import describe_periods
 from recon.metrics import describe_findings
+from recon.money import to_decimal
 from recon.rules import INFORMATIONAL_TYPES
 from recon.sources import ValidationReport, unused_warning
 from recon.status import with_status
@@ -126,20 +127,26 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
     rate = overall.leakage_rate
     informational = int(result.discrepancies["type"].isin(INFORMATIONAL_TYPES).sum())
     return [
-        f"Reconciled {periods}: {overall.keys} keys, {describe_findings(overall.discrepancies, informational)} "
+        f"Reconciled {periods}: {overall.keys:,} keys, {describe_findings(overall.discrepancies, informational)} "
         "discrepancies.",
-        f"  billed {money_text(overall.billed_revenue)} {currency}, "
-        f"expected {money_text(overall.expected_revenue)} {currency}",
-        f"  leakage {money_text(overall.leakage)} {currency}"
-        + (f" ({rate:.2%} of expected)" if rate is not None else ""),
-        f"  overcharge {money_text(overall.overcharge)} {currency}, "
-        f"net variance {money_text(overall.net_variance)} {currency}",
-        f"  unmapped usage rows {len(result.unmapped)}, quarantined rows {len(result.quarantine)}",
+        f"  billed {grouped(overall.billed_revenue)} {currency}, "
+        f"expected {grouped(overall.expected_revenue)} {currency}",
+        f"  leakage {grouped(overall.leakage)} {currency}" + (f" ({rate:.2%} of expected)" if rate is not None else ""),
+        f"  overcharge {grouped(overall.overcharge)} {currency}, "
+        f"net variance {grouped(overall.net_variance)} {currency}",
+        f"  unmapped usage rows {len(result.unmapped):,}, quarantined rows {len(result.quarantine):,}",
         *usage_note_lines(result),
         *[f"  warning: {period} has no invoice line and no vendor usage in the data, so every contract line "
           "in it counts as not billed (a month not yet invoiced, or a mistyped --period?)"
           for period in periods_without_billing(result, billed)],
     ]
+
+
+def grouped(units: int | None) -> str:
+    """An amount as a person reads it in a line of text: ``1,163,208.92`` (exact: from a ``Decimal``; the
+    files keep ``money_text``'s ``1163208.92``, which a spreadsheet reads as a number)."""
+    amount = to_decimal(units)
+    return "—" if amount is None else f"{amount:,.2f}"
 
 
 def unused_column_lines(reports: Iterable[ValidationReport]) -> list[str]:

@@ -2,14 +2,19 @@
 
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from recon import cli
 from recon.cli import app
+from recon.exports import report
+from recon.exports.formatting import money_text
 from tests.scenarios import DEFAULT_CATALOG, SCENARIOS, parse_scenario
 from tests.terminal import run_at_a_terminal, steps
 
@@ -24,6 +29,23 @@ def scenario_dir(tmp_path: Path, name: str) -> Path:
         if kind != "expected":
             (data / f"{kind}.csv").write_text(text)
     return data
+
+
+def test_the_summary_reads_as_a_person_reads_money_and_says_what_the_files_say(tmp_path: Path) -> None:
+    """The printed totals group thousands (``1,163,208.92``, not ``1163208.92``) and are summary.json's exactly."""
+    result = runner.invoke(app, ["run", "--data", "sample_data", "--out", str(tmp_path / "out"), "--no-store"])
+    assert result.exit_code == 0, result.output
+    overall = json.loads((tmp_path / "out" / "summary.json").read_text())["overall"]
+    shown = {name: f"{Decimal(overall[name]):,.2f}" for name in ("billed_revenue", "expected_revenue", "leakage")}
+    assert "," in shown["billed_revenue"]
+    assert (f"  billed {shown['billed_revenue']} USD, expected {shown['expected_revenue']} USD\n"
+            f"  leakage {shown['leakage']} USD") in result.output
+    assert f"{overall['keys']:,} keys" in result.output
+
+
+@given(st.integers(min_value=-(10**17), max_value=10**17))
+def test_a_grouped_amount_is_the_exact_amount_with_thousands_marked(units: int) -> None:
+    assert report.grouped(units).replace(",", "") == money_text(units)
 
 
 def test_run_writes_every_output(tmp_path: Path) -> None:
