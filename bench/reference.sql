@@ -24,12 +24,13 @@ CREATE OR REPLACE TEMP MACRO amount_of(quantity, unit_price) AS
     * ((abs(round_even(quantity * 10000, 0)::HUGEINT * unit_price) + 500000) // 1000000) * 100;
 
 -- unit price = amount / quantity, rounded half up (away from zero) in integers: the quantity read at four
--- places as amount_of reads it (recon.money.unit_price_from_amount)
+-- places as amount_of reads it (recon.money.unit_price_from_amount); NULL where the price is past BIGINT,
+-- as the engine's is missing there (a plain cast raised a conversion error: 100,000,000,000.00 for 0.0001)
 CREATE OR REPLACE TEMP MACRO price_of(amount, quantity) AS
     CASE WHEN round_even(quantity * 10000, 0) <> 0 THEN
-        (sign(amount::HUGEINT) * sign(quantity)
-         * ((abs(amount::HUGEINT) * 10000 + abs(round_even(quantity * 10000, 0))::HUGEINT // 2)
-            // abs(round_even(quantity * 10000, 0))::HUGEINT))::BIGINT END;
+        TRY_CAST(sign(amount::HUGEINT) * sign(quantity)
+                 * ((abs(amount::HUGEINT) * 10000 + abs(round_even(quantity * 10000, 0))::HUGEINT // 2)
+                    // abs(round_even(quantity * 10000, 0))::HUGEINT) AS BIGINT) END;
 
 WITH
 -- U: usage rows by what they are. Trial seats are not expected to be billed; cost rows change cost only.

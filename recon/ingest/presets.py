@@ -23,7 +23,9 @@ docs/semantics.md says the same with the sources.
   the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
   money (Microsoft rounds such a row only in its total); a blank rate is 1 where ``PricingCurrency`` and
   ``Currency`` (the billing currency) are the same or either is not given, and no rate where they
-  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies); without
+  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies), nor in a file
+  of the full header that lacks either column (the file is warned about: nothing says the two are the
+  same; Microsoft writes a rate of 1 where they are, so a whole file loses only its blank rates); without
   ``BillableQuantity`` the quantity is ``Quantity``, the units bought, which on a metered row is not
   the quantity billed (the file is warned about); the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
@@ -117,6 +119,9 @@ class Preset:
     # a column (as documented) whose absence means something else than its field's ``WITHOUT_FIELD``
     # clause says (or that a field without a clause, such as a required one, is read from) -> what it means
     without_column: Mapping[str, str] = field(default_factory=dict)
+    # a column whose absence matters only in a documented header that has these columns too (Microsoft's
+    # Currency says a blank rate is 1 only beside PricingCurrency): in another header it is not missed
+    missed_beside: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def prepare(self, text: pd.DataFrame) -> pd.DataFrame:
         """The text frame with the format's rule applied and its constant columns added (a new frame). The
@@ -158,7 +163,9 @@ class Preset:
         for name, columns in self.read_from().items():
             for names in columns:
                 named = [documented[fold(column)] for column in names if fold(column) in documented]
-                if named and not any(fold(column) in present for column in names):
+                beside = self.missed_beside.get(named[0], ()) if named else ()
+                if named and not any(fold(column) in present for column in names) and all(
+                        fold(column) in documented for column in beside):
                     means = self.without_column.get(named[0], WITHOUT_FIELD.get(self.kind, {}).get(name))
                     if means:
                         missed.append(AbsentColumn(named[0], name, means))
@@ -411,9 +418,12 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
-    # priced in one currency, billed in another (both said): a blank rate there is no rate, not 1
+    # priced in one currency, billed in another (both said): a blank rate there is no rate, not 1; so is
+    # every blank rate of a file whose header has both currencies but lacks one (nothing says they are alike)
     pricing, billed_in = _words(text, "PricingCurrency"), _words(text, "Currency")
     converted = pricing.ne("") & billed_in.ne("") & pricing.ne(billed_in)
+    if {absent.column for absent in MICROSOFT_NCE.absent(text.columns)} & {"PricingCurrency", "Currency"}:
+        converted = pd.Series(True, index=text.index)
     billing_price = billing_unit_price(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"),
                                        metered, converted)
     # a seat's price is for its charge period, spread over the months it covers; a unit of use is priced as used
@@ -588,17 +598,26 @@ MICROSOFT_NCE = Preset(
     known_columns=MICROSOFT_COLUMNS,
     derived_from={"row_type": (("ChargeType",), ("ProductQualifiers",), ("BillingFrequency",), ("MeterDescription",),
                                ("TermAndBillingCycle",)),
-                  "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",)),
+                  "unit_cost": (("EffectiveUnitPrice",), ("PCToBCExchangeRate",), ("PricingCurrency",),
+                                ("Currency",)),
                   "cost_amount": (("Subtotal", "Total"),), "quantity": (("BillableQuantity",),)},
-    # a blank rate is no rate on a row priced in another currency than it is billed in (``microsoft_rows``);
+    # a blank rate is no rate on a row priced in another currency than it is billed in, and on every row of a
+    # file without one of the two currencies that its header has (``microsoft_rows``);
     # Quantity is "units bought", 1 on Microsoft's example metered row whose BillableQuantity is 0.005001
     without_column={"PCToBCExchangeRate": "a row priced in another currency than it is billed in has no unit cost: "
                                           "the catalog's unit cost is used for it (none where the catalog has "
                                           "none), so its margins and negative_margin findings follow the catalog",
+                    **{column: f"the currency a row is {verb} in is not known, so a row whose PCToBCExchangeRate "
+                                "is blank has no unit cost (a blank rate is 1 only where the row is priced in the "
+                                "currency it is billed in): the catalog's unit cost is used for it (none where the "
+                                "catalog has none), so its margins and negative_margin findings follow the catalog"
+                       for column, verb in (("PricingCurrency", "priced"), ("Currency", "billed"))},
                     "BillableQuantity": "Quantity (the units bought) is read instead: on a metered (consumption) "
                                         "row that is not the quantity billed, so that product's usage is wrong: "
                                         "over- and under-billing findings on it are false or missed, and so is a "
                                         "loss on its margin"},
+    # an older header (Currency, no PricingCurrency nor rate) reads a blank rate as 1 with or without Currency
+    missed_beside={"Currency": ("PricingCurrency",)},
     # the columns PRODUCT.md section 2 lists (older files and hand-made extracts carry these)
     variants=(("PartnerId", "CustomerId", "CustomerName", "CustomerDomainName", "CustomerCountry",
                "InvoiceNumber", "MpnId", "ResellerMpnId", "OrderId", "OrderDate", "ProductId", "SkuId",

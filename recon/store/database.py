@@ -829,9 +829,12 @@ def _store_charges(connection: Connection, result: Reconciliation, outcomes: Seq
 def _store_charge_chunks(connection: Connection, result: Reconciliation, outcomes: Sequence[ImportOutcome],
                          chunks: Iterable[pd.DataFrame]) -> None:
     """``_store_charges`` for usage rows that come in pieces (``result.charges``'s columns; a Spark run's rows
-    never in one frame): each piece of one file (its ``source_file``), a file's pieces one after the other in
-    the order of its rows. The store keeps the same rows, pairs and order as from the rows in one frame,
-    writing ``CHARGE_CHUNK`` rows at most at a time; a piece of a file whose charges are not wanted (not a
+    never in one frame): each piece of one file (its ``source_file``), a file's pieces in the order of its
+    rows, one after the other or apart (A, B, A: a file's later pieces are stored after its earlier ones,
+    never passed over). The store keeps the same rows (in each import, the same order), pairs and order of
+    pairs as from the rows in one frame, writing ``CHARGE_CHUNK`` rows at most at a time; a file's pairs are
+    written once its last piece is (spans joined over all of its pieces: ``_joined_spans``), and between
+    runs of its pieces only its joined spans are held. A piece of a file whose charges are not wanted (not a
     usage import, or one stored before) is passed over."""
     wanted: dict[str, int] = {}
     for record, outcome in zip(result.imports, outcomes, strict=True):
@@ -839,11 +842,20 @@ def _store_charge_chunks(connection: Connection, result: Reconciliation, outcome
         if record.file not in wanted and outcome.id not in wanted.values() and _takes_charges(
                 connection, record, outcome):
             wanted[record.file] = outcome.id
+    pairs: dict[int, pd.DataFrame] = {}  # import id -> its pairs so far, spans joined (first seen first)
     pieces = (piece for piece in chunks if len(piece))
     for file, of_file in itertools.groupby(pieces, key=lambda piece: piece["source_file"].iloc[0]):
-        if file in wanted:
-            _insert_charges(connection, wanted.pop(file), (piece.iloc[start:start + CHARGE_CHUNK] for piece in of_file
-                                                           for start in range(0, len(piece), CHARGE_CHUNK)))
+        if file not in wanted:
+            continue
+        import_id = wanted[file]
+        found = _insert_charge_rows(connection, import_id, (piece.iloc[start:start + CHARGE_CHUNK]
+                                                            for piece in of_file
+                                                            for start in range(0, len(piece), CHARGE_CHUNK)))
+        earlier = pairs.get(import_id)
+        pairs[import_id] = _joined_spans(found if earlier is None else pd.concat([earlier, found],
+                                                                                 ignore_index=True))
+    for joined in pairs.values():
+        bulk.insert_frame(connection, _PAIR, joined)
 
 
 def _takes_charges(connection: Connection, record: ImportRecord, outcome: ImportOutcome) -> bool:
@@ -859,12 +871,18 @@ def _takes_charges(connection: Connection, record: ImportRecord, outcome: Import
 def _insert_charges(connection: Connection, import_id: int, parts: Iterable[pd.DataFrame]) -> None:
     """Store ``parts`` (canonical usage rows of one import, in order, one insert each) as its charges, then
     their pairs (``_charge_pairs``, spans joined: ``_joined_spans``)."""
+    bulk.insert_frame(connection, _PAIR, _joined_spans(_insert_charge_rows(connection, import_id, parts)))
+
+
+def _insert_charge_rows(connection: Connection, import_id: int, parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Store ``parts`` (canonical usage rows of one import, in order, one insert each) as its charges; their
+    pairs (``_charge_pairs`` of each part, in order, spans not joined yet)."""
     pairs = []
     for rows in parts:
         part = _charge_frame(rows, import_id)
         bulk.insert_frame(connection, _CHARGE, part)
         pairs.append(_charge_pairs(part))
-    bulk.insert_frame(connection, _PAIR, _joined_spans(pd.concat(pairs, ignore_index=True)))
+    return pd.concat(pairs, ignore_index=True)
 
 
 def _charge_frame(rows: pd.DataFrame, import_id: int) -> pd.DataFrame:

@@ -153,3 +153,32 @@ def test_the_query_rounds_a_unit_price_at_a_tie_half_up_as_the_engine_does() -> 
     assert found.values.tolist() == [["2026-01", "Tie Co", "BACKUP-GB", "quantity_under_billed", -12_513_000]]
     found_both = _agreement(result)
     assert _agrees(found_both) and found_both["identical"] == 1, found_both["examples"]
+
+
+# A billed unit price past BIGINT: 100,000,000,000.00 billed for 0.0001 of a unit is 10^15 a unit, 10^19
+# units of 1/10,000. The engine's price is missing there (recon.money.unit_price_from_amount), so no price
+# finding, only the seat not billed: -(1 - 0.0001) x 1.00 = -1.00. The query's price_of cast it to BIGINT
+# and stopped on a conversion error (INT128 10000000000000000000 out of range for INT64).
+PAST_BIGINT = """
+[contracts]
+client,sku,unit_price,quantity,start_date,end_date
+Huge Co,BACKUP-GB,1.00,1,2025-01-01,
+
+[usage]
+client,sku,quantity,period_start,period_end,vendor,unit_cost
+Huge Co,BACKUP-GB,1,2026-01-01,2026-01-31,Pax8,0.50
+
+[invoices]
+invoice_number,invoice_date,client,sku,quantity,unit_price,amount,period_start,period_end
+H-01,2026-01-01,Huge Co,BACKUP-GB,0.0001,1000000000.00,100000000000.00,,
+"""
+
+
+def test_the_query_leaves_a_unit_price_past_bigint_missing_as_the_engine_does() -> None:
+    result = reconcile(scenario_sources(parse_scenario(PAST_BIGINT)))
+    assert result.quarantine.empty, result.quarantine
+    assert result.keys["billed_amount"].tolist() == [10**15] and result.keys["billed_unit_price"].isna().all()
+    found = result.discrepancies[[*KEY_AND_TYPE, "variance"]].astype({"variance": "int64"})
+    assert found.values.tolist() == [["2026-01", "Huge Co", "BACKUP-GB", "quantity_under_billed", -10_000]]
+    found_both = _agreement(result)
+    assert _agrees(found_both) and found_both["identical"] == 1, found_both["examples"]

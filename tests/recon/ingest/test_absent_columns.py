@@ -329,6 +329,55 @@ def test_a_microsoft_file_in_one_currency_without_the_rate_reads_as_before() -> 
         pd.testing.assert_frame_equal(lacking.result.keys, whole.result.keys)
 
 
+UNSAID_CURRENCY = {
+    column: f"the currency a row is {verb} in is not known, so a row whose PCToBCExchangeRate is blank has no unit "
+            "cost (a blank rate is 1 only where the row is priced in the currency it is billed in): the catalog's "
+            "unit cost is used for it (none where the catalog has none), so its margins and negative_margin "
+            "findings follow the catalog"
+    for column, verb in (("PricingCurrency", "priced"), ("Currency", "billed"))}
+
+
+@pytest.mark.parametrize("column", ["PricingCurrency", "Currency"])
+def test_a_microsoft_export_without_a_currency_leaves_a_blank_rate_s_cost_unknown(column: str) -> None:
+    """Measured (run_semantic(name, without=(("usage", column),)) over every ms_ scenario): only a blank
+    PCToBCExchangeRate reads differently. USD prices billed in EUR with the rate blank (ms_exchange_rate_blank):
+    without PricingCurrency or Currency the file no longer says the two differ, and the blank rate was read
+    as 1, 19.80 USD as 19.80 EUR: a false negative_margin of -4.00, without a word. A file of the header
+    that has both columns but lacks one cannot tell: the blank rate is no rate, the catalog's 18.21 EUR
+    stands in, and the file is warned about."""
+    lacking = run_semantic("ms_exchange_rate_blank", without=(("usage", column),))
+    assert findings(run_semantic("ms_exchange_rate_blank")) == [] and findings(lacking) == []
+    assert absent_of(lacking) == [(column, "unit_cost", UNSAID_CURRENCY[column])]
+    assert lacking.result.keys["vendor_unit_cost"].tolist() == [182_100]  # the catalog's, in EUR
+    assert lacking.result.keys["usage_qty"].tolist() == [5.0]  # the row is used: only its cost is unknown
+    both = run_semantic("ms_exchange_rate_blank", without=(("usage", "PricingCurrency"), ("usage", "Currency")))
+    assert [absent[0] for absent in absent_of(both)] == ["PricingCurrency", "Currency"] and findings(both) == []
+
+
+@pytest.mark.parametrize("name", ["ms_exchange_rate", "ms_exchange_rate_places", "ms_metered_cost", "ms_seat_change",
+                                  "ms_yearly_charge"])
+def test_without_a_currency_a_microsoft_file_whose_rates_are_given_reads_as_before(name: str) -> None:
+    """A rate written in the row (0.92, 0.923456, 0.846202666, or 1 where the currencies are the same, as
+    Microsoft writes it) is used whatever the currencies: without either column nothing changes."""
+    whole = run_semantic(name)
+    for column in ("PricingCurrency", "Currency"):
+        lacking = run_semantic(name, without=(("usage", column),))
+        pd.testing.assert_frame_equal(lacking.result.discrepancies, whole.result.discrepancies)
+        pd.testing.assert_frame_equal(lacking.result.keys, whole.result.keys)
+        assert absent_of(lacking) == [(column, "unit_cost", UNSAID_CURRENCY[column])]
+
+
+def test_an_older_microsoft_file_without_currency_reads_as_before_and_is_not_warned_about() -> None:
+    """PRODUCT.md section 2's header has Currency but neither PricingCurrency nor a rate: nothing compares
+    the currencies, a price is the cost as it stands, with or without Currency."""
+    older = FIXTURES / "presets" / "microsoft-nce-recon.csv"
+    whole = load_source(older.read_bytes(), "older.csv", MICROSOFT_ENTRY)
+    lacking = load_source(without(older, "Currency"), "older.csv", MICROSOFT_ENTRY)
+    assert lacking.report.absent_columns == () and lacking.report.warnings == ()
+    assert whole.frame["unit_cost"].notna().all()
+    pd.testing.assert_frame_equal(lacking.frame, whole.frame)
+
+
 # ------------------------------------------------------------------------- vendor exports: the quantity
 
 BILLABLE_QUANTITY = ("Quantity (the units bought) is read instead: on a metered (consumption) row that is not "

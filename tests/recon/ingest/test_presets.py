@@ -130,14 +130,27 @@ def test_microsoft_blank_rate_between_two_currencies_leaves_the_cost_unknown() -
 
 
 @pytest.mark.parametrize("column", ["PricingCurrency", "Currency"])
-def test_microsoft_blank_rate_is_1_in_a_file_without_one_of_the_currencies(column: str) -> None:
-    # an older or hand-made file that does not say both currencies: a blank rate is 1, as before
+def test_microsoft_blank_rate_in_a_file_without_one_of_the_currencies(column: str) -> None:
+    # A file of the full header (PricingCurrency, PCToBCExchangeRate) that lacks one of the currencies cannot
+    # say the row is priced in the currency it is billed in: its blank rate is no rate (it was 1, 19.80 USD
+    # read as 19.80 EUR: tests/recon/ingest/test_absent_columns.py, ms_exchange_rate_blank); a rate it gives
+    # is used. An older file (PRODUCT.md section 2's header: Currency, no PricingCurrency, no rate) reads 1,
+    # as before.
     row = {"CustomerName": "Lyon Boulangerie", "ProductId": "CFQ7TTC0LCHC", "SkuId": "0002",
            "ChargeStartDate": "2026-03-01", "ChargeEndDate": "2026-03-31", "BillableQuantity": "1",
            "Subtotal": "19.80", "EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "Currency": "EUR"}
-    text = without_columns(microsoft(row).lstrip("\ufeff"), (column,))
     entry = SourceEntry(path="recon.csv", kind="usage", preset="microsoft-nce-recon")
-    assert load_source(text.encode(), "recon.csv", entry).frame["unit_cost"].tolist() == [from_decimal("19.80")]
+
+    def unit_costs(text: str) -> list[object]:
+        return load_source(text.encode(), "recon.csv", entry).frame["unit_cost"].tolist()
+
+    full = microsoft(row, {**row, "PCToBCExchangeRate": "0.92"}).lstrip("\ufeff")
+    costs = unit_costs(without_columns(full, (column,)))
+    assert pd.isna(costs[0]) and costs[1:] == [from_decimal("18.21")]
+    older = PRESETS["microsoft-nce-recon"].variants[0]
+    header = full.splitlines()[0].split(",")
+    assert unit_costs(without_columns(full, tuple(name for name in header if name not in older)))[:1] == [
+        from_decimal("19.80")]
 
 
 def test_microsoft_unit_cost_uses_every_place_of_a_prorated_price() -> None:

@@ -5,6 +5,7 @@ in November counts in March), lists the imports it drew on, and never counts the
 from __future__ import annotations
 
 import gc
+import itertools
 import shutil
 import weakref
 from pathlib import Path
@@ -342,4 +343,39 @@ def test_charges_given_in_pieces_are_stored_as_the_runs_own_frame(tmp_path: Path
             opened.close()
     assert len(stored["pieces"][0]) == len(charges)
     for kept, expected in zip(stored["pieces"], stored["frame"], strict=True):
+        pd.testing.assert_frame_equal(kept, expected)
+
+
+def test_a_files_pieces_that_come_apart_are_all_stored_as_the_runs_own_frame(tmp_path: Path, monkeypatch) -> None:
+    """A file's pieces need not come one after the other (A, B, A): every piece of each file is stored, in the
+    order of the file's rows, with the pairs ``save_run(result)`` keeps from ``result.charges`` (a client and
+    sku's monthly spans in pieces apart join into one span, as in one frame). The sample MSP's four vendor
+    files in pieces of 40 rows taken in turn from each file, an empty piece among them; the rows are written
+    30 at a time. (The pieces of a file after another file's were passed over: 1,487 of 1,647 rows lost;
+    storing each run of pieces on its own kept the rows but split the pairs: 762 spans where one frame keeps
+    93.)"""
+    from recon.ingest.directory import load_directory
+    from recon.store import database
+
+    monkeypatch.setattr(database, "CHARGE_CHUNK", 30)
+    result = reconcile(load_directory(SAMPLE))
+    charges = result.charges
+    by_file = [[charges[charges["source_file"] == file].iloc[start:start + 40]
+                for start in range(0, int((charges["source_file"] == file).sum()), 40)]
+               for file in pd.unique(charges["source_file"])]
+    in_turn = [piece for turn in itertools.zip_longest(*by_file) for piece in turn if piece is not None]
+    in_turn.insert(5, charges.iloc[0:0])
+    assert [piece["source_file"].iloc[0] for piece in in_turn[:2]] != [in_turn[0]["source_file"].iloc[0]] * 2
+    stored = {}
+    for way in ("frame", "apart"):
+        opened = Store(f"sqlite:///{tmp_path / way}.db")
+        try:
+            opened.save_run(result, charges=iter(in_turn) if way == "apart" else None)
+            stored[way] = [stored_table(opened, table).sort_values(["import_id", "id"], kind="stable")
+                           .drop(columns="id").reset_index(drop=True)
+                           for table in (CHARGE, tables.table(tables.UsageChargePair))]
+        finally:
+            opened.close()
+    assert len(stored["apart"][0]) == len(charges)
+    for kept, expected in zip(stored["apart"], stored["frame"], strict=True):
         pd.testing.assert_frame_equal(kept, expected)
