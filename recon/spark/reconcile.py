@@ -46,16 +46,7 @@ from recon.sources import ImportRecord, Sources, ValidationReport, combine, empt
 from recon.spark import files as data_files
 from recon.spark import stages
 from recon.spark.buckets import Ranges, even_ranges, partitions_for
-from recon.spark.payload import (
-    ENVELOPE,
-    ENVELOPE_COLUMNS,
-    Parcel,
-    concat_in_order,
-    envelope,
-    frame_bytes,
-    frame_of,
-    value_of,
-)
+from recon.spark.payload import ENVELOPE, ENVELOPE_COLUMNS, concat_in_order, frame_bytes, frame_of, value_of
 from recon.spark.session import spark_session
 
 if TYPE_CHECKING:
@@ -322,12 +313,14 @@ def _stored_charges(history: HistoryReader | None, periods: Sequence[str] | None
 
 def _history_pieces(spark: SparkSession, rows: pd.DataFrame, files: int) -> DataFrame:
     """The stored charges as envelope rows of ``recon.spark.files.CHUNK_ROWS`` rows each (Arrow payloads,
-    as a file's rows travel), after every file's pieces, of kind ``stages.HISTORY_KIND``."""
+    as a file's rows travel), after every file's pieces, of kind ``stages.HISTORY_KIND``: one partition
+    each, so that a task carries one piece (about 12 MB) whatever the history's size (a task's data travels
+    in Spark's messages, at most ``spark.rpc.message.maxSize``, 128 MB)."""
     first = files * data_files.CHUNKS_PER_FILE
-    parcels = [Parcel("rows", frame_bytes(rows.iloc[start:start + data_files.CHUNK_ROWS]), position=first + number,
-                      kind=stages.HISTORY_KIND)
-               for number, start in enumerate(range(0, len(rows), data_files.CHUNK_ROWS))]
-    return spark.createDataFrame(envelope(parcels), ENVELOPE)
+    pieces = [("rows", 0, first + number, stages.HISTORY_KIND,
+               frame_bytes(rows.iloc[start:start + data_files.CHUNK_ROWS]))
+              for number, start in enumerate(range(0, len(rows), data_files.CHUNK_ROWS))]
+    return spark.createDataFrame(spark.sparkContext.parallelize(pieces, len(pieces)), ENVELOPE)
 
 
 def _drawn_on(collected: pd.DataFrame, meta: pd.DataFrame, candidates: list[str],

@@ -210,8 +210,10 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
                             run.sources["client_aliases"], run.sources["catalog"], run.settings)
     clients = even_ranges(found.client_matches["client"].dropna(), 4)
     stage = stages.ResolveStage(found, clients, even_ranges([], 1), history=True)
-    parcels = (stages.piece_parcels(0, "usage", usage, stage)
-               + stages.stored_parcels(1, stored.reset_index(drop=True), stage))
+    stored = stored.reset_index(drop=True)
+    parcels = stages.piece_parcels(0, "usage", usage, stage)
+    for number, start in enumerate(range(0, len(stored), 500)):  # in pieces, as the driver hands them over
+        parcels += stages.stored_parcels(1 + number, stored.iloc[start:start + 500].reset_index(drop=True), stage)
     pieces = envelope(parcels)
     columns = ["source_file", "source_line", "client", "sku", "period_start", "quantity", engine.HISTORY_COLUMN]
     drawn, rows_in_ranges = [], 0
