@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from recon.ingest.guard import UploadLimits
     from recon.sources import Sources
     from recon.spark import SparkRun
+    from recon.spark.reconcile import HistoryReader
     from recon.store import Store
     from recon.store.fixes import FixLedger
 
@@ -251,7 +252,7 @@ def run(
         if start_worker():
             ctx.call_on_close(stop_worker)
     database = open_store(ctx) if store else None
-    run_id, seen, spark_run, left_out = None, [], None, []
+    run_id, seen, spark_run = None, [], None
     try:
         settings = database.load_settings() if database else Settings()
         if receivables_as_of:
@@ -262,9 +263,10 @@ def run(
         adjustments = database.agreement_adjustments() if database else None
         mappings = database.mappings() if database else None
         if engine == "spark":
-            progress.step(f"reconciling {data} on Spark")
+            progress.step(f"reconciling {data} on Spark" + (", with any charges stored by earlier imports"
+                                                            if database else ""))
             spark_run = _on_spark(data or "", settings, periods, mappings, resolutions, adjustments, master,
-                                  spark_conf or [])
+                                  spark_conf or [], database.charge_history if database else None)
             result = spark_run.result
         else:
             from recon.ingest.guard import UploadLimits
@@ -283,8 +285,6 @@ def run(
                 adjustments=adjustments)
         if database:
             seen = [record.file for record in result.imports if database.find_import(record.sha256)]
-            if spark_run is not None:  # (what a local run would have drawn on)
-                left_out = database.charge_imports(result.periods, [record.sha256 for record in result.imports])
             progress.step(f"storing the run ({len(result.discrepancies):,} findings) in {database.shown_url}")
             run_id = database.save_run(result, by=by, label=label,
                                        charges=spark_run.charge_chunks() if spark_run is not None else None)
@@ -307,10 +307,6 @@ def run(
             typer.echo(f"  already imported before (same SHA-256): {', '.join(seen)}")
         if result.history_imports:
             typer.echo("  stored charges drawn on: " + ", ".join(record.file for record in result.history_imports))
-        if left_out:
-            typer.echo(f"note: charges stored by earlier imports were not drawn on ({len(left_out):,} import"
-                       f"{'' if len(left_out) == 1 else 's'}; --engine spark does not read the charge history); run "
-                       "this month with --engine local to count them")
     typer.echo(f"Results written to {out}/")
     if database is None:
         _ENDS_AT_ONCE.append(True)  # (``entry``: the program may end without tearing the run down)
@@ -337,8 +333,9 @@ _ROW_WORDS = {"contracts": ("contract line", "contract lines"), "usage": ("usage
 
 def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappings | None,
               resolutions: pd.DataFrame | None, adjustments: pd.DataFrame | None, master: str | None,
-              conf: list[str]) -> SparkRun:
-    """The run on Spark (``recon.spark``); Spark's own failures become one sentence."""
+              conf: list[str], history: HistoryReader | None = None) -> SparkRun:
+    """The run on Spark (``recon.spark``), drawing on the store's charge ``history`` (``Store.charge_history``)
+    as a local run does; Spark's own failures become one sentence."""
     from recon.spark import reconcile_on_spark, spark_failure
 
     settings_given = dict(item.split("=", 1) for item in conf if "=" in item)
@@ -346,7 +343,7 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
         fail("--spark-conf takes KEY=VALUE")
     try:
         return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, adjustments,
-                                  master=master, conf=settings_given)
+                                  master=master, conf=settings_given, history=history)
     except Exception as error:
         failure = spark_failure(error)
         if failure is None:

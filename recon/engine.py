@@ -55,6 +55,8 @@ class Resolved:
     frames: dict[str, pd.DataFrame]
     unmapped: pd.DataFrame
     client_matches: pd.DataFrame
+    # which of the usage rows given (in their order) map to a client and sku (``resolve_rows``; else None)
+    usage_mapped: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
     # a stored charge that maps to nothing was listed when its own file was reconciled
     stored = (usage[HISTORY_COLUMN].fillna(False).to_numpy(bool) if HISTORY_COLUMN in usage
               else np.zeros(len(usage), dtype=bool))
-    return Resolved(out, _unmapped_rows(usage[~mapped & ~stored], matches), matches)
+    return Resolved(out, _unmapped_rows(usage[~mapped & ~stored], matches), matches,
+                    mapped if "usage" in frames else None)
 
 
 def _distinct(frame: pd.DataFrame, known: tuple[np.ndarray, pd.Series] | None) -> tuple[np.ndarray, pd.Series]:
@@ -444,21 +447,43 @@ def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[Impo
     own = sources["usage"].assign(**{HISTORY_COLUMN: False})
     if history is None or not len(history["usage"]):
         return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
-    seen = {record.sha256 for record in sources.imports if record.sha256}
-    candidates = [record.file for record in history.imports if record.sha256 not in seen]
+    candidates = history_candidates(sources.imports, history.imports)
     rows = history["usage"]
-    candidate = rows["source_file"].isin(candidates).to_numpy()
-    pair = rows[PAIR_COLUMN].to_numpy(bool) if PAIR_COLUMN in rows else np.zeros(len(rows), dtype=bool)
-    picked = np.flatnonzero(candidate & ~pair)
     # which charges count is decided on their identity alone; the rows are then copied once
-    identities = rows[[*CHARGE_IDENTITY, "source_file"]].take(picked)
-    newest = picked[_newest_charges(own, identities, candidates)]
-    stored = rows.take(np.sort(np.concatenate([newest, np.flatnonzero(candidate & pair)])))
+    stored = rows.take(counted_history(own, rows, candidates))
     stored = stored.drop(columns=[PAIR_COLUMN], errors="ignore").reset_index(drop=True)
-    kept = set(stored["source_file"].unique())
-    drawn_on = tuple(record for record in history.imports if record.file in kept)
+    drawn_on = drawn_imports(history.imports, stored["source_file"].unique())
     usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)
     return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
+
+
+def history_candidates(own: tuple[ImportRecord, ...], stored: tuple[ImportRecord, ...]) -> list[str]:
+    """The ``source_file`` of each stored import a run of the files ``own`` may draw on, in import order:
+    every one but those with the SHA-256 of one of its own files (the same bytes never count twice)."""
+    seen = {record.sha256 for record in own if record.sha256}
+    return [record.file for record in stored if record.sha256 not in seen]
+
+
+def counted_history(own: pd.DataFrame, stored: pd.DataFrame, candidates: list[str]) -> np.ndarray:
+    """The positions, in order, of the rows of ``stored`` (charge history: ``CHARGE_IDENTITY``,
+    ``source_file``, ``PAIR_COLUMN`` if any) that count beside the run's own usage rows ``own``
+    (``CHARGE_IDENTITY``): the rows of the imports ``candidates`` (``history_candidates``), each charge from
+    the newest file that holds it (``_newest_charges``), and every pair. A charge is its client and sku as
+    written, so the rows of some whole clients (as written) give those clients' part of the whole's answer:
+    the Spark engine decides it per range of clients (``recon.spark.stages``)."""
+    candidate = stored["source_file"].isin(candidates).to_numpy()
+    pair = stored[PAIR_COLUMN].to_numpy(bool) if PAIR_COLUMN in stored else np.zeros(len(stored), dtype=bool)
+    picked = np.flatnonzero(candidate & ~pair)
+    identities = stored[[*CHARGE_IDENTITY, "source_file"]].take(picked)
+    newest = picked[_newest_charges(own, identities, candidates)]
+    return np.sort(np.concatenate([newest, np.flatnonzero(candidate & pair)]))
+
+
+def drawn_imports(stored: tuple[ImportRecord, ...], files: Any) -> tuple[ImportRecord, ...]:
+    """The records of ``stored`` whose ``source_file`` is among ``files`` (those of the history rows that
+    count), in import order: the imports a run drew on."""
+    kept = set(files)
+    return tuple(record for record in stored if record.file in kept)
 
 
 CHARGE_IDENTITY = ["client", "sku", "subscription_id", "period_start", "period_end", "row_type"]

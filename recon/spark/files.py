@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 
 from recon.cells import distinct_cells
+from recon.engine import period_evidence
 from recon.errors import MissingSourceError
 from recon.ingest.directory import read_file
 from recon.ingest.guard import TABLE_SUFFIXES
@@ -127,8 +128,10 @@ def read_files(batches: Iterator[pd.DataFrame], files: dict[str, DataFile],
 def file_parcels(data_file: DataFile, loaded: LoadedSource | ValidationReport | str) -> list[Parcel]:
     """What one file gives: why it was ignored or refused; else its import record and report, its
     quarantined rows, its canonical rows (in pieces of ``CHUNK_ROWS``), the client and sku names it
-    uses in order of first appearance (identity is built from every file's names, in file order), and
-    for invoices and payments a sample of invoice numbers (where the ranges of receivables split)."""
+    uses in order of first appearance (identity is built from every file's names, in file order), for
+    invoices and payments a sample of invoice numbers (where the ranges of receivables split), and for
+    invoices and usage the months of its rows, mapped or not (``periods``: the months a local run asks
+    the store's charge history for, ``recon.engine.source_periods``)."""
     position = data_file.position * CHUNKS_PER_FILE
     if isinstance(loaded, str):
         return [Parcel("ignored", value_bytes(f"{data_file.name}: {loaded}"), position=position)]
@@ -138,6 +141,8 @@ def file_parcels(data_file: DataFile, loaded: LoadedSource | ValidationReport | 
     parcels = [Parcel("record", value_bytes((loaded.record, loaded.report)), position=position, kind=kind),
                Parcel("issues", frame_bytes(loaded.issues), position=position, kind=kind),
                Parcel("names", value_bytes(_names(frame)), position=position, kind=kind)]
+    if kind in ("invoices", "usage"):
+        parcels.append(Parcel("periods", value_bytes(period_evidence({kind: frame})), position=position, kind=kind))
     if kind in SAMPLED_KEYS:
         parcels.append(Parcel("sample", value_bytes(_sample(frame[SAMPLED_KEYS[kind]])), position=position, kind=kind))
     for number, start in enumerate(range(0, max(len(frame), 1), CHUNK_ROWS)):

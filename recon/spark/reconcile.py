@@ -5,6 +5,11 @@ Global, on the driver (each is small, and each is the local engine's own functio
 * identity: the client directory and SKU lookup from every file's distinct names in file order
   (``recon.engine.identify``), fuzzy suggestions included; sent to the executors with the stage;
 * the run's periods (``recon.engine.periods_in`` over each piece's distinct dates) and the as-of date;
+* the store's charge history for those months, read by the driver as the local engine's caller reads it
+  (``history``: ``Store.charge_history``) and handed to Spark as pieces of rows, resolved and split by
+  client range like the run's own; which stored charges count is decided per range
+  (``recon.spark.stages.with_stored_charges``), and for those that map to no client on the driver, from
+  their identities alone;
 * the ranges of clients and of invoice numbers the work is split by (``recon.spark.buckets``);
 * the figures: the parts each range returns (``recon.metrics.KeyFigures`` and ``BookFigures``: sums,
   one row per client, labelled findings) combined into the run's ``Metrics``;
@@ -21,7 +26,7 @@ range by range, one Spark partition at a time (``SparkRun.write_outputs``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,13 +35,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from recon import engine, metrics, rules
+from recon.cells import distinct_cells
 from recon.engine import Mappings, Reconciliation
 from recon.exports import report
 from recon.ingest.directory import require_sources
 from recon.ingest.reading import ReadOptions
 from recon.schema import OPTIONAL_SOURCES, REQUIRED_SOURCES
 from recon.settings import Settings
-from recon.sources import ImportRecord, ValidationReport, combine, empty_source
+from recon.sources import ImportRecord, Sources, ValidationReport, combine, empty_source
 from recon.spark import files as data_files
 from recon.spark import stages
 from recon.spark.buckets import Ranges, even_ranges, partitions_for
@@ -52,6 +58,9 @@ ROWS_PER_PARTITION = 250_000
 # derived from the other. Held in memory, that filled a 2.3 GB executor heap at 10M invoice lines
 # (bench/results.md) and the next large row copied out of the cache failed with "Java heap space".
 STORAGE = "DISK_ONLY"
+# The store's charge history for a run over some months, leaving out the imports of the given SHA-256 (the
+# run's own files): ``Store.charge_history``.
+HistoryReader = Callable[[Sequence[str], Sequence[str]], "Sources | None"]
 
 
 @dataclass(frozen=True)
@@ -122,13 +131,17 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
                        adjustments: pd.DataFrame | None = None, *,
                        spark: SparkSession | None = None, master: str | None = None,
                        conf: Mapping[str, str] | None = None, options: ReadOptions = ReadOptions(),
-                       rows_per_partition: int = ROWS_PER_PARTITION) -> SparkRun:
+                       rows_per_partition: int = ROWS_PER_PARTITION,
+                       history: HistoryReader | None = None) -> SparkRun:
     """Reconcile the data directory ``data`` (a local path or any URI the Spark session reads) on Spark,
     as ``recon.reconcile(recon.load_directory(data), ...)`` does locally, with the same answers.
 
     ``spark``: a session to use (else one is started: ``master``, ``conf``, see
     ``recon.spark.session``). ``rows_per_partition``: input rows per client range (the unit of work of
     one task). ``adjustments``: the agreement adjustments fixes wrote, as ``recon.reconcile`` takes them.
+    ``history``: where the store's charge history is read (``Store.charge_history``); called once, with the
+    months a local run asks it for (``periods``, else the months of the files' rows: ``Store.history_for``)
+    and the SHA-256 of the run's files; the run draws on it as ``recon.reconcile(..., history=...)`` does.
     Raises what ``load_directory`` raises for missing or refused files."""
     settings = settings or Settings()
     mappings = mappings or Mappings()
@@ -136,15 +149,21 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     kept: list[DataFrame] = []
     listing = data_files.list_data_files(spark, str(data))
     files, sources = _read(spark, str(data), listing, options, kept)
-    found_identity = _identity(sources, settings, mappings)
+    stored = _stored_charges(history, periods, sources)
+    found_identity = _identity(sources, settings, mappings, stored.rows if stored else None)
     parallelism = spark.sparkContext.defaultParallelism
-    rows_in = sum(record.rows_loaded for record in sources.imports)
+    rows_in = sum(record.rows_loaded for record in sources.imports) + (len(stored.rows) if stored else 0)
     clients = even_ranges(found_identity.client_matches["client"].dropna(),
                           partitions_for(rows_in, rows_per_partition, parallelism))
     invoices = _invoice_ranges(sources, rows_per_partition, parallelism)
-    pieces = _keep(files.filter(f"tag = 'rows' and kind in {_sql_list(_PIECE_KINDS)}").mapInPandas(
-        _resolving(stages.ResolveStage(found_identity, clients, invoices)), ENVELOPE), kept)
-    meta = _collected(pieces.filter("tag in ('unmapped', 'evidence', 'mapped')"))
+    rows = files.filter(f"tag = 'rows' and kind in {_sql_list(_PIECE_KINDS)}")
+    if stored:  # (the rows are Spark's from here: the driver keeps the import records only)
+        rows = rows.union(_history_pieces(spark, stored.rows, len(listing.files)))
+    candidates, history_imports = (stored.candidates, stored.imports) if stored else (None, ())
+    del stored
+    pieces = _keep(rows.mapInPandas(
+        _resolving(stages.ResolveStage(found_identity, clients, invoices, candidates is not None)), ENVELOPE), kept)
+    meta = _collected(pieces.filter("tag in ('unmapped', 'evidence', 'mapped', 'unmapped_charges')"))
     chosen = sorted(set(periods)) if periods else engine.periods_in(
         [value_of(payload) for payload in meta.loc[meta["tag"] == "evidence", "payload"]])
     if not chosen:
@@ -153,14 +172,16 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     as_of = engine.run_as_of(settings, chosen)
     base = _base_frames(found_identity, sources)
     ranges = _keep(pieces.filter("tag = 'clients'").groupBy("bucket").applyInPandas(
-        _reconciling(stages.ClientStage(chosen, settings, base, adjustments)), ENVELOPE), kept)
+        _reconciling(stages.ClientStage(chosen, settings, base, adjustments,
+                                        tuple(candidates) if candidates is not None else None)), ENVELOPE), kept)
     book = _keep(pieces.filter("tag = 'book'").groupBy("bucket").applyInPandas(
         _booking(stages.BookStage(settings, as_of, {kind: base[kind] for kind in stages.RECEIVABLE_KINDS})),
         ENVELOPE), kept)
-    collected = _collected(ranges.filter("tag in ('found', 'figures', 'billed')"))
+    collected = _collected(ranges.filter("tag in ('found', 'figures', 'billed', 'drawn')"))
     book_parts = [value_of(payload) for payload in _collected(book.filter("tag = 'book_figures'"))["payload"]]
+    drawn_on = _drawn_on(collected, meta, candidates, history_imports) if candidates is not None else ()
     result = _result(collected, meta, book_parts, sources, found_identity, base, chosen, settings, as_of,
-                     resolutions)
+                     resolutions, drawn_on)
     billed = [value_of(payload) for payload in collected.loc[collected["tag"] == "billed", "payload"]]
     return SparkRun(result, frozenset().union(*billed), spark, ranges, book, files, kept)
 
@@ -244,17 +265,80 @@ def _imports(small: pd.DataFrame) -> list[_Piece]:
 
 # ------------------------------------------------------------------------------------------ identity
 
-def _identity(sources: _SourcesOnDriver, settings: Settings, mappings: Mappings) -> engine.Identity:
-    """The local engine's identity tables from every file's names, in file order."""
+def _identity(sources: _SourcesOnDriver, settings: Settings, mappings: Mappings,
+              stored: pd.DataFrame | None = None) -> engine.Identity:
+    """The local engine's identity tables from every file's names, in file order, then the names of the
+    stored charges the run may draw on (``stored``), as the local engine resolves them with the run's own."""
     def distinct(kind: str, column: str) -> pd.Series:
         parts = [names[column] for names in sources.values("names", kind) if column in names]
         combined = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="string")
         return pd.Series(pd.unique(combined), dtype="string")
 
     names = {kind: distinct(kind, "client") for kind in (*engine.PSA_SOURCES, "usage")}
+    if stored is not None:
+        both = pd.concat([names["usage"], distinct_cells(stored["client"])[1]], ignore_index=True)
+        names["usage"] = pd.Series(pd.unique(both), dtype="string")
     skus = pd.concat([distinct(kind, "sku") for kind in ("contracts", "invoices")], ignore_index=True)
     return engine.identify(names, skus, sources.frames["client_aliases"], sources.frames["catalog"], settings,
                            mappings)
+
+
+# ------------------------------------------------------------------------------------- charge history
+
+@dataclass(frozen=True)
+class _Stored:
+    candidates: list[str]  # the stored imports the run may draw on (``recon.engine.history_candidates``)
+    rows: pd.DataFrame  # their charges and pairs, flagged ``from_history``
+    imports: tuple[ImportRecord, ...]  # every stored import read
+
+
+def _stored_charges(history: HistoryReader | None, periods: Sequence[str] | None,
+                    sources: _SourcesOnDriver) -> _Stored | None:
+    """The store's charge history as a local run of the same files reads it (``Store.history_for``: over
+    ``periods``, else the months of the files' rows, mapped or not), leaving out the run's own imports:
+    ``_Stored``; None when there are none."""
+    if history is None:
+        return None
+    asked = list(periods) if periods else engine.periods_in(sources.values("periods"))
+    found = history(asked, [record.sha256 for record in sources.imports])
+    if found is None or not len(found["usage"]):
+        return None
+    candidates = engine.history_candidates(sources.imports, found.imports)
+    rows = found["usage"]
+    rows = rows[rows["source_file"].isin(candidates).to_numpy()].assign(**{engine.HISTORY_COLUMN: True})
+    if not len(rows):  # (only the run's own files are stored: nothing to draw on)
+        return None
+    return _Stored(candidates, rows.reset_index(drop=True), found.imports)
+
+
+def _history_pieces(spark: SparkSession, rows: pd.DataFrame, files: int) -> DataFrame:
+    """The stored charges as envelope rows of ``recon.spark.files.CHUNK_ROWS`` rows each (Arrow payloads,
+    as a file's rows travel), after every file's pieces, of kind ``stages.HISTORY_KIND``: one partition
+    each, so that a task carries one piece (about 12 MB) whatever the history's size (a task's data travels
+    in Spark's messages, at most ``spark.rpc.message.maxSize``, 128 MB)."""
+    first = files * data_files.CHUNKS_PER_FILE
+    pieces = [("rows", 0, first + number, stages.HISTORY_KIND,
+               frame_bytes(rows.iloc[start:start + data_files.CHUNK_ROWS]))
+              for number, start in enumerate(range(0, len(rows), data_files.CHUNK_ROWS))]
+    return spark.createDataFrame(spark.sparkContext.parallelize(pieces, len(pieces)), ENVELOPE)
+
+
+def _drawn_on(collected: pd.DataFrame, meta: pd.DataFrame, candidates: list[str],
+              imports: tuple[ImportRecord, ...]) -> tuple[ImportRecord, ...]:
+    """The stored imports the run drew on (``recon.engine.drawn_imports``): those of the stored charges that
+    count in some range (``drawn``), and of those that map to no client and sku, decided here alike
+    (``recon.engine.counted_history``) against the run's own such rows: a charge is its client and sku as
+    written, so those rows meet no range (the local engine lists such an import as drawn on, its rows as
+    nothing)."""
+    files = {name for payload in collected.loc[collected["tag"] == "drawn", "payload"] for name in value_of(payload)}
+    unmapped = meta[meta["tag"] == "unmapped_charges"]
+    stored = concat_in_order(unmapped[unmapped["kind"] == stages.HISTORY_KIND], pd.DataFrame())
+    if len(stored):
+        own = concat_in_order(unmapped[unmapped["kind"] == "usage"],
+                              empty_source("usage")[list(engine.CHARGE_IDENTITY)])
+        counted = stored.take(engine.counted_history(own, stored, candidates))
+        files |= set(counted["source_file"].astype("string"))
+    return engine.drawn_imports(imports, files)
 
 
 def _invoice_ranges(sources: _SourcesOnDriver, rows_per_partition: int,
@@ -278,7 +362,8 @@ def _base_frames(found_identity: engine.Identity, sources: _SourcesOnDriver) -> 
 
 def _result(collected: pd.DataFrame, meta: pd.DataFrame, book_parts: list[metrics.BookFigures],
             sources: _SourcesOnDriver, found_identity: engine.Identity, base: dict[str, bytes], periods: list[str],
-            settings: Settings, as_of: date, resolutions: pd.DataFrame | None) -> Reconciliation:
+            settings: Settings, as_of: date, resolutions: pd.DataFrame | None,
+            drawn_on: tuple[ImportRecord, ...] = ()) -> Reconciliation:
     # The frames' columns and dtypes as the local engine makes them: the engine run on no rows.
     no_rows = engine.Resolved({kind: frame_of(payload).iloc[0:0] for kind, payload in base.items()},
                               pd.DataFrame(), pd.DataFrame())
@@ -294,7 +379,8 @@ def _result(collected: pd.DataFrame, meta: pd.DataFrame, book_parts: list[metric
     unmapped = concat_in_order(meta[meta["tag"] == "unmapped"],
                                engine.resolve_rows({"usage": empty_source("usage")}, found_identity).unmapped)
     return Reconciliation(tuple(periods), settings, found, no_keys, unmapped, found_identity.client_matches,
-                          sources.issues, stages.no_book(), figures, {}, sources.imports, charges_apart=True)
+                          sources.issues, stages.no_book(), figures, {}, sources.imports, history_imports=drawn_on,
+                          charges_apart=True)
 
 
 def _mapped_usage(meta: pd.DataFrame) -> int:

@@ -4,8 +4,10 @@
   (``recon.engine.resolve_rows``, with the tables the driver built from every file's names), then each
   piece split by client range and, for invoices and payments, by invoice-number range.
 * ``reconcile_range`` (``groupBy(client range).applyInPandas``): the clients of one range, their rows in
-  the local engine's order, through ``recon.engine.reconcile_clients`` (keys and findings) and
-  ``recon.metrics.KeyFigures`` (the figures' additive parts).
+  the local engine's order, with the stored charges of earlier imports that count for them
+  (``with_stored_charges``: the local engine's ``recon.engine.counted_history``), through
+  ``recon.engine.reconcile_clients`` (keys and findings) and ``recon.metrics.KeyFigures`` (the figures'
+  additive parts).
 * ``receivables_range`` (``groupBy(invoice range).applyInPandas``): ``recon.receivables`` on the invoices
   and payments of one range of invoice numbers.
 """
@@ -26,6 +28,11 @@ from recon.spark.buckets import Ranges
 from recon.spark.payload import Parcel, concat_in_order, envelope, frame_bytes, frame_of, value_bytes
 
 RECEIVABLE_KINDS = ("invoices", "payments")
+# The store's charge history (usage rows of earlier imports, ``recon.engine.HISTORY_COLUMN`` set): resolved as
+# usage rows, but kept apart from the run's own until a range decides which of them count.
+HISTORY_KIND = "history"
+# What decides whether a stored charge counts (``recon.engine.counted_history``), as the files wrote it.
+STORED_IDENTITY = (*engine.CHARGE_IDENTITY, "source_file", engine.PAIR_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class ResolveStage:
     identity: engine.Identity
     clients: Ranges
     invoices: Ranges
+    history: bool = False  # the run draws on stored charges: its own unmapped charges are told apart
 
 
 def resolve_pieces(batches: Iterator[pd.DataFrame], stage: ResolveStage) -> Iterator[pd.DataFrame]:
@@ -43,10 +51,16 @@ def resolve_pieces(batches: Iterator[pd.DataFrame], stage: ResolveStage) -> Iter
 
 def piece_parcels(position: int, kind: str, rows: pd.DataFrame, stage: ResolveStage) -> list[Parcel]:
     """One piece of a file resolved: its unmapped usage rows, the evidence of its periods, its rows by
-    client range (client-bearing kinds) and by invoice range (invoices, payments)."""
+    client range (client-bearing kinds) and by invoice range (invoices, payments). With stored charges
+    (``ResolveStage.history``), its usage rows that map to nothing as written (``unmapped_charges``: they
+    decide whether such a stored charge counts, ``stored_parcels``)."""
+    if kind == HISTORY_KIND:
+        return stored_parcels(position, rows, stage)
     parcels = []
     if kind in engine.CLIENT_KINDS:
         resolved = engine.resolve_rows({kind: rows}, stage.identity)
+        if stage.history and kind == "usage":
+            parcels += _unmapped_charges(rows, resolved, list(engine.CHARGE_IDENTITY), position, kind)
         rows = resolved.frames[kind]
         if len(resolved.unmapped):
             parcels.append(Parcel("unmapped", frame_bytes(resolved.unmapped), position=position, kind=kind))
@@ -57,6 +71,51 @@ def piece_parcels(position: int, kind: str, rows: pd.DataFrame, stage: ResolveSt
     if kind in RECEIVABLE_KINDS:
         parcels += _split(rows, stage.invoices.of(rows["invoice_number"]), "book", position, kind)
     return parcels
+
+
+def stored_parcels(position: int, rows: pd.DataFrame, stage: ResolveStage) -> list[Parcel]:
+    """A piece of the store's charge history resolved: its rows that map to a client and sku by client range
+    (each range decides which count, ``with_stored_charges``); the others as written (``unmapped_charges``):
+    they count for nothing but their import's being drawn on, which the driver decides with the run's own
+    such rows (a charge is its client and sku as written, so those are never a range's). Neither evidence
+    of the run's months nor mapped rows: the run's own files alone give those."""
+    resolved = engine.resolve_rows({"usage": rows}, stage.identity)
+    usage = resolved.frames["usage"]
+    return (_unmapped_charges(rows, resolved, list(STORED_IDENTITY), position, HISTORY_KIND)
+            + _split(usage, stage.clients.of(usage["client"]), "clients", position, HISTORY_KIND))
+
+
+def _unmapped_charges(rows: pd.DataFrame, resolved: engine.Resolved, columns: list[str], position: int,
+                      kind: str) -> list[Parcel]:
+    mapped = resolved.usage_mapped
+    if mapped is None or mapped.all():
+        return []
+    return [Parcel("unmapped_charges", frame_bytes(rows.loc[~mapped, columns]), position=position, kind=kind)]
+
+
+def with_stored_charges(own: pd.DataFrame, stored: pd.DataFrame, candidates: list[str]) -> tuple[pd.DataFrame,
+                                                                                                   list[str]]:
+    """``recon.engine._with_history`` for the clients of one range, on their resolved usage rows: the run's
+    own (``own``) flagged, then those of the stored ones (``stored``, in the history's order) that count
+    (``recon.engine.counted_history``, on the charges as their files wrote them); and the ``source_file`` of
+    the stored charges that count. A charge is its client and sku as written, which resolve alike wherever
+    they are, so a range holds every charge of a stored one's identity: its part of the whole's answer."""
+    own = own.assign(**{engine.HISTORY_COLUMN: False})
+    if not len(stored):
+        return own, []
+    counted = stored.take(engine.counted_history(_as_written(own), _as_written(stored), candidates))
+    counted = counted.drop(columns=[engine.PAIR_COLUMN])
+    usage = pd.concat([own, counted], ignore_index=True) if len(counted) else own
+    return usage, [str(name) for name in pd.unique(counted["source_file"].astype("string"))]
+
+
+def _as_written(usage: pd.DataFrame) -> pd.DataFrame:
+    """What decides whether a stored charge counts (``STORED_IDENTITY``) of resolved usage rows: the client
+    and sku as the file wrote them (``client_raw``, ``sku_raw``)."""
+    named = {"client": usage["client_raw"], "sku": usage["sku_raw"],
+             "source_file": usage["source_file"].astype("string")}
+    return pd.DataFrame({name: named[name] if name in named else usage[name]
+                         for name in STORED_IDENTITY if name in named or name in usage})
 
 
 def _split(rows: pd.DataFrame, ranges: np.ndarray, tag: str, position: int, kind: str) -> list[Parcel]:
@@ -70,19 +129,27 @@ class ClientStage:
     settings: Settings
     base: dict[str, bytes]  # per kind, the frame a range starts from: resolved with no rows; the catalog whole
     adjustments: pd.DataFrame | None = None  # agreement adjustments fixes wrote (``engine.reconcile``'s)
+    # the stored imports the run may draw on (``engine.history_candidates``), else None (no stored charges)
+    history: tuple[str, ...] | None = None
 
 
 def reconcile_range(pieces: pd.DataFrame, stage: ClientStage) -> pd.DataFrame:
     """The clients of one range: keys (one parcel per period, so the writer can go period by period),
-    findings, the figures' parts and the periods that saw an invoice line or a usage row."""
+    findings, the figures' parts and the periods that saw an invoice line or a usage row; with stored
+    charges, the files of those that count (``drawn``)."""
     bucket = int(pieces["bucket"].iloc[0])
     frames = {kind: concat_in_order(pieces[pieces["kind"] == kind], frame_of(base))
               for kind, base in stage.base.items()}
+    drawn: list[Parcel] = []
+    if stage.history is not None:
+        stored = concat_in_order(pieces[pieces["kind"] == HISTORY_KIND], frame_of(stage.base["usage"]))
+        frames["usage"], files = with_stored_charges(frames["usage"], stored, list(stage.history))
+        drawn.append(Parcel("drawn", value_bytes(files), bucket=bucket))
     resolved = engine.Resolved(frames, pd.DataFrame(), pd.DataFrame())  # (unmapped rows and matches: the driver's)
     keys, found = engine.reconcile_clients(resolved, stage.periods, stage.settings, stage.adjustments)
     parcels = [Parcel("found", frame_bytes(found), bucket=bucket),
                Parcel("figures", value_bytes(metrics.KeyFigures.of(keys, found)), bucket=bucket),
-               Parcel("billed", value_bytes(report.billed_periods(keys)), bucket=bucket)]
+               Parcel("billed", value_bytes(report.billed_periods(keys)), bucket=bucket), *drawn]
     by_period = keys.groupby("period", sort=False, observed=True).indices
     parcels += [Parcel("keys", frame_bytes(keys.iloc[by_period[period]]), bucket=bucket, position=number)
                 for number, period in enumerate(stage.periods) if period in by_period]

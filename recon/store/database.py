@@ -439,19 +439,6 @@ class Store:
                                          .where(_IMPORT.c.id.in_(ids)).order_by(_IMPORT.c.id)).all()
         return _history_sources(rows, pairs, imports)
 
-    def charge_imports(self, periods: Sequence[str], exclude_sha256: Iterable[str] = ()) -> list[str]:
-        """The files of the stored imports, other than ``exclude_sha256``, whose charges ``charge_history``
-        reads for a run over ``periods`` (as charges or as pairs), in import order: what a run that does not
-        read the history (``recon run --engine spark``) leaves out. Only their ids are read, not their rows."""
-        if not periods:
-            return []
-        ids = sa.union(*(query.with_only_columns(query.selected_columns.import_id).order_by(None)
-                         for query in (history_query(periods, exclude_sha256), pair_query(periods, exclude_sha256))))
-        drawn = sa.select(ids.subquery().c.import_id)
-        with self._reading() as connection:
-            return list(connection.execute(sa.select(_IMPORT.c.file).where(_IMPORT.c.id.in_(drawn))
-                                           .order_by(_IMPORT.c.id)).scalars())
-
     def history_for(self, sources: Sources, periods: Sequence[str] = ()) -> Sources | None:
         """The stored charges a run of ``sources`` over ``periods`` (default: the months they cover) draws on:
         ``charge_history`` leaving out the sources' own files."""

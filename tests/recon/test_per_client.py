@@ -150,3 +150,84 @@ def test_one_clients_keys_have_the_whole_runs_column_types() -> None:
                                resolved.unmapped, resolved.client_matches)
         keys, _ = engine.reconcile_clients(part, periods, settings)
         assert {name: str(dtype) for name, dtype in keys.dtypes.items()} == types, client
+
+
+def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run) -> None:
+    """The Spark engine decides which stored charges count per range of clients, on resolved rows
+    (``recon.spark.stages``: ``stored_parcels``, ``with_stored_charges``), and for those that map to no client
+    on the driver (``recon.spark.reconcile._drawn_on``); together they give the local engine's answer
+    (``engine._with_history``): the same usage rows in the same order, the same imports drawn on.
+
+    The history, in import order: an import of the run's own bytes (never drawn on); an older import holding
+    every row of the run's files (each taken from the run's file: none counts), the month before of half the
+    rows, some charges of a client nobody knows and some pairs; a newer one repeating a quarter of that month
+    (taken from the newer only), the unknown client's charges (the older's then count for nothing) and charges
+    of the run's files with their client spelt otherwise (the same client, other charges: they count); one of
+    copies of the run's own unmapped rows only (not drawn on); one of unknown charges of its own only (drawn
+    on, though it counts for nothing)."""
+    from recon.sources import ImportRecord, Sources
+    from recon.spark import reconcile as on_spark
+    from recon.spark import stages
+    from recon.spark.buckets import even_ranges
+    from recon.spark.payload import Parcel, concat_in_order, envelope, value_bytes
+
+    usage = run.sources["usage"]
+    month_before = usage.assign(period_start=usage["period_start"] - pd.DateOffset(months=1),
+                                period_end=usage["period_end"] - pd.DateOffset(months=1))
+    unknown = month_before.iloc[:6].assign(client="Nobody Known Ltd")
+    # charges of the run's files with the client spelt otherwise: the same client, other charges (as written)
+    respelt = usage.iloc[:4].assign(client=usage["client"].iloc[:4].str.lower())
+    own_unmapped = usage[~engine.resolve_rows({"usage": usage}, engine.identify(
+        {kind: run.sources[kind]["client"] for kind in (*engine.PSA_SOURCES, "usage")},
+        pd.concat([run.sources["contracts"]["sku"], run.sources["invoices"]["sku"]]),
+        run.sources["client_aliases"], run.sources["catalog"], run.settings)).usage_mapped]
+    assert len(own_unmapped)
+    pax8 = next(record for record in run.sources.imports if record.file == "usage_pax8.csv")
+    imports = {"usage_pax8.csv (stored import 1)": (pax8.sha256, [month_before]),
+               "older.csv (stored import 2)": ("a" * 64, [usage, month_before.iloc[::2], unknown,
+                                                          month_before.iloc[1::7].assign(quantity=0.0, pair=True)]),
+               "newer.csv (stored import 3)": ("b" * 64, [month_before.iloc[::4], unknown, respelt]),
+               "copies.csv (stored import 4)": ("c" * 64, [own_unmapped]),
+               "unknown.csv (stored import 5)": ("d" * 64, [unknown.assign(subscription_id="elsewhere")])}
+    parts = [part.assign(source_file=file) for file, (_, frames) in imports.items() for part in frames]
+    rows = pd.concat(parts, ignore_index=True).astype({"source_file": "string"})
+    rows = rows.assign(**{engine.PAIR_COLUMN: rows.pop("pair").fillna(False).astype(bool)})
+    records = tuple(ImportRecord("usage", file, sha, 0, 0, 0) for file, (sha, _) in imports.items())
+    history = Sources({"usage": rows}, run.sources.issues.iloc[0:0], records)
+
+    drawn_on, combined = engine._with_history(run.sources, history)
+    assert [record.file for record in drawn_on] == [
+        "older.csv (stored import 2)", "newer.csv (stored import 3)", "unknown.csv (stored import 5)"]
+    whole = engine.resolve(combined, run.settings).frames["usage"]
+
+    # as the Spark engine does: identity from the run's names, then the stored ones'; the stored charges of
+    # the imports it may draw on resolved apart and split by range of clients
+    candidates = engine.history_candidates(run.sources.imports, history.imports)
+    stored = rows[rows["source_file"].isin(candidates).to_numpy()].assign(**{engine.HISTORY_COLUMN: True})
+    names = {kind: run.sources[kind]["client"] for kind in (*engine.PSA_SOURCES, "usage")}
+    names["usage"] = pd.concat([names["usage"], stored["client"]], ignore_index=True)
+    found = engine.identify(names, pd.concat([run.sources["contracts"]["sku"], run.sources["invoices"]["sku"]]),
+                            run.sources["client_aliases"], run.sources["catalog"], run.settings)
+    clients = even_ranges(found.client_matches["client"].dropna(), 4)
+    stage = stages.ResolveStage(found, clients, even_ranges([], 1), history=True)
+    stored = stored.reset_index(drop=True)
+    parcels = stages.piece_parcels(0, "usage", usage, stage)
+    for number, start in enumerate(range(0, len(stored), 500)):  # in pieces, as the driver hands them over
+        parcels += stages.stored_parcels(1 + number, stored.iloc[start:start + 500].reset_index(drop=True), stage)
+    pieces = envelope(parcels)
+    columns = ["source_file", "source_line", "client", "sku", "period_start", "quantity", engine.HISTORY_COLUMN]
+    drawn, rows_in_ranges = [], 0
+    for bucket in range(clients.count):
+        here = pieces[(pieces["tag"] == "clients") & (pieces["bucket"] == bucket)]
+        own = concat_in_order(here[here["kind"] == "usage"], whole.iloc[0:0])
+        part, files = stages.with_stored_charges(own, concat_in_order(here[here["kind"] == stages.HISTORY_KIND],
+                                                                      whole.iloc[0:0]), candidates)
+        drawn.append(Parcel("drawn", value_bytes(files), bucket=bucket))
+        expected = whole[whole["client"].isin(set(own["client"]) | set(part["client"])).to_numpy(bool)]
+        assert as_csv(part[columns]) == as_csv(expected[columns]), bucket
+        rows_in_ranges += len(part)
+    assert rows_in_ranges == len(whole)
+    assert 0 < whole[engine.HISTORY_COLUMN].sum() < len(stored)  # some stored charges count, not all
+    meta = pieces[pieces["tag"] == "unmapped_charges"]
+    assert set(meta["kind"]) == {"usage", stages.HISTORY_KIND}
+    assert on_spark._drawn_on(envelope(drawn), meta, candidates, history.imports) == drawn_on

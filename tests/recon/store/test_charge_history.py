@@ -118,19 +118,6 @@ def test_the_history_for_a_runs_sources_leaves_out_its_own_files(store: Store) -
     assert store.history_for(november()) is None  # its own file, in its own months
 
 
-def test_the_imports_a_run_would_draw_on_are_named_without_reading_their_charges(store: Store) -> None:
-    """``charge_imports``: what ``recon run --engine spark`` (which does not read the history) says it left out,
-    the imports ``charge_history`` reads, never the run's own files, none far from its months."""
-    store.save_run(reconcile(november(), periods=["2025-11"]))
-    own = march()
-    history = store.charge_history(["2026-03"], [record.sha256 for record in own.imports])
-    assert history is not None
-    [file] = store.charge_imports(["2026-03"], [record.sha256 for record in own.imports])
-    assert history.imports[0].file == f"{file} (stored import 1)"
-    assert store.charge_imports(["2025-11"], [record.sha256 for record in november().imports]) == []
-    assert store.charge_imports(["2028-01"]) == [] and store.charge_imports([]) == []
-
-
 def test_charges_far_from_the_runs_months_are_not_drawn_on(store: Store) -> None:
     store.save_run(reconcile(november(), periods=["2025-11"]))
     # the year ended on 11/9/2026: more than HISTORY_DAYS_BEFORE (400) days before 2028-01
