@@ -735,11 +735,12 @@ def history_line(size: str, variant: str, figures: dict[str, Any]) -> str:
 def second_month(directory: Path, scratch: Path) -> Path:
     """The files of ``directory`` as next month's: the usage files with other bytes (a line ending added),
     so that they are new imports whose charges replace the stored ones, drawn on as a finance team's
-    second month draws on the first's; the other files the same (already imported). Linked, not copied,
+    second month draws on the first's; every other file the same (already imported), PSA exports such as
+    ``contracts_autotask.csv`` too (``source_csvs`` lists only the canonical names). Linked, not copied,
     where unchanged."""
     month = scratch / "second-month"
     month.mkdir(exist_ok=True)
-    for path in source_csvs(directory):
+    for path in sorted(path for path in directory.iterdir() if path.is_file() and not path.name.startswith(".")):
         target = month / path.name
         if target.exists():
             continue
