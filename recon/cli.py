@@ -181,9 +181,17 @@ def _os_error(error: OSError) -> str:
     return f"cannot use {error.filename or 'a file'}: {error.strerror or error}"
 
 
+def _spark_or_os_error(error: OSError) -> str:
+    """``_os_error``, unless it is Spark's JVM gone (its socket closed: ``recon.spark.spark_failure``), as
+    when a Spark job after the reconciliation (writing, storing) meets it."""
+    from recon.spark import spark_failure
+
+    failure = spark_failure(error)
+    return str(failure) if failure is not None else _os_error(error)
+
+
 EngineOption = Annotated[str, typer.Option(
-    "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers, "
-                     "without drawing on the charges earlier imports stored).")]
+    "--engine", help="`local` (this process) or `spark` (a Spark cluster, chosen by --master; the same answers).")]
 MasterOption = Annotated[str | None, typer.Option(
     "--master", help="(spark) The cluster: `local[*]` (the default), `spark://host:7077`, `yarn`, `k8s://...`; "
                      "without it, Spark's own setting (spark-submit, spark-defaults.conf, $MASTER).")]
@@ -296,7 +304,7 @@ def run(
     except ReconError as error:
         fail(str(error))
     except OSError as error:  # a data file that cannot be read, an output that cannot be written
-        fail(_os_error(error))
+        fail(_spark_or_os_error(error) if engine == "spark" else _os_error(error))
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
         typer.echo(redact(line))
     for line in report.unused_column_lines(sources.reports) if spark_run is None else []:
