@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +14,10 @@ import pyarrow.parquet as pq
 
 from recon.engine import Reconciliation
 from recon.exports.csvfile import write_csv
-from recon.exports.formatting import export_frame
+from recon.exports.formatting import export_frame, money_text
 from recon.exports.outputs import folder_replaced
 from recon.keys import describe_periods
 from recon.metrics import describe_findings
-from recon.money import to_decimal
 from recon.rules import INFORMATIONAL_TYPES
 from recon.sources import ValidationReport, unused_warning
 from recon.status import with_status
@@ -142,11 +142,12 @@ def summary_lines(result: Reconciliation, billed: Iterable[str] | None = None) -
     ]
 
 
-def grouped(units: int | None) -> str:
-    """An amount as a person reads it in a line of text: ``1,163,208.92`` (exact: from a ``Decimal``; the
-    files keep ``money_text``'s ``1163208.92``, which a spreadsheet reads as a number)."""
-    amount = to_decimal(units)
-    return "—" if amount is None else f"{amount:,.2f}"
+def grouped(units: int | None, column: str = "amount") -> str:
+    """``money_text`` (the schema's places for ``column``) with its thousands marked, as a person reads an
+    amount in a line of text: ``1,163,208.92`` (the files keep ``1163208.92``, which a spreadsheet reads as a
+    number); an em dash for none."""
+    text = money_text(units, column)
+    return f"{Decimal(text):,}" if text else "—"
 
 
 def unused_column_lines(reports: Iterable[ValidationReport]) -> list[str]:
