@@ -13,9 +13,10 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def spark_installed() -> None:
+    """pyspark and Java are here; else the test skips saying why (fails with ``RECON_REQUIRE_SPARK=1``)."""
     from recon.errors import SparkUnavailableError
-    from recon.spark.session import require_spark, spark_session
+    from recon.spark.session import require_spark
 
     try:
         require_spark()
@@ -23,6 +24,12 @@ def spark() -> Iterator[Any]:
         if os.environ.get("RECON_REQUIRE_SPARK") == "1":
             pytest.fail(f"RECON_REQUIRE_SPARK=1 but {error}")
         pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def spark(spark_installed: None) -> Iterator[Any]:
+    from recon.spark.session import spark_session
+
     session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
                                          "spark.driver.memory": "1g"})
     yield session

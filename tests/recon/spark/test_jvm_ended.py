@@ -4,7 +4,6 @@ Connection refused", the socket error py4j met, read as a file's."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -36,16 +35,8 @@ ENDED_THEN_RUN = textwrap.dedent("""
 """)
 
 
-def test_a_spark_run_whose_java_process_ended_says_so_and_how_to_give_it_memory(tmp_path: Path) -> None:
-    from recon.errors import SparkUnavailableError
-    from recon.spark.session import require_spark
-
-    try:
-        require_spark()
-    except SparkUnavailableError as error:
-        if os.environ.get("RECON_REQUIRE_SPARK") == "1":
-            pytest.fail(f"RECON_REQUIRE_SPARK=1 but {error}")
-        pytest.skip(str(error))
+def test_a_spark_run_whose_java_process_ended_says_so_and_how_to_give_it_memory(tmp_path: Path,
+                                                                                 spark_installed: None) -> None:
     completed = subprocess.run([sys.executable, "-c", ENDED_THEN_RUN, str(tmp_path / "out")], cwd=ROOT,
                                capture_output=True, text=True, timeout=300, check=False)
     shown = completed.stdout
