@@ -181,13 +181,11 @@ def _os_error(error: OSError) -> str:
     return f"cannot use {error.filename or 'a file'}: {error.strerror or error}"
 
 
-def _spark_or_os_error(error: OSError) -> str:
-    """``_os_error``, unless it is Spark's JVM gone (its socket closed: ``recon.spark.spark_failure``), as
-    when a Spark job after the reconciliation (writing, storing) meets it."""
+def _spark_failure(error: Exception) -> ReconError | None:
+    """``recon.spark.spark_failure``, imported when first called."""
     from recon.spark import spark_failure
 
-    failure = spark_failure(error)
-    return str(failure) if failure is not None else _os_error(error)
+    return spark_failure(error)
 
 
 EngineOption = Annotated[str, typer.Option(
@@ -303,8 +301,14 @@ def run(
             report.write_outputs(result, out, resolutions, file_format=file_format, keys=keys)
     except ReconError as error:
         fail(str(error))
-    except OSError as error:  # a data file that cannot be read, an output that cannot be written
-        fail(_spark_or_os_error(error) if engine == "spark" else _os_error(error))
+    except Exception as error:
+        # Spark failing anywhere in the run (reading, storing the charges, writing the ranges): one sentence
+        failure = _spark_failure(error) if engine == "spark" else None
+        if failure is not None:
+            fail(str(failure))
+        if not isinstance(error, OSError):
+            raise
+        fail(_os_error(error))  # a data file that cannot be read, an output that cannot be written
     for line in spark_run.summary_lines() if spark_run is not None else report.summary_lines(result):
         typer.echo(redact(line))
     for line in report.unused_column_lines(sources.reports) if spark_run is None else []:
@@ -343,20 +347,14 @@ def _on_spark(data: str, settings: Settings, periods: list[str], mappings: Mappi
               resolutions: pd.DataFrame | None, adjustments: pd.DataFrame | None, master: str | None,
               conf: list[str], history: HistoryReader | None = None) -> SparkRun:
     """The run on Spark (``recon.spark``), drawing on the store's charge ``history`` (``Store.charge_history``)
-    as a local run does; Spark's own failures become one sentence."""
-    from recon.spark import reconcile_on_spark, spark_failure
+    as a local run does (``run`` says Spark's own failures in one sentence)."""
+    from recon.spark import reconcile_on_spark
 
     settings_given = dict(item.split("=", 1) for item in conf if "=" in item)
     if len(settings_given) != len(conf):
         fail("--spark-conf takes KEY=VALUE")
-    try:
-        return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, adjustments,
-                                  master=master, conf=settings_given, history=history)
-    except Exception as error:
-        failure = spark_failure(error)
-        if failure is None:
-            raise
-        raise failure from None
+    return reconcile_on_spark(data, settings, periods or None, mappings, resolutions, adjustments,
+                              master=master, conf=settings_given, history=history)
 
 
 def _pulled_sources(names: list[str], period: str, connections_file: Path | None, progress: TerminalSteps) -> Sources:

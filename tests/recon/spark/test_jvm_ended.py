@@ -48,6 +48,38 @@ def test_a_spark_run_whose_java_process_ended_says_so_and_how_to_give_it_memory(
     assert f"HEAP {local_driver_memory()}" in shown
 
 
+# Spark failing after the reconciliation, while the ranges are written (its context stopped, as a cluster
+# that lost it would be): the run ended on an unhandled PySparkRuntimeError, a traceback at a terminal.
+STOPPED_WHILE_WRITING = textwrap.dedent("""
+    import sys
+    from typer.testing import CliRunner
+    from recon.cli import app
+    from recon.spark.reconcile import SparkRun
+
+    written = SparkRun.write_outputs
+
+    def stopped_first(self, *args, **kwargs):
+        self.spark.stop()
+        return written(self, *args, **kwargs)
+
+    SparkRun.write_outputs = stopped_first
+    result = CliRunner().invoke(app, ["run", "--engine", "spark", "--data", "sample_data", "--out", sys.argv[1],
+                                      "--no-store"])
+    print("EXIT", result.exit_code)
+    print("RAISED", type(result.exception).__name__)
+    print(result.output)
+""")
+
+
+def test_spark_failing_while_the_results_are_written_is_one_line_not_a_traceback(tmp_path: Path,
+                                                                                spark_installed: None) -> None:
+    completed = subprocess.run([sys.executable, "-c", STOPPED_WHILE_WRITING, str(tmp_path / "out")], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300, check=False)
+    shown = completed.stdout
+    assert "EXIT 2" in shown and "RAISED SystemExit" in shown, completed.stdout + completed.stderr[-2000:]
+    assert "error: Spark failed: " in shown and "Traceback" not in shown
+
+
 @pytest.mark.parametrize(("total_gb", "heap"), [(2, "1g"), (8, "2g"), (24, "6g"), (64, "8g")])
 def test_a_local_masters_heap_is_a_quarter_of_the_machine_from_1_to_8_gb(total_gb: int, heap: str) -> None:
     assert local_driver_memory(total_gb << 30) == heap
