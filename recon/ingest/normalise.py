@@ -182,7 +182,7 @@ def parse_cells(raw: pd.DataFrame | TextTable, kind: str, file_name: str, option
                       frame if every_row else frame[data_rows], cells, spans, table.layout, blank_lines,
                       _line_checks(kind, frame, given, limits.max_line_amount),
                       (*_decimal_warnings(kind, given, options.decimal), *filter(None, [unused_warning(unused)]),
-                       *(column.warning() for column in absent)),
+                       *(column.warning() for column in absent), *read.notes),
                       limits.max_line_amount, unused, absent)
 
 

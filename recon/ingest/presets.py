@@ -22,10 +22,12 @@ docs/semantics.md says the same with the sources.
   (exact, from every place of both cells) divided by the months the charge period covers (half up to
   the unit of money, in integers); a metered row's is the price x rate of a unit used, to the unit of
   money (Microsoft rounds such a row only in its total); a blank rate is 1 where ``PricingCurrency`` and
-  ``Currency`` (the billing currency) are the same or either is not given, and no rate where they
-  differ (no unit cost from the row, as for an unreadable rate: the catalog's applies), nor in a file
-  of the full header that lacks either column (the file is warned about: nothing says the two are the
-  same; Microsoft writes a rate of 1 where they are, so a whole file loses only its blank rates); without
+  ``Currency`` (the billing currency) are the same, and no rate where they differ or where a row leaves
+  either cell blank (no unit cost from the row, as for an unreadable rate: the catalog's applies; the
+  file's report counts such rows), nor in a file of the full header that lacks either column (the file
+  is warned about: nothing says the two are the same; Microsoft writes a rate of 1 where they are, so a
+  whole file loses only its blank rates); an older header (``Currency``, neither ``PricingCurrency``
+  nor a rate) reads a blank rate as 1, as it always did; without
   ``BillableQuantity`` the quantity is ``Quantity``, the units bought, which on a metered row is not
   the quantity billed (the file is warned about); the vendor is ``PublisherName``; the subscription's
   life is ``SubscriptionStartDate`` - ``SubscriptionEndDate``.
@@ -215,6 +217,7 @@ class ColumnsRead:
     wanted: list[str] = field(default_factory=list)
     known: set[str] = field(default_factory=set)
     absent: list[AbsentColumn] = field(default_factory=list)  # see ``Preset.absent``
+    notes: list[str] = field(default_factory=list)  # what a rule says about the file's rows (``mark_note``)
 
 
 _READING: ContextVar[ColumnsRead | None] = ContextVar("recon_preset_columns_read", default=None)
@@ -254,6 +257,14 @@ def mark_absent(absent: Iterable[AbsentColumn]) -> None:
     collected = _READING.get()
     if collected is not None:
         collected.absent.extend(absent)
+
+
+def mark_note(note: str) -> None:
+    """Note what a rule says about the file's rows (a count of rows read differently): the file's report
+    warns with it."""
+    collected = _READING.get()
+    if collected is not None:
+        collected.notes.append(note)
 
 
 def _column(text: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -397,6 +408,36 @@ def _unit_price_units(price: Decimal | None, rate: Decimal | None, metered: bool
     return units if abs(units) <= _INT64_MAX else None
 
 
+def _converted(text: pd.DataFrame, blank_rate: pd.Series) -> pd.Series:
+    """The rows whose blank rate is no rate, not 1 (``billing_unit_price``'s ``converted``): priced in one
+    currency, billed in another; in a file that has both currency columns, a row whose cell of either is
+    blank (nothing says the two are alike); every row of a file whose header has both but lacks one (the
+    file is warned about: ``Preset.absent``). The rows of the first two whose rate is blank and price given
+    (their cost is unknown only for the blank rate) are counted in the file's report (``mark_note``). An
+    older header (Currency, no PricingCurrency nor rate) reads a blank rate as 1."""
+    if {absent.column for absent in MICROSOFT_NCE.absent(text.columns)} & {"PricingCurrency", "Currency"}:
+        return pd.Series(True, index=text.index)
+    pricing, billed_in = _words(text, "PricingCurrency"), _words(text, "Currency")
+    between = pricing.ne("") & billed_in.ne("") & pricing.ne(billed_in)
+    present = {fold(column) for column in text.columns}
+    unsaid = (pricing.eq("") | billed_in.eq("")) & all(fold(name) in present for name in ("PricingCurrency",
+                                                                                          "Currency"))
+    for rows, note in ((unsaid, MICROSOFT_UNSAID_ROWS), (between, MICROSOFT_BETWEEN_ROWS)):
+        count = int((rows & blank_rate).sum())
+        if count:
+            mark_note(note.format(count=count))
+    return between | unsaid
+
+
+_CATALOG_STANDS_IN = ("the catalog's unit cost is used for them (none where the catalog has none), so their margins "
+                      "and negative_margin findings follow the catalog")
+MICROSOFT_UNSAID_ROWS = ("{count:,} row(s) with a blank PCToBCExchangeRate leave PricingCurrency or Currency blank: "
+                         "the currency a row is priced or billed in is not known, and a blank rate is 1 only where "
+                         "the two are the same, so these rows have no unit cost: " + _CATALOG_STANDS_IN)
+MICROSOFT_BETWEEN_ROWS = ("{count:,} row(s) priced in another currency than they are billed in have a blank "
+                          "PCToBCExchangeRate, so no unit cost: " + _CATALOG_STANDS_IN)
+
+
 def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     """What a reconciliation row is and holds (see the module docstring): the product, the signed
     quantity, the row type, the monthly unit cost in the billing currency, the row's cost, the vendor."""
@@ -418,14 +459,8 @@ def microsoft_rows(text: pd.DataFrame) -> pd.DataFrame:
     row_type = row_type.mask(credit, "credit")
     row_type = row_type.mask(charge.eq("customercredit"), "cost")
     product, plan = _cells(text, "ProductId"), _cells(text, "SkuId")
-    # priced in one currency, billed in another (both said): a blank rate there is no rate, not 1; so is
-    # every blank rate of a file whose header has both currencies but lacks one (nothing says they are alike)
-    pricing, billed_in = _words(text, "PricingCurrency"), _words(text, "Currency")
-    converted = pricing.ne("") & billed_in.ne("") & pricing.ne(billed_in)
-    if {absent.column for absent in MICROSOFT_NCE.absent(text.columns)} & {"PricingCurrency", "Currency"}:
-        converted = pd.Series(True, index=text.index)
-    billing_price = billing_unit_price(_cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate"),
-                                       metered, converted)
+    price, rate = _cells(text, "EffectiveUnitPrice"), _cells(text, "PCToBCExchangeRate")
+    billing_price = billing_unit_price(price, rate, metered, _converted(text, price.ne("") & rate.eq("")))
     # a seat's price is for its charge period, spread over the months it covers; a unit of use is priced as used
     months = _months_fraction(_dates(text, "ChargeStartDate"), _dates(text, "ChargeEndDate"))
     per_use = metered.to_numpy(bool)

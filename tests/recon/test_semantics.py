@@ -120,6 +120,22 @@ def test_a_blank_exchange_rate_between_two_currencies_leaves_the_catalog_s_cost(
     assert result.discrepancies.empty
 
 
+def test_a_blank_exchange_rate_beside_a_blank_currency_cell_leaves_the_catalog_s_cost_and_warns() -> None:
+    """USD prices billed in EUR, the row's PricingCurrency cell and its rate blank: nothing says the row is
+    priced in the currency it is billed in, so the blank rate is no rate (it was read as 1, 19.80 USD as
+    19.80 EUR, a false negative_margin of -4.00); the catalog's 18.21 EUR stands in and the file's report
+    counts the row."""
+    scenario = run_semantic("ms_exchange_rate_unsaid_currency")
+    key = _key(scenario.result, "2026-03", "Nantes Fromagerie", "M365-BP")
+    assert key["vendor_unit_cost"] == 182_100 and key["catalog_unit_cost"] == 182_100
+    assert key["usage_qty"] == 5.0  # the row is used: only its cost is unknown
+    assert scenario.result.discrepancies.empty
+    [usage] = [report for report in scenario.reports if report.file.endswith("-usage.csv")]
+    assert usage.absent_columns == () and len(usage.warnings) == 1
+    assert usage.warnings[0].startswith("1 row(s) with a blank PCToBCExchangeRate leave PricingCurrency or Currency "
+                                        "blank")
+
+
 def test_a_pax8_credit_s_sign_is_its_totals_not_its_quantity() -> None:
     """A seat decrease written with quantity 3 and a negative subTotal and total: the 3 seats come off for
     the 16 days they cover."""

@@ -275,14 +275,17 @@ MS_LEGACY = "D040000201"  # a legacy license-based invoice: no reconciliation li
 
 def _pc_line(customer: str, product_id: str, sku_name: str, quantity: int, unit: float, effective: float,
              start: str, end: str, invoice: str) -> dict[str, Any]:
-    """A v1 one-time billing line item ("Get invoice line items" response example's fields)."""
+    """A v1 one-time billing line item ("Get invoice line items" response example's fields; the pricing currency
+    and its rate to the billing currency as the OneTimeInvoiceLineItem model has them: PricingCurrency,
+    PCToBCExchangeRate, PCToBCExchangeRateDate)."""
     return {"partnerId": "partner-1", "customerId": f"cust-{customer[:3].lower()}", "customerName": customer,
             "customerDomainName": f"{customer.split()[0].lower()}.onmicrosoft.com", "invoiceNumber": invoice,
             "productId": product_id, "skuId": "0002", "availabilityId": "CFQ7TTC0K8P5", "skuName": sku_name,
             "productName": sku_name, "publisherName": "Microsoft Corporation", "chargeType": "cycleCharge",
             "unitPrice": unit, "effectiveUnitPrice": effective, "unitType": "Licenses", "quantity": quantity,
             "billableQuantity": quantity, "subtotal": round(effective * quantity, 2), "taxTotal": 0,
-            "totalForCustomer": round(effective * quantity, 2), "currency": "USD",
+            "totalForCustomer": round(effective * quantity, 2), "currency": "USD", "pricingCurrency": "USD",
+            "pcToBCExchangeRate": 1, "pcToBCExchangeRateDate": f"{start}T00:00:00Z",
             "subscriptionId": f"sub-{product_id}", "chargeStartDate": f"{start}T00:00:00Z",
             "chargeEndDate": f"{end}T00:00:00Z", "termAndBillingCycle": "1 Month Subscription",
             "productQualifiers": [], "attributes": {"objectType": "OneTimeInvoiceLineItem"}}

@@ -89,9 +89,9 @@ def test_microsoft_rows_say_what_they_are() -> None:
     assert frame["unit_cost"].iloc[3] == from_decimal("18.21")
 
 
-def microsoft_unit_costs(*rows: dict[str, str]) -> list[int]:
-    """The monthly unit cost (Int64 units) of each row of a reconciliation file with every documented
-    column (``make_semantics.microsoft``), read with the preset."""
+def microsoft_loaded(*rows: dict[str, str]):
+    """A reconciliation file with every documented column (``make_semantics.microsoft``) of ``rows``, read
+    with the preset: every row loaded."""
     base = {"CustomerName": "Lyon Boulangerie", "ProductId": "CFQ7TTC0LFLX", "SkuId": "0001",
             "ChargeType": "cycleCharge", "ChargeStartDate": "2026-03-01", "ChargeEndDate": "2026-03-31",
             "BillableQuantity": "1", "Subtotal": "1.00", "Currency": "EUR"}
@@ -99,7 +99,12 @@ def microsoft_unit_costs(*rows: dict[str, str]) -> list[int]:
     entry = SourceEntry(path="recon.csv", kind="usage", preset="microsoft-nce-recon")
     loaded = load_source(text.encode(), "recon.csv", entry)
     assert loaded.issues.empty and len(loaded.frame) == len(rows)
-    return loaded.frame["unit_cost"].tolist()
+    return loaded
+
+
+def microsoft_unit_costs(*rows: dict[str, str]) -> list[int]:
+    """The monthly unit cost (Int64 units) of each row of ``microsoft_loaded``."""
+    return microsoft_loaded(*rows).frame["unit_cost"].tolist()
 
 
 def test_microsoft_unit_cost_uses_every_place_of_the_exchange_rate() -> None:
@@ -123,10 +128,44 @@ def test_microsoft_blank_rate_between_two_currencies_leaves_the_cost_unknown() -
         {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": " ", "PricingCurrency": " usd", "Currency": "Eur"},
         {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "eur"},  # the same: 1
         {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "Currency": "USD"},  # the same: 1
-        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": ""},  # not said: 1
         {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "0.92"})  # a rate given: its product
     assert pd.isna(costs[0]) and pd.isna(costs[1])
-    assert costs[2:] == [from_decimal("19.80")] * 3 + [from_decimal("18.21")]
+    assert costs[2:] == [from_decimal("19.80")] * 2 + [from_decimal("18.21")]
+
+
+UNSAID_ROWS = ("{} row(s) with a blank PCToBCExchangeRate leave PricingCurrency or Currency blank: the currency a "
+               "row is priced or billed in is not known, and a blank rate is 1 only where the two are the same, so "
+               "these rows have no unit cost: the catalog's unit cost is used for them (none where the catalog has "
+               "none), so their margins and negative_margin findings follow the catalog")
+BETWEEN_ROWS = ("{} row(s) priced in another currency than they are billed in have a blank PCToBCExchangeRate, so no "
+                "unit cost: the catalog's unit cost is used for them (none where the catalog has none), so their "
+                "margins and negative_margin findings follow the catalog")
+
+
+def test_microsoft_blank_rate_beside_a_blank_currency_cell_leaves_the_cost_unknown() -> None:
+    # A row of the full header whose PricingCurrency or Currency cell is blank does not say it is priced in
+    # the currency it is billed in: a blank rate there is no rate (no unit cost from the row, the catalog's
+    # applies), as where the two differ, and the file is warned about with the count of such rows. It was
+    # read as 1: 19.80 USD taken for 19.80 EUR (tests/fixtures/semantics/ms_exchange_rate_unsaid_currency).
+    # A rate the row gives is used whatever its currency cells say.
+    loaded = microsoft_loaded(
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": ""},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": " ", "Currency": " "},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "", "Currency": ""},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "0.92", "PricingCurrency": "", "Currency": ""},
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "USD"},  # USD to EUR
+        {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "", "PricingCurrency": "EUR"})  # the same: 1
+    costs = loaded.frame["unit_cost"].tolist()
+    assert [pd.isna(cost) for cost in costs] == [True, True, True, False, True, False]
+    assert costs[3] == from_decimal("18.21") and costs[5] == from_decimal("19.80")
+    assert loaded.report.warnings == (UNSAID_ROWS.format(3), BETWEEN_ROWS.format(1))
+    assert loaded.report.absent_columns == ()
+    # rows that say their currencies, or give their rate, are not warned about
+    assert microsoft_loaded({"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": "0.92", "Currency": ""},
+                            {"EffectiveUnitPrice": "19.80", "PCToBCExchangeRate": ""}).report.warnings == (
+        BETWEEN_ROWS.format(1),)
+    assert microsoft_loaded({"EffectiveUnitPrice": "19.80", "PricingCurrency": "", "Currency": ""}).report.warnings \
+        == ()
 
 
 @pytest.mark.parametrize("column", ["PricingCurrency", "Currency"])
