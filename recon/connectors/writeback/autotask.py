@@ -33,12 +33,14 @@ contract's contract service of the fix's service (``sku``) when it has exactly o
 service twice, at two prices or for two sites) a quantity change or cancellation is refused, since changing
 any of them could change the wrong line; the refusal names them and asks for an export with the
 ``contractServiceID`` column, or the change made by hand (a cancellation whose services all have 0 units on
-the date is skipped: nothing is sent). A new line's own contract service is the one carrying its reference.
+the date is skipped: nothing is sent). A new line's own contract service is the one carrying its reference: a
+retry after an earlier try created it but did not set its units (the adjustment failed, or the run stopped
+between the two writes; it has no unit row yet, or other units than the fix's) sends the adjustment that gives
+it the fix's units and is accepted; only one that has them already is skipped.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -229,9 +231,8 @@ def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
         return Refused(f"{fix.sku} is not an Autotask service id")
     existing = _services(api, fix, contract)
     ours = _own(existing, fix)
-    if ours:  # created by an earlier try: give it (that one) its units if it has none yet
-        step = _units_change(api, dataclasses.replace(fix, line_id=str(ours[0]["id"]), before_qty=None), contract)
-        return step if not isinstance(step, Refused) else Done(f"contract service {ours[0]['id']} exists")
+    if ours:  # created by an earlier try: give it (that one) the fix's units unless it has them
+        return _own_units(api, fix, contract, ours[0])
     if existing:
         return Refused(f"contract {contract} already has contract service {existing[0]['id']} of {fix.sku}: review "
                        "it instead of adding a line")
@@ -248,6 +249,24 @@ def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
 
     return Writes((Write("POST", f"Contracts/{contract}/Services", body, find=find, id_of=_item_id, then=then,
                          placeholder=units),))
+
+
+def _own_units(api: ApiClient, fix: Fix, contract: int, service: Mapping[str, Any]) -> Step:
+    """A new line's contract service that an earlier try created (it carries the fix's reference), whose units
+    that try may not have set (its adjustment failed, or the run stopped between the two writes): the
+    adjustment that gives it the fix's units from the fix's date, as the first try's would have. A service
+    without a unit row yet has no units (Autotask makes its unit rows from adjustments), so it gets them all;
+    one that has the fix's units already is done; one whose units changed since is brought to them."""
+    now = units_on(api, int(service["id"]), _when(fix))
+    wanted = float(fix.after_qty or 0)
+    if now is not None and abs(now - wanted) <= QUANTITY_TOLERANCE:
+        return Done(f"contract service {service['id']} (this fix's) already has {quantity_number(wanted)} units on "
+                    f"{fix.effective_date}")
+    change = wanted - (now or 0.0)
+    if not float(change).is_integer():
+        return Refused(f"Autotask adjusts whole units; {quantity_number(change)} is not one (contract service "
+                       f"{service['id']}, this fix's, has {quantity_number(now or 0.0)} on {fix.effective_date})")
+    return Writes((_adjustment(fix, contract, service, change, int(service["id"])),))
 
 
 def _charges(api: ApiClient, fix: Fix, contract: int) -> list[dict[str, Any]]:

@@ -263,6 +263,39 @@ def test_autotask_new_line_is_a_contract_service_then_its_units_after_429_and_50
             len(at.hits(f"{vendors.AT_PREFIX}/ContractServiceAdjustments"))) == (3, 2)
 
 
+def test_autotask_new_line_retried_after_its_units_failed_gives_its_own_service_the_units(tmp_path: Path,
+                                                                                        at: StandIn) -> None:
+    """The first try created the contract service (carrying the fix's reference) but Autotask stayed unavailable
+    for its adjustment, so the service has no unit row. A retry finds the service by the reference and sends the
+    adjustment the first try could not: the fix is accepted, not "skipped" (which it was, as if the line's 5
+    units had been set), and the service is not created twice."""
+    target = at_connection(tmp_path, at)
+    new = dataclasses.replace(at_fix("add_line", key="n6", line=None, sku="301", before=None, after=5),
+                              unit_price=450_000)
+    services = f"{vendors.AT_PREFIX}/Contracts/29684002/Services"
+    at.fail(AT_SERVICE_ADJUSTMENTS, *(BUSY[1],) * 4, method="POST")  # every attempt (retry_attempts = 4)
+    [first] = writeback.apply([new], target, send=True)
+    [service] = [item for item in at.app.data["ContractServices"]
+                 if item.get("internalDescription") == "[recon fix n6]"]
+    assert first.event == "failed" and first.message.endswith(f"(done before it: {service['id']})")
+    assert [row for row in at.app.data["ContractServiceUnits"] if row["contractServiceID"] == service["id"]] == []
+    [retry] = writeback.apply([new], target, send=True)
+    [again] = writeback.apply([new], target, send=True)
+    assert (retry.event, retry.psa_id) == ("accepted", retry.psa_id) and retry.psa_id
+    assert [request["url"].rsplit("/", 1)[-1] for request in retry.requests] == ["ContractServiceAdjustments"]
+    assert at.app.writes == [
+        ("POST", "Contracts/29684002/Services", {"contractID": 29684002, "serviceID": 301, "unitPrice": 45.0,
+                                                 "invoiceDescription": "301", "internalDescription": "[recon fix n6]"}),
+        ("POST", "ContractServiceAdjustments", {"contractID": 29684002, "contractServiceID": service["id"],
+                                                "serviceID": 301, "effectiveDate": "2026-03-01T00:00:00",
+                                                "unitChange": 5})]
+    units = [row for row in at.app.data["ContractServiceUnits"] if row["contractServiceID"] == service["id"]]
+    assert [(row["startDate"], row["units"]) for row in units] == [("2026-03-01T00:00:00", 5)]
+    assert (again.event, again.message) == (
+        "skipped", f"contract service {service['id']} (this fix's) already has 5 units on 2026-03-01")
+    assert len(at.hits(services)) == 1 and len(at.hits(AT_SERVICE_ADJUSTMENTS)) == 4 + 1
+
+
 def test_autotask_new_line_of_an_unknown_service_is_refused_with_its_message(tmp_path: Path, at: StandIn) -> None:
     target = at_connection(tmp_path, at)
     new = at_fix("add_line", key="n4", line=None, sku="399", before=None, after=5)
