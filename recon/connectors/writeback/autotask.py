@@ -229,6 +229,9 @@ def _new_service(api: ApiClient, fix: Fix, contract: int) -> Step:
     service_id = numeric_id(fix.sku)
     if service_id is None:
         return Refused(f"{fix.sku} is not an Autotask service id")
+    if not float(fix.after_qty or 0).is_integer():  # its units are set by an adjustment, in whole units
+        return Refused(f"Autotask adjusts whole units; {quantity_number(float(fix.after_qty or 0))} is not one "
+                       f"(a new line of service {service_id})")
     existing = _services(api, fix, contract)
     ours = _own(existing, fix)
     if ours:  # created by an earlier try: give it (that one) the fix's units unless it has them

@@ -296,6 +296,23 @@ def test_autotask_new_line_retried_after_its_units_failed_gives_its_own_service_
     assert len(at.hits(services)) == 1 and len(at.hits(AT_SERVICE_ADJUSTMENTS)) == 4 + 1
 
 
+def test_autotask_new_line_of_a_fractional_quantity_is_refused_and_nothing_sent(tmp_path: Path,
+                                                                               at: StandIn) -> None:
+    """Autotask adjusts whole units. A new line of 5.5 (a day-weighted quantity) used to create the contract
+    service and send ``unitChange`` 5, the half unit silently lost; now it is refused before anything is sent,
+    in the dry run too, as a quantity change of a fraction is."""
+    target = at_connection(tmp_path, at)
+    new = dataclasses.replace(at_fix("add_line", key="n7", line=None, sku="301", before=None, after=5.5),
+                              unit_price=450_000)
+    [dry] = writeback.apply([new], target)
+    [sent] = writeback.apply([new], target, send=True)
+    for outcome in (dry, sent):
+        assert (outcome.event, outcome.message) == (
+            "refused", "Autotask adjusts whole units; 5.5 is not one (a new line of service 301)")
+        assert not outcome.requests
+    assert at.app.writes == []
+
+
 def test_autotask_new_line_of_an_unknown_service_is_refused_with_its_message(tmp_path: Path, at: StandIn) -> None:
     target = at_connection(tmp_path, at)
     new = at_fix("add_line", key="n4", line=None, sku="399", before=None, after=5)
