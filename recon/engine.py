@@ -139,7 +139,8 @@ def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
     """``frames`` (any of the sources, any subset of their rows) with PSA client and sku names, row by
     row: a part of the rows resolves as it does within the whole. ``distinct`` (``distinct_cells`` of a
     frame's clients) and ``usage_text`` (``_usage_text`` of the usage rows) save computing them again.
-    Usage rows that stay unresolved are ``unmapped``, in their order."""
+    Usage rows that stay unresolved are ``unmapped``, in their order. Contract rows keep the product as the
+    PSA export named it as ``sku_raw`` (what a fix's line is of in the PSA: ``recon.fixes``, write-back)."""
     distinct = distinct or {}
     matches, lookup = found.client_matches, found.sku_lookup
     out = dict(frames)
@@ -147,6 +148,8 @@ def resolve_rows(frames: Mapping[str, pd.DataFrame], found: Identity,
         out[kind] = _with_client(frames[kind], _distinct(frames[kind], distinct.get(kind)), matches)
     for kind in (kind for kind in ("contracts", "invoices") if kind in frames):
         out[kind] = out[kind].assign(sku=_psa_skus(out[kind]["sku"], lookup))
+    if "contracts" in frames:
+        out["contracts"] = out["contracts"].assign(sku_raw=frames["contracts"]["sku"])
     usage_rows = frames["usage"] if "usage" in frames else empty_source("usage")
     text = usage_text if usage_text is not None else _usage_text(usage_rows)
     usage = _resolved_usage(text, _distinct(usage_rows, distinct.get("usage")), matches, lookup)

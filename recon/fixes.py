@@ -84,12 +84,13 @@ ONE_TIME_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_ch
 PRESENCE_TYPES = frozenset({*QUANTITY_TYPES, *CANCEL_TYPES, "missed_recurring_charge", "billed_outside_contract"})
 
 FIX_COLUMNS = ("fix_key", "fingerprint", "period", "client", "sku", "finding_type", "variance", "kind",
-               "agreement_id", "line_id", "origin", "before_qty", "after_qty", "unit_price", "amount",
+               "agreement_id", "line_id", "line_sku", "origin", "before_qty", "after_qty", "unit_price", "amount",
                "monthly_change", "effective_date", "prorate", "description", "reason")
 FIX_DTYPES = {"fix_key": "string", "fingerprint": "string", "period": "string", "client": "string",
               "sku": "string", "finding_type": "string", "variance": "Int64", "kind": "string",
-              "agreement_id": "string", "line_id": "string", "origin": "string", "before_qty": "float64",
-              "after_qty": "float64", "unit_price": "Int64", "amount": "Int64", "monthly_change": "Int64",
+              "agreement_id": "string", "line_id": "string", "line_sku": "string", "origin": "string",
+              "before_qty": "float64", "after_qty": "float64", "unit_price": "Int64", "amount": "Int64",
+              "monthly_change": "Int64",
               "effective_date": "datetime64[ns]", "prorate": "boolean", "description": "string",
               "reason": "string"}
 REFERENCE_PREFIX = "recon fix"
@@ -154,7 +155,9 @@ def propose(found: pd.DataFrame, contracts: pd.DataFrame, periods: Sequence[str]
 
 
 def _billable_lines(contracts: pd.DataFrame) -> pd.DataFrame:
-    """The contract lines that bill: client, sku, quantity, price, dates, agreement, line id, origin, prorate."""
+    """The contract lines that bill: client, sku, quantity, price, dates, agreement, line id, the line's product
+    as the PSA export named it (``sku_raw``, before the SKU mapping; NA where the rows do not say), origin,
+    prorate."""
     billable = contracts["billable"].fillna(True).astype(bool) if "billable" in contracts else True
     lines = contracts[np.asarray(billable, dtype=bool) if not isinstance(billable, bool) else slice(None)]
     column = lambda name: lines[name] if name in lines else pd.Series(pd.NA, index=lines.index)  # noqa: E731
@@ -163,6 +166,7 @@ def _billable_lines(contracts: pd.DataFrame) -> pd.DataFrame:
         "line_qty": lines["quantity"].astype("float64"), "line_price": lines["unit_price"].astype("Int64"),
         "start_date": pd.to_datetime(lines["start_date"]), "end_date": pd.to_datetime(column("end_date")),
         "agreement_id": column("agreement_id").astype("string"), "line_id": column("service_id").astype("string"),
+        "line_sku": column("sku_raw").astype("string").str.strip(),
         "origin": column("source_file").astype("string"),
         "prorate": column("prorate").astype("boolean").fillna(True),
     }).reset_index(drop=True)
@@ -181,7 +185,7 @@ def _with_lines(found: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     active = active.sort_values(["start_date", "line_qty"], kind="stable", na_position="first")
     same = active[active["sku"].eq(active["sku_line"]).to_numpy(bool)].drop_duplicates("fingerprint", keep="last")
     client = active.drop_duplicates("fingerprint", keep="last")[["fingerprint", "agreement_id", "origin"]]
-    line_columns = ["line_qty", "line_price", "agreement_id", "line_id", "origin", "prorate"]
+    line_columns = ["line_qty", "line_price", "agreement_id", "line_id", "line_sku", "origin", "prorate"]
     out = found.astype({"fingerprint": "string"}).merge(
         same[["fingerprint", *line_columns]], on="fingerprint", how="left")
     out = out.merge(client.rename(columns={"agreement_id": "client_agreement", "origin": "client_origin"}),
@@ -225,8 +229,9 @@ def _agreement_lines(found: pd.DataFrame, keys: pd.DataFrame | None, lines: pd.D
     inside = inside[(gap > float(settings.quantity_tolerance)).to_numpy(bool)
                     & inside["expected_qty"].gt(0).fillna(False).to_numpy(bool)]
     finding = totals.drop(columns=["sku", "expected_qty", "contract_qty", "expected_unit_price", "line_qty",
-                                   "line_price", "line_id", "origin", "prorate", "has_line", "client_agreement",
-                                   "client_origin"], errors="ignore").rename(columns={"agreement_id": "named"})
+                                   "line_price", "line_id", "line_sku", "origin", "prorate", "has_line",
+                                   "client_agreement", "client_origin"],
+                          errors="ignore").rename(columns={"agreement_id": "named"})
     rows = finding.astype({"period": "string", "client": "string"}).merge(inside, on=["period", "client"])
     if not len(rows):
         return found.iloc[0:0]
@@ -287,7 +292,8 @@ def _one_time_fixes(found: pd.DataFrame, next_start: pd.Timestamp, currency: str
     amount = -picked["variance"].astype("Int64")
     out = picked.assign(kind=np.where(amount > 0, CHARGE, CREDIT), amount=amount, before_qty=np.nan,
                         after_qty=np.nan, unit_price=pd.NA, monthly_change=pd.NA, effective_date=next_start,
-                        line_id=picked["line_id"].where(picked["has_line"], pd.NA))
+                        line_id=picked["line_id"].where(picked["has_line"], pd.NA),
+                        line_sku=picked["line_sku"].where(picked["has_line"], pd.NA))
     return _worded(out.reset_index(drop=True), currency)
 
 
@@ -367,7 +373,9 @@ def _reason(row: Mapping[str, Any], currency: str) -> str:
 class Fix:
     """One fix as it is to be written to the PSA: what was proposed, with the quantity, date and amount
     a person approved. Money in Int64 units; ``line_id`` is the PSA line (addition or contract service id)
-    where the contract rows named it."""
+    where the contract rows named it; ``line_sku`` that line's product as the PSA export named it (the
+    addition's product identifier, the contract service's service id) before the SKU mapping made it ``sku``:
+    what the line is of in the PSA (None for a fix stored before it was kept, or of no line)."""
 
     fix_key: str
     fingerprint: str
@@ -384,6 +392,7 @@ class Fix:
     amount: int | None
     effective_date: date
     description: str
+    line_sku: str | None = None
 
     @property
     def reference(self) -> str:
@@ -415,7 +424,7 @@ class Fix:
                    agreement_id=text("agreement_id"), line_id=text("line_id"), origin=text("origin"),
                    before_qty=number("before_qty"), after_qty=number("after_qty"), unit_price=units("unit_price"),
                    amount=units("amount"), effective_date=pd.Timestamp(when).date(),
-                   description=str(row.get("description") or ""))
+                   description=str(row.get("description") or ""), line_sku=text("line_sku"))
 
 
 # ------------------------------------------------------------------------------------------- outcomes

@@ -235,7 +235,7 @@ def _first_line(error: BaseException) -> str:
 
 # The newest migration (recon/store/migrations/versions): a store already at it opens without importing
 # Alembic, 0.15 s of every command that opens the store. A test holds it to Alembic's own head.
-SCHEMA_REVISION = "0009_charge_pairs"
+SCHEMA_REVISION = "0010_fix_line_sku"
 
 
 def _alembic_config() -> Any:

@@ -368,6 +368,8 @@ class FixProposal(SQLModel, table=True):
     kind: str = Field(sa_type=sa.String(20), nullable=False)
     agreement_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     line_id: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    # the line's product as the PSA export named it (migration 0010; NULL in fixes stored before)
+    line_sku: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     origin: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     before_qty: float | None = None
     after_qty: float | None = None

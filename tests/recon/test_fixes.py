@@ -99,6 +99,22 @@ def test_the_psa_line_ids_come_from_the_contract_rows() -> None:
         ["change_quantity", "11", "101"], ["charge", "11", "101"]]
 
 
+def test_a_fix_keeps_the_product_its_contract_row_named_before_the_sku_mapping() -> None:
+    """The agreement line names Acme's seats MS-OFF-BUS-PREM, which the catalog's vendor_sku list makes M365-BP:
+    the run reads the line as M365-BP, and its fixes keep the export's name of the line's product (``line_sku``,
+    what write-back compares the PSA line with)."""
+    sections = parse_scenario((FIXTURES / "fixes" / "quantity_change.txt").read_text(encoding="utf-8"))
+    sections["contracts"] = sections["contracts"].replace("Acme Corp,M365-BP,", "Acme Corp,MS-OFF-BUS-PREM,")
+    result = reconcile(scenario_sources({k: v for k, v in sections.items() if k != "fixes"}))
+    contracts = result.resolved["contracts"]
+    assert contracts[["sku", "sku_raw"]].to_numpy().tolist() == [["M365-BP", "MS-OFF-BUS-PREM"],
+                                                                 ["MANAGED-WS", "MANAGED-WS"]]
+    proposed = fixes.propose(result.discrepancies, contracts, list(result.periods))
+    assert proposed[["kind", "sku", "line_sku"]].to_numpy().tolist() == [
+        ["change_quantity", "M365-BP", "MS-OFF-BUS-PREM"], ["charge", "M365-BP", "MS-OFF-BUS-PREM"]]
+    assert fixes.Fix.from_row(proposed.iloc[0].to_dict()).line_sku == "MS-OFF-BUS-PREM"
+
+
 def test_a_setting_outside_its_vocabulary_is_refused() -> None:
     with pytest.raises(Exception, match="fix_effective must be next_period or finding_period"):
         Settings(fix_effective="yesterday")

@@ -26,17 +26,18 @@ credit is a contract charge of one unit at the amount (negative for a credit) wh
 carry the reference (Autotask bills it under its name: the billing item's ``itemName``). ``charge_type`` and
 ``charge_status`` in connections.toml set those picklist values (default 1).
 
-The contract is ``agreement_id`` (Autotask's numeric id); the contract service is ``line_id`` when numeric and
-that contract service is of the fix's contract and service (another means the export's ``contractServiceID``
-column was misaligned or out of date: refused, naming both, rather than adjust another line's units), else the
-contract's contract service of the fix's service (``sku``) when it has exactly one: with several (the same
-service twice, at two prices or for two sites) a quantity change or cancellation is refused, since changing
-any of them could change the wrong line; the refusal names them and asks for an export with the
-``contractServiceID`` column, or the change made by hand (a cancellation whose services all have 0 units on
-the date is skipped: nothing is sent). A new line's own contract service is the one carrying its reference: a
-retry after an earlier try created it but did not set its units (the adjustment failed, or the run stopped
-between the two writes; it has no unit row yet, or other units than the fix's) sends the adjustment that gives
-it the fix's units and is accepted; only one that has them already is skipped.
+The contract is ``agreement_id`` (Autotask's numeric id). The fix's service is the serviceID the export gave
+the line (``Fix.line_sku``, read before the SKU mapping) or its ``sku`` (all a fix stored before has).
+The contract service is ``line_id`` when numeric and that contract service is of the fix's contract and service
+(another means the export's ``contractServiceID`` column was misaligned or out of date: refused, naming both,
+rather than adjust another line's units), else the contract's contract service of the fix's service when it has
+exactly one: with several (the same service twice, at two prices or for two sites) a quantity change or
+cancellation is refused, since changing any of them could change the wrong line; the refusal names them and
+asks for an export with the ``contractServiceID`` column, or the change made by hand (a cancellation whose
+services all have 0 units on the date is skipped: nothing is sent). A new line's own contract service is the
+one carrying its reference: a retry after an earlier try created it but did not set its units (the adjustment
+failed, or the run stopped between the two writes; it has no unit row yet, or other units than the fix's) sends
+the adjustment that gives it the fix's units and is accepted; only one that has them already is skipped.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ from recon.connectors.writeback.steps import (
     Write,
     Writes,
     id_list,
+    line_products,
     not_the_line,
     numeric_id,
+    of_the_product,
     only_one,
     outcome,
+    product_named,
     quantity_number,
-    same_product,
     wire_number,
 )
 from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
@@ -115,14 +118,20 @@ def _services(api: ApiClient, fix: Fix, contract: int) -> list[dict[str, Any]]:
     services of its service."""
     number = numeric_id(fix.line_id)
     if number is not None:
-        filters = [{"field": "id", "op": "eq", "value": number}]
-    else:
-        service = numeric_id(fix.sku)
-        if service is None:
-            return []
+        return list(query(api, "ContractServices", [{"field": "id", "op": "eq", "value": number}]))
+    found: dict[Any, dict[str, Any]] = {}
+    for service in _service_ids(fix):
         filters = [{"field": "contractID", "op": "eq", "value": contract},
                    {"field": "serviceID", "op": "eq", "value": service}]
-    return list(query(api, "ContractServices", filters))
+        for item in query(api, "ContractServices", filters):
+            found.setdefault(item.get("id"), item)
+    return list(found.values())
+
+
+def _service_ids(fix: Fix) -> list[int]:
+    """The service ids the fix's line may be of, each once: those of its ``line_products`` that are one (the
+    serviceID the export gave the line, the fix's sku)."""
+    return list(dict.fromkeys(number for number in map(numeric_id, line_products(fix)) if number is not None))
 
 
 _EXPORT = "the contract service units with their contractServiceID"  # what a refusal asks for
@@ -137,26 +146,28 @@ def _service(api: ApiClient, fix: Fix, contract: int) -> Mapping[str, Any] | Don
     if number is not None:
         return _of_the_fix(found[0], fix, contract) if found else Refused(
             f"Autotask contract {contract} has no contract service {number}")
+    product = product_named(fix)
     if len(found) > 1 and fix.kind == CANCEL_LINE and all(_without_units(api, item, fix) for item in found):
-        return Done(f"every contract service of service {fix.sku} on contract {contract} ({id_list(found)}) "
+        return Done(f"every contract service of service {product} on contract {contract} ({id_list(found)}) "
                     f"already has 0 units on {fix.effective_date}")
-    chosen = only_one(found, f"Autotask contract {contract}", f"contract services of service {fix.sku}", _EXPORT,
+    chosen = only_one(found, f"Autotask contract {contract}", f"contract services of service {product}", _EXPORT,
                       "Autotask", fix)
-    return Refused(f"Autotask contract {contract} has no contract service of {fix.sku}") if chosen is None \
+    return Refused(f"Autotask contract {contract} has no contract service of {product}") if chosen is None \
         else chosen
 
 
 def _of_the_fix(service: dict[str, Any], fix: Fix, contract: int) -> Mapping[str, Any] | Refused:
     """The contract service the fix names by id, when it is of the fix's contract and of its service (what the
-    lookup without an id asks Autotask for: ``contractID`` and ``serviceID`` the fix's sku); else refused."""
+    lookup without an id asks Autotask for: ``contractID``, and ``serviceID`` one of the fix's ``line_products``,
+    the service id the export gave the line or the fix's sku); else refused."""
     its_contract, its_service = numeric_id(str(service.get("contractID") or "")), service.get("serviceID")
-    wanted = numeric_id(fix.sku)  # (a sku read from a spreadsheet may say 302.0)
-    same = numeric_id(str(its_service)) == wanted if wanted is not None else same_product(its_service, fix.sku)
+    # (a sku read from a spreadsheet may say 302.0: the service 302)
+    same = numeric_id(str(its_service)) in _service_ids(fix) or of_the_product(its_service, fix)
     if its_contract == contract and same:
         return service
     return not_the_line(f"Autotask contract service {service.get('id')}",
                         f"service {its_service} on contract {service.get('contractID')}",
-                        f"service {fix.sku} on contract {contract}", _EXPORT, "Autotask", fix)
+                        f"service {product_named(fix)} on contract {contract}", _EXPORT, "Autotask", fix)
 
 
 def _without_units(api: ApiClient, service: Mapping[str, Any], fix: Fix) -> bool:
@@ -188,8 +199,8 @@ def units_on(api: ApiClient, contract_service: int, when: str) -> float | None:
 def _adjustment(fix: Fix, contract: int, service: Mapping[str, Any] | None, change: float,
                 contract_service: int | str) -> Write:
     body = {"contractID": contract, "contractServiceID": contract_service,
-            "serviceID": (service or {}).get("serviceID") or numeric_id(fix.sku), "effectiveDate": _when(fix),
-            "unitChange": int(change)}
+            "serviceID": (service or {}).get("serviceID") or next(iter(_service_ids(fix)), None),
+            "effectiveDate": _when(fix), "unitChange": int(change)}
     target = float(fix.after_qty or 0) if fix.kind != CANCEL_LINE else 0.0
 
     def find(client: ApiClient) -> Any:

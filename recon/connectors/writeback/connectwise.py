@@ -30,17 +30,20 @@ How each fix is written:
   adjustment with it exists.
 
 The agreement is ``agreement_id`` when it is ConnectWise's numeric id, else looked up by name and company (an
-export names agreements); the addition is ``line_id`` when numeric and that addition is of the fix's product
-(its ``product.identifier`` the fix's sku but for case and blanks, as the lookup without an id asks: another
-product means the export's id column was misaligned or out of date, and the fix is refused, naming the id, the
-addition's product and the fix's, rather than change or cancel another licence), else the agreement's addition
-of the fix's product billing on the fix's date (not cancelled before it: a cancellation still to come counts)
-when it has exactly one (every page of the list read). With several (the same licence at two prices, a site
-split) a quantity change or cancellation is refused, since changing any of them could change the wrong line:
-the refusal names the agreement, how many and their ids, and asks for the additions exported with their ``id``
-column, or the change made in ConnectWise by hand. A cancellation that finds no addition billing on its date
-(this fix applied before, or the line cancelled by hand) looks among the ended ones: the one there is is
-skipped (already cancelled), several are skipped alike (every one already cancelled).
+export names agreements). The fix's product, as ConnectWise names it, is the product identifier the export gave
+the line (``Fix.line_sku``, read before the SKU mapping: an identifier that is the fix's sku only through the
+catalog's vendorSku list or a saved SKU mapping names the same line) or the fix's sku (all a fix stored before
+the export's identifier was kept has). The addition is ``line_id`` when numeric and that addition is of the
+fix's product (its ``product.identifier`` one of those but for case and blanks, as the lookup without an id
+asks: another product means the export's id column was misaligned or out of date, and the fix is refused,
+naming the id, the addition's product and the fix's, rather than change or cancel another licence), else the
+agreement's addition of the fix's product billing on the fix's date (not cancelled before it: a cancellation
+still to come counts) when it has exactly one (every page of the list read). With several (the same licence at
+two prices, a site split) a quantity change or cancellation is refused, since changing any of them could change
+the wrong line: the refusal names the agreement, how many and their ids, and asks for the additions exported
+with their ``id`` column, or the change made in ConnectWise by hand. A cancellation that finds no addition
+billing on its date (this fix applied before, or the line cancelled by hand) looks among the ended ones: the
+one there is is skipped (already cancelled), several are skipped alike (every one already cancelled).
 """
 
 from __future__ import annotations
@@ -61,12 +64,14 @@ from recon.connectors.writeback.steps import (
     day_before,
     first,
     id_list,
+    line_products,
     not_the_line,
     numeric_id,
+    of_the_product,
     only_one,
     outcome,
+    product_named,
     quantity_number,
-    same_product,
     wire_number,
 )
 from recon.fixes import ADD_LINE, CANCEL_LINE, CHANGE_QUANTITY, Fix, FixOutcome
@@ -127,45 +132,57 @@ def _additions(api: ApiClient, agreement: int, sku: str, open_only: bool = True)
             if isinstance(item, dict)]
 
 
+def _of_products(api: ApiClient, agreement: int, names: tuple[str, ...], open_only: bool) -> list[dict[str, Any]]:
+    """The agreement's additions of any of ``names`` (the fix's ``line_products``), each once, in the order
+    ConnectWise lists them per name."""
+    found: dict[Any, dict[str, Any]] = {}
+    for name in names:
+        for item in _additions(api, agreement, name, open_only):
+            found.setdefault(item.get("id"), item)
+    return list(found.values())
+
+
 def _addition(api: ApiClient, fix: Fix, agreement: int) -> Mapping[str, Any] | Done | Refused:
     """The addition the fix changes: ``line_id`` when numeric and that addition is of the fix's product (else
     refused: the id is misaligned or stale), else the agreement's one addition of the fix's product billing on
     its date (not cancelled before it; a cancellation applied before finds it among the ended ones); several:
-    refused."""
+    refused. The fix's product is the line's as the export named it or the fix's sku (``line_products``)."""
     number = numeric_id(fix.line_id)
     if number is not None:
         found, response = api.get_json(f"finance/agreements/{agreement}/additions/{number}", accept=(404,))
         if response.status_code == 404 or not isinstance(found, dict):
             return Refused(f"ConnectWise agreement {agreement} has no addition {number}")
         return _of_the_fix(found, fix, agreement, number)
-    holder, what = f"ConnectWise agreement {agreement}", f"additions of {fix.sku}"
-    every = _additions(api, agreement, fix.sku, open_only=False)
+    product = product_named(fix)
+    holder, what = f"ConnectWise agreement {agreement}", f"additions of {product}"
+    every = _of_products(api, agreement, line_products(fix), open_only=False)
     last_day = day_before(fix.effective_date).isoformat()
     # the lines billing on the fix's date: a line whose cancellation is still to come counts (it bills then)
     billing = [item for item in every if not "" < _cancelled(item) <= last_day]
     if billing or fix.kind != CANCEL_LINE:
         chosen = only_one(billing, holder, f"{what} billing on {fix.effective_date}", _EXPORT, "ConnectWise", fix)
     elif len(every) > 1:  # every line ended by then: this cancellation applied before, or made by hand
-        return Done(f"every addition of {fix.sku} on agreement {agreement} ({id_list(every)}) is already "
+        return Done(f"every addition of {product} on agreement {agreement} ({id_list(every)}) is already "
                     f"cancelled by {last_day}")
     else:
         chosen = only_one(every, holder, what, _EXPORT, "ConnectWise", fix)
-    return Refused(f"ConnectWise agreement {agreement} has no addition of {fix.sku} billing on "
+    return Refused(f"ConnectWise agreement {agreement} has no addition of {product} billing on "
                    f"{fix.effective_date}") if chosen is None else chosen
 
 
 def _of_the_fix(addition: dict[str, Any], fix: Fix, agreement: int, number: int) -> Mapping[str, Any] | Refused:
     """The addition the fix names by id, when it is of the fix's product (what the lookup without an id asks
-    ConnectWise for: ``product/identifier`` the fix's sku) on the fix's agreement; else refused."""
+    ConnectWise for: ``product/identifier`` one of the fix's ``line_products``, the product identifier the
+    export gave the line or the fix's sku) on the fix's agreement; else refused."""
     product = addition.get("product")
     identifier = product.get("identifier") if isinstance(product, dict) else None
     its_agreement = numeric_id(str(addition.get("agreementId") or ""))
     if its_agreement is not None and its_agreement != agreement:  # (ConnectWise answers it under its own)
         return not_the_line(f"ConnectWise addition {number}", f"agreement {its_agreement}", f"agreement {agreement}",
                             _EXPORT, "ConnectWise", fix)
-    if not same_product(identifier, fix.sku):
+    if not of_the_product(identifier, fix):
         return not_the_line(f"ConnectWise agreement {agreement}'s addition {number}",
-                            str(identifier).strip() if identifier else "no product", fix.sku, _EXPORT,
+                            str(identifier).strip() if identifier else "no product", product_named(fix), _EXPORT,
                             "ConnectWise", fix)
     return addition
 

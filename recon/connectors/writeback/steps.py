@@ -206,6 +206,33 @@ def same_product(psa: Any, sku: str) -> bool:
     return psa is not None and str(psa).strip().casefold() == str(sku).strip().casefold()
 
 
+def line_products(fix: Fix) -> tuple[str, ...]:
+    """The names the fix's line may carry in the PSA, each once (``same_product`` tells them apart): the
+    product the PSA export named for the line (``Fix.line_sku``: the addition's product identifier, the
+    contract service's service id, as read before the SKU mapping), then the fix's ``sku``. An identifier
+    that is the fix's sku only through the catalog's ``vendor_sku`` list or a saved SKU mapping is the
+    export's own name of the line's product, and the line carrying it is the fix's; the sku stays one too
+    (what a fix stored before ``line_sku`` was kept is compared with, and a file whose product column is not
+    the PSA's identifier still names its lines by it)."""
+    names: list[str] = []
+    for name in (fix.line_sku, fix.sku):
+        if name and not any(same_product(name, known) for known in names):
+            names.append(str(name).strip())
+    return tuple(names) or (fix.sku,)
+
+
+def of_the_product(psa: Any, fix: Fix) -> bool:
+    """Whether a PSA line's product (its identifier, or service id) is the fix's: one of ``line_products``."""
+    return any(same_product(psa, name) for name in line_products(fix))
+
+
+def product_named(fix: Fix) -> str:
+    """The fix's product in words: its sku, with the export's name of it beside it when that is another
+    (``M365-BP (MS-OFF-BUS-PREM in the export)``)."""
+    names = line_products(fix)
+    return fix.sku if len(names) == 1 else f"{fix.sku} ({names[0]} in the export)"
+
+
 def not_the_line(line: str, found: str, expected: str, export: str, psa: str, fix: Fix) -> Refused:
     """The refusal of a line the fix names by id that is not of the fix's product (or contract): ``line`` is
     of ``found``, the fix says ``expected``. An export's id column misaligned or out of date would otherwise

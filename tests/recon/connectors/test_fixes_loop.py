@@ -335,3 +335,30 @@ def test_a_connectwise_adjustment_billed_in_the_next_agreement_total_is_confirme
         trail = pd.read_excel(tmp_path / "audit.xlsx", sheet_name="fix_history", dtype=str)
         assert trail.loc[trail["fix_key"].eq(charge), "event"].tolist() == [
             "proposed", "approved", "accepted", "confirmed"]
+
+
+# ConnectWise names Acme's seats by a product identifier of its own, the same product as the catalog's M365-BP
+# only through the catalog's vendorSku list ("MS-OFF-BUS-PREM;CFQ7TTC0LCHC") or a saved SKU mapping: the run
+# reads addition 101 as M365-BP, and its fix, naming addition 101, changes that addition.
+@pytest.mark.parametrize(("identifier", "mapped"), [("MS-OFF-BUS-PREM", False), ("O365-BUSPREM", True)])
+def test_an_addition_whose_product_is_the_fixs_sku_only_through_the_sku_mapping_is_changed_by_its_id(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, identifier: str, mapped: bool) -> None:
+    connectwise, pax8 = psa_writes.WritableConnectWise(), vendors.Pax8()
+    connectwise.data["finance/agreements/11/additions"][0]["product"] = {"id": 1, "identifier": identifier}
+    with StandIn(connectwise) as cw_server, StandIn(pax8) as pax8_server:
+        connectwise.base = cw_server.url
+        store = project(tmp_path, monkeypatch, connections_toml(connectwise=cw_server.url, pax8=pax8_server.url))
+        if mapped:
+            store.save_sku_mapping(identifier, "M365-BP", by="ann")
+        ledger = FixLedger(store)
+        invoke("run", "--connection", "cw", "--connection", "pax8", "--period", "2026-02", "--out", "out")
+        proposed = ledger.fixes(1)
+        [line] = proposed[proposed["kind"].eq("change_quantity")].to_dict("records")
+        assert (line["sku"], line["line_id"], line["line_sku"], line["before_qty"], line["after_qty"]) == (
+            "M365-BP", "101", identifier, 25.0, 27.0)
+        invoke("fixes", "approve", "--run", "1", line["fix_key"], "--by", "fin")
+        said = invoke("fixes", "apply", "--run", "1", line["fix_key"], "--apply", "--by", "fin")
+        assert said.count("accepted") == 1, said
+        assert connectwise.writes == [("PATCH", f"{vendors.CW_PREFIX}/finance/agreements/11/additions/101",
+                                       [{"op": "replace", "path": "quantity", "value": 27}])]
+        assert ledger.fixes(1).set_index("fix_key").loc[line["fix_key"], "status"] == "applied"

@@ -440,6 +440,61 @@ def test_connectwise_an_addition_id_of_the_fixs_product_spelt_in_another_case_is
                               [{"op": "replace", "path": "quantity", "value": 27}])]
 
 
+# Acme's seats are, in ConnectWise, the product MS-OFF-BUS-PREM, which the catalog's vendorSku list (or a saved SKU
+# mapping) makes the run's M365-BP: the fix is of M365-BP and keeps the product identifier the export named for
+# its line (``line_sku``); the addition carrying that identifier is the fix's line, not a misaligned id.
+def exported_as(identifier: str, kind: str = "change_quantity", **kwargs: object) -> Fix:
+    return dataclasses.replace(fix(kind, **kwargs), line_sku=identifier)  # type: ignore[arg-type]
+
+
+def renamed_101(cw: StandIn, identifier: str = "MS-OFF-BUS-PREM") -> None:
+    cw.app.data[CW_ADDITIONS][0]["product"] = {"id": 1, "identifier": identifier}
+
+
+# (by id, the identifier is compared but for case and blanks; without one, ConnectWise is asked for it as it is)
+@pytest.mark.parametrize(("line", "exported"), [("101", " ms-off-bus-prem"), (None, "MS-OFF-BUS-PREM")])
+def test_connectwise_an_addition_of_the_product_the_export_named_is_changed_though_the_fixs_sku_maps_to_it(
+        tmp_path: Path, cw: StandIn, line: str | None, exported: str) -> None:
+    renamed_101(cw)
+    [sent] = writeback.apply([exported_as(exported, line=line)], cw_connection(tmp_path, cw), send=True)
+    assert (sent.event, sent.psa_id) == ("accepted", "101")
+    assert cw.app.writes == [("PATCH", f"{vendors.CW_PREFIX}/{CW_ADDITIONS}/101",
+                              [{"op": "replace", "path": "quantity", "value": 27}])]
+
+
+@pytest.mark.parametrize(("kind", "verb"), [("change_quantity", "change"), ("cancel_line", "cancel")])
+def test_connectwise_an_addition_id_naming_another_product_than_the_export_named_is_still_refused(
+        tmp_path: Path, cw: StandIn, kind: str, verb: str) -> None:
+    renamed_101(cw)
+    wrong = exported_as("MS-OFF-BUS-PREM", kind, line="102", before=10, after=12 if kind == "change_quantity" else 0)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), wrong, (
+        "ConnectWise agreement 11's addition 102 is of MANAGED-WS, not of M365-BP (MS-OFF-BUS-PREM in the export) "
+        "as the fix says (its id may be misaligned or out of date): export the agreement's additions with their id "
+        f"column and reconcile again, or {verb} the right one in ConnectWise by hand"))
+    assert patches(cw) == []
+
+
+def test_connectwise_a_fix_stored_before_the_exports_product_was_kept_is_compared_with_its_sku(
+        tmp_path: Path, cw: StandIn) -> None:
+    """A fix stored before migration 0010 has no ``line_sku``: its line is compared with its sku, as then."""
+    renamed_101(cw)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), fix("change_quantity", line="101"), (
+        "ConnectWise agreement 11's addition 101 is of MS-OFF-BUS-PREM, not of M365-BP as the fix says (its id may "
+        "be misaligned or out of date): export the agreement's additions with their id column and reconcile again, "
+        "or change the right one in ConnectWise by hand"))
+
+
+def test_connectwise_without_an_addition_id_the_additions_of_the_exports_product_and_of_the_sku_both_count(
+        tmp_path: Path, cw: StandIn) -> None:
+    """Both names are the fix's product: an addition of each, and which one is meant cannot be known."""
+    renamed_101(cw)
+    second_m365(cw)
+    refused_and_nothing_sent(cw, cw_connection(tmp_path, cw), exported_as("MS-OFF-BUS-PREM", line=None), (
+        "ConnectWise agreement 11 has 2 additions of M365-BP (MS-OFF-BUS-PREM in the export) billing on 2026-03-01 "
+        "(ids 101, 104) and the fix does not say which: export the agreement's additions with their id column and "
+        "reconcile again, or change the right one in ConnectWise by hand"))
+
+
 def test_connectwise_cancellation_without_an_id_applied_again_is_skipped_beside_a_line_ended_before(
         tmp_path: Path, cw: StandIn) -> None:
     target = cw_connection(tmp_path, cw)
@@ -627,3 +682,29 @@ def test_autotask_new_line_beside_its_own_service_and_another_of_the_product_giv
     [(method, path, body)] = at.app.writes
     assert (method, path, body["contractServiceID"], body["unitChange"]) == (
         "POST", "ContractServiceAdjustments", 5005, 5)
+
+
+# Autotask names a line's product by its numeric service id, which the run's sku is unless the SKU mapping rewrites
+# it: a saved SKU mapping (or a catalog vendor_sku list) naming "302" makes contract service 5003's sku M365-BP.
+# The export named its service 302, and contract service 5003 is still the fix's line.
+@pytest.mark.parametrize("line", ["5003", None])
+def test_autotask_a_service_the_export_named_is_adjusted_though_the_fixs_sku_maps_to_it(
+        tmp_path: Path, at: StandIn, line: str | None) -> None:
+    mapped = dataclasses.replace(at_fix("change_quantity", line=line, sku="M365-BP"), line_sku="302")
+    [sent] = writeback.apply([mapped], at_connection(tmp_path, at), send=True)
+    assert sent.event == "accepted", sent.message
+    [(method, path, body)] = at.app.writes
+    assert (method, path, body["contractServiceID"], body["serviceID"], body["unitChange"]) == (
+        "POST", "ContractServiceAdjustments", 5003, 302, 2)
+
+
+def test_autotask_a_contract_service_id_naming_another_service_than_the_export_named_is_still_refused(
+        tmp_path: Path, at: StandIn) -> None:
+    wrong = dataclasses.replace(at_fix("change_quantity", agreement="29684001", line="5001", sku="M365-BP",
+                                       before=17, after=19), line_sku="302")
+    refused_and_nothing_sent(at, at_connection(tmp_path, at), wrong, (
+        "Autotask contract service 5001 is of service 301 on contract 29684001, not of service M365-BP (302 in the "
+        "export) on contract 29684001 as the fix says (its id may be misaligned or out of date): export the contract "
+        "service units with their contractServiceID column and reconcile again, or change the right one in Autotask "
+        "by hand"))
+    assert at.hits(AT_SERVICE_ADJUSTMENTS) == []

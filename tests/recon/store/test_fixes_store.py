@@ -12,7 +12,7 @@ import pytest
 from recon import fixes
 from recon.engine import Reconciliation, reconcile
 from recon.errors import StoreError
-from recon.fixes import FixOutcome
+from recon.fixes import Fix, FixOutcome
 from recon.store import Store
 from recon.store.fixes import FixLedger
 from tests.recon.store.cases import PERIOD, before_fixes
@@ -166,3 +166,31 @@ def test_a_later_run_checks_that_an_applied_fix_took(store: Store, quantity: int
         assert resolution["note"] == f"reopened: fix {line} did not take ({note}; run {later})"
         store.save_run(month_with_contract(25, "Zeta Co,HELPDESK,300.00,1,2026-01-01\n"), by="ann")
         assert FixLedger(store).events([line])["event"].tolist().count("not_taken") == 1  # reopened once
+
+
+
+def test_fixes_stored_before_0010_read_with_no_line_sku_and_new_ones_keep_the_exports_product(store: Store) -> None:
+    """Migration 0010 adds ``fix.line_sku`` (the line's product as the export named it): the fixes stored
+    before hold none, read back as NA, and are written back compared with their sku (``Fix.line_sku`` None).
+    Downgrading drops the column (the fixes stay); a run stored after upgrading again keeps it."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from recon.store.database import _alembic_config
+
+    first = store.save_run(before_fixes())
+    config = _alembic_config()
+    for step, target in ((command.downgrade, "0009_charge_pairs"), (command.upgrade, "head")):
+        with store.engine.connect() as connection, connection.begin():
+            config.attributes["connection"] = connection
+            step(config, target)
+            columns = {column["name"] for column in sa.inspect(connection).get_columns("fix")}
+            assert ("line_sku" in columns) == (target == "head")
+    ledger = FixLedger(store)
+    before = ledger.fixes(first)
+    assert len(before) == 4 and before["line_sku"].isna().all()
+    assert {Fix.from_row(row).line_sku for row in before.to_dict("records")} == {None}
+    after = ledger.fixes(store.save_run(before_fixes()))
+    # (each fix of a line: the scenario's contracts name their products by the skus the run uses)
+    assert after[["sku", "line_sku"]].to_numpy().tolist() == [
+        ["M365-BP", "M365-BP"], ["M365-BP", "M365-BP"], ["MANAGED-WS", "MANAGED-WS"], ["HELPDESK", "HELPDESK"]]
