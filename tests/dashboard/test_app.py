@@ -715,3 +715,17 @@ def test_saving_a_resolution_leaves_no_other_finding_selected(app: AppTest):
     assert not still, (resolved, still)
     assert not [item for item in app.markdown if item.value.startswith("**Evidence for")]
 
+
+def test_runs_of_other_months_compare_over_the_newer_runs_months(app: AppTest, tmp_path: Path):
+    """Found in the browser: the test MSP's months against a run of its last month alone showed the other
+    months' leakage as gone ("less leakage") though that run never looked at them."""
+    app.switch_page("app_pages/runs.py").run()
+    whole = recon.reconcile(recon.load_directory(MINI_MSP))
+    last = whole.periods[-1]
+    Store(f"sqlite:///{tmp_path / 'recon.db'}").save_run(
+        recon.reconcile(recon.load_directory(MINI_MSP), periods=[last]), label="the last month again")
+    app.run()
+    assert_clean(app)
+    assert metric(app, "Cleared") == "0" and metric(app, "New findings") == "0"
+    assert metric(app, "Leakage change") == "$0.00"  # the same month, the same findings
+    assert any(item.value.startswith(f"Compared over the newer run's months ({last})") for item in app.caption)
