@@ -276,6 +276,19 @@ def test_rejected_suggestion_leaves_the_queue(app: AppTest):
     assert metric(app, "Suggestions to review") == "0"
 
 
+def test_a_confirmed_suggestion_leaves_the_queue_before_the_rerun(app: AppTest):
+    """Found in the browser: after Confirm the suggestion stayed under review with its Confirm and Reject
+    buttons until a re-run (Confirm looked like it did nothing), and Reject then struck out the name just
+    confirmed, leaving a saved alias that is also rejected."""
+    app.switch_page("app_pages/mappings.py").run()
+    assert metric(app, "Suggestions to review") == "1"
+    app.button(key="mappings.confirm.0").click().run()
+    assert_clean(app)
+    assert metric(app, "Suggestions to review") == "0"
+    assert not [button for button in app.button if button.key == "mappings.reject.0"]
+    assert any("Mappings changed" in item.value for item in app.warning)  # applied by the next run
+
+
 def test_settings_apply_to_the_next_run(app: AppTest):
     app.switch_page("app_pages/settings.py").run()
     app.number_input(key="settings.quantity").set_value(5.0)
