@@ -221,3 +221,18 @@ def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
     scroller = grid.locator(".dvn-scroller").first  # the grid's scrolling area: nothing beyond its width
     assert scroller.evaluate("element => element.scrollWidth - element.clientWidth") <= 0
     shot(page, "fixes-1024")
+
+
+def test_receivables_at_1024_give_the_aging_chart_and_the_overdue_table_the_page_width(page):
+    """Found at 1024 px: the aging chart beside the Overdue table had a third of the page, its title cut
+    ("How old is the money clients o"), its bar labels too small to read and its buckets aslant, and
+    the table showed no balance. One above the other, each has the page's width."""
+    go(page, "Receivables", "receivables")
+    main = page.get_by_test_id("stMainBlockContainer").bounding_box()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    overdue = page.get_by_test_id("stDataFrame").first
+    for element in (chart, overdue):
+        box = element.bounding_box()
+        assert box["width"] > 0.6 * main["width"], (box, main)  # the container is the column plus its padding
+    shot(page, "receivables-1024")
