@@ -236,3 +236,22 @@ def test_receivables_at_1024_give_the_aging_chart_and_the_overdue_table_the_page
         box = element.bounding_box()
         assert box["width"] > 0.6 * main["width"], (box, main)  # the container is the column plus its padding
     shot(page, "receivables-1024")
+
+
+def test_a_real_exports_columns_read_whole_in_the_mapping_at_1024(page):
+    """Found at 1024 px: four column choices a row left each about 110 px, so a Pax8 file's columns read
+    'companyN', 'startPerioc', 'subscriptic': nobody can check a mapping they cannot read."""
+    go(page, "Sources", "sources")
+    pax8 = MINI_MSP.parents[1] / "fixtures" / "presets" / "pax8-invoice-items.csv"
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(pax8)])
+    expect(page.get_by_text(re.compile(r"^Detected:"))).to_have_count(1, timeout=60_000)
+    settle(page)
+    panel = page.get_by_test_id("stExpander").filter(has_text="Columns, validation and preview").first
+    panel.get_by_text("Columns, validation and preview").click()
+    settle(page)
+    choices = panel.get_by_test_id("stSelectbox").get_by_role("combobox")
+    expect(choices.first).to_have_value("companyName")
+    clipped = [value for value, scroll, client in choices.evaluate_all(
+        "all => all.map(e => [e.value, e.scrollWidth, e.clientWidth])") if scroll > client]
+    shot(page, "sources-columns-1024")
+    assert not clipped, clipped
