@@ -62,7 +62,7 @@ def column_choices(index: int, kind: str, preset: str | None, header: tuple[str,
 
 def save_as_profile(index: int, name: str, entry: SourceEntry) -> None:
     """Save how this file was read as a named profile, so next month's export reads the same way."""
-    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 3, 2], vertical_alignment="bottom")  # the button's label whole at 1024 px
     profile_name = left.text_input("Save as a profile", key=f"sources.profile.{index}",
                                    placeholder="e.g. ConnectWise agreements")
     pattern = middle.text_input("for files named", value=name, key=f"sources.profile_path.{index}",

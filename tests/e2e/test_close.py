@@ -255,3 +255,7 @@ def test_a_real_exports_columns_read_whole_in_the_mapping_at_1024(page):
         "all => all.map(e => [e.value, e.scrollWidth, e.clientWidth])") if scroll > client]
     shot(page, "sources-columns-1024")
     assert not clipped, clipped
+    save = panel.get_by_role("button", name="Save profile")  # its label whole, not "Save pr…"
+    cut = save.evaluate("e => [...e.querySelectorAll('*')].filter(x => x.scrollWidth > x.clientWidth)"
+                        ".map(x => [x.scrollWidth, x.clientWidth])")
+    assert not cut, cut
