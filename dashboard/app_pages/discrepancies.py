@@ -44,7 +44,7 @@ with st.container(border=True):
                                   placeholder="Any status")
     directions = third.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
                              format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
-    first, second, third = st.columns([3, 2, 2])
+    first, second, third = st.columns([2, 2, 3])  # the order's words whole at 1024 px
     text = first.text_input("Search", key="discrepancies.text", placeholder="client, SKU, product, detail …")
     minimum = second.number_input(f"Minimum amount ({currency})", min_value=0.0, step=50.0,
                                   key="discrepancies.minimum")

@@ -97,6 +97,9 @@ def test_clear_filters_resets_the_months_and_the_figures_on_every_page(page, eng
 
 def test_discrepancies_at_1024_show_the_finding_and_explain_each_selected_row(page):
     go(page, "Discrepancies", "discrepancies")
+    order = page.get_by_test_id("stSelectbox").filter(has_text="Order").get_by_role("combobox")
+    expect(order).to_have_value("Largest money first")
+    assert order.evaluate("e => e.scrollWidth <= e.clientWidth"), "the order reads 'Largest money f'"
     grid = page.get_by_test_id("stDataFrame").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
