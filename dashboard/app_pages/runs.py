@@ -23,8 +23,9 @@ runs = runs.assign(found=[describe_findings(total - informational, informational
 on_screen = f"#{context.active.run_id}" if context.active.run_id is not None else "not stored (yet)"
 st.caption(f"{len(runs)} stored run(s); the run on screen is {on_screen}. Select a run to open it.")
 event = ui.table(views.as_read(runs), key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
-                 columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
-                          "found"],
+                 # the figures before the label (file names): at 1024 px they are what is in view
+                 columns=["id", "created_at", "periods", "leakage", "overcharge", "found", "billed", "expected",
+                          "label", "by"],
                  labels={"id": "Run", "created_at": "Created (UTC)", "found": "Discrepancies"})
 picked = ui.selected_rows(event)
 chosen_id = int(runs["id"].iloc[picked[0]]) if picked else context.active.run_id

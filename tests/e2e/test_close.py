@@ -272,3 +272,12 @@ def test_the_overview_clients_table_shows_the_money_at_stake_at_1024(page):
     settle(page)
     headers = grid.locator("th").all_text_contents()
     assert {"Client", "Leakage", "Overcharge"} <= set(headers), headers
+
+
+def test_the_runs_list_shows_each_runs_figures_at_1024(page):
+    """Found at 1024 px: the run's label (its file names, up to 60 characters) came before its figures,
+    so the list of runs showed run, date, user and file names, and no leakage."""
+    go(page, "Runs", "runs")
+    grid = page.get_by_test_id("stDataFrame").first
+    headers = grid.locator("th").all_text_contents()
+    assert {"Run", "Leakage", "Overcharge"} <= set(headers), headers
