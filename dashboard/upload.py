@@ -45,12 +45,12 @@ def column_choices(index: int, kind: str, preset: str | None, header: tuple[str,
     changed are (the preset maps the rest itself, including columns it derives)."""
     guesses = suggest_mapping(header, kind, preset)
     options = [NONE, *header]
-    grid = st.columns(4)
+    grid = st.columns(2)  # two a row: at 1024 px four cut a column's name to its first eight letters
     chosen: dict[str, str] = {}
     for position, spec in enumerate(SOURCES[kind]):
         guess = guesses[spec.name]
         default = given.get(spec.name) or guess.column
-        choice = grid[position % 4].selectbox(
+        choice = grid[position % 2].selectbox(
             f"{spec.name}{' *' if spec.required else ''}", options, key=f"sources.column.{index}.{kind}.{spec.name}",
             index=options.index(default) if default in options else 0,
             help=f"guessed from the {guess.basis}" if guess.column else None)
@@ -62,7 +62,7 @@ def column_choices(index: int, kind: str, preset: str | None, header: tuple[str,
 
 def save_as_profile(index: int, name: str, entry: SourceEntry) -> None:
     """Save how this file was read as a named profile, so next month's export reads the same way."""
-    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 3, 2], vertical_alignment="bottom")  # the button's label whole at 1024 px
     profile_name = left.text_input("Save as a profile", key=f"sources.profile.{index}",
                                    placeholder="e.g. ConnectWise agreements")
     pattern = middle.text_input("for files named", value=name, key=f"sources.profile_path.{index}",

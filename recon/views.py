@@ -8,7 +8,7 @@ Money stays in Int64 units (``recon.money``); inputs are never mutated (the dash
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -462,9 +462,14 @@ def mapping_queue(unmapped: pd.DataFrame, rejected: pd.DataFrame | None = None) 
     return queue.reindex(columns=list(QUEUE_COLUMNS)).reset_index(drop=True)
 
 
-def suggested(queue: pd.DataFrame) -> pd.DataFrame:
-    """The decisions of a ``mapping_queue`` that come with a suggestion to confirm or reject."""
-    return queue[queue["suggestion"].notna().to_numpy(bool)].reset_index(drop=True)
+def suggested(queue: pd.DataFrame, confirmed: Iterable[str] = ()) -> pd.DataFrame:
+    """The decisions of a ``mapping_queue`` that come with a suggestion to confirm or reject, less the
+    vendor names already ``confirmed`` (saved client aliases the run on screen predates: decided, applied
+    by the next run; offering them again would let one name be confirmed and rejected)."""
+    decided = {str(name).strip().casefold() for name in confirmed}
+    named = queue["client_raw"].astype("string").str.strip().str.casefold()
+    waiting = queue["suggestion"].notna().to_numpy(bool) & ~named.isin(decided).fillna(False).to_numpy(bool)
+    return queue[waiting].reset_index(drop=True)
 
 
 def unmapped_names(queue: pd.DataFrame) -> tuple[str, ...]:

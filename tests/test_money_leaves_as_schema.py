@@ -174,7 +174,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         at.run()
         at.selectbox(key="discrepancies.status").select("disputed")
         at.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
-        at.session_state["discrepancies.table"] = SELECTED
+        at.session_state["discrepancies.table.1"] = SELECTED  # a saved resolution renews the grid's key
         at.run()
         _collect(at, "discrepancies (resolved)", offered, walked)
         offered.clear()  # a file uploaded on the Sources page: its preview, checks and quarantine

@@ -23,6 +23,18 @@ SHOWN = ["period", "client", "label", "variance", "status"]
 MORE = ["product", "note", "expected_amount", "billed_amount", "expected_qty", "billed_qty", "expected_unit_price",
         "billed_unit_price", "sku", "account_manager", "direction", "detail", "fingerprint"]
 MOST_SHOWN = 5  # selected findings explained one by one (evidence and all); more are resolved together
+SAVED = "discrepancies.saved"  # resolutions saved in this session: each one gives the grid a new key
+
+
+def start_afresh() -> None:
+    """After a resolution is saved (or findings reopened): the grid comes back with nothing selected. Its
+    selection is row positions, so once the resolved findings leave the list the same positions would pick
+    other findings, under a form still showing the status and note just saved."""
+    st.session_state[SAVED] = st.session_state.get(SAVED, 0) + 1
+
+
+saved = st.session_state.get(SAVED, 0)
+table_key = f"discrepancies.table.{saved}" if saved else "discrepancies.table"
 
 with st.container(border=True):
     first, second, third = st.columns([2, 2, 3])
@@ -32,7 +44,7 @@ with st.container(border=True):
                                   placeholder="Any status")
     directions = third.pills("Direction", ["under", "over"], selection_mode="multi", key="discrepancies.directions",
                              format_func=lambda value: "Under-billed" if value == "under" else "Over-billed")
-    first, second, third = st.columns([3, 2, 2])
+    first, second, third = st.columns([2, 2, 3])  # the order's words whole at 1024 px
     text = first.text_input("Search", key="discrepancies.text", placeholder="client, SKU, product, detail …")
     minimum = second.number_input(f"Minimum amount ({currency})", min_value=0.0, step=50.0,
                                   key="discrepancies.minimum")
@@ -62,7 +74,7 @@ row.metric("Over-billed", ui.gain(totals["over"], currency), border=True)
 may_resolve = session.can(access.RESOLVE)
 st.caption("Select rows to see what each finding is, its evidence" +
            (", and resolve them (one or many at once)." if may_resolve else "."))
-event = ui.table(rows, key="discrepancies.table", currency=currency, file_name="discrepancies.csv",
+event = ui.table(rows, key=table_key, currency=currency, file_name="discrepancies.csv",
                  columns=[*SHOWN, *more], labels={"label": "Finding"}, selection="multi-row", height=320,
                  pinned=["client", "variance"],  # 1024 px beside the sidebar: the five columns in view
                  widths={"client": 140, "variance": 90, "period": 65, "label": 160, "status": 70})
@@ -86,12 +98,14 @@ if picked:
                 else:
                     session.resolve([str(value) for value in chosen["fingerprint"]], status, note)
                     st.toast(f"{len(chosen)} finding(s) marked {status}.", icon=":material/task_alt:")
+                    start_afresh()
                     st.rerun()
         closed = chosen[chosen["status"].isin(CLOSED_STATUSES)]
         if len(closed) and st.button(f"Reopen {len(closed)} resolved finding(s)", key="discrepancies.reopen",
                                      icon=":material/undo:"):
             session.resolve([str(value) for value in closed["fingerprint"]], OPEN, "reopened")
             st.toast(f"{len(closed)} finding(s) reopened.", icon=":material/undo:")
+            start_afresh()
             st.rerun()
     proposed = session.run_fixes()
     proposed = proposed[proposed["fingerprint"].isin(chosen["fingerprint"].astype(str))]

@@ -20,7 +20,8 @@ row.metric("Mapping coverage", ui.percent(overall.mapping_coverage), border=True
            help="Vendor usage rows resolved to a PSA client and SKU.")
 row.metric("Unmapped usage rows", f"{len(result.unmapped):,}", border=True,
            help="Never valued as leakage until mapped.")
-suggested = views.suggested(queue)
+saved = session.current_mappings()
+suggested = views.suggested(queue, saved.client_aliases["alias"])
 row.metric("Suggestions to review", f"{len(suggested)}", border=True)
 
 st.subheader("Suggestions")
@@ -79,7 +80,6 @@ with st.expander("How every name was matched"):
     ui.table(result.client_matches, key="mappings.matches", currency=currency, file_name="client_matches.csv",
              labels={"name": "Name in a source", "match_tier": "Matched by", "match_score": "Score",
                      "suggestion_score": "Suggestion confidence"})
-saved = session.current_mappings()
 with st.expander(f"Saved mappings ({len(saved.client_aliases)} client, {len(saved.sku_map)} SKU)"):
     ui.table(saved.client_aliases, key="mappings.saved_aliases", currency=currency, file_name="client_aliases.csv",
              columns=["alias", "client"])

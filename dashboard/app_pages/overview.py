@@ -63,5 +63,6 @@ st.caption("Select a client to open its page.")
 clients = view.metrics.by_client
 ui.table_to_open(views.as_read(clients), key="overview.client_table", column="client", state_key="client.selected",
                  page="app_pages/client.py", currency=currency, file_name="clients.csv",
-                 columns=["client", "account_manager", "billed_revenue", "expected_revenue", "leakage", "overcharge",
-                          "net_variance", "discrepancies", "leakage_rate", "gross_margin_pct"])
+                 # the money at stake first: at 1024 px what follows the client is what is in view
+                 columns=["client", "leakage", "overcharge", "net_variance", "billed_revenue", "expected_revenue",
+                          "discrepancies", "leakage_rate", "gross_margin_pct", "account_manager"])

@@ -24,16 +24,15 @@ row.metric("Short-paid invoices", f"{overall.short_paid_invoices}", border=True,
            help="Marked paid, but payments fall short of the total.")
 
 book = view.receivables
-left, right = st.columns([2, 3])
-with left:
-    st.plotly_chart(charts.build_aging_figure(views.aging_table(book), currency), key="receivables.aging",
-                    width="stretch")
-with right:
-    st.subheader("Overdue")
-    ui.table(views.overdue_invoices(book), key="receivables.overdue", currency=currency, file_name="overdue.csv",
-             columns=["invoice_number", "client", "balance", "days_past_due", "aging_bucket", "due_date", "total",
-                      "paid"],
-             labels={"aging_bucket": "Aging", "days_past_due": "Days late"})
+# one above the other (side by side at 1024 px the chart's title was cut, its labels unreadable, and the
+# table showed no balance)
+st.plotly_chart(charts.build_aging_figure(views.aging_table(book), currency), key="receivables.aging",
+                width="stretch")
+st.subheader("Overdue")
+ui.table(views.overdue_invoices(book), key="receivables.overdue", currency=currency, file_name="overdue.csv",
+         columns=["invoice_number", "client", "balance", "days_past_due", "aging_bucket", "due_date", "total",
+                  "paid"],
+         labels={"aging_bucket": "Aging", "days_past_due": "Days late"})
 st.subheader("Who owes the most")
 ui.table(views.receivables_by_client(book), key="receivables.by_client", currency=currency,
          file_name="receivables_by_client.csv",

@@ -23,8 +23,9 @@ runs = runs.assign(found=[describe_findings(total - informational, informational
 on_screen = f"#{context.active.run_id}" if context.active.run_id is not None else "not stored (yet)"
 st.caption(f"{len(runs)} stored run(s); the run on screen is {on_screen}. Select a run to open it.")
 event = ui.table(views.as_read(runs), key="runs.list", currency=currency, file_name="runs.csv", selection="single-row",
-                 columns=["id", "created_at", "by", "label", "periods", "billed", "expected", "leakage", "overcharge",
-                          "found"],
+                 # the figures before the label (file names): at 1024 px they are what is in view
+                 columns=["id", "created_at", "periods", "leakage", "overcharge", "found", "billed", "expected",
+                          "label", "by"],
                  labels={"id": "Run", "created_at": "Created (UTC)", "found": "Discrepancies"})
 picked = ui.selected_rows(event)
 chosen_id = int(runs["id"].iloc[picked[0]]) if picked else context.active.run_id
@@ -69,6 +70,10 @@ left, right = st.columns(2)
 old_id = left.selectbox("Older run", ids, index=1, key="runs.old", format_func=lambda value: f"#{value}")
 new_id = right.selectbox("Newer run", ids, index=0, key="runs.new", format_func=lambda value: f"#{value}")
 comparison = session.run_comparison(old_id, new_id)
+if comparison.periods_left_out:  # the older run looked at months the newer one did not: those are not compared
+    st.caption(f"Compared over the newer run's months ({describe_periods(comparison.periods_compared)}): the older "
+               f"run's findings in {describe_periods(comparison.periods_left_out)} are neither cleared nor counted "
+               "in the leakage change.")
 row = ui.metric_row()
 row.metric("New findings", f"{len(comparison.new)}", border=True)
 row.metric("Cleared", f"{len(comparison.cleared)}", border=True, help="In the older run, gone in the newer one.")
@@ -76,7 +81,8 @@ row.metric("Changed", f"{len(comparison.changed)}", border=True)
 row.metric("Leakage change", ui.money(-comparison.leakage_delta, currency, signed=True), border=True,
            delta="more leakage" if comparison.leakage_delta > 0 else "less leakage" if comparison.leakage_delta
            else None, delta_color="inverse", delta_arrow="auto",
-           help="Leakage is a loss: more leakage in the newer run is a negative change.")
+           help="Leakage is a loss: more leakage in the newer run is a negative change. Over the newer run's "
+                "months, as the cleared findings.")
 tabs = st.tabs([f"New ({len(comparison.new)})", f"Cleared ({len(comparison.cleared)})",
                 f"Changed ({len(comparison.changed)})"])
 for tab, (name, frame) in zip(tabs, (("new", comparison.new), ("cleared", comparison.cleared),

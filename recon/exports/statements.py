@@ -47,6 +47,7 @@ from recon.views import RunView
 
 STATEMENT_COLUMNS = ("period", "product", "invoices", "finding", "billed_qty", "expected_qty", "billed_amount",
                      "expected_amount", "difference")
+NOT_INVOICED = "not invoiced"  # a finding with no invoice line behind it, in the Invoice column
 HEADINGS = ("Month", "Product", "Invoice", "Finding", "Billed qty", "Expected qty", "Billed", "Expected",
             "Difference")
 TOTAL_LABEL = "Total"
@@ -217,7 +218,9 @@ def statement_xlsx(statement: Statement) -> bytes:
     total_text = workbook.add_format({"bold": True, "top": 1})
     header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7", "text_wrap": True})
     sheet.write_string(0, 0, neutralise(statement.title), title)
-    sheet.write_string(1, 0, neutralise(f"From: {_from_line(statement.company) or '-'}"))
+    sender = _from_line(statement.company)
+    if sender:  # no letterhead saved: no "From: -" line in front of the client (the PDF has none either)
+        sheet.write_string(1, 0, neutralise(f"From: {sender}"))
     sheet.write_string(2, 0, neutralise(f"Account manager: {statement.account_manager or '-'} · Prepared on "
                                         f"{statement.prepared_on.isoformat()} · Amounts in {statement.currency}"))
     label, units = statement.balance
@@ -228,6 +231,7 @@ def statement_xlsx(statement: Statement) -> bytes:
     row_number = HEADER_ROW
     for row_number, line in enumerate(statement.lines.itertuples(index=False), start=HEADER_ROW + 1):
         for column, text in enumerate(_line_texts(line)):
+            text = text or (NOT_INVOICED if column == 2 else "")  # the Invoice column says so, as the PDF
             sheet.write_string(row_number, column, neutralise(text))
             widths[column] = max(widths[column], len(text))
         for column, value in ((4, _quantity(line.billed_qty)), (5, _quantity(line.expected_qty))):
@@ -380,7 +384,7 @@ def _lines_table(statement: Statement, cell: ParagraphStyle) -> Flowable:
     rows: list[list[object]] = [list(HEADINGS)]
     for line in statement.lines.itertuples(index=False):
         period, product, invoices, finding = _line_texts(line)
-        rows.append([period, *[Paragraph(_escape(text), cell) for text in (product, invoices or "not invoiced",
+        rows.append([period, *[Paragraph(_escape(text), cell) for text in (product, invoices or NOT_INVOICED,
                                                                             finding)],
                      _quantity_text(line.billed_qty), _quantity_text(line.expected_qty),
                      _line_money(line.billed_amount, currency), _line_money(line.expected_amount, currency),

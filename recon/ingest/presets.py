@@ -308,6 +308,14 @@ def _iso(dates: pd.Series) -> pd.Series:
     return dates.dt.strftime("%Y-%m-%d").astype("string").fillna("")
 
 
+def _iso_else_written(dates: pd.Series, written: pd.Series) -> pd.Series:
+    """``_iso(dates)``, but where a cell held text that is no date, that text: the source's checks then
+    quarantine the row saying what it holds ("cannot read date '31/31/2026'"), where an empty value would
+    read "required value is empty", or, for an end date, leave the line open-ended with no word."""
+    written = written.fillna("").str.strip()
+    return _iso(dates).where(dates.notna() | written.eq(""), written)
+
+
 def _quantity_text(values: pd.Series) -> pd.Series:
     return pd.Series(np.round(values.to_numpy(dtype=float, na_value=np.nan), 4), index=values.index) \
         .map(lambda value: "" if np.isnan(value) else f"{value:.4f}".rstrip("0").rstrip(".")).astype("string")
@@ -501,7 +509,7 @@ def pax8_rows(text: pd.DataFrame) -> pd.DataFrame:
     end = end.where(~exclusive, end - pd.Timedelta(days=1))
     cost = _money(text, "costTotal")
     return _with(text, quantity=_quantity_text(quantity), row_type=row_type, unit_cost=_money_text(unit_cost),
-                 period_end=_iso(end), cost_amount=_money_text(cost))
+                 period_end=_iso_else_written(end, _cells(text, "endPeriod")), cost_amount=_money_text(cost))
 
 
 # ConnectWise -----------------------------------------------------------------------------------------
@@ -515,7 +523,8 @@ def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
     expected at all, when it ends, whether partial months are prorated, the agreement's billing cycle."""
     quantity = _number(text, "quantity", "Quantity") - _number(text, "lessIncluded", "Less Included").fillna(0.0)
     bill = _words(text, "billCustomer", "Bill Customer", "Bill")
-    ends = [_dates(text, "cancelledDate", "Cancelled", "Cancelled Date")]
+    cancelled_on = _dates(text, "cancelledDate", "Cancelled", "Cancelled Date")
+    ends = [cancelled_on]
     cancelled_agreement = _words(text, "agreement.cancelledFlag").isin({"true", "1", "yes"})
     agreement_cancelled_on = _dates(text, "agreement.dateCancelled")
     ends.append(agreement_cancelled_on.where(cancelled_agreement | agreement_cancelled_on.notna()))
@@ -534,7 +543,10 @@ def connectwise_additions(text: pd.DataFrame) -> pd.DataFrame:
     start = start.fillna(_dates(text, "agreement.startDate"))
     agreement = _cells(text, "agreementId", "agreement.id", "Agreement ID")
     agreement = agreement.where(agreement.ne(""), _cells(text, "Agreement Name", "Agreement", "agreement.name"))
-    return _with(text, quantity=_quantity_text(quantity), end_date=_iso(end), start_date=_iso(start),
+    cancelled = _cells(text, "cancelledDate", "Cancelled", "Cancelled Date").str.strip()
+    end_date = _iso(end).where(cancelled_on.notna() | cancelled.eq(""), cancelled)  # an unreadable one is said
+    start_date = _iso_else_written(start, _cells(text, "effectiveDate", "Effective", "Effective Date"))
+    return _with(text, quantity=_quantity_text(quantity), end_date=end_date, start_date=start_date,
                  billable=billable.map({True: "true", False: "false"}).astype("string"),
                  prorate=prorate.map({True: "true", False: "false"}).astype("string"), agreement_id=agreement)
 

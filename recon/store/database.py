@@ -139,7 +139,9 @@ class RunComparison:
     ``changed``: same fingerprint, different variance; ``unchanged``: same fingerprint, same variance.
     Both have the new run's columns plus ``old_variance``, ``new_variance`` and ``variance_delta``.
     Every frame keeps the ``status`` column (today's resolution). ``leakage_delta`` and
-    ``overcharge_delta`` are new minus old in Int64 units (positive: more leakage than before).
+    ``overcharge_delta`` are new minus old in Int64 units (positive: more leakage than before), over
+    ``periods_compared`` (the new run's periods, as for ``cleared``): the old run's findings in
+    ``periods_left_out`` (periods the new run did not look at) are not counted as gone.
     """
 
     old_id: int
@@ -150,6 +152,8 @@ class RunComparison:
     unchanged: pd.DataFrame
     leakage_delta: int
     overcharge_delta: int
+    periods_compared: tuple[str, ...] = ()
+    periods_left_out: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------------- connecting
@@ -1048,8 +1052,18 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
         new=new_found[~in_old].reset_index(drop=True),
         cleared=old_found[~in_new & in_scope].reset_index(drop=True),
         changed=both[moved].reset_index(drop=True), unchanged=both[~moved].reset_index(drop=True),
-        leakage_delta=new.overall.leakage - old.overall.leakage,
-        overcharge_delta=new.overall.overcharge - old.overall.overcharge)
+        leakage_delta=_at_stake(new_found, "leakage") - _at_stake(old_found[in_scope], "leakage"),
+        overcharge_delta=_at_stake(new_found, "overcharge") - _at_stake(old_found[in_scope], "overcharge"),
+        periods_compared=tuple(new.periods),
+        periods_left_out=tuple(period for period in old.periods if period not in set(new.periods)))
+
+
+def _at_stake(found: pd.DataFrame, figure: str) -> int:
+    """The leakage (under-billed, a positive sum) or overcharge of ``found`` as ``recon.metrics`` counts it
+    (informational findings count no money), in Int64 units."""
+    variance = metrics.counted(found)["variance"].astype("Int64")
+    picked = -variance[variance < 0] if figure == "leakage" else variance[variance > 0]
+    return int(picked.sum())
 
 
 def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataFrame:

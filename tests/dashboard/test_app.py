@@ -276,6 +276,19 @@ def test_rejected_suggestion_leaves_the_queue(app: AppTest):
     assert metric(app, "Suggestions to review") == "0"
 
 
+def test_a_confirmed_suggestion_leaves_the_queue_before_the_rerun(app: AppTest):
+    """Found in the browser: after Confirm the suggestion stayed under review with its Confirm and Reject
+    buttons until a re-run (Confirm looked like it did nothing), and Reject then struck out the name just
+    confirmed, leaving a saved alias that is also rejected."""
+    app.switch_page("app_pages/mappings.py").run()
+    assert metric(app, "Suggestions to review") == "1"
+    app.button(key="mappings.confirm.0").click().run()
+    assert_clean(app)
+    assert metric(app, "Suggestions to review") == "0"
+    assert not [button for button in app.button if button.key == "mappings.reject.0"]
+    assert any("Mappings changed" in item.value for item in app.warning)  # applied by the next run
+
+
 def test_settings_apply_to_the_next_run(app: AppTest):
     app.switch_page("app_pages/settings.py").run()
     app.number_input(key="settings.quantity").set_value(5.0)
@@ -429,7 +442,8 @@ def test_the_work_list_shows_what_each_selected_finding_is(app: AppTest):
     app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
     assert metric(app, "Findings") == "8 actionable + 4 informational"
     app.toggle(key="discrepancies.hide_closed").set_value(False).run()
-    app.session_state["discrepancies.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    # a saved resolution gives the grid a new key (nothing selected afterwards): select on that one
+    app.session_state["discrepancies.table.1"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
     app.run()
     app.button(key="discrepancies.reopen").click().run()
     assert_clean(app)
@@ -695,3 +709,36 @@ def test_the_sources_page_names_a_column_a_file_of_the_run_lacks(monkeypatch: py
         "'subscriptionId' (subscription_id): rows of one subscription are added up instead of replacing one another "
         "in time, and refunds are not paired with their charges")
     assert set(report["absent_columns"].drop("pax8_invoice_items_2026-03.csv")) == {""}
+
+
+def test_saving_a_resolution_leaves_no_other_finding_selected(app: AppTest):
+    """Found driving the page in a browser: the grid's selection is row positions, so once the resolved
+    finding left the list (resolved ones are hidden) the same position picked the next finding, with the
+    form still showing the status and note just saved: one more click resolved a finding nobody chose."""
+    app.switch_page("app_pages/discrepancies.py").run()
+    app.session_state["discrepancies.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    resolved = next(plain(item.value) for item in app.markdown if "Resolve 1 selected finding" in item.value)
+    app.selectbox(key="discrepancies.status").select("billed")
+    app.text_input(key="discrepancies.note").input("invoiced on INV-2041")
+    app.button(key="FormSubmitter:discrepancies.resolve-Save resolution").click().run()
+    assert_clean(app)
+    assert metric(app, "Findings") == "9 actionable + 4 informational"
+    still = [plain(item.value) for item in app.markdown if "selected finding" in item.value]
+    assert not still, (resolved, still)
+    assert not [item for item in app.markdown if item.value.startswith("**Evidence for")]
+
+
+def test_runs_of_other_months_compare_over_the_newer_runs_months(app: AppTest, tmp_path: Path):
+    """Found in the browser: the test MSP's months against a run of its last month alone showed the other
+    months' leakage as gone ("less leakage") though that run never looked at them."""
+    app.switch_page("app_pages/runs.py").run()
+    whole = recon.reconcile(recon.load_directory(MINI_MSP))
+    last = whole.periods[-1]
+    Store(f"sqlite:///{tmp_path / 'recon.db'}").save_run(
+        recon.reconcile(recon.load_directory(MINI_MSP), periods=[last]), label="the last month again")
+    app.run()
+    assert_clean(app)
+    assert metric(app, "Cleared") == "0" and metric(app, "New findings") == "0"
+    assert metric(app, "Leakage change") == "$0.00"  # the same month, the same findings
+    assert any(item.value.startswith(f"Compared over the newer run's months ({last})") for item in app.caption)

@@ -97,6 +97,9 @@ def test_clear_filters_resets_the_months_and_the_figures_on_every_page(page, eng
 
 def test_discrepancies_at_1024_show_the_finding_and_explain_each_selected_row(page):
     go(page, "Discrepancies", "discrepancies")
+    order = page.get_by_test_id("stSelectbox").filter(has_text="Order").get_by_role("combobox")
+    expect(order).to_have_value("Largest money first")
+    assert order.evaluate("e => e.scrollWidth <= e.clientWidth"), "the order reads 'Largest money f'"
     grid = page.get_by_test_id("stDataFrame").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
@@ -221,3 +224,60 @@ def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
     scroller = grid.locator(".dvn-scroller").first  # the grid's scrolling area: nothing beyond its width
     assert scroller.evaluate("element => element.scrollWidth - element.clientWidth") <= 0
     shot(page, "fixes-1024")
+
+
+def test_receivables_at_1024_give_the_aging_chart_and_the_overdue_table_the_page_width(page):
+    """Found at 1024 px: the aging chart beside the Overdue table had a third of the page, its title cut
+    ("How old is the money clients o"), its bar labels too small to read and its buckets aslant, and
+    the table showed no balance. One above the other, each has the page's width."""
+    go(page, "Receivables", "receivables")
+    main = page.get_by_test_id("stMainBlockContainer").bounding_box()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    overdue = page.get_by_test_id("stDataFrame").first
+    for element in (chart, overdue):
+        box = element.bounding_box()
+        assert box["width"] > 0.6 * main["width"], (box, main)  # the container is the column plus its padding
+    shot(page, "receivables-1024")
+
+
+def test_a_real_exports_columns_read_whole_in_the_mapping_at_1024(page):
+    """Found at 1024 px: four column choices a row left each about 110 px, so a Pax8 file's columns read
+    'companyN', 'startPerioc', 'subscriptic': nobody can check a mapping they cannot read."""
+    go(page, "Sources", "sources")
+    pax8 = MINI_MSP.parents[1] / "fixtures" / "presets" / "pax8-invoice-items.csv"
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(pax8)])
+    expect(page.get_by_text(re.compile(r"^Detected:"))).to_have_count(1, timeout=60_000)
+    settle(page)
+    panel = page.get_by_test_id("stExpander").filter(has_text="Columns, validation and preview").first
+    panel.get_by_text("Columns, validation and preview").click()
+    settle(page)
+    choices = panel.get_by_test_id("stSelectbox").get_by_role("combobox")
+    expect(choices.first).to_have_value("companyName")
+    clipped = [value for value, scroll, client in choices.evaluate_all(
+        "all => all.map(e => [e.value, e.scrollWidth, e.clientWidth])") if scroll > client]
+    shot(page, "sources-columns-1024")
+    assert not clipped, clipped
+    save = panel.get_by_role("button", name="Save profile")  # its label whole, not "Save pr…"
+    cut = save.evaluate("e => [...e.querySelectorAll('*')].filter(x => x.scrollWidth > x.clientWidth)"
+                        ".map(x => [x.scrollWidth, x.clientWidth])")
+    assert not cut, cut
+
+
+def test_the_overview_clients_table_shows_the_money_at_stake_at_1024(page):
+    """Found at 1024 px: the Clients table showed client, account manager, billed and half of expected
+    revenue; the leakage and overcharge it is there for were off to the right, behind a scroll."""
+    grid = page.get_by_test_id("stDataFrame").last
+    grid.scroll_into_view_if_needed()
+    settle(page)
+    headers = grid.locator("th").all_text_contents()
+    assert {"Client", "Leakage", "Overcharge"} <= set(headers), headers
+
+
+def test_the_runs_list_shows_each_runs_figures_at_1024(page):
+    """Found at 1024 px: the run's label (its file names, up to 60 characters) came before its figures,
+    so the list of runs showed run, date, user and file names, and no leakage."""
+    go(page, "Runs", "runs")
+    grid = page.get_by_test_id("stDataFrame").first
+    headers = grid.locator("th").all_text_contents()
+    assert {"Run", "Leakage", "Overcharge"} <= set(headers), headers

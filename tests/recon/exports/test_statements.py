@@ -241,3 +241,21 @@ def test_the_statement_renders_as_an_image_for_a_person_to_look_at(statement):
                    timeout=60)
     pages = sorted(ARTIFACTS.glob("statement-*.png"))
     assert pages and all(page.stat().st_size > 10_000 for page in pages)
+
+
+def test_the_xlsx_says_what_the_pdf_says_before_a_letterhead_is_set(run):
+    """Found exporting a statement for a client conversation: with no letterhead saved the workbook's
+    second line read 'From: -', and a finding never invoiced had an empty Invoice cell where the PDF says
+    'not invoiced'. The workbook now leaves the From line out, as the PDF does, and says 'not invoiced'."""
+    client = "Cobalt Logistics"
+    view = views.filter_run(run, views.Filters(clients=(client,)))
+    statement = statements.client_statement(view, client, prepared_on=date(2026, 5, 4),
+                                            invoices=run.resolved["invoices"])
+    uninvoiced = statement.lines["invoices"].isna() | statement.lines["invoices"].eq("")
+    assert uninvoiced.any()
+    sheet = openpyxl.load_workbook(io.BytesIO(statements.statement_xlsx(statement)))["Statement"]
+    assert not any(str(cell.value or "").startswith("From:") for cell in sheet["A"])
+    header = header_row(sheet)
+    cells = [sheet.cell(header + 1 + position, 3).value for position in range(len(statement.lines))]
+    assert [cell for cell, empty in zip(cells, uninvoiced, strict=True) if empty] == ["not invoiced"] * int(
+        uninvoiced.sum())

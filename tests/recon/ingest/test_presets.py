@@ -496,3 +496,33 @@ def test_preset_transforms_do_not_mutate_their_input() -> None:
     before = raw.copy()
     PRESETS["microsoft-nce-recon"].prepare(raw)
     pd.testing.assert_frame_equal(raw, before)
+
+
+CW_HEADER = ("Company,Agreement,Product ID,Description,Quantity,Unit Price,Unit Cost,Effective Date,Cancelled Date,"
+             "Bill Customer\n")
+
+
+def test_a_date_a_preset_cannot_read_is_quarantined_as_written_not_as_empty() -> None:
+    """Found uploading a ConnectWise additions export on the Sources page: an Effective Date of 31/31/2026
+    was quarantined as 'start_date: required value is empty', and a Cancelled Date the preset could not
+    read left the addition open-ended, billed for ever, with no word. Both now say what the cell holds."""
+    text = CW_HEADER + ("Acme,A,M365-BP,Premium,3,$22.00,$19.80,31/31/2026,,Billable\n"
+                        "Acme,A,EXO-P1,Exchange,3,$4.00,$3.60,3/1/2026,next month,Billable\n"
+                        "Acme,A,EDR,EDR,3,$7.60,$5.00,3/1/2026,,Billable\n")
+    entry = SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions")
+    loaded = load_source(text.encode(), "additions.csv", entry)
+    reasons = dict(zip(loaded.issues["line"], loaded.issues["reason"], strict=True))
+    assert reasons[2].startswith("start_date: cannot read date '31/31/2026'"), reasons
+    assert reasons[3].startswith("end_date: cannot read date 'next month'"), reasons
+    assert list(loaded.frame["sku"]) == ["EDR"] and loaded.record.rows_quarantined == 2
+
+
+def test_a_pax8_end_period_it_cannot_read_is_quarantined_not_dropped() -> None:
+    text = ("companyName,sku,productName,vendorName,quantity,startPeriod,endPeriod,price,cost,costTotal,subTotal,"
+            "total,type,term,subscriptionId,currencyCode\n"
+            "Acme,MST-365-BUS-STD,Standard,Microsoft,14,2026-02-01,2026-02-30,12.50,11.25,157.50,175.00,175.00,"
+            "subscription,Monthly,a3f1,USD\n")
+    entry = SourceEntry(path="pax8.csv", kind="usage", preset="pax8-invoice-items")
+    loaded = load_source(text.encode(), "pax8.csv", entry)
+    assert list(loaded.issues["reason"].str.split(" \\(", regex=True).str[0]) == [
+        "period_end: cannot read date '2026-02-30'"]

@@ -153,6 +153,18 @@ def test_a_period_the_new_run_did_not_cover_is_not_cleared(store: Store) -> None
     assert comparison.cleared.empty and comparison.new.empty
 
 
+def test_the_leakage_change_of_runs_over_other_months_counts_the_newer_runs_months(store: Store) -> None:
+    """Found on the Runs page comparing the sample's twelve months with one month of other files: "Cleared
+    3" beside "Leakage change +$5,907.13, less leakage", the whole year's leakage gone, though only March
+    was looked at again. The change covers the months the new run covers, as the cleared findings do."""
+    january = store.save_run(before_fixes())
+    empty_february = dataclasses.replace(after_fixes(), periods=("2026-02",),
+                                         discrepancies=after_fixes().discrepancies.iloc[0:0])
+    comparison = store.compare_runs(january, store.save_run(empty_february))
+    assert (comparison.leakage_delta, comparison.overcharge_delta) == (0, 0)
+    assert comparison.periods_compared == ("2026-02",)
+
+
 # ----------------------------------------------------------------------------------------- imports
 
 def test_the_same_file_imported_twice_is_detected(store: Store) -> None:
