@@ -409,13 +409,15 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     problem = headroom_problem(*_amounts_and_quantities(sources))
     if problem:
         raise MoneyRangeError(problem)
-    drawn_on, combined = _with_history(sources, history)
+    stored_imports = history.imports if history is not None else ()
+    combined = _with_history(sources, history)
     # Neither the stored charges as read nor the usage rows with them added (a million rows each in a second
     # month at 1M) are needed once resolved: freed before the keys are built, where the run peaks. (A caller
     # that passes ``history`` without keeping it lets it go here: bench/results.md, issue 25.)
     del history
     resolved = resolve(combined, settings, mappings)
     del combined
+    drawn_on = drawn_imports(stored_imports, _drawn_files(resolved.frames["usage"]))
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     if not chosen:
         raise no_month_error(len(resolved.unmapped))
@@ -441,23 +443,31 @@ def no_month_error(unmapped: int) -> NoMonthError:
                         f"one{why}")
 
 
-def _with_history(sources: Sources, history: Sources | None) -> tuple[tuple[ImportRecord, ...], Sources]:
+def _with_history(sources: Sources, history: Sources | None) -> Sources:
     """The run's sources with the stored charges of other imports added to its usage rows (flagged
-    ``from_history``), and the imports drawn on. Imports with the SHA-256 of one of the run's own files
-    are left out: the same bytes never count twice; nor does the same charge in two files
-    (``_newest_charges``). A pair (``PAIR_COLUMN``) is no charge: it neither replaces one nor is replaced, so
-    an import whose pair is read counts as drawn on."""
+    ``from_history``). Imports with the SHA-256 of one of the run's own files are left out: the same bytes
+    never count twice; nor does the same charge in two files (``_newest_charges``). A pair (``PAIR_COLUMN``) is
+    no charge: it neither replaces one nor is replaced."""
     own = sources["usage"].assign(**{HISTORY_COLUMN: False})
     if history is None or not len(history["usage"]):
-        return (), dataclasses.replace(sources, frames={**sources.frames, "usage": own})
+        return dataclasses.replace(sources, frames={**sources.frames, "usage": own})
     candidates = history_candidates(sources.imports, history.imports)
     rows = history["usage"]
     # which charges count is decided on their identity alone; the rows are then copied once
     stored = rows.take(counted_history(own, rows, candidates))
     stored = stored.drop(columns=[PAIR_COLUMN], errors="ignore").reset_index(drop=True)
-    drawn_on = drawn_imports(history.imports, stored["source_file"].unique())
     usage = pd.concat([own, stored.assign(**{HISTORY_COLUMN: True})], ignore_index=True)
-    return drawn_on, dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
+    return dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
+
+
+def _drawn_files(usage: pd.DataFrame) -> list[str]:
+    """The ``source_file`` of the stored charges among resolved usage rows (those that count and map to a
+    client and sku): a stored import whose charges all map to nothing, say another data set's, was not
+    drawn on (its rows were listed as unmapped when its own files were reconciled)."""
+    if HISTORY_COLUMN not in usage or not len(usage):
+        return []
+    stored = usage.loc[usage[HISTORY_COLUMN].fillna(False).to_numpy(bool), "source_file"]
+    return [str(name) for name in pd.unique(stored.astype("string").dropna())]
 
 
 def history_candidates(own: tuple[ImportRecord, ...], stored: tuple[ImportRecord, ...]) -> list[str]:
@@ -484,7 +494,7 @@ def counted_history(own: pd.DataFrame, stored: pd.DataFrame, candidates: list[st
 
 def drawn_imports(stored: tuple[ImportRecord, ...], files: Any) -> tuple[ImportRecord, ...]:
     """The records of ``stored`` whose ``source_file`` is among ``files`` (those of the history rows that
-    count), in import order: the imports a run drew on."""
+    count and map to a client and sku), in import order: the imports a run drew on."""
     kept = set(files)
     return tuple(record for record in stored if record.file in kept)
 

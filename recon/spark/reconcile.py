@@ -162,8 +162,8 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
     candidates, history_imports = (stored.candidates, stored.imports) if stored else (None, ())
     del stored
     pieces = _keep(rows.mapInPandas(
-        _resolving(stages.ResolveStage(found_identity, clients, invoices, candidates is not None)), ENVELOPE), kept)
-    meta = _collected(pieces.filter("tag in ('unmapped', 'evidence', 'mapped', 'unmapped_charges')"))
+        _resolving(stages.ResolveStage(found_identity, clients, invoices)), ENVELOPE), kept)
+    meta = _collected(pieces.filter("tag in ('unmapped', 'evidence', 'mapped')"))
     chosen = sorted(set(periods)) if periods else engine.periods_in(
         [value_of(payload) for payload in meta.loc[meta["tag"] == "evidence", "payload"]])
     if not chosen:
@@ -179,7 +179,7 @@ def reconcile_on_spark(data: str | Path, settings: Settings | None = None, perio
         ENVELOPE), kept)
     collected = _collected(ranges.filter("tag in ('found', 'figures', 'billed', 'drawn')"))
     book_parts = [value_of(payload) for payload in _collected(book.filter("tag = 'book_figures'"))["payload"]]
-    drawn_on = _drawn_on(collected, meta, candidates, history_imports) if candidates is not None else ()
+    drawn_on = _drawn_on(collected, history_imports) if candidates is not None else ()
     result = _result(collected, meta, book_parts, sources, found_identity, base, chosen, settings, as_of,
                      resolutions, drawn_on)
     billed = [value_of(payload) for payload in collected.loc[collected["tag"] == "billed", "payload"]]
@@ -323,21 +323,11 @@ def _history_pieces(spark: SparkSession, rows: pd.DataFrame, files: int) -> Data
     return spark.createDataFrame(spark.sparkContext.parallelize(pieces, len(pieces)), ENVELOPE)
 
 
-def _drawn_on(collected: pd.DataFrame, meta: pd.DataFrame, candidates: list[str],
-              imports: tuple[ImportRecord, ...]) -> tuple[ImportRecord, ...]:
+def _drawn_on(collected: pd.DataFrame, imports: tuple[ImportRecord, ...]) -> tuple[ImportRecord, ...]:
     """The stored imports the run drew on (``recon.engine.drawn_imports``): those of the stored charges that
-    count in some range (``drawn``), and of those that map to no client and sku, decided here alike
-    (``recon.engine.counted_history``) against the run's own such rows: a charge is its client and sku as
-    written, so those rows meet no range (the local engine lists such an import as drawn on, its rows as
-    nothing)."""
+    count in some range (``drawn``). A stored charge that maps to no client and sku meets no range and counts
+    for nothing, as in a local run."""
     files = {name for payload in collected.loc[collected["tag"] == "drawn", "payload"] for name in value_of(payload)}
-    unmapped = meta[meta["tag"] == "unmapped_charges"]
-    stored = concat_in_order(unmapped[unmapped["kind"] == stages.HISTORY_KIND], pd.DataFrame())
-    if len(stored):
-        own = concat_in_order(unmapped[unmapped["kind"] == "usage"],
-                              empty_source("usage")[list(engine.CHARGE_IDENTITY)])
-        counted = stored.take(engine.counted_history(own, stored, candidates))
-        files |= set(counted["source_file"].astype("string"))
     return engine.drawn_imports(imports, files)
 
 

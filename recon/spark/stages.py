@@ -40,7 +40,6 @@ class ResolveStage:
     identity: engine.Identity
     clients: Ranges
     invoices: Ranges
-    history: bool = False  # the run draws on stored charges: its own unmapped charges are told apart
 
 
 def resolve_pieces(batches: Iterator[pd.DataFrame], stage: ResolveStage) -> Iterator[pd.DataFrame]:
@@ -51,16 +50,12 @@ def resolve_pieces(batches: Iterator[pd.DataFrame], stage: ResolveStage) -> Iter
 
 def piece_parcels(position: int, kind: str, rows: pd.DataFrame, stage: ResolveStage) -> list[Parcel]:
     """One piece of a file resolved: its unmapped usage rows, the evidence of its periods, its rows by
-    client range (client-bearing kinds) and by invoice range (invoices, payments). With stored charges
-    (``ResolveStage.history``), its usage rows that map to nothing as written (``unmapped_charges``: they
-    decide whether such a stored charge counts, ``stored_parcels``)."""
+    client range (client-bearing kinds) and by invoice range (invoices, payments)."""
     if kind == HISTORY_KIND:
         return stored_parcels(position, rows, stage)
     parcels = []
     if kind in engine.CLIENT_KINDS:
         resolved = engine.resolve_rows({kind: rows}, stage.identity)
-        if stage.history and kind == "usage":
-            parcels += _unmapped_charges(rows, resolved, list(engine.CHARGE_IDENTITY), position, kind)
         rows = resolved.frames[kind]
         if len(resolved.unmapped):
             parcels.append(Parcel("unmapped", frame_bytes(resolved.unmapped), position=position, kind=kind))
@@ -75,22 +70,11 @@ def piece_parcels(position: int, kind: str, rows: pd.DataFrame, stage: ResolveSt
 
 def stored_parcels(position: int, rows: pd.DataFrame, stage: ResolveStage) -> list[Parcel]:
     """A piece of the store's charge history resolved: its rows that map to a client and sku by client range
-    (each range decides which count, ``with_stored_charges``); the others as written (``unmapped_charges``):
-    they count for nothing but their import's being drawn on, which the driver decides with the run's own
-    such rows (a charge is its client and sku as written, so those are never a range's). Neither evidence
-    of the run's months nor mapped rows: the run's own files alone give those."""
-    resolved = engine.resolve_rows({"usage": rows}, stage.identity)
-    usage = resolved.frames["usage"]
-    return (_unmapped_charges(rows, resolved, list(STORED_IDENTITY), position, HISTORY_KIND)
-            + _split(usage, stage.clients.of(usage["client"]), "clients", position, HISTORY_KIND))
-
-
-def _unmapped_charges(rows: pd.DataFrame, resolved: engine.Resolved, columns: list[str], position: int,
-                      kind: str) -> list[Parcel]:
-    mapped = resolved.usage_mapped
-    if mapped is None or mapped.all():
-        return []
-    return [Parcel("unmapped_charges", frame_bytes(rows.loc[~mapped, columns]), position=position, kind=kind)]
+    (each range decides which count, ``with_stored_charges``). The others count for nothing, as in a local
+    run, and were listed as unmapped when their own files were reconciled. Neither evidence of the run's
+    months nor mapped rows: the run's own files alone give those."""
+    usage = engine.resolve_rows({"usage": rows}, stage.identity).frames["usage"]
+    return _split(usage, stage.clients.of(usage["client"]), "clients", position, HISTORY_KIND)
 
 
 def with_stored_charges(own: pd.DataFrame, stored: pd.DataFrame, candidates: list[str]) -> tuple[pd.DataFrame,

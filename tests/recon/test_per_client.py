@@ -156,15 +156,15 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
     """The Spark engine decides which stored charges count per range of clients, on resolved rows
     (``recon.spark.stages``: ``stored_parcels``, ``with_stored_charges``), and for those that map to no client
     on the driver (``recon.spark.reconcile._drawn_on``); together they give the local engine's answer
-    (``engine._with_history``): the same usage rows in the same order, the same imports drawn on.
+    (``engine._with_history``, resolved): the same usage rows in the same order, the same imports drawn on.
 
     The history, in import order: an import of the run's own bytes (never drawn on); an older import holding
     every row of the run's files (each taken from the run's file: none counts), the month before of half the
     rows, some charges of a client nobody knows and some pairs; a newer one repeating a quarter of that month
     (taken from the newer only), the unknown client's charges (the older's then count for nothing) and charges
     of the run's files with their client spelt otherwise (the same client, other charges: they count); one of
-    copies of the run's own unmapped rows only (not drawn on); one of unknown charges of its own only (drawn
-    on, though it counts for nothing)."""
+    copies of the run's own unmapped rows only (not drawn on); one of unknown charges of its own only (not
+    drawn on: they map to nothing, as another data set's charges)."""
     from recon.sources import ImportRecord, Sources
     from recon.spark import reconcile as on_spark
     from recon.spark import stages
@@ -195,10 +195,10 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
     records = tuple(ImportRecord("usage", file, sha, 0, 0, 0) for file, (sha, _) in imports.items())
     history = Sources({"usage": rows}, run.sources.issues.iloc[0:0], records)
 
-    drawn_on, combined = engine._with_history(run.sources, history)
-    assert [record.file for record in drawn_on] == [
-        "older.csv (stored import 2)", "newer.csv (stored import 3)", "unknown.csv (stored import 5)"]
+    combined = engine._with_history(run.sources, history)
     whole = engine.resolve(combined, run.settings).frames["usage"]
+    drawn_on = engine.drawn_imports(history.imports, engine._drawn_files(whole))
+    assert [record.file for record in drawn_on] == ["older.csv (stored import 2)", "newer.csv (stored import 3)"]
 
     # as the Spark engine does: identity from the run's names, then the stored ones'; the stored charges of
     # the imports it may draw on resolved apart and split by range of clients
@@ -209,7 +209,7 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
     found = engine.identify(names, pd.concat([run.sources["contracts"]["sku"], run.sources["invoices"]["sku"]]),
                             run.sources["client_aliases"], run.sources["catalog"], run.settings)
     clients = even_ranges(found.client_matches["client"].dropna(), 4)
-    stage = stages.ResolveStage(found, clients, even_ranges([], 1), history=True)
+    stage = stages.ResolveStage(found, clients, even_ranges([], 1))
     stored = stored.reset_index(drop=True)
     parcels = stages.piece_parcels(0, "usage", usage, stage)
     for number, start in enumerate(range(0, len(stored), 500)):  # in pieces, as the driver hands them over
@@ -228,6 +228,4 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
         rows_in_ranges += len(part)
     assert rows_in_ranges == len(whole)
     assert 0 < whole[engine.HISTORY_COLUMN].sum() < len(stored)  # some stored charges count, not all
-    meta = pieces[pieces["tag"] == "unmapped_charges"]
-    assert set(meta["kind"]) == {"usage", stages.HISTORY_KIND}
-    assert on_spark._drawn_on(envelope(drawn), meta, candidates, history.imports) == drawn_on
+    assert on_spark._drawn_on(envelope(drawn), history.imports) == drawn_on

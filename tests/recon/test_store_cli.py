@@ -170,3 +170,29 @@ def test_a_run_draws_on_stored_charges_and_takes_its_quantity_basis(store_url: s
     code, output = recon(store_url, "run", "--data", str(march), "--out", str(tmp_path / "bad"),
                          "--quantity-basis", "average")
     assert code != 0 and "quantity_basis" in output and len(output.strip().splitlines()) == 1, output
+
+
+def test_a_run_of_another_data_set_draws_on_none_of_the_stored_charges_it_cannot_map(store_url: str,
+                                                                                     tmp_path: Path) -> None:
+    """The sample MSP stored, then a month of real-format exports of other clients (a user uploading "only
+    these files"): the sample's March charges map to none of the month's clients, so they count for nothing
+    and the run did not draw on their imports. It used to list all four ("stored charges drawn on:
+    usage_datto.csv (stored import 9), ..."), in the run's audit trail too, files the user never chose."""
+    sample = tmp_path / "sample"
+    assert runner.invoke(app, ["sample", "--out", str(sample)]).exit_code == 0
+    code, output = recon(store_url, "run", "--data", str(sample), "--out", str(tmp_path / "sample-out"))
+    assert code == 0 and "Stored as run 1" in output, output
+    real_month = FIXTURES / "real_month"
+    code, output = recon(store_url, "run", "--data", str(real_month), "--out", str(tmp_path / "month"))
+    assert code == 0 and "Stored as run 2" in output, output
+    assert "stored charges drawn on" not in output
+    code, alone = recon(store_url, "run", "--no-store", "--data", str(real_month), "--out", str(tmp_path / "alone"))
+    assert code == 0, alone
+    findings = [(tmp_path / name / "discrepancies.csv").read_bytes() for name in ("month", "alone")]
+    assert findings[0] == findings[1]
+    store = Store(store_url)
+    try:
+        imports = store.load_run(2).imports
+        assert len(imports) and not imports["from_history"].astype(bool).any()
+    finally:
+        store.close()

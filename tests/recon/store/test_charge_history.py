@@ -201,11 +201,11 @@ class HandedOver:
         with_history, build_keys = engine._with_history, engine.build_keys
 
         def watched_with_history(sources: Sources, history: Sources | None):
-            drawn_on, combined = with_history(sources, history)
+            combined = with_history(sources, history)
             if history is not None:
                 self.held = {"stored charges": weakref.ref(history["usage"]),
                              "usage rows with them": weakref.ref(combined["usage"])}
-            return drawn_on, combined
+            return combined
 
         def watched_build_keys(*args, **kwargs):
             gc.collect()
