@@ -271,7 +271,7 @@ def filter_options(key: str, _result: Reconciliation) -> views.FilterOptions:
 
 
 def input_facts(file: InputFile, blobs: dict[str, bytes], limits: UploadLimits = DEFAULT_LIMITS) -> plan.InputFacts:
-    """What the upload plan needs of one input: its kind, vendors, months and rows (read once, cached)."""
+    """What the upload plan needs of one input: its kind, vendors, months, clients and rows (read once, cached)."""
     loaded = loaded_input(file, blobs, limits)
     issuer = plan.issuer_of(file.entry.preset if file.entry is not None else None)
     return plan.facts(file.name, file.kind, loaded.frame, issuer, ident=file_ident(file))

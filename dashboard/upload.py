@@ -151,7 +151,8 @@ def validation_counts(report: ValidationReport) -> None:
 def next_run_files(new: list[data.InputFile], mode_key: str) -> tuple[data.InputFile, ...] | None:
     """How the new files (uploads or pulls) join the current data, chosen by the person: what the next run
     replaces, keeps and adds (files and rows) is said before anything runs, and a run that would lose a
-    source, a vendor or months of one is asked about. The next run's files, or ``None`` until confirmed."""
+    source, a vendor or months of one, or some clients' rows of one, is asked about (``recon.ingest.plan``).
+    The next run's files, or ``None`` until confirmed."""
     mode = st.radio("Reconcile these files", list(data.UPLOAD_MODES), horizontal=True, key=mode_key,
                     format_func=data.UPLOAD_MODES.get)
     made, files = data.plan_files(session.active_files(), tuple(new), str(mode), session.blobs(),

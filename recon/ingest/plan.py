@@ -2,15 +2,19 @@
 an upload (or a pull) replaces, which it keeps, and what the next run would no longer have.
 
 In: ``InputFacts`` for the current files and for the new ones (``facts`` reads them off a loaded frame: the
-kind, who issued the file, the months it covers, its rows). Out: an ``InputPlan`` the Sources page shows
-("replaces usage_pax8.csv (295 rows), keeps 9 files (6,918 rows)") and asks about when it drops something.
+kind, who issued the file, the months it covers, the clients it names, its rows). Out: an ``InputPlan`` the
+Sources page shows ("replaces usage_pax8.csv (295 rows), keeps 9 files (6,918 rows)") and asks about when it
+drops something.
 
 The rule (a finance lead's expectation, issue 22): a new file replaces the current files **of the same kind
 and the same vendor** and nothing else. The vendor is who issued the file: a preset's (Pax8, Microsoft,
 ConnectWise), else, for vendor usage, the ``vendor`` values it lists. A usage file naming no vendor replaces
 only a file of the same name; a contract, invoice, time, payment, catalog or alias file of unknown origin
 replaces the current file(s) of its kind. A person can instead add a file alongside, or reconcile only the
-new files; whatever the choice, the plan lists every source, vendor and month the next run would lose.
+new files; whatever the choice, the plan lists every source, vendor and month the next run would lose, and
+every client whose rows of a source (or of one vendor's usage) it would lose: a ConnectWise agreement export
+of one client put in place of the contracts of 40 covers no month less, yet takes 39 clients' contract lines
+out of the comparison. Clients are told apart as the engine matches them (``normalise_client_names``).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from recon.identity import normalise_client_names
 from recon.ingest.presets import PRESETS
 from recon.keys import describe_periods
 
@@ -30,13 +36,18 @@ PERIOD_COLUMNS = {"usage": "period_start", "invoices": "period_start", "time_ent
 KIND_WORDS = {"contracts": "contracts", "usage": "vendor usage", "invoices": "invoices",
               "time_entries": "time entries", "payments": "payments", "catalog": "the product catalog",
               "client_aliases": "client aliases"}
+# What a client has in each source that names clients (its rows, in the words of a loss).
+CLIENT_ROWS = {"contracts": "contract lines", "usage": "vendor usage rows", "invoices": "invoice lines",
+               "time_entries": "time entries", "client_aliases": "client aliases"}
+SHOWN_CLIENTS = 3  # client names a loss spells out before "and N more"
 
 
 @dataclass(frozen=True)
 class InputFacts:
     """One input file as the plan sees it. ``vendors``: who issued it, as written (``Pax8``); ``periods``:
     the ``YYYY-MM`` months its rows belong to (empty for a source without months); ``ident``: what tells
-    two files of the same name apart (their SHA-256)."""
+    two files of the same name apart (their SHA-256); ``clients``: the distinct clients its rows name, as
+    written (empty for a source without clients)."""
 
     name: str
     kind: str
@@ -44,6 +55,7 @@ class InputFacts:
     periods: tuple[str, ...] = ()
     rows: int = 0
     ident: str = ""
+    clients: tuple[str, ...] = ()
 
     @property
     def vendor_keys(self) -> frozenset[str]:
@@ -75,7 +87,7 @@ def issuer_of(preset: str | None) -> str | None:
 
 def facts(name: str, kind: str, frame: pd.DataFrame, issuer: str | None = None, ident: str = "") -> InputFacts:
     """The facts of one loaded file: ``issuer`` when a preset read it (its vendor, e.g. ``Pax8``), else the
-    ``vendor`` values of a usage file; the months of its rows; its row count."""
+    ``vendor`` values of a usage file; the months of its rows; the clients they name; its row count."""
     if issuer:
         vendors: tuple[str, ...] = (issuer,)
     elif kind == "usage" and "vendor" in frame:
@@ -87,20 +99,42 @@ def facts(name: str, kind: str, frame: pd.DataFrame, issuer: str | None = None, 
     if column is not None and column in frame and len(frame):
         months = pd.to_datetime(frame[column], errors="coerce").dropna().dt.strftime("%Y-%m")
         periods = tuple(sorted(months.unique()))
-    return InputFacts(name, kind, vendors, periods, len(frame), ident)
+    clients = _distinct_text(frame["client"]) if kind in CLIENT_ROWS and "client" in frame else ()
+    return InputFacts(name, kind, vendors, periods, len(frame), ident, clients)
+
+
+def _distinct_text(column: pd.Series) -> tuple[str, ...]:
+    """The distinct non-empty values of a text column, sorted: by its codes when it is categorical (a million
+    rows of a few thousand clients), else ``unique`` (hashing, no Python call per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        values = column.cat.categories[np.unique(codes[codes >= 0])]
+    else:
+        values = column.dropna().unique()
+    return tuple(sorted({str(value) for value in values} - {""}))
 
 
 @dataclass(frozen=True)
 class Loss:
     """Something the current data has and the next run would not: a source (kind), one vendor's part of
-    it, or some of its months."""
+    it, some of its months, or the rows of some ``clients`` (of the ``of`` clients it has now)."""
 
     kind: str
     vendor: str
     periods: tuple[str, ...]
     whole: bool  # every month of it (or a source without months) is lost
+    clients: tuple[str, ...] = ()
+    of: int = 0
 
     def describe(self) -> str:
+        """``all contracts``, ``Pax8 vendor usage for 2026-09``, ``the contract lines of 39 of 40 clients
+        (Acme Corp, Contoso, Fabrikam and 36 more)``."""
+        if self.clients:
+            rows = CLIENT_ROWS.get(self.kind, f"{KIND_WORDS.get(self.kind, self.kind)} rows")
+            rows = f"{self.vendor} {rows}" if self.vendor else rows
+            more = len(self.clients) - SHOWN_CLIENTS
+            names = ", ".join(self.clients[:SHOWN_CLIENTS]) + (f" and {more:,} more" if more > 0 else "")
+            return f"the {rows} of {len(self.clients):,} of {self.of:,} clients ({names})"
         what = KIND_WORDS.get(self.kind, self.kind)
         what = f"{self.vendor} {what}" if self.vendor else what
         if self.whole or not self.periods:
@@ -155,17 +189,20 @@ def plan_inputs(current: Sequence[InputFacts], new: Sequence[InputFacts], *, onl
     return InputPlan(kept, replaced, tuple(new), _losses(current, (*kept, *new)))
 
 
-def _coverage(files: Iterable[InputFacts]) -> dict[tuple[str, str], set[str]]:
-    """(kind, vendor) -> months covered (a source without months covers the empty set, but is present)."""
+def _coverage(files: Iterable[InputFacts], what: str = "periods") -> dict[tuple[str, str], set[str]]:
+    """(kind, vendor) -> months covered (a source without months covers the empty set, but is present), or
+    with ``what="clients"`` the clients named."""
     covered: dict[tuple[str, str], set[str]] = {}
     for item in files:
         for vendor in item.vendors or ("",):
-            covered.setdefault((item.kind, vendor), set()).update(item.periods)
+            covered.setdefault((item.kind, vendor), set()).update(getattr(item, what))
     return covered
 
 
-def _losses(before: Iterable[InputFacts], after: Iterable[InputFacts]) -> tuple[Loss, ...]:
+def _losses(before: Sequence[InputFacts], after: Sequence[InputFacts]) -> tuple[Loss, ...]:
     had, will = _coverage(before), _coverage(after)
+    had_clients, will_clients = _coverage(before, "clients"), _coverage(after, "clients")
+    client_key = _client_keys([*had_clients.values(), *will_clients.values()])
     kinds_after = {kind for kind, _ in will}
     vendors_after = {(kind, vendor.casefold()) for kind, vendor in will}
     losses = []
@@ -175,12 +212,36 @@ def _losses(before: Iterable[InputFacts], after: Iterable[InputFacts]) -> tuple[
         elif vendor and (kind, vendor.casefold()) not in vendors_after:
             losses.append(Loss(kind, vendor, tuple(sorted(months)), True))
         else:
-            kept_months = set().union(*(found for (other, name), found in will.items()
-                                        if other == kind and (not vendor or name.casefold() == vendor.casefold())))
-            missing = tuple(sorted(months - kept_months))
+            kept = [key for key in will if key[0] == kind and (not vendor or key[1].casefold() == vendor.casefold())]
+            missing = tuple(sorted(months - set().union(*(will[key] for key in kept))))
             if missing:
                 losses.append(Loss(kind, vendor, missing, False))
+            lost = _clients_lost(had_clients[(kind, vendor)], set().union(*(will_clients[key] for key in kept)),
+                                 client_key)
+            if lost:
+                losses.append(Loss(kind, vendor, (), False, lost, len({client_key[name] for name in
+                                                                       had_clients[(kind, vendor)]})))
     return tuple(_one_per_kind(losses))
+
+
+def _client_keys(groups: Iterable[set[str]]) -> dict[str, str]:
+    """Client name -> the key the engine matches it by (``normalise_client_names``; the folded name when
+    nothing is left of it), computed once per distinct name."""
+    names = sorted(set().union(*groups))
+    if not names:
+        return {}
+    keys = normalise_client_names(pd.Series(names, dtype="str"))
+    return {name: key or name.casefold() for name, key in zip(names, keys, strict=True)}
+
+
+def _clients_lost(had: set[str], will: set[str], key: dict[str, str]) -> tuple[str, ...]:
+    """The clients of ``had`` that ``will`` does not name (by their key), one spelling each, sorted."""
+    kept = {key[name] for name in will}
+    lost: dict[str, str] = {}
+    for name in sorted(had, key=lambda name: (name.casefold(), name)):
+        if key[name] not in kept:
+            lost.setdefault(key[name], name)
+    return tuple(lost.values())
 
 
 def _one_per_kind(losses: list[Loss]) -> list[Loss]:

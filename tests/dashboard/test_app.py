@@ -245,6 +245,23 @@ def test_a_real_export_is_detected_by_its_preset(app: AppTest):
     assert any("Detected:" in caption.value and "pax8" in caption.value.casefold() for caption in app.caption)
 
 
+def test_an_export_of_other_clients_asks_before_dropping_the_current_contracts(app: AppTest):
+    """Found in the browser: one ConnectWise agreement additions export (two clients) uploaded in the default
+    mode replaced the contracts of every client with no warning (contracts cover no months to lose)."""
+    export = ROOT / "tests" / "fixtures" / "presets" / "connectwise-additions.csv"
+    app.switch_page("app_pages/sources.py").run()
+    app.file_uploader(key="sources.uploads").set_value((export.name, export.read_bytes(), "text/csv")).run()
+    assert_clean(app)
+    assert app.selectbox(key=f"sources.kind.0.{export.name}").value == "contracts"
+    assert app.radio(key="sources.mode").value == "replace"
+    warned = [plain(item.value) for item in app.warning if "no longer have" in item.value]
+    assert warned == ["The next run would no longer have: the contract lines of 5 of 5 clients (Acme Corporation, "
+                      "Birch Dental LLC, Cobalt Logistics and 2 more)."]
+    assert app.button(key="sources.reconcile").disabled  # asked first
+    app.checkbox(key="sources.mode.confirm_loss").check().run()
+    assert not app.button(key="sources.reconcile").disabled
+
+
 def test_a_confirmed_mapping_changes_the_next_run(app: AppTest):
     app.switch_page("app_pages/discrepancies.py").run()
     assert metric(app, "Findings") == "10 actionable + 4 informational"

@@ -67,3 +67,51 @@ def test_a_preset_file_is_its_issuers_whatever_products_it_lists():
     assert pulled.vendors == ("Pax8",)
     assert [item.name for item in plan_inputs(CURRENT, [pulled]).replaced] == ["usage_pax8.csv"]
     assert issuer_of(None) is None and issuer_of("connectwise-time") == "ConnectWise"
+
+
+# The browser tour's case: one ConnectWise agreement additions export of one client, uploaded in place of
+# the canonical contracts of 40 clients, took every other client's contract lines out of the next run
+# with no warning (contracts cover no months, and only months were looked at).
+CLIENTS = tuple(f"Client {number:02d}" for number in range(1, 41))
+
+
+def test_a_replacement_missing_clients_is_a_loss():
+    current = [InputFacts("contracts.csv", "contracts", rows=243, ident="c", clients=CLIENTS),
+               InputFacts("invoices.csv", "invoices", periods=("2026-10",), rows=900, ident="i", clients=CLIENTS)]
+    new = InputFacts("additions.csv", "contracts", ("ConnectWise",), rows=5, ident="n", clients=("Client 07",))
+    plan = plan_inputs(current, [new])
+    assert [item.name for item in plan.replaced] == ["contracts.csv"]
+    assert [loss.describe() for loss in plan.losses] == [
+        "the contract lines of 39 of 40 clients (Client 01, Client 02, Client 03 and 36 more)"]
+    assert plan.losses[0].clients == tuple(name for name in CLIENTS if name != "Client 07")
+    assert plan_inputs(current, [new], added_alongside={"n"}).losses == ()  # added beside: nothing lost
+
+
+def test_clients_lost_are_per_vendor_like_the_months():
+    current = [InputFacts("usage_pax8.csv", "usage", ("Pax8",), ("2026-10",), 295, "p", ("Acme", "Contoso")),
+               InputFacts("usage_datto.csv", "usage", ("Datto",), ("2026-10",), 120, "d", ("Fabrikam",))]
+    new = InputFacts("pax8.csv", "usage", ("Pax8",), ("2026-10",), 100, "n", ("Acme",))
+    assert [loss.describe() for loss in plan_inputs(current, [new]).losses] == [
+        "the Pax8 vendor usage rows of 1 of 2 clients (Contoso)"]
+
+
+def test_clients_spelled_otherwise_are_not_lost():
+    current = [InputFacts("contracts.csv", "contracts", rows=2, ident="c", clients=("Acme Corporation", "Contoso"))]
+    new = InputFacts("contracts_cw.csv", "contracts", ("ConnectWise",), rows=2, ident="n",
+                     clients=("ACME Corp", "Contoso Ltd"))  # the same clients to the engine's name matching
+    assert plan_inputs(current, [new]).losses == ()
+
+
+def test_a_whole_source_lost_is_not_also_said_per_client():
+    current = [InputFacts("contracts.csv", "contracts", rows=2, ident="c", clients=("Acme", "Contoso"))]
+    new = InputFacts("invoices.csv", "invoices", (), ("2026-10",), 10, "n", ("Acme",))
+    assert [loss.describe() for loss in plan_inputs(current, [new], only_new=True).losses] == ["all contracts"]
+
+
+def test_facts_read_the_distinct_clients():
+    frame = pd.DataFrame({"client": pd.array(["Contoso", "Acme", None, "Acme", ""], dtype="string"),
+                          "sku": ["A"] * 5})
+    assert facts("c.csv", "contracts", frame).clients == ("Acme", "Contoso")
+    categorical = frame.assign(client=frame["client"].astype("category").cat.add_categories(["Unused"]))
+    assert facts("c.csv", "contracts", categorical).clients == ("Acme", "Contoso")
+    assert facts("p.csv", "payments", pd.DataFrame({"invoice_number": ["1"]})).clients == ()
