@@ -386,7 +386,7 @@ def pull(
     """Pull one month from connections into a data directory (canonical CSVs ``recon run --data`` reads),
     printing each pulled source's validation report as ``recon validate`` does for a file; the pulls are
     recorded as imports with their hash."""
-    from recon.connectors import pull_named, write_pull
+    from recon.connectors import pull_clashes, pull_named, write_pull
     from recon.exports import report
 
     month = _valid_period(period)
@@ -395,6 +395,9 @@ def pull(
     seen: list[str] = []
     try:
         results = pull_named(connection, month, connections, progress.pulling)
+        clashes = pull_clashes(results, out)
+        if clashes:  # nothing written: a file of the folder is never lost to a pull
+            fail("; ".join(clashes))
         for result in results:
             write_pull(result, out)
             if database:

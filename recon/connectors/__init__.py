@@ -29,7 +29,15 @@ from recon.connectors.config import (
     get_connection,
     load_connections,
 )
-from recon.connectors.frames import ALL_KINDS, PulledFile, PullResult, as_file, load_pulled, write_pull
+from recon.connectors.frames import (
+    ALL_KINDS,
+    PulledFile,
+    PullResult,
+    as_file,
+    load_pulled,
+    pull_clashes,
+    write_pull,
+)
 from recon.connectors.period import Period
 from recon.errors import ConnectorError, MissingSourceError
 from recon.schema import REQUIRED_SOURCES
@@ -116,6 +124,7 @@ __all__ = [
     "get_connection",
     "load_connections",
     "pull",
+    "pull_clashes",
     "pull_named",
     "pull_sources",
     "write_pull",

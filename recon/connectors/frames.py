@@ -167,6 +167,42 @@ def pulled_file_name(kind: str, connection: str) -> str:
     return f"usage-{connection}.csv" if kind == "usage" else f"{kind}.csv"
 
 
+def pull_clashes(results: Sequence[PullResult], out_dir: Path) -> list[str]:
+    """Why writing ``results`` into ``out_dir`` would lose a file (none: it may be written): a file the pull
+    would write that the folder holds and that was not pulled from the same connection (written by a person,
+    or by another connection's pull, as its ``imports-<connection>.json`` says), or one file two of the
+    pulls would both write (``contracts.csv`` from two PSAs). Pulling a connection again refreshes its own."""
+    owners = _pulled_by(out_dir)
+    planned: dict[str, str] = {}
+    clashes = []
+    for result in results:
+        for kind in sorted({record.source for record in result.imports}):
+            name = pulled_file_name(kind, result.connection)
+            if planned.get(name, result.connection) != result.connection:
+                clashes.append(f"{planned[name]} and {result.connection} both give {kind} ({name}): pull them into "
+                               "separate --out folders")
+            elif name not in planned and (out_dir / name).exists() and owners.get(name) != result.connection:
+                whose = f"pulled from connection {owners[name]}" if name in owners else "not from a pull"
+                clashes.append(f"{out_dir / name} is {whose}, and pulling {result.connection} would write over it: "
+                               "pull into another --out folder, or move the file away first")
+            planned[name] = result.connection
+    return clashes
+
+
+def _pulled_by(out_dir: Path) -> dict[str, str]:
+    """The files of ``out_dir`` an earlier pull wrote -> its connection (from its ``imports-*.json``)."""
+    owners = {}
+    for path in sorted(out_dir.glob("imports-*.json")) if out_dir.is_dir() else ():
+        try:
+            written = json.loads(path.read_text(encoding="utf-8"))
+            connection = str(written["connection"])
+            kinds = {str(record["source"]) for record in written["imports"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a pull's record: its files count as nobody's
+        owners.update({pulled_file_name(kind, connection): connection for kind in kinds})
+    return owners
+
+
 def write_pull(result: PullResult, out_dir: Path) -> list[Path]:
     """Write the pulled canonical sources as CSV files ``recon run --data`` reads, plus the quarantined
     rows (``quarantine-<connection>.csv``) and the import records (``imports-<connection>.json``)."""

@@ -180,3 +180,43 @@ def test_a_pull_at_a_terminal_says_each_step_of_each_connection(project: Path) -
     assert [step for step in said if step.startswith("pulled ")] == ["pulled cw", "pulled pax8", "pulled msft"]
     assert said[len(pulled) + 3].startswith("reconciling ") and said[-1] == "writing the results to out/"
     assert "Pulled cw for 2026-02:" in stdout and "pulling" not in stdout
+
+
+def test_pull_never_writes_over_a_file_another_connection_or_a_person_wrote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connectwise_server: StandIn, autotask_server: StandIn,
+        pax8_server: StandIn) -> None:
+    """``recon pull`` writes ``contracts.csv``, ``invoices.csv``, ``time_entries.csv`` and ``catalog.csv`` for a
+    PSA. It used to write them over whatever the folder held: a catalog kept by hand (its vendor_sku mapping
+    gone), or, pulling ConnectWise and Autotask in one command, ConnectWise's contracts replaced by Autotask's
+    without a word. Now such a pull is refused before anything is written, naming the file and whose it is;
+    pulling the same connection again refreshes its own files."""
+    write_project(tmp_path, connections_toml(connectwise_server.url, pax8_server.url,
+                                             autotask=autotask_server.url))
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    kept = "sku,description,list_price,vendor_sku\nM365-BP,Business Premium,22.00,MS-OFF-BUS-PREM\n"
+    (data / "catalog.csv").write_text(kept)
+    pulled = runner.invoke(app, ["pull", "--connection", "cw", "--period", vendors.MONTH, "--out", "data",
+                                 "--no-store"])
+    assert pulled.exit_code != 0
+    assert "data/catalog.csv is not from a pull, and pulling cw would write over it" in pulled.output, pulled.output
+    assert (data / "catalog.csv").read_text() == kept and sorted(path.name for path in data.iterdir()) == [
+        "catalog.csv"]
+
+    (data / "catalog.csv").unlink()
+    for _ in range(2):  # the same connection again: its own files refreshed
+        pulled = runner.invoke(app, ["pull", "--connection", "cw", "--period", vendors.MONTH, "--out", "data",
+                                     "--no-store"])
+        assert pulled.exit_code == 0, pulled.output
+    contracts = (data / "contracts.csv").read_bytes()
+    both = runner.invoke(app, ["pull", "--connection", "pax8", "--connection", "at", "--period", vendors.MONTH,
+                               "--out", "data", "--no-store"])
+    assert both.exit_code != 0
+    assert "data/contracts.csv is pulled from connection cw, and pulling at would" in both.output, both.output
+    assert (data / "contracts.csv").read_bytes() == contracts and not (data / "usage-pax8.csv").exists()
+
+    together = runner.invoke(app, ["pull", "--connection", "cw", "--connection", "at", "--period", vendors.MONTH,
+                                   "--out", "elsewhere", "--no-store"])
+    assert together.exit_code != 0 and "cw and at both give contracts" in together.output, together.output
+    assert not (tmp_path / "elsewhere").exists()
