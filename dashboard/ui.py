@@ -254,6 +254,18 @@ def error_text(error: BaseException) -> str:
     return md(redact(str(error)))
 
 
+def names_label(names: Sequence[str], limit: int = 60) -> str:
+    """A run's label from the names of its files (or pulls): whole names, as many as fit in ``limit``
+    characters, then "and N more"; never a name cut in the middle."""
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > limit:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
+
+
 def md(value: object) -> str:
     """Text from data, literal in markdown: a client name can never become a link, image or colour."""
     return markdown_text(value)
