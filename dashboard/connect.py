@@ -120,8 +120,7 @@ def pulled_section(pulls: dict[str, data.PulledInputs]) -> None:
     left, right = st.columns([1, 4])
     if left.button("Reconcile", type="primary", key="sources.reconcile_pulled", icon=":material/play_arrow:",
                    disabled=next_files is None) and next_files is not None:
-        label = ", ".join(f"{name}@{kept.period}" for name, kept in pulls.items())
-        reconcile(next_files, label=label[:60])
+        reconcile(next_files, label=ui.names_label([f"{name}@{kept.period}" for name, kept in pulls.items()]))
     if right.button("Clear pulled data", key="sources.clear_pulls", type="tertiary", icon=":material/delete:"):
         st.session_state.pop("sources.pulls", None)
         st.rerun()

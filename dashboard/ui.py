@@ -20,6 +20,7 @@ from recon import access, views
 from recon.exports.formatting import export_frame
 from recon.exports.safe import download_name, markdown_text, redact, safe_csv
 from recon.keys import month_name
+from recon.metrics import TRIAL_WEIGHTING
 from recon.money import CURRENCY_SYMBOLS, MONEY_SCALE, display_money
 from recon.schema import QUANTITY, RATIO, column_kind, money_columns, money_places
 
@@ -254,6 +255,18 @@ def error_text(error: BaseException) -> str:
     return md(redact(str(error)))
 
 
+def names_label(names: Sequence[str], limit: int = 60) -> str:
+    """A run's label from the names of its files (or pulls): whole names, as many as fit in ``limit``
+    characters, then "and N more"; never a name cut in the middle."""
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > limit:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
+
+
 def md(value: object) -> str:
     """Text from data, literal in markdown: a client name can never become a link, image or colour."""
     return markdown_text(value)
@@ -298,7 +311,7 @@ def evidence(context: session.PageContext, period: str, client: str, sku: str, k
             st.caption(f"{carried} day(s) of this month no loaded charge covers carry the nearest charge's quantity "
                        "(load the earlier month's file, or keep it in the store, to see them).")
         if trial:
-            st.caption(f"{trial:g} trial seat(s) on this key are not expected to be billed.")
+            st.caption(f"{trial:g} trial seat(s) on this key ({TRIAL_WEIGHTING}) are not expected to be billed.")
     for column, name in zip(st.columns(len(parts)), parts, strict=True):
         with column:
             frame = rows[name]

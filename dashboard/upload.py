@@ -178,7 +178,7 @@ def reconcile(files: tuple[data.InputFile, ...], label: str = "") -> None:
             status.update(label="Not reconciled: a required source is missing", state="error")
             return
         progress.progress(0.5, text=f"Reconciling {len(files)} file(s)")
-        label = label or ", ".join(file.name for file in files if file.path is None)[:60]
+        label = label or ui.names_label([file.name for file in files if file.path is None])
         active = session.activate(data.RunInputs(files, session.current_settings(), label=label))
         result = session.result_of(active)
         progress.progress(1.0, text="Done")
@@ -205,4 +205,4 @@ def upload_tab() -> None:
                  disabled=files is None) and files is not None:
         session.record("upload", target=", ".join(file.name for file in ready_files)[:200],
                        detail=session.describe_files(tuple(ready_files)))
-        reconcile(files, ", ".join(file.name for file in ready_files)[:60])
+        reconcile(files, ui.names_label([file.name for file in ready_files]))

@@ -174,6 +174,10 @@ def vendor_figures(tagged: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().astype({"leakage": "Int64", "overcharge": "Int64"})
 
 
+# What a trial-seat figure is, wherever it is shown: seats weighted by the days of the month they were held
+TRIAL_WEIGHTING = "day-weighted: a seat held half the month counts 0.5"
+
+
 @dataclass(frozen=True)
 class Overall:
     """The headline figures of a run, or of a view of one (PRODUCT.md section 5). Money in Int64 units
@@ -200,7 +204,7 @@ class Overall:
     usage_rows_mapped: int
     carried_days: int
     carried_keys: int
-    trial_seats: float
+    trial_seats: float  # day-weighted (PRODUCT.md 4a): TRIAL_WEIGHTING
     trial_keys: int
     unmatched_credits: int
     hours_worked: float

@@ -21,7 +21,7 @@ from recon.errors import FilterError
 from recon.fixes import KIND_WORDS
 from recon.identity import without_rejected
 from recon.keys import KEY, to_period
-from recon.metrics import Metrics, Overall, summarise
+from recon.metrics import TRIAL_WEIGHTING, Metrics, Overall, summarise
 from recon.receivables import AGING_BUCKETS
 from recon.rules import INFORMATIONAL_TYPES, finding_names
 from recon.schema import SOURCES
@@ -560,7 +560,7 @@ def usage_note_text(overall: Overall) -> str:
     carried from the nearest charge, credits whose charge is not loaded; empty when there are none."""
     parts = []
     if overall.trial_keys:
-        parts.append(f"Trial seats not expected to be billed: {overall.trial_seats:,} on "
+        parts.append(f"Trial seats not expected to be billed ({TRIAL_WEIGHTING}): {overall.trial_seats:,} on "
                      f"{overall.trial_keys:,} client-product-month(s)")
     if overall.carried_days:
         parts.append(f"{overall.carried_days:,} day(s) carried from the nearest charge")

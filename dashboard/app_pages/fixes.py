@@ -27,12 +27,14 @@ if context.active.run_id is None:
 fixes = views.with_fix_products(fixes, context.view.discrepancies).assign(
     change=fixes["kind"].map(KIND_NAMES).fillna(fixes["kind"]), finding=finding_names(fixes["finding_type"]))
 fixes = fixes.assign(fix=views.fix_what(fixes))
-# What a person acts on, all in view at 1024 px beside the sidebar (562 px of grid, 34 of them the
-# selection boxes): who, what changes on which product, the money once and per month, from when, and where
-# it stands. The product and the change apart, and the PSA's own line details, on demand; the fix key
-# never shown.
-SHOWN = ["client", "fix", "amount", "monthly_change", "effective_date", "status"]
-WIDTHS = {"client": 84, "fix": 132, "amount": 80, "monthly_change": 80, "effective_date": 80, "status": 72}
+# What a person acts on. In view at 1024 px beside the sidebar (562 px of grid, 34 of them the selection
+# boxes): who (a typical name, "Contoso Dental Group", whole), what changes on which product (a typical
+# "quantity · Microsoft 365 Business Premium" whole) and where it stands; the money once and per month and
+# the date it takes effect follow, a sideways scroll with the client pinned (the totals are the metrics
+# above, and a selected fix shows its line before and after). The product and the change apart, and the
+# PSA's own line details, on demand; the fix key never shown.
+SHOWN = ["client", "fix", "status", "amount", "monthly_change", "effective_date"]
+WIDTHS = {"client": 150, "fix": 306, "status": 72, "amount": 80, "monthly_change": 80, "effective_date": 84}
 MORE = ["product", "change", "period", "before_qty", "after_qty", "unit_price", "description", "finding", "sku",
         "agreement_id", "line_id", "approved_by"]
 LABELS = {"amount": "One-time", "monthly_change": "Monthly", "effective_date": "Effective",

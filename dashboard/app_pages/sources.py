@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import connect, data, session, ui, upload
 from recon import access, views
+from recon.metrics import TRIAL_WEIGHTING
 
 session.require(access.UPLOAD)
 ui.header("Sources", "What went into this run, what was refused, and how do I reconcile my own files?")
@@ -58,7 +59,8 @@ row.metric("Days carried", f"{int(overall.carried_days or 0):,}", border=True,
            help="Days inside a subscription's life that no loaded charge covers: they take the quantity of the "
                 "nearest charge. Load (or keep in the store) the earlier month's file to see them.")
 row.metric("Trial seats", f"{overall.trial_seats or 0:,}", border=True,
-           help="Trial seats (Microsoft's Trial qualifier, Pax8's Trial term): not expected to be billed.")
+           help=f"Trial seats (Microsoft's Trial qualifier, Pax8's Trial term), {TRIAL_WEIGHTING}: not expected "
+                "to be billed.")
 row.metric("Unmatched credits", f"{int(overall.unmatched_credits or 0):,}", border=True,
            help="Credits that refund a charge not among the loaded rows. They never take a quantity below zero.")
 row.metric("Stored imports drawn on", f"{len(result.history_imports):,}", border=True,

@@ -17,7 +17,7 @@ from recon.exports.csvfile import write_csv
 from recon.exports.formatting import export_frame, money_text
 from recon.exports.outputs import folder_replaced
 from recon.keys import describe_periods
-from recon.metrics import describe_findings
+from recon.metrics import TRIAL_WEIGHTING, describe_findings
 from recon.rules import INFORMATIONAL_TYPES
 from recon.sources import ValidationReport, unused_warning
 from recon.status import with_status
@@ -170,7 +170,7 @@ def usage_note_lines(result: Reconciliation) -> list[str]:
         lines.append(f"  {overall.carried_days} day(s) on {overall.carried_keys} key(s) no loaded charge "
                      "covers carried the nearest charge's quantity (load the earlier month's file to see them)")
     if overall.trial_keys:
-        lines.append(f"  trial seats, not expected to be billed: {overall.trial_seats} on "
+        lines.append(f"  trial seats ({TRIAL_WEIGHTING}), not expected to be billed: {overall.trial_seats} on "
                      f"{overall.trial_keys} key(s)")
     if overall.unmatched_credits:
         lines.append(f"  {overall.unmatched_credits} credit row(s) refund a charge that is not among the "

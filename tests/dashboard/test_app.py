@@ -195,6 +195,25 @@ def test_upload_reconciles_the_uploaded_files(app: AppTest):
     assert metric(app, "Billed revenue") == "$39,597.64"
 
 
+def test_the_data_label_names_whole_files_and_counts_the_rest(app: AppTest):
+    """Found at 1024 px (/tmp/uitour/90-*.png): the sidebar's "Data:" read "catalog.csv, client_aliases.csv,
+    contracts.csv, contracts_au" (the names joined, then cut at 60 characters mid-name). Now whole names
+    within the 60 characters and "and N more" for the rest."""
+    app.switch_page("app_pages/sources.py").run()
+    names = sorted(path.name for path in MINI_MSP.glob("*.csv"))
+    files = [(name, (MINI_MSP / name).read_bytes(), "text/csv") for name in names]
+    app.file_uploader(key="sources.uploads").set_value(files).run()
+    app.radio(key="sources.mode").set_value("only").run()
+    app.button(key="sources.reconcile").click().run()
+    assert_clean(app)
+    label = app.session_state["workspace.active"].inputs.label
+    shown, _, more = label.partition(" and ")
+    assert len(shown) <= 60 and shown.split(", ") == names[:len(shown.split(", "))], label
+    assert more == f"{len(names) - len(shown.split(', '))} more", label
+    captions = [item.value for item in app.sidebar.caption if item.value.startswith("Data: ")]
+    assert captions and f" and {more}** · {len(names)} file(s)" in captions[0], captions
+
+
 def test_a_file_missing_columns_is_refused_with_a_message(app: AppTest):
     app.switch_page("app_pages/sources.py").run()
     app.file_uploader(key="sources.uploads").set_value(("invoices.csv", b"invoice_number,client\nINV-1,Acme\n",

@@ -161,3 +161,10 @@ def test_the_client_page_tables_show_the_money_before_the_words(app: AppTest):
     app.switch_page("app_pages/client.py").run()
     for column in ("detail", "status"):
         assert list(table(app, column).value.columns)[:3] == ["period", "product", "variance"]
+
+
+def test_the_trial_seats_card_says_its_figure_is_day_weighted(app: AppTest):
+    """Found in the tour (/tmp/uitour/90-5-sources.png): "Trial seats 24.7", a fraction read as seats.
+    The figure is day-weighted (PRODUCT.md 4a): the card's help says so, and what half a month counts."""
+    app.switch_page("app_pages/sources.py").run()
+    assert "day-weighted: a seat held half the month counts 0.5" in card(app, "Trial seats").proto.help

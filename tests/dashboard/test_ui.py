@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from dashboard.ui import column_title, display_frame
+from dashboard.ui import column_title, display_frame, names_label
 
 
 def test_a_table_shows_money_as_currency_and_a_missing_text_as_a_blank() -> None:
@@ -25,3 +25,11 @@ def test_a_table_shows_money_as_currency_and_a_missing_text_as_a_blank() -> None
 def test_column_titles_read_as_words() -> None:
     assert [column_title(name) for name in ("sku", "vendor_sku", "billed_unit_price", "sha256", "import_id")] == [
         "SKU", "Vendor SKU", "Billed unit price", "SHA-256", "Import ID"]
+
+
+def test_a_runs_label_names_whole_files_and_counts_the_rest() -> None:
+    """The tour's files (/tmp/uitour/90-*.png) read "catalog.csv, client_aliases.csv, contracts.csv, contracts_au"."""
+    names = ["catalog.csv", "client_aliases.csv", "contracts.csv", "contracts_autotask.csv", "invoices.csv"]
+    assert names_label(names) == "catalog.csv, client_aliases.csv, contracts.csv and 2 more"
+    assert names_label(names[:2]) == "catalog.csv, client_aliases.csv"
+    assert names_label(["a" * 70, "b.csv"]) == "a" * 70 + " and 1 more"  # one name longer than the limit: whole

@@ -209,20 +209,18 @@ def test_the_client_page_charts_draw_cleanly_at_1024(manager):
 
 
 def test_fixes_at_1024_show_what_a_person_acts_on_and_no_key(page):
-    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; in view now
-    who, what changes on which product, the money once and per month, from when, and the status, the key
-    nowhere. Seven columns did not fit beside the sidebar: the effective date and the monthly change were
-    a sideways scroll away; now the grid never scrolls sideways."""
+    """Review at 1024 px (issue 22 item 6): the Fixes grid showed its fix key as "Reference"; the key is
+    nowhere now. Six columns squeezed into the width cut the client and the fix to about ten characters
+    ("Fabrikam Leg"): who, what and the status now come first at widths that show them whole, the money and
+    the date a sideways scroll away with the client pinned."""
     go(page, "Fixes", "fixes")
     grid = page.get_by_test_id("stDataFrame").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     assert box["x"] + box["width"] <= WIDTH
-    headers = grid.locator("th").all_text_contents()  # the columns in view
-    assert headers == ["Client", "Fix", "One-time", "Monthly", "Effective", "Status"], headers
+    headers = grid.locator("th").all_text_contents()  # the columns drawn
+    assert headers[:3] == ["Client", "Fix", "Status"], headers
     assert "Reference" not in headers
-    scroller = grid.locator(".dvn-scroller").first  # the grid's scrolling area: nothing beyond its width
-    assert scroller.evaluate("element => element.scrollWidth - element.clientWidth") <= 0
     shot(page, "fixes-1024")
 
 

@@ -216,7 +216,8 @@ def test_the_run_report_counts_carried_days_trial_seats_and_unmatched_credits() 
     assert "  19 day(s) on 1 key(s) no loaded charge covers carried the nearest charge's quantity (load the " \
            "earlier month's file to see them)" in carried
     trial = summary_lines(run_semantic("ms_trial").result)
-    assert "  trial seats, not expected to be billed: 16.13 on 1 key(s)" in trial  # 25 seats x 20 / 31 days
+    assert ("  trial seats (day-weighted: a seat held half the month counts 0.5), not expected to be billed: "
+            "16.13 on 1 key(s)") in trial  # 25 seats x 20 / 31 days
     unmatched = summary_lines(run_semantic("ms_unmatched_credit").result)
     assert "  2 credit row(s) refund a charge that is not among the loaded rows (unmatched_credits.csv)" in unmatched
     assert not any("carried" in line or "credit row" in line
@@ -231,7 +232,8 @@ def test_the_overview_line_counts_trial_seats_carried_days_and_unmatched_credits
     def line(name: str) -> str:
         return usage_note_text(run_semantic(name).result.metrics.overall)
 
-    assert line("ms_trial") == "Trial seats not expected to be billed: 16.13 on 1 client-product-month(s)"
+    assert line("ms_trial") == ("Trial seats not expected to be billed (day-weighted: a seat held half the month "
+                                "counts 0.5): 16.13 on 1 client-product-month(s)")  # 25 seats x 20 / 31 days
     assert line("ms_unmatched_credit") == ("9 day(s) carried from the nearest charge · 2 credit(s) refund a charge "
                                            "not loaded")
     assert line("ms_anniversary_cycle") == ""
