@@ -123,8 +123,10 @@ if session.can(access.APPLY_FIX) and applicable:
         st.markdown(f"**Write {len(applicable)} approved fix(es) to the PSA** · a dry run shows (and stores) the "
                     "exact requests; Apply sends them. Applying twice changes nothing.")
         dry, send, export = st.columns(3)
-        clicked = ("dry" if dry.button("Dry run", key="fixes.dry_run", icon=":material/preview:") else
-                   "send" if send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:") else "")
+        # both buttons drawn on every run (a conditional expression skipped Apply on the dry run's own run)
+        dry_clicked = dry.button("Dry run", key="fixes.dry_run", icon=":material/preview:")
+        send_clicked = send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:")
+        clicked = "send" if send_clicked else "dry" if dry_clicked else ""
         if clicked:
             outcomes, unrouted = session.apply_fixes(applicable, send=clicked == "send")
             names = {str(fix["fix_key"]): views.fix_name(fix, str(fix["change"])) for _, fix in chosen.iterrows()}
