@@ -153,6 +153,10 @@ if session.can(access.APPLY_FIX) and applicable:
 outcomes = st.session_state.get("fixes.outcomes")
 if outcomes:
     st.dataframe(views.outcomes_frame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
+    # a refusal's message (what to check, where the secret goes) in full: in the grid it is a clipped cell
+    for item in outcomes:
+        if item["outcome"] in ("refused", "failed") and item["message"]:
+            st.error(f"**{ui.md(item['fix'])}** ({item['outcome']}): {ui.md(item['message'])}", icon=":material/error:")
 
 # ---------------------------------------------------------------------------------- history
 history = session.fix_history(str(last["fix_key"]))
