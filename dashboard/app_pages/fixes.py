@@ -153,6 +153,12 @@ if session.can(access.APPLY_FIX) and applicable:
 outcomes = st.session_state.get("fixes.outcomes")
 if outcomes:
     st.dataframe(views.outcomes_frame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
+    # what would be sent, in full: in the grid it is the last column, clipped and off screen at 1024 px
+    sent = [item for item in outcomes if item["requests"]]
+    if sent:
+        with st.expander(f"Requests ({len(sent)} fix(es))", expanded=True, icon=":material/preview:"):
+            st.code("\n\n".join(f"# {item['fix']} · {item['outcome']}\n{item['requests']}" for item in sent),
+                    language=None, wrap_lines=True)
     # a refusal's message (what to check, where the secret goes) in full: in the grid it is a clipped cell
     for item in outcomes:
         if item["outcome"] in ("refused", "failed") and item["message"]:

@@ -186,3 +186,25 @@ def test_a_refused_fix_shows_the_psa_message_in_full(database: str, monkeypatch:
     assert not at.exception
     shown = [item.value for item in [*at.error, *at.warning]]
     assert any(message in text.replace("\\", "") for text in shown), shown  # markdown escapes aside
+
+
+def test_a_dry_runs_requests_are_written_out_in_full(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UI tour 2: what a dry run would send sat in the outcome grid's last column, off to the right at
+    1024 px and cut to its first line: the point of the dry run could not be read. They are also written out
+    in full, under the fix they belong to."""
+    from dashboard import session
+    from recon.fixes import FixOutcome
+
+    request = {"method": "PATCH", "url": "https://psa.example/finance/agreements/11/additions/101",
+               "body": [{"op": "replace", "path": "quantity", "value": 27}]}
+
+    def dry(keys: list[str], send: bool) -> tuple[list[FixOutcome], list[object]]:
+        return [FixOutcome(key, "dry_run", "cw", requests=(request,)) for key in keys], []
+
+    at = fixes_page()
+    approved_two(at)
+    monkeypatch.setattr(session, "apply_fixes", dry)
+    at.button(key="fixes.dry_run").click().run()
+    assert_clean(at)
+    code = "\n".join(block.value for block in at.code)
+    assert code.count(f"PATCH {request['url']}") == 2 and '"value": 27' in code
