@@ -14,12 +14,10 @@ me = session.principal()
 context = session.context()
 client_names = views.client_names(context.result) if context is not None else []
 
-users = storage.list_users()
 st.subheader("Users")
 st.caption("Account managers see the clients whose latest contract line names them (their manager name, "
            "else their user name), plus any clients granted here. Auditors read everything and change nothing.")
-ui.table(access.users_frame(users), key="admin.users", currency="USD", file_name="users.csv",
-         labels={"sign_in": "Signs in with", "manager_name": "Manager name on contracts"})
+users_slot = st.container()  # filled once the forms below have run: a user added or reset shows as such
 
 left, right = st.columns(2)
 with left, st.form("admin.add", border=True):
@@ -45,6 +43,7 @@ with left, st.form("admin.add", border=True):
                 st.write("One-time password, shown only now (to be changed at the first sign-in):")
                 st.code(password, language=None)
 
+users = storage.list_users()  # read after the add form: the user it added is listed and can be changed
 with right, st.container(border=True):
     st.markdown("**Change a user**")
     names = [user.username for user in users]
@@ -73,6 +72,10 @@ with right, st.container(border=True):
             password = access.reset_password(storage, chosen.username, me.user, login.now())
             st.write("One-time password, shown only now:")
             st.code(password, language=None)
+
+with users_slot:  # drawn after both forms, from the list as they left it (a user added, a password reset)
+    ui.table(access.users_frame(storage.list_users()), key="admin.users", currency="USD", file_name="users.csv",
+             labels={"sign_in": "Signs in with", "manager_name": "Manager name on contracts"})
 
 st.subheader("Access log")
 st.caption("Newest first: sign-ins (and refusals), sign-outs, exports, resolutions, settings and user changes.")

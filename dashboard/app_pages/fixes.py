@@ -125,8 +125,10 @@ if session.can(access.APPLY_FIX) and applicable:
         st.markdown(f"**Write {len(applicable)} approved fix(es) to the PSA** · a dry run shows (and stores) the "
                     "exact requests; Apply sends them. Applying twice changes nothing.")
         dry, send, export = st.columns(3)
-        clicked = ("dry" if dry.button("Dry run", key="fixes.dry_run", icon=":material/preview:") else
-                   "send" if send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:") else "")
+        # both buttons drawn on every run (a conditional expression skipped Apply on the dry run's own run)
+        dry_clicked = dry.button("Dry run", key="fixes.dry_run", icon=":material/preview:")
+        send_clicked = send.button("Apply", key="fixes.apply", type="primary", icon=":material/send:")
+        clicked = "send" if send_clicked else "dry" if dry_clicked else ""
         if clicked:
             outcomes, unrouted = session.apply_fixes(applicable, send=clicked == "send")
             names = {str(fix["fix_key"]): views.fix_name(fix, str(fix["change"])) for _, fix in chosen.iterrows()}
@@ -153,6 +155,16 @@ if session.can(access.APPLY_FIX) and applicable:
 outcomes = st.session_state.get("fixes.outcomes")
 if outcomes:
     st.dataframe(views.outcomes_frame(outcomes), hide_index=True, key="fixes.outcome_table", width="stretch")
+    # what would be sent, in full: in the grid it is the last column, clipped and off screen at 1024 px
+    sent = [item for item in outcomes if item["requests"]]
+    if sent:
+        with st.expander(f"Requests ({len(sent)} fix(es))", expanded=True, icon=":material/preview:"):
+            st.code("\n\n".join(f"# {item['fix']} · {item['outcome']}\n{item['requests']}" for item in sent),
+                    language=None, wrap_lines=True)
+    # a refusal's message (what to check, where the secret goes) in full: in the grid it is a clipped cell
+    for item in outcomes:
+        if item["outcome"] in ("refused", "failed") and item["message"]:
+            st.error(f"**{ui.md(item['fix'])}** ({item['outcome']}): {ui.md(item['message'])}", icon=":material/error:")
 
 # ---------------------------------------------------------------------------------- history
 history = session.fix_history(str(last["fix_key"]))

@@ -447,12 +447,15 @@ def suggest_entry(columns: Iterable[str], file_name: str) -> tuple[SourceEntry |
     if detection.preset is not None:
         preset = PRESETS[detection.preset]
         return SourceEntry(path=file_name, kind=preset.kind, preset=preset.name), detection.reason
-    best: tuple[float, str, dict[str, ColumnGuess]] | None = None
+    # the kind that reads more of the header's columns, then the better average guess: a usage file with a
+    # unit_cost is usage (6 columns read), not a catalog (sku, vendor, unit_cost: 3, a better average)
+    best: tuple[tuple[int, float], str, dict[str, ColumnGuess]] | None = None
     for kind in SOURCES:
         guesses = suggest_mapping(header, kind)
         required = [spec.name for spec in SOURCES[kind] if spec.required]
         if all(guesses[name].column for name in required):
-            score = sum(guess.score for guess in guesses.values()) / len(SOURCES[kind])
+            score = (sum(1 for guess in guesses.values() if guess.column),
+                     sum(guess.score for guess in guesses.values()) / len(SOURCES[kind]))
             if best is None or score > best[0]:
                 best = (score, kind, guesses)
     # a header naming every required field of a kind by its canonical name is that kind: a close preset

@@ -363,6 +363,36 @@ def test_the_admin_page_adds_users_with_a_one_time_password_and_shows_the_access
     assert {"user added", "login"} <= set(log["action"]) and password not in log.to_csv()  # actions in words
 
 
+def test_a_user_just_added_is_in_the_users_table_and_can_be_changed_at_once() -> None:
+    """UI tour 2: the run that added a user (and showed the one-time password) drew the users table and the
+    "Change a user" list from before the add, so the admin did not see the new user there until another
+    click."""
+    at = signed_in_app(access.ADMIN, name="root")
+    at.switch_page("app_pages/admin.py").run()
+    at.text_input(key="admin.add.name").input("sam")
+    at.selectbox(key="admin.add.role").select(access.AUDITOR)
+    at.button(key="FormSubmitter:admin.add-Add user").click().run()
+    assert_clean(at)
+    assert at.code  # the one-time password, shown in this run
+    users = next(frame.value for frame in at.dataframe if "sign_in" in frame.value)
+    assert set(users["user"]) == {"root", "sam"}
+    assert "sam" in at.selectbox(key="admin.change.user").options
+
+
+def test_a_password_reset_shows_at_once_in_the_users_table(tmp_path: Path) -> None:
+    """UI tour 2: the users table was drawn before the "New one-time password" button ran, so the run that
+    showed the new password still listed the user as active instead of must change password."""
+    ensure_user("sam", access.AUDITOR, password="sam-old-password-1")
+    at = signed_in_app(access.ADMIN, name="root")
+    at.switch_page("app_pages/admin.py").run()
+    at.selectbox(key="admin.change.user").select("sam").run()
+    at.button(key="admin.change.reset").click().run()
+    assert_clean(at)
+    assert at.code  # the one-time password, shown in this run
+    users = next(frame.value for frame in at.dataframe if "sign_in" in frame.value).set_index("user")
+    assert users.loc["sam", "status"] == "must change password"
+
+
 def test_an_admin_cannot_lock_themself_out() -> None:
     at = signed_in_app(access.ADMIN, name="root")
     at.switch_page("app_pages/admin.py").run()

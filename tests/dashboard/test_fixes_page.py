@@ -164,3 +164,66 @@ def test_the_discrepancies_page_shows_the_fixes_of_the_selected_findings_and_app
     mine = current[current["fingerprint"].isin(found["fingerprint"].iloc[:3])]
     assert len(mine) == len(shown) and set(mine["status"]) == {"approved"}
     assert set(current["status"]) == {"approved", "proposed"}  # only the selected findings' fixes
+
+
+def approved_two(at: AppTest) -> list[str]:
+    """Approve the first two fixes and keep them selected; their keys."""
+    keys = fixes_table(at)["fix_key"].tolist()[:2]
+    select_fixes(at, [0, 1])
+    at.button(key="FormSubmitter:fixes.approve-Approve").click().run()
+    select_fixes(at, [0, 1])
+    return keys
+
+
+def test_after_a_dry_run_the_apply_button_is_still_there(database: str) -> None:
+    """UI tour 2: the dry run is the step before Apply, yet the run that showed its requests drew no Apply
+    button (the Apply button was only drawn when Dry run had not been clicked), so the finance lead had
+    to click elsewhere to get it back."""
+    at = fixes_page()
+    approved_two(at)
+    at.button(key="fixes.dry_run").click().run()
+    assert_clean(at)
+    assert "fixes.apply" in [button.key for button in at.button]
+
+
+def test_a_refused_fix_shows_the_psa_message_in_full(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UI tour 2: a refusal's message (what to check, where the secret goes) sat in the fifth column of the
+    outcome grid, cut to a few characters and off to the right at 1024 px: it is also written out in full."""
+    from dashboard import session
+    from recon.fixes import FixOutcome
+
+    message = ("ConnectWise PSA connection 'cw' refused the credentials (HTTP 401 on /finance/agreements/11). "
+               "Check company, public_key and client_id in connections.toml")
+
+    def refused(keys: list[str], send: bool) -> tuple[list[FixOutcome], list[object]]:
+        return [FixOutcome(key, "failed", "cw", message=message) for key in keys], []
+
+    at = fixes_page()
+    approved_two(at)
+    monkeypatch.setattr(session, "apply_fixes", refused)
+    at.button(key="fixes.dry_run").click().run()
+    assert not at.exception
+    shown = [item.value for item in [*at.error, *at.warning]]
+    assert any(message in text.replace("\\", "") for text in shown), shown  # markdown escapes aside
+
+
+def test_a_dry_runs_requests_are_written_out_in_full(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UI tour 2: what a dry run would send sat in the outcome grid's last column, off to the right at
+    1024 px and cut to its first line: the point of the dry run could not be read. They are also written out
+    in full, under the fix they belong to."""
+    from dashboard import session
+    from recon.fixes import FixOutcome
+
+    request = {"method": "PATCH", "url": "https://psa.example/finance/agreements/11/additions/101",
+               "body": [{"op": "replace", "path": "quantity", "value": 27}]}
+
+    def dry(keys: list[str], send: bool) -> tuple[list[FixOutcome], list[object]]:
+        return [FixOutcome(key, "dry_run", "cw", requests=(request,)) for key in keys], []
+
+    at = fixes_page()
+    approved_two(at)
+    monkeypatch.setattr(session, "apply_fixes", dry)
+    at.button(key="fixes.dry_run").click().run()
+    assert_clean(at)
+    code = "\n".join(block.value for block in at.code)
+    assert code.count(f"PATCH {request['url']}") == 2 and '"value": 27' in code

@@ -234,3 +234,16 @@ def test_a_file_no_preset_fits_is_offered_the_closest_presets_reading_with_its_m
     assert entry == SourceEntry(path="additions.csv", kind="contracts", preset="connectwise-additions",
                                 columns={"client": "Customer"})
     assert reason.startswith("closest preset connectwise-additions")
+
+
+def test_a_usage_file_with_a_unit_cost_is_read_as_usage_not_as_a_catalog() -> None:
+    """UI tour 2: the canonical usage columns of the connector tests' files (client, sku, quantity,
+    period_start, vendor, unit_cost) were guessed as a catalog (sku, vendor, unit_cost: a better average over
+    fewer fields), so an upload of usage.csv had every row quarantined. The kind that reads more of the
+    header's columns wins."""
+    for header in (["client", "sku", "quantity", "period_start", "vendor", "unit_cost"],
+                   ["client", "sku", "quantity", "period_start", "unit_cost"]):
+        entry, reason = suggest_entry(header, "march.csv")
+        assert entry is not None and entry.kind == "usage", reason
+    entry, _ = suggest_entry(["sku", "description", "list_price", "unit_cost", "vendor", "vendor_sku"], "x.csv")
+    assert entry is not None and entry.kind == "catalog"
