@@ -40,6 +40,19 @@ def counted(found: pd.DataFrame) -> pd.DataFrame:
     return found[~found["type"].isin(INFORMATIONAL_TYPES)]
 
 
+def with_money_at_stake(found: pd.DataFrame) -> pd.DataFrame:
+    """``found`` (counted findings) with each one's ``leakage`` (an under-billed variance, as a positive
+    amount) and ``overcharge`` (an over-billed one), 0 for the other (PRODUCT.md section 5)."""
+    return found.assign(leakage=-found["variance"].where(found["variance"] < 0, 0),
+                        overcharge=found["variance"].where(found["variance"] > 0, 0))
+
+
+def money_at_stake(found: pd.DataFrame) -> tuple[int, int]:
+    """The leakage and overcharge of ``found`` (any findings: informational ones count no money), Int64 units."""
+    sums = with_money_at_stake(counted(found).astype({"variance": "Int64"}))[["leakage", "overcharge"]].sum()
+    return int(sums["leakage"]), int(sums["overcharge"])
+
+
 HOUR_FIGURES = ("hours_worked", "hours_billable", "hours_invoiced", "hours_billed", "unbilled_hours")
 HOUR_UNITS = 10_000  # labour hours are summed in 1/10,000 h: exact, so sums of parts add up to the whole
 
@@ -111,8 +124,7 @@ def figures_of(sums: pd.DataFrame, found: pd.DataFrame, by: list[str]) -> pd.Dat
     flagged = at_stake[list(dict.fromkeys(["period", "client", "sku", *by]))].drop_duplicates(
         ["period", "client", "sku"])
     per_key = per_key.join(flagged.assign(_one=1).groupby(group, observed=True).size().rename("keys_flagged"))
-    variance = at_stake.assign(_one=1, leakage=-at_stake["variance"].where(at_stake["variance"] < 0, 0),
-                               overcharge=at_stake["variance"].where(at_stake["variance"] > 0, 0))
+    variance = with_money_at_stake(at_stake).assign(_one=1)
     per_finding = variance.groupby(group, observed=True).agg(
         leakage=("leakage", "sum"), overcharge=("overcharge", "sum"), discrepancies=("_one", "size"))
     out = per_key.join(per_finding, how="outer").fillna(0)
@@ -167,8 +179,7 @@ def vendor_figures(tagged: pd.DataFrame) -> pd.DataFrame:
     tagged = tagged.copy()
     tagged["vendor"] = tagged["vendor"].fillna("(no vendor)")
     tagged["product"] = tagged["sku_description"].fillna(tagged["sku"])
-    tagged["leakage"] = -tagged["variance"].where(tagged["variance"] < 0, 0)
-    tagged["overcharge"] = tagged["variance"].where(tagged["variance"] > 0, 0)
+    tagged = with_money_at_stake(tagged)
     out = tagged.groupby(["vendor", "sku", "product"], observed=True).agg(
         leakage=("leakage", "sum"), overcharge=("overcharge", "sum"), discrepancies=("variance", "size"))
     return out.reset_index().astype({"leakage": "Int64", "overcharge": "Int64"})

@@ -1045,6 +1045,7 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
     in_new = old_found["fingerprint"].isin(new_found["fingerprint"])
     in_scope = old_found["period"].isin(new.periods)
     both = _with_old_variance(new_found[in_old], old_found)
+    new_money, old_money = metrics.money_at_stake(new_found), metrics.money_at_stake(old_found[in_scope])
     moved = both["new_variance"].ne(both["old_variance"]).fillna(
         both["new_variance"].isna() != both["old_variance"].isna()).to_numpy(bool)
     return RunComparison(
@@ -1052,18 +1053,9 @@ def compare(old: StoredRun, new: StoredRun) -> RunComparison:
         new=new_found[~in_old].reset_index(drop=True),
         cleared=old_found[~in_new & in_scope].reset_index(drop=True),
         changed=both[moved].reset_index(drop=True), unchanged=both[~moved].reset_index(drop=True),
-        leakage_delta=_at_stake(new_found, "leakage") - _at_stake(old_found[in_scope], "leakage"),
-        overcharge_delta=_at_stake(new_found, "overcharge") - _at_stake(old_found[in_scope], "overcharge"),
+        leakage_delta=new_money[0] - old_money[0], overcharge_delta=new_money[1] - old_money[1],
         periods_compared=tuple(new.periods),
         periods_left_out=tuple(period for period in old.periods if period not in set(new.periods)))
-
-
-def _at_stake(found: pd.DataFrame, figure: str) -> int:
-    """The leakage (under-billed, a positive sum) or overcharge of ``found`` as ``recon.metrics`` counts it
-    (informational findings count no money), in Int64 units."""
-    variance = metrics.counted(found)["variance"].astype("Int64")
-    picked = -variance[variance < 0] if figure == "leakage" else variance[variance > 0]
-    return int(picked.sum())
 
 
 def _with_old_variance(found: pd.DataFrame, old_found: pd.DataFrame) -> pd.DataFrame:
