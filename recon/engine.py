@@ -417,7 +417,7 @@ def reconcile(sources: Sources, settings: Settings | None = None, periods: list[
     del history
     resolved = resolve(combined, settings, mappings)
     del combined
-    drawn_on = drawn_imports(stored_imports, _drawn_files(resolved.frames["usage"]))
+    drawn_on = drawn_imports(stored_imports, drawn_files(resolved.frames["usage"]))
     chosen = sorted(set(periods)) if periods else available_periods(resolved)
     if not chosen:
         raise no_month_error(len(resolved.unmapped))
@@ -460,7 +460,7 @@ def _with_history(sources: Sources, history: Sources | None) -> Sources:
     return dataclasses.replace(sources, frames={**sources.frames, "usage": usage})
 
 
-def _drawn_files(usage: pd.DataFrame) -> list[str]:
+def drawn_files(usage: pd.DataFrame) -> list[str]:
     """The ``source_file`` of the stored charges among resolved usage rows (those that count and map to a
     client and sku): a stored import whose charges all map to nothing, say another data set's, was not
     drawn on (its rows were listed as unmapped when its own files were reconciled)."""

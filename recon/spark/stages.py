@@ -90,7 +90,7 @@ def with_stored_charges(own: pd.DataFrame, stored: pd.DataFrame, candidates: lis
     counted = stored.take(engine.counted_history(_as_written(own), _as_written(stored), candidates))
     counted = counted.drop(columns=[engine.PAIR_COLUMN])
     usage = pd.concat([own, counted], ignore_index=True) if len(counted) else own
-    return usage, [str(name) for name in pd.unique(counted["source_file"].astype("string"))]
+    return usage, engine.drawn_files(usage)
 
 
 def _as_written(usage: pd.DataFrame) -> pd.DataFrame:

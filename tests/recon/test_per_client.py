@@ -197,7 +197,7 @@ def test_stored_charges_decided_per_range_of_clients_are_the_whole_runs(run: Run
 
     combined = engine._with_history(run.sources, history)
     whole = engine.resolve(combined, run.settings).frames["usage"]
-    drawn_on = engine.drawn_imports(history.imports, engine._drawn_files(whole))
+    drawn_on = engine.drawn_imports(history.imports, engine.drawn_files(whole))
     assert [record.file for record in drawn_on] == ["older.csv (stored import 2)", "newer.csv (stored import 3)"]
 
     # as the Spark engine does: identity from the run's names, then the stored ones'; the stored charges of
